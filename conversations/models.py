@@ -1,0 +1,161 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from merchants.models import Merchant
+
+
+class Visitor(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="visitors")
+    # Random id the widget keeps in the visitor's browser; it is what makes a visitor "the same".
+    anonymous_id = models.CharField(_("anonymous id"), max_length=64)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    # The merchant's own user id, set only through a signed identity (see widget bootstrap).
+    external_id = models.CharField(_("external id"), max_length=128, blank=True)
+    attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
+    first_seen_at = models.DateTimeField(_("first seen"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), auto_now_add=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    page_url = models.CharField(_("current page URL"), max_length=2000, blank=True)
+    page_title = models.CharField(_("current page title"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("visitor")
+        verbose_name_plural = _("visitors")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "anonymous_id"], name="visitor_unique_anon")
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "external_id"], name="visitor_external"),
+            models.Index(fields=["merchant", "-last_seen_at"], name="visitor_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email or f"#{self.anonymous_id[:8]}"
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Pending")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="conversations")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="assigned_conversations", verbose_name=_("assignee"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # Denormalised from the last message so the inbox is one query.
+    last_message_at = models.DateTimeField(_("last message at"), null=True, blank=True)
+    last_message_preview = models.CharField(_("last message"), max_length=200, blank=True)
+    last_message_sender_kind = models.CharField(max_length=10, blank=True)
+    # Highest `seq` handed out; the row lock on this conversation serialises sequence numbers.
+    last_seq = models.PositiveIntegerField(default=0)
+    agent_last_read_seq = models.PositiveIntegerField(default=0)
+    visitor_last_read_seq = models.PositiveIntegerField(default=0)
+    unread_agent_count = models.PositiveIntegerField(
+        _("unread by agents"), default=0, help_text=_("Visitor messages no agent has read.")
+    )
+    unread_visitor_count = models.PositiveIntegerField(
+        _("unread by visitor"), default=0, help_text=_("Replies the visitor has not read.")
+    )
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            models.Index(fields=["merchant", "-last_message_at", "-id"], name="conv_inbox"),
+            models.Index(fields=["merchant", "status", "-last_message_at"], name="conv_inbox_status"),
+            models.Index(fields=["merchant", "assignee", "status"], name="conv_assignee"),
+            models.Index(fields=["merchant", "visitor", "-id"], name="conv_visitor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.visitor_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.OPEN, self.Status.PENDING)
+
+
+class Message(models.Model):
+    class SenderKind(models.TextChoices):
+        VISITOR = "visitor", _("Visitor")
+        AGENT = "agent", _("Agent")
+        BOT = "bot", _("Bot")
+        SYSTEM = "system", _("System")
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        IMAGE = "image", _("Image")
+        FILE = "file", _("File")
+        EVENT = "event", _("Event")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    # Per-conversation, starts at 1, grows by 1, no gaps: clients resume from it.
+    seq = models.PositiveIntegerField()
+    sender_kind = models.CharField(_("sender kind"), max_length=10, choices=SenderKind.choices)
+    sender_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who sent it, as one value ("visitor", "agent:12", "bot", "system"): the idempotency key is
+    # unique per (conversation, sender), and a NULL user column could not take part in that.
+    sender_key = models.CharField(max_length=32)
+    # Display name at the time of sending, so history lists need no join per row.
+    sender_name = models.CharField(_("sender name"), max_length=100, blank=True)
+    body = models.TextField(_("body"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)
+    is_private = models.BooleanField(_("private note"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["conversation_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
+            models.UniqueConstraint(
+                fields=["conversation", "sender_key", "client_msg_id"], name="message_unique_client_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="message_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq}"
+
+
+class CannedResponse(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="canned_responses")
+    shortcut = models.SlugField(_("shortcut"), max_length=50, allow_unicode=True)
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
+        ordering = ["shortcut"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "shortcut"], name="canned_unique_shortcut")
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

@@ -1,0 +1,284 @@
+"""The WebSocket protocol: every frame and every error code, and nothing else.
+
+Each frame is one pydantic class whose `type` field is its name on the wire. Client frames
+forbid unknown fields, so a typo is an `invalid_frame` error instead of being silently ignored.
+docs/protocol.md is generated from this module (`python manage.py protocol_doc`) and a test fails
+when the two differ.
+
+Frames are JSON text; one frame per WebSocket message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+PROTOCOL_VERSION = 1
+# Largest text frame a client may send, in bytes (UTF-8). Larger frames get `frame_too_large`.
+MAX_FRAME_BYTES = 64 * 1024
+
+ClientMsgId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class ErrorCode:
+    """Every `code` an `error` frame can carry, with what it means."""
+
+    INVALID_JSON = "invalid_json"
+    FRAME_TOO_LARGE = "frame_too_large"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_FRAME = "invalid_frame"
+    AUTH_REQUIRED = "auth_required"
+    ALREADY_AUTHENTICATED = "already_authenticated"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_EXPIRED = "token_expired"
+    MERCHANT_MISMATCH = "merchant_mismatch"
+    NOT_FOUND = "not_found"
+    MESSAGE_EMPTY = "message_empty"
+    MESSAGE_TOO_LONG = "message_too_long"
+    CLIENT_MSG_ID_CONFLICT = "client_msg_id_conflict"
+    CONVERSATION_CLOSED = "conversation_closed"
+    INTERNAL_ERROR = "internal_error"
+
+    DESCRIPTIONS = {
+        INVALID_JSON: "The frame is not a JSON object.",
+        FRAME_TOO_LARGE: f"The frame is larger than {MAX_FRAME_BYTES} bytes.",
+        UNKNOWN_TYPE: "The frame's `type` is not one this socket accepts.",
+        INVALID_FRAME: "A field is missing, has the wrong type, or is not allowed; "
+        "`fields` names them.",
+        AUTH_REQUIRED: "A visitor socket must send `auth` before anything else.",
+        ALREADY_AUTHENTICATED: "`auth` was sent twice on one socket.",
+        TOKEN_INVALID: "The visitor token is not one this server signed. The socket closes (4401).",
+        TOKEN_EXPIRED: "The visitor token is too old: bootstrap again. The socket closes (4401).",
+        MERCHANT_MISMATCH: "The token belongs to another merchant than the socket's widget key. "
+        "The socket closes (4403).",
+        NOT_FOUND: "The conversation does not exist for this merchant (or this visitor).",
+        MESSAGE_EMPTY: "The message body is empty after trimming white space.",
+        MESSAGE_TOO_LONG: "The message body is longer than the limit (5,000 characters by default).",
+        CLIENT_MSG_ID_CONFLICT: "The `client_msg_id` was already used by this sender in this "
+        "conversation for a different body. Nothing is stored; the original stays as it was.",
+        CONVERSATION_CLOSED: "Agents cannot write to a closed conversation.",
+        INTERNAL_ERROR: "The server failed; nothing was stored. Retry with the same `client_msg_id`.",
+    }
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Shapes carried inside server frames ----------------------------------------------------
+
+
+class MessageOut(BaseModel):
+    """A stored message as clients see it."""
+
+    id: int
+    conversation_id: int
+    seq: int
+    sender_kind: Literal["visitor", "agent", "bot", "system"]
+    sender_name: str
+    body: str
+    kind: Literal["text", "image", "file", "event"]
+    client_msg_id: str | None
+    private: bool
+    created_at: datetime
+
+
+class VisitorOut(BaseModel):
+    id: int
+    name: str
+    email: str
+    page_url: str
+    page_title: str
+    last_seen_at: datetime
+
+
+class ConversationOut(BaseModel):
+    """A conversation as agents see it in the inbox."""
+
+    id: int
+    status: Literal["open", "pending", "resolved", "closed"]
+    visitor: VisitorOut
+    assignee_id: int | None
+    last_seq: int
+    last_message_at: datetime | None
+    last_message_preview: str
+    last_message_sender_kind: str
+    unread_count: int
+    created_at: datetime
+
+
+class VisitorConversationOut(BaseModel):
+    """A conversation as its visitor sees it."""
+
+    id: int
+    status: Literal["open", "pending", "resolved", "closed"]
+    last_seq: int
+    unread_count: int
+
+
+# --- Client -> server -----------------------------------------------------------------------
+
+
+class AuthFrame(Frame):
+    """Visitor only, first frame: the token from the widget bootstrap. `last_seq` is the highest
+    `seq` the client already shows for its conversation; the server replays what is newer."""
+
+    type: Literal["auth"]
+    token: str = Field(min_length=1, max_length=1000)
+    last_seq: int = Field(default=0, ge=0)
+
+
+class PingFrame(Frame):
+    """Keep-alive; answered with `pong`."""
+
+    type: Literal["ping"]
+
+
+class MessageSendFrame(Frame):
+    """Send a message. Visitors omit `conversation_id` (their current conversation is used, or a
+    new one starts); agents must give it. `private` (agents only) makes an internal note that
+    never reaches the visitor. A repeated `client_msg_id` returns the original message."""
+
+    type: Literal["message.send"]
+    client_msg_id: ClientMsgId
+    body: str = Field(max_length=20000)
+    conversation_id: int | None = Field(default=None, ge=1)
+    private: bool = False
+
+
+class ConversationReadFrame(Frame):
+    """Mark messages up to `seq` as read. Visitors omit `conversation_id`."""
+
+    type: Literal["conversation.read"]
+    conversation_id: int | None = Field(default=None, ge=1)
+    seq: int = Field(ge=0)
+
+
+VISITOR_CLIENT_FRAMES = (AuthFrame, PingFrame, MessageSendFrame, ConversationReadFrame)
+AGENT_CLIENT_FRAMES = (PingFrame, MessageSendFrame, ConversationReadFrame)
+
+# --- Server -> client -----------------------------------------------------------------------
+
+
+class SessionReadyFrame(Frame):
+    """Sent once the socket is authenticated (visitor: after `auth`; agent: on connect)."""
+
+    type: Literal["session.ready"] = "session.ready"
+    protocol: int = PROTOCOL_VERSION
+    role: Literal["visitor", "agent"]
+    merchant_id: int
+    visitor_id: int | None = None
+    user_id: int | None = None
+    display_name: str = ""
+    conversation: VisitorConversationOut | None = None
+
+
+class HistoryFrame(Frame):
+    """Messages newer than the client's `last_seq`, oldest first, in pages of up to 200;
+    `has_more` says another page follows."""
+
+    type: Literal["history"] = "history"
+    conversation_id: int
+    messages: list[MessageOut]
+    has_more: bool = False
+
+
+class MessageAckFrame(Frame):
+    """Answer to `message.send`: the stored message's id and seq. `duplicate` is true when the
+    `client_msg_id` had been stored before and the original is returned."""
+
+    type: Literal["message.ack"] = "message.ack"
+    client_msg_id: str
+    message: MessageOut
+    duplicate: bool = False
+
+
+class MessageCreatedFrame(Frame):
+    """A message was stored (sent after the transaction committed). Clients drop a `seq` they
+    already show, so a message that is both acknowledged and broadcast is shown once."""
+
+    type: Literal["message.created"] = "message.created"
+    message: MessageOut
+
+
+class ConversationUpdatedFrame(Frame):
+    """Agents only: a conversation's inbox row changed (new message, status, unread count)."""
+
+    type: Literal["conversation.updated"] = "conversation.updated"
+    conversation: ConversationOut
+
+
+class PongFrame(Frame):
+    type: Literal["pong"] = "pong"
+
+
+class ErrorFrame(Frame):
+    """Something the client sent was refused. The socket stays open unless the code says it
+    closes. `ref` echoes the `client_msg_id` of the refused `message.send`, if any."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    ref: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
+SERVER_FRAMES = (
+    SessionReadyFrame,
+    HistoryFrame,
+    MessageAckFrame,
+    MessageCreatedFrame,
+    ConversationUpdatedFrame,
+    PongFrame,
+    ErrorFrame,
+)
+
+# WebSocket close codes the server uses.
+CLOSE_CODES = {
+    4401: "Not authenticated (agent without session; visitor token invalid or expired).",
+    4403: "Not allowed (origin not allowed for the widget key, unknown widget key, "
+    "not a member of the merchant, token for another merchant).",
+}
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str, fields: dict[str, str] | None = None, ref=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+        self.ref = ref
+
+
+def _adapter(frames):
+    union = Annotated[Union[tuple(frames)], Field(discriminator="type")]
+    return TypeAdapter(union)
+
+
+_ADAPTERS = {"visitor": _adapter(VISITOR_CLIENT_FRAMES), "agent": _adapter(AGENT_CLIENT_FRAMES)}
+_TYPES = {
+    role: {f.model_fields["type"].annotation.__args__[0] for f in frames}
+    for role, frames in (("visitor", VISITOR_CLIENT_FRAMES), ("agent", AGENT_CLIENT_FRAMES))
+}
+
+
+def parse_client_frame(role: str, data) -> Frame:
+    """Validate a decoded JSON value as a client frame for `role`, or raise FrameError."""
+    if not isinstance(data, dict):
+        raise FrameError(ErrorCode.INVALID_JSON, "A frame is a JSON object.")
+    ref = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
+    frame_type = data.get("type")
+    if frame_type not in _TYPES[role]:
+        raise FrameError(
+            ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {frame_type!r} for a {role} socket.", ref=ref
+        )
+    try:
+        return _ADAPTERS[role].validate_python(data)
+    except ValidationError as exc:
+        fields = {}
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"] if p != frame_type]
+            fields[".".join(loc) or "frame"] = err["msg"]
+        raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.", fields, ref=ref)

@@ -1,0 +1,121 @@
+"""Who receives which event, and when: only services call into this module.
+
+Events go out after the transaction commits (`transaction.on_commit`), so no client ever sees a
+message that a rollback took back, and a client that re-fetches after an event finds the row.
+Recipients are chosen here and nowhere else: private notes and inbox updates go to the
+merchant's agents only, never to a visitor group.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from . import protocol
+from .models import Conversation, Message, Visitor
+
+logger = logging.getLogger(__name__)
+
+
+def agents_group(merchant_id: int) -> str:
+    return f"m{merchant_id}.agents"
+
+
+def visitor_group(visitor_id: int) -> str:
+    return f"v{visitor_id}"
+
+
+# --- Model -> protocol shapes -----------------------------------------------------------------
+
+
+def message_out(message: Message) -> protocol.MessageOut:
+    return protocol.MessageOut(
+        id=message.pk,
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        sender_kind=message.sender_kind,
+        sender_name=message.sender_name,
+        body=message.body,
+        kind=message.kind,
+        client_msg_id=message.client_msg_id,
+        private=message.is_private,
+        created_at=message.created_at,
+    )
+
+
+def visitor_out(visitor: Visitor) -> protocol.VisitorOut:
+    return protocol.VisitorOut(
+        id=visitor.pk,
+        name=visitor.display_name,
+        email=visitor.email,
+        page_url=visitor.page_url,
+        page_title=visitor.page_title,
+        last_seen_at=visitor.last_seen_at,
+    )
+
+
+def conversation_out(conversation: Conversation) -> protocol.ConversationOut:
+    """Needs `conversation.visitor` loaded (select_related) to stay one query per list."""
+    return protocol.ConversationOut(
+        id=conversation.pk,
+        status=conversation.status,
+        visitor=visitor_out(conversation.visitor),
+        assignee_id=conversation.assignee_id,
+        last_seq=conversation.last_seq,
+        last_message_at=conversation.last_message_at,
+        last_message_preview=conversation.last_message_preview,
+        last_message_sender_kind=conversation.last_message_sender_kind,
+        unread_count=conversation.unread_agent_count,
+        created_at=conversation.created_at,
+    )
+
+
+def visitor_conversation_out(conversation: Conversation) -> protocol.VisitorConversationOut:
+    return protocol.VisitorConversationOut(
+        id=conversation.pk,
+        status=conversation.status,
+        last_seq=conversation.last_seq,
+        unread_count=conversation.unread_visitor_count,
+    )
+
+
+# --- Publishing -----------------------------------------------------------------------------
+
+
+def _group_send(group: str, frame: dict) -> None:
+    layer = get_channel_layer()
+    try:
+        # The channel-layer message type is the frame type: "message.created" reaches the
+        # consumer handler `message_created`.
+        async_to_sync(layer.group_send)(group, {"type": frame["type"], "frame": frame})
+    except Exception:
+        # Delivery is best effort by design: the row is committed and clients resume from the
+        # database. A broken layer must not turn a stored message into an error for the sender.
+        logger.exception("group_send to %s failed", group)
+
+
+def publish_on_commit(group: str, frame: protocol.Frame) -> None:
+    transaction.on_commit(partial(_group_send, group, frame.model_dump(mode="json")))
+
+
+def message_created(message: Message, conversation: Conversation) -> None:
+    """Fan out a newly stored message and the conversation's new inbox row."""
+    created = protocol.MessageCreatedFrame(message=message_out(message))
+    publish_on_commit(agents_group(conversation.merchant_id), created)
+    publish_on_commit(
+        agents_group(conversation.merchant_id),
+        protocol.ConversationUpdatedFrame(conversation=conversation_out(conversation)),
+    )
+    if not message.is_private:
+        publish_on_commit(visitor_group(conversation.visitor_id), created)
+
+
+def conversation_updated(conversation: Conversation) -> None:
+    publish_on_commit(
+        agents_group(conversation.merchant_id),
+        protocol.ConversationUpdatedFrame(conversation=conversation_out(conversation)),
+    )

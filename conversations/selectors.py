@@ -1,0 +1,75 @@
+"""Reads. Every selector takes the merchant as a required keyword and returns rows of that
+merchant only, with what the caller will touch already joined."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from kefu.errors import NotFound
+
+from .models import CannedResponse, Conversation, Message, Visitor
+
+HISTORY_PAGE = 200
+
+
+def conversation_list(*, merchant_id: int, status: str | None = None) -> QuerySet[Conversation]:
+    qs = Conversation.objects.filter(merchant_id=merchant_id).select_related("visitor")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-last_message_at", "-id")
+
+
+def conversation_get(*, merchant_id: int, conversation_id: int) -> Conversation:
+    try:
+        return Conversation.objects.select_related("visitor").get(
+            merchant_id=merchant_id, pk=conversation_id
+        )
+    except (Conversation.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Conversation not found.") from None
+
+
+def conversation_current_for_visitor(*, merchant_id: int, visitor_id: int) -> Conversation | None:
+    return (
+        Conversation.objects.filter(merchant_id=merchant_id, visitor_id=visitor_id)
+        .exclude(status=Conversation.Status.CLOSED)
+        .order_by("-id")
+        .first()
+    )
+
+
+def message_list(
+    *, merchant_id: int, conversation_id: int, include_private: bool = True
+) -> QuerySet[Message]:
+    qs = Message.objects.filter(merchant_id=merchant_id, conversation_id=conversation_id)
+    if not include_private:
+        qs = qs.filter(is_private=False)
+    return qs.order_by("seq")
+
+
+def message_history_after(
+    *, merchant_id: int, conversation_id: int, after_seq: int, include_private: bool,
+    limit: int = HISTORY_PAGE,
+) -> tuple[list[Message], bool]:
+    """Messages with seq > after_seq, oldest first, at most `limit`; and whether more follow."""
+    rows = list(
+        message_list(
+            merchant_id=merchant_id, conversation_id=conversation_id,
+            include_private=include_private,
+        ).filter(seq__gt=after_seq)[: limit + 1]
+    )
+    return rows[:limit], len(rows) > limit
+
+
+def visitor_list(*, merchant_id: int) -> QuerySet[Visitor]:
+    return Visitor.objects.filter(merchant_id=merchant_id).order_by("-last_seen_at", "-id")
+
+
+def visitor_get(*, merchant_id: int, visitor_id: int) -> Visitor:
+    try:
+        return Visitor.objects.get(merchant_id=merchant_id, pk=visitor_id)
+    except (Visitor.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Visitor not found.") from None
+
+
+def canned_response_list(*, merchant_id: int) -> QuerySet[CannedResponse]:
+    return CannedResponse.objects.filter(merchant_id=merchant_id).order_by("shortcut")

@@ -1,0 +1,269 @@
+"""Writes for visitors, conversations and messages. Views, consumers and tasks call these;
+nothing else writes these tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from kefu.errors import KefuError, NotFound
+from merchants.models import ApiToken, Membership, Merchant
+
+from . import protocol, realtime
+from .models import Conversation, Message, Visitor
+
+PREVIEW_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who writes a message. `key` is unique per sender within a conversation and scopes
+    `client_msg_id` idempotency."""
+
+    kind: str
+    key: str
+    name: str
+    user_id: int | None = None
+
+    @classmethod
+    def visitor(cls, visitor: Visitor) -> "Sender":
+        return cls(kind=Message.SenderKind.VISITOR, key="visitor", name=visitor.display_name)
+
+    @classmethod
+    def agent(cls, membership: Membership) -> "Sender":
+        return cls(
+            kind=Message.SenderKind.AGENT,
+            key=f"agent:{membership.user_id}",
+            name=membership.display_name,
+            user_id=membership.user_id,
+        )
+
+    @classmethod
+    def api_token(cls, token: ApiToken) -> "Sender":
+        return cls(kind=Message.SenderKind.AGENT, key=f"api:{token.pk}", name=token.name)
+
+
+def clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise KefuError(protocol.ErrorCode.MESSAGE_EMPTY, "The message is empty.", field="body")
+    if len(body) > settings.MESSAGE_MAX_LENGTH:
+        raise KefuError(
+            protocol.ErrorCode.MESSAGE_TOO_LONG,
+            f"The message is longer than {settings.MESSAGE_MAX_LENGTH} characters.",
+            field="body",
+        )
+    return body
+
+
+# --- Visitors ---------------------------------------------------------------------------------
+
+
+def visitor_touch(
+    *,
+    merchant: Merchant,
+    anonymous_id: str,
+    ip: str | None = None,
+    user_agent: str = "",
+    page_url: str = "",
+    page_title: str = "",
+    identity: dict | None = None,
+) -> Visitor:
+    """Find or create the visitor behind a widget and record where they are now.
+
+    `identity` (external_id, name, email, phone) is applied only when the caller has verified the
+    merchant's signature over the external id.
+    """
+    now = timezone.now()
+    fields = {
+        "last_seen_at": now,
+        "ip": ip,
+        "user_agent": user_agent[:500],
+        "page_url": page_url[:2000],
+        "page_title": page_title[:500],
+    }
+    if identity:
+        fields.update({k: v for k, v in identity.items() if v})
+    visitor, _ = Visitor.objects.update_or_create(
+        merchant=merchant, anonymous_id=anonymous_id, defaults=fields
+    )
+    return visitor
+
+
+# --- Messages ---------------------------------------------------------------------------------
+
+
+def _existing(conversation: Conversation, sender: Sender, client_msg_id: str, body: str):
+    """The retried message, if this sender already used `client_msg_id` in `conversation`."""
+    message = Message.objects.filter(
+        conversation=conversation, sender_key=sender.key, client_msg_id=client_msg_id
+    ).first()
+    if message is not None and message.body != body:
+        # Same id, other text: a client bug or a replay; never overwrite what was stored.
+        raise KefuError(
+            protocol.ErrorCode.CLIENT_MSG_ID_CONFLICT,
+            "This client_msg_id was already used for a different message.",
+            field="client_msg_id",
+        )
+    return message
+
+
+def _append(
+    *, conversation: Conversation, sender: Sender, body: str, client_msg_id: str | None,
+    private: bool = False, kind: str = Message.Kind.TEXT,
+) -> Message:
+    """Store the next message of a conversation the caller holds the row lock on."""
+    seq = conversation.last_seq + 1
+    message = Message.objects.create(
+        merchant_id=conversation.merchant_id,
+        conversation=conversation,
+        seq=seq,
+        sender_kind=sender.kind,
+        sender_user_id=sender.user_id,
+        sender_key=sender.key,
+        sender_name=sender.name[:100],
+        body=body,
+        kind=kind,
+        client_msg_id=client_msg_id,
+        is_private=private,
+    )
+    conversation.last_seq = seq
+    if not private:
+        conversation.last_message_at = message.created_at
+        conversation.last_message_preview = body[:PREVIEW_LENGTH]
+        conversation.last_message_sender_kind = sender.kind
+        if sender.kind == Message.SenderKind.VISITOR:
+            conversation.unread_agent_count += 1
+        else:
+            conversation.unread_visitor_count += 1
+            if sender.kind == Message.SenderKind.AGENT and conversation.first_response_at is None:
+                conversation.first_response_at = message.created_at
+    conversation.save(
+        update_fields=[
+            "last_seq", "last_message_at", "last_message_preview", "last_message_sender_kind",
+            "unread_agent_count", "unread_visitor_count", "first_response_at", "status",
+            "resolved_at", "assignee",
+        ]
+    )
+    realtime.message_created(message, conversation)
+    return message
+
+
+@transaction.atomic
+def message_send_by_visitor(
+    *, merchant_id: int, visitor_id: int, client_msg_id: str, body: str
+) -> tuple[Message, bool]:
+    """Store a visitor message in their current conversation (starting one if needed).
+
+    Returns (message, created); a retried `client_msg_id` returns the original with False.
+    """
+    body = clean_body(body)
+    # Lock the visitor first: two first messages racing from two tabs must not start two
+    # conversations. The agent path locks only the conversation, so the order cannot deadlock.
+    try:
+        visitor = Visitor.objects.select_for_update().get(merchant_id=merchant_id, pk=visitor_id)
+    except Visitor.DoesNotExist:
+        raise NotFound("Visitor not found.") from None
+    conversation = (
+        Conversation.objects.select_for_update()
+        .filter(merchant_id=merchant_id, visitor=visitor)
+        .exclude(status=Conversation.Status.CLOSED)
+        .order_by("-id")
+        .first()
+    )
+    sender = Sender.visitor(visitor)
+    if conversation is None:
+        conversation = Conversation.objects.create(merchant_id=merchant_id, visitor=visitor)
+    else:
+        existing = _existing(conversation, sender, client_msg_id, body)
+        if existing is not None:
+            return existing, False
+        if conversation.status == Conversation.Status.RESOLVED:
+            # A visitor writing again reopens the conversation instead of starting a new one.
+            conversation.status = Conversation.Status.OPEN
+            conversation.resolved_at = None
+    conversation.visitor = visitor
+    message = _append(conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id)
+    return message, True
+
+
+def _lock_conversation(merchant_id: int, conversation_id: int) -> Conversation:
+    try:
+        conversation = Conversation.objects.select_for_update().get(
+            merchant_id=merchant_id, pk=conversation_id
+        )
+    except Conversation.DoesNotExist:
+        raise NotFound("Conversation not found.") from None
+    # Loaded separately, not by select_related: FOR UPDATE over a join would lock the visitor
+    # row too, in an order that could deadlock with the visitor path.
+    conversation.visitor = Visitor.objects.get(pk=conversation.visitor_id)
+    return conversation
+
+
+@transaction.atomic
+def message_send_by_agent(
+    *, merchant_id: int, conversation_id: int, sender: Sender, client_msg_id: str | None,
+    body: str, private: bool = False,
+) -> tuple[Message, bool]:
+    """Store an agent (or API) reply or private note. Returns (message, created)."""
+    body = clean_body(body)
+    conversation = _lock_conversation(merchant_id, conversation_id)
+    if client_msg_id:
+        existing = _existing(conversation, sender, client_msg_id, body)
+        if existing is not None:
+            return existing, False
+    if conversation.status == Conversation.Status.CLOSED:
+        raise KefuError(protocol.ErrorCode.CONVERSATION_CLOSED, "The conversation is closed.")
+    if not private and sender.user_id and conversation.assignee_id is None:
+        # Until routing exists, the first agent to answer takes the conversation.
+        conversation.assignee_id = sender.user_id
+    message = _append(
+        conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id,
+        private=private,
+    )
+    return message, True
+
+
+# --- Read state -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def conversation_mark_read_by_agent(
+    *, merchant_id: int, conversation_id: int, seq: int
+) -> Conversation:
+    conversation = _lock_conversation(merchant_id, conversation_id)
+    seq = min(seq, conversation.last_seq)
+    if seq <= conversation.agent_last_read_seq:
+        return conversation
+    conversation.agent_last_read_seq = seq
+    conversation.unread_agent_count = Message.objects.filter(
+        conversation=conversation, seq__gt=seq, sender_kind=Message.SenderKind.VISITOR
+    ).count()
+    conversation.save(update_fields=["agent_last_read_seq", "unread_agent_count"])
+    realtime.conversation_updated(conversation)
+    return conversation
+
+
+@transaction.atomic
+def conversation_mark_read_by_visitor(
+    *, merchant_id: int, visitor_id: int, conversation_id: int | None, seq: int
+) -> Conversation:
+    qs = Conversation.objects.select_for_update().filter(merchant_id=merchant_id, visitor_id=visitor_id)
+    conversation = (
+        qs.filter(pk=conversation_id).first() if conversation_id else qs.order_by("-id").first()
+    )
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    seq = min(seq, conversation.last_seq)
+    if seq > conversation.visitor_last_read_seq:
+        conversation.visitor_last_read_seq = seq
+        conversation.unread_visitor_count = (
+            Message.objects.filter(conversation=conversation, seq__gt=seq, is_private=False)
+            .exclude(sender_kind=Message.SenderKind.VISITOR)
+            .count()
+        )
+        conversation.save(update_fields=["visitor_last_read_seq", "unread_visitor_count"])
+    return conversation

@@ -1,0 +1,3 @@
+"""The REST API for integrators, under /api/v1/."""
+
+urlpatterns = []

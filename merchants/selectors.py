@@ -1,0 +1,42 @@
+"""Reads for merchants and memberships."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import Membership, Merchant
+
+
+def membership_get(*, merchant_id: int, user) -> Membership | None:
+    """The user's active membership in an active merchant, or None."""
+    if user is None or not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.select_related("merchant")
+        .filter(merchant_id=merchant_id, user=user, is_active=True, merchant__is_active=True)
+        .first()
+    )
+
+
+def membership_list_for_user(*, user) -> QuerySet[Membership]:
+    return (
+        Membership.objects.select_related("merchant")
+        .filter(user=user, is_active=True, merchant__is_active=True)
+        .order_by("merchant__name", "merchant_id")
+    )
+
+
+def merchant_get_by_widget_key(*, widget_key: str) -> Merchant | None:
+    if not widget_key or len(widget_key) > 64:
+        return None
+    return Merchant.objects.filter(widget_key=widget_key, is_active=True).first()
+
+
+def merchant_managed_ids(*, user) -> list[int]:
+    """Merchants whose back office this user may run (owner or admin)."""
+    return list(
+        Membership.objects.filter(
+            user=user, is_active=True,
+            role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+        ).values_list("merchant_id", flat=True)
+    )

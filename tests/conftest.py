@@ -1,0 +1,252 @@
+"""Shared fixtures. The cast, as in the house style: alice owns merchant Acme, bob is an agent
+of Acme, charlie owns merchant Other and must never see anything of Acme's.
+
+Tests that need MariaDB, Redis or Chromium call `need(...)`: on a laptop without the service
+they are skipped with a loud NEEDS line (and a summary banner); with KEFU_REQUIRE_SERVICES=1 (CI)
+the same condition is a failure, so nothing passes hollow.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from merchants.models import Membership
+from tests import factories
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_SERVICES = os.environ.get("KEFU_REQUIRE_SERVICES") == "1"
+CHROMIUM = "/usr/bin/chromium"
+_NEEDS: list[str] = []
+
+
+def need(service: str, reason: str) -> None:
+    message = f"NEEDS {service}: {reason}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (KEFU_REQUIRE_SERVICES=1 makes a missing service a failure)")
+    _NEEDS.append(message)
+    pytest.skip(message)
+
+
+def require_mysql() -> None:
+    if connection.vendor != "mysql":
+        need("MariaDB/MySQL", "set DATABASE_URL=mysql://user:pass@127.0.0.1:3306/kefu")
+
+
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        need("Redis", "set REDIS_URL=redis://127.0.0.1:6379/0")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        need("Redis", f"REDIS_URL={url} is not reachable: {exc}")
+    return url
+
+
+def require_chromium():
+    if not Path(CHROMIUM).exists():
+        need("Chromium", f"install Debian's chromium ({CHROMIUM})")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        need("Chromium", "pip install playwright (the Python package; no browser download)")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _NEEDS:
+        terminalreporter.write_sep("!", "SKIPPED FOR MISSING SERVICES", red=True, bold=True)
+        for line in sorted(set(_NEEDS)):
+            terminalreporter.write_line(line, red=True)
+        terminalreporter.write_line(
+            "These tests did not run. CI sets KEFU_REQUIRE_SERVICES=1, where they fail instead.",
+            red=True,
+        )
+
+
+def pytest_configure(config):
+    # Each pytest run gets its own Redis key prefix, so parallel runs and helpers never meet.
+    os.environ.setdefault("KEFU_TEST_RUN", uuid.uuid4().hex[:8])
+
+
+# --- People and merchants -------------------------------------------------------------------
+
+
+@pytest.fixture
+def acme(db):
+    return factories.merchant("Acme 商城")
+
+
+@pytest.fixture
+def other(db):
+    return factories.merchant("Other Shop")
+
+
+@pytest.fixture
+def alice(acme):
+    """Owner of Acme, may use the admin."""
+    return factories.member(acme, "alice", Membership.Role.OWNER, is_staff=True, display_name="Alice 客服")
+
+
+@pytest.fixture
+def bob(acme):
+    """Agent of Acme."""
+    return factories.member(acme, "bob", Membership.Role.AGENT, display_name="Bob")
+
+
+@pytest.fixture
+def charlie(other):
+    """Owner of Other: the outsider for every Acme object."""
+    return factories.member(other, "charlie", Membership.Role.OWNER, is_staff=True)
+
+
+# --- Channel layers ---------------------------------------------------------------------------
+
+
+def _reset_layers():
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def channel_layer_kind(request, settings):
+    """Run a consumer test once with the in-process layer and once with the Redis layer the
+    product uses when REDIS_URL is set."""
+    if request.param == "memory":
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    else:
+        url = redis_url()
+        layers = dict(settings.CHANNEL_LAYERS) if os.environ.get("REDIS_URL") else {}
+        config = (layers.get("default") or {}).get("CONFIG") or {"hosts": [{"address": url}]}
+        config = dict(config, prefix=f"kefutest{os.environ['KEFU_TEST_RUN']}")
+        settings.CHANNEL_LAYERS = {
+            "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": config}
+        }
+    _reset_layers()
+    yield request.param
+    _reset_layers()
+
+
+# --- Real server processes ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL naming the test database this run created, so a child process sees the
+    same rows (tests that use it need `transactional_db`)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    from urllib.parse import quote
+
+    return (
+        f"mysql://{quote(db['USER'])}:{quote(db['PASSWORD'])}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 3306}/{db['NAME']}"
+    )
+
+
+def child_env(**extra) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url_for_subprocess(),
+        SECRET_KEY=settings.SECRET_KEY,
+        KEFU_VAR_DIR=str(settings.VAR_DIR),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def wait_for_http(url: str, timeout: float = 30.0, proc=None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+class DaphneProcess:
+    def __init__(self, port: int, log_path: Path, env: dict[str, str]):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+             "kefu.asgi:application"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_http(self.url + "/healthz", proc=self.proc)
+        except Exception:
+            self.stop()
+            raise RuntimeError("daphne did not start:\n" + self.log())
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+@pytest.fixture
+def daphne_server(transactional_db, tmp_path):
+    """A real daphne process on a free loopback port, sharing this test's database."""
+    if shutil.which("daphne") is None and not (Path(sys.executable).parent / "daphne").exists():
+        pytest.fail("daphne is not installed (pip install -r requirements.txt)")
+    server = DaphneProcess(free_port(), tmp_path / "daphne.log", child_env())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def browser():
+    """Headless Debian Chromium through Playwright; never a downloaded browser."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )
+        yield instance
+        instance.close()

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "widget"
+urlpatterns = [
+    path("loader.js", views.loader, name="loader"),
+    path("demo/", views.demo, name="demo"),
+    path("api/bootstrap", views.bootstrap, name="bootstrap"),
+]
