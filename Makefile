@@ -1,0 +1,50 @@
+# Two commands do all set-up on a fresh machine with Python 3.11:
+#   make run   - virtualenv, install, migrate, demo merchant + logins, server + Celery worker
+#   make test  - install test requirements, run the whole suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test install install-dev migrate demo messages protocol-doc clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py kefu_demo --base-url http://$(HOST):$(PORT)
+
+run: demo
+	$(BIN)/python manage.py kefu_serve --host $(HOST) --port $(PORT)
+
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Regenerate docs/protocol.md from conversations/protocol.py (a test checks they agree).
+protocol-doc: install
+	$(BIN)/python manage.py protocol_doc --write
+
+# Translations: compiled .mo files are committed so a fresh machine needs no gettext.
+messages: install
+	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=var
+	$(BIN)/python manage.py makemessages -d djangojs -l zh_Hans -l en --ignore=.venv --ignore=var --ignore=staticfiles
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) var
