@@ -150,7 +150,9 @@ class VisitorConsumer(FrameConsumer):
         # replayed and delivered, and the client drops the second copy by its seq. The other
         # order could lose it.
         await self.join(realtime.visitor_group(self.visitor_id))
-        conversation, messages, has_more = await self._resume(frame.last_seq)
+        conversation = await database_sync_to_async(selectors.conversation_current_for_visitor)(
+            merchant_id=self.merchant_id, visitor_id=self.visitor_id
+        )
         await self.send_frame(
             protocol.SessionReadyFrame(
                 role="visitor",
@@ -161,27 +163,27 @@ class VisitorConsumer(FrameConsumer):
                 ),
             )
         )
-        if conversation is not None and messages:
+        if conversation is not None:
+            await self.replay(conversation.pk, frame.last_seq)
+
+    async def replay(self, conversation_id: int, after_seq: int) -> None:
+        """Send every visible message with seq > after_seq, in pages."""
+        has_more = True
+        while has_more:
+            messages, has_more = await database_sync_to_async(selectors.message_history_after)(
+                merchant_id=self.merchant_id, conversation_id=conversation_id,
+                after_seq=after_seq, include_private=False,
+            )
+            if not messages:
+                return
             await self.send_frame(
                 protocol.HistoryFrame(
-                    conversation_id=conversation.pk,
+                    conversation_id=conversation_id,
                     messages=[realtime.message_out(m) for m in messages],
                     has_more=has_more,
                 )
             )
-
-    @database_sync_to_async
-    def _resume(self, last_seq: int):
-        conversation = selectors.conversation_current_for_visitor(
-            merchant_id=self.merchant_id, visitor_id=self.visitor_id
-        )
-        if conversation is None:
-            return None, [], False
-        messages, has_more = selectors.message_history_after(
-            merchant_id=self.merchant_id, conversation_id=conversation.pk, after_seq=last_seq,
-            include_private=False,
-        )
-        return conversation, messages, has_more
+            after_seq = messages[-1].seq
 
     async def frame_message_send(self, frame: protocol.MessageSendFrame) -> None:
         if frame.private or frame.conversation_id is not None:

@@ -68,6 +68,8 @@ class Conversation(models.Model):
     last_seq = models.PositiveIntegerField(default=0)
     agent_last_read_seq = models.PositiveIntegerField(default=0)
     visitor_last_read_seq = models.PositiveIntegerField(default=0)
+    # Highest seq already emailed to the visitor (conversations.tasks.visitor_reply_email).
+    visitor_emailed_seq = models.PositiveIntegerField(default=0)
     unread_agent_count = models.PositiveIntegerField(
         _("unread by agents"), default=0, help_text=_("Visitor messages no agent has read.")
     )

@@ -143,7 +143,7 @@ class MessageSendFrame(Frame):
 
     type: Literal["message.send"]
     client_msg_id: ClientMsgId
-    body: str = Field(max_length=20000)
+    body: str
     conversation_id: int | None = Field(default=None, ge=1)
     private: bool = False
 
@@ -211,6 +211,8 @@ class ConversationUpdatedFrame(Frame):
 
 
 class PongFrame(Frame):
+    """Answer to `ping`."""
+
     type: Literal["pong"] = "pong"
 
 

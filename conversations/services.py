@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 
 from kefu.errors import KefuError, NotFound
 from merchants.models import ApiToken, Membership, Merchant
@@ -149,7 +151,24 @@ def _append(
         ]
     )
     realtime.message_created(message, conversation)
+    if sender.kind != Message.SenderKind.VISITOR and not private and conversation.visitor.email:
+        _schedule_reply_email(conversation)
     return message
+
+
+def _schedule_reply_email(conversation: Conversation) -> None:
+    delay = settings.VISITOR_REPLY_EMAIL_DELAY
+    if delay <= 0:
+        return
+    from .tasks import visitor_reply_email
+
+    # Queued after commit so the worker finds the row; the task re-checks read state itself.
+    transaction.on_commit(
+        lambda: visitor_reply_email.apply_async(
+            kwargs={"merchant_id": conversation.merchant_id, "conversation_id": conversation.pk},
+            countdown=delay,
+        )
+    )
 
 
 @transaction.atomic
@@ -267,3 +286,51 @@ def conversation_mark_read_by_visitor(
         )
         conversation.save(update_fields=["visitor_last_read_seq", "unread_visitor_count"])
     return conversation
+
+
+# --- Email ------------------------------------------------------------------------------------
+
+
+def visitor_reply_email_send(*, merchant_id: int, conversation_id: int) -> int:
+    """Email the visitor the replies they have not read and were not emailed yet.
+
+    Safe to run late or twice: the conditional UPDATE claims the range of seqs, so two workers
+    racing on the same conversation send it once.
+    """
+    conversation = (
+        Conversation.objects.select_related("visitor", "merchant")
+        .filter(merchant_id=merchant_id, pk=conversation_id)
+        .first()
+    )
+    if conversation is None or not conversation.visitor.email:
+        return 0
+    after = max(conversation.visitor_last_read_seq, conversation.visitor_emailed_seq)
+    messages = list(
+        Message.objects.filter(
+            merchant_id=merchant_id, conversation_id=conversation_id, seq__gt=after,
+            is_private=False,
+        )
+        .exclude(sender_kind=Message.SenderKind.VISITOR)
+        .order_by("seq")
+    )
+    if not messages:
+        return 0
+    last = messages[-1].seq
+    claimed = Conversation.objects.filter(
+        pk=conversation_id, visitor_emailed_seq=conversation.visitor_emailed_seq,
+        visitor_last_read_seq__lt=last,
+    ).update(visitor_emailed_seq=last)
+    if not claimed:
+        return 0
+    merchant = conversation.merchant
+    context = {"merchant": merchant, "messages": messages, "chat_url": conversation.visitor.page_url}
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = translation.gettext("New reply from %(merchant)s") % {"merchant": merchant.name}
+        text = render_to_string("conversations/email/reply.txt", context)
+        html = render_to_string("conversations/email/reply.html", context)
+    email = EmailMultiAlternatives(
+        subject=subject.replace("\n", " ")[:150], body=text, to=[conversation.visitor.email]
+    )
+    email.attach_alternative(html, "text/html")
+    email.send()
+    return len(messages)

@@ -169,6 +169,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_celery_dir / "processed"),
         "store_processed": False,
     }
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="kefu")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -216,8 +217,19 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Email ----------------------------------------------------------------------------------
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# EMAIL_URL: consolemail:// (default, prints), filemail:// (writes to EMAIL_FILE_PATH),
+# smtp+tls://user:password@smtp.example.com:587
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+for _key in ("EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD",
+             "EMAIL_USE_TLS", "EMAIL_USE_SSL"):
+    if _key in _email:
+        globals()[_key] = _email[_key]
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="kefu@localhost")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
+# A visitor who left an email gets agents' unread replies by email after this many seconds
+# (0 turns it off). The task re-checks read state when it runs.
+VISITOR_REPLY_EMAIL_DELAY = env.int("VISITOR_REPLY_EMAIL_DELAY", default=300)
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="zh-hans")

@@ -40,3 +40,11 @@ def merchant_managed_ids(*, user) -> list[int]:
             role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
         ).values_list("merchant_id", flat=True)
     )
+
+
+def membership_get_by_user_id(*, merchant_id: int, user_id: int) -> Membership | None:
+    """The active membership of an active user in this merchant, or None (API `user_id`)."""
+    return Membership.objects.filter(
+        merchant_id=merchant_id, user_id=user_id, is_active=True, user__is_active=True,
+        merchant__is_active=True,
+    ).first()

@@ -1,0 +1,160 @@
+"""REST API shapes.
+
+Conversations and messages leave the API in exactly the shapes the agent socket sends
+(`protocol.ConversationOut`, `protocol.MessageOut`): the workspace renders both with the same
+code. Their serializers therefore hand the instance to `realtime.*_out()` and only declare the
+fields so that the OpenAPI schema describes them; tests/api checks the declared fields against the
+pydantic models, so the schema cannot drift from the wire.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from pydantic import TypeAdapter
+from rest_framework import serializers
+
+from . import protocol, realtime
+from .models import CannedResponse, Conversation, Message, Visitor
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """ISO 8601 in UTC ("...Z"), as pydantic writes datetimes on the socket, rather than in the
+    server's TIME_ZONE: one format across the API and the socket."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=datetime.timezone.utc, **kwargs)
+
+
+class StrictCharField(serializers.CharField):
+    """DRF's CharField turns 123 into "123"; a number where text belongs is a client bug."""
+
+    default_error_messages = {"invalid": _("Not a valid string.")}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# --- Conversations and messages (socket shapes) -------------------------------------------------
+
+
+class ConversationVisitorSerializer(serializers.Serializer):
+    """`protocol.VisitorOut`: `name` is the display name (name, else email, else a short id)."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.CharField()
+    page_url = serializers.CharField()
+    page_title = serializers.CharField()
+    last_seen_at = UtcDateTimeField()
+
+
+class ConversationSerializer(serializers.Serializer):
+    """`protocol.ConversationOut`, as in the socket's `conversation.updated` frame."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    visitor = ConversationVisitorSerializer()
+    assignee_id = serializers.IntegerField(allow_null=True, help_text="User id of the assignee.")
+    last_seq = serializers.IntegerField(help_text="Highest message `seq` in the conversation.")
+    last_message_at = UtcDateTimeField(allow_null=True)
+    last_message_preview = serializers.CharField()
+    last_message_sender_kind = serializers.CharField(help_text="Empty before the first message.")
+    unread_count = serializers.IntegerField(help_text="Visitor messages no agent has read.")
+    created_at = UtcDateTimeField()
+
+    def to_representation(self, instance: Conversation) -> dict:
+        return realtime.conversation_out(instance).model_dump(mode="json")
+
+
+class MessageSerializer(serializers.Serializer):
+    """`protocol.MessageOut`, as in the socket's `message.created` frame."""
+
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    seq = serializers.IntegerField(help_text="1, 2, 3... within the conversation, without gaps.")
+    sender_kind = serializers.ChoiceField(choices=Message.SenderKind.choices)
+    sender_name = serializers.CharField()
+    body = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Message.Kind.choices)
+    client_msg_id = serializers.CharField(allow_null=True)
+    private = serializers.BooleanField(help_text="An internal note; visitors never see it.")
+    created_at = UtcDateTimeField()
+
+    def to_representation(self, instance: Message) -> dict:
+        return realtime.message_out(instance).model_dump(mode="json")
+
+
+# The socket's rule for client_msg_id, read from protocol.py so the two cannot differ.
+_CLIENT_MSG_ID = TypeAdapter(protocol.ClientMsgId).json_schema()
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    body = StrictCharField(
+        trim_whitespace=False, allow_blank=True,
+        # Empty and over-long bodies are refused by services.clean_body, the rule the socket
+        # uses too; the field only insists on text.
+        help_text="The text. Trimmed; must not be empty or longer than MESSAGE_MAX_LENGTH.",
+    )
+    client_msg_id = serializers.RegexField(
+        _CLIENT_MSG_ID["pattern"], min_length=_CLIENT_MSG_ID["minLength"],
+        max_length=_CLIENT_MSG_ID["maxLength"], required=False,
+        help_text="Your id for this message. Sending it again returns the stored message "
+        "(HTTP 200) instead of a copy; with another body it is refused.",
+    )
+    private = serializers.BooleanField(
+        required=False, default=False, help_text="Store an internal note the visitor never sees."
+    )
+    user_id = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="Send as this agent (an active member of the merchant). Default: the API "
+        "token's name, or the logged-in agent.",
+    )
+
+    def to_internal_value(self, data):
+        # A JSON `true` for `private` is fine; the string "yes" or 1 is not what a client meant.
+        if isinstance(data, dict) and "private" in data and not isinstance(data["private"], bool):
+            raise serializers.ValidationError({"private": [_("Must be true or false.")]})
+        return super().to_internal_value(data)
+
+
+class ConversationFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=Conversation.Status.choices, required=False, help_text="Only this status."
+    )
+
+
+class MessageFilterSerializer(serializers.Serializer):
+    after_seq = serializers.IntegerField(
+        required=False, min_value=0, help_text="Only messages with a greater `seq`."
+    )
+
+
+# --- Visitors and canned responses ----------------------------------------------------------------
+
+
+class VisitorSerializer(serializers.ModelSerializer):
+    # `anonymous_id` is deliberately absent: it is the visitor's credential for the widget.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UtcDateTimeField,
+    }
+
+    class Meta:
+        model = Visitor
+        fields = [
+            "id", "name", "email", "phone", "external_id", "attributes", "first_seen_at",
+            "last_seen_at", "ip", "user_agent", "page_url", "page_title",
+        ]
+        read_only_fields = fields
+
+
+class CannedResponseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CannedResponse
+        fields = ["id", "shortcut", "text"]
+        read_only_fields = fields
