@@ -1,0 +1,52 @@
+"""docs/protocol.md is generated from protocol.py; these tests keep them in step."""
+
+from pathlib import Path
+
+from django.conf import settings
+
+from conversations import consumers, protocol
+from conversations.protocol_doc import render
+
+DOC = Path(settings.BASE_DIR) / "docs" / "protocol.md"
+
+
+def test_protocol_doc_is_up_to_date():
+    assert DOC.read_text(encoding="utf-8") == render(), (
+        "docs/protocol.md is stale: run `make protocol-doc` (manage.py protocol_doc --write)"
+    )
+
+
+def test_every_frame_and_error_code_is_documented():
+    text = DOC.read_text(encoding="utf-8")
+    for frame in protocol.VISITOR_CLIENT_FRAMES + protocol.AGENT_CLIENT_FRAMES + protocol.SERVER_FRAMES:
+        name = frame.model_fields["type"].annotation.__args__[0]
+        assert f"### `{name}`" in text
+        assert frame.__doc__, f"{frame.__name__} needs a docstring: it is its documentation"
+    codes = {v for k, v in vars(protocol.ErrorCode).items() if k.isupper() and isinstance(v, str)}
+    assert codes == set(protocol.ErrorCode.DESCRIPTIONS)
+    for code in codes:
+        assert f"| `{code}` |" in text
+
+
+def test_every_client_frame_has_a_handler_on_each_socket_that_accepts_it():
+    for consumer, frames in (
+        (consumers.VisitorConsumer, protocol.VISITOR_CLIENT_FRAMES),
+        (consumers.AgentConsumer, protocol.AGENT_CLIENT_FRAMES),
+    ):
+        for frame in frames:
+            name = frame.model_fields["type"].annotation.__args__[0]
+            if name in ("ping", "auth"):
+                continue
+            assert hasattr(consumer, "frame_" + name.replace(".", "_")), (consumer, name)
+
+
+def test_error_codes_used_in_code_are_declared():
+    """Every ErrorCode.X referenced by the realtime path is one the doc describes."""
+    import re
+
+    root = Path(settings.BASE_DIR)
+    used = set()
+    for path in ["conversations/consumers.py", "conversations/services.py", "conversations/tokens.py"]:
+        used |= set(re.findall(r"ErrorCode\.([A-Z_]+)", (root / path).read_text()))
+    declared = {k for k in vars(protocol.ErrorCode) if k.isupper()}
+    assert used and used <= declared

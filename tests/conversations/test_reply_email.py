@@ -1,0 +1,107 @@
+"""Visitor reply emails: the service rules, and a real Celery worker honouring the countdown."""
+
+import email
+import subprocess
+import sys
+import time
+import uuid
+from email import policy
+
+import pytest
+from django.core import mail
+
+from conversations import services
+from conversations.models import Conversation
+from kefu.celery import app as celery_app
+from tests import factories
+from tests.conftest import ROOT, child_env
+
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
+
+
+def test_unread_replies_are_emailed_once_as_escaped_html(acme, bob):
+    visitor = factories.visitor(acme, email="v@example.com")
+    m = factories.visitor_message(visitor, "where is my order?")
+    factories.agent_message(bob, m.conversation_id, "on its way " + XSS)
+    factories.agent_message(bob, m.conversation_id, "internal", private=True)
+
+    sent = services.visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m.conversation_id)
+    assert sent == 1 and len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["v@example.com"]
+    assert "on its way" in message.body and "internal" not in message.body
+    html = message.alternatives[0][0]
+    assert "&lt;script&gt;" in html and "<script>" not in html and "<img" not in html
+    # Running again (a late or duplicate task) sends nothing new.
+    assert services.visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m.conversation_id) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_read_replies_or_no_email_or_other_merchant_send_nothing(acme, other, bob):
+    visitor = factories.visitor(acme, email="v@example.com")
+    m = factories.visitor_message(visitor)
+    factories.agent_message(bob, m.conversation_id, "hello")
+    services.conversation_mark_read_by_visitor(
+        merchant_id=acme.pk, visitor_id=visitor.pk, conversation_id=None, seq=2
+    )
+    assert services.visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m.conversation_id) == 0
+    assert services.visitor_reply_email_send(merchant_id=other.pk, conversation_id=m.conversation_id) == 0
+    anon = factories.visitor(acme)
+    m2 = factories.visitor_message(anon)
+    factories.agent_message(bob, m2.conversation_id, "hello")
+    assert services.visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m2.conversation_id) == 0
+    assert mail.outbox == []
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """A real Celery worker process on this run's own queue, with the configured broker
+    (Redis when REDIS_URL is set, the filesystem broker otherwise)."""
+    queue = f"kefutest-{uuid.uuid4().hex[:8]}"
+    mail_dir = tmp_path / "mail"
+    log_path = tmp_path / "worker.log"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "kefu", "worker", "-Q", queue, "--pool=solo",
+         "--loglevel=INFO", "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"],
+        cwd=ROOT, env=child_env(EMAIL_URL="filemail://", EMAIL_FILE_PATH=str(mail_dir)),
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log_path.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("celery worker did not start:\n" + log_path.read_text())
+        time.sleep(0.2)
+    yield proc, mail_dir, log_path
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    celery_app.conf.task_default_queue = previous
+
+
+def test_real_worker_sends_after_the_countdown_not_before(acme, bob, settings, celery_worker):
+    proc, mail_dir, log_path = celery_worker
+    settings.VISITOR_REPLY_EMAIL_DELAY = 4
+    visitor = factories.visitor(acme, email="buyer@example.com")
+    m = factories.visitor_message(visitor, "在吗")
+    started = time.monotonic()
+    factories.agent_message(bob, m.conversation_id, "在的，请问有什么可以帮您？")
+    time.sleep(2)
+    assert not mail_dir.exists() or not any(mail_dir.iterdir()), "sent before the countdown"
+    deadline = started + 40
+    while not (mail_dir.exists() and any(mail_dir.iterdir())):
+        assert time.monotonic() < deadline, "no email from the worker:\n" + log_path.read_text()
+        time.sleep(0.2)
+    elapsed = time.monotonic() - started
+    assert elapsed >= 3.9
+    files = list(mail_dir.iterdir())
+    assert len(files) == 1
+    parsed = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert parsed["To"] == "buyer@example.com"
+    assert "请问有什么可以帮您" in parsed.get_body(("plain",)).get_content()
+    assert Conversation.objects.get().visitor_emailed_seq == 2
