@@ -190,9 +190,10 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 VISITOR_TOKEN_MAX_AGE = env.int("VISITOR_TOKEN_MAX_AGE", default=24 * 3600)
 MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=5000)
 
-# CORS: only the widget's HTTP endpoints are cross-origin, and only for origins that some
-# merchant allows (merchants.signals checks each request).
-CORS_URLS_REGEX = r"^/widget/api/.*$"
+# CORS for the REST API, for integrators' browser apps (token auth, no cookies). The widget's
+# bootstrap answers CORS itself, per merchant (widget/views.py).
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = False
 
 # --- REST API -------------------------------------------------------------------------------
@@ -214,6 +215,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets come from the app's own static files, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Email ----------------------------------------------------------------------------------

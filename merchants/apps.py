@@ -5,6 +5,3 @@ from django.utils.translation import gettext_lazy as _
 class MerchantsConfig(AppConfig):
     name = "merchants"
     verbose_name = _("Merchants")
-
-    def ready(self):
-        from . import signals  # noqa: F401  (CORS origin check)

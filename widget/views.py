@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework import serializers
 
 from conversations import services
@@ -78,8 +78,20 @@ def _error(status: int, code: str, detail: str, **extra) -> JsonResponse:
     return JsonResponse({"code": code, "detail": detail, **extra}, status=status)
 
 
+def _allow_cors(response, origin: str):
+    # CORS is answered here, per merchant, rather than by django-cors-headers: whether an origin
+    # may call depends on the widget key, which needs a database read that the (async)
+    # middleware cannot do.
+    response["Access-Control-Allow-Origin"] = origin
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = "Content-Type"
+    response["Access-Control-Max-Age"] = "600"
+    response["Vary"] = "Origin"
+    return response
+
+
 @csrf_exempt  # Cross-origin by design; authenticated by widget key + origin, not cookies.
-@require_POST
+@require_http_methods(["POST", "OPTIONS"])
 def bootstrap(request):
     merchant = merchant_get_by_widget_key(widget_key=request.GET.get("key", ""))
     if merchant is None:
@@ -90,6 +102,12 @@ def bootstrap(request):
             403, "origin_not_allowed",
             f"The origin {origin!r} is not in this merchant's allowed site origins.",
         )
+    if request.method == "OPTIONS":
+        return _allow_cors(HttpResponse(status=204), origin)
+    return _allow_cors(_bootstrap(request, merchant), origin)
+
+
+def _bootstrap(request, merchant: Merchant):
     try:
         payload = json.loads(request.body or b"{}")
     except ValueError:

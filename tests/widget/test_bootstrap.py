@@ -83,7 +83,10 @@ def test_cors_preflight_only_for_allowed_origins(client, acme):
         f"/widget/api/bootstrap?key={acme.widget_key}", HTTP_ORIGIN="https://evil.example",
         HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
     )
+    assert ok.status_code == 204
     assert ok["Access-Control-Allow-Origin"] == ORIGIN
+    assert "POST" in ok["Access-Control-Allow-Methods"]
+    assert bad.status_code == 403
     assert "Access-Control-Allow-Origin" not in bad
 
 
