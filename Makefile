@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-dev migrate demo messages protocol-doc clean
+.PHONY: run test install install-dev migrate demo messages protocol-doc bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,8 @@ messages: install
 
 clean:
 	rm -rf $(VENV) var
+
+# Chat-path benchmark against a real daphne; appends its table to docs/performance.md.
+bench: migrate
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/python bench/chat_path.py --pairs 20 --messages 50 --write docs/performance.md
