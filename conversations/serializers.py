@@ -28,8 +28,8 @@ class UtcDateTimeField(serializers.DateTimeField):
         super().__init__(default_timezone=datetime.timezone.utc, **kwargs)
 
 
-class StrictCharField(serializers.CharField):
-    """DRF's CharField turns 123 into "123"; a number where text belongs is a client bug."""
+class StrictText:
+    """DRF's CharField turns 123 into "123"; the socket (pydantic) refuses it, and so do we."""
 
     default_error_messages = {"invalid": _("Not a valid string.")}
 
@@ -37,6 +37,14 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictCharField(StrictText, serializers.CharField):
+    pass
+
+
+class StrictRegexField(StrictText, serializers.RegexField):
+    pass
 
 
 # --- Conversations and messages (socket shapes) -------------------------------------------------
@@ -100,7 +108,7 @@ class MessageCreateSerializer(serializers.Serializer):
         # uses too; the field only insists on text.
         help_text="The text. Trimmed; must not be empty or longer than MESSAGE_MAX_LENGTH.",
     )
-    client_msg_id = serializers.RegexField(
+    client_msg_id = StrictRegexField(
         _CLIENT_MSG_ID["pattern"], min_length=_CLIENT_MSG_ID["minLength"],
         max_length=_CLIENT_MSG_ID["maxLength"], required=False,
         help_text="Your id for this message. Sending it again returns the stored message "
@@ -110,16 +118,11 @@ class MessageCreateSerializer(serializers.Serializer):
         required=False, default=False, help_text="Store an internal note the visitor never sees."
     )
     user_id = serializers.IntegerField(
-        required=False, min_value=1,
+        # The bound keeps a huge number from reaching the database driver (SQLite overflows).
+        required=False, min_value=1, max_value=2**63 - 1,
         help_text="Send as this agent (an active member of the merchant). Default: the API "
         "token's name, or the logged-in agent.",
     )
-
-    def to_internal_value(self, data):
-        # A JSON `true` for `private` is fine; the string "yes" or 1 is not what a client meant.
-        if isinstance(data, dict) and "private" in data and not isinstance(data["private"], bool):
-            raise serializers.ValidationError({"private": [_("Must be true or false.")]})
-        return super().to_internal_value(data)
 
 
 class ConversationFilterSerializer(serializers.Serializer):

@@ -1,3 +1,18 @@
 """The REST API for integrators, under /api/v1/."""
 
-urlpatterns = []
+from django.urls import path, re_path
+
+from conversations import apis
+
+urlpatterns = [
+    path("conversations/", apis.ConversationList.as_view(), name="api-conversations"),
+    path("conversations/<int:pk>/", apis.ConversationDetail.as_view(), name="api-conversation"),
+    path(
+        "conversations/<int:pk>/messages/", apis.MessageListCreate.as_view(), name="api-messages"
+    ),
+    path("visitors/", apis.VisitorList.as_view(), name="api-visitors"),
+    path("visitors/<int:pk>/", apis.VisitorDetail.as_view(), name="api-visitor"),
+    path("canned-responses/", apis.CannedResponseList.as_view(), name="api-canned-responses"),
+    # Last: anything else here (a non-numeric id, a typo) is a JSON 404, not an HTML page.
+    re_path(r"", apis.not_found),
+]

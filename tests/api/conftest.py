@@ -1,0 +1,66 @@
+"""Clients for the REST API: acme's integration token, bob's workspace session (with the merchant
+header), and charlie's token and session for the other-merchant checks."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # Every test makes two or three users; PBKDF2 would be most of the suite's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def token_client(raw_token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+    return client
+
+
+def session_client(membership, merchant_id: int | None = None) -> APIClient:
+    client = APIClient()
+    client.force_login(membership.user)
+    client.credentials(HTTP_X_KEFU_MERCHANT=str(merchant_id or membership.merchant_id))
+    return client
+
+
+@pytest.fixture
+def acme_token(acme) -> str:
+    return factories.api_token(acme, name="CRM 集成")
+
+
+@pytest.fixture
+def token(acme_token) -> APIClient:
+    return token_client(acme_token)
+
+
+@pytest.fixture
+def bob_session(bob) -> APIClient:
+    return session_client(bob)
+
+
+@pytest.fixture(params=["token", "bob_session"])
+def api(request, alice) -> APIClient:
+    """Each behaviour test runs once with acme's API token and once as bob in the workspace
+    (alice exists in both runs, as the merchant's owner)."""
+    client = request.getfixturevalue(request.param)
+    client.kind = request.param
+    return client
+
+
+@pytest.fixture
+def visitor(acme):
+    return factories.visitor(
+        acme, name="张三", email="zhang@example.com", page_url="https://shop.example.com/p/1",
+        page_title="商品 1",
+    )
+
+
+@pytest.fixture
+def conversation(visitor):
+    """An open acme conversation with one visitor message (seq 1)."""
+    return factories.visitor_message(visitor, "在吗？").conversation

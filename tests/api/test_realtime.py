@@ -1,0 +1,53 @@
+"""A message sent through the API reaches the workspace socket after commit, in the very shape
+the API returned; a private note sent through the API never reaches the visitor."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from tests import factories
+from tests.wsclient import auth_visitor, open_agent, receive_until, session_cookie
+
+from .conftest import token_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_api_send_is_broadcast_in_the_api_shape(acme, bob, channel_layer_kind):
+    visitor = factories.visitor(acme, name="王五")
+    conversation = factories.visitor_message(visitor, "你好").conversation
+    client = token_client(factories.api_token(acme, name="CRM"))
+    cookie = session_cookie(bob.user)
+    url = f"/api/v1/conversations/{conversation.pk}/messages/"
+    post = sync_to_async(lambda data: client.post(url, data, format="json"))
+    get = sync_to_async(lambda path: client.get(path).json())
+
+    async def scenario():
+        agent, connected, _ = await open_agent(acme.pk, cookie)
+        assert connected
+        await receive_until(agent, "session.ready")
+        visitor_socket, _ = await auth_visitor(acme, visitor, last_seq=1)
+
+        note = await post({"body": "内部：VIP 🌟", "private": True, "client_msg_id": "n-1"})
+        reply = await post({"body": "您好 😀", "client_msg_id": "r-1"})
+        assert (note.status_code, reply.status_code) == (201, 201)
+
+        created, _ = await receive_until(agent, "message.created")
+        assert created["message"] == note.json()
+        created, _ = await receive_until(agent, "message.created")
+        assert created["message"] == reply.json()
+        updated, _ = await receive_until(agent, "conversation.updated")
+        assert updated["conversation"] == await get(f"/api/v1/conversations/{conversation.pk}/")
+
+        # The visitor gets the reply and nothing else: not the note.
+        frame = await visitor_socket.receive_json_from(timeout=5)
+        assert frame["type"] == "message.created"
+        assert frame["message"] == reply.json()
+        assert await visitor_socket.receive_nothing(timeout=0.3)
+        await visitor_socket.disconnect()
+        await agent.disconnect()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -1,0 +1,96 @@
+"""The OpenAPI schema at /api/schema/ and the Swagger UI at /api/docs/."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.management import call_command
+from drf_spectacular.validation import validate_schema
+from rest_framework.test import APIClient
+
+PATHS = {
+    "/api/v1/conversations/": {"get"},
+    "/api/v1/conversations/{id}/": {"get"},
+    "/api/v1/conversations/{id}/messages/": {"get", "post"},
+    "/api/v1/visitors/": {"get"},
+    "/api/v1/visitors/{id}/": {"get"},
+    "/api/v1/canned-responses/": {"get"},
+}
+
+
+@pytest.fixture
+def schema(db):
+    response = APIClient().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_schema_is_valid_openapi_listing_the_api(schema):
+    validate_schema(schema)  # raises on a document that breaks the OpenAPI 3 JSON schema
+    api_paths = {p: set(ops) for p, ops in schema["paths"].items() if p.startswith("/api/v1/")}
+    assert api_paths == PATHS
+
+
+def test_schema_describes_auth(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["apiToken"]["type"] == "http"
+    assert schemes["apiToken"]["scheme"] == "bearer"
+    assert schemes["merchantHeader"] == {
+        "type": "apiKey", "in": "header", "name": "X-Kefu-Merchant",
+        "description": schemes["merchantHeader"]["description"],
+    }
+    for path, methods in PATHS.items():
+        for method in methods:
+            # Either the token, or the session together with the merchant header.
+            assert schema["paths"][path][method]["security"] == [
+                {"apiToken": []}, {"cookieAuth": [], "merchantHeader": []},
+            ], (path, method)
+
+
+def test_schema_shapes(schema):
+    components = schema["components"]["schemas"]
+    conversation = components["Conversation"]
+    assert list(conversation["properties"]) == [
+        "id", "status", "visitor", "assignee_id", "last_seq", "last_message_at",
+        "last_message_preview", "last_message_sender_kind", "unread_count", "created_at",
+    ]
+    assert "anonymous_id" not in components["Visitor"]["properties"]
+    paginated = components["PaginatedConversationList"]["properties"]
+    assert set(paginated) == {"next", "previous", "results"}
+    send = schema["paths"]["/api/v1/conversations/{id}/messages/"]["post"]
+    assert set(send["responses"]) == {"200", "201", "400"}
+    body = components["MessageCreate"]
+    assert body["required"] == ["body"]
+    assert body["properties"]["client_msg_id"]["pattern"] == "^[A-Za-z0-9_.:-]+$"
+    list_params = {
+        p["name"] for p in schema["paths"]["/api/v1/conversations/"]["get"]["parameters"]
+    }
+    assert list_params == {"cursor", "page_size", "status"}
+    messages = schema["paths"]["/api/v1/conversations/{id}/messages/"]["get"]
+    message_params = {p["name"] for p in messages["parameters"]}
+    assert message_params == {"id", "cursor", "page_size", "after_seq"}
+
+
+def test_schema_generates_without_warnings(tmp_path):
+    """--fail-on-warn: every view, parameter and field resolved (limited to the API's URLs)."""
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--urlconf", "tests.api.urls",
+        "--file", str(tmp_path / "schema.yaml"),
+    )
+    assert "/api/v1/conversations/{id}/messages/" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_docs_use_only_local_assets(db):
+    client = APIClient()
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+
+    assert "SwaggerUIBundle" in html
+    assert not re.search(r"https?://", html), re.findall(r"https?://[^\"' ]+", html)
+    assert not re.search(r"""(src|href)=["']//""", html)
+    assets = re.findall(r"""(?:src|href)=["'](/static/[^"']+)["']""", html)
+    assert len(assets) >= 3  # css, bundle, preset (and the favicon)
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
