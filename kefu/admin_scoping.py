@@ -96,7 +96,7 @@ class TenantRowForm(forms.ModelForm):
 
 
 class ScopedPermissionsMixin:
-    """Permission hooks driven by membership role. Works for ModelAdmin and inlines."""
+    """Permission hooks driven by membership role instead of Django's permission table."""
 
     # Manager rights on this model; superusers may always do everything.
     manager_can_add = True
