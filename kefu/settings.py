@@ -122,6 +122,8 @@ else:
 
 # --- Redis: channel layer, cache, Celery broker ----------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# redis-py 8 caps pools at 100 and raises past it; a mass disconnect needs more.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
 
 if REDIS_URL:
     # The pub/sub layer: measured 2-3x the core layer's throughput on these machines and it does
@@ -134,9 +136,8 @@ if REDIS_URL:
                 "hosts": [
                     {
                         "address": REDIS_URL,
-                        # redis-py 8 caps pools at 100 and raises past it; a mass disconnect
-                        # needs more. Keepalive and health checks keep idle sockets alive.
-                        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=1000),
+                        # Keepalive and health checks keep idle sockets alive.
+                        "max_connections": REDIS_MAX_CONNECTIONS,
                         "socket_keepalive": True,
                         "health_check_interval": 30,
                     }
@@ -191,6 +192,13 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Lifetime of the signed token the widget bootstrap issues; the widget fetches a new one on load.
 VISITOR_TOKEN_MAX_AGE = env.int("VISITOR_TOKEN_MAX_AGE", default=24 * 3600)
 MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=5000)
+# Per-socket token bucket: sustained frames per second, and the burst allowed above it.
+WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=10.0)
+WS_RATE_BURST = env.int("WS_RATE_BURST", default=30)
+# A socket that sends nothing (not even its ping) for this many seconds is closed (4408).
+WS_HEARTBEAT_TIMEOUT = env.int("WS_HEARTBEAT_TIMEOUT", default=75)
+# Open sockets (tabs) one visitor may hold at once.
+WS_MAX_SOCKETS_PER_VISITOR = env.int("WS_MAX_SOCKETS_PER_VISITOR", default=8)
 
 # CORS for the REST API, for integrators' browser apps (token auth, no cookies). The widget's
 # bootstrap answers CORS itself, per merchant (widget/views.py).

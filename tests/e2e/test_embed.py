@@ -1,0 +1,96 @@
+"""The widget on a merchant's own site: another origin than the server, as in production."""
+
+import hashlib
+import hmac
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from playwright.sync_api import expect
+
+from conversations.models import Message, Visitor
+from tests import factories
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+
+@pytest.fixture
+def merchant_site():
+    """A merchant's own web server on another loopback port: another origin than daphne's.
+    (Served for real rather than faked with page.route: Chromium's private-network checks
+    refuse loopback scripts on a page whose address it does not know.)
+    Set `.html` before loading a page; returns every path with that page."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = site.html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    site = type("Site", (), {"html": "", "url": f"http://127.0.0.1:{server.server_port}"})()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield site
+    server.shutdown()
+    server.server_close()
+
+
+def host_page(server_url: str, key: str, extra: str = "") -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>订单详情</title>"
+        # Hostile host CSS: the widget's Shadow DOM must not inherit any of it.
+        "<style>* { color: red !important; font-size: 40px !important; } "
+        "button { display: none !important; }</style></head>"
+        "<body><h1>My shop</h1>"
+        f'<script src="{server_url}/widget/loader.js" data-merchant="{key}" {extra} async></script>'
+        "</body></html>"
+    )
+
+
+def test_cross_origin_embed_with_signed_identity(daphne_server, merchant_site, new_page):
+    shop = factories.merchant("跨域商店", allowed_origins=merchant_site.url)
+    user_id = "u-42"
+    digest = hmac.new(shop.identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+    merchant_site.html = host_page(
+        daphne_server.url, shop.widget_key,
+        f'data-user-id="{user_id}" data-user-hash="{digest}" data-user-name="王小明" '
+        'data-user-email="wang@example.com"',
+    )
+    page, watch = new_page()
+    page.goto(f"{merchant_site.url}/orders/1")
+    widget = page.locator("#kefu-widget")
+    launcher = widget.locator(".launcher")
+    expect(launcher).to_be_visible()  # the host's `button { display: none }` does not reach it
+    assert launcher.evaluate("b => getComputedStyle(b).color") == "rgb(255, 255, 255)"
+    page.evaluate("window.Kefu.open()")
+    expect(widget.locator(".panel")).to_be_visible()
+    widget.locator("textarea").fill("跨域你好")
+    widget.locator("textarea").press("Enter")
+    expect(widget.locator(".msg.mine")).not_to_have_class(re.compile("pending"))
+
+    visitor = Visitor.objects.get(merchant=shop)
+    assert (visitor.external_id, visitor.name, visitor.email) == ("u-42", "王小明", "wang@example.com")
+    assert (visitor.page_url, visitor.page_title) == (f"{merchant_site.url}/orders/1", "订单详情")
+    assert list(Message.objects.filter(merchant=shop).values_list("body", flat=True)) == ["跨域你好"]
+    assert watch.errors == []
+
+
+def test_cross_origin_embed_refused_for_other_origin(daphne_server, merchant_site, new_page):
+    """Cross-origin, a refused bootstrap carries no CORS header, so the browser hides the 403
+    from the script: the console must still say what to check."""
+    shop = factories.merchant("别人的店", allowed_origins="https://elsewhere.example")
+    merchant_site.html = host_page(daphne_server.url, shop.widget_key)
+    page, watch = new_page()
+    with page.expect_console_message(lambda m: "[kefu]" in m.text, timeout=40_000) as message:
+        page.goto(f"{merchant_site.url}/")
+    assert "widget disabled" in message.value.text and merchant_site.url in message.value.text
+    expect(page.locator("#kefu-widget")).to_have_count(0)
+    assert watch.errors == []

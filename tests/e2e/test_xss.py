@@ -1,0 +1,68 @@
+"""Hostile text from both sides is shown as text everywhere, never run."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conversations import services
+from conversations.models import Visitor
+
+from .conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+IMG = '<img src=x onerror="window.__xss=1">'
+SCRIPT = "<script>window.__xss=1</script>"
+
+
+def test_xss_payloads_render_as_text(daphne_server, shop, agent, new_page, screenshots):
+    base = daphne_server.url
+    visitor, visitor_watch = new_page()
+    visitor.goto(f"{base}/widget/demo/?key={shop.widget_key}")
+    widget = visitor.locator("#kefu-widget")
+    widget.locator(".launcher").click()
+    for body in (IMG, SCRIPT):
+        widget.locator("textarea").fill(body)
+        widget.locator("textarea").press("Enter")
+    expect(widget.locator(".msg.mine:not(.pending) .bubble")).to_have_text([IMG, SCRIPT])
+
+    # The visitor's name and page title come from the merchant's site: make them hostile too.
+    anonymous_id = visitor.evaluate(f"localStorage.getItem('kefu:{shop.widget_key}:anon')")
+    Visitor.objects.get(merchant=shop, anonymous_id=anonymous_id)
+    services.visitor_touch(
+        merchant=shop, anonymous_id=anonymous_id, page_url=f"{base}/?q={IMG}",
+        page_title=SCRIPT, identity={"name": IMG, "email": ""},
+    )
+
+    workspace, agent_watch = new_page()
+    login(workspace, base, "xiaomei")
+    row = workspace.locator("#conv-list li")
+    expect(row.locator(".conv-name")).to_have_text(IMG)
+    expect(row.locator(".conv-preview")).to_have_text(SCRIPT)
+    row.locator("button").click()
+    expect(workspace.locator("#messages .msg.from-visitor .text")).to_have_text([IMG, SCRIPT])
+    expect(workspace.locator("#messages .msg.from-visitor .sender").first).to_be_visible()
+    expect(workspace.locator("#thread-title")).to_have_text(IMG)
+    expect(workspace.locator("#v-name")).to_have_text(IMG)
+    expect(workspace.locator("#v-page-title")).to_have_text(SCRIPT)
+    expect(workspace.locator("#v-page-url")).to_have_text(f"{base}/?q={IMG}")
+
+    for body, private in ((IMG, False), (SCRIPT, True), (SCRIPT, False)):
+        workspace.set_checked("#reply-private", private)
+        workspace.fill("#reply-body", body)
+        workspace.press("#reply-body", "Enter")
+    expect(workspace.locator("#messages .msg.from-agent:not(.pending) .text")).to_have_text(
+        [IMG, SCRIPT, SCRIPT]
+    )
+    expect(widget.locator(".msg.theirs .bubble")).to_have_text([IMG, SCRIPT])
+    expect(row.locator(".conv-preview")).to_have_text(re.compile(re.escape(SCRIPT)))
+
+    visitor.screenshot(path=str(screenshots / "xss-widget.png"))
+    workspace.screenshot(path=str(screenshots / "xss-workspace.png"))
+    for page in (visitor, workspace):
+        assert page.evaluate("window.__xss") is None
+        # No element was made from the payloads (the locator also searches shadow roots).
+        expect(page.locator("img[src=x]")).to_have_count(0)
+        assert page.locator("script", has_text="window.__xss").count() == 0
+    assert not visitor_watch.errors and not agent_watch.errors

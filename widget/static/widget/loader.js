@@ -1,0 +1,584 @@
+/* Mozhongkefu chat widget: the one script a merchant embeds.
+
+     <script src="https://HOST/widget/loader.js" data-merchant="WIDGET_KEY" async></script>
+
+   Optional signed identity of the merchant's logged-in user (see the bootstrap view):
+   data-user-id, data-user-hash, data-user-name, data-user-email.
+
+   The UI lives in a Shadow DOM root, so the host page's CSS cannot break it and ours cannot
+   leak out. Every piece of visitor or agent text goes through textContent, never markup.
+   The wire protocol is conversations/protocol.py (docs/protocol.md). */
+(() => {
+  "use strict";
+
+  const SUFFIX = "/widget/loader.js";
+  const PING_MS = 25000; // unless session.ready names another heartbeat_seconds
+  const PONG_TIMEOUT_MS = 10000;
+  const MAX_BACKOFF_MS = 30000;
+  const OUTBOX_LIMIT = 50;
+
+  if (window.Kefu && window.Kefu.loaded) return; // pasted twice: keep one widget
+
+  function findScript() {
+    const current = document.currentScript;
+    if (current && current.dataset.merchant) return current;
+    for (const s of document.querySelectorAll("script[data-merchant]")) {
+      if (s.src.split(/[?#]/)[0].endsWith(SUFFIX)) return s;
+    }
+    return null;
+  }
+
+  const script = findScript();
+  if (!script) {
+    console.error("[kefu] loader.js: no <script src=\".../widget/loader.js\" data-merchant=\"KEY\"> tag found");
+    return;
+  }
+  const KEY = script.dataset.merchant;
+  const HOST = new URL(script.src, location.href).origin;
+  const WS_HOST = HOST.replace(/^http/, "ws");
+
+  // --- Small helpers ------------------------------------------------------------------------
+
+  const storeKey = (name) => `kefu:${KEY}:${name}`;
+  // Storage can be missing or throw (privacy modes, sandboxed frames): the widget still works,
+  // the visitor is just new on every page load.
+  function storageGet(area, name) {
+    try { return window[area].getItem(storeKey(name)); } catch (e) { return null; }
+  }
+  function storageSet(area, name, value) {
+    try {
+      if (value === null) window[area].removeItem(storeKey(name));
+      else window[area].setItem(storeKey(name), value);
+    } catch (e) { /* see storageGet */ }
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  // Exponential backoff with jitter, so thousands of widgets do not reconnect in step after a
+  // server restart.
+  const backoff = (attempt) =>
+    Math.min(MAX_BACKOFF_MS, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+
+  function randomId() {
+    // getRandomValues works on plain-http merchant sites too (randomUUID needs https).
+    const bytes = crypto.getRandomValues(new Uint8Array(12));
+    return "w" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const child of children) if (child) node.append(child); // strings become text nodes
+    return node;
+  }
+
+  function chatIcon() {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+    svg.append(path);
+    return svg;
+  }
+
+  function timeText(iso) {
+    if (!iso) return "";
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  // --- Bootstrap: widget key + anonymous id -> signed visitor token -------------------------
+
+  class BootError extends Error {
+    constructor(message, retry) { super(message); this.retry = retry; }
+  }
+
+  function identityFromScript() {
+    const d = script.dataset;
+    if (!d.userId || !d.userHash) return null;
+    const identity = { id: d.userId, hash: d.userHash };
+    if (d.userName) identity.name = d.userName;
+    if (d.userEmail) identity.email = d.userEmail;
+    return identity;
+  }
+
+  async function bootstrap() {
+    const payload = { page_url: location.href.slice(0, 2000), page_title: document.title.slice(0, 500) };
+    const anon = storageGet("localStorage", "anon");
+    if (anon) payload.anonymous_id = anon;
+    const identity = identityFromScript();
+    if (identity) payload.identity = identity;
+    let response;
+    try {
+      response = await fetch(`${HOST}/widget/api/bootstrap?key=${encodeURIComponent(KEY)}`, {
+        method: "POST",
+        // text/plain keeps this a "simple" CORS request: no preflight round trip on every page
+        // view. The server parses the body as JSON whatever the content type says.
+        headers: { "Content-Type": "text/plain;charset=UTF-8" },
+        body: JSON.stringify(payload),
+        credentials: "omit",
+      });
+    } catch (e) {
+      // A refused cross-origin request looks exactly like a network failure from here.
+      throw new BootError(
+        `cannot reach ${HOST}, or this site's origin (${location.origin}) is not allowed for widget key ${KEY}`,
+        true,
+      );
+    }
+    let data = {};
+    try { data = await response.json(); } catch (e) { /* not JSON: described below */ }
+    if (response.ok) return data;
+    if (response.status === 400 && data.errors && data.errors.anonymous_id && anon) {
+      storageSet("localStorage", "anon", null); // a damaged stored id: start as a new visitor
+      return bootstrap();
+    }
+    throw new BootError(
+      `bootstrap refused (HTTP ${response.status} ${data.code || ""}): ${data.detail || response.statusText}`,
+      response.status >= 500 || response.status === 429,
+    );
+  }
+
+  // --- State --------------------------------------------------------------------------------
+
+  let boot = null;            // the bootstrap answer: token, ws_path, merchant, strings, ...
+  let ui = null;              // DOM nodes, built after the first bootstrap
+  let ws = null;              // the current socket, or null
+  let ready = false;          // authenticated (session.ready seen) on `ws`
+  let attempts = 0;           // failed connects since the last session.ready
+  let everReady = false;
+  let reconnectTimer = null;
+  let pingTimer = null;
+  let pongTimer = null;
+  let convId = null;          // the visitor's current conversation
+  let authConvId = null;      // convId when `auth` was sent (its last_seq belongs to it)
+  let authLastSeq = 0;
+  let isOpen = false;
+  let wantOpen = storageGet("sessionStorage", "open") === "1";
+  let unread = 0;
+  let lastReadSent = 0;
+  const shown = new Map();    // "conversation:seq" -> <li> of every stored message shown
+  const outbox = new Map();   // client_msg_id -> {body, li, failed}: sent but not acknowledged
+
+  const keyOf = (m) => `${m.conversation_id}:${m.seq}`;
+  const S = (name) => (boot && boot.strings && boot.strings[name]) || name;
+
+  function lastSeq(conversationId, agentOnly) {
+    let max = 0;
+    for (const li of shown.values()) {
+      if (Number(li.dataset.conv) !== conversationId) continue;
+      if (agentOnly && li.classList.contains("mine")) continue;
+      max = Math.max(max, Number(li.dataset.seq));
+    }
+    return max;
+  }
+
+  // --- UI -----------------------------------------------------------------------------------
+
+  const CSS = `
+    :host { all: initial; }
+    .kf { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; color: #1f2328;
+      font: 14px/1.45 system-ui, -apple-system, "PingFang SC", "Microsoft YaHei", sans-serif; }
+    [hidden] { display: none !important; }
+    button { font: inherit; }
+    .launcher { position: relative; width: 56px; height: 56px; border: 0; border-radius: 50%;
+      background: #2563eb; color: #fff; cursor: pointer; display: flex; align-items: center;
+      justify-content: center; box-shadow: 0 4px 14px rgba(0,0,0,.25); }
+    .launcher:hover { background: #1d4ed8; }
+    .launcher svg { width: 26px; height: 26px; fill: currentColor; }
+    .badge { position: absolute; top: -4px; right: -4px; min-width: 20px; height: 20px;
+      padding: 0 6px; box-sizing: border-box; border-radius: 10px; background: #dc2626;
+      color: #fff; font-size: 12px; line-height: 20px; text-align: center; }
+    .panel { position: absolute; right: 0; bottom: 72px; width: 360px; height: 520px;
+      max-width: calc(100vw - 40px); max-height: calc(100vh - 110px); background: #fff;
+      border-radius: 12px; box-shadow: 0 10px 40px rgba(0,0,0,.25); display: flex;
+      flex-direction: column; overflow: hidden; }
+    header { background: #2563eb; color: #fff; padding: 12px 14px; display: flex;
+      align-items: center; gap: 8px; }
+    header .name { flex: 1; font-weight: 600; overflow: hidden; text-overflow: ellipsis;
+      white-space: nowrap; }
+    header .x { background: none; border: 0; color: inherit; font-size: 22px; line-height: 1;
+      cursor: pointer; padding: 0 4px; }
+    .state { background: #fef3c7; color: #92400e; font-size: 12px; padding: 4px 14px; }
+    .list { flex: 1; overflow-y: auto; margin: 0; padding: 12px; list-style: none;
+      background: #f6f7f9; }
+    .msg { display: flex; flex-direction: column; align-items: flex-start; margin: 8px 0; }
+    .msg.mine { align-items: flex-end; }
+    .meta { font-size: 11px; color: #6b7280; margin: 0 4px 2px; }
+    .bubble { max-width: 80%; padding: 8px 11px; border-radius: 12px; background: #fff;
+      border: 1px solid #e5e7eb; white-space: pre-wrap; overflow-wrap: anywhere; }
+    .mine .bubble { background: #2563eb; border-color: #2563eb; color: #fff; }
+    .welcome .bubble { background: #eef2ff; border-color: #c7d2fe; }
+    .pending .bubble { opacity: .6; }
+    .failed .bubble { background: #fee2e2; border-color: #fca5a5; color: #991b1b; cursor: pointer; }
+    .err { font-size: 11px; color: #b91c1c; margin: 2px 4px 0; }
+    form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e5e7eb; background: #fff; }
+    textarea { flex: 1; height: 42px; resize: none; box-sizing: border-box; padding: 9px 10px;
+      border: 1px solid #d1d5db; border-radius: 8px; font: inherit; color: inherit; }
+    textarea:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
+    form button { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
+      padding: 0 16px; cursor: pointer; }
+    @media (max-width: 480px) {
+      .panel { position: fixed; inset: 0; width: auto; height: auto; max-width: none;
+        max-height: none; border-radius: 0; }
+    }`;
+
+  function buildUi() {
+    const host = el("div", { id: "kefu-widget", "data-kefu": KEY });
+    const root = host.attachShadow({ mode: "open" });
+    const list = el("ol", { class: "list", "aria-live": "polite" });
+    const textarea = el("textarea", {
+      rows: "1", maxlength: String(boot.max_length || 5000), placeholder: S("placeholder"),
+      "aria-label": S("placeholder"),
+    });
+    const form = el("form", {}, textarea, el("button", { type: "submit", text: S("send") }));
+    const state = el("div", { class: "state", role: "status" });
+    const panel = el(
+      "div", { class: "panel", role: "dialog", "aria-label": S("title") },
+      el("header", {},
+        el("span", { class: "name", text: boot.merchant.name || S("title") }),
+        el("button", { class: "x", type: "button", "aria-label": S("close"), title: S("close"), text: "×", onclick: close }),
+      ),
+      state, list, form,
+    );
+    panel.hidden = true;
+    const badge = el("span", { class: "badge" });
+    badge.hidden = true;
+    const launcher = el(
+      "button", { class: "launcher", type: "button", "aria-label": S("open"), title: S("open"), onclick: toggle },
+      chatIcon(), badge,
+    );
+    root.append(el("style", { text: CSS }), el("div", { class: "kf" }, panel, launcher));
+
+    if (boot.merchant.welcome_message) {
+      list.append(el("li", { class: "msg welcome" }, el("div", { class: "bubble", text: boot.merchant.welcome_message })));
+    }
+    form.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
+    textarea.addEventListener("keydown", (e) => {
+      // Enter sends, Shift+Enter is a new line; Enter that confirms an IME composition (how
+      // Chinese is typed) must not send half a sentence.
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+        e.preventDefault();
+        submit();
+      }
+    });
+    document.body.append(host);
+    ui = { host, panel, list, textarea, state, badge, launcher };
+    if (wantOpen) open();
+  }
+
+  function renderState() {
+    if (!ui) return;
+    let text = "";
+    if (!ready) text = everReady ? S("reconnecting") : S("connecting");
+    if (!ready && outbox.size) text += " " + S("offline");
+    ui.state.textContent = text;
+    ui.state.hidden = !text;
+  }
+
+  function renderBadge() {
+    ui.badge.textContent = unread > 99 ? "99+" : String(unread);
+    ui.badge.hidden = isOpen || unread === 0;
+  }
+
+  function scrollDown() {
+    ui.list.scrollTop = ui.list.scrollHeight;
+  }
+
+  function renderMessage(m) {
+    const mine = m.sender_kind === "visitor";
+    const metaText = mine ? timeText(m.created_at) : [m.sender_name || S("agent"), timeText(m.created_at)].filter(Boolean).join(" · ");
+    const li = el("li", { class: "msg " + (mine ? "mine" : "theirs") },
+      el("div", { class: "meta", text: metaText }),
+      el("div", { class: "bubble", text: m.body }),
+    );
+    li.dataset.kind = m.sender_kind;
+    return li;
+  }
+
+  // Stored messages are ordered by (conversation, seq); unacknowledged ones stay below them.
+  function place(li, m) {
+    li.dataset.conv = m.conversation_id;
+    li.dataset.seq = m.seq;
+    let before = null;
+    for (let node = ui.list.lastElementChild; node && !node.classList.contains("welcome"); node = node.previousElementSibling) {
+      if (node === li) continue;
+      const later = !node.dataset.seq
+        || Number(node.dataset.conv) > m.conversation_id
+        || (Number(node.dataset.conv) === m.conversation_id && Number(node.dataset.seq) > m.seq);
+      if (!later) break;
+      before = node;
+    }
+    ui.list.insertBefore(li, before);
+  }
+
+  // A stored message from history, message.created or message.ack. Returns true if new.
+  function receive(m, live) {
+    if (m.private) return false; // never sent to visitors; belt and braces
+    if (convId === null || m.conversation_id > convId) convId = m.conversation_id;
+    const mine = m.sender_kind === "visitor";
+    const out = mine && m.client_msg_id ? outbox.get(m.client_msg_id) : null;
+    if (out) outbox.delete(m.client_msg_id);
+    const key = keyOf(m);
+    if (shown.has(key)) {
+      if (out) out.li.remove(); // acknowledged twice (ack + broadcast): keep the first
+      return false;
+    }
+    let li;
+    if (out) {
+      li = out.li;
+      li.classList.remove("pending", "failed");
+      li.querySelector(".meta").textContent = timeText(m.created_at);
+      const err = li.querySelector(".err");
+      if (err) err.remove();
+    } else {
+      li = renderMessage(m);
+    }
+    shown.set(key, li);
+    place(li, m);
+    scrollDown();
+    if (!mine && live) {
+      if (isOpen && document.visibilityState === "visible") markRead();
+      else { unread += 1; renderBadge(); }
+    }
+    renderState();
+    return true;
+  }
+
+  function markRead() {
+    unread = 0;
+    renderBadge();
+    if (!ready || convId === null) return; // onReady calls again once connected
+    const seq = lastSeq(convId, true);
+    if (seq > lastReadSent) {
+      lastReadSent = seq;
+      send({ type: "conversation.read", seq });
+    }
+  }
+
+  function open() {
+    wantOpen = true;
+    if (!ui) return; // before bootstrap finished: opens when the UI is built
+    isOpen = true;
+    ui.panel.hidden = false;
+    storageSet("sessionStorage", "open", "1");
+    renderBadge();
+    scrollDown();
+    markRead();
+    ui.textarea.focus();
+  }
+
+  function close() {
+    wantOpen = false;
+    if (!ui) return;
+    isOpen = false;
+    ui.panel.hidden = true;
+    storageSet("sessionStorage", "open", null);
+    renderBadge();
+  }
+
+  function toggle() { (isOpen ? close : open)(); }
+
+  // --- Sending ------------------------------------------------------------------------------
+
+  function submit() {
+    const body = ui.textarea.value.trim();
+    if (!body || outbox.size >= OUTBOX_LIMIT) return;
+    const id = randomId();
+    const li = renderMessage({ sender_kind: "visitor", body, created_at: null });
+    li.classList.add("pending");
+    li.dataset.clientMsgId = id;
+    li.querySelector(".bubble").addEventListener("click", () => retry(id));
+    outbox.set(id, { body, li, failed: false });
+    ui.list.append(li);
+    ui.textarea.value = "";
+    scrollDown();
+    transmit(id);
+    renderState();
+  }
+
+  function transmit(id) {
+    const out = outbox.get(id);
+    if (out && !out.failed && ready) {
+      send({ type: "message.send", client_msg_id: id, body: out.body });
+    }
+    // Not connected: it stays in the outbox and goes out after the next session.ready.
+  }
+
+  function fail(id, message) {
+    const out = outbox.get(id);
+    if (!out) return;
+    out.failed = true;
+    out.li.classList.remove("pending");
+    out.li.classList.add("failed");
+    let err = out.li.querySelector(".err");
+    if (!err) { err = el("div", { class: "err" }); out.li.append(err); }
+    err.textContent = `${S("failed")} ${message ? "(" + message + ")" : ""}`.trim();
+  }
+
+  function retry(id) {
+    const out = outbox.get(id);
+    if (!out || !out.failed) return;
+    out.failed = false;
+    out.li.classList.remove("failed");
+    out.li.classList.add("pending");
+    const err = out.li.querySelector(".err");
+    if (err) err.remove();
+    transmit(id); // same client_msg_id: the server stores it at most once
+  }
+
+  // --- Socket -------------------------------------------------------------------------------
+
+  function send(frame) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  }
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    ready = false;
+    renderState();
+    const sock = new WebSocket(WS_HOST + boot.ws_path);
+    ws = sock;
+    sock.onopen = () => {
+      // last_seq only means something for the conversation it was counted in; the server
+      // replays its current conversation after it.
+      authConvId = convId;
+      authLastSeq = convId === null ? 0 : lastSeq(convId, false);
+      sock.send(JSON.stringify({ type: "auth", token: boot.token, last_seq: authLastSeq }));
+    };
+    sock.onmessage = (event) => {
+      if (sock !== ws) return;
+      clearTimeout(pongTimer); // any frame proves the connection is alive
+      pongTimer = null;
+      let frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      handle(frame);
+    };
+    sock.onclose = (event) => { if (sock === ws) dropped(event.code); };
+  }
+
+  function dropped(code) {
+    ws = null;
+    ready = false;
+    clearInterval(pingTimer);
+    clearTimeout(pongTimer);
+    pongTimer = null;
+    renderState();
+    if (code === 4401 || code === 4403) {
+      // The token expired or does not fit: fetch a new one, then reconnect.
+      rebootstrap();
+      return;
+    }
+    // 4429: too many tabs of this visitor are connected; try again slowly.
+    scheduleReconnect(code === 4429 ? MAX_BACKOFF_MS : undefined);
+  }
+
+  function scheduleReconnect(delay) {
+    if (reconnectTimer) return;
+    reconnectTimer = setTimeout(connect, delay === undefined ? backoff(attempts++) : delay);
+  }
+
+  // Close the socket on purpose (dead connection, or to resume from a newer seq).
+  function reopen(delay) {
+    const sock = ws;
+    ws = null;
+    if (sock) sock.close();
+    dropped(1000);
+    if (delay === 0) { clearTimeout(reconnectTimer); reconnectTimer = null; connect(); }
+  }
+
+  async function rebootstrap() {
+    try {
+      boot = Object.assign(boot, await bootstrap());
+      scheduleReconnect();
+    } catch (err) {
+      console.error(`[kefu] widget stopped: ${err.message}`);
+      if (err.retry) setTimeout(rebootstrap, backoff(attempts++));
+    }
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "session.ready": onReady(frame); break;
+      case "history":
+        frame.messages.forEach((m) => receive(m, false));
+        if (!frame.has_more && isOpen) markRead(); // has_more: the server sends the next page
+        break;
+      case "message.created": receive(frame.message, true); break;
+      case "message.ack": receive(frame.message, false); break;
+      case "error":
+        if (frame.code === "rate_limited" && outbox.has(frame.ref)) {
+          // Nothing was done; the same client_msg_id goes out again when allowed.
+          setTimeout(() => transmit(frame.ref), (frame.retry_after || 1) * 1000);
+        } else if (frame.ref && outbox.has(frame.ref)) {
+          fail(frame.ref, frame.message);
+        } else {
+          console.warn(`[kefu] ${frame.code}: ${frame.message}`);
+        }
+        break;
+      default: break; // pong, and frames newer than this script
+    }
+  }
+
+  function onReady(frame) {
+    const conversation = frame.conversation;
+    if (conversation && authLastSeq > 0 && conversation.id !== authConvId) {
+      // A new conversation began while we were away: our last_seq counted the old one, so
+      // resume the new one from its start.
+      convId = conversation.id;
+      reopen(0);
+      return;
+    }
+    ready = true;
+    everReady = true;
+    attempts = 0;
+    if (conversation) {
+      if (convId === null || conversation.id > convId) convId = conversation.id;
+      if (!isOpen) { unread = conversation.unread_count; renderBadge(); }
+    }
+    renderState();
+    // The server closes sockets that stay silent too long; it says how often to ping.
+    const every = frame.heartbeat_seconds ? frame.heartbeat_seconds * 1000 : PING_MS;
+    pingTimer = setInterval(() => {
+      send({ type: "ping" });
+      // Armed once, not re-armed by each ping: frequent pings must not postpone it forever.
+      if (!pongTimer) pongTimer = setTimeout(() => { pongTimer = null; reopen(); }, PONG_TIMEOUT_MS);
+    }, every);
+    for (const id of outbox.keys()) transmit(id); // same client_msg_id: stored at most once
+    if (isOpen) markRead();
+  }
+
+  // --- Start --------------------------------------------------------------------------------
+
+  window.Kefu = { loaded: true, open, close, toggle };
+
+  async function start() {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        boot = await bootstrap();
+        break;
+      } catch (err) {
+        if (!err.retry || attempt >= 4) {
+          console.error(`[kefu] widget disabled: ${err.message}`);
+          return;
+        }
+        await sleep(backoff(attempt));
+      }
+    }
+    storageSet("localStorage", "anon", boot.anonymous_id);
+    buildUi();
+    connect();
+    document.addEventListener("visibilitychange", () => {
+      if (isOpen && document.visibilityState === "visible") markRead();
+    });
+    window.addEventListener("online", () => { if (!ws) { clearTimeout(reconnectTimer); reconnectTimer = null; connect(); } });
+  }
+
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();
