@@ -1,55 +1,107 @@
 """WebSocket consumers: authenticate, validate a frame, call a service, reply. No ORM here.
 
-Frames are defined in protocol.py; who receives an event is decided in realtime.py.
+Frames are defined in protocol.py; who receives a stored event is decided in realtime.py.
+Ephemeral state (presence, typing, who is viewing) lives in presence.py and is published from
+here, because nothing is committed for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from kefu.errors import KefuError
-from merchants.selectors import membership_get
+from merchants import services as merchant_services
+from merchants.selectors import membership_get, membership_list_for_merchant
 
-from . import protocol, realtime, selectors, services
+from . import presence, protocol, realtime, selectors, services
 from .protocol import ErrorCode, FrameError
 from .tokens import visitor_token_verify
 
 logger = logging.getLogger(__name__)
 
+# Channel-layer events whose frame is forwarded to the client as it is.
+FORWARDED = {
+    "message.created", "conversation.updated", "conversation.read", "typing",
+    "presence.changed", "visitor.updated", "viewers.changed",
+}
+PRESENCE_REFRESH_SECONDS = 20.0
+
+
+class TokenBucket:
+    """Per-socket rate limit: `rate` frames per second sustained, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.capacity = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def take(self) -> float:
+        """0 if allowed, else the seconds until the next frame would be."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
 
 class FrameConsumer(AsyncWebsocketConsumer):
-    """Shared frame handling: size limit, JSON decoding, validation, error frames."""
+    """Shared frame handling: size and rate limits, JSON decoding, validation, error frames,
+    heartbeat and presence refresh."""
 
     role = ""  # "visitor" or "agent"
-    groups: list[str]
+
+    def setup(self) -> None:
+        self.groups = []
+        self.bucket = TokenBucket(settings.WS_RATE_PER_SECOND, settings.WS_RATE_BURST)
+        self.last_frame = time.monotonic()
+        self.watchdog: asyncio.Task | None = None
 
     async def dispatch(self, message):
         # Channels runs close_old_connections() through a thread hop before every handler
-        # (REALTIME-NOTES pitfall 4). Handlers that touch the database do so only through
-        # database_sync_to_async, which closes stale connections itself, so skip the hop.
-        handler = getattr(self, message["type"].replace(".", "_"), None)
+        # (REALTIME-NOTES pitfall 4). Database work here happens only inside
+        # database_sync_to_async, which does that clean-up itself, so skip the hop.
+        kind = message["type"]
+        if kind in FORWARDED:
+            if message.get("sender") != self.channel_name:  # never echo to the source socket
+                await self.send(text_data=json.dumps(message["frame"], ensure_ascii=False))
+            return
+        handler = getattr(self, kind.replace(".", "_"), None)
         if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
+            raise ValueError(f"No handler for message type {kind}")
         await handler(message)
 
     async def send_frame(self, frame: protocol.Frame) -> None:
         await self.send(text_data=frame.model_dump_json())
 
-    async def send_error(
-        self, code: str, message: str, *, ref: str | None = None, fields: dict | None = None
-    ) -> None:
-        await self.send_frame(
-            protocol.ErrorFrame(code=code, message=message, ref=ref, fields=fields or {})
-        )
+    async def send_error(self, code: str, message: str, *, ref: str | None = None,
+                         fields: dict | None = None, retry_after: float | None = None) -> None:
+        await self.send_frame(protocol.ErrorFrame(
+            code=code, message=message, ref=ref, fields=fields or {}, retry_after=retry_after,
+        ))
+
+    async def publish(self, group: str, frame: protocol.Frame) -> None:
+        """Ephemeral event to a group, skipping this socket."""
+        data = frame.model_dump(mode="json")
+        try:
+            await self.channel_layer.group_send(
+                group, {"type": data["type"], "frame": data, "sender": self.channel_name}
+            )
+        except Exception:
+            logger.exception("group_send to %s failed", group)
 
     async def receive(self, text_data=None, bytes_data=None):
         raw = text_data if text_data is not None else bytes_data
         if raw is None:
             return
+        self.last_frame = time.monotonic()
         size = len(raw.encode()) if isinstance(raw, str) else len(raw)
         if size > protocol.MAX_FRAME_BYTES:
             await self.send_error(ErrorCode.FRAME_TOO_LARGE, "The frame is too large.")
@@ -59,6 +111,12 @@ class FrameConsumer(AsyncWebsocketConsumer):
         except (ValueError, UnicodeDecodeError):
             await self.send_error(ErrorCode.INVALID_JSON, "The frame is not valid JSON.")
             return
+        if not (isinstance(data, dict) and data.get("type") == "ping"):
+            wait = self.bucket.take()
+            if wait:
+                await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; slow down.",
+                                      ref=_ref(data), retry_after=round(wait, 3))
+                return
         try:
             frame = protocol.parse_client_frame(self.role, data)
             await self.handle_frame(frame)
@@ -85,14 +143,35 @@ class FrameConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)
 
+    def start_watchdog(self) -> None:
+        self.watchdog = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        """Close a socket whose client went silent (no ping), and keep presence entries fresh
+        while it lives: a dead process's entries expire on their own."""
+        timeout = settings.WS_HEARTBEAT_TIMEOUT
+        tick = min(PRESENCE_REFRESH_SECONDS, max(timeout / 3, 0.2))
+        while True:
+            await asyncio.sleep(tick)
+            if time.monotonic() - self.last_frame > timeout:
+                await self.close(code=4408)
+                return
+            try:
+                await self.refresh_presence()
+            except Exception:
+                logger.exception("presence refresh failed")
+
+    async def refresh_presence(self) -> None:
+        pass
+
     async def disconnect(self, code):
+        if self.watchdog is not None:
+            self.watchdog.cancel()
         for group in self.groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
-
-    # --- Events from realtime.py: forward the frame as it is ----------------------------------
-
-    async def message_created(self, event):
-        await self.send(text_data=json.dumps(event["frame"], ensure_ascii=False))
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                logger.exception("group_discard from %s failed", group)
 
     async def send_ack(self, message, created: bool, client_msg_id: str) -> None:
         await self.send_frame(
@@ -102,6 +181,25 @@ class FrameConsumer(AsyncWebsocketConsumer):
                 duplicate=not created,
             )
         )
+
+    async def replay(self, conversation_id: int, after_seq: int, include_private: bool) -> None:
+        """Send every visible message with seq > after_seq, in pages."""
+        has_more = True
+        while has_more:
+            messages, has_more = await database_sync_to_async(selectors.message_history_after)(
+                merchant_id=self.merchant_id, conversation_id=conversation_id,
+                after_seq=after_seq, include_private=include_private,
+            )
+            if not messages:
+                return
+            await self.send_frame(
+                protocol.HistoryFrame(
+                    conversation_id=conversation_id,
+                    messages=[realtime.message_out(m) for m in messages],
+                    has_more=has_more,
+                )
+            )
+            after_seq = messages[-1].seq
 
 
 def _ref(data) -> str | None:
@@ -117,10 +215,14 @@ class VisitorConsumer(FrameConsumer):
     role = "visitor"
 
     async def connect(self):
-        self.groups = []
+        self.setup()
         self.merchant_id = self.scope["kefu_merchant_id"]
         self.visitor_id: int | None = None
+        self.visitor = None
+        self.conversation_id: int | None = None
+        self.registered = False
         await self.accept()
+        self.start_watchdog()
 
     async def handle_frame(self, frame):
         if isinstance(frame, protocol.AuthFrame):
@@ -145,14 +247,24 @@ class VisitorConsumer(FrameConsumer):
             await self.send_error(ErrorCode.MERCHANT_MISMATCH, "The token is for another merchant.")
             await self.close(code=4403)
             return
+        sockets = await presence.visitor_socket_up(self.merchant_id, claims.visitor_id, self.channel_name)
+        if sockets > settings.WS_MAX_SOCKETS_PER_VISITOR:
+            await presence.visitor_socket_down(self.merchant_id, claims.visitor_id, self.channel_name)
+            await self.send_error(ErrorCode.TOO_MANY_SOCKETS, "Too many open chat windows.")
+            await self.close(code=4429)
+            return
         self.visitor_id = claims.visitor_id
+        self.registered = True
         # Join first, then read the history: a message committed in between is then both
         # replayed and delivered, and the client drops the second copy by its seq. The other
         # order could lose it.
         await self.join(realtime.visitor_group(self.visitor_id))
-        conversation = await database_sync_to_async(selectors.conversation_current_for_visitor)(
-            merchant_id=self.merchant_id, visitor_id=self.visitor_id
-        )
+        self.visitor, conversation = await database_sync_to_async(self._load)()
+        if self.visitor is None:
+            await self.send_error(ErrorCode.TOKEN_INVALID, "The visitor no longer exists.")
+            await self.close(code=4401)
+            return
+        self.conversation_id = conversation.pk if conversation else None
         await self.send_frame(
             protocol.SessionReadyFrame(
                 role="visitor",
@@ -161,29 +273,45 @@ class VisitorConsumer(FrameConsumer):
                 conversation=(
                     realtime.visitor_conversation_out(conversation) if conversation else None
                 ),
+                heartbeat_seconds=_heartbeat_interval(),
             )
         )
         if conversation is not None:
-            await self.replay(conversation.pk, frame.last_seq)
+            await self.replay(conversation.pk, frame.last_seq, include_private=False)
+        if sockets == 1:
+            await self.publish(
+                realtime.agents_group(self.merchant_id),
+                protocol.VisitorUpdatedFrame(visitor=realtime.visitor_out(self.visitor, True)),
+            )
 
-    async def replay(self, conversation_id: int, after_seq: int) -> None:
-        """Send every visible message with seq > after_seq, in pages."""
-        has_more = True
-        while has_more:
-            messages, has_more = await database_sync_to_async(selectors.message_history_after)(
-                merchant_id=self.merchant_id, conversation_id=conversation_id,
-                after_seq=after_seq, include_private=False,
+    def _load(self):
+        try:
+            visitor = selectors.visitor_get(merchant_id=self.merchant_id, visitor_id=self.visitor_id)
+        except KefuError:
+            return None, None
+        conversation = selectors.conversation_current_for_visitor(
+            merchant_id=self.merchant_id, visitor_id=self.visitor_id
+        )
+        return visitor, conversation
+
+    async def refresh_presence(self) -> None:
+        if self.registered:
+            await presence.visitor_socket_up(self.merchant_id, self.visitor_id, self.channel_name)
+
+    async def disconnect(self, code):
+        await super().disconnect(code)
+        if not self.registered:
+            return
+        left = await presence.visitor_socket_down(self.merchant_id, self.visitor_id, self.channel_name)
+        if left == 0 and self.visitor is not None:
+            await self.publish(
+                realtime.agents_group(self.merchant_id),
+                protocol.VisitorUpdatedFrame(visitor=realtime.visitor_out(self.visitor, False)),
             )
-            if not messages:
-                return
-            await self.send_frame(
-                protocol.HistoryFrame(
-                    conversation_id=conversation_id,
-                    messages=[realtime.message_out(m) for m in messages],
-                    has_more=has_more,
-                )
-            )
-            after_seq = messages[-1].seq
+            if self.conversation_id:
+                await self.publish(realtime.agents_group(self.merchant_id), protocol.TypingOutFrame(
+                    conversation_id=self.conversation_id, sender_kind="visitor", active=False,
+                ))
 
     async def frame_message_send(self, frame: protocol.MessageSendFrame) -> None:
         if frame.private or frame.conversation_id is not None:
@@ -198,6 +326,7 @@ class VisitorConsumer(FrameConsumer):
             merchant_id=self.merchant_id, visitor_id=self.visitor_id,
             client_msg_id=frame.client_msg_id, body=frame.body,
         )
+        self.conversation_id = message.conversation_id
         await self.send_ack(message, created, frame.client_msg_id)
 
     async def frame_conversation_read(self, frame: protocol.ConversationReadFrame) -> None:
@@ -206,6 +335,28 @@ class VisitorConsumer(FrameConsumer):
             conversation_id=frame.conversation_id, seq=frame.seq,
         )
 
+    async def frame_typing(self, frame: protocol.TypingFrame) -> None:
+        if frame.conversation_id is not None:
+            raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.",
+                             {"conversation_id": "not allowed for visitors"})
+        if self.conversation_id is None:
+            return  # nothing to type into yet; the first message starts the conversation
+        text = frame.text or ""
+        await self.publish(realtime.agents_group(self.merchant_id), protocol.TypingOutFrame(
+            conversation_id=self.conversation_id, sender_kind="visitor",
+            active=frame.active and bool(text.strip()), text=text,
+        ))
+
+    async def frame_page_view(self, frame: protocol.PageViewFrame) -> None:
+        self.visitor = await database_sync_to_async(services.visitor_page_view)(
+            merchant_id=self.merchant_id, visitor_id=self.visitor_id, url=frame.url,
+            title=frame.title,
+        )
+
+
+def _heartbeat_interval() -> int:
+    return max(1, min(25, settings.WS_HEARTBEAT_TIMEOUT // 3))
+
 
 class AgentConsumer(FrameConsumer):
     """An agent's workspace, authenticated by the Django session; one socket per merchant."""
@@ -213,8 +364,11 @@ class AgentConsumer(FrameConsumer):
     role = "agent"
 
     async def connect(self):
-        self.groups = []
+        self.setup()
         self.merchant_id = int(self.scope["url_route"]["kwargs"]["merchant_id"])
+        self.registered = False
+        self.viewing: int | None = None
+        self.known_conversations: set[int] = set()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
@@ -228,14 +382,77 @@ class AgentConsumer(FrameConsumer):
         self.sender = services.Sender.agent(self.membership)
         await self.accept()
         await self.join(realtime.agents_group(self.merchant_id))
+        await presence.agent_socket_up(self.merchant_id, user.pk, self.channel_name)
+        self.registered = True
+        self.start_watchdog()
+        agents = await self._agents()
         await self.send_frame(
             protocol.SessionReadyFrame(
                 role="agent",
                 merchant_id=self.merchant_id,
                 user_id=user.pk,
                 display_name=self.membership.display_name,
+                agents=agents,
+                heartbeat_seconds=_heartbeat_interval(),
             )
         )
+        await self.publish_presence()
+
+    async def _agents(self) -> list[protocol.AgentOut]:
+        memberships = await database_sync_to_async(
+            lambda: list(membership_list_for_merchant(merchant_id=self.merchant_id))
+        )()
+        connected = await presence.agents_connected(self.merchant_id, [m.user_id for m in memberships])
+        return [
+            protocol.AgentOut(
+                user_id=m.user_id, name=m.display_name,
+                status=presence.agent_status(connected=connected[m.user_id], away=m.is_away),
+            )
+            for m in memberships
+        ]
+
+    async def publish_presence(self) -> None:
+        user_id = self.membership.user_id
+        connected = (await presence.agents_connected(self.merchant_id, [user_id]))[user_id]
+        frame = protocol.PresenceChangedFrame(agent=protocol.AgentOut(
+            user_id=user_id, name=self.membership.display_name,
+            status=presence.agent_status(connected=connected, away=self.membership.is_away),
+        ))
+        # Unlike other ephemeral events this one also reaches the agent's own socket, so every
+        # tab (this one included) shows the same status.
+        await realtime.apublish(realtime.agents_group(self.merchant_id), frame)
+
+    async def refresh_presence(self) -> None:
+        if self.registered:
+            await presence.agent_socket_up(self.merchant_id, self.membership.user_id, self.channel_name)
+            if self.viewing:
+                await presence.viewer_set(self.merchant_id, self.viewing, self.membership.user_id,
+                                          self.channel_name)
+
+    async def disconnect(self, code):
+        await super().disconnect(code)
+        if not self.registered:
+            return
+        await presence.agent_socket_down(self.merchant_id, self.membership.user_id, self.channel_name)
+        await self.set_viewing(None)
+        await self.publish_presence()
+
+    async def check_conversations(self, ids: list[int]) -> set[int]:
+        """Which of these conversations belong to this merchant (remembered per socket)."""
+        unknown = [i for i in ids if i not in self.known_conversations]
+        if unknown:
+            self.known_conversations |= await database_sync_to_async(
+                selectors.conversation_ids_existing
+            )(merchant_id=self.merchant_id, conversation_ids=unknown)
+        return {i for i in ids if i in self.known_conversations}
+
+    async def require_conversation(self, conversation_id: int | None) -> int:
+        if conversation_id is None:
+            raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.",
+                             {"conversation_id": "required for agents"})
+        if not await self.check_conversations([conversation_id]):
+            raise KefuError(ErrorCode.NOT_FOUND, "Conversation not found.")
+        return conversation_id
 
     async def frame_message_send(self, frame: protocol.MessageSendFrame) -> None:
         if frame.conversation_id is None:
@@ -251,14 +468,84 @@ class AgentConsumer(FrameConsumer):
         await self.send_ack(message, created, frame.client_msg_id)
 
     async def frame_conversation_read(self, frame: protocol.ConversationReadFrame) -> None:
-        if frame.conversation_id is None:
-            raise FrameError(
-                ErrorCode.INVALID_FRAME, "The frame is not valid.",
-                {"conversation_id": "required for agents"},
-            )
+        conversation_id = await self.require_conversation(frame.conversation_id)
         await database_sync_to_async(services.conversation_mark_read_by_agent)(
-            merchant_id=self.merchant_id, conversation_id=frame.conversation_id, seq=frame.seq
+            merchant_id=self.merchant_id, conversation_id=conversation_id, seq=frame.seq,
+            user_id=self.membership.user_id,
         )
 
-    async def conversation_updated(self, event):
-        await self.send(text_data=json.dumps(event["frame"], ensure_ascii=False))
+    async def frame_resume(self, frame: protocol.ResumeFrame) -> None:
+        mine = await self.check_conversations(list(frame.conversations))
+        for conversation_id, last_seq in sorted(frame.conversations.items()):
+            if conversation_id in mine:
+                await self.replay(conversation_id, last_seq, include_private=True)
+        await self.send_frame(protocol.ResumeDoneFrame())
+
+    async def frame_typing(self, frame: protocol.TypingFrame) -> None:
+        if frame.text is not None:
+            raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.",
+                             {"text": "agents send `active` only"})
+        conversation_id = await self.require_conversation(frame.conversation_id)
+        visitor_id = await database_sync_to_async(self._visitor_of)(conversation_id)
+        user_id = self.membership.user_id
+        await self.publish(realtime.visitor_group(visitor_id), protocol.TypingOutFrame(
+            conversation_id=conversation_id, sender_kind="agent", active=frame.active,
+        ))
+        await self.publish(realtime.agents_group(self.merchant_id), protocol.TypingOutFrame(
+            conversation_id=conversation_id, sender_kind="agent", user_id=user_id,
+            name=self.membership.display_name, active=frame.active,
+        ))
+        await presence.viewer_set(self.merchant_id, conversation_id, user_id, self.channel_name,
+                                  typing=frame.active)
+        if self.viewing not in (None, conversation_id):
+            await presence.viewer_clear(self.merchant_id, self.viewing, user_id, self.channel_name)
+            await self.publish_viewers(self.viewing)
+        self.viewing = conversation_id
+        await self.publish_viewers(conversation_id)
+
+    def _visitor_of(self, conversation_id: int) -> int:
+        return selectors.conversation_get(
+            merchant_id=self.merchant_id, conversation_id=conversation_id
+        ).visitor_id
+
+    async def frame_presence_set(self, frame: protocol.PresenceSetFrame) -> None:
+        self.membership = await database_sync_to_async(merchant_services.membership_set_away)(
+            merchant_id=self.merchant_id, user_id=self.membership.user_id,
+            away=frame.status == "away",
+        )
+        await self.publish_presence()
+
+    async def frame_conversation_view(self, frame: protocol.ConversationViewFrame) -> None:
+        target = frame.conversation_id
+        if target is not None:
+            await self.require_conversation(target)
+        await self.set_viewing(target)
+
+    async def set_viewing(self, conversation_id: int | None) -> None:
+        previous, user_id = self.viewing, self.membership.user_id
+        if previous == conversation_id:
+            return
+        if previous is not None:
+            await presence.viewer_clear(self.merchant_id, previous, user_id, self.channel_name)
+        if conversation_id is not None:
+            await presence.viewer_set(self.merchant_id, conversation_id, user_id, self.channel_name)
+        self.viewing = conversation_id
+        for changed in (previous, conversation_id):
+            if changed is not None:
+                await self.publish_viewers(changed)
+
+    async def publish_viewers(self, conversation_id: int) -> None:
+        viewers = await presence.viewers(self.merchant_id, conversation_id)
+        names = await database_sync_to_async(self._names)([v.user_id for v in viewers])
+        frame = protocol.ViewersChangedFrame(
+            conversation_id=conversation_id,
+            viewers=[protocol.ViewerOut(user_id=v.user_id, name=names.get(v.user_id, ""),
+                                        typing=v.typing) for v in viewers],
+        )
+        await realtime.apublish(realtime.agents_group(self.merchant_id), frame)
+
+    def _names(self, user_ids: list[int]) -> dict[int, str]:
+        return dict(
+            membership_list_for_merchant(merchant_id=self.merchant_id)
+            .filter(user_id__in=user_ids).values_list("user_id", "display_name")
+        )

@@ -41,6 +41,24 @@ class Visitor(models.Model):
         return self.name or self.email or f"#{self.anonymous_id[:8]}"
 
 
+class VisitorPageView(models.Model):
+    """The visitor's page trail: one row per page the widget reported."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="page_views")
+    url = models.CharField(_("URL"), max_length=2000)
+    title = models.CharField(_("title"), max_length=500, blank=True)
+    viewed_at = models.DateTimeField(_("viewed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("page view")
+        verbose_name_plural = _("page views")
+        indexes = [models.Index(fields=["merchant", "visitor", "-viewed_at"], name="pageview_trail")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
 class Conversation(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")

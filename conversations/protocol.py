@@ -39,6 +39,8 @@ class ErrorCode:
     MESSAGE_TOO_LONG = "message_too_long"
     CLIENT_MSG_ID_CONFLICT = "client_msg_id_conflict"
     CONVERSATION_CLOSED = "conversation_closed"
+    RATE_LIMITED = "rate_limited"
+    TOO_MANY_SOCKETS = "too_many_sockets"
     INTERNAL_ERROR = "internal_error"
 
     DESCRIPTIONS = {
@@ -59,6 +61,10 @@ class ErrorCode:
         CLIENT_MSG_ID_CONFLICT: "The `client_msg_id` was already used by this sender in this "
         "conversation for a different body. Nothing is stored; the original stays as it was.",
         CONVERSATION_CLOSED: "Agents cannot write to a closed conversation.",
+        RATE_LIMITED: "Too many frames too fast on this socket. Nothing was done; `retry_after` "
+        "says how many seconds to wait. The socket stays open.",
+        TOO_MANY_SOCKETS: "This visitor already has the maximum number of open sockets (tabs). "
+        "The socket closes (4429).",
         INTERNAL_ERROR: "The server failed; nothing was stored. Retry with the same `client_msg_id`.",
     }
 
@@ -86,12 +92,33 @@ class MessageOut(BaseModel):
 
 
 class VisitorOut(BaseModel):
+    """A visitor as agents see it. `online` is true while one of its sockets is live; null when
+    the sender of the frame does not know (keep what you had)."""
+
     id: int
     name: str
     email: str
     page_url: str
     page_title: str
     last_seen_at: datetime
+    online: bool | None = None
+
+
+class AgentOut(BaseModel):
+    """An agent of the merchant and their presence, derived from live sockets across tabs and
+    server processes plus the manual "away" switch."""
+
+    user_id: int
+    name: str
+    status: Literal["online", "away", "offline"]
+
+
+class ViewerOut(BaseModel):
+    """An agent who has a conversation open, and whether they are typing in it."""
+
+    user_id: int
+    name: str
+    typing: bool = False
 
 
 class ConversationOut(BaseModel):
@@ -156,8 +183,55 @@ class ConversationReadFrame(Frame):
     seq: int = Field(ge=0)
 
 
-VISITOR_CLIENT_FRAMES = (AuthFrame, PingFrame, MessageSendFrame, ConversationReadFrame)
-AGENT_CLIENT_FRAMES = (PingFrame, MessageSendFrame, ConversationReadFrame)
+class ResumeFrame(Frame):
+    """Agents: after (re)connecting, the highest `seq` the client shows per open conversation
+    (keys are conversation ids). The server answers with `history` frames holding every later
+    message, private notes included, then `resume.done`."""
+
+    type: Literal["resume"]
+    conversations: dict[int, Annotated[int, Field(ge=0)]] = Field(max_length=200)
+
+
+class TypingFrame(Frame):
+    """Typing state. Visitors may send their draft `text` (shown live to agents, never stored;
+    empty text means they stopped); agents send `active` and `conversation_id` (the visitor sees
+    "agent is typing" without text)."""
+
+    type: Literal["typing"]
+    conversation_id: int | None = Field(default=None, ge=1)
+    active: bool = True
+    text: str | None = Field(default=None, max_length=1000)
+
+
+class PageViewFrame(Frame):
+    """Visitors: the page they are on now (sent on load and on in-page navigation)."""
+
+    type: Literal["page.view"]
+    url: str = Field(max_length=2000)
+    title: str = Field(default="", max_length=500)
+
+
+class PresenceSetFrame(Frame):
+    """Agents: the manual switch between available ("online") and "away"."""
+
+    type: Literal["presence.set"]
+    status: Literal["online", "away"]
+
+
+class ConversationViewFrame(Frame):
+    """Agents: the conversation this socket has open (null when none), for the collision view."""
+
+    type: Literal["conversation.view"]
+    conversation_id: int | None = Field(default=None, ge=1)
+
+
+VISITOR_CLIENT_FRAMES = (
+    AuthFrame, PingFrame, MessageSendFrame, ConversationReadFrame, TypingFrame, PageViewFrame,
+)
+AGENT_CLIENT_FRAMES = (
+    PingFrame, MessageSendFrame, ConversationReadFrame, ResumeFrame, TypingFrame,
+    PresenceSetFrame, ConversationViewFrame,
+)
 
 # --- Server -> client -----------------------------------------------------------------------
 
@@ -173,6 +247,8 @@ class SessionReadyFrame(Frame):
     user_id: int | None = None
     display_name: str = ""
     conversation: VisitorConversationOut | None = None
+    agents: list[AgentOut] = Field(default_factory=list)
+    heartbeat_seconds: int = 25
 
 
 class HistoryFrame(Frame):
@@ -210,6 +286,58 @@ class ConversationUpdatedFrame(Frame):
     conversation: ConversationOut
 
 
+class ResumeDoneFrame(Frame):
+    """Agents: every `history` frame asked for by `resume` has been sent."""
+
+    type: Literal["resume.done"] = "resume.done"
+
+
+class TypingOutFrame(Frame):
+    """Someone is typing in a conversation. Agents get the visitor's draft `text`; visitors
+    get agents' typing without names or text."""
+
+    type: Literal["typing"] = "typing"
+    conversation_id: int
+    sender_kind: Literal["visitor", "agent"]
+    user_id: int | None = None
+    name: str = ""
+    active: bool
+    text: str | None = None
+
+
+class ConversationReadOutFrame(Frame):
+    """Read state moved: `reader` has read everything up to `seq`. Visitors get agents' reads
+    (read ticks on their messages) without user ids; agents get the visitor's and each other's."""
+
+    type: Literal["conversation.read"] = "conversation.read"
+    conversation_id: int
+    reader: Literal["visitor", "agent"]
+    user_id: int | None = None
+    seq: int
+
+
+class PresenceChangedFrame(Frame):
+    """Agents only: an agent's presence changed."""
+
+    type: Literal["presence.changed"] = "presence.changed"
+    agent: AgentOut
+
+
+class VisitorUpdatedFrame(Frame):
+    """Agents only: a visitor came online, went offline or moved to another page."""
+
+    type: Literal["visitor.updated"] = "visitor.updated"
+    visitor: VisitorOut
+
+
+class ViewersChangedFrame(Frame):
+    """Agents only: who has this conversation open and who is typing in it (collision view)."""
+
+    type: Literal["viewers.changed"] = "viewers.changed"
+    conversation_id: int
+    viewers: list[ViewerOut]
+
+
 class PongFrame(Frame):
     """Answer to `ping`."""
 
@@ -225,6 +353,7 @@ class ErrorFrame(Frame):
     message: str
     ref: str | None = None
     fields: dict[str, str] = Field(default_factory=dict)
+    retry_after: float | None = None
 
 
 SERVER_FRAMES = (
@@ -233,6 +362,12 @@ SERVER_FRAMES = (
     MessageAckFrame,
     MessageCreatedFrame,
     ConversationUpdatedFrame,
+    ResumeDoneFrame,
+    TypingOutFrame,
+    ConversationReadOutFrame,
+    PresenceChangedFrame,
+    VisitorUpdatedFrame,
+    ViewersChangedFrame,
     PongFrame,
     ErrorFrame,
 )
@@ -242,6 +377,8 @@ CLOSE_CODES = {
     4401: "Not authenticated (agent without session; visitor token invalid or expired).",
     4403: "Not allowed (origin not allowed for the widget key, unknown widget key, "
     "not a member of the merchant, token for another merchant).",
+    4408: "Heartbeat missed: no frame from the client for the heartbeat timeout.",
+    4429: "Too many open sockets for this visitor.",
 }
 
 

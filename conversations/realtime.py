@@ -47,7 +47,7 @@ def message_out(message: Message) -> protocol.MessageOut:
     )
 
 
-def visitor_out(visitor: Visitor) -> protocol.VisitorOut:
+def visitor_out(visitor: Visitor, online: bool | None = None) -> protocol.VisitorOut:
     return protocol.VisitorOut(
         id=visitor.pk,
         name=visitor.display_name,
@@ -55,15 +55,18 @@ def visitor_out(visitor: Visitor) -> protocol.VisitorOut:
         page_url=visitor.page_url,
         page_title=visitor.page_title,
         last_seen_at=visitor.last_seen_at,
+        online=online,
     )
 
 
-def conversation_out(conversation: Conversation) -> protocol.ConversationOut:
+def conversation_out(
+    conversation: Conversation, online: bool | None = None
+) -> protocol.ConversationOut:
     """Needs `conversation.visitor` loaded (select_related) to stay one query per list."""
     return protocol.ConversationOut(
         id=conversation.pk,
         status=conversation.status,
-        visitor=visitor_out(conversation.visitor),
+        visitor=visitor_out(conversation.visitor, online),
         assignee_id=conversation.assignee_id,
         last_seq=conversation.last_seq,
         last_message_at=conversation.last_message_at,
@@ -119,3 +122,39 @@ def conversation_updated(conversation: Conversation) -> None:
         agents_group(conversation.merchant_id),
         protocol.ConversationUpdatedFrame(conversation=conversation_out(conversation)),
     )
+
+
+def conversation_read(conversation: Conversation, *, reader: str, seq: int,
+                      user_id: int | None = None) -> None:
+    """Read ticks: agents learn who read what; the visitor learns that an agent read it (no
+    names), on every tab."""
+    publish_on_commit(
+        agents_group(conversation.merchant_id),
+        protocol.ConversationReadOutFrame(
+            conversation_id=conversation.pk, reader=reader, user_id=user_id, seq=seq
+        ),
+    )
+    publish_on_commit(
+        visitor_group(conversation.visitor_id),
+        protocol.ConversationReadOutFrame(conversation_id=conversation.pk, reader=reader, seq=seq),
+    )
+
+
+def visitor_updated(visitor: Visitor, online: bool | None = None) -> None:
+    publish_on_commit(
+        agents_group(visitor.merchant_id),
+        protocol.VisitorUpdatedFrame(visitor=visitor_out(visitor, online)),
+    )
+
+
+# --- Ephemeral events (typing, presence, viewers) ---------------------------------------------
+# Nothing is committed for these, so they go out at once, from the consumer's event loop.
+
+
+async def apublish(group: str, frame: protocol.Frame) -> None:
+    layer = get_channel_layer()
+    data = frame.model_dump(mode="json")
+    try:
+        await layer.group_send(group, {"type": data["type"], "frame": data})
+    except Exception:
+        logger.exception("group_send to %s failed", group)

@@ -28,6 +28,14 @@ def conversation_get(*, merchant_id: int, conversation_id: int) -> Conversation:
         raise NotFound("Conversation not found.") from None
 
 
+def conversation_ids_existing(*, merchant_id: int, conversation_ids: list[int]) -> set[int]:
+    """The subset of `conversation_ids` that belong to the merchant."""
+    return set(
+        Conversation.objects.filter(merchant_id=merchant_id, pk__in=conversation_ids)
+        .values_list("id", flat=True)
+    )
+
+
 def conversation_current_for_visitor(*, merchant_id: int, visitor_id: int) -> Conversation | None:
     return (
         Conversation.objects.filter(merchant_id=merchant_id, visitor_id=visitor_id)

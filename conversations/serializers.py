@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from pydantic import TypeAdapter
 from rest_framework import serializers
 
-from . import protocol, realtime
+from . import presence, protocol, realtime
 from .models import CannedResponse, Conversation, Message, Visitor
 
 
@@ -59,6 +59,27 @@ class ConversationVisitorSerializer(serializers.Serializer):
     page_url = serializers.CharField()
     page_title = serializers.CharField()
     last_seen_at = UtcDateTimeField()
+    online = serializers.BooleanField(
+        allow_null=True, help_text="True while one of the visitor's sockets is live."
+    )
+
+
+def _conversations_out(conversations: list[Conversation]) -> list[dict]:
+    """One presence round trip for the whole page, no database query."""
+    if not conversations:
+        return []
+    online = presence.visitors_online(
+        conversations[0].merchant_id, [c.visitor_id for c in conversations]
+    )
+    return [
+        realtime.conversation_out(c, online[c.visitor_id]).model_dump(mode="json")
+        for c in conversations
+    ]
+
+
+class ConversationListSerializer(serializers.ListSerializer):
+    def to_representation(self, data) -> list[dict]:
+        return _conversations_out(list(data))
 
 
 class ConversationSerializer(serializers.Serializer):
@@ -75,8 +96,11 @@ class ConversationSerializer(serializers.Serializer):
     unread_count = serializers.IntegerField(help_text="Visitor messages no agent has read.")
     created_at = UtcDateTimeField()
 
+    class Meta:
+        list_serializer_class = ConversationListSerializer
+
     def to_representation(self, instance: Conversation) -> dict:
-        return realtime.conversation_out(instance).model_dump(mode="json")
+        return _conversations_out([instance])[0]
 
 
 class MessageSerializer(serializers.Serializer):

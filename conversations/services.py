@@ -15,7 +15,7 @@ from kefu.errors import KefuError, NotFound
 from merchants.models import ApiToken, Membership, Merchant
 
 from . import protocol, realtime
-from .models import Conversation, Message, Visitor
+from .models import Conversation, Message, Visitor, VisitorPageView
 
 PREVIEW_LENGTH = 200
 
@@ -251,8 +251,10 @@ def message_send_by_agent(
 
 @transaction.atomic
 def conversation_mark_read_by_agent(
-    *, merchant_id: int, conversation_id: int, seq: int
+    *, merchant_id: int, conversation_id: int, seq: int, user_id: int | None = None
 ) -> Conversation:
+    """Agents share one read position per conversation (a team inbox): any agent reading it
+    clears the unread count for all."""
     conversation = _lock_conversation(merchant_id, conversation_id)
     seq = min(seq, conversation.last_seq)
     if seq <= conversation.agent_last_read_seq:
@@ -263,6 +265,7 @@ def conversation_mark_read_by_agent(
     ).count()
     conversation.save(update_fields=["agent_last_read_seq", "unread_agent_count"])
     realtime.conversation_updated(conversation)
+    realtime.conversation_read(conversation, reader="agent", seq=seq, user_id=user_id)
     return conversation
 
 
@@ -285,7 +288,36 @@ def conversation_mark_read_by_visitor(
             .count()
         )
         conversation.save(update_fields=["visitor_last_read_seq", "unread_visitor_count"])
+        realtime.conversation_read(conversation, reader="visitor", seq=seq)
     return conversation
+
+
+PAGE_TRAIL_LIMIT = 100
+
+
+@transaction.atomic
+def visitor_page_view(*, merchant_id: int, visitor_id: int, url: str, title: str) -> Visitor:
+    """Record the page the visitor is on now and add it to their trail."""
+    try:
+        visitor = Visitor.objects.select_for_update().get(merchant_id=merchant_id, pk=visitor_id)
+    except Visitor.DoesNotExist:
+        raise NotFound("Visitor not found.") from None
+    url, title = url[:2000], title[:500]
+    if (visitor.page_url, visitor.page_title) == (url, title):
+        return visitor
+    visitor.page_url, visitor.page_title = url, title
+    visitor.last_seen_at = timezone.now()
+    visitor.save(update_fields=["page_url", "page_title", "last_seen_at"])
+    VisitorPageView.objects.create(merchant_id=merchant_id, visitor=visitor, url=url, title=title)
+    # Keep the trail bounded: drop what is older than the newest PAGE_TRAIL_LIMIT rows.
+    stale = list(
+        VisitorPageView.objects.filter(merchant_id=merchant_id, visitor=visitor)
+        .order_by("-viewed_at", "-id").values_list("id", flat=True)[PAGE_TRAIL_LIMIT:PAGE_TRAIL_LIMIT + 50]
+    )
+    if stale:
+        VisitorPageView.objects.filter(pk__in=stale).delete()
+    realtime.visitor_updated(visitor, online=True)
+    return visitor
 
 
 # --- Email ------------------------------------------------------------------------------------

@@ -99,6 +99,8 @@ class Membership(models.Model):
         _("max concurrent conversations"), default=10
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # The agent's manual "away" switch; online/offline itself comes from live sockets.
+    is_away = models.BooleanField(_("away"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

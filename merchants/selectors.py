@@ -48,3 +48,9 @@ def membership_get_by_user_id(*, merchant_id: int, user_id: int) -> Membership |
         merchant_id=merchant_id, user_id=user_id, is_active=True, user__is_active=True,
         merchant__is_active=True,
     ).first()
+
+
+def membership_list_for_merchant(*, merchant_id: int) -> QuerySet[Membership]:
+    return Membership.objects.filter(merchant_id=merchant_id, is_active=True).order_by(
+        "display_name", "user_id"
+    )

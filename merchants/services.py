@@ -34,3 +34,13 @@ def membership_add(
         merchant=merchant, user=user, defaults={"role": role, "display_name": display_name}
     )
     return membership
+
+
+def membership_set_away(*, merchant_id: int, user_id: int, away: bool) -> Membership:
+    membership = Membership.objects.select_related("merchant").get(
+        merchant_id=merchant_id, user_id=user_id, is_active=True
+    )
+    if membership.is_away != away:
+        membership.is_away = away
+        membership.save(update_fields=["is_away"])
+    return membership

@@ -30,7 +30,7 @@ async def nothing_more(comm, timeout=0.3):
 async def ping_pong(comm):
     """The socket is still open and answering."""
     await comm.send_json_to({"type": "ping"})
-    frame = await comm.receive_json_from(timeout=5)
+    frame, _ = await receive_until(comm, "pong")
     assert frame == {"type": "pong"}
 
 
@@ -164,8 +164,9 @@ def test_agent_bad_frames_get_coded_errors(acme, bob, frame, code):
         assert connected
         await receive_until(agent, "session.ready")
         await agent.send_json_to(frame)
-        error = await agent.receive_json_from(timeout=5)
-        assert error["type"] == "error" and error["code"] == code, error
+        error, seen = await receive_until(agent, "error")
+        assert error["code"] == code, error
+        assert {f["type"] for f in seen} <= {"error", "presence.changed"}
         await ping_pong(agent)
         await agent.disconnect()
 
@@ -282,12 +283,17 @@ def test_other_merchant_agent_receives_nothing_and_cannot_write(acme, bob, charl
         # charlie tries to write into and read acme's conversation through his own socket
         await spy.send_json_to({"type": "message.send", "client_msg_id": "x", "body": "hijack",
                                 "conversation_id": conv_id})
-        error = await spy.receive_json_from(timeout=5)
+        error, seen = await receive_until(spy, "error")
         assert error["code"] == "not_found"
         await spy.send_json_to({"type": "conversation.read", "conversation_id": conv_id, "seq": 2})
-        error = await spy.receive_json_from(timeout=5)
+        error, more = await receive_until(spy, "error")
         assert error["code"] == "not_found"
         assert await nothing_more(spy, 0.5)
+        # Charlie's socket saw only his own presence and his errors: nothing of acme's.
+        for frame in seen + more:
+            assert frame["type"] in ("presence.changed", "error"), frame
+            if frame["type"] == "presence.changed":
+                assert frame["agent"]["user_id"] == charlie.user_id
         for c in (spy, agent, comm):
             await c.disconnect()
 
@@ -326,7 +332,8 @@ def test_reconnect_replays_missed_messages_after_last_seq(acme, bob, channel_lay
         assert history["type"] == "history" and history["has_more"] is False
         assert [(m["seq"], m["body"]) for m in history["messages"]] == [(2, "two"), (4, "four")]
         await comm.send_json_to({"type": "conversation.read", "seq": 4})
-        await ping_pong(comm)
+        read, _ = await receive_until(comm, "conversation.read")  # to all the visitor's tabs
+        assert (read["reader"], read["seq"], read["user_id"]) == ("visitor", 4, None)
         await comm.disconnect()
 
         again, _ = await auth_visitor(acme, visitor, last_seq=4)

@@ -17,7 +17,7 @@
   const MERCHANT = Number(root.dataset.merchantId);
   const DISPLAY_NAME = root.dataset.displayName;
   const API = "/api/v1";
-  const t = window.gettext || ((s) => s);
+  const gettext = window.gettext || ((s) => s);  // named so makemessages finds the strings
   const fmt = window.interpolate || ((s, args) => s.replace(/%s/g, () => args.shift()));
   const $ = (id) => document.getElementById(id);
 
@@ -30,7 +30,7 @@
   };
 
   const STATUS = {
-    open: t("Open"), pending: t("Pending"), resolved: t("Resolved"), closed: t("Closed"),
+    open: gettext("Open"), pending: gettext("Pending"), resolved: gettext("Resolved"), closed: gettext("Closed"),
   };
 
   // --- State --------------------------------------------------------------------------------
@@ -118,11 +118,11 @@
   }
 
   function signedOut() {
-    setConn("offline", t("Your session has ended. Sign in again."));
+    setConn("offline", gettext("Your session has ended. Sign in again."));
     clearTimeout(reconnectTimer);
     reconnectTimer = -1; // never reconnect
     if (ws) { const sock = ws; ws = null; sock.close(); }
-    const link = el("a", { href: root.dataset.loginUrl, text: t("Sign in") });
+    const link = el("a", { href: root.dataset.loginUrl, text: gettext("Sign in") });
     ui.notice.replaceChildren(link);
     ui.notice.hidden = false;
   }
@@ -147,7 +147,7 @@
       if (openId !== null) renderOpenHeader();
     } catch (err) {
       console.error("[kefu] inbox", err);
-      if (reconnectTimer !== -1) notify(t("Could not load the conversations."));
+      if (reconnectTimer !== -1) notify(gettext("Could not load the conversations."));
     }
   }
 
@@ -166,7 +166,7 @@
     const badge = c.unread_count ? el("span", { class: "badge", text: String(c.unread_count) }) : null;
     const status = c.status !== "open" ? el("span", { class: "chip", text: STATUS[c.status] || c.status }) : null;
     const preview = c.last_message_sender_kind && c.last_message_sender_kind !== "visitor"
-      ? fmt(t("Reply: %s"), [c.last_message_preview]) : c.last_message_preview;
+      ? fmt(gettext("Reply: %s"), [c.last_message_preview]) : c.last_message_preview;
     const button = el("button", { type: "button", class: "conv", "data-id": String(c.id) },
       el("span", { class: "conv-top" },
         el("span", { class: "conv-name", text: c.visitor.name }),
@@ -219,7 +219,7 @@
       markRead();
     } catch (err) {
       console.error("[kefu] messages", err);
-      if (reconnectTimer !== -1) notify(t("Could not load the messages."));
+      if (reconnectTimer !== -1) notify(gettext("Could not load the messages."));
     }
   }
 
@@ -243,7 +243,7 @@
     const li = el("li", { class: `msg from-${m.sender_kind}` + (m.private ? " note" : "") },
       el("div", { class: "meta" },
         el("span", { class: "sender", text: m.sender_name || "" }),
-        m.private ? el("span", { class: "note-label", text: t("Private note") }) : null,
+        m.private ? el("span", { class: "note-label", text: gettext("Private note") }) : null,
         el("time", { class: "when", text: timeText(m.created_at) }),
       ),
       el("div", { class: "text", text: m.body }),
@@ -307,7 +307,7 @@
     const li = renderMessage({ sender_kind: "agent", sender_name: DISPLAY_NAME, body, private: frame.private });
     li.classList.add("pending");
     li.dataset.clientMsgId = id;
-    li.querySelector(".when").textContent = t("Sending…");
+    li.querySelector(".when").textContent = gettext("Sending…");
     outbox.set(id, { frame, li, failed: false });
     ui.messages.append(li);
     ui.body.value = "";
@@ -328,15 +328,15 @@
     out.li.classList.remove("pending");
     out.li.classList.add("failed");
     out.li.querySelector(".when").textContent = "";
-    const retry = el("button", { type: "button", class: "link retry", text: t("Retry") });
+    const retry = el("button", { type: "button", class: "link retry", text: gettext("Retry") });
     retry.addEventListener("click", () => {
       out.failed = false;
       out.li.classList.replace("failed", "pending");
-      out.li.querySelector(".when").textContent = t("Sending…");
+      out.li.querySelector(".when").textContent = gettext("Sending…");
       out.li.querySelector(".err").remove();
       transmit(id); // same client_msg_id: stored at most once
     });
-    out.li.append(el("div", { class: "err" }, fmt(t("Not sent: %s"), [message]) + " ", retry));
+    out.li.append(el("div", { class: "err" }, fmt(gettext("Not sent: %s"), [message]) + " ", retry));
   }
 
   // --- Socket -------------------------------------------------------------------------------
@@ -353,7 +353,7 @@
   function connect() {
     reconnectTimer = null;
     ready = false;
-    setConn(everReady ? "reconnecting" : "connecting", everReady ? t("Reconnecting…") : t("Connecting…"));
+    setConn(everReady ? "reconnecting" : "connecting", everReady ? gettext("Reconnecting…") : gettext("Connecting…"));
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const sock = new WebSocket(`${scheme}://${location.host}/ws/agent/${MERCHANT}/`);
     ws = sock;
@@ -377,7 +377,7 @@
     if (code === 4401 || code === 4403) { signedOut(); return; }
     if (reconnectTimer) return;
     const delay = backoff(attempts++);
-    setConn("reconnecting", fmt(t("Disconnected, reconnecting in %s s…"), [Math.ceil(delay / 1000)]));
+    setConn("reconnecting", fmt(gettext("Disconnected, reconnecting in %s s…"), [Math.ceil(delay / 1000)]));
     reconnectTimer = setTimeout(connect, delay);
   }
 
@@ -426,7 +426,7 @@
     everReady = true;
     attempts = 0;
     readSent.clear(); // a read sent on a socket that died may not have arrived
-    setConn("online", t("Connected"));
+    setConn("online", gettext("Connected"));
     // The server closes sockets that stay silent too long; it says how often to ping.
     const every = frame.heartbeat_seconds ? frame.heartbeat_seconds * 1000 : PING_MS;
     pingTimer = setInterval(() => {

@@ -1,0 +1,215 @@
+"""Who is connected: agents' and visitors' live sockets, and who has a conversation open.
+
+Each live socket is an entry with an expiry time, refreshed by the socket's heartbeat. With
+REDIS_URL the entries live in Redis sorted sets (member = socket, score = expiry), shared by
+every server process; a process that dies (kill -9) leaves entries that simply expire. Without
+Redis there is one process, and a dict does the same job.
+
+Presence is never a source of truth for messages, only for "online / typing / viewing".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from dataclasses import dataclass
+
+from django.conf import settings
+
+# A socket's entry lives this long past its last heartbeat: two missed heartbeats and it is gone.
+SOCKET_TTL = 60.0
+
+
+def _agent_key(merchant_id: int, user_id: int) -> str:
+    return f"kefu:pres:m{merchant_id}:a{user_id}"
+
+
+def _visitor_key(merchant_id: int, visitor_id: int) -> str:
+    return f"kefu:pres:m{merchant_id}:v{visitor_id}"
+
+
+def _viewers_key(merchant_id: int, conversation_id: int) -> str:
+    return f"kefu:view:m{merchant_id}:c{conversation_id}"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: int
+    typing: bool
+
+
+class MemoryStore:
+    """Single-process store: {key: {member: expiry}}."""
+
+    def __init__(self):
+        self.sets: dict[str, dict[str, float]] = {}
+
+    async def add(self, key: str, member: str, ttl: float = SOCKET_TTL) -> None:
+        self.sets.setdefault(key, {})[member] = time.time() + ttl
+
+    async def remove(self, key: str, member: str) -> None:
+        entries = self.sets.get(key)
+        if entries is not None:
+            entries.pop(member, None)
+            if not entries:
+                del self.sets[key]
+
+    async def live(self, key: str) -> list[str]:
+        now = time.time()
+        entries = self.sets.get(key, {})
+        for member in [m for m, exp in entries.items() if exp <= now]:
+            del entries[member]
+        return list(entries)
+
+    async def live_many(self, keys: list[str]) -> list[list[str]]:
+        return self.live_many_sync(keys)
+
+    def live_many_sync(self, keys: list[str]) -> list[list[str]]:
+        now = time.time()
+        return [[m for m, exp in self.sets.get(k, {}).items() if exp > now] for k in keys]
+
+
+class RedisStore:
+    """Sorted sets in Redis; one client per event loop (redis.asyncio binds to its loop)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._sync = None
+
+    def _client(self):
+        import redis.asyncio as aioredis
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = aioredis.Redis.from_url(
+                self.url, decode_responses=True, socket_keepalive=True,
+                health_check_interval=30, max_connections=settings.REDIS_MAX_CONNECTIONS,
+            )
+            self._clients[loop] = client
+        return client
+
+    async def add(self, key: str, member: str, ttl: float = SOCKET_TTL) -> None:
+        now = time.time()
+        async with self._client().pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {member: now + ttl})
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.expire(key, int(ttl) + 5)
+            await pipe.execute()
+
+    async def remove(self, key: str, member: str) -> None:
+        await self._client().zrem(key, member)
+
+    async def live(self, key: str) -> list[str]:
+        return await self._client().zrangebyscore(key, time.time(), "+inf")
+
+    async def live_many(self, keys: list[str]) -> list[list[str]]:
+        if not keys:
+            return []
+        now = time.time()
+        async with self._client().pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrangebyscore(key, now, "+inf")
+            return await pipe.execute()
+
+    def live_many_sync(self, keys: list[str]) -> list[list[str]]:
+        """For sync code (API views): a plain redis-py client, thread-safe through its pool."""
+        if not keys:
+            return []
+        if self._sync is None:
+            import redis
+
+            self._sync = redis.Redis.from_url(self.url, decode_responses=True)
+        now = time.time()
+        pipe = self._sync.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrangebyscore(key, now, "+inf")
+        return pipe.execute()
+
+
+_store = None
+
+
+def store():
+    global _store
+    if _store is None:
+        _store = RedisStore(settings.REDIS_URL) if settings.REDIS_URL else MemoryStore()
+    return _store
+
+
+def reset_store() -> None:
+    """For tests that switch REDIS_URL."""
+    global _store
+    _store = None
+
+
+# --- Agents -----------------------------------------------------------------------------------
+
+
+async def agent_socket_up(merchant_id: int, user_id: int, socket: str) -> None:
+    await store().add(_agent_key(merchant_id, user_id), socket)
+
+
+async def agent_socket_down(merchant_id: int, user_id: int, socket: str) -> None:
+    await store().remove(_agent_key(merchant_id, user_id), socket)
+
+
+async def agents_connected(merchant_id: int, user_ids: list[int]) -> dict[int, bool]:
+    lives = await store().live_many([_agent_key(merchant_id, u) for u in user_ids])
+    return {u: bool(live) for u, live in zip(user_ids, lives)}
+
+
+def agent_status(*, connected: bool, away: bool) -> str:
+    if not connected:
+        return "offline"
+    return "away" if away else "online"
+
+
+# --- Visitors ---------------------------------------------------------------------------------
+
+
+async def visitor_socket_up(merchant_id: int, visitor_id: int, socket: str) -> int:
+    """Register a visitor socket; returns how many live sockets the visitor has now."""
+    key = _visitor_key(merchant_id, visitor_id)
+    await store().add(key, socket)
+    return len(await store().live(key))
+
+
+async def visitor_socket_down(merchant_id: int, visitor_id: int, socket: str) -> int:
+    key = _visitor_key(merchant_id, visitor_id)
+    await store().remove(key, socket)
+    return len(await store().live(key))
+
+
+def visitors_online(merchant_id: int, visitor_ids: list[int]) -> dict[int, bool]:
+    """Sync, for API views: one round trip for a whole page of visitors."""
+    lives = store().live_many_sync([_visitor_key(merchant_id, v) for v in visitor_ids])
+    return {v: bool(live) for v, live in zip(visitor_ids, lives)}
+
+
+# --- Viewers (collision view) -----------------------------------------------------------------
+
+
+async def viewer_set(merchant_id: int, conversation_id: int, user_id: int, socket: str,
+                     typing: bool = False) -> None:
+    # Member "user:typing-flag:socket": one entry per socket, so two tabs of one agent count once
+    # when listed and closing one tab does not hide the other.
+    key = _viewers_key(merchant_id, conversation_id)
+    await store().remove(key, f"{user_id}:{0 if typing else 1}:{socket}")
+    await store().add(key, f"{user_id}:{1 if typing else 0}:{socket}")
+
+
+async def viewer_clear(merchant_id: int, conversation_id: int, user_id: int, socket: str) -> None:
+    key = _viewers_key(merchant_id, conversation_id)
+    for flag in (0, 1):
+        await store().remove(key, f"{user_id}:{flag}:{socket}")
+
+
+async def viewers(merchant_id: int, conversation_id: int) -> list[Viewer]:
+    by_user: dict[int, bool] = {}
+    for member in await store().live(_viewers_key(merchant_id, conversation_id)):
+        user, flag, _ = member.split(":", 2)
+        by_user[int(user)] = by_user.get(int(user), False) or flag == "1"
+    return [Viewer(user_id=u, typing=t) for u, t in sorted(by_user.items())]
