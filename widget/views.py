@@ -60,6 +60,8 @@ def widget_strings() -> dict[str, str]:
         "agent": _("Agent"),
         "you": _("You"),
         "error": _("Something went wrong."),
+        "typing": _("Agent is typing…"),
+        "read": _("Read"),
     }
 
 

@@ -7,6 +7,7 @@ import os
 # plain synchronous code, so let Django allow them.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
+import json  # noqa: E402
 import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -86,3 +87,94 @@ def login(page, base_url: str, username: str, password: str = AGENT_PASSWORD) ->
     page.fill("#id_password", password)
     page.click("form[action$='/accounts/login/'] button[type=submit]")
     page.wait_for_url(re.compile(r"/workspace/\d+/"))
+
+
+def open_widget(page, base_url: str, widget_key: str):
+    """The demo host page with the chat panel open; returns the widget's locator."""
+    page.goto(f"{base_url}/widget/demo/?key={widget_key}")
+    widget = page.locator("#kefu-widget")  # Playwright's CSS reaches into the open shadow root
+    widget.locator(".launcher").click()
+    expect(widget.locator(".panel")).to_be_visible()
+    return widget
+
+
+def widget_say(widget, text: str) -> None:
+    widget.locator("textarea").fill(text)
+    widget.locator("textarea").press("Enter")
+
+
+def agent_say(page, text: str) -> None:
+    page.fill("#reply-body", text)
+    page.press("#reply-body", "Enter")
+
+
+def open_row(page, visitor_name: str | None = None):
+    """Click a conversation in the inbox (the only one, or the visitor's) and wait until its
+    messages are loaded."""
+    rows = page.locator("#conv-list li")
+    row = rows.filter(has_text=visitor_name) if visitor_name else rows
+    row.locator("button").click()
+    expect(page.locator("#thread")).to_be_visible()
+    expect(page.locator("#thread-loading")).to_be_hidden()
+    return row
+
+
+class SocketGate:
+    """Every socket of a browser context whose URL contains `path` goes through Playwright:
+    frames are recorded both ways; `cut()` closes the live sockets and refuses new ones until
+    `restore()`; server frames for which `drop(frame)` is true never reach the page (a lost
+    delivery or acknowledgement)."""
+
+    def __init__(self, context, path: str):
+        self.open = True
+        self.drop = None
+        self.sent: list[dict] = []      # page -> server
+        self.received: list[dict] = []  # server -> page (dropped ones too)
+        self.opened = 0
+        self.live = []
+        context.route_web_socket(re.compile(re.escape(path)), self._route)
+
+    def _route(self, ws):
+        self.opened += 1
+        if not self.open:
+            ws.close(code=1011, reason="cut by the test")  # as if the server were down
+            return
+        server = ws.connect_to_server()
+
+        def from_page(message):
+            self.sent.append(json.loads(message))
+            server.send(message)
+
+        def from_server(message):
+            frame = json.loads(message)
+            self.received.append(frame)
+            if not (self.drop and self.drop(frame)):
+                ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+        self.live.append((ws, server))
+
+    def cut(self):
+        self.open = False
+        for ws, server in self.live:
+            for side in (server, ws):
+                try:
+                    side.close(code=1011, reason="cut by the test")
+                except Exception:  # noqa: BLE001 - already closed
+                    pass
+        self.live.clear()
+
+    def restore(self):
+        self.drop = None
+        self.open = True
+
+    def sent_of(self, kind: str) -> list[dict]:
+        return [f for f in self.sent if f.get("type") == kind]
+
+    def ids_sent_for(self, body: str) -> set[str]:
+        return {f["client_msg_id"] for f in self.sent_of("message.send") if f["body"] == body}
+
+    def acks_for(self, client_msg_id: str) -> list[dict]:
+        return [f for f in self.received
+                if f.get("type") == "message.ack" and f["client_msg_id"] == client_msg_id]

@@ -7,8 +7,9 @@ from playwright.sync_api import expect
 
 from conversations import services
 from conversations.models import Visitor
+from tests import factories
 
-from .conftest import login
+from .conftest import AGENT_PASSWORD, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -58,11 +59,28 @@ def test_xss_payloads_render_as_text(daphne_server, shop, agent, new_page, scree
     expect(widget.locator(".msg.theirs .bubble")).to_have_text([IMG, SCRIPT])
     expect(row.locator(".conv-preview")).to_have_text(re.compile(re.escape(SCRIPT)))
 
+    # Live text is hostile too: the visitor's draft and page title, another agent's name.
+    widget.locator("textarea").fill(IMG)
+    widget.locator("textarea").dispatch_event("input")
+    expect(workspace.locator("#visitor-draft")).to_have_text(IMG)
+    visitor.evaluate("title => { document.title = title; }", IMG + " 标题")
+    expect(workspace.locator("#v-page-title")).to_have_text(IMG + " 标题")
+    rogue = factories.member(shop, "rogue", password=AGENT_PASSWORD, display_name=SCRIPT)
+    colleague, colleague_watch = new_page()
+    login(colleague, base, "rogue", AGENT_PASSWORD)
+    colleague.locator("#conv-list li button").click()
+    expect(workspace.locator("#viewers .viewer")).to_have_text([SCRIPT])
+    expect(row.locator(".conv-viewers")).to_have_text(SCRIPT)
+    expect(workspace.locator(f"#agent-list li[data-user-id='{rogue.user_id}'] .agent-name")).to_have_text(SCRIPT)
+    colleague.locator("#reply-body").press_sequentially("typing", delay=20)
+    expect(workspace.locator("#viewers .viewer.typing")).to_have_text([SCRIPT + "（正在输入…）"])
+    expect(colleague.locator("#viewers .viewer")).to_have_text(["小美"])
+
     visitor.screenshot(path=str(screenshots / "xss-widget.png"))
     workspace.screenshot(path=str(screenshots / "xss-workspace.png"))
-    for page in (visitor, workspace):
+    for page in (visitor, workspace, colleague):
         assert page.evaluate("window.__xss") is None
         # No element was made from the payloads (the locator also searches shadow roots).
         expect(page.locator("img[src=x]")).to_have_count(0)
         assert page.locator("script", has_text="window.__xss").count() == 0
-    assert not visitor_watch.errors and not agent_watch.errors
+    assert not visitor_watch.errors and not agent_watch.errors and not colleague_watch.errors

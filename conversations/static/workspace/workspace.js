@@ -1,9 +1,10 @@
-/* The agent workspace: inbox, open conversation, reply box, visitor details.
+/* The agent workspace: inbox, open conversation, reply box, visitor details, team presence.
 
-   Data: the REST API (session cookie + X-Kefu-Merchant header) for the inbox and message
-   history; the agent socket /ws/agent/<merchant>/ for everything live. The database is the
-   source of truth: after every (re)connect the inbox is reloaded and the open conversation
-   re-fetched after the last seq shown, because the socket delivers at most once.
+   Data: the REST API (session cookie + X-Kefu-Merchant header) for the inbox rows; the agent
+   socket /ws/agent/<merchant>/ for everything live and for messages. The socket delivers at
+   most once, so messages are never trusted to have all arrived: every conversation whose
+   messages the page holds is caught up with `resume` (from the highest seq it holds without a
+   gap) after each (re)connect and whenever a gap shows. The database is the source of truth.
 
    Visitor and agent text is untrusted: it only ever goes through textContent. */
 (() => {
@@ -12,9 +13,15 @@
   const PING_MS = 25000; // unless session.ready names another heartbeat_seconds
   const PONG_TIMEOUT_MS = 10000;
   const MAX_BACKOFF_MS = 30000;
+  const TYPING_REFRESH_MS = 2500; // "typing" is re-announced this often (the widget fades it at 6 s)
+  const TYPING_IDLE_MS = 4000;    // no key pressed for this long: the agent stopped typing
+  const DRAFT_STALE_MS = 30000;   // a visitor's draft without news fades (a lost "stopped")
+  const GAP_CHECK_MS = 1500;      // a seq gap lasting this long is filled with `resume`
+  const THREAD_CACHE = 100;       // conversations whose messages stay loaded (resume takes 200)
 
   const root = document.getElementById("workspace");
   const MERCHANT = Number(root.dataset.merchantId);
+  const MY_ID = Number(root.dataset.userId);
   const DISPLAY_NAME = root.dataset.displayName;
   const API = "/api/v1";
   const gettext = window.gettext || ((s) => s);  // named so makemessages finds the strings
@@ -24,24 +31,41 @@
   const ui = {
     conn: $("conn"), notice: $("notice"), list: $("conv-list"), listEmpty: $("conv-empty"),
     more: $("conv-more"), thread: $("thread"), threadEmpty: $("thread-empty"),
-    title: $("thread-title"), status: $("thread-status"), messages: $("messages"),
+    title: $("thread-title"), status: $("thread-status"), online: $("thread-online"),
+    close: $("thread-close"), viewers: $("viewers"), loading: $("thread-loading"),
+    messages: $("messages"), typing: $("visitor-typing"), draft: $("visitor-draft"),
     form: $("reply"), body: $("reply-body"), private: $("reply-private"),
     visitorEmpty: $("visitor-empty"), visitorInfo: $("visitor-info"),
+    agents: $("agent-list"), myStatus: $("my-status"),
   };
 
   const STATUS = {
     open: gettext("Open"), pending: gettext("Pending"), resolved: gettext("Resolved"), closed: gettext("Closed"),
   };
+  const PRESENCE = { online: gettext("Online"), away: gettext("Away"), offline: gettext("Offline") };
 
   // --- State --------------------------------------------------------------------------------
 
-  const conversations = new Map(); // id -> ConversationOut
+  const conversations = new Map(); // id -> ConversationOut (inbox rows)
   let nextPage = null;             // the inbox's next page URL, if any
   let openId = null;               // the conversation shown in the middle pane
-  let loadToken = 0;               // guards against a slow fetch for a conversation left since
-  const shown = new Map();         // seq -> <li> of the open conversation's stored messages
+  // id -> {messages: Map seq -> MessageOut, upTo, loaded}: conversations whose messages the
+  // page holds, most recently opened last. `upTo` is the highest seq with no gap below it:
+  // agents see every message (notes too), so any gap is a delivery that went missing.
+  const threads = new Map();
+  const shown = new Map();         // seq -> <li> of the open conversation
   const outbox = new Map();        // client_msg_id -> {frame, li, failed}: not yet acknowledged
   const readSent = new Map();      // conversation id -> highest seq marked read on this socket
+  const visitorRead = new Map();   // conversation id -> highest seq the visitor has read
+  const drafts = new Map();        // conversation id -> {text, timer}: the visitor's live draft
+  const viewers = new Map();       // conversation id -> other agents who have it open
+  const agents = new Map();        // user id -> AgentOut
+  const wanted = new Set();        // conversations to catch up with the next `resume`
+  let inFlight = null;             // the conversation ids of the `resume` awaiting resume.done
+  let gapTimer = null;
+  let typingConv = null;           // the conversation this agent is announced as typing in
+  let typingAt = 0;
+  let typingIdle = null;
   let ws = null;
   let ready = false;
   let everReady = false;
@@ -90,6 +114,11 @@
   const backoff = (attempt) =>
     Math.min(MAX_BACKOFF_MS, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
 
+  // A small online/away/offline dot; the word is its title (and read out by screen readers).
+  function dot(kind, label) {
+    return el("span", { class: `dot dot-${kind}`, title: label, "aria-label": label, role: "img" });
+  }
+
   // --- REST API -----------------------------------------------------------------------------
 
   async function api(url) {
@@ -103,18 +132,6 @@
     }
     if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
     return response.json();
-  }
-
-  // Lists are either a plain array or a page {results, next}.
-  async function fetchAll(url) {
-    const rows = [];
-    while (url) {
-      const data = await api(url);
-      if (Array.isArray(data)) return rows.concat(data);
-      rows.push(...data.results);
-      url = data.next;
-    }
-    return rows;
   }
 
   function signedOut() {
@@ -133,7 +150,14 @@
     const known = conversations.get(conversation.id);
     // A reloaded page can be older than a live update that arrived while it was in flight.
     if (known && known.last_seq > conversation.last_seq) return;
+    const online = conversation.visitor.online;
+    if (known && (online === null || online === undefined)) {
+      conversation.visitor.online = known.visitor.online; // null: the sender does not know
+    }
     conversations.set(conversation.id, conversation);
+    if (threads.has(conversation.id) && conversation.last_seq > threads.get(conversation.id).upTo) {
+      scheduleGapCheck();
+    }
   }
 
   async function loadList(url) {
@@ -162,76 +186,122 @@
     document.title = (unread ? `(${unread}) ` : "") + document.title.replace(/^\(\d+\) /, "");
   }
 
+  function onlineDot(visitor) {
+    if (visitor.online === null || visitor.online === undefined) return null;
+    return dot(visitor.online ? "online" : "offline", visitor.online ? PRESENCE.online : PRESENCE.offline);
+  }
+
   function renderRow(c) {
     const badge = c.unread_count ? el("span", { class: "badge", text: String(c.unread_count) }) : null;
     const status = c.status !== "open" ? el("span", { class: "chip", text: STATUS[c.status] || c.status }) : null;
     const preview = c.last_message_sender_kind && c.last_message_sender_kind !== "visitor"
       ? fmt(gettext("Reply: %s"), [c.last_message_preview]) : c.last_message_preview;
+    const others = viewers.get(c.id) || [];
+    const seen = others.length
+      ? el("span", { class: "conv-viewers", title: fmt(gettext("Also open for: %s"), [others.map((v) => v.name).join(", ")]),
+        text: others.map((v) => v.name).join(", ") })
+      : null;
     const button = el("button", { type: "button", class: "conv", "data-id": String(c.id) },
       el("span", { class: "conv-top" },
+        onlineDot(c.visitor),
         el("span", { class: "conv-name", text: c.visitor.name }),
+        seen,
         el("time", { class: "conv-time", text: timeText(c.last_message_at || c.created_at) }),
       ),
       el("span", { class: "conv-bottom" },
+        el("span", { class: "conv-typing", text: gettext("typing…") }),
         el("span", { class: "conv-preview", text: preview || "" }), status, badge,
       ),
     );
-    const li = el("li", { class: "conv-row" + (c.id === openId ? " active" : "") + (c.unread_count ? " unread" : "") }, button);
+    const li = el("li", { class: "conv-row" + (c.id === openId ? " active" : "") + (c.unread_count ? " unread" : "") + (drafts.has(c.id) ? " typing" : "") }, button);
     li.dataset.id = c.id;
     return li;
   }
 
-  // --- Open conversation --------------------------------------------------------------------
-
-  function messagesUrl(id, afterSeq) {
-    return `${API}/conversations/${id}/messages/` + (afterSeq ? `?after_seq=${afterSeq}` : "");
+  function rowOf(id) {
+    return ui.list.querySelector(`li.conv-row[data-id="${Number(id)}"]`);
   }
 
-  const lastShownSeq = () => Math.max(0, ...shown.keys());
+  // --- Open conversation --------------------------------------------------------------------
 
-  async function openConversation(id) {
+  function threadOf(id) {
+    let t = threads.get(id);
+    if (t) {
+      threads.delete(id); // re-inserted below: most recently used last
+    } else {
+      t = { messages: new Map(), upTo: 0, loaded: false };
+    }
+    threads.set(id, t);
+    for (const old of threads.keys()) {
+      if (threads.size <= THREAD_CACHE) break;
+      if (old !== openId && old !== id) threads.delete(old);
+    }
+    return t;
+  }
+
+  function openConversation(id) {
+    if (openId === id) return;
+    stopTyping(); // the announcement belonged to the conversation being left
     openId = id;
     history.replaceState(null, "", `#c${id}`);
+    const t = threadOf(id);
     shown.clear();
     ui.messages.replaceChildren();
+    for (const m of [...t.messages.values()].sort((a, b) => a.seq - b.seq)) {
+      const li = renderMessage(m);
+      shown.set(m.seq, li);
+      ui.messages.append(li);
+    }
+    // Unacknowledged replies to this conversation stay visible below the stored messages.
+    for (const out of outbox.values()) if (out.frame.conversation_id === id) ui.messages.append(out.li);
     ui.thread.hidden = false;
     ui.threadEmpty.hidden = true;
     renderList();
     renderOpenHeader();
-    await catchUp();
-    if (openId !== id) return; // another conversation was opened meanwhile
-    // Unacknowledged replies to this conversation stay visible below the stored messages.
-    for (const out of outbox.values()) if (out.frame.conversation_id === id) ui.messages.append(out.li);
+    renderLoading();
+    renderViewers();
+    renderDraft();
+    renderTicks();
+    send({ type: "conversation.view", conversation_id: id });
+    if (!t.loaded) requestResume([id]);
+    else scheduleGapCheck();
     scrollDown(true);
     markRead();
     ui.body.focus();
   }
 
-  // Fetch the open conversation's messages after the last one shown (all of them at first).
-  async function catchUp() {
+  function closeConversation() {
     if (openId === null) return;
-    const id = openId;
-    const token = ++loadToken;
-    try {
-      const rows = await fetchAll(messagesUrl(id, lastShownSeq()));
-      if (token !== loadToken || id !== openId) return;
-      rows.forEach((m) => receive(m, false));
-      markRead();
-    } catch (err) {
-      console.error("[kefu] messages", err);
-      if (reconnectTimer !== -1) notify(gettext("Could not load the messages."));
-    }
+    stopTyping();
+    openId = null;
+    history.replaceState(null, "", location.pathname + location.search);
+    shown.clear();
+    ui.messages.replaceChildren();
+    ui.thread.hidden = true;
+    ui.threadEmpty.hidden = false;
+    ui.visitorEmpty.hidden = false;
+    ui.visitorInfo.hidden = true;
+    renderList();
+    send({ type: "conversation.view", conversation_id: null });
+  }
+
+  function renderLoading() {
+    const t = threads.get(openId);
+    ui.loading.hidden = !t || t.loaded;
   }
 
   function renderOpenHeader() {
     const c = conversations.get(openId);
     ui.title.textContent = c ? c.visitor.name : `#${openId}`;
     ui.status.textContent = c ? STATUS[c.status] || c.status : "";
+    ui.online.replaceChildren(...(c ? [onlineDot(c.visitor)] : []));
     ui.visitorEmpty.hidden = Boolean(c);
     ui.visitorInfo.hidden = !c;
     if (!c) return;
     const v = c.visitor;
     $("v-name").textContent = v.name || "—";
+    const known = v.online !== null && v.online !== undefined;
+    $("v-online").replaceChildren(...(known ? [onlineDot(v), " ", v.online ? PRESENCE.online : PRESENCE.offline] : ["—"]));
     $("v-email").textContent = v.email || "—";
     $("v-page-title").textContent = v.page_title || "—";
     // Shown as text, not a link: the URL comes from the visitor's browser.
@@ -249,7 +319,22 @@
       el("div", { class: "text", text: m.body }),
     );
     if (m.seq) li.dataset.seq = m.seq;
+    if (m.private) li.dataset.private = "1";
     return li;
+  }
+
+  // Read ticks: replies (not notes) up to the highest seq the visitor has read.
+  function renderTick(li) {
+    if (!li.dataset.seq || li.dataset.private || !/from-(agent|bot)/.test(li.className)) return;
+    const read = Number(li.dataset.seq) <= (visitorRead.get(openId) || 0);
+    if (read && !li.querySelector(".tick")) {
+      li.querySelector(".meta").append(el("span", { class: "tick", text: "✓ " + gettext("Read") }));
+    }
+    li.classList.toggle("read", read);
+  }
+
+  function renderTicks() {
+    for (const li of shown.values()) renderTick(li);
   }
 
   function nearBottom() {
@@ -271,30 +356,89 @@
     ui.messages.insertBefore(li, before);
   }
 
-  // A stored message (API page, message.created or message.ack).
+  // A stored message (history, message.created or message.ack).
   function receive(m, live) {
     const out = m.sender_kind === "agent" && m.client_msg_id ? outbox.get(m.client_msg_id) : null;
     if (out) {
       outbox.delete(m.client_msg_id);
       out.li.remove();
     }
-    if (m.conversation_id !== openId || shown.has(m.seq)) return;
+    if (m.sender_kind === "visitor" && live) visitorDraft(m.conversation_id, ""); // it was sent
+    const t = threads.get(m.conversation_id);
+    if (!t || t.messages.has(m.seq)) return; // not loaded (resume fetches it when opened), or a copy
+    t.messages.set(m.seq, m);
+    while (t.messages.has(t.upTo + 1)) t.upTo += 1;
+    if (m.seq > t.upTo) scheduleGapCheck();
+    if (m.conversation_id !== openId) return;
     const stick = nearBottom();
     const li = renderMessage(m);
     shown.set(m.seq, li);
     place(li, m.seq);
+    renderTick(li);
     if (stick || out) scrollDown(true);
     if (live && m.sender_kind === "visitor") markRead();
   }
 
   function markRead() {
     if (openId === null || !ready || document.visibilityState !== "visible") return;
-    const seq = lastShownSeq();
+    const seq = Math.max(0, ...shown.keys());
     const c = conversations.get(openId);
     if (seq > (readSent.get(openId) || 0) || (c && c.unread_count && seq >= c.last_seq)) {
       readSent.set(openId, seq);
       send({ type: "conversation.read", conversation_id: openId, seq });
     }
+  }
+
+  // --- Catching up: resume ------------------------------------------------------------------
+
+  function requestResume(ids) {
+    ids.forEach((id) => wanted.add(id));
+    pump();
+  }
+
+  // One `resume` at a time: resume.done carries no id, so one in flight keeps it unambiguous.
+  function pump() {
+    if (!ready || inFlight || !wanted.size) return;
+    const ids = [...wanted].filter((id) => threads.has(id)).slice(0, 200);
+    wanted.clear();
+    if (!ids.length) return;
+    const after = {};
+    for (const id of ids) after[id] = threads.get(id).upTo;
+    inFlight = ids;
+    send({ type: "resume", conversations: after });
+  }
+
+  function resumeDone() {
+    const ids = inFlight || [];
+    inFlight = null;
+    for (const id of ids) {
+      const t = threads.get(id);
+      if (t) t.loaded = true;
+    }
+    if (ids.includes(openId)) {
+      renderLoading();
+      scrollDown();
+      markRead();
+    }
+    pump();
+  }
+
+  function scheduleGapCheck() {
+    if (!gapTimer) gapTimer = setTimeout(checkGaps, GAP_CHECK_MS);
+  }
+
+  // A later seq arrived (or the inbox row says there is one) but not the ones before it: a
+  // delivery was lost, or is merely late. If it is still missing now, fetch it from the database.
+  function checkGaps() {
+    gapTimer = null;
+    const behind = [];
+    for (const [id, t] of threads) {
+      if (!t.loaded || (inFlight && inFlight.includes(id))) continue;
+      const c = conversations.get(id);
+      const last = Math.max(c ? c.last_seq : 0, ...t.messages.keys());
+      if (last > t.upTo) behind.push(id);
+    }
+    if (behind.length) requestResume(behind);
   }
 
   // --- Replying -----------------------------------------------------------------------------
@@ -311,6 +455,7 @@
     outbox.set(id, { frame, li, failed: false });
     ui.messages.append(li);
     ui.body.value = "";
+    stopTyping();
     scrollDown(true);
     transmit(id);
   }
@@ -337,6 +482,94 @@
       transmit(id); // same client_msg_id: stored at most once
     });
     out.li.append(el("div", { class: "err" }, fmt(gettext("Not sent: %s"), [message]) + " ", retry));
+  }
+
+  // --- Typing -------------------------------------------------------------------------------
+
+  // The visitor sees "agent is typing" (no text); other agents see it in the viewers bar.
+  // Throttled: announced once, re-announced every TYPING_REFRESH_MS while keys keep coming.
+  function agentTyped() {
+    // A private note is not for the visitor, and neither is the fact that one is being written.
+    if (openId === null || ui.private.checked || !ui.body.value.trim()) { stopTyping(); return; }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
+    if (!ready || (typingConv === openId && Date.now() - typingAt < TYPING_REFRESH_MS)) return;
+    typingConv = openId;
+    typingAt = Date.now();
+    send({ type: "typing", conversation_id: openId, active: true });
+  }
+
+  function stopTyping() {
+    clearTimeout(typingIdle);
+    typingIdle = null;
+    if (typingConv === null) return;
+    send({ type: "typing", conversation_id: typingConv, active: false });
+    typingConv = null;
+  }
+
+  // The visitor's draft, live: shown as text under the thread, never stored.
+  function visitorDraft(id, text) {
+    const old = drafts.get(id);
+    if (old) clearTimeout(old.timer);
+    if (text.trim()) {
+      drafts.set(id, { text, timer: setTimeout(() => visitorDraft(id, ""), DRAFT_STALE_MS) });
+    } else {
+      drafts.delete(id);
+    }
+    const row = rowOf(id);
+    if (row) row.classList.toggle("typing", drafts.has(id));
+    if (id === openId) renderDraft();
+  }
+
+  function renderDraft() {
+    const d = drafts.get(openId);
+    const stick = nearBottom();
+    ui.typing.hidden = !d;
+    ui.draft.textContent = d ? d.text : "";
+    if (stick) scrollDown(true);
+  }
+
+  // --- Team: presence and who else has a conversation open ----------------------------------
+
+  function renderAgents() {
+    const order = { online: 0, away: 1, offline: 2 };
+    const list = [...agents.values()].sort(
+      (a, b) => order[a.status] - order[b.status] || a.name.localeCompare(b.name),
+    );
+    ui.agents.replaceChildren(...list.map((a) => {
+      const li = el("li", { class: `agent agent-${a.status}` + (a.user_id === MY_ID ? " me" : "") },
+        dot(a.status, PRESENCE[a.status]),
+        el("span", { class: "agent-name", text: a.name }),
+        el("span", { class: "agent-status", text: PRESENCE[a.status] || a.status }),
+      );
+      li.dataset.userId = a.user_id;
+      li.dataset.status = a.status;
+      return li;
+    }));
+    const me = agents.get(MY_ID);
+    if (me) ui.myStatus.value = me.status === "away" ? "away" : "online";
+  }
+
+  function viewersChanged(frame) {
+    const others = frame.viewers.filter((v) => v.user_id !== MY_ID);
+    if (others.length) viewers.set(frame.conversation_id, others);
+    else viewers.delete(frame.conversation_id);
+    if (conversations.has(frame.conversation_id)) renderList();
+    if (frame.conversation_id === openId) renderViewers();
+  }
+
+  function renderViewers() {
+    const others = viewers.get(openId) || [];
+    ui.viewers.hidden = !others.length;
+    ui.viewers.replaceChildren(
+      el("span", { class: "viewers-label", text: gettext("Also viewing:") }),
+      ...others.map((v) => {
+        const span = el("span", { class: "viewer" + (v.typing ? " typing" : ""),
+          text: v.typing ? fmt(gettext("%s (typing…)"), [v.name]) : v.name });
+        span.dataset.userId = v.user_id;
+        return span;
+      }),
+    );
   }
 
   // --- Socket -------------------------------------------------------------------------------
@@ -371,6 +604,8 @@
   function dropped(code) {
     ws = null;
     ready = false;
+    inFlight = null; // its history died with the socket; session.ready asks again
+    typingConv = null; // the server clears what the socket announced
     clearInterval(pingTimer);
     clearTimeout(pongTimer);
     pongTimer = null;
@@ -386,19 +621,38 @@
       case "session.ready": onReady(frame); break;
       case "message.created": receive(frame.message, true); break;
       case "history": frame.messages.forEach((m) => receive(m, false)); break;
+      case "resume.done": resumeDone(); break;
       case "message.ack": receive(frame.message, false); break;
       case "conversation.updated":
         upsert(frame.conversation);
         renderList();
         if (frame.conversation.id === openId) renderOpenHeader();
         break;
+      case "conversation.read":
+        if (frame.reader === "visitor" && frame.seq > (visitorRead.get(frame.conversation_id) || 0)) {
+          visitorRead.set(frame.conversation_id, frame.seq);
+          if (frame.conversation_id === openId) renderTicks();
+        }
+        break;
+      case "typing":
+        if (frame.sender_kind === "visitor") visitorDraft(frame.conversation_id, frame.active ? frame.text || "" : "");
+        break; // other agents' typing shows through viewers.changed
       case "visitor.updated": visitorUpdated(frame.visitor); break;
+      case "presence.changed":
+        agents.set(frame.agent.user_id, frame.agent);
+        renderAgents();
+        break;
+      case "viewers.changed": viewersChanged(frame); break;
       case "error":
         if (frame.code === "rate_limited" && outbox.has(frame.ref)) {
           // Nothing was done; the same client_msg_id goes out again when allowed.
           setTimeout(() => transmit(frame.ref), (frame.retry_after || 1) * 1000);
         } else if (frame.ref && outbox.has(frame.ref)) {
           fail(frame.ref, frame.message);
+        } else if (frame.code === "rate_limited") {
+          // Maybe the resume: ask again later (a second resume.done is harmless).
+          const ids = inFlight;
+          if (ids) setTimeout(() => { if (inFlight === ids) { inFlight = null; requestResume(ids); } }, (frame.retry_after || 1) * 1000);
         } else {
           notify(`${frame.message} (${frame.code})`);
         }
@@ -427,6 +681,11 @@
     attempts = 0;
     readSent.clear(); // a read sent on a socket that died may not have arrived
     setConn("online", gettext("Connected"));
+    agents.clear();
+    (frame.agents || []).forEach((a) => agents.set(a.user_id, a));
+    renderAgents();
+    viewers.clear(); // whoever had what open is told again as it changes
+    renderViewers();
     // The server closes sockets that stay silent too long; it says how often to ping.
     const every = frame.heartbeat_seconds ? frame.heartbeat_seconds * 1000 : PING_MS;
     pingTimer = setInterval(() => {
@@ -442,10 +701,14 @@
         dropped(1006);
       }, PONG_TIMEOUT_MS);
     }, every);
-    // Whatever happened while we were away is in the database.
-    loadList();
-    catchUp();
+    // Whatever was delivered while we were away is lost; the database has it.
+    inFlight = null;
+    requestResume([...threads.keys()]);
+    if (openId !== null) send({ type: "conversation.view", conversation_id: openId });
+    loadList(); // the inbox rows
     for (const id of outbox.keys()) transmit(id);
+    markRead();
+    agentTyped(); // still typing a reply: say so on the new socket
   }
 
   // --- Wiring -------------------------------------------------------------------------------
@@ -455,7 +718,9 @@
     if (button) openConversation(Number(button.dataset.id));
   });
   ui.more.addEventListener("click", () => { if (nextPage) loadList(nextPage); });
+  ui.close.addEventListener("click", closeConversation);
   ui.form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
+  ui.body.addEventListener("input", agentTyped);
   ui.body.addEventListener("keydown", (event) => {
     // Enter sends; Shift+Enter is a new line; Enter that ends an IME composition does not send.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
@@ -463,7 +728,14 @@
       submit();
     }
   });
-  ui.private.addEventListener("change", () => ui.form.classList.toggle("note-mode", ui.private.checked));
+  ui.private.addEventListener("change", () => {
+    ui.form.classList.toggle("note-mode", ui.private.checked);
+    agentTyped();
+  });
+  ui.myStatus.addEventListener("change", () => {
+    if (ready) send({ type: "presence.set", status: ui.myStatus.value });
+    else renderAgents(); // cannot switch while offline: show what the server last said
+  });
   document.addEventListener("visibilitychange", markRead);
   window.addEventListener("online", () => {
     if (!ws && reconnectTimer !== -1) { clearTimeout(reconnectTimer); connect(); }

@@ -16,6 +16,10 @@
   const PONG_TIMEOUT_MS = 10000;
   const MAX_BACKOFF_MS = 30000;
   const OUTBOX_LIMIT = 50;
+  const TYPING_EVERY_MS = 500;    // the visitor's draft goes out at most twice a second
+  const AGENT_TYPING_MS = 6000;   // "agent is typing" fades without a refresh
+  const TITLE_POLL_MS = 1500;     // single-page sites change document.title without an event
+  const CLIENT_MSG_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
   if (window.Kefu && window.Kefu.loaded) return; // pasted twice: keep one widget
 
@@ -161,8 +165,17 @@
   let wantOpen = storageGet("sessionStorage", "open") === "1";
   let unread = 0;
   let lastReadSent = 0;
+  let typingSent = "";        // the draft last sent on this socket
+  let typingAt = 0;
+  let typingTimer = null;
+  let agentTypingTimer = null;
+  let pageSent = "";          // "url\ntitle" last reported on this socket
+  const agentRead = new Map(); // conversation id -> highest seq an agent has read
   const shown = new Map();    // "conversation:seq" -> <li> of every stored message shown
-  const outbox = new Map();   // client_msg_id -> {body, li, failed}: sent but not acknowledged
+  // client_msg_id -> {body, li, failed, t}: written but not acknowledged. Mirrored in
+  // localStorage, so what was typed while offline survives a reload and goes out afterwards
+  // with the same client_msg_id (the server stores it at most once).
+  const outbox = new Map();
 
   const keyOf = (m) => `${m.conversation_id}:${m.seq}`;
   const S = (name) => (boot && boot.strings && boot.strings[name]) || name;
@@ -175,6 +188,24 @@
       max = Math.max(max, Number(li.dataset.seq));
     }
     return max;
+  }
+
+  // The stored outbox is one JSON object {client_msg_id: {body, t, failed}} shared by the
+  // visitor's tabs; each change re-reads it so that tabs do not overwrite each other's entries.
+  function outboxStored() {
+    try {
+      const saved = JSON.parse(storageGet("localStorage", "outbox") || "{}");
+      return saved && typeof saved === "object" && !Array.isArray(saved) ? saved : {};
+    } catch (e) {
+      return {}; // damaged: start empty rather than break the widget
+    }
+  }
+
+  function outboxPersist(id, entry) {
+    const saved = outboxStored();
+    if (entry) saved[id] = { body: entry.body, t: entry.t, failed: entry.failed };
+    else delete saved[id];
+    storageSet("localStorage", "outbox", Object.keys(saved).length ? JSON.stringify(saved) : null);
   }
 
   // --- UI -----------------------------------------------------------------------------------
@@ -209,6 +240,9 @@
     .msg { display: flex; flex-direction: column; align-items: flex-start; margin: 8px 0; }
     .msg.mine { align-items: flex-end; }
     .meta { font-size: 11px; color: #6b7280; margin: 0 4px 2px; }
+    .tick { margin-left: 6px; color: #2563eb; }
+    .typing { font-size: 12px; color: #6b7280; padding: 2px 14px 4px; background: #f6f7f9;
+      font-style: italic; }
     .bubble { max-width: 80%; padding: 8px 11px; border-radius: 12px; background: #fff;
       border: 1px solid #e5e7eb; white-space: pre-wrap; overflow-wrap: anywhere; }
     .mine .bubble { background: #2563eb; border-color: #2563eb; color: #fff; }
@@ -237,13 +271,15 @@
     });
     const form = el("form", {}, textarea, el("button", { type: "submit", text: S("send") }));
     const state = el("div", { class: "state", role: "status" });
+    const typing = el("div", { class: "typing", "aria-live": "polite", text: S("typing") });
+    typing.hidden = true;
     const panel = el(
       "div", { class: "panel", role: "dialog", "aria-label": S("title") },
       el("header", {},
         el("span", { class: "name", text: boot.merchant.name || S("title") }),
         el("button", { class: "x", type: "button", "aria-label": S("close"), title: S("close"), text: "×", onclick: close }),
       ),
-      state, list, form,
+      state, list, typing, form,
     );
     panel.hidden = true;
     const badge = el("span", { class: "badge" });
@@ -258,6 +294,7 @@
       list.append(el("li", { class: "msg welcome" }, el("div", { class: "bubble", text: boot.merchant.welcome_message })));
     }
     form.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
+    textarea.addEventListener("input", draftChanged);
     textarea.addEventListener("keydown", (e) => {
       // Enter sends, Shift+Enter is a new line; Enter that confirms an IME composition (how
       // Chinese is typed) must not send half a sentence.
@@ -267,7 +304,7 @@
       }
     });
     document.body.append(host);
-    ui = { host, panel, list, textarea, state, badge, launcher };
+    ui = { host, panel, list, textarea, state, badge, launcher, typing };
     if (wantOpen) open();
   }
 
@@ -293,11 +330,36 @@
     const mine = m.sender_kind === "visitor";
     const metaText = mine ? timeText(m.created_at) : [m.sender_name || S("agent"), timeText(m.created_at)].filter(Boolean).join(" · ");
     const li = el("li", { class: "msg " + (mine ? "mine" : "theirs") },
-      el("div", { class: "meta", text: metaText }),
+      el("div", { class: "meta" }, el("span", { class: "when", text: metaText })),
       el("div", { class: "bubble", text: m.body }),
     );
     li.dataset.kind = m.sender_kind;
     return li;
+  }
+
+  // Read ticks: the visitor's own stored messages up to the highest seq an agent has read.
+  function renderTick(li) {
+    if (!li.classList.contains("mine") || !li.dataset.seq) return;
+    const read = Number(li.dataset.seq) <= (agentRead.get(Number(li.dataset.conv)) || 0);
+    let tick = li.querySelector(".tick");
+    if (read && !tick) {
+      tick = el("span", { class: "tick", text: "✓ " + S("read") });
+      li.querySelector(".meta").append(tick);
+    }
+    li.classList.toggle("read", read);
+  }
+
+  function agentReadUpTo(conversationId, seq) {
+    if (seq <= (agentRead.get(conversationId) || 0)) return;
+    agentRead.set(conversationId, seq);
+    for (const li of shown.values()) renderTick(li);
+  }
+
+  function showAgentTyping(active) {
+    clearTimeout(agentTypingTimer);
+    ui.typing.hidden = !active;
+    // A lost "stopped" frame (closed tab, dropped socket) must not leave it on forever.
+    if (active) agentTypingTimer = setTimeout(() => { ui.typing.hidden = true; }, AGENT_TYPING_MS);
   }
 
   // Stored messages are ordered by (conversation, seq); unacknowledged ones stay below them.
@@ -322,7 +384,10 @@
     if (convId === null || m.conversation_id > convId) convId = m.conversation_id;
     const mine = m.sender_kind === "visitor";
     const out = mine && m.client_msg_id ? outbox.get(m.client_msg_id) : null;
-    if (out) outbox.delete(m.client_msg_id);
+    if (out) {
+      outbox.delete(m.client_msg_id);
+      outboxPersist(m.client_msg_id, null);
+    }
     const key = keyOf(m);
     if (shown.has(key)) {
       if (out) out.li.remove(); // acknowledged twice (ack + broadcast): keep the first
@@ -332,7 +397,7 @@
     if (out) {
       li = out.li;
       li.classList.remove("pending", "failed");
-      li.querySelector(".meta").textContent = timeText(m.created_at);
+      li.querySelector(".when").textContent = timeText(m.created_at);
       const err = li.querySelector(".err");
       if (err) err.remove();
     } else {
@@ -340,8 +405,10 @@
     }
     shown.set(key, li);
     place(li, m);
+    renderTick(li);
     scrollDown();
     if (!mine && live) {
+      showAgentTyping(false); // the reply it was typing has arrived
       if (isOpen && document.visibilityState === "visible") markRead();
       else { unread += 1; renderBadge(); }
     }
@@ -389,16 +456,33 @@
     const body = ui.textarea.value.trim();
     if (!body || outbox.size >= OUTBOX_LIMIT) return;
     const id = randomId();
-    const li = renderMessage({ sender_kind: "visitor", body, created_at: null });
-    li.classList.add("pending");
-    li.dataset.clientMsgId = id;
-    li.querySelector(".bubble").addEventListener("click", () => retry(id));
-    outbox.set(id, { body, li, failed: false });
-    ui.list.append(li);
+    const entry = { body, failed: false, t: Date.now() };
+    outboxPersist(id, entry); // before it goes out: a reload right now must not lose it
+    pending(id, entry);
     ui.textarea.value = "";
+    sendTyping(""); // the draft became a message
     scrollDown();
     transmit(id);
     renderState();
+  }
+
+  // Show an unacknowledged message (new, or restored from storage after a reload).
+  function pending(id, entry) {
+    const li = renderMessage({ sender_kind: "visitor", body: entry.body, created_at: null });
+    li.classList.add("pending");
+    li.dataset.clientMsgId = id;
+    li.querySelector(".bubble").addEventListener("click", () => retry(id));
+    outbox.set(id, Object.assign({ li }, entry));
+    ui.list.append(li);
+    if (entry.failed) fail(id, "");
+  }
+
+  function restoreOutbox() {
+    const saved = Object.entries(outboxStored())
+      .filter(([id, e]) => CLIENT_MSG_ID.test(id) && e && typeof e.body === "string" && e.body.trim())
+      .sort((a, b) => (a[1].t || 0) - (b[1].t || 0))
+      .slice(-OUTBOX_LIMIT);
+    for (const [id, e] of saved) pending(id, { body: e.body, failed: Boolean(e.failed), t: e.t || 0 });
   }
 
   function transmit(id) {
@@ -413,6 +497,7 @@
     const out = outbox.get(id);
     if (!out) return;
     out.failed = true;
+    outboxPersist(id, out);
     out.li.classList.remove("pending");
     out.li.classList.add("failed");
     let err = out.li.querySelector(".err");
@@ -424,11 +509,62 @@
     const out = outbox.get(id);
     if (!out || !out.failed) return;
     out.failed = false;
+    outboxPersist(id, out);
     out.li.classList.remove("failed");
     out.li.classList.add("pending");
     const err = out.li.querySelector(".err");
     if (err) err.remove();
     transmit(id); // same client_msg_id: the server stores it at most once
+  }
+
+  // --- Typing and page views ---------------------------------------------------------------
+
+  // The agent sees the draft as it is typed (never stored). Throttled: the first change goes out
+  // at once, later ones at most every TYPING_EVERY_MS, and the last one always; a cleared draft
+  // goes out at once so the agent stops seeing it.
+  function draftChanged() {
+    const text = ui.textarea.value;
+    if (!text.trim()) { sendTyping(""); return; }
+    const wait = typingAt + TYPING_EVERY_MS - Date.now();
+    if (wait <= 0) sendTyping(text);
+    else if (!typingTimer) typingTimer = setTimeout(() => sendTyping(ui.textarea.value), wait);
+  }
+
+  function sendTyping(text) {
+    clearTimeout(typingTimer);
+    typingTimer = null;
+    text = text.trim() ? text.slice(0, 1000) : ""; // the protocol's limit for a draft
+    // Without a conversation the server has nowhere to show it: the first message starts one.
+    if (!ready || convId === null || text === typingSent) return;
+    typingSent = text;
+    typingAt = Date.now();
+    send({ type: "typing", text });
+  }
+
+  // The page the visitor is on, for the agent; sent after auth and whenever it changes.
+  function pageChanged() {
+    const url = location.href.slice(0, 2000);
+    const title = document.title.slice(0, 500);
+    if (!ready || pageSent === url + "\n" + title) return;
+    pageSent = url + "\n" + title;
+    send({ type: "page.view", url, title });
+  }
+
+  function watchPage() {
+    // Single-page sites navigate with the History API, which fires no event: wrap it. The
+    // title usually changes just after, hence the timeout and the cheap title poll.
+    for (const name of ["pushState", "replaceState"]) {
+      const original = history[name];
+      if (typeof original !== "function") continue;
+      history[name] = function (...args) {
+        const result = original.apply(this, args);
+        setTimeout(pageChanged, 0);
+        return result;
+      };
+    }
+    window.addEventListener("popstate", pageChanged);
+    window.addEventListener("hashchange", pageChanged);
+    setInterval(pageChanged, TITLE_POLL_MS);
   }
 
   // --- Socket -------------------------------------------------------------------------------
@@ -468,6 +604,7 @@
     clearInterval(pingTimer);
     clearTimeout(pongTimer);
     pongTimer = null;
+    showAgentTyping(false);
     renderState();
     if (code === 4401 || code === 4403) {
       // The token expired or does not fit: fetch a new one, then reconnect.
@@ -511,6 +648,17 @@
         break;
       case "message.created": receive(frame.message, true); break;
       case "message.ack": receive(frame.message, false); break;
+      case "typing":
+        if (frame.sender_kind === "agent" && frame.conversation_id === convId) showAgentTyping(frame.active);
+        break;
+      case "conversation.read":
+        if (frame.reader === "agent") agentReadUpTo(frame.conversation_id, frame.seq);
+        else if (frame.conversation_id === convId && frame.seq >= lastSeq(convId, true)) {
+          // Read in another tab of this visitor: nothing is unread here either.
+          unread = 0;
+          renderBadge();
+        }
+        break;
       case "error":
         if (frame.code === "rate_limited" && outbox.has(frame.ref)) {
           // Nothing was done; the same client_msg_id goes out again when allowed.
@@ -537,6 +685,8 @@
     ready = true;
     everReady = true;
     attempts = 0;
+    typingSent = ""; // the server forgot the old socket's draft
+    pageSent = "";
     if (conversation) {
       if (convId === null || conversation.id > convId) convId = conversation.id;
       if (!isOpen) { unread = conversation.unread_count; renderBadge(); }
@@ -549,8 +699,10 @@
       // Armed once, not re-armed by each ping: frequent pings must not postpone it forever.
       if (!pongTimer) pongTimer = setTimeout(() => { pongTimer = null; reopen(); }, PONG_TIMEOUT_MS);
     }, every);
+    pageChanged();
     for (const id of outbox.keys()) transmit(id); // same client_msg_id: stored at most once
     if (isOpen) markRead();
+    draftChanged(); // a draft typed while offline
   }
 
   // --- Start --------------------------------------------------------------------------------
@@ -563,15 +715,20 @@
         boot = await bootstrap();
         break;
       } catch (err) {
-        if (!err.retry || attempt >= 4) {
+        if (!err.retry) {
           console.error(`[kefu] widget disabled: ${err.message}`);
           return;
         }
+        // The server may be restarting: keep trying (slowly). Messages written before a
+        // reload wait in localStorage meanwhile.
+        if (attempt === 4) console.error(`[kefu] widget disabled until the server answers: ${err.message}`);
         await sleep(backoff(attempt));
       }
     }
     storageSet("localStorage", "anon", boot.anonymous_id);
     buildUi();
+    restoreOutbox();
+    watchPage();
     connect();
     document.addEventListener("visibilitychange", () => {
       if (isOpen && document.visibilityState === "visible") markRead();
