@@ -103,20 +103,27 @@ class FrameConsumer(AsyncWebsocketConsumer):
             return
         self.last_frame = time.monotonic()
         size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+        data = _UNREADABLE
+        if size <= protocol.MAX_FRAME_BYTES:
+            try:
+                data = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                pass
+        # Every frame but a well-formed ping is charged, refused ones (too large, not JSON,
+        # invalid) included: otherwise a flood of garbage is answered at full speed.
+        if data != {"type": "ping"}:
+            wait = self.bucket.take()
+            if wait:
+                # At least 1 ms: a wait that rounds to 0 would read as "retry now".
+                await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; slow down.",
+                                      ref=_ref(data), retry_after=max(round(wait, 3), 0.001))
+                return
         if size > protocol.MAX_FRAME_BYTES:
             await self.send_error(ErrorCode.FRAME_TOO_LARGE, "The frame is too large.")
             return
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        if data is _UNREADABLE:
             await self.send_error(ErrorCode.INVALID_JSON, "The frame is not valid JSON.")
             return
-        if not (isinstance(data, dict) and data.get("type") == "ping"):
-            wait = self.bucket.take()
-            if wait:
-                await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; slow down.",
-                                      ref=_ref(data), retry_after=round(wait, 3))
-                return
         try:
             frame = protocol.parse_client_frame(self.role, data)
             await self.handle_frame(frame)
@@ -145,6 +152,16 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     def start_watchdog(self) -> None:
         self.watchdog = asyncio.ensure_future(self._watch())
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # The server can drop the application without a disconnect (daphne cancels one
+            # that outlives application_close_timeout). The watchdog must not outlive it, or it
+            # keeps refreshing the dead socket's presence entries instead of letting them expire.
+            if getattr(self, "watchdog", None) is not None:
+                self.watchdog.cancel()
 
     async def _watch(self) -> None:
         """Close a socket whose client went silent (no ping), and keep presence entries fresh
@@ -182,8 +199,9 @@ class FrameConsumer(AsyncWebsocketConsumer):
             )
         )
 
-    async def replay(self, conversation_id: int, after_seq: int, include_private: bool) -> None:
-        """Send every visible message with seq > after_seq, in pages."""
+    async def replay(self, conversation_id: int, after_seq: int, include_private: bool) -> int:
+        """Send every visible message with seq > after_seq, in pages; returns the last seq
+        sent (after_seq if none)."""
         has_more = True
         while has_more:
             messages, has_more = await database_sync_to_async(selectors.message_history_after)(
@@ -191,7 +209,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
                 after_seq=after_seq, include_private=include_private,
             )
             if not messages:
-                return
+                break
             await self.send_frame(
                 protocol.HistoryFrame(
                     conversation_id=conversation_id,
@@ -200,6 +218,10 @@ class FrameConsumer(AsyncWebsocketConsumer):
                 )
             )
             after_seq = messages[-1].seq
+        return after_seq
+
+
+_UNREADABLE = object()  # a frame that is too large or not JSON
 
 
 def _ref(data) -> str | None:
@@ -221,6 +243,7 @@ class VisitorConsumer(FrameConsumer):
         self.visitor = None
         self.conversation_id: int | None = None
         self.registered = False
+        self.sent_seq: dict[int, int] = {}  # see fill_before
         await self.accept()
         self.start_watchdog()
 
@@ -277,7 +300,9 @@ class VisitorConsumer(FrameConsumer):
             )
         )
         if conversation is not None:
-            await self.replay(conversation.pk, frame.last_seq, include_private=False)
+            self.sent_seq[conversation.pk] = await self.replay(
+                conversation.pk, frame.last_seq, include_private=False
+            )
         if sockets == 1:
             await self.publish(
                 realtime.agents_group(self.merchant_id),
@@ -294,6 +319,44 @@ class VisitorConsumer(FrameConsumer):
         )
         return visitor, conversation
 
+    # A visitor cannot tell a lost message from a private note (both leave a gap in the seqs it
+    # sees), so the server keeps each visitor socket free of holes: `sent_seq[c]` is the seq up
+    # to which this socket has been sent every message of conversation c the visitor may see.
+    # Before a newer message goes out (broadcast or ack), what it would skip is read from the
+    # database and sent first. An event lost on the way (Redis restart, a process killed
+    # between commit and publish) or overtaken by a later one (two processes publishing) is
+    # filled in, so the client's highest shown seq stays a safe `last_seq` to resume from.
+
+    async def dispatch(self, message):
+        if message["type"] == "message.created":
+            created = message["frame"]["message"]
+            await self.fill_before(created["conversation_id"], created["seq"])
+            # Another tab may have started the conversation (or a new one after a close):
+            # follow it, or this tab's typing would be dropped or go to the old conversation.
+            self.conversation_id = created["conversation_id"]
+        await super().dispatch(message)
+
+    async def send_ack(self, message, created: bool, client_msg_id: str) -> None:
+        await self.fill_before(message.conversation_id, message.seq)
+        await super().send_ack(message, created, client_msg_id)
+
+    async def fill_before(self, conversation_id: int, seq: int) -> None:
+        after = self.sent_seq.get(conversation_id, 0)
+        while seq > after + 1:
+            page, has_more = await database_sync_to_async(selectors.message_history_after)(
+                merchant_id=self.merchant_id, conversation_id=conversation_id, after_seq=after,
+                include_private=False,
+            )
+            missed = [m for m in page if m.seq < seq]
+            if not missed:
+                break  # only private notes in between
+            after = missed[-1].seq
+            await self.send_frame(protocol.HistoryFrame(
+                conversation_id=conversation_id, messages=[realtime.message_out(m) for m in missed],
+                has_more=has_more and len(missed) == len(page),
+            ))
+        self.sent_seq[conversation_id] = max(self.sent_seq.get(conversation_id, 0), seq)
+
     async def refresh_presence(self) -> None:
         if self.registered:
             await presence.visitor_socket_up(self.merchant_id, self.visitor_id, self.channel_name)
@@ -304,6 +367,14 @@ class VisitorConsumer(FrameConsumer):
             return
         left = await presence.visitor_socket_down(self.merchant_id, self.visitor_id, self.channel_name)
         if left == 0 and self.visitor is not None:
+            # Another tab may have moved to another page since this one loaded the visitor;
+            # agents replace their copy with this frame, so send the stored row.
+            try:
+                self.visitor = await database_sync_to_async(selectors.visitor_get)(
+                    merchant_id=self.merchant_id, visitor_id=self.visitor_id
+                )
+            except KefuError:
+                pass
             await self.publish(
                 realtime.agents_group(self.merchant_id),
                 protocol.VisitorUpdatedFrame(visitor=realtime.visitor_out(self.visitor, False)),
@@ -341,10 +412,12 @@ class VisitorConsumer(FrameConsumer):
                              {"conversation_id": "not allowed for visitors"})
         if self.conversation_id is None:
             return  # nothing to type into yet; the first message starts the conversation
-        text = frame.text or ""
+        # `text` is optional (a widget need not share its draft): only an empty draft means
+        # "stopped"; a frame without text is plain typing, not a stop.
+        active = frame.active and (frame.text is None or bool(frame.text.strip()))
         await self.publish(realtime.agents_group(self.merchant_id), protocol.TypingOutFrame(
             conversation_id=self.conversation_id, sender_kind="visitor",
-            active=frame.active and bool(text.strip()), text=text,
+            active=active, text=frame.text,
         ))
 
     async def frame_page_view(self, frame: protocol.PageViewFrame) -> None:
@@ -435,6 +508,13 @@ class AgentConsumer(FrameConsumer):
             return
         await presence.agent_socket_down(self.merchant_id, self.membership.user_id, self.channel_name)
         await self.set_viewing(None)
+        # Another tab may have switched "away" on or off since this one connected: publish the
+        # stored switch, not this socket's copy of it.
+        fresh = await database_sync_to_async(membership_get)(
+            merchant_id=self.merchant_id, user=self.scope["user"]
+        )
+        if fresh is not None:
+            self.membership = fresh
         await self.publish_presence()
 
     async def check_conversations(self, ids: list[int]) -> set[int]:

@@ -21,16 +21,19 @@ from django.conf import settings
 SOCKET_TTL = 60.0
 
 
+# Keys are relative: RedisStore puts settings.PRESENCE_KEY_PREFIX in front, so two installs (or
+# two test runs) sharing one Redis, whose merchant and user ids overlap, never see each other's
+# sockets as online.
 def _agent_key(merchant_id: int, user_id: int) -> str:
-    return f"kefu:pres:m{merchant_id}:a{user_id}"
+    return f"pres:m{merchant_id}:a{user_id}"
 
 
 def _visitor_key(merchant_id: int, visitor_id: int) -> str:
-    return f"kefu:pres:m{merchant_id}:v{visitor_id}"
+    return f"pres:m{merchant_id}:v{visitor_id}"
 
 
 def _viewers_key(merchant_id: int, conversation_id: int) -> str:
-    return f"kefu:view:m{merchant_id}:c{conversation_id}"
+    return f"view:m{merchant_id}:c{conversation_id}"
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,9 @@ class MemoryStore:
     def __init__(self):
         self.sets: dict[str, dict[str, float]] = {}
 
-    async def add(self, key: str, member: str, ttl: float = SOCKET_TTL) -> None:
-        self.sets.setdefault(key, {})[member] = time.time() + ttl
+    async def add(self, key: str, member: str, ttl: float | None = None) -> None:
+        # SOCKET_TTL is read at call time (not bound as a default) so it can be tuned.
+        self.sets.setdefault(key, {})[member] = time.time() + (SOCKET_TTL if ttl is None else ttl)
 
     async def remove(self, key: str, member: str) -> None:
         entries = self.sets.get(key)
@@ -73,8 +77,9 @@ class MemoryStore:
 class RedisStore:
     """Sorted sets in Redis; one client per event loop (redis.asyncio binds to its loop)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, prefix: str = "kefu"):
         self.url = url
+        self.prefix = prefix + ":"
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._sync = None
 
@@ -91,19 +96,23 @@ class RedisStore:
             self._clients[loop] = client
         return client
 
-    async def add(self, key: str, member: str, ttl: float = SOCKET_TTL) -> None:
+    async def add(self, key: str, member: str, ttl: float | None = None) -> None:
+        ttl = SOCKET_TTL if ttl is None else ttl  # read at call time, like MemoryStore.add
+        key = self.prefix + key
         now = time.time()
         async with self._client().pipeline(transaction=False) as pipe:
             pipe.zadd(key, {member: now + ttl})
             pipe.zremrangebyscore(key, "-inf", now)
-            pipe.expire(key, int(ttl) + 5)
+            # The key's own expiry is a backstop for keys nobody touches any more; it must not
+            # cut short other members' entries, so never below the normal TTL.
+            pipe.expire(key, int(max(ttl, SOCKET_TTL)) + 5)
             await pipe.execute()
 
     async def remove(self, key: str, member: str) -> None:
-        await self._client().zrem(key, member)
+        await self._client().zrem(self.prefix + key, member)
 
     async def live(self, key: str) -> list[str]:
-        return await self._client().zrangebyscore(key, time.time(), "+inf")
+        return await self._client().zrangebyscore(self.prefix + key, time.time(), "+inf")
 
     async def live_many(self, keys: list[str]) -> list[list[str]]:
         if not keys:
@@ -111,7 +120,7 @@ class RedisStore:
         now = time.time()
         async with self._client().pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.zrangebyscore(key, now, "+inf")
+                pipe.zrangebyscore(self.prefix + key, now, "+inf")
             return await pipe.execute()
 
     def live_many_sync(self, keys: list[str]) -> list[list[str]]:
@@ -125,7 +134,7 @@ class RedisStore:
         now = time.time()
         pipe = self._sync.pipeline(transaction=False)
         for key in keys:
-            pipe.zrangebyscore(key, now, "+inf")
+            pipe.zrangebyscore(self.prefix + key, now, "+inf")
         return pipe.execute()
 
 
@@ -135,12 +144,15 @@ _store = None
 def store():
     global _store
     if _store is None:
-        _store = RedisStore(settings.REDIS_URL) if settings.REDIS_URL else MemoryStore()
+        _store = (
+            RedisStore(settings.REDIS_URL, getattr(settings, "PRESENCE_KEY_PREFIX", "kefu"))
+            if settings.REDIS_URL else MemoryStore()
+        )
     return _store
 
 
 def reset_store() -> None:
-    """For tests that switch REDIS_URL."""
+    """For tests that switch REDIS_URL or PRESENCE_KEY_PREFIX."""
     global _store
     _store = None
 

@@ -122,6 +122,10 @@ else:
 
 # --- Redis: channel layer, cache, Celery broker ----------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Prefix of every Redis key and pub/sub channel we use, so installs (or test runs) sharing one
+# Redis never see each other's events or presence.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="kefu")
+PRESENCE_KEY_PREFIX = REDIS_KEY_PREFIX
 # redis-py 8 caps pools at 100 and raises past it; a mass disconnect needs more.
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
 
@@ -142,7 +146,7 @@ if REDIS_URL:
                         "health_check_interval": 30,
                     }
                 ],
-                "prefix": "kefu",
+                "prefix": REDIS_KEY_PREFIX,
             },
         }
     }

@@ -1,0 +1,326 @@
+"""Tenant and audience matrix for every WebSocket frame type.
+
+Outsiders - charlie (agent of merchant "other"), vo (a visitor of "other") and vb (another
+visitor of acme, an outsider to visitor A's conversation) - try every client frame against
+acme's objects: they get an error or their own answer, acme's sockets receive nothing caused
+by them, and nothing of acme's is written.
+
+The converse: acme's activity produces every server frame type, and none of it reaches
+charlie, vo or the other acme visitor; agent-only frames never reach any visitor socket.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from conversations import protocol
+from conversations.models import Conversation, Message, Visitor, VisitorPageView
+from conversations.tokens import visitor_token_issue
+from merchants.models import Membership
+from tests import factories
+from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
+from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
+from tests.wsclient import open_visitor, session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CLIENT_TYPES = {
+    f.model_fields["type"].annotation.__args__[0]
+    for f in protocol.VISITOR_CLIENT_FRAMES + protocol.AGENT_CLIENT_FRAMES
+}
+SERVER_TYPES = {f.model_fields["type"].default for f in protocol.SERVER_FRAMES}
+# What a visitor socket may ever receive; the rest is for agents only.
+VISITOR_TYPES = {
+    "session.ready", "history", "message.ack", "message.created", "typing", "conversation.read",
+    "pong", "error",
+}
+
+
+@pytest.fixture
+def world(acme, other, alice, bob, charlie):
+    va = factories.visitor(acme, name="访客A", email="a@example.com")
+    ca = factories.visitor_message(va, "A's question").conversation_id
+    factories.agent_message(bob, ca, "acme internal note 机密", private=True)
+    factories.agent_message(bob, ca, "acme reply")
+    vb = factories.visitor(acme, name="访客B")
+    cb = factories.visitor_message(vb, "B's question").conversation_id
+    vo = factories.visitor(other, name="Other visitor")
+    co = factories.visitor_message(vo, "other's question").conversation_id
+    return SimpleNamespace(
+        acme=acme, other=other, va=va, vb=vb, vo=vo, ca=ca, cb=cb, co=co,
+        alice=alice, bob=bob, charlie=charlie,
+        cookies={m.user.username: session_cookie(m.user) for m in (alice, bob, charlie)},
+    )
+
+
+def acme_snapshot(merchant_id: int):
+    """Everything of acme's that a frame could write."""
+    return (
+        list(Message.objects.filter(merchant_id=merchant_id).order_by("id").values_list(
+            "id", "conversation_id", "seq", "body", "is_private")),
+        list(Conversation.objects.filter(merchant_id=merchant_id).order_by("id").values_list(
+            "id", "status", "last_seq", "assignee_id", "agent_last_read_seq",
+            "visitor_last_read_seq", "unread_agent_count", "unread_visitor_count")),
+        list(Visitor.objects.filter(merchant_id=merchant_id).order_by("id").values_list(
+            "id", "page_url", "page_title", "last_seen_at")),
+        VisitorPageView.objects.filter(merchant_id=merchant_id).count(),
+        list(Membership.objects.filter(merchant_id=merchant_id).order_by("id").values_list(
+            "user_id", "is_away")),
+    )
+
+
+async def cast(w) -> SimpleNamespace:
+    s = SimpleNamespace(
+        bob=await agent_sock(w.acme.pk, w.cookies["bob"], "bob"),
+        alice=await agent_sock(w.acme.pk, w.cookies["alice"], "alice"),
+        charlie=await agent_sock(w.other.pk, w.cookies["charlie"], "charlie"),
+        va=await visitor_sock(w.acme, w.va, "va", last_seq=3),
+        va2=await visitor_sock(w.acme, w.va, "va2", last_seq=3),
+        vb=await visitor_sock(w.acme, w.vb, "vb", last_seq=1),
+        vo=await visitor_sock(w.other, w.vo, "vo", last_seq=1),
+    )
+    await quiet_all(*vars(s).values())
+    return s
+
+
+# --- outsiders against acme ---------------------------------------------------------------------
+# (id, actor, frame(w) or a special, expected: an error code or the frame type of the answer)
+
+CASES = [
+    # charlie, on his own merchant's agent socket, naming acme's conversation
+    ("charlie-ping", "charlie", lambda w: {"type": "ping"}, "pong"),
+    ("charlie-send", "charlie", lambda w: {"type": "message.send", "client_msg_id": "x1",
+                                           "body": "hijack", "conversation_id": w.ca}, "not_found"),
+    ("charlie-note", "charlie", lambda w: {"type": "message.send", "client_msg_id": "x2",
+                                           "body": "note", "conversation_id": w.ca,
+                                           "private": True}, "not_found"),
+    ("charlie-read", "charlie", lambda w: {"type": "conversation.read", "conversation_id": w.ca,
+                                           "seq": 3}, "not_found"),
+    ("charlie-resume", "charlie", lambda w: {"type": "resume",
+                                             "conversations": {str(w.ca): 0, str(w.cb): 0}},
+     "resume.done"),
+    ("charlie-typing", "charlie", lambda w: {"type": "typing", "conversation_id": w.ca,
+                                             "active": True}, "not_found"),
+    ("charlie-typing-off", "charlie", lambda w: {"type": "typing", "conversation_id": w.ca,
+                                                 "active": False}, "not_found"),
+    ("charlie-view", "charlie", lambda w: {"type": "conversation.view", "conversation_id": w.ca},
+     "not_found"),
+    ("charlie-presence", "charlie", lambda w: {"type": "presence.set", "status": "away"},
+     "presence.changed"),
+    ("charlie-auth", "charlie", lambda w: {"type": "auth", "token": visitor_token_issue(
+        merchant_id=w.acme.pk, visitor_id=w.va.pk)}, "unknown_type"),
+    ("charlie-page", "charlie", lambda w: {"type": "page.view", "url": "https://x"},
+     "unknown_type"),
+    # vo, a visitor of other, on other's widget
+    ("vo-ping", "vo", lambda w: {"type": "ping"}, "pong"),
+    ("vo-auth-again", "vo", lambda w: {"type": "auth", "token": visitor_token_issue(
+        merchant_id=w.acme.pk, visitor_id=w.va.pk)}, "already_authenticated"),
+    ("vo-auth-on-acme-key", "vo", "auth-on-acme-key", "merchant_mismatch"),
+    ("vo-send-into", "vo", lambda w: {"type": "message.send", "client_msg_id": "y1",
+                                      "body": "hijack", "conversation_id": w.ca}, "invalid_frame"),
+    ("vo-send-own", "vo", lambda w: {"type": "message.send", "client_msg_id": "y2",
+                                     "body": "own question"}, "message.ack"),
+    ("vo-read", "vo", lambda w: {"type": "conversation.read", "conversation_id": w.ca, "seq": 3},
+     "not_found"),
+    ("vo-read-own", "vo", lambda w: {"type": "conversation.read", "seq": 1}, "conversation.read"),
+    ("vo-typing-into", "vo", lambda w: {"type": "typing", "conversation_id": w.ca, "text": "x"},
+     "invalid_frame"),
+    ("vo-typing-own", "vo", lambda w: {"type": "typing", "text": "typing to other"}, None),
+    ("vo-page", "vo", lambda w: {"type": "page.view", "url": "https://other.example/"}, None),
+    ("vo-resume", "vo", lambda w: {"type": "resume", "conversations": {str(w.ca): 0}},
+     "unknown_type"),
+    ("vo-presence", "vo", lambda w: {"type": "presence.set", "status": "away"}, "unknown_type"),
+    ("vo-view", "vo", lambda w: {"type": "conversation.view", "conversation_id": w.ca},
+     "unknown_type"),
+    # vb, another visitor of acme, against visitor A's conversation
+    ("vb-send-into", "vb", lambda w: {"type": "message.send", "client_msg_id": "z1",
+                                      "body": "hijack", "conversation_id": w.ca}, "invalid_frame"),
+    ("vb-read", "vb", lambda w: {"type": "conversation.read", "conversation_id": w.ca, "seq": 3},
+     "not_found"),
+    ("vb-typing-into", "vb", lambda w: {"type": "typing", "conversation_id": w.ca, "text": "x"},
+     "invalid_frame"),
+    ("vb-resume", "vb", lambda w: {"type": "resume", "conversations": {str(w.ca): 0}},
+     "unknown_type"),
+    ("vb-view", "vb", lambda w: {"type": "conversation.view", "conversation_id": w.ca},
+     "unknown_type"),
+]
+ERROR_CODES = set(protocol.ErrorCode.DESCRIPTIONS)
+
+
+def case_frame_type(case) -> str:
+    _, _, build, _ = case
+    if build == "auth-on-acme-key":
+        return "auth"
+    fake = SimpleNamespace(acme=SimpleNamespace(pk=1), va=SimpleNamespace(pk=1), ca=1, cb=2)
+    return build(fake)["type"]
+
+
+def test_the_outsider_matrix_covers_every_client_frame_type():
+    for actor in ("charlie", "vo"):
+        covered = {case_frame_type(c) for c in CASES if c[1] == actor}
+        assert covered == CLIENT_TYPES, (actor, CLIENT_TYPES - covered)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_outsider_frame_touches_nothing_of_acme(world, case, channel_layer_kind):
+    w = world
+    case_id, actor, build, expected = case
+    before = acme_snapshot(w.acme.pk)
+    if actor == "vb":
+        victims = ("va", "va2")  # acme's agents legitimately hear vb; va must not
+    else:
+        victims = ("bob", "alice", "va", "va2", "vb")
+
+    async def scenario():
+        s = await cast(w)
+        outsider = getattr(s, actor)
+        mark = len(outsider.log)
+        if build == "auth-on-acme-key":
+            # vo's own, valid token, presented to acme's widget socket.
+            comm, connected, _ = await open_visitor(w.acme)
+            assert connected
+            token = await sync_to_async(visitor_token_issue)(merchant_id=w.other.pk,
+                                                             visitor_id=w.vo.pk)
+            await comm.send_json_to({"type": "auth", "token": token})
+            error = await comm.receive_json_from(timeout=5)
+            assert (error["type"], error["code"]) == ("error", expected)
+            assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+            await comm.disconnect()
+        else:
+            frame = await sync_to_async(build)(w)
+            await outsider.send(frame)
+            if expected in ERROR_CODES:
+                error = await outsider.until("error")
+                assert error["code"] == expected, error
+            elif expected is not None:
+                await outsider.until(expected)
+        got = await quiet_all(*vars(s).values())
+        for name in victims:
+            assert got[name] == [], (case_id, name, got[name])
+        answer = outsider.log[mark:]
+        if actor == "vb":
+            # acme's agents may hear vb, never about A's conversation.
+            for name in ("bob", "alice"):
+                assert all(f.get("conversation_id") != w.ca for f in got[name]), got[name]
+        # Whatever the outsider got back names nothing of acme's (beyond echoing its own ids).
+        text = repr(answer)
+        for secret in ("A's question", "acme internal note", "acme reply", "访客A", "Bob", "Alice"):
+            assert secret not in text, (case_id, answer)
+        assert not [f for f in answer if f["type"] in ("history", "message.created")
+                    and f.get("conversation_id", f.get("message", {}).get("conversation_id"))
+                    in (w.ca, w.cb)]
+        for sock in vars(s).values():
+            await sock.close()
+
+    run(scenario())
+    assert acme_snapshot(w.acme.pk) == before
+
+
+# --- acme's activity against everyone else ----------------------------------------------------
+
+
+def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(world, channel_layer_kind):
+    w = world
+    bob_id = w.bob.user_id
+
+    async def scenario():
+        # The bystanders connect first and are drained: all they may receive later is nothing.
+        charlie = await agent_sock(w.other.pk, w.cookies["charlie"], "charlie")
+        vo = await visitor_sock(w.other, w.vo, "vo", last_seq=1)
+        vb = await visitor_sock(w.acme, w.vb, "vb", last_seq=1)
+        bob = await agent_sock(w.acme.pk, w.cookies["bob"], "bob")
+        alice = await agent_sock(w.acme.pk, w.cookies["alice"], "alice")
+        await quiet_all(charlie, vo, vb, bob, alice)
+        marks = {s.name: len(s.log) for s in (charlie, vo, vb)}
+
+        # Visitor A opens two tabs; the first replays everything (the note must be left out).
+        va = await visitor_sock(w.acme, w.va, "va", last_seq=0)
+        va2 = await visitor_sock(w.acme, w.va, "va2", last_seq=3)
+        await va.until("history")
+        await va.send({"type": "message.send", "client_msg_id": "q2", "body": "A again"})
+        await va.until("message.ack")
+        await bob.send({"type": "message.send", "client_msg_id": "n2", "body": "second note",
+                        "conversation_id": w.ca, "private": True})
+        await bob.until("message.ack")
+        await bob.send({"type": "message.send", "client_msg_id": "r2", "body": "bob answers",
+                        "conversation_id": w.ca})
+        await bob.until("message.ack")
+        await bob.send({"type": "typing", "conversation_id": w.ca, "active": True})
+        await va.until("typing")
+        await va.send({"type": "typing", "text": "A drafts"})
+        await alice.until_match(lambda f: f["type"] == "typing" and f["sender_kind"] == "visitor")
+        await va.send({"type": "page.view", "url": "https://acme.example/cart", "title": "Cart"})
+        await alice.until_match(lambda f: f["type"] == "visitor.updated"
+                                and f["visitor"]["page_url"] == "https://acme.example/cart")
+        await va.send({"type": "conversation.read", "seq": 6})
+        await alice.until_match(lambda f: f["type"] == "conversation.read"
+                                and f["reader"] == "visitor")
+        await bob.send({"type": "conversation.read", "conversation_id": w.ca, "seq": 4})
+        await alice.until_match(lambda f: f["type"] == "conversation.read"
+                                and f["reader"] == "agent")
+        await bob.send({"type": "presence.set", "status": "away"})
+        await alice.until_match(lambda f: f["type"] == "presence.changed"
+                                and f["agent"]["status"] == "away")
+        await bob.send({"type": "presence.set", "status": "online"})
+        await alice.send({"type": "conversation.view", "conversation_id": w.ca})
+        await bob.until("viewers.changed")
+        await bob.send({"type": "resume", "conversations": {str(w.ca): 0}})
+        await bob.until("resume.done")
+        for sock in (bob, va):
+            await sock.ping()
+            await sock.send({"type": "nope"})
+            await sock.until("error")
+        await va2.close()
+        await va.close()
+        await alice.until_match(lambda f: f["type"] == "visitor.updated"
+                                and f["visitor"]["online"] is False)
+        await bob.close()
+        await alice.until_match(lambda f: f["type"] == "presence.changed"
+                                and f["agent"]["status"] == "offline")
+        await quiet_all(charlie, vo, vb, alice)
+        for sock in (charlie, vo, vb, alice):
+            await sock.close()
+        return SimpleNamespace(charlie=charlie, vo=vo, vb=vb, bob=bob, alice=alice, va=va,
+                               va2=va2, marks=marks)
+
+    s = run(scenario())
+
+    # Nothing of acme's activity reached the other merchant or the other acme visitor.
+    for name in ("charlie", "vo", "vb"):
+        assert getattr(s, name).log[s.marks[name]:] == [], name
+
+    # Every server frame type was produced (so the checks below are not hollow) ...
+    seen = {f["type"] for sock in (s.bob, s.alice, s.va, s.va2) for f in sock.log}
+    assert seen == SERVER_TYPES, SERVER_TYPES - seen
+    agent_frames = s.alice.log + s.bob.log
+    assert any(f["type"] == "message.created" and f["message"]["private"] for f in agent_frames)
+    assert any(f["type"] == "history" and any(m["private"] for m in f["messages"])
+               for f in agent_frames)
+    assert any(f["type"] == "typing" and f["name"] == "Bob" for f in s.alice.log)
+    assert any(f["type"] == "conversation.read" and f["user_id"] == bob_id for f in s.alice.log)
+    assert any(f["type"] == "typing" and f["text"] == "A drafts" for f in s.alice.log)
+
+    # ... and the visitor's sockets got only what a visitor may see.
+    for sock in (s.va, s.va2):
+        assert sock.log, sock.name
+        for f in sock.log:
+            assert f["type"] in VISITOR_TYPES, (sock.name, f)
+            if f["type"] == "session.ready":
+                assert f["agents"] == [] and f["user_id"] is None
+            if f["type"] in ("message.created", "message.ack"):
+                assert f["message"]["private"] is False
+                assert f["message"]["conversation_id"] == w.ca
+            if f["type"] == "history":
+                assert f["conversation_id"] == w.ca
+                assert not [m for m in f["messages"] if m["private"]]
+            if f["type"] == "typing":
+                assert f["conversation_id"] == w.ca
+                assert (f["sender_kind"], f["user_id"], f["name"], f["text"]) == (
+                    "agent", None, "", None)
+            if f["type"] == "conversation.read":
+                assert f["user_id"] is None and f["conversation_id"] == w.ca
+        assert "note" not in repr(sock.log)
+    # The first tab was replayed the conversation without the note.
+    history = next(f for f in s.va.log if f["type"] == "history")
+    assert [m["body"] for m in history["messages"]] == ["A's question", "acme reply"]
