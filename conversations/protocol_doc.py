@@ -38,6 +38,12 @@ Frames are JSON objects sent as WebSocket text messages, one frame per message, 
   frames, every message of its current conversation with `seq` greater than `last_seq`, so a
   message committed during the handshake is either replayed or delivered (or both, and the
   client drops the copy).
+- Visitors never receive private notes, so the seqs a visitor sees skip those numbers. The
+  server keeps each visitor socket free of other holes: before it sends a message (broadcast or
+  ack) it first sends, in a `history` frame, any visible message with a lower seq that this socket
+  has not been sent yet. A visitor's highest shown seq is therefore always a safe `last_seq`.
+- Agents see every seq. An agent client that sees a hole sends `resume` from its last complete
+  seq; after reconnecting it sends `resume` for the conversations it shows.
 - A refused frame gets an `error` frame; the socket stays open except where the code says
   it closes. Nothing is stored for a refused frame.
 
