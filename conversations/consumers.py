@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 # Channel-layer events whose frame is forwarded to the client as it is.
 FORWARDED = {
     "message.created", "conversation.updated", "conversation.read", "typing",
-    "presence.changed", "visitor.updated", "viewers.changed",
+    "presence.changed", "visitor.updated", "viewers.changed", "conversation.state",
+    "queue.changed", "routing.event", "notification",
 }
 PRESENCE_REFRESH_SECONDS = 20.0
 
@@ -194,7 +195,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         await self.send_frame(
             protocol.MessageAckFrame(
                 client_msg_id=client_msg_id,
-                message=realtime.message_out(message),
+                message=realtime.message_out(message, for_agents=self.role == "agent"),
                 duplicate=not created,
             )
         )
@@ -213,7 +214,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
             await self.send_frame(
                 protocol.HistoryFrame(
                     conversation_id=conversation_id,
-                    messages=[realtime.message_out(m) for m in messages],
+                    messages=[realtime.message_out(m, for_agents=self.role == "agent") for m in messages],
                     has_more=has_more,
                 )
             )
@@ -352,7 +353,8 @@ class VisitorConsumer(FrameConsumer):
                 break  # only private notes in between
             after = missed[-1].seq
             await self.send_frame(protocol.HistoryFrame(
-                conversation_id=conversation_id, messages=[realtime.message_out(m) for m in missed],
+                conversation_id=conversation_id,
+                messages=[realtime.message_out(m, for_agents=False) for m in missed],
                 has_more=has_more and len(missed) == len(page),
             ))
         self.sent_seq[conversation_id] = max(self.sent_seq.get(conversation_id, 0), seq)
@@ -395,7 +397,7 @@ class VisitorConsumer(FrameConsumer):
             )
         message, created = await database_sync_to_async(services.message_send_by_visitor)(
             merchant_id=self.merchant_id, visitor_id=self.visitor_id,
-            client_msg_id=frame.client_msg_id, body=frame.body,
+            client_msg_id=frame.client_msg_id, body=frame.body, team_id=frame.team_id,
         )
         self.conversation_id = message.conversation_id
         await self.send_ack(message, created, frame.client_msg_id)
@@ -455,6 +457,7 @@ class AgentConsumer(FrameConsumer):
         self.sender = services.Sender.agent(self.membership)
         await self.accept()
         await self.join(realtime.agents_group(self.merchant_id))
+        await self.join(realtime.agent_group(self.merchant_id, user.pk))
         await presence.agent_socket_up(self.merchant_id, user.pk, self.channel_name)
         self.registered = True
         self.start_watchdog()

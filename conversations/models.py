@@ -95,10 +95,37 @@ class Conversation(models.Model):
         _("unread by visitor"), default=0, help_text=_("Replies the visitor has not read.")
     )
 
+    class Source(models.TextChoices):
+        CHAT = "chat", _("Live chat")
+        OFFLINE_FORM = "offline_form", _("Left a message")
+        API = "api", _("API")
+
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.CHAT)
+    # --- Routing (conversations.routing) ---
+    team = models.ForeignKey(
+        "merchants.Team", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="conversations", verbose_name=_("team"),
+    )
+    # Higher is served first from the queue (e.g. raised by strongly negative sentiment).
+    priority = models.SmallIntegerField(_("priority"), default=0)
+    # Set while waiting in the queue; the queue is ordered by (-priority, queued_at, id).
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    # Acceptance timeouts since the conversation last left the queue.
+    routing_attempts = models.PositiveSmallIntegerField(default=0)
+    # Oldest visitor message no agent has answered yet (None once answered).
+    awaiting_reply_since = models.DateTimeField(null=True, blank=True)
+    # --- Bot (knowledge.bot) ---
+    bot_active = models.BooleanField(_("bot is answering"), default=False)
+    bot_state = models.JSONField(default=dict, blank=True)
+    intent = models.CharField(_("detected intent"), max_length=100, blank=True)
+    handed_over_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
+
     class Meta:
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
         indexes = [
+            models.Index(fields=["merchant", "queued_at"], name="conv_queue"),
             models.Index(fields=["merchant", "-last_message_at", "-id"], name="conv_inbox"),
             models.Index(fields=["merchant", "status", "-last_message_at"], name="conv_inbox_status"),
             models.Index(fields=["merchant", "assignee", "status"], name="conv_assignee"),
@@ -146,6 +173,11 @@ class Message(models.Model):
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)
     is_private = models.BooleanField(_("private note"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Visitor messages: knowledge.sentiment's score in [-1, 1] and its label.
+    sentiment_score = models.FloatField(_("sentiment score"), null=True, blank=True)
+    sentiment_label = models.CharField(_("sentiment"), max_length=10, blank=True)
+    # Structured extras, e.g. a bot answer's confidence, intent and clarifying choices.
+    meta = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("message")
@@ -179,3 +211,96 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+
+class RoutingEvent(models.Model):
+    """One routing decision with its reason, shown in the conversation timeline and in admin."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", _("Assigned")
+        QUEUED = "queued", _("Queued")
+        CLAIMED = "claimed", _("Claimed")
+        TRANSFERRED = "transferred", _("Transferred")
+        REASSIGNED = "reassigned", _("Reassigned")
+        TIMEOUT = "timeout", _("Acceptance timeout")
+        RESOLVED = "resolved", _("Resolved")
+        REOPENED = "reopened", _("Reopened")
+        HANDOVER = "handover", _("Handed over by the bot")
+        OFFLINE = "offline", _("Left a message")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="routing_events"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    # Machine-readable rule ("sticky", "least_busy", "timeout", ...) plus its figures in `detail`;
+    # `reason` is the human sentence, rendered in the merchant's language when it was decided.
+    rule = models.CharField(_("rule"), max_length=30, blank=True)
+    reason = models.CharField(_("reason"), max_length=300)
+    detail = models.JSONField(default=dict, blank=True)
+    from_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("from"),
+    )
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("to"),
+    )
+    team = models.ForeignKey(
+        "merchants.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("team"),
+    )
+    # Who did it; None when the router decided on its own.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("routing event")
+        verbose_name_plural = _("routing events")
+        ordering = ["conversation_id", "id"]
+        indexes = [models.Index(fields=["merchant", "conversation", "id"], name="routing_timeline")]
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class Notification(models.Model):
+    """One escalation sent (or tried) to one agent on one channel. The unique `key` makes the
+    Celery tasks that send them idempotent: a task firing twice or late cannot send twice."""
+
+    class Channel(models.TextChoices):
+        IN_APP = "in_app", _("In the workspace")
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+
+    class Reason(models.TextChoices):
+        NEW = "new", _("New conversation")
+        QUEUED = "queued", _("Visitor waiting in the queue")
+        UNANSWERED = "unanswered", _("Unanswered message")
+        RETURNED = "returned", _("Returned to the queue after timeouts")
+        OFFLINE = "offline", _("Message left")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="notifications"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    key = models.CharField(max_length=200, unique=True)
+    sent = models.BooleanField(_("sent"), default=False)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="notification_recent")]
+
+    def __str__(self) -> str:
+        return self.key

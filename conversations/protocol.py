@@ -41,6 +41,9 @@ class ErrorCode:
     CONVERSATION_CLOSED = "conversation_closed"
     RATE_LIMITED = "rate_limited"
     TOO_MANY_SOCKETS = "too_many_sockets"
+    FORBIDDEN = "forbidden"
+    ALREADY_ASSIGNED = "already_assigned"
+    AGENT_UNAVAILABLE = "agent_unavailable"
     INTERNAL_ERROR = "internal_error"
 
     DESCRIPTIONS = {
@@ -65,6 +68,12 @@ class ErrorCode:
         "says how many seconds to wait. The socket stays open.",
         TOO_MANY_SOCKETS: "This visitor already has the maximum number of open sockets (tabs). "
         "The socket closes (4429).",
+        FORBIDDEN: "This agent's role does not allow the action (e.g. reassigning someone "
+        "else's conversation needs an owner or admin).",
+        ALREADY_ASSIGNED: "Someone else claimed or was given the conversation first; nothing was "
+        "changed. `conversation.updated` carries the current assignee.",
+        AGENT_UNAVAILABLE: "The target agent or team cannot take the conversation (inactive, not "
+        "in this merchant, or no such team).",
         INTERNAL_ERROR: "The server failed; nothing was stored. Retry with the same `client_msg_id`.",
     }
 
@@ -89,6 +98,11 @@ class MessageOut(BaseModel):
     client_msg_id: str | None
     private: bool
     created_at: datetime
+    # Bot answers: {"confidence": 0.83, "intent": "...", "choices": [{"label": "..."}], ...}.
+    meta: dict = Field(default_factory=dict)
+    # Agents only (null for visitors): sentiment of a visitor message, score in [-1, 1].
+    sentiment_score: float | None = None
+    sentiment_label: Literal["positive", "neutral", "negative", ""] = ""
 
 
 class VisitorOut(BaseModel):
@@ -113,6 +127,14 @@ class AgentOut(BaseModel):
     status: Literal["online", "away", "offline"]
 
 
+class TeamOut(BaseModel):
+    """A team (skill group) of the merchant, for transfers and the queue filter."""
+
+    id: int
+    name: str
+    member_ids: list[int]
+
+
 class ViewerOut(BaseModel):
     """An agent who has a conversation open, and whether they are typing in it."""
 
@@ -134,6 +156,16 @@ class ConversationOut(BaseModel):
     last_message_sender_kind: str
     unread_count: int
     created_at: datetime
+    agent_last_read_seq: int = 0
+    visitor_last_read_seq: int = 0
+    source: Literal["chat", "offline_form", "api"] = "chat"
+    team_id: int | None = None
+    priority: int = 0
+    # Position in the merchant's queue (1 = next), null when not queued.
+    queued_at: datetime | None = None
+    queue_position: int | None = None
+    bot_active: bool = False
+    intent: str = ""
 
 
 class VisitorConversationOut(BaseModel):
@@ -143,6 +175,11 @@ class VisitorConversationOut(BaseModel):
     status: Literal["open", "pending", "resolved", "closed"]
     last_seq: int
     unread_count: int
+    agent_last_read_seq: int = 0
+    bot_active: bool = False
+    # While waiting for an agent: place in the queue (1 = next) and the estimated wait.
+    queue_position: int | None = None
+    estimated_wait_seconds: int | None = None
 
 
 # --- Client -> server -----------------------------------------------------------------------
@@ -173,6 +210,9 @@ class MessageSendFrame(Frame):
     body: str
     conversation_id: int | None = Field(default=None, ge=1)
     private: bool = False
+    # Visitors: the team chosen before the chat (pre-chat choice or the embed's data-team),
+    # used when this message starts a conversation.
+    team_id: int | None = Field(default=None, ge=1)
 
 
 class ConversationReadFrame(Frame):
@@ -218,6 +258,42 @@ class PresenceSetFrame(Frame):
     status: Literal["online", "away"]
 
 
+class HandoverRequestFrame(Frame):
+    """Visitors: the "talk to a human" button. The bot steps aside and the conversation is
+    routed to an agent (or queued)."""
+
+    type: Literal["handover.request"]
+
+
+class ConversationClaimFrame(Frame):
+    """Agents: take a queued or unassigned conversation. Two agents claiming at once: one wins,
+    the other gets `already_assigned`."""
+
+    type: Literal["conversation.claim"]
+    conversation_id: int = Field(ge=1)
+
+
+class ConversationTransferFrame(Frame):
+    """Agents: hand a conversation to another agent (`to_user_id`) or to a team's routing
+    (`to_team_id`), with an optional note stored as a private note. Owners and admins may
+    transfer any conversation (reassign); agents only their own."""
+
+    type: Literal["conversation.transfer"]
+    conversation_id: int = Field(ge=1)
+    to_user_id: int | None = Field(default=None, ge=1)
+    to_team_id: int | None = Field(default=None, ge=1)
+    note: str = Field(default="", max_length=1000)
+
+
+class ConversationStatusFrame(Frame):
+    """Agents: resolve or reopen a conversation. Resolving frees the agent's capacity and
+    drains the queue."""
+
+    type: Literal["conversation.status"]
+    conversation_id: int = Field(ge=1)
+    status: Literal["open", "resolved"]
+
+
 class ConversationViewFrame(Frame):
     """Agents: the conversation this socket has open (null when none), for the collision view."""
 
@@ -227,10 +303,12 @@ class ConversationViewFrame(Frame):
 
 VISITOR_CLIENT_FRAMES = (
     AuthFrame, PingFrame, MessageSendFrame, ConversationReadFrame, TypingFrame, PageViewFrame,
+    HandoverRequestFrame,
 )
 AGENT_CLIENT_FRAMES = (
     PingFrame, MessageSendFrame, ConversationReadFrame, ResumeFrame, TypingFrame,
-    PresenceSetFrame, ConversationViewFrame,
+    PresenceSetFrame, ConversationViewFrame, ConversationClaimFrame, ConversationTransferFrame,
+    ConversationStatusFrame,
 )
 
 # --- Server -> client -----------------------------------------------------------------------
@@ -248,6 +326,8 @@ class SessionReadyFrame(Frame):
     display_name: str = ""
     conversation: VisitorConversationOut | None = None
     agents: list[AgentOut] = Field(default_factory=list)
+    # Agents: the merchant's active teams (for transfers and filters).
+    teams: list[TeamOut] = Field(default_factory=list)
     heartbeat_seconds: int = 25
 
 
@@ -338,6 +418,68 @@ class ViewersChangedFrame(Frame):
     viewers: list[ViewerOut]
 
 
+class QueueEntryOut(BaseModel):
+    """One waiting conversation, in serving order."""
+
+    conversation_id: int
+    position: int
+    visitor_name: str
+    team_id: int | None
+    priority: int
+    queued_at: datetime
+
+
+class RoutingEventOut(BaseModel):
+    """One routing decision and its reason, for the conversation timeline."""
+
+    id: int
+    conversation_id: int
+    kind: str
+    rule: str
+    reason: str
+    from_user_id: int | None
+    to_user_id: int | None
+    team_id: int | None
+    actor_id: int | None
+    created_at: datetime
+
+
+class VisitorConversationStateFrame(Frame):
+    """Visitors: their conversation changed state (queue position and estimated wait, bot
+    handed over, resolved)."""
+
+    type: Literal["conversation.state"] = "conversation.state"
+    conversation: VisitorConversationOut
+
+
+class QueueChangedFrame(Frame):
+    """Agents only: the merchant's queue after a change (first 100 entries; `total` counts
+    all)."""
+
+    type: Literal["queue.changed"] = "queue.changed"
+    queue: list[QueueEntryOut]
+    total: int
+
+
+class RoutingEventFrame(Frame):
+    """Agents only: a routing decision was made for a conversation."""
+
+    type: Literal["routing.event"] = "routing.event"
+    event: RoutingEventOut
+
+
+class NotificationFrame(Frame):
+    """One agent only: something needs their attention (new conversation, queued visitor,
+    unanswered message, conversation returned to the queue). The workspace plays a sound and
+    shows a browser notification."""
+
+    type: Literal["notification"] = "notification"
+    reason: Literal["new", "queued", "unanswered", "returned", "offline"]
+    conversation_id: int
+    title: str
+    body: str
+
+
 class PongFrame(Frame):
     """Answer to `ping`."""
 
@@ -368,6 +510,10 @@ SERVER_FRAMES = (
     PresenceChangedFrame,
     VisitorUpdatedFrame,
     ViewersChangedFrame,
+    VisitorConversationStateFrame,
+    QueueChangedFrame,
+    RoutingEventFrame,
+    NotificationFrame,
     PongFrame,
     ErrorFrame,
 )

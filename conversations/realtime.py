@@ -29,10 +29,17 @@ def visitor_group(visitor_id: int) -> str:
     return f"v{visitor_id}"
 
 
+def agent_group(merchant_id: int, user_id: int) -> str:
+    """Every socket of one agent in one merchant (personal notifications)."""
+    return f"m{merchant_id}.u{user_id}"
+
+
 # --- Model -> protocol shapes -----------------------------------------------------------------
 
 
-def message_out(message: Message) -> protocol.MessageOut:
+def message_out(message: Message, *, for_agents: bool = True) -> protocol.MessageOut:
+    """`for_agents=False` leaves out what only agents may see (the sentiment read from the
+    visitor's own words)."""
     return protocol.MessageOut(
         id=message.pk,
         conversation_id=message.conversation_id,
@@ -44,6 +51,9 @@ def message_out(message: Message) -> protocol.MessageOut:
         client_msg_id=message.client_msg_id,
         private=message.is_private,
         created_at=message.created_at,
+        meta=message.meta or {},
+        sentiment_score=message.sentiment_score if for_agents else None,
+        sentiment_label=(message.sentiment_label or "") if for_agents else "",
     )
 
 
@@ -74,6 +84,15 @@ def conversation_out(
         last_message_sender_kind=conversation.last_message_sender_kind,
         unread_count=conversation.unread_agent_count,
         created_at=conversation.created_at,
+        agent_last_read_seq=conversation.agent_last_read_seq,
+        visitor_last_read_seq=conversation.visitor_last_read_seq,
+        source=conversation.source,
+        team_id=conversation.team_id,
+        priority=conversation.priority,
+        queued_at=conversation.queued_at,
+        queue_position=getattr(conversation, "queue_position", None),
+        bot_active=conversation.bot_active,
+        intent=conversation.intent,
     )
 
 
@@ -83,6 +102,11 @@ def visitor_conversation_out(conversation: Conversation) -> protocol.VisitorConv
         status=conversation.status,
         last_seq=conversation.last_seq,
         unread_count=conversation.unread_visitor_count,
+        agent_last_read_seq=conversation.agent_last_read_seq,
+        bot_active=conversation.bot_active,
+        # Set by conversations.routing when it knows them (queue_position / estimated_wait).
+        queue_position=getattr(conversation, "queue_position", None),
+        estimated_wait_seconds=getattr(conversation, "estimated_wait_seconds", None),
     )
 
 
@@ -114,7 +138,10 @@ def message_created(message: Message, conversation: Conversation) -> None:
         protocol.ConversationUpdatedFrame(conversation=conversation_out(conversation)),
     )
     if not message.is_private:
-        publish_on_commit(visitor_group(conversation.visitor_id), created)
+        publish_on_commit(
+            visitor_group(conversation.visitor_id),
+            protocol.MessageCreatedFrame(message=message_out(message, for_agents=False)),
+        )
 
 
 def conversation_updated(conversation: Conversation) -> None:

@@ -4,6 +4,7 @@ nothing else writes these tables."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -12,12 +13,16 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from kefu.errors import KefuError, NotFound
-from merchants.models import ApiToken, Membership, Merchant
+from knowledge.sentiment import Sentiment
+from knowledge.sentiment import analyze as sentiment_analyze
+from merchants.models import ApiToken, Membership, Merchant, Team
 
 from . import protocol, realtime
 from .models import Conversation, Message, Visitor, VisitorPageView
 
 PREVIEW_LENGTH = 200
+# Conversation.priority given by a strongly negative visitor message.
+NEGATIVE_PRIORITY = 10
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,8 @@ def _existing(conversation: Conversation, sender: Sender, client_msg_id: str, bo
 
 def _append(
     *, conversation: Conversation, sender: Sender, body: str, client_msg_id: str | None,
-    private: bool = False, kind: str = Message.Kind.TEXT,
+    private: bool = False, kind: str = Message.Kind.TEXT, sentiment: Sentiment | None = None,
+    meta: dict | None = None,
 ) -> Message:
     """Store the next message of a conversation the caller holds the row lock on."""
     seq = conversation.last_seq + 1
@@ -131,6 +137,9 @@ def _append(
         kind=kind,
         client_msg_id=client_msg_id,
         is_private=private,
+        sentiment_score=sentiment.score if sentiment else None,
+        sentiment_label=sentiment.label if sentiment else "",
+        meta=meta or {},
     )
     conversation.last_seq = seq
     if not private:
@@ -139,15 +148,22 @@ def _append(
         conversation.last_message_sender_kind = sender.kind
         if sender.kind == Message.SenderKind.VISITOR:
             conversation.unread_agent_count += 1
+            if conversation.awaiting_reply_since is None:
+                conversation.awaiting_reply_since = message.created_at
+            if sentiment is not None and sentiment.strongly_negative:
+                # An angry visitor is served first from the queue.
+                conversation.priority = max(conversation.priority, NEGATIVE_PRIORITY)
         else:
             conversation.unread_visitor_count += 1
-            if sender.kind == Message.SenderKind.AGENT and conversation.first_response_at is None:
-                conversation.first_response_at = message.created_at
+            if sender.kind == Message.SenderKind.AGENT:
+                conversation.awaiting_reply_since = None
+                if conversation.first_response_at is None:
+                    conversation.first_response_at = message.created_at
     conversation.save(
         update_fields=[
             "last_seq", "last_message_at", "last_message_preview", "last_message_sender_kind",
             "unread_agent_count", "unread_visitor_count", "first_response_at", "status",
-            "resolved_at", "assignee",
+            "resolved_at", "assignee", "awaiting_reply_since", "priority", "team",
         ]
     )
     realtime.message_created(message, conversation)
@@ -171,15 +187,62 @@ def _schedule_reply_email(conversation: Conversation) -> None:
     )
 
 
-@transaction.atomic
 def message_send_by_visitor(
-    *, merchant_id: int, visitor_id: int, client_msg_id: str, body: str
+    *, merchant_id: int, visitor_id: int, client_msg_id: str, body: str,
+    team_id: int | None = None, source: str = Conversation.Source.CHAT,
 ) -> tuple[Message, bool]:
     """Store a visitor message in their current conversation (starting one if needed).
 
     Returns (message, created); a retried `client_msg_id` returns the original with False.
+    After the commit the bot (knowledge.bot) and then the router (conversations.routing) look at
+    the new message; the message is stored and acknowledged whatever they do.
     """
     body = clean_body(body)
+    # Pure CPU and outside the transaction, so no lock is held while it runs.
+    sentiment = sentiment_analyze(body)
+    with transaction.atomic():
+        message, created, started, reopened = _store_visitor_message(
+            merchant_id=merchant_id, visitor_id=visitor_id, client_msg_id=client_msg_id,
+            body=body, sentiment=sentiment, team_id=team_id, source=source,
+        )
+        if created:
+            transaction.on_commit(
+                partial(
+                    visitor_message_stored, merchant_id=merchant_id,
+                    conversation_id=message.conversation_id, message_id=message.pk,
+                    started=started, reopened=reopened,
+                ),
+                robust=True,
+            )
+    return message, created
+
+
+def visitor_message_stored(
+    *, merchant_id: int, conversation_id: int, message_id: int, started: bool, reopened: bool
+) -> None:
+    """After a visitor message committed: the bot answers if it owns the conversation, else the
+    router assigns or queues it. Each runs its own transactions."""
+    from knowledge import bot
+
+    from . import routing
+
+    if bot.visitor_message_received(
+        merchant_id=merchant_id, conversation_id=conversation_id, message_id=message_id,
+        started=started,
+    ):
+        return  # the bot keeps the conversation for now
+    routing.visitor_message_received(
+        merchant_id=merchant_id, conversation_id=conversation_id, message_id=message_id,
+        started=started, reopened=reopened,
+    )
+
+
+def _store_visitor_message(
+    *, merchant_id: int, visitor_id: int, client_msg_id: str, body: str,
+    sentiment: Sentiment | None, team_id: int | None, source: str,
+) -> tuple[Message, bool, bool, bool]:
+    """(message, created, started a conversation, reopened a resolved one)."""
+    started = reopened = False
     # Lock the visitor first: two first messages racing from two tabs must not start two
     # conversations. The agent path locks only the conversation, so the order cannot deadlock.
     try:
@@ -195,18 +258,29 @@ def message_send_by_visitor(
     )
     sender = Sender.visitor(visitor)
     if conversation is None:
-        conversation = Conversation.objects.create(merchant_id=merchant_id, visitor=visitor)
+        team = None
+        if team_id is not None:
+            # A team id from the page is a hint: unknown or foreign ids are ignored.
+            team = Team.objects.filter(merchant_id=merchant_id, pk=team_id, is_active=True).first()
+        conversation = Conversation.objects.create(
+            merchant_id=merchant_id, visitor=visitor, team=team, source=source
+        )
+        started = True
     else:
         existing = _existing(conversation, sender, client_msg_id, body)
         if existing is not None:
-            return existing, False
+            return existing, False, False, False
         if conversation.status == Conversation.Status.RESOLVED:
             # A visitor writing again reopens the conversation instead of starting a new one.
             conversation.status = Conversation.Status.OPEN
             conversation.resolved_at = None
+            reopened = True
     conversation.visitor = visitor
-    message = _append(conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id)
-    return message, True
+    message = _append(
+        conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id,
+        sentiment=sentiment,
+    )
+    return message, True, started, reopened
 
 
 def _lock_conversation(merchant_id: int, conversation_id: int) -> Conversation:

@@ -1,4 +1,4 @@
-"""Fill the zh-hans catalogues from locale/zh_hans.py (msgid -> translation), then compile.
+"""Fill the zh-hans catalogues from locale/zh_hans*.py (msgid -> translation), then compile.
 
 Usage: python locale/translate.py   (after `make messages` has updated the .po files)
 Needs polib (pip install polib); reports msgids that have no translation yet.
@@ -10,7 +10,10 @@ from pathlib import Path
 import polib
 
 HERE = Path(__file__).resolve().parent
-ZH = runpy.run_path(str(HERE / "zh_hans.py"))["ZH"]
+# zh_hans.py plus one zh_hans_<area>.py per area (routing, knowledge, ...), merged.
+ZH = {}
+for part in sorted(HERE.glob("zh_hans*.py")):
+    ZH.update(runpy.run_path(str(part))["ZH"])
 
 missing = []
 for domain in ("django", "djangojs"):

@@ -65,6 +65,58 @@ class Merchant(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    # --- Routing (conversations.routing) ---
+    class RoutingMethod(models.TextChoices):
+        LEAST_BUSY = "least_busy", _("Least busy (open conversations relative to capacity)")
+        ROUND_ROBIN = "round_robin", _("Round robin (longest since last assignment)")
+
+    routing_method = models.CharField(
+        _("routing method"), max_length=20, choices=RoutingMethod.choices,
+        default=RoutingMethod.LEAST_BUSY,
+    )
+    sticky_agent = models.BooleanField(
+        _("return visitors to their previous agent"), default=True,
+        help_text=_("When that agent is online and has capacity."),
+    )
+    accept_timeout_seconds = models.PositiveIntegerField(
+        _("acceptance timeout (seconds)"), default=60,
+        help_text=_("Move a conversation to the next agent when the assigned agent has not replied "
+                    "in this time. 0 turns it off."),
+    )
+    max_reassignments = models.PositiveSmallIntegerField(
+        _("moves before returning to the queue"), default=2,
+        help_text=_("After this many timeouts the conversation goes back to the head of the queue "
+                    "and supervisors are alerted."),
+    )
+    auto_resolve_minutes = models.PositiveIntegerField(
+        _("auto-resolve after silence (minutes)"), default=30, help_text=_("0 turns it off.")
+    )
+    business_hours_enabled = models.BooleanField(
+        _("use business hours"), default=False,
+        help_text=_("Outside the hours below the widget offers a leave-a-message form."),
+    )
+    offline_form_enabled = models.BooleanField(
+        _("leave-a-message form when nobody is available"), default=True
+    )
+    escalation_delay_seconds = models.PositiveIntegerField(
+        _("SMS / email escalation delay (seconds)"), default=120,
+        help_text=_("A new, queued or unanswered conversation is escalated to on-duty agents by "
+                    "SMS and/or email (per their preference) after this delay."),
+    )
+
+    # --- Bot (knowledge.bot) ---
+    class BotMode(models.TextChoices):
+        OFF = "off", _("Off")
+        BOT_FIRST = "bot_first", _("Bot answers first")
+        OUTSIDE_HOURS = "outside_hours", _("Bot only outside business hours")
+
+    bot_mode = models.CharField(
+        _("bot mode"), max_length=20, choices=BotMode.choices, default=BotMode.OFF
+    )
+    bot_name = models.CharField(_("bot name"), max_length=100, blank=True)
+    # Bumped by every knowledge-base write; the trainer builds a model for a version.
+    kb_version = models.PositiveIntegerField(default=0, editable=False)
+
     class Meta:
         verbose_name = _("merchant")
         verbose_name_plural = _("merchants")
@@ -102,6 +154,15 @@ class Membership(models.Model):
     # The agent's manual "away" switch; online/offline itself comes from live sockets.
     is_away = models.BooleanField(_("away"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    teams = models.ManyToManyField(
+        "Team", blank=True, related_name="members", verbose_name=_("teams")
+    )
+    # Round robin picks the eligible agent assigned longest ago.
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Escalation preferences (in-app notifications are always on).
+    phone = models.CharField(_("mobile phone"), max_length=32, blank=True)
+    notify_by_sms = models.BooleanField(_("escalate by SMS"), default=False)
+    notify_by_email = models.BooleanField(_("escalate by email"), default=False)
 
     class Meta:
         verbose_name = _("membership")
@@ -149,3 +210,81 @@ class ApiToken(models.Model):
     def set_key(self, raw: str) -> None:
         self.prefix = raw[:10]
         self.digest = hash_token(raw)
+
+
+class Team(models.Model):
+    """A skill group. Agents can belong to several; a conversation may be routed to one."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    # Blank: use the merchant's routing method.
+    routing_method = models.CharField(
+        _("routing method"), max_length=20, choices=Merchant.RoutingMethod.choices, blank=True
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["merchant", "name"], name="team_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BusinessHours(models.Model):
+    """One opening interval on a weekday (several per day allowed), in the merchant's time zone."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="business_hours")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"))
+
+    class Meta:
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
+        ordering = ["weekday", "opens"]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+    def clean(self):
+        if self.opens is not None and self.closes is not None and self.closes <= self.opens:
+            raise ValidationError({"closes": _("Closing time must be after opening time.")})
+
+
+class Holiday(models.Model):
+    """A date that overrides the weekly hours: closed all day, or open only opens-closes."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField(_("date"))
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    opens = models.TimeField(_("opens"), null=True, blank=True, help_text=_("Blank: closed all day."))
+    closes = models.TimeField(_("closes"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["merchant", "date"], name="holiday_unique_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+    def clean(self):
+        if (self.opens is None) != (self.closes is None):
+            raise ValidationError(_("Give both opening and closing time, or neither."))
+        if self.opens is not None and self.closes <= self.opens:
+            raise ValidationError({"closes": _("Closing time must be after opening time.")})
