@@ -5,15 +5,21 @@ Django's escaping: list columns and read-only fields escape plain strings, and t
 built with format_html, which escapes every argument.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from kefu.admin_scoping import MerchantScopedAdmin, is_platform_admin
+from kefu.admin_scoping import MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids
+from kefu.errors import KefuError
+from merchants.models import Membership
 
-from .models import CannedResponse, Conversation, Message, Visitor
+from . import routing
+from .models import CannedResponse, Conversation, Message, Notification, RoutingEvent, Visitor
 
 TRANSCRIPT_LIMIT = 500
 
@@ -42,37 +48,129 @@ class VisitorAdmin(MerchantScopedAdmin):
         return obj.display_name
 
 
+class RoutingEventInline(admin.TabularInline):
+    """The conversation's routing timeline, read-only: events are written by
+    conversations.routing only."""
+
+    model = RoutingEvent
+    fields = ("created_at", "kind", "reason", "from_user", "to_user", "team", "actor")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("id",)
+    verbose_name_plural = _("routing timeline")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_user", "to_user", "team", "actor")
+
+    def has_view_permission(self, request, obj=None):
+        # Shown on a conversation page the user may already see (ConversationAdmin scopes it);
+        # the rows are that conversation's. Django also asks without `obj` (get_queryset).
+        if is_platform_admin(request):
+            return True
+        ids = managed_ids(request)
+        return bool(ids) and (obj is None or obj.merchant_id in ids)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ConversationForm(TenantRowForm):
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None:
+            return cleaned
+        # On an existing conversation these go through conversations.routing, which knows
+        # resolving and reopening, and handing over to an agent or a team.
+        if "status" in self.changed_data and cleaned.get("status") not in (
+            Conversation.Status.OPEN, Conversation.Status.RESOLVED
+        ):
+            self.add_error("status", gettext("Set it to open or resolved here."))
+        if "assignee" in self.changed_data and cleaned.get("assignee") is None:
+            self.add_error("assignee", gettext(
+                "To unassign, transfer the conversation to a team (the team's routing picks the "
+                "next agent, or it waits in the queue)."))
+        if "team" in self.changed_data and cleaned.get("team") is None:
+            self.add_error("team", gettext("Transfer it to another team instead."))
+        return cleaned
+
+
 @admin.register(Conversation)
 class ConversationAdmin(MerchantScopedAdmin):
+    form = ConversationForm
     list_display = (
-        "id", "visitor", "status", "assignee", "preview", "last_message_at", "unread_agent_count",
+        "id", "visitor", "status", "assignee", "team", "source", "preview", "last_message_at",
+        "unread_agent_count",
     )
-    list_filter = ("status",)
-    list_select_related = ("visitor", "assignee", "merchant")
+    list_filter = ("status", "source", "team")
+    list_select_related = ("visitor", "assignee", "merchant", "team")
     search_fields = ("visitor__name", "visitor__email", "last_message_preview")
     ordering = ("-last_message_at", "-id")
-    same_merchant_fields = ("visitor",)
+    same_merchant_fields = ("visitor", "team")
     member_fields = ("assignee",)
     # A merchant may have many visitors: search instead of one <option> each. The search runs
     # through VisitorAdmin.get_queryset, so it is scoped like everything else.
     autocomplete_fields = ("visitor",)
-    # Status and assignee edited here change the row only; open workspaces see the change on
-    # their next reload (no realtime event is sent from the back office).
+    # On an existing conversation, status, assignee and team changes go through
+    # conversations.routing (see save_model): they are recorded as routing events and reach
+    # open workspaces and the visitor like the same action taken in the workspace.
     fields = (
-        "merchant", "visitor", "status", "assignee", "created_at", "first_response_at",
-        "resolved_at", "last_message_at", "last_message_preview", "unread_agent_count",
-        "unread_visitor_count", "transcript",
+        "merchant", "visitor", "status", "assignee", "team", "source", "priority", "queued_at",
+        "assigned_at", "bot_active", "intent", "created_at", "first_response_at", "resolved_at",
+        "last_message_at", "last_message_preview", "unread_agent_count", "unread_visitor_count",
+        "transcript",
     )
     # Counters and the last-message copy are maintained by conversations.services.
     readonly_fields = (
+        "source", "priority", "queued_at", "assigned_at", "bot_active", "intent",
         "created_at", "first_response_at", "resolved_at", "last_message_at",
         "last_message_preview", "unread_agent_count", "unread_visitor_count", "transcript",
     )
+    inlines = [RoutingEventInline]
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
         # The visitor is chosen when the conversation is created and then stays.
         return [*readonly, "visitor"] if obj is not None else readonly
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        if not is_platform_admin(request) and obj.merchant_id not in managed_ids(request):
+            raise PermissionDenied  # see MerchantScopedAdmin.save_model
+        # No obj.save(): every editable field of an existing conversation is a routing action.
+        actor = request.user.pk
+        ids = {"merchant_id": obj.merchant_id, "conversation_id": obj.pk}
+        try:
+            if "team" in form.changed_data:
+                routing.conversation_transfer(**ids, actor_user_id=actor, to_team_id=obj.team_id)
+            if "assignee" in form.changed_data:
+                routing.conversation_transfer(**ids, actor_user_id=actor,
+                                              to_user_id=obj.assignee_id)
+            if "status" in form.changed_data:
+                routing.conversation_set_status(
+                    **ids, status=obj.status,
+                    # A platform operator without a membership acts as "nobody".
+                    actor_user_id=actor if routing_actor_is_member(obj.merchant_id, actor) else None,
+                )
+        except KefuError as exc:
+            request._kefu_routing_error = True
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def response_change(self, request, obj):
+        if getattr(request, "_kefu_routing_error", False):
+            # Back to the page with the error, without "changed successfully".
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     @admin.display(description=_("last message"))
     def preview(self, obj):
@@ -141,6 +239,30 @@ class MessageAdmin(MerchantScopedAdmin):
         return Truncator(obj.body).chars(80)
 
 
+def routing_actor_is_member(merchant_id: int, user_id: int) -> bool:
+    return Membership.objects.filter(merchant_id=merchant_id, user_id=user_id, is_active=True).exists()
+
+
+@admin.register(RoutingEvent)
+class RoutingEventAdmin(MerchantScopedAdmin):
+    """Every routing decision with its reason, read-only (written by conversations.routing)."""
+
+    list_display = ("created_at", "conversation", "kind", "reason", "from_user", "to_user", "actor")
+    list_filter = ("kind", "rule")
+    list_select_related = ("conversation", "from_user", "to_user", "actor", "merchant")
+    search_fields = ("reason",)
+    ordering = ("-id",)
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(CannedResponse)
 class CannedResponseAdmin(MerchantScopedAdmin):
     list_display = ("shortcut", "text_preview", "created_at")
@@ -150,3 +272,24 @@ class CannedResponseAdmin(MerchantScopedAdmin):
     @admin.display(description=_("text"))
     def text_preview(self, obj):
         return Truncator(obj.text).chars(80)
+
+
+@admin.register(Notification)
+class NotificationAdmin(MerchantScopedAdmin):
+    """Read-only log of notifications and escalations (conversations.notify), with the
+    provider's error when a send failed. The rows are the idempotency record: editing or
+    deleting one could let a late task send again."""
+
+    list_display = ("created_at", "conversation", "user", "reason", "channel", "sent", "error")
+    list_filter = ("channel", "reason", "sent")
+    list_select_related = ("conversation", "user", "merchant")
+    ordering = ("-id",)
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

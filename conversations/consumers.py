@@ -20,7 +20,7 @@ from kefu.errors import KefuError
 from merchants import services as merchant_services
 from merchants.selectors import membership_get, membership_list_for_merchant
 
-from . import presence, protocol, realtime, selectors, services
+from . import batching, presence, protocol, realtime, routing, selectors, services
 from .protocol import ErrorCode, FrameError
 from .tokens import visitor_token_verify
 
@@ -304,6 +304,12 @@ class VisitorConsumer(FrameConsumer):
             self.sent_seq[conversation.pk] = await self.replay(
                 conversation.pk, frame.last_seq, include_private=False
             )
+            if conversation.queued_at is not None and conversation.assignee_id is None:
+                # Waiting for an agent: where in the queue, and for how long about.
+                state = await database_sync_to_async(routing.visitor_state)(
+                    merchant_id=self.merchant_id, conversation_id=conversation.pk)
+                if state is not None:
+                    await self.send_frame(protocol.VisitorConversationStateFrame(conversation=state))
         if sockets == 1:
             await self.publish(
                 realtime.agents_group(self.merchant_id),
@@ -395,7 +401,9 @@ class VisitorConsumer(FrameConsumer):
                  if getattr(frame, k)},
                 ref=frame.client_msg_id,
             )
-        message, created = await database_sync_to_async(services.message_send_by_visitor)(
+        # Stored together with the other sockets' pending sends, one commit per batch
+        # (conversations.batching); acknowledged only after that commit.
+        message, created = await batching.writer().send(
             merchant_id=self.merchant_id, visitor_id=self.visitor_id,
             client_msg_id=frame.client_msg_id, body=frame.body, team_id=frame.team_id,
         )
@@ -427,6 +435,21 @@ class VisitorConsumer(FrameConsumer):
             merchant_id=self.merchant_id, visitor_id=self.visitor_id, url=frame.url,
             title=frame.title,
         )
+
+    async def frame_handover_request(self, frame: protocol.HandoverRequestFrame) -> None:
+        # The answer is the bot's hand-over line and `conversation.state` (bot_active false),
+        # published to all of this visitor's tabs. When a person already has the conversation
+        # this socket alone gets the current state, so the widget stops saying "connecting".
+        from knowledge import bot
+
+        handed_over, conversation_id = await database_sync_to_async(bot.visitor_handover_request)(
+            merchant_id=self.merchant_id, visitor_id=self.visitor_id,
+        )
+        if not handed_over:
+            state = await database_sync_to_async(routing.visitor_state)(
+                merchant_id=self.merchant_id, conversation_id=conversation_id)
+            if state is not None:
+                await self.send_frame(protocol.VisitorConversationStateFrame(conversation=state))
 
 
 def _heartbeat_interval() -> int:
@@ -462,6 +485,7 @@ class AgentConsumer(FrameConsumer):
         self.registered = True
         self.start_watchdog()
         agents = await self._agents()
+        teams = await database_sync_to_async(routing.teams_out)(merchant_id=self.merchant_id)
         await self.send_frame(
             protocol.SessionReadyFrame(
                 role="agent",
@@ -469,10 +493,20 @@ class AgentConsumer(FrameConsumer):
                 user_id=user.pk,
                 display_name=self.membership.display_name,
                 agents=agents,
+                teams=teams,
                 heartbeat_seconds=_heartbeat_interval(),
             )
         )
+        await self.send_frame(
+            await database_sync_to_async(routing.queue_frame)(merchant_id=self.merchant_id)
+        )
         await self.publish_presence()
+        await self.drain_queue()
+
+    async def drain_queue(self) -> None:
+        """This agent may just have become available: serve the queue (routing)."""
+        if not self.membership.is_away:
+            await database_sync_to_async(routing.queue_drain)(merchant_id=self.merchant_id)
 
     async def _agents(self) -> list[protocol.AgentOut]:
         memberships = await database_sync_to_async(
@@ -597,6 +631,7 @@ class AgentConsumer(FrameConsumer):
             away=frame.status == "away",
         )
         await self.publish_presence()
+        await self.drain_queue()
 
     async def frame_conversation_view(self, frame: protocol.ConversationViewFrame) -> None:
         target = frame.conversation_id
@@ -631,4 +666,31 @@ class AgentConsumer(FrameConsumer):
         return dict(
             membership_list_for_merchant(merchant_id=self.merchant_id)
             .filter(user_id__in=user_ids).values_list("user_id", "display_name")
+        )
+
+    # --- Routing actions: the services check roles and races and raise KefuError ------------
+
+    async def frame_conversation_claim(self, frame: protocol.ConversationClaimFrame) -> None:
+        conversation_id = await self.require_conversation(frame.conversation_id)
+        await database_sync_to_async(routing.conversation_claim)(
+            merchant_id=self.merchant_id, conversation_id=conversation_id,
+            user_id=self.membership.user_id,
+        )
+
+    async def frame_conversation_transfer(self, frame: protocol.ConversationTransferFrame) -> None:
+        if (frame.to_user_id is None) == (frame.to_team_id is None):
+            raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.",
+                             {"to_user_id": "give to_user_id or to_team_id, not both"})
+        conversation_id = await self.require_conversation(frame.conversation_id)
+        await database_sync_to_async(routing.conversation_transfer)(
+            merchant_id=self.merchant_id, conversation_id=conversation_id,
+            actor_user_id=self.membership.user_id, to_user_id=frame.to_user_id,
+            to_team_id=frame.to_team_id, note=frame.note,
+        )
+
+    async def frame_conversation_status(self, frame: protocol.ConversationStatusFrame) -> None:
+        conversation_id = await self.require_conversation(frame.conversation_id)
+        await database_sync_to_async(routing.conversation_set_status)(
+            merchant_id=self.merchant_id, conversation_id=conversation_id,
+            actor_user_id=self.membership.user_id, status=frame.status,
         )

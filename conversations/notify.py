@@ -1,11 +1,342 @@
-"""Agent notifications and escalation. Placeholder until notifications land; the signature is
-the contract the router calls."""
+"""Agent notifications and escalation: in the workspace at once, then SMS and/or email.
+
+Who is notified ("on duty"):
+- The audience is the merchant's active members (active user accounts only), narrowed to the
+  conversation's team when it has one with active members, or to `user_ids` when the caller names
+  agents (always intersected with this merchant's active members, so a stray id reaches nobody).
+  Without `user_ids`, an assigned conversation concerns only its assignee.
+- In the workspace (a `notification` frame to realtime.agent_group): audience members with a live
+  socket right now; when nobody was named, members who switched themselves to "away" are skipped.
+- SMS / email: after Merchant.escalation_delay_seconds, a Celery task checks whether the
+  conversation still needs attention and, if so, sends to audience members who asked for it
+  (Membership.notify_by_sms with a phone, notify_by_email with an email address), online or
+  not. Once the conversation is assigned, only the assignee is chased.
+
+"Still needs attention" is measured against a reference taken when the notification was raised:
+- new / unanswered / offline: `awaiting_reply_since` (the oldest visitor message no agent has
+  answered) is unchanged, the conversation is open or pending and no bot is answering it.
+- queued / returned: `queued_at` is unchanged and the conversation is still unassigned.
+
+Idempotency: every send is a Notification row whose unique key names the conversation, the
+reason, the reference, the user and the channel. The row is inserted *before* sending, and a
+duplicate key means "already done", so a task that fires twice or late never sends twice (at
+most once: a worker killed between insert and send loses that one message; the row shows it
+unsent). SMS and email share one key for new / unanswered / offline, which all measure the same
+wait, so an agent gets one SMS per unanswered wait, not one per reason. Raising the same
+notification twice (same reason, state and audience) is recorded by a row without user, and the
+second call does nothing.
+
+Unanswered messages are found by a periodic task (`escalate_unanswered`, Celery beat): open,
+unqueued conversations whose visitor has waited longer than the merchant's delay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from functools import partial
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from kefu import sms
+from merchants.models import Membership, Merchant
+
+from . import presence, protocol, realtime
+from .models import Conversation, Notification
+
+logger = logging.getLogger(__name__)
+
+Reason = Notification.Reason
+Channel = Notification.Channel
+
+TITLES = {
+    Reason.NEW: _("New conversation from %(visitor)s"),
+    Reason.QUEUED: _("%(visitor)s is waiting in the queue"),
+    Reason.UNANSWERED: _("%(visitor)s is waiting for a reply"),
+    Reason.RETURNED: _("%(visitor)s is back in the queue after timeouts"),
+    Reason.OFFLINE: _("%(visitor)s left a message"),
+}
+# Reasons measured by the visitor's wait for a reply share one SMS/email per wait.
+WAIT_REASONS = (Reason.NEW, Reason.UNANSWERED, Reason.OFFLINE)
+QUEUE_REASONS = (Reason.QUEUED, Reason.RETURNED)
+# Aliyun template variables are short (notification templates allow about 35 characters each).
+SMS_PARAM_LENGTH = 20
+# The unanswered sweep leaves alone waits older than this (e.g. abandoned before an upgrade).
+UNANSWERED_MAX_AGE = timedelta(days=1)
 
 
+# --- Rules ------------------------------------------------------------------------------------
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+
+
+def _stamp(at: datetime | None) -> str | None:
+    # Whole microseconds, in integers: a float product could round differently on two runs.
+    return None if at is None else str((at - EPOCH) // timedelta(microseconds=1))
+
+
+def reference_for(conversation: Conversation, reason: str) -> str | None:
+    """The state a notification is about; None when there is nothing to wait for."""
+    if reason in QUEUE_REASONS:
+        return _stamp(conversation.queued_at)
+    return _stamp(conversation.awaiting_reply_since)
+
+
+def still_needed(conversation: Conversation, reason: str, reference: str) -> bool:
+    if not conversation.is_active or conversation.bot_active:
+        return False
+    if reference_for(conversation, reason) != reference:
+        return False  # answered, or left the queue (and maybe came back: a new reference)
+    if reason in QUEUE_REASONS and conversation.assignee_id is not None:
+        return False
+    return True
+
+
+def audience(conversation: Conversation, user_ids: list[int] | None = None) -> list[Membership]:
+    members = Membership.objects.filter(
+        merchant_id=conversation.merchant_id, is_active=True, user__is_active=True
+    ).select_related("user").order_by("user_id")
+    if user_ids is not None:
+        return list(members.filter(user_id__in=list(user_ids)))
+    if conversation.assignee_id is not None:
+        return list(members.filter(user_id=conversation.assignee_id))
+    if conversation.team_id is not None:
+        team = list(members.filter(teams=conversation.team_id))
+        if team:
+            return team
+        # A team nobody active is in must not leave the visitor unnoticed: everyone hears of it.
+    return list(members)
+
+
+def _key(conversation_id: int, topic: str, reference: str | None, who: str, channel: str) -> str:
+    return f"n:{conversation_id}:{topic}:{reference or '-'}:{who}:{channel}"
+
+
+def _audience_tag(user_ids: list[int] | None) -> str:
+    if user_ids is None:
+        return "all"
+    ids = ",".join(str(u) for u in sorted(set(user_ids)))
+    return "to" + hashlib.sha1(ids.encode()).hexdigest()[:12]
+
+
+def _claim(**fields) -> Notification | None:
+    """Insert the row that stands for one send; None if its key exists (already done). The
+    savepoint keeps a caller's transaction usable after the duplicate-key error."""
+    try:
+        with transaction.atomic():
+            return Notification.objects.create(**fields)
+    except IntegrityError:
+        return None
+
+
+# --- Texts ------------------------------------------------------------------------------------
+
+
+def texts(conversation: Conversation, reason: str) -> tuple[str, str]:
+    """(title, body) in the site language. The visitor's name and words are untrusted plain
+    text: clients render them as text, emails escape them."""
+    with translation.override(settings.LANGUAGE_CODE):
+        title = str(TITLES[reason]) % {"visitor": conversation.visitor.display_name[:100]}
+        body = conversation.last_message_preview[:140] or gettext("Open the conversation to answer.")
+    return title, body
+
+
+def conversation_url(conversation: Conversation) -> str:
+    path = reverse("workspace:workspace", args=[conversation.merchant_id])
+    return f"{settings.PUBLIC_URL.rstrip('/')}{path}#c{conversation.pk}"
+
+
+# --- Raising a notification -------------------------------------------------------------------
+
+
+@transaction.atomic
 def notify_agents(*, merchant_id: int, conversation_id: int, reason: str,
                   user_ids: list[int] | None = None) -> None:
     """Tell on-duty agents (or `user_ids`) now in the workspace (sound + browser notification),
     and schedule SMS/email escalation after the merchant's delay per agent preference; the
     escalation re-checks whether it is still needed when it fires. `reason` is one of
-    Notification.Reason."""
-    return None
+    Notification.Reason. Safe inside the caller's transaction: frames and the task go out after
+    it commits."""
+    reason = Reason(reason)
+    conversation = (
+        Conversation.objects.select_related("visitor", "merchant")
+        .filter(merchant_id=merchant_id, pk=conversation_id).first()
+    )
+    if conversation is None:
+        return
+    reference = reference_for(conversation, reason)
+    raised = _claim(
+        merchant_id=merchant_id, conversation=conversation, user=None, channel=Channel.IN_APP,
+        reason=reason, sent=True,
+        key=_key(conversation.pk, reason, reference, _audience_tag(user_ids), "raised"),
+    )
+    if raised is None:
+        return  # the same notification, for the same state and audience, was raised already
+    members = audience(conversation, user_ids)
+    online = presence.agents_connected_sync(merchant_id, [m.user_id for m in members])
+    title, body = texts(conversation, reason)
+    frame = protocol.NotificationFrame(
+        reason=reason.value, conversation_id=conversation.pk, title=title, body=body
+    )
+    for member in members:
+        if not online[member.user_id] or (user_ids is None and member.is_away):
+            continue
+        if _claim(
+            merchant_id=merchant_id, conversation=conversation, user_id=member.user_id,
+            channel=Channel.IN_APP, reason=reason, sent=True,
+            key=_key(conversation.pk, reason, reference, f"u{member.user_id}", Channel.IN_APP),
+        ):
+            realtime.publish_on_commit(realtime.agent_group(merchant_id, member.user_id), frame)
+    if reference is None or not any(m.notify_by_sms or m.notify_by_email for m in members):
+        return
+    # The task re-reads preferences and state when it fires; queued after commit so the
+    # worker finds the rows this transaction wrote.
+    transaction.on_commit(partial(
+        escalate.apply_async,
+        kwargs={"merchant_id": merchant_id, "conversation_id": conversation.pk,
+                "reason": reason.value, "reference": reference, "user_ids": user_ids},
+        countdown=conversation.merchant.escalation_delay_seconds,
+    ))
+
+
+# --- Escalation -------------------------------------------------------------------------------
+
+
+def escalation_send(*, merchant_id: int, conversation_id: int, reason: str, reference: str,
+                    user_ids: list[int] | None = None) -> int:
+    """Send the SMS / emails a notification escalates to, if the conversation still needs
+    attention. Returns how many were sent now (0 when not needed or all sent already)."""
+    reason = Reason(reason)
+    conversation = (
+        Conversation.objects.select_related("visitor", "merchant")
+        .filter(merchant_id=merchant_id, pk=conversation_id).first()
+    )
+    if conversation is None or not still_needed(conversation, reason, reference):
+        return 0
+    members = audience(conversation, user_ids)
+    if conversation.assignee_id is not None:
+        members = [m for m in members if m.user_id == conversation.assignee_id]
+    topic = "wait" if reason in WAIT_REASONS else reason.value
+    sent = 0
+    for member in members:
+        channels = []
+        if member.notify_by_sms and member.phone:
+            channels.append(Channel.SMS)
+        if member.notify_by_email and member.user.email:
+            channels.append(Channel.EMAIL)
+        for channel in channels:
+            row = _claim(
+                merchant_id=merchant_id, conversation=conversation, user_id=member.user_id,
+                channel=channel, reason=reason,
+                key=_key(conversation.pk, topic, reference, f"u{member.user_id}", channel),
+            )
+            if row is None:
+                continue  # sent (or tried) by an earlier run
+            try:
+                if channel == Channel.SMS:
+                    _send_sms(conversation, reason, member)
+                else:
+                    _send_email(conversation, reason, member)
+            except Exception as exc:  # noqa: BLE001 - any failure is recorded, the rest go on
+                logger.warning("notification %s failed: %s", row.key, exc)
+                Notification.objects.filter(pk=row.pk).update(error=str(exc)[:500])
+            else:
+                Notification.objects.filter(pk=row.pk).update(sent=True)
+                sent += 1
+    return sent
+
+
+def _send_sms(conversation: Conversation, reason: str, member: Membership) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        label = str(Reason(reason).label)
+    params = {
+        "merchant": conversation.merchant.name[:SMS_PARAM_LENGTH],
+        "visitor": conversation.visitor.display_name[:SMS_PARAM_LENGTH],
+        "reason": label[:SMS_PARAM_LENGTH],
+        "conversation": str(conversation.pk),
+    }
+    return sms.get_backend().send(phone=member.phone, params=params)
+
+
+def _send_email(conversation: Conversation, reason: str, member: Membership) -> None:
+    title, body = texts(conversation, reason)
+    context = {
+        "merchant": conversation.merchant, "member": member, "title": title,
+        "visitor": conversation.visitor.display_name, "preview": conversation.last_message_preview,
+        "url": conversation_url(conversation),
+    }
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = f"[{conversation.merchant.name}] {title}"
+        text = render_to_string("conversations/email/escalation.txt", context)
+        html = render_to_string("conversations/email/escalation.html", context)
+    # Visitor names end up in the subject: no line breaks there (header injection).
+    email = EmailMultiAlternatives(
+        subject=" ".join(subject.split())[:150], body=text, to=[member.user.email]
+    )
+    email.attach_alternative(html, "text/html")
+    email.send()
+
+
+@shared_task(acks_late=True)
+def escalate(*, merchant_id: int, conversation_id: int, reason: str, reference: str,
+             user_ids: list[int] | None = None) -> int:
+    """SMS / email after the merchant's delay, if the conversation still needs attention."""
+    return escalation_send(
+        merchant_id=merchant_id, conversation_id=conversation_id, reason=reason,
+        reference=reference, user_ids=user_ids,
+    )
+
+
+# --- Unanswered messages (periodic) -----------------------------------------------------------
+
+
+def unanswered_sweep(*, now: datetime | None = None) -> int:
+    """Raise an `unanswered` notification for every open, unqueued conversation whose visitor
+    has waited longer than its merchant's escalation delay and that has not been raised for
+    this wait yet. Returns how many were raised. Queued ones are chased as `queued`."""
+    now = now or timezone.now()
+    raised_for_this_wait = Notification.objects.filter(
+        conversation=OuterRef("pk"), reason=Reason.UNANSWERED, user__isnull=True,
+        created_at__gte=OuterRef("awaiting_reply_since"),
+    )
+    count = 0
+    # One query per distinct delay (a handful), instead of date arithmetic the databases
+    # spell differently.
+    delays = (
+        Merchant.objects.filter(is_active=True)
+        .values_list("escalation_delay_seconds", flat=True).distinct()
+    )
+    for delay in list(delays):
+        due = (
+            Conversation.objects.filter(
+                merchant__is_active=True, merchant__escalation_delay_seconds=delay,
+                status__in=[Conversation.Status.OPEN, Conversation.Status.PENDING],
+                bot_active=False, queued_at__isnull=True,
+                awaiting_reply_since__lte=now - timedelta(seconds=delay),
+                awaiting_reply_since__gt=now - UNANSWERED_MAX_AGE,
+            )
+            .exclude(Exists(raised_for_this_wait))
+            .values_list("merchant_id", "pk")
+        )
+        for merchant_id, conversation_id in list(due):
+            notify_agents(merchant_id=merchant_id, conversation_id=conversation_id,
+                          reason=Reason.UNANSWERED)
+            count += 1
+    return count
+
+
+@shared_task
+def escalate_unanswered() -> int:
+    return unanswered_sweep()

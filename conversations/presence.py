@@ -11,6 +11,7 @@ Presence is never a source of truth for messages, only for "online / typing / vi
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import weakref
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ class RedisStore:
         self.prefix = prefix + ":"
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._sync = None
+        self._sync_lock = threading.Lock()
 
     def _client(self):
         import redis.asyncio as aioredis
@@ -130,7 +132,12 @@ class RedisStore:
         if self._sync is None:
             import redis
 
-            self._sync = redis.Redis.from_url(self.url, decode_responses=True)
+            # Under a lock: two request threads racing here made two clients, and the one
+            # dropped closed its pool's connections while the other thread was reading from
+            # them (a 500 on concurrent widget bootstraps, found by bench/).
+            with self._sync_lock:
+                if self._sync is None:
+                    self._sync = redis.Redis.from_url(self.url, decode_responses=True)
         now = time.time()
         pipe = self._sync.pipeline(transaction=False)
         for key in keys:
@@ -170,6 +177,12 @@ async def agent_socket_down(merchant_id: int, user_id: int, socket: str) -> None
 
 async def agents_connected(merchant_id: int, user_ids: list[int]) -> dict[int, bool]:
     lives = await store().live_many([_agent_key(merchant_id, u) for u in user_ids])
+    return {u: bool(live) for u, live in zip(user_ids, lives)}
+
+
+def agents_connected_sync(merchant_id: int, user_ids: list[int]) -> dict[int, bool]:
+    """Sync, for the router (conversations.routing): one round trip for all the agents."""
+    lives = store().live_many_sync([_agent_key(merchant_id, u) for u in user_ids])
     return {u: bool(live) for u, live in zip(user_ids, lives)}
 
 

@@ -9,6 +9,8 @@ merchant's agents only, never to a visitor group.
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 from functools import partial
 
 from asgiref.sync import async_to_sync
@@ -113,7 +115,42 @@ def visitor_conversation_out(conversation: Conversation) -> protocol.VisitorConv
 # --- Publishing -----------------------------------------------------------------------------
 
 
+_deferred = threading.local()
+
+
+@contextmanager
+def deferred_publishes():
+    """Within this block (sync code in a database thread), events about to be published after
+    their commit are collected in the yielded list as (group, frame) instead of being sent one by
+    one through async_to_sync, which blocks the database thread on a hop to the event loop per
+    event. The caller sends them from its event loop with `apublish_events`, in order. Events of
+    a rolled-back transaction never get here: Django drops its on_commit callbacks."""
+    events: list[tuple[str, dict]] = []
+    _deferred.events = events
+    try:
+        yield events
+    finally:
+        _deferred.events = None
+
+
+async def apublish_events(events: list[tuple[str, dict]]) -> None:
+    """Send collected events in order (one after another: events of one conversation must not
+    overtake each other on the way to Redis)."""
+    if not events:
+        return
+    layer = get_channel_layer()
+    for group, frame in events:
+        try:
+            await layer.group_send(group, {"type": frame["type"], "frame": frame})
+        except Exception:
+            logger.exception("group_send to %s failed", group)
+
+
 def _group_send(group: str, frame: dict) -> None:
+    deferred = getattr(_deferred, "events", None)
+    if deferred is not None:
+        deferred.append((group, frame))
+        return
     layer = get_channel_layer()
     try:
         # The channel-layer message type is the frame type: "message.created" reaches the

@@ -81,3 +81,52 @@ def visitor_get(*, merchant_id: int, visitor_id: int) -> Visitor:
 
 def canned_response_list(*, merchant_id: int) -> QuerySet[CannedResponse]:
     return CannedResponse.objects.filter(merchant_id=merchant_id).order_by("shortcut")
+
+
+def routing_event_list(*, merchant_id: int, conversation_id: int) -> QuerySet:
+    """A conversation's routing decisions, oldest first (the `routing_timeline` index)."""
+    from .models import RoutingEvent
+
+    return RoutingEvent.objects.filter(
+        merchant_id=merchant_id, conversation_id=conversation_id
+    ).order_by("id")
+
+
+# --- Availability (widget bootstrap, offline form) --------------------------------------------
+
+
+def merchant_agents_online(*, merchant_id: int) -> bool:
+    """Whether any agent of the merchant is online and not away, whatever their load (a full
+    agent still answers from the queue). One query plus one presence round trip."""
+    from merchants.models import Membership
+
+    from . import presence
+
+    user_ids = list(
+        Membership.objects.filter(
+            merchant_id=merchant_id, is_active=True, is_away=False, user__is_active=True
+        ).values_list("user_id", flat=True)
+    )
+    if not user_ids:
+        return False
+    return any(presence.agents_connected_sync(merchant_id, user_ids).values())
+
+
+def merchant_availability(*, merchant) -> dict:
+    """What the widget tells a visitor before they write: within business hours, anybody online,
+    whether to offer the leave-a-message form, when the merchant opens next, and the teams to
+    choose from. Shape of the bootstrap's `availability`."""
+    from merchants import hours
+    from merchants.models import Team
+
+    is_open = hours.is_open(merchant)
+    agents_online = merchant_agents_online(merchant_id=merchant.pk)
+    opening = None if is_open else hours.next_opening(merchant)
+    teams = Team.objects.filter(merchant=merchant, is_active=True).order_by("name", "id")
+    return {
+        "open": is_open,
+        "agents_online": agents_online,
+        "offline_form": merchant.offline_form_enabled and not (is_open and agents_online),
+        "next_opening": opening.isoformat() if opening else None,
+        "teams": [{"id": t.pk, "name": t.name} for t in teams.only("id", "name")],
+    }

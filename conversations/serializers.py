@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 from rest_framework import serializers
 
 from . import presence, protocol, realtime
-from .models import CannedResponse, Conversation, Message, Visitor
+from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
 
 
 class UtcDateTimeField(serializers.DateTimeField):
@@ -95,6 +95,17 @@ class ConversationSerializer(serializers.Serializer):
     last_message_sender_kind = serializers.CharField(help_text="Empty before the first message.")
     unread_count = serializers.IntegerField(help_text="Visitor messages no agent has read.")
     created_at = UtcDateTimeField()
+    agent_last_read_seq = serializers.IntegerField(help_text="Highest `seq` agents have read.")
+    visitor_last_read_seq = serializers.IntegerField(help_text="Highest `seq` the visitor has read.")
+    source = serializers.ChoiceField(choices=Conversation.Source.choices)
+    team_id = serializers.IntegerField(allow_null=True, help_text="The team it is routed to.")
+    priority = serializers.IntegerField(help_text="Higher is served first from the queue.")
+    queued_at = UtcDateTimeField(allow_null=True, help_text="Set while waiting in the queue.")
+    queue_position = serializers.IntegerField(
+        allow_null=True, help_text="1 = next from the queue; null when not queued or not known."
+    )
+    bot_active = serializers.BooleanField(help_text="The knowledge-base bot is answering.")
+    intent = serializers.CharField(help_text="The intent the bot detected, if any.")
 
     class Meta:
         list_serializer_class = ConversationListSerializer
@@ -116,6 +127,15 @@ class MessageSerializer(serializers.Serializer):
     client_msg_id = serializers.CharField(allow_null=True)
     private = serializers.BooleanField(help_text="An internal note; visitors never see it.")
     created_at = UtcDateTimeField()
+    meta = serializers.DictField(
+        help_text="Structured extras, e.g. a bot answer's confidence, intent and choices."
+    )
+    sentiment_score = serializers.FloatField(
+        allow_null=True, help_text="Visitor messages: sentiment in [-1, 1]."
+    )
+    sentiment_label = serializers.ChoiceField(
+        choices=["positive", "neutral", "negative", ""], allow_blank=True
+    )
 
     def to_representation(self, instance: Message) -> dict:
         return realtime.message_out(instance).model_dump(mode="json")
@@ -185,3 +205,107 @@ class CannedResponseSerializer(serializers.ModelSerializer):
         model = CannedResponse
         fields = ["id", "shortcut", "text"]
         read_only_fields = fields
+
+
+# --- Routing (socket shapes: protocol.TeamOut, QueueEntryOut, RoutingEventOut) -------------------
+
+
+class PydanticOut(serializers.Serializer):
+    """Declared fields describe the pydantic model for the schema; the model renders."""
+
+    def to_representation(self, instance) -> dict:
+        return instance.model_dump(mode="json")
+
+
+class TeamSerializer(PydanticOut):
+    """`protocol.TeamOut`."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    member_ids = serializers.ListField(
+        child=serializers.IntegerField(), help_text="User ids of the team's active members."
+    )
+
+
+class QueueEntrySerializer(PydanticOut):
+    """`protocol.QueueEntryOut`."""
+
+    conversation_id = serializers.IntegerField()
+    position = serializers.IntegerField(help_text="1 = served next.")
+    visitor_name = serializers.CharField()
+    team_id = serializers.IntegerField(allow_null=True)
+    priority = serializers.IntegerField()
+    queued_at = UtcDateTimeField()
+
+
+class QueueSerializer(serializers.Serializer):
+    """The socket's `queue.changed` frame without its `type`."""
+
+    queue = QueueEntrySerializer(many=True, help_text="Serving order, at most 100 entries.")
+    total = serializers.IntegerField(help_text="How many conversations wait in all.")
+
+    def to_representation(self, instance) -> dict:
+        return instance.model_dump(mode="json", include={"queue", "total"})
+
+
+class RoutingEventSerializer(PydanticOut):
+    """`protocol.RoutingEventOut`, as in the socket's `routing.event` frame."""
+
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=RoutingEvent.Kind.choices)
+    rule = serializers.CharField(help_text="Machine-readable rule, e.g. sticky, least_busy.")
+    reason = serializers.CharField(help_text="The decision in words, e.g. \"least-busy: 1/5 open\".")
+    from_user_id = serializers.IntegerField(allow_null=True)
+    to_user_id = serializers.IntegerField(allow_null=True)
+    team_id = serializers.IntegerField(allow_null=True)
+    actor_id = serializers.IntegerField(allow_null=True, help_text="Null: the router decided.")
+    created_at = UtcDateTimeField()
+
+    def to_representation(self, instance: RoutingEvent) -> dict:
+        from .routing import routing_event_out
+
+        return routing_event_out(instance).model_dump(mode="json")
+
+
+_ID = {"min_value": 1, "max_value": 2**63 - 1}  # a huge number must not reach the driver
+
+
+class ClaimSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField(
+        required=False, **_ID,
+        help_text="With an API token: the agent who takes it (required). With a login "
+        "session you claim for yourself.",
+    )
+
+
+class TransferSerializer(serializers.Serializer):
+    to_user_id = serializers.IntegerField(required=False, **_ID, help_text="Hand to this agent.")
+    to_team_id = serializers.IntegerField(
+        required=False, **_ID, help_text="Or: route it within this team."
+    )
+    note = StrictCharField(
+        required=False, allow_blank=True, max_length=1000, default="",
+        help_text="Stored as a private note on the conversation.",
+    )
+    user_id = serializers.IntegerField(
+        required=False, **_ID,
+        help_text="With an API token: the agent or supervisor doing it (required).",
+    )
+
+    def validate(self, data):
+        if ("to_user_id" in data) == ("to_team_id" in data):
+            raise serializers.ValidationError(
+                {"to_user_id": [_("Give either to_user_id or to_team_id.")]}
+            )
+        return data
+
+
+class StatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[Conversation.Status.OPEN, Conversation.Status.RESOLVED],
+        help_text="resolved frees the agent's slot and serves the queue; open reopens it.",
+    )
+    user_id = serializers.IntegerField(
+        required=False, **_ID, help_text="With an API token: who did it (optional)."
+    )

@@ -217,6 +217,55 @@ def message_send_by_visitor(
     return message, created
 
 
+def message_send_by_visitor_batch(sends: list[dict]) -> list:
+    """Several visitors' `message_send_by_visitor(**send)` in one transaction and one commit
+    (conversations.batching groups the sends of one process). Returns, in the order of
+    `sends`, each send's (message, created) or the KefuError it raised.
+
+    Each send runs in its own savepoint, so a refused send changes nothing and the others are
+    stored. Sends are applied in visitor-id order (stable, so a visitor's own sends keep their
+    order): every batch takes the visitor and conversation row locks in the same order and two
+    batches from two processes cannot deadlock on them. Any other error aborts the whole batch
+    and nothing of it is stored; the caller then retries each send alone.
+    """
+    results: list = [None] * len(sends)
+    ready = []
+    for index, send in enumerate(sends):
+        try:
+            body = clean_body(send["body"])
+        except KefuError as exc:
+            results[index] = exc
+            continue
+        # Pure CPU and outside the transaction, as in message_send_by_visitor.
+        ready.append((index, send, body, sentiment_analyze(body)))
+    ready.sort(key=lambda item: item[1]["visitor_id"])
+    with transaction.atomic():
+        for index, send, body, sentiment in ready:
+            merchant_id = send["merchant_id"]
+            try:
+                with transaction.atomic():
+                    message, created, started, reopened = _store_visitor_message(
+                        merchant_id=merchant_id, visitor_id=send["visitor_id"],
+                        client_msg_id=send["client_msg_id"], body=body, sentiment=sentiment,
+                        team_id=send.get("team_id"),
+                        source=send.get("source", Conversation.Source.CHAT),
+                    )
+                    if created:
+                        transaction.on_commit(
+                            partial(
+                                visitor_message_stored, merchant_id=merchant_id,
+                                conversation_id=message.conversation_id, message_id=message.pk,
+                                started=started, reopened=reopened,
+                            ),
+                            robust=True,
+                        )
+            except KefuError as exc:
+                results[index] = exc
+                continue
+            results[index] = (message, created)
+    return results
+
+
 def visitor_message_stored(
     *, merchant_id: int, conversation_id: int, message_id: int, started: bool, reopened: bool
 ) -> None:
@@ -311,13 +360,49 @@ def message_send_by_agent(
     if conversation.status == Conversation.Status.CLOSED:
         raise KefuError(protocol.ErrorCode.CONVERSATION_CLOSED, "The conversation is closed.")
     if not private and sender.user_id and conversation.assignee_id is None:
-        # Until routing exists, the first agent to answer takes the conversation.
-        conversation.assignee_id = sender.user_id
+        # Answering an unassigned or queued conversation claims it (conversations.routing).
+        from . import routing
+
+        membership = Membership.objects.filter(
+            merchant_id=merchant_id, user_id=sender.user_id, is_active=True).first()
+        if membership is not None:
+            routing.claim_locked(conversation, membership=membership, rule="reply")
     message = _append(
         conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id,
         private=private,
     )
     return message, True
+
+
+def bot_name(merchant: Merchant) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return merchant.bot_name or translation.gettext("Assistant")
+
+
+@transaction.atomic
+def message_send_by_bot(
+    *, merchant_id: int, conversation_id: int, body: str, meta: dict | None = None,
+    note: bool = False,
+) -> Message:
+    """Store the knowledge-base bot's answer (sender kind bot) through the same path as agents'
+    replies, so it is sequenced, published after commit and replayed like theirs. `note`: a
+    private system note for agents instead (the hand-over summary). Bot text is the product's own
+    and may be long (a transcript): it is cut to the message limit rather than refused."""
+    body = (body or "").strip()[:settings.MESSAGE_MAX_LENGTH]
+    if not body:
+        raise KefuError(protocol.ErrorCode.MESSAGE_EMPTY, "The message is empty.", field="body")
+    conversation = _lock_conversation(merchant_id, conversation_id)
+    if conversation.status == Conversation.Status.CLOSED:
+        raise KefuError(protocol.ErrorCode.CONVERSATION_CLOSED, "The conversation is closed.")
+    name = bot_name(Merchant.objects.get(pk=merchant_id))
+    if note:
+        sender = Sender(kind=Message.SenderKind.SYSTEM, key="system", name=name)
+    else:
+        sender = Sender(kind=Message.SenderKind.BOT, key="bot", name=name)
+    return _append(
+        conversation=conversation, sender=sender, body=body, client_msg_id=None, private=note,
+        meta=meta,
+    )
 
 
 # --- Read state -------------------------------------------------------------------------------
@@ -440,3 +525,97 @@ def visitor_reply_email_send(*, merchant_id: int, conversation_id: int) -> int:
     email.attach_alternative(html, "text/html")
     email.send()
     return len(messages)
+
+
+# --- Offline messages (widget leave-a-message form) -----------------------------------------------
+
+# Reasons of the OFFLINE routing event, rendered in the site language like the router's.
+R_OFFLINE_CLOSED = translation.gettext_noop("left a message outside business hours")
+R_OFFLINE_NOBODY = translation.gettext_noop("left a message: no agent online")
+R_OFFLINE = translation.gettext_noop("left a message")
+# The form is anonymous (any page can bootstrap a token): a bound on what one visitor can leave,
+# since every message notifies agents and may escalate by SMS.
+OFFLINE_MESSAGES_PER_HOUR = 10
+
+
+def offline_message_create(
+    *, merchant_id: int, visitor_id: int, name: str, email: str = "", phone: str = "",
+    body: str, client_msg_id: str | None = None,
+) -> tuple[Message, bool]:
+    """Store what a visitor left in the leave-a-message form: their name and contact on the
+    visitor, the message as a visitor message of an `offline_form` conversation (or of their
+    current one), an OFFLINE routing event saying why, and a notification to agents after the
+    commit. The router then assigns or queues it like any chat. Returns (message, created); a
+    retried `client_msg_id` returns the stored message and records nothing again."""
+    import secrets
+    from datetime import timedelta
+
+    from merchants import hours
+
+    from . import routing, selectors
+    from .models import RoutingEvent
+
+    body = clean_body(body)
+    merchant = Merchant.objects.get(pk=merchant_id)
+    # Read before the transaction: presence is a network round trip, no lock should wait on it.
+    if not hours.is_open(merchant):
+        reason = R_OFFLINE_CLOSED
+    elif not selectors.merchant_agents_online(merchant_id=merchant_id):
+        reason = R_OFFLINE_NOBODY
+    else:
+        reason = R_OFFLINE
+    contact = {"email": email} if email else {"phone": phone}
+    # One transaction for the contact details, the message and the OFFLINE event, so the event
+    # is in the timeline before whatever the router decides after the commit. The price: the
+    # visitor row stays locked while message_send_by_visitor scores the sentiment of this one
+    # message, which only this visitor's own writes wait for.
+    with transaction.atomic():
+        # The visitor row first, as message_send_by_visitor does: the same lock order.
+        try:
+            visitor = Visitor.objects.select_for_update().get(merchant_id=merchant_id, pk=visitor_id)
+        except Visitor.DoesNotExist:
+            raise NotFound("Visitor not found.") from None
+        recent = RoutingEvent.objects.filter(
+            merchant_id=merchant_id, conversation__visitor_id=visitor_id,
+            kind=RoutingEvent.Kind.OFFLINE,
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        ).count()
+        if recent >= OFFLINE_MESSAGES_PER_HOUR and not (
+            client_msg_id and Message.objects.filter(
+                merchant_id=merchant_id, conversation__visitor_id=visitor_id,
+                sender_key="visitor", client_msg_id=client_msg_id).exists()
+        ):
+            raise KefuError(protocol.ErrorCode.RATE_LIMITED,
+                            "Too many messages left; try again later.")
+        changed = {"name": name[:200], **contact}
+        changed = {k: v for k, v in changed.items() if v and getattr(visitor, k) != v}
+        if changed:
+            for field, value in changed.items():
+                setattr(visitor, field, value)
+            visitor.save(update_fields=list(changed))
+            realtime.visitor_updated(visitor)
+        message, created = message_send_by_visitor(
+            merchant_id=merchant_id, visitor_id=visitor_id,
+            client_msg_id=client_msg_id or "offline-" + secrets.token_hex(8), body=body,
+            source=Conversation.Source.OFFLINE_FORM,
+        )
+        if created:
+            with translation.override(settings.LANGUAGE_CODE):
+                text = translation.gettext(reason)
+            event = RoutingEvent.objects.create(
+                merchant_id=merchant_id, conversation_id=message.conversation_id,
+                kind=RoutingEvent.Kind.OFFLINE, rule="offline_form", reason=text,
+                detail={"message_id": message.pk, "contact": next(iter(contact))},
+            )
+            realtime.publish_on_commit(
+                realtime.agents_group(merchant_id),
+                protocol.RoutingEventFrame(event=routing.routing_event_out(event)),
+            )
+            from . import notify
+
+            transaction.on_commit(
+                partial(notify.notify_agents, merchant_id=merchant_id,
+                        conversation_id=message.conversation_id, reason="offline"),
+                robust=True,
+            )
+    return message, created

@@ -13,6 +13,19 @@ urlpatterns = [
     path("visitors/", apis.VisitorList.as_view(), name="api-visitors"),
     path("visitors/<int:pk>/", apis.VisitorDetail.as_view(), name="api-visitor"),
     path("canned-responses/", apis.CannedResponseList.as_view(), name="api-canned-responses"),
+    # Routing (issue 4)
+    path("teams/", apis.TeamList.as_view(), name="api-teams"),
+    path("queue/", apis.QueueView.as_view(), name="api-queue"),
+    path(
+        "conversations/<int:pk>/routing-events/", apis.RoutingEventList.as_view(),
+        name="api-routing-events",
+    ),
+    path("conversations/<int:pk>/claim/", apis.ConversationClaim.as_view(), name="api-claim"),
+    path(
+        "conversations/<int:pk>/transfer/", apis.ConversationTransfer.as_view(),
+        name="api-transfer",
+    ),
+    path("conversations/<int:pk>/status/", apis.ConversationStatus.as_view(), name="api-status"),
     # Last: anything else here (a non-numeric id, a typo) is a JSON 404, not an HTML page.
     re_path(r"", apis.not_found),
 ]

@@ -10,3 +10,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kefu.settings")
 app = Celery("kefu")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Periodic tasks (run by exactly one `celery -A kefu beat`).
+app.conf.beat_schedule = {
+    "routing-auto-resolve": {"task": "conversations.tasks.routing_auto_resolve", "schedule": 60.0},
+    "routing-sweep": {"task": "conversations.tasks.routing_sweep", "schedule": 60.0},
+    # Visitors waiting longer than their merchant's escalation delay (conversations.notify).
+    "notify-unanswered": {"task": "conversations.notify.escalate_unanswered", "schedule": 30.0},
+    # FAQ entries whose validity dates were crossed: retrain (knowledge.services).
+    "kb-validity-sweep": {"task": "knowledge.tasks.kb_validity_sweep", "schedule": 60.0},
+}

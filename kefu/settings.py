@@ -182,6 +182,18 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 
+# --- Knowledge base (knowledge.tasks) ---------------------------------------------------------
+# A knowledge-base change schedules retraining this many seconds later; changes made meanwhile
+# (an admin editing ten FAQs in a row) are trained once, by the last scheduled run.
+KB_TRAIN_DEBOUNCE_SECONDS = env.int("KB_TRAIN_DEBOUNCE_SECONDS", default=5)
+# Imports with more rows than this run in a Celery worker with progress; smaller ones inline.
+KB_IMPORT_INLINE_MAX_ROWS = env.int("KB_IMPORT_INLINE_MAX_ROWS", default=2000)
+
+# --- Knowledge-base bot (knowledge.bot) -------------------------------------------------------
+# What the bot remembers of a conversation (the previous topic for follow-ups, pending choices,
+# slots being filled) is forgotten after this many seconds without a visitor message.
+BOT_CONTEXT_SECONDS = env.int("BOT_CONTEXT_SECONDS", default=600)
+
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -246,6 +258,21 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
 # A visitor who left an email gets agents' unread replies by email after this many seconds
 # (0 turns it off). The task re-checks read state when it runs.
 VISITOR_REPLY_EMAIL_DELAY = env.int("VISITOR_REPLY_EMAIL_DELAY", default=300)
+
+# --- Agent notifications: SMS escalation (kefu/sms.py, conversations/notify.py) ---------------
+# "console" only logs the message; "aliyun" sends through Alibaba Cloud SMS (Dysmsapi SendSms);
+# or the dotted path of a backend class.
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+# The AccessKey id and secret (the variable names of the original product's documentation).
+SMS_ACCESS_KEY_ID = env.str("SMS_ACCESS_KEY_ENV", default="")
+SMS_ACCESS_KEY_SECRET = env.str("SMS_ACCESS_KEY_SECRET_ENV", default="")
+# The approved signature and template; the template may use ${merchant} ${visitor} ${reason}
+# ${conversation}.
+SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="")
+SMS_TEMPLATE_CODE = env.str("SMS_TEMPLATE_CODE", default="")
+SMS_ENDPOINT = env.str("SMS_ENDPOINT", default="https://dysmsapi.aliyuncs.com/")
+SMS_REGION = env.str("SMS_REGION", default="cn-hangzhou")
+SMS_TIMEOUT = env.float("SMS_TIMEOUT", default=10.0)
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="zh-hans")

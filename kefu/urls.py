@@ -5,6 +5,8 @@ from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from knowledge.assist import ConversationSuggestions
+
 
 def healthz(request):
     return JsonResponse({"ok": True})
@@ -14,6 +16,11 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/workspace/", permanent=False)),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("api/v1/kb/", include("knowledge.urls")),
+    path(
+        "api/v1/conversations/<int:pk>/suggestions/", ConversationSuggestions.as_view(),
+        name="api-suggestions",
+    ),
     path("api/v1/", include("kefu.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

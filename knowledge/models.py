@@ -159,3 +159,38 @@ class BotModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_id} v{self.kb_version}"
+
+
+class ImportJob(models.Model):
+    """A large knowledge-base import run by the worker (knowledge.tasks.kb_import_task). Keeps the
+    uploaded file until it has run, its progress (readable while the import's own transaction is
+    still open: progress is written during validation, before that transaction starts) and the
+    result shown on the admin's progress page."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        VALIDATING = "validating", _("Checking rows")
+        WRITING = "writing", _("Saving")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    fmt = models.CharField(max_length=10)
+    mode = models.CharField(max_length=10, default="upsert")
+    filename = models.CharField(max_length=255, blank=True)
+    data = models.BinaryField(default=b"")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    done_rows = models.PositiveIntegerField(default=0)
+    # {"created": n, "updated": n, "errors": [{"row", "field", "message"}, ...]}
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.filename} ({self.status})"

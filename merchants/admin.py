@@ -1,13 +1,18 @@
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count, Q
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy as _
 
+from conversations import routing
 from kefu.admin_scoping import (
-    MerchantScopedAdmin, ScopedPermissionsMixin, is_platform_admin, managed_ids,
+    MerchantScopedAdmin, ScopedPermissionsMixin, TenantRowForm, is_platform_admin, managed_ids,
+    rows_of,
 )
 
-from .models import ApiToken, Membership, Merchant
+from . import hours
+from .models import ApiToken, BusinessHours, Holiday, Membership, Merchant, Team
 
 
 def embed_snippet_text(merchant: Merchant) -> str:
@@ -27,11 +32,24 @@ class MerchantAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
     list_display = ("name", "widget_key", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "widget_key")
-    fields = (
-        "name", "is_active", "widget_key", "embed_snippet", "allowed_origins", "welcome_message",
-        "timezone", "identity_secret", "created_at",
+    fieldsets = (
+        (None, {"fields": (
+            "name", "is_active", "widget_key", "embed_snippet", "allowed_origins",
+            "welcome_message", "timezone", "identity_secret", "created_at",
+        )}),
+        (_("Routing"), {"fields": (
+            "routing_method", "sticky_agent", "accept_timeout_seconds", "max_reassignments",
+            "auto_resolve_minutes",
+        )}),
+        (_("Business hours and offline messages"), {
+            "fields": ("business_hours_enabled", "hours_now", "offline_form_enabled"),
+            "description": _("Weekly hours and holidays are edited below, in the merchant's "
+                             "time zone."),
+        }),
+        (_("Notifications"), {"fields": ("escalation_delay_seconds",)}),
+        (_("Bot"), {"fields": ("bot_mode", "bot_name")}),
     )
-    readonly_fields = ("widget_key", "embed_snippet", "identity_secret", "created_at")
+    readonly_fields = ("widget_key", "embed_snippet", "identity_secret", "created_at", "hours_now")
 
     def merchant_id_of(self, obj) -> int:
         return obj.pk
@@ -54,14 +72,112 @@ class MerchantAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
         # Shown as text to copy (escaped by format_html), never as a live tag.
         return format_html("<code>{}</code>", embed_snippet_text(obj))
 
+    @admin.display(description=_("now"))
+    def hours_now(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        if not obj.business_hours_enabled:
+            return gettext("Always open (business hours are off).")
+        if hours.is_open(obj):
+            return gettext("Open now.")
+        opening = hours.next_opening(obj)
+        if opening is None:
+            return gettext("Closed: no opening hours in the coming year.")
+        return gettext("Closed; opens %(when)s (%(timezone)s).") % {
+            "when": opening.strftime("%Y-%m-%d %H:%M"), "timezone": obj.timezone}
+
+    def get_inlines(self, request, obj):
+        # The hours belong to an existing merchant (its time zone is set first).
+        return [BusinessHoursInline, HolidayInline] if obj is not None else []
+
+
+class MerchantChildInline(admin.TabularInline):
+    """Rows edited on their merchant's page: whoever may change the merchant may edit them."""
+
+    extra = 0
+
+    def _allowed(self, request, obj) -> bool:
+        if is_platform_admin(request):
+            return True
+        # Django also asks without `obj` (get_queryset); the rows are then the merchant's own,
+        # on a page MerchantAdmin already scoped.
+        ids = managed_ids(request)
+        return bool(ids) and (obj is None or obj.pk in ids)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+
+class BusinessHoursInline(MerchantChildInline):
+    model = BusinessHours
+    fields = ("weekday", "opens", "closes")
+    verbose_name_plural = _("weekly business hours (several intervals a day allowed)")
+
+
+class HolidayInline(MerchantChildInline):
+    model = Holiday
+    fields = ("date", "name", "opens", "closes")
+    verbose_name_plural = _("holidays and special days (blank hours: closed all day)")
+
+
+@admin.register(Team)
+class TeamAdmin(MerchantScopedAdmin):
+    list_display = ("name", "routing_method", "member_count", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name", "description")
+    fields = ("merchant", "name", "description", "routing_method", "is_active", "member_names")
+    readonly_fields = ("member_names",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            _members=Count("members", filter=Q(members__is_active=True))
+        )
+
+    @admin.display(description=_("members"), ordering="_members")
+    def member_count(self, obj):
+        return obj._members
+
+    @admin.display(description=_("members"))
+    def member_names(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        names = obj.members.filter(is_active=True).order_by("display_name")
+        # Plain text: Django escapes it. Members join teams on their membership page.
+        return ", ".join(m.display_name for m in names) or "-"
+
+
+class MembershipForm(TenantRowForm):
+    def clean(self):
+        cleaned = super().clean()
+        merchant_id = self.row_merchant_id()
+        teams = cleaned.get("teams")
+        if merchant_id is not None and teams is not None:
+            if any(team.merchant_id != merchant_id for team in teams):
+                self.add_error("teams", gettext("Choose teams of the same merchant."))
+        return cleaned
+
 
 @admin.register(Membership)
 class MembershipAdmin(MerchantScopedAdmin):
+    form = MembershipForm
     list_display = ("display_name", "user", "role", "is_active", "max_concurrent", "created_at")
-    list_filter = ("role", "is_active")
+    list_filter = ("role", "is_active", "teams")
     list_select_related = ("user", "merchant")
     search_fields = ("display_name", "user__username", "user__email")
-    fields = ("merchant", "user", "role", "display_name", "max_concurrent", "is_active")
+    fields = (
+        "merchant", "user", "role", "display_name", "max_concurrent", "is_active", "is_away",
+        "teams", "phone", "notify_by_sms", "notify_by_email",
+    )
+    filter_horizontal = ("teams",)
     # `user` choices (kefu.admin_scoping.rows_of) are the members of the manager's merchants:
     # an existing colleague can join another merchant they manage. New people are created on the
     # user admin page, which adds their first membership. A manager can never pick an outsider
@@ -70,6 +186,37 @@ class MembershipAdmin(MerchantScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
         return [*readonly, "user"] if obj is not None else readonly
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "teams" and not is_platform_admin(request):
+            kwargs["queryset"] = rows_of(Team, managed_ids(request))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        teams = form_class.base_fields.get("teams")
+        if obj is not None and teams is not None:
+            # An existing membership picks among its own merchant's teams only.
+            teams.queryset = teams.queryset.filter(merchant_id=obj.merchant_id)
+        return form_class
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change and self._may_take_more(form):
+            merchant_id = form.instance.merchant_id
+            # After the admin's transaction commits: the router then sees the new capacity.
+            transaction.on_commit(lambda: routing.queue_drain(merchant_id=merchant_id),
+                                  robust=True)
+
+    @staticmethod
+    def _may_take_more(form) -> bool:
+        """Whether this edit can let the agent take queued conversations they could not
+        before: more capacity, back from away, reactivated, or in other teams."""
+        initial, data = form.initial, form.cleaned_data
+        raised = data.get("max_concurrent", 0) > (initial.get("max_concurrent") or 0)
+        back = initial.get("is_away") and not data.get("is_away")
+        active = not initial.get("is_active") and data.get("is_active")
+        return bool(raised or back or active or "teams" in form.changed_data)
 
 
 @admin.register(ApiToken)

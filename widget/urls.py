@@ -7,4 +7,5 @@ urlpatterns = [
     path("loader.js", views.loader, name="loader"),
     path("demo/", views.demo, name="demo"),
     path("api/bootstrap", views.bootstrap, name="bootstrap"),
+    path("api/offline", views.offline, name="offline"),
 ]

@@ -1,17 +1,25 @@
-"""The visitor side over HTTP: the loader script, the demo host page, and the bootstrap call
-that turns a widget key plus the browser's anonymous id into a signed visitor token."""
+"""The visitor side over HTTP: the loader script, the demo host page, the bootstrap call that
+turns a widget key plus the browser's anonymous id into a signed visitor token (and tells the
+widget whether anybody is available), and the leave-a-message form's endpoint."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
+import re
 import secrets
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
@@ -19,8 +27,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework import serializers
 
 from conversations import services
-from conversations.protocol import PROTOCOL_VERSION
-from conversations.tokens import visitor_token_issue
+from conversations.protocol import PROTOCOL_VERSION, ErrorCode
+from conversations.selectors import merchant_availability
+from conversations.tokens import visitor_token_issue, visitor_token_verify
+from kefu.errors import KefuError, NotFound
+from merchants.hours import is_open, next_opening
 from merchants.models import Merchant
 from merchants.selectors import merchant_get_by_widget_key
 
@@ -62,6 +73,29 @@ def widget_strings() -> dict[str, str]:
         "error": _("Something went wrong."),
         "typing": _("Agent is typing…"),
         "read": _("Read"),
+        # Queue, team choice, bot and leave-a-message (loader.js has English fallbacks).
+        "bot": _("Bot"),
+        "handover": _("Talk to a human"),
+        "handover_sent": _("Connecting you to an agent…"),
+        "queue_ahead": _("Visitors ahead of you: %(ahead)s"),
+        "queue_ahead_wait": _("Visitors ahead of you: %(ahead)s, estimated wait %(minutes)s min"),
+        "queue_next": _("You are next in line"),
+        "team_choose": _("What can we help you with?"),
+        "team_required": _("Please choose a topic first."),
+        "offline_intro": _(
+            "No agent is available right now. Leave a message and we will get back to you."
+        ),
+        "offline_closed": _(
+            "We are closed right now. Leave a message and we will get back to you."
+        ),
+        "offline_next": _("We are back %(when)s."),
+        "offline_name": _("Your name"),
+        "offline_contact": _("Phone or email"),
+        "offline_message": _("Message"),
+        "offline_submit": _("Leave a message"),
+        "offline_sending": _("Sending…"),
+        "offline_chat": _("Back to the chat"),
+        "offline_form": _("Leave a message instead"),
     }
 
 
@@ -92,21 +126,33 @@ def _allow_cors(response, origin: str):
     return response
 
 
-@csrf_exempt  # Cross-origin by design; authenticated by widget key + origin, not cookies.
-@require_http_methods(["POST", "OPTIONS"])
-def bootstrap(request):
-    merchant = merchant_get_by_widget_key(widget_key=request.GET.get("key", ""))
-    if merchant is None:
-        return _error(404, "unknown_widget_key", "No active merchant has this widget key.")
-    origin = request.headers.get("Origin")
-    if not merchant.origin_allowed(origin):
-        return _error(
-            403, "origin_not_allowed",
-            f"The origin {origin!r} is not in this merchant's allowed site origins.",
-        )
-    if request.method == "OPTIONS":
-        return _allow_cors(HttpResponse(status=204), origin)
-    return _allow_cors(_bootstrap(request, merchant), origin)
+def widget_endpoint(view):
+    """A cross-origin widget call: the widget key names an active merchant, the Origin must be one
+    of its allowed site origins, and the answer carries that merchant's CORS headers."""
+
+    @csrf_exempt  # Cross-origin by design; authenticated by widget key + origin, not cookies.
+    @require_http_methods(["POST", "OPTIONS"])
+    @functools.wraps(view)
+    def wrapper(request):
+        merchant = merchant_get_by_widget_key(widget_key=request.GET.get("key", ""))
+        if merchant is None:
+            return _error(404, "unknown_widget_key", "No active merchant has this widget key.")
+        origin = request.headers.get("Origin")
+        if not merchant.origin_allowed(origin):
+            return _error(
+                403, "origin_not_allowed",
+                f"The origin {origin!r} is not in this merchant's allowed site origins.",
+            )
+        if request.method == "OPTIONS":
+            return _allow_cors(HttpResponse(status=204), origin)
+        return _allow_cors(view(request, merchant), origin)
+
+    return wrapper
+
+
+@widget_endpoint
+def bootstrap(request, merchant: Merchant):
+    return _bootstrap(request, merchant)
 
 
 def _bootstrap(request, merchant: Merchant):
@@ -148,8 +194,21 @@ def _bootstrap(request, merchant: Merchant):
             "ws_path": f"/ws/visitor/?key={merchant.widget_key}",
             "max_length": settings.MESSAGE_MAX_LENGTH,
             "strings": widget_strings(),
+            "availability": merchant_availability(merchant=merchant),
         }
     )
+
+
+def _json_body(request):
+    """The request's JSON object, or an error response."""
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        return None, _error(400, "invalid_json", "The body is not valid JSON.")
+    if not isinstance(payload, dict):
+        return None, _error(400, "invalid", "The body must be a JSON object.",
+                            errors={"non_field_errors": ["Expected a JSON object."]})
+    return payload, None
 
 
 @require_GET
@@ -173,3 +232,91 @@ def demo(request):
         else Merchant.objects.filter(is_active=True).order_by("id").first()
     )
     return render(request, "widget/demo.html", {"merchant": merchant})
+
+
+# --- Leave a message ----------------------------------------------------------------------------
+
+PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()-]{4,30}$")
+
+
+class OfflineMessageSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=2000)
+    name = serializers.CharField(max_length=200)
+    contact = serializers.CharField(
+        max_length=254, help_text="An email address or a phone number to reply to."
+    )
+    message = serializers.CharField(trim_whitespace=True)
+    client_msg_id = serializers.RegexField(r"^[A-Za-z0-9_.:-]{1,64}$", required=False)
+
+    def validate_contact(self, value: str) -> dict:
+        if "@" in value:
+            try:
+                EmailValidator()(value)
+            except DjangoValidationError:
+                raise serializers.ValidationError(_("Enter a valid email address.")) from None
+            return {"email": value}
+        if PHONE_PATTERN.match(value) and sum(c.isdigit() for c in value) >= 5:
+            return {"phone": value}
+        raise serializers.ValidationError(_("Give an email address or a phone number."))
+
+    def validate_message(self, value: str) -> str:
+        try:
+            return services.clean_body(value)
+        except KefuError as exc:
+            raise serializers.ValidationError(exc.message) from None
+
+
+def offline_next_steps(merchant: Merchant, contact: str) -> str:
+    """What happens now, for the visitor, in their language."""
+    text = _("Thank you, your message has reached our team. We will reply to %(contact)s as soon "
+             "as we can; replies also appear here in the chat.") % {"contact": contact}
+    opening = next_opening(merchant) if not is_open(merchant) else None
+    if opening is not None:
+        when = date_format(opening, "l H:i" if opening - timezone.now() < dt.timedelta(days=6)
+                           else "Y-m-d H:i")
+        text += " " + _("We are back %(when)s (%(timezone)s time).") % {
+            "when": when, "timezone": merchant.timezone}
+    return text
+
+
+@widget_endpoint
+def offline(request, merchant: Merchant):
+    """POST /widget/api/offline?key=KEY {token, name, contact, message}: a message left while
+    the merchant is closed or nobody is online. Agents pick it up like any queued chat."""
+    if not merchant.offline_form_enabled:
+        return _error(403, "offline_form_disabled", "This merchant does not take offline messages.")
+    payload, error = _json_body(request)
+    if error is not None:
+        return error
+    serializer = OfflineMessageSerializer(data=payload)
+    if not serializer.is_valid():
+        return _error(400, "invalid", "Some fields are not valid.", errors=serializer.errors)
+    data = serializer.validated_data
+    try:
+        claims = visitor_token_verify(data["token"])
+    except KefuError as exc:
+        return _error(400, exc.code, exc.message, errors={"token": [exc.message]})
+    if claims.merchant_id != merchant.pk:
+        # A token another merchant's widget issued: nothing of this merchant is touched.
+        return _error(403, "merchant_mismatch", "The token belongs to another merchant.")
+    try:
+        message, created = services.offline_message_create(
+            merchant_id=merchant.pk, visitor_id=claims.visitor_id, name=data["name"],
+            body=data["message"], client_msg_id=data.get("client_msg_id"), **data["contact"],
+        )
+    except NotFound:
+        return _error(404, "not_found", "The visitor does not exist any more: bootstrap again.")
+    except KefuError as exc:
+        if exc.code == ErrorCode.RATE_LIMITED:
+            return _error(429, exc.code, _("You have left several messages already. We will "
+                                           "answer them; please try again later."))
+        return _error(400, exc.code, exc.message, errors={"message": [exc.message]})
+    contact = next(iter(data["contact"].values()))
+    return JsonResponse(
+        {
+            "conversation_id": message.conversation_id,
+            "message_id": message.pk,
+            "detail": offline_next_steps(merchant, contact),
+        },
+        status=201 if created else 200,
+    )

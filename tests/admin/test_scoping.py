@@ -23,6 +23,21 @@ TENANT_MODELS = [
 ALL_MODELS = [(a, m) for a, m, _ in TENANT_MODELS] + [("merchants", "merchant"), ("accounts", "user")]
 
 
+# The merchant form's routing, hours, notification and bot fields (issue 4) at their defaults,
+# and the empty business-hours / holiday inlines of the change page.
+MERCHANT_DEFAULTS = {
+    "routing_method": "least_busy", "sticky_agent": "on", "accept_timeout_seconds": 60,
+    "max_reassignments": 2, "auto_resolve_minutes": 30, "offline_form_enabled": "on",
+    "escalation_delay_seconds": 120, "bot_mode": "off", "bot_name": "",
+}
+MERCHANT_INLINES = {
+    f"{prefix}-{key}": value
+    for prefix in ("business_hours", "holidays")
+    for key, value in (("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0), ("MIN_NUM_FORMS", 0),
+                       ("MAX_NUM_FORMS", 1000))
+}
+
+
 def url(app, model, view="changelist", *args):
     return reverse(f"admin:{app}_{model}_{view}", args=args)
 
@@ -283,6 +298,7 @@ def test_manager_edits_own_merchant_but_cannot_create_or_delete(client, settings
     response = client.post(change, {
         "name": "Acme 新名字", "is_active": "", "allowed_origins": "https://shop.example.com",
         "welcome_message": "欢迎", "timezone": "Asia/Shanghai", "_save": "1",
+        **MERCHANT_DEFAULTS, **MERCHANT_INLINES,
     })
     assert response.status_code == 302
     acme.refresh_from_db()
@@ -301,7 +317,7 @@ def test_superuser_creates_merchants(client, root):
     logged_in(client, root)
     response = client.post(url("merchants", "merchant", "add"), {
         "name": "New shop", "is_active": "on", "allowed_origins": "", "welcome_message": "",
-        "timezone": "Asia/Shanghai", "_save": "1",
+        "timezone": "Asia/Shanghai", "_save": "1", **MERCHANT_DEFAULTS,
     })
     assert response.status_code == 302
     assert Merchant.objects.filter(name="New shop").exists()

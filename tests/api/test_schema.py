@@ -16,6 +16,22 @@ PATHS = {
     "/api/v1/visitors/": {"get"},
     "/api/v1/visitors/{id}/": {"get"},
     "/api/v1/canned-responses/": {"get"},
+    # Knowledge base (issue 5, knowledge/urls.py)
+    **{f"/api/v1/kb/{name}/": {"get", "post"}
+       for name in ("faqs", "intents", "categories", "synonyms", "dictionary")},
+    **{f"/api/v1/kb/{name}/{{id}}/": {"get", "patch", "delete"}
+       for name in ("faqs", "intents", "categories", "synonyms", "dictionary")},
+    "/api/v1/kb/import/": {"post"},
+    "/api/v1/kb/import/{id}/": {"get"},
+    "/api/v1/kb/export/": {"get"},
+    "/api/v1/kb/gaps/": {"get"},
+    "/api/v1/teams/": {"get"},
+    "/api/v1/queue/": {"get"},
+    "/api/v1/conversations/{id}/routing-events/": {"get"},
+    "/api/v1/conversations/{id}/claim/": {"post"},
+    "/api/v1/conversations/{id}/transfer/": {"post"},
+    "/api/v1/conversations/{id}/status/": {"post"},
+    "/api/v1/conversations/{id}/suggestions/": {"get"},  # agent assist (knowledge/assist.py)
 }
 
 
@@ -54,6 +70,8 @@ def test_schema_shapes(schema):
     assert list(conversation["properties"]) == [
         "id", "status", "visitor", "assignee_id", "last_seq", "last_message_at",
         "last_message_preview", "last_message_sender_kind", "unread_count", "created_at",
+        "agent_last_read_seq", "visitor_last_read_seq", "source", "team_id", "priority",
+        "queued_at", "queue_position", "bot_active", "intent",
     ]
     assert "anonymous_id" not in components["Visitor"]["properties"]
     paginated = components["PaginatedConversationList"]["properties"]

@@ -15,7 +15,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from conversations import protocol
-from conversations.models import Conversation, Message, Visitor, VisitorPageView
+from conversations.models import Conversation, Message, RoutingEvent, Visitor, VisitorPageView
 from conversations.tokens import visitor_token_issue
 from merchants.models import Membership
 from tests import factories
@@ -33,7 +33,7 @@ SERVER_TYPES = {f.model_fields["type"].default for f in protocol.SERVER_FRAMES}
 # What a visitor socket may ever receive; the rest is for agents only.
 VISITOR_TYPES = {
     "session.ready", "history", "message.ack", "message.created", "typing", "conversation.read",
-    "pong", "error",
+    "pong", "error", "conversation.state",
 }
 
 
@@ -61,7 +61,9 @@ def acme_snapshot(merchant_id: int):
             "id", "conversation_id", "seq", "body", "is_private")),
         list(Conversation.objects.filter(merchant_id=merchant_id).order_by("id").values_list(
             "id", "status", "last_seq", "assignee_id", "agent_last_read_seq",
-            "visitor_last_read_seq", "unread_agent_count", "unread_visitor_count")),
+            "visitor_last_read_seq", "unread_agent_count", "unread_visitor_count", "queued_at",
+            "team_id", "routing_attempts")),
+        RoutingEvent.objects.filter(merchant_id=merchant_id).count(),
         list(Visitor.objects.filter(merchant_id=merchant_id).order_by("id").values_list(
             "id", "page_url", "page_title", "last_seen_at")),
         VisitorPageView.objects.filter(merchant_id=merchant_id).count(),
@@ -112,6 +114,20 @@ CASES = [
         merchant_id=w.acme.pk, visitor_id=w.va.pk)}, "unknown_type"),
     ("charlie-page", "charlie", lambda w: {"type": "page.view", "url": "https://x"},
      "unknown_type"),
+    # routing actions on acme's conversation (charlie is an owner, but of "other")
+    ("charlie-claim", "charlie", lambda w: {"type": "conversation.claim", "conversation_id": w.cb},
+     "not_found"),
+    ("charlie-transfer", "charlie", lambda w: {"type": "conversation.transfer",
+                                               "conversation_id": w.ca,
+                                               "to_user_id": w.charlie.user_id, "note": "mine"},
+     "not_found"),
+    ("charlie-transfer-team", "charlie", lambda w: {"type": "conversation.transfer",
+                                                    "conversation_id": w.ca, "to_team_id": 1},
+     "not_found"),
+    ("charlie-status", "charlie", lambda w: {"type": "conversation.status",
+                                             "conversation_id": w.ca, "status": "resolved"},
+     "not_found"),
+    ("charlie-handover", "charlie", lambda w: {"type": "handover.request"}, "unknown_type"),
     # vo, a visitor of other, on other's widget
     ("vo-ping", "vo", lambda w: {"type": "ping"}, "pong"),
     ("vo-auth-again", "vo", lambda w: {"type": "auth", "token": visitor_token_issue(
@@ -133,6 +149,14 @@ CASES = [
     ("vo-presence", "vo", lambda w: {"type": "presence.set", "status": "away"}, "unknown_type"),
     ("vo-view", "vo", lambda w: {"type": "conversation.view", "conversation_id": w.ca},
      "unknown_type"),
+    ("vo-claim", "vo", lambda w: {"type": "conversation.claim", "conversation_id": w.cb},
+     "unknown_type"),
+    ("vo-transfer", "vo", lambda w: {"type": "conversation.transfer", "conversation_id": w.ca,
+                                     "to_user_id": 1}, "unknown_type"),
+    ("vo-status", "vo", lambda w: {"type": "conversation.status", "conversation_id": w.ca,
+                                   "status": "resolved"}, "unknown_type"),
+    # "talk to a human" acts on the sender's own conversation only (not the bot's: its state)
+    ("vo-handover", "vo", lambda w: {"type": "handover.request"}, "conversation.state"),
     # vb, another visitor of acme, against visitor A's conversation
     ("vb-send-into", "vb", lambda w: {"type": "message.send", "client_msg_id": "z1",
                                       "body": "hijack", "conversation_id": w.ca}, "invalid_frame"),
@@ -144,6 +168,9 @@ CASES = [
      "unknown_type"),
     ("vb-view", "vb", lambda w: {"type": "conversation.view", "conversation_id": w.ca},
      "unknown_type"),
+    ("vb-claim", "vb", lambda w: {"type": "conversation.claim", "conversation_id": w.ca},
+     "unknown_type"),
+    ("vb-handover", "vb", lambda w: {"type": "handover.request"}, "conversation.state"),
 ]
 ERROR_CODES = set(protocol.ErrorCode.DESCRIPTIONS)
 
@@ -152,7 +179,8 @@ def case_frame_type(case) -> str:
     _, _, build, _ = case
     if build == "auth-on-acme-key":
         return "auth"
-    fake = SimpleNamespace(acme=SimpleNamespace(pk=1), va=SimpleNamespace(pk=1), ca=1, cb=2)
+    fake = SimpleNamespace(acme=SimpleNamespace(pk=1), va=SimpleNamespace(pk=1), ca=1, cb=2,
+                           charlie=SimpleNamespace(user_id=1))
     return build(fake)["type"]
 
 
@@ -166,7 +194,6 @@ def test_the_outsider_matrix_covers_every_client_frame_type():
 def test_outsider_frame_touches_nothing_of_acme(world, case, channel_layer_kind):
     w = world
     case_id, actor, build, expected = case
-    before = acme_snapshot(w.acme.pk)
     if actor == "vb":
         victims = ("va", "va2")  # acme's agents legitimately hear vb; va must not
     else:
@@ -174,6 +201,9 @@ def test_outsider_frame_touches_nothing_of_acme(world, case, channel_layer_kind)
 
     async def scenario():
         s = await cast(w)
+        # Taken once acme's agents are connected: an agent coming online legitimately serves
+        # acme's queue (conversations.routing), which is not the outsider's doing.
+        before = await sync_to_async(acme_snapshot)(w.acme.pk)
         outsider = getattr(s, actor)
         mark = len(outsider.log)
         if build == "auth-on-acme-key":
@@ -210,11 +240,11 @@ def test_outsider_frame_touches_nothing_of_acme(world, case, channel_layer_kind)
         assert not [f for f in answer if f["type"] in ("history", "message.created")
                     and f.get("conversation_id", f.get("message", {}).get("conversation_id"))
                     in (w.ca, w.cb)]
+        assert await sync_to_async(acme_snapshot)(w.acme.pk) == before
         for sock in vars(s).values():
             await sock.close()
 
     run(scenario())
-    assert acme_snapshot(w.acme.pk) == before
 
 
 # --- acme's activity against everyone else ----------------------------------------------------
@@ -267,6 +297,13 @@ def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(world, ch
         await bob.until("viewers.changed")
         await bob.send({"type": "resume", "conversations": {str(w.ca): 0}})
         await bob.until("resume.done")
+        # Routing: resolve and reopen A's conversation (A's tabs get conversation.state).
+        await bob.send({"type": "conversation.status", "conversation_id": w.ca,
+                        "status": "resolved"})
+        await va.until("conversation.state")
+        await bob.send({"type": "conversation.status", "conversation_id": w.ca, "status": "open"})
+        await alice.until_match(lambda f: f["type"] == "routing.event"
+                                and f["event"]["kind"] == "claimed")
         for sock in (bob, va):
             await sock.ping()
             await sock.send({"type": "nope"})
@@ -320,6 +357,8 @@ def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(world, ch
                     "agent", None, "", None)
             if f["type"] == "conversation.read":
                 assert f["user_id"] is None and f["conversation_id"] == w.ca
+            if f["type"] == "conversation.state":
+                assert f["conversation"]["id"] == w.ca
         assert "note" not in repr(sock.log)
     # The first tab was replayed the conversation without the note.
     history = next(f for f in s.va.log if f["type"] == "history")

@@ -1,4 +1,6 @@
-/* The agent workspace: inbox, open conversation, reply box, visitor details, team presence.
+/* The agent workspace: queue, inbox, open conversation (with its routing timeline, bot and
+   sentiment cues and suggested answers), reply box, visitor details, team presence, and
+   notifications (sound, browser notification or in-page toast).
 
    Data: the REST API (session cookie + X-Kefu-Merchant header) for the inbox rows; the agent
    socket /ws/agent/<merchant>/ for everything live and for messages. The socket delivers at
@@ -18,6 +20,11 @@
   const DRAFT_STALE_MS = 30000;   // a visitor's draft without news fades (a lost "stopped")
   const GAP_CHECK_MS = 1500;      // a seq gap lasting this long is filled with `resume`
   const THREAD_CACHE = 100;       // conversations whose messages stay loaded (resume takes 200)
+  const TREND_SIZE = 8;           // visitor messages in the header's sentiment trend
+  const SUGGESTIONS_SHOWN = 3;
+  const SUGGEST_DELAY_MS = 300;
+  const TOAST_MS = 8000;
+  const MUTE_KEY = "kefu:notify-mute"; // per browser, not per account: it is about the speakers
 
   const root = document.getElementById("workspace");
   const MERCHANT = Number(root.dataset.merchantId);
@@ -37,12 +44,40 @@
     form: $("reply"), body: $("reply-body"), private: $("reply-private"),
     visitorEmpty: $("visitor-empty"), visitorInfo: $("visitor-info"),
     agents: $("agent-list"), myStatus: $("my-status"),
+    mineCount: $("mine-count"), queueList: $("queue-list"), queueEmpty: $("queue-empty"), queueCount: $("queue-count"),
+    assignee: $("thread-assignee"), bot: $("thread-bot"), handed: $("thread-handed"),
+    intent: $("thread-intent"), trend: $("thread-trend"), transfer: $("thread-transfer"),
+    resolve: $("thread-resolve"), assist: $("assist"), assistList: $("assist-list"),
+    toasts: $("toasts"), mute: $("notify-mute"), notifyEnable: $("notify-enable"),
+    dialog: $("transfer-dialog"), transferForm: $("transfer-form"),
+    transferTarget: $("transfer-target"), transferAgents: $("transfer-agents"),
+    transferTeams: $("transfer-teams"), transferNote: $("transfer-note"),
+    transferError: $("transfer-error"), transferCancel: $("transfer-cancel"),
   };
 
   const STATUS = {
     open: gettext("Open"), pending: gettext("Pending"), resolved: gettext("Resolved"), closed: gettext("Closed"),
   };
   const PRESENCE = { online: gettext("Online"), away: gettext("Away"), offline: gettext("Offline") };
+  const SENTIMENT = {
+    positive: gettext("Positive"), neutral: gettext("Neutral"), negative: gettext("Negative"),
+  };
+  // Routing event kinds (conversations.models.RoutingEvent.Kind); the reason sentence comes
+  // from the server, already in the merchant's language.
+  const ROUTING = {
+    assigned: gettext("Assigned"), queued: gettext("Queued"), claimed: gettext("Claimed"),
+    transferred: gettext("Transferred"), reassigned: gettext("Reassigned"),
+    timeout: gettext("Acceptance timeout"), resolved: gettext("Resolved"),
+    reopened: gettext("Reopened"), handover: gettext("Handed over by the bot"),
+    offline: gettext("Left a message"),
+  };
+  // Refusals of the routing actions, said plainly (the server's message is for developers).
+  const REFUSED = {
+    already_assigned: gettext("Another agent already took this conversation."),
+    forbidden: gettext("You are not allowed to do that with this conversation."),
+    agent_unavailable: gettext("That agent or team cannot take the conversation right now."),
+    not_found: gettext("This conversation no longer exists."),
+  };
 
   // --- State --------------------------------------------------------------------------------
 
@@ -74,6 +109,16 @@
   let pingTimer = null;
   let pongTimer = null;
   let noticeTimer = null;
+  let queue = [];                  // QueueEntryOut, serving order
+  let queueTotal = 0;
+  const teams = new Map();         // team id -> TeamOut
+  // Routing actions (claim, transfer, status) whose answer is pending: their `error` frames
+  // carry no `ref`, so a refusal is matched to the oldest action still waiting.
+  const actions = [];
+  const claiming = new Set();      // conversation ids claimed from this page: opened when won
+  let suggestFor = null;           // "conversation:seq" the suggestions shown were asked for
+  let suggestTimer = null;
+  let audio = null;                // AudioContext, created on the first user gesture
 
   // --- Helpers ------------------------------------------------------------------------------
 
@@ -121,12 +166,13 @@
 
   // --- REST API -----------------------------------------------------------------------------
 
-  async function api(url) {
+  // `optional`: a refusal only means this extra (suggestions, timeline) is not available.
+  async function api(url, optional) {
     const response = await fetch(url, {
       credentials: "same-origin",
       headers: { Accept: "application/json", "X-Kefu-Merchant": String(MERCHANT) },
     });
-    if (response.status === 401 || response.status === 403) {
+    if (!optional && (response.status === 401 || response.status === 403)) {
       signedOut();
       throw new Error(`HTTP ${response.status}`);
     }
@@ -182,6 +228,7 @@
     ui.list.replaceChildren(...rows.map(renderRow));
     ui.listEmpty.hidden = rows.length > 0;
     ui.more.hidden = !nextPage;
+    ui.mineCount.textContent = String(rows.filter((c) => c.assignee_id === MY_ID && (c.status === "open" || c.status === "pending")).length);
     const unread = rows.reduce((sum, c) => sum + c.unread_count, 0);
     document.title = (unread ? `(${unread}) ` : "") + document.title.replace(/^\(\d+\) /, "");
   }
@@ -194,6 +241,9 @@
   function renderRow(c) {
     const badge = c.unread_count ? el("span", { class: "badge", text: String(c.unread_count) }) : null;
     const status = c.status !== "open" ? el("span", { class: "chip", text: STATUS[c.status] || c.status }) : null;
+    const waiting = c.bot_active ? el("span", { class: "chip chip-bot", text: gettext("Bot") })
+      : c.queued_at && c.assignee_id === null && c.status === "open"
+        ? el("span", { class: "chip chip-queued", text: ROUTING.queued }) : null;
     const preview = c.last_message_sender_kind && c.last_message_sender_kind !== "visitor"
       ? fmt(gettext("Reply: %s"), [c.last_message_preview]) : c.last_message_preview;
     const others = viewers.get(c.id) || [];
@@ -210,7 +260,7 @@
       ),
       el("span", { class: "conv-bottom" },
         el("span", { class: "conv-typing", text: gettext("typing…") }),
-        el("span", { class: "conv-preview", text: preview || "" }), status, badge,
+        el("span", { class: "conv-preview", text: preview || "" }), waiting, status, badge,
       ),
     );
     const li = el("li", { class: "conv-row" + (c.id === openId ? " active" : "") + (c.unread_count ? " unread" : "") + (drafts.has(c.id) ? " typing" : "") }, button);
@@ -229,7 +279,7 @@
     if (t) {
       threads.delete(id); // re-inserted below: most recently used last
     } else {
-      t = { messages: new Map(), upTo: 0, loaded: false };
+      t = { messages: new Map(), events: new Map(), upTo: 0, loaded: false };
     }
     threads.set(id, t);
     for (const old of threads.keys()) {
@@ -252,6 +302,7 @@
       shown.set(m.seq, li);
       ui.messages.append(li);
     }
+    for (const e of t.events.values()) place(renderEvent(e));
     // Unacknowledged replies to this conversation stay visible below the stored messages.
     for (const out of outbox.values()) if (out.frame.conversation_id === id) ui.messages.append(out.li);
     ui.thread.hidden = false;
@@ -265,6 +316,10 @@
     send({ type: "conversation.view", conversation_id: id });
     if (!t.loaded) requestResume([id]);
     else scheduleGapCheck();
+    loadRoutingEvents(id);
+    suggestFor = null;
+    renderAssist([]);
+    scheduleSuggest();
     scrollDown(true);
     markRead();
     ui.body.focus();
@@ -281,6 +336,8 @@
     ui.threadEmpty.hidden = false;
     ui.visitorEmpty.hidden = false;
     ui.visitorInfo.hidden = true;
+    ui.assist.hidden = true;
+    suggestFor = null;
     renderList();
     send({ type: "conversation.view", conversation_id: null });
   }
@@ -297,6 +354,8 @@
     ui.online.replaceChildren(...(c ? [onlineDot(c.visitor)] : []));
     ui.visitorEmpty.hidden = Boolean(c);
     ui.visitorInfo.hidden = !c;
+    renderRoutingHeader(c);
+    renderTrend();
     if (!c) return;
     const v = c.visitor;
     $("v-name").textContent = v.name || "—";
@@ -309,18 +368,133 @@
     $("v-seen").textContent = v.last_seen_at ? new Date(v.last_seen_at).toLocaleString() : "—";
   }
 
+  function agentName(userId) {
+    const a = agents.get(userId);
+    return a ? a.name : `#${userId}`;
+  }
+
+  function renderRoutingHeader(c) {
+    ui.assignee.textContent = !c ? ""
+      : c.assignee_id === null ? gettext("Unassigned")
+        : c.assignee_id === MY_ID ? gettext("Assigned to you")
+          : fmt(gettext("Assigned to %s"), [agentName(c.assignee_id)]);
+    ui.bot.hidden = !(c && c.bot_active);
+    ui.intent.hidden = !(c && c.intent);
+    ui.intent.textContent = c && c.intent ? fmt(gettext("Intent: %s"), [c.intent]) : "";
+    const t = threads.get(openId);
+    ui.handed.hidden = !(t && [...t.events.values()].some((e) => e.kind === "handover"));
+    const finished = c && (c.status === "resolved" || c.status === "closed");
+    ui.resolve.textContent = finished ? gettext("Reopen") : gettext("Resolve");
+    ui.resolve.dataset.next = finished ? "open" : "resolved";
+    ui.resolve.disabled = !c || c.status === "closed";
+    ui.transfer.disabled = !c || finished;
+  }
+
+  // The sentiment of the last visitor messages as small bars (one per message, height by
+  // score, colour by label), oldest left; the label of the last one in words.
+  function renderTrend() {
+    const t = threads.get(openId);
+    const scored = t ? [...t.messages.values()]
+      .filter((m) => m.sender_kind === "visitor" && m.sentiment_label)
+      .sort((a, b) => a.seq - b.seq).slice(-TREND_SIZE) : [];
+    ui.trend.hidden = !scored.length;
+    if (!scored.length) { ui.trend.replaceChildren(); return; }
+    const last = scored[scored.length - 1];
+    ui.trend.title = gettext("Sentiment of the last visitor messages");
+    ui.trend.replaceChildren(
+      el("span", { class: "trend-bars", "aria-hidden": "true" }, ...scored.map((m) => {
+        const score = Number(m.sentiment_score) || 0;
+        const bar = el("span", { class: `bar bar-${m.sentiment_label}`, title: score.toFixed(2) });
+        bar.style.height = `${Math.round(4 + Math.abs(score) * 12)}px`;
+        return bar;
+      })),
+      el("span", { class: `trend-label sentiment-${last.sentiment_label}`,
+        text: SENTIMENT[last.sentiment_label] || last.sentiment_label }),
+    );
+  }
+
   function renderMessage(m) {
+    const meta = m.meta || {};
+    const bot = m.sender_kind === "bot";
+    const confidence = bot && typeof meta.confidence === "number"
+      ? el("span", { class: "confidence", text: fmt(gettext("confidence %s"), [`${Math.round(meta.confidence * 100)}%`]) })
+      : null;
+    const sentiment = m.sender_kind === "visitor" && m.sentiment_label
+      ? el("span", { class: `sentiment sentiment-${m.sentiment_label}`,
+        title: typeof m.sentiment_score === "number" ? m.sentiment_score.toFixed(2) : "",
+        text: SENTIMENT[m.sentiment_label] || m.sentiment_label })
+      : null;
+    const choices = bot && Array.isArray(meta.choices) && meta.choices.length
+      ? el("div", { class: "choices" }, ...meta.choices.map((c) => el("span", { class: "choice", text: String(c && c.label || "") })))
+      : null;
     const li = el("li", { class: `msg from-${m.sender_kind}` + (m.private ? " note" : "") },
       el("div", { class: "meta" },
+        bot ? el("span", { class: "bot-label", text: gettext("Bot") }) : null,
         el("span", { class: "sender", text: m.sender_name || "" }),
         m.private ? el("span", { class: "note-label", text: gettext("Private note") }) : null,
+        bot && meta.intent ? el("span", { class: "intent", text: String(meta.intent) }) : null,
+        confidence, sentiment,
         el("time", { class: "when", text: timeText(m.created_at) }),
       ),
       el("div", { class: "text", text: m.body }),
+      choices,
     );
     if (m.seq) li.dataset.seq = m.seq;
+    if (m.created_at) li.dataset.at = time(m.created_at);
     if (m.private) li.dataset.private = "1";
     return li;
+  }
+
+  // --- Routing timeline ---------------------------------------------------------------------
+
+  function renderEvent(e) {
+    const parts = [ROUTING[e.kind] || e.kind];
+    if (e.from_user_id && e.to_user_id) parts.push(`${agentName(e.from_user_id)} → ${agentName(e.to_user_id)}`);
+    else if (e.to_user_id) parts.push(`→ ${agentName(e.to_user_id)}`);
+    if (e.team_id && teams.has(e.team_id)) parts.push(fmt(gettext("team %s"), [teams.get(e.team_id).name]));
+    const li = el("li", { class: `routing-event routing-${e.kind}` },
+      el("span", { class: "routing-kind", text: parts.join(" · ") }),
+      e.reason ? el("span", { class: "routing-reason", text: e.reason }) : null,
+      el("time", { class: "when", text: timeText(e.created_at) }),
+    );
+    li.dataset.event = e.id;
+    li.dataset.at = time(e.created_at);
+    return li;
+  }
+
+  // Names in the timeline come from the agent list: redraw once it is (re)loaded.
+  function redrawEvents() {
+    const t = threads.get(openId);
+    if (!t) return;
+    for (const li of ui.messages.querySelectorAll("li[data-event]")) {
+      const e = t.events.get(Number(li.dataset.event));
+      if (e) li.replaceWith(renderEvent(e));
+    }
+  }
+
+  // Remember a routing event of a loaded conversation; show it if that one is open.
+  function routingEvent(e) {
+    const t = threads.get(e.conversation_id);
+    if (!t || t.events.has(e.id)) return;
+    t.events.set(e.id, e);
+    if (e.conversation_id !== openId) return;
+    const stick = nearBottom();
+    place(renderEvent(e));
+    if (stick) scrollDown(true);
+    renderRoutingHeader(conversations.get(openId));
+  }
+
+  async function loadRoutingEvents(id) {
+    try {
+      let url = `${API}/conversations/${id}/routing-events/`;
+      while (url) {
+        const data = await api(url, true);
+        (Array.isArray(data) ? data : data.results || []).forEach(routingEvent);
+        url = Array.isArray(data) ? null : data.next;
+      }
+    } catch (err) {
+      console.warn("[kefu] routing events", err); // the timeline just lacks them
+    }
   }
 
   // Read ticks: replies (not notes) up to the highest seq the visitor has read.
@@ -346,12 +520,19 @@
     if (force || nearBottom()) ui.messages.scrollTop = ui.messages.scrollHeight;
   }
 
-  // Stored messages in seq order; unacknowledged ones (no seq) stay below them.
-  function place(li, seq) {
+  // Stored messages in seq order, routing events by time among them; unacknowledged messages
+  // (no seq) stay below everything.
+  function isLater(node, li) {
+    if (!node.dataset.seq && !node.dataset.event) return true; // unacknowledged
+    if (node.dataset.seq && li.dataset.seq) return Number(node.dataset.seq) > Number(li.dataset.seq);
+    return Number(node.dataset.at || 0) > Number(li.dataset.at || 0);
+  }
+
+  function place(li) {
     let before = null;
     for (let node = ui.messages.lastElementChild; node; node = node.previousElementSibling) {
-      if (node.dataset.seq && Number(node.dataset.seq) < seq) break;
-      before = node;
+      if (node !== li && !isLater(node, li)) break;
+      if (node !== li) before = node;
     }
     ui.messages.insertBefore(li, before);
   }
@@ -373,9 +554,13 @@
     const stick = nearBottom();
     const li = renderMessage(m);
     shown.set(m.seq, li);
-    place(li, m.seq);
+    place(li);
     renderTick(li);
     if (stick || out) scrollDown(true);
+    if (m.sender_kind === "visitor") {
+      renderTrend();
+      scheduleSuggest();
+    }
     if (live && m.sender_kind === "visitor") markRead();
   }
 
@@ -572,6 +757,256 @@
     );
   }
 
+  // --- Queue and routing actions -----------------------------------------------------------
+
+  function waitText(iso) {
+    const minutes = Math.max(0, Math.floor((Date.now() - time(iso)) / 60000));
+    return minutes < 1 ? gettext("just now") : fmt(gettext("%s min"), [minutes]);
+  }
+
+  function queueChanged(entries, total) {
+    queue = entries;
+    queueTotal = total;
+    renderQueue();
+  }
+
+  async function loadQueue() {
+    try {
+      const data = await api(`${API}/queue/`, true);
+      const entries = Array.isArray(data) ? data : data.queue || data.results || [];
+      queueChanged(entries, Array.isArray(data) ? entries.length : data.total ?? data.count ?? entries.length);
+    } catch (err) {
+      console.warn("[kefu] queue", err); // queue.changed fills it on the next change
+    }
+  }
+
+  function renderQueue() {
+    ui.queueCount.textContent = String(queueTotal);
+    ui.queueEmpty.hidden = queue.length > 0;
+    ui.queueList.replaceChildren(...queue.map((q) => {
+      const team = q.team_id && teams.has(q.team_id) ? teams.get(q.team_id).name : "";
+      const button = el("button", { type: "button", class: "claim", text: gettext("Claim") });
+      button.dataset.id = q.conversation_id;
+      button.disabled = claiming.has(q.conversation_id);
+      const li = el("li", { class: "queue-entry" + (q.priority > 0 ? " priority" : "") },
+        el("span", { class: "queue-pos", text: String(q.position) }),
+        el("span", { class: "queue-who" },
+          el("span", { class: "queue-name", text: q.visitor_name }),
+          el("span", { class: "queue-meta" },
+            q.priority > 0 ? el("span", { class: "priority-mark", title: gettext("High priority"), text: "!" }) : null,
+            el("span", { class: "queue-wait", title: new Date(q.queued_at).toLocaleString(), text: waitText(q.queued_at) }),
+            team ? el("span", { class: "queue-team", text: team }) : null,
+          ),
+        ),
+        button,
+      );
+      li.dataset.id = q.conversation_id;
+      return li;
+    }));
+  }
+
+  function action(kind, frame) {
+    if (!ready) { notify(gettext("Not connected. Try again in a moment.")); return false; }
+    actions.push({ kind, id: frame.conversation_id, at: Date.now() });
+    send(frame);
+    return true;
+  }
+
+  function actionDone(conversationId) {
+    for (let i = actions.length - 1; i >= 0; i--) if (actions[i].id === conversationId) actions.splice(i, 1);
+  }
+
+  // An `error` without `ref`: the refusal of the oldest routing action still waiting, if any.
+  function actionRefused(frame) {
+    while (actions.length && Date.now() - actions[0].at > 15000) actions.shift();
+    const act = actions.shift();
+    if (!act) return false;
+    const text = REFUSED[frame.code] || frame.message;
+    if (act.kind === "claim") {
+      claiming.delete(act.id);
+      renderQueue();
+      const row = ui.queueList.querySelector(`li[data-id="${Number(act.id)}"]`);
+      if (row) row.append(el("span", { class: "queue-error", role: "alert", text }));
+    }
+    if (act.kind === "transfer" && ui.dialog.open) {
+      ui.transferError.textContent = text;
+      ui.transferError.hidden = false;
+    }
+    notify(text);
+    return true;
+  }
+
+  function claim(id) {
+    claiming.add(id);
+    if (!action("claim", { type: "conversation.claim", conversation_id: id })) claiming.delete(id);
+    renderQueue();
+  }
+
+  function openTransfer() {
+    const c = conversations.get(openId);
+    if (!c) return;
+    const order = { online: 0, away: 1, offline: 2 };
+    const others = [...agents.values()].filter((a) => a.user_id !== c.assignee_id)
+      .sort((a, b) => order[a.status] - order[b.status] || a.name.localeCompare(b.name));
+    ui.transferAgents.replaceChildren(...others.map((a) =>
+      el("option", { value: `u:${a.user_id}`, text: `${a.name} — ${PRESENCE[a.status] || a.status}` })));
+    ui.transferTeams.replaceChildren(...[...teams.values()].map((t) =>
+      el("option", { value: `t:${t.id}`, text: t.name })));
+    ui.transferAgents.hidden = !others.length;
+    ui.transferTeams.hidden = !teams.size;
+    ui.transferNote.value = "";
+    ui.transferError.hidden = true;
+    ui.dialog.dataset.conversation = openId;
+    ui.dialog.showModal();
+  }
+
+  function submitTransfer() {
+    const [kind, raw] = ui.transferTarget.value.split(":");
+    const id = Number(ui.dialog.dataset.conversation);
+    if (!raw) return;
+    const frame = { type: "conversation.transfer", conversation_id: id, note: ui.transferNote.value.trim() };
+    if (kind === "u") frame.to_user_id = Number(raw);
+    else frame.to_team_id = Number(raw);
+    ui.transferError.hidden = true;
+    if (action("transfer", frame)) ui.dialog.dataset.pending = ui.transferTarget.value;
+  }
+
+  // The dialog closes once the server shows the transfer happened (or stays open with the error).
+  function transferSettled(c) {
+    const want = ui.dialog.dataset.pending;
+    if (!ui.dialog.open || !want || Number(ui.dialog.dataset.conversation) !== c.id) return;
+    const [kind, raw] = want.split(":");
+    if (Number(raw) === (kind === "u" ? c.assignee_id : c.team_id)) {
+      delete ui.dialog.dataset.pending;
+      ui.dialog.close();
+    }
+  }
+
+  function setStatus() {
+    if (openId === null) return;
+    action("status", { type: "conversation.status", conversation_id: openId, status: ui.resolve.dataset.next });
+  }
+
+  // --- Notifications ------------------------------------------------------------------------
+
+  const muted = () => { try { return localStorage.getItem(MUTE_KEY) === "1"; } catch (e) { return false; } };
+
+  // Two short sine tones, made here (no sound file). Browsers only let a page play sound after
+  // a user gesture, so the context is created on the first click or key press.
+  function unlockAudio() {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!audio && Ctx) audio = new Ctx();
+    if (audio && audio.state === "suspended") audio.resume();
+  }
+
+  function beep() {
+    if (!audio || muted()) return;
+    const start = audio.currentTime;
+    [880, 660].forEach((hz, i) => {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = hz;
+      gain.gain.setValueAtTime(0.0001, start + i * 0.16);
+      gain.gain.exponentialRampToValueAtTime(0.2, start + i * 0.16 + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + i * 0.16 + 0.15);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(start + i * 0.16);
+      osc.stop(start + i * 0.16 + 0.16);
+    });
+  }
+
+  function renderNotifyControls() {
+    ui.mute.checked = muted();
+    ui.notifyEnable.hidden = !("Notification" in window) || Notification.permission !== "default";
+  }
+
+  function toast(frame) {
+    const item = el("button", { type: "button", class: `toast toast-${frame.reason}` },
+      el("strong", { class: "toast-title", text: frame.title }),
+      el("span", { class: "toast-body", text: frame.body }),
+    );
+    item.dataset.id = frame.conversation_id;
+    item.addEventListener("click", () => { item.remove(); openConversation(frame.conversation_id); });
+    ui.toasts.append(item);
+    setTimeout(() => item.remove(), TOAST_MS);
+  }
+
+  function notification(frame) {
+    beep();
+    const useSystem = "Notification" in window && Notification.permission === "granted"
+      && document.visibilityState !== "visible";
+    if (!useSystem) { toast(frame); return; }
+    try {
+      // `tag` replaces an older notification about the same conversation instead of stacking.
+      const n = new Notification(frame.title, { body: frame.body, tag: `kefu-${MERCHANT}-${frame.conversation_id}` });
+      n.onclick = () => { window.focus(); openConversation(frame.conversation_id); n.close(); };
+    } catch (e) {
+      toast(frame); // some platforms only allow notifications from a service worker
+    }
+  }
+
+  // --- Agent assist: suggested answers for the last visitor message -------------------------
+
+  function lastVisitorSeq() {
+    const t = threads.get(openId);
+    let seq = 0;
+    if (t) for (const m of t.messages.values()) if (m.sender_kind === "visitor" && m.seq > seq) seq = m.seq;
+    return seq;
+  }
+
+  // A history page brings many visitor messages at once: ask once, for the last of them.
+  function scheduleSuggest() {
+    clearTimeout(suggestTimer);
+    suggestTimer = setTimeout(suggest, SUGGEST_DELAY_MS);
+  }
+
+  async function suggest() {
+    const id = openId;
+    const seq = lastVisitorSeq();
+    if (id === null || !seq || suggestFor === `${id}:${seq}`) return;
+    suggestFor = `${id}:${seq}`;
+    try {
+      const data = await api(`${API}/conversations/${id}/suggestions/`, true);
+      if (suggestFor !== `${id}:${seq}` || openId !== id) return; // a newer one was asked for
+      renderAssist((Array.isArray(data) ? data : data.results || []).slice(0, SUGGESTIONS_SHOWN));
+    } catch (err) {
+      console.warn("[kefu] suggestions", err);
+      if (suggestFor === `${id}:${seq}`) renderAssist([]);
+    }
+  }
+
+  // FAQ answers may be rich text: the composer takes plain text (`answer_text`; else an inert
+  // document - DOMParser runs no scripts and loads nothing - turns the markup into its text).
+  function plainText(answer) {
+    return new DOMParser().parseFromString(String(answer || ""), "text/html").body.textContent.trim();
+  }
+
+  function renderAssist(items) {
+    ui.assist.hidden = !items.length;
+    ui.assistList.replaceChildren(...items.map((s) => {
+      const answer = typeof s.answer_text === "string" ? s.answer_text.trim() : plainText(s.answer);
+      const button = el("button", { type: "button", class: "suggestion", title: gettext("Insert into the reply") },
+        el("span", { class: "suggestion-q", text: s.question }),
+        el("span", { class: "suggestion-a", text: answer }),
+        typeof s.confidence === "number"
+          ? el("span", { class: "suggestion-c", text: `${Math.round(s.confidence * 100)}%` }) : null,
+      );
+      button.addEventListener("click", () => insertReply(answer));
+      const li = el("li", {}, button);
+      li.dataset.faq = s.faq_id;
+      return li;
+    }));
+  }
+
+  function insertReply(text) {
+    const box = ui.body;
+    const start = box.selectionStart ?? box.value.length;
+    const end = box.selectionEnd ?? box.value.length;
+    box.setRangeText(text, start, end, "end");
+    box.focus();
+    agentTyped();
+  }
+
   // --- Socket -------------------------------------------------------------------------------
 
   function setConn(kind, text) {
@@ -623,11 +1058,10 @@
       case "history": frame.messages.forEach((m) => receive(m, false)); break;
       case "resume.done": resumeDone(); break;
       case "message.ack": receive(frame.message, false); break;
-      case "conversation.updated":
-        upsert(frame.conversation);
-        renderList();
-        if (frame.conversation.id === openId) renderOpenHeader();
-        break;
+      case "conversation.updated": conversationUpdated(frame.conversation); break;
+      case "queue.changed": queueChanged(frame.queue, frame.total); break;
+      case "routing.event": routingEvent(frame.event); break;
+      case "notification": notification(frame); break;
       case "conversation.read":
         if (frame.reader === "visitor" && frame.seq > (visitorRead.get(frame.conversation_id) || 0)) {
           visitorRead.set(frame.conversation_id, frame.seq);
@@ -649,6 +1083,8 @@
           setTimeout(() => transmit(frame.ref), (frame.retry_after || 1) * 1000);
         } else if (frame.ref && outbox.has(frame.ref)) {
           fail(frame.ref, frame.message);
+        } else if (!frame.ref && frame.code !== "rate_limited" && actionRefused(frame)) {
+          // shown where the action was started
         } else if (frame.code === "rate_limited") {
           // Maybe the resume: ask again later (a second resume.done is harmless).
           const ids = inFlight;
@@ -659,6 +1095,20 @@
         break;
       default: break; // pong, and frames newer than this script
     }
+  }
+
+  function conversationUpdated(c) {
+    upsert(c);
+    actionDone(c.id);
+    transferSettled(c);
+    // A claim from this page settled: if it won, the conversation is ours, open it.
+    if (claiming.has(c.id) && c.assignee_id !== null) {
+      claiming.delete(c.id);
+      renderQueue();
+      if (c.assignee_id === MY_ID) openConversation(c.id);
+    }
+    renderList();
+    if (c.id === openId) renderOpenHeader();
   }
 
   // A visitor moved to another page, or came online or went away: update every row of theirs.
@@ -684,6 +1134,12 @@
     agents.clear();
     (frame.agents || []).forEach((a) => agents.set(a.user_id, a));
     renderAgents();
+    teams.clear();
+    (frame.teams || []).forEach((t) => teams.set(t.id, t));
+    redrawEvents();
+    if (openId !== null) renderOpenHeader();
+    actions.length = 0; // answers to a dead socket's actions will not come
+    loadQueue();
     viewers.clear(); // whoever had what open is told again as it changes
     renderViewers();
     // The server closes sockets that stay silent too long; it says how often to ping.
@@ -718,6 +1174,28 @@
     if (button) openConversation(Number(button.dataset.id));
   });
   ui.more.addEventListener("click", () => { if (nextPage) loadList(nextPage); });
+  ui.queueList.addEventListener("click", (event) => {
+    const button = event.target.closest("button.claim");
+    if (button) { if (!button.disabled) claim(Number(button.dataset.id)); return; }
+    // The rest of the entry opens the conversation, to read it before claiming.
+    const entry = event.target.closest("li.queue-entry");
+    if (entry) openConversation(Number(entry.dataset.id));
+  });
+  ui.transfer.addEventListener("click", openTransfer);
+  ui.resolve.addEventListener("click", setStatus);
+  ui.transferForm.addEventListener("submit", (event) => { event.preventDefault(); submitTransfer(); });
+  ui.transferCancel.addEventListener("click", () => { delete ui.dialog.dataset.pending; ui.dialog.close(); });
+  ui.mute.addEventListener("change", () => {
+    try { localStorage.setItem(MUTE_KEY, ui.mute.checked ? "1" : "0"); } catch (e) { /* private mode */ }
+  });
+  ui.notifyEnable.addEventListener("click", async () => {
+    // Browsers only ask for permission from a user gesture: this click.
+    try { await Notification.requestPermission(); } catch (e) { /* old callback-only API */ }
+    renderNotifyControls();
+  });
+  document.addEventListener("pointerdown", unlockAudio, { capture: true });
+  document.addEventListener("keydown", unlockAudio, { capture: true });
+  setInterval(renderQueue, 30000); // the waiting times move on
   ui.close.addEventListener("click", closeConversation);
   ui.form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
   ui.body.addEventListener("input", agentTyped);
@@ -741,6 +1219,7 @@
     if (!ws && reconnectTimer !== -1) { clearTimeout(reconnectTimer); connect(); }
   });
 
+  renderNotifyControls();
   connect();
   loadList();
   const fromHash = /^#c(\d+)$/.exec(location.hash);

@@ -4,6 +4,8 @@
 
    Optional signed identity of the merchant's logged-in user (see the bootstrap view):
    data-user-id, data-user-hash, data-user-name, data-user-email.
+   Optional data-team="TEAM_ID": route new conversations to that team (otherwise, when the
+   merchant has teams, the visitor picks one before the first message).
 
    The UI lives in a Shadow DOM root, so the host page's CSS cannot break it and ours cannot
    leak out. Every piece of visitor or agent text goes through textContent, never markup.
@@ -170,6 +172,11 @@
   let typingTimer = null;
   let agentTypingTimer = null;
   let pageSent = "";          // "url\ntitle" last reported on this socket
+  let convState = null;       // VisitorConversationOut: queue place, wait, bot_active
+  let handoverAsked = false;  // "talk to a human" pressed; cleared by the next state
+  // The team for a new conversation: the embed's data-team, or the visitor's pre-chat choice.
+  let team = /^[1-9][0-9]*$/.test(script.dataset.team || "") ? Number(script.dataset.team)
+    : Number(storageGet("sessionStorage", "team")) || null;
   const agentRead = new Map(); // conversation id -> highest seq an agent has read
   const shown = new Map();    // "conversation:seq" -> <li> of every stored message shown
   // client_msg_id -> {body, li, failed, t}: written but not acknowledged. Mirrored in
@@ -178,7 +185,32 @@
   const outbox = new Map();
 
   const keyOf = (m) => `${m.conversation_id}:${m.seq}`;
-  const S = (name) => (boot && boot.strings && boot.strings[name]) || name;
+  // UI text comes translated from the bootstrap; these English defaults cover a server older
+  // than this script.
+  const DEFAULT_STRINGS = {
+    bot: "Bot",
+    handover: "Talk to a human",
+    handover_sent: "Connecting you to an agent…",
+    queue_ahead: "Visitors ahead of you: %(ahead)s",
+    queue_ahead_wait: "Visitors ahead of you: %(ahead)s, estimated wait %(minutes)s min",
+    queue_next: "You are next in line",
+    team_choose: "What can we help you with?",
+    team_required: "Please choose a topic first.",
+    offline_intro: "No agent is available right now. Leave a message and we will get back to you.",
+    offline_closed: "We are closed right now. Leave a message and we will get back to you.",
+    offline_next: "We are back %(when)s.",
+    offline_name: "Your name",
+    offline_contact: "Phone or email",
+    offline_message: "Message",
+    offline_submit: "Leave a message",
+    offline_sending: "Sending…",
+    offline_chat: "Back to the chat",
+    offline_form: "Leave a message instead",
+  };
+  const S = (name) => (boot && boot.strings && boot.strings[name]) || DEFAULT_STRINGS[name] || name;
+  // "%(name)s" placeholders, as in the server's translations.
+  const SF = (name, values) => S(name).replace(/%\((\w+)\)s/g, (all, k) => (k in values ? String(values[k]) : all));
+  const availability = () => (boot && boot.availability) || {};
 
   function lastSeq(conversationId, agentOnly) {
     let max = 0;
@@ -203,7 +235,7 @@
 
   function outboxPersist(id, entry) {
     const saved = outboxStored();
-    if (entry) saved[id] = { body: entry.body, t: entry.t, failed: entry.failed };
+    if (entry) saved[id] = { body: entry.body, t: entry.t, failed: entry.failed, team: entry.team };
     else delete saved[id];
     storageSet("localStorage", "outbox", Object.keys(saved).length ? JSON.stringify(saved) : null);
   }
@@ -256,6 +288,36 @@
     textarea:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
     form button { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
       padding: 0 16px; cursor: pointer; }
+    .queue { background: #eff6ff; color: #1e40af; font-size: 13px; padding: 6px 14px;
+      border-bottom: 1px solid #bfdbfe; }
+    .bot .bubble { background: #f5f3ff; border-color: #ddd6fe; }
+    .choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; max-width: 90%; }
+    .choice, .team, .handover, .link { border: 1px solid #2563eb; background: #fff; color: #2563eb;
+      border-radius: 14px; padding: 3px 12px; cursor: pointer; font-size: 13px; }
+    .choice:hover, .team:hover, .handover:hover { background: #eff6ff; }
+    .choice:disabled { opacity: .5; cursor: default; }
+    .bar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; padding: 6px 10px;
+      border-top: 1px solid #e5e7eb; background: #fff; font-size: 13px; }
+    .bar .label { width: 100%; color: #374151; }
+    .team.chosen { background: #2563eb; color: #fff; }
+    .bar.attention .label { color: #b91c1c; }
+    .offline { flex: 1; overflow-y: auto; padding: 14px; display: flex; flex-direction: column;
+      gap: 8px; border-top: 0; background: #fff; }
+    .offline p { margin: 0; }
+    .offline form { flex-direction: column; padding: 0; border: 0; }
+    .offline label { display: flex; flex-direction: column; gap: 3px; font-size: 13px;
+      color: #374151; }
+    .offline input, .offline textarea { font: inherit; padding: 7px 9px; border: 1px solid #d1d5db;
+      border-radius: 8px; height: auto; flex: none; }
+    .offline textarea { min-height: 90px; resize: vertical; }
+    .offline .invalid { border-color: #dc2626; }
+    .offline .ferr { color: #b91c1c; font-size: 12px; }
+    .offline .submit { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
+      padding: 8px 16px; cursor: pointer; align-self: flex-start; }
+    .offline .done { background: #ecfdf5; border: 1px solid #a7f3d0; color: #065f46;
+      padding: 10px 12px; border-radius: 8px; white-space: pre-wrap; }
+    .link { border: 0; padding: 0; background: none; text-decoration: underline;
+      align-self: flex-start; border-radius: 0; }
     @media (max-width: 480px) {
       .panel { position: fixed; inset: 0; width: auto; height: auto; max-width: none;
         max-height: none; border-radius: 0; }
@@ -271,15 +333,27 @@
     });
     const form = el("form", {}, textarea, el("button", { type: "submit", text: S("send") }));
     const state = el("div", { class: "state", role: "status" });
+    const queue = el("div", { class: "queue", role: "status", "aria-live": "polite" });
+    queue.hidden = true;
     const typing = el("div", { class: "typing", "aria-live": "polite", text: S("typing") });
     typing.hidden = true;
+    const handover = el("div", { class: "bar handover-bar" },
+      el("button", { class: "handover", type: "button", text: S("handover"), onclick: askHuman }));
+    handover.hidden = true;
+    const teams = buildTeamChooser();
+    // Nobody available: the chat still works (the conversation waits for an agent), and a
+    // leave-a-message form is offered.
+    const toOfflineBar = el("div", { class: "bar offer" },
+      el("span", { class: "label", text: S("offline_intro") }),
+      el("button", { class: "link to-offline", type: "button", text: S("offline_form"), onclick: () => showOffline(true) }));
+    toOfflineBar.hidden = !availability().offline_form;
     const panel = el(
       "div", { class: "panel", role: "dialog", "aria-label": S("title") },
       el("header", {},
         el("span", { class: "name", text: boot.merchant.name || S("title") }),
         el("button", { class: "x", type: "button", "aria-label": S("close"), title: S("close"), text: "×", onclick: close }),
       ),
-      state, list, typing, form,
+      state, queue, toOfflineBar, list, typing, teams, handover, form,
     );
     panel.hidden = true;
     const badge = el("span", { class: "badge" });
@@ -304,8 +378,176 @@
       }
     });
     document.body.append(host);
-    ui = { host, panel, list, textarea, state, badge, launcher, typing };
+    ui = { host, panel, list, textarea, state, badge, launcher, typing, queue, handover, teams, form, toOfflineBar, offline: null };
+    // Outside business hours nobody will answer soon: the form comes first (the chat stays one
+    // click away).
+    if (availability().offline_form && availability().open === false) showOffline(true);
+    renderTeams();
     if (wantOpen) open();
+  }
+
+  // --- Team choice, queue place, bot hand-over ---------------------------------------------
+
+  // A pre-chat choice, only before the first message and only when the embed names no team.
+  function buildTeamChooser() {
+    const choices = (availability().teams || []).map((t) => {
+      const button = el("button", { class: "team", type: "button", text: t.name, onclick: () => chooseTeam(t.id) });
+      button.dataset.team = t.id;
+      return button;
+    });
+    return el("div", { class: "bar teams", role: "group", "aria-label": S("team_choose") },
+      el("span", { class: "label", text: S("team_choose") }), ...choices);
+  }
+
+  function chooseTeam(id) {
+    team = id;
+    storageSet("sessionStorage", "team", String(id));
+    ui.teams.classList.remove("attention");
+    renderTeams();
+    ui.textarea.focus();
+  }
+
+  const needTeam = () => !script.dataset.team && (availability().teams || []).length > 0 && convId === null;
+
+  function renderTeams() {
+    if (!ui) return;
+    const known = (availability().teams || []).some((t) => t.id === team);
+    if (!known && !script.dataset.team) team = null; // a team since deleted
+    ui.teams.hidden = !needTeam() || offlineShown();
+    for (const b of ui.teams.querySelectorAll(".team")) b.classList.toggle("chosen", Number(b.dataset.team) === team);
+  }
+
+  // The queue place and estimated wait from `conversation.state` (or session.ready).
+  function conversationState(conversation) {
+    if (!conversation || (convId !== null && conversation.id < convId)) return;
+    if (convId === null) convId = conversation.id;
+    convState = conversation;
+    handoverAsked = false;
+    renderConversationState();
+  }
+
+  function renderConversationState() {
+    if (!ui) return;
+    const c = convState;
+    const position = c && c.status === "open" && !c.bot_active ? c.queue_position : null;
+    let text = "";
+    if (position) {
+      const ahead = position - 1;
+      const seconds = c.estimated_wait_seconds;
+      if (ahead < 1) text = S("queue_next");
+      else if (seconds === null || seconds === undefined) text = SF("queue_ahead", { ahead });
+      else text = SF("queue_ahead_wait", { ahead, minutes: Math.max(1, Math.ceil(seconds / 60)) });
+    }
+    if (handoverAsked) text = S("handover_sent");
+    if (offlineShown()) text = ""; // the form says what happens instead
+    ui.queue.textContent = text;
+    ui.queue.hidden = !text;
+    ui.handover.hidden = !(c && c.bot_active) || handoverAsked || offlineShown();
+  }
+
+  function askHuman() {
+    if (!ready) return;
+    send({ type: "handover.request" });
+    handoverAsked = true;
+    renderConversationState();
+  }
+
+  // --- Leave a message (nobody available) ---------------------------------------------------
+
+  function buildOfflineForm() {
+    const field = (name, control) => {
+      const err = el("span", { class: "ferr", role: "alert" });
+      err.hidden = true;
+      control.name = name;
+      return { label: el("label", {}, S("offline_" + name), control, err), control, err };
+    };
+    const fields = {
+      name: field("name", el("input", { type: "text", maxlength: "100", autocomplete: "name" })),
+      contact: field("contact", el("input", { type: "text", maxlength: "200", autocomplete: "email" })),
+      message: field("message", el("textarea", { maxlength: String(boot.max_length || 5000) })),
+    };
+    const a = availability();
+    const next = a.next_opening
+      ? el("p", { class: "next", text: SF("offline_next", { when: new Date(a.next_opening).toLocaleString([], { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }) }) })
+      : null;
+    const general = el("p", { class: "ferr general", role: "alert" });
+    general.hidden = true;
+    const submitButton = el("button", { class: "submit", type: "submit", text: S("offline_submit") });
+    const form = el("form", { class: "offline-fields", novalidate: "" },
+      ...Object.values(fields).map((f) => f.label), general, submitButton);
+    const done = el("p", { class: "done", role: "status" });
+    done.hidden = true;
+    const back = el("button", { class: "link to-chat", type: "button", text: S("offline_chat"), onclick: () => showOffline(false) });
+    const intro = S(a.open === false ? "offline_closed" : "offline_intro");
+    const root = el("div", { class: "offline" }, el("p", { class: "intro", text: intro }), next, form, done, back);
+    form.addEventListener("submit", (e) => { e.preventDefault(); submitOffline(); });
+    // One id per message left: a retry after a lost answer is stored once.
+    return { root, form, fields, general, done, submitButton, id: randomId() };
+  }
+
+  const offlineShown = () => Boolean(ui.offline && !ui.offline.root.hidden);
+
+  // The form is built the first time it is shown: most visitors never need it.
+  function showOffline(on) {
+    if (on && !ui.offline) {
+      ui.offline = buildOfflineForm();
+      ui.panel.insertBefore(ui.offline.root, ui.form);
+    }
+    for (const part of [ui.list, ui.form]) part.hidden = on;
+    if (ui.offline) ui.offline.root.hidden = !on;
+    ui.toOfflineBar.hidden = on || !availability().offline_form;
+    if (on) ui.typing.hidden = true;
+    renderTeams();
+    renderConversationState();
+    if (!on) scrollDown();
+  }
+
+  async function submitOffline() {
+    const o = ui.offline;
+    const payload = { token: boot.token, client_msg_id: o.id };
+    for (const [name, f] of Object.entries(o.fields)) {
+      payload[name] = f.control.value.trim();
+      f.err.hidden = true;
+      f.control.classList.remove("invalid");
+    }
+    o.general.hidden = true;
+    o.submitButton.disabled = true;
+    o.submitButton.textContent = S("offline_sending");
+    let response = null;
+    let data = {};
+    try {
+      response = await fetch(`${HOST}/widget/api/offline?key=${encodeURIComponent(KEY)}`, {
+        method: "POST",
+        headers: { "Content-Type": "text/plain;charset=UTF-8" }, // no preflight, as bootstrap
+        body: JSON.stringify(payload),
+        credentials: "omit",
+      });
+      data = await response.json();
+    } catch (e) { /* network failure or not JSON: the general error below */ }
+    o.submitButton.disabled = false;
+    o.submitButton.textContent = S("offline_submit");
+    if (response && response.ok) {
+      o.form.hidden = true;
+      o.done.textContent = data.detail || "";
+      o.done.hidden = false;
+      return;
+    }
+    // Field errors from a 400: {errors: {field: ["..."]}} next to each field.
+    const errors = (data && (data.errors || data.fields)) || {};
+    let shown = false;
+    for (const [name, f] of Object.entries(o.fields)) {
+      const msg = errors[name];
+      if (!msg) continue;
+      f.err.textContent = Array.isArray(msg) ? msg.join(" ") : String(msg);
+      f.err.hidden = false;
+      f.control.classList.add("invalid");
+      if (!shown) f.control.focus();
+      shown = true;
+    }
+    if (!shown) {
+      o.general.textContent = (data && data.detail) || S("error");
+      o.general.hidden = false;
+    }
   }
 
   function renderState() {
@@ -328,10 +570,23 @@
 
   function renderMessage(m) {
     const mine = m.sender_kind === "visitor";
-    const metaText = mine ? timeText(m.created_at) : [m.sender_name || S("agent"), timeText(m.created_at)].filter(Boolean).join(" · ");
-    const li = el("li", { class: "msg " + (mine ? "mine" : "theirs") },
+    const bot = m.sender_kind === "bot";
+    const who = m.sender_name || (bot ? S("bot") : S("agent"));
+    const metaText = mine ? timeText(m.created_at) : [who, timeText(m.created_at)].filter(Boolean).join(" · ");
+    // A clarifying question's choices: each one sends its label, as if typed.
+    const labels = bot && m.meta && Array.isArray(m.meta.choices)
+      ? m.meta.choices.map((c) => String((c && c.label) || "").trim()).filter(Boolean) : [];
+    const choices = labels.length ? el("div", { class: "choices" }) : null;
+    for (const label of labels) {
+      choices.append(el("button", { class: "choice", type: "button", text: label, onclick: () => {
+        for (const b of choices.querySelectorAll("button")) b.disabled = true;
+        say(label);
+      } }));
+    }
+    const li = el("li", { class: "msg " + (mine ? "mine" : "theirs") + (bot ? " bot" : "") },
       el("div", { class: "meta" }, el("span", { class: "when", text: metaText })),
       el("div", { class: "bubble", text: m.body }),
+      choices,
     );
     li.dataset.kind = m.sender_kind;
     return li;
@@ -381,7 +636,10 @@
   // A stored message from history, message.created or message.ack. Returns true if new.
   function receive(m, live) {
     if (m.private) return false; // never sent to visitors; belt and braces
-    if (convId === null || m.conversation_id > convId) convId = m.conversation_id;
+    if (convId === null || m.conversation_id > convId) {
+      convId = m.conversation_id;
+      renderTeams(); // a conversation exists: its team is settled
+    }
     const mine = m.sender_kind === "visitor";
     const out = mine && m.client_msg_id ? outbox.get(m.client_msg_id) : null;
     if (out) {
@@ -454,16 +712,31 @@
 
   function submit() {
     const body = ui.textarea.value.trim();
-    if (!body || outbox.size >= OUTBOX_LIMIT) return;
+    if (!body) return;
+    if (needTeam() && !team) {
+      ui.teams.classList.add("attention");
+      ui.teams.querySelector(".label").textContent = S("team_required");
+      return;
+    }
+    if (say(body)) {
+      ui.textarea.value = "";
+      sendTyping(""); // the draft became a message
+    }
+  }
+
+  function say(body) {
+    if (outbox.size >= OUTBOX_LIMIT) return false;
     const id = randomId();
     const entry = { body, failed: false, t: Date.now() };
+    // The team only matters for the message that starts a conversation.
+    if (convId === null && team) entry.team = team;
     outboxPersist(id, entry); // before it goes out: a reload right now must not lose it
     pending(id, entry);
-    ui.textarea.value = "";
-    sendTyping(""); // the draft became a message
     scrollDown();
     transmit(id);
     renderState();
+    ui.teams.hidden = true;
+    return true;
   }
 
   // Show an unacknowledged message (new, or restored from storage after a reload).
@@ -482,13 +755,18 @@
       .filter(([id, e]) => CLIENT_MSG_ID.test(id) && e && typeof e.body === "string" && e.body.trim())
       .sort((a, b) => (a[1].t || 0) - (b[1].t || 0))
       .slice(-OUTBOX_LIMIT);
-    for (const [id, e] of saved) pending(id, { body: e.body, failed: Boolean(e.failed), t: e.t || 0 });
+    for (const [id, e] of saved) {
+      const team = Number.isInteger(e.team) && e.team > 0 ? e.team : undefined;
+      pending(id, { body: e.body, failed: Boolean(e.failed), t: e.t || 0, team });
+    }
   }
 
   function transmit(id) {
     const out = outbox.get(id);
     if (out && !out.failed && ready) {
-      send({ type: "message.send", client_msg_id: id, body: out.body });
+      const frame = { type: "message.send", client_msg_id: id, body: out.body };
+      if (out.team) frame.team_id = out.team;
+      send(frame);
     }
     // Not connected: it stays in the outbox and goes out after the next session.ready.
   }
@@ -648,6 +926,7 @@
         break;
       case "message.created": receive(frame.message, true); break;
       case "message.ack": receive(frame.message, false); break;
+      case "conversation.state": conversationState(frame.conversation); break;
       case "typing":
         if (frame.sender_kind === "agent" && frame.conversation_id === convId) showAgentTyping(frame.active);
         break;
@@ -667,6 +946,8 @@
           fail(frame.ref, frame.message);
         } else {
           console.warn(`[kefu] ${frame.code}: ${frame.message}`);
+          // A refused "talk to a human": offer the button again.
+          if (handoverAsked && !frame.ref) { handoverAsked = false; renderConversationState(); }
         }
         break;
       default: break; // pong, and frames newer than this script
@@ -690,7 +971,9 @@
     if (conversation) {
       if (convId === null || conversation.id > convId) convId = conversation.id;
       if (!isOpen) { unread = conversation.unread_count; renderBadge(); }
+      conversationState(conversation);
     }
+    renderTeams();
     renderState();
     // The server closes sockets that stay silent too long; it says how often to ping.
     const every = frame.heartbeat_seconds ? frame.heartbeat_seconds * 1000 : PING_MS;

@@ -1,0 +1,190 @@
+"""The real stack on loopback for the benchmark: daphne processes (one per core by default),
+a Celery worker, MariaDB and Redis, with production settings (DEBUG off, the pub/sub channel
+layer, MySQL with row locks, the same ASGI application).
+
+The services themselves (MariaDB, Redis) are not started here: they are the machine's, named by
+DATABASE_URL and REDIS_URL, exactly as in production. Without them the benchmark says so loudly
+and stops, because numbers from SQLite and the in-process layer would describe another product.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def require_services() -> tuple[str, str]:
+    """DATABASE_URL (MySQL/MariaDB) and REDIS_URL, or exit with a loud explanation."""
+    if (ROOT / ".env").exists():  # the same place kefu/settings.py reads them from
+        import environ
+
+        environ.Env.read_env(ROOT / ".env")
+    db, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    missing = []
+    if not db.startswith("mysql"):
+        missing.append("DATABASE_URL=mysql://user:pass@127.0.0.1:3306/kefu (MariaDB/MySQL)")
+    if not redis_url:
+        missing.append("REDIS_URL=redis://127.0.0.1:6379/0")
+    if missing:
+        bar = "!" * 78
+        sys.stderr.write(
+            f"\n{bar}\nBENCHMARK NOT RUN: it measures the production stack and needs\n"
+            + "".join(f"  - {m}\n" for m in missing)
+            + "SQLite and the in-process channel layer would measure a different product.\n"
+            f"{bar}\n\n"
+        )
+        raise SystemExit(2)
+    return db, redis_url
+
+
+def raise_fd_limit() -> int:
+    """Thousands of sockets per process need more than the usual 1,024 descriptors; children
+    inherit the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited ({proc.returncode}) before {url} answered")
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def machine() -> dict:
+    """What the figures were measured on, and how busy the machine was."""
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    import platform
+
+    return {
+        "cpu": model, "cores": os.cpu_count(), "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(), "load": os.getloadavg(),
+    }
+
+
+class Stack:
+    """N daphne processes and a Celery worker sharing one database and one Redis.
+
+    Daphne serves `bench.asgi_counted:application`: the product's ASGI application unchanged,
+    plus a counter of SQL queries and a `/__bench/stats` endpoint, so queries per reconnect and
+    per API request are counted by the server that ran them (MariaDB's global counters would
+    include every other client of the server).
+    """
+
+    def __init__(self, *, processes: int, database_url: str, redis_url: str, logdir: Path,
+                 worker: bool = True, env: dict | None = None):
+        self.prefix = f"bench{uuid.uuid4().hex[:6]}"
+        self.env = dict(
+            os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, DEBUG="False",
+            LOG_LEVEL="WARNING", REDIS_KEY_PREFIX=self.prefix, CELERY_QUEUE=self.prefix,
+            PYTHONUNBUFFERED="1", **(env or {}),
+        )
+        self.logdir = logdir
+        logdir.mkdir(parents=True, exist_ok=True)
+        self.procs: list[subprocess.Popen] = []
+        self.ports: list[int] = []
+        self.worker: subprocess.Popen | None = None
+        self.processes, self.with_worker = processes, worker
+
+    def start(self) -> "Stack":
+        for i in range(self.processes):
+            port = free_port()
+            log = open(self.logdir / f"daphne-{i}.log", "wb")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                 "bench.asgi_counted:application"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
+            self.procs.append(proc)
+            self.ports.append(port)
+        if self.with_worker:
+            log = open(self.logdir / "celery.log", "wb")
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "kefu", "worker", "--concurrency=1",
+                 "--loglevel=WARNING", "-Q", self.prefix, "--without-gossip", "--without-mingle"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        for port, proc in zip(self.ports, self.procs):
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        return self
+
+    def stop(self) -> None:
+        for proc in self.procs + ([self.worker] if self.worker else []):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs + ([self.worker] if self.worker else []):
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def bases(self) -> list[str]:
+        return [f"http://127.0.0.1:{p}" for p in self.ports]
+
+    @property
+    def ws_bases(self) -> list[str]:
+        return [f"ws://127.0.0.1:{p}" for p in self.ports]
+
+    def stats(self, index: int) -> dict:
+        with urllib.request.urlopen(f"{self.bases[index]}/__bench/stats", timeout=30) as r:
+            return json.loads(r.read())
+
+    def queries(self) -> int:
+        return sum(self.stats(i)["queries"] for i in range(len(self.procs)))
+
+    def errors(self) -> list[str]:
+        """ERROR lines and tracebacks in the servers' logs (reported, never hidden)."""
+        lines = []
+        for path in sorted(self.logdir.glob("daphne-*.log")):
+            for line in path.read_text(errors="replace").splitlines():
+                if " ERROR " in line or " CRITICAL " in line or line.startswith("Traceback"):
+                    lines.append(f"{path.name}: {line[:200]}")
+        return lines

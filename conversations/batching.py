@@ -1,0 +1,113 @@
+"""Per-process batching of visitor messages: the visitor sockets' sends waiting at one moment are
+stored in one transaction, with one commit.
+
+Why: every database call of a Channels process runs in one thread, one after another, and a
+commit waits for the log flush (~10 ms here), so one message per transaction caps a process at
+roughly 1 / (queries + flush) messages per second however many cores or sockets it has. Here
+the sends that arrive while a batch is in the database thread wait and go together in the next
+one: at low load a batch is one message (no added delay), under load batches grow and the flush
+and the thread hop are shared. The guarantees do not change (docs/realtime.md):
+
+- a message is acknowledged only after the transaction that stored it committed;
+- each send is isolated in a savepoint, so one refused send (conflicting client_msg_id, body too
+  long, visitor gone) gets its own error and the others are stored;
+- rows are locked in visitor-id order (visitor, then its conversation, as in
+  message_send_by_visitor), so two processes' batches take shared rows in the same order and
+  cannot deadlock; a visitor's own sends keep their order, so their seqs follow sending order;
+- the events of the batch (and of the routing it triggers) are collected after their commits
+  and published from the event loop in commit order, before the acks, instead of one blocking
+  thread-to-loop hop per event (realtime.deferred_publishes);
+- if the batch transaction fails as a whole (a deadlock, a lost connection), each send is
+  retried alone through message_send_by_visitor, so an error reaches only the send that has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+
+from channels.db import database_sync_to_async
+
+from . import realtime, services
+
+logger = logging.getLogger(__name__)
+
+# Upper bound of sends per transaction: keeps row locks short and one batch's latency bounded.
+MAX_BATCH = 64
+
+
+class VisitorMessageWriter:
+    """One per event loop. `send(...)` takes message_send_by_visitor's keyword arguments and
+    returns what it returns (or raises what it raises)."""
+
+    def __init__(self):
+        self.pending: list[tuple[dict, asyncio.Future]] = []
+        self.running = False
+        self.batches = self.messages = 0  # transactions run and sends stored through them
+
+    async def send(self, **kwargs):
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((kwargs, future))
+        if not self.running:
+            self.running = True
+            asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                sends = [k for k, _ in batch]
+                self.batches += 1
+                self.messages += len(sends)
+                try:
+                    try:
+                        results, events = await database_sync_to_async(_store)(sends)
+                    except Exception:  # noqa: BLE001 - each send then meets its own error
+                        logger.exception("batch store failed; every send goes alone")
+                        results, events = await database_sync_to_async(_store_one_by_one)(sends)
+                    await realtime.apublish_events(events)
+                except BaseException as exc:  # never leave a socket waiting for an answer
+                    results = [exc] * len(batch)
+                    if not isinstance(exc, Exception):
+                        raise
+                    logger.exception("storing a batch failed")
+                for (_, future), result in zip(batch, results):
+                    if future.done():
+                        continue  # the socket went away meanwhile
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self.running = False
+
+
+def _store(sends: list[dict]):
+    with realtime.deferred_publishes() as events:
+        results = services.message_send_by_visitor_batch(sends)
+    return results, events
+
+
+def _store_one_by_one(sends: list[dict]):
+    results = []
+    with realtime.deferred_publishes() as events:
+        for kwargs in sends:
+            try:
+                results.append(services.message_send_by_visitor(**kwargs))
+            except Exception as exc:  # noqa: BLE001 - handed to that send's consumer
+                results.append(exc)
+    return results, events
+
+
+_writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def writer() -> VisitorMessageWriter:
+    """The writer of the running event loop (a process has one; tests may run several)."""
+    loop = asyncio.get_running_loop()
+    found = _writers.get(loop)
+    if found is None:
+        found = _writers[loop] = VisitorMessageWriter()
+    return found

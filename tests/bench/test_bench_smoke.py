@@ -1,0 +1,86 @@
+"""Smoke test of the benchmark suite (bench/): bench-quick-sized pieces against the real stack
+(daphne + Celery worker + MariaDB + Redis), so the suite cannot silently report numbers it did
+not measure.
+
+- every phase's counts come from real sockets and real rows: sent = acked = stored = delivered;
+- an injected lost delivery and an injected missing row are both reported as a mismatch;
+- idle sockets, the reconnect storm and the raw relay give real, plausible figures;
+- without DATABASE_URL / REDIS_URL the runner refuses loudly instead of measuring SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bench import suite
+from bench.stack import ROOT, Stack
+from tests.conftest import database_url_for_subprocess, redis_url, require_mysql
+
+TINY = dict(merchants=1, visitors=4, loads=[20], load_seconds=1, sat_seconds=1, idle=20,
+            storm=20, api=False, drain=20)
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path, settings):
+    require_mysql()
+    url = redis_url()
+    server = Stack(processes=1, database_url=database_url_for_subprocess(), redis_url=url,
+                   logdir=tmp_path, env={"SECRET_KEY": settings.SECRET_KEY})
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_phases_account_for_every_message_through_the_real_stack(stack):
+    out = asyncio.run(suite.kefu_phase(stack, TINY, only={"saturation", "load20", "idle", "storm"}))
+    for name in ("warmup", "saturation", "load20"):
+        row = out[name]
+        assert row["ok"], (name, row)
+        assert row["sent"] >= TINY["visitors"]
+        assert row["sent"] == row["acked"] == row["stored"] == row["delivered"]
+        assert row["duplicates"] == 0
+        assert 0 < row["p50"] <= row["p99"] <= row["max"] < 20_000  # measured, not NaN
+    assert out["load20"]["sent"] == 20  # 20 msg/s offered for 1 s
+    idle = out["idle"]
+    assert idle["alive"] == idle["server_sockets"] == 20  # the server counted them too
+    assert 0 < idle["kb_per_socket"] < 1000
+    storm = out["storm"]
+    assert storm["shown_before"] == 20  # each socket showed seq 1 before the drop
+    assert (storm["missed"], storm["duplicated"], storm["failed"]) == (0, 0, 0)
+    assert storm["queries_per_reconnect"] >= 1  # auth reads the visitor: counted in the server
+    assert out["worker_alive"]
+    assert out["server_errors"] == []
+
+
+def test_a_lost_delivery_and_a_missing_row_are_reported(stack):
+    out = asyncio.run(suite.kefu_phase(stack, TINY, drop_deliveries=1, only={"load20"}))
+    row = out["load20"]
+    assert row["delivered"] == row["sent"] - 1 and row["acked"] == row["stored"] == row["sent"]
+    assert not row["ok"]
+    out = asyncio.run(suite.kefu_phase(stack, TINY, delete_rows=2, only={"load20"}))
+    row = out["load20"]
+    assert row["stored"] == row["sent"] - 2 and row["delivered"] == row["acked"] == row["sent"]
+    assert not row["ok"]
+
+
+def test_raw_relay_baseline_is_measured():
+    out = asyncio.run(suite.raw_phase(TINY))
+    sat = out["saturation"]
+    assert sat["sent"] > 0 and sat["sent"] == sat["acked"] == sat["delivered"]
+    assert sat["throughput"] > 0 and out["load20"]["sent"] == 20
+    assert out["idle"]["sockets"] == 20 and out["storm_seconds"] > 0
+
+
+def test_the_runner_refuses_without_mysql_and_redis(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["KEFU_VAR_DIR"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "bench/suite.py", "--quick"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "BENCHMARK NOT RUN" in done.stderr
+    assert "DATABASE_URL" in done.stderr and "REDIS_URL" in done.stderr
