@@ -5,7 +5,8 @@
 - with BENCH_CHANNEL_LAYER=core, the channels_redis core layer replaces the pub/sub layer
   (to measure both); BENCH_MAX_BATCH=N caps conversations.batching's batch (1 = the old
   one-transaction-per-message path, for comparison);
-- GET /__bench/stats answers {"queries", "rss_kb", "sockets", "pid"} for this process.
+- GET /__bench/stats answers {"queries", "rss_kb", "sockets", "pid", "batches", "batched"}
+  for this process (batches = visitor-message transactions, batched = messages in them).
 
 It is served only by bench/stack.py; production serves kefu.asgi:application.
 """
@@ -70,7 +71,13 @@ def _rss_kb() -> int:
 
 async def application(scope, receive, send):
     if scope["type"] == "http" and scope["path"] == "/__bench/stats":
-        body = json.dumps(dict(_counts, rss_kb=_rss_kb(), pid=os.getpid())).encode()
+        from conversations import batching
+
+        writers = list(batching._writers.values())
+        body = json.dumps(dict(
+            _counts, rss_kb=_rss_kb(), pid=os.getpid(),
+            batches=sum(w.batches for w in writers), batched=sum(w.messages for w in writers),
+        )).encode()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})

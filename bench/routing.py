@@ -15,6 +15,9 @@ configured channel layer):
 3. resolve: an agent resolves a conversation, which frees a slot and serves the head of the
    queue (resolve + drain of one = one decision).
 
+As in daphne, the decisions run in a worker thread and publish through the process's one event
+loop. Decisions are made one at a time (no concurrency): the figures are per-decision costs.
+
 Usage: python bench/routing.py [--merchants 50] [--agents 4] [--queued 5000] [--capacity 10]
        [--write docs/performance.md]
 """
@@ -22,6 +25,7 @@ Usage: python bench/routing.py [--merchants 50] [--agents 4] [--queued 5000] [--
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import platform
 import random
@@ -40,7 +44,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from asgiref.sync import async_to_sync  # noqa: E402
+from asgiref.sync import async_to_sync, sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -157,6 +161,10 @@ def run(args) -> dict:
         results.append(summary("resolve + serve the queue head", latencies,
                                time.perf_counter() - started))
     finally:
+        for merchant, members in created:
+            for m in members:
+                async_to_sync(presence.store().remove)(
+                    presence._agent_key(merchant.pk, m.user_id), "bench-socket")
         Merchant.objects.filter(name__startswith=f"bench-routing-{tag}-").delete()
         from accounts.models import User
 
@@ -165,6 +173,7 @@ def run(args) -> dict:
         "results": results, "db": connection.vendor, "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
         "presence": type(presence.store()).__name__, "args": vars(args),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load": os.getloadavg()[0],
     }
 
 
@@ -180,7 +189,8 @@ def markdown(report: dict) -> str:
         f"Run of {time.strftime('%Y-%m-%d')} ({report['machine']}; database {report['db']}, "
         f"layer `{report['layer'].rsplit('.', 1)[-1]}`, presence `{report['presence']}`): "
         f"{a['merchants']} merchants x {a['agents']} agents = {a['merchants'] * a['agents']} agents "
-        f"online, {a['queued']} queued visitors, capacity {a['capacity']} per agent.",
+        f"online, {a['queued']} queued visitors, capacity {a['capacity']} per agent; load average "
+        f"{report['load']:.1f} at the end (the machine was shared with other work).",
         "",
         "| phase | decisions | decisions/s | p50 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|",
@@ -190,11 +200,12 @@ def markdown(report: dict) -> str:
                      f"{r['p99']:.1f} | {r['max']:.1f} |")
     lines += [
         "",
-        "A queued decision costs more than an assignment because it republishes the position and "
-        "ETA of everyone waiting in that merchant's queue (here ~100 visitors, one "
-        "`conversation.state` each) and `queue.changed` to the agents. Decisions of one merchant "
-        "serialise on the row locks of its agents' memberships; merchants do not wait for each "
-        "other.",
+        "Every decision also sends `queue.changed` to the agents and `conversation.state` to the "
+        "visitors whose place changed: one for a newcomer at the back of the queue, everyone "
+        "waiting in that merchant's queue (here ~60-100) when its head is served, which is why "
+        "\"resolve + serve\" costs most. Decisions of one merchant serialise on the row locks of "
+        "its agents' memberships; merchants do not wait for each other. Included: the "
+        "notification rows `conversations.notify` writes for each assignment or queued visitor.",
         "",
     ]
     return "\n".join(lines)
@@ -223,7 +234,13 @@ def main() -> None:
     parser.add_argument("--resolves", type=int, default=500)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
-    report = run(args)
+
+    async def in_server_loop():
+        # As in daphne: the routing code runs in a worker thread and its publishes hop to the
+        # one event loop, which keeps its channel-layer connection open.
+        return await sync_to_async(run, thread_sensitive=False)(args)
+
+    report = asyncio.run(in_server_loop())
     text = markdown(report)
     print(text)
     if args.write:

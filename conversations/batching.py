@@ -16,7 +16,8 @@ and the thread hop are shared. The guarantees do not change (docs/realtime.md):
   cannot deadlock; a visitor's own sends keep their order, so their seqs follow sending order;
 - the events of the batch (and of the routing it triggers) are collected after their commits
   and published from the event loop in commit order, before the acks, instead of one blocking
-  thread-to-loop hop per event (realtime.deferred_publishes);
+  thread-to-loop hop per event (realtime.deferred_publishes); while one batch is published the
+  next one is already being stored;
 - if the batch transaction fails as a whole (a deadlock, a lost connection), each send is
   retried alone through message_send_by_visitor, so an error reaches only the send that has it.
 """
@@ -24,6 +25,7 @@ and the thread hop are shared. The guarantees do not change (docs/realtime.md):
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import weakref
 
@@ -39,18 +41,23 @@ MAX_BATCH = 64
 
 class VisitorMessageWriter:
     """One per event loop. `send(...)` takes message_send_by_visitor's keyword arguments and
-    returns what it returns (or raises what it raises)."""
+    returns what it returns (or raises what it raises).
+
+    Two stages, so the database thread never waits for Redis: `_drain` stores batch after
+    batch; `_publish` sends each stored batch's events and then answers its sends, batch by
+    batch in commit order (events before acks, as when each send published in its thread)."""
 
     def __init__(self):
         self.pending: list[tuple[dict, asyncio.Future]] = []
-        self.running = False
+        self.stored: collections.deque = collections.deque()  # (batch, results, events)
+        self.draining = self.publishing = False
         self.batches = self.messages = 0  # transactions run and sends stored through them
 
     async def send(self, **kwargs):
         future = asyncio.get_running_loop().create_future()
         self.pending.append((kwargs, future))
-        if not self.running:
-            self.running = True
+        if not self.draining:
+            self.draining = True
             asyncio.ensure_future(self._drain())
         return await future
 
@@ -61,27 +68,46 @@ class VisitorMessageWriter:
                 sends = [k for k, _ in batch]
                 self.batches += 1
                 self.messages += len(sends)
+                results, events = [], []
                 try:
                     try:
                         results, events = await database_sync_to_async(_store)(sends)
                     except Exception:  # noqa: BLE001 - each send then meets its own error
                         logger.exception("batch store failed; every send goes alone")
                         results, events = await database_sync_to_async(_store_one_by_one)(sends)
-                    await realtime.apublish_events(events)
                 except BaseException as exc:  # never leave a socket waiting for an answer
                     results = [exc] * len(batch)
                     if not isinstance(exc, Exception):
+                        _answer(batch, results)
                         raise
                     logger.exception("storing a batch failed")
-                for (_, future), result in zip(batch, results):
-                    if future.done():
-                        continue  # the socket went away meanwhile
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+                self.stored.append((batch, results, events))
+                if not self.publishing:
+                    self.publishing = True
+                    asyncio.ensure_future(self._publish())
         finally:
-            self.running = False
+            self.draining = False
+
+    async def _publish(self) -> None:
+        try:
+            while self.stored:
+                batch, results, events = self.stored.popleft()
+                try:
+                    await realtime.apublish_events(events)
+                finally:
+                    _answer(batch, results)
+        finally:
+            self.publishing = False
+
+
+def _answer(batch, results) -> None:
+    for (_, future), result in zip(batch, results):
+        if future.done():
+            continue  # the socket went away meanwhile
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _store(sends: list[dict]):

@@ -8,6 +8,7 @@ merchant's agents only, never to a visitor group.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from contextlib import contextmanager
@@ -134,16 +135,24 @@ def deferred_publishes():
 
 
 async def apublish_events(events: list[tuple[str, dict]]) -> None:
-    """Send collected events in order (one after another: events of one conversation must not
-    overtake each other on the way to Redis)."""
+    """Send collected events: in order within each group (a socket sees its groups' events in
+    commit order), the groups side by side (one Redis round trip at a time would make a batch's
+    events wait for each other)."""
     if not events:
         return
     layer = get_channel_layer()
+    by_group: dict[str, list[dict]] = {}
     for group, frame in events:
-        try:
-            await layer.group_send(group, {"type": frame["type"], "frame": frame})
-        except Exception:
-            logger.exception("group_send to %s failed", group)
+        by_group.setdefault(group, []).append(frame)
+
+    async def send_in_order(group: str, frames: list[dict]) -> None:
+        for frame in frames:
+            try:
+                await layer.group_send(group, {"type": frame["type"], "frame": frame})
+            except Exception:
+                logger.exception("group_send to %s failed", group)
+
+    await asyncio.gather(*(send_in_order(g, f) for g, f in by_group.items()))
 
 
 def _group_send(group: str, frame: dict) -> None:

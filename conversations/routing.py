@@ -93,6 +93,9 @@ HANDOVER_REASONS = {
     "low_confidence": gettext_noop("no confident answer"),
     "negative": gettext_noop("the visitor seems upset"),
     "action": gettext_noop("the answer needs an agent"),
+    "no_kb": gettext_noop("the bot has no trained knowledge base yet"),
+    "bot_off": gettext_noop("the bot was switched off"),
+    "bot_error": gettext_noop("the bot failed"),
 }
 
 
@@ -364,6 +367,14 @@ def publish_queue(merchant_id: int, from_position: int = 1) -> None:
 def _tell_visitor(conversation: Conversation) -> None:
     """The visitor's state changed (left the queue: position null; resolved; reopened; the bot
     handed over): all their tabs get `conversation.state` after the commit."""
+    if conversation.queued_at is not None and getattr(conversation, "queue_position", None) is None:
+        # Still queued: carry the place in the queue, or this frame (sent after publish_queue's)
+        # would blank the position the visitor was just told.
+        position = queue_position(conversation)
+        if position is not None:
+            conversation.queue_position = position
+            conversation.estimated_wait_seconds = estimate_wait_seconds(
+                position, seconds_per_slot(conversation.merchant_id))
     realtime.publish_on_commit(
         realtime.visitor_group(conversation.visitor_id),
         protocol.VisitorConversationStateFrame(
@@ -597,8 +608,8 @@ def queue_drain(*, merchant_id: int, limit: int = 500) -> int:
     claim, never assign one conversation twice.
     """
     merchant = Merchant.objects.filter(pk=merchant_id).first()
-    if merchant is None:
-        return 0
+    if merchant is None or not _queued(merchant_id).exists():
+        return 0  # the common case when an agent connects: nobody waiting
     candidates = eligible_agents(merchant_id=merchant_id)
     assigned = 0
     if candidates:

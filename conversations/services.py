@@ -4,7 +4,6 @@ nothing else writes these tables."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -51,6 +50,18 @@ class Sender:
     @classmethod
     def api_token(cls, token: ApiToken) -> "Sender":
         return cls(kind=Message.SenderKind.AGENT, key=f"api:{token.pk}", name=token.name)
+
+
+def _robust(func, /, **kwargs):
+    """A callback for `transaction.on_commit(..., robust=True)`. Django logs a failing robust
+    callback by its `__qualname__`, which a functools.partial lacks: the logging itself would
+    raise after the commit. A plain closure has one."""
+
+    def callback():
+        func(**kwargs)
+
+    callback.__qualname__ = getattr(func, "__qualname__", "callback")
+    return callback
 
 
 def clean_body(body: str) -> str:
@@ -205,9 +216,9 @@ def message_send_by_visitor(
             merchant_id=merchant_id, visitor_id=visitor_id, client_msg_id=client_msg_id,
             body=body, sentiment=sentiment, team_id=team_id, source=source,
         )
-        if created:
+        if created and _needs_bot_or_router(message.conversation, started, reopened):
             transaction.on_commit(
-                partial(
+                _robust(
                     visitor_message_stored, merchant_id=merchant_id,
                     conversation_id=message.conversation_id, message_id=message.pk,
                     started=started, reopened=reopened,
@@ -250,9 +261,9 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
                         team_id=send.get("team_id"),
                         source=send.get("source", Conversation.Source.CHAT),
                     )
-                    if created:
+                    if created and _needs_bot_or_router(message.conversation, started, reopened):
                         transaction.on_commit(
-                            partial(
+                            _robust(
                                 visitor_message_stored, merchant_id=merchant_id,
                                 conversation_id=message.conversation_id, message_id=message.pk,
                                 started=started, reopened=reopened,
@@ -264,6 +275,16 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
                 continue
             results[index] = (message, created)
     return results
+
+
+def _needs_bot_or_router(conversation: Conversation, started: bool, reopened: bool) -> bool:
+    """False when neither the bot nor the router has anything to do: an ongoing conversation
+    the bot does not own that is already assigned or queued. Seen under the row lock, so it is
+    the state at commit; whoever changes it later routes it then. Saves the hot path two
+    queries and a transaction per visitor message."""
+    if started or reopened or conversation.bot_active:
+        return True
+    return conversation.assignee_id is None and conversation.queued_at is None
 
 
 def visitor_message_stored(
@@ -614,7 +635,7 @@ def offline_message_create(
             from . import notify
 
             transaction.on_commit(
-                partial(notify.notify_agents, merchant_id=merchant_id,
+                _robust(notify.notify_agents, merchant_id=merchant_id,
                         conversation_id=message.conversation_id, reason="offline"),
                 robust=True,
             )

@@ -29,6 +29,7 @@ from . import importers, selectors, services
 from .models import Category, DictionaryWord, Faq, ImportJob, Intent, Synonym, UnansweredQuestion
 
 GAP_SESSION_KEY = "kb_gap_groups"
+GAP_GROUPS_SHOWN = 200  # biggest first; the rest are asked once or twice
 
 
 def admin_merchants(request):
@@ -467,7 +468,8 @@ class KnowledgeGapAdmin(MerchantScopedAdmin):
         groups = selectors.gap_groups(merchant_id=merchant.pk)
         context = {
             **self.admin_site.each_context(request), "opts": self.opts,
-            "title": gettext("Knowledge gaps"), "groups": groups, "merchant": merchant,
+            "title": gettext("Knowledge gaps"), "groups": groups[:GAP_GROUPS_SHOWN],
+            "hidden_groups": max(len(groups) - GAP_GROUPS_SHOWN, 0), "merchant": merchant,
             "merchants": merchants if len(merchants) > 1 else [],
             "question_total": sum(g.count for g in groups),
         }

@@ -31,6 +31,7 @@ from .serializers import (
 )
 
 WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
+GAP_GROUPS_LISTED = 200
 
 
 class CanEditKb(permissions.BasePermission):
@@ -227,11 +228,12 @@ class ExportView(generics.GenericAPIView):
 
 @extend_schema(tags=["knowledge base"], responses=GapGroupSerializer(many=True))
 class GapList(generics.GenericAPIView):
-    """Questions the bot could not answer, grouped by similarity, biggest group first."""
+    """Questions the bot could not answer, grouped by similarity, biggest group first (the
+    200 biggest)."""
 
     serializer_class = GapGroupSerializer
     pagination_class = None
 
     def get(self, request):
         groups = selectors.gap_groups(merchant_id=request_merchant_id(request))
-        return Response(GapGroupSerializer(groups, many=True).data)
+        return Response(GapGroupSerializer(groups[:GAP_GROUPS_LISTED], many=True).data)

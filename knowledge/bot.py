@@ -44,22 +44,19 @@ from . import dialogue, selectors
 from . import services as kb_services
 from .models import Faq, Intent
 from .richtext import html_to_text
+from .sentiment import Sentiment
 
 log = logging.getLogger(__name__)
 
 ACTIVE = (Conversation.Status.OPEN, Conversation.Status.PENDING)
-NO_KB = "no knowledge base"
-BOT_ERROR = "bot error"
+NO_KB = "no_kb"
+BOT_ERROR = "bot_error"
 # Messages of the bot's part of the conversation copied into the hand-over note.
 TRANSCRIPT_MESSAGES = 30
 TRANSCRIPT_LINE = 300
 
-REASON_LABELS = {
-    NO_KB: gettext_noop("the bot has no trained knowledge base yet"),
-    "bot_off": gettext_noop("the bot was switched off"),
-    BOT_ERROR: gettext_noop("the bot failed"),
-    **routing.HANDOVER_REASONS,
-}
+# The labels live with the router, which shows them in the routing timeline.
+REASON_LABELS = routing.HANDOVER_REASONS
 
 
 # --- Entry points --------------------------------------------------------------------------------
@@ -219,7 +216,7 @@ class _Turn:
         if dialogue.asks_for_human(self.text):
             return self.hand_over("visitor_request")
         score = self.message.sentiment_score
-        if score is not None and score <= -0.6:  # Sentiment.strongly_negative
+        if score is not None and Sentiment(score, self.message.sentiment_label).strongly_negative:
             return self.hand_over("negative")
         if self.state.get("slot") and self.fill_slot():
             return None
@@ -374,7 +371,7 @@ class _Turn:
         self.save()
         self.say(self.t(gettext_noop(
             "Sorry, I could not find an answer to that. Could you put it another way? "
-            "To talk to a person, say \u201chuman\u201d.")),
+            "To talk to a person, say “human”.")),
             {"confidence": round(confidence, 3), "unanswered": True})
         return None
 

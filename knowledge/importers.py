@@ -382,8 +382,10 @@ def _field(row: dict, name: str, parse: Callable):
         raise _CellError(name, str(exc)) from None
 
 
-# Model field -> the column that carries it, for error messages.
-COLUMN_OF = {"is_enabled": "enabled", "category": "category"}
+# Model field -> the column that carries it (for error messages and partial updates).
+COLUMN_OF = {"is_enabled": "enabled", "category_id": "category"}
+# In a text,label file the intent's name comes from `label` and its examples from `text`.
+PAIR_COLUMN_OF = {"name": "label", "examples": "text"}
 
 
 @dataclass
@@ -425,7 +427,8 @@ def validate(*, merchant: Merchant, kind: str, columns: list[str], rows: list[tu
             result.add_error(number, exc.field, exc.message)
             continue
         except KefuError as exc:
-            result.add_error(number, COLUMN_OF.get(exc.field, exc.field or ""), exc.message)
+            column = (PAIR_COLUMN_OF if pairs else COLUMN_OF).get(exc.field, exc.field or "")
+            result.add_error(number, column, exc.message)
             continue
         key = cleaned[KEY[kind]]
         if key in seen:
@@ -435,6 +438,7 @@ def validate(*, merchant: Merchant, kind: str, columns: list[str], rows: list[tu
         records.append(_Record(number, key, cleaned, present, category))
     if progress:
         progress(len(rows), len(rows))
+    result.errors.sort(key=lambda e: e.row)  # pair files report cell errors before grouping
     return records
 
 
@@ -443,14 +447,7 @@ def _present_fields(kind: str, columns: list[str], pairs: bool) -> set[str]:
         return {"examples"}  # an existing intent keeps its answer, action and slots
     fields = {"faqs": services.FAQ_FIELDS, "intents": services.INTENT_FIELDS,
               "synonyms": services.SYNONYM_FIELDS, "dictionary": services.DICTIONARY_FIELDS}[kind]
-    present = set()
-    for name in fields:
-        column = COLUMN_OF.get(name, name)
-        if name == "category_id":
-            column = "category"
-        if column in columns:
-            present.add(name)
-    return present
+    return {name for name in fields if COLUMN_OF.get(name, name) in columns}
 
 
 def _group_pairs(rows, result: ImportResult) -> list[tuple[int, dict]]:

@@ -2,7 +2,8 @@
 
 Chinese: a logistic regression over character 1-3-gram tf-idf, trained by
 knowledge/nlp/build_sentiment.py from a public review corpus and shipped as
-knowledge/nlp/data/sentiment_zh.npz (feature vocabulary + weights, no review text).
+knowledge/nlp/data/sentiment_zh.npz (feature vocabulary + weights, no review text), read
+together with a small hand-written chat lexicon (knowledge/nlp/sentiment_zh_lexicon.py).
 English: we have no English training corpus, so a small hand-written lexicon with negation and
 intensifiers (knowledge/nlp/sentiment_en.py).
 

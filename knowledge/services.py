@@ -320,14 +320,6 @@ def faq_delete(*, merchant_id: int, faq_id: int) -> None:
 
 
 @transaction.atomic
-def faq_delete_many(*, merchant_id: int, faq_ids) -> int:
-    deleted, _detail = Faq.objects.filter(merchant_id=merchant_id, pk__in=list(faq_ids)).delete()
-    if deleted:
-        kb_changed(merchant_id=merchant_id)
-    return deleted
-
-
-@transaction.atomic
 def faq_set_enabled(*, merchant_id: int, faq_ids, enabled: bool) -> int:
     changed = (
         Faq.objects.filter(merchant_id=merchant_id, pk__in=list(faq_ids))

@@ -10,8 +10,8 @@ ZH = {
     "Which of these do you mean? Pick one or reply with its number.":
         "您想问的是下面哪一个？请点击选项或回复序号。",
     "Sorry, I could not find an answer to that. Could you put it another way? "
-    "To talk to a person, say \u201chuman\u201d.":
-        "抱歉，我暂时没有找到答案。您可以换个说法再问一次，或发送\u201c转人工\u201d联系人工客服。",
+    "To talk to a person, say “human”.":
+        "抱歉，我暂时没有找到答案。您可以换个说法再问一次，或发送“转人工”联系人工客服。",
     "No agent is available right now. Please leave your question and how to reach you; "
     "we will reply as soon as we are back.":
         "现在没有客服在线。请留下您的问题和联系方式，客服上线后会尽快回复您。",

@@ -38,6 +38,8 @@ ZH = {
     "prompt is required.": "prompt 为必填项。",
     "%(key)s must be text of at most %(n)d characters.": "%(key)s 必须是不超过 %(n)d 个字符的文本。",
     "pattern is not a valid regular expression: %(error)s": "pattern 不是有效的正则表达式：%(error)s",
+    "pattern repeats a group that repeats itself (like (a+)+); it could take very long to match.":
+        "pattern 中有自身重复的分组被再次重复（如 (a+)+），匹配可能非常耗时。",
     "The import failed.": "导入失败。",
     "The import could not be queued; try again.": "导入任务无法排队，请重试。",
     # Import / export (knowledge.importers)
@@ -172,4 +174,5 @@ ZH = {
     "Export JSON": "导出 JSON",
     "Export %(name)s": "导出%(name)s",
     "Whose knowledge base?": "导出哪个商户的知识库？",
+    "Smaller groups not shown: %(n)s.": "未显示的较小分组：%(n)s 个。",
 }

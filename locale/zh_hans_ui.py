@@ -48,6 +48,7 @@ ZH = {
     "High priority": "高优先级",
     "Not connected. Try again in a moment.": "未连接，请稍后再试。",
     "Insert into the reply": "插入到回复框",
+    "There is no other agent or team to transfer to.": "没有可以转接的其他客服或技能组。",
     # widget strings (widget/views.py)
     "Talk to a human": "转人工",
     "Connecting you to an agent…": "正在为您转接人工客服…",

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .features import Tfidf, csr_dump, csr_load, sparse_dot
-from .tokenize import Segmenter, char_features, word_features
+from .tokenize import FUNCTION_WEIGHT, FUNCTION_WORDS, Segmenter, char_features, word_features
 
 
 @dataclass
@@ -180,6 +180,9 @@ def train(snapshot: KbSnapshot) -> bytes:
         for j in c:
             df[j] += 1
     bidf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    for w, j in bv.vocab.items():
+        if w in FUNCTION_WORDS:
+            bidf[j] *= FUNCTION_WEIGHT
     for o, c in enumerate(tfs):
         norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[o] / avgdl)
         for j, tf in c.items():
@@ -261,7 +264,7 @@ class Engine:
         for t in set(toks):
             j = self.bm25_vocab.get(t)
             if j is None:
-                total += self.bm25_oov_idf
+                total += self.bm25_oov_idf * (FUNCTION_WEIGHT if t in FUNCTION_WORDS else 1.0)
             else:
                 idx.append(j)
                 total += float(self.bm25_idf[j])

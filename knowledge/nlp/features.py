@@ -3,7 +3,8 @@ path: one text at a time in well under a millisecond, no scikit-learn objects to
 
 Queries are normalised as if the vocabulary were open: a feature the knowledge base never saw
 still counts in the query's length with the highest idf, so "what's the weather in Paris,
-refund?" is not a perfect match for an FAQ that only says "refund"."""
+refund?" is not a perfect match for an FAQ that only says "refund". Function words ("吗",
+"the") are damped whatever their frequency (tokenize.FUNCTION_WORDS)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
+
+from .tokenize import FUNCTION_WEIGHT, FUNCTION_WORDS
 
 
 class Tfidf:
@@ -34,7 +37,8 @@ class Tfidf:
         items.sort()
         vocab = {f: i for i, (f, _) in enumerate(items)}
         n = len(docs)
-        idf = np.array([math.log((1 + n) / (1 + c)) + 1.0 for _, c in items], dtype=np.float32)
+        idf = np.array([(math.log((1 + n) / (1 + c)) + 1.0) * (FUNCTION_WEIGHT if f in FUNCTION_WORDS else 1.0)
+                        for f, c in items], dtype=np.float32)
         return cls(vocab, idf, n)
 
     def vector(self, feats: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +51,8 @@ class Tfidf:
             w = 1.0 + math.log(c)
             j = get(f)
             if j is None:
-                oov += (w * self.oov_idf) ** 2
+                idf = self.oov_idf * (FUNCTION_WEIGHT if f in FUNCTION_WORDS else 1.0)
+                oov += (w * idf) ** 2
             else:
                 idx.append(j)
                 val.append(w * float(self.idf[j]))
@@ -87,8 +92,10 @@ def sparse_dot(mt: sp.csr_matrix, idx: np.ndarray, val: np.ndarray) -> np.ndarra
 
 
 def csr_dump(prefix: str, m: sp.csr_matrix, out: dict) -> None:
+    """Values stored as float16 (tf-idf weights and BM25 scores need no more; it halves the
+    largest part of a model) and widened to float32 on load for scipy."""
     m = m.tocsr()
-    out[prefix + "data"] = m.data.astype(np.float32)
+    out[prefix + "data"] = m.data.astype(np.float16)
     out[prefix + "indices"] = m.indices.astype(np.int32)
     out[prefix + "indptr"] = m.indptr.astype(np.int64)
     out[prefix + "shape"] = np.array(m.shape, dtype=np.int64)
@@ -96,6 +103,6 @@ def csr_dump(prefix: str, m: sp.csr_matrix, out: dict) -> None:
 
 def csr_load(prefix: str, arrays) -> sp.csr_matrix:
     return sp.csr_matrix(
-        (arrays[prefix + "data"], arrays[prefix + "indices"], arrays[prefix + "indptr"]),
+        (arrays[prefix + "data"].astype(np.float32), arrays[prefix + "indices"], arrays[prefix + "indptr"]),
         shape=tuple(int(x) for x in arrays[prefix + "shape"]),
     )

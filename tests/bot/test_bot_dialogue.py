@@ -5,7 +5,6 @@ Covers answering, clarifying choices, follow-ups in context, slot filling, the a
 plain-text answers. Hand-over: test_bot_handover.py."""
 
 import pytest
-from asgiref.sync import sync_to_async
 
 from conversations.models import Conversation, Message, RoutingEvent
 from knowledge.models import Faq, UnansweredQuestion

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from conversations.models import Conversation, Message, RoutingEvent
+from conversations.models import Message, RoutingEvent
 from conversations.services import NEGATIVE_PRIORITY
 from knowledge.models import UnansweredQuestion
 from merchants.models import BusinessHours, Merchant
@@ -180,9 +180,9 @@ def test_without_a_trained_knowledge_base_a_person_takes_over_at_once(acme):
     factories.visitor_message(visitor, "怎么退货")
     conversation = conversation_of(visitor)
     assert not conversation.bot_active and conversation.handed_over_at is not None
-    assert handover_event(conversation).detail["reason"] == "no knowledge base"
+    assert handover_event(conversation).detail["reason"] == "no_kb"
     bot = conversation.messages.get(sender_kind="bot")
-    assert bot.meta["handover"] == "no knowledge base"
+    assert bot.meta["handover"] == "no_kb"
     assert conversation.messages.filter(is_private=True).count() == 1
     assert conversation.queued_at is not None
 
@@ -266,5 +266,5 @@ def test_a_bot_failure_hands_over_instead_of_leaving_the_visitor_alone(shop, mon
     factories.visitor_message(visitor, "怎么退货")
     conversation = conversation_of(visitor)
     assert not conversation.bot_active and conversation.queued_at is not None
-    assert handover_event(conversation).detail["reason"] == "bot error"
+    assert handover_event(conversation).detail["reason"] == "bot_error"
     assert not conversation.messages.exclude(sender_kind="visitor").exists()

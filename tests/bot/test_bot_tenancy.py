@@ -45,7 +45,7 @@ def test_other_merchants_and_visitors_hear_nothing_and_never_get_acme_answers(
     answer, got, own, heard = run(scenario())
     assert answer["body"] == RETURNS
     assert got == {"charlie": [], "vo": [], "vb": []}
-    assert own["body"] != RETURNS and own["meta"]["handover"] == "no knowledge base"
+    assert own["body"] != RETURNS and own["meta"]["handover"] == "no_kb"
     assert heard["va"] == [] and heard["vb"] == []
     assert not [f for f in heard["bob"] if f.get("conversation", {}).get("merchant_id") == other.pk]
     assert not [f for f in heard["bob"]

@@ -158,7 +158,9 @@ def test_agent_assist_inserts_a_suggested_answer(daphne_server, shop, agent, new
     kb.faq_create(merchant_id=shop.pk, question="怎么申请退货？",
                   answer="<p>在订单页点击<b>申请退货</b>，7 天内可退。</p>")
     kb.faq_create(merchant_id=shop.pk, question="运费怎么算？", answer="满 99 元包邮。")
-    kb.faq_create(merchant_id=shop.pk, question="发票怎么开？", answer="下单时填写发票抬头。")
+    # Hostile text in a question (plain text) and in an answer (rich text, sanitised).
+    kb.faq_create(merchant_id=shop.pk, question="发票怎么开？" + SCRIPT,
+                  answer='下单时填写发票抬头。<img src=x onerror="window.__xss=1">')
     kb.kb_train(merchant_id=shop.pk)
 
     base = daphne_server.url
@@ -182,4 +184,11 @@ def test_agent_assist_inserts_a_suggested_answer(daphne_server, shop, agent, new
     # A new visitor question brings suggestions for it.
     widget_say(widget, "运费怎么算")
     expect(workspace.locator("#assist-list li .suggestion-q").first).to_have_text("运费怎么算？")
+    widget_say(widget, "发票怎么开")
+    invoice = workspace.locator("#assist-list li button.suggestion").first
+    expect(invoice.locator(".suggestion-q")).to_have_text("发票怎么开？" + SCRIPT)
+    expect(invoice.locator(".suggestion-a")).to_have_text("下单时填写发票抬头。")
+    for page in (visitor, workspace):
+        assert page.evaluate("window.__xss") is None
+        expect(page.locator("img[src=x]")).to_have_count(0)
     assert not watch.errors and not agent_watch.errors

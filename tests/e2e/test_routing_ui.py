@@ -124,6 +124,7 @@ def test_queue_claim_transfer_resolve_and_notifications(daphne_server, shop, age
     expect(workspace.locator("#transfer-target option")).to_have_text(["大伟 — Online", "售后"])
     workspace.select_option("#transfer-target", label="大伟 — Online")
     workspace.fill("#transfer-note", IMG)
+    workspace.screenshot(path=str(screenshots / "workspace-transfer.png"))
     workspace.click("#transfer-submit")
     expect(workspace.locator("#transfer-dialog")).to_be_hidden()
     expect(workspace.locator("#thread-assignee")).to_have_text("Assigned to 大伟")
@@ -174,6 +175,35 @@ def test_queue_claim_transfer_resolve_and_notifications(daphne_server, shop, age
     no_xss(first, second, workspace, colleague)
     for watch in (first_watch, second_watch, agent_watch, colleague_watch):
         assert not watch.errors
+
+
+def test_an_angry_visitor_is_served_first_and_marked(daphne_server, shop, agent, new_page):
+    base = daphne_server.url
+    Membership.objects.filter(merchant=shop).update(max_concurrent=0)  # everyone waits
+    calm, calm_watch = new_page("en-US")
+    calm_widget = open_widget(calm, base, shop.widget_key)
+    name_visitor(calm, shop, "李女士")
+    widget_say(calm_widget, "你好，在吗")
+    expect(calm_widget.locator(".queue")).to_have_text("You are next in line")
+
+    workspace, agent_watch = new_page("en-US")
+    login(workspace, base, "xiaomei")
+    entries = workspace.locator("#queue-list li")
+    expect(entries.locator(".queue-name")).to_have_text(["李女士"])
+
+    angry, angry_watch = new_page("en-US")
+    angry_widget = open_widget(angry, base, shop.widget_key)
+    name_visitor(angry, shop, "赵先生")
+    widget_say(angry_widget, "垃圾服务，气死我了，我要投诉！")
+    # Strongly negative: served first, marked in the queue; the calm visitor moves back, live.
+    expect(entries.locator(".queue-name")).to_have_text(["赵先生", "李女士"])
+    expect(entries.first).to_have_class(re.compile(r"\bpriority\b"))
+    expect(entries.first.locator(".priority-mark")).to_have_count(1)
+    expect(entries.last.locator(".priority-mark")).to_have_count(0)
+    expect(angry_widget.locator(".queue")).to_have_text("You are next in line")
+    expect(calm_widget.locator(".queue")).to_have_text(
+        re.compile(r"^Visitors ahead of you: 1, estimated wait \d+ min$"))
+    assert not calm_watch.errors and not agent_watch.errors and not angry_watch.errors
 
 
 def test_leave_a_message_outside_hours(daphne_server, shop, agent, new_page, screenshots):
@@ -227,6 +257,7 @@ def test_leave_a_message_outside_hours(daphne_server, shop, agent, new_page, scr
     workspace, agent_watch = new_page("en-US")
     login(workspace, base, "xiaomei")
     expect(workspace.locator("#conv-list li .conv-name")).to_have_text([IMG])
+    expect(workspace.locator("#conv-list li .chip-offline")).to_have_text("Left a message")
     no_xss(visitor, workspace)
     assert not watch.errors and not agent_watch.errors
 

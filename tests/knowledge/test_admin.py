@@ -289,3 +289,13 @@ def test_changelists_cost_the_same_for_3_and_25_rows(as_alice, acme, name):
             assert as_alice.get(url(name)).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_gap_report_shows_the_biggest_groups(as_alice, acme, monkeypatch):
+    from knowledge import admin as kb_admin
+
+    monkeypatch.setattr(kb_admin, "GAP_GROUPS_SHOWN", 1)
+    ask(acme, "营业时间", "发票怎么开", "怎么开发票")
+    response = as_alice.get(url("unansweredquestion"))
+    assert [g.count for g in response.context["groups"]] == [2]
+    assert response.context["hidden_groups"] == 1

@@ -354,3 +354,9 @@ def test_row_estimate_decides_inline_or_worker(acme):
     assert importers.count_rows("json", b'[{"question": "a"}, {"question": "b"}, {"question": "c"}]') == 3
     assert importers.count_rows("xlsx", _xlsx([["question", "answer"]] + [[f"q{i}", "a"] for i in range(7)])) == 7
     assert importers.count_rows("xlsx", b"junk") == 0
+
+
+def test_pair_errors_name_the_pair_columns_in_row_order(acme):
+    text = "text,label\n好,ok\n," + "x\n" + "例句," + "l" * 101 + "\n"
+    result = services.kb_import(merchant=acme, kind="intents", fmt="csv", file=text.encode())
+    assert [(e.row, e.field) for e in result.errors] == [(3, "text"), (4, "label")]

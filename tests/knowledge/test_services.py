@@ -63,6 +63,7 @@ def test_intent_answer_sanitised_and_slots_validated(acme):
     ([{"name": "9x", "prompt": "p"}], "name"),
     ([{"name": "a"}], "prompt"),
     ([{"name": "a", "prompt": "p", "pattern": "("}], "regular expression"),
+    ([{"name": "a", "prompt": "p", "pattern": r"^(\d+)+$"}], "(a+)+"),
     ([{"name": "a", "prompt": "p", "color": "red"}], "color"),
     ([{"name": "a", "prompt": "p"}, {"name": "a", "prompt": "q"}], "twice"),
     ([{"name": "a", "prompt": 5}], "prompt"),

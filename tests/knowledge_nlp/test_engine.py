@@ -129,3 +129,12 @@ def test_model_is_plain_arrays_and_rejects_other_formats():
     np.savez(buf, **arrays)
     with pytest.raises(ValueError, match="format"):
         Engine.load(buf.getvalue())
+
+
+def test_function_words_alone_do_not_make_a_match(engine):
+    # "可以 ... 吗" is shared with the returns FAQ's "商品可以退吗"; only 开发票 says anything.
+    cands = engine.answer("可以开发票吗", k=3)
+    assert (cands[0].kind, cands[0].id) == ("intent", 12)
+    returns = [c for c in cands if c.kind == "faq" and c.id == 1]
+    assert not returns or returns[0].confidence < 0.3
+    assert engine.answer("请问怎么样呢")[0].confidence < 0.2

@@ -244,6 +244,7 @@
     const waiting = c.bot_active ? el("span", { class: "chip chip-bot", text: gettext("Bot") })
       : c.queued_at && c.assignee_id === null && c.status === "open"
         ? el("span", { class: "chip chip-queued", text: ROUTING.queued }) : null;
+    const left = c.source === "offline_form" ? el("span", { class: "chip chip-offline", text: ROUTING.offline }) : null;
     const preview = c.last_message_sender_kind && c.last_message_sender_kind !== "visitor"
       ? fmt(gettext("Reply: %s"), [c.last_message_preview]) : c.last_message_preview;
     const others = viewers.get(c.id) || [];
@@ -260,7 +261,7 @@
       ),
       el("span", { class: "conv-bottom" },
         el("span", { class: "conv-typing", text: gettext("typing…") }),
-        el("span", { class: "conv-preview", text: preview || "" }), waiting, status, badge,
+        el("span", { class: "conv-preview", text: preview || "" }), left, waiting, status, badge,
       ),
     );
     const li = el("li", { class: "conv-row" + (c.id === openId ? " active" : "") + (c.unread_count ? " unread" : "") + (drafts.has(c.id) ? " typing" : "") }, button);
@@ -855,7 +856,10 @@
     ui.transferAgents.hidden = !others.length;
     ui.transferTeams.hidden = !teams.size;
     ui.transferNote.value = "";
-    ui.transferError.hidden = true;
+    const nobody = !others.length && !teams.size;
+    ui.transferError.textContent = nobody ? gettext("There is no other agent or team to transfer to.") : "";
+    ui.transferError.hidden = !nobody;
+    $("transfer-submit").disabled = nobody;
     ui.dialog.dataset.conversation = openId;
     ui.dialog.showModal();
   }
