@@ -8,6 +8,7 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
 from knowledge import importers, services
@@ -19,6 +20,13 @@ FAQ_CSV = (
     '怎么退货,"如何退货\n退货流程",<p>登录后在<b>我的订单</b>申请退货</p>,"退货,退款",售后,是,,\n'
     "运费多少,,满 99 元包邮,运费,物流,1,2026-01-01,2027-01-01 18:00\n"
 )
+
+@pytest.fixture(autouse=True)
+def english():
+    """The assertions below quote the English messages; the site default is Chinese."""
+    with translation.override("en"):
+        yield
+
 
 
 def kb_version(merchant) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.utils import translation
 from django.utils import timezone
 
 from kefu.errors import KefuError, NotFound
@@ -16,6 +17,13 @@ XSS = ('<p onclick="steal()">退货<script>alert(1)</script> <img src=x onerror=
        '<a href="javascript:alert(1)">坏链接</a> <a href="https://shop.example.com/returns" '
        'target="_blank" onmouseover="x()">退货政策</a><iframe src="https://evil"></iframe>'
        '<style>body{display:none}</style><b style="color:red">注意</b></p>')
+
+@pytest.fixture(autouse=True)
+def english():
+    """The assertions below quote the English messages; the site default is Chinese."""
+    with translation.override("en"):
+        yield
+
 
 
 def test_faq_answer_is_sanitised_on_every_write(acme):
