@@ -51,7 +51,8 @@ clean:
 	rm -rf $(VENV) var
 
 # Benchmark suite of the chat path (bench/suite.py): daphne per core + Celery worker + MariaDB +
-# Redis (DATABASE_URL / REDIS_URL from the environment or .env; it stops loudly without them),
+# Redis (DATABASE_URL / REDIS_URL from the environment or .env; without them it starts private
+# throwaway mariadbd + redis-server from the machine's packages, and stops loudly if there are none),
 # the raw websockets relay as the baseline, a 1,000,000-message data set in database kefu_bench.
 # `bench` (<= 10 min) writes its tables into docs/performance.md; `bench-quick` (<= 60 s) only prints.
 bench: migrate

@@ -2,9 +2,12 @@
 a Celery worker, MariaDB and Redis, with production settings (DEBUG off, the pub/sub channel
 layer, MySQL with row locks, the same ASGI application).
 
-The services themselves (MariaDB, Redis) are not started here: they are the machine's, named by
-DATABASE_URL and REDIS_URL, exactly as in production. Without them the benchmark says so loudly
-and stops, because numbers from SQLite and the in-process layer would describe another product.
+The services (MariaDB, Redis) are the machine's, named by DATABASE_URL and REDIS_URL, exactly as
+in production. When those are not set, private throwaway instances are started from the
+machine's own binaries (mariadbd, redis-server: Debian packages mariadb-server and redis-server)
+in a temporary directory, so `make bench` runs on a fresh machine. Without the binaries either,
+the benchmark says so loudly and stops: numbers from SQLite and the in-process layer would
+describe another product.
 """
 
 from __future__ import annotations
@@ -36,6 +39,15 @@ def require_services() -> tuple[str, str]:
     if not redis_url:
         missing.append("REDIS_URL=redis://127.0.0.1:6379/0")
     if missing:
+        private = start_private_services(need_db=not db.startswith("mysql"), need_redis=not redis_url)
+        if private is not None:
+            db = private.get("db", db)
+            redis_url = private.get("redis", redis_url)
+            os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = db, redis_url
+            if "db" in private:
+                subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"],
+                               check=True, stdout=subprocess.DEVNULL)
+            return db, redis_url
         bar = "!" * 78
         sys.stderr.write(
             f"\n{bar}\nBENCHMARK NOT RUN: it measures the production stack and needs\n"
@@ -45,6 +57,83 @@ def require_services() -> tuple[str, str]:
         )
         raise SystemExit(2)
     return db, redis_url
+
+
+_PRIVATE: list[subprocess.Popen] = []
+
+
+def start_private_services(*, need_db: bool, need_redis: bool) -> dict | None:
+    """Start a throwaway MariaDB and/or Redis on free loopback ports; None when a binary is
+    missing. They live in a temporary directory and stop with this process."""
+    import atexit
+    import shutil
+    import tempfile
+
+    binaries = {"mariadbd": need_db, "mariadb-install-db": need_db, "redis-server": need_redis}
+    if any(need and not (shutil.which(b) or Path("/usr/sbin", b).exists()) for b, need in binaries.items()):
+        return None
+    workdir = Path(tempfile.mkdtemp(prefix="kefu-bench-services-"))
+    atexit.register(stop_private_services, workdir)
+    urls = {}
+    if need_redis:
+        port = free_port()
+        _PRIVATE.append(subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+        urls["redis"] = f"redis://127.0.0.1:{port}/0"
+    if need_db:
+        datadir, port = workdir / "mariadb", free_port()
+        user = ["--user=root"] if os.geteuid() == 0 else []
+        subprocess.run(
+            ["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--skip-test-db",
+             "--auth-root-authentication-method=normal", *user],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+        # Grant checks off: the instance listens on loopback only and is deleted afterwards.
+        _PRIVATE.append(subprocess.Popen(
+            [mariadbd, "--no-defaults", f"--datadir={datadir}", f"--port={port}",
+             "--bind-address=127.0.0.1", f"--socket={workdir / 'mysqld.sock'}",
+             "--skip-grant-tables", "--character-set-server=utf8mb4",
+             "--collation-server=utf8mb4_unicode_ci", "--max-connections=1000", *user],
+            stdout=subprocess.DEVNULL, stderr=(workdir / "mariadb.log").open("w"),
+        ))
+        urls["db"] = f"mysql://root@127.0.0.1:{port}/kefu"
+        _wait_mysql(port)
+    sys.stderr.write(f"No DATABASE_URL/REDIS_URL: started private services {urls} in {workdir}\n")
+    return urls
+
+
+def _wait_mysql(port: int, timeout: float = 60) -> None:
+    import MySQLdb
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = MySQLdb.connect(host="127.0.0.1", port=port, user="root")
+            conn.cursor().execute(
+                "CREATE DATABASE IF NOT EXISTS kefu CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            conn.close()
+            return
+        except MySQLdb.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def stop_private_services(workdir: Path) -> None:
+    import shutil
+
+    for proc in _PRIVATE:
+        proc.terminate()
+    for proc in _PRIVATE:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def raise_fd_limit() -> int:
