@@ -60,6 +60,17 @@ def require_services() -> tuple[str, str]:
 
 
 _PRIVATE: list[subprocess.Popen] = []
+# Debian installs mariadbd in /usr/sbin, which a normal user's PATH may lack.
+SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin")
+
+
+def find_binary(name: str) -> str | None:
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    return next((str(Path(d, name)) for d in SBIN_DIRS if Path(d, name).exists()), None)
 
 
 def start_private_services(*, need_db: bool, need_redis: bool) -> dict | None:
@@ -70,7 +81,7 @@ def start_private_services(*, need_db: bool, need_redis: bool) -> dict | None:
     import tempfile
 
     binaries = {"mariadbd": need_db, "mariadb-install-db": need_db, "redis-server": need_redis}
-    if any(need and not (shutil.which(b) or Path("/usr/sbin", b).exists()) for b, need in binaries.items()):
+    if any(need and not find_binary(b) for b, need in binaries.items()):
         return None
     workdir = Path(tempfile.mkdtemp(prefix="kefu-bench-services-"))
     atexit.register(stop_private_services, workdir)
@@ -78,7 +89,7 @@ def start_private_services(*, need_db: bool, need_redis: bool) -> dict | None:
     if need_redis:
         port = free_port()
         _PRIVATE.append(subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            [find_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))
@@ -87,11 +98,11 @@ def start_private_services(*, need_db: bool, need_redis: bool) -> dict | None:
         datadir, port = workdir / "mariadb", free_port()
         user = ["--user=root"] if os.geteuid() == 0 else []
         subprocess.run(
-            ["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--skip-test-db",
+            [find_binary("mariadb-install-db"), "--no-defaults", f"--datadir={datadir}", "--skip-test-db",
              "--auth-root-authentication-method=normal", *user],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+        mariadbd = find_binary("mariadbd")
         # Grant checks off: the instance listens on loopback only and is deleted afterwards.
         _PRIVATE.append(subprocess.Popen(
             [mariadbd, "--no-defaults", f"--datadir={datadir}", f"--port={port}",

@@ -19,7 +19,7 @@ import pytest
 
 from bench import suite
 from bench.stack import ROOT, Stack
-from tests.conftest import database_url_for_subprocess, redis_url, require_mysql
+from tests.conftest import database_url_for_subprocess, need, redis_url, require_mysql
 
 TINY = dict(merchants=1, visitors=4, loads=[20], load_seconds=1, sat_seconds=1, idle=20,
             storm=20, api=False, drain=20)
@@ -76,11 +76,45 @@ def test_raw_relay_baseline_is_measured():
     assert out["idle"]["sockets"] == 20 and out["storm_seconds"] > 0
 
 
-def test_the_runner_refuses_without_mysql_and_redis(tmp_path):
+def test_the_runner_refuses_without_services_or_their_binaries(monkeypatch, capsys):
+    from bench import stack
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr(stack, "ROOT", ROOT / "no-such-dir")  # no .env either
+    monkeypatch.setattr(stack, "find_binary", lambda name: None)
+    with pytest.raises(SystemExit) as exc:
+        stack.require_services()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "BENCHMARK NOT RUN" in err
+    assert "DATABASE_URL" in err and "REDIS_URL" in err
+
+
+def test_without_urls_the_runner_starts_private_mariadb_and_redis(tmp_path):
+    from bench import stack
+
+    missing = [b for b in ("mariadbd", "mariadb-install-db", "redis-server") if not stack.find_binary(b)]
+    if missing:
+        need(f"binaries {missing}", "install the Debian packages mariadb-server and redis-server")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env["KEFU_VAR_DIR"] = str(tmp_path)
-    done = subprocess.run([sys.executable, "bench/suite.py", "--quick"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2
-    assert "BENCHMARK NOT RUN" in done.stderr
-    assert "DATABASE_URL" in done.stderr and "REDIS_URL" in done.stderr
+    # Start them, check both answer and the schema is migrated, then exit: they must go away.
+    code = (
+        "import MySQLdb, redis, sys, urllib.parse\n"
+        "from bench import stack\n"
+        "db, r = stack.require_services()\n"
+        "u = urllib.parse.urlparse(db)\n"
+        "c = MySQLdb.connect(host=u.hostname, port=u.port, user='root', db='kefu')\n"
+        "cur = c.cursor(); cur.execute('SELECT COUNT(*) FROM merchants_merchant')\n"
+        "assert redis.Redis.from_url(r).ping()\n"
+        "print(db, r, cur.fetchone()[0], stack._PRIVATE[0].pid, stack._PRIVATE[1].pid)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    db, redis_url_, merchants, *pids = done.stdout.split()
+    assert db.startswith("mysql://root@127.0.0.1:") and redis_url_.startswith("redis://127.0.0.1:")
+    assert merchants == "0"
+    for pid in pids:  # stopped at exit
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
