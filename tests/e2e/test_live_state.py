@@ -149,6 +149,21 @@ def test_read_ticks_both_ways_and_unread_counts(daphne_server, shop, agent, new_
     conversation = Conversation.objects.get(merchant=shop, messages__body="第一个问题")
     assert (conversation.unread_agent_count, conversation.agent_last_read_seq) == (0, 2)
     assert (conversation.unread_visitor_count, conversation.visitor_last_read_seq) == (0, 5)
+
+    # After a reload both sides still show the ticks: the read positions come with the visitor's
+    # session.ready and the agent's inbox rows, not only from live read events.
+    first.reload()
+    widget = first.locator("#kefu-widget")
+    expect(widget.locator(".launcher")).to_be_visible()
+    if not widget.locator(".panel").is_visible():  # the panel remembers it was open
+        widget.locator(".launcher").click()
+    expect(widget.locator(".msg.mine")).to_have_count(2)
+    expect(widget.locator(".msg.mine.read .tick")).to_have_count(2)
+    workspace.reload()
+    open_row(workspace, "第二个回答")
+    replies = workspace.locator("#messages .msg.from-agent:not(.note)")
+    expect(replies).to_have_count(2)
+    expect(replies.locator(".tick")).to_have_count(2)
     assert not agent_watch.errors
 
 

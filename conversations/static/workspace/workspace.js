@@ -201,6 +201,11 @@
       conversation.visitor.online = known.visitor.online; // null: the sender does not know
     }
     conversations.set(conversation.id, conversation);
+    // Read ticks after a reload: the row says how far the visitor has read.
+    if ((conversation.visitor_last_read_seq || 0) > (visitorRead.get(conversation.id) || 0)) {
+      visitorRead.set(conversation.id, conversation.visitor_last_read_seq);
+      if (conversation.id === openId) renderTicks();
+    }
     if (threads.has(conversation.id) && conversation.last_seq > threads.get(conversation.id).upTo) {
       scheduleGapCheck();
     }

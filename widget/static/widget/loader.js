@@ -971,6 +971,8 @@
     if (conversation) {
       if (convId === null || conversation.id > convId) convId = conversation.id;
       if (!isOpen) { unread = conversation.unread_count; renderBadge(); }
+      // Read ticks survive a reload: the server says how far agents have read.
+      if (conversation.agent_last_read_seq) agentReadUpTo(conversation.id, conversation.agent_last_read_seq);
       conversationState(conversation);
     }
     renderTeams();
