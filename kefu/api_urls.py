@@ -13,7 +13,7 @@ urlpatterns = [
     path("visitors/", apis.VisitorList.as_view(), name="api-visitors"),
     path("visitors/<int:pk>/", apis.VisitorDetail.as_view(), name="api-visitor"),
     path("canned-responses/", apis.CannedResponseList.as_view(), name="api-canned-responses"),
-    # Routing (issue 4)
+    # Routing: teams, queue, claim / transfer / status, routing timeline
     path("teams/", apis.TeamList.as_view(), name="api-teams"),
     path("queue/", apis.QueueView.as_view(), name="api-queue"),
     path(

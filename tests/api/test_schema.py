@@ -16,7 +16,7 @@ PATHS = {
     "/api/v1/visitors/": {"get"},
     "/api/v1/visitors/{id}/": {"get"},
     "/api/v1/canned-responses/": {"get"},
-    # Knowledge base (issue 5, knowledge/urls.py)
+    # Knowledge base (knowledge/urls.py)
     **{f"/api/v1/kb/{name}/": {"get", "post"}
        for name in ("faqs", "intents", "categories", "synonyms", "dictionary")},
     **{f"/api/v1/kb/{name}/{{id}}/": {"get", "patch", "delete"}
