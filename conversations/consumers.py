@@ -96,7 +96,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
                 group, {"type": data["type"], "frame": data, "sender": self.channel_name}
             )
         except Exception:
-            logger.exception("group_send to %s failed", group)
+            realtime.send_failed(group)
 
     async def receive(self, text_data=None, bytes_data=None):
         raw = text_data if text_data is not None else bytes_data

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from functools import partial
 
@@ -22,6 +23,31 @@ from . import protocol
 from .models import Conversation, Message, Visitor
 
 logger = logging.getLogger(__name__)
+
+
+class ThrottledFailureLog:
+    """A broken channel layer (Redis down) fails every broadcast, hundreds a second. Log the
+    first failure with its traceback, then at most one line per `every` seconds saying how many
+    were left out, so the log stays readable during an outage. Call inside the `except`."""
+
+    def __init__(self, every: float = 10.0):
+        self.every = every
+        self.last = float("-inf")
+        self.suppressed = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, group: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if now - self.last < self.every:
+                self.suppressed += 1
+                return
+            suppressed, self.suppressed, self.last = self.suppressed, 0, now
+        logger.exception("group_send to %s failed (%d similar failures not logged in the last "
+                         "%.0f s)", group, suppressed, self.every)
+
+
+send_failed = ThrottledFailureLog()
 
 
 def agents_group(merchant_id: int) -> str:
@@ -150,7 +176,7 @@ async def apublish_events(events: list[tuple[str, dict]]) -> None:
             try:
                 await layer.group_send(group, {"type": frame["type"], "frame": frame})
             except Exception:
-                logger.exception("group_send to %s failed", group)
+                send_failed(group)
 
     await asyncio.gather(*(send_in_order(g, f) for g, f in by_group.items()))
 
@@ -168,7 +194,7 @@ def _group_send(group: str, frame: dict) -> None:
     except Exception:
         # Delivery is best effort by design: the row is committed and clients resume from the
         # database. A broken layer must not turn a stored message into an error for the sender.
-        logger.exception("group_send to %s failed", group)
+        send_failed(group)
 
 
 def publish_on_commit(group: str, frame: protocol.Frame) -> None:
@@ -230,4 +256,4 @@ async def apublish(group: str, frame: protocol.Frame) -> None:
     try:
         await layer.group_send(group, {"type": data["type"], "frame": data})
     except Exception:
-        logger.exception("group_send to %s failed", group)
+        send_failed(group)
