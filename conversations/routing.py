@@ -41,6 +41,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
 from kefu.errors import KefuError, NotFound
+from kefu.transactions import on_commit_robust
 from merchants.models import Membership, Merchant, Team
 
 from . import presence, protocol, realtime
@@ -97,17 +98,6 @@ HANDOVER_REASONS = {
     "bot_off": gettext_noop("the bot was switched off"),
     "bot_error": gettext_noop("the bot failed"),
 }
-
-
-def _after_commit(fn, *args, **kwargs) -> None:
-    """Run fn after the commit; a failure is logged, never undoes or breaks the decision.
-    (A closure, not functools.partial: Django logs a robust hook's failure by __qualname__.)"""
-
-    def hook():
-        fn(*args, **kwargs)
-
-    hook.__qualname__ = f"routing.{getattr(fn, '__name__', 'hook')}"
-    transaction.on_commit(hook, robust=True)
 
 
 @contextmanager
@@ -343,7 +333,7 @@ def _changed(conversation: Conversation, *, queue_moved: bool, from_position: in
     the queue, status and bot, through _tell_visitor / publish_queue.)"""
     realtime.conversation_updated(conversation)
     if queue_moved:
-        _after_commit(publish_queue, conversation.merchant_id, from_position)
+        on_commit_robust(publish_queue, conversation.merchant_id, from_position)
 
 
 def publish_queue(merchant_id: int, from_position: int = 1) -> None:
@@ -386,7 +376,7 @@ def _notify(merchant_id: int, conversation_id: int, reason: str,
             user_ids: list[int] | None = None) -> None:
     from . import notify
 
-    _after_commit(notify.notify_agents, merchant_id=merchant_id, conversation_id=conversation_id,
+    on_commit_robust(notify.notify_agents, merchant_id=merchant_id, conversation_id=conversation_id,
                   reason=reason, user_ids=user_ids)
 
 
@@ -654,7 +644,7 @@ def _drain_one(merchant: Merchant, conversation_id: int, candidates: list[Candid
 
 
 def queue_drain_on_commit(merchant_id: int) -> None:
-    _after_commit(queue_drain, merchant_id=merchant_id)
+    on_commit_robust(queue_drain, merchant_id=merchant_id)
 
 
 # --- Manual actions ------------------------------------------------------------------------------
@@ -684,7 +674,7 @@ def claim_locked(conversation: Conversation, *, membership: Membership, rule: st
            actor=membership.user_id, team_id=conversation.team_id)
     if was_queued:
         _tell_visitor(conversation)
-        _after_commit(publish_queue, conversation.merchant_id, position or 1)
+        on_commit_robust(publish_queue, conversation.merchant_id, position or 1)
 
 
 @_publishing

@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from kefu.errors import KefuError, NotFound
+from kefu.transactions import on_commit_robust
 from knowledge.sentiment import Sentiment
 from knowledge.sentiment import analyze as sentiment_analyze
 from merchants.models import ApiToken, Membership, Merchant, Team
@@ -50,18 +51,6 @@ class Sender:
     @classmethod
     def api_token(cls, token: ApiToken) -> "Sender":
         return cls(kind=Message.SenderKind.AGENT, key=f"api:{token.pk}", name=token.name)
-
-
-def _robust(func, /, **kwargs):
-    """A callback for `transaction.on_commit(..., robust=True)`. Django logs a failing robust
-    callback by its `__qualname__`, which a functools.partial lacks: the logging itself would
-    raise after the commit. A plain closure has one."""
-
-    def callback():
-        func(**kwargs)
-
-    callback.__qualname__ = getattr(func, "__qualname__", "callback")
-    return callback
 
 
 def clean_body(body: str) -> str:
@@ -217,13 +206,10 @@ def message_send_by_visitor(
             body=body, sentiment=sentiment, team_id=team_id, source=source,
         )
         if created and _needs_bot_or_router(message.conversation, started, reopened):
-            transaction.on_commit(
-                _robust(
-                    visitor_message_stored, merchant_id=merchant_id,
-                    conversation_id=message.conversation_id, message_id=message.pk,
-                    started=started, reopened=reopened,
-                ),
-                robust=True,
+            on_commit_robust(
+                visitor_message_stored, merchant_id=merchant_id,
+                conversation_id=message.conversation_id, message_id=message.pk,
+                started=started, reopened=reopened,
             )
     return message, created
 
@@ -262,13 +248,10 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
                         source=send.get("source", Conversation.Source.CHAT),
                     )
                     if created and _needs_bot_or_router(message.conversation, started, reopened):
-                        transaction.on_commit(
-                            _robust(
-                                visitor_message_stored, merchant_id=merchant_id,
-                                conversation_id=message.conversation_id, message_id=message.pk,
-                                started=started, reopened=reopened,
-                            ),
-                            robust=True,
+                        on_commit_robust(
+                            visitor_message_stored, merchant_id=merchant_id,
+                            conversation_id=message.conversation_id, message_id=message.pk,
+                            started=started, reopened=reopened,
                         )
             except KefuError as exc:
                 results[index] = exc
@@ -634,9 +617,6 @@ def offline_message_create(
             )
             from . import notify
 
-            transaction.on_commit(
-                _robust(notify.notify_agents, merchant_id=merchant_id,
-                        conversation_id=message.conversation_id, reason="offline"),
-                robust=True,
-            )
+            on_commit_robust(notify.notify_agents, merchant_id=merchant_id,
+                             conversation_id=message.conversation_id, reason="offline")
     return message, created

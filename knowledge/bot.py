@@ -33,12 +33,13 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from conversations import presence, protocol, realtime, routing
+from conversations import protocol, realtime, routing
+from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
 from conversations.models import Conversation, Message
 from kefu.errors import NotFound
 from merchants import hours
-from merchants.models import Membership, Merchant
+from merchants.models import Merchant
 
 from . import dialogue, selectors
 from . import services as kb_services
@@ -416,7 +417,7 @@ def _hand_over_locked(merchant: Merchant, conversation: Conversation, reason: st
                       lang: str, message: Message | None, *, say: bool = True) -> None:
     """Tell the visitor, leave agents a private note (bot transcript, intent, sentiment), record
     the intent, and let the router take the conversation (conversations.routing)."""
-    offline = not hours.is_open(merchant) or not _agents_online(merchant.pk)
+    offline = not hours.is_open(merchant) or not conversation_selectors.merchant_agents_online(merchant_id=merchant.pk)
     if say:
         with translation.override(lang):
             if offline:
@@ -443,14 +444,6 @@ def _hand_over_locked(merchant: Merchant, conversation: Conversation, reason: st
                 "sentiment": message.sentiment_label if message else "",
                 "offline": offline},
     )
-
-
-def _agents_online(merchant_id: int) -> bool:
-    """Anyone available (connected, not away) to take the conversation, busy or not: if all are
-    busy the visitor waits in the queue, which is not the same as nobody being there."""
-    user_ids = list(Membership.objects.filter(
-        merchant_id=merchant_id, is_active=True, is_away=False).values_list("user_id", flat=True))
-    return bool(user_ids) and any(presence.agents_connected_sync(merchant_id, user_ids).values())
 
 
 def _handover_note(conversation: Conversation, reason: str, intent: str,
