@@ -24,6 +24,7 @@ from django.db import connection
 
 from merchants.models import Membership
 from tests import factories
+from tests.celery_worker import worker_factory
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_SERVICES = os.environ.get("KEFU_REQUIRE_SERVICES") == "1"
@@ -231,6 +232,13 @@ def daphne_server(transactional_db, tmp_path):
     server = DaphneProcess(free_port(), tmp_path / "daphne.log", child_env())
     yield server
     server.stop()
+
+
+@pytest.fixture
+def start_celery_worker(transactional_db, tmp_path):
+    """Factory: start_celery_worker(**env) starts a real Celery worker process on a queue of its
+    own (see tests/celery_worker.py), sharing this test's database; stopped after the test."""
+    yield from worker_factory(tmp_path, child_env)
 
 
 @pytest.fixture

@@ -1,20 +1,14 @@
 """Visitor reply emails: the service rules, and a real Celery worker honouring the countdown."""
 
 import email
-import subprocess
-import sys
 import time
-import uuid
 from email import policy
 
-import pytest
 from django.core import mail
 
 from conversations import services
 from conversations.models import Conversation
-from kefu.celery import app as celery_app
 from tests import factories
-from tests.conftest import ROOT, child_env
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
 
@@ -53,39 +47,10 @@ def test_read_replies_or_no_email_or_other_merchant_send_nothing(acme, other, bo
     assert mail.outbox == []
 
 
-@pytest.fixture
-def celery_worker(transactional_db, tmp_path):
-    """A real Celery worker process on this run's own queue, with the configured broker
-    (Redis when REDIS_URL is set, the filesystem broker otherwise)."""
-    queue = f"kefutest-{uuid.uuid4().hex[:8]}"
+def test_real_worker_sends_after_the_countdown_not_before(acme, bob, settings, tmp_path,
+                                                          start_celery_worker):
     mail_dir = tmp_path / "mail"
-    log_path = tmp_path / "worker.log"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kefu", "worker", "-Q", queue, "--pool=solo",
-         "--loglevel=INFO", "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"],
-        cwd=ROOT, env=child_env(EMAIL_URL="filemail://", EMAIL_FILE_PATH=str(mail_dir)),
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log_path.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("celery worker did not start:\n" + log_path.read_text())
-        time.sleep(0.2)
-    yield proc, mail_dir, log_path
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    celery_app.conf.task_default_queue = previous
-
-
-def test_real_worker_sends_after_the_countdown_not_before(acme, bob, settings, celery_worker):
-    proc, mail_dir, log_path = celery_worker
+    worker = start_celery_worker(EMAIL_URL="filemail://", EMAIL_FILE_PATH=str(mail_dir))
     settings.VISITOR_REPLY_EMAIL_DELAY = 4
     visitor = factories.visitor(acme, email="buyer@example.com")
     m = factories.visitor_message(visitor, "在吗")
@@ -93,10 +58,8 @@ def test_real_worker_sends_after_the_countdown_not_before(acme, bob, settings, c
     factories.agent_message(bob, m.conversation_id, "在的，请问有什么可以帮您？")
     time.sleep(2)
     assert not mail_dir.exists() or not any(mail_dir.iterdir()), "sent before the countdown"
-    deadline = started + 40
-    while not (mail_dir.exists() and any(mail_dir.iterdir())):
-        assert time.monotonic() < deadline, "no email from the worker:\n" + log_path.read_text()
-        time.sleep(0.2)
+    worker.wait_for(lambda: mail_dir.exists() and any(mail_dir.iterdir()),
+                    started + 40 - time.monotonic(), "no email from the worker")
     elapsed = time.monotonic() - started
     assert elapsed >= 3.9
     files = list(mail_dir.iterdir())

@@ -7,64 +7,31 @@ from __future__ import annotations
 
 import email
 import re
-import subprocess
-import sys
 import time
-import uuid
 from email import policy
 
 import pytest
 
 from conversations import notify
 from conversations.models import Notification
-from kefu.celery import app as celery_app
 from tests import factories
-from tests.conftest import ROOT, child_env
 from tests.notifications.conftest import KEY_ID, KEY_SECRET, prefer, waiting_conversation
 
 
 @pytest.fixture
-def sms_worker(transactional_db, tmp_path, aliyun):
-    queue = f"kefutest-{uuid.uuid4().hex[:8]}"
+def sms_worker(tmp_path, aliyun, start_celery_worker):
+    """A worker sending email to files under tmp_path/mail and SMS to the fake Aliyun."""
     mail_dir = tmp_path / "mail"
-    log_path = tmp_path / "worker.log"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    env = child_env(
+    worker = start_celery_worker(
         EMAIL_URL="filemail://", EMAIL_FILE_PATH=str(mail_dir),
         SMS_BACKEND="aliyun", SMS_ACCESS_KEY_ENV=KEY_ID, SMS_ACCESS_KEY_SECRET_ENV=KEY_SECRET,
         SMS_SIGN_NAME="墨众客服", SMS_TEMPLATE_CODE="SMS_0001", SMS_ENDPOINT=aliyun.url,
     )
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kefu", "worker", "-Q", queue, "--pool=solo",
-         "--loglevel=INFO", "--without-mingle", "--without-gossip", "-n", f"{queue}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log_path.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("celery worker did not start:\n" + log_path.read_text())
-        time.sleep(0.2)
-    yield mail_dir, log_path
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    celery_app.conf.task_default_queue = previous
-
-
-def wait_for(condition, log_path, timeout=40):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out; worker log:\n" + log_path.read_text()
-        time.sleep(0.2)
+    return mail_dir, worker
 
 
 def test_worker_escalates_after_the_delay_once(acme, bob, aliyun, sms_worker):
-    mail_dir, log_path = sms_worker
+    mail_dir, worker = sms_worker
     acme.escalation_delay_seconds = 3
     acme.save()
     prefer(bob, sms="13800138000", email="bob@example.com")
@@ -83,11 +50,11 @@ def test_worker_escalates_after_the_delay_once(acme, bob, aliyun, sms_worker):
 
     time.sleep(1.5)
     assert aliyun.requests == [], "sent before the delay"
-    wait_for(lambda: aliyun.accepted and mail_dir.exists() and any(mail_dir.iterdir()), log_path)
+    worker.wait_for(lambda: aliyun.accepted and mail_dir.exists() and any(mail_dir.iterdir()), 40)
     assert time.monotonic() - started >= 2.9
     # All three task runs finished: the duplicate and the answered conversation sent nothing.
     done = re.compile(r"conversations\.notify\.escalate\[[^\]]+\] succeeded in")
-    wait_for(lambda: len(done.findall(log_path.read_text())) >= 3, log_path)
+    worker.wait_for(lambda: len(done.findall(worker.log())) >= 3, 40)
 
     (sms,) = aliyun.accepted
     assert sms["PhoneNumbers"] == "13800138000"

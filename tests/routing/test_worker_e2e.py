@@ -5,8 +5,6 @@ to the other; when that one is silent too it goes back to the head of the queue.
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import uuid
 
@@ -16,7 +14,7 @@ import websockets
 from conversations.models import Conversation, RoutingEvent
 from merchants.models import Membership
 from tests import factories
-from tests.conftest import ROOT, DaphneProcess, child_env, free_port, redis_url
+from tests.conftest import DaphneProcess, free_port, redis_url
 from tests.live.test_daphne import bootstrap
 from tests.wsclient import session_cookie
 
@@ -24,38 +22,14 @@ pytestmark = pytest.mark.live
 
 
 @pytest.fixture
-def stack(transactional_db, tmp_path):
+def stack(start_celery_worker, tmp_path):
     """daphne + a Celery worker on a queue and a Redis key prefix of this test's own."""
     url = redis_url()
-    tag = uuid.uuid4().hex[:8]
-    env = child_env(REDIS_URL=url, CELERY_QUEUE=f"kefutest-e2e-{tag}",
-                    REDIS_KEY_PREFIX=f"kefutest-e2e-{tag}", LANGUAGE_CODE="en")
-    log_path = tmp_path / "worker.log"
-    log = open(log_path, "wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kefu", "worker", "-Q", env["CELERY_QUEUE"],
-         "--pool=solo", "--loglevel=INFO", "--without-mingle", "--without-gossip",
-         "-n", f"e2e-{tag}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    server = None
-    try:
-        deadline = time.monotonic() + 60
-        while b"ready." not in log_path.read_bytes():
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("celery worker did not start:\n" + log_path.read_text())
-            time.sleep(0.2)
-        server = DaphneProcess(free_port(), tmp_path / "daphne.log", env)
-        yield server, log_path
-    finally:
-        if server is not None:
-            server.stop()
-        worker.terminate()
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        log.close()
+    prefix = f"kefutest-e2e-{uuid.uuid4().hex[:8]}"
+    worker = start_celery_worker(REDIS_URL=url, REDIS_KEY_PREFIX=prefix, LANGUAGE_CODE="en")
+    server = DaphneProcess(free_port(), tmp_path / "daphne.log", worker.env)  # same queue
+    yield server, worker
+    server.stop()
 
 
 async def frames_until(ws, predicate, timeout=20):
@@ -71,7 +45,7 @@ def routing_event(kind):
 
 def test_worker_moves_an_unanswered_conversation_then_returns_it_to_the_queue(
         stack, acme, alice, bob):
-    server, worker_log = stack
+    server, worker = stack
     carol = factories.member(acme, "carol", display_name="Carol")
     Membership.objects.filter(pk=alice.pk).update(is_away=True)  # the owner only supervises
     acme.allowed_origins = server.url
@@ -128,5 +102,5 @@ def test_worker_moves_an_unanswered_conversation_then_returns_it_to_the_queue(
     kinds = list(RoutingEvent.objects.filter(conversation=conversation).values_list("kind", "rule"))
     assert kinds == [("assigned", "least_busy"), ("timeout", "timeout"),
                      ("timeout", "timeout_returned")], kinds
-    log = worker_log.read_text()
+    log = worker.log()
     assert log.count("routing_accept_timeout") >= 2, log[-3000:]
