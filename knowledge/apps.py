@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class KnowledgeConfig(AppConfig):
     name = "knowledge"
     verbose_name = _("Knowledge base")
+
+    def ready(self):
+        from django.conf import settings
+
+        from .nlp import encoder
+
+        encoder.configure(enabled=settings.KB_ENCODER, model_path=settings.KB_ENCODER_MODEL,
+                          threads=settings.KB_ENCODER_THREADS)

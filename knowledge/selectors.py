@@ -5,6 +5,7 @@ knowledge-gap report."""
 from __future__ import annotations
 
 import collections
+import logging
 import re
 import threading
 import time
@@ -21,6 +22,8 @@ from .models import (
 )
 from .nlp import engine as nlp_engine
 from .textutil import split_list
+
+log = logging.getLogger(__name__)
 
 # --- Lists ----------------------------------------------------------------------------------------
 
@@ -160,13 +163,33 @@ def engine_for(*, merchant_id: int) -> nlp_engine.Engine | None:
             )
             if data is None:  # dropped by a newer training in between: the next call loads it
                 return loaded.engine if loaded else None
-            loaded = _Loaded(nlp_engine.Engine.load(bytes(data)), newest, now)
+            try:
+                engine = nlp_engine.Engine.load(bytes(data))
+            except nlp_engine.StaleModel as e:
+                _stale_model(merchant_id, newest, e)
+                return loaded.engine if loaded else None
+            loaded = _Loaded(engine, newest, now)
             _engines[merchant_id] = loaded
         loaded.checked_at = now
         _engines.move_to_end(merchant_id)
         while len(_engines) > ENGINE_CACHE_SIZE:
             _engines.popitem(last=False)
         return loaded.engine
+
+
+_stale_seen: set[tuple[int, int]] = set()
+
+
+def _stale_model(merchant_id: int, kb_version: int, error: Exception) -> None:
+    """A stored model from an older format (after an upgrade): have it retrained, once per
+    process and version, and answer with what this process had until then (None: hand over)."""
+    if (merchant_id, kb_version) in _stale_seen:
+        return
+    _stale_seen.add((merchant_id, kb_version))
+    log.warning("merchant %s: stored bot model v%s is stale (%s); retraining", merchant_id, kb_version, error)
+    from . import services
+
+    services.kb_model_stale(merchant_id=merchant_id)
 
 
 def engine_version(*, merchant_id: int) -> int | None:

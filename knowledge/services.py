@@ -530,6 +530,13 @@ def kb_train(*, merchant_id: int) -> BotModel:
     return model
 
 
+def kb_model_stale(*, merchant_id: int) -> None:
+    """The newest stored model cannot be loaded (format from an older release): a version bump
+    makes the usual debounced training build a current one."""
+    with transaction.atomic():
+        kb_changed(merchant_id=merchant_id)
+
+
 def kb_train_if_due(*, merchant_id: int, kb_version: int | None) -> BotModel | None:
     """What the debounced task does when it fires: nothing if a model for the current version
     exists, or if a newer change than the one that scheduled it is still inside its debounce

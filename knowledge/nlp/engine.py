@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
+from . import encoder as sentence_encoder
 from .features import Tfidf, csr_dump, csr_load, sparse_dot
 from .tokenize import FUNCTION_WEIGHT, FUNCTION_WORDS, Segmenter, char_features, word_features
 
@@ -50,7 +53,15 @@ class Candidate:
 
 
 # Model file format version: bump when the arrays change so old BotModels are retrained.
-FORMAT = 1
+# 2: the intent classifier may also weigh sentence-encoder vectors (clf_dense).
+FORMAT = 2
+
+
+log = logging.getLogger(__name__)
+
+
+class StaleModel(ValueError):
+    """The stored model was built for another format or encoder: retrain, do not answer with it."""
 
 # BM25 parameters (the usual defaults).
 BM25_K1 = 1.2
@@ -71,6 +82,11 @@ SIM_MID = 0.40
 # the nearest examples correct some of the SVM's mistakes (+0.5 point on Banking77).
 CLF_C = 1.0
 FUSE = 1.0
+# Sentence-encoder vectors (unit length) join the tf-idf features (unit length) with this
+# weight; Banking77 fold 0: see docs/knowledge.md. Used when most intent examples are not
+# Chinese (the encoder reads English): ENCODER_MAX_CJK_SHARE.
+EMB_WEIGHT = 1.0
+ENCODER_MAX_CJK_SHARE = 0.5
 # Intent: P(correct) from the classifier's decision value of the intent and its margin over the
 # best other intent, logistic fit on Banking77 out-of-fold decision values (docs/knowledge.md).
 CLF_W_SCORE = 0.17
@@ -81,6 +97,32 @@ CLF_BIAS = -0.42
 # in-scope Banking77 questions reach 0.44).
 DOMAIN_LOW = 0.15
 DOMAIN_HIGH = 0.45
+# With the sentence encoder, closeness is also the cosine to the nearest intent's centroid: on
+# Banking77 99% of in-scope questions reach 0.48, twenty off-topic ones ("give me a recipe for
+# pancakes") stayed under 0.38. A paraphrase sharing no word with the examples still counts.
+DENSE_DOMAIN_LOW = 0.35
+DENSE_DOMAIN_HIGH = 0.55
+
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def uses_encoder(phrases: list[str]) -> bool:
+    """Whether intents trained on these phrases should use the sentence encoder."""
+    if not phrases:
+        return False
+    cjk = sum(1 for p in phrases if _CJK.search(p))
+    return cjk / len(phrases) <= ENCODER_MAX_CJK_SHARE
+
+
+def _encode(enc, texts: list[str]) -> np.ndarray:
+    """Sentence vectors; zero for text with Chinese characters, which the encoder's vocabulary
+    mostly reads as [UNK] (all such text would look alike). The classifier learns that zero."""
+    out = np.zeros((len(texts), sentence_encoder.DIM), dtype=np.float32)
+    rows = [i for i, t in enumerate(texts) if not _CJK.search(t)]
+    if rows:
+        out[rows] = enc.encode([texts[i] for i in rows])
+    return out
 
 
 def _sigmoid(x):
@@ -110,17 +152,20 @@ def train(snapshot: KbSnapshot) -> bytes:
     owners: list[_Owner] = []
     doc_tokens: list[list[str]] = []  # one per phrasing (question, similar question, example)
     doc_owner: list[int] = []
+    doc_text: list[str] = []
     bm25_tokens: list[list[str]] = []  # one per owner: all its text + keywords
     example_intent: list[int] = []  # for the classifier: intent index per example doc
 
     def add_owner(kind, oid, label, phrases, extra=()):
-        toks = [t for t in (seg.tokens(p) for p in phrases if p and p.strip()) if t]
-        if not toks:
+        pairs = [(p, t) for p, t in ((p, seg.tokens(p)) for p in phrases if p and p.strip()) if t]
+        if not pairs:
             return None
+        toks = [t for _, t in pairs]
         o = len(owners)
         owners.append(_Owner(kind, oid, label))
-        for t in toks:
+        for p, t in pairs:
             doc_tokens.append(t)
+            doc_text.append(p)
             doc_owner.append(o)
         all_toks = [w for t in toks for w in t]
         for kw in extra:
@@ -148,9 +193,15 @@ def train(snapshot: KbSnapshot) -> bytes:
     X = sp.hstack([wv.matrix(wf), cv.matrix(cf)], format="csr") * (1 / math.sqrt(2))
     X = X.astype(np.float32)
 
+    ex_rows = np.asarray([i for i, o in enumerate(doc_owner) if owners[o].kind == "intent"], dtype=np.int64)
+    enc = None
+    if len(intent_owner) >= 2 and uses_encoder([doc_text[i] for i in ex_rows]):
+        enc = sentence_encoder.get()
+
     arrays: dict[str, np.ndarray] = {}
     arrays["format"] = np.array(FORMAT)
     arrays["meta"] = _json({
+        "encoder": sentence_encoder.ENCODER_ID if enc is not None else None,
         "owners": [[o.kind, o.id, o.label] for o in owners],
         "synonyms": snapshot.synonyms,
         "dictionary": [list(d) for d in snapshot.dictionary],
@@ -200,14 +251,23 @@ def train(snapshot: KbSnapshot) -> bytes:
     if len(intent_owner) >= 2:
         from sklearn.svm import LinearSVC
 
-        ex_rows = np.asarray([i for i, o in enumerate(doc_owner) if owners[o].kind == "intent"])
         y = np.asarray(example_intent)
-        clf = LinearSVC(C=CLF_C).fit(X[ex_rows], y)
+        Xc = X[ex_rows]
+        if enc is not None:
+            E = _encode(enc, [doc_text[i] for i in ex_rows])
+            centroids = np.stack([E[y == k].sum(0) for k in range(len(intent_owner))])
+            norms = np.linalg.norm(centroids, axis=1, keepdims=True)
+            arrays["clf_centroids"] = centroids / np.maximum(norms, 1e-12)  # all-Chinese intent: 0
+            Xc = sp.hstack([Xc, sp.csr_matrix(E * np.float32(EMB_WEIGHT))], format="csr")
+        clf = LinearSVC(C=CLF_C).fit(Xc, y)
         coef = clf.coef_.T.astype(np.float32)  # features x intents
         intercept = clf.intercept_.astype(np.float32)
         if len(intent_owner) == 2:  # binary LinearSVC gives one column: score of class 1
             coef = np.hstack([-coef, coef])
             intercept = np.array([-intercept[0], intercept[0]], dtype=np.float32)
+        if enc is not None:  # the dense block's rows, kept float32 (every query touches all of them)
+            arrays["clf_dense"] = coef[X.shape[1]:] * np.float32(EMB_WEIGHT)
+            coef = coef[: X.shape[1]]
         arrays["clf_coef"] = coef.astype(np.float16)
         arrays["clf_intercept"] = intercept
         arrays["clf_owner"] = np.asarray(intent_owner, dtype=np.int32)
@@ -239,13 +299,24 @@ class Engine:
         if self.clf_coef is not None:
             self.clf_intercept = arrays["clf_intercept"]
             self.clf_owner = arrays["clf_owner"]
+        self.clf_dense = arrays.get("clf_dense")
+        self.clf_centroids = arrays.get("clf_centroids")
+        self.encoder = None
+        if self.clf_dense is not None:
+            self.encoder = sentence_encoder.get()
+            if self.encoder is None or meta.get("encoder") != sentence_encoder.ENCODER_ID:
+                # A process without the encoder (switched off, or its wheel missing) still
+                # answers, with the classifier's tf-idf part only: worse, but not silent.
+                log.warning("model trained with encoder %s; this process has %s: answering without it",
+                            meta.get("encoder"), sentence_encoder.ENCODER_ID if self.encoder else "none")
+                self.clf_dense, self.clf_centroids, self.encoder = None, None, None
 
     @classmethod
     def load(cls, data: bytes) -> "Engine":
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         if int(arrays["format"]) != FORMAT:
-            raise ValueError("model format %s, expected %s" % (int(arrays["format"]), FORMAT))
+            raise StaleModel("model format %s, expected %s" % (int(arrays["format"]), FORMAT))
         return cls(arrays)
 
     def _query(self, text: str):
@@ -291,13 +362,18 @@ class Engine:
         conf = _sigmoid(SIM_SLOPE * (sims - SIM_MID))
         if self.clf_coef is not None and len(idx):
             dec = val @ self.clf_coef[idx].astype(np.float32) + self.clf_intercept + FUSE * sims[self.clf_owner]
+            domain = (float(sims[self.clf_owner].max()) - DOMAIN_LOW) / (DOMAIN_HIGH - DOMAIN_LOW)
+            if self.clf_dense is not None:
+                vec = _encode(self.encoder, [text])[0]
+                dec += vec @ self.clf_dense
+                near = float((self.clf_centroids @ vec).max())
+                domain = max(domain, (near - DENSE_DOMAIN_LOW) / (DENSE_DOMAIN_HIGH - DENSE_DOMAIN_LOW))
             # Margin of each intent over the best of the others.
             order = np.argsort(-dec)
             best, second = dec[order[0]], dec[order[1]]
             margin = dec - np.where(np.arange(len(dec)) == order[0], second, best)
             p = _sigmoid(CLF_W_SCORE * dec + CLF_W_MARGIN * margin + CLF_BIAS)
-            # One factor for all intents, so it never changes their order.
-            domain = (float(sims[self.clf_owner].max()) - DOMAIN_LOW) / (DOMAIN_HIGH - DOMAIN_LOW)
+            # The closeness is one factor for all intents, so it never changes their order.
             # Floored above 0 so an off-topic question still lists the classifier's order.
             conf[self.clf_owner] = p * min(max(domain, 0.01), 1.0)
         if len(conf) > 4 * k:  # partial sort: only the k best are needed

@@ -179,6 +179,34 @@ def test_engine_for_loads_once_and_reloads_on_a_new_version(kb, monkeypatch, dja
         assert selectors.engine_for(merchant_id=kb.pk) is second
 
 
+def test_a_model_of_an_older_format_is_retrained_not_used(kb, monkeypatch, caplog):
+    """After an upgrade that changes the model format the stored model cannot be loaded: the
+    bot has no engine (a person answers) and the KB version is bumped once, so the usual
+    debounced training builds a current model."""
+    import io
+
+    import numpy as np
+
+    services.kb_train(merchant_id=kb.pk)
+    model = BotModel.objects.get(merchant=kb)
+    with np.load(io.BytesIO(bytes(model.data)), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["format"] = np.array(1)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    BotModel.objects.filter(pk=model.pk).update(data=buf.getvalue())
+    before = version(kb)
+    monkeypatch.setattr(selectors, "ENGINE_CHECK_SECONDS", 0)
+    monkeypatch.setattr(selectors, "_stale_seen", set())
+    assert selectors.engine_for(merchant_id=kb.pk) is None
+    assert "stale" in caplog.text
+    assert version(kb) == before + 1
+    assert selectors.engine_for(merchant_id=kb.pk) is None
+    assert version(kb) == before + 1  # once per version, not once per question
+    assert services.kb_train_if_due(merchant_id=kb.pk, kb_version=before + 1) is not None
+    assert selectors.engine_for(merchant_id=kb.pk).answer("怎么退货")[0].label == "怎么退货"
+
+
 def test_engine_for_is_per_merchant(kb, other):
     services.faq_create(merchant_id=other.pk, question="营业时间", answer="9-18 点")
     services.kb_train(merchant_id=kb.pk)
