@@ -6,8 +6,9 @@
    products x topics x phrasings, each with two similar questions and keywords), trained with
    knowledge.nlp.engine.train; then `--queries` questions (paraphrases of random entries, and
    off-topic ones) answered one at a time with Engine.answer, as the bot does.
-2. Intents: training time for a classifier on labelled examples: Banking77's 10,003 training
-   questions (77 intents) when ../shared/data is present, else generated ones.
+2. Intents: training time for a classifier on labelled examples (Banking77's 10,003 training
+   questions, 77 intents, when ../shared/data is present, else generated ones), and the
+   answer latency with it (English: the sentence encoder runs on every question).
 
 Pure engine code (no database): the figures are the NLP cost the bot pays per message. Run
 it on an idle machine for publishable numbers; `os.getloadavg()` is printed with the results,
@@ -122,9 +123,25 @@ def bench_intents(path: Path, rng: random.Random) -> dict:
     snap = KbSnapshot(intents=[IntentDoc(i, name, ex) for i, (name, ex) in enumerate(sorted(groups.items()))])
     t0, c0 = time.perf_counter(), time.process_time()
     data = train(snap)
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    engine = Engine.load(data)
+    # Latency only (these questions were trained on): with the sentence encoder a question
+    # also runs it, on its own threads, so CPU is the whole process's time, not this thread's.
+    every = [t for ex in groups.values() for t in ex]
+    questions = rng.sample(every, min(1000, len(every)))
+    engine.answer("warm up")
+    ts, cpu = [], []
+    for q in questions:
+        t0, c0 = time.perf_counter(), time.process_time()
+        engine.answer(q)
+        ts.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
     return {"source": source, "examples": sum(len(v) for v in groups.values()), "intents": len(groups),
-            "train_s": round(time.perf_counter() - t0, 2), "train_cpu_s": round(time.process_time() - c0, 2),
-            "model_mb": round(len(data) / 1e6, 2)}
+            "encoder": engine.clf_dense is not None,
+            "train_s": round(train_s, 2), "train_cpu_s": round(train_cpu, 2),
+            "model_mb": round(len(data) / 1e6, 2), "p50_ms": round(pct(ts, 50), 2),
+            "p99_ms": round(pct(ts, 99), 2), "p50_cpu_ms": round(pct(cpu, 50), 2),
+            "p99_cpu_ms": round(pct(cpu, 99), 2)}
 
 
 def main() -> None:
