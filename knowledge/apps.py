@@ -12,4 +12,5 @@ class KnowledgeConfig(AppConfig):
         from .nlp import encoder
 
         encoder.configure(enabled=settings.KB_ENCODER, model_path=settings.KB_ENCODER_MODEL,
-                          threads=settings.KB_ENCODER_THREADS)
+                          threads=settings.KB_ENCODER_THREADS,
+                          train_threads=settings.KB_ENCODER_TRAIN_THREADS)

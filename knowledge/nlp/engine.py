@@ -121,7 +121,7 @@ def _encode(enc, texts: list[str]) -> np.ndarray:
     out = np.zeros((len(texts), sentence_encoder.DIM), dtype=np.float32)
     rows = [i for i, t in enumerate(texts) if not _CJK.search(t)]
     if rows:
-        out[rows] = enc.encode([texts[i] for i in rows])
+        out[rows] = enc.encode([texts[i] for i in rows], training=len(texts) > 1)
     return out
 
 

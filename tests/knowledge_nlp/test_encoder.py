@@ -24,7 +24,7 @@ def enc():
 def restore_encoder_config(settings):
     yield
     encoder.configure(enabled=settings.KB_ENCODER, model_path=settings.KB_ENCODER_MODEL,
-                      threads=settings.KB_ENCODER_THREADS)
+                      threads=settings.KB_ENCODER_THREADS, train_threads=settings.KB_ENCODER_TRAIN_THREADS)
 
 
 # Ids from the reference tokenizer (Hugging Face `tokenizers` with all-MiniLM-L6-v2's
@@ -56,6 +56,8 @@ def test_vectors_are_unit_and_do_not_depend_on_the_batch(enc):
     # Padding to the long text's width must not change the short one (attention mask, pooling).
     assert np.allclose(alone[0], batched[1], atol=1e-4)
     assert np.allclose(batched[0], batched[2], atol=1e-5)
+    # The training session (more threads) gives the same vectors as the one for questions.
+    assert np.allclose(enc.encode([long, short], training=True), batched[:2], atol=1e-4)
 
 
 def test_paraphrases_are_closer_than_other_topics(enc):
