@@ -200,15 +200,19 @@ class FrameConsumer(AsyncWebsocketConsumer):
             )
         )
 
-    async def replay(self, conversation_id: int, after_seq: int, include_private: bool) -> int:
+    async def replay(self, conversation_id: int, after_seq: int, include_private: bool,
+                     first_page: tuple[list, bool] | None = None) -> int:
         """Send every visible message with seq > after_seq, in pages; returns the last seq
-        sent (after_seq if none)."""
+        sent (after_seq if none). `first_page`: the first page, already read by the caller."""
         has_more = True
         while has_more:
-            messages, has_more = await database_sync_to_async(selectors.message_history_after)(
-                merchant_id=self.merchant_id, conversation_id=conversation_id,
-                after_seq=after_seq, include_private=include_private,
-            )
+            if first_page is not None:
+                (messages, has_more), first_page = first_page, None
+            else:
+                messages, has_more = await database_sync_to_async(selectors.message_history_after)(
+                    merchant_id=self.merchant_id, conversation_id=conversation_id,
+                    after_seq=after_seq, include_private=include_private,
+                )
             if not messages:
                 break
             await self.send_frame(
@@ -283,7 +287,9 @@ class VisitorConsumer(FrameConsumer):
         # replayed and delivered, and the client drops the second copy by its seq. The other
         # order could lose it.
         await self.join(realtime.visitor_group(self.visitor_id))
-        self.visitor, conversation = await database_sync_to_async(self._load)()
+        # One trip to the database thread for the visitor, the conversation and the first page
+        # to replay: in a reconnect storm every socket queues for that one thread.
+        self.visitor, conversation, first_page = await database_sync_to_async(self._load)(frame.last_seq)
         if self.visitor is None:
             await self.send_error(ErrorCode.TOKEN_INVALID, "The visitor no longer exists.")
             await self.close(code=4401)
@@ -302,7 +308,7 @@ class VisitorConsumer(FrameConsumer):
         )
         if conversation is not None:
             self.sent_seq[conversation.pk] = await self.replay(
-                conversation.pk, frame.last_seq, include_private=False
+                conversation.pk, frame.last_seq, include_private=False, first_page=first_page
             )
             if conversation.queued_at is not None and conversation.assignee_id is None:
                 # Waiting for an agent: where in the queue, and for how long about.
@@ -316,15 +322,20 @@ class VisitorConsumer(FrameConsumer):
                 protocol.VisitorUpdatedFrame(visitor=realtime.visitor_out(self.visitor, True)),
             )
 
-    def _load(self):
+    def _load(self, last_seq: int):
         try:
             visitor = selectors.visitor_get(merchant_id=self.merchant_id, visitor_id=self.visitor_id)
         except KefuError:
-            return None, None
+            return None, None, None
         conversation = selectors.conversation_current_for_visitor(
             merchant_id=self.merchant_id, visitor_id=self.visitor_id
         )
-        return visitor, conversation
+        if conversation is None:
+            return visitor, None, None
+        return visitor, conversation, selectors.message_history_after(
+            merchant_id=self.merchant_id, conversation_id=conversation.pk, after_seq=last_seq,
+            include_private=False,
+        )
 
     # A visitor cannot tell a lost message from a private note (both leave a gap in the seqs it
     # sees), so the server keeps each visitor socket free of holes: `sent_seq[c]` is the seq up
