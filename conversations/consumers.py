@@ -323,16 +323,17 @@ class VisitorConsumer(FrameConsumer):
             )
 
     def _load(self, last_seq: int):
-        try:
-            visitor = selectors.visitor_get(merchant_id=self.merchant_id, visitor_id=self.visitor_id)
-        except KefuError:
-            return None, None, None
         conversation = selectors.conversation_current_for_visitor(
             merchant_id=self.merchant_id, visitor_id=self.visitor_id
         )
         if conversation is None:
+            try:
+                visitor = selectors.visitor_get(merchant_id=self.merchant_id, visitor_id=self.visitor_id)
+            except KefuError:
+                return None, None, None
             return visitor, None, None
-        return visitor, conversation, selectors.message_history_after(
+        # The conversation is the merchant's and the visitor's, so is the visitor it carries.
+        return conversation.visitor, conversation, selectors.message_history_after(
             merchant_id=self.merchant_id, conversation_id=conversation.pk, after_seq=last_seq,
             include_private=False,
         )

@@ -37,9 +37,11 @@ def conversation_ids_existing(*, merchant_id: int, conversation_ids: list[int]) 
 
 
 def conversation_current_for_visitor(*, merchant_id: int, visitor_id: int) -> Conversation | None:
+    """The visitor's newest conversation that is not closed, with its visitor (one query)."""
     return (
         Conversation.objects.filter(merchant_id=merchant_id, visitor_id=visitor_id)
         .exclude(status=Conversation.Status.CLOSED)
+        .select_related("visitor")
         .order_by("-id")
         .first()
     )
