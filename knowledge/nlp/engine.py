@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 
 class StaleModel(ValueError):
-    """The stored model was built for another format or encoder: retrain, do not answer with it."""
+    """The stored model was built for another format: retrain, do not answer with it."""
 
 # BM25 parameters (the usual defaults).
 BM25_K1 = 1.2
