@@ -14,12 +14,15 @@ use."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import unicodedata
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 VOCAB_PATH = Path(__file__).parent / "data" / "minilm_vocab.txt"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -226,8 +229,7 @@ def get() -> Encoder | None:
                 _encoder = Encoder(Path(path), _config["threads"], _config["train_threads"])
             except EncoderUnavailable as e:
                 _failed = str(e)
-                import logging
-                logging.getLogger(__name__).warning("sentence encoder off: %s", e)
+                log.warning("sentence encoder off: %s", e)
         return _encoder
 
 
