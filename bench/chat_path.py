@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from conversations.models import Message  # noqa: E402
+from kefu.processes import stop_processes  # noqa: E402
 from merchants.models import Membership, Merchant  # noqa: E402
 from merchants.services import membership_add  # noqa: E402
 
@@ -172,8 +172,7 @@ def main() -> None:
         boots = [bootstrap(base, merchant.widget_key) for _ in range(args.pairs)]
         result = asyncio.run(run(base, ws_base, merchant, [cookie], boots, args.messages))
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_processes([proc])
     stored = Message.objects.filter(merchant=merchant).count()
     merchant.delete()  # the bench leaves no rows behind
     membership.user.delete()

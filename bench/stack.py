@@ -23,6 +23,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from kefu.processes import stop_processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -77,7 +79,6 @@ def start_private_services(*, need_db: bool, need_redis: bool) -> dict | None:
     """Start a throwaway MariaDB and/or Redis on free loopback ports; None when a binary is
     missing. They live in a temporary directory and stop with this process."""
     import atexit
-    import shutil
     import tempfile
 
     binaries = {"mariadbd": need_db, "mariadb-install-db": need_db, "redis-server": need_redis}
@@ -137,13 +138,7 @@ def _wait_mysql(port: int, timeout: float = 60) -> None:
 def stop_private_services(workdir: Path) -> None:
     import shutil
 
-    for proc in _PRIVATE:
-        proc.terminate()
-    for proc in _PRIVATE:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop_processes(_PRIVATE, timeout=30)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -249,15 +244,7 @@ class Stack:
         return self
 
     def stop(self) -> None:
-        for proc in self.procs + ([self.worker] if self.worker else []):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs + ([self.worker] if self.worker else []):
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_processes(self.procs + ([self.worker] if self.worker else []))
 
     def __enter__(self):
         return self.start()

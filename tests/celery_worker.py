@@ -17,6 +17,7 @@ from pathlib import Path
 from django.conf import settings
 
 from kefu.celery import app as celery_app
+from kefu.processes import stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60.0
@@ -54,13 +55,7 @@ class CeleryWorker:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()  # warm shutdown: a running task finishes first
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_processes([self.proc], timeout=15)  # SIGTERM: warm shutdown, a running task finishes first
         self._log.close()
 
 

@@ -22,6 +22,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from kefu.processes import stop_processes
 from merchants.models import Membership
 from tests import factories
 from tests.celery_worker import worker_factory
@@ -214,13 +215,7 @@ class DaphneProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_processes([self.proc])
         self._log.close()
 
 
