@@ -145,29 +145,25 @@ class Encoder:
         except ImportError as e:  # pragma: no cover - requirements.txt pins it
             raise EncoderUnavailable("onnxruntime is not installed") from e
         self.model_path = Path(model_path)
-        self._check(self.model_path.read_bytes())
+        data = self.model_path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != MODEL_SHA256:
+            raise EncoderUnavailable("%s has sha256 %s, expected %s" % (model_path, digest, MODEL_SHA256))
         self.threads = {False: max(1, threads), True: max(1, train_threads)}
         self.wordpiece = WordPiece()
         self._sessions: dict[bool, object] = {}
         self._locks = {False: threading.Lock(), True: threading.Lock()}
 
-    def _check(self, data: bytes) -> None:
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != MODEL_SHA256:
-            raise EncoderUnavailable("%s has sha256 %s, expected %s" % (self.model_path, digest, MODEL_SHA256))
-
     def _session(self, training: bool):
         import onnxruntime as ort
 
-        data = self.model_path.read_bytes()
-        self._check(data)  # the file could have changed since the first check
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads[training]
         so.inter_op_num_threads = 1
         # Threads that spin between calls burn a core other work in this process needs.
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.log_severity_level = 3
-        return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(self.model_path), so, providers=["CPUExecutionProvider"])
 
     def _run(self, batch: list[list[int]], training: bool) -> np.ndarray:
         width = max(len(ids) for ids in batch)
