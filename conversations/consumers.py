@@ -163,6 +163,15 @@ class FrameConsumer(AsyncWebsocketConsumer):
             # keeps refreshing the dead socket's presence entries instead of letting them expire.
             if getattr(self, "watchdog", None) is not None:
                 self.watchdog.cancel()
+            # A handler that raised ends the consumer before its websocket.disconnect arrives
+            # (seen: a broadcast sent to a socket the client had just closed, "Attempt to send
+            # on a closed protocol"). Clean up anyway, or the socket's presence entry keeps a
+            # visitor's tab slot taken (too_many_sockets) until it expires.
+            if hasattr(self, "watchdog") and not getattr(self, "disconnected", False):  # set up, not cleaned
+                try:
+                    await self.disconnect(1006)
+                except Exception:
+                    logger.exception("clean-up of a consumer that ended without a disconnect failed")
 
     async def _watch(self) -> None:
         """Close a socket whose client went silent (no ping), and keep presence entries fresh
@@ -183,6 +192,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         pass
 
     async def disconnect(self, code):
+        self.disconnected = True
         if self.watchdog is not None:
             self.watchdog.cancel()
         for group in self.groups:

@@ -311,3 +311,26 @@ def test_stores_expire_remove_and_batch(store_kind, settings):
             return await client.ttl(store.prefix + key_b)
 
         assert run(ttl()) >= presence.SOCKET_TTL
+
+
+def test_a_consumer_that_fails_still_frees_its_presence(acme):
+    """A handler that raises ends the consumer without a websocket.disconnect (in production: a
+    broadcast sent to a socket the client had just closed). Its presence entry must go, or the
+    visitor's tab slot stays taken until it expires."""
+    from channels.layers import get_channel_layer
+
+    from conversations import realtime
+
+    visitor = factories.visitor(acme)
+
+    async def scenario():
+        sock = await visitor_sock(acme, visitor)
+        assert await sync_to_async(presence.visitors_online)(acme.pk, [visitor.pk]) == {visitor.pk: True}
+        # A forwarded frame that cannot be sent (not JSON-serialisable) makes dispatch raise.
+        await get_channel_layer().group_send(realtime.visitor_group(visitor.pk), {
+            "type": "conversation.state", "frame": {"type": "conversation.state", "bad": object()}})
+        with pytest.raises(TypeError):
+            await sock.comm.wait(5)
+        assert await sync_to_async(presence.visitors_online)(acme.pk, [visitor.pk]) == {visitor.pk: False}
+
+    run(scenario())
