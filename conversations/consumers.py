@@ -157,21 +157,24 @@ class FrameConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
+        except Exception:
+            # A handler that raised ends the consumer before its websocket.disconnect arrives
+            # (seen: a broadcast sent to a socket the client had just closed, "Attempt to send
+            # on a closed protocol"). Clean up anyway, or the socket's presence entry keeps a
+            # visitor's tab slot taken (too_many_sockets) until it expires. A cancelled
+            # consumer (process shutdown) is not an Exception: its entries expire on their own.
+            if hasattr(self, "watchdog") and not getattr(self, "disconnected", False):
+                try:
+                    await self.disconnect(1006)
+                except Exception:
+                    logger.exception("clean-up of a consumer that failed before its disconnect")
+            raise
         finally:
             # The server can drop the application without a disconnect (daphne cancels one
             # that outlives application_close_timeout). The watchdog must not outlive it, or it
             # keeps refreshing the dead socket's presence entries instead of letting them expire.
             if getattr(self, "watchdog", None) is not None:
                 self.watchdog.cancel()
-            # A handler that raised ends the consumer before its websocket.disconnect arrives
-            # (seen: a broadcast sent to a socket the client had just closed, "Attempt to send
-            # on a closed protocol"). Clean up anyway, or the socket's presence entry keeps a
-            # visitor's tab slot taken (too_many_sockets) until it expires.
-            if hasattr(self, "watchdog") and not getattr(self, "disconnected", False):  # set up, not cleaned
-                try:
-                    await self.disconnect(1006)
-                except Exception:
-                    logger.exception("clean-up of a consumer that ended without a disconnect failed")
 
     async def _watch(self) -> None:
         """Close a socket whose client went silent (no ping), and keep presence entries fresh
