@@ -24,7 +24,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 if os.environ.get("BENCH_CHANNEL_LAYER") == "core" and settings.REDIS_URL:
-    # The other channels_redis layer, for the layer comparison (REALTIME-NOTES pitfalls 1-3):
+    # The other channels_redis layer, for the layer comparison (docs/realtime.md pitfalls 1-3):
     # same hosts and prefix, capacity raised so it does not drop at its default of 100.
     _config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
     settings.CHANNEL_LAYERS["default"] = {

@@ -67,7 +67,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     async def dispatch(self, message):
         # Channels runs close_old_connections() through a thread hop before every handler
-        # (REALTIME-NOTES pitfall 4). Database work here happens only inside
+        # (docs/realtime.md pitfall 4). Database work here happens only inside
         # database_sync_to_async, which does that clean-up itself, so skip the hop.
         kind = message["type"]
         if kind in FORWARDED:

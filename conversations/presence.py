@@ -94,7 +94,7 @@ class RedisStore:
             # A blocking pool: past max_connections a command waits for a free connection.
             # redis-py 8's default pool raises MaxConnectionsError instead, which failed the
             # auth and heartbeat refresh of sockets once ~1,000 of 10,000 idle sockets on one
-            # process refreshed at the same moment (found by bench/, REALTIME-NOTES pitfall 3).
+            # process refreshed at the same moment (found by bench/, docs/realtime.md pitfall 3).
             pool = aioredis.BlockingConnectionPool.from_url(
                 self.url, decode_responses=True, socket_keepalive=True,
                 health_check_interval=30, max_connections=settings.REDIS_MAX_CONNECTIONS,

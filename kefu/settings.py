@@ -131,7 +131,7 @@ REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
 
 if REDIS_URL:
     # The pub/sub layer: measured 2-3x the core layer's throughput on these machines and it does
-    # not silently drop past a per-process capacity (../shared/REALTIME-NOTES.md). Neither layer
+    # not silently drop past a per-process capacity (docs/realtime.md pitfalls 1-3). Neither layer
     # is durable; the database is the source of truth and clients resume from it.
     CHANNEL_LAYERS = {
         "default": {

@@ -25,7 +25,7 @@ from tests.wsclient import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# REALTIME-NOTES pitfall 7: daphne logs this when it writes to a socket that just went away.
+# docs/realtime.md pitfall 7: daphne logs this when it writes to a socket that just went away.
 CLOSED_PROTOCOL = "Attempt to send on a closed protocol"
 
 
@@ -52,7 +52,7 @@ def test_idle_sockets_stay_up_past_30_seconds(servers, shop, redis_server):
     async def scenario():
         conversation = await start_chat(visitor, agent)
         await asyncio.sleep(32)
-        # Redis connections idle as long (REALTIME-NOTES pitfall 3: a 5 s socket timeout
+        # Redis connections idle as long (docs/realtime.md pitfall 3: a 5 s socket timeout
         # killed idle consumers); both sockets are the ones opened before the wait.
         assert (visitor.ready, agent.ready) == (True, True)
         assert (visitor.connects, agent.connects) == (1, 1)
