@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-dev migrate demo messages protocol-doc bench bench-quick clean
+.PHONY: lint format run test install install-dev migrate demo messages protocol-doc bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,3 +62,13 @@ bench: migrate
 bench-quick: migrate
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/python bench/suite.py --quick
+
+# Lint and format check (ruff, configured in pyproject.toml); CI runs `make lint`.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Apply the formatter and the safe lint fixes.
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
