@@ -1,5 +1,5 @@
 """Back office for the knowledge base: categories, FAQ entries, intents, synonyms and dictionary
-words (merchant-scoped like every admin, kefu.admin_scoping), bulk import/export with a progress
+words (merchant-scoped like every admin, merchants.admin_scoping), bulk import/export with a progress
 page for large files, and the knowledge-gap report.
 
 Every save and delete goes through knowledge.services (sanitising, validation, the KB version
@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.utils.text import Truncator
 from django.utils.translation import gettext, gettext_lazy as _
 
-from kefu.admin_scoping import MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids
+from merchants.admin_scoping import MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids
 from kefu.errors import KefuError
 from merchants.models import Merchant
 

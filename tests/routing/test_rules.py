@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations import notify, routing
+from conversations import routing
+from notifications import services as notify
 from conversations.models import Conversation, Message, RoutingEvent
 from kefu.errors import KefuError
 from merchants.models import Membership, Merchant, Team
