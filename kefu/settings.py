@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "knowledge",
     "notifications",
     "widget",
+    "ops",
 ]
 
 MIDDLEWARE = [

@@ -17,7 +17,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from conversations.apis import KeysetPagination
+from kefu.pagination import KeysetPagination
 from merchants.models import Membership
 from merchants.permissions import request_merchant_id
 
