@@ -175,7 +175,7 @@ class ImportView(generics.GenericAPIView):
         params.is_valid(raise_exception=True)
         args = params.validated_data
         merchant = selectors.merchant_for_kb(merchant_id=merchant_id)
-        outcome = services.kb_import_submit(
+        outcome = importers.kb_import_submit(
             merchant=merchant, kind=args["kind"], fmt=args["format"], file=args["file"],
             mode=args["mode"], filename=args["file"].name,
         )
