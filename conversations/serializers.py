@@ -9,7 +9,6 @@ pydantic models, so the schema cannot drift from the wire.
 
 from __future__ import annotations
 
-
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from pydantic import TypeAdapter
@@ -19,7 +18,6 @@ from kefu.api import StrictCharField, StrictRegexField, UtcDateTimeField
 
 from . import presence, protocol, realtime
 from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
-
 
 # --- Conversations and messages (socket shapes) -------------------------------------------------
 

@@ -17,10 +17,10 @@ from django.utils import timezone
 from kefu.errors import NotFound
 from merchants.models import Merchant
 
+from . import training
 from .models import (
     BotModel, Category, DictionaryWord, Faq, ImportJob, Intent, Synonym, UnansweredQuestion,
 )
-from . import training
 from .nlp import engine as nlp_engine
 
 log = logging.getLogger(__name__)

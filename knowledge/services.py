@@ -20,10 +20,10 @@ from django.utils.translation import gettext as _
 
 from kefu.errors import KefuError, NotFound
 
-from .training import kb_changed
 from .models import Category, DictionaryWord, Faq, Intent, Synonym, UnansweredQuestion
 from .richtext import sanitize_html
 from .textutil import split_lines, split_list
+from .training import kb_changed
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from email import policy
 from django.core import mail
 
 from conversations import services
-from notifications.services import visitor_reply_email_send
 from conversations.models import Conversation
+from notifications.services import visitor_reply_email_send
 from tests import factories
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'

@@ -11,10 +11,10 @@ from django.core import mail
 from django.utils import timezone
 
 from conversations.models import Conversation
+from merchants.models import Membership, Team
 from notifications import services as notify
 from notifications import tasks
 from notifications.models import Notification
-from merchants.models import Membership, Team
 from tests import factories
 from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
 from tests.conversations.realtime_helpers import agent_sock, quiet_all, run

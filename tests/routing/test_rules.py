@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 
 from conversations import routing
-from notifications import services as notify
 from conversations.models import Conversation, Message, RoutingEvent
 from kefu.errors import KefuError
 from merchants.models import Membership, Merchant, Team
+from notifications import services as notify
 from tests import factories
 from tests.routing.conftest import go_offline, go_online
 
