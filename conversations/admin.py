@@ -14,7 +14,9 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from merchants.admin_scoping import MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids
+from merchants.admin_scoping import (
+    MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids,
+)
 from kefu.errors import KefuError
 from merchants.models import Membership
 

@@ -1,6 +1,6 @@
 """Back office for the knowledge base: categories, FAQ entries, intents, synonyms and dictionary
-words (merchant-scoped like every admin, merchants.admin_scoping), bulk import/export with a progress
-page for large files, and the knowledge-gap report.
+words (merchant-scoped like every admin, merchants.admin_scoping), bulk import/export with a
+progress page for large files, and the knowledge-gap report.
 
 Every save and delete goes through knowledge.services (sanitising, validation, the KB version
 bump and the debounced retraining), never straight to the ORM. Visitor questions in the gap
@@ -21,7 +21,9 @@ from django.urls import path, reverse
 from django.utils.text import Truncator
 from django.utils.translation import gettext, gettext_lazy as _
 
-from merchants.admin_scoping import MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids
+from merchants.admin_scoping import (
+    MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids,
+)
 from kefu.errors import KefuError
 from merchants.models import Merchant
 
