@@ -4,7 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from kefu.admin_scoping import is_platform_admin, managed_ids, member_users
+from merchants.admin_scoping import is_platform_admin, managed_ids, member_users
 from merchants.models import Membership, Merchant
 from merchants.services import membership_add
 

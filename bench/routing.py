@@ -205,7 +205,7 @@ def markdown(report: dict) -> str:
         "waiting in that merchant's queue (here ~60-100) when its head is served, which is why "
         "\"resolve + serve\" costs most. Decisions of one merchant serialise on the row locks of "
         "its agents' memberships; merchants do not wait for each other. Included: the "
-        "notification rows `conversations.notify` writes for each assignment or queued visitor.",
+        "notification rows `notifications.services` writes for each assignment or queued visitor.",
         "",
     ]
     return "\n".join(lines)

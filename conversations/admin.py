@@ -14,12 +14,14 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from kefu.admin_scoping import MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids
+from merchants.admin_scoping import (
+    MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids,
+)
 from kefu.errors import KefuError
 from merchants.models import Membership
 
 from . import routing
-from .models import CannedResponse, Conversation, Message, Notification, RoutingEvent, Visitor
+from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
 
 TRANSCRIPT_LIMIT = 500
 
@@ -272,24 +274,3 @@ class CannedResponseAdmin(MerchantScopedAdmin):
     @admin.display(description=_("text"))
     def text_preview(self, obj):
         return Truncator(obj.text).chars(80)
-
-
-@admin.register(Notification)
-class NotificationAdmin(MerchantScopedAdmin):
-    """Read-only log of notifications and escalations (conversations.notify), with the
-    provider's error when a send failed. The rows are the idempotency record: editing or
-    deleting one could let a late task send again."""
-
-    list_display = ("created_at", "conversation", "user", "reason", "channel", "sent", "error")
-    list_filter = ("channel", "reason", "sent")
-    list_select_related = ("conversation", "user", "merchant")
-    ordering = ("-id",)
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -5,26 +5,14 @@ through services and render with the socket's shapes (serializers.py)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime
-import functools
-import json
-import operator
 
-from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
-from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
 
+from kefu.pagination import KeysetPagination
 from merchants.permissions import request_merchant_id
 from merchants.selectors import membership_get_by_user_id
 
@@ -39,121 +27,6 @@ from .serializers import (
 # --- Pagination ---------------------------------------------------------------------------------
 
 
-class KeysetPagination(CursorPagination):
-    """DRF's cursor pagination (same `cursor` / `page_size` parameters and response), with the
-    cursor holding the whole sort key of the row it stops at.
-
-    DRF's own cursor keeps only the first ordering field and cannot page across NULLs
-    (`last_message_at` is nullable), and a cursor edited by hand made it filter with junk and
-    fail with a 500. Here the next page is "rows strictly after (k1, k2, ...)", a bad cursor or
-    page size is a 400, and NULLs count as the lowest value, which is where MySQL/MariaDB and
-    SQLite sort them.
-    """
-
-    page_size = 50
-    max_page_size = 100
-    page_size_query_param = "page_size"
-
-    def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:  # "²".isdigit() is True
-            raise serializers.ValidationError(
-                {self.page_size_query_param: [_("A whole number of at least 1.")]}
-            )
-        return min(int(raw), self.max_page_size)
-
-    def paginate_queryset(self, queryset, request, view=None):
-        self.request = request
-        self.base_url = request.build_absolute_uri()
-        self.page_size = self.get_page_size(request)
-        self.fields = [(name.lstrip("-"), name.startswith("-")) for name in self.ordering]
-        model = queryset.model
-        self.model_fields = [model._meta.get_field(name) for name, _desc in self.fields]
-        cursor = self.decode_cursor(request)
-        reverse = bool(cursor and cursor[1])
-        # Going backwards, read the rows before the cursor nearest first, then flip them.
-        fields = [(name, desc != reverse) for name, desc in self.fields]
-        queryset = queryset.order_by(*[("-" if desc else "") + name for name, desc in fields])
-        if cursor:
-            queryset = queryset.filter(self._after(fields, cursor[0]))
-        rows = list(queryset[: self.page_size + 1])
-        more, self.page = len(rows) > self.page_size, rows[: self.page_size]
-        if reverse:
-            self.page.reverse()
-        self.has_next = cursor is not None if reverse else more
-        self.has_previous = more if reverse else cursor is not None
-        # An empty page still links back to where the client came from.
-        self.first_key = self._key(self.page[0]) if self.page else cursor and cursor[0]
-        self.last_key = self._key(self.page[-1]) if self.page else cursor and cursor[0]
-        return self.page
-
-    def _after(self, fields, key) -> Q:
-        """Rows strictly after `key` in `fields` order: for some field i, equal on the fields
-        before i and beyond the key on field i."""
-        terms, equal = [], Q()
-        for (name, desc), field, value in zip(fields, self.model_fields, key):
-            if value is None:
-                # NULL is the lowest value: descending nothing follows it, ascending every
-                # non-NULL value does.
-                if not desc:
-                    terms.append(equal & Q(**{f"{name}__isnull": False}))
-                equal &= Q(**{f"{name}__isnull": True})
-                continue
-            beyond = Q(**{f"{name}__{'lt' if desc else 'gt'}": value})
-            if desc and field.null:
-                beyond |= Q(**{f"{name}__isnull": True})
-            terms.append(equal & beyond)
-            equal &= Q(**{name: value})
-        return functools.reduce(operator.or_, terms, Q(pk__in=[]))
-
-    def _key(self, row) -> list:
-        return [getattr(row, name) for name, _desc in self.fields]
-
-    def decode_cursor(self, request):
-        raw = request.query_params.get(self.cursor_query_param)
-        if raw is None:
-            return None
-        try:
-            data = json.loads(base64.urlsafe_b64decode(raw.encode("ascii")))
-            values, reverse = data["k"], data["r"]
-            if not isinstance(reverse, bool) or len(values) != len(self.model_fields):
-                raise ValueError
-            key = [self._parse(field, value) for field, value in zip(self.model_fields, values)]
-        except (ValueError, TypeError, KeyError, OverflowError, UnicodeError, binascii.Error,
-                DjangoValidationError):
-            raise serializers.ValidationError(
-                {self.cursor_query_param: [_("Invalid cursor.")]}
-            ) from None
-        return key, reverse
-
-    @staticmethod
-    def _parse(field, value):
-        if value is None:
-            if not field.null:
-                raise ValueError
-            return None
-        value = field.to_python(value)
-        if isinstance(value, datetime.datetime):
-            if value.tzinfo is None:
-                raise ValueError
-            value = value.astimezone(datetime.timezone.utc)  # OverflowError on year 0
-        return value
-
-    def encode_cursor(self, key, reverse: bool) -> str:
-        values = [v.isoformat() if isinstance(v, datetime.datetime) else v for v in key]
-        raw = json.dumps({"k": values, "r": reverse}, separators=(",", ":"))
-        encoded = base64.urlsafe_b64encode(raw.encode()).decode("ascii")
-        return replace_query_param(self.base_url, self.cursor_query_param, encoded)
-
-    def get_next_link(self):
-        return self.encode_cursor(self.last_key, False) if self.has_next else None
-
-    def get_previous_link(self):
-        return self.encode_cursor(self.first_key, True) if self.has_previous else None
-
-
 class ConversationPagination(KeysetPagination):
     # Newest activity first; the `conv_inbox` index serves it.
     ordering = ("-last_message_at", "-id")
@@ -165,41 +38,6 @@ class MessagePagination(KeysetPagination):
 
 class VisitorPagination(KeysetPagination):
     ordering = ("-last_seen_at", "-id")
-
-
-# --- OpenAPI: how to authenticate ---------------------------------------------------------------
-
-
-class ApiTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "merchants.authentication.ApiTokenAuthentication"
-    name = "apiToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "kf_...",
-            "description": "A per-merchant API token: `Authorization: Bearer kf_...`. "
-            "It acts for the merchant that created it.",
-        }
-
-
-class SessionWithMerchantScheme(OpenApiAuthenticationExtension):
-    """The workspace's login session, which needs the merchant header as well (both at once)."""
-
-    target_class = "rest_framework.authentication.SessionAuthentication"
-    name = ["cookieAuth", "merchantHeader"]
-    priority = 1  # replaces drf-spectacular's cookie-only scheme
-
-    def get_security_definition(self, auto_schema):
-        return [
-            {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME},
-            {
-                "type": "apiKey", "in": "header", "name": "X-Kefu-Merchant",
-                "description": "With a login session: the id of the merchant to act for "
-                "(you must be an active member). Writes also need the CSRF token.",
-            },
-        ]
 
 
 # --- Views ----------------------------------------------------------------------------------------
@@ -487,8 +325,3 @@ class ConversationStatus(ConversationAction):
             merchant_id=merchant_id, conversation_id=pk, actor_user_id=actor,
             status=params["status"],
         )
-
-
-def not_found(request, *args, **kwargs):
-    """JSON 404 for any other path under /api/v1/ (e.g. a non-numeric id), not an HTML page."""
-    return JsonResponse({"detail": str(_("Not found.")), "code": "not_found"}, status=404)

@@ -86,7 +86,7 @@ class Conversation(models.Model):
     last_seq = models.PositiveIntegerField(default=0)
     agent_last_read_seq = models.PositiveIntegerField(default=0)
     visitor_last_read_seq = models.PositiveIntegerField(default=0)
-    # Highest seq already emailed to the visitor (conversations.tasks.visitor_reply_email).
+    # Highest seq already emailed to the visitor (notifications.tasks.visitor_reply_email).
     visitor_emailed_seq = models.PositiveIntegerField(default=0)
     unread_agent_count = models.PositiveIntegerField(
         _("unread by agents"), default=0, help_text=_("Visitor messages no agent has read.")
@@ -265,42 +265,3 @@ class RoutingEvent(models.Model):
 
     def __str__(self) -> str:
         return self.reason
-
-
-class Notification(models.Model):
-    """One escalation sent (or tried) to one agent on one channel. The unique `key` makes the
-    Celery tasks that send them idempotent: a task firing twice or late cannot send twice."""
-
-    class Channel(models.TextChoices):
-        IN_APP = "in_app", _("In the workspace")
-        SMS = "sms", _("SMS")
-        EMAIL = "email", _("Email")
-
-    class Reason(models.TextChoices):
-        NEW = "new", _("New conversation")
-        QUEUED = "queued", _("Visitor waiting in the queue")
-        UNANSWERED = "unanswered", _("Unanswered message")
-        RETURNED = "returned", _("Returned to the queue after timeouts")
-        OFFLINE = "offline", _("Message left")
-
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="notifications"
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", null=True, blank=True
-    )
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
-    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
-    key = models.CharField(max_length=200, unique=True)
-    sent = models.BooleanField(_("sent"), default=False)
-    error = models.CharField(_("error"), max_length=500, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("notification")
-        verbose_name_plural = _("notifications")
-        indexes = [models.Index(fields=["merchant", "-created_at"], name="notification_recent")]
-
-    def __str__(self) -> str:
-        return self.key

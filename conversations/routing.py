@@ -374,10 +374,10 @@ def _tell_visitor(conversation: Conversation) -> None:
 
 def _notify(merchant_id: int, conversation_id: int, reason: str,
             user_ids: list[int] | None = None) -> None:
-    from . import notify
+    from .signals import attention_needed
 
-    on_commit_robust(notify.notify_agents, merchant_id=merchant_id, conversation_id=conversation_id,
-                  reason=reason, user_ids=user_ids)
+    on_commit_robust(attention_needed.send, sender=Conversation, merchant_id=merchant_id,
+                     conversation_id=conversation_id, reason=reason, user_ids=user_ids)
 
 
 def _schedule_timeout(conversation: Conversation, seconds: int) -> None:

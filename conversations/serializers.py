@@ -9,43 +9,15 @@ pydantic models, so the schema cannot drift from the wire.
 
 from __future__ import annotations
 
-import datetime
-
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from pydantic import TypeAdapter
 from rest_framework import serializers
 
+from kefu.api import StrictCharField, StrictRegexField, UtcDateTimeField
+
 from . import presence, protocol, realtime
 from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
-
-
-class UtcDateTimeField(serializers.DateTimeField):
-    """ISO 8601 in UTC ("...Z"), as pydantic writes datetimes on the socket, rather than in the
-    server's TIME_ZONE: one format across the API and the socket."""
-
-    def __init__(self, **kwargs):
-        super().__init__(default_timezone=datetime.timezone.utc, **kwargs)
-
-
-class StrictText:
-    """DRF's CharField turns 123 into "123"; the socket (pydantic) refuses it, and so do we."""
-
-    default_error_messages = {"invalid": _("Not a valid string.")}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(StrictText, serializers.CharField):
-    pass
-
-
-class StrictRegexField(StrictText, serializers.RegexField):
-    pass
-
 
 # --- Conversations and messages (socket shapes) -------------------------------------------------
 

@@ -4,11 +4,10 @@ nothing else writes these tables."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from kefu.errors import KefuError, NotFound
@@ -17,7 +16,7 @@ from knowledge.sentiment import Sentiment
 from knowledge.sentiment import analyze as sentiment_analyze
 from merchants.models import ApiToken, Membership, Merchant, Team
 
-from . import protocol, realtime
+from . import protocol, realtime, signals
 from .models import Conversation, Message, Visitor, VisitorPageView
 
 PREVIEW_LENGTH = 200
@@ -173,18 +172,12 @@ def _append(
 
 
 def _schedule_reply_email(conversation: Conversation) -> None:
-    delay = settings.VISITOR_REPLY_EMAIL_DELAY
-    if delay <= 0:
-        return
-    from .tasks import visitor_reply_email
-
-    # Queued after commit so the worker finds the row; the task re-checks read state itself.
-    transaction.on_commit(
-        lambda: visitor_reply_email.apply_async(
-            kwargs={"merchant_id": conversation.merchant_id, "conversation_id": conversation.pk},
-            countdown=delay,
-        )
-    )
+    # notifications decides whether and when to email the visitor (VISITOR_REPLY_EMAIL_DELAY);
+    # after commit, so the task it queues finds the row.
+    transaction.on_commit(partial(
+        signals.visitor_reply_posted.send, sender=Conversation,
+        merchant_id=conversation.merchant_id, conversation_id=conversation.pk,
+    ))
 
 
 def message_send_by_visitor(
@@ -483,54 +476,6 @@ def visitor_page_view(*, merchant_id: int, visitor_id: int, url: str, title: str
     return visitor
 
 
-# --- Email ------------------------------------------------------------------------------------
-
-
-def visitor_reply_email_send(*, merchant_id: int, conversation_id: int) -> int:
-    """Email the visitor the replies they have not read and were not emailed yet.
-
-    Safe to run late or twice: the conditional UPDATE claims the range of seqs, so two workers
-    racing on the same conversation send it once.
-    """
-    conversation = (
-        Conversation.objects.select_related("visitor", "merchant")
-        .filter(merchant_id=merchant_id, pk=conversation_id)
-        .first()
-    )
-    if conversation is None or not conversation.visitor.email:
-        return 0
-    after = max(conversation.visitor_last_read_seq, conversation.visitor_emailed_seq)
-    messages = list(
-        Message.objects.filter(
-            merchant_id=merchant_id, conversation_id=conversation_id, seq__gt=after,
-            is_private=False,
-        )
-        .exclude(sender_kind=Message.SenderKind.VISITOR)
-        .order_by("seq")
-    )
-    if not messages:
-        return 0
-    last = messages[-1].seq
-    claimed = Conversation.objects.filter(
-        pk=conversation_id, visitor_emailed_seq=conversation.visitor_emailed_seq,
-        visitor_last_read_seq__lt=last,
-    ).update(visitor_emailed_seq=last)
-    if not claimed:
-        return 0
-    merchant = conversation.merchant
-    context = {"merchant": merchant, "messages": messages, "chat_url": conversation.visitor.page_url}
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = translation.gettext("New reply from %(merchant)s") % {"merchant": merchant.name}
-        text = render_to_string("conversations/email/reply.txt", context)
-        html = render_to_string("conversations/email/reply.html", context)
-    email = EmailMultiAlternatives(
-        subject=subject.replace("\n", " ")[:150], body=text, to=[conversation.visitor.email]
-    )
-    email.attach_alternative(html, "text/html")
-    email.send()
-    return len(messages)
-
-
 # --- Offline messages (widget leave-a-message form) -----------------------------------------------
 
 # Reasons of the OFFLINE routing event, rendered in the site language like the router's.
@@ -615,8 +560,7 @@ def offline_message_create(
                 realtime.agents_group(merchant_id),
                 protocol.RoutingEventFrame(event=routing.routing_event_out(event)),
             )
-            from . import notify
-
-            on_commit_robust(notify.notify_agents, merchant_id=merchant_id,
-                             conversation_id=message.conversation_id, reason="offline")
+            on_commit_robust(signals.attention_needed.send, sender=Conversation,
+                             merchant_id=merchant_id, conversation_id=message.conversation_id,
+                             reason="offline", user_ids=None)
     return message, created

@@ -2,17 +2,6 @@
 
 from celery import shared_task
 
-from . import services
-
-
-@shared_task(acks_late=True)
-def visitor_reply_email(*, merchant_id: int, conversation_id: int) -> int:
-    """Email a visitor the agent replies they have not read yet. Returns how many were sent."""
-    return services.visitor_reply_email_send(
-        merchant_id=merchant_id, conversation_id=conversation_id
-    )
-
-
 # --- Routing (conversations.routing) ------------------------------------------------------------
 # The task message carries the assignment's identity (agent + assigned_at), so a firing that
 # arrives late, twice, or after a worker restart (acks_late: redelivered) re-checks and does
@@ -45,6 +34,3 @@ def routing_sweep() -> int:
 
     return routing.sweep()
 
-
-# Registered with the worker from here: agent notification escalation (conversations.notify).
-from .notify import escalate, escalate_unanswered  # noqa: E402, F401

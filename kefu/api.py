@@ -1,7 +1,14 @@
 """API plumbing shared by every app: errors from services become HTTP errors with field
-errors, never a 500."""
+errors, never a 500; the field types every app's serializers use; the JSON 404; how the OpenAPI
+schema describes authentication. Keyset pagination: kefu/pagination.py."""
 
-from rest_framework import status
+import datetime
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -24,3 +31,73 @@ def exception_handler(exc, context):
             body[exc.field] = [exc.message]
         return Response(body, status=STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST))
     return drf_exception_handler(exc, context)
+
+
+def not_found(request, *args, **kwargs):
+    """JSON 404 for any other path under /api/v1/ (e.g. a non-numeric id), not an HTML page."""
+    return JsonResponse({"detail": str(_("Not found.")), "code": "not_found"}, status=404)
+
+
+# --- Serializer fields ---------------------------------------------------------------------------
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """ISO 8601 in UTC ("...Z"), as pydantic writes datetimes on the socket, rather than in the
+    server's TIME_ZONE: one format across the API and the socket."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=datetime.timezone.utc, **kwargs)
+
+
+class StrictText:
+    """DRF's CharField turns 123 into "123"; the socket (pydantic) refuses it, and so do we."""
+
+    default_error_messages = {"invalid": _("Not a valid string.")}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StrictText, serializers.CharField):
+    pass
+
+
+class StrictRegexField(StrictText, serializers.RegexField):
+    pass
+
+
+# --- OpenAPI: how to authenticate ---------------------------------------------------------------
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "merchants.authentication.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "kf_...",
+            "description": "A per-merchant API token: `Authorization: Bearer kf_...`. "
+            "It acts for the merchant that created it.",
+        }
+
+
+class SessionWithMerchantScheme(OpenApiAuthenticationExtension):
+    """The workspace's login session, which needs the merchant header as well (both at once)."""
+
+    target_class = "rest_framework.authentication.SessionAuthentication"
+    name = ["cookieAuth", "merchantHeader"]
+    priority = 1  # replaces drf-spectacular's cookie-only scheme
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME},
+            {
+                "type": "apiKey", "in": "header", "name": "X-Kefu-Merchant",
+                "description": "With a login session: the id of the merchant to act for "
+                "(you must be an active member). Writes also need the CSRF token.",
+            },
+        ]

@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 
 from conversations import apis
+from kefu.api import not_found
 
 urlpatterns = [
     path("conversations/", apis.ConversationList.as_view(), name="api-conversations"),
@@ -27,5 +28,5 @@ urlpatterns = [
     ),
     path("conversations/<int:pk>/status/", apis.ConversationStatus.as_view(), name="api-status"),
     # Last: anything else here (a non-numeric id, a typo) is a JSON 404, not an HTML page.
-    re_path(r"", apis.not_found),
+    re_path(r"", not_found),
 ]

@@ -15,7 +15,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "routing-auto-resolve": {"task": "conversations.tasks.routing_auto_resolve", "schedule": 60.0},
     "routing-sweep": {"task": "conversations.tasks.routing_sweep", "schedule": 60.0},
-    # Visitors waiting longer than their merchant's escalation delay (conversations.notify).
+    # Visitors waiting longer than their merchant's escalation delay (notifications.tasks; the
+    # task keeps the name it had in conversations, so a running beat and queued runs still match).
     "notify-unanswered": {"task": "conversations.notify.escalate_unanswered", "schedule": 30.0},
     # FAQ entries whose validity dates were crossed: retrain (knowledge.services).
     "kb-validity-sweep": {"task": "knowledge.tasks.kb_validity_sweep", "schedule": 60.0},

@@ -57,7 +57,9 @@ INSTALLED_APPS = [
     "merchants",
     "conversations",
     "knowledge",
+    "notifications",
     "widget",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -267,7 +269,7 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
 # (0 turns it off). The task re-checks read state when it runs.
 VISITOR_REPLY_EMAIL_DELAY = env.int("VISITOR_REPLY_EMAIL_DELAY", default=300)
 
-# --- Agent notifications: SMS escalation (kefu/sms.py, conversations/notify.py) ---------------
+# --- Agent notifications: SMS escalation (notifications/sms.py, notifications/services.py) -----
 # "console" only logs the message; "aliyun" sends through Alibaba Cloud SMS (Dysmsapi SendSms);
 # or the dotted path of a backend class.
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")

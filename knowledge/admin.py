@@ -1,6 +1,6 @@
 """Back office for the knowledge base: categories, FAQ entries, intents, synonyms and dictionary
-words (merchant-scoped like every admin, kefu.admin_scoping), bulk import/export with a progress
-page for large files, and the knowledge-gap report.
+words (merchant-scoped like every admin, merchants.admin_scoping), bulk import/export with a
+progress page for large files, and the knowledge-gap report.
 
 Every save and delete goes through knowledge.services (sanitising, validation, the KB version
 bump and the debounced retraining), never straight to the ORM. Visitor questions in the gap
@@ -21,11 +21,13 @@ from django.urls import path, reverse
 from django.utils.text import Truncator
 from django.utils.translation import gettext, gettext_lazy as _
 
-from kefu.admin_scoping import MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids
+from merchants.admin_scoping import (
+    MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids,
+)
 from kefu.errors import KefuError
 from merchants.models import Merchant
 
-from . import importers, selectors, services
+from . import formats, importers, selectors, services
 from .models import Category, DictionaryWord, Faq, ImportJob, Intent, Synonym, UnansweredQuestion
 
 GAP_SESSION_KEY = "kb_gap_groups"
@@ -154,7 +156,7 @@ class ImportExportMixin:
             if form.is_valid():
                 upload = form.cleaned_data["file"]
                 try:
-                    outcome = services.kb_import_submit(
+                    outcome = importers.kb_import_submit(
                         merchant=form.cleaned_data["merchant"], kind=self.import_kind,
                         fmt=form.cleaned_data["format"], file=upload, mode=form.cleaned_data["mode"],
                         filename=upload.name,
@@ -187,7 +189,7 @@ class ImportExportMixin:
             raise PermissionDenied
         merchants = admin_merchants(request)
         fmt = request.GET.get("format", "csv")
-        if fmt not in importers.FORMATS:
+        if fmt not in formats.FORMATS:
             raise Http404
         raw = request.GET.get("merchant")
         if raw is None and merchants.count() == 1:
@@ -240,10 +242,10 @@ class ImportForm(forms.Form):
         fmt = cleaned.get("format")
         if upload and fmt:
             suffix = upload.name.rsplit(".", 1)[-1].lower() if "." in upload.name else ""
-            if suffix in importers.FORMATS and suffix != fmt:
+            if suffix in formats.FORMATS and suffix != fmt:
                 self.add_error("file", gettext("This is a .%(suffix)s file; choose that format.") % {"suffix": suffix})
-            if upload.size > importers.MAX_FILE_BYTES:
-                self.add_error("file", gettext("The file is larger than %(n)d MB.") % {"n": importers.MAX_FILE_BYTES // 2**20})
+            if upload.size > formats.MAX_FILE_BYTES:
+                self.add_error("file", gettext("The file is larger than %(n)d MB.") % {"n": formats.MAX_FILE_BYTES // 2**20})
         return cleaned
 
 

@@ -17,7 +17,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from conversations.apis import KeysetPagination
+from kefu.pagination import KeysetPagination
 from merchants.models import Membership
 from merchants.permissions import request_merchant_id
 
@@ -175,7 +175,7 @@ class ImportView(generics.GenericAPIView):
         params.is_valid(raise_exception=True)
         args = params.validated_data
         merchant = selectors.merchant_for_kb(merchant_id=merchant_id)
-        outcome = services.kb_import_submit(
+        outcome = importers.kb_import_submit(
             merchant=merchant, kind=args["kind"], fmt=args["format"], file=args["file"],
             mode=args["mode"], filename=args["file"].name,
         )

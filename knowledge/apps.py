@@ -9,6 +9,7 @@ class KnowledgeConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
+        from . import tasks  # noqa: F401 - registered here: training and importers queue by name
         from .nlp import encoder
 
         encoder.configure(enabled=settings.KB_ENCODER, model_path=settings.KB_ENCODER_MODEL,

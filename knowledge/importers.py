@@ -1,45 +1,46 @@
-"""Bulk import and export of the knowledge base: CSV, JSON and XLSX.
+"""Bulk import and export of the knowledge base, and the import jobs the worker runs.
 
-An import reads the whole file, validates every row (with the same rules as single writes,
-knowledge.services.*_clean), and writes only if no row failed, in one transaction: a file is
-imported whole or not at all. Errors name the row as the user sees it (CSV/XLSX: the row in
-the sheet, the header being row 1; JSON: the item, counting from 1), the column and the reason.
+An import reads the whole file (knowledge.formats: CSV, JSON, XLSX), validates every row (with
+the same rules as single writes, knowledge.services.*_clean), and writes only if no row failed,
+in one transaction: a file is imported whole or not at all. Errors name the row as the user sees
+it (CSV/XLSX: the row in the sheet, the header being row 1; JSON: the item, counting from 1),
+the column and the reason. A file of more than KB_IMPORT_INLINE_MAX_ROWS rows becomes an
+ImportJob run by the worker (knowledge.tasks.kb_import_task).
 
-CSV may be UTF-8 with or without a BOM, or GBK/GB18030 (what Excel saves on a Chinese Windows).
 Intents also come as `text,label` pairs, one example per row (the format of public intent
 datasets, used by `kb_eval`): the rows of a label become one intent.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
-import json
-import zipfile
+import logging
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 from zoneinfo import ZoneInfo
 
+from celery import current_app
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import dateparse, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.errors import KefuError
 from merchants.models import Merchant
 
-from . import services
-from .models import Category, DictionaryWord, Faq, Intent, Synonym
+from . import formats, services
+from .models import Category, DictionaryWord, Faq, ImportJob, Intent, Synonym
 from .textutil import split_lines, split_list
+from .training import kb_changed
+
+log = logging.getLogger(__name__)
 
 KINDS = ("faqs", "intents", "synonyms", "dictionary")
-FORMATS = ("csv", "json", "xlsx")
 MODES = ("upsert", "replace")
-MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_XLSX_UNPACKED = 200 * 1024 * 1024  # a zip bomb stops here, before any XML is parsed
-MAX_ROWS = 100_000
 MAX_ERRORS = 500  # reported; the count says how many there were
 PROGRESS_EVERY = 500
+# Queued by name (knowledge/tasks.py imports this module, not the other way round).
+IMPORT_TASK = "knowledge.tasks.kb_import_task"
 
 COLUMNS = {
     "faqs": ["question", "similar_questions", "answer", "keywords", "category", "enabled",
@@ -55,23 +56,12 @@ REQUIRED = {
     "dictionary": {"word"},
 }
 PAIR_COLUMNS = {"text", "label"}
-# Headers as Chinese spreadsheets often name them.
-ALIASES = {
-    "问题": "question", "标准问题": "question", "相似问题": "similar_questions",
-    "相似问法": "similar_questions", "答案": "answer", "回答": "answer", "关键词": "keywords",
-    "分类": "category", "启用": "enabled", "生效时间": "valid_from", "失效时间": "valid_until",
-    "意图": "name", "名称": "name", "例句": "examples", "示例": "examples", "动作": "action",
-    "槽位": "slots", "词": "word", "词语": "word", "同义词": "synonyms", "词频": "frequency",
-    "文本": "text", "标签": "label",
-}
 MODELS = {"faqs": Faq, "intents": Intent, "synonyms": Synonym, "dictionary": DictionaryWord}
 KEY = {"faqs": "question", "intents": "name", "synonyms": "word", "dictionary": "word"}
 CLEAN = {
     "faqs": services.faq_clean, "intents": services.intent_clean,
     "synonyms": services.synonym_clean, "dictionary": services.dictionary_clean,
 }
-TRUE = {"1", "true", "yes", "y", "是", "启用", "on"}
-FALSE = {"0", "false", "no", "n", "否", "停用", "禁用", "off"}
 
 
 @dataclass
@@ -108,260 +98,44 @@ class ImportResult:
         }
 
 
-class FileError(Exception):
-    """The file as a whole cannot be read (reported as row 0, field "file")."""
-
-
-# --- Reading ---------------------------------------------------------------------------------------
-
-
-def read_bytes(file) -> bytes:
-    if isinstance(file, (bytes, bytearray)):
-        data = bytes(file)
-    elif isinstance(file, str) or hasattr(file, "__fspath__"):
-        with open(file, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    else:
-        data = file.read(MAX_FILE_BYTES + 1)
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-    if len(data) > MAX_FILE_BYTES:
-        raise FileError(_("The file is larger than %(n)d MB.") % {"n": MAX_FILE_BYTES // 2**20})
-    return data
-
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030, a superset of the GBK Excel writes."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise FileError(_("The file is neither UTF-8 nor GBK text."))
-
-
-def _header(names) -> list[str]:
-    out = []
-    for name in names:
-        name = "" if name is None else str(name).strip().lstrip("\ufeff")
-        out.append(ALIASES.get(name, name.lower()))
-    return out
-
-
-def read_rows(fmt: str, data: bytes) -> tuple[list[str], list[tuple[int, dict]]]:
-    """(columns, [(row number, {column: value})]); blank lines skipped."""
-    if not data.strip():
-        raise FileError(_("The file is empty."))
-    if fmt == "csv":
-        return _read_csv(decode_text(data))
-    if fmt == "json":
-        return _read_json(decode_text(data))
-    if fmt == "xlsx":
-        return _read_xlsx(data)
-    raise FileError(_("Unknown format."))
-
-
-def _rows_from_table(table: Iterable[tuple[int, list]]) -> tuple[list[str], list[tuple[int, dict]]]:
-    iterator = iter(table)
-    try:
-        _number, first = next(iterator)
-    except StopIteration:
-        raise FileError(_("The file is empty.")) from None
-    columns = _header(first)
-    rows = []
-    for number, values in iterator:
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-            continue
-        if len(rows) >= MAX_ROWS:
-            raise FileError(_("More than %(n)d rows.") % {"n": MAX_ROWS})
-        rows.append((number, {c: v for c, v in zip(columns, values) if c}))
-    return columns, rows
-
-
-def _read_csv(text: str):
-    first_line = text.split("\n", 1)[0]
-    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        # Numbered as a spreadsheet shows them: a cell with line breaks is still one row.
-        table = [
-            (number, [_unescape_csv(v) for v in values]) for number, values in enumerate(reader, 1)
-        ]
-    except csv.Error as exc:
-        raise FileError(_("Not a readable CSV file: %(error)s") % {"error": exc}) from None
-    return _rows_from_table(table)
-
-
-def _read_json(text: str):
-    try:
-        payload = json.loads(text)
-    except ValueError as exc:
-        raise FileError(_("Not valid JSON: %(error)s") % {"error": exc}) from None
-    if isinstance(payload, dict) and len(payload) == 1:
-        payload = next(iter(payload.values()))  # {"faqs": [...]}
-    if not isinstance(payload, list):
-        raise FileError(_("JSON must be a list of objects."))
-    if len(payload) > MAX_ROWS:
-        raise FileError(_("More than %(n)d rows.") % {"n": MAX_ROWS})
-    columns: list[str] = []
-    rows = []
-    for number, item in enumerate(payload, 1):
-        if not isinstance(item, dict):
-            raise FileError(_("Item %(n)d is not an object.") % {"n": number})
-        item = {c: v for c, v in zip(_header(item.keys()), item.values())}
-        for c in item:
-            if c not in columns:
-                columns.append(c)
-        rows.append((number, item))
-    return columns, rows
-
-
-def _read_xlsx(data: bytes):
-    from openpyxl import load_workbook
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_XLSX_UNPACKED:
-                raise FileError(_("The spreadsheet is too large once unpacked."))
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except FileError:
-        raise
-    except Exception:  # noqa: BLE001 - zip, XML and openpyxl errors all mean "not an xlsx"
-        raise FileError(_("Not a readable XLSX file.")) from None
-    try:
-        sheet = workbook.worksheets[0]
-        table = (
-            (number, list(values))
-            for number, values in enumerate(sheet.iter_rows(values_only=True), 1)
-        )
-        return _rows_from_table(table)
-    except FileError:
-        raise
-    except Exception:  # noqa: BLE001
-        raise FileError(_("Not a readable XLSX file.")) from None
-    finally:
-        workbook.close()
-
-
-# --- Cell values -----------------------------------------------------------------------------------
-
-
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, dict)):
-        raise ValueError(_("Must be text."))
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return value.isoformat()
-    return value if isinstance(value, str) else str(value)
-
-
-def _cell_bool(value, default=True) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    text = _cell_text(value).strip().lower()
-    if text in TRUE:
-        return True
-    if text in FALSE:
-        return False
-    raise ValueError(_("Must be true or false (1/0, yes/no, 是/否)."))
-
-
-def _cell_int(value) -> int | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise ValueError(_("Must be a whole number."))
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    text = _cell_text(value).strip()
-    if not text.lstrip("-").isdigit():
-        raise ValueError(_("Must be a whole number."))
-    return int(text)
-
-
-def _cell_datetime(value, tz) -> datetime.datetime | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, datetime.datetime):
-        parsed = value
-    elif isinstance(value, datetime.date):
-        parsed = datetime.datetime.combine(value, datetime.time())
-    else:
-        text = _cell_text(value).strip()
-        try:
-            parsed = dateparse.parse_datetime(text.replace("/", "-"))
-            if parsed is None:
-                day = dateparse.parse_date(text.replace("/", "-"))
-                parsed = datetime.datetime.combine(day, datetime.time()) if day else None
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            raise ValueError(_("Not a date: use 2026-01-31 or 2026-01-31 18:00."))
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, tz)  # the merchant's local time
-    return parsed
-
-
-def _cell_json_list(value):
-    if value is None or isinstance(value, list):
-        return value
-    text = _cell_text(value).strip()
-    if not text:
-        return []
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise ValueError(_("Must be a JSON list, e.g. [{\"name\": \"order_no\", \"prompt\": \"…\"}].")) \
-            from None
-
-
 # --- Row -> values ----------------------------------------------------------------------------------
 
 
 def _faq_values(row: dict, tz) -> dict:
     return {
-        "question": _field(row, "question", _cell_text),
+        "question": _field(row, "question", formats.cell_text),
         "similar_questions": row.get("similar_questions") if isinstance(row.get("similar_questions"), list)
-        else _field(row, "similar_questions", _cell_text),
-        "answer": _field(row, "answer", _cell_text),
+        else _field(row, "similar_questions", formats.cell_text),
+        "answer": _field(row, "answer", formats.cell_text),
         "keywords": row.get("keywords") if isinstance(row.get("keywords"), list)
-        else _field(row, "keywords", _cell_text),
-        "is_enabled": _field(row, "enabled", lambda v: _cell_bool(v)),
-        "valid_from": _field(row, "valid_from", lambda v: _cell_datetime(v, tz)),
-        "valid_until": _field(row, "valid_until", lambda v: _cell_datetime(v, tz)),
+        else _field(row, "keywords", formats.cell_text),
+        "is_enabled": _field(row, "enabled", lambda v: formats.cell_bool(v)),
+        "valid_from": _field(row, "valid_from", lambda v: formats.cell_datetime(v, tz)),
+        "valid_until": _field(row, "valid_until", lambda v: formats.cell_datetime(v, tz)),
     }
 
 
 def _intent_values(row: dict, tz) -> dict:
     return {
-        "name": _field(row, "name", _cell_text),
+        "name": _field(row, "name", formats.cell_text),
         "examples": row.get("examples") if isinstance(row.get("examples"), list)
-        else _field(row, "examples", _cell_text),
-        "answer": _field(row, "answer", _cell_text),
-        "action": _field(row, "action", _cell_text).strip().lower() or Intent.Action.ANSWER,
-        "slots": _field(row, "slots", _cell_json_list),
-        "is_enabled": _field(row, "enabled", lambda v: _cell_bool(v)),
+        else _field(row, "examples", formats.cell_text),
+        "answer": _field(row, "answer", formats.cell_text),
+        "action": _field(row, "action", formats.cell_text).strip().lower() or Intent.Action.ANSWER,
+        "slots": _field(row, "slots", formats.cell_json_list),
+        "is_enabled": _field(row, "enabled", lambda v: formats.cell_bool(v)),
     }
 
 
 def _synonym_values(row: dict, tz) -> dict:
     value = row.get("synonyms")
-    return {"word": _field(row, "word", _cell_text),
-            "synonyms": value if isinstance(value, list) else _field(row, "synonyms", _cell_text)}
+    return {"word": _field(row, "word", formats.cell_text),
+            "synonyms": value if isinstance(value, list) else _field(row, "synonyms", formats.cell_text)}
 
 
 def _dictionary_values(row: dict, tz) -> dict:
-    return {"word": _field(row, "word", _cell_text),
-            "frequency": _field(row, "frequency", _cell_int)}
+    return {"word": _field(row, "word", formats.cell_text),
+            "frequency": _field(row, "frequency", formats.cell_int)}
 
 
 ROW_VALUES = {"faqs": _faq_values, "intents": _intent_values, "synonyms": _synonym_values,
@@ -420,7 +194,7 @@ def validate(*, merchant: Merchant, kind: str, columns: list[str], rows: list[tu
             cleaned = CLEAN[kind](merchant_id=merchant.pk, values=values, db=False)
             category = None
             if kind == "faqs" and "category" in columns:
-                category = _field(row, "category", _cell_text).strip() or None
+                category = _field(row, "category", formats.cell_text).strip() or None
                 if category and len(category) > 100:
                     raise _CellError("category", _("At most %(n)d characters.") % {"n": 100})
         except _CellError as exc:
@@ -455,8 +229,8 @@ def _group_pairs(rows, result: ImportResult) -> list[tuple[int, dict]]:
     groups: dict[str, tuple[int, list[str]]] = {}
     for number, row in rows:
         try:
-            text = _field(row, "text", _cell_text).strip()
-            label = _field(row, "label", _cell_text).strip()
+            text = _field(row, "text", formats.cell_text).strip()
+            label = _field(row, "label", formats.cell_text).strip()
         except _CellError as exc:
             result.add_error(number, exc.field, exc.message)
             continue
@@ -526,7 +300,7 @@ def apply(*, merchant: Merchant, kind: str, mode: str, records: list[_Record],
         stale = [obj.pk for k, obj in existing.items() if k not in keep]
         result.deleted = model.objects.filter(merchant_id=merchant.pk, pk__in=stale).delete()[0] \
             if stale else 0
-    services.kb_changed(merchant_id=merchant.pk)
+    kb_changed(merchant_id=merchant.pk)
 
 
 def _categories(merchant: Merchant, records: list[_Record]) -> dict[str, int]:
@@ -546,8 +320,8 @@ def run_import(*, merchant: Merchant, kind: str, fmt: str, data: bytes, mode: st
                before_write: Callable[[], None] | None = None) -> ImportResult:
     result = ImportResult()
     try:
-        columns, rows = read_rows(fmt, data)
-    except FileError as exc:
+        columns, rows = formats.read_rows(fmt, data)
+    except formats.FileError as exc:
         result.add_error(0, "file", str(exc))
         return result
     result.rows = len(rows)
@@ -567,33 +341,7 @@ def run_import(*, merchant: Merchant, kind: str, fmt: str, data: bytes, mode: st
     return result
 
 
-def count_rows(fmt: str, data: bytes) -> int:
-    """About how many rows the file has, cheaply (the request decides with it whether to import
-    now or in the worker): lines of a CSV (a cell with line breaks counts more), the sheet's
-    recorded size for XLSX, items for JSON. 0 when unreadable: the import reports why."""
-    try:
-        if fmt == "csv":
-            return max(data.count(b"\n") + (not data.endswith(b"\n")) - 1, 0)
-        if fmt == "xlsx":
-            from openpyxl import load_workbook
-
-            workbook = load_workbook(io.BytesIO(data), read_only=True)
-            try:
-                return max((workbook.worksheets[0].max_row or 0) - 1, 0)
-            finally:
-                workbook.close()
-        return len(read_rows(fmt, data)[1])
-    except Exception:  # noqa: BLE001 - unreadable: imported inline, which reports why
-        return 0
-
-
 # --- Export ----------------------------------------------------------------------------------------
-
-CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "json": "application/json",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 def export_records(*, merchant: Merchant, kind: str) -> list[dict]:
@@ -624,77 +372,110 @@ def export_records(*, merchant: Merchant, kind: str) -> list[dict]:
             for w in DictionaryWord.objects.filter(merchant_id=merchant.pk).order_by("pk")]
 
 
-def _flat(value) -> str | int | None:
-    """A cell: lists one per line (keywords and synonyms comma separated), slots as JSON."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        if value and isinstance(value[0], dict):
-            return json.dumps(value, ensure_ascii=False)
-        return "\n".join(value)
-    if value is None:
-        return ""
-    return value
-
-
 def export(*, merchant: Merchant, kind: str, fmt: str) -> tuple[str, str, bytes]:
     """(filename, content type, bytes)."""
-    records = export_records(merchant=merchant, kind=kind)
-    columns = COLUMNS[kind]
-    if fmt == "json":
-        body = json.dumps(records, ensure_ascii=False, indent=1).encode("utf-8")
-    elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(columns)
-        for record in records:
-            writer.writerow([_csv_cell(kind, c, record[c], escape=True) for c in columns])
-        # With a BOM, so Excel opens the Chinese text as UTF-8.
-        body = out.getvalue().encode("utf-8-sig")
-    elif fmt == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet(kind)
-        sheet.append(columns)
-        for record in records:
-            sheet.append(_xlsx_row(sheet, [_csv_cell(kind, c, record[c]) for c in columns]))
-        out = io.BytesIO()
-        workbook.save(out)
-        body = out.getvalue()
-    else:
-        raise KefuError("invalid", _("Unknown format."), field="format")
+    body = formats.write_table(fmt=fmt, kind=kind, columns=COLUMNS[kind],
+                               records=export_records(merchant=merchant, kind=kind))
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    return f"kb-{kind}-{stamp}.{fmt}", CONTENT_TYPES[fmt], body
+    return f"kb-{kind}-{stamp}.{fmt}", formats.CONTENT_TYPES[fmt], body
 
 
-# A cell starting with one of these is a formula to Excel (CSV injection): CSV export prefixes
-# it with an apostrophe, which Excel hides, and CSV import takes the apostrophe off again.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# --- Import jobs (what the admin, the API and the worker call) ------------------------------
 
 
-def _csv_cell(kind: str, column: str, value, *, escape: bool = False):
-    if isinstance(value, list) and column in ("keywords", "synonyms"):
-        value = ", ".join(value)
-    value = _flat(value)
-    if escape and isinstance(value, str) and value.startswith(FORMULA_START):
-        value = "'" + value
-    return value
+def _import_args(kind: str, fmt: str, mode: str) -> None:
+    for name, value, allowed in (("kind", kind, KINDS), ("format", fmt, formats.FORMATS),
+                                 ("mode", mode, MODES)):
+        if value not in allowed:
+            raise KefuError("invalid", _("One of: %(choices)s.") % {"choices": ", ".join(allowed)},
+                            field=name)
 
 
-def _unescape_csv(value: str) -> str:
-    if value.startswith("'") and value[1:].startswith(FORMULA_START):
-        return value[1:]
-    return value
+def kb_import(*, merchant: Merchant, kind: str, fmt: str, file, mode: str = "upsert",
+              progress=None, before_write=None):
+    """Import a file of FAQ entries, intents, synonyms or dictionary words now (see the module
+    docstring). Returns an ImportResult: counts, or per-row errors and nothing written. `file`:
+    bytes, a path or a binary file object."""
+    _import_args(kind, fmt, mode)
+    try:
+        data = formats.read_bytes(file)
+    except formats.FileError as exc:
+        result = ImportResult()
+        result.add_error(0, "file", str(exc))
+        return result
+    return run_import(merchant=merchant, kind=kind, fmt=fmt, data=data, mode=mode,
+                      progress=progress, before_write=before_write)
 
 
-def _xlsx_row(sheet, values: list) -> list:
-    from openpyxl.cell import WriteOnlyCell
+def kb_import_submit(*, merchant: Merchant, kind: str, fmt: str, file, mode: str = "upsert",
+                     filename: str = ""):
+    """What the admin and the API call: a file of up to KB_IMPORT_INLINE_MAX_ROWS rows is
+    imported now (returns an ImportResult); a larger one becomes an ImportJob run by the worker,
+    whose progress the caller shows (returns the job)."""
+    _import_args(kind, fmt, mode)
+    try:
+        data = formats.read_bytes(file)
+    except formats.FileError as exc:
+        result = ImportResult()
+        result.add_error(0, "file", str(exc))
+        return result
+    if formats.count_rows(fmt, data) <= settings.KB_IMPORT_INLINE_MAX_ROWS:
+        return run_import(merchant=merchant, kind=kind, fmt=fmt, data=data, mode=mode)
+    # Finished jobs keep only their result; a week of them is plenty for the progress pages.
+    ImportJob.objects.filter(
+        merchant_id=merchant.pk, created_at__lt=timezone.now() - datetime.timedelta(days=7)
+    ).delete()
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            merchant_id=merchant.pk, kind=kind, fmt=fmt, mode=mode, filename=filename[:255], data=data
+        )
+        transaction.on_commit(lambda: _queue_import(job.pk))
+    return job
 
-    cells = []
-    for value in values:
-        cell = WriteOnlyCell(sheet, value)
-        if isinstance(value, str):
-            cell.data_type = "s"  # text stays text: openpyxl would make "=..." a formula
-        cells.append(cell)
-    return cells
+
+def _queue_import(job_id: int) -> None:
+    try:
+        current_app.tasks[IMPORT_TASK].apply_async(kwargs={"job_id": job_id})
+    except Exception:  # noqa: BLE001 - shown as failed on the progress page, not a 500
+        log.exception("could not queue KB import %s", job_id)
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportJob.Status.FAILED, finished_at=timezone.now(),
+            result={"created": 0, "updated": 0, "deleted": 0, "rows": 0, "error_count": 1,
+                    "errors": [{"row": 0, "field": "file",
+                                "message": _("The import could not be queued; try again.")}]},
+        )
+
+
+def kb_import_job_run(*, job_id: int):
+    """Run a queued import job (the worker's side). Progress is written to the job row during
+    validation, before the import's own transaction starts, so the progress page sees it."""
+    # Claim it: a task delivered twice (acks_late after a worker restart) must not import twice.
+    if not ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
+        status=ImportJob.Status.VALIDATING
+    ):
+        return None
+    job = ImportJob.objects.select_related("merchant").get(pk=job_id)
+
+    def progress(done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(done_rows=done, total_rows=total)
+
+    def before_write() -> None:
+        ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.WRITING)
+
+    try:
+        result = run_import(
+            merchant=job.merchant, kind=job.kind, fmt=job.fmt, data=bytes(job.data), mode=job.mode,
+            progress=progress, before_write=before_write,
+        )
+        outcome = result.as_dict()
+        status = ImportJob.Status.DONE if result.ok else ImportJob.Status.FAILED
+    except Exception:  # noqa: BLE001 - the page must say it failed rather than spin forever
+        log.exception("KB import %s failed", job_id)
+        outcome = {"created": 0, "updated": 0, "deleted": 0, "rows": 0, "error_count": 1,
+                   "errors": [{"row": 0, "field": "file", "message": _("The import failed.")}]}
+        status = ImportJob.Status.FAILED
+    ImportJob.objects.filter(pk=job_id).update(
+        status=status, result=outcome, data=b"", finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job

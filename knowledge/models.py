@@ -53,6 +53,16 @@ class Faq(models.Model):
     def __str__(self) -> str:
         return self.question
 
+    @staticmethod
+    def valid_at(now) -> models.Q:
+        """Entries the bot may answer with at `now`: enabled and inside their validity dates
+        (what training learns and what answering re-checks)."""
+        return (
+            models.Q(is_enabled=True)
+            & (models.Q(valid_from__isnull=True) | models.Q(valid_from__lte=now))
+            & (models.Q(valid_until__isnull=True) | models.Q(valid_until__gt=now))
+        )
+
 
 class Intent(models.Model):
     class Action(models.TextChoices):

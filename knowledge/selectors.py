@@ -1,6 +1,6 @@
 """Reads of the knowledge base, all scoped by merchant: lists for the admin and the API, the
-snapshot the trainer learns from, the per-process engine cache the bot answers with, and the
-knowledge-gap report."""
+per-process engine cache the bot answers with, and the knowledge-gap report. What training
+reads (kb_snapshot) is in knowledge.training."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from django.utils import timezone
 from kefu.errors import NotFound
 from merchants.models import Merchant
 
+from . import training
 from .models import (
     BotModel, Category, DictionaryWord, Faq, ImportJob, Intent, Synonym, UnansweredQuestion,
 )
 from .nlp import engine as nlp_engine
-from .textutil import split_list
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +64,10 @@ def row_get(queryset: QuerySet, pk):
     return row
 
 
-def _valid_now(now) -> Q:
-    return (
-        Q(is_enabled=True)
-        & (Q(valid_from__isnull=True) | Q(valid_from__lte=now))
-        & (Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-    )
-
-
 def faq_answerable(*, merchant_id: int, faq_id: int) -> Faq | None:
     """The FAQ entry the bot may answer with now: enabled and inside its validity dates. A model
     trained earlier can still name an entry that was since disabled, expired or deleted."""
-    return Faq.objects.filter(_valid_now(timezone.now()), merchant_id=merchant_id, pk=faq_id).first()
+    return Faq.objects.filter(Faq.valid_at(timezone.now()), merchant_id=merchant_id, pk=faq_id).first()
 
 
 def merchant_for_kb(*, merchant_id: int) -> Merchant:
@@ -84,38 +76,6 @@ def merchant_for_kb(*, merchant_id: int) -> Merchant:
 
 def import_job_get(*, merchant_id: int, job_id: int) -> ImportJob:
     return row_get(ImportJob.objects.filter(merchant_id=merchant_id).defer("data"), job_id)
-
-
-# --- Training input -------------------------------------------------------------------------------
-
-
-def kb_snapshot(*, merchant_id: int) -> nlp_engine.KbSnapshot:
-    """What the bot learns from: enabled FAQ entries inside their validity dates, enabled
-    intents, synonyms and dictionary words."""
-    faqs = [
-        nlp_engine.FaqDoc(
-            id=pk, question=question, similar=[s for s in similar.splitlines() if s.strip()],
-            keywords=split_list(keywords) or [], category=category or "",
-        )
-        for pk, question, similar, keywords, category in Faq.objects.filter(
-            _valid_now(timezone.now()), merchant_id=merchant_id
-        ).order_by("pk").values_list("pk", "question", "similar_questions", "keywords", "category__name")
-    ]
-    intents = [
-        nlp_engine.IntentDoc(id=pk, name=name, examples=[e for e in examples.splitlines() if e.strip()])
-        for pk, name, examples in Intent.objects.filter(merchant_id=merchant_id, is_enabled=True)
-        .order_by("pk").values_list("pk", "name", "examples")
-    ]
-    synonyms = {
-        word: split_list(variants) or []
-        for word, variants in Synonym.objects.filter(merchant_id=merchant_id)
-        .order_by("word").values_list("word", "synonyms")
-    }
-    dictionary = list(
-        DictionaryWord.objects.filter(merchant_id=merchant_id).order_by("word")
-        .values_list("word", "frequency")
-    )
-    return nlp_engine.KbSnapshot(faqs=faqs, intents=intents, synonyms=synonyms, dictionary=dictionary)
 
 
 # --- The engine the bot answers with ----------------------------------------------------------------
@@ -187,9 +147,7 @@ def _stale_model(merchant_id: int, kb_version: int, error: Exception) -> None:
         return
     _stale_seen.add((merchant_id, kb_version))
     log.warning("merchant %s: stored bot model v%s is stale (%s); retraining", merchant_id, kb_version, error)
-    from . import services
-
-    services.kb_model_stale(merchant_id=merchant_id)
+    training.kb_model_stale(merchant_id=merchant_id)
 
 
 def engine_version(*, merchant_id: int) -> int | None:

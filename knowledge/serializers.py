@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conversations.serializers import StrictCharField, UtcDateTimeField
+from kefu.api import StrictCharField, UtcDateTimeField
 
 from .models import Intent
 from .richtext import html_to_text

@@ -1,9 +1,10 @@
-"""Writes to the knowledge base.
+"""Writes to the knowledge base's entries: categories, FAQ entries, intents, synonyms and
+dictionary words, the knowledge-gap log and answer counts.
 
-Every write is scoped by merchant, validated here (the admin and the API show these errors as
-field errors), and bumps `Merchant.kb_version` in the same transaction with an F() update, so two
-admins saving at once never lose a bump. After the commit the write schedules a debounced
-training run (knowledge.tasks.kb_train_task); answering never trains.
+Every write is scoped by merchant, validated here (the admin, the API and the importer show
+these errors as field errors), and bumps the KB version in the same transaction
+(knowledge.training.kb_changed), which schedules the retraining; answering never trains.
+Training and the model lifecycle: knowledge.training; bulk import/export: knowledge.importers.
 """
 
 from __future__ import annotations
@@ -11,28 +12,21 @@ from __future__ import annotations
 import datetime
 import logging
 import re
-import time
 
-from django.conf import settings
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.errors import KefuError, NotFound
-from merchants.models import Merchant
 
-from . import selectors
-from .models import BotModel, Category, DictionaryWord, Faq, Intent, Synonym, UnansweredQuestion
-from .nlp import engine as nlp_engine
+from .models import Category, DictionaryWord, Faq, Intent, Synonym, UnansweredQuestion
 from .richtext import sanitize_html
 from .textutil import split_lines, split_list
+from .training import kb_changed
 
 log = logging.getLogger(__name__)
 
-# Models kept per merchant: the newest, and the previous one for processes still serving it.
-BOT_MODELS_KEPT = 2
 MAX_LINES = 500  # similar questions, synonyms per row
 MAX_EXAMPLES = 5000  # example phrases per intent (public datasets have a few hundred)
 MAX_SLOTS = 10
@@ -40,41 +34,6 @@ SLOT_KEYS = {"name", "prompt", "pattern", "reprompt"}
 SLOT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
 # A group containing + * or {n,} followed by + * or {n,}: the classic catastrophic backtracking.
 NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,\d*\})")
-
-
-# --- Version bump and training schedule ---------------------------------------------------------
-
-
-def kb_changed(*, merchant_id: int) -> int:
-    """Bump the merchant's KB version (call inside the writing transaction) and schedule
-    training after the commit. Returns the new version."""
-    # F() update: concurrent writers each add one; the row lock it takes also orders them, so
-    # the value read back below is this transaction's own.
-    Merchant.objects.filter(pk=merchant_id).update(kb_version=F("kb_version") + 1)
-    version = Merchant.objects.filter(pk=merchant_id).values_list("kb_version", flat=True).get()
-    transaction.on_commit(lambda: kb_train_schedule(merchant_id=merchant_id, kb_version=version))
-    return version
-
-
-def _changed_key(merchant_id: int) -> str:
-    return f"kb:changed:{merchant_id}"
-
-
-def kb_train_schedule(*, merchant_id: int, kb_version: int | None) -> None:
-    from .tasks import kb_train_task
-
-    try:
-        # When the last change was committed: lets a run tell "a newer change is still inside
-        # its debounce window" from "a newer change's own run was lost" (kb_train_if_due).
-        cache.set(_changed_key(merchant_id), time.time(),
-                  timeout=settings.KB_TRAIN_DEBOUNCE_SECONDS + 3600)
-        kb_train_task.apply_async(
-            kwargs={"merchant_id": merchant_id, "kb_version": kb_version},
-            countdown=settings.KB_TRAIN_DEBOUNCE_SECONDS,
-        )
-    except Exception:  # noqa: BLE001 - the write is committed (this runs after the commit):
-        # no 500 for it; the next change schedules again.
-        log.exception("could not schedule KB training for merchant %s", merchant_id)
 
 
 # --- Field cleaning -----------------------------------------------------------------------------
@@ -461,7 +420,7 @@ def kb_rows_delete(*, merchant_id: int, model, ids) -> int:
     return deleted
 
 
-# --- Knowledge gaps -------------------------------------------------------------------------------
+# --- Knowledge gaps and answer counts -------------------------------------------------------------------------------
 
 
 def unanswered_question_record(
@@ -490,222 +449,6 @@ def gap_resolve(*, merchant_id: int, question_ids, faq_id: int) -> int:
     return UnansweredQuestion.objects.filter(
         merchant_id=merchant_id, pk__in=list(question_ids), resolved_faq=None
     ).update(resolved_faq_id=faq_id)
-
-
-# --- Training -------------------------------------------------------------------------------------
-
-
-def kb_train(*, merchant_id: int) -> BotModel:
-    """Train a model for the merchant's current KB version, unless one exists. Slow (seconds):
-    runs in the worker, outside any transaction."""
-    # The version is read before the rows: if a write lands in between, the model is labelled
-    # with the older version but holds newer rows, which is harmless (the newer version's own
-    # run trains again). The other order could label old rows with the new version.
-    version = Merchant.objects.filter(pk=merchant_id).values_list("kb_version", flat=True).get()
-    existing = BotModel.objects.filter(merchant_id=merchant_id, kb_version=version).first()
-    if existing is not None:
-        return existing
-    snapshot = selectors.kb_snapshot(merchant_id=merchant_id)
-    started = time.perf_counter()
-    data = nlp_engine.train(snapshot)
-    metrics = {
-        "train_seconds": round(time.perf_counter() - started, 3),
-        "faqs": len(snapshot.faqs), "intents": len(snapshot.intents),
-        "synonyms": len(snapshot.synonyms), "dictionary": len(snapshot.dictionary),
-        "bytes": len(data),
-    }
-    try:
-        with transaction.atomic():
-            model = BotModel.objects.create(
-                merchant_id=merchant_id, kb_version=version, data=data, metrics=metrics
-            )
-    except IntegrityError:
-        # Two workers trained the same version at once (a retried task): keep the first.
-        return BotModel.objects.get(merchant_id=merchant_id, kb_version=version)
-    keep = list(
-        BotModel.objects.filter(merchant_id=merchant_id).order_by("-kb_version")
-        .values_list("pk", flat=True)[:BOT_MODELS_KEPT]
-    )
-    BotModel.objects.filter(merchant_id=merchant_id).exclude(pk__in=keep).delete()
-    return model
-
-
-def kb_model_stale(*, merchant_id: int) -> None:
-    """The newest stored model cannot be loaded (format from an older release): a version bump
-    makes the usual debounced training build a current one."""
-    with transaction.atomic():
-        kb_changed(merchant_id=merchant_id)
-
-
-def kb_train_if_due(*, merchant_id: int, kb_version: int | None) -> BotModel | None:
-    """What the debounced task does when it fires: nothing if a model for the current version
-    exists, or if a newer change than the one that scheduled it is still inside its debounce
-    window (that change's own run will train); otherwise train.
-
-    The time of the last change is kept in the cache. Where the worker cannot see it (no Redis:
-    each process has its own cache) a newer version alone means "its run will come"."""
-    current = Merchant.objects.filter(pk=merchant_id).values_list("kb_version", flat=True).first()
-    if current is None:
-        return None  # merchant deleted
-    if BotModel.objects.filter(merchant_id=merchant_id, kb_version=current).exists():
-        return None
-    if kb_version is not None and current > kb_version:
-        changed_at = cache.get(_changed_key(merchant_id))
-        if changed_at is None or time.time() - changed_at < settings.KB_TRAIN_DEBOUNCE_SECONDS:
-            return None
-        # The newer change is past its window and still untrained: its run was lost or is
-        # stuck behind a backlog. Train now; that run will find the model and stop.
-    return kb_train(merchant_id=merchant_id)
-
-
-# --- Import ---------------------------------------------------------------------------------------
-
-
-def _import_args(kind: str, fmt: str, mode: str) -> None:
-    from . import importers
-
-    for name, value, allowed in (("kind", kind, importers.KINDS), ("format", fmt, importers.FORMATS),
-                                 ("mode", mode, importers.MODES)):
-        if value not in allowed:
-            raise _invalid(name, _("One of: %(choices)s.") % {"choices": ", ".join(allowed)})
-
-
-def kb_import(*, merchant: Merchant, kind: str, fmt: str, file, mode: str = "upsert",
-              progress=None, before_write=None):
-    """Import a file of FAQ entries, intents, synonyms or dictionary words; see
-    knowledge.importers. Returns an ImportResult: counts, or per-row errors and nothing
-    written. `file`: bytes, a path or a binary file object."""
-    from . import importers
-
-    _import_args(kind, fmt, mode)
-    try:
-        data = importers.read_bytes(file)
-    except importers.FileError as exc:
-        result = importers.ImportResult()
-        result.add_error(0, "file", str(exc))
-        return result
-    return importers.run_import(merchant=merchant, kind=kind, fmt=fmt, data=data, mode=mode,
-                                progress=progress, before_write=before_write)
-
-
-def kb_import_submit(*, merchant: Merchant, kind: str, fmt: str, file, mode: str = "upsert",
-                     filename: str = ""):
-    """What the admin and the API call: a file of up to KB_IMPORT_INLINE_MAX_ROWS rows is
-    imported now (returns an ImportResult); a larger one becomes an ImportJob run by the worker,
-    whose progress the caller shows (returns the job)."""
-    from . import importers
-    from .models import ImportJob
-
-    _import_args(kind, fmt, mode)
-    try:
-        data = importers.read_bytes(file)
-    except importers.FileError as exc:
-        result = importers.ImportResult()
-        result.add_error(0, "file", str(exc))
-        return result
-    if importers.count_rows(fmt, data) <= settings.KB_IMPORT_INLINE_MAX_ROWS:
-        return importers.run_import(merchant=merchant, kind=kind, fmt=fmt, data=data, mode=mode)
-    # Finished jobs keep only their result; a week of them is plenty for the progress pages.
-    ImportJob.objects.filter(
-        merchant_id=merchant.pk, created_at__lt=timezone.now() - datetime.timedelta(days=7)
-    ).delete()
-    with transaction.atomic():
-        job = ImportJob.objects.create(
-            merchant_id=merchant.pk, kind=kind, fmt=fmt, mode=mode, filename=filename[:255], data=data
-        )
-        transaction.on_commit(lambda: _queue_import(job.pk))
-    return job
-
-
-def _queue_import(job_id: int) -> None:
-    from .models import ImportJob
-    from .tasks import kb_import_task
-
-    try:
-        kb_import_task.apply_async(kwargs={"job_id": job_id})
-    except Exception:  # noqa: BLE001 - shown as failed on the progress page, not a 500
-        log.exception("could not queue KB import %s", job_id)
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportJob.Status.FAILED, finished_at=timezone.now(),
-            result={"created": 0, "updated": 0, "deleted": 0, "rows": 0, "error_count": 1,
-                    "errors": [{"row": 0, "field": "file",
-                                "message": _("The import could not be queued; try again.")}]},
-        )
-
-
-def kb_import_job_run(*, job_id: int):
-    """Run a queued import job (the worker's side). Progress is written to the job row during
-    validation, before the import's own transaction starts, so the progress page sees it."""
-    from . import importers
-    from .models import ImportJob
-
-    # Claim it: a task delivered twice (acks_late after a worker restart) must not import twice.
-    if not ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.VALIDATING
-    ):
-        return None
-    job = ImportJob.objects.select_related("merchant").get(pk=job_id)
-
-    def progress(done: int, total: int) -> None:
-        ImportJob.objects.filter(pk=job_id).update(done_rows=done, total_rows=total)
-
-    def before_write() -> None:
-        ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.WRITING)
-
-    try:
-        result = importers.run_import(
-            merchant=job.merchant, kind=job.kind, fmt=job.fmt, data=bytes(job.data), mode=job.mode,
-            progress=progress, before_write=before_write,
-        )
-        outcome = result.as_dict()
-        status = ImportJob.Status.DONE if result.ok else ImportJob.Status.FAILED
-    except Exception:  # noqa: BLE001 - the page must say it failed rather than spin forever
-        log.exception("KB import %s failed", job_id)
-        outcome = {"created": 0, "updated": 0, "deleted": 0, "rows": 0, "error_count": 1,
-                   "errors": [{"row": 0, "field": "file", "message": _("The import failed.")}]}
-        status = ImportJob.Status.FAILED
-    ImportJob.objects.filter(pk=job_id).update(
-        status=status, result=outcome, data=b"", finished_at=timezone.now()
-    )
-    job.refresh_from_db()
-    return job
-
-
-# --- Validity dates -----------------------------------------------------------------------------
-
-VALIDITY_WINDOW = datetime.timedelta(hours=1)
-
-
-def kb_validity_sweep(*, now: datetime.datetime | None = None) -> list[int]:
-    """Retrain merchants whose FAQ entries started or stopped being valid since their newest
-    model was trained (run every minute by beat). Nothing else changes the KB at that moment, so
-    without this an entry dated for tomorrow would stay unknown to the bot until the next edit.
-    An expired entry is also refused at answer time (selectors.faq_answerable). Returns the
-    merchants bumped."""
-    from django.db.models import Max, Q
-
-    now = now or timezone.now()
-    since = now - VALIDITY_WINDOW
-    boundaries: dict[int, datetime.datetime] = {}
-    for merchant_id, valid_from, valid_until in Faq.objects.filter(is_enabled=True).filter(
-        Q(valid_from__gt=since, valid_from__lte=now) | Q(valid_until__gt=since, valid_until__lte=now)
-    ).values_list("merchant_id", "valid_from", "valid_until"):
-        for moment in (valid_from, valid_until):
-            if moment is not None and since < moment <= now:
-                boundaries[merchant_id] = max(moment, boundaries.get(merchant_id, moment))
-    if not boundaries:
-        return []
-    trained = dict(
-        BotModel.objects.filter(merchant_id__in=boundaries).values("merchant_id")
-        .annotate(at=Max("created_at")).values_list("merchant_id", "at")
-    )
-    bumped = []
-    for merchant_id, moment in sorted(boundaries.items()):
-        if trained.get(merchant_id) is None or trained[merchant_id] < moment:
-            with transaction.atomic():
-                kb_changed(merchant_id=merchant_id)
-            bumped.append(merchant_id)
-    return bumped
 
 
 def faq_hit(*, merchant_id: int, faq_id: int) -> None:

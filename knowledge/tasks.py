@@ -1,24 +1,27 @@
-"""Celery tasks: thin, take ids, re-check state when they run (they may run late or twice)."""
+"""Celery tasks: thin, take ids, re-check state when they run (they may run late or twice).
+
+training and importers queue these by name (training.TRAIN_TASK, importers.IMPORT_TASK), so
+that this module may import them without a cycle."""
 
 from celery import shared_task
 
-from . import services
+from . import importers, training
 
 
-@shared_task(acks_late=True)
+@shared_task(name=training.TRAIN_TASK, acks_late=True)
 def kb_train_task(*, merchant_id: int, kb_version: int | None = None) -> int | None:
     """Scheduled KB_TRAIN_DEBOUNCE_SECONDS after a KB change; trains unless the model is fresh
-    or a newer change will train (knowledge.services.kb_train_if_due). Returns the model id."""
-    model = services.kb_train_if_due(merchant_id=merchant_id, kb_version=kb_version)
+    or a newer change will train (knowledge.training.kb_train_if_due). Returns the model id."""
+    model = training.kb_train_if_due(merchant_id=merchant_id, kb_version=kb_version)
     return model.pk if model else None
 
 
-@shared_task(acks_late=True)
+@shared_task(name=importers.IMPORT_TASK, acks_late=True)
 def kb_import_task(*, job_id: int) -> None:
-    services.kb_import_job_run(job_id=job_id)
+    importers.kb_import_job_run(job_id=job_id)
 
 
-@shared_task
+@shared_task(name="knowledge.tasks.kb_validity_sweep")
 def kb_validity_sweep() -> list[int]:
     """Every minute (kefu/celery.py beat): retrain where FAQ validity dates were crossed."""
-    return services.kb_validity_sweep()
+    return training.kb_validity_sweep()

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from conversations.apis import not_found
+from kefu.api import not_found
 
 from . import apis
 

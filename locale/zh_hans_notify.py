@@ -1,5 +1,5 @@
-"""Chinese for the strings of agent notifications and escalation (conversations/notify.py,
-conversations/templates/conversations/email/escalation.*)."""
+"""Chinese for the strings of agent notifications and escalation (notifications/services.py,
+notifications/templates/notifications/email/escalation.*)."""
 
 ZH = {
     "New conversation from %(visitor)s": "%(visitor)s 发起了新会话",

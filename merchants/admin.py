@@ -6,7 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy as _
 
 from conversations import routing
-from kefu.admin_scoping import (
+from .admin_scoping import (
     MerchantScopedAdmin, ScopedPermissionsMixin, TenantRowForm, is_platform_admin, managed_ids,
     rows_of,
 )
@@ -178,7 +178,7 @@ class MembershipAdmin(MerchantScopedAdmin):
         "teams", "phone", "notify_by_sms", "notify_by_email",
     )
     filter_horizontal = ("teams",)
-    # `user` choices (kefu.admin_scoping.rows_of) are the members of the manager's merchants:
+    # `user` choices (merchants.admin_scoping.rows_of) are the members of the manager's merchants:
     # an existing colleague can join another merchant they manage. New people are created on the
     # user admin page, which adds their first membership. A manager can never pick an outsider
     # (or a superuser without memberships) and so gain the right to edit that account.

@@ -9,6 +9,7 @@ import pytest
 
 from knowledge import selectors as kb_selectors
 from knowledge import services as kb_services
+from knowledge import training as kb_training
 from merchants.models import Merchant
 from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
 
@@ -67,7 +68,7 @@ def build_kb(merchant: Merchant) -> SimpleNamespace:
             examples="批发怎么合作\n我想批发\n大量采购有优惠吗\nwholesale orders",
         ),
     )
-    kb_services.kb_train(merchant_id=m)
+    kb_training.kb_train(merchant_id=m)
     return kb
 
 

@@ -8,6 +8,7 @@ from django.core import mail
 
 from conversations import services
 from conversations.models import Conversation
+from notifications.services import visitor_reply_email_send
 from tests import factories
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
@@ -19,7 +20,7 @@ def test_unread_replies_are_emailed_once_as_escaped_html(acme, bob):
     factories.agent_message(bob, m.conversation_id, "on its way " + XSS)
     factories.agent_message(bob, m.conversation_id, "internal", private=True)
 
-    sent = services.visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m.conversation_id)
+    sent = visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m.conversation_id)
     assert sent == 1 and len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["v@example.com"]
@@ -27,7 +28,7 @@ def test_unread_replies_are_emailed_once_as_escaped_html(acme, bob):
     html = message.alternatives[0][0]
     assert "&lt;script&gt;" in html and "<script>" not in html and "<img" not in html
     # Running again (a late or duplicate task) sends nothing new.
-    assert services.visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m.conversation_id) == 0
+    assert visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m.conversation_id) == 0
     assert len(mail.outbox) == 1
 
 
@@ -38,12 +39,12 @@ def test_read_replies_or_no_email_or_other_merchant_send_nothing(acme, other, bo
     services.conversation_mark_read_by_visitor(
         merchant_id=acme.pk, visitor_id=visitor.pk, conversation_id=None, seq=2
     )
-    assert services.visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m.conversation_id) == 0
-    assert services.visitor_reply_email_send(merchant_id=other.pk, conversation_id=m.conversation_id) == 0
+    assert visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m.conversation_id) == 0
+    assert visitor_reply_email_send(merchant_id=other.pk, conversation_id=m.conversation_id) == 0
     anon = factories.visitor(acme)
     m2 = factories.visitor_message(anon)
     factories.agent_message(bob, m2.conversation_id, "hello")
-    assert services.visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m2.conversation_id) == 0
+    assert visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m2.conversation_id) == 0
     assert mail.outbox == []
 
 

@@ -46,6 +46,7 @@ def bot_says(conversation_id: int, body: str, meta: dict) -> Message:
 
 def test_bot_choices_handover_sentiment_and_styling(daphne_server, shop, agent, new_page, screenshots):
     from knowledge import services as kb
+    from knowledge import training
 
     shop.bot_mode = "bot_first"
     shop.bot_name = "小墨"
@@ -53,7 +54,7 @@ def test_bot_choices_handover_sentiment_and_styling(daphne_server, shop, agent, 
     kb.faq_create(merchant_id=shop.pk, question="怎么申请退货？", answer="在订单页点击申请退货，7 天内可退。")
     kb.faq_create(merchant_id=shop.pk, question="物流怎么查？", answer="在订单详情里可以看到物流单号。")
     kb.faq_create(merchant_id=shop.pk, question="发票怎么开？", answer="下单时填写发票抬头。")
-    kb.kb_train(merchant_id=shop.pk)
+    training.kb_train(merchant_id=shop.pk)
 
     base = daphne_server.url
     visitor, visitor_watch = new_page("en-US")
@@ -154,6 +155,7 @@ def test_no_handover_button_without_the_bot(daphne_server, shop, agent, new_page
 
 def test_agent_assist_inserts_a_suggested_answer(daphne_server, shop, agent, new_page):
     from knowledge import services as kb
+    from knowledge import training
 
     kb.faq_create(merchant_id=shop.pk, question="怎么申请退货？",
                   answer="<p>在订单页点击<b>申请退货</b>，7 天内可退。</p>")
@@ -161,7 +163,7 @@ def test_agent_assist_inserts_a_suggested_answer(daphne_server, shop, agent, new
     # Hostile text in a question (plain text) and in an answer (rich text, sanitised).
     kb.faq_create(merchant_id=shop.pk, question="发票怎么开？" + SCRIPT,
                   answer='下单时填写发票抬头。<img src=x onerror="window.__xss=1">')
-    kb.kb_train(merchant_id=shop.pk)
+    training.kb_train(merchant_id=shop.pk)
 
     base = daphne_server.url
     visitor, watch = new_page("en-US")

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from knowledge import services
+from knowledge import importers, services
 from knowledge.models import Category, DictionaryWord, Faq, ImportJob, Intent, Synonym, UnansweredQuestion
 from merchants.models import Merchant
 
@@ -182,7 +182,7 @@ def test_large_import_shows_progress(as_alice, acme, charlie, settings,
     page = as_alice.get(response["Location"])
     assert page.status_code == 200 and url("importjob", "status", job.pk).encode() in page.content
     assert as_alice.get(url("importjob", "status", job.pk)).json()["status"] == "queued"
-    services.kb_import_job_run(job_id=job.pk)  # the worker's part
+    importers.kb_import_job_run(job_id=job.pk)  # the worker's part
     status = as_alice.get(url("importjob", "status", job.pk)).json()
     assert status["finished"] and status["result"]["created"] == 5 and status["done_rows"] == 5
     assert "5" in status["summary"]

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from knowledge import services
+from knowledge import importers, services
 from knowledge.models import ImportJob
 from merchants.models import Membership
 from tests import factories
@@ -49,7 +49,7 @@ def test_progress_page_follows_the_job_and_shows_errors_as_text(daphne_server, s
     page.goto(daphne_server.url + reverse("admin:knowledge_importjob_progress", args=[job.pk]))
     page.wait_for_function("document.querySelector('.kb-status').textContent.length > 0")
 
-    services.kb_import_job_run(job_id=job.pk)  # what the worker does; the page polls
+    importers.kb_import_job_run(job_id=job.pk)  # what the worker does; the page polls
 
     page.wait_for_selector(".kb-errors:not([hidden]) tbody tr", timeout=15000)
     cells = page.locator(".kb-errors tbody tr td").all_inner_texts()

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
-from knowledge import services
+from knowledge import importers, services
 from knowledge.models import Category, DictionaryWord, Faq, ImportJob, Intent, Synonym, UnansweredQuestion
 from merchants.models import Merchant
 from tests import factories
@@ -194,12 +194,12 @@ def test_large_import_is_queued_as_a_job(token, acme, settings, django_capture_o
     assert job["status"] == "queued" and job["result"] is None
     assert len(callbacks) == 1 and not Faq.objects.exists()
     # What the worker does (the live test runs it in a real worker).
-    services.kb_import_job_run(job_id=job["id"])
+    importers.kb_import_job_run(job_id=job["id"])
     done = token.get(f"/api/v1/kb/import/{job['id']}/").json()
     assert done["status"] == "done" and done["result"]["created"] == 5
     assert (done["done_rows"], done["total_rows"]) == (5, 5)
     assert Faq.objects.filter(merchant=acme).count() == 5
-    assert services.kb_import_job_run(job_id=job["id"]) is None  # a second delivery does nothing
+    assert importers.kb_import_job_run(job_id=job["id"]) is None  # a second delivery does nothing
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
@@ -215,7 +215,7 @@ def test_export_downloads_an_importable_file(token, acme, other, fmt):
         assert json.loads(body)[0]["similar_questions"] == ["如何退货"]
     elif fmt == "xlsx":
         assert load_workbook(io.BytesIO(body)).active["A2"].value == "怎么退货"
-    result = services.kb_import(merchant=other, kind="faqs", fmt=fmt, file=body)
+    result = importers.kb_import(merchant=other, kind="faqs", fmt=fmt, file=body)
     assert result.ok and result.created == 1
 
 

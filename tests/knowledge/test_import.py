@@ -11,7 +11,7 @@ import pytest
 from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
-from knowledge import importers, services
+from knowledge import formats, importers, services
 from knowledge.models import Category, DictionaryWord, Faq, Intent, Synonym
 from merchants.models import Merchant
 
@@ -34,7 +34,7 @@ def kb_version(merchant) -> int:
 
 
 def test_csv_import_creates_rows_with_categories_and_dates(acme):
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="csv", file=FAQ_CSV.encode())
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="csv", file=FAQ_CSV.encode())
 
     assert result.ok, result.errors
     assert (result.created, result.updated) == (2, 0)
@@ -55,14 +55,14 @@ def test_csv_import_creates_rows_with_categories_and_dates(acme):
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "gbk"])
 def test_csv_encodings(acme, encoding):
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="csv", file=FAQ_CSV.encode(encoding))
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="csv", file=FAQ_CSV.encode(encoding))
     assert result.ok, result.errors
     assert set(Faq.objects.filter(merchant=acme).values_list("question", flat=True)) == {"怎么退货", "运费多少"}
 
 
 def test_upsert_updates_by_question_and_only_given_columns(acme):
-    services.kb_import(merchant=acme, kind="faqs", fmt="csv", file=FAQ_CSV.encode())
-    result = services.kb_import(
+    importers.kb_import(merchant=acme, kind="faqs", fmt="csv", file=FAQ_CSV.encode())
+    result = importers.kb_import(
         merchant=acme, kind="faqs", fmt="csv", file="question,answer\n怎么退货,新答案\n新问题,新的\n".encode()
     )
     assert (result.created, result.updated) == (1, 1)
@@ -74,9 +74,9 @@ def test_upsert_updates_by_question_and_only_given_columns(acme):
 
 
 def test_replace_mode_deletes_rows_missing_from_the_file(acme, other):
-    services.kb_import(merchant=acme, kind="faqs", fmt="csv", file=FAQ_CSV.encode())
+    importers.kb_import(merchant=acme, kind="faqs", fmt="csv", file=FAQ_CSV.encode())
     services.faq_create(merchant_id=other.pk, question="怎么退货", answer="other")
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="csv", mode="replace",
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="csv", mode="replace",
                                 file="question,answer\n运费多少,包邮\n".encode())
     assert (result.created, result.updated, result.deleted) == (0, 1, 1)
     assert list(Faq.objects.filter(merchant=acme).values_list("question", flat=True)) == ["运费多少"]
@@ -97,7 +97,7 @@ def test_per_row_errors_and_nothing_written(acme):
         "已有,重复,1,,\n"          # row 8: repeats row 2
         + "长," + "x" * 20001 + ",1,,\n"   # row 9: answer too long
     )
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="csv", file=bad.encode())
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="csv", file=bad.encode())
 
     assert not result.ok
     assert [(e.row, e.field) for e in result.errors] == [
@@ -113,7 +113,7 @@ def test_per_row_errors_and_nothing_written(acme):
 
 def test_multiline_cells_keep_row_numbers_as_in_the_sheet(acme):
     text = 'question,similar_questions,answer\n一,"a\nb\nc",答\n二,,\n'
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="csv", file=text.encode())
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="csv", file=text.encode())
     assert [(e.row, e.field) for e in result.errors] == [(3, "answer")]
 
 
@@ -123,7 +123,7 @@ def test_multiline_cells_keep_row_numbers_as_in_the_sheet(acme):
     ("answer\n只有答案\n".encode(), "question"),
 ])
 def test_bad_csv_files_are_reported_not_raised(acme, payload, message):
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="csv", file=payload)
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="csv", file=payload)
     assert not result.ok
     assert message in result.errors[0].message
     assert not Faq.objects.exists()
@@ -137,7 +137,7 @@ def test_bad_csv_files_are_reported_not_raised(acme, payload, message):
     ("xlsx", FAQ_CSV.encode()),
 ])
 def test_bad_json_and_xlsx_files(acme, fmt, payload):
-    result = services.kb_import(merchant=acme, kind="faqs", fmt=fmt, file=payload)
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt=fmt, file=payload)
     assert not result.ok and result.errors[0].row == 0 and result.errors[0].field == "file"
 
 
@@ -145,10 +145,10 @@ def test_unknown_kind_or_format_is_a_field_error(acme):
     from kefu.errors import KefuError
 
     with pytest.raises(KefuError) as exc:
-        services.kb_import(merchant=acme, kind="faq", fmt="csv", file=b"x")
+        importers.kb_import(merchant=acme, kind="faq", fmt="csv", file=b"x")
     assert exc.value.field == "kind"
     with pytest.raises(KefuError) as exc:
-        services.kb_import(merchant=acme, kind="faqs", fmt="xls", file=b"x")
+        importers.kb_import(merchant=acme, kind="faqs", fmt="xls", file=b"x")
     assert exc.value.field == "format"
 
 
@@ -158,7 +158,7 @@ def test_json_import_with_lists(acme):
          "keywords": ["退货"], "enabled": False},
         {"question": "运费", "answer": "包邮", "similar_questions": "邮费\n快递费"},
     ]
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="json",
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="json",
                                 file=json.dumps({"faqs": payload}, ensure_ascii=False).encode())
     assert result.ok, result.errors
     faq = Faq.objects.get(question="怎么退货")
@@ -168,7 +168,7 @@ def test_json_import_with_lists(acme):
 
 def test_json_errors_name_the_item(acme):
     payload = [{"question": "好", "answer": "好"}, {"question": "坏", "answer": "答", "enabled": "maybe"}]
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="json", file=json.dumps(payload).encode())
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="json", file=json.dumps(payload).encode())
     assert [(e.row, e.field) for e in result.errors] == [(2, "enabled")]
     assert not Faq.objects.exists()
 
@@ -189,7 +189,7 @@ def test_xlsx_import_with_numbers_and_dates(acme):
         ["退货", "七天无理由", True, datetime.datetime(2026, 3, 1, 9, 0)],
         [12345, "数字问题", 0, None],
     ])
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="xlsx", file=data)
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="xlsx", file=data)
     assert result.ok, result.errors
     faq = Faq.objects.get(question="退货")
     assert faq.valid_from is not None and faq.is_enabled
@@ -198,7 +198,7 @@ def test_xlsx_import_with_numbers_and_dates(acme):
 
 def test_xlsx_errors_use_sheet_rows(acme):
     data = _xlsx([["question", "answer"], ["好", "好"], [None, None], ["坏", None]])
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="xlsx", file=data)
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="xlsx", file=data)
     assert [(e.row, e.field) for e in result.errors] == [(4, "answer")]
 
 
@@ -207,7 +207,7 @@ def test_xlsx_errors_use_sheet_rows(acme):
 
 def test_intent_pairs_group_by_label(acme):
     text = "text,label\n我要退货,refund\n怎么退款,refund\n查物流,track\n我要退货,refund\n"
-    result = services.kb_import(merchant=acme, kind="intents", fmt="csv", file=text.encode())
+    result = importers.kb_import(merchant=acme, kind="intents", fmt="csv", file=text.encode())
     assert result.ok, result.errors
     assert result.created == 2
     refund = Intent.objects.get(merchant=acme, name="refund")
@@ -218,7 +218,7 @@ def test_intent_pairs_group_by_label(acme):
 def test_intent_pairs_upsert_keeps_answer_and_slots(acme):
     services.intent_create(merchant_id=acme.pk, name="track", examples="查物流", answer="请提供单号",
                            slots=[{"name": "order_no", "prompt": "单号？", "pattern": r"\d{6}"}])
-    services.kb_import(merchant=acme, kind="intents", fmt="csv",
+    importers.kb_import(merchant=acme, kind="intents", fmt="csv",
                        file="text,label\n快递到哪了,track\n".encode())
     intent = Intent.objects.get(merchant=acme, name="track")
     assert intent.examples == "快递到哪了"
@@ -241,7 +241,7 @@ def test_intent_rich_csv_with_slots_and_errors(acme):
     import csv
 
     csv.writer(out).writerows(rows)
-    result = services.kb_import(merchant=acme, kind="intents", fmt="csv", file=out.getvalue().encode())
+    result = importers.kb_import(merchant=acme, kind="intents", fmt="csv", file=out.getvalue().encode())
     assert [(e.row, e.field) for e in result.errors] == [(4, "action"), (5, "slots"), (6, "slots"), (7, "examples")]
     assert "regular expression" in result.errors[1].message
     assert not Intent.objects.exists()
@@ -249,7 +249,7 @@ def test_intent_rich_csv_with_slots_and_errors(acme):
     del rows[3:]
     out = io.StringIO()
     csv.writer(out).writerows(rows)
-    result = services.kb_import(merchant=acme, kind="intents", fmt="csv", file=out.getvalue().encode())
+    result = importers.kb_import(merchant=acme, kind="intents", fmt="csv", file=out.getvalue().encode())
     assert result.ok, result.errors
     track = Intent.objects.get(name="track")
     assert track.answer == "<b>请稍等</b>"
@@ -258,14 +258,14 @@ def test_intent_rich_csv_with_slots_and_errors(acme):
 
 
 def test_synonyms_and_dictionary(acme):
-    result = services.kb_import(merchant=acme, kind="synonyms", fmt="csv",
+    result = importers.kb_import(merchant=acme, kind="synonyms", fmt="csv",
                                 file="word,synonyms\n退货,\"退换货，退回\"\n".encode())
     assert result.ok, result.errors
     assert Synonym.objects.get(merchant=acme).synonyms == "退换货, 退回"
-    result = services.kb_import(merchant=acme, kind="dictionary", fmt="csv",
+    result = importers.kb_import(merchant=acme, kind="dictionary", fmt="csv",
                                 file="word,frequency\n墨中客服,100\n小米手环,\nbad word,5\n坏,x\n".encode())
     assert [(e.row, e.field) for e in result.errors] == [(4, "word"), (5, "frequency")]
-    result = services.kb_import(merchant=acme, kind="dictionary", fmt="csv",
+    result = importers.kb_import(merchant=acme, kind="dictionary", fmt="csv",
                                 file="word,frequency\n墨中客服,100\n小米手环,\n".encode())
     assert result.ok
     assert dict(DictionaryWord.objects.values_list("word", "frequency")) == {"墨中客服": 100, "小米手环": None}
@@ -275,7 +275,7 @@ def test_synonyms_and_dictionary(acme):
 
 
 def _populate(merchant):
-    services.kb_import(merchant=merchant, kind="faqs", fmt="csv", file=FAQ_CSV.encode())
+    importers.kb_import(merchant=merchant, kind="faqs", fmt="csv", file=FAQ_CSV.encode())
     services.faq_create(merchant_id=merchant.pk, question="=1+1 公式?", answer="不是公式, 是文本",
                         keywords="-负号")
     services.intent_create(merchant_id=merchant.pk, name="track", examples=["查物流", "快递到哪"],
@@ -295,13 +295,13 @@ def test_export_then_import_round_trip(acme, other, kind, fmt):
     filename, content_type, body = importers.export(merchant=acme, kind=kind, fmt=fmt)
     assert filename.endswith("." + fmt)
 
-    result = services.kb_import(merchant=other, kind=kind, fmt=fmt, file=body)
+    result = importers.kb_import(merchant=other, kind=kind, fmt=fmt, file=body)
 
     assert result.ok, result.errors
     assert result.created == len(before)
     assert importers.export_records(merchant=other, kind=kind) == before
     # Importing it again over itself changes nothing (and writes nothing but the version bump).
-    again = services.kb_import(merchant=acme, kind=kind, fmt=fmt, file=body)
+    again = importers.kb_import(merchant=acme, kind=kind, fmt=fmt, file=body)
     assert (again.created, again.updated, again.unchanged) == (0, 0, len(before))
     assert importers.export_records(merchant=acme, kind=kind) == before
 
@@ -336,10 +336,10 @@ _csv_files = st.lists(st.lists(st.text(max_size=12), min_size=1, max_size=5), ma
 
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind=st.sampled_from(importers.KINDS), fmt=st.sampled_from(importers.FORMATS),
+@given(kind=st.sampled_from(importers.KINDS), fmt=st.sampled_from(formats.FORMATS),
        payload=st.one_of(st.binary(max_size=200), _json_files, _csv_files))
 def test_any_file_gets_a_result_never_an_exception(acme, kind, fmt, payload):
-    result = services.kb_import(merchant=acme, kind=kind, fmt=fmt, file=payload)
+    result = importers.kb_import(merchant=acme, kind=kind, fmt=fmt, file=payload)
     assert result.ok or all(isinstance(e.row, int) and e.message for e in result.errors)
     if not result.ok:
         assert (result.created, result.updated, result.deleted) == (0, 0, 0)
@@ -348,23 +348,23 @@ def test_any_file_gets_a_result_never_an_exception(acme, kind, fmt, payload):
 def test_json_values_of_the_wrong_type_are_row_errors(acme):
     payload = [{"question": {"a": 1}, "answer": "x"}, {"question": "q", "answer": ["a"]},
                {"question": "ok", "answer": "fine", "category": ["x"]}]
-    result = services.kb_import(merchant=acme, kind="faqs", fmt="json", file=json.dumps(payload).encode())
+    result = importers.kb_import(merchant=acme, kind="faqs", fmt="json", file=json.dumps(payload).encode())
     assert [(e.row, e.field) for e in result.errors] == [(1, "question"), (2, "answer"), (3, "category")]
     pairs = [{"text": ["a"], "label": "x"}, {"text": "t", "label": {"b": 1}}]
-    result = services.kb_import(merchant=acme, kind="intents", fmt="json", file=json.dumps(pairs).encode())
+    result = importers.kb_import(merchant=acme, kind="intents", fmt="json", file=json.dumps(pairs).encode())
     assert [(e.row, e.field) for e in result.errors] == [(1, "text"), (2, "label")]
     assert not Faq.objects.exists() and not Intent.objects.exists()
 
 
 def test_row_estimate_decides_inline_or_worker(acme):
-    assert importers.count_rows("csv", b"question,answer\na,b\nc,d") == 2
-    assert importers.count_rows("csv", b"question,answer\na,b\nc,d\n") == 2
-    assert importers.count_rows("json", b'[{"question": "a"}, {"question": "b"}, {"question": "c"}]') == 3
-    assert importers.count_rows("xlsx", _xlsx([["question", "answer"]] + [[f"q{i}", "a"] for i in range(7)])) == 7
-    assert importers.count_rows("xlsx", b"junk") == 0
+    assert formats.count_rows("csv", b"question,answer\na,b\nc,d") == 2
+    assert formats.count_rows("csv", b"question,answer\na,b\nc,d\n") == 2
+    assert formats.count_rows("json", b'[{"question": "a"}, {"question": "b"}, {"question": "c"}]') == 3
+    assert formats.count_rows("xlsx", _xlsx([["question", "answer"]] + [[f"q{i}", "a"] for i in range(7)])) == 7
+    assert formats.count_rows("xlsx", b"junk") == 0
 
 
 def test_pair_errors_name_the_pair_columns_in_row_order(acme):
     text = "text,label\n好,ok\n," + "x\n" + "例句," + "l" * 101 + "\n"
-    result = services.kb_import(merchant=acme, kind="intents", fmt="csv", file=text.encode())
+    result = importers.kb_import(merchant=acme, kind="intents", fmt="csv", file=text.encode())
     assert [(e.row, e.field) for e in result.errors] == [(3, "text"), (4, "label")]

@@ -13,7 +13,7 @@ from celery.signals import before_task_publish
 from django.utils import timezone
 
 from kefu.celery import app as celery_app
-from knowledge import selectors, services, tasks
+from knowledge import selectors, services, tasks, training
 from knowledge.models import BotModel
 from merchants.models import Merchant
 
@@ -57,7 +57,7 @@ def test_every_write_bumps_the_version(acme):
 
 def test_snapshot_holds_enabled_currently_valid_rows(kb, other):
     services.faq_create(merchant_id=other.pk, question="别家的问题", answer="x")
-    snapshot = selectors.kb_snapshot(merchant_id=kb.pk)
+    snapshot = training.kb_snapshot(merchant_id=kb.pk)
     assert [f.question for f in snapshot.faqs] == ["怎么退货", "运费多少"]
     returns = snapshot.faqs[0]
     assert returns.similar == ["我想退货", "退货流程"]
@@ -70,7 +70,7 @@ def test_snapshot_holds_enabled_currently_valid_rows(kb, other):
 
 
 def test_train_stores_a_model_that_answers(kb):
-    model = services.kb_train(merchant_id=kb.pk)
+    model = training.kb_train(merchant_id=kb.pk)
     assert model.kb_version == version(kb)
     assert model.metrics["faqs"] == 2 and model.metrics["intents"] == 1
     engine = selectors.engine_for(merchant_id=kb.pk)
@@ -79,7 +79,7 @@ def test_train_stores_a_model_that_answers(kb):
     best = engine.answer("我的快递到哪里了")[0]
     assert (best.kind, best.label) == ("intent", "order_status")
     # Training the same version again is a no-op returning the stored model.
-    assert services.kb_train(merchant_id=kb.pk).pk == model.pk
+    assert training.kb_train(merchant_id=kb.pk).pk == model.pk
     assert BotModel.objects.filter(merchant=kb).count() == 1
 
 
@@ -152,21 +152,21 @@ def test_old_models_are_dropped_keeping_two(kb):
     versions = []
     for i in range(4):
         services.faq_create(merchant_id=kb.pk, question=f"问题{i}", answer="答")
-        versions.append(services.kb_train(merchant_id=kb.pk).kb_version)
+        versions.append(training.kb_train(merchant_id=kb.pk).kb_version)
     assert sorted(BotModel.objects.filter(merchant=kb).values_list("kb_version", flat=True)) == versions[-2:]
 
 
 def test_engine_for_loads_once_and_reloads_on_a_new_version(kb, monkeypatch, django_assert_num_queries):
     assert selectors.engine_for(merchant_id=kb.pk) is None  # never trained: no engine, no training
     assert not BotModel.objects.exists()
-    services.kb_train(merchant_id=kb.pk)
+    training.kb_train(merchant_id=kb.pk)
     first = selectors.engine_for(merchant_id=kb.pk)
     assert first is not None
     with django_assert_num_queries(0):  # within the check interval: no query at all
         assert selectors.engine_for(merchant_id=kb.pk) is first
 
     services.faq_create(merchant_id=kb.pk, question="发票怎么开", answer="订单页申请电子发票")
-    services.kb_train(merchant_id=kb.pk)
+    training.kb_train(merchant_id=kb.pk)
     assert selectors.engine_for(merchant_id=kb.pk) is first  # not checked again yet
 
     monkeypatch.setattr(selectors, "ENGINE_CHECK_SECONDS", 0)
@@ -187,7 +187,7 @@ def test_a_model_of_an_older_format_is_retrained_not_used(kb, monkeypatch, caplo
 
     import numpy as np
 
-    services.kb_train(merchant_id=kb.pk)
+    training.kb_train(merchant_id=kb.pk)
     model = BotModel.objects.get(merchant=kb)
     with np.load(io.BytesIO(bytes(model.data)), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
@@ -203,14 +203,14 @@ def test_a_model_of_an_older_format_is_retrained_not_used(kb, monkeypatch, caplo
     assert version(kb) == before + 1
     assert selectors.engine_for(merchant_id=kb.pk) is None
     assert version(kb) == before + 1  # once per version, not once per question
-    assert services.kb_train_if_due(merchant_id=kb.pk, kb_version=before + 1) is not None
+    assert training.kb_train_if_due(merchant_id=kb.pk, kb_version=before + 1) is not None
     assert selectors.engine_for(merchant_id=kb.pk).answer("怎么退货")[0].label == "怎么退货"
 
 
 def test_engine_for_is_per_merchant(kb, other):
     services.faq_create(merchant_id=other.pk, question="营业时间", answer="9-18 点")
-    services.kb_train(merchant_id=kb.pk)
-    services.kb_train(merchant_id=other.pk)
+    training.kb_train(merchant_id=kb.pk)
+    training.kb_train(merchant_id=other.pk)
     labels = {c.label for c in selectors.engine_for(merchant_id=other.pk).answer("营业时间", k=5)}
     assert "怎么退货" not in labels
     assert {c.label for c in selectors.engine_for(merchant_id=kb.pk).answer("营业时间", k=5)} <= {
@@ -229,25 +229,25 @@ def test_faq_answerable_rechecks_validity(kb):
 
 def test_validity_sweep_retrains_when_a_date_is_crossed(kb, other):
     now = timezone.now()
-    services.kb_train(merchant_id=kb.pk)
-    assert services.kb_validity_sweep(now=now) == []  # nothing crossed since training
+    training.kb_train(merchant_id=kb.pk)
+    assert training.kb_validity_sweep(now=now) == []  # nothing crossed since training
     # An entry starts being valid after the model was trained.
     starts = kb.faqs.get(question="以后的问题")
     services.faq_update(merchant_id=kb.pk, faq_id=starts.pk, valid_from=now - datetime.timedelta(minutes=5))
-    services.kb_train(merchant_id=kb.pk)
+    training.kb_train(merchant_id=kb.pk)
     BotModel.objects.filter(merchant=kb).update(created_at=now - datetime.timedelta(minutes=10))
     before = version(kb)
 
-    assert services.kb_validity_sweep(now=now) == [kb.pk]
+    assert training.kb_validity_sweep(now=now) == [kb.pk]
     assert version(kb) == before + 1
-    model = services.kb_train(merchant_id=kb.pk)
-    assert "以后的问题" in [f.question for f in selectors.kb_snapshot(merchant_id=kb.pk).faqs]
+    model = training.kb_train(merchant_id=kb.pk)
+    assert "以后的问题" in [f.question for f in training.kb_snapshot(merchant_id=kb.pk).faqs]
     assert model.metrics["faqs"] == 3
-    assert services.kb_validity_sweep(now=timezone.now()) == []  # trained after the boundary
+    assert training.kb_validity_sweep(now=timezone.now()) == []  # trained after the boundary
     # Disabled entries do not count, and other merchants are untouched.
     services.faq_create(merchant_id=other.pk, question="x", answer="y", is_enabled=False,
                         valid_until=now - datetime.timedelta(minutes=1))
-    assert services.kb_validity_sweep(now=timezone.now()) == []
+    assert training.kb_validity_sweep(now=timezone.now()) == []
 
 
 def test_faq_hit_counts_without_a_kb_change(kb, other):

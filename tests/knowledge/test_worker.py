@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from knowledge import services
+from knowledge import importers, services
 from knowledge.models import BotModel, Faq, ImportJob
 from merchants.models import Merchant
 
@@ -39,7 +39,7 @@ def test_large_import_runs_in_the_worker_with_progress(acme, settings, start_cel
     settings.KB_IMPORT_INLINE_MAX_ROWS = 100
     settings.KB_TRAIN_DEBOUNCE_SECONDS = 3600
     rows = "".join(f"问题{i},答案{i}\n" for i in range(2500))
-    job = services.kb_import_submit(merchant=acme, kind="faqs", fmt="csv",
+    job = importers.kb_import_submit(merchant=acme, kind="faqs", fmt="csv",
                                     file=("question,answer\n" + rows).encode(), filename="big.csv")
     assert isinstance(job, ImportJob)
 

@@ -2,8 +2,9 @@
 
 It checks requests the way the documented service does, with its own implementation of the
 RPC signature (the documentation's recipe: form-encode, then "+" -> %20, "*" -> %2A,
-"%7E" -> "~"), so a mistake in kefu.sms cannot be mirrored here: required common and SendSms
-parameters, a known AccessKeyId, a fresh timestamp, a nonce never seen before, the signature.
+"%7E" -> "~"), so a mistake in notifications.sms cannot be mirrored here: required common and
+SendSms parameters, a known AccessKeyId, a fresh timestamp, a nonce never seen before, the
+signature.
 It answers with Aliyun-shaped JSON. `mode` makes it fail on purpose: "ok", "business_error",
 "http500", "slow".
 """

@@ -1,4 +1,4 @@
-"""conversations.notify: who hears of a conversation in the workspace, who is escalated to by
+"""notifications.services: who hears of a conversation in the workspace, who is escalated to by
 SMS / email, the re-check when the escalation fires, idempotency, and the unanswered sweep."""
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from asgiref.sync import sync_to_async
 from django.core import mail
 from django.utils import timezone
 
-from conversations import notify
-from conversations.models import Conversation, Notification
+from conversations.models import Conversation
 from merchants.models import Membership, Team
+from notifications import services as notify
+from notifications import tasks
+from notifications.models import Notification
 from tests import factories
 from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
 from tests.conversations.realtime_helpers import agent_sock, quiet_all, run
@@ -31,7 +33,7 @@ def escalations(callbacks) -> list[dict]:
     return [
         {"kwargs": cb.keywords["kwargs"], "countdown": cb.keywords["countdown"]}
         for cb in callbacks
-        if getattr(cb, "func", None) == notify.escalate.apply_async
+        if getattr(cb, "func", None) == tasks.escalate.apply_async
     ]
 
 
@@ -139,8 +141,8 @@ def test_escalation_is_scheduled_after_the_delay_and_sends_once(
         conversation, "queued")
 
     # The task fires twice (redelivery, a duplicate): one SMS per phone, one email.
-    assert notify.escalate(**kwargs) == 3
-    assert notify.escalate(**kwargs) == 0
+    assert tasks.escalate(**kwargs) == 3
+    assert tasks.escalate(**kwargs) == 0
     assert sorted(r["PhoneNumbers"] for r in aliyun.accepted) == ["13800138000", "13900139000"]
     assert aliyun.accepted[0]["TemplateParam"].count("李四") == 1
     assert [m.to for m in mail.outbox] == [["bob@example.com"]]
@@ -154,7 +156,7 @@ def test_nothing_is_sent_when_the_conversation_was_answered_in_time(acme, bob, a
     conversation = waiting_conversation(acme)
     reference = notify.reference_for(conversation, "new")
     factories.agent_message(bob, conversation.pk, "您好，马上为您查询")
-    assert notify.escalate(merchant_id=acme.pk, conversation_id=conversation.pk, reason="new",
+    assert tasks.escalate(merchant_id=acme.pk, conversation_id=conversation.pk, reason="new",
                            reference=reference) == 0
     assert aliyun.requests == [] and mail.outbox == []
     assert not Notification.objects.exclude(channel="in_app").exists()
@@ -252,7 +254,7 @@ def test_console_backend_by_default(acme, bob, settings, caplog):
     settings.SMS_BACKEND = "console"
     prefer(bob, sms="13800138000")
     conversation = waiting_conversation(acme, name="王五")
-    with caplog.at_level("INFO", logger="kefu.sms"):
+    with caplog.at_level("INFO", logger="notifications.sms"):
         assert notify.escalation_send(
             merchant_id=acme.pk, conversation_id=conversation.pk, reason="offline",
             reference=notify.reference_for(conversation, "offline")) == 1
@@ -319,19 +321,19 @@ def test_back_office_lists_each_merchants_notifications_read_only(client, acme, 
         notify.escalation_send(merchant_id=conversation.merchant_id,
                                conversation_id=conversation.pk, reason="new",
                                reference=notify.reference_for(conversation, "new"))
-    url = reverse("admin:conversations_notification_changelist")
+    url = reverse("admin:notifications_notification_changelist")
     client.force_login(alice.user)
     response = client.get(url)
     assert response.status_code == 200
     rows = list(response.context["cl"].result_list)
     assert [(r.conversation_id, r.channel, r.sent) for r in rows] == [(mine.pk, "sms", False)]
     assert "isv.BUSINESS_LIMIT_CONTROL" in response.content.decode()
-    detail = reverse("admin:conversations_notification_change", args=[rows[0].pk])
+    detail = reverse("admin:notifications_notification_change", args=[rows[0].pk])
     assert client.get(detail).status_code == 200
     assert client.post(detail, {}).status_code == 403  # read-only
     other_row = Notification.objects.get(conversation=theirs)
     # Another merchant's row: absent (the admin's "does not exist" redirect), never shown.
-    response = client.get(reverse("admin:conversations_notification_change", args=[other_row.pk]))
+    response = client.get(reverse("admin:notifications_notification_change", args=[other_row.pk]))
     assert response.status_code == 302
     client.force_login(bob.user)
     assert client.get(url).status_code in (302, 403)

@@ -1,4 +1,4 @@
-"""kefu.sms: the Aliyun Dysmsapi backend against a local fake that verifies what the real
+"""notifications.sms: the Aliyun Dysmsapi backend against a local fake that verifies what the real
 service verifies, and the backend switch."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from kefu import sms
+from notifications import sms
 from tests.notifications.aliyun_fake import doc_signature
 from tests.notifications.conftest import KEY_ID, KEY_SECRET
 
@@ -132,9 +132,12 @@ def test_unconfigured_aliyun_refuses_before_any_request(settings):
 
 def test_backend_switch(settings, caplog):
     settings.SMS_BACKEND = "console"
-    with caplog.at_level(logging.INFO, logger="kefu.sms"):
+    with caplog.at_level(logging.INFO, logger="notifications.sms"):
         assert sms.get_backend().send(phone="13800138000", params={"visitor": "张三"}) == "console"
     assert "13800138000" in caplog.text and "张三" in caplog.text
+    settings.SMS_BACKEND = "notifications.sms.ConsoleSmsBackend"
+    assert isinstance(sms.get_backend(), sms.ConsoleSmsBackend)
+    # The module's old path, as configured before it moved to notifications.
     settings.SMS_BACKEND = "kefu.sms.ConsoleSmsBackend"
     assert isinstance(sms.get_backend(), sms.ConsoleSmsBackend)
     settings.SMS_BACKEND = "aliyun"

@@ -12,8 +12,9 @@ from email import policy
 
 import pytest
 
-from conversations import notify
-from conversations.models import Notification
+from notifications import services as notify
+from notifications import tasks
+from notifications.models import Notification
 from tests import factories
 from tests.notifications.conftest import KEY_ID, KEY_SECRET, prefer, waiting_conversation
 
@@ -42,7 +43,7 @@ def test_worker_escalates_after_the_delay_once(acme, bob, aliyun, sms_worker):
     for conversation in (waiting, answered):
         notify.notify_agents(merchant_id=acme.pk, conversation_id=conversation.pk, reason="new")
     # The same escalation delivered a second time (as a broker redelivery would).
-    notify.escalate.apply_async(kwargs={
+    tasks.escalate.apply_async(kwargs={
         "merchant_id": acme.pk, "conversation_id": waiting.pk, "reason": "new",
         "reference": notify.reference_for(waiting, "new"), "user_ids": None,
     }, countdown=3)

@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations import notify, routing
+from conversations import routing
 from conversations.models import Conversation, Message, RoutingEvent
 from kefu.errors import KefuError
 from merchants.models import Membership, Merchant, Team
+from notifications import services as notify
 from tests import factories
 from tests.routing.conftest import go_offline, go_online
 

@@ -419,7 +419,7 @@ def test_routing_events_are_read_only_and_scoped(client, acme, other, alice, cha
 
 @pytest.mark.django_db
 def test_notifications_are_read_only_and_scoped(client, acme, other, alice, bob, charlie, chat):
-    from conversations.models import Notification
+    from notifications.models import Notification
 
     theirs = factories.visitor_message(factories.visitor(other), "hi").conversation
     mine = Notification.objects.create(merchant=acme, conversation=chat, user=bob.user,
@@ -427,13 +427,13 @@ def test_notifications_are_read_only_and_scoped(client, acme, other, alice, bob,
     their = Notification.objects.create(merchant=other, conversation=theirs, user=charlie.user,
                                         channel="email", reason="new", key="t-other")
     login(client, alice)
-    assert [n.pk for n in client.get(url("conversations", "notification")).context["cl"].result_list] == [mine.pk]
-    change = url("conversations", "notification", "change", mine.pk)
+    assert [n.pk for n in client.get(url("notifications", "notification")).context["cl"].result_list] == [mine.pk]
+    change = url("notifications", "notification", "change", mine.pk)
     assert not client.get(change).context["has_change_permission"]
     client.post(change, {"sent": "on", "error": "", "_save": "1"})
     mine.refresh_from_db()
     assert (mine.sent, mine.error) == (False, "boom")
-    assert client.get(url("conversations", "notification", "change", their.pk)).status_code == 302
+    assert client.get(url("notifications", "notification", "change", their.pk)).status_code == 302
     login(client, charlie)
-    assert [n.pk for n in client.get(url("conversations", "notification")).context["cl"].result_list] == [their.pk]
+    assert [n.pk for n in client.get(url("notifications", "notification")).context["cl"].result_list] == [their.pk]
     assert client.get(change).status_code == 302

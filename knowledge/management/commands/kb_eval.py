@@ -71,7 +71,7 @@ class Command(BaseCommand):
     # --- intents ---------------------------------------------------------------------------
 
     def _intents(self, train_rows, test_rows):
-        from knowledge import selectors, services
+        from knowledge import selectors, training
         from merchants.models import Merchant
 
         out = []
@@ -84,7 +84,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"imported {len(train_rows)} examples as {counts.get('created', 0)} intents "
                                   f"in {time.perf_counter() - t0:.1f}s")
                 t0 = time.perf_counter()
-                services.kb_train(merchant_id=merchant.pk)
+                training.kb_train(merchant_id=merchant.pk)
                 self.stdout.write(f"trained in {time.perf_counter() - t0:.1f}s")
                 for text, label in test_rows:
                     t0 = time.perf_counter()
@@ -135,14 +135,14 @@ class Command(BaseCommand):
 def import_intents(*, merchant, rows: list[tuple[str, str]]):
     """Import `text,label` rows through the service the admin's import uses: it turns them into
     one intent per label with its texts as example phrases."""
-    from knowledge import services
+    from knowledge import importers
 
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["text", "label"])
     for text, label in rows:
         w.writerow([text.replace("\n", " "), label])
-    result = services.kb_import(merchant=merchant, kind="intents", fmt="csv",
+    result = importers.kb_import(merchant=merchant, kind="intents", fmt="csv",
                                 file=buf.getvalue().encode("utf-8"))
     if not result.ok:
         errors = "; ".join(f"row {e['row']} {e['field']}: {e['message']}"

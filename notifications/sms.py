@@ -159,10 +159,14 @@ class AliyunSmsBackend(BaseSmsBackend):
 
 
 BACKENDS = {"console": ConsoleSmsBackend, "aliyun": AliyunSmsBackend}
+# This module was kefu/sms.py: a dotted path configured before the move still names its class.
+LEGACY_PREFIX = "kefu.sms."
 
 
 def get_backend() -> BaseSmsBackend:
     """Read at call time, so a settings change (or a test override) takes effect at once."""
     name = settings.SMS_BACKEND
+    if name.startswith(LEGACY_PREFIX):
+        name = __name__ + "." + name.removeprefix(LEGACY_PREFIX)
     cls = BACKENDS.get(name) or import_string(name)
     return cls.from_settings() if hasattr(cls, "from_settings") else cls()

@@ -1,4 +1,5 @@
-"""Agent notifications and escalation: in the workspace at once, then SMS and/or email.
+"""Agent notifications and escalation: in the workspace at once, then SMS and/or email; and
+the emails that bring a visitor the agent replies they did not read.
 
 Who is notified ("on duty"):
 - The audience is the merchant's active members (active user accounts only), narrowed to the
@@ -28,6 +29,9 @@ second call does nothing.
 
 Unanswered messages are found by a periodic task (`escalate_unanswered`, Celery beat): open,
 unqueued conversations whose visitor has waited longer than the merchant's delay.
+
+What raises a notification: conversations' `attention_needed` signal (the router, the
+leave-a-message form; see notifications/receivers.py) and the unanswered sweep.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from functools import partial
 
-from celery import shared_task
+from celery import current_app
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
@@ -49,11 +53,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from kefu import sms
+from conversations import presence, protocol, realtime
+from conversations.models import Conversation, Message
 from merchants.models import Membership, Merchant
 
-from . import presence, protocol, realtime
-from .models import Conversation, Notification
+from . import sms
+from .models import Notification
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +72,10 @@ TITLES = {
     Reason.RETURNED: _("%(visitor)s is back in the queue after timeouts"),
     Reason.OFFLINE: _("%(visitor)s left a message"),
 }
+# Celery task names (notifications/tasks.py). Queued by name, not imported: the tasks import
+# this module. The names predate the notifications app; tasks already queued under them run.
+ESCALATE_TASK = "conversations.notify.escalate"
+VISITOR_REPLY_EMAIL_TASK = "conversations.tasks.visitor_reply_email"
 # Reasons measured by the visitor's wait for a reply share one SMS/email per wait.
 WAIT_REASONS = (Reason.NEW, Reason.UNANSWERED, Reason.OFFLINE)
 QUEUE_REASONS = (Reason.QUEUED, Reason.RETURNED)
@@ -204,7 +213,7 @@ def notify_agents(*, merchant_id: int, conversation_id: int, reason: str,
     # The task re-reads preferences and state when it fires; queued after commit so the
     # worker finds the rows this transaction wrote.
     transaction.on_commit(partial(
-        escalate.apply_async,
+        current_app.tasks[ESCALATE_TASK].apply_async,
         kwargs={"merchant_id": merchant_id, "conversation_id": conversation.pk,
                 "reason": reason.value, "reference": reference, "user_ids": user_ids},
         countdown=conversation.merchant.escalation_delay_seconds,
@@ -279,24 +288,14 @@ def _send_email(conversation: Conversation, reason: str, member: Membership) -> 
     }
     with translation.override(settings.LANGUAGE_CODE):
         subject = f"[{conversation.merchant.name}] {title}"
-        text = render_to_string("conversations/email/escalation.txt", context)
-        html = render_to_string("conversations/email/escalation.html", context)
+        text = render_to_string("notifications/email/escalation.txt", context)
+        html = render_to_string("notifications/email/escalation.html", context)
     # Visitor names end up in the subject: no line breaks there (header injection).
     email = EmailMultiAlternatives(
         subject=" ".join(subject.split())[:150], body=text, to=[member.user.email]
     )
     email.attach_alternative(html, "text/html")
     email.send()
-
-
-@shared_task(acks_late=True)
-def escalate(*, merchant_id: int, conversation_id: int, reason: str, reference: str,
-             user_ids: list[int] | None = None) -> int:
-    """SMS / email after the merchant's delay, if the conversation still needs attention."""
-    return escalation_send(
-        merchant_id=merchant_id, conversation_id=conversation_id, reason=reason,
-        reference=reference, user_ids=user_ids,
-    )
 
 
 # --- Unanswered messages (periodic) -----------------------------------------------------------
@@ -337,6 +336,60 @@ def unanswered_sweep(*, now: datetime | None = None) -> int:
     return count
 
 
-@shared_task
-def escalate_unanswered() -> int:
-    return unanswered_sweep()
+# --- Visitor reply emails ---------------------------------------------------------------------
+
+
+def visitor_reply_email_schedule(*, merchant_id: int, conversation_id: int) -> None:
+    """Queue the reply email VISITOR_REPLY_EMAIL_DELAY seconds from now (0: never). Called
+    after the commit that stored the reply; the task re-checks read state itself."""
+    delay = settings.VISITOR_REPLY_EMAIL_DELAY
+    if delay <= 0:
+        return
+    current_app.tasks[VISITOR_REPLY_EMAIL_TASK].apply_async(
+        kwargs={"merchant_id": merchant_id, "conversation_id": conversation_id}, countdown=delay,
+    )
+
+
+def visitor_reply_email_send(*, merchant_id: int, conversation_id: int) -> int:
+    """Email the visitor the replies they have not read and were not emailed yet.
+
+    Safe to run late or twice: the conditional UPDATE claims the range of seqs, so two workers
+    racing on the same conversation send it once.
+    """
+    conversation = (
+        Conversation.objects.select_related("visitor", "merchant")
+        .filter(merchant_id=merchant_id, pk=conversation_id)
+        .first()
+    )
+    if conversation is None or not conversation.visitor.email:
+        return 0
+    after = max(conversation.visitor_last_read_seq, conversation.visitor_emailed_seq)
+    messages = list(
+        Message.objects.filter(
+            merchant_id=merchant_id, conversation_id=conversation_id, seq__gt=after,
+            is_private=False,
+        )
+        .exclude(sender_kind=Message.SenderKind.VISITOR)
+        .order_by("seq")
+    )
+    if not messages:
+        return 0
+    last = messages[-1].seq
+    claimed = Conversation.objects.filter(
+        pk=conversation_id, visitor_emailed_seq=conversation.visitor_emailed_seq,
+        visitor_last_read_seq__lt=last,
+    ).update(visitor_emailed_seq=last)
+    if not claimed:
+        return 0
+    merchant = conversation.merchant
+    context = {"merchant": merchant, "messages": messages, "chat_url": conversation.visitor.page_url}
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = translation.gettext("New reply from %(merchant)s") % {"merchant": merchant.name}
+        text = render_to_string("notifications/email/reply.txt", context)
+        html = render_to_string("notifications/email/reply.html", context)
+    email = EmailMultiAlternatives(
+        subject=subject.replace("\n", " ")[:150], body=text, to=[conversation.visitor.email]
+    )
+    email.attach_alternative(html, "text/html")
+    email.send()
+    return len(messages)
