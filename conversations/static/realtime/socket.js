@@ -232,6 +232,7 @@ function createSocket(options) {
     connect, send, reopen, stop, online, scheduleReconnect, outbox, queue, retry, resend, settle,
     get ready() { return ready; },
     get everReady() { return everReady; },
+    get stopped() { return stopped; },
     get connected() { return ws !== null; },
   };
 }
