@@ -42,7 +42,7 @@ def _read(name: str) -> str:
 
 def widget_script() -> Script:
     core_path, widget_path = finders.find(CORE), finders.find(WIDGET)
-    stamp = tuple(os.stat(p).st_mtime_ns if p else None for p in (core_path, widget_path))
+    stamp = tuple((os.stat(p).st_mtime_ns, os.stat(p).st_size) if p else None for p in (core_path, widget_path))
     if stamp not in _built:
         _built.clear()
         _built[stamp] = _build()
