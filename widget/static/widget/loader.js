@@ -212,9 +212,9 @@
 
   // The outbox (socket.outbox: client_msg_id -> {frame, body, li, failed, t, team}) is mirrored
   // in localStorage, so what was typed while offline survives a reload and goes out afterwards
-  // with the same client_msg_id (the server stores it at most once).
-  // The stored outbox is one JSON object {client_msg_id: {body, t, failed}} shared by the
-  // visitor's tabs; each change re-reads it so that tabs do not overwrite each other's entries.
+  // with the same client_msg_id (the server stores it at most once). Stored, it is one JSON
+  // object {client_msg_id: {body, t, failed, team}} shared by the visitor's tabs; each change
+  // re-reads it so that tabs do not overwrite each other's entries.
   function outboxStored() {
     try {
       const saved = JSON.parse(storageGet("localStorage", "outbox") || "{}");
