@@ -40,9 +40,16 @@ def _read(name: str) -> str:
         return fh.read()
 
 
+def _stamp(name: str) -> tuple | None:
+    path = finders.find(name)
+    if not path:
+        return None
+    stat = os.stat(path)
+    return path, stat.st_mtime_ns, stat.st_size
+
+
 def widget_script() -> Script:
-    core_path, widget_path = finders.find(CORE), finders.find(WIDGET)
-    stamp = tuple((os.stat(p).st_mtime_ns, os.stat(p).st_size) if p else None for p in (core_path, widget_path))
+    stamp = (_stamp(CORE), _stamp(WIDGET))
     if stamp not in _built:
         _built.clear()
         _built[stamp] = _build()

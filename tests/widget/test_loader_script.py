@@ -37,7 +37,7 @@ def test_served_loader_holds_the_core_once_and_no_module_syntax(client):
     core = CORE.read_text().replace(EXPORT + "\n", "")
     assert body.count(core) == 1
     assert body.count(WIDGET.read_text()) == 1
-    # Once: the core's opening comment and its factory are nowhere else (not copied into loader.js).
+    # Once: the core's opening comment and factory are nowhere else (not copied into loader.js).
     assert body.count("function createSocket(") == 1
     assert body.count("The socket core of both clients") == 1
     # A classic script: no import/export statement, and no global but what loader.js sets.
