@@ -11,6 +11,11 @@
      notifications.js  notice, sound, toasts          assist.js   suggested answers
      api.js            the REST API                   i18n.js, dom.js  words, nodes and times
 
+   The modules import each other's functions (the import graph has cycles: the panes refer to
+   one another). That is safe because no module calls into another while it loads: only this
+   entry starts anything, after every module is evaluated (session.js builds its socket at load
+   from function declarations, which exist before any module runs).
+
    Data: the REST API for the inbox rows; the agent socket /ws/agent/<merchant>/ for everything
    live and for messages. Visitor and agent text is untrusted: it only ever goes through
    textContent. */
