@@ -13,7 +13,6 @@ import re
 import secrets
 
 from django.conf import settings
-from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
 from django.http import HttpResponse, JsonResponse
@@ -23,7 +22,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import condition, require_GET, require_http_methods
 from rest_framework import serializers
 
 from conversations import services
@@ -34,6 +33,8 @@ from kefu.errors import KefuError, NotFound
 from merchants.hours import is_open, next_opening
 from merchants.models import Merchant
 from merchants.selectors import merchant_get_by_widget_key
+
+from .script import widget_script
 
 ANON_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 
@@ -213,11 +214,11 @@ def _json_body(request):
 
 @require_GET
 @cache_control(max_age=300, public=True)
+@condition(etag_func=lambda request: widget_script().etag)
 def loader(request):
-    """The one script merchants embed. Served from here (no CDN) with a short cache."""
-    path = finders.find("widget/loader.js")
-    with open(path, "rb") as fh:
-        body = fh.read()
+    """The one script merchants embed (widget/script.py). Served from here (no CDN) with a short
+    cache, then revalidated by ETag."""
+    body = widget_script().body
     response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
     response["Access-Control-Allow-Origin"] = "*"
     return response

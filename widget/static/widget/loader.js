@@ -9,14 +9,15 @@
 
    The UI lives in a Shadow DOM root, so the host page's CSS cannot break it and ours cannot
    leak out. Every piece of visitor or agent text goes through textContent, never markup.
-   The wire protocol is conversations/protocol.py (docs/protocol.md). */
+   The wire protocol is conversations/protocol.py (docs/protocol.md).
+
+   The socket itself (createSocket, SeqMap, insertOrdered, backoff) is the core shared with the
+   workspace, conversations/static/realtime/socket.js: the loader view serves this file inside
+   the same function scope as the core (widget/script.py), so this file alone does not run. */
 (() => {
   "use strict";
 
   const SUFFIX = "/widget/loader.js";
-  const PING_MS = 25000; // unless session.ready names another heartbeat_seconds
-  const PONG_TIMEOUT_MS = 10000;
-  const MAX_BACKOFF_MS = 30000;
   const OUTBOX_LIMIT = 50;
   const TYPING_EVERY_MS = 500;    // the visitor's draft goes out at most twice a second
   const AGENT_TYPING_MS = 6000;   // "agent is typing" fades without a refresh
@@ -59,10 +60,6 @@
   }
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  // Exponential backoff with jitter, so thousands of widgets do not reconnect in step after a
-  // server restart.
-  const backoff = (attempt) =>
-    Math.min(MAX_BACKOFF_MS, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
 
   function randomId() {
     // getRandomValues works on plain-http merchant sites too (randomUUID needs https).
@@ -153,13 +150,6 @@
 
   let boot = null;            // the bootstrap answer: token, ws_path, merchant, strings, ...
   let ui = null;              // DOM nodes, built after the first bootstrap
-  let ws = null;              // the current socket, or null
-  let ready = false;          // authenticated (session.ready seen) on `ws`
-  let attempts = 0;           // failed connects since the last session.ready
-  let everReady = false;
-  let reconnectTimer = null;
-  let pingTimer = null;
-  let pongTimer = null;
   let convId = null;          // the visitor's current conversation
   let authConvId = null;      // convId when `auth` was sent (its last_seq belongs to it)
   let authLastSeq = 0;
@@ -178,13 +168,13 @@
   let team = /^[1-9][0-9]*$/.test(script.dataset.team || "") ? Number(script.dataset.team)
     : Number(storageGet("sessionStorage", "team")) || null;
   const agentRead = new Map(); // conversation id -> highest seq an agent has read
-  const shown = new Map();    // "conversation:seq" -> <li> of every stored message shown
-  // client_msg_id -> {body, li, failed, t}: written but not acknowledged. Mirrored in
-  // localStorage, so what was typed while offline survives a reload and goes out afterwards
-  // with the same client_msg_id (the server stores it at most once).
-  const outbox = new Map();
+  const shown = new Map();    // conversation id -> SeqMap of seq -> <li> of each stored message
 
-  const keyOf = (m) => `${m.conversation_id}:${m.seq}`;
+  const shownIn = (conversationId) => {
+    if (!shown.has(conversationId)) shown.set(conversationId, new SeqMap());
+    return shown.get(conversationId);
+  };
+  const allShown = () => [...shown.values()].flatMap((seqs) => [...seqs.values()]);
   // UI text comes translated from the bootstrap; these English defaults cover a server older
   // than this script.
   const DEFAULT_STRINGS = {
@@ -213,17 +203,18 @@
   const availability = () => (boot && boot.availability) || {};
 
   function lastSeq(conversationId, agentOnly) {
+    const seqs = shownIn(conversationId);
+    if (!agentOnly) return seqs.max;
     let max = 0;
-    for (const li of shown.values()) {
-      if (Number(li.dataset.conv) !== conversationId) continue;
-      if (agentOnly && li.classList.contains("mine")) continue;
-      max = Math.max(max, Number(li.dataset.seq));
-    }
+    for (const [seq, li] of seqs) if (!li.classList.contains("mine")) max = Math.max(max, seq);
     return max;
   }
 
-  // The stored outbox is one JSON object {client_msg_id: {body, t, failed}} shared by the
-  // visitor's tabs; each change re-reads it so that tabs do not overwrite each other's entries.
+  // The outbox (socket.outbox: client_msg_id -> {frame, body, li, failed, t, team}) is mirrored
+  // in localStorage, so what was typed while offline survives a reload and goes out afterwards
+  // with the same client_msg_id (the server stores it at most once). Stored, it is one JSON
+  // object {client_msg_id: {body, t, failed, team}} shared by the visitor's tabs; each change
+  // re-reads it so that tabs do not overwrite each other's entries.
   function outboxStored() {
     try {
       const saved = JSON.parse(storageGet("localStorage", "outbox") || "{}");
@@ -446,8 +437,8 @@
   }
 
   function askHuman() {
-    if (!ready) return;
-    send({ type: "handover.request" });
+    if (!socket.ready) return;
+    socket.send({ type: "handover.request" });
     handoverAsked = true;
     renderConversationState();
   }
@@ -553,8 +544,8 @@
   function renderState() {
     if (!ui) return;
     let text = "";
-    if (!ready) text = everReady ? S("reconnecting") : S("connecting");
-    if (!ready && outbox.size) text += " " + S("offline");
+    if (!socket.ready) text = socket.everReady ? S("reconnecting") : S("connecting");
+    if (!socket.ready && socket.outbox.size) text += " " + S("offline");
     ui.state.textContent = text;
     ui.state.hidden = !text;
   }
@@ -607,7 +598,7 @@
   function agentReadUpTo(conversationId, seq) {
     if (seq <= (agentRead.get(conversationId) || 0)) return;
     agentRead.set(conversationId, seq);
-    for (const li of shown.values()) renderTick(li);
+    for (const li of allShown()) renderTick(li);
   }
 
   function showAgentTyping(active) {
@@ -621,16 +612,10 @@
   function place(li, m) {
     li.dataset.conv = m.conversation_id;
     li.dataset.seq = m.seq;
-    let before = null;
-    for (let node = ui.list.lastElementChild; node && !node.classList.contains("welcome"); node = node.previousElementSibling) {
-      if (node === li) continue;
-      const later = !node.dataset.seq
-        || Number(node.dataset.conv) > m.conversation_id
-        || (Number(node.dataset.conv) === m.conversation_id && Number(node.dataset.seq) > m.seq);
-      if (!later) break;
-      before = node;
-    }
-    ui.list.insertBefore(li, before);
+    insertOrdered(ui.list, li, (node) => !node.dataset.seq
+      || Number(node.dataset.conv) > m.conversation_id
+      || (Number(node.dataset.conv) === m.conversation_id && Number(node.dataset.seq) > m.seq),
+    (node) => node.classList.contains("welcome"));
   }
 
   // A stored message from history, message.created or message.ack. Returns true if new.
@@ -641,13 +626,10 @@
       renderTeams(); // a conversation exists: its team is settled
     }
     const mine = m.sender_kind === "visitor";
-    const out = mine && m.client_msg_id ? outbox.get(m.client_msg_id) : null;
-    if (out) {
-      outbox.delete(m.client_msg_id);
-      outboxPersist(m.client_msg_id, null);
-    }
-    const key = keyOf(m);
-    if (shown.has(key)) {
+    const out = socket.settle(m);
+    if (out) outboxPersist(m.client_msg_id, null);
+    const seqs = shownIn(m.conversation_id);
+    if (seqs.has(m.seq)) {
       if (out) out.li.remove(); // acknowledged twice (ack + broadcast): keep the first
       return false;
     }
@@ -661,7 +643,7 @@
     } else {
       li = renderMessage(m);
     }
-    shown.set(key, li);
+    seqs.add(m.seq, li);
     place(li, m);
     renderTick(li);
     scrollDown();
@@ -677,11 +659,11 @@
   function markRead() {
     unread = 0;
     renderBadge();
-    if (!ready || convId === null) return; // onReady calls again once connected
+    if (!socket.ready || convId === null) return; // onReady calls again once connected
     const seq = lastSeq(convId, true);
     if (seq > lastReadSent) {
       lastReadSent = seq;
-      send({ type: "conversation.read", seq });
+      socket.send({ type: "conversation.read", seq });
     }
   }
 
@@ -725,7 +707,7 @@
   }
 
   function say(body) {
-    if (outbox.size >= OUTBOX_LIMIT) return false;
+    if (socket.outbox.size >= OUTBOX_LIMIT) return false;
     const id = randomId();
     const entry = { body, failed: false, t: Date.now() };
     // The team only matters for the message that starts a conversation.
@@ -733,7 +715,6 @@
     outboxPersist(id, entry); // before it goes out: a reload right now must not lose it
     pending(id, entry);
     scrollDown();
-    transmit(id);
     renderState();
     ui.teams.hidden = true;
     return true;
@@ -745,9 +726,11 @@
     li.classList.add("pending");
     li.dataset.clientMsgId = id;
     li.querySelector(".bubble").addEventListener("click", () => retry(id));
-    outbox.set(id, Object.assign({ li }, entry));
+    const frame = { type: "message.send", client_msg_id: id, body: entry.body };
+    if (entry.team) frame.team_id = entry.team;
     ui.list.append(li);
-    if (entry.failed) fail(id, "");
+    socket.queue(id, Object.assign({ li, frame }, entry)); // goes out now if connected
+    if (entry.failed) fail(id, socket.outbox.get(id), "");
   }
 
   function restoreOutbox() {
@@ -761,19 +744,7 @@
     }
   }
 
-  function transmit(id) {
-    const out = outbox.get(id);
-    if (out && !out.failed && ready) {
-      const frame = { type: "message.send", client_msg_id: id, body: out.body };
-      if (out.team) frame.team_id = out.team;
-      send(frame);
-    }
-    // Not connected: it stays in the outbox and goes out after the next session.ready.
-  }
-
-  function fail(id, message) {
-    const out = outbox.get(id);
-    if (!out) return;
+  function fail(id, out, message) {
     out.failed = true;
     outboxPersist(id, out);
     out.li.classList.remove("pending");
@@ -784,7 +755,7 @@
   }
 
   function retry(id) {
-    const out = outbox.get(id);
+    const out = socket.outbox.get(id);
     if (!out || !out.failed) return;
     out.failed = false;
     outboxPersist(id, out);
@@ -792,7 +763,7 @@
     out.li.classList.add("pending");
     const err = out.li.querySelector(".err");
     if (err) err.remove();
-    transmit(id); // same client_msg_id: the server stores it at most once
+    socket.retry(id); // same client_msg_id: the server stores it at most once
   }
 
   // --- Typing and page views ---------------------------------------------------------------
@@ -813,19 +784,19 @@
     typingTimer = null;
     text = text.trim() ? text.slice(0, 1000) : ""; // the protocol's limit for a draft
     // Without a conversation the server has nowhere to show it: the first message starts one.
-    if (!ready || convId === null || text === typingSent) return;
+    if (!socket.ready || convId === null || text === typingSent) return;
     typingSent = text;
     typingAt = Date.now();
-    send({ type: "typing", text });
+    socket.send({ type: "typing", text });
   }
 
   // The page the visitor is on, for the agent; sent after auth and whenever it changes.
   function pageChanged() {
     const url = location.href.slice(0, 2000);
     const title = document.title.slice(0, 500);
-    if (!ready || pageSent === url + "\n" + title) return;
+    if (!socket.ready || pageSent === url + "\n" + title) return;
     pageSent = url + "\n" + title;
-    send({ type: "page.view", url, title });
+    socket.send({ type: "page.view", url, title });
   }
 
   function watchPage() {
@@ -845,81 +816,58 @@
     setInterval(pageChanged, TITLE_POLL_MS);
   }
 
-  // --- Socket -------------------------------------------------------------------------------
+  // --- Socket (the shared core; what is the visitor's own is here) ---------------------------
 
-  function send(frame) {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
-  }
-
-  function connect() {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    ready = false;
-    renderState();
-    const sock = new WebSocket(WS_HOST + boot.ws_path);
-    ws = sock;
-    sock.onopen = () => {
+  const socket = createSocket({
+    url: () => WS_HOST + boot.ws_path,
+    ownKind: "visitor",
+    hello() {
       // last_seq only means something for the conversation it was counted in; the server
       // replays its current conversation after it.
       authConvId = convId;
       authLastSeq = convId === null ? 0 : lastSeq(convId, false);
-      sock.send(JSON.stringify({ type: "auth", token: boot.token, last_seq: authLastSeq }));
-    };
-    sock.onmessage = (event) => {
-      if (sock !== ws) return;
-      clearTimeout(pongTimer); // any frame proves the connection is alive
-      pongTimer = null;
-      let frame;
-      try { frame = JSON.parse(event.data); } catch (e) { return; }
-      handle(frame);
-    };
-    sock.onclose = (event) => { if (sock === ws) dropped(event.code); };
-  }
-
-  function dropped(code) {
-    ws = null;
-    ready = false;
-    clearInterval(pingTimer);
-    clearTimeout(pongTimer);
-    pongTimer = null;
-    showAgentTyping(false);
-    renderState();
-    if (code === 4401 || code === 4403) {
-      // The token expired or does not fit: fetch a new one, then reconnect.
-      rebootstrap();
-      return;
-    }
+      return { type: "auth", token: boot.token, last_seq: authLastSeq };
+    },
+    accept(frame) {
+      const conversation = frame.conversation;
+      if (conversation && authLastSeq > 0 && conversation.id !== authConvId) {
+        // A new conversation began while we were away: our last_seq counted the old one, so
+        // resume the new one from its start.
+        convId = conversation.id;
+        socket.reopen(true);
+        return false;
+      }
+      return true;
+    },
+    onConnecting: renderState,
+    onReady,
+    onFrame: handle,
+    onFailed: fail,
+    onDropped() {
+      showAgentTyping(false);
+      renderState();
+    },
+    // The token expired or does not fit: fetch a new one, then reconnect.
+    onRefused: rebootstrap,
     // 4429: too many tabs of this visitor are connected; try again slowly.
-    scheduleReconnect(code === 4429 ? MAX_BACKOFF_MS : undefined);
-  }
+    retryDelay: (code) => (code === 4429 ? MAX_BACKOFF_MS : null),
+  });
 
-  function scheduleReconnect(delay) {
-    if (reconnectTimer) return;
-    reconnectTimer = setTimeout(connect, delay === undefined ? backoff(attempts++) : delay);
-  }
-
-  // Close the socket on purpose (dead connection, or to resume from a newer seq).
-  function reopen(delay) {
-    const sock = ws;
-    ws = null;
-    if (sock) sock.close();
-    dropped(1000);
-    if (delay === 0) { clearTimeout(reconnectTimer); reconnectTimer = null; connect(); }
-  }
+  let bootAttempts = 0;
 
   async function rebootstrap() {
     try {
       boot = Object.assign(boot, await bootstrap());
-      scheduleReconnect();
+      bootAttempts = 0;
+      socket.scheduleReconnect();
     } catch (err) {
       console.error(`[kefu] widget stopped: ${err.message}`);
-      if (err.retry) setTimeout(rebootstrap, backoff(attempts++));
+      if (err.retry) setTimeout(rebootstrap, backoff(bootAttempts++));
     }
   }
 
   function handle(frame) {
     switch (frame.type) {
-      case "session.ready": onReady(frame); break;
       case "history":
         frame.messages.forEach((m) => receive(m, false));
         if (!frame.has_more && isOpen) markRead(); // has_more: the server sends the next page
@@ -939,16 +887,10 @@
         }
         break;
       case "error":
-        if (frame.code === "rate_limited" && outbox.has(frame.ref)) {
-          // Nothing was done; the same client_msg_id goes out again when allowed.
-          setTimeout(() => transmit(frame.ref), (frame.retry_after || 1) * 1000);
-        } else if (frame.ref && outbox.has(frame.ref)) {
-          fail(frame.ref, frame.message);
-        } else {
-          console.warn(`[kefu] ${frame.code}: ${frame.message}`);
-          // A refused "talk to a human": offer the button again.
-          if (handoverAsked && !frame.ref) { handoverAsked = false; renderConversationState(); }
-        }
+        // (Refusals of an outbox entry are the core's: they reach fail().)
+        console.warn(`[kefu] ${frame.code}: ${frame.message}`);
+        // A refused "talk to a human": offer the button again.
+        if (handoverAsked && !frame.ref) { handoverAsked = false; renderConversationState(); }
         break;
       default: break; // pong, and frames newer than this script
     }
@@ -956,16 +898,6 @@
 
   function onReady(frame) {
     const conversation = frame.conversation;
-    if (conversation && authLastSeq > 0 && conversation.id !== authConvId) {
-      // A new conversation began while we were away: our last_seq counted the old one, so
-      // resume the new one from its start.
-      convId = conversation.id;
-      reopen(0);
-      return;
-    }
-    ready = true;
-    everReady = true;
-    attempts = 0;
     typingSent = ""; // the server forgot the old socket's draft
     pageSent = "";
     if (conversation) {
@@ -977,15 +909,8 @@
     }
     renderTeams();
     renderState();
-    // The server closes sockets that stay silent too long; it says how often to ping.
-    const every = frame.heartbeat_seconds ? frame.heartbeat_seconds * 1000 : PING_MS;
-    pingTimer = setInterval(() => {
-      send({ type: "ping" });
-      // Armed once, not re-armed by each ping: frequent pings must not postpone it forever.
-      if (!pongTimer) pongTimer = setTimeout(() => { pongTimer = null; reopen(); }, PONG_TIMEOUT_MS);
-    }, every);
     pageChanged();
-    for (const id of outbox.keys()) transmit(id); // same client_msg_id: stored at most once
+    socket.resend(); // same client_msg_id: stored at most once
     if (isOpen) markRead();
     draftChanged(); // a draft typed while offline
   }
@@ -1014,11 +939,11 @@
     buildUi();
     restoreOutbox();
     watchPage();
-    connect();
+    socket.connect();
     document.addEventListener("visibilitychange", () => {
       if (isOpen && document.visibilityState === "visible") markRead();
     });
-    window.addEventListener("online", () => { if (!ws) { clearTimeout(reconnectTimer); reconnectTimer = null; connect(); } });
+    window.addEventListener("online", socket.online);
   }
 
   if (document.body) start();
