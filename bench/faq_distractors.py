@@ -5,7 +5,10 @@ holds up as a knowledge base gets bigger (`kb_eval faq` at 5,000 entries).
 
 PAIRS is the sentence-pair file the split was made from (`sentence1,sentence2,label`; a .tsv
 without a header is read as tab-separated). Paraphrase groups are the connected components of
-its positive pairs; a sentence only ever in negative pairs is a group of its own. Every group
+its positive pairs, sentences that differ only in punctuation, spaces, width or case counting
+as one (such copies are common in these corpora and would otherwise become distractors that
+are the test question itself); a sentence only ever in negative pairs is a group of its own.
+Every group
 that holds a KB or TEST sentence is left out (its sentences would be answerable paraphrases of
 an entry, or would give a "no entry" question an entry); one sentence of each remaining group,
 in a seeded random order, becomes an entry with its own answer (`DIS-n`) until the KB has
@@ -17,7 +20,16 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+import re
 import sys
+import unicodedata
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def key(sentence: str) -> str:
+    """What two copies of one sentence share: NFKC, lower case, no punctuation or spaces."""
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", sentence).lower())
 
 
 def read_pairs(path: str) -> list[tuple[str, str, str]]:
@@ -43,10 +55,10 @@ def groups(pairs) -> dict[str, str]:
         return x
 
     for a, b, label in pairs:
-        ra, rb = find(a), find(b)
+        ra, rb = find(key(a)), find(key(b))
         if label == "1" and ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
-    return {s: find(s) for s in list(parent)}
+    return {s: find(s) for s in list(parent)}  # keyed by key(sentence)
 
 
 def main(argv=None) -> int:
@@ -58,16 +70,18 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    root = groups(read_pairs(a.pairs))
+    pairs = read_pairs(a.pairs)
+    root = groups(pairs)
     with open(a.kb, encoding="utf-8-sig", newline="") as f:
         kb = [(r["question"], r["answer"]) for r in csv.DictReader(f)]
     with open(a.test, encoding="utf-8-sig", newline="") as f:
         test = [r["text"] for r in csv.DictReader(f)]
-    used = {root[s] for s in [q for q, _ in kb] + test if s in root}
+    used = {root.get(key(s)) for s in [q for q, _ in kb] + test}
     free: dict[str, str] = {}
-    for s in sorted(root):
-        if root[s] not in used and s:
-            free.setdefault(root[s], s)
+    for s in sorted({s for a_, b_, _ in pairs for s in (a_, b_)}):
+        r = root[key(s)]
+        if r not in used and key(s):
+            free.setdefault(r, s)
     extra = sorted(free.values())
     random.Random(a.seed).shuffle(extra)
     extra = extra[: max(0, a.entries - len(kb))]
