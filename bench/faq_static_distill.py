@@ -31,7 +31,7 @@ def vocabulary(n_words: int) -> tuple[list[str], np.ndarray]:
     t = base_tokenizer()
     items = [(w, f) for w, f in t.FREQ.items() if f > 0 and _HAN.match(w)]
     items.sort(key=lambda x: (-x[1], x[0]))
-    chosen = {w: f for w, f in items[:n_words]}
+    chosen = dict(items[:n_words])
     for w, f in items:
         if len(w) == 1:
             chosen.setdefault(w, f)
