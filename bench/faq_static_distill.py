@@ -16,6 +16,7 @@ table depends only on the teacher and the dictionary.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 
@@ -83,18 +84,32 @@ def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--words", type=int, default=60000)
     p.add_argument("--dims", type=int, default=256)
+    p.add_argument("--no-sif", action="store_true", help="every word weighs the same")
+    p.add_argument("--cache", help="npz of teacher vectors to reuse (written when missing)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     words, prob = vocabulary(a.words)
     t0 = time.perf_counter()
-    emb = distill(words)
-    print(f"{len(words)} entries encoded in {time.perf_counter() - t0:.0f}s", flush=True)
+    cached = {}
+    if a.cache and os.path.exists(a.cache):
+        z = np.load(a.cache, allow_pickle=False)
+        cached = dict(zip(bytes(z["words"]).decode("utf-8").split("\n"), z["emb"], strict=True))
+    missing = [w for w in words if w not in cached]
+    if missing:
+        cached.update(zip(missing, distill(missing), strict=True))
+        if a.cache:
+            keys = sorted(cached)
+            np.savez(a.cache, words=np.array("\n".join(keys).encode("utf-8")),
+                     emb=np.stack([cached[w] for w in keys]))
+    emb = np.stack([cached[w] for w in words])
+    print(f"{len(words)} entries, {len(missing)} encoded in {time.perf_counter() - t0:.0f}s", flush=True)
     mean = emb.mean(0)
     x = emb - mean
     # PCA: the directions every entry shares say nothing about which entry it is.
     _, _, vt = np.linalg.svd(x[np.random.default_rng(0).permutation(len(x))[:20000]], full_matrices=False)
     table = x @ vt[: a.dims].T
-    table *= (SIF_A / (SIF_A + prob))[:, None]
+    if not a.no_sif:
+        table *= (SIF_A / (SIF_A + prob))[:, None]
     np.savez_compressed(a.out, words=np.array("\n".join(words).encode("utf-8")),
                         table=table.astype(np.float16))
     print(f"wrote {a.out}: {table.shape}", flush=True)
