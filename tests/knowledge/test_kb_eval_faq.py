@@ -119,3 +119,13 @@ def test_bad_input_is_a_clear_error(kb, tmp_path):
     with pytest.raises(CommandError, match="import failed"):
         run("--kb", duplicate, "--test", write_csv(tmp_path / "t.csv", ["text", "answer"], [("运费", "a")]))
     assert not Faq.objects.exists()
+
+
+@pytest.mark.django_db
+def test_answers_compare_as_the_bot_says_them(tmp_path):
+    # A rich-text answer in the KB, its plain text in TEST: the same entry.
+    kb = write_csv(tmp_path / "kb.csv", ["question", "answer"],
+                   [("运费是多少", "<p>满99元<b>包邮</b></p>"), ("多久能发货", "付款后48小时内发货。")])
+    test = write_csv(tmp_path / "test.csv", ["text", "answer"], [("运费是多少", "满99元包邮")])
+    f = figures(run("--kb", kb, "--test", test))
+    assert f["top1"] == 1.0 and f["precision"] == 1.0
