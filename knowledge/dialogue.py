@@ -1,6 +1,7 @@
 """The bot's conversation rules as plain functions (no database): reading a visitor's words for a
-hand-over request, a picked choice, a follow-up or a slot value, and choosing between answering,
-asking to clarify and giving up. knowledge.bot applies them to a conversation.
+hand-over request, a picked choice, a follow-up or a slot value, reading a question with the
+engine, and choosing between answering, asking to clarify and giving up. knowledge.bot applies
+them to a conversation; `manage.py kb_eval faq` measures them.
 
 Thresholds are on the engine's confidence, an estimated probability that the candidate is right
 (knowledge.nlp.engine calibrates it). Tuned on small hand-made shop FAQs: an exact or close
@@ -114,6 +115,26 @@ def follow_up_core(text: str) -> str | None:
     if not core or len(core) > FOLLOW_UP_MAX_CHARS:
         return None
     return core
+
+
+# --- Reading a question ------------------------------------------------------------------------
+
+
+def read(engine, text: str, topic: dict | None = None) -> tuple[list, bool]:
+    """The engine's candidates for a visitor's message, best first, and whether they were read in
+    context. A short follow-up is read alone and together with the previous topic ({kind, id,
+    label}: "那运费呢?" after a returns answer reads as "怎么退货 运费"); the reading whose best
+    candidate is more confident wins. In context the previous topic itself is left out: a
+    follow-up asks about something next to it. The bot's turn and `kb_eval faq` both read
+    questions here, so what is measured is what visitors get."""
+    plain = engine.answer(text, k=MAX_CHOICES + 1)
+    core = follow_up_core(text) if topic else None
+    if core:
+        combined = engine.answer(f"{topic['label']} {core}", k=MAX_CHOICES + 2)
+        combined = [c for c in combined if (c.kind, c.id) != (topic["kind"], topic["id"])]
+        if combined and (not plain or combined[0].confidence > plain[0].confidence):
+            return combined, True
+    return plain, False
 
 
 # --- Choosing what to do ------------------------------------------------------------------------
