@@ -110,7 +110,7 @@ class Command(BaseCommand):
         """[(expected answer or "", the answers of the ranked candidates, answered directly,
         the direct answer or None, ms)] for each TEST question; answers compared as the bot
         would say them (plain text of the stored answer)."""
-        from knowledge import dialogue, selectors, services
+        from knowledge import dialogue, importers, selectors, training
         from knowledge.models import Faq
         from knowledge.richtext import html_to_text
         from merchants.models import Merchant
@@ -121,7 +121,7 @@ class Command(BaseCommand):
                 merchant = Merchant.objects.create(name="kb_eval (temporary)")
                 t0 = time.perf_counter()
                 with open(kb_path, "rb") as f:  # the file as an admin would upload it
-                    result = services.kb_import(merchant=merchant, kind="faqs", fmt="csv", file=f.read())
+                    result = importers.kb_import(merchant=merchant, kind="faqs", fmt="csv", file=f.read())
                 _check_import(result)
                 answers = {pk: html_to_text(a).strip()
                            for pk, a in Faq.objects.filter(merchant=merchant).values_list("pk", "answer")}
@@ -133,7 +133,7 @@ class Command(BaseCommand):
                         raise CommandError(f"test question {text!r}: its answer {expected!r} "
                                            "is no entry's answer in the KB")
                 t0 = time.perf_counter()
-                services.kb_train(merchant_id=merchant.pk)
+                training.kb_train(merchant_id=merchant.pk)
                 self.stdout.write(f"trained in {time.perf_counter() - t0:.1f}s")
                 for text, expected in test_rows:
                     t0 = time.perf_counter()
