@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from . import routing, services
 
 
 @shared_task(acks_late=True)
@@ -22,8 +22,6 @@ def visitor_reply_email(*, merchant_id: int, conversation_id: int) -> int:
 @shared_task(acks_late=True)
 def routing_accept_timeout(*, merchant_id: int, conversation_id: int, user_id: int,
                            assigned_at: str) -> str:
-    from . import routing
-
     return routing.accept_timeout_fire(
         merchant_id=merchant_id, conversation_id=conversation_id, user_id=user_id,
         assigned_at=assigned_at,
@@ -33,16 +31,12 @@ def routing_accept_timeout(*, merchant_id: int, conversation_id: int, user_id: i
 @shared_task(acks_late=True)
 def routing_auto_resolve() -> int:
     """Beat, every minute: resolve silent conversations (Merchant.auto_resolve_minutes)."""
-    from . import routing
-
     return routing.auto_resolve()
 
 
 @shared_task(acks_late=True)
 def routing_sweep() -> int:
     """Beat, every minute: drain queues whose capacity freed without an event telling us."""
-    from . import routing
-
     return routing.sweep()
 
 

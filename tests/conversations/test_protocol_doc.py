@@ -46,7 +46,9 @@ def test_error_codes_used_in_code_are_declared():
 
     root = Path(settings.BASE_DIR)
     used = set()
-    for path in ["conversations/consumers.py", "conversations/services.py", "conversations/tokens.py"]:
-        used |= set(re.findall(r"ErrorCode\.([A-Z_]+)", (root / path).read_text()))
+    paths = [*(root / "conversations" / "consumers").glob("*.py"),
+             *(root / "conversations" / "services").glob("*.py"), root / "conversations" / "tokens.py"]
+    for path in paths:
+        used |= set(re.findall(r"ErrorCode\.([A-Z_]+)", path.read_text()))
     declared = {k for k in vars(protocol.ErrorCode) if k.isupper()}
     assert used and used <= declared

@@ -274,9 +274,9 @@ def test_raising_capacity_serves_the_queue(client, acme, alice, bob, online,
 @pytest.fixture
 def chat(acme, bob):
     conversation = factories.visitor_message(factories.visitor(acme, name="张三"), "在吗").conversation
-    from conversations import routing
+    from conversations import services
 
-    routing.conversation_claim(merchant_id=acme.pk, conversation_id=conversation.pk,
+    services.conversation_claim(merchant_id=acme.pk, conversation_id=conversation.pk,
                                user_id=bob.user_id)
     conversation.refresh_from_db()
     return conversation
