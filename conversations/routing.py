@@ -3,24 +3,12 @@ drains or an assignment times out; auto-resolve and the beat sweep. Manual actio
 transfer, resolve, reopen) are services (services.assignment); the reads it decides on are
 selectors (eligible_agents, the queue, the ETA).
 
-Every decision writes a RoutingEvent with a machine-readable `rule` and a human `reason` rendered
-in the merchant's language, and is published to the merchant's agents after the commit
-(`routing.event` + `conversation.updated`); queued visitors get `conversation.state` with their
-position and estimated wait whenever the queue moves, agents get `queue.changed`.
+The rules, the queue, the ETA and the timeouts are described in docs/routing.md. Every decision
+is a RoutingEvent (routing_event_create) published to the merchant's agents after the commit.
 
-Eligible agent: see selectors.eligible_agents and docs/routing.md. Manual actions may go past
-an agent's capacity; only the router respects it strictly.
-
-Locks and their order (no cycle, so no deadlock):
-- message_send_by_visitor: visitor row, then conversation row.
-- message_send_by_agent (which may claim): conversation row, then the membership row.
-- the router: conversation row, then its candidates' membership rows, in one statement in
-  primary-key order (so two routers trying agents in different orders cannot deadlock).
-Nothing locks a membership and then a conversation. The membership locks serialise every
-automatic assignment to one agent, so two routers cannot both fill that agent's last slot: the
-open count is re-read under the lock (MySQL runs at READ COMMITTED, see settings, so the re-read
-sees the other router's committed assignment). The conversation lock makes two claims of one
-conversation queue up: the second sees the first's assignee and gets ALREADY_ASSIGNED.
+The locks every path takes, and their order, are in docs/routing.md ("Locks"). The membership
+locks (_route) serialise every automatic assignment to one agent, so two routers cannot both
+fill that agent's last slot.
 """
 
 from __future__ import annotations
