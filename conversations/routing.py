@@ -418,6 +418,12 @@ def queue_drain_on_commit(merchant_id: int) -> None:
     on_commit_robust(queue_drain, merchant_id=merchant_id)
 
 
+def capacity_freed_received(sender, *, merchant_id: int, **kwargs) -> None:
+    """merchants.signals.capacity_freed (connected in ConversationsConfig.ready): an agent can
+    take more conversations, so serve the queue. Runs after the merchants change committed."""
+    queue_drain(merchant_id=merchant_id)
+
+
 def resolve_locked(conversation: Conversation, *, rule: str, reason: str, actor=None) -> None:
     """Resolve a locked conversation (a manual resolve or auto_resolve); its agent's slot
     frees, so the queue drains after the commit."""
@@ -537,7 +543,8 @@ def auto_resolve(*, now=None) -> int:
 def sweep(*, now=None) -> int:
     """Beat safety net, every minute: fire acceptance timeouts whose task was lost (a broker
     outage when it was scheduled) and drain every queue (capacity may have freed where no event
-    told us: an agent's socket on another process, an admin raising max_concurrent). Returns
+    told us: an agent's socket on another process, a drain after capacity_freed that failed).
+    Returns
     how many conversations it moved or assigned."""
     now = now or timezone.now()
     done = 0
@@ -559,8 +566,3 @@ def sweep(*, now=None) -> int:
     return done + sum(queue_drain(merchant_id=m) for m in sorted(merchant_ids))
 
 
-
-def capacity_freed_received(sender, *, merchant_id: int, **kwargs) -> None:
-    """merchants.signals.capacity_freed (connected in ConversationsConfig.ready): an agent can
-    take more conversations, so serve the queue. Runs after the merchants change committed."""
-    queue_drain(merchant_id=merchant_id)
