@@ -544,8 +544,7 @@ def sweep(*, now=None) -> int:
     """Beat safety net, every minute: fire acceptance timeouts whose task was lost (a broker
     outage when it was scheduled) and drain every queue (capacity may have freed where no event
     told us: an agent's socket on another process, a drain after capacity_freed that failed).
-    Returns
-    how many conversations it moved or assigned."""
+    Returns how many conversations it moved or assigned."""
     now = now or timezone.now()
     done = 0
     for merchant in Merchant.objects.filter(is_active=True, accept_timeout_seconds__gt=0):

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from conversations import presence
-from conversations.models import Conversation, RoutingEvent
+from conversations.models import RoutingEvent
 from merchants import services
 from merchants.models import Membership, Merchant
 from merchants.signals import capacity_freed
