@@ -10,7 +10,8 @@ The router itself (automatic assignment, the queue, timeouts) is conversations.r
 """
 
 from .assignment import (
-    agent_connected, conversation_claim, conversation_claim_locked, conversation_set_status, conversation_transfer,
+    agent_connected, conversation_claim, conversation_claim_locked, conversation_set_status,
+    conversation_transfer,
 )
 from .messages import (
     OFFLINE_MESSAGES_PER_HOUR, R_OFFLINE, R_OFFLINE_CLOSED, R_OFFLINE_NOBODY, bot_name,
