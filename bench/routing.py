@@ -50,7 +50,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from conversations import presence, routing  # noqa: E402
+from conversations import presence, realtime, routing, selectors, services  # noqa: E402
 from conversations.models import Conversation, Visitor  # noqa: E402
 from merchants.models import Membership, Merchant  # noqa: E402
 from merchants.services import membership_add  # noqa: E402
@@ -117,14 +117,15 @@ def run(args) -> dict:
         latencies = []
         started = time.perf_counter()
         for merchant, _ in created:
-            for conversation_id in list(routing._queued(merchant.pk).order_by(*routing.QUEUE_ORDER)
+            for conversation_id in list(selectors.queued(merchant_id=merchant.pk)
+                                        .order_by(*selectors.QUEUE_ORDER)
                                         .values_list("id", flat=True)[: args.agents * args.capacity]):
-                candidates = routing.eligible_agents(merchant_id=merchant.pk)
+                candidates = selectors.eligible_agents(merchant_id=merchant.pk)
                 t = time.perf_counter()
-                with routing._one_hop():  # as queue_drain publishes
+                with realtime.one_hop():  # as queue_drain publishes
                     assert routing._drain_one(merchant, conversation_id, candidates)
                 latencies.append(time.perf_counter() - t)
-            with routing._one_hop():
+            with realtime.one_hop():
                 routing.publish_queue(merchant.pk)
         results.append(summary("drain (assign from the queue)", latencies,
                                time.perf_counter() - started))
@@ -155,8 +156,9 @@ def run(args) -> dict:
                 merchant=merchant, assignee_id=m.user_id, status="open").values_list(
                 "id", flat=True).first()
             t = time.perf_counter()
-            routing.conversation_set_status(merchant_id=merchant.pk, conversation_id=conversation_id,
-                                            actor_user_id=m.user_id, status="resolved")
+            services.conversation_set_status(
+                merchant_id=merchant.pk, conversation_id=conversation_id, actor_user_id=m.user_id,
+                status="resolved")
             latencies.append(time.perf_counter() - t)
         results.append(summary("resolve + serve the queue head", latencies,
                                time.perf_counter() - started))

@@ -20,7 +20,7 @@ from merchants.admin_scoping import (
 from kefu.errors import KefuError
 from merchants.models import Membership
 
-from . import routing
+from . import services
 from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
 
 TRANSCRIPT_LIMIT = 500
@@ -51,8 +51,8 @@ class VisitorAdmin(MerchantScopedAdmin):
 
 
 class RoutingEventInline(admin.TabularInline):
-    """The conversation's routing timeline, read-only: events are written by
-    conversations.routing only."""
+    """The conversation's routing timeline, read-only: events are written by the router
+    (conversations.routing) and the manual actions (services.assignment) only."""
 
     model = RoutingEvent
     fields = ("created_at", "kind", "reason", "from_user", "to_user", "team", "actor")
@@ -88,7 +88,7 @@ class ConversationForm(TenantRowForm):
         cleaned = super().clean()
         if self.instance.pk is None:
             return cleaned
-        # On an existing conversation these go through conversations.routing, which knows
+        # On an existing conversation these go through services.assignment, which knows
         # resolving and reopening, and handing over to an agent or a team.
         if "status" in self.changed_data and cleaned.get("status") not in (
             Conversation.Status.OPEN, Conversation.Status.RESOLVED
@@ -120,7 +120,7 @@ class ConversationAdmin(MerchantScopedAdmin):
     # through VisitorAdmin.get_queryset, so it is scoped like everything else.
     autocomplete_fields = ("visitor",)
     # On an existing conversation, status, assignee and team changes go through
-    # conversations.routing (see save_model): they are recorded as routing events and reach
+    # services.assignment (see save_model): they are recorded as routing events and reach
     # open workspaces and the visitor like the same action taken in the workspace.
     fields = (
         "merchant", "visitor", "status", "assignee", "team", "source", "priority", "queued_at",
@@ -154,12 +154,12 @@ class ConversationAdmin(MerchantScopedAdmin):
         ids = {"merchant_id": obj.merchant_id, "conversation_id": obj.pk}
         try:
             if "team" in form.changed_data:
-                routing.conversation_transfer(**ids, actor_user_id=actor, to_team_id=obj.team_id)
+                services.conversation_transfer(**ids, actor_user_id=actor, to_team_id=obj.team_id)
             if "assignee" in form.changed_data:
-                routing.conversation_transfer(**ids, actor_user_id=actor,
-                                              to_user_id=obj.assignee_id)
+                services.conversation_transfer(**ids, actor_user_id=actor,
+                                               to_user_id=obj.assignee_id)
             if "status" in form.changed_data:
-                routing.conversation_set_status(
+                services.conversation_set_status(
                     **ids, status=obj.status,
                     # A platform operator without a membership acts as "nobody".
                     actor_user_id=actor if routing_actor_is_member(obj.merchant_id, actor) else None,
@@ -247,7 +247,8 @@ def routing_actor_is_member(merchant_id: int, user_id: int) -> bool:
 
 @admin.register(RoutingEvent)
 class RoutingEventAdmin(MerchantScopedAdmin):
-    """Every routing decision with its reason, read-only (written by conversations.routing)."""
+    """Every routing decision with its reason, read-only (written by conversations.routing and
+    services.assignment)."""
 
     list_display = ("created_at", "conversation", "kind", "reason", "from_user", "to_user", "actor")
     list_filter = ("kind", "rule")

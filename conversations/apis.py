@@ -16,7 +16,7 @@ from kefu.pagination import KeysetPagination
 from merchants.permissions import request_merchant_id
 from merchants.selectors import membership_get_by_user_id
 
-from . import routing, selectors, services
+from . import selectors, services
 from .serializers import (
     CannedResponseSerializer, ClaimSerializer, ConversationFilterSerializer,
     ConversationSerializer, MessageCreateSerializer, MessageFilterSerializer, MessageSerializer,
@@ -232,7 +232,7 @@ class TeamList(generics.GenericAPIView):
     pagination_class = None
 
     def get(self, request):
-        teams = routing.teams_out(merchant_id=request_merchant_id(request))
+        teams = selectors.teams_out(merchant_id=request_merchant_id(request))
         return Response(TeamSerializer(teams, many=True).data)
 
 
@@ -245,7 +245,7 @@ class QueueView(generics.GenericAPIView):
     pagination_class = None
 
     def get(self, request):
-        frame = routing.queue_frame(merchant_id=request_merchant_id(request))
+        frame = selectors.queue_frame(merchant_id=request_merchant_id(request))
         return Response(QueueSerializer(frame).data)
 
 
@@ -292,7 +292,7 @@ class ConversationClaim(ConversationAction):
     def act(self, request, merchant_id: int, pk: int):
         params = _body(ClaimSerializer, request)
         user_id = _acting_user(request, merchant_id, params.get("user_id"), required=True)
-        return routing.conversation_claim(merchant_id=merchant_id, conversation_id=pk,
+        return services.conversation_claim(merchant_id=merchant_id, conversation_id=pk,
                                           user_id=user_id)
 
 
@@ -306,7 +306,7 @@ class ConversationTransfer(ConversationAction):
     def act(self, request, merchant_id: int, pk: int):
         params = _body(TransferSerializer, request)
         actor = _acting_user(request, merchant_id, params.get("user_id"), required=True)
-        return routing.conversation_transfer(
+        return services.conversation_transfer(
             merchant_id=merchant_id, conversation_id=pk, actor_user_id=actor,
             to_user_id=params.get("to_user_id"), to_team_id=params.get("to_team_id"),
             note=params["note"],
@@ -321,7 +321,7 @@ class ConversationStatus(ConversationAction):
     def act(self, request, merchant_id: int, pk: int):
         params = _body(StatusSerializer, request)
         actor = _acting_user(request, merchant_id, params.get("user_id"), required=False)
-        return routing.conversation_set_status(
+        return services.conversation_set_status(
             merchant_id=merchant_id, conversation_id=pk, actor_user_id=actor,
             status=params["status"],
         )

@@ -518,6 +518,29 @@ SERVER_FRAMES = (
     ErrorFrame,
 )
 
+# The server frames published to a group (by realtime.py after a commit, or by a consumer for
+# ephemeral state) and forwarded to each socket of the group as they are. The others
+# (session.ready, history, message.ack, resume.done, pong, error) answer one socket only.
+EVENT_FRAMES = (
+    MessageCreatedFrame,
+    ConversationUpdatedFrame,
+    TypingOutFrame,
+    ConversationReadOutFrame,
+    PresenceChangedFrame,
+    VisitorUpdatedFrame,
+    ViewersChangedFrame,
+    VisitorConversationStateFrame,
+    QueueChangedFrame,
+    RoutingEventFrame,
+    NotificationFrame,
+)
+
+
+def frame_type(frame: type[Frame]) -> str:
+    """The `type` a frame class carries on the wire."""
+    return frame.model_fields["type"].annotation.__args__[0]
+
+
 # WebSocket close codes the server uses.
 CLOSE_CODES = {
     4401: "Not authenticated (agent without session; visitor token invalid or expired).",

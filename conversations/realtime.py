@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
-from functools import partial
+from functools import partial, wraps
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -179,6 +179,35 @@ async def apublish_events(events: list[tuple[str, dict]]) -> None:
                 send_failed(group)
 
     await asyncio.gather(*(send_in_order(g, f) for g, f in by_group.items()))
+
+
+@contextmanager
+def one_hop():
+    """Collect every event the block publishes after its commits and send them all in one hop
+    to the event loop (deferred_publishes), instead of one async_to_sync per event: a queue
+    change alone is a `conversation.state` per waiting visitor, and in a Celery worker each hop
+    is a fresh event loop with a fresh Redis connection. Inside an outer collection (a
+    consumer's batch) the events simply join it."""
+    if getattr(_deferred, "events", None) is not None:
+        yield
+        return
+    try:
+        with deferred_publishes() as events:
+            yield
+    finally:
+        # Sent even when the action failed after some commit: what committed is published.
+        if events:
+            async_to_sync(apublish_events)(events)
+
+
+def publishing(fn):
+    """Decorator for routing entry points (the router's and the manual actions'), whose
+    transactions commit inside: what they publish goes out in one hop (one_hop)."""
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        with one_hop():
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 def _group_send(group: str, frame: dict) -> None:

@@ -235,7 +235,7 @@ class RoutingEventSerializer(PydanticOut):
     created_at = UtcDateTimeField()
 
     def to_representation(self, instance: RoutingEvent) -> dict:
-        from .routing import routing_event_out
+        from .selectors import routing_event_out
 
         return routing_event_out(instance).model_dump(mode="json")
 

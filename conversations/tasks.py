@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from . import routing
+
 # --- Routing (conversations.routing) ------------------------------------------------------------
 # The task message carries the assignment's identity (agent + assigned_at), so a firing that
 # arrives late, twice, or after a worker restart (acks_late: redelivered) re-checks and does
@@ -11,8 +13,6 @@ from celery import shared_task
 @shared_task(acks_late=True)
 def routing_accept_timeout(*, merchant_id: int, conversation_id: int, user_id: int,
                            assigned_at: str) -> str:
-    from . import routing
-
     return routing.accept_timeout_fire(
         merchant_id=merchant_id, conversation_id=conversation_id, user_id=user_id,
         assigned_at=assigned_at,
@@ -22,15 +22,11 @@ def routing_accept_timeout(*, merchant_id: int, conversation_id: int, user_id: i
 @shared_task(acks_late=True)
 def routing_auto_resolve() -> int:
     """Beat, every minute: resolve silent conversations (Merchant.auto_resolve_minutes)."""
-    from . import routing
-
     return routing.auto_resolve()
 
 
 @shared_task(acks_late=True)
 def routing_sweep() -> int:
     """Beat, every minute: drain queues whose capacity freed without an event telling us."""
-    from . import routing
-
     return routing.sweep()
 

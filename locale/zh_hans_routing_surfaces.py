@@ -1,7 +1,7 @@
 # Chinese for the strings of routing surfaces (helper R2): business hours, the widget's
 # availability and leave-a-message form, the routing REST API and the routing back office.
 ZH = {
-    # conversations/services.py (routing event reasons)
+    # conversations/services/messages.py (routing event reasons)
     "left a message outside business hours": "在营业时间外留言",
     "left a message: no agent online": "留言：没有客服在线",
     "left a message": "留言",

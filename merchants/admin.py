@@ -1,17 +1,17 @@
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy as _
 
-from conversations import routing
 from .admin_scoping import (
     MerchantScopedAdmin, ScopedPermissionsMixin, TenantRowForm, is_platform_admin, managed_ids,
     rows_of,
 )
 
 from . import hours
+from . import services as merchant_services
 from .models import ApiToken, BusinessHours, Holiday, Membership, Merchant, Team
 
 
@@ -200,23 +200,15 @@ class MembershipAdmin(MerchantScopedAdmin):
             teams.queryset = teams.queryset.filter(merchant_id=obj.merchant_id)
         return form_class
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if change and self._may_take_more(form):
-            merchant_id = form.instance.merchant_id
-            # After the admin's transaction commits: the router then sees the new capacity.
-            transaction.on_commit(lambda: routing.queue_drain(merchant_id=merchant_id),
-                                  robust=True)
-
-    @staticmethod
-    def _may_take_more(form) -> bool:
-        """Whether this edit can let the agent take queued conversations they could not
-        before: more capacity, back from away, reactivated, or in other teams."""
-        initial, data = form.initial, form.cleaned_data
-        raised = data.get("max_concurrent", 0) > (initial.get("max_concurrent") or 0)
-        back = initial.get("is_away") and not data.get("is_away")
-        active = not initial.get("is_active") and data.get("is_active")
-        return bool(raised or back or active or "teams" in form.changed_data)
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        if not is_platform_admin(request) and obj.merchant_id not in managed_ids(request):
+            raise PermissionDenied  # see MerchantScopedAdmin.save_model
+        # Through the service: an edit that frees capacity serves the queue after the commit
+        # (the teams, saved next by save_related, are in the same transaction).
+        merchant_services.membership_update(
+            membership=obj, teams_changed="teams" in form.changed_data)
 
 
 @admin.register(ApiToken)

@@ -54,3 +54,11 @@ def membership_list_for_merchant(*, merchant_id: int) -> QuerySet[Membership]:
     return Membership.objects.filter(merchant_id=merchant_id, is_active=True).order_by(
         "display_name", "user_id"
     )
+
+
+def membership_names(*, merchant_id: int, user_ids: list[int]) -> dict[int, str]:
+    """Display names of these users' active memberships (absent: no such membership)."""
+    return dict(
+        membership_list_for_merchant(merchant_id=merchant_id)
+        .filter(user_id__in=user_ids).values_list("user_id", "display_name")
+    )

@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from kefu.transactions import on_commit_robust
+
 from .models import ApiToken, Membership, Merchant
+from .signals import capacity_freed
 
 
 @transaction.atomic
@@ -36,11 +39,45 @@ def membership_add(
     return membership
 
 
+@transaction.atomic
 def membership_set_away(*, merchant_id: int, user_id: int, away: bool) -> Membership:
-    membership = Membership.objects.select_related("merchant").get(
+    """An agent switches "away" on or off (their workspace). Back from away, they can take
+    queued conversations: capacity_freed is sent after the commit."""
+    membership = Membership.objects.select_for_update().select_related("merchant").get(
         merchant_id=merchant_id, user_id=user_id, is_active=True
     )
     if membership.is_away != away:
         membership.is_away = away
         membership.save(update_fields=["is_away"])
+        if not away:
+            _capacity_freed_on_commit(merchant_id)
     return membership
+
+
+@transaction.atomic
+def membership_update(*, membership: Membership, teams_changed: bool = False) -> Membership:
+    """Store an edited membership whose new field values are already set on `membership` (the
+    admin form sets them; it saves the teams itself and says whether they changed). When the
+    edit lets the agent take queued conversations they could not before, capacity_freed is
+    sent after the commit (so the router sees the new values and the teams)."""
+    stored = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership.save()
+    if teams_changed or membership_may_take_more(before=stored, after=membership):
+        _capacity_freed_on_commit(membership.merchant_id)
+    return membership
+
+
+def membership_may_take_more(*, before: Membership, after: Membership) -> bool:
+    """Whether the change from `before` to `after` can let the agent take queued conversations
+    they could not before: more capacity, back from away, or reactivated. (Other teams too,
+    which the caller of membership_update says.)"""
+    raised = after.max_concurrent > (before.max_concurrent or 0)
+    back = before.is_away and not after.is_away
+    active = not before.is_active and after.is_active
+    return bool(raised or back or active)
+
+
+def _capacity_freed_on_commit(merchant_id: int) -> None:
+    # After the commit, so the receiver (the queue drain) reads the new capacity; robust, so a
+    # failing drain never undoes the change (the beat sweep drains every minute anyway).
+    on_commit_robust(capacity_freed.send, sender=Membership, merchant_id=merchant_id)

@@ -46,7 +46,19 @@ def test_error_codes_used_in_code_are_declared():
 
     root = Path(settings.BASE_DIR)
     used = set()
-    for path in ["conversations/consumers.py", "conversations/services.py", "conversations/tokens.py"]:
-        used |= set(re.findall(r"ErrorCode\.([A-Z_]+)", (root / path).read_text()))
+    paths = [*(root / "conversations" / "consumers").glob("*.py"),
+             *(root / "conversations" / "services").glob("*.py"), root / "conversations" / "tokens.py"]
+    for path in paths:
+        used |= set(re.findall(r"ErrorCode\.([A-Z_]+)", path.read_text()))
     declared = {k for k in vars(protocol.ErrorCode) if k.isupper()}
     assert used and used <= declared
+
+
+def test_sockets_forward_exactly_the_event_frames_of_the_catalogue():
+    """A group event reaches the client as it is only when protocol.py calls it an event frame;
+    the frames that answer one socket are never forwarded from a group."""
+    events = {protocol.frame_type(frame) for frame in protocol.EVENT_FRAMES}
+    assert consumers.FORWARDED == events
+    assert set(protocol.EVENT_FRAMES) <= set(protocol.SERVER_FRAMES)
+    replies = {protocol.frame_type(frame) for frame in protocol.SERVER_FRAMES} - events
+    assert replies == {"session.ready", "history", "message.ack", "resume.done", "pong", "error"}

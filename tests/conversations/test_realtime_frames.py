@@ -316,7 +316,7 @@ def test_page_view_updates_visitor_and_trail_and_tells_agents_only(world, channe
 
 
 def test_page_trail_is_bounded(acme, bob, monkeypatch):
-    monkeypatch.setattr(services, "PAGE_TRAIL_LIMIT", 3)
+    monkeypatch.setattr(services.visitors, "PAGE_TRAIL_LIMIT", 3)
     visitor = factories.visitor(acme)
     cookie = session_cookie(bob.user)
 

@@ -32,7 +32,7 @@ def bot_says(conversation_id: int, body: str, meta: dict) -> Message:
             with transaction.atomic():
                 conversation = (Conversation.objects.select_for_update().select_related("visitor")
                                 .get(pk=conversation_id))
-                return services._append(
+                return services.message_append(
                     conversation=conversation, body=body, client_msg_id=None, meta=meta,
                     sender=services.Sender(kind=Message.SenderKind.BOT, key="bot", name="小墨"),
                 )

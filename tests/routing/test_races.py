@@ -16,7 +16,7 @@ import pytest
 from django.db import OperationalError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from conversations import routing, services
+from conversations import routing, selectors, services
 from conversations.models import Conversation, RoutingEvent
 from kefu.errors import KefuError
 from merchants.models import Membership
@@ -58,15 +58,15 @@ def test_claim_waits_on_the_row_lock_and_loses(acme, alice, bob):
     def slow_claimer():
         # Alice's claim, paused while it holds the conversation row.
         with transaction.atomic():
-            locked = routing._lock(acme.pk, c.pk)
+            locked = services.conversation_lock(merchant_id=acme.pk, conversation_id=c.pk)
             holding.set()
             release.wait(10)
-            routing.claim_locked(locked, membership=Membership.objects.get(pk=alice.pk))
+            services.conversation_claim_locked(locked, membership=Membership.objects.get(pk=alice.pk))
         return "alice"
 
     a = in_thread(slow_claimer, results, "alice")
     assert holding.wait(10)
-    b = in_thread(lambda: routing.conversation_claim(
+    b = in_thread(lambda: services.conversation_claim(
         merchant_id=acme.pk, conversation_id=c.pk, user_id=bob.user_id), results, "bob")
     time.sleep(0.7)
     assert "bob" not in results, "bob's claim did not wait for the row lock"
@@ -87,7 +87,7 @@ def test_many_simultaneous_claims_have_one_winner(acme):
 
         def claim(m):
             barrier.wait(10)
-            return routing.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk,
+            return services.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk,
                                               user_id=m.user_id).assignee_id
 
         threads = [in_thread(lambda m=m: claim(m), results, m.user_id) for m in agents]
@@ -112,7 +112,7 @@ def test_second_router_waits_for_the_membership_lock_and_does_not_overfill(acme,
     def slow_router():
         # A router that has taken bob's last slot and has not committed yet.
         with transaction.atomic():
-            locked = routing._lock(acme.pk, first.pk)
+            locked = services.conversation_lock(merchant_id=acme.pk, conversation_id=first.pk)
             picked = routing._route(locked, merchant=acme)
             assert picked is not None and picked[0].user_id == bob.user_id
             routing._assign(locked, picked[0], picked[3])
@@ -123,7 +123,7 @@ def test_second_router_waits_for_the_membership_lock_and_does_not_overfill(acme,
     a = in_thread(slow_router, results, "a")
     assert holding.wait(10)
     # The second router read bob as free (1 slot, 0 open committed) before the first commits.
-    assert routing.eligible_agents(merchant_id=acme.pk)[0].open == 0
+    assert selectors.eligible_agents(merchant_id=acme.pk)[0].open == 0
     b = in_thread(lambda: routing.visitor_message_received(
         merchant_id=acme.pk, conversation_id=second.pk, message_id=0, started=True,
         reopened=False), results, "b")
@@ -200,13 +200,13 @@ def test_visitor_agent_and_router_on_one_conversation_do_not_deadlock(acme, alic
     def router_step(i):
         action = i % 4
         if action == 0:
-            routing.conversation_set_status(merchant_id=acme.pk, conversation_id=c.pk,
+            services.conversation_set_status(merchant_id=acme.pk, conversation_id=c.pk,
                                             actor_user_id=alice.user_id, status="resolved")
         elif action == 1:
-            routing.conversation_transfer(merchant_id=acme.pk, conversation_id=c.pk,
+            services.conversation_transfer(merchant_id=acme.pk, conversation_id=c.pk,
                                           actor_user_id=alice.user_id, to_user_id=bob.user_id)
         elif action == 2:
-            routing.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk,
+            services.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk,
                                        user_id=alice.user_id)
         else:
             routing.queue_drain(merchant_id=acme.pk)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations import routing
+from conversations import routing, selectors, services
 from conversations.models import Conversation, Message, RoutingEvent
 from kefu.errors import KefuError
 from merchants.models import Membership, Merchant, Team
@@ -126,7 +126,7 @@ def test_sticky_returns_the_visitor_to_the_previous_agent(acme, bob, carol, ask,
     who = first.assignee_id
     other = carol if who == bob.user_id else bob
     give(Membership.objects.get(merchant=acme, user_id=who), 3)  # now much busier
-    commit(routing.conversation_set_status, merchant_id=acme.pk, conversation_id=first.pk,
+    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=first.pk,
            actor_user_id=who, status="resolved")
     Conversation.objects.filter(pk=first.pk).update(status=Conversation.Status.CLOSED)
     second = ask(visitor)
@@ -136,7 +136,7 @@ def test_sticky_returns_the_visitor_to_the_previous_agent(acme, bob, carol, ask,
     # Sticky off: least busy wins.
     acme.sticky_agent = False
     acme.save()
-    commit(routing.conversation_set_status, merchant_id=acme.pk, conversation_id=second.pk,
+    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=second.pk,
            actor_user_id=who, status="resolved")
     Conversation.objects.filter(pk=second.pk).update(status=Conversation.Status.CLOSED)
     assert ask(visitor).assignee_id == other.user_id
@@ -147,7 +147,7 @@ def test_sticky_agent_offline_falls_back(acme, bob, carol, ask, commit):
     visitor = factories.visitor(acme)
     first = ask(visitor)
     assert first.assignee_id == bob.user_id
-    commit(routing.conversation_set_status, merchant_id=acme.pk, conversation_id=first.pk,
+    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=first.pk,
            actor_user_id=bob.user_id, status="resolved")
     go_offline(bob), go_online(carol)
     reopened = ask(visitor)  # the visitor writes again: the resolved conversation reopens
@@ -206,23 +206,23 @@ def test_queue_order_positions_and_drain_oldest_first(acme, bob, ask, commit):
     queued = [ask(v) for v in visitors]
     # The third one is angry: priority puts it first.
     Conversation.objects.filter(pk=queued[2].pk).update(priority=10)
-    rows, total = routing.queue_snapshot(merchant_id=acme.pk)
+    rows, total = selectors.queue_snapshot(merchant_id=acme.pk)
     assert total == 4
     assert [r.pk for r in rows] == [queued[2].pk, queued[0].pk, queued[1].pk, queued[3].pk]
     assert [r.queue_position for r in rows] == [1, 2, 3, 4]
-    assert routing.queue_position(Conversation.objects.get(pk=queued[3].pk)) == 4
+    assert selectors.queue_position(Conversation.objects.get(pk=queued[3].pk)) == 4
     # bob comes online with room for two: the two at the head are served, in order.
     Membership.objects.filter(pk=bob.pk).update(max_concurrent=2)
     go_online(bob)
     assert commit(routing.queue_drain, merchant_id=acme.pk) == 2
     served = set(Conversation.objects.filter(assignee=bob.user).values_list("id", flat=True))
     assert served == {queued[2].pk, queued[0].pk}
-    assert routing.queue_position(Conversation.objects.get(pk=queued[1].pk)) == 1
+    assert selectors.queue_position(Conversation.objects.get(pk=queued[1].pk)) == 1
     e = last_event(queued[0])
     assert e.kind == "assigned" and e.detail["from_queue"] is True
     assert e.reason.startswith("from the queue after")
     # Resolving one frees a slot: the next in line is served.
-    commit(routing.conversation_set_status, merchant_id=acme.pk, conversation_id=queued[2].pk,
+    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=queued[2].pk,
            actor_user_id=bob.user_id, status="resolved")
     assert Conversation.objects.get(pk=queued[1].pk).assignee_id == bob.user_id
     assert Conversation.objects.get(pk=queued[3].pk).assignee_id is None
@@ -257,27 +257,27 @@ def test_drain_respects_capacity_raised_later(acme, bob, ask, commit):
 
 def test_eta_from_throughput_and_from_handling_time(acme, bob, ask):
     # No history: the default handling time (300 s) over the open slots online (none -> 1).
-    assert routing.seconds_per_slot(acme.pk) == 300
+    assert selectors.seconds_per_slot(acme.pk) == 300
     go_online(bob)
     Membership.objects.filter(pk=bob.pk).update(max_concurrent=4)
-    assert routing.seconds_per_slot(acme.pk) == 75
-    assert routing.estimate_wait_seconds(3, 75) == 225
+    assert selectors.seconds_per_slot(acme.pk) == 75
+    assert selectors.estimate_wait_seconds(3, 75) == 225
     # Resolved conversations give the average handling time: 120 s / 4 slots.
     now = timezone.now()
     for _ in range(2):
         v = factories.visitor(acme)
         Conversation.objects.create(merchant=acme, visitor=v, status="resolved",
                                     assigned_at=now - timedelta(seconds=120), resolved_at=now)
-    assert routing.seconds_per_slot(acme.pk) == 30
+    assert selectors.seconds_per_slot(acme.pk) == 30
     # With enough assignments in the last 30 minutes throughput wins: 6 -> one per 300 s.
     Membership.objects.filter(pk=bob.pk).update(max_concurrent=6)
     for _ in range(6):
         assert ask(factories.visitor(acme)).assignee_id == bob.user_id
-    assert routing.seconds_per_slot(acme.pk) == 300
+    assert selectors.seconds_per_slot(acme.pk) == 300
     waiting = [ask(factories.visitor(acme)) for _ in range(2)]
-    state = routing.visitor_state(merchant_id=acme.pk, conversation_id=waiting[1].pk)
+    state = selectors.visitor_state(merchant_id=acme.pk, conversation_id=waiting[1].pk)
     assert (state.queue_position, state.estimated_wait_seconds) == (2, 600)
-    assert routing.visitor_state(merchant_id=acme.pk, conversation_id=424242) is None
+    assert selectors.visitor_state(merchant_id=acme.pk, conversation_id=424242) is None
 
 
 # --- manual actions -------------------------------------------------------------------------------
@@ -286,31 +286,31 @@ def test_eta_from_throughput_and_from_handling_time(acme, bob, ask):
 def test_claim_from_the_queue_and_the_loser_gets_already_assigned(acme, bob, carol, ask, commit):
     c = ask(factories.visitor(acme))
     assert c.queued_at is not None
-    commit(routing.conversation_claim, merchant_id=acme.pk, conversation_id=c.pk,
+    commit(services.conversation_claim, merchant_id=acme.pk, conversation_id=c.pk,
            user_id=carol.user_id)
     c.refresh_from_db()
     assert (c.assignee_id, c.queued_at) == (carol.user_id, None)
     assert last_event(c).kind == "claimed" and last_event(c).reason == "claimed by Carol"
     with pytest.raises(KefuError) as err:
-        routing.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk, user_id=bob.user_id)
+        services.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk, user_id=bob.user_id)
     assert err.value.code == "already_assigned"
     # Claiming one's own again is a no-op, not an error.
-    routing.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk, user_id=carol.user_id)
+    services.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk, user_id=carol.user_id)
     assert RoutingEvent.objects.filter(conversation=c, kind="claimed").count() == 1
 
 
 def test_claim_refusals(acme, other, bob, charlie, ask, commit):
     c = ask(factories.visitor(acme))
     with pytest.raises(KefuError) as err:
-        routing.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk, user_id=charlie.user_id)
+        services.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk, user_id=charlie.user_id)
     assert err.value.code == "forbidden"
     with pytest.raises(KefuError) as err:
-        routing.conversation_claim(merchant_id=other.pk, conversation_id=c.pk, user_id=charlie.user_id)
+        services.conversation_claim(merchant_id=other.pk, conversation_id=c.pk, user_id=charlie.user_id)
     assert err.value.code == "not_found"
-    commit(routing.conversation_set_status, merchant_id=acme.pk, conversation_id=c.pk,
+    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=c.pk,
            actor_user_id=bob.user_id, status="resolved")
     with pytest.raises(KefuError) as err:
-        routing.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk, user_id=bob.user_id)
+        services.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk, user_id=bob.user_id)
     assert err.value.code == "conversation_closed"
     assert Conversation.objects.get(pk=c.pk).assignee_id is None
 
@@ -336,11 +336,11 @@ def test_transfer_rules(acme, alice, bob, carol, ask, commit, notified):
     assert c.assignee_id == bob.user_id
     # carol (an agent) cannot move bob's conversation.
     with pytest.raises(KefuError) as err:
-        routing.conversation_transfer(merchant_id=acme.pk, conversation_id=c.pk,
+        services.conversation_transfer(merchant_id=acme.pk, conversation_id=c.pk,
                                       actor_user_id=carol.user_id, to_user_id=carol.user_id)
     assert err.value.code == "forbidden"
     # bob transfers his own, with a note that stays private.
-    commit(routing.conversation_transfer, merchant_id=acme.pk, conversation_id=c.pk,
+    commit(services.conversation_transfer, merchant_id=acme.pk, conversation_id=c.pk,
            actor_user_id=bob.user_id, to_user_id=carol.user_id, note="VIP 客户，请优先")
     c.refresh_from_db()
     assert c.assignee_id == carol.user_id
@@ -353,7 +353,7 @@ def test_transfer_rules(acme, alice, bob, carol, ask, commit, notified):
     assert {"merchant_id": acme.pk, "conversation_id": c.pk, "reason": "new",
             "user_ids": [carol.user_id]} in notified
     # alice (owner) reassigns carol's conversation back to bob.
-    commit(routing.conversation_transfer, merchant_id=acme.pk, conversation_id=c.pk,
+    commit(services.conversation_transfer, merchant_id=acme.pk, conversation_id=c.pk,
            actor_user_id=alice.user_id, to_user_id=bob.user_id)
     assert Conversation.objects.get(pk=c.pk).assignee_id == bob.user_id
     assert last_event(c).kind == "reassigned"
@@ -361,7 +361,7 @@ def test_transfer_rules(acme, alice, bob, carol, ask, commit, notified):
                                                                      "agent_unavailable"), (
             {}, "invalid_frame"), ({"to_user_id": bob.user_id, "to_team_id": 1}, "invalid_frame"):
         with pytest.raises(KefuError) as err:
-            routing.conversation_transfer(merchant_id=acme.pk, conversation_id=c.pk,
+            services.conversation_transfer(merchant_id=acme.pk, conversation_id=c.pk,
                                           actor_user_id=bob.user_id, **bad)
         assert err.value.code == code, bad
 
@@ -373,7 +373,7 @@ def test_transfer_to_a_team_routes_inside_the_team(acme, bob, carol, dave, ask, 
     c = ask(factories.visitor(acme))
     assert c.assignee_id == bob.user_id
     go_online(carol), go_online(dave)
-    commit(routing.conversation_transfer, merchant_id=acme.pk, conversation_id=c.pk,
+    commit(services.conversation_transfer, merchant_id=acme.pk, conversation_id=c.pk,
            actor_user_id=bob.user_id, to_team_id=team.pk, note="退货")
     c.refresh_from_db()
     # dave is free but not in the team; bob handed it on: carol gets it.
@@ -385,12 +385,12 @@ def test_transfer_to_a_team_routes_inside_the_team(acme, bob, carol, dave, ask, 
 def test_resolve_and_reopen(acme, bob, ask, commit):
     go_online(bob)
     c = ask(factories.visitor(acme))
-    commit(routing.conversation_set_status, merchant_id=acme.pk, conversation_id=c.pk,
+    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=c.pk,
            actor_user_id=bob.user_id, status="resolved")
     c.refresh_from_db()
     assert c.status == "resolved" and c.resolved_at
     assert last_event(c).reason == "resolved by Bob"
-    commit(routing.conversation_set_status, merchant_id=acme.pk, conversation_id=c.pk,
+    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=c.pk,
            actor_user_id=bob.user_id, status="open")
     c.refresh_from_db()
     assert (c.status, c.assignee_id, c.resolved_at) == ("open", bob.user_id, None)
@@ -434,7 +434,7 @@ def test_timeout_moves_to_the_next_agent_then_returns_to_the_queue_head(
     assert commit(fire, c=c) == "returned"
     c.refresh_from_db()
     assert c.assignee_id is None and c.queued_at is not None and c.routing_attempts == 0
-    rows, _ = routing.queue_snapshot(merchant_id=acme.pk)
+    rows, _ = selectors.queue_snapshot(merchant_id=acme.pk)
     assert rows[0].pk == c.pk
     assert notified[-1]["reason"] == "returned"
     assert set(notified[-1]["user_ids"]) == {alice.user_id}
@@ -448,7 +448,7 @@ def test_timeout_is_a_noop_once_the_agent_answered_or_the_conversation_moved(acm
     assert Conversation.objects.get(pk=c.pk).assignee_id == bob.user_id
     c2 = ask(factories.visitor(acme))
     stale = c2.assigned_at.isoformat()
-    routing.conversation_transfer(merchant_id=acme.pk, conversation_id=c2.pk,
+    services.conversation_transfer(merchant_id=acme.pk, conversation_id=c2.pk,
                                   actor_user_id=bob.user_id, to_user_id=carol.user_id)
     assert routing.accept_timeout_fire(merchant_id=acme.pk, conversation_id=c2.pk,
                                        user_id=bob.user_id, assigned_at=stale) == "noop"
@@ -464,7 +464,7 @@ def test_timeout_with_nobody_else_queues_at_the_head(acme, bob, ask):
     waiting_before = ask(factories.visitor(acme))
     assert waiting_before.queued_at is not None
     assert fire(c) == "queued"
-    rows, _ = routing.queue_snapshot(merchant_id=acme.pk)
+    rows, _ = selectors.queue_snapshot(merchant_id=acme.pk)
     assert [r.pk for r in rows] == [c.pk, waiting_before.pk]
 
 

@@ -268,15 +268,37 @@ def test_raising_capacity_serves_the_queue(client, acme, alice, bob, online,
     assert RoutingEvent.objects.filter(conversation=waiting, kind="assigned").exists()
 
 
+@pytest.mark.django_db
+def test_back_from_away_in_the_admin_serves_the_queue(client, acme, alice, bob, online,
+                                                      django_capture_on_commit_callbacks):
+    Membership.objects.filter(pk__in=[alice.pk, bob.pk]).update(is_away=True)
+    online(bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = factories.visitor_message(factories.visitor(acme), "在吗").conversation
+    waiting.refresh_from_db()
+    assert waiting.assignee_id is None and waiting.queued_at is not None
+
+    login(client, alice)
+    path = url("merchants", "membership", "change", bob.pk)
+    data = page_data(client, path)
+    del data["is_away"]  # the box unchecked
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(path, data)
+    assert response.status_code == 302
+    assert Membership.objects.get(pk=bob.pk).is_away is False
+    waiting.refresh_from_db()
+    assert waiting.assignee_id == bob.user_id and waiting.queued_at is None
+
+
 # --- Conversations: timeline, and edits through routing ------------------------------------------
 
 
 @pytest.fixture
 def chat(acme, bob):
     conversation = factories.visitor_message(factories.visitor(acme, name="张三"), "在吗").conversation
-    from conversations import routing
+    from conversations import services
 
-    routing.conversation_claim(merchant_id=acme.pk, conversation_id=conversation.pk,
+    services.conversation_claim(merchant_id=acme.pk, conversation_id=conversation.pk,
                                user_id=bob.user_id)
     conversation.refresh_from_db()
     return conversation

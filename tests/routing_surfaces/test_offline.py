@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone, translation
 
-from conversations import routing, services
+from conversations import selectors, services
 from conversations.models import Conversation, Message, RoutingEvent, Visitor
 from conversations.tokens import visitor_token_issue
 from merchants.models import BusinessHours, Holiday, Membership, Team
@@ -132,7 +132,7 @@ def test_message_is_stored_as_an_offline_conversation(client, acme, visitor, tok
     assert "wang@example.com" in data["detail"] and "reply" in data["detail"]
     # Nobody was online: the router queued it, so agents find it in the queue.
     conversation.refresh_from_db()
-    queued, total = routing.queue_snapshot(merchant_id=acme.pk)
+    queued, total = selectors.queue_snapshot(merchant_id=acme.pk)
     assert [c.pk for c in queued] == [conversation.pk] and total == 1
 
 

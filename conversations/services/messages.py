@@ -1,10 +1,7 @@
-"""Writes for visitors, conversations and messages. Views, consumers and tasks call these;
-nothing else writes these tables."""
+"""Message writes: a visitor's, an agent's, the bot's, the leave-a-message form's, and read
+state. Each stores through store.message_append; views, consumers and tasks call these."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -14,42 +11,12 @@ from kefu.errors import KefuError, NotFound
 from kefu.transactions import on_commit_robust
 from knowledge.sentiment import Sentiment
 from knowledge.sentiment import analyze as sentiment_analyze
-from merchants.models import ApiToken, Membership, Merchant, Team
+from merchants.models import Membership, Merchant, Team
 
-from . import protocol, realtime, signals
-from .models import Conversation, Message, Visitor, VisitorPageView
-
-PREVIEW_LENGTH = 200
-# Conversation.priority given by a strongly negative visitor message.
-NEGATIVE_PRIORITY = 10
-
-
-@dataclass(frozen=True)
-class Sender:
-    """Who writes a message. `key` is unique per sender within a conversation and scopes
-    `client_msg_id` idempotency."""
-
-    kind: str
-    key: str
-    name: str
-    user_id: int | None = None
-
-    @classmethod
-    def visitor(cls, visitor: Visitor) -> "Sender":
-        return cls(kind=Message.SenderKind.VISITOR, key="visitor", name=visitor.display_name)
-
-    @classmethod
-    def agent(cls, membership: Membership) -> "Sender":
-        return cls(
-            kind=Message.SenderKind.AGENT,
-            key=f"agent:{membership.user_id}",
-            name=membership.display_name,
-            user_id=membership.user_id,
-        )
-
-    @classmethod
-    def api_token(cls, token: ApiToken) -> "Sender":
-        return cls(kind=Message.SenderKind.AGENT, key=f"api:{token.pk}", name=token.name)
+from .. import protocol, realtime, selectors, signals
+from ..models import Conversation, Message, Visitor
+from .assignment import conversation_claim_locked
+from .store import Sender, conversation_lock, message_append
 
 
 def clean_body(body: str) -> str:
@@ -63,40 +30,6 @@ def clean_body(body: str) -> str:
             field="body",
         )
     return body
-
-
-# --- Visitors ---------------------------------------------------------------------------------
-
-
-def visitor_touch(
-    *,
-    merchant: Merchant,
-    anonymous_id: str,
-    ip: str | None = None,
-    user_agent: str = "",
-    page_url: str = "",
-    page_title: str = "",
-    identity: dict | None = None,
-) -> Visitor:
-    """Find or create the visitor behind a widget and record where they are now.
-
-    `identity` (external_id, name, email, phone) is applied only when the caller has verified the
-    merchant's signature over the external id.
-    """
-    now = timezone.now()
-    fields = {
-        "last_seen_at": now,
-        "ip": ip,
-        "user_agent": user_agent[:500],
-        "page_url": page_url[:2000],
-        "page_title": page_title[:500],
-    }
-    if identity:
-        fields.update({k: v for k, v in identity.items() if v})
-    visitor, _ = Visitor.objects.update_or_create(
-        merchant=merchant, anonymous_id=anonymous_id, defaults=fields
-    )
-    return visitor
 
 
 # --- Messages ---------------------------------------------------------------------------------
@@ -115,69 +48,6 @@ def _existing(conversation: Conversation, sender: Sender, client_msg_id: str, bo
             field="client_msg_id",
         )
     return message
-
-
-def _append(
-    *, conversation: Conversation, sender: Sender, body: str, client_msg_id: str | None,
-    private: bool = False, kind: str = Message.Kind.TEXT, sentiment: Sentiment | None = None,
-    meta: dict | None = None,
-) -> Message:
-    """Store the next message of a conversation the caller holds the row lock on."""
-    seq = conversation.last_seq + 1
-    message = Message.objects.create(
-        merchant_id=conversation.merchant_id,
-        conversation=conversation,
-        seq=seq,
-        sender_kind=sender.kind,
-        sender_user_id=sender.user_id,
-        sender_key=sender.key,
-        sender_name=sender.name[:100],
-        body=body,
-        kind=kind,
-        client_msg_id=client_msg_id,
-        is_private=private,
-        sentiment_score=sentiment.score if sentiment else None,
-        sentiment_label=sentiment.label if sentiment else "",
-        meta=meta or {},
-    )
-    conversation.last_seq = seq
-    if not private:
-        conversation.last_message_at = message.created_at
-        conversation.last_message_preview = body[:PREVIEW_LENGTH]
-        conversation.last_message_sender_kind = sender.kind
-        if sender.kind == Message.SenderKind.VISITOR:
-            conversation.unread_agent_count += 1
-            if conversation.awaiting_reply_since is None:
-                conversation.awaiting_reply_since = message.created_at
-            if sentiment is not None and sentiment.strongly_negative:
-                # An angry visitor is served first from the queue.
-                conversation.priority = max(conversation.priority, NEGATIVE_PRIORITY)
-        else:
-            conversation.unread_visitor_count += 1
-            if sender.kind == Message.SenderKind.AGENT:
-                conversation.awaiting_reply_since = None
-                if conversation.first_response_at is None:
-                    conversation.first_response_at = message.created_at
-    conversation.save(
-        update_fields=[
-            "last_seq", "last_message_at", "last_message_preview", "last_message_sender_kind",
-            "unread_agent_count", "unread_visitor_count", "first_response_at", "status",
-            "resolved_at", "assignee", "awaiting_reply_since", "priority", "team",
-        ]
-    )
-    realtime.message_created(message, conversation)
-    if sender.kind != Message.SenderKind.VISITOR and not private and conversation.visitor.email:
-        _schedule_reply_email(conversation)
-    return message
-
-
-def _schedule_reply_email(conversation: Conversation) -> None:
-    # notifications decides whether and when to email the visitor (VISITOR_REPLY_EMAIL_DELAY);
-    # after commit, so the task it queues finds the row.
-    transaction.on_commit(partial(
-        signals.visitor_reply_posted.send, sender=Conversation,
-        merchant_id=conversation.merchant_id, conversation_id=conversation.pk,
-    ))
 
 
 def message_send_by_visitor(
@@ -270,7 +140,7 @@ def visitor_message_stored(
     router assigns or queues it. Each runs its own transactions."""
     from knowledge import bot
 
-    from . import routing
+    from .. import routing
 
     if bot.visitor_message_received(
         merchant_id=merchant_id, conversation_id=conversation_id, message_id=message_id,
@@ -322,24 +192,11 @@ def _store_visitor_message(
             conversation.resolved_at = None
             reopened = True
     conversation.visitor = visitor
-    message = _append(
+    message = message_append(
         conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id,
         sentiment=sentiment,
     )
     return message, True, started, reopened
-
-
-def _lock_conversation(merchant_id: int, conversation_id: int) -> Conversation:
-    try:
-        conversation = Conversation.objects.select_for_update().get(
-            merchant_id=merchant_id, pk=conversation_id
-        )
-    except Conversation.DoesNotExist:
-        raise NotFound("Conversation not found.") from None
-    # Loaded separately, not by select_related: FOR UPDATE over a join would lock the visitor
-    # row too, in an order that could deadlock with the visitor path.
-    conversation.visitor = Visitor.objects.get(pk=conversation.visitor_id)
-    return conversation
 
 
 @transaction.atomic
@@ -349,7 +206,7 @@ def message_send_by_agent(
 ) -> tuple[Message, bool]:
     """Store an agent (or API) reply or private note. Returns (message, created)."""
     body = clean_body(body)
-    conversation = _lock_conversation(merchant_id, conversation_id)
+    conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
     if client_msg_id:
         existing = _existing(conversation, sender, client_msg_id, body)
         if existing is not None:
@@ -357,14 +214,12 @@ def message_send_by_agent(
     if conversation.status == Conversation.Status.CLOSED:
         raise KefuError(protocol.ErrorCode.CONVERSATION_CLOSED, "The conversation is closed.")
     if not private and sender.user_id and conversation.assignee_id is None:
-        # Answering an unassigned or queued conversation claims it (conversations.routing).
-        from . import routing
-
+        # Answering an unassigned or queued conversation claims it.
         membership = Membership.objects.filter(
             merchant_id=merchant_id, user_id=sender.user_id, is_active=True).first()
         if membership is not None:
-            routing.claim_locked(conversation, membership=membership, rule="reply")
-    message = _append(
+            conversation_claim_locked(conversation, membership=membership, rule="reply")
+    message = message_append(
         conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id,
         private=private,
     )
@@ -388,7 +243,7 @@ def message_send_by_bot(
     body = (body or "").strip()[:settings.MESSAGE_MAX_LENGTH]
     if not body:
         raise KefuError(protocol.ErrorCode.MESSAGE_EMPTY, "The message is empty.", field="body")
-    conversation = _lock_conversation(merchant_id, conversation_id)
+    conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
     if conversation.status == Conversation.Status.CLOSED:
         raise KefuError(protocol.ErrorCode.CONVERSATION_CLOSED, "The conversation is closed.")
     name = bot_name(Merchant.objects.get(pk=merchant_id))
@@ -396,7 +251,7 @@ def message_send_by_bot(
         sender = Sender(kind=Message.SenderKind.SYSTEM, key="system", name=name)
     else:
         sender = Sender(kind=Message.SenderKind.BOT, key="bot", name=name)
-    return _append(
+    return message_append(
         conversation=conversation, sender=sender, body=body, client_msg_id=None, private=note,
         meta=meta,
     )
@@ -411,7 +266,7 @@ def conversation_mark_read_by_agent(
 ) -> Conversation:
     """Agents share one read position per conversation (a team inbox): any agent reading it
     clears the unread count for all."""
-    conversation = _lock_conversation(merchant_id, conversation_id)
+    conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
     seq = min(seq, conversation.last_seq)
     if seq <= conversation.agent_last_read_seq:
         return conversation
@@ -448,34 +303,6 @@ def conversation_mark_read_by_visitor(
     return conversation
 
 
-PAGE_TRAIL_LIMIT = 100
-
-
-@transaction.atomic
-def visitor_page_view(*, merchant_id: int, visitor_id: int, url: str, title: str) -> Visitor:
-    """Record the page the visitor is on now and add it to their trail."""
-    try:
-        visitor = Visitor.objects.select_for_update().get(merchant_id=merchant_id, pk=visitor_id)
-    except Visitor.DoesNotExist:
-        raise NotFound("Visitor not found.") from None
-    url, title = url[:2000], title[:500]
-    if (visitor.page_url, visitor.page_title) == (url, title):
-        return visitor
-    visitor.page_url, visitor.page_title = url, title
-    visitor.last_seen_at = timezone.now()
-    visitor.save(update_fields=["page_url", "page_title", "last_seen_at"])
-    VisitorPageView.objects.create(merchant_id=merchant_id, visitor=visitor, url=url, title=title)
-    # Keep the trail bounded: drop what is older than the newest PAGE_TRAIL_LIMIT rows.
-    stale = list(
-        VisitorPageView.objects.filter(merchant_id=merchant_id, visitor=visitor)
-        .order_by("-viewed_at", "-id").values_list("id", flat=True)[PAGE_TRAIL_LIMIT:PAGE_TRAIL_LIMIT + 50]
-    )
-    if stale:
-        VisitorPageView.objects.filter(pk__in=stale).delete()
-    realtime.visitor_updated(visitor, online=True)
-    return visitor
-
-
 # --- Offline messages (widget leave-a-message form) -----------------------------------------------
 
 # Reasons of the OFFLINE routing event, rendered in the site language like the router's.
@@ -501,8 +328,7 @@ def offline_message_create(
 
     from merchants import hours
 
-    from . import routing, selectors
-    from .models import RoutingEvent
+    from ..models import RoutingEvent
 
     body = clean_body(body)
     merchant = Merchant.objects.get(pk=merchant_id)
@@ -558,7 +384,7 @@ def offline_message_create(
             )
             realtime.publish_on_commit(
                 realtime.agents_group(merchant_id),
-                protocol.RoutingEventFrame(event=routing.routing_event_out(event)),
+                protocol.RoutingEventFrame(event=selectors.routing_event_out(event)),
             )
             on_commit_robust(signals.attention_needed.send, sender=Conversation,
                              merchant_id=merchant_id, conversation_id=message.conversation_id,

@@ -1,0 +1,245 @@
+"""What every socket shares: size and rate limits, JSON decoding, frame validation, error
+frames, the heartbeat, presence refresh, forwarding group events, acks and history replay.
+The visitor's and the agent's consumers (visitor.py, agent.py) add authentication, groups and
+one handler per client frame, each calling a service or a selector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from kefu.errors import KefuError
+
+from .. import protocol, realtime, selectors
+from ..protocol import ErrorCode, FrameError
+
+logger = logging.getLogger(__name__)
+
+# Channel-layer events whose frame is forwarded to the client as it is: the event frames of the
+# catalogue (protocol.EVENT_FRAMES).
+FORWARDED = frozenset(protocol.frame_type(frame) for frame in protocol.EVENT_FRAMES)
+PRESENCE_REFRESH_SECONDS = 20.0
+
+
+class TokenBucket:
+    """Per-socket rate limit: `rate` frames per second sustained, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.capacity = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def take(self) -> float:
+        """0 if allowed, else the seconds until the next frame would be."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class FrameConsumer(AsyncWebsocketConsumer):
+    """Shared frame handling: size and rate limits, JSON decoding, validation, error frames,
+    heartbeat and presence refresh."""
+
+    role = ""  # "visitor" or "agent"
+
+    def setup(self) -> None:
+        self.groups = []
+        self.bucket = TokenBucket(settings.WS_RATE_PER_SECOND, settings.WS_RATE_BURST)
+        self.last_frame = time.monotonic()
+        self.watchdog: asyncio.Task | None = None
+
+    async def dispatch(self, message):
+        # Channels runs close_old_connections() through a thread hop before every handler
+        # (docs/realtime.md pitfall 4). Database work here happens only inside
+        # database_sync_to_async, which does that clean-up itself, so skip the hop.
+        kind = message["type"]
+        if kind in FORWARDED:
+            if message.get("sender") != self.channel_name:  # never echo to the source socket
+                await self.send(text_data=json.dumps(message["frame"], ensure_ascii=False))
+            return
+        handler = getattr(self, kind.replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {kind}")
+        await handler(message)
+
+    async def send_frame(self, frame: protocol.Frame) -> None:
+        await self.send(text_data=frame.model_dump_json())
+
+    async def send_error(self, code: str, message: str, *, ref: str | None = None,
+                         fields: dict | None = None, retry_after: float | None = None) -> None:
+        await self.send_frame(protocol.ErrorFrame(
+            code=code, message=message, ref=ref, fields=fields or {}, retry_after=retry_after,
+        ))
+
+    async def publish(self, group: str, frame: protocol.Frame) -> None:
+        """Ephemeral event to a group, skipping this socket."""
+        data = frame.model_dump(mode="json")
+        try:
+            await self.channel_layer.group_send(
+                group, {"type": data["type"], "frame": data, "sender": self.channel_name}
+            )
+        except Exception:
+            realtime.send_failed(group)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        raw = text_data if text_data is not None else bytes_data
+        if raw is None:
+            return
+        self.last_frame = time.monotonic()
+        size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+        data = _UNREADABLE
+        if size <= protocol.MAX_FRAME_BYTES:
+            try:
+                data = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                pass
+        # Every frame but a well-formed ping is charged, refused ones (too large, not JSON,
+        # invalid) included: otherwise a flood of garbage is answered at full speed.
+        if data != {"type": "ping"}:
+            wait = self.bucket.take()
+            if wait:
+                # At least 1 ms: a wait that rounds to 0 would read as "retry now".
+                await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; slow down.",
+                                      ref=_ref(data), retry_after=max(round(wait, 3), 0.001))
+                return
+        if size > protocol.MAX_FRAME_BYTES:
+            await self.send_error(ErrorCode.FRAME_TOO_LARGE, "The frame is too large.")
+            return
+        if data is _UNREADABLE:
+            await self.send_error(ErrorCode.INVALID_JSON, "The frame is not valid JSON.")
+            return
+        try:
+            frame = protocol.parse_client_frame(self.role, data)
+            await self.handle_frame(frame)
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.message, ref=exc.ref, fields=exc.fields)
+        except KefuError as exc:
+            fields = {exc.field: exc.message} if exc.field else None
+            await self.send_error(exc.code, exc.message, ref=_ref(data), fields=fields)
+        except Exception:
+            # The socket survives a server bug; the client retries with the same client_msg_id.
+            logger.exception("frame handling failed on a %s socket", self.role)
+            await self.send_error(
+                ErrorCode.INTERNAL_ERROR, "The server failed; nothing was stored.", ref=_ref(data)
+            )
+
+    async def handle_frame(self, frame: protocol.Frame) -> None:
+        if isinstance(frame, protocol.PingFrame):
+            await self.send_frame(protocol.PongFrame())
+            return
+        handler = getattr(self, "frame_" + frame.type.replace(".", "_"))
+        await handler(frame)
+
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups.append(group)
+
+    def start_watchdog(self) -> None:
+        self.watchdog = asyncio.ensure_future(self._watch())
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception:
+            # A handler that raised ends the consumer before its websocket.disconnect arrives
+            # (seen: a broadcast sent to a socket the client had just closed, "Attempt to send
+            # on a closed protocol"). Clean up anyway, or the socket's presence entry keeps a
+            # visitor's tab slot taken (too_many_sockets) until it expires. A cancelled
+            # consumer (process shutdown) is not an Exception: its entries expire on their own.
+            if hasattr(self, "watchdog") and not getattr(self, "disconnected", False):
+                try:
+                    await self.disconnect(1006)
+                except Exception:
+                    logger.exception("clean-up of a consumer that failed before its disconnect")
+            raise
+        finally:
+            # The server can drop the application without a disconnect (daphne cancels one
+            # that outlives application_close_timeout). The watchdog must not outlive it, or it
+            # keeps refreshing the dead socket's presence entries instead of letting them expire.
+            if getattr(self, "watchdog", None) is not None:
+                self.watchdog.cancel()
+
+    async def _watch(self) -> None:
+        """Close a socket whose client went silent (no ping), and keep presence entries fresh
+        while it lives: a dead process's entries expire on their own."""
+        timeout = settings.WS_HEARTBEAT_TIMEOUT
+        tick = min(PRESENCE_REFRESH_SECONDS, max(timeout / 3, 0.2))
+        while True:
+            await asyncio.sleep(tick)
+            if time.monotonic() - self.last_frame > timeout:
+                await self.close(code=4408)
+                return
+            try:
+                await self.refresh_presence()
+            except Exception:
+                logger.exception("presence refresh failed")
+
+    async def refresh_presence(self) -> None:
+        pass
+
+    async def disconnect(self, code):
+        self.disconnected = True
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        for group in self.groups:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                logger.exception("group_discard from %s failed", group)
+
+    async def send_ack(self, message, created: bool, client_msg_id: str) -> None:
+        await self.send_frame(
+            protocol.MessageAckFrame(
+                client_msg_id=client_msg_id,
+                message=realtime.message_out(message, for_agents=self.role == "agent"),
+                duplicate=not created,
+            )
+        )
+
+    async def replay(self, conversation_id: int, after_seq: int, include_private: bool,
+                     first_page: tuple[list, bool] | None = None) -> int:
+        """Send every visible message with seq > after_seq, in pages; returns the last seq
+        sent (after_seq if none). `first_page`: the first page, already read by the caller."""
+        has_more = True
+        while has_more:
+            if first_page is not None:
+                (messages, has_more), first_page = first_page, None
+            else:
+                messages, has_more = await database_sync_to_async(selectors.message_history_after)(
+                    merchant_id=self.merchant_id, conversation_id=conversation_id,
+                    after_seq=after_seq, include_private=include_private,
+                )
+            if not messages:
+                break
+            await self.send_frame(
+                protocol.HistoryFrame(
+                    conversation_id=conversation_id,
+                    messages=[realtime.message_out(m, for_agents=self.role == "agent") for m in messages],
+                    has_more=has_more,
+                )
+            )
+            after_seq = messages[-1].seq
+        return after_seq
+
+
+_UNREADABLE = object()  # a frame that is too large or not JSON
+
+
+def _ref(data) -> str | None:
+    if isinstance(data, dict) and isinstance(data.get("client_msg_id"), str):
+        return data["client_msg_id"][:64]
+    return None
+
+
+def heartbeat_interval() -> int:
+    return max(1, min(25, settings.WS_HEARTBEAT_TIMEOUT // 3))

@@ -1,0 +1,243 @@
+"""A visitor's widget socket: the `auth` frame with the bootstrap token, the visitor's group,
+history without holes, then one handler per client frame (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from kefu.errors import KefuError
+
+from .. import batching, presence, protocol, realtime, selectors, services
+from ..protocol import ErrorCode, FrameError
+from ..tokens import visitor_token_verify
+from .base import FrameConsumer, heartbeat_interval
+
+
+class VisitorConsumer(FrameConsumer):
+    """A visitor's widget. The origin was checked against the widget key before connect
+    (kefu.asgi); the first frame must be `auth` with the bootstrap token."""
+
+    role = "visitor"
+
+    async def connect(self):
+        self.setup()
+        self.merchant_id = self.scope["kefu_merchant_id"]
+        self.visitor_id: int | None = None
+        self.visitor = None
+        self.conversation_id: int | None = None
+        self.registered = False
+        self.sent_seq: dict[int, int] = {}  # see fill_before
+        await self.accept()
+        self.start_watchdog()
+
+    async def handle_frame(self, frame):
+        if isinstance(frame, protocol.AuthFrame):
+            if self.visitor_id is not None:
+                await self.send_error(ErrorCode.ALREADY_AUTHENTICATED, "Already authenticated.")
+                return
+            await self.authenticate(frame)
+            return
+        if self.visitor_id is None and not isinstance(frame, protocol.PingFrame):
+            await self.send_error(ErrorCode.AUTH_REQUIRED, "Send auth first.")
+            return
+        await super().handle_frame(frame)
+
+    async def authenticate(self, frame: protocol.AuthFrame) -> None:
+        try:
+            claims = visitor_token_verify(frame.token)
+        except KefuError as exc:
+            await self.send_error(exc.code, exc.message)
+            await self.close(code=4401)
+            return
+        if claims.merchant_id != self.merchant_id:
+            await self.send_error(ErrorCode.MERCHANT_MISMATCH, "The token is for another merchant.")
+            await self.close(code=4403)
+            return
+        sockets = await presence.visitor_socket_up(self.merchant_id, claims.visitor_id, self.channel_name)
+        if sockets > settings.WS_MAX_SOCKETS_PER_VISITOR:
+            await presence.visitor_socket_down(self.merchant_id, claims.visitor_id, self.channel_name)
+            await self.send_error(ErrorCode.TOO_MANY_SOCKETS, "Too many open chat windows.")
+            await self.close(code=4429)
+            return
+        self.visitor_id = claims.visitor_id
+        self.registered = True
+        # Join first, then read the history: a message committed in between is then both
+        # replayed and delivered, and the client drops the second copy by its seq. The other
+        # order could lose it.
+        await self.join(realtime.visitor_group(self.visitor_id))
+        # One trip to the database thread for the visitor, the conversation and the first page
+        # to replay: in a reconnect storm every socket queues for that one thread.
+        self.visitor, conversation, first_page = await database_sync_to_async(self._load)(frame.last_seq)
+        if self.visitor is None:
+            await self.send_error(ErrorCode.TOKEN_INVALID, "The visitor no longer exists.")
+            await self.close(code=4401)
+            return
+        self.conversation_id = conversation.pk if conversation else None
+        await self.send_frame(
+            protocol.SessionReadyFrame(
+                role="visitor",
+                merchant_id=self.merchant_id,
+                visitor_id=self.visitor_id,
+                conversation=(
+                    realtime.visitor_conversation_out(conversation) if conversation else None
+                ),
+                heartbeat_seconds=heartbeat_interval(),
+            )
+        )
+        if conversation is not None:
+            self.sent_seq[conversation.pk] = await self.replay(
+                conversation.pk, frame.last_seq, include_private=False, first_page=first_page
+            )
+            if conversation.queued_at is not None and conversation.assignee_id is None:
+                # Waiting for an agent: where in the queue, and for how long about.
+                state = await database_sync_to_async(selectors.visitor_state)(
+                    merchant_id=self.merchant_id, conversation_id=conversation.pk)
+                if state is not None:
+                    await self.send_frame(protocol.VisitorConversationStateFrame(conversation=state))
+        if sockets == 1:
+            await self.publish(
+                realtime.agents_group(self.merchant_id),
+                protocol.VisitorUpdatedFrame(visitor=realtime.visitor_out(self.visitor, True)),
+            )
+
+    def _load(self, last_seq: int):
+        conversation = selectors.conversation_current_for_visitor(
+            merchant_id=self.merchant_id, visitor_id=self.visitor_id
+        )
+        if conversation is None:
+            try:
+                visitor = selectors.visitor_get(merchant_id=self.merchant_id, visitor_id=self.visitor_id)
+            except KefuError:
+                return None, None, None
+            return visitor, None, None
+        # The conversation is the merchant's and the visitor's, so is the visitor it carries.
+        return conversation.visitor, conversation, selectors.message_history_after(
+            merchant_id=self.merchant_id, conversation_id=conversation.pk, after_seq=last_seq,
+            include_private=False,
+        )
+
+    # A visitor cannot tell a lost message from a private note (both leave a gap in the seqs it
+    # sees), so the server keeps each visitor socket free of holes: `sent_seq[c]` is the seq up
+    # to which this socket has been sent every message of conversation c the visitor may see.
+    # Before a newer message goes out (broadcast or ack), what it would skip is read from the
+    # database and sent first. An event lost on the way (Redis restart, a process killed
+    # between commit and publish) or overtaken by a later one (two processes publishing) is
+    # filled in, so the client's highest shown seq stays a safe `last_seq` to resume from.
+
+    async def dispatch(self, message):
+        if message["type"] == "message.created":
+            created = message["frame"]["message"]
+            await self.fill_before(created["conversation_id"], created["seq"])
+            # Another tab may have started the conversation (or a new one after a close):
+            # follow it, or this tab's typing would be dropped or go to the old conversation.
+            self.conversation_id = created["conversation_id"]
+        await super().dispatch(message)
+
+    async def send_ack(self, message, created: bool, client_msg_id: str) -> None:
+        await self.fill_before(message.conversation_id, message.seq)
+        await super().send_ack(message, created, client_msg_id)
+
+    async def fill_before(self, conversation_id: int, seq: int) -> None:
+        after = self.sent_seq.get(conversation_id, 0)
+        while seq > after + 1:
+            page, has_more = await database_sync_to_async(selectors.message_history_after)(
+                merchant_id=self.merchant_id, conversation_id=conversation_id, after_seq=after,
+                include_private=False,
+            )
+            missed = [m for m in page if m.seq < seq]
+            if not missed:
+                break  # only private notes in between
+            after = missed[-1].seq
+            await self.send_frame(protocol.HistoryFrame(
+                conversation_id=conversation_id,
+                messages=[realtime.message_out(m, for_agents=False) for m in missed],
+                has_more=has_more and len(missed) == len(page),
+            ))
+        self.sent_seq[conversation_id] = max(self.sent_seq.get(conversation_id, 0), seq)
+
+    async def refresh_presence(self) -> None:
+        if self.registered:
+            await presence.visitor_socket_up(self.merchant_id, self.visitor_id, self.channel_name)
+
+    async def disconnect(self, code):
+        await super().disconnect(code)
+        if not self.registered:
+            return
+        left = await presence.visitor_socket_down(self.merchant_id, self.visitor_id, self.channel_name)
+        if left == 0 and self.visitor is not None:
+            # Another tab may have moved to another page since this one loaded the visitor;
+            # agents replace their copy with this frame, so send the stored row.
+            try:
+                self.visitor = await database_sync_to_async(selectors.visitor_get)(
+                    merchant_id=self.merchant_id, visitor_id=self.visitor_id
+                )
+            except KefuError:
+                pass
+            await self.publish(
+                realtime.agents_group(self.merchant_id),
+                protocol.VisitorUpdatedFrame(visitor=realtime.visitor_out(self.visitor, False)),
+            )
+            if self.conversation_id:
+                await self.publish(realtime.agents_group(self.merchant_id), protocol.TypingOutFrame(
+                    conversation_id=self.conversation_id, sender_kind="visitor", active=False,
+                ))
+
+    async def frame_message_send(self, frame: protocol.MessageSendFrame) -> None:
+        if frame.private or frame.conversation_id is not None:
+            raise FrameError(
+                ErrorCode.INVALID_FRAME,
+                "Visitors cannot set these fields.",
+                {k: "not allowed for visitors" for k in ("private", "conversation_id")
+                 if getattr(frame, k)},
+                ref=frame.client_msg_id,
+            )
+        # Stored together with the other sockets' pending sends, one commit per batch
+        # (conversations.batching); acknowledged only after that commit.
+        message, created = await batching.writer().send(
+            merchant_id=self.merchant_id, visitor_id=self.visitor_id,
+            client_msg_id=frame.client_msg_id, body=frame.body, team_id=frame.team_id,
+        )
+        self.conversation_id = message.conversation_id
+        await self.send_ack(message, created, frame.client_msg_id)
+
+    async def frame_conversation_read(self, frame: protocol.ConversationReadFrame) -> None:
+        await database_sync_to_async(services.conversation_mark_read_by_visitor)(
+            merchant_id=self.merchant_id, visitor_id=self.visitor_id,
+            conversation_id=frame.conversation_id, seq=frame.seq,
+        )
+
+    async def frame_typing(self, frame: protocol.TypingFrame) -> None:
+        if frame.conversation_id is not None:
+            raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.",
+                             {"conversation_id": "not allowed for visitors"})
+        if self.conversation_id is None:
+            return  # nothing to type into yet; the first message starts the conversation
+        # `text` is optional (a widget need not share its draft): only an empty draft means
+        # "stopped"; a frame without text is plain typing, not a stop.
+        active = frame.active and (frame.text is None or bool(frame.text.strip()))
+        await self.publish(realtime.agents_group(self.merchant_id), protocol.TypingOutFrame(
+            conversation_id=self.conversation_id, sender_kind="visitor",
+            active=active, text=frame.text,
+        ))
+
+    async def frame_page_view(self, frame: protocol.PageViewFrame) -> None:
+        self.visitor = await database_sync_to_async(services.visitor_page_view)(
+            merchant_id=self.merchant_id, visitor_id=self.visitor_id, url=frame.url,
+            title=frame.title,
+        )
+
+    async def frame_handover_request(self, frame: protocol.HandoverRequestFrame) -> None:
+        # The answer is the bot's hand-over line and `conversation.state` (bot_active false),
+        # published to all of this visitor's tabs. When a person already has the conversation
+        # this socket alone gets the current state, so the widget stops saying "connecting".
+        from knowledge import bot
+
+        handed_over, conversation_id = await database_sync_to_async(bot.visitor_handover_request)(
+            merchant_id=self.merchant_id, visitor_id=self.visitor_id,
+        )
+        if not handed_over:
+            state = await database_sync_to_async(selectors.visitor_state)(
+                merchant_id=self.merchant_id, conversation_id=conversation_id)
+            if state is not None:
+                await self.send_frame(protocol.VisitorConversationStateFrame(conversation=state))

@@ -1,0 +1,36 @@
+"""Writes for visitors, conversations and messages: views, consumers, tasks and the admin call
+these; nothing else writes these tables. One module per reason to change:
+
+- store: conversation_lock and message_append, the two steps every conversation write takes;
+- messages: visitor, agent, bot and leave-a-message sends, read state;
+- assignment: the manual routing actions (claim, transfer, resolve, reopen);
+- visitors: the widget's visitor and their page trail.
+
+The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
+"""
+
+from .assignment import (
+    agent_connected, conversation_claim, conversation_claim_locked, conversation_set_status,
+    conversation_transfer,
+)
+from .messages import (
+    OFFLINE_MESSAGES_PER_HOUR, R_OFFLINE, R_OFFLINE_CLOSED, R_OFFLINE_NOBODY, bot_name,
+    clean_body,
+    conversation_mark_read_by_agent, conversation_mark_read_by_visitor, message_send_by_agent,
+    message_send_by_bot, message_send_by_visitor, message_send_by_visitor_batch,
+    offline_message_create, visitor_message_stored,
+)
+from .store import NEGATIVE_PRIORITY, PREVIEW_LENGTH, Sender, conversation_lock, message_append
+from .visitors import PAGE_TRAIL_LIMIT, visitor_page_view, visitor_touch
+
+__all__ = [
+    "NEGATIVE_PRIORITY", "OFFLINE_MESSAGES_PER_HOUR", "PAGE_TRAIL_LIMIT", "PREVIEW_LENGTH",
+    "R_OFFLINE", "R_OFFLINE_CLOSED", "R_OFFLINE_NOBODY", "Sender", "agent_connected", "bot_name",
+    "clean_body",
+    "conversation_claim", "conversation_claim_locked", "conversation_lock",
+    "conversation_mark_read_by_agent", "conversation_mark_read_by_visitor",
+    "conversation_set_status", "conversation_transfer", "message_append",
+    "message_send_by_agent", "message_send_by_bot", "message_send_by_visitor",
+    "message_send_by_visitor_batch", "offline_message_create", "visitor_message_stored",
+    "visitor_page_view", "visitor_touch",
+]

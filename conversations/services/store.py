@@ -1,0 +1,129 @@
+"""The two steps every conversation write goes through: `conversation_lock` (the row lock) and
+`message_append` (the next message, the conversation's counters, the `message.created` event
+after commit). Every message of every sender is stored by message_append and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import transaction
+
+from kefu.errors import NotFound
+from knowledge.sentiment import Sentiment
+from merchants.models import ApiToken, Membership
+
+from .. import realtime, signals
+from ..models import Conversation, Message, Visitor
+
+PREVIEW_LENGTH = 200
+# Conversation.priority given by a strongly negative visitor message.
+NEGATIVE_PRIORITY = 10
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who writes a message. `key` is unique per sender within a conversation and scopes
+    `client_msg_id` idempotency."""
+
+    kind: str
+    key: str
+    name: str
+    user_id: int | None = None
+
+    @classmethod
+    def visitor(cls, visitor: Visitor) -> "Sender":
+        return cls(kind=Message.SenderKind.VISITOR, key="visitor", name=visitor.display_name)
+
+    @classmethod
+    def agent(cls, membership: Membership) -> "Sender":
+        return cls(
+            kind=Message.SenderKind.AGENT,
+            key=f"agent:{membership.user_id}",
+            name=membership.display_name,
+            user_id=membership.user_id,
+        )
+
+    @classmethod
+    def api_token(cls, token: ApiToken) -> "Sender":
+        return cls(kind=Message.SenderKind.AGENT, key=f"api:{token.pk}", name=token.name)
+
+
+def conversation_lock(*, merchant_id: int, conversation_id: int) -> Conversation:
+    """Lock a conversation row (inside the caller's transaction) and return it with its
+    visitor. Raises NotFound. The lock order of every path is in docs/routing.md ("Locks")."""
+    try:
+        conversation = Conversation.objects.select_for_update().get(
+            merchant_id=merchant_id, pk=conversation_id
+        )
+    except Conversation.DoesNotExist:
+        raise NotFound("Conversation not found.") from None
+    # Loaded separately, not by select_related: FOR UPDATE over a join would lock the visitor
+    # row too, in an order that could deadlock with the visitor path.
+    conversation.visitor = Visitor.objects.get(pk=conversation.visitor_id)
+    return conversation
+
+
+def message_append(
+    *, conversation: Conversation, sender: Sender, body: str, client_msg_id: str | None,
+    private: bool = False, kind: str = Message.Kind.TEXT, sentiment: Sentiment | None = None,
+    meta: dict | None = None,
+) -> Message:
+    """Store the next message of a conversation the caller holds the row lock on
+    (conversation_lock), update its counters, publish `message.created` after the commit."""
+    seq = conversation.last_seq + 1
+    message = Message.objects.create(
+        merchant_id=conversation.merchant_id,
+        conversation=conversation,
+        seq=seq,
+        sender_kind=sender.kind,
+        sender_user_id=sender.user_id,
+        sender_key=sender.key,
+        sender_name=sender.name[:100],
+        body=body,
+        kind=kind,
+        client_msg_id=client_msg_id,
+        is_private=private,
+        sentiment_score=sentiment.score if sentiment else None,
+        sentiment_label=sentiment.label if sentiment else "",
+        meta=meta or {},
+    )
+    conversation.last_seq = seq
+    if not private:
+        conversation.last_message_at = message.created_at
+        conversation.last_message_preview = body[:PREVIEW_LENGTH]
+        conversation.last_message_sender_kind = sender.kind
+        if sender.kind == Message.SenderKind.VISITOR:
+            conversation.unread_agent_count += 1
+            if conversation.awaiting_reply_since is None:
+                conversation.awaiting_reply_since = message.created_at
+            if sentiment is not None and sentiment.strongly_negative:
+                # An angry visitor is served first from the queue.
+                conversation.priority = max(conversation.priority, NEGATIVE_PRIORITY)
+        else:
+            conversation.unread_visitor_count += 1
+            if sender.kind == Message.SenderKind.AGENT:
+                conversation.awaiting_reply_since = None
+                if conversation.first_response_at is None:
+                    conversation.first_response_at = message.created_at
+    conversation.save(
+        update_fields=[
+            "last_seq", "last_message_at", "last_message_preview", "last_message_sender_kind",
+            "unread_agent_count", "unread_visitor_count", "first_response_at", "status",
+            "resolved_at", "assignee", "awaiting_reply_since", "priority", "team",
+        ]
+    )
+    realtime.message_created(message, conversation)
+    if sender.kind != Message.SenderKind.VISITOR and not private and conversation.visitor.email:
+        _schedule_reply_email(conversation)
+    return message
+
+
+def _schedule_reply_email(conversation: Conversation) -> None:
+    # notifications decides whether and when to email the visitor (VISITOR_REPLY_EMAIL_DELAY);
+    # after commit, so the task it queues finds the row.
+    transaction.on_commit(partial(
+        signals.visitor_reply_posted.send, sender=Conversation,
+        merchant_id=conversation.merchant_id, conversation_id=conversation.pk,
+    ))

@@ -1,0 +1,11 @@
+"""Signals merchants sends to the apps above it (which merchants must not import).
+
+`capacity_freed(sender=Membership, merchant_id=int)`: an agent of `merchant_id` can now take
+conversations they could not before (more capacity, back from away, reactivated, other teams).
+Sent explicitly by merchants.services after the change commits, never from a model save; the
+conversations app connects its queue drain to it in ConversationsConfig.ready.
+"""
+
+from django.dispatch import Signal
+
+capacity_freed = Signal()
