@@ -1,5 +1,7 @@
-"""A small shop knowledge base built through the services admins use (knowledge.services), trained
-through the same trainer the worker runs (kb_train), and a merchant whose bot answers first."""
+"""For the bot tests (test_bot_*.py): a small shop knowledge base built through the services admins
+use (knowledge.services), trained through the same trainer the worker runs (kb_train), and a
+merchant whose bot answers first. The modules import `shop` and the autouse fixtures
+(fresh_engine_cache, fresh_realtime) so they apply to them."""
 
 import os
 import secrets
@@ -10,7 +12,7 @@ import pytest
 from knowledge import selectors as kb_selectors
 from knowledge import services as kb_services
 from merchants.models import Merchant
-from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
+from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (re-exported)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -1,18 +1,18 @@
-"""Clients for the REST API: acme's integration token, bob's workspace session (with the merchant
-header), and charlie's token and session for the other-merchant checks."""
+"""Conversations fixtures. Clients for the REST API: acme's integration token, bob's workspace
+session (with the merchant header), and charlie's token and session for the other-merchant
+checks; carol and dave, two more agents of Acme for the routing tests.
+
+Fixtures only some modules use as autouse live in helper modules those modules import:
+realtime_helpers (fresh layer and presence store), routing_helpers (English reasons) and
+bot_kb (a trained knowledge base)."""
 
 from __future__ import annotations
 
 import pytest
 from rest_framework.test import APIClient
 
+from merchants.models import Membership
 from tests import factories
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # Every test makes two or three users; PBKDF2 would be most of the suite's time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def token_client(raw_token: str) -> APIClient:
@@ -64,3 +64,14 @@ def visitor(acme):
 def conversation(visitor):
     """An open acme conversation with one visitor message (seq 1)."""
     return factories.visitor_message(visitor, "在吗？").conversation
+
+
+@pytest.fixture
+def carol(acme):
+    """A second agent of Acme."""
+    return factories.member(acme, "carol", Membership.Role.AGENT, display_name="Carol")
+
+
+@pytest.fixture
+def dave(acme):
+    return factories.member(acme, "dave", Membership.Role.AGENT, display_name="Dave")

@@ -22,7 +22,9 @@ from kefu.errors import KefuError
 from merchants.models import Membership
 from tests import factories
 from tests.conftest import require_mysql
-from tests.routing.conftest import go_online
+from tests.conversations.routing_helpers import (  # noqa: F401 (english, fresh_realtime: autouse)
+    english, fresh_realtime, go_online,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,0 +1,27 @@
+"""Shared by the routing tests (test_routing_*.py): agents put online through the real presence
+store, and the autouse fixtures those modules import so they apply to them: a fresh realtime
+layer and presence store per test (realtime_helpers.fresh_realtime) and English reasons."""
+
+import asyncio
+
+import pytest
+
+from conversations import presence
+from merchants.models import Membership
+from tests.conversations.realtime_helpers import fresh_realtime
+
+__all__ = ["english", "fresh_realtime", "go_offline", "go_online"]
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    # Reasons are rendered in the merchant language; the tests read the English msgids.
+    settings.LANGUAGE_CODE = "en"
+
+
+def go_online(membership: Membership, socket: str = "test-socket") -> None:
+    asyncio.run(presence.agent_socket_up(membership.merchant_id, membership.user_id, socket))
+
+
+def go_offline(membership: Membership, socket: str = "test-socket") -> None:
+    asyncio.run(presence.agent_socket_down(membership.merchant_id, membership.user_id, socket))
