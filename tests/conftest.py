@@ -97,7 +97,7 @@ def pytest_configure(config):
 # Fixtures that start a process or a browser: a test using any of them (directly or through
 # another fixture) is slow. tests/kefu/test_markers.py checks the rule on every collected test.
 SLOW_FIXTURES = frozenset({
-    "daphne_server", "start_celery_worker", "browser", "servers", "session_redis",
+    "daphne_server", "start_celery_worker", "browser", "chromium", "servers", "session_redis",
 })
 SLOW_MARKS = frozenset({"live", "browser"})
 
