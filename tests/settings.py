@@ -3,6 +3,7 @@
 pytest.ini names this module (DJANGO_SETTINGS_MODULE), and pytest-django exports it to the
 environment, so the processes the tests start (daphne, Celery workers, bench scripts) read it too:
 a user created in the test process signs in on the daphne process with the same hasher.
+(pytest-django prefers a DJANGO_SETTINGS_MODULE already in the environment over pytest.ini.)
 """
 
 from kefu.settings import *  # noqa: F403 - the product's settings, unchanged but for the below

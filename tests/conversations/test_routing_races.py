@@ -170,6 +170,7 @@ def carol_and_dave(acme):
     return factories.member(acme, "carol"), factories.member(acme, "dave")
 
 
+@pytest.mark.slow  # more than ~2 s of waiting on timers
 def test_visitor_agent_and_router_on_one_conversation_do_not_deadlock(acme, alice, bob):
     go_online(bob), go_online(alice)
     visitor = factories.visitor(acme)
