@@ -154,14 +154,14 @@ def online():
 
     up = []
 
-    def bring(membership, socket="test-socket"):
-        async_to_sync(presence.agent_socket_up)(membership.merchant_id, membership.user_id, socket)
-        up.append((membership.merchant_id, membership.user_id, socket))
+    def bring(membership, socket_id="test-socket"):
+        async_to_sync(presence.agent_socket_up)(membership.merchant_id, membership.user_id, socket_id)
+        up.append((membership.merchant_id, membership.user_id, socket_id))
         return membership
 
     yield bring
-    for merchant_id, user_id, socket in up:
-        async_to_sync(presence.agent_socket_down)(merchant_id, user_id, socket)
+    for merchant_id, user_id, socket_id in up:
+        async_to_sync(presence.agent_socket_down)(merchant_id, user_id, socket_id)
 
 
 # --- Celery ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """For the bot tests (test_bot_*.py): a small shop knowledge base built through the services admins
 use (knowledge.services), trained through the same trainer the worker runs (kb_train), and a
-merchant whose bot answers first. The modules import `shop` and the autouse fixtures
-(fresh_engine_cache, fresh_realtime) so they apply to them."""
+the `shop` fixture of tests/conversations/conftest.py builds it for a merchant whose bot answers
+first. The modules import the autouse fixtures (fresh_engine_cache, fresh_realtime) so they apply
+to them."""
 
 import os
 import secrets
@@ -71,15 +72,6 @@ def build_kb(merchant: Merchant) -> SimpleNamespace:
     )
     kb_services.kb_train(merchant_id=m)
     return kb
-
-
-@pytest.fixture
-def shop(acme):
-    """Acme with the bot answering first, a named bot and a trained knowledge base."""
-    Merchant.objects.filter(pk=acme.pk).update(bot_mode=Merchant.BotMode.BOT_FIRST, bot_name="小墨")
-    acme.refresh_from_db()
-    acme.kb = build_kb(acme)
-    return acme
 
 
 def new_client_msg_id() -> str:

@@ -1,6 +1,7 @@
 """Conversations fixtures. Clients for the REST API: acme's integration token, bob's workspace
 session (with the merchant header), and charlie's token and session for the other-merchant
-checks; carol and dave, two more agents of Acme for the routing tests.
+checks; carol and dave, two more agents of Acme for the routing tests; `shop`, Acme with the bot
+answering first and a trained knowledge base (tests/conversations/bot_kb.py) for the bot tests.
 
 Fixtures only some modules use as autouse live in helper modules those modules import:
 realtime_helpers (fresh layer and presence store), routing_helpers (English reasons) and
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from merchants.models import Membership
+from merchants.models import Membership, Merchant
 from tests import factories
 
 
@@ -75,3 +76,15 @@ def carol(acme):
 @pytest.fixture
 def dave(acme):
     return factories.member(acme, "dave", Membership.Role.AGENT, display_name="Dave")
+
+
+@pytest.fixture
+def shop(acme):
+    """Acme with the bot answering first, a named bot and a trained knowledge base."""
+    # Imported here: bot_kb allows Django's ORM under an event loop, which only the bot tests need.
+    from tests.conversations.bot_kb import build_kb
+
+    Merchant.objects.filter(pk=acme.pk).update(bot_mode=Merchant.BotMode.BOT_FIRST, bot_name="小墨")
+    acme.refresh_from_db()
+    acme.kb = build_kb(acme)
+    return acme

@@ -9,9 +9,9 @@ import pytest
 from conversations.models import Conversation, Message, RoutingEvent
 from knowledge.models import Faq, UnansweredQuestion
 from tests import factories
-from tests.conversations.bot_kb import (  # noqa: F401 (fresh_*: autouse; shop: a fixture)
+from tests.conversations.bot_kb import (  # noqa: F401 (fresh_*: autouse)
     INVOICE, POINTS_EARN, POINTS_USE, RETURN_SHIPPING, RETURNS, SHIPPING, build_kb,
-    fresh_engine_cache, fresh_realtime, new_client_msg_id, shop,
+    fresh_engine_cache, fresh_realtime, new_client_msg_id,
 )
 from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
 from tests.wsclient import session_cookie

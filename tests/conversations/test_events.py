@@ -43,9 +43,10 @@ class RecordingLayer(InMemoryChannelLayer):
 
 
 @pytest.fixture
-def published(fresh_realtime, settings, django_capture_on_commit_callbacks):
+def published(settings, django_capture_on_commit_callbacks):
     """published(labels) -> a context manager yielding the list of (label, frame type) sent,
-    filled when the block's transaction has committed."""
+    filled when the block's transaction has committed. Set up after the autouse fresh_realtime,
+    whose in-process layer it replaces."""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": f"{__name__}.RecordingLayer"}}
     channel_layers.backends.clear()
 
