@@ -8,7 +8,7 @@ the same condition is a failure, so nothing passes hollow.
 Tests are laid out by app (tests/<app>/test_<topic>.py, tests/kefu/ for project-wide ones), and
 two folders by kind, because what they test is the running system rather than one app:
 tests/e2e (Chromium driving the widget and the workspace against real daphne processes) and
-tests/realtime (the fault model: killed processes, Redis restarts, thousands of sockets).
+tests/realtime (the fault model: killed processes, Redis restarts, hundreds of sockets).
 
 `slow` marks a test that starts a process (daphne, Celery, redis-server), a browser, or takes
 more than about two seconds; SLOW_FIXTURES below marks most of them, the rest carry the mark
