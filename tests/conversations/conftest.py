@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from merchants.models import Membership, Merchant
+from merchants.models import Merchant
 from tests import factories
+from tests.conversations.routing_helpers import carol, dave  # noqa: F401 (fixtures)
 
 
 def token_client(raw_token: str) -> APIClient:
@@ -65,17 +66,6 @@ def visitor(acme):
 def conversation(visitor):
     """An open acme conversation with one visitor message (seq 1)."""
     return factories.visitor_message(visitor, "在吗？").conversation
-
-
-@pytest.fixture
-def carol(acme):
-    """A second agent of Acme."""
-    return factories.member(acme, "carol", Membership.Role.AGENT, display_name="Carol")
-
-
-@pytest.fixture
-def dave(acme):
-    return factories.member(acme, "dave", Membership.Role.AGENT, display_name="Dave")
 
 
 @pytest.fixture
