@@ -1,13 +1,14 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
 #   make run   - virtualenv, install, migrate, demo merchant + logins, server + Celery worker
-#   make test  - install test requirements, run the whole suite
+#   make test  - install test requirements, run the whole suite (and print the 25 slowest tests)
+#   make test-fast - the same without the tests marked `slow` (processes, browsers, > ~2 s)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: lint format run test install install-dev migrate demo messages protocol-doc bench bench-quick clean
+.PHONY: lint format run test test-fast install install-dev migrate demo messages protocol-doc bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +35,10 @@ run: demo
 	$(BIN)/python manage.py kefu_serve --host $(HOST) --port $(PORT)
 
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+
+test-fast: install-dev
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # Regenerate docs/protocol.md from conversations/protocol.py (a test checks they agree).
 protocol-doc: install

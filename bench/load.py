@@ -48,8 +48,8 @@ class Recorder:
         self.duplicate_acks = 0  # acks saying "already stored": a resend reached the server twice
         self.rate_limited = 0
         self.errors: list[dict] = []
-        # Test hook (tests/bench): pretend this many deliveries never arrived, to prove the
-        # accounting notices.
+        # Test hook (tests/kefu/test_bench_smoke.py): pretend this many deliveries never arrived,
+        # to prove the accounting notices.
         self.drop_deliveries = drop_deliveries
         self.done = asyncio.Event()
 

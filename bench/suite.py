@@ -194,9 +194,9 @@ def count_stored(merchant_ids: list[int], tag: str) -> int:
 async def kefu_phase(stack: Stack, cfg: dict, sustainable_hint: float | None = None,
                      drop_deliveries: int = 0, delete_rows: int = 0,
                      only: set | None = None) -> dict:
-    """`drop_deliveries` / `delete_rows` are test hooks (tests/bench): per phase, pretend that
-    many deliveries were lost / delete that many stored rows before counting, to prove the
-    accounting notices."""
+    """`drop_deliveries` / `delete_rows` are test hooks (tests/kefu/test_bench_smoke.py): per
+    phase, pretend that many deliveries were lost / delete that many stored rows before counting,
+    to prove the accounting notices."""
     from bench import load
 
     tag = f"b{uuid.uuid4().hex[:6]}"

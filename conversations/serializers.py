@@ -3,8 +3,8 @@
 Conversations and messages leave the API in exactly the shapes the agent socket sends
 (`protocol.ConversationOut`, `protocol.MessageOut`): the workspace renders both with the same
 code. Their serializers therefore hand the instance to `realtime.*_out()` and only declare the
-fields so that the OpenAPI schema describes them; tests/api checks the declared fields against the
-pydantic models, so the schema cannot drift from the wire.
+fields so that the OpenAPI schema describes them; tests/conversations/test_api_conversations.py
+checks the declared fields against the pydantic models, so the schema cannot drift from the wire.
 """
 
 from __future__ import annotations

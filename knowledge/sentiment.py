@@ -37,7 +37,7 @@ NEUTRAL_BAND = 0.35
 # binary accuracy on reviews is unchanged). With a lexicon hit the two readings are blended;
 # the lexicon weighs more in short messages, where the model sees few n-grams and is furthest
 # from the reviews it learnt from (weights chosen on leave-one-category-out accuracy and the
-# chat fixtures in tests/knowledge_nlp/test_sentiment.py).
+# chat fixtures in tests/knowledge/test_sentiment.py).
 NO_CUE_DAMP = 0.3
 SHORT_CHARS = 20
 LEXICON_WEIGHT_SHORT = 0.6

@@ -4,6 +4,15 @@ of Acme, charlie owns merchant Other and must never see anything of Acme's.
 Tests that need MariaDB, Redis or Chromium call `need(...)`: on a laptop without the service
 they are skipped with a loud NEEDS line (and a summary banner); with KEFU_REQUIRE_SERVICES=1 (CI)
 the same condition is a failure, so nothing passes hollow.
+
+Tests are laid out by app (tests/<app>/test_<topic>.py, tests/kefu/ for project-wide ones), and
+two folders by kind, because what they test is the running system rather than one app:
+tests/e2e (Chromium driving the widget and the workspace against real daphne processes) and
+tests/realtime (the fault model: killed processes, Redis restarts, hundreds of sockets).
+
+`slow` marks a test that starts a process (daphne, Celery, redis-server), a browser, or takes
+more than about two seconds; SLOW_FIXTURES below marks most of them, the rest carry the mark
+in their module. `make test-fast` leaves them out.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from kefu.celery import app as celery_app
 from kefu.processes import stop_processes
 from merchants.models import Membership
 from tests import factories
@@ -84,6 +94,25 @@ def pytest_configure(config):
     os.environ.setdefault("KEFU_TEST_RUN", uuid.uuid4().hex[:8])
 
 
+# Fixtures that start a process or a browser: a test using any of them (directly or through
+# another fixture) is slow. tests/kefu/test_markers.py checks the rule on every collected test.
+SLOW_FIXTURES = frozenset({
+    "daphne_server", "start_celery_worker", "browser", "chromium", "servers", "session_redis",
+})
+SLOW_MARKS = frozenset({"live", "browser"})
+
+
+def is_slow(item) -> bool:
+    return (bool(SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+            or any(item.get_closest_marker(name) for name in SLOW_MARKS))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if is_slow(item) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 # --- People and merchants -------------------------------------------------------------------
 
 
@@ -113,6 +142,44 @@ def bob(acme):
 def charlie(other):
     """Owner of Other: the outsider for every Acme object."""
     return factories.member(other, "charlie", Membership.Role.OWNER, is_staff=True)
+
+
+@pytest.fixture
+def online():
+    """online(membership): give the agent a live socket in conversations.presence (memory or
+    Redis, whichever the settings use), removed again after the test."""
+    from asgiref.sync import async_to_sync
+
+    from conversations import presence
+
+    up = []
+
+    def bring(membership, socket_id="test-socket"):
+        async_to_sync(presence.agent_socket_up)(membership.merchant_id, membership.user_id, socket_id)
+        up.append((membership.merchant_id, membership.user_id, socket_id))
+        return membership
+
+    yield bring
+    for merchant_id, user_id, socket_id in up:
+        async_to_sync(presence.agent_socket_down)(merchant_id, user_id, socket_id)
+
+
+# --- Celery ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_celery_queue():
+    """Celery messages the code under test sends (assignment timeouts, escalations) go to a
+    queue of this run's own, so no stray worker of another run picks them up."""
+    queue = f"kefutest-{os.environ['KEFU_TEST_RUN']}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    yield queue
+    celery_app.conf.task_default_queue = previous
+    if settings.CELERY_BROKER_URL.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
 
 
 # --- Channel layers ---------------------------------------------------------------------------
@@ -236,20 +303,28 @@ def start_celery_worker(transactional_db, tmp_path):
     yield from worker_factory(tmp_path, child_env)
 
 
+def launch_chromium(pw):
+    return pw.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ],
+    )
+
+
 @pytest.fixture
 def browser():
-    """Headless Debian Chromium through Playwright; never a downloaded browser."""
+    """Headless Debian Chromium through Playwright; never a downloaded browser.
+
+    Per test: while Playwright's sync API is started, its event loop counts as running in this
+    thread (asyncio.run and async_to_sync refuse to work), so it must not outlive the test
+    here. tests/e2e, where every test drives a browser, shares one per package instead."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        instance = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            ],
-        )
+        instance = launch_chromium(pw)
         yield instance
         instance.close()

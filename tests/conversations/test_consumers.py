@@ -347,6 +347,7 @@ def test_reconnect_replays_missed_messages_after_last_seq(acme, bob, channel_lay
     assert Conversation.objects.get().unread_visitor_count == 0
 
 
+@pytest.mark.slow  # more than ~2 s of waiting on timers
 def test_history_replay_is_paged(acme, settings):
     visitor = factories.visitor(acme)
     for i in range(205):

@@ -152,6 +152,7 @@ def test_session_ready_lists_only_this_merchants_agents(acme, other, alice, bob,
 # --- visitors ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # more than ~2 s of waiting on timers
 def test_visitor_online_on_first_socket_offline_after_last(acme, bob, charlie, channel_layer_kind):
     visitor = factories.visitor(acme, name="访客")
     conversation_id = factories.visitor_message(visitor, "hi").conversation_id

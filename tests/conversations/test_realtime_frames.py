@@ -65,6 +65,7 @@ async def close_all(s) -> None:
 # --- resume -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # more than ~2 s of waiting on timers
 def test_resume_replays_every_later_message_per_conversation_with_notes_in_pages(
     acme, other, bob
 ):
@@ -203,6 +204,7 @@ def test_visitor_typing_reaches_only_this_merchants_agents(world, channel_layer_
     assert Message.objects.count() == before  # typing is never stored
 
 
+@pytest.mark.slow  # more than ~2 s of waiting on timers
 def test_agent_typing_reaches_visitor_without_identity_and_agents_with_name(world,
                                                                             channel_layer_kind):
     w = world
@@ -557,6 +559,7 @@ def test_too_many_sockets_for_one_visitor(world, settings, channel_layer_kind):
 # --- heartbeat --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # more than ~2 s of waiting on timers
 def test_silent_sockets_are_closed_4408_and_pinging_ones_stay(world, settings):
     settings.WS_HEARTBEAT_TIMEOUT = 1
     w = world

@@ -1,5 +1,9 @@
 """Browser tests: a real daphne process, Debian's Chromium driven by Playwright, two browser
-contexts (a visitor on the demo host page, an agent in the workspace)."""
+contexts (a visitor on the demo host page, an agent in the workspace).
+
+A folder of their own rather than one per app: most tests drive the widget and the workspace at
+once (the visitor's page against the agent's), through the whole running system. One Chromium
+serves the folder; every test gets fresh contexts (own cookies and storage) from `new_page`."""
 
 import os
 
@@ -18,6 +22,7 @@ from playwright.sync_api import expect  # noqa: E402
 
 from merchants.models import Membership  # noqa: E402
 from tests import factories  # noqa: E402
+from tests.conftest import launch_chromium, require_chromium  # noqa: E402
 
 AGENT_PASSWORD = "correct horse battery 9"
 # expect() has its own 5 s default; two browsers, daphne, MariaDB and Redis share 2 cores here.
@@ -37,6 +42,28 @@ def agent(shop):
     return factories.member(
         shop, "xiaomei", Membership.Role.AGENT, password=AGENT_PASSWORD, display_name="小美"
     )
+
+
+@pytest.fixture(scope="package")
+def chromium():
+    """One Chromium for every test of this folder: launching one per test cost about a second
+    each. Only browser tests live here, so Playwright's loop running in this thread between
+    them (see tests.conftest.browser) disturbs nothing."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = launch_chromium(pw)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def browser(chromium):
+    """The shared Chromium; whatever contexts a test leaves open are closed after it."""
+    yield chromium
+    for context in list(chromium.contexts):
+        context.close()
 
 
 @pytest.fixture

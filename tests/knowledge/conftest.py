@@ -8,11 +8,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def own_cache_keys(settings):
     """Each test its own cache key prefix: the "last KB change" timestamps must not leak from
     one test to the next (merchant ids repeat), and a shared Redis is never flushed."""

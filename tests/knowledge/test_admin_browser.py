@@ -17,11 +17,6 @@ XSS = '<img src=x onerror="window.__xss=1">'
 
 
 @pytest.fixture
-def fast_passwords():
-    """The daphne process checks alice's password with the real hasher: keep it."""
-
-
-@pytest.fixture
 def setup(transactional_db):
     acme = factories.merchant("Acme")
     factories.member(acme, "alice", Membership.Role.OWNER, is_staff=True, password="pw-alice-1")

@@ -13,7 +13,7 @@ from knowledge import importers, services
 from knowledge.models import Category, DictionaryWord, Faq, ImportJob, Intent, Synonym, UnansweredQuestion
 from merchants.models import Merchant
 from tests import factories
-from tests.api.conftest import session_client, token_client
+from tests.conversations.conftest import session_client, token_client
 
 AUTH_QUERIES = {"token": 1, "alice_session": 3, "bob_session": 3}
 

@@ -4,7 +4,11 @@ and the intent part training from a CSV and answering through the sentence encod
 import csv
 import random
 
+import pytest
+
 from bench import kb_answer
+
+pytestmark = pytest.mark.slow  # trains models
 
 
 def test_faq_part_trains_and_answers():

@@ -10,6 +10,7 @@ from merchants.models import Merchant
 from tests.conftest import ROOT, child_env
 
 
+@pytest.mark.slow  # runs bench/routing.py in a child process
 @pytest.mark.django_db(transaction=True)
 def test_routing_benchmark_runs_and_cleans_up(tmp_path):
     out = tmp_path / "performance.md"

@@ -8,11 +8,12 @@ from django.test import Client
 from conversations.models import Conversation, Message
 from merchants.models import Merchant
 from tests import factories
+from tests.conversations.bot_kb import (  # noqa: F401 (fresh_*: autouse)
+    RETURNS, fresh_engine_cache, fresh_realtime,
+)
 from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
+from tests.conversations.test_bot_dialogue import ask
 from tests.wsclient import session_cookie
-
-from .conftest import RETURNS
-from .test_bot_dialogue import ask
 
 
 @pytest.mark.django_db(transaction=True)

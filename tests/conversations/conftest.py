@@ -1,18 +1,20 @@
-"""Clients for the REST API: acme's integration token, bob's workspace session (with the merchant
-header), and charlie's token and session for the other-merchant checks."""
+"""Conversations fixtures. Clients for the REST API: acme's integration token, bob's workspace
+session (with the merchant header), and charlie's token and session for the other-merchant
+checks; carol and dave, two more agents of Acme for the routing tests; `shop`, Acme with the bot
+answering first and a trained knowledge base (tests/conversations/bot_kb.py) for the bot tests.
+
+Fixtures only some modules use as autouse live in helper modules those modules import:
+realtime_helpers (fresh layer and presence store), routing_helpers (English reasons) and
+bot_kb (a trained knowledge base)."""
 
 from __future__ import annotations
 
 import pytest
 from rest_framework.test import APIClient
 
+from merchants.models import Merchant
 from tests import factories
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # Every test makes two or three users; PBKDF2 would be most of the suite's time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from tests.conversations.routing_helpers import carol, dave  # noqa: F401 (fixtures)
 
 
 def token_client(raw_token: str) -> APIClient:
@@ -64,3 +66,15 @@ def visitor(acme):
 def conversation(visitor):
     """An open acme conversation with one visitor message (seq 1)."""
     return factories.visitor_message(visitor, "在吗？").conversation
+
+
+@pytest.fixture
+def shop(acme):
+    """Acme with the bot answering first, a named bot and a trained knowledge base."""
+    # Imported here: bot_kb allows Django's ORM under an event loop, which only the bot tests need.
+    from tests.conversations.bot_kb import build_kb
+
+    Merchant.objects.filter(pk=acme.pk).update(bot_mode=Merchant.BotMode.BOT_FIRST, bot_name="小墨")
+    acme.refresh_from_db()
+    acme.kb = build_kb(acme)
+    return acme

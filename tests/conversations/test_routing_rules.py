@@ -13,7 +13,9 @@ from kefu.errors import KefuError
 from merchants.models import Membership, Merchant, Team
 from notifications import services as notify
 from tests import factories
-from tests.routing.conftest import go_offline, go_online
+from tests.conversations.routing_helpers import (  # noqa: F401 (english, fresh_realtime: autouse)
+    english, fresh_realtime, go_offline, go_online,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -12,11 +12,12 @@ from conversations.services import NEGATIVE_PRIORITY
 from knowledge.models import UnansweredQuestion
 from merchants.models import BusinessHours, Merchant
 from tests import factories
+from tests.conversations.bot_kb import (  # noqa: F401 (fresh_*: autouse)
+    RETURNS, build_kb, fresh_engine_cache, fresh_realtime,
+)
 from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
+from tests.conversations.test_bot_dialogue import ask, conversation_of, is_bot
 from tests.wsclient import session_cookie
-
-from .conftest import RETURNS, build_kb
-from .test_bot_dialogue import ask, conversation_of, is_bot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

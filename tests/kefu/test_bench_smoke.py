@@ -21,6 +21,8 @@ from bench import suite
 from bench.stack import ROOT, Stack
 from tests.conftest import database_url_for_subprocess, need, redis_url, require_mysql
 
+pytestmark = pytest.mark.slow  # the benchmark stack: daphne, Celery, private MariaDB/Redis
+
 TINY = dict(merchants=1, visitors=4, loads=[20], load_seconds=1, sat_seconds=1, idle=20,
             storm=20, api=False, drain=20)
 

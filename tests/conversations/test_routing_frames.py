@@ -9,6 +9,7 @@ from conversations.models import Conversation, Message, RoutingEvent
 from merchants.models import Membership, Team
 from tests import factories
 from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
+from tests.conversations.routing_helpers import english, fresh_realtime  # noqa: F401 (autouse)
 from tests.wsclient import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,5 +1,8 @@
-"""A small shop knowledge base built through the services admins use (knowledge.services), trained
-through the same trainer the worker runs (kb_train), and a merchant whose bot answers first."""
+"""For the bot tests (test_bot_*.py): a small shop knowledge base built through the services admins
+use (knowledge.services), trained through the same trainer the worker runs (kb_train), and a
+the `shop` fixture of tests/conversations/conftest.py builds it for a merchant whose bot answers
+first. The modules import the autouse fixtures (fresh_engine_cache, fresh_realtime) so they apply
+to them."""
 
 import os
 import secrets
@@ -11,7 +14,7 @@ from knowledge import selectors as kb_selectors
 from knowledge import services as kb_services
 from knowledge import training as kb_training
 from merchants.models import Merchant
-from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
+from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (re-exported)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -70,15 +73,6 @@ def build_kb(merchant: Merchant) -> SimpleNamespace:
     )
     kb_training.kb_train(merchant_id=m)
     return kb
-
-
-@pytest.fixture
-def shop(acme):
-    """Acme with the bot answering first, a named bot and a trained knowledge base."""
-    Merchant.objects.filter(pk=acme.pk).update(bot_mode=Merchant.BotMode.BOT_FIRST, bot_name="小墨")
-    acme.refresh_from_db()
-    acme.kb = build_kb(acme)
-    return acme
 
 
 def new_client_msg_id() -> str:

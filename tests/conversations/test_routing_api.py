@@ -14,7 +14,7 @@ from conversations import realtime
 from conversations.models import Conversation, Message, RoutingEvent
 from merchants.models import Membership, Team
 from tests import factories
-from tests.api.conftest import session_client, token_client
+from tests.conversations.conftest import session_client, token_client
 
 AUTH_QUERIES = {"token": 1, "bob_session": 3}
 

@@ -22,7 +22,9 @@ from kefu.errors import KefuError
 from merchants.models import Membership
 from tests import factories
 from tests.conftest import require_mysql
-from tests.routing.conftest import go_online
+from tests.conversations.routing_helpers import (  # noqa: F401 (english, fresh_realtime: autouse)
+    english, fresh_realtime, go_online,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -168,6 +170,7 @@ def carol_and_dave(acme):
     return factories.member(acme, "carol"), factories.member(acme, "dave")
 
 
+@pytest.mark.slow  # more than ~2 s of waiting on timers
 def test_visitor_agent_and_router_on_one_conversation_do_not_deadlock(acme, alice, bob):
     go_online(bob), go_online(alice)
     visitor = factories.visitor(acme)

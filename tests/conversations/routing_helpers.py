@@ -1,31 +1,18 @@
-"""Routing tests: the realtime fixtures of tests/conversations (fresh layer and presence store per
-test), agents put online through the real presence store, and Celery messages sent by
-assignments kept on a queue of this run's own (no stray worker of another run picks them up)."""
+"""Shared by the routing tests (test_routing_*.py): agents put online through the real presence
+store, and the autouse fixtures those modules import so they apply to them: a fresh realtime
+layer and presence store per test (realtime_helpers.fresh_realtime) and English reasons. carol and
+dave, two more agents of Acme, reach every conversations test through its conftest."""
 
 import asyncio
-import os
 
 import pytest
-from django.conf import settings as django_settings
 
 from conversations import presence
-from kefu.celery import app as celery_app
 from merchants.models import Membership
 from tests import factories
-from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
+from tests.conversations.realtime_helpers import fresh_realtime
 
-
-@pytest.fixture(autouse=True, scope="session")
-def _own_celery_queue():
-    queue = f"kefutest-routing-{os.environ['KEFU_TEST_RUN']}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    yield queue
-    celery_app.conf.task_default_queue = previous
-    if django_settings.CELERY_BROKER_URL.startswith("redis"):
-        import redis
-
-        redis.Redis.from_url(django_settings.CELERY_BROKER_URL).delete(queue)
+__all__ = ["carol", "dave", "english", "fresh_realtime", "go_offline", "go_online"]
 
 
 @pytest.fixture(autouse=True)

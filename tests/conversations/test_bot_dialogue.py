@@ -9,12 +9,12 @@ import pytest
 from conversations.models import Conversation, Message, RoutingEvent
 from knowledge.models import Faq, UnansweredQuestion
 from tests import factories
+from tests.conversations.bot_kb import (  # noqa: F401 (fresh_*: autouse)
+    INVOICE, POINTS_EARN, POINTS_USE, RETURN_SHIPPING, RETURNS, SHIPPING, build_kb,
+    fresh_engine_cache, fresh_realtime, new_client_msg_id,
+)
 from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
 from tests.wsclient import session_cookie
-
-from .conftest import (
-    INVOICE, POINTS_EARN, POINTS_USE, RETURN_SHIPPING, RETURNS, SHIPPING, new_client_msg_id,
-)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -235,8 +235,6 @@ def test_answers_are_plain_text(shop):
 
 
 def test_bot_off_never_answers(acme, bob):
-    from .conftest import build_kb
-
     build_kb(acme)  # a trained KB, but the merchant's bot is off
     visitor = factories.visitor(acme)
     factories.visitor_message(visitor, "怎么退货")

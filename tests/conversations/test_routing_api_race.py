@@ -11,7 +11,7 @@ from django.db import connection
 from conversations.models import Conversation, RoutingEvent
 from merchants.models import Membership
 from tests import factories
-from tests.api.conftest import session_client
+from tests.conversations.conftest import session_client
 from tests.conftest import require_mysql
 
 pytestmark = pytest.mark.django_db(transaction=True)

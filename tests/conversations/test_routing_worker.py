@@ -15,7 +15,8 @@ from conversations.models import Conversation, RoutingEvent
 from merchants.models import Membership
 from tests import factories
 from tests.conftest import DaphneProcess, free_port, redis_url
-from tests.live.test_daphne import bootstrap
+from tests.conversations.routing_helpers import english, fresh_realtime  # noqa: F401 (autouse)
+from tests.conversations.test_daphne import bootstrap
 from tests.wsclient import session_cookie
 
 pytestmark = pytest.mark.live

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = ROOT / "kefu" / "settings.py"
 ENV_EXAMPLE = ROOT / ".env.example"
 README = ROOT / "README.md"

@@ -1,0 +1,13 @@
+"""Settings for the test run: the product's settings plus what only tests want.
+
+pytest.ini names this module (DJANGO_SETTINGS_MODULE), and pytest-django exports it to the
+environment, so the processes the tests start (daphne, Celery workers, bench scripts) read it too:
+a user created in the test process signs in on the daphne process with the same hasher.
+(pytest-django prefers a DJANGO_SETTINGS_MODULE already in the environment over pytest.ini.)
+"""
+
+from kefu.settings import *  # noqa: F403 - the product's settings, unchanged but for the below
+
+# PBKDF2 costs ~0.7 s per user created or password checked on this hardware; most tests create
+# two or three users. MD5 is unsafe for real passwords and fine for test fixtures.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
