@@ -47,4 +47,5 @@ def routing_sweep() -> int:
 
 
 # Registered with the worker from here: agent notification escalation (conversations.notify).
+# (The post-commit step's sweep task is in conversations.pipeline, which the app loads.)
 from .notify import escalate, escalate_unanswered  # noqa: E402, F401
