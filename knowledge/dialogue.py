@@ -1,6 +1,6 @@
 """The bot's conversation rules as plain functions (no database): reading a visitor's words for a
 hand-over request, a picked choice, a follow-up or a slot value, and choosing between answering,
-asking to clarify and giving up. knowledge.bot applies them to a conversation.
+asking to clarify and giving up. conversations.bot applies them to a conversation.
 
 Thresholds are on the engine's confidence, an estimated probability that the candidate is right
 (knowledge.nlp.engine calibrates it). Tuned on small hand-made shop FAQs: an exact or close
