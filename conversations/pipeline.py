@@ -45,21 +45,33 @@ logger = logging.getLogger(__name__)
 
 # Conversations the sweep takes per run (the rest wait for the next run).
 SWEEP_LIMIT = 500
+# Seconds a runner thread waits for the event loop to send one transaction's events.
+PUBLISH_TIMEOUT = 10
 
 
-def visitor_messages_process(*, merchant_id: int, conversation_id: int) -> int:
+def visitor_messages_process(*, merchant_id: int, conversation_id: int, publish=None) -> int:
     """Run the step for every visitor message of the conversation it has not handled yet, in
-    seq order; returns how many it handled. Never raises for one message's failure:
+    seq order; returns how many it handled.
+
+    Each transaction's events are sent by `publish(events)` right after its commit, before the
+    next transaction starts (default: one hop from this thread to the event loop; inside an
+    outer realtime.deferred_publishes they join it). Right after, not once at the end: a
+    later write by someone else (an agent opening the conversation clears its unread count)
+    must not be overtaken by this step's older `conversation.updated`.
+
+    Never raises for one message's failure:
     - a database error (deadlock, lost connection) rolls back that message's turn and the
       pointer, and leaves the message for the next run or the sweep;
     - any other error (a bug) is logged and the pointer moves past the message, as the
       after-commit hook did before: retrying a bug would fail again and hold up every later
       message of the conversation. (The bot turns its own errors into a hand-over.)"""
+    if getattr(realtime._deferred, "events", None) is not None:
+        publish = _joined
     handled = 0
     while True:
         seq = None
         try:
-            with transaction.atomic():
+            with _publishing(publish), transaction.atomic():
                 conversation = (Conversation.objects.select_for_update()
                                 .filter(merchant_id=merchant_id, pk=conversation_id).first())
                 if conversation is None or conversation.pipeline_seq >= conversation.last_seq:
@@ -86,7 +98,7 @@ def visitor_messages_process(*, merchant_id: int, conversation_id: int) -> int:
         except Exception:  # noqa: BLE001 - see the docstring: a bug is not retried
             logger.exception("post-commit step failed on conversation %s message seq %s; "
                              "skipped", conversation_id, seq)
-            with transaction.atomic():
+            with _publishing(publish), transaction.atomic():
                 if seq is None or not Conversation.objects.select_for_update().filter(
                         pk=conversation_id, pipeline_seq__lt=seq).exists():
                     return handled
@@ -118,22 +130,27 @@ def _bot_or_router(*, merchant_id: int, conversation_id: int, message_id: int, s
     )
 
 
-def _process_collecting(merchant_id: int, conversation_id: int) -> list:
-    """The step with its events collected (sent by the caller from its event loop)."""
-    with realtime.deferred_publishes() as events:
-        visitor_messages_process(merchant_id=merchant_id, conversation_id=conversation_id)
-    return events
-
-
-def _process_and_publish(merchant_id: int, conversation_id: int) -> None:
-    """The step in a plain thread: its events go out in one hop after it (inside an outer
-    collection they simply join it)."""
-    if getattr(realtime._deferred, "events", None) is not None:
-        visitor_messages_process(merchant_id=merchant_id, conversation_id=conversation_id)
-        return
-    events = _process_collecting(merchant_id, conversation_id)
+def _publish_now(events: list) -> None:
     if events:
         async_to_sync(realtime.apublish_events)(events)
+
+
+def _joined(events: list) -> None:
+    """The events went to the caller's own collection."""
+
+
+@contextmanager
+def _publishing(publish):
+    """Collect the events of the transaction inside and hand them to `publish` after its
+    commit (a rollback leaves none: Django drops its on_commit callbacks)."""
+    if publish is _joined:
+        yield
+        return
+    try:
+        with realtime.deferred_publishes() as events:
+            yield
+    finally:
+        (publish or _publish_now)(events)
 
 
 # --- Triggers --------------------------------------------------------------------------------
@@ -162,16 +179,16 @@ def visitor_message_stored(sender, *, merchant_id: int, conversation_id: int, **
         if (merchant_id, conversation_id) not in pending:
             pending.append((merchant_id, conversation_id))
         return
-    _process_and_publish(merchant_id, conversation_id)
+    visitor_messages_process(merchant_id=merchant_id, conversation_id=conversation_id)
 
 
 class StepRunner:
     """One per event loop: runs the step off the database thread, one run per conversation at
     a time (a conversation submitted while its run is under way gets one more run after it,
-    which picks up whatever was stored meanwhile), and publishes each run's events from the
-    loop. With PIPELINE_THREADS = 0 (the SQLite default: one writer at a time anyway, and two
-    writing threads would only meet SQLite's lock errors) the step runs in Channels' database
-    thread, after the acks."""
+    which picks up whatever was stored meanwhile); the events of each of the step's commits are
+    sent from the loop before its next transaction starts. With PIPELINE_THREADS = 0 (the
+    SQLite default: one writer at a time anyway, and two writing threads would only meet
+    SQLite's lock errors) the step runs in Channels' database thread, after the acks."""
 
     def __init__(self, threads: int):
         self.executor = (ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pipeline")
@@ -188,18 +205,18 @@ class StepRunner:
         asyncio.ensure_future(self._run(merchant_id, conversation_id))
 
     async def _run(self, merchant_id: int, conversation_id: int) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 self.again.discard(conversation_id)
                 self.runs += 1
                 try:
                     if self.executor is None:
-                        events = await database_sync_to_async(_process_collecting)(
-                            merchant_id, conversation_id)
+                        await database_sync_to_async(visitor_messages_process)(
+                            merchant_id=merchant_id, conversation_id=conversation_id)
                     else:
-                        events = await asyncio.get_running_loop().run_in_executor(
-                            self.executor, _in_executor_thread, merchant_id, conversation_id)
-                    await realtime.apublish_events(events)
+                        await loop.run_in_executor(self.executor, _in_executor_thread,
+                                                   merchant_id, conversation_id, loop)
                 except Exception:  # noqa: BLE001 - the sweep retries what did not commit
                     logger.exception("post-commit step on conversation %s failed",
                                      conversation_id)
@@ -209,11 +226,21 @@ class StepRunner:
             self.running.discard(conversation_id)
 
 
-def _in_executor_thread(merchant_id: int, conversation_id: int) -> list:
+def _in_executor_thread(merchant_id: int, conversation_id: int, loop) -> None:
+    def publish(events: list) -> None:
+        # Sent by the process's own loop (its channel layer connections), waited for here.
+        if events:
+            try:
+                asyncio.run_coroutine_threadsafe(
+                    realtime.apublish_events(events), loop).result(PUBLISH_TIMEOUT)
+            except Exception:  # noqa: BLE001 - committed; clients resume from the database
+                logger.exception("publishing the post-commit step's events failed")
+
     # As database_sync_to_async does around each call: drop connections past their age.
     close_old_connections()
     try:
-        return _process_collecting(merchant_id, conversation_id)
+        visitor_messages_process(merchant_id=merchant_id, conversation_id=conversation_id,
+                                 publish=publish)
     finally:
         close_old_connections()
 
@@ -245,14 +272,10 @@ def visitor_messages_sweep(*, now=None) -> int:
         Conversation.objects.filter(pipeline_pending_since__lt=cutoff)
         .order_by("pipeline_pending_since").values_list("merchant_id", "id")[:SWEEP_LIMIT]
     )
-    handled = 0
-    for merchant_id, conversation_id in waiting:
-        with realtime.deferred_publishes() as events:
-            handled += visitor_messages_process(merchant_id=merchant_id,
-                                                conversation_id=conversation_id)
-        if events:
-            async_to_sync(realtime.apublish_events)(events)
-    return handled
+    return sum(
+        visitor_messages_process(merchant_id=merchant_id, conversation_id=conversation_id)
+        for merchant_id, conversation_id in waiting
+    )
 
 
 @shared_task(acks_late=True)
