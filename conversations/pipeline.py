@@ -229,12 +229,18 @@ class StepRunner:
 def _in_executor_thread(merchant_id: int, conversation_id: int, loop) -> None:
     def publish(events: list) -> None:
         # Sent by the process's own loop (its channel layer connections), waited for here.
-        if events:
-            try:
-                asyncio.run_coroutine_threadsafe(
-                    realtime.apublish_events(events), loop).result(PUBLISH_TIMEOUT)
-            except Exception:  # noqa: BLE001 - committed; clients resume from the database
-                logger.exception("publishing the post-commit step's events failed")
+        if not events:
+            return
+        sending = realtime.apublish_events(events)
+        try:
+            future = asyncio.run_coroutine_threadsafe(sending, loop)
+        except RuntimeError:  # the loop is closed (shutdown): clients resume from the database
+            sending.close()
+            return
+        try:
+            future.result(PUBLISH_TIMEOUT)
+        except Exception:  # noqa: BLE001 - committed; clients resume from the database
+            logger.exception("publishing the post-commit step's events failed")
 
     # As database_sync_to_async does around each call: drop connections past their age.
     close_old_connections()
