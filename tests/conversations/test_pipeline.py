@@ -310,3 +310,53 @@ def test_kill_9_before_the_step_then_the_sweep_handles_the_message_once(
     assert conversation.pipeline_pending_since is None
     assert list(RoutingEvent.objects.filter(conversation=conversation)
                 .values_list("kind", flat=True)) == [RoutingEvent.Kind.QUEUED]
+
+
+# --- Failures -----------------------------------------------------------------------------------
+
+
+def test_a_database_error_leaves_the_message_for_a_retry(acme, monkeypatch):
+    from django.db import OperationalError
+
+    visitor = factories.visitor(acme)
+    conversation = store_without_step(visitor, ["你好"])
+    real = pipeline._bot_or_router
+
+    def deadlocked(**kwargs):
+        raise OperationalError(1213, "Deadlock found when trying to get lock")
+
+    monkeypatch.setattr(pipeline, "_bot_or_router", deadlocked)
+    assert pipeline.visitor_messages_process(
+        merchant_id=acme.pk, conversation_id=conversation.pk) == 0
+    conversation.refresh_from_db()
+    assert conversation.pipeline_seq == 0 and conversation.pipeline_pending_since is not None
+    monkeypatch.setattr(pipeline, "_bot_or_router", real)
+    later = conversation.pipeline_pending_since + _seconds(31)
+    assert pipeline.visitor_messages_sweep(now=later) == 1  # the retry routes it, once
+    conversation.refresh_from_db()
+    assert conversation.queued_at is not None
+    assert conversation.pipeline_seq == 1 and conversation.pipeline_pending_since is None
+
+
+def test_a_bug_is_logged_and_passed_over_so_later_messages_still_get_their_step(
+        shop, monkeypatch, caplog):
+    visitor = factories.visitor(shop)
+    conversation = store_without_step(visitor, ["q1", "q2"])
+    real = pipeline._bot_or_router
+
+    def broken_once(**kwargs):
+        if kwargs["message_id"] == first_id:
+            raise RuntimeError("bug")
+        return real(**kwargs)
+
+    first_id = conversation.messages.get(seq=1).pk
+    monkeypatch.setattr(pipeline, "_bot_or_router", broken_once)
+    assert pipeline.visitor_messages_process(
+        merchant_id=shop.pk, conversation_id=conversation.pk) == 1
+    assert "post-commit step failed" in caplog.text
+    conversation.refresh_from_db()
+    assert conversation.pipeline_seq == conversation.last_seq
+    assert conversation.pipeline_pending_since is None
+    # q1's turn never happened; q2 (not the conversation's first message) went to the router.
+    assert shop.engine.questions_asked() == []
+    assert conversation.queued_at is not None
