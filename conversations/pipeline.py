@@ -195,7 +195,6 @@ class StepRunner:
                          if threads > 0 else None)
         self.running: set[int] = set()
         self.again: set[int] = set()
-        self.runs = 0
 
     def submit(self, merchant_id: int, conversation_id: int) -> None:
         if conversation_id in self.running:
@@ -209,7 +208,6 @@ class StepRunner:
         try:
             while True:
                 self.again.discard(conversation_id)
-                self.runs += 1
                 try:
                     if self.executor is None:
                         await database_sync_to_async(visitor_messages_process)(
