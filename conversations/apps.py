@@ -11,7 +11,9 @@ class ConversationsConfig(AppConfig):
         # signal, that an agent can take more (capacity raised, back from away, reactivated).
         from merchants.signals import capacity_freed
 
-        from . import routing
+        from . import pipeline, routing, signals
 
         capacity_freed.connect(routing.capacity_freed_received,
                                dispatch_uid="conversations.routing.queue_drain")
+        signals.visitor_message_stored.connect(
+            pipeline.visitor_message_stored, dispatch_uid="conversations.pipeline")

@@ -14,10 +14,13 @@ and the thread hop are shared. The guarantees do not change (docs/realtime.md):
 - rows are locked in visitor-id order (visitor, then its conversation, as in
   message_send_by_visitor), so two processes' batches take shared rows in the same order and
   cannot deadlock; a visitor's own sends keep their order, so their seqs follow sending order;
-- the events of the batch (and of the routing it triggers) are collected after their commits
-  and published from the event loop in commit order, before the acks, instead of one blocking
-  thread-to-loop hop per event (realtime.deferred_publishes); while one batch is published the
-  next one is already being stored;
+- the events of the batch are collected after their commits and published from the event loop
+  in commit order, before the acks, instead of one blocking thread-to-loop hop per event
+  (realtime.deferred_publishes); while one batch is published the next one is already being
+  stored;
+- the post-commit step (the bot turn, the router: conversations.pipeline) does not run in this
+  thread: the batch's conversations that need it are collected and handed to the process's
+  step runner after the batch's events and acks;
 - if the batch transaction fails as a whole (a deadlock, a lost connection), each send is
   retried alone through message_send_by_visitor, so an error reaches only the send that has it.
 """
@@ -31,7 +34,7 @@ import weakref
 
 from channels.db import database_sync_to_async
 
-from . import realtime, services
+from . import pipeline, realtime, services
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,8 @@ class VisitorMessageWriter:
 
     def __init__(self):
         self.pending: list[tuple[dict, asyncio.Future]] = []
-        self.stored: collections.deque = collections.deque()  # (batch, results, events)
+        # (batch, results, events, conversations needing the post-commit step)
+        self.stored: collections.deque = collections.deque()
         self.draining = self.publishing = False
         self.batches = self.messages = 0  # transactions run and sends stored through them
 
@@ -68,20 +72,21 @@ class VisitorMessageWriter:
                 sends = [k for k, _ in batch]
                 self.batches += 1
                 self.messages += len(sends)
-                results, events = [], []
+                results, events, steps = [], [], []
                 try:
                     try:
-                        results, events = await database_sync_to_async(_store)(sends)
+                        results, events, steps = await database_sync_to_async(_store)(sends)
                     except Exception:  # noqa: BLE001 - each send then meets its own error
                         logger.exception("batch store failed; every send goes alone")
-                        results, events = await database_sync_to_async(_store_one_by_one)(sends)
+                        results, events, steps = await database_sync_to_async(
+                            _store_one_by_one)(sends)
                 except BaseException as exc:  # never leave a socket waiting for an answer
                     results = [exc] * len(batch)
                     if not isinstance(exc, Exception):
                         _answer(batch, results)
                         raise
                     logger.exception("storing a batch failed")
-                self.stored.append((batch, results, events))
+                self.stored.append((batch, results, events, steps))
                 if not self.publishing:
                     self.publishing = True
                     asyncio.ensure_future(self._publish())
@@ -91,11 +96,14 @@ class VisitorMessageWriter:
     async def _publish(self) -> None:
         try:
             while self.stored:
-                batch, results, events = self.stored.popleft()
+                batch, results, events, steps = self.stored.popleft()
                 try:
                     await realtime.apublish_events(events)
                 finally:
                     _answer(batch, results)
+                    # After the message's own events, so the bot's answer follows it.
+                    for merchant_id, conversation_id in steps:
+                        pipeline.runner().submit(merchant_id, conversation_id)
         finally:
             self.publishing = False
 
@@ -111,20 +119,20 @@ def _answer(batch, results) -> None:
 
 
 def _store(sends: list[dict]):
-    with realtime.deferred_publishes() as events:
+    with realtime.deferred_publishes() as events, pipeline.collecting() as steps:
         results = services.message_send_by_visitor_batch(sends)
-    return results, events
+    return results, events, steps
 
 
 def _store_one_by_one(sends: list[dict]):
     results = []
-    with realtime.deferred_publishes() as events:
+    with realtime.deferred_publishes() as events, pipeline.collecting() as steps:
         for kwargs in sends:
             try:
                 results.append(services.message_send_by_visitor(**kwargs))
             except Exception as exc:  # noqa: BLE001 - handed to that send's consumer
                 results.append(exc)
-    return results, events
+    return results, events, steps
 
 
 _writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -115,11 +115,22 @@ class Conversation(models.Model):
     routing_attempts = models.PositiveSmallIntegerField(default=0)
     # Oldest visitor message no agent has answered yet (None once answered).
     awaiting_reply_since = models.DateTimeField(null=True, blank=True)
-    # --- Bot (knowledge.bot) ---
+    # --- Bot (conversations.bot) ---
     bot_active = models.BooleanField(_("bot is answering"), default=False)
     bot_state = models.JSONField(default=dict, blank=True)
     intent = models.CharField(_("detected intent"), max_length=100, blank=True)
     handed_over_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
+    # --- The post-commit step (conversations.pipeline) ---
+    # Every message up to this seq has been through the step (bot turn, router) or needed none;
+    # equal to last_seq while nothing waits for it. Advanced under this row's lock, in the
+    # transaction that holds the step's writes, so a second run finds nothing to do.
+    pipeline_seq = models.PositiveIntegerField(default=0)
+    # Since when a stored visitor message waits for the step (None: nothing waits); the beat
+    # sweep runs the step for rows waiting past a grace period (their process died).
+    pipeline_pending_since = models.DateTimeField(null=True, blank=True)
+    # Seq of the visitor message that last reopened this conversation: the step tells the
+    # router "reopened" for that message.
+    pipeline_reopened_seq = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("conversation")
@@ -130,6 +141,7 @@ class Conversation(models.Model):
             models.Index(fields=["merchant", "status", "-last_message_at"], name="conv_inbox_status"),
             models.Index(fields=["merchant", "assignee", "status"], name="conv_assignee"),
             models.Index(fields=["merchant", "visitor", "-id"], name="conv_visitor"),
+            models.Index(fields=["pipeline_pending_since"], name="conv_pipeline_pending"),
         ]
 
     def __str__(self) -> str:

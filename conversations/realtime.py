@@ -160,6 +160,11 @@ def deferred_publishes():
         _deferred.events = None
 
 
+def publishes_deferred() -> bool:
+    """True inside a `deferred_publishes()` block of this thread."""
+    return getattr(_deferred, "events", None) is not None
+
+
 async def apublish_events(events: list[tuple[str, dict]]) -> None:
     """Send collected events: in order within each group (a socket sees its groups' events in
     commit order), the groups side by side (one Redis round trip at a time would make a batch's

@@ -58,18 +58,7 @@ R_TIMEOUT_RETURNED = gettext_noop(
     "timeout after %(seconds)s s (%(moves)s moves): back to the head of the queue")
 R_AUTO_RESOLVED = gettext_noop("auto-resolved after %(minutes)s min of silence")
 R_REOPENED_VISITOR = gettext_noop("reopened: the visitor wrote again")
-R_HANDOVER = gettext_noop("the bot handed over: %(reason)s")
 R_NOBODY = gettext_noop("nobody")
-# Known handover reasons from the bot; anything else is shown as given.
-HANDOVER_REASONS = {
-    "visitor_request": gettext_noop("the visitor asked for a person"),
-    "low_confidence": gettext_noop("no confident answer"),
-    "negative": gettext_noop("the visitor seems upset"),
-    "action": gettext_noop("the answer needs an agent"),
-    "no_kb": gettext_noop("the bot has no trained knowledge base yet"),
-    "bot_off": gettext_noop("the bot was switched off"),
-    "bot_error": gettext_noop("the bot failed"),
-}
 
 
 def say(msgid: str, **params) -> str:
@@ -331,9 +320,10 @@ def visitor_message_received(*, merchant_id: int, conversation_id: int, message_
 @realtime.publishing
 @transaction.atomic
 def conversation_handover(*, merchant_id: int, conversation_id: int, reason: str,
-                          detail: dict | None = None) -> None:
-    """The bot steps aside (visitor asked, low confidence, anger): clear bot_active, record a
-    HANDOVER routing event with `reason`, then route like a new conversation."""
+                          reason_text: str, detail: dict | None = None) -> None:
+    """The bot steps aside (conversations.bot.conversation_handover, which owns the reasons):
+    clear bot_active, record a HANDOVER routing event with the bot's `reason` code and its
+    rendered `reason_text`, then route like a new conversation."""
     try:
         conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
     except NotFound:
@@ -343,8 +333,7 @@ def conversation_handover(*, merchant_id: int, conversation_id: int, reason: str
     conversation.bot_active = False
     conversation.handed_over_at = timezone.now()
     conversation.save(update_fields=["bot_active", "handed_over_at"])
-    shown = say(HANDOVER_REASONS[reason]) if reason in HANDOVER_REASONS else reason
-    routing_event_create(conversation, Kind.HANDOVER, "handover", say(R_HANDOVER, reason=shown)[:300],
+    routing_event_create(conversation, Kind.HANDOVER, "handover", reason_text[:300],
            detail={"reason": reason, **(detail or {})})
     if conversation.status in ACTIVE and conversation.assignee_id is None \
             and conversation.queued_at is None:

@@ -199,10 +199,20 @@ KB_ENCODER_MODEL = env.str("KB_ENCODER_MODEL", default="")
 KB_ENCODER_THREADS = env.int("KB_ENCODER_THREADS", default=1)
 KB_ENCODER_TRAIN_THREADS = env.int("KB_ENCODER_TRAIN_THREADS", default=2)
 
-# --- Knowledge-base bot (knowledge.bot) -------------------------------------------------------
+# --- Knowledge-base bot (conversations.bot) ---------------------------------------------------
 # What the bot remembers of a conversation (the previous topic for follow-ups, pending choices,
 # slots being filled) is forgotten after this many seconds without a visitor message.
 BOT_CONTEXT_SECONDS = env.int("BOT_CONTEXT_SECONDS", default=600)
+
+# --- Post-commit step for visitor messages (conversations.pipeline) ----------------------------
+# Threads per consumer process that run the bot turn and the router off the database thread
+# (each holds a database connection). 0 runs them in the database thread after the acks: the
+# SQLite default, where a second writing thread would only meet SQLite's lock errors.
+PIPELINE_THREADS = env.int(
+    "PIPELINE_THREADS", default=0 if _db["ENGINE"] == "django.db.backends.sqlite3" else 2)
+# The beat sweep runs the step for visitor messages that waited longer than this (their process
+# died between the commit and the step).
+PIPELINE_SWEEP_GRACE = env.int("PIPELINE_SWEEP_GRACE", default=30)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from knowledge.assist import ConversationSuggestions
+from conversations.assist import ConversationSuggestions
 
 
 def healthz(request):

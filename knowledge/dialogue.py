@@ -1,7 +1,7 @@
 """The bot's conversation rules as plain functions (no database): reading a visitor's words for a
 hand-over request, a picked choice, a follow-up or a slot value, reading a question with the
-engine, and choosing between answering, asking to clarify and giving up. knowledge.bot applies
-them to a conversation; `manage.py kb_eval faq` measures them.
+engine, and choosing between answering, asking to clarify and giving up. conversations.bot
+applies them to a conversation; `manage.py kb_eval faq` measures them.
 
 Thresholds are on the engine's confidence, an estimated probability that the candidate is right
 (knowledge.nlp.engine calibrates it). Tuned on small hand-made shop FAQs: an exact or close

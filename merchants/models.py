@@ -104,7 +104,7 @@ class Merchant(models.Model):
                     "SMS and/or email (per their preference) after this delay."),
     )
 
-    # --- Bot (knowledge.bot) ---
+    # --- Bot (conversations.bot) ---
     class BotMode(models.TextChoices):
         OFF = "off", _("Off")
         BOT_FIRST = "bot_first", _("Bot answers first")

@@ -231,7 +231,7 @@ class VisitorConsumer(FrameConsumer):
         # The answer is the bot's hand-over line and `conversation.state` (bot_active false),
         # published to all of this visitor's tabs. When a person already has the conversation
         # this socket alone gets the current state, so the widget stops saying "connecting".
-        from knowledge import bot
+        from .. import bot
 
         handed_over, conversation_id = await database_sync_to_async(bot.visitor_handover_request)(
             merchant_id=self.merchant_id, visitor_id=self.visitor_id,

@@ -18,7 +18,7 @@ from .messages import (
     clean_body,
     conversation_mark_read_by_agent, conversation_mark_read_by_visitor, message_send_by_agent,
     message_send_by_bot, message_send_by_visitor, message_send_by_visitor_batch,
-    offline_message_create, visitor_message_stored,
+    offline_message_create,
 )
 from .store import NEGATIVE_PRIORITY, PREVIEW_LENGTH, Sender, conversation_lock, message_append
 from .visitors import PAGE_TRAIL_LIMIT, visitor_page_view, visitor_touch
@@ -31,6 +31,6 @@ __all__ = [
     "conversation_mark_read_by_agent", "conversation_mark_read_by_visitor",
     "conversation_set_status", "conversation_transfer", "message_append",
     "message_send_by_agent", "message_send_by_bot", "message_send_by_visitor",
-    "message_send_by_visitor_batch", "offline_message_create", "visitor_message_stored",
+    "message_send_by_visitor_batch", "offline_message_create",
     "visitor_page_view", "visitor_touch",
 ]

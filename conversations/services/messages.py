@@ -57,24 +57,29 @@ def message_send_by_visitor(
     """Store a visitor message in their current conversation (starting one if needed).
 
     Returns (message, created); a retried `client_msg_id` returns the original with False.
-    After the commit the bot (knowledge.bot) and then the router (conversations.routing) look at
-    the new message; the message is stored and acknowledged whatever they do.
+    After the commit the post-commit step (conversations.pipeline: the bot, then the router)
+    looks at the new message, unless neither has work (_needs_bot_or_router); the message is
+    stored and acknowledged whatever they do.
     """
     body = clean_body(body)
     # Pure CPU and outside the transaction, so no lock is held while it runs.
     sentiment = sentiment_analyze(body)
     with transaction.atomic():
-        message, created, started, reopened = _store_visitor_message(
+        message, created, needs_pipeline = _store_visitor_message(
             merchant_id=merchant_id, visitor_id=visitor_id, client_msg_id=client_msg_id,
             body=body, sentiment=sentiment, team_id=team_id, source=source,
         )
-        if created and _needs_bot_or_router(message.conversation, started, reopened):
-            on_commit_robust(
-                visitor_message_stored, merchant_id=merchant_id,
-                conversation_id=message.conversation_id, message_id=message.pk,
-                started=started, reopened=reopened,
-            )
+        if needs_pipeline:
+            _pipeline_on_commit(merchant_id, message.conversation_id)
     return message, created
+
+
+def _pipeline_on_commit(merchant_id: int, conversation_id: int) -> None:
+    """Tell the post-commit step (conversations.pipeline, via the signal) after the commit."""
+    on_commit_robust(
+        signals.visitor_message_stored.send, sender=Message, merchant_id=merchant_id,
+        conversation_id=conversation_id,
+    )
 
 
 def message_send_by_visitor_batch(sends: list[dict]) -> list:
@@ -104,18 +109,14 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
             merchant_id = send["merchant_id"]
             try:
                 with transaction.atomic():
-                    message, created, started, reopened = _store_visitor_message(
+                    message, created, needs_pipeline = _store_visitor_message(
                         merchant_id=merchant_id, visitor_id=send["visitor_id"],
                         client_msg_id=send["client_msg_id"], body=body, sentiment=sentiment,
                         team_id=send.get("team_id"),
                         source=send.get("source", Conversation.Source.CHAT),
                     )
-                    if created and _needs_bot_or_router(message.conversation, started, reopened):
-                        on_commit_robust(
-                            visitor_message_stored, merchant_id=merchant_id,
-                            conversation_id=message.conversation_id, message_id=message.pk,
-                            started=started, reopened=reopened,
-                        )
+                    if needs_pipeline:
+                        _pipeline_on_commit(merchant_id, message.conversation_id)
             except KefuError as exc:
                 results[index] = exc
                 continue
@@ -127,37 +128,18 @@ def _needs_bot_or_router(conversation: Conversation, started: bool, reopened: bo
     """False when neither the bot nor the router has anything to do: an ongoing conversation
     the bot does not own that is already assigned or queued. Seen under the row lock, so it is
     the state at commit; whoever changes it later routes it then. Saves the hot path two
-    queries and a transaction per visitor message."""
+    queries and a transaction per visitor message. Such a message moves the step's pointer at
+    once when nothing waits before it (message_append), so the sweep never runs the step for it."""
     if started or reopened or conversation.bot_active:
         return True
     return conversation.assignee_id is None and conversation.queued_at is None
 
 
-def visitor_message_stored(
-    *, merchant_id: int, conversation_id: int, message_id: int, started: bool, reopened: bool
-) -> None:
-    """After a visitor message committed: the bot answers if it owns the conversation, else the
-    router assigns or queues it. Each runs its own transactions."""
-    from knowledge import bot
-
-    from .. import routing
-
-    if bot.visitor_message_received(
-        merchant_id=merchant_id, conversation_id=conversation_id, message_id=message_id,
-        started=started,
-    ):
-        return  # the bot keeps the conversation for now
-    routing.visitor_message_received(
-        merchant_id=merchant_id, conversation_id=conversation_id, message_id=message_id,
-        started=started, reopened=reopened,
-    )
-
-
 def _store_visitor_message(
     *, merchant_id: int, visitor_id: int, client_msg_id: str, body: str,
     sentiment: Sentiment | None, team_id: int | None, source: str,
-) -> tuple[Message, bool, bool, bool]:
-    """(message, created, started a conversation, reopened a resolved one)."""
+) -> tuple[Message, bool, bool]:
+    """(message, created, needs the post-commit step)."""
     started = reopened = False
     # Lock the visitor first: two first messages racing from two tabs must not start two
     # conversations. The agent path locks only the conversation, so the order cannot deadlock.
@@ -185,18 +167,21 @@ def _store_visitor_message(
     else:
         existing = _existing(conversation, sender, client_msg_id, body)
         if existing is not None:
-            return existing, False, False, False
+            return existing, False, False
         if conversation.status == Conversation.Status.RESOLVED:
             # A visitor writing again reopens the conversation instead of starting a new one.
             conversation.status = Conversation.Status.OPEN
             conversation.resolved_at = None
             reopened = True
+            # The step reads "reopened" from here (the router records it and routes again).
+            conversation.pipeline_reopened_seq = conversation.last_seq + 1
     conversation.visitor = visitor
+    needs_pipeline = _needs_bot_or_router(conversation, started, reopened)
     message = message_append(
         conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id,
-        sentiment=sentiment,
+        sentiment=sentiment, needs_pipeline=needs_pipeline,
     )
-    return message, True, started, reopened
+    return message, True, needs_pipeline
 
 
 @transaction.atomic

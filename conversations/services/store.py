@@ -68,10 +68,11 @@ def conversation_lock(*, merchant_id: int, conversation_id: int) -> Conversation
 def message_append(
     *, conversation: Conversation, sender: Sender, body: str, client_msg_id: str | None,
     private: bool = False, kind: str = Message.Kind.TEXT, sentiment: Sentiment | None = None,
-    meta: dict | None = None,
+    meta: dict | None = None, needs_pipeline: bool = False,
 ) -> Message:
     """Store the next message of a conversation the caller holds the row lock on
-    (conversation_lock), update its counters, publish `message.created` after the commit."""
+    (conversation_lock), update its counters, publish `message.created` after the commit.
+    `needs_pipeline`: a visitor message the post-commit step (conversations.pipeline) must see."""
     seq = conversation.last_seq + 1
     message = Message.objects.create(
         merchant_id=conversation.merchant_id,
@@ -90,6 +91,13 @@ def message_append(
         meta=meta or {},
     )
     conversation.last_seq = seq
+    # The step's pointer follows last_seq while nothing waits for the step, so a message that
+    # needs none (an agent's, the bot's, a visitor's on the fast path) is never looked at again,
+    # neither by the step nor by the sweep. Once something waits, the step moves it.
+    if not needs_pipeline and conversation.pipeline_seq == seq - 1:
+        conversation.pipeline_seq = seq
+    elif conversation.pipeline_pending_since is None:
+        conversation.pipeline_pending_since = message.created_at
     if not private:
         conversation.last_message_at = message.created_at
         conversation.last_message_preview = body[:PREVIEW_LENGTH]
@@ -112,6 +120,7 @@ def message_append(
             "last_seq", "last_message_at", "last_message_preview", "last_message_sender_kind",
             "unread_agent_count", "unread_visitor_count", "first_response_at", "status",
             "resolved_at", "assignee", "awaiting_reply_since", "priority", "team",
+            "pipeline_seq", "pipeline_pending_since", "pipeline_reopened_seq",
         ]
     )
     realtime.message_created(message, conversation)

@@ -257,7 +257,7 @@ def test_an_intent_whose_action_is_hand_over(shop):
 
 
 def test_a_bot_failure_hands_over_instead_of_leaving_the_visitor_alone(shop, monkeypatch):
-    from knowledge import bot
+    from conversations import bot
 
     def broken(self):
         raise RuntimeError("bug")

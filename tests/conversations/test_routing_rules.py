@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations import routing, selectors, services
+from conversations import bot, routing, selectors, services
 from conversations.models import Conversation, Message, RoutingEvent
 from kefu.errors import KefuError
 from merchants.models import Membership, Merchant, Team
@@ -505,7 +505,7 @@ def test_handover_clears_the_bot_and_routes(acme, bob, commit):
     routing.visitor_message_received(merchant_id=acme.pk, conversation_id=c.pk, message_id=0,
                                      started=True, reopened=False)
     assert Conversation.objects.get(pk=c.pk).assignee_id is None  # the bot owns it
-    commit(routing.conversation_handover, merchant_id=acme.pk, conversation_id=c.pk,
+    commit(bot.conversation_handover, merchant_id=acme.pk, conversation_id=c.pk,
            reason="visitor_request")
     c.refresh_from_db()
     assert not c.bot_active and c.handed_over_at and c.assignee_id == bob.user_id
@@ -513,7 +513,7 @@ def test_handover_clears_the_bot_and_routes(acme, bob, commit):
     assert kinds[0] == ("handover", "the bot handed over: the visitor asked for a person")
     assert kinds[1][0] == "assigned"
     # Twice is once.
-    routing.conversation_handover(merchant_id=acme.pk, conversation_id=c.pk, reason="x")
+    bot.conversation_handover(merchant_id=acme.pk, conversation_id=c.pk, reason="x")
     assert RoutingEvent.objects.filter(conversation=c, kind="handover").count() == 1
 
 

@@ -31,7 +31,7 @@ PATHS = {
     "/api/v1/conversations/{id}/claim/": {"post"},
     "/api/v1/conversations/{id}/transfer/": {"post"},
     "/api/v1/conversations/{id}/status/": {"post"},
-    "/api/v1/conversations/{id}/suggestions/": {"get"},  # agent assist (knowledge/assist.py)
+    "/api/v1/conversations/{id}/suggestions/": {"get"},  # agent assist (conversations/assist.py)
 }
 
 

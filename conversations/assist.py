@@ -12,13 +12,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
-from conversations import selectors as conversation_selectors
-from conversations.models import Message
+from knowledge import selectors as kb_selectors
+from knowledge.models import Faq
+from knowledge.richtext import html_to_text
 from merchants.permissions import request_merchant_id
 
-from . import selectors
-from .models import Faq
-from .richtext import html_to_text
+from . import selectors as conversation_selectors
+from .models import Message
 
 # Suggestions returned, best first, and the least confidence worth showing an agent (lower than
 # the bot's own bar: a person judges before anything is sent).
@@ -43,7 +43,7 @@ def suggestions_for(*, merchant_id: int, conversation_id: int) -> list[dict]:
         Message.objects.filter(conversation=conversation, sender_kind=Message.SenderKind.VISITOR)
         .order_by("-seq").values_list("body", flat=True).first()
     )
-    engine = selectors.engine_for(merchant_id=merchant_id) if text else None
+    engine = kb_selectors.engine_for(merchant_id=merchant_id) if text else None
     if engine is None:
         return []
     ranked = [c for c in engine.answer(text, k=SUGGESTIONS * 2)

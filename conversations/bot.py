@@ -1,7 +1,7 @@
 """The knowledge-base bot: answers visitors first (Merchant.bot_mode), asks to clarify, reads
 follow-ups in context, fills intent slots, and hands over to a person.
 
-Called by conversations.services.visitor_message_stored after each visitor message commits.
+Called by the post-commit step (conversations.pipeline) for each stored visitor message.
 Returns True while the bot keeps the conversation (the router leaves it alone). Every bot reply
 goes through conversations.services.message_send_by_bot: the same locked, sequenced,
 published-after-commit path as agents' replies. The bot never trains; it answers with the
@@ -33,19 +33,20 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from conversations import protocol, realtime, routing
-from conversations import selectors as conversation_selectors
-from conversations import services as conversation_services
-from conversations.models import Conversation, Message
 from kefu.errors import NotFound
+from knowledge import dialogue
+from knowledge import selectors as kb_selectors
+from knowledge import services as kb_services
+from knowledge.models import Faq, Intent
+from knowledge.richtext import html_to_text
+from knowledge.sentiment import Sentiment
 from merchants import hours
 from merchants.models import Merchant
 
-from . import dialogue, selectors
-from . import services as kb_services
-from .models import Faq, Intent
-from .richtext import html_to_text
-from .sentiment import Sentiment
+from . import protocol, realtime, routing
+from . import selectors as conversation_selectors
+from . import services as conversation_services
+from .models import Conversation, Message
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,19 @@ BOT_ERROR = "bot_error"
 TRANSCRIPT_MESSAGES = 30
 TRANSCRIPT_LINE = 300
 
-# The labels live with the router, which shows them in the routing timeline.
-REASON_LABELS = routing.HANDOVER_REASONS
+# Why the bot hands a conversation over, as message ids: the bot renders them into its note
+# to agents and into the HANDOVER routing event (conversation_handover); the router only stores
+# the text it is given. Anything else is shown as given.
+R_HANDOVER = gettext_noop("the bot handed over: %(reason)s")
+HANDOVER_REASONS = {
+    "visitor_request": gettext_noop("the visitor asked for a person"),
+    "low_confidence": gettext_noop("no confident answer"),
+    "negative": gettext_noop("the visitor seems upset"),
+    "action": gettext_noop("the answer needs an agent"),
+    "no_kb": gettext_noop("the bot has no trained knowledge base yet"),
+    "bot_off": gettext_noop("the bot was switched off"),
+    "bot_error": gettext_noop("the bot failed"),
+}
 
 
 # --- Entry points --------------------------------------------------------------------------------
@@ -71,9 +83,20 @@ def visitor_message_received(*, merchant_id: int, conversation_id: int, message_
         return _received(merchant_id, conversation_id, message_id, started)
     except Exception:  # noqa: BLE001 - a bot bug must not leave the visitor with nobody
         log.exception("bot failed on conversation %s; handing over", conversation_id)
-        routing.conversation_handover(merchant_id=merchant_id, conversation_id=conversation_id,
-                                      reason=BOT_ERROR)
+        conversation_handover(merchant_id=merchant_id, conversation_id=conversation_id,
+                              reason=BOT_ERROR)
         return True
+
+
+def conversation_handover(*, merchant_id: int, conversation_id: int, reason: str,
+                          detail: dict | None = None) -> None:
+    """The bot steps aside: the router records a HANDOVER event saying why (rendered here, in
+    the site language) and routes the conversation like a new one."""
+    with translation.override(settings.LANGUAGE_CODE):
+        shown = _(HANDOVER_REASONS[reason]) if reason in HANDOVER_REASONS else reason
+        text = _(R_HANDOVER) % {"reason": shown}
+    routing.conversation_handover(merchant_id=merchant_id, conversation_id=conversation_id,
+                                  reason=reason, reason_text=text[:300], detail=detail)
 
 
 def _received(merchant_id: int, conversation_id: int, message_id: int, started: bool) -> bool:
@@ -93,7 +116,7 @@ def _received(merchant_id: int, conversation_id: int, message_id: int, started: 
             return True
     elif not _takes(merchant, conversation, started):
         return False
-    engine = selectors.engine_for(merchant_id=merchant_id)
+    engine = kb_selectors.engine_for(merchant_id=merchant_id)
     if engine is None:
         _hand_over_now(merchant, conversation.pk, NO_KB, message_id=message_id)
         return True
@@ -116,8 +139,6 @@ def _received(merchant_id: int, conversation_id: int, message_id: int, started: 
 def visitor_handover_request(*, merchant_id: int, visitor_id: int) -> tuple[bool, int]:
     """The widget's "talk to a human" button: (handed over, the conversation's id). Not handed
     over when the bot is not answering this visitor's conversation (a person already has it)."""
-    from conversations import selectors as conversation_selectors
-
     conversation = conversation_selectors.conversation_current_for_visitor(
         merchant_id=merchant_id, visitor_id=visitor_id)
     if conversation is None:
@@ -144,11 +165,13 @@ def _takes(merchant: Merchant, conversation: Conversation, started: bool) -> boo
 
 
 def _lock(merchant_id: int, conversation_id: int) -> Conversation | None:
-    conversation = Conversation.objects.select_for_update().filter(
-        merchant_id=merchant_id, pk=conversation_id).first()
-    if conversation is None or conversation.status not in ACTIVE:
+    """The conversation, row-locked, while the bot may still speak in it (open or pending)."""
+    try:
+        conversation = conversation_services.conversation_lock(
+            merchant_id=merchant_id, conversation_id=conversation_id)
+    except NotFound:
         return None
-    return conversation
+    return conversation if conversation.status in ACTIVE else None
 
 
 def _tell_visitor(merchant_id: int, conversation_id: int) -> None:
@@ -258,7 +281,7 @@ class _Turn:
         if context:
             meta["context"] = True
         if kind == "faq":
-            faq = selectors.faq_answerable(merchant_id=self.merchant.pk, faq_id=oid)
+            faq = kb_selectors.faq_answerable(merchant_id=self.merchant.pk, faq_id=oid)
             if faq is None:  # disabled or expired since the model was trained
                 return self.not_understood(0.0)
             self.state.update(topic={"kind": "faq", "id": faq.pk, "label": faq.question},
@@ -357,7 +380,7 @@ class _Turn:
 
     def choice_label(self, c) -> str:
         if c.kind == "faq":
-            faq = selectors.faq_answerable(merchant_id=self.merchant.pk, faq_id=c.id)
+            faq = kb_selectors.faq_answerable(merchant_id=self.merchant.pk, faq_id=c.id)
             return faq.question if faq else ""
         intent = Intent.objects.filter(merchant_id=self.merchant.pk, pk=c.id, is_enabled=True).first()
         return _intent_label(intent) if intent else ""
@@ -438,7 +461,7 @@ def _hand_over_locked(merchant: Merchant, conversation: Conversation, reason: st
               "sentiment_score": message.sentiment_score if message else None},
     )
     Conversation.objects.filter(pk=conversation.pk).update(intent=intent, bot_state={})
-    routing.conversation_handover(
+    conversation_handover(
         merchant_id=merchant.pk, conversation_id=conversation.pk, reason=reason,
         detail={"intent": intent,
                 "sentiment": message.sentiment_label if message else "",
@@ -464,7 +487,7 @@ def _handover_note(conversation: Conversation, reason: str, intent: str,
                 message.sentiment_score or 0.0)
         lines = [
             _("The bot handed this conversation over: %(reason)s")
-            % {"reason": _(REASON_LABELS[reason]) if reason in REASON_LABELS else reason},
+            % {"reason": _(HANDOVER_REASONS[reason]) if reason in HANDOVER_REASONS else reason},
             _("Detected intent: %(intent)s") % {"intent": intent or _("none")},
             _("Visitor sentiment: %(mood)s") % {"mood": mood},
             _("Conversation so far:"),
