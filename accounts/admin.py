@@ -39,8 +39,13 @@ class UserAddForm(AdminUserCreationForm):
 class UserAdmin(DjangoUserAdmin):
     add_form = UserAddForm
     add_fieldsets = (
-        (None, {"classes": ("wide",),
-                "fields": ("username", "usable_password", "password1", "password2")}),
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "usable_password", "password1", "password2"),
+            },
+        ),
         (_("Membership"), {"fields": ("merchant", "role")}),
     )
 
@@ -60,7 +65,8 @@ class UserAdmin(DjangoUserAdmin):
             not obj.is_superuser
             and self.is_member(request, obj)
             and not Membership.objects.filter(user=obj)
-            .exclude(merchant_id__in=managed_ids(request)).exists()
+            .exclude(merchant_id__in=managed_ids(request))
+            .exists()
         )
 
     def has_module_permission(self, request):
@@ -113,6 +119,9 @@ class UserAdmin(DjangoUserAdmin):
         merchant = None if change else form.cleaned_data.get("merchant")
         if merchant is not None:
             membership_add(
-                merchant=merchant, username=obj.get_username(), password=None,
-                role=form.cleaned_data["role"], display_name=obj.get_username(),
+                merchant=merchant,
+                username=obj.get_username(),
+                password=None,
+                role=form.cleaned_data["role"],
+                display_name=obj.get_username(),
             )

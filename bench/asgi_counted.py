@@ -29,8 +29,11 @@ if os.environ.get("BENCH_CHANNEL_LAYER") == "core" and settings.REDIS_URL:
     _config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
     settings.CHANNEL_LAYERS["default"] = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [dict(h, socket_timeout=None) for h in _config["hosts"]],
-                   "prefix": _config["prefix"], "capacity": 10_000},
+        "CONFIG": {
+            "hosts": [dict(h, socket_timeout=None) for h in _config["hosts"]],
+            "prefix": _config["prefix"],
+            "capacity": 10_000,
+        },
     }
 
 from kefu.asgi import application as kefu_application  # noqa: E402
@@ -74,12 +77,22 @@ async def application(scope, receive, send):
         from conversations import batching
 
         writers = list(batching._writers.values())
-        body = json.dumps(dict(
-            _counts, rss_kb=_rss_kb(), pid=os.getpid(),
-            batches=sum(w.batches for w in writers), batched=sum(w.messages for w in writers),
-        )).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
+        body = json.dumps(
+            dict(
+                _counts,
+                rss_kb=_rss_kb(),
+                pid=os.getpid(),
+                batches=sum(w.batches for w in writers),
+                batched=sum(w.messages for w in writers),
+            )
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
         return
     if scope["type"] == "websocket":

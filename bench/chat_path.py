@@ -55,8 +55,19 @@ def free_port() -> int:
 
 def start_daphne(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "kefu.asgi:application"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "kefu.asgi:application",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env=dict(os.environ, LOG_LEVEL="WARNING"),
     )
     deadline = time.monotonic() + 30
@@ -72,7 +83,9 @@ def start_daphne(port: int) -> subprocess.Popen:
 
 def bootstrap(base: str, key: str) -> dict:
     request = urllib.request.Request(
-        f"{base}/widget/api/bootstrap?key={key}", data=b"{}", method="POST",
+        f"{base}/widget/api/bootstrap?key={key}",
+        data=b"{}",
+        method="POST",
         headers={"Content-Type": "application/json", "Origin": base},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -86,8 +99,14 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-async def run(base: str, ws_base: str, merchant: Merchant, cookies: list[str], boots: list[dict],
-              messages: int) -> dict:
+async def run(
+    base: str,
+    ws_base: str,
+    merchant: Merchant,
+    cookies: list[str],
+    boots: list[dict],
+    messages: int,
+) -> dict:
     sent_at: dict[str, float] = {}
     ack_lat: list[float] = []
     delivery_lat: list[float] = []
@@ -97,8 +116,10 @@ async def run(base: str, ws_base: str, merchant: Merchant, cookies: list[str], b
 
     async def agent(cookie: str):
         async with websockets.connect(
-            f"{ws_base}/ws/agent/{merchant.pk}/", origin=base,
-            additional_headers={"Cookie": cookie}, max_queue=None,
+            f"{ws_base}/ws/agent/{merchant.pk}/",
+            origin=base,
+            additional_headers={"Cookie": cookie},
+            max_queue=None,
         ) as ws:
             ready.set_result(None) if not ready.done() else None
             async for raw in ws:
@@ -121,8 +142,11 @@ async def run(base: str, ws_base: str, merchant: Merchant, cookies: list[str], b
             for i in range(messages):
                 cid = f"{boot['visitor_id']}-{i}-{uuid.uuid4().hex[:6]}"
                 sent_at[cid] = time.perf_counter()
-                await ws.send(json.dumps({"type": "message.send", "client_msg_id": cid,
-                                          "body": f"压测消息 {i} 😀"}))
+                await ws.send(
+                    json.dumps(
+                        {"type": "message.send", "client_msg_id": cid, "body": f"压测消息 {i} 😀"}
+                    )
+                )
                 while True:
                     frame = json.loads(await ws.recv())
                     if frame["type"] == "message.ack" and frame["client_msg_id"] == cid:
@@ -138,16 +162,21 @@ async def run(base: str, ws_base: str, merchant: Merchant, cookies: list[str], b
     acked_in = time.perf_counter() - started
     try:
         await asyncio.wait_for(done.wait(), 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     for task in agents:
         task.cancel()
     return {
-        "sent": len(sent_at), "acked": len(ack_lat), "delivered": len(delivery_lat),
+        "sent": len(sent_at),
+        "acked": len(ack_lat),
+        "delivered": len(delivery_lat),
         "duplicates": sum(n - 1 for n in delivered.values() if n > 1),
-        "seconds": acked_in, "throughput": len(ack_lat) / acked_in,
-        "ack_p50": pct(ack_lat, 50) * 1000, "ack_p99": pct(ack_lat, 99) * 1000,
-        "del_p50": pct(delivery_lat, 50) * 1000, "del_p99": pct(delivery_lat, 99) * 1000,
+        "seconds": acked_in,
+        "throughput": len(ack_lat) / acked_in,
+        "ack_p50": pct(ack_lat, 50) * 1000,
+        "ack_p99": pct(ack_lat, 99) * 1000,
+        "del_p50": pct(delivery_lat, 50) * 1000,
+        "del_p99": pct(delivery_lat, 99) * 1000,
         "del_max": max(delivery_lat, default=float("nan")) * 1000,
     }
 
@@ -162,8 +191,13 @@ def main() -> None:
     port = free_port()
     base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
     merchant = Merchant.objects.create(name=f"bench-{uuid.uuid4().hex[:6]}", allowed_origins=base)
-    membership = membership_add(merchant=merchant, username=f"bench-{merchant.pk}", password=None,
-                                role=Membership.Role.AGENT, display_name="bench")
+    membership = membership_add(
+        merchant=merchant,
+        username=f"bench-{merchant.pk}",
+        password=None,
+        role=Membership.Role.AGENT,
+        display_name="bench",
+    )
     client = Client()
     client.force_login(membership.user)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
@@ -188,7 +222,10 @@ def main() -> None:
     )
     print(f"machine: {machine}")
     print(table)
-    ok = result["sent"] == result["acked"] == stored == result["delivered"] and not result["duplicates"]
+    ok = (
+        result["sent"] == result["acked"] == stored == result["delivered"]
+        and not result["duplicates"]
+    )
     print("loss accounting:", "OK" if ok else "MISMATCH")
     if args.write:
         with open(args.write, "a", encoding="utf-8") as fh:

@@ -58,8 +58,10 @@ def insert_select(model, exprs: dict[str, str], source: str) -> int:
             values.append("''")
         else:
             raise ValueError(f"no value for {model.__name__}.{name}")
-    sql = (f"INSERT INTO {model._meta.db_table} ({', '.join(cols)}) "
-           f"SELECT {', '.join(values)} FROM {source}")
+    sql = (
+        f"INSERT INTO {model._meta.db_table} ({', '.join(cols)}) "
+        f"SELECT {', '.join(values)} FROM {source}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -67,38 +69,66 @@ def insert_select(model, exprs: dict[str, str], source: str) -> int:
 
 def load(conversations: int, per_conversation: int) -> Merchant:
     merchant = Merchant.objects.create(name=NAME, allowed_origins="https://bench.example")
-    membership_add(merchant=merchant, username=f"{NAME}-agent", password=None,
-                   role=Membership.Role.AGENT, display_name="Bench")
+    membership_add(
+        merchant=merchant,
+        username=f"{NAME}-agent",
+        password=None,
+        role=Membership.Role.AGENT,
+        display_name="Bench",
+    )
     m = merchant.pk
-    insert_select(Visitor, {
-        "merchant_id": str(m), "anonymous_id": "CONCAT('b', seq)", "name": "CONCAT('访客 ', seq)",
-        "last_seen_at": "NOW(6) - INTERVAL seq SECOND",
-    }, f"seq_1_to_{conversations}")
+    insert_select(
+        Visitor,
+        {
+            "merchant_id": str(m),
+            "anonymous_id": "CONCAT('b', seq)",
+            "name": "CONCAT('访客 ', seq)",
+            "last_seen_at": "NOW(6) - INTERVAL seq SECOND",
+        },
+        f"seq_1_to_{conversations}",
+    )
     # Every third conversation resolved, the rest open; last activity spread over time so the
     # inbox order is a real sort.
-    insert_select(Conversation, {
-        "merchant_id": str(m), "visitor_id": "v.id",
-        "status": "IF(MOD(v.id, 3) = 0, 'resolved', 'open')",
-        "last_seq": str(per_conversation), "last_message_at": "NOW(6) - INTERVAL v.id SECOND",
-        "last_message_preview": "'最后一条消息 last message'",
-        "last_message_sender_kind": "'visitor'", "unread_agent_count": "1",
-    }, f"conversations_visitor v WHERE v.merchant_id = {m}")
-    lo, hi = Conversation.objects.filter(merchant_id=m).aggregate(
-        lo=models.Min("id"), hi=models.Max("id")).values()
+    insert_select(
+        Conversation,
+        {
+            "merchant_id": str(m),
+            "visitor_id": "v.id",
+            "status": "IF(MOD(v.id, 3) = 0, 'resolved', 'open')",
+            "last_seq": str(per_conversation),
+            "last_message_at": "NOW(6) - INTERVAL v.id SECOND",
+            "last_message_preview": "'最后一条消息 last message'",
+            "last_message_sender_kind": "'visitor'",
+            "unread_agent_count": "1",
+        },
+        f"conversations_visitor v WHERE v.merchant_id = {m}",
+    )
+    lo, hi = (
+        Conversation.objects.filter(merchant_id=m)
+        .aggregate(lo=models.Min("id"), hi=models.Max("id"))
+        .values()
+    )
     for start in range(lo, hi + 1, CHUNK):
-        insert_select(Message, {
-            "merchant_id": str(m), "conversation_id": "c.id", "seq": "s.seq",
-            "sender_kind": "IF(MOD(s.seq, 2) = 1, 'visitor', 'agent')",
-            "sender_key": "IF(MOD(s.seq, 2) = 1, 'visitor', 'agent:1')",
-            "sender_name": "IF(MOD(s.seq, 2) = 1, '访客', 'Bench')",
-            "body": "CONCAT('压测历史消息 history message ', s.seq, ' 😀')",
-            "client_msg_id": "CONCAT('h', c.id, '-', s.seq)",
-            "created_at": "NOW(6) - INTERVAL (c.id * 100 - s.seq) SECOND",
-        }, f"conversations_conversation c JOIN seq_1_to_{per_conversation} s "
-           f"WHERE c.merchant_id = {m} AND c.id BETWEEN {start} AND {start + CHUNK - 1}")
+        insert_select(
+            Message,
+            {
+                "merchant_id": str(m),
+                "conversation_id": "c.id",
+                "seq": "s.seq",
+                "sender_kind": "IF(MOD(s.seq, 2) = 1, 'visitor', 'agent')",
+                "sender_key": "IF(MOD(s.seq, 2) = 1, 'visitor', 'agent:1')",
+                "sender_name": "IF(MOD(s.seq, 2) = 1, '访客', 'Bench')",
+                "body": "CONCAT('压测历史消息 history message ', s.seq, ' 😀')",
+                "client_msg_id": "CONCAT('h', c.id, '-', s.seq)",
+                "created_at": "NOW(6) - INTERVAL (c.id * 100 - s.seq) SECOND",
+            },
+            f"conversations_conversation c JOIN seq_1_to_{per_conversation} s "
+            f"WHERE c.merchant_id = {m} AND c.id BETWEEN {start} AND {start + CHUNK - 1}",
+        )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE TABLE conversations_conversation, conversations_message, "
-                       "conversations_visitor")
+        cursor.execute(
+            "ANALYZE TABLE conversations_conversation, conversations_message, conversations_visitor"
+        )
         cursor.fetchall()
     return merchant
 
@@ -117,14 +147,23 @@ def main() -> None:
     if merchant is None:
         merchant = load(args.conversations, args.per_conversation)
     _, token = api_token_create(merchant=merchant, name=f"bench-{int(time.time())}")
-    ids = list(Conversation.objects.filter(merchant=merchant).order_by("?")
-               .values_list("id", flat=True)[:500])
-    print(json.dumps({
-        "merchant_id": merchant.pk, "token": token, "sample": ids,
-        "conversations": Conversation.objects.filter(merchant=merchant).count(),
-        "messages": Message.objects.filter(merchant=merchant).count(),
-        "load_seconds": round(time.perf_counter() - started, 1),
-    }))
+    ids = list(
+        Conversation.objects.filter(merchant=merchant)
+        .order_by("?")
+        .values_list("id", flat=True)[:500]
+    )
+    print(
+        json.dumps(
+            {
+                "merchant_id": merchant.pk,
+                "token": token,
+                "sample": ids,
+                "conversations": Conversation.objects.filter(merchant=merchant).count(),
+                "messages": Message.objects.filter(merchant=merchant).count(),
+                "load_seconds": round(time.perf_counter() - started, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -90,7 +90,10 @@ def main(argv=None) -> int:
         w.writerow(["question", "answer"])
         w.writerows(kb)
         w.writerows((q, f"DIS-{i}") for i, q in enumerate(extra))
-    print(f"{len(kb)} entries + {len(extra)} distractors ({len(free)} groups free) -> {a.out}", file=sys.stderr)
+    print(
+        f"{len(kb)} entries + {len(extra)} distractors ({len(free)} groups free) -> {a.out}",
+        file=sys.stderr,
+    )
     return 0
 
 

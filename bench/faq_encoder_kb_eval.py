@@ -44,7 +44,9 @@ def main(argv=None):
         if not hasattr(self, "_faq_vectors"):
             rows = np.flatnonzero(self.kinds)
             self._faq_rows = rows
-            self._faq_vectors = np.asarray(encode([self.owners[i].label for i in rows]), dtype=np.float32)
+            self._faq_vectors = np.asarray(
+                encode([self.owners[i].label for i in rows]), dtype=np.float32
+            )
         if len(self._faq_rows):
             v = np.asarray(encode([text]), dtype=np.float32)[0]
             cos = self._faq_vectors @ v

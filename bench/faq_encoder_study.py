@@ -130,8 +130,11 @@ def at_threshold(best, right, has_entry, t):
     answered = best >= t
     a_e = answered & has_entry
     prec = (a_e & right).sum() / max(int(a_e.sum()), 1)
-    return (a_e.sum() / max(int(has_entry.sum()), 1), prec,
-            (answered & ~has_entry).sum() / max(int((~has_entry).sum()), 1))
+    return (
+        a_e.sum() / max(int(has_entry.sum()), 1),
+        prec,
+        (answered & ~has_entry).sum() / max(int((~has_entry).sum()), 1),
+    )
 
 
 def report(name, scores, gold, has_entry, kb_scores=None):
@@ -143,16 +146,25 @@ def report(name, scores, gold, has_entry, kb_scores=None):
     best = scores[np.arange(len(scores)), order[:, 0]]
     right = order[:, 0] == gold
     answered, prec, false, th = calibrated(best, right, e)
-    print(f"{name:28s} top1={top1:.4f} top3={top3:.4f} answered={answered:.4f} precision={prec:.4f} "
-          f"false_answer={false:.4f} thresholds={th[0]:.3f}/{th[1]:.3f}", flush=True)
+    print(
+        f"{name:28s} top1={top1:.4f} top3={top3:.4f} answered={answered:.4f} precision={prec:.4f} "
+        f"false_answer={false:.4f} thresholds={th[0]:.3f}/{th[1]:.3f}",
+        flush=True,
+    )
     answered, prec, false, th = calibrated(best, right, e, max_false=0.05)
-    print(f"{'':28s} with false_answer <= 5% on the fitting half: answered={answered:.4f} precision={prec:.4f} "
-          f"false_answer={false:.4f} thresholds={th[0]:.3f}/{th[1]:.3f}", flush=True)
+    print(
+        f"{'':28s} with false_answer <= 5% on the fitting half: answered={answered:.4f} precision={prec:.4f} "
+        f"false_answer={false:.4f} thresholds={th[0]:.3f}/{th[1]:.3f}",
+        flush=True,
+    )
     if kb_scores is not None:
         t = self_threshold(kb_scores)
         answered, prec, false = at_threshold(best, right, e, t)
-        print(f"{'':28s} threshold from the KB alone ({t:.3f}): answered={answered:.4f} precision={prec:.4f} "
-              f"false_answer={false:.4f}", flush=True)
+        print(
+            f"{'':28s} threshold from the KB alone ({t:.3f}): answered={answered:.4f} precision={prec:.4f} "
+            f"false_answer={false:.4f}",
+            flush=True,
+        )
 
 
 def main(argv=None):
@@ -183,8 +195,11 @@ def main(argv=None):
     enc = get_encoder(a.encoder)
     t0 = time.perf_counter()
     kv = np.asarray(enc([q for q, _ in kb]), dtype=np.float32)
-    print(f"{a.encoder}: {len(kb)} KB questions encoded in {time.perf_counter() - t0:.1f}s "
-          f"({(time.perf_counter() - t0) / len(kb) * 1000:.2f} ms each, batched)", flush=True)
+    print(
+        f"{a.encoder}: {len(kb)} KB questions encoded in {time.perf_counter() - t0:.1f}s "
+        f"({(time.perf_counter() - t0) / len(kb) * 1000:.2f} ms each, batched)",
+        flush=True,
+    )
     ms = []
     qv = np.zeros((len(test), kv.shape[1]), dtype=np.float32)
     for r, (t, _) in enumerate(test):
@@ -194,12 +209,20 @@ def main(argv=None):
         ms.append((time.perf_counter() - t0) * 1000)
         qv[r] = v
     cos = qv @ kv.T
-    print(f"{a.encoder}: per question (one sentence + cosine over {len(kb)}): "
-          f"p50_ms={np.percentile(ms, 50):.2f} p99_ms={np.percentile(ms, 99):.2f} "
-          f"threads OMP={os.environ.get('OMP_NUM_THREADS')}", flush=True)
+    print(
+        f"{a.encoder}: per question (one sentence + cosine over {len(kb)}): "
+        f"p50_ms={np.percentile(ms, 50):.2f} p99_ms={np.percentile(ms, 99):.2f} "
+        f"threads OMP={os.environ.get('OMP_NUM_THREADS')}",
+        flush=True,
+    )
     for w in [float(x) for x in a.weights.split(",")]:
-        report(f"w={w:.1f} (cos x w + lex)", w * cos + (1 - w) * lex, gold, has_entry,
-               w * (kv @ kv.T) + (1 - w) * kb_lex)
+        report(
+            f"w={w:.1f} (cos x w + lex)",
+            w * cos + (1 - w) * lex,
+            gold,
+            has_entry,
+            w * (kv @ kv.T) + (1 - w) * kb_lex,
+        )
     # The margin over the runner-up as part of the answer decision (ranking unchanged).
     for w in (0.5, 0.7):
         s = w * cos + (1 - w) * lex
@@ -209,8 +232,11 @@ def main(argv=None):
             d = srt[:, 0] + beta * (srt[:, 0] - srt[:, 1])
             right = order == gold
             answered, prec, false, th = calibrated(d, right, has_entry)
-            print(f"w={w:.1f} decide on top+{beta:.0f}x margin  answered={answered:.4f} precision={prec:.4f} "
-                  f"false_answer={false:.4f} thresholds={th[0]:.3f}/{th[1]:.3f}", flush=True)
+            print(
+                f"w={w:.1f} decide on top+{beta:.0f}x margin  answered={answered:.4f} precision={prec:.4f} "
+                f"false_answer={false:.4f} thresholds={th[0]:.3f}/{th[1]:.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def distill(words: list[str], batch: int = 256) -> np.ndarray:
     use = USE(threads=1)
     out = np.zeros((len(words), 512), dtype=np.float32)
     for s in range(0, len(words), batch):
-        out[s:s + batch] = use.encode(words[s:s + batch])
+        out[s : s + batch] = use.encode(words[s : s + batch])
     return out
 
 
@@ -99,19 +99,28 @@ def main(argv=None):
         cached.update(zip(missing, distill(missing), strict=True))
         if a.cache:
             keys = sorted(cached)
-            np.savez(a.cache, words=np.array("\n".join(keys).encode("utf-8")),
-                     emb=np.stack([cached[w] for w in keys]))
+            np.savez(
+                a.cache,
+                words=np.array("\n".join(keys).encode("utf-8")),
+                emb=np.stack([cached[w] for w in keys]),
+            )
     emb = np.stack([cached[w] for w in words])
-    print(f"{len(words)} entries, {len(missing)} encoded in {time.perf_counter() - t0:.0f}s", flush=True)
+    print(
+        f"{len(words)} entries, {len(missing)} encoded in {time.perf_counter() - t0:.0f}s",
+        flush=True,
+    )
     mean = emb.mean(0)
     x = emb - mean
     # PCA: the directions every entry shares say nothing about which entry it is.
-    _, _, vt = np.linalg.svd(x[np.random.default_rng(0).permutation(len(x))[:20000]], full_matrices=False)
+    _, _, vt = np.linalg.svd(
+        x[np.random.default_rng(0).permutation(len(x))[:20000]], full_matrices=False
+    )
     table = x @ vt[: a.dims].T
     if not a.no_sif:
         table *= (SIF_A / (SIF_A + prob))[:, None]
-    np.savez_compressed(a.out, words=np.array("\n".join(words).encode("utf-8")),
-                        table=table.astype(np.float16))
+    np.savez_compressed(
+        a.out, words=np.array("\n".join(words).encode("utf-8")), table=table.astype(np.float16)
+    )
     print(f"wrote {a.out}: {table.shape}", flush=True)
 
 

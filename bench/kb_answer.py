@@ -33,36 +33,108 @@ import numpy as np
 
 from knowledge.nlp.engine import Engine, FaqDoc, IntentDoc, KbSnapshot, train
 
-DEFAULT_INTENTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "banking77" / "train.csv"
+DEFAULT_INTENTS = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "banking77" / "train.csv"
+)
 
-ZH_PRODUCTS = ["手机", "耳机", "手环", "平板", "笔记本", "充电器", "数据线", "音箱", "键盘", "鼠标", "显示器",
-               "路由器", "相机", "电饭煲", "空气炸锅", "吹风机", "电动牙刷", "洗衣机", "冰箱", "空调", "扫地机",
-               "净水器", "台灯", "背包", "跑鞋", "外套", "牛仔裤", "茶叶", "咖啡机", "奶粉"]
-ZH_TOPICS = [("怎么退货", ["能退吗", "退货流程"]), ("保修多久", ["质保期", "坏了能保修吗"]),
-             ("运费多少", ["包邮吗", "邮费怎么算"]), ("什么时候发货", ["多久发货", "几天能发出"]),
-             ("怎么开发票", ["能开发票吗", "发票怎么申请"]), ("有没有优惠", ["能便宜点吗", "有折扣吗"]),
-             ("怎么安装", ["安装教程", "不会装怎么办"]), ("颜色有哪些", ["有几种颜色", "有黑色吗"]),
-             ("尺寸是多少", ["多大尺寸", "规格参数"]), ("怎么换货", ["可以换一个吗", "换货流程"]),
-             ("支持分期吗", ["可以分期付款吗", "花呗能用吗"]), ("是正品吗", ["有假货吗", "正品保证吗"])]
-EN_PRODUCTS = ["phone", "headphones", "watch", "tablet", "laptop", "charger", "cable", "speaker", "keyboard",
-               "mouse", "monitor", "router", "camera", "blender", "kettle", "vacuum", "heater", "fan", "lamp",
-               "backpack", "jacket", "shoes", "desk", "chair", "printer"]
-EN_TOPICS = [("how do I return the {p}", ["can I send the {p} back", "{p} return policy"]),
-             ("what is the warranty on the {p}", ["is the {p} under guarantee", "{p} broke, is it covered"]),
-             ("how much is shipping for the {p}", ["{p} delivery cost", "is shipping free for the {p}"]),
-             ("when will the {p} ship", ["how long until the {p} is dispatched", "{p} shipping time"]),
-             ("how do I set up the {p}", ["{p} installation guide", "{p} setup help"]),
-             ("what colours does the {p} come in", ["{p} colour options", "is the {p} available in black"]),
-             ("can I pay for the {p} in instalments", ["{p} monthly payments", "{p} financing"])]
-OFF_TOPIC = ["今天天气怎么样", "你是机器人吗", "讲个笑话吧", "what's the capital of France",
-             "who won the football match", "我想找你们老板聊聊合作"]
+ZH_PRODUCTS = [
+    "手机",
+    "耳机",
+    "手环",
+    "平板",
+    "笔记本",
+    "充电器",
+    "数据线",
+    "音箱",
+    "键盘",
+    "鼠标",
+    "显示器",
+    "路由器",
+    "相机",
+    "电饭煲",
+    "空气炸锅",
+    "吹风机",
+    "电动牙刷",
+    "洗衣机",
+    "冰箱",
+    "空调",
+    "扫地机",
+    "净水器",
+    "台灯",
+    "背包",
+    "跑鞋",
+    "外套",
+    "牛仔裤",
+    "茶叶",
+    "咖啡机",
+    "奶粉",
+]
+ZH_TOPICS = [
+    ("怎么退货", ["能退吗", "退货流程"]),
+    ("保修多久", ["质保期", "坏了能保修吗"]),
+    ("运费多少", ["包邮吗", "邮费怎么算"]),
+    ("什么时候发货", ["多久发货", "几天能发出"]),
+    ("怎么开发票", ["能开发票吗", "发票怎么申请"]),
+    ("有没有优惠", ["能便宜点吗", "有折扣吗"]),
+    ("怎么安装", ["安装教程", "不会装怎么办"]),
+    ("颜色有哪些", ["有几种颜色", "有黑色吗"]),
+    ("尺寸是多少", ["多大尺寸", "规格参数"]),
+    ("怎么换货", ["可以换一个吗", "换货流程"]),
+    ("支持分期吗", ["可以分期付款吗", "花呗能用吗"]),
+    ("是正品吗", ["有假货吗", "正品保证吗"]),
+]
+EN_PRODUCTS = [
+    "phone",
+    "headphones",
+    "watch",
+    "tablet",
+    "laptop",
+    "charger",
+    "cable",
+    "speaker",
+    "keyboard",
+    "mouse",
+    "monitor",
+    "router",
+    "camera",
+    "blender",
+    "kettle",
+    "vacuum",
+    "heater",
+    "fan",
+    "lamp",
+    "backpack",
+    "jacket",
+    "shoes",
+    "desk",
+    "chair",
+    "printer",
+]
+EN_TOPICS = [
+    ("how do I return the {p}", ["can I send the {p} back", "{p} return policy"]),
+    ("what is the warranty on the {p}", ["is the {p} under guarantee", "{p} broke, is it covered"]),
+    ("how much is shipping for the {p}", ["{p} delivery cost", "is shipping free for the {p}"]),
+    ("when will the {p} ship", ["how long until the {p} is dispatched", "{p} shipping time"]),
+    ("how do I set up the {p}", ["{p} installation guide", "{p} setup help"]),
+    ("what colours does the {p} come in", ["{p} colour options", "is the {p} available in black"]),
+    ("can I pay for the {p} in instalments", ["{p} monthly payments", "{p} financing"]),
+]
+OFF_TOPIC = [
+    "今天天气怎么样",
+    "你是机器人吗",
+    "讲个笑话吧",
+    "what's the capital of France",
+    "who won the football match",
+    "我想找你们老板聊聊合作",
+]
 
 
 def generate_faqs(n: int) -> tuple[list[FaqDoc], list[tuple[str, int]]]:
     """n FAQ entries and, for some, a paraphrase query with its expected FAQ id."""
     faqs, queries = [], []
-    combos = [("zh", p, t) for p in ZH_PRODUCTS for t in ZH_TOPICS] + \
-             [("en", p, t) for p in EN_PRODUCTS for t in EN_TOPICS]
+    combos = [("zh", p, t) for p in ZH_PRODUCTS for t in ZH_TOPICS] + [
+        ("en", p, t) for p in EN_PRODUCTS for t in EN_TOPICS
+    ]
     i = 0
     while len(faqs) < n:
         lang, p, (q, similar) = combos[i % len(combos)]
@@ -85,7 +157,9 @@ def pct(ts, q):
 def bench_faqs(n: int, n_queries: int, rng: random.Random) -> dict:
     faqs, paraphrases = generate_faqs(n)
     t0, c0 = time.perf_counter(), time.process_time()
-    data = train(KbSnapshot(faqs=faqs, synonyms={"退货": ["退掉", "退回"]}, dictionary=[("空气炸锅", None)]))
+    data = train(
+        KbSnapshot(faqs=faqs, synonyms={"退货": ["退掉", "退回"]}, dictionary=[("空气炸锅", None)])
+    )
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     engine = Engine.load(data)
@@ -101,11 +175,20 @@ def bench_faqs(n: int, n_queries: int, rng: random.Random) -> dict:
         cpu.append((time.thread_time() - c0) * 1000)
         if fid is not None and cands and cands[0].kind == "faq" and cands[0].id == fid:
             hits += 1
-    return {"faqs": n, "train_s": round(train_s, 2), "train_cpu_s": round(train_cpu, 2),
-            "model_mb": round(len(data) / 1e6, 2), "load_s": round(load_s, 2), "queries": len(queries),
-            "p50_ms": round(pct(ts, 50), 2), "p99_ms": round(pct(ts, 99), 2), "max_ms": round(max(ts), 2),
-            "p50_cpu_ms": round(pct(cpu, 50), 2), "p99_cpu_ms": round(pct(cpu, 99), 2),
-            "paraphrase_top1": round(hits / len(sample), 4)}
+    return {
+        "faqs": n,
+        "train_s": round(train_s, 2),
+        "train_cpu_s": round(train_cpu, 2),
+        "model_mb": round(len(data) / 1e6, 2),
+        "load_s": round(load_s, 2),
+        "queries": len(queries),
+        "p50_ms": round(pct(ts, 50), 2),
+        "p99_ms": round(pct(ts, 99), 2),
+        "max_ms": round(max(ts), 2),
+        "p50_cpu_ms": round(pct(cpu, 50), 2),
+        "p99_cpu_ms": round(pct(cpu, 99), 2),
+        "paraphrase_top1": round(hits / len(sample), 4),
+    }
 
 
 def bench_intents(path: Path, rng: random.Random) -> dict:
@@ -116,11 +199,13 @@ def bench_intents(path: Path, rng: random.Random) -> dict:
                 groups[row.get("label") or row["category"]].append(row["text"])
         source = str(path.name)
     else:
-        for k in range(10_000):
+        for _k in range(10_000):
             p, (q, _) = rng.choice(EN_PRODUCTS), rng.choice(EN_TOPICS)
             groups[q].append(q.format(p=p) + rng.choice(["", " please", " thanks", "?"]))
         source = "generated"
-    snap = KbSnapshot(intents=[IntentDoc(i, name, ex) for i, (name, ex) in enumerate(sorted(groups.items()))])
+    snap = KbSnapshot(
+        intents=[IntentDoc(i, name, ex) for i, (name, ex) in enumerate(sorted(groups.items()))]
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     data = train(snap)
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -136,12 +221,19 @@ def bench_intents(path: Path, rng: random.Random) -> dict:
         engine.answer(q)
         ts.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
-    return {"source": source, "examples": sum(len(v) for v in groups.values()), "intents": len(groups),
-            "encoder": engine.clf_dense is not None,
-            "train_s": round(train_s, 2), "train_cpu_s": round(train_cpu, 2),
-            "model_mb": round(len(data) / 1e6, 2), "p50_ms": round(pct(ts, 50), 2),
-            "p99_ms": round(pct(ts, 99), 2), "p50_cpu_ms": round(pct(cpu, 50), 2),
-            "p99_cpu_ms": round(pct(cpu, 99), 2)}
+    return {
+        "source": source,
+        "examples": sum(len(v) for v in groups.values()),
+        "intents": len(groups),
+        "encoder": engine.clf_dense is not None,
+        "train_s": round(train_s, 2),
+        "train_cpu_s": round(train_cpu, 2),
+        "model_mb": round(len(data) / 1e6, 2),
+        "p50_ms": round(pct(ts, 50), 2),
+        "p99_ms": round(pct(ts, 99), 2),
+        "p50_cpu_ms": round(pct(cpu, 50), 2),
+        "p99_cpu_ms": round(pct(cpu, 99), 2),
+    }
 
 
 def main() -> None:

@@ -25,8 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import websockets
 
 ORIGIN = "https://bench.example"  # the merchants' allowed site origin
-CONNECT = dict(compression=None, max_queue=None, ping_interval=None, close_timeout=1,
-               max_size=None)
+CONNECT = dict(compression=None, max_queue=None, ping_interval=None, close_timeout=1, max_size=None)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -74,8 +73,11 @@ class Recorder:
         self._check()
 
     def _check(self) -> None:
-        if self.expected and len(self.acked_at) >= self.expected and \
-                len(self.delivered_at) >= self.expected:
+        if (
+            self.expected
+            and len(self.acked_at) >= self.expected
+            and len(self.delivered_at) >= self.expected
+        ):
             self.done.set()
 
     expected = 0
@@ -89,21 +91,29 @@ class Recorder:
         dl = [self.delivered_at[c] - self.sent_at[c] for c in self.delivered_at]
         send_span = (max(sends) - start) if len(sends) > 1 else 0.0
         return {
-            "offered": offered, "sent": len(self.sent_at), "acked": len(self.acked_at),
-            "stored": stored, "delivered": len(self.delivered_at),
+            "offered": offered,
+            "sent": len(self.sent_at),
+            "acked": len(self.acked_at),
+            "stored": stored,
+            "delivered": len(self.delivered_at),
             "duplicates": self.duplicate_deliveries + self.duplicate_acks,
-            "rate_limited": self.rate_limited, "errors": len(self.errors),
+            "rate_limited": self.rate_limited,
+            "errors": len(self.errors),
             "send_rate": len(sends) / send_span if send_span else float("nan"),
             "throughput": len(self.acked_at) / span if span == span and span > 0 else float("nan"),
-            "ack_p50": pct(ack, 50) * 1000, "ack_p99": pct(ack, 99) * 1000,
-            "p50": pct(dl, 50) * 1000, "p99": pct(dl, 99) * 1000,
+            "ack_p50": pct(ack, 50) * 1000,
+            "ack_p99": pct(ack, 99) * 1000,
+            "p50": pct(dl, 50) * 1000,
+            "p99": pct(dl, 99) * 1000,
             "max": max(dl, default=float("nan")) * 1000,
         }
 
 
 def loss_check(row: dict) -> bool:
     """sent = acknowledged = stored = delivered, no duplicates."""
-    return row["sent"] == row["acked"] == row["stored"] == row["delivered"] and not row["duplicates"]
+    return (
+        row["sent"] == row["acked"] == row["stored"] == row["delivered"] and not row["duplicates"]
+    )
 
 
 # --- HTTP set-up: widget bootstrap and agent login ---------------------------------------------
@@ -112,7 +122,9 @@ def loss_check(row: dict) -> bool:
 def bootstrap(base: str, widget_key: str) -> dict:
     body = json.dumps({"page_url": f"{ORIGIN}/shop", "page_title": "Bench"}).encode()
     request = urllib.request.Request(
-        f"{base}/widget/api/bootstrap?key={widget_key}", data=body, method="POST",
+        f"{base}/widget/api/bootstrap?key={widget_key}",
+        data=body,
+        method="POST",
         headers={"Content-Type": "application/json", "Origin": ORIGIN},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -122,8 +134,9 @@ def bootstrap(base: str, widget_key: str) -> dict:
 def bootstrap_many(bases: list[str], keys: list[str], threads: int = 16) -> list[dict]:
     """One bootstrap per key, spread over the servers, a few at a time (like page loads)."""
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda ik: bootstrap(bases[ik[0] % len(bases)], ik[1]),
-                             enumerate(keys)))
+        return list(
+            pool.map(lambda ik: bootstrap(bases[ik[0] % len(bases)], ik[1]), enumerate(keys))
+        )
 
 
 def agent_login(base: str, username: str, password: str) -> str:
@@ -132,10 +145,15 @@ def agent_login(base: str, username: str, password: str) -> str:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{base}/accounts/login/", timeout=30).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    data = urllib.parse.urlencode({"username": username, "password": password,
-                                   "csrfmiddlewaretoken": token}).encode()
-    opener.open(urllib.request.Request(f"{base}/accounts/login/", data=data,
-                                       headers={"Referer": f"{base}/accounts/login/"}), timeout=30)
+    data = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token}
+    ).encode()
+    opener.open(
+        urllib.request.Request(
+            f"{base}/accounts/login/", data=data, headers={"Referer": f"{base}/accounts/login/"}
+        ),
+        timeout=30,
+    )
     cookies = {c.name: c.value for c in jar}
     if "sessionid" not in cookies:
         raise RuntimeError(f"login as {username} failed")
@@ -193,8 +211,12 @@ class VisitorClient(Client):
         while True:
             try:
                 return await self._open_once(last_seq, max(1.0, deadline - time.monotonic()))
-            except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake,
-                    websockets.ConnectionClosed):
+            except (
+                TimeoutError,
+                OSError,
+                websockets.InvalidHandshake,
+                websockets.ConnectionClosed,
+            ):
                 if self.ws is not None:
                     self.ws.transport.abort()
                 if time.monotonic() + delay > deadline:
@@ -209,14 +231,16 @@ class VisitorClient(Client):
         self.ws = await websockets.connect(self.url, origin=ORIGIN, open_timeout=timeout, **CONNECT)
         self.reader = asyncio.ensure_future(self._read())
         if self.token is not None:
-            await self.ws.send(json.dumps({"type": "auth", "token": self.token,
-                                           "last_seq": last_seq}))
+            await self.ws.send(
+                json.dumps({"type": "auth", "token": self.token, "last_seq": last_seq})
+            )
             closed = asyncio.ensure_future(self.closed.wait())
-            await asyncio.wait([self.ready, closed], timeout=timeout,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                [self.ready, closed], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             closed.cancel()
             if not self.ready.done():
-                raise asyncio.TimeoutError("no session.ready")
+                raise TimeoutError("no session.ready")
 
     def _seen(self, message: dict) -> None:
         seq = message.get("seq")
@@ -248,7 +272,8 @@ class VisitorClient(Client):
                 if self.rec is not None:
                     self.rec.rate_limited += 1
                 asyncio.get_running_loop().call_later(
-                    frame.get("retry_after") or 0.1, self._resend, frame["ref"])
+                    frame.get("retry_after") or 0.1, self._resend, frame["ref"]
+                )
             elif self.rec is not None:
                 self.rec.errors.append(frame)
 
@@ -263,8 +288,9 @@ class VisitorClient(Client):
             pass
 
     async def send(self, cid: str, body: str) -> asyncio.Future:
-        text = json.dumps({"type": "message.send", "client_msg_id": cid, "body": body},
-                          ensure_ascii=False)
+        text = json.dumps(
+            {"type": "message.send", "client_msg_id": cid, "body": body}, ensure_ascii=False
+        )
         self.pending[cid] = text
         future = asyncio.get_running_loop().create_future()
         self.acked[cid] = future
@@ -281,8 +307,9 @@ class AgentClient(Client):
     async def open(self, timeout: float = 30) -> None:
         headers = {"Cookie": self.cookie} if self.cookie else {}
         origin = "http://127.0.0.1" + self.url.split("127.0.0.1", 1)[1].split("/", 1)[0]
-        self.ws = await websockets.connect(self.url, origin=origin, additional_headers=headers,
-                                           open_timeout=timeout, **CONNECT)
+        self.ws = await websockets.connect(
+            self.url, origin=origin, additional_headers=headers, open_timeout=timeout, **CONNECT
+        )
         self.reader = asyncio.ensure_future(self._read())
 
     def handle(self, frame: dict) -> None:
@@ -305,13 +332,14 @@ async def drain(rec: Recorder, timeout: float) -> None:
     rec._check()
     try:
         await asyncio.wait_for(rec.done.wait(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     await asyncio.sleep(0.2)  # late duplicates, if any, are counted too
 
 
-async def open_loop(rec: Recorder, visitors: list[VisitorClient], rate: float, seconds: float,
-                    drain_timeout: float) -> float:
+async def open_loop(
+    rec: Recorder, visitors: list[VisitorClient], rate: float, seconds: float, drain_timeout: float
+) -> float:
     """Offer `rate` messages/s for `seconds`, whatever the server's speed (visitors resend only
     on `rate_limited`); then wait for every ack and delivery. Returns the seconds spent
     offering."""
@@ -335,8 +363,9 @@ async def one_each(rec: Recorder, visitors: list[VisitorClient], drain_timeout: 
     await drain(rec, drain_timeout)
 
 
-async def closed_loop(rec: Recorder, visitors: list[VisitorClient], seconds: float,
-                      drain_timeout: float) -> None:
+async def closed_loop(
+    rec: Recorder, visitors: list[VisitorClient], seconds: float, drain_timeout: float
+) -> None:
     """Every visitor sends its next message as soon as the previous one is acknowledged (the
     most a set of sockets can push), for `seconds`."""
     deadline = asyncio.get_running_loop().time() + seconds
@@ -348,7 +377,7 @@ async def closed_loop(rec: Recorder, visitors: list[VisitorClient], seconds: flo
             future = await visitor.send(f"{rec.tag}-{i}", f"压测消息 {i} 😀 closed")
             try:
                 await asyncio.wait_for(future, drain_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
 
     await asyncio.gather(*(one(v) for v in visitors))

@@ -55,8 +55,13 @@ def load_state_dict(path: Path) -> dict[str, np.ndarray]:
         for name, (_, st, offset, size, stride) in raw.items():
             buf = np.frombuffer(z.read(f"{prefix}/data/{st.key}"), dtype=st.dtype)
             n = int(np.prod(size)) if size else 1
-            arr = np.lib.stride_tricks.as_strided(
-                buf[offset:], shape=size, strides=[s * buf.itemsize for s in stride]) if size else buf[offset:offset + n]
+            arr = (
+                np.lib.stride_tricks.as_strided(
+                    buf[offset:], shape=size, strides=[s * buf.itemsize for s in stride]
+                )
+                if size
+                else buf[offset : offset + n]
+            )
             out[name] = np.array(arr, dtype=np.float32)
     return out
 
@@ -92,8 +97,11 @@ class M3eSmall:
     def _one(self, ids: list[int]) -> np.ndarray:
         w = self.w
         n = len(ids)
-        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:n]
-             + w["embeddings.token_type_embeddings.weight"][0])
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:n]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
         x = _ln(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         h = x.shape[1]
         dh = h // self.heads
@@ -110,12 +118,21 @@ class M3eSmall:
             a = np.exp(a - a.max(-1, keepdims=True))
             a /= a.sum(-1, keepdims=True)
             ctx = (a @ v).transpose(1, 0, 2).reshape(n, h)
-            x = _ln(x + lin("attention.output.dense", ctx), w[p + "attention.output.LayerNorm.weight"],
-                    w[p + "attention.output.LayerNorm.bias"])
+            x = _ln(
+                x + lin("attention.output.dense", ctx),
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+            )
             f = _gelu(lin("intermediate.dense", x))
-            x = _ln(x + lin("output.dense", f), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
+            x = _ln(
+                x + lin("output.dense", f),
+                w[p + "output.LayerNorm.weight"],
+                w[p + "output.LayerNorm.bias"],
+            )
         v = x.mean(0)
         return v / max(float(np.linalg.norm(v)), 1e-12)
 
     def encode(self, texts) -> np.ndarray:
-        return np.stack([self._one(self.wp.encode(t, self.MAX_TOKENS)) for t in texts]).astype(np.float32)
+        return np.stack([self._one(self.wp.encode(t, self.MAX_TOKENS)) for t in texts]).astype(
+            np.float32
+        )

@@ -35,8 +35,16 @@ async def handler(ws):
             continue
         seq += 1
         message = {"seq": seq, "client_msg_id": frame["client_msg_id"], "body": frame["body"]}
-        await ws.send(json.dumps({"type": "message.ack", "client_msg_id": frame["client_msg_id"],
-                                  "message": message}, ensure_ascii=False))
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "message.ack",
+                    "client_msg_id": frame["client_msg_id"],
+                    "message": message,
+                },
+                ensure_ascii=False,
+            )
+        )
         out = json.dumps({"type": "message.created", "message": message}, ensure_ascii=False)
         for agent in list(rooms.get(room, ())):
             try:
@@ -48,8 +56,9 @@ async def handler(ws):
 async def main(port: int) -> None:
     # Sockets the load generator aborts on purpose would log a traceback each.
     logging.getLogger("websockets").setLevel(logging.CRITICAL)
-    async with websockets.serve(handler, "127.0.0.1", port, compression=None, max_queue=None,
-                                ping_interval=None):
+    async with websockets.serve(
+        handler, "127.0.0.1", port, compression=None, max_queue=None, ping_interval=None
+    ):
         await asyncio.Future()
 
 

@@ -63,9 +63,13 @@ def pct(values: list[float], p: float) -> float:
 
 def summary(name: str, latencies: list[float], wall: float) -> dict:
     return {
-        "phase": name, "decisions": len(latencies), "per_second": len(latencies) / wall if wall else 0,
-        "p50": pct(latencies, 50) * 1000, "p99": pct(latencies, 99) * 1000,
-        "max": max(latencies) * 1000, "mean": statistics.mean(latencies) * 1000,
+        "phase": name,
+        "decisions": len(latencies),
+        "per_second": len(latencies) / wall if wall else 0,
+        "p50": pct(latencies, 50) * 1000,
+        "p99": pct(latencies, 99) * 1000,
+        "max": max(latencies) * 1000,
+        "mean": statistics.mean(latencies) * 1000,
     }
 
 
@@ -75,22 +79,38 @@ def setup(tag: str, merchants: int, agents: int, queued: int):
     per_merchant = queued // merchants
     for i in range(merchants):
         merchant = Merchant.objects.create(
-            name=f"bench-routing-{tag}-{i}", accept_timeout_seconds=0, sticky_agent=False)
+            name=f"bench-routing-{tag}-{i}", accept_timeout_seconds=0, sticky_agent=False
+        )
         members = [
-            membership_add(merchant=merchant, username=f"br-{tag}-{i}-{a}", password=None,
-                           role=Membership.Role.AGENT, display_name=f"Agent {a}")
+            membership_add(
+                merchant=merchant,
+                username=f"br-{tag}-{i}-{a}",
+                password=None,
+                role=Membership.Role.AGENT,
+                display_name=f"Agent {a}",
+            )
             for a in range(agents)
         ]
         Membership.objects.filter(merchant=merchant).update(max_concurrent=0)
-        visitors = Visitor.objects.bulk_create([
-            Visitor(merchant=merchant, anonymous_id=f"{tag}-{i}-{v}", name=f"访客{v}")
-            for v in range(per_merchant)
-        ])
-        Conversation.objects.bulk_create([
-            Conversation(merchant=merchant, visitor=v, queued_at=now - timedelta(seconds=per_merchant - n),
-                         last_message_at=now, last_seq=1, awaiting_reply_since=now)
-            for n, v in enumerate(visitors)
-        ])
+        visitors = Visitor.objects.bulk_create(
+            [
+                Visitor(merchant=merchant, anonymous_id=f"{tag}-{i}-{v}", name=f"访客{v}")
+                for v in range(per_merchant)
+            ]
+        )
+        Conversation.objects.bulk_create(
+            [
+                Conversation(
+                    merchant=merchant,
+                    visitor=v,
+                    queued_at=now - timedelta(seconds=per_merchant - n),
+                    last_message_at=now,
+                    last_seq=1,
+                    awaiting_reply_since=now,
+                )
+                for n, v in enumerate(visitors)
+            ]
+        )
         created.append((merchant, members))
     return created
 
@@ -100,7 +120,8 @@ def go_online(created) -> None:
     for merchant, members in created:
         for m in members:
             async_to_sync(presence.store().add)(
-                presence._agent_key(merchant.pk, m.user_id), "bench-socket", 3600)
+                presence._agent_key(merchant.pk, m.user_id), "bench-socket", 3600
+            )
 
 
 def run(args) -> dict:
@@ -113,13 +134,16 @@ def run(args) -> dict:
     try:
         # 1. Capacity appears: every merchant's queue is drained one decision at a time.
         Membership.objects.filter(merchant__name__startswith=f"bench-routing-{tag}-").update(
-            max_concurrent=args.capacity)
+            max_concurrent=args.capacity
+        )
         latencies = []
         started = time.perf_counter()
         for merchant, _ in created:
-            for conversation_id in list(selectors.queued(merchant_id=merchant.pk)
-                                        .order_by(*selectors.QUEUE_ORDER)
-                                        .values_list("id", flat=True)[: args.agents * args.capacity]):
+            for conversation_id in list(
+                selectors.queued(merchant_id=merchant.pk)
+                .order_by(*selectors.QUEUE_ORDER)
+                .values_list("id", flat=True)[: args.agents * args.capacity]
+            ):
                 candidates = selectors.eligible_agents(merchant_id=merchant.pk)
                 t = time.perf_counter()
                 with realtime.one_hop():  # as queue_drain publishes
@@ -127,8 +151,9 @@ def run(args) -> dict:
                 latencies.append(time.perf_counter() - t)
             with realtime.one_hop():
                 routing.publish_queue(merchant.pk)
-        results.append(summary("drain (assign from the queue)", latencies,
-                               time.perf_counter() - started))
+        results.append(
+            summary("drain (assign from the queue)", latencies, time.perf_counter() - started)
+        )
 
         # 2. Full house: new visitors are queued; each decision republishes the merchant's queue.
         rng = random.Random(7)
@@ -138,42 +163,61 @@ def run(args) -> dict:
             merchant, _ = rng.choice(created)
             visitor = Visitor.objects.create(merchant=merchant, anonymous_id=f"{tag}-new-{n}")
             conversation = Conversation.objects.create(
-                merchant=merchant, visitor=visitor, last_message_at=timezone.now(), last_seq=1)
+                merchant=merchant, visitor=visitor, last_message_at=timezone.now(), last_seq=1
+            )
             t = time.perf_counter()
-            routing.visitor_message_received(merchant_id=merchant.pk, conversation_id=conversation.pk,
-                                             message_id=0, started=True, reopened=False)
+            routing.visitor_message_received(
+                merchant_id=merchant.pk,
+                conversation_id=conversation.pk,
+                message_id=0,
+                started=True,
+                reopened=False,
+            )
             latencies.append(time.perf_counter() - t)
-        results.append(summary("arrive (queued, positions republished)", latencies,
-                               time.perf_counter() - started))
+        results.append(
+            summary(
+                "arrive (queued, positions republished)", latencies, time.perf_counter() - started
+            )
+        )
 
         # 3. Resolve one, the head of the queue is served.
         latencies = []
         started = time.perf_counter()
-        for n in range(args.resolves):
+        for _ in range(args.resolves):
             merchant, members = rng.choice(created)
             m = rng.choice(members)
-            conversation_id = Conversation.objects.filter(
-                merchant=merchant, assignee_id=m.user_id, status="open").values_list(
-                "id", flat=True).first()
+            conversation_id = (
+                Conversation.objects.filter(merchant=merchant, assignee_id=m.user_id, status="open")
+                .values_list("id", flat=True)
+                .first()
+            )
             t = time.perf_counter()
             services.conversation_set_status(
-                merchant_id=merchant.pk, conversation_id=conversation_id, actor_user_id=m.user_id,
-                status="resolved")
+                merchant_id=merchant.pk,
+                conversation_id=conversation_id,
+                actor_user_id=m.user_id,
+                status="resolved",
+            )
             latencies.append(time.perf_counter() - t)
-        results.append(summary("resolve + serve the queue head", latencies,
-                               time.perf_counter() - started))
+        results.append(
+            summary("resolve + serve the queue head", latencies, time.perf_counter() - started)
+        )
     finally:
         for merchant, members in created:
             for m in members:
                 async_to_sync(presence.store().remove)(
-                    presence._agent_key(merchant.pk, m.user_id), "bench-socket")
+                    presence._agent_key(merchant.pk, m.user_id), "bench-socket"
+                )
         Merchant.objects.filter(name__startswith=f"bench-routing-{tag}-").delete()
         from accounts.models import User
 
         User.objects.filter(username__startswith=f"br-{tag}-").delete()
     return {
-        "results": results, "db": connection.vendor, "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
-        "presence": type(presence.store()).__name__, "args": vars(args),
+        "results": results,
+        "db": connection.vendor,
+        "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+        "presence": type(presence.store()).__name__,
+        "args": vars(args),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load": os.getloadavg()[0],
     }
@@ -198,14 +242,16 @@ def markdown(report: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
-        lines.append(f"| {r['phase']} | {r['decisions']} | {r['per_second']:.0f} | {r['p50']:.1f} | "
-                     f"{r['p99']:.1f} | {r['max']:.1f} |")
+        lines.append(
+            f"| {r['phase']} | {r['decisions']} | {r['per_second']:.0f} | {r['p50']:.1f} | "
+            f"{r['p99']:.1f} | {r['max']:.1f} |"
+        )
     lines += [
         "",
         "Every decision also sends `queue.changed` to the agents and `conversation.state` to the "
         "visitors whose place changed: one for a newcomer at the back of the queue, everyone "
         "waiting in that merchant's queue (here ~60-100) when its head is served, which is why "
-        "\"resolve + serve\" costs most. Decisions of one merchant serialise on the row locks of "
+        '"resolve + serve" costs most. Decisions of one merchant serialise on the row locks of '
         "its agents' memberships; merchants do not wait for each other. Included: the "
         "notification rows `notifications.services` writes for each assignment or queued visitor.",
         "",
@@ -222,7 +268,7 @@ def write_section(path: Path, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + 1)
-        text = text[:start + 1] + section + (text[end + 1:] if end != -1 else "")
+        text = text[: start + 1] + section + (text[end + 1 :] if end != -1 else "")
     path.write_text(text)
 
 

@@ -41,14 +41,19 @@ def require_services() -> tuple[str, str]:
     if not redis_url:
         missing.append("REDIS_URL=redis://127.0.0.1:6379/0")
     if missing:
-        private = start_private_services(need_db=not db.startswith("mysql"), need_redis=not redis_url)
+        private = start_private_services(
+            need_db=not db.startswith("mysql"), need_redis=not redis_url
+        )
         if private is not None:
             db = private.get("db", db)
             redis_url = private.get("redis", redis_url)
             os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = db, redis_url
             if "db" in private:
-                subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"],
-                               check=True, stdout=subprocess.DEVNULL)
+                subprocess.run(
+                    [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
             return db, redis_url
         bar = "!" * 78
         sys.stderr.write(
@@ -89,29 +94,63 @@ def start_private_services(*, need_db: bool, need_redis: bool) -> dict | None:
     urls = {}
     if need_redis:
         port = free_port()
-        _PRIVATE.append(subprocess.Popen(
-            [find_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
+        _PRIVATE.append(
+            subprocess.Popen(
+                [
+                    find_binary("redis-server"),
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(workdir),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         urls["redis"] = f"redis://127.0.0.1:{port}/0"
     if need_db:
         datadir, port = workdir / "mariadb", free_port()
         user = ["--user=root"] if os.geteuid() == 0 else []
         subprocess.run(
-            [find_binary("mariadb-install-db"), "--no-defaults", f"--datadir={datadir}", "--skip-test-db",
-             "--auth-root-authentication-method=normal", *user],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                find_binary("mariadb-install-db"),
+                "--no-defaults",
+                f"--datadir={datadir}",
+                "--skip-test-db",
+                "--auth-root-authentication-method=normal",
+                *user,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         mariadbd = find_binary("mariadbd")
         # Grant checks off: the instance listens on loopback only and is deleted afterwards.
-        _PRIVATE.append(subprocess.Popen(
-            [mariadbd, "--no-defaults", f"--datadir={datadir}", f"--port={port}",
-             "--bind-address=127.0.0.1", f"--socket={workdir / 'mysqld.sock'}",
-             "--skip-grant-tables", "--character-set-server=utf8mb4",
-             "--collation-server=utf8mb4_unicode_ci", "--max-connections=1000", *user],
-            stdout=subprocess.DEVNULL, stderr=(workdir / "mariadb.log").open("w"),
-        ))
+        _PRIVATE.append(
+            subprocess.Popen(
+                [
+                    mariadbd,
+                    "--no-defaults",
+                    f"--datadir={datadir}",
+                    f"--port={port}",
+                    "--bind-address=127.0.0.1",
+                    f"--socket={workdir / 'mysqld.sock'}",
+                    "--skip-grant-tables",
+                    "--character-set-server=utf8mb4",
+                    "--collation-server=utf8mb4_unicode_ci",
+                    "--max-connections=1000",
+                    *user,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=(workdir / "mariadb.log").open("w"),
+            )
+        )
         urls["db"] = f"mysql://root@127.0.0.1:{port}/kefu"
         _wait_mysql(port)
     sys.stderr.write(f"No DATABASE_URL/REDIS_URL: started private services {urls} in {workdir}\n")
@@ -126,7 +165,8 @@ def _wait_mysql(port: int, timeout: float = 60) -> None:
         try:
             conn = MySQLdb.connect(host="127.0.0.1", port=port, user="root")
             conn.cursor().execute(
-                "CREATE DATABASE IF NOT EXISTS kefu CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                "CREATE DATABASE IF NOT EXISTS kefu CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
             conn.close()
             return
         except MySQLdb.OperationalError:
@@ -192,8 +232,11 @@ def machine() -> dict:
     import platform
 
     return {
-        "cpu": model, "cores": os.cpu_count(), "ram_gb": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(), "load": os.getloadavg(),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "load": os.getloadavg(),
     }
 
 
@@ -206,13 +249,27 @@ class Stack:
     include every other client of the server).
     """
 
-    def __init__(self, *, processes: int, database_url: str, redis_url: str, logdir: Path,
-                 worker: bool = True, env: dict | None = None):
+    def __init__(
+        self,
+        *,
+        processes: int,
+        database_url: str,
+        redis_url: str,
+        logdir: Path,
+        worker: bool = True,
+        env: dict | None = None,
+    ):
         self.prefix = f"bench{uuid.uuid4().hex[:6]}"
         self.env = dict(
-            os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, DEBUG="False",
-            LOG_LEVEL="WARNING", REDIS_KEY_PREFIX=self.prefix, CELERY_QUEUE=self.prefix,
-            PYTHONUNBUFFERED="1", **(env or {}),
+            os.environ,
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            DEBUG="False",
+            LOG_LEVEL="WARNING",
+            REDIS_KEY_PREFIX=self.prefix,
+            CELERY_QUEUE=self.prefix,
+            PYTHONUNBUFFERED="1",
+            **(env or {}),
         )
         self.logdir = logdir
         logdir.mkdir(parents=True, exist_ok=True)
@@ -221,23 +278,51 @@ class Stack:
         self.worker: subprocess.Popen | None = None
         self.processes, self.with_worker = processes, worker
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         for i in range(self.processes):
             port = free_port()
-            log = open(self.logdir / f"daphne-{i}.log", "wb")
+            log = open(  # noqa: SIM115 - the child writes to it until stop()
+                self.logdir / f"daphne-{i}.log", "wb"
+            )
             proc = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                 "bench.asgi_counted:application"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "bench.asgi_counted:application",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
             self.procs.append(proc)
             self.ports.append(port)
         if self.with_worker:
-            log = open(self.logdir / "celery.log", "wb")
+            log = open(self.logdir / "celery.log", "wb")  # noqa: SIM115 - open until stop()
             self.worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "kefu", "worker", "--concurrency=1",
-                 "--loglevel=WARNING", "-Q", self.prefix, "--without-gossip", "--without-mingle"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "kefu",
+                    "worker",
+                    "--concurrency=1",
+                    "--loglevel=WARNING",
+                    "-Q",
+                    self.prefix,
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         for port, proc in zip(self.ports, self.procs):
             wait_http(f"http://127.0.0.1:{port}/healthz", proc)

@@ -35,13 +35,36 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.stack import (  # noqa: E402
-    Stack, free_port, machine, raise_fd_limit, require_services, rss_kb, wait_http,
+    Stack,
+    free_port,
+    machine,
+    raise_fd_limit,
+    require_services,
+    rss_kb,
 )
 
-FULL = dict(merchants=20, visitors=400, loads=[100, 500, 1000, 2000], load_seconds=5,
-            sat_seconds=10, idle=10_000, storm=2_000, api=True, drain=120)
-QUICK = dict(merchants=4, visitors=40, loads=[100], load_seconds=2, sat_seconds=3, idle=200,
-             storm=200, api=False, drain=20)
+FULL = dict(
+    merchants=20,
+    visitors=400,
+    loads=[100, 500, 1000, 2000],
+    load_seconds=5,
+    sat_seconds=10,
+    idle=10_000,
+    storm=2_000,
+    api=True,
+    drain=120,
+)
+QUICK = dict(
+    merchants=4,
+    visitors=40,
+    loads=[100],
+    load_seconds=2,
+    sat_seconds=3,
+    idle=200,
+    storm=200,
+    api=False,
+    drain=20,
+)
 
 
 def log(*parts) -> None:
@@ -62,8 +85,9 @@ async def raw_phase(cfg: dict) -> dict:
     from bench import load
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "raw_relay.py"), str(port)],
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "raw_relay.py"), str(port)], cwd=ROOT
+    )
     try:
         await asyncio.sleep(0.5)
         base = f"ws://127.0.0.1:{port}"
@@ -101,7 +125,10 @@ async def raw_phase(cfg: dict) -> dict:
         idle = [load.VisitorClient(f"{base}/v/idle{i}") for i in range(min(cfg["idle"], 2000))]
         await load.open_all(idle)
         await asyncio.sleep(1)
-        out["idle"] = {"sockets": len(idle), "kb_per_socket": (rss_kb(proc.pid) - before) / len(idle)}
+        out["idle"] = {
+            "sockets": len(idle),
+            "kb_per_socket": (rss_kb(proc.pid) - before) / len(idle),
+        }
         await load.close_all(idle)
         # Reconnect of as many sockets as the storm, all at once.
         storm = [load.VisitorClient(f"{base}/v/s{i}") for i in range(cfg["storm"])]
@@ -121,29 +148,35 @@ def make_merchants(n: int, tag: str, capacity: int = 10):
     """n merchants with one agent each, who may take `capacity` conversations at once (enough
     for their share of the visitors: this measures the message path, not a queue of hundreds;
     bench/routing.py measures routing)."""
+    from bench.load import ORIGIN
     from merchants.models import Membership, Merchant
     from merchants.services import membership_add
-
-    from bench.load import ORIGIN
 
     made = []
     for j in range(n):
         merchant = Merchant.objects.create(name=f"{tag}-{j}", allowed_origins=ORIGIN)
         password = uuid.uuid4().hex
-        membership = membership_add(merchant=merchant, username=f"{tag}-agent{j}",
-                                    password=password, role=Membership.Role.AGENT,
-                                    display_name=f"Agent {j}")
+        membership = membership_add(
+            merchant=merchant,
+            username=f"{tag}-agent{j}",
+            password=password,
+            role=Membership.Role.AGENT,
+            display_name=f"Agent {j}",
+        )
         Membership.objects.filter(pk=membership.pk).update(max_concurrent=max(capacity, 10))
         made.append((merchant, f"{tag}-agent{j}", password))
     return made
 
 
-def mint_visitors(merchant_id: int, n: int, with_conversation: bool = False) -> list[tuple[int, str]]:
+def mint_visitors(
+    merchant_id: int, n: int, with_conversation: bool = False
+) -> list[tuple[int, str]]:
     """Visitors created in bulk with the token the bootstrap would have issued (thousands of
     bootstraps would measure the bootstrap, not the sockets)."""
+    from django.utils import timezone
+
     from conversations.models import Conversation, Message, Visitor
     from conversations.tokens import visitor_token_issue
-    from django.utils import timezone
 
     tag = uuid.uuid4().hex[:8]
     visitors = Visitor.objects.bulk_create(
@@ -153,13 +186,34 @@ def mint_visitors(merchant_id: int, n: int, with_conversation: bool = False) -> 
     if with_conversation:
         now = timezone.now()
         conversations = Conversation.objects.bulk_create(
-            [Conversation(merchant_id=merchant_id, visitor=v, last_seq=1, last_message_at=now,
-                          last_message_preview="hi", last_message_sender_kind="visitor")
-             for v in visitors], batch_size=2000)
+            [
+                Conversation(
+                    merchant_id=merchant_id,
+                    visitor=v,
+                    last_seq=1,
+                    last_message_at=now,
+                    last_message_preview="hi",
+                    last_message_sender_kind="visitor",
+                )
+                for v in visitors
+            ],
+            batch_size=2000,
+        )
         Message.objects.bulk_create(
-            [Message(merchant_id=merchant_id, conversation=c, seq=1, sender_kind="visitor",
-                     sender_key="visitor", body="在吗?", client_msg_id=f"{tag}-{c.pk}")
-             for c in conversations], batch_size=2000)
+            [
+                Message(
+                    merchant_id=merchant_id,
+                    conversation=c,
+                    seq=1,
+                    sender_kind="visitor",
+                    sender_key="visitor",
+                    body="在吗?",
+                    client_msg_id=f"{tag}-{c.pk}",
+                )
+                for c in conversations
+            ],
+            batch_size=2000,
+        )
     return [(v.pk, visitor_token_issue(merchant_id=merchant_id, visitor_id=v.pk)) for v in visitors]
 
 
@@ -167,33 +221,54 @@ def storm_missed(merchant_id: int, visitor_ids: list[int]) -> int:
     """While the storm's sockets are down, an agent answers every conversation (seq 2)."""
     from conversations.models import Conversation, Message
 
-    conversations = list(Conversation.objects.filter(merchant_id=merchant_id,
-                                                     visitor_id__in=visitor_ids))
+    conversations = list(
+        Conversation.objects.filter(merchant_id=merchant_id, visitor_id__in=visitor_ids)
+    )
     Message.objects.bulk_create(
-        [Message(merchant_id=merchant_id, conversation=c, seq=2, sender_kind="agent",
-                 sender_key="agent:0", sender_name="Agent", body="您好,在的")
-         for c in conversations], batch_size=2000)
+        [
+            Message(
+                merchant_id=merchant_id,
+                conversation=c,
+                seq=2,
+                sender_kind="agent",
+                sender_key="agent:0",
+                sender_name="Agent",
+                body="您好,在的",
+            )
+            for c in conversations
+        ],
+        batch_size=2000,
+    )
     return Conversation.objects.filter(pk__in=[c.pk for c in conversations]).update(last_seq=2)
 
 
 def delete_stored(merchant_ids: list[int], tag: str, n: int) -> None:
     from conversations.models import Message
 
-    ids = list(Message.objects.filter(merchant_id__in=merchant_ids, client_msg_id__startswith=tag + "-")
-               .values_list("id", flat=True)[:n])
+    ids = list(
+        Message.objects.filter(
+            merchant_id__in=merchant_ids, client_msg_id__startswith=tag + "-"
+        ).values_list("id", flat=True)[:n]
+    )
     Message.objects.filter(pk__in=ids).delete()
 
 
 def count_stored(merchant_ids: list[int], tag: str) -> int:
     from conversations.models import Message
 
-    return Message.objects.filter(merchant_id__in=merchant_ids,
-                                  client_msg_id__startswith=tag + "-").count()
+    return Message.objects.filter(
+        merchant_id__in=merchant_ids, client_msg_id__startswith=tag + "-"
+    ).count()
 
 
-async def kefu_phase(stack: Stack, cfg: dict, sustainable_hint: float | None = None,
-                     drop_deliveries: int = 0, delete_rows: int = 0,
-                     only: set | None = None) -> dict:
+async def kefu_phase(
+    stack: Stack,
+    cfg: dict,
+    sustainable_hint: float | None = None,
+    drop_deliveries: int = 0,
+    delete_rows: int = 0,
+    only: set | None = None,
+) -> dict:
     """`drop_deliveries` / `delete_rows` are test hooks (tests/kefu/test_bench_smoke.py): per
     phase, pretend that many deliveries were lost / delete that many stored rows before counting,
     to prove the accounting notices."""
@@ -201,21 +276,27 @@ async def kefu_phase(stack: Stack, cfg: dict, sustainable_hint: float | None = N
 
     tag = f"b{uuid.uuid4().hex[:6]}"
     out: dict = {"errors_before": len(stack.errors())}
-    made = await asyncio.to_thread(make_merchants, cfg["merchants"], tag,
-                                   -(-cfg["visitors"] // cfg["merchants"]) + 5)
+    made = await asyncio.to_thread(
+        make_merchants, cfg["merchants"], tag, -(-cfg["visitors"] // cfg["merchants"]) + 5
+    )
     mids = [m.pk for m, _, _ in made]
     bases, wss = stack.bases, stack.ws_bases
     p = len(bases)
-    cookies = [await asyncio.to_thread(load.agent_login, bases[j % p], user, pw)
-               for j, (_, user, pw) in enumerate(made)]
-    agents = [load.AgentClient(f"{wss[j % p]}/ws/agent/{m.pk}/", cookies[j])
-              for j, (m, _, _) in enumerate(made)]
+    cookies = [
+        await asyncio.to_thread(load.agent_login, bases[j % p], user, pw)
+        for j, (_, user, pw) in enumerate(made)
+    ]
+    agents = [
+        load.AgentClient(f"{wss[j % p]}/ws/agent/{m.pk}/", cookies[j])
+        for j, (m, _, _) in enumerate(made)
+    ]
     keys = [made[i % len(made)][0].widget_key for i in range(cfg["visitors"])]
     t = time.perf_counter()
     boots = await asyncio.to_thread(load.bootstrap_many, bases, keys)
     out["bootstrap_per_s"] = len(boots) / (time.perf_counter() - t)
-    visitors = [load.VisitorClient(f"{wss[i % p]}{b['ws_path']}", b["token"])
-                for i, b in enumerate(boots)]
+    visitors = [
+        load.VisitorClient(f"{wss[i % p]}{b['ws_path']}", b["token"]) for i, b in enumerate(boots)
+    ]
     await load.open_all(agents)
     await load.open_all(visitors)
     everyone = agents + visitors
@@ -254,6 +335,7 @@ async def kefu_phase(stack: Stack, cfg: dict, sustainable_hint: float | None = N
         sustainable = sat["throughput"]
     else:
         sustainable = sustainable_hint or 100.0
+
     def drain_for(messages: float) -> float:
         # Past saturation the backlog drains at the sustainable rate: wait for all of it.
         return max(cfg["drain"], 2 * messages / max(sustainable, 1.0) + 10)
@@ -262,14 +344,32 @@ async def kefu_phase(stack: Stack, cfg: dict, sustainable_hint: float | None = N
         if want(f"load{rate}"):
             # Far past saturation one second shows the behaviour; longer only grows the queue.
             seconds = cfg["load_seconds"] if rate <= 1.5 * sustainable else 1
-            await phase(f"load{rate}", load.open_loop, rate, seconds, drain_for(rate * seconds),
-                        offered=rate)
+            await phase(
+                f"load{rate}",
+                load.open_loop,
+                rate,
+                seconds,
+                drain_for(rate * seconds),
+                offered=rate,
+            )
     if want("half"):
-        await phase("half", load.open_loop, sustainable / 2, cfg["load_seconds"], cfg["drain"],
-                    offered=round(sustainable / 2))
+        await phase(
+            "half",
+            load.open_loop,
+            sustainable / 2,
+            cfg["load_seconds"],
+            cfg["drain"],
+            offered=round(sustainable / 2),
+        )
     if want("double"):
-        await phase("double", load.open_loop, sustainable * 2, cfg["load_seconds"],
-                    drain_for(sustainable * 2 * cfg["load_seconds"]), offered=round(sustainable * 2))
+        await phase(
+            "double",
+            load.open_loop,
+            sustainable * 2,
+            cfg["load_seconds"],
+            drain_for(sustainable * 2 * cfg["load_seconds"]),
+            offered=round(sustainable * 2),
+        )
     load.attach(everyone, None)
     heartbeat.cancel()
     await load.close_all(everyone)
@@ -303,8 +403,10 @@ async def idle_phase(stack: Stack, cfg: dict, merchant_id: int) -> dict:
     minted = await asyncio.to_thread(mint_visitors, merchant_id, n)
     await asyncio.sleep(1)
     before = stack.stats(0)
-    clients = [load.VisitorClient(f"{stack.ws_bases[0]}/ws/visitor/?key={await _key(merchant_id)}",
-                                  token) for _, token in minted]
+    clients = [
+        load.VisitorClient(f"{stack.ws_bases[0]}/ws/visitor/?key={await _key(merchant_id)}", token)
+        for _, token in minted
+    ]
     ping = asyncio.ensure_future(pinger(clients))
     seconds = await load.open_all(clients, concurrency=100)
     await asyncio.sleep(2)
@@ -313,8 +415,11 @@ async def idle_phase(stack: Stack, cfg: dict, merchant_id: int) -> dict:
     alive = sum(1 for c in clients if not c.closed.is_set())
     await load.close_all(clients)
     result = {
-        "sockets": n, "alive": alive, "server_sockets": after["sockets"] - before["sockets"],
-        "open_seconds": seconds, "kb_per_socket": (after["rss_kb"] - before["rss_kb"]) / n,
+        "sockets": n,
+        "alive": alive,
+        "server_sockets": after["sockets"] - before["sockets"],
+        "open_seconds": seconds,
+        "kb_per_socket": (after["rss_kb"] - before["rss_kb"]) / n,
         "rss_mb": after["rss_kb"] / 1024,
     }
     log("kefu idle", result)
@@ -329,7 +434,8 @@ async def _key(merchant_id: int) -> str:
         from merchants.models import Merchant
 
         _keys[merchant_id] = await asyncio.to_thread(
-            lambda: Merchant.objects.get(pk=merchant_id).widget_key)
+            lambda: Merchant.objects.get(pk=merchant_id).widget_key
+        )
     return _keys[merchant_id]
 
 
@@ -344,8 +450,10 @@ async def storm_phase(stack: Stack, cfg: dict, merchant_id: int) -> dict:
     key = await _key(merchant_id)
     minted = await asyncio.to_thread(mint_visitors, merchant_id, n, True)
     p = len(stack.ws_bases)
-    clients = [load.VisitorClient(f"{stack.ws_bases[i % p]}/ws/visitor/?key={key}", token)
-               for i, (_, token) in enumerate(minted)]
+    clients = [
+        load.VisitorClient(f"{stack.ws_bases[i % p]}/ws/visitor/?key={key}", token)
+        for i, (_, token) in enumerate(minted)
+    ]
     await load.open_all(clients, concurrency=200)
     # The replay follows session.ready: wait until every socket shows seq 1.
     deadline = time.monotonic() + 30
@@ -374,7 +482,9 @@ async def storm_phase(stack: Stack, cfg: dict, merchant_id: int) -> dict:
     queries = stack.queries() - queries
     await asyncio.sleep(0.5)
     result = {
-        "sockets": n, "seconds": seconds, "failed": len(failed),
+        "sockets": n,
+        "seconds": seconds,
+        "failed": len(failed),
         "retries": sum(c.retries for c in clients),
         "shown_before": shown_first,
         "missed": sum(1 for c in clients if c.seqs.get(2, 0) == 0),
@@ -398,22 +508,35 @@ def cleanup(tag: str) -> None:
 # --- API over a million messages ---------------------------------------------------------------
 
 
-def api_phase(cfg: dict, database_url: str, redis_url: str, logdir: Path, requests: int = 200) -> dict:
+def api_phase(
+    cfg: dict, database_url: str, redis_url: str, logdir: Path, requests: int = 200
+) -> dict:
     from bench.stack import ROOT as root
 
     bench_db = database_url.rsplit("/", 1)[0] + "/" + os.environ.get("BENCH_DB", "kefu_bench")
     _create_database(database_url, bench_db.rsplit("/", 1)[1])
     env = dict(os.environ, DATABASE_URL=bench_db)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root,
-                   env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=root,
+        env=env,
+        check=True,
+    )
     log("api: loading / checking the data set (first run: a few minutes)")
-    done = subprocess.run([sys.executable, "bench/dataset.py"], cwd=root, env=env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "bench/dataset.py"],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     data = json.loads(done.stdout.strip().splitlines()[-1])
     log("api: data set", {k: v for k, v in data.items() if k not in ("token", "sample")})
     out = {"dataset": {k: v for k, v in data.items() if k not in ("token", "sample")}}
-    with Stack(processes=1, database_url=bench_db, redis_url=redis_url, logdir=logdir / "api",
-               worker=False) as stack:
+    with Stack(
+        processes=1, database_url=bench_db, redis_url=redis_url, logdir=logdir / "api", worker=False
+    ) as stack:
         base = stack.bases[0]
         headers = {"Authorization": f"Bearer {data['token']}"}
 
@@ -434,8 +557,12 @@ def api_phase(cfg: dict, database_url: str, redis_url: str, logdir: Path, reques
                 seconds, queries, _ = get(path)
                 times.append(seconds)
                 counts.add(queries)
-            return {"n": len(paths), "p50": pct(times, 50) * 1000, "p99": pct(times, 99) * 1000,
-                    "queries": sorted(counts)}
+            return {
+                "n": len(paths),
+                "p50": pct(times, 50) * 1000,
+                "p99": pct(times, 99) * 1000,
+                "queries": sorted(counts),
+            }
 
         out["inbox"] = series(["/api/v1/conversations/"] * requests)
         out["inbox_open"] = series(["/api/v1/conversations/?status=open"] * (requests // 2))
@@ -447,22 +574,29 @@ def api_phase(cfg: dict, database_url: str, redis_url: str, logdir: Path, reques
             deep.append(path)
         out["inbox_deep"] = series(deep * 5)
         sample = data["sample"]
-        out["history"] = series([f"/api/v1/conversations/{c}/messages/" for c in
-                                 (sample * 2)[:requests]])
+        out["history"] = series(
+            [f"/api/v1/conversations/{c}/messages/" for c in (sample * 2)[:requests]]
+        )
     for name in ("inbox", "inbox_open", "inbox_deep", "history"):
         log("api", name, out[name])
     return out
 
 
 def _create_database(server_url: str, name: str) -> None:
-    import MySQLdb
     from urllib.parse import unquote, urlparse
 
+    import MySQLdb
+
     u = urlparse(server_url)
-    conn = MySQLdb.connect(host=u.hostname or "127.0.0.1", port=u.port or 3306,
-                           user=unquote(u.username or ""), password=unquote(u.password or ""))
-    conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 "
-                          "COLLATE utf8mb4_unicode_ci")
+    conn = MySQLdb.connect(
+        host=u.hostname or "127.0.0.1",
+        port=u.port or 3306,
+        user=unquote(u.username or ""),
+        password=unquote(u.password or ""),
+    )
+    conn.cursor().execute(
+        f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )
     conn.close()
 
 
@@ -470,10 +604,12 @@ def _create_database(server_url: str, name: str) -> None:
 
 
 def fmt_row(r: dict) -> str:
-    return (f"per tx {r.get('per_tx', float('nan')):.1f} q/msg {r.get('queries_per_msg', float('nan')):.1f} | sent {r['sent']} acked {r['acked']} stored {r['stored']} delivered {r['delivered']} "
-            f"dup {r['duplicates']} | {r['throughput']:.0f} msg/s | delivery p50 {r['p50']:.1f} "
-            f"p99 {r['p99']:.1f} max {r['max']:.1f} ms | rate_limited {r['rate_limited']} "
-            f"errors {r['errors']} closed sockets {r.get('closed_sockets', 0)}")
+    return (
+        f"per tx {r.get('per_tx', float('nan')):.1f} q/msg {r.get('queries_per_msg', float('nan')):.1f} | sent {r['sent']} acked {r['acked']} stored {r['stored']} delivered {r['delivered']} "
+        f"dup {r['duplicates']} | {r['throughput']:.0f} msg/s | delivery p50 {r['p50']:.1f} "
+        f"p99 {r['p99']:.1f} max {r['max']:.1f} ms | rate_limited {r['rate_limited']} "
+        f"errors {r['errors']} closed sockets {r.get('closed_sockets', 0)}"
+    )
 
 
 def f1(x) -> str:
@@ -490,20 +626,26 @@ def report(m: dict, raw: dict, kefu: dict, api: dict | None, args, started: floa
         f"### Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
         f" ({'quick' if args.quick else 'full'}, {args.processes} daphne processes, "
         f"channels_redis {layer} layer"
-        + (f", batches capped at {args.max_batch}" if args.max_batch else "") + ")", "",
+        + (f", batches capped at {args.max_batch}" if args.max_batch else "")
+        + ")",
+        "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, Python {m['python']}; "
         f"load average at start {m['load'][0]:.2f} / {m['load'][1]:.2f} / {m['load'][2]:.2f}, "
         f"at end {os.getloadavg()[0]:.2f}; the load generator and every server share these "
-        f"cores; run took {time.time() - started:.0f} s.", "",
+        f"cores; run took {time.time() - started:.0f} s.",
+        "",
         "**Messages** (visitor -> agent; every message committed to MariaDB before its ack; "
         "stored = rows counted in the database; delivered = `message.created` frames on agent "
-        "sockets; latency from send to delivery):", "",
+        "sockets; latency from send to delivery):",
+        "",
         "| phase | offered msg/s | sent | acked | stored | delivered | dup | loss check | "
         "msg/s | delivery p50 / p99 / max ms | raw relay p50 / p99 ms | p99 ratio to raw | "
         "messages per transaction | SQL per message |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in ["warmup", "saturation"] + [f"load{r}" for r in args.cfg["loads"]] + ["half", "double"]:
+    for name in (
+        ["warmup", "saturation"] + [f"load{r}" for r in args.cfg["loads"]] + ["half", "double"]
+    ):
         r = kefu.get(name)
         if r is None:
             continue
@@ -511,62 +653,87 @@ def report(m: dict, raw: dict, kefu: dict, api: dict | None, args, started: floa
         offered = "closed loop" if name == "saturation" else f1(r["offered"])
         if name == "warmup":
             offered = "1 per visitor"
-        label = {"warmup": "first messages (start + route)",
-                 "saturation": "saturation (sustained)", "half": "half sustainable",
-                 "double": "2x sustainable"}.get(name, "fixed")
+        label = {
+            "warmup": "first messages (start + route)",
+            "saturation": "saturation (sustained)",
+            "half": "half sustainable",
+            "double": "2x sustainable",
+        }.get(name, "fixed")
         lines.append(
             f"| {label} | {offered} | {r['sent']} | {r['acked']} | {r['stored']} | "
             f"{r['delivered']} | {r['duplicates']} | {'OK' if r['ok'] else '**MISMATCH**'} | "
             f"{f1(r['throughput'])} | {f1(r['p50'])} / {f1(r['p99'])} / {f1(r['max'])} | "
-            + (f"{f1(rr['p50'])} / {f1(rr['p99'])} | {ratio(r['p99'], rr['p99'])} |" if rr else "- | - |")
+            + (
+                f"{f1(rr['p50'])} / {f1(rr['p99'])} | {ratio(r['p99'], rr['p99'])} |"
+                if rr
+                else "- | - |"
+            )
             + f" {f1(r['per_tx'])} | {f1(r['queries_per_msg'])} |"
         )
     sat, rsat = kefu.get("saturation"), raw.get("saturation")
-    lines += ["", f"Raw relay saturation: {f1(rsat['throughput'])} msg/s (p50 {f1(rsat['p50'])} ms)."
-              f" Sustained persisted throughput / raw = **{ratio(sat and sat['throughput'], rsat['throughput'])}**"
-              f" (target >= 0.25). Rate-limited frames resent by the clients: "
-              f"{sum(kefu[k]['rate_limited'] for k in kefu if isinstance(kefu[k], dict) and 'rate_limited' in kefu[k])}.", ""]
+    lines += [
+        "",
+        f"Raw relay saturation: {f1(rsat['throughput'])} msg/s (p50 {f1(rsat['p50'])} ms)."
+        f" Sustained persisted throughput / raw = **{ratio(sat and sat['throughput'], rsat['throughput'])}**"
+        f" (target >= 0.25). Rate-limited frames resent by the clients: "
+        f"{sum(kefu[k]['rate_limited'] for k in kefu if isinstance(kefu[k], dict) and 'rate_limited' in kefu[k])}.",
+        "",
+    ]
     if "idle" in kefu:
         i, ri = kefu["idle"], raw["idle"]
         lines += [
-            "**Idle sockets** (authenticated visitor sockets on one daphne process; RSS slope):", "",
+            "**Idle sockets** (authenticated visitor sockets on one daphne process; RSS slope):",
+            "",
             "| sockets | alive after open | open time s | KB per socket | process RSS MB | raw relay KB per socket | ratio |",
             "|---|---|---|---|---|---|---|",
             f"| {i['sockets']} | {i['alive']} | {f1(i['open_seconds'])} | {f1(i['kb_per_socket'])} | "
-            f"{f1(i['rss_mb'])} | {f1(ri['kb_per_socket'])} | {ratio(i['kb_per_socket'], ri['kb_per_socket'])} |", "",
+            f"{f1(i['rss_mb'])} | {f1(ri['kb_per_socket'])} | {ratio(i['kb_per_socket'], ri['kb_per_socket'])} |",
+            "",
         ]
     if "storm" in kefu:
         s = kefu["storm"]
         lines += [
             "**Reconnect storm** (sockets with a conversation each dropped at once; an agent "
             "answers every conversation while they are down; all reconnect at once with their "
-            "last seq):", "",
+            "last seq):",
+            "",
             "| sockets | all resumed in s | failed | missed | duplicated | DB queries per reconnect | raw relay reconnect s | ratio |",
             "|---|---|---|---|---|---|---|---|",
             f"| {s['sockets']} | {f1(s['seconds'])} | {s['failed']} | {s['missed']} | "
             f"{s['duplicated']} | {f1(s['queries_per_reconnect'])} | {f1(raw['storm_seconds'])} | "
-            f"{ratio(s['seconds'], raw['storm_seconds'])} |", "",
+            f"{ratio(s['seconds'], raw['storm_seconds'])} |",
+            "",
         ]
     if api:
         d = api["dataset"]
         lines += [
             f"**APIs over {d['conversations']:,} conversations and {d['messages']:,} messages** "
             "(one merchant, MariaDB, one daphne process, sequential requests with an API token; "
-            "queries counted in the server):", "",
-            "| request | n | p50 ms | p99 ms | SQL queries per request |", "|---|---|---|---|---|",
+            "queries counted in the server):",
+            "",
+            "| request | n | p50 ms | p99 ms | SQL queries per request |",
+            "|---|---|---|---|---|",
         ]
-        for name, label in [("inbox", "inbox list, first page (50)"),
-                            ("inbox_open", "inbox list, status=open"),
-                            ("inbox_deep", "inbox list, pages 1-20 by cursor"),
-                            ("history", "message history of a conversation")]:
+        for name, label in [
+            ("inbox", "inbox list, first page (50)"),
+            ("inbox_open", "inbox list, status=open"),
+            ("inbox_deep", "inbox list, pages 1-20 by cursor"),
+            ("history", "message history of a conversation"),
+        ]:
             a = api[name]
-            lines.append(f"| {label} | {a['n']} | {f1(a['p50'])} | {f1(a['p99'])} | "
-                         f"{', '.join(map(str, a['queries']))} |")
+            lines.append(
+                f"| {label} | {a['n']} | {f1(a['p50'])} | {f1(a['p99'])} | "
+                f"{', '.join(map(str, a['queries']))} |"
+            )
         lines.append("")
     errors = kefu.get("server_errors") or []
-    lines.append(f"Server log: {len(errors)} ERROR/traceback lines"
-                 + (f" (first: `{errors[0]}`)" if errors else "") + "; Celery worker "
-                 + ("alive" if kefu.get("worker_alive") else "**died**") + " at the end.")
+    lines.append(
+        f"Server log: {len(errors)} ERROR/traceback lines"
+        + (f" (first: `{errors[0]}`)" if errors else "")
+        + "; Celery worker "
+        + ("alive" if kefu.get("worker_alive") else "**died**")
+        + " at the end."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -591,8 +758,12 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--layer", choices=["pubsub", "core"], default="pubsub")
     parser.add_argument("--no-api", action="store_true")
-    parser.add_argument("--max-batch", type=int, default=0,
-                        help="cap the visitor-message batch (1 = one transaction per message)")
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=0,
+        help="cap the visitor-message batch (1 = one transaction per message)",
+    )
     args = parser.parse_args()
     # Stopped from outside (Ctrl-C, kill): still stop the servers it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -612,8 +783,13 @@ def main() -> None:
     env = {"SECRET_KEY": settings.SECRET_KEY, "BENCH_CHANNEL_LAYER": args.layer}
     if args.max_batch:
         env["BENCH_MAX_BATCH"] = str(args.max_batch)
-    with Stack(processes=args.processes, database_url=database_url, redis_url=redis_url,
-               logdir=logdir, env=env) as stack:
+    with Stack(
+        processes=args.processes,
+        database_url=database_url,
+        redis_url=redis_url,
+        logdir=logdir,
+        env=env,
+    ) as stack:
         kefu = asyncio.run(kefu_phase(stack, cfg))
     api = api_phase(cfg, database_url, redis_url, logdir) if cfg["api"] else None
     text = report(m, raw, kefu, api, args, started)
@@ -623,8 +799,10 @@ def main() -> None:
     phases = [v for v in kefu.values() if isinstance(v, dict) and "ok" in v]
     ok = all(p["ok"] for p in phases)
     storm = kefu.get("storm")
-    ok = ok and (storm is None or (storm["missed"] == 0 and storm["duplicated"] == 0
-                                    and storm["failed"] == 0))
+    ok = ok and (
+        storm is None
+        or (storm["missed"] == 0 and storm["duplicated"] == 0 and storm["failed"] == 0)
+    )
     print("loss accounting:", "OK" if ok else "MISMATCH")
     sys.exit(0 if ok else 1)
 

@@ -14,10 +14,13 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from merchants.admin_scoping import (
-    MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids,
-)
 from kefu.errors import KefuError
+from merchants.admin_scoping import (
+    MerchantScopedAdmin,
+    TenantRowForm,
+    is_platform_admin,
+    managed_ids,
+)
 from merchants.models import Membership
 
 from . import services
@@ -33,13 +36,30 @@ class VisitorAdmin(MerchantScopedAdmin):
     search_fields = ("name", "email", "phone", "external_id", "anonymous_id")
     ordering = ("-last_seen_at", "-id")
     fields = (
-        "merchant", "name", "email", "phone", "external_id", "attributes", "anonymous_id",
-        "first_seen_at", "last_seen_at", "ip", "user_agent", "page_url", "page_title",
+        "merchant",
+        "name",
+        "email",
+        "phone",
+        "external_id",
+        "attributes",
+        "anonymous_id",
+        "first_seen_at",
+        "last_seen_at",
+        "ip",
+        "user_agent",
+        "page_url",
+        "page_title",
     )
     # What the widget reports, and the identity only a signed bootstrap may set.
     readonly_fields = (
-        "anonymous_id", "external_id", "first_seen_at", "last_seen_at", "ip", "user_agent",
-        "page_url", "page_title",
+        "anonymous_id",
+        "external_id",
+        "first_seen_at",
+        "last_seen_at",
+        "ip",
+        "user_agent",
+        "page_url",
+        "page_title",
     )
 
     def has_add_permission(self, request, *args):
@@ -91,13 +111,18 @@ class ConversationForm(TenantRowForm):
         # On an existing conversation these go through services.assignment, which knows
         # resolving and reopening, and handing over to an agent or a team.
         if "status" in self.changed_data and cleaned.get("status") not in (
-            Conversation.Status.OPEN, Conversation.Status.RESOLVED
+            Conversation.Status.OPEN,
+            Conversation.Status.RESOLVED,
         ):
             self.add_error("status", gettext("Set it to open or resolved here."))
         if "assignee" in self.changed_data and cleaned.get("assignee") is None:
-            self.add_error("assignee", gettext(
-                "To unassign, transfer the conversation to a team (the team's routing picks the "
-                "next agent, or it waits in the queue)."))
+            self.add_error(
+                "assignee",
+                gettext(
+                    "To unassign, transfer the conversation to a team (the team's routing picks the "
+                    "next agent, or it waits in the queue)."
+                ),
+            )
         if "team" in self.changed_data and cleaned.get("team") is None:
             self.add_error("team", gettext("Transfer it to another team instead."))
         return cleaned
@@ -107,7 +132,14 @@ class ConversationForm(TenantRowForm):
 class ConversationAdmin(MerchantScopedAdmin):
     form = ConversationForm
     list_display = (
-        "id", "visitor", "status", "assignee", "team", "source", "preview", "last_message_at",
+        "id",
+        "visitor",
+        "status",
+        "assignee",
+        "team",
+        "source",
+        "preview",
+        "last_message_at",
         "unread_agent_count",
     )
     list_filter = ("status", "source", "team")
@@ -123,16 +155,42 @@ class ConversationAdmin(MerchantScopedAdmin):
     # services.assignment (see save_model): they are recorded as routing events and reach
     # open workspaces and the visitor like the same action taken in the workspace.
     fields = (
-        "merchant", "visitor", "status", "assignee", "team", "source", "priority", "queued_at",
-        "assigned_at", "bot_active", "intent", "created_at", "first_response_at", "resolved_at",
-        "last_message_at", "last_message_preview", "unread_agent_count", "unread_visitor_count",
+        "merchant",
+        "visitor",
+        "status",
+        "assignee",
+        "team",
+        "source",
+        "priority",
+        "queued_at",
+        "assigned_at",
+        "bot_active",
+        "intent",
+        "created_at",
+        "first_response_at",
+        "resolved_at",
+        "last_message_at",
+        "last_message_preview",
+        "unread_agent_count",
+        "unread_visitor_count",
         "transcript",
     )
     # Counters and the last-message copy are maintained by conversations.services.
     readonly_fields = (
-        "source", "priority", "queued_at", "assigned_at", "bot_active", "intent",
-        "created_at", "first_response_at", "resolved_at", "last_message_at",
-        "last_message_preview", "unread_agent_count", "unread_visitor_count", "transcript",
+        "source",
+        "priority",
+        "queued_at",
+        "assigned_at",
+        "bot_active",
+        "intent",
+        "created_at",
+        "first_response_at",
+        "resolved_at",
+        "last_message_at",
+        "last_message_preview",
+        "unread_agent_count",
+        "unread_visitor_count",
+        "transcript",
     )
     inlines = [RoutingEventInline]
 
@@ -156,13 +214,17 @@ class ConversationAdmin(MerchantScopedAdmin):
             if "team" in form.changed_data:
                 services.conversation_transfer(**ids, actor_user_id=actor, to_team_id=obj.team_id)
             if "assignee" in form.changed_data:
-                services.conversation_transfer(**ids, actor_user_id=actor,
-                                               to_user_id=obj.assignee_id)
+                services.conversation_transfer(
+                    **ids, actor_user_id=actor, to_user_id=obj.assignee_id
+                )
             if "status" in form.changed_data:
                 services.conversation_set_status(
-                    **ids, status=obj.status,
+                    **ids,
+                    status=obj.status,
                     # A platform operator without a membership acts as "nobody".
-                    actor_user_id=actor if routing_actor_is_member(obj.merchant_id, actor) else None,
+                    actor_user_id=actor
+                    if routing_actor_is_member(obj.merchant_id, actor)
+                    else None,
                 )
         except KefuError as exc:
             request._kefu_routing_error = True
@@ -183,15 +245,16 @@ class ConversationAdmin(MerchantScopedAdmin):
         if obj is None or obj.pk is None:
             return "-"
         rows = list(
-            Message.objects.filter(merchant_id=obj.merchant_id, conversation=obj)
-            .order_by("-seq")[:TRANSCRIPT_LIMIT]
+            Message.objects.filter(merchant_id=obj.merchant_id, conversation=obj).order_by("-seq")[
+                :TRANSCRIPT_LIMIT
+            ]
         )
         rows.reverse()
         if not rows:
             return "-"
         body = format_html_join(
             "",
-            '<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
             '<td style="white-space: pre-wrap">{}</td></tr>',
             (
                 (
@@ -204,11 +267,14 @@ class ConversationAdmin(MerchantScopedAdmin):
                 for m in rows
             ),
         )
-        all_url = reverse("admin:conversations_message_changelist") + f"?conversation__id__exact={obj.pk}"
+        all_url = (
+            reverse("admin:conversations_message_changelist") + f"?conversation__id__exact={obj.pk}"
+        )
         return format_html(
-            '<table class="kefu-transcript"><tbody>{}</tbody></table>'
-            '<p><a href="{}">{}</a></p>',
-            body, all_url, _("All messages of this conversation"),
+            '<table class="kefu-transcript"><tbody>{}</tbody></table><p><a href="{}">{}</a></p>',
+            body,
+            all_url,
+            _("All messages of this conversation"),
         )
 
 
@@ -218,7 +284,12 @@ class MessageAdmin(MerchantScopedAdmin):
     and the conversation's counters right."""
 
     list_display = (
-        "conversation", "seq", "sender_kind", "sender_name", "body_preview", "is_private",
+        "conversation",
+        "seq",
+        "sender_kind",
+        "sender_name",
+        "body_preview",
+        "is_private",
         "created_at",
     )
     list_filter = ("sender_kind", "kind", "is_private")
@@ -242,7 +313,9 @@ class MessageAdmin(MerchantScopedAdmin):
 
 
 def routing_actor_is_member(merchant_id: int, user_id: int) -> bool:
-    return Membership.objects.filter(merchant_id=merchant_id, user_id=user_id, is_active=True).exists()
+    return Membership.objects.filter(
+        merchant_id=merchant_id, user_id=user_id, is_active=True
+    ).exists()
 
 
 @admin.register(RoutingEvent)

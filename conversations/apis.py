@@ -5,7 +5,6 @@ through services and render with the socket's shapes (serializers.py)."""
 
 from __future__ import annotations
 
-
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
@@ -18,9 +17,18 @@ from merchants.selectors import membership_get_by_user_id
 
 from . import selectors, services
 from .serializers import (
-    CannedResponseSerializer, ClaimSerializer, ConversationFilterSerializer,
-    ConversationSerializer, MessageCreateSerializer, MessageFilterSerializer, MessageSerializer,
-    QueueSerializer, RoutingEventSerializer, StatusSerializer, TeamSerializer, TransferSerializer,
+    CannedResponseSerializer,
+    ClaimSerializer,
+    ConversationFilterSerializer,
+    ConversationSerializer,
+    MessageCreateSerializer,
+    MessageFilterSerializer,
+    MessageSerializer,
+    QueueSerializer,
+    RoutingEventSerializer,
+    StatusSerializer,
+    TeamSerializer,
+    TransferSerializer,
     VisitorSerializer,
 )
 
@@ -75,7 +83,8 @@ class ConversationDetail(generics.RetrieveAPIView):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=["messages"], parameters=[MessageFilterSerializer],
+        tags=["messages"],
+        parameters=[MessageFilterSerializer],
         summary="Messages of a conversation, oldest first (private notes included)",
     ),
 )
@@ -105,10 +114,15 @@ class MessageListCreate(generics.ListCreateAPIView):
         request=MessageCreateSerializer,
         responses={
             201: MessageSerializer,
-            200: OpenApiResponse(MessageSerializer, "The `client_msg_id` was used before with "
-                                 "the same body: the stored message, nothing new was sent."),
-            400: OpenApiResponse(description="Field errors, or `code`: message_empty, "
-                                 "message_too_long, client_msg_id_conflict, conversation_closed."),
+            200: OpenApiResponse(
+                MessageSerializer,
+                "The `client_msg_id` was used before with "
+                "the same body: the stored message, nothing new was sent.",
+            ),
+            400: OpenApiResponse(
+                description="Field errors, or `code`: message_empty, "
+                "message_too_long, client_msg_id_conflict, conversation_closed."
+            ),
         },
     )
     def post(self, request, pk: int):
@@ -117,9 +131,11 @@ class MessageListCreate(generics.ListCreateAPIView):
         data.is_valid(raise_exception=True)
         params = data.validated_data
         message, created = services.message_send_by_agent(
-            merchant_id=merchant_id, conversation_id=pk,
+            merchant_id=merchant_id,
+            conversation_id=pk,
             sender=self._sender(request, merchant_id, params.get("user_id")),
-            client_msg_id=params.get("client_msg_id"), body=params["body"],
+            client_msg_id=params.get("client_msg_id"),
+            body=params["body"],
             private=params["private"],
         )
         return Response(
@@ -132,8 +148,10 @@ class MessageListCreate(generics.ListCreateAPIView):
         membership = request.kefu_membership  # None for a token
         if user_id is None or (membership is not None and user_id == membership.user_id):
             # A token writes under its own name; a session as its user.
-            return services.Sender.agent(membership) if membership else (
-                services.Sender.api_token(request.auth)
+            return (
+                services.Sender.agent(membership)
+                if membership
+                else (services.Sender.api_token(request.auth))
             )
         if membership is not None:
             # Agents must not put words in a colleague's mouth; integrations may (they act
@@ -205,7 +223,9 @@ def _acting_user(request, merchant_id: int, user_id: int | None, *, required: bo
             )
         return None
     if membership_get_by_user_id(merchant_id=merchant_id, user_id=user_id) is None:
-        raise serializers.ValidationError({"user_id": [_("Not an active member of this merchant.")]})
+        raise serializers.ValidationError(
+            {"user_id": [_("Not an active member of this merchant.")]}
+        )
     return user_id
 
 
@@ -216,10 +236,13 @@ def _body(serializer_class, request) -> dict:
 
 
 ACTION_ERRORS = {
-    400: OpenApiResponse(description="Field errors, or `code`: conversation_closed, "
-                         "agent_unavailable."),
-    403: OpenApiResponse(description="`code` forbidden: not an agent of this merchant, or an "
-                         "agent moving someone else's conversation (owners and admins may)."),
+    400: OpenApiResponse(
+        description="Field errors, or `code`: conversation_closed, agent_unavailable."
+    ),
+    403: OpenApiResponse(
+        description="`code` forbidden: not an agent of this merchant, or an "
+        "agent moving someone else's conversation (owners and admins may)."
+    ),
     404: OpenApiResponse(description="No such conversation for this merchant."),
 }
 
@@ -279,12 +302,19 @@ class ConversationAction(generics.GenericAPIView):
         return Response(ConversationSerializer(conversation).data)
 
 
-@extend_schema(tags=["routing"], summary="Take a queued or unassigned conversation",
-               request=ClaimSerializer, responses={
-                   200: ConversationSerializer, **ACTION_ERRORS,
-                   409: OpenApiResponse(description="`code` already_assigned: someone else "
-                                        "has it (the loser of a race gets this)."),
-               })
+@extend_schema(
+    tags=["routing"],
+    summary="Take a queued or unassigned conversation",
+    request=ClaimSerializer,
+    responses={
+        200: ConversationSerializer,
+        **ACTION_ERRORS,
+        409: OpenApiResponse(
+            description="`code` already_assigned: someone else "
+            "has it (the loser of a race gets this)."
+        ),
+    },
+)
 class ConversationClaim(ConversationAction):
     """The agent takes the conversation (from the queue, or unassigned). Two claiming at once:
     one gets it, the other a 409."""
@@ -292,12 +322,17 @@ class ConversationClaim(ConversationAction):
     def act(self, request, merchant_id: int, pk: int):
         params = _body(ClaimSerializer, request)
         user_id = _acting_user(request, merchant_id, params.get("user_id"), required=True)
-        return services.conversation_claim(merchant_id=merchant_id, conversation_id=pk,
-                                          user_id=user_id)
+        return services.conversation_claim(
+            merchant_id=merchant_id, conversation_id=pk, user_id=user_id
+        )
 
 
-@extend_schema(tags=["routing"], summary="Transfer to an agent or a team, with a note",
-               request=TransferSerializer, responses={200: ConversationSerializer, **ACTION_ERRORS})
+@extend_schema(
+    tags=["routing"],
+    summary="Transfer to an agent or a team, with a note",
+    request=TransferSerializer,
+    responses={200: ConversationSerializer, **ACTION_ERRORS},
+)
 class ConversationTransfer(ConversationAction):
     """Hand the conversation to an agent (`to_user_id`) or let a team's routing pick one
     (`to_team_id`); the note is kept as a private note. Agents move their own conversations,
@@ -307,14 +342,21 @@ class ConversationTransfer(ConversationAction):
         params = _body(TransferSerializer, request)
         actor = _acting_user(request, merchant_id, params.get("user_id"), required=True)
         return services.conversation_transfer(
-            merchant_id=merchant_id, conversation_id=pk, actor_user_id=actor,
-            to_user_id=params.get("to_user_id"), to_team_id=params.get("to_team_id"),
+            merchant_id=merchant_id,
+            conversation_id=pk,
+            actor_user_id=actor,
+            to_user_id=params.get("to_user_id"),
+            to_team_id=params.get("to_team_id"),
             note=params["note"],
         )
 
 
-@extend_schema(tags=["routing"], summary="Resolve or reopen", request=StatusSerializer,
-               responses={200: ConversationSerializer, **ACTION_ERRORS})
+@extend_schema(
+    tags=["routing"],
+    summary="Resolve or reopen",
+    request=StatusSerializer,
+    responses={200: ConversationSerializer, **ACTION_ERRORS},
+)
 class ConversationStatus(ConversationAction):
     """Resolve (frees the agent's slot and serves the queue) or reopen."""
 
@@ -322,6 +364,8 @@ class ConversationStatus(ConversationAction):
         params = _body(StatusSerializer, request)
         actor = _acting_user(request, merchant_id, params.get("user_id"), required=False)
         return services.conversation_set_status(
-            merchant_id=merchant_id, conversation_id=pk, actor_user_id=actor,
+            merchant_id=merchant_id,
+            conversation_id=pk,
+            actor_user_id=actor,
             status=params["status"],
         )

@@ -13,7 +13,9 @@ class ConversationsConfig(AppConfig):
 
         from . import pipeline, routing, signals
 
-        capacity_freed.connect(routing.capacity_freed_received,
-                               dispatch_uid="conversations.routing.queue_drain")
+        capacity_freed.connect(
+            routing.capacity_freed_received, dispatch_uid="conversations.routing.queue_drain"
+        )
         signals.visitor_message_stored.connect(
-            pipeline.visitor_message_stored, dispatch_uid="conversations.pipeline")
+            pipeline.visitor_message_stored, dispatch_uid="conversations.pipeline"
+        )

@@ -38,39 +38,60 @@ def suggestions_for(*, merchant_id: int, conversation_id: int) -> list[dict]:
     """Best FAQ answers for the conversation's last visitor message; [] before the first
     training or the first visitor message. NotFound for another merchant's conversation."""
     conversation = conversation_selectors.conversation_get(
-        merchant_id=merchant_id, conversation_id=conversation_id)
+        merchant_id=merchant_id, conversation_id=conversation_id
+    )
     text = (
         Message.objects.filter(conversation=conversation, sender_kind=Message.SenderKind.VISITOR)
-        .order_by("-seq").values_list("body", flat=True).first()
+        .order_by("-seq")
+        .values_list("body", flat=True)
+        .first()
     )
     engine = kb_selectors.engine_for(merchant_id=merchant_id) if text else None
     if engine is None:
         return []
-    ranked = [c for c in engine.answer(text, k=SUGGESTIONS * 2)
-              if c.kind == "faq" and c.confidence >= MIN_CONFIDENCE]
+    ranked = [
+        c
+        for c in engine.answer(text, k=SUGGESTIONS * 2)
+        if c.kind == "faq" and c.confidence >= MIN_CONFIDENCE
+    ]
     if not ranked:
         return []
     now = timezone.now()
     # Only entries still answerable: the model may predate a disable or an expiry.
-    faqs = Faq.objects.filter(
-        Q(valid_from__isnull=True) | Q(valid_from__lte=now),
-        Q(valid_until__isnull=True) | Q(valid_until__gt=now),
-        merchant_id=merchant_id, is_enabled=True, pk__in=[c.id for c in ranked],
-    ).only("id", "question", "answer").in_bulk()
+    faqs = (
+        Faq.objects.filter(
+            Q(valid_from__isnull=True) | Q(valid_from__lte=now),
+            Q(valid_until__isnull=True) | Q(valid_until__gt=now),
+            merchant_id=merchant_id,
+            is_enabled=True,
+            pk__in=[c.id for c in ranked],
+        )
+        .only("id", "question", "answer")
+        .in_bulk()
+    )
     out = []
     for c in ranked:
         faq = faqs.get(c.id)
         if faq is not None:
-            out.append({"faq_id": faq.pk, "question": faq.question, "answer": faq.answer,
-                        "answer_text": html_to_text(faq.answer),
-                        "confidence": round(c.confidence, 3)})
+            out.append(
+                {
+                    "faq_id": faq.pk,
+                    "question": faq.question,
+                    "answer": faq.answer,
+                    "answer_text": html_to_text(faq.answer),
+                    "confidence": round(c.confidence, 3),
+                }
+            )
     return out[:SUGGESTIONS]
 
 
 @extend_schema(
-    tags=["conversations"], summary="Suggested knowledge-base answers for the last visitor message",
-    responses={200: SuggestionSerializer(many=True),
-               404: OpenApiResponse(description="No such conversation for this merchant.")},
+    tags=["conversations"],
+    summary="Suggested knowledge-base answers for the last visitor message",
+    responses={
+        200: SuggestionSerializer(many=True),
+        404: OpenApiResponse(description="No such conversation for this merchant."),
+    },
 )
 class ConversationSuggestions(generics.GenericAPIView):
     serializer_class = SuggestionSerializer

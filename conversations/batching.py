@@ -76,10 +76,11 @@ class VisitorMessageWriter:
                 try:
                     try:
                         results, events, steps = await database_sync_to_async(_store)(sends)
-                    except Exception:  # noqa: BLE001 - each send then meets its own error
+                    except Exception:
                         logger.exception("batch store failed; every send goes alone")
-                        results, events, steps = await database_sync_to_async(
-                            _store_one_by_one)(sends)
+                        results, events, steps = await database_sync_to_async(_store_one_by_one)(
+                            sends
+                        )
                 except BaseException as exc:  # never leave a socket waiting for an answer
                     results = [exc] * len(batch)
                     if not isinstance(exc, Exception):

@@ -75,34 +75,50 @@ HANDOVER_REASONS = {
 # --- Entry points --------------------------------------------------------------------------------
 
 
-def visitor_message_received(*, merchant_id: int, conversation_id: int, message_id: int,
-                             started: bool, reopened: bool = False) -> bool:
+def visitor_message_received(
+    *,
+    merchant_id: int,
+    conversation_id: int,
+    message_id: int,
+    started: bool,
+    reopened: bool = False,
+) -> bool:
     """Answer if the bot owns the conversation (or takes a new one); True keeps it away from
     the router."""
     try:
         return _received(merchant_id, conversation_id, message_id, started)
-    except Exception:  # noqa: BLE001 - a bot bug must not leave the visitor with nobody
+    except Exception:
         log.exception("bot failed on conversation %s; handing over", conversation_id)
-        conversation_handover(merchant_id=merchant_id, conversation_id=conversation_id,
-                              reason=BOT_ERROR)
+        conversation_handover(
+            merchant_id=merchant_id, conversation_id=conversation_id, reason=BOT_ERROR
+        )
         return True
 
 
-def conversation_handover(*, merchant_id: int, conversation_id: int, reason: str,
-                          detail: dict | None = None) -> None:
+def conversation_handover(
+    *, merchant_id: int, conversation_id: int, reason: str, detail: dict | None = None
+) -> None:
     """The bot steps aside: the router records a HANDOVER event saying why (rendered here, in
     the site language) and routes the conversation like a new one."""
     with translation.override(settings.LANGUAGE_CODE):
         shown = _(HANDOVER_REASONS[reason]) if reason in HANDOVER_REASONS else reason
         text = _(R_HANDOVER) % {"reason": shown}
-    routing.conversation_handover(merchant_id=merchant_id, conversation_id=conversation_id,
-                                  reason=reason, reason_text=text[:300], detail=detail)
+    routing.conversation_handover(
+        merchant_id=merchant_id,
+        conversation_id=conversation_id,
+        reason=reason,
+        reason_text=text[:300],
+        detail=detail,
+    )
 
 
 def _received(merchant_id: int, conversation_id: int, message_id: int, started: bool) -> bool:
     # One query on every visitor message, also for merchants whose bot is off.
-    conversation = Conversation.objects.select_related("merchant").filter(
-        merchant_id=merchant_id, pk=conversation_id).first()
+    conversation = (
+        Conversation.objects.select_related("merchant")
+        .filter(merchant_id=merchant_id, pk=conversation_id)
+        .first()
+    )
     if conversation is None or conversation.status not in ACTIVE:
         return False
     merchant = conversation.merchant
@@ -140,7 +156,8 @@ def visitor_handover_request(*, merchant_id: int, visitor_id: int) -> tuple[bool
     """The widget's "talk to a human" button: (handed over, the conversation's id). Not handed
     over when the bot is not answering this visitor's conversation (a person already has it)."""
     conversation = conversation_selectors.conversation_current_for_visitor(
-        merchant_id=merchant_id, visitor_id=visitor_id)
+        merchant_id=merchant_id, visitor_id=visitor_id
+    )
     if conversation is None:
         raise NotFound("Conversation not found.")
     if not conversation.bot_active:
@@ -168,7 +185,8 @@ def _lock(merchant_id: int, conversation_id: int) -> Conversation | None:
     """The conversation, row-locked, while the bot may still speak in it (open or pending)."""
     try:
         conversation = conversation_services.conversation_lock(
-            merchant_id=merchant_id, conversation_id=conversation_id)
+            merchant_id=merchant_id, conversation_id=conversation_id
+        )
     except NotFound:
         return None
     return conversation if conversation.status in ACTIVE else None
@@ -182,7 +200,8 @@ def _tell_visitor(merchant_id: int, conversation_id: int) -> None:
         realtime.publish_on_commit(
             realtime.visitor_group(conversation.visitor_id),
             protocol.VisitorConversationStateFrame(
-                conversation=realtime.visitor_conversation_out(conversation)),
+                conversation=realtime.visitor_conversation_out(conversation)
+            ),
         )
 
 
@@ -202,10 +221,17 @@ class _Turn:
     transaction, with the conversation row locked)."""
 
     def __init__(self, merchant: Merchant, conversation: Conversation, engine, message: Message):
-        self.merchant, self.conversation, self.engine, self.message = merchant, conversation, engine, message
+        self.merchant, self.conversation, self.engine, self.message = (
+            merchant,
+            conversation,
+            engine,
+            message,
+        )
         self.text = message.body
         self.state = _fresh_state(conversation)
-        self.lang = dialogue.language_of(self.text, self.state.get("lang") or settings.LANGUAGE_CODE)
+        self.lang = dialogue.language_of(
+            self.text, self.state.get("lang") or settings.LANGUAGE_CODE
+        )
         self.state["lang"] = self.lang
         self.apologise = message.sentiment_label == "negative"
 
@@ -218,7 +244,9 @@ class _Turn:
                 body = _("Sorry for the trouble.") + " " + body
             self.apologise = False
         conversation_services.message_send_by_bot(
-            merchant_id=self.merchant.pk, conversation_id=self.conversation.pk, body=body,
+            merchant_id=self.merchant.pk,
+            conversation_id=self.conversation.pk,
+            body=body,
             meta=meta or {},
         )
 
@@ -273,8 +301,9 @@ class _Turn:
                 return combined, True
         return plain, False
 
-    def answer(self, kind: str, oid: int, confidence: float, *, picked: bool = False,
-               context: bool = False) -> None:
+    def answer(
+        self, kind: str, oid: int, confidence: float, *, picked: bool = False, context: bool = False
+    ) -> None:
         meta = {"confidence": round(confidence, 3), "kind": kind}
         if picked:
             meta["picked"] = True
@@ -284,20 +313,29 @@ class _Turn:
             faq = kb_selectors.faq_answerable(merchant_id=self.merchant.pk, faq_id=oid)
             if faq is None:  # disabled or expired since the model was trained
                 return self.not_understood(0.0)
-            self.state.update(topic={"kind": "faq", "id": faq.pk, "label": faq.question},
-                              intent=faq.question, low=0)
+            self.state.update(
+                topic={"kind": "faq", "id": faq.pk, "label": faq.question},
+                intent=faq.question,
+                low=0,
+            )
             self.state.pop("slot", None)
             self.save()
             self.say(html_to_text(faq.answer), {**meta, "faq_id": faq.pk, "question": faq.question})
             faq_id = faq.pk
             transaction.on_commit(
-                lambda: Faq.objects.filter(pk=faq_id).update(hits=F("hits") + 1), robust=True)
+                lambda: Faq.objects.filter(pk=faq_id).update(hits=F("hits") + 1), robust=True
+            )
             return None
-        intent = Intent.objects.filter(merchant_id=self.merchant.pk, pk=oid, is_enabled=True).first()
+        intent = Intent.objects.filter(
+            merchant_id=self.merchant.pk, pk=oid, is_enabled=True
+        ).first()
         if intent is None:
             return self.not_understood(0.0)
-        self.state.update(topic={"kind": "intent", "id": intent.pk, "label": _intent_label(intent)},
-                          intent=intent.name, low=0)
+        self.state.update(
+            topic={"kind": "intent", "id": intent.pk, "label": _intent_label(intent)},
+            intent=intent.name,
+            low=0,
+        )
         self.state.pop("slot", None)
         meta.update(intent=intent.name, intent_id=intent.pk)
         if intent.action == Intent.Action.HANDOVER:
@@ -318,7 +356,8 @@ class _Turn:
         and the visitor clearly asked something else instead (that is then answered)."""
         pending = self.state["slot"]
         intent = Intent.objects.filter(
-            merchant_id=self.merchant.pk, pk=pending["intent_id"], is_enabled=True).first()
+            merchant_id=self.merchant.pk, pk=pending["intent_id"], is_enabled=True
+        ).first()
         if intent is None or pending["index"] >= len(intent.slots):
             self.state.pop("slot")
             return False
@@ -327,8 +366,10 @@ class _Turn:
         meta = {"intent": intent.name, "intent_id": intent.pk}
         if value is None:
             other = dialogue.decide(self.engine.answer(self.text, k=dialogue.MAX_CHOICES + 1))
-            if other.action == "answer" and (other.candidates[0].kind, other.candidates[0].id) \
-                    != ("intent", intent.pk):
+            if other.action == "answer" and (other.candidates[0].kind, other.candidates[0].id) != (
+                "intent",
+                intent.pk,
+            ):
                 self.state.pop("slot")  # a new question, not a wrong answer
                 return False
             pending["tries"] += 1
@@ -336,8 +377,10 @@ class _Turn:
                 self.hand_over("low_confidence")
                 return True
             self.save()
-            self.say(slot.get("reprompt") or slot["prompt"],
-                     {**meta, "slot": slot["name"], "reprompt": True})
+            self.say(
+                slot.get("reprompt") or slot["prompt"],
+                {**meta, "slot": slot["name"], "reprompt": True},
+            )
             return True
         pending["values"][slot["name"]] = value
         pending["index"] += 1
@@ -362,9 +405,17 @@ class _Turn:
         choices = []
         for c in candidates:
             label = self.choice_label(c)
-            if label and all(dialogue.normalize(label) != dialogue.normalize(x["label"]) for x in choices):
-                choices.append({"label": label, "kind": c.kind, "id": c.id,
-                                "confidence": round(c.confidence, 3)})
+            if label and all(
+                dialogue.normalize(label) != dialogue.normalize(x["label"]) for x in choices
+            ):
+                choices.append(
+                    {
+                        "label": label,
+                        "kind": c.kind,
+                        "id": c.id,
+                        "confidence": round(c.confidence, 3),
+                    }
+                )
         if not choices:
             return self.not_understood(confidence)
         self.state["choices"] = choices
@@ -373,34 +424,54 @@ class _Turn:
         if len(choices) == 1:
             body = self.t(gettext_noop("Did you mean: %(label)s?"), label=choices[0]["label"])
         else:
-            body = self.t(gettext_noop("Which of these do you mean? Pick one or reply with its number."))
-        self.say(body, {"confidence": round(confidence, 3), "clarify": True,
-                        "choices": [{"label": ch["label"]} for ch in choices]})
+            body = self.t(
+                gettext_noop("Which of these do you mean? Pick one or reply with its number.")
+            )
+        self.say(
+            body,
+            {
+                "confidence": round(confidence, 3),
+                "clarify": True,
+                "choices": [{"label": ch["label"]} for ch in choices],
+            },
+        )
         return None
 
     def choice_label(self, c) -> str:
         if c.kind == "faq":
             faq = kb_selectors.faq_answerable(merchant_id=self.merchant.pk, faq_id=c.id)
             return faq.question if faq else ""
-        intent = Intent.objects.filter(merchant_id=self.merchant.pk, pk=c.id, is_enabled=True).first()
+        intent = Intent.objects.filter(
+            merchant_id=self.merchant.pk, pk=c.id, is_enabled=True
+        ).first()
         return _intent_label(intent) if intent else ""
 
     def not_understood(self, confidence: float) -> None:
         kb_services.unanswered_question_record(
-            merchant_id=self.merchant.pk, text=self.text, confidence=confidence,
-            conversation_id=self.conversation.pk)
+            merchant_id=self.merchant.pk,
+            text=self.text,
+            confidence=confidence,
+            conversation_id=self.conversation.pk,
+        )
         self.state["low"] = int(self.state.get("low") or 0) + 1
         if self.state["low"] >= dialogue.LOW_CONFIDENCE_LIMIT:
             return self.hand_over("low_confidence")
         self.save()
-        self.say(self.t(gettext_noop(
-            "Sorry, I could not find an answer to that. Could you put it another way? "
-            "To talk to a person, say “human”.")),
-            {"confidence": round(confidence, 3), "unanswered": True})
+        self.say(
+            self.t(
+                gettext_noop(
+                    "Sorry, I could not find an answer to that. Could you put it another way? "
+                    "To talk to a person, say “human”."
+                )
+            ),
+            {"confidence": round(confidence, 3), "unanswered": True},
+        )
         return None
 
     def hand_over(self, reason: str) -> None:
-        _hand_over_locked(self.merchant, self.conversation, reason, self.state, self.lang, self.message)
+        _hand_over_locked(
+            self.merchant, self.conversation, reason, self.state, self.lang, self.message
+        )
 
 
 def _intent_label(intent: Intent) -> str:
@@ -415,8 +486,14 @@ def _intent_label(intent: Intent) -> str:
 # --- Hand-over -------------------------------------------------------------------------------------
 
 
-def _hand_over_now(merchant: Merchant, conversation_id: int, reason: str, *,
-                   message_id: int | None = None, say: bool = True) -> bool:
+def _hand_over_now(
+    merchant: Merchant,
+    conversation_id: int,
+    reason: str,
+    *,
+    message_id: int | None = None,
+    say: bool = True,
+) -> bool:
     with transaction.atomic():
         conversation = _lock(merchant.pk, conversation_id)
         if conversation is None:
@@ -427,64 +504,95 @@ def _hand_over_now(merchant: Merchant, conversation_id: int, reason: str, *,
         if message_id is not None:
             message = Message.objects.filter(conversation=conversation, pk=message_id).first()
         if message is None:
-            message = (Message.objects.filter(conversation=conversation, sender_kind="visitor")
-                       .order_by("-seq").first())
+            message = (
+                Message.objects.filter(conversation=conversation, sender_kind="visitor")
+                .order_by("-seq")
+                .first()
+            )
         state = _fresh_state(conversation)
-        lang = dialogue.language_of(message.body if message else "",
-                                    state.get("lang") or settings.LANGUAGE_CODE)
+        lang = dialogue.language_of(
+            message.body if message else "", state.get("lang") or settings.LANGUAGE_CODE
+        )
         _hand_over_locked(merchant, conversation, reason, state, lang, message, say=say)
     return True
 
 
-def _hand_over_locked(merchant: Merchant, conversation: Conversation, reason: str, state: dict,
-                      lang: str, message: Message | None, *, say: bool = True) -> None:
+def _hand_over_locked(
+    merchant: Merchant,
+    conversation: Conversation,
+    reason: str,
+    state: dict,
+    lang: str,
+    message: Message | None,
+    *,
+    say: bool = True,
+) -> None:
     """Tell the visitor, leave agents a private note (bot transcript, intent, sentiment), record
     the intent, and let the router take the conversation (conversations.routing)."""
-    offline = not hours.is_open(merchant) or not conversation_selectors.merchant_agents_online(merchant_id=merchant.pk)
+    offline = not hours.is_open(merchant) or not conversation_selectors.merchant_agents_online(
+        merchant_id=merchant.pk
+    )
     if say:
         with translation.override(lang):
             if offline:
-                body = _("No agent is available right now. Please leave your question and how to "
-                         "reach you; we will reply as soon as we are back.")
+                body = _(
+                    "No agent is available right now. Please leave your question and how to "
+                    "reach you; we will reply as soon as we are back."
+                )
             else:
                 body = _("I am connecting you to an agent. Please wait a moment.")
         conversation_services.message_send_by_bot(
-            merchant_id=merchant.pk, conversation_id=conversation.pk, body=body,
+            merchant_id=merchant.pk,
+            conversation_id=conversation.pk,
+            body=body,
             meta={"handover": reason, "offline": offline},
         )
     intent = (state.get("intent") or conversation.intent or "")[:100]
     conversation_services.message_send_by_bot(
-        merchant_id=merchant.pk, conversation_id=conversation.pk, note=True,
+        merchant_id=merchant.pk,
+        conversation_id=conversation.pk,
+        note=True,
         body=_handover_note(conversation, reason, intent, message),
-        meta={"handover": reason, "intent": intent,
-              "sentiment_label": message.sentiment_label if message else "",
-              "sentiment_score": message.sentiment_score if message else None},
+        meta={
+            "handover": reason,
+            "intent": intent,
+            "sentiment_label": message.sentiment_label if message else "",
+            "sentiment_score": message.sentiment_score if message else None,
+        },
     )
     Conversation.objects.filter(pk=conversation.pk).update(intent=intent, bot_state={})
     conversation_handover(
-        merchant_id=merchant.pk, conversation_id=conversation.pk, reason=reason,
-        detail={"intent": intent,
-                "sentiment": message.sentiment_label if message else "",
-                "offline": offline},
+        merchant_id=merchant.pk,
+        conversation_id=conversation.pk,
+        reason=reason,
+        detail={
+            "intent": intent,
+            "sentiment": message.sentiment_label if message else "",
+            "offline": offline,
+        },
     )
 
 
-def _handover_note(conversation: Conversation, reason: str, intent: str,
-                   message: Message | None) -> str:
+def _handover_note(
+    conversation: Conversation, reason: str, intent: str, message: Message | None
+) -> str:
     """The agent's summary, in the site language: why, what the visitor wanted, their mood, and
     the conversation so far (the bot's part of it)."""
     rows = list(
         Message.objects.filter(conversation=conversation, is_private=False)
-        .order_by("-seq").values_list("sender_kind", "body")[:TRANSCRIPT_MESSAGES]
+        .order_by("-seq")
+        .values_list("sender_kind", "body")[:TRANSCRIPT_MESSAGES]
     )[::-1]
     with translation.override(settings.LANGUAGE_CODE):
         who = {"visitor": _("Visitor"), "bot": _("Bot"), "agent": _("Agent"), "system": _("System")}
         mood = _("not read")
         if message is not None and message.sentiment_label:
             mood = "%s (%.2f)" % (
-                {"positive": _("positive"), "neutral": _("neutral"),
-                 "negative": _("negative")}.get(message.sentiment_label, message.sentiment_label),
-                message.sentiment_score or 0.0)
+                {"positive": _("positive"), "neutral": _("neutral"), "negative": _("negative")}.get(
+                    message.sentiment_label, message.sentiment_label
+                ),
+                message.sentiment_score or 0.0,
+            )
         lines = [
             _("The bot handed this conversation over: %(reason)s")
             % {"reason": _(HANDOVER_REASONS[reason]) if reason in HANDOVER_REASONS else reason},

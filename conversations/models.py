@@ -53,7 +53,9 @@ class VisitorPageView(models.Model):
     class Meta:
         verbose_name = _("page view")
         verbose_name_plural = _("page views")
-        indexes = [models.Index(fields=["merchant", "visitor", "-viewed_at"], name="pageview_trail")]
+        indexes = [
+            models.Index(fields=["merchant", "visitor", "-viewed_at"], name="pageview_trail")
+        ]
 
     def __str__(self) -> str:
         return self.url
@@ -72,8 +74,12 @@ class Conversation(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
     )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="assigned_conversations", verbose_name=_("assignee"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+        verbose_name=_("assignee"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
@@ -100,11 +106,17 @@ class Conversation(models.Model):
         OFFLINE_FORM = "offline_form", _("Left a message")
         API = "api", _("API")
 
-    source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.CHAT)
+    source = models.CharField(
+        _("source"), max_length=20, choices=Source.choices, default=Source.CHAT
+    )
     # --- Routing (conversations.routing) ---
     team = models.ForeignKey(
-        "merchants.Team", on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="conversations", verbose_name=_("team"),
+        "merchants.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        verbose_name=_("team"),
     )
     # Higher is served first from the queue (e.g. raised by strongly negative sentiment).
     priority = models.SmallIntegerField(_("priority"), default=0)
@@ -138,7 +150,9 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["merchant", "queued_at"], name="conv_queue"),
             models.Index(fields=["merchant", "-last_message_at", "-id"], name="conv_inbox"),
-            models.Index(fields=["merchant", "status", "-last_message_at"], name="conv_inbox_status"),
+            models.Index(
+                fields=["merchant", "status", "-last_message_at"], name="conv_inbox_status"
+            ),
             models.Index(fields=["merchant", "assignee", "status"], name="conv_assignee"),
             models.Index(fields=["merchant", "visitor", "-id"], name="conv_visitor"),
             models.Index(fields=["pipeline_pending_since"], name="conv_pipeline_pending"),
@@ -198,7 +212,8 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
             models.UniqueConstraint(
-                fields=["conversation", "sender_key", "client_msg_id"], name="message_unique_client_id"
+                fields=["conversation", "sender_key", "client_msg_id"],
+                name="message_unique_client_id",
             ),
         ]
         indexes = [models.Index(fields=["merchant", "-created_at"], name="message_recent")]
@@ -208,7 +223,9 @@ class Message(models.Model):
 
 
 class CannedResponse(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="canned_responses")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="canned_responses"
+    )
     shortcut = models.SlugField(_("shortcut"), max_length=50, allow_unicode=True)
     text = models.TextField(_("text"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -251,20 +268,36 @@ class RoutingEvent(models.Model):
     reason = models.CharField(_("reason"), max_length=300)
     detail = models.JSONField(default=dict, blank=True)
     from_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("from"),
     )
     to_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("to"),
     )
     team = models.ForeignKey(
-        "merchants.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        "merchants.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("team"),
     )
     # Who did it; None when the router decided on its own.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("by"),
     )
     created_at = models.DateTimeField(_("at"), auto_now_add=True)

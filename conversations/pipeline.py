@@ -72,35 +72,51 @@ def visitor_messages_process(*, merchant_id: int, conversation_id: int, publish=
         seq = None
         try:
             with _publishing(publish), transaction.atomic():
-                conversation = (Conversation.objects.select_for_update()
-                                .filter(merchant_id=merchant_id, pk=conversation_id).first())
+                conversation = (
+                    Conversation.objects.select_for_update()
+                    .filter(merchant_id=merchant_id, pk=conversation_id)
+                    .first()
+                )
                 if conversation is None or conversation.pipeline_seq >= conversation.last_seq:
                     return handled
                 pending = list(
                     Message.objects.filter(
-                        conversation_id=conversation_id, seq__gt=conversation.pipeline_seq,
+                        conversation_id=conversation_id,
+                        seq__gt=conversation.pipeline_seq,
                         sender_kind=Message.SenderKind.VISITOR,
-                    ).order_by("seq").values_list("pk", "seq")[:2]
+                    )
+                    .order_by("seq")
+                    .values_list("pk", "seq")[:2]
                 )
                 if pending:
                     message_id, seq = pending[0]
                     _bot_or_router(
-                        merchant_id=merchant_id, conversation_id=conversation_id,
-                        message_id=message_id, started=seq == 1,
+                        merchant_id=merchant_id,
+                        conversation_id=conversation_id,
+                        message_id=message_id,
+                        started=seq == 1,
                         reopened=seq == conversation.pipeline_reopened_seq,
                     )
                     handled += 1
                 _advance(conversation_id, pending[1][1] - 1 if len(pending) > 1 else None)
         except DatabaseError:
-            logger.exception("post-commit step failed on conversation %s; left for a retry",
-                             conversation_id)
+            logger.exception(
+                "post-commit step failed on conversation %s; left for a retry", conversation_id
+            )
             return handled
-        except Exception:  # noqa: BLE001 - see the docstring: a bug is not retried
-            logger.exception("post-commit step failed on conversation %s message seq %s; "
-                             "skipped", conversation_id, seq)
+        except Exception:
+            logger.exception(
+                "post-commit step failed on conversation %s message seq %s; skipped",
+                conversation_id,
+                seq,
+            )
             with _publishing(publish), transaction.atomic():
-                if seq is None or not Conversation.objects.select_for_update().filter(
-                        pk=conversation_id, pipeline_seq__lt=seq).exists():
+                if (
+                    seq is None
+                    or not Conversation.objects.select_for_update()
+                    .filter(pk=conversation_id, pipeline_seq__lt=seq)
+                    .exists()
+                ):
                     return handled
                 _advance(conversation_id, seq)
 
@@ -115,18 +131,24 @@ def _advance(conversation_id: int, seq: int | None) -> None:
         rows.update(pipeline_seq=seq)
 
 
-def _bot_or_router(*, merchant_id: int, conversation_id: int, message_id: int, started: bool,
-                   reopened: bool) -> None:
+def _bot_or_router(
+    *, merchant_id: int, conversation_id: int, message_id: int, started: bool, reopened: bool
+) -> None:
     """The bot answers if it owns the conversation (or takes a new one); otherwise the router
     assigns, queues or leaves it. Both run inside the step's transaction (savepoints)."""
     if bot.visitor_message_received(
-        merchant_id=merchant_id, conversation_id=conversation_id, message_id=message_id,
+        merchant_id=merchant_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
         started=started,
     ):
         return  # the bot keeps the conversation for now
     routing.visitor_message_received(
-        merchant_id=merchant_id, conversation_id=conversation_id, message_id=message_id,
-        started=started, reopened=reopened,
+        merchant_id=merchant_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        started=started,
+        reopened=reopened,
     )
 
 
@@ -191,8 +213,11 @@ class StepRunner:
     SQLite's lock errors) the step runs in Channels' database thread, after the acks."""
 
     def __init__(self, threads: int):
-        self.executor = (ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pipeline")
-                         if threads > 0 else None)
+        self.executor = (
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pipeline")
+            if threads > 0
+            else None
+        )
         self.running: set[int] = set()
         self.again: set[int] = set()
 
@@ -211,13 +236,14 @@ class StepRunner:
                 try:
                     if self.executor is None:
                         await database_sync_to_async(visitor_messages_process)(
-                            merchant_id=merchant_id, conversation_id=conversation_id)
+                            merchant_id=merchant_id, conversation_id=conversation_id
+                        )
                     else:
-                        await loop.run_in_executor(self.executor, _in_executor_thread,
-                                                   merchant_id, conversation_id, loop)
-                except Exception:  # noqa: BLE001 - the sweep retries what did not commit
-                    logger.exception("post-commit step on conversation %s failed",
-                                     conversation_id)
+                        await loop.run_in_executor(
+                            self.executor, _in_executor_thread, merchant_id, conversation_id, loop
+                        )
+                except Exception:
+                    logger.exception("post-commit step on conversation %s failed", conversation_id)
                 if conversation_id not in self.again:
                     return
         finally:
@@ -237,14 +263,15 @@ def _in_executor_thread(merchant_id: int, conversation_id: int, loop) -> None:
             return
         try:
             future.result(PUBLISH_TIMEOUT)
-        except Exception:  # noqa: BLE001 - committed; clients resume from the database
+        except Exception:
             logger.exception("publishing the post-commit step's events failed")
 
     # As database_sync_to_async does around each call: drop connections past their age.
     close_old_connections()
     try:
-        visitor_messages_process(merchant_id=merchant_id, conversation_id=conversation_id,
-                                 publish=publish)
+        visitor_messages_process(
+            merchant_id=merchant_id, conversation_id=conversation_id, publish=publish
+        )
     finally:
         close_old_connections()
 
@@ -274,7 +301,8 @@ def visitor_messages_sweep(*, now=None) -> int:
     cutoff = now - timedelta(seconds=settings.PIPELINE_SWEEP_GRACE)
     waiting = list(
         Conversation.objects.filter(pipeline_pending_since__lt=cutoff)
-        .order_by("pipeline_pending_since").values_list("merchant_id", "id")[:SWEEP_LIMIT]
+        .order_by("pipeline_pending_since")
+        .values_list("merchant_id", "id")[:SWEEP_LIMIT]
     )
     return sum(
         visitor_messages_process(merchant_id=merchant_id, conversation_id=conversation_id)

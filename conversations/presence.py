@@ -96,8 +96,11 @@ class RedisStore:
             # auth and heartbeat refresh of sockets once ~1,000 of 10,000 idle sockets on one
             # process refreshed at the same moment (found by bench/, docs/realtime.md pitfall 3).
             pool = aioredis.BlockingConnectionPool.from_url(
-                self.url, decode_responses=True, socket_keepalive=True,
-                health_check_interval=30, max_connections=settings.REDIS_MAX_CONNECTIONS,
+                self.url,
+                decode_responses=True,
+                socket_keepalive=True,
+                health_check_interval=30,
+                max_connections=settings.REDIS_MAX_CONNECTIONS,
                 timeout=20,
             )
             client = aioredis.Redis(connection_pool=pool)
@@ -159,7 +162,8 @@ def store():
     if _store is None:
         _store = (
             RedisStore(settings.REDIS_URL, getattr(settings, "PRESENCE_KEY_PREFIX", "kefu"))
-            if settings.REDIS_URL else MemoryStore()
+            if settings.REDIS_URL
+            else MemoryStore()
         )
     return _store
 
@@ -223,8 +227,9 @@ def visitors_online(merchant_id: int, visitor_ids: list[int]) -> dict[int, bool]
 # --- Viewers (collision view) -----------------------------------------------------------------
 
 
-async def viewer_set(merchant_id: int, conversation_id: int, user_id: int, socket: str,
-                     typing: bool = False) -> None:
+async def viewer_set(
+    merchant_id: int, conversation_id: int, user_id: int, socket: str, typing: bool = False
+) -> None:
     # Member "user:typing-flag:socket": one entry per socket, so two tabs of one agent count once
     # when listed and closing one tab does not hide the other.
     key = _viewers_key(merchant_id, conversation_id)

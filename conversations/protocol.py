@@ -11,7 +11,7 @@ Frames are JSON text; one frame per WebSocket message.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -302,12 +302,24 @@ class ConversationViewFrame(Frame):
 
 
 VISITOR_CLIENT_FRAMES = (
-    AuthFrame, PingFrame, MessageSendFrame, ConversationReadFrame, TypingFrame, PageViewFrame,
+    AuthFrame,
+    PingFrame,
+    MessageSendFrame,
+    ConversationReadFrame,
+    TypingFrame,
+    PageViewFrame,
     HandoverRequestFrame,
 )
 AGENT_CLIENT_FRAMES = (
-    PingFrame, MessageSendFrame, ConversationReadFrame, ResumeFrame, TypingFrame,
-    PresenceSetFrame, ConversationViewFrame, ConversationClaimFrame, ConversationTransferFrame,
+    PingFrame,
+    MessageSendFrame,
+    ConversationReadFrame,
+    ResumeFrame,
+    TypingFrame,
+    PresenceSetFrame,
+    ConversationViewFrame,
+    ConversationClaimFrame,
+    ConversationTransferFrame,
     ConversationStatusFrame,
 )
 
@@ -561,7 +573,7 @@ class FrameError(Exception):
 
 
 def _adapter(frames):
-    union = Annotated[Union[tuple(frames)], Field(discriminator="type")]
+    union = Annotated[tuple(frames), Field(discriminator="type")]
     return TypeAdapter(union)
 
 
@@ -580,7 +592,9 @@ def parse_client_frame(role: str, data) -> Frame:
     frame_type = data.get("type")
     if frame_type not in _TYPES[role]:
         raise FrameError(
-            ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {frame_type!r} for a {role} socket.", ref=ref
+            ErrorCode.UNKNOWN_TYPE,
+            f"Unknown frame type {frame_type!r} for a {role} socket.",
+            ref=ref,
         )
     try:
         return _ADAPTERS[role].validate_python(data)
@@ -589,4 +603,6 @@ def parse_client_frame(role: str, data) -> Frame:
         for err in exc.errors():
             loc = [str(p) for p in err["loc"] if p != frame_type]
             fields[".".join(loc) or "frame"] = err["msg"]
-        raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.", fields, ref=ref)
+        raise FrameError(
+            ErrorCode.INVALID_FRAME, "The frame is not valid.", fields, ref=ref
+        ) from None

@@ -72,7 +72,9 @@ def _type_name(schema: dict, defs: dict) -> str:
 def _constraints(schema: dict) -> str:
     parts = []
     for key, label in (
-        ("minLength", "min length"), ("maxLength", "max length"), ("minimum", "≥"),
+        ("minLength", "min length"),
+        ("maxLength", "max length"),
+        ("minimum", "≥"),
         ("pattern", "pattern"),
     ):
         if key in schema:
@@ -111,8 +113,14 @@ def _frame_section(model, heading: str) -> str:
 def render() -> str:
     out = [INTRO, "\n## Client frames\n\n"]
     roles = {
-        f: [r for r, frames in (("visitor", protocol.VISITOR_CLIENT_FRAMES),
-                                ("agent", protocol.AGENT_CLIENT_FRAMES)) if f in frames]
+        f: [
+            r
+            for r, frames in (
+                ("visitor", protocol.VISITOR_CLIENT_FRAMES),
+                ("agent", protocol.AGENT_CLIENT_FRAMES),
+            )
+            if f in frames
+        ]
         for f in dict.fromkeys(protocol.VISITOR_CLIENT_FRAMES + protocol.AGENT_CLIENT_FRAMES)
     }
     for frame, who in roles.items():
@@ -122,8 +130,12 @@ def render() -> str:
     for frame in protocol.SERVER_FRAMES:
         out.append(_frame_section(frame, "###"))
     out.append("## Shapes inside frames\n\n")
-    for shape in (protocol.MessageOut, protocol.ConversationOut, protocol.VisitorOut,
-                  protocol.VisitorConversationOut):
+    for shape in (
+        protocol.MessageOut,
+        protocol.ConversationOut,
+        protocol.VisitorOut,
+        protocol.VisitorConversationOut,
+    ):
         doc = " ".join((shape.__doc__ or "").split())
         out.append(f"### {shape.__name__}\n\n{doc}\n\n{_fields_table(shape)}\n")
     out.append("## Error codes\n\n| code | meaning |\n|---|---|\n")

@@ -43,8 +43,12 @@ class ThrottledFailureLog:
                 self.suppressed += 1
                 return
             suppressed, self.suppressed, self.last = self.suppressed, 0, now
-        logger.exception("group_send to %s failed (%d similar failures not logged in the last "
-                         "%.0f s)", group, suppressed, self.every)
+        logger.exception(
+            "group_send to %s failed (%d similar failures not logged in the last %.0f s)",
+            group,
+            suppressed,
+            self.every,
+        )
 
 
 send_failed = ThrottledFailureLog()
@@ -180,7 +184,7 @@ async def apublish_events(events: list[tuple[str, dict]]) -> None:
         for frame in frames:
             try:
                 await layer.group_send(group, {"type": frame["type"], "frame": frame})
-            except Exception:
+            except Exception:  # noqa: BLE001 - best effort, counted and logged by send_failed
                 send_failed(group)
 
     await asyncio.gather(*(send_in_order(g, f) for g, f in by_group.items()))
@@ -208,10 +212,12 @@ def one_hop():
 def publishing(fn):
     """Decorator for routing entry points (the router's and the manual actions'), whose
     transactions commit inside: what they publish goes out in one hop (one_hop)."""
+
     @wraps(fn)
     def wrapper(*args, **kwargs):
         with one_hop():
             return fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -225,7 +231,7 @@ def _group_send(group: str, frame: dict) -> None:
         # The channel-layer message type is the frame type: "message.created" reaches the
         # consumer handler `message_created`.
         async_to_sync(layer.group_send)(group, {"type": frame["type"], "frame": frame})
-    except Exception:
+    except Exception:  # noqa: BLE001 - best effort (the comment below)
         # Delivery is best effort by design: the row is committed and clients resume from the
         # database. A broken layer must not turn a stored message into an error for the sender.
         send_failed(group)
@@ -257,8 +263,9 @@ def conversation_updated(conversation: Conversation) -> None:
     )
 
 
-def conversation_read(conversation: Conversation, *, reader: str, seq: int,
-                      user_id: int | None = None) -> None:
+def conversation_read(
+    conversation: Conversation, *, reader: str, seq: int, user_id: int | None = None
+) -> None:
     """Read ticks: agents learn who read what; the visitor learns that an agent read it (no
     names), on every tab."""
     publish_on_commit(
@@ -289,5 +296,5 @@ async def apublish(group: str, frame: protocol.Frame) -> None:
     data = frame.model_dump(mode="json")
     try:
         await layer.group_send(group, {"type": data["type"], "frame": data})
-    except Exception:
+    except Exception:  # noqa: BLE001 - best effort, counted and logged by send_failed
         send_failed(group)

@@ -14,8 +14,7 @@ fill that agent's last slot.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from celery import current_app
 from django.conf import settings
@@ -53,9 +52,11 @@ R_QUEUED_FULL = gettext_noop("queued: every online agent is at capacity")
 R_QUEUE_ASSIGNED = gettext_noop("from the queue after %(seconds)s s: %(choice)s")
 R_TIMEOUT_MOVED = gettext_noop("timeout after %(seconds)s s, moved from %(from)s to %(to)s")
 R_TIMEOUT_QUEUED = gettext_noop(
-    "timeout after %(seconds)s s, no other agent available for %(from)s's conversation: queued")
+    "timeout after %(seconds)s s, no other agent available for %(from)s's conversation: queued"
+)
 R_TIMEOUT_RETURNED = gettext_noop(
-    "timeout after %(seconds)s s (%(moves)s moves): back to the head of the queue")
+    "timeout after %(seconds)s s (%(moves)s moves): back to the head of the queue"
+)
 R_AUTO_RESOLVED = gettext_noop("auto-resolved after %(minutes)s min of silence")
 R_REOPENED_VISITOR = gettext_noop("reopened: the visitor wrote again")
 R_NOBODY = gettext_noop("nobody")
@@ -78,23 +79,42 @@ def agent_label(merchant_id: int, user_id: int | None) -> str:
 # --- Publishing: the routing events and who hears of them (also used by services.assignment) ---
 
 
-def routing_event_create(conversation: Conversation, kind: str, rule: str, reason: str, *,
-                         detail=None, from_user=None, to_user=None, team_id=None,
-                         actor=None) -> RoutingEvent:
+def routing_event_create(
+    conversation: Conversation,
+    kind: str,
+    rule: str,
+    reason: str,
+    *,
+    detail=None,
+    from_user=None,
+    to_user=None,
+    team_id=None,
+    actor=None,
+) -> RoutingEvent:
     """Record a decision in the conversation's routing timeline; agents get `routing.event`
     after the commit."""
     event = RoutingEvent.objects.create(
-        merchant_id=conversation.merchant_id, conversation=conversation, kind=kind, rule=rule,
-        reason=reason, detail=detail or {}, from_user_id=from_user, to_user_id=to_user,
-        team_id=team_id, actor_id=actor,
+        merchant_id=conversation.merchant_id,
+        conversation=conversation,
+        kind=kind,
+        rule=rule,
+        reason=reason,
+        detail=detail or {},
+        from_user_id=from_user,
+        to_user_id=to_user,
+        team_id=team_id,
+        actor_id=actor,
     )
-    realtime.publish_on_commit(realtime.agents_group(conversation.merchant_id),
-                               protocol.RoutingEventFrame(event=selectors.routing_event_out(event)))
+    realtime.publish_on_commit(
+        realtime.agents_group(conversation.merchant_id),
+        protocol.RoutingEventFrame(event=selectors.routing_event_out(event)),
+    )
     return event
 
 
-def conversation_changed(conversation: Conversation, *, queue_moved: bool,
-                         from_position: int = 1) -> None:
+def conversation_changed(
+    conversation: Conversation, *, queue_moved: bool, from_position: int = 1
+) -> None:
     """After commit: agents get the new inbox row; if the queue moved, agents get the queue and
     everyone in it their new position. (The visitor hears only of what they see: their place in
     the queue, status and bot, through visitor_state_publish / publish_queue.)"""
@@ -111,11 +131,13 @@ def publish_queue(merchant_id: int, from_position: int = 1) -> None:
     """Send agents `queue.changed` and the queued visitors from `from_position` on (up to
     LIVE_POSITIONS) their position and ETA; those ahead of a change keep their place. Runs after
     commit, outside any transaction."""
-    realtime.publish_on_commit(realtime.agents_group(merchant_id),
-                               selectors.queue_frame(merchant_id=merchant_id))
+    realtime.publish_on_commit(
+        realtime.agents_group(merchant_id), selectors.queue_frame(merchant_id=merchant_id)
+    )
     start = max(from_position, 1) - 1
-    rows = list(selectors.queued(merchant_id=merchant_id).order_by(*QUEUE_ORDER)
-                [start:LIVE_POSITIONS])
+    rows = list(
+        selectors.queued(merchant_id=merchant_id).order_by(*QUEUE_ORDER)[start:LIVE_POSITIONS]
+    )
     per_slot = selectors.seconds_per_slot(merchant_id) if rows else 0.0
     for position, conversation in enumerate(rows, start + 1):
         conversation.queue_position = position
@@ -123,7 +145,8 @@ def publish_queue(merchant_id: int, from_position: int = 1) -> None:
         realtime.publish_on_commit(
             realtime.visitor_group(conversation.visitor_id),
             protocol.VisitorConversationStateFrame(
-                conversation=realtime.visitor_conversation_out(conversation)),
+                conversation=realtime.visitor_conversation_out(conversation)
+            ),
         )
 
 
@@ -137,28 +160,39 @@ def visitor_state_publish(conversation: Conversation) -> None:
         if position is not None:
             conversation.queue_position = position
             conversation.estimated_wait_seconds = selectors.estimate_wait_seconds(
-                position, selectors.seconds_per_slot(conversation.merchant_id))
+                position, selectors.seconds_per_slot(conversation.merchant_id)
+            )
     realtime.publish_on_commit(
         realtime.visitor_group(conversation.visitor_id),
         protocol.VisitorConversationStateFrame(
-            conversation=realtime.visitor_conversation_out(conversation)),
+            conversation=realtime.visitor_conversation_out(conversation)
+        ),
     )
 
 
-def notify_on_commit(merchant_id: int, conversation_id: int, reason: str,
-                     user_ids: list[int] | None = None) -> None:
+def notify_on_commit(
+    merchant_id: int, conversation_id: int, reason: str, user_ids: list[int] | None = None
+) -> None:
     from .signals import attention_needed
 
-    on_commit_robust(attention_needed.send, sender=Conversation, merchant_id=merchant_id,
-                     conversation_id=conversation_id, reason=reason, user_ids=user_ids)
+    on_commit_robust(
+        attention_needed.send,
+        sender=Conversation,
+        merchant_id=merchant_id,
+        conversation_id=conversation_id,
+        reason=reason,
+        user_ids=user_ids,
+    )
 
 
 def _schedule_timeout(conversation: Conversation, seconds: int) -> None:
     if seconds <= 0:
         return
     kwargs = {
-        "merchant_id": conversation.merchant_id, "conversation_id": conversation.pk,
-        "user_id": conversation.assignee_id, "assigned_at": conversation.assigned_at.isoformat(),
+        "merchant_id": conversation.merchant_id,
+        "conversation_id": conversation.pk,
+        "user_id": conversation.assignee_id,
+        "assigned_at": conversation.assigned_at.isoformat(),
     }
 
     def send():
@@ -176,27 +210,39 @@ def _schedule_timeout(conversation: Conversation, seconds: int) -> None:
 
 
 def _order(candidates: list[Candidate], method: str) -> list[Candidate]:
-    epoch = datetime.min.replace(tzinfo=dt_timezone.utc)
+    epoch = datetime.min.replace(tzinfo=UTC)
     if method == Merchant.RoutingMethod.ROUND_ROBIN:
         return sorted(candidates, key=lambda c: (c.last_assigned_at or epoch, c.user_id))
     return sorted(candidates, key=lambda c: (c.load, c.last_assigned_at or epoch, c.user_id))
 
 
-def _route(conversation: Conversation, *, merchant: Merchant, exclude=frozenset(),
-           candidates: list[Candidate] | None = None, sticky: bool = True,
-           previous: int | None = None):
+def _route(
+    conversation: Conversation,
+    *,
+    merchant: Merchant,
+    exclude=frozenset(),
+    candidates: list[Candidate] | None = None,
+    sticky: bool = True,
+    previous: int | None = None,
+):
     """Pick and take an agent for a locked conversation. (candidate, rule, reason) or None."""
     team = conversation.team if conversation.team_id else None
     team_id = team.pk if team is not None and team.is_active else None
     if candidates is None:
         candidates = eligible_agents(merchant_id=merchant.pk, team_id=team_id, exclude=exclude)
     else:
-        candidates = [c for c in candidates if c.user_id not in exclude
-                      and (team_id is None or team_id in c.team_ids) and c.open < c.capacity]
+        candidates = [
+            c
+            for c in candidates
+            if c.user_id not in exclude
+            and (team_id is None or team_id in c.team_ids)
+            and c.open < c.capacity
+        ]
     if not candidates:
         return None
-    method = (team.routing_method if team is not None and team.routing_method
-              else merchant.routing_method)
+    method = (
+        team.routing_method if team is not None and team.routing_method else merchant.routing_method
+    )
     if not (sticky and merchant.sticky_agent):
         previous = None
     elif previous is None:
@@ -205,11 +251,19 @@ def _route(conversation: Conversation, *, merchant: Merchant, exclude=frozenset(
     # Lock every candidate's membership in one statement, in primary-key order: routers that
     # try several agents then never hold one agent while waiting for another in the opposite
     # order (a deadlock). Counts re-read under the locks include other routers' commits.
-    locked = {m.pk: m for m in Membership.objects.select_for_update().filter(
-        pk__in=[c.membership_id for c in candidates], is_active=True, is_away=False,
-    ).order_by("pk")}
-    counts = selectors.open_counts(merchant_id=merchant.pk,
-                                   user_ids=[m.user_id for m in locked.values()])
+    locked = {
+        m.pk: m
+        for m in Membership.objects.select_for_update()
+        .filter(
+            pk__in=[c.membership_id for c in candidates],
+            is_active=True,
+            is_away=False,
+        )
+        .order_by("pk")
+    }
+    counts = selectors.open_counts(
+        merchant_id=merchant.pk, user_ids=[m.user_id for m in locked.values()]
+    )
     fresh = []
     for candidate in candidates:
         membership = locked.get(candidate.membership_id)
@@ -232,8 +286,10 @@ def _route(conversation: Conversation, *, merchant: Merchant, exclude=frozenset(
     elif method == Merchant.RoutingMethod.ROUND_ROBIN:
         rule, reason = "round_robin", say(R_ROUND_ROBIN, agent=candidate.name)
     else:
-        rule, reason = "least_busy", say(
-            R_LEAST_BUSY, agent=candidate.name, open=open_before, capacity=candidate.capacity)
+        rule, reason = (
+            "least_busy",
+            say(R_LEAST_BUSY, agent=candidate.name, open=open_before, capacity=candidate.capacity),
+        )
     return candidate, rule, reason, now
 
 
@@ -250,8 +306,13 @@ def _enqueue(conversation: Conversation, *, head: bool = False) -> None:
     conversation.assignee_id = None
     conversation.assigned_at = None
     if head:
-        first = selectors.queued(merchant_id=conversation.merchant_id).exclude(pk=conversation.pk).order_by(
-            "queued_at").values_list("queued_at", flat=True).first()
+        first = (
+            selectors.queued(merchant_id=conversation.merchant_id)
+            .exclude(pk=conversation.pk)
+            .order_by("queued_at")
+            .values_list("queued_at", flat=True)
+            .first()
+        )
         now = timezone.now()
         conversation.queued_at = min(first, now) - timedelta(seconds=1) if first else now
     elif conversation.queued_at is None:
@@ -259,31 +320,53 @@ def _enqueue(conversation: Conversation, *, head: bool = False) -> None:
     conversation.save(update_fields=["assignee", "assigned_at", "queued_at", "routing_attempts"])
 
 
-def route_or_queue(conversation: Conversation, *, kind: str = Kind.ASSIGNED, actor=None,
-                   exclude=frozenset(), sticky: bool = True, notify_reason: str = "new",
-                   previous: int | None = None) -> bool:
+def route_or_queue(
+    conversation: Conversation,
+    *,
+    kind: str = Kind.ASSIGNED,
+    actor=None,
+    exclude=frozenset(),
+    sticky: bool = True,
+    notify_reason: str = "new",
+    previous: int | None = None,
+) -> bool:
     """Route a locked, unassigned conversation; queue it when nobody can take it. True when
     assigned."""
     merchant = Merchant.objects.get(pk=conversation.merchant_id)
     was_queued = conversation.queued_at is not None
-    picked = _route(conversation, merchant=merchant, exclude=exclude, sticky=sticky,
-                    previous=previous)
+    picked = _route(
+        conversation, merchant=merchant, exclude=exclude, sticky=sticky, previous=previous
+    )
     if picked is None:
         online_any = bool(selectors.online_agent_ids(merchant_id=merchant.pk))
         _enqueue(conversation)
         if not was_queued:
-            routing_event_create(conversation, Kind.QUEUED, "queue",
-                   say(R_QUEUED_FULL if online_any else R_QUEUED_NOBODY), actor=actor,
-                   team_id=conversation.team_id)
+            routing_event_create(
+                conversation,
+                Kind.QUEUED,
+                "queue",
+                say(R_QUEUED_FULL if online_any else R_QUEUED_NOBODY),
+                actor=actor,
+                team_id=conversation.team_id,
+            )
             notify_on_commit(merchant.pk, conversation.pk, "queued")
         # Joining the queue moves only those behind it (a higher priority jumps ahead).
-        conversation_changed(conversation, queue_moved=True, from_position=queue_position(conversation) or 1)
+        conversation_changed(
+            conversation, queue_moved=True, from_position=queue_position(conversation) or 1
+        )
         return False
     candidate, rule, reason, now = picked
     _assign(conversation, candidate, now)
-    routing_event_create(conversation, kind, rule, reason, to_user=candidate.user_id, actor=actor,
-           team_id=conversation.team_id,
-           detail={"open": candidate.open - 1, "capacity": candidate.capacity})
+    routing_event_create(
+        conversation,
+        kind,
+        rule,
+        reason,
+        to_user=candidate.user_id,
+        actor=actor,
+        team_id=conversation.team_id,
+        detail={"open": candidate.open - 1, "capacity": candidate.capacity},
+    )
     _schedule_timeout(conversation, merchant.accept_timeout_seconds)
     notify_on_commit(merchant.pk, conversation.pk, notify_reason, [candidate.user_id])
     conversation_changed(conversation, queue_moved=was_queued)
@@ -293,13 +376,16 @@ def route_or_queue(conversation: Conversation, *, kind: str = Kind.ASSIGNED, act
 
 
 @realtime.publishing
-def visitor_message_received(*, merchant_id: int, conversation_id: int, message_id: int,
-                             started: bool, reopened: bool) -> None:
+def visitor_message_received(
+    *, merchant_id: int, conversation_id: int, message_id: int, started: bool, reopened: bool
+) -> None:
     """After a visitor message committed in a conversation the bot does not own: assign,
     queue or leave it (already assigned or queued), record why."""
     with transaction.atomic():
         try:
-            conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
+            conversation = conversation_lock(
+                merchant_id=merchant_id, conversation_id=conversation_id
+            )
         except NotFound:
             return
         if conversation.status not in ACTIVE or conversation.bot_active:
@@ -307,8 +393,9 @@ def visitor_message_received(*, merchant_id: int, conversation_id: int, message_
         previous = None
         if reopened:
             previous = conversation.assignee_id
-            routing_event_create(conversation, Kind.REOPENED, "visitor", say(R_REOPENED_VISITOR),
-                   from_user=previous)
+            routing_event_create(
+                conversation, Kind.REOPENED, "visitor", say(R_REOPENED_VISITOR), from_user=previous
+            )
             # Route again; sticky brings the visitor back to `previous` if they can take it.
             conversation.assignee_id = None
             conversation.routing_attempts = 0
@@ -319,8 +406,14 @@ def visitor_message_received(*, merchant_id: int, conversation_id: int, message_
 
 @realtime.publishing
 @transaction.atomic
-def conversation_handover(*, merchant_id: int, conversation_id: int, reason: str,
-                          reason_text: str, detail: dict | None = None) -> None:
+def conversation_handover(
+    *,
+    merchant_id: int,
+    conversation_id: int,
+    reason: str,
+    reason_text: str,
+    detail: dict | None = None,
+) -> None:
     """The bot steps aside (conversations.bot.conversation_handover, which owns the reasons):
     clear bot_active, record a HANDOVER routing event with the bot's `reason` code and its
     rendered `reason_text`, then route like a new conversation."""
@@ -333,10 +426,18 @@ def conversation_handover(*, merchant_id: int, conversation_id: int, reason: str
     conversation.bot_active = False
     conversation.handed_over_at = timezone.now()
     conversation.save(update_fields=["bot_active", "handed_over_at"])
-    routing_event_create(conversation, Kind.HANDOVER, "handover", reason_text[:300],
-           detail={"reason": reason, **(detail or {})})
-    if conversation.status in ACTIVE and conversation.assignee_id is None \
-            and conversation.queued_at is None:
+    routing_event_create(
+        conversation,
+        Kind.HANDOVER,
+        "handover",
+        reason_text[:300],
+        detail={"reason": reason, **(detail or {})},
+    )
+    if (
+        conversation.status in ACTIVE
+        and conversation.assignee_id is None
+        and conversation.queued_at is None
+    ):
         route_or_queue(conversation)
     else:
         conversation_changed(conversation, queue_moved=False)
@@ -362,10 +463,16 @@ def queue_drain(*, merchant_id: int, limit: int = 500) -> int:
     candidates = eligible_agents(merchant_id=merchant_id)
     assigned = 0
     if candidates:
-        queued = list(selectors.queued(merchant_id=merchant_id).order_by(*QUEUE_ORDER)
-                      .values_list("id", "team_id")[:limit])
-        active_teams = set(Team.objects.filter(merchant_id=merchant_id, is_active=True)
-                           .values_list("id", flat=True))
+        queued = list(
+            selectors.queued(merchant_id=merchant_id)
+            .order_by(*QUEUE_ORDER)
+            .values_list("id", "team_id")[:limit]
+        )
+        active_teams = set(
+            Team.objects.filter(merchant_id=merchant_id, is_active=True).values_list(
+                "id", flat=True
+            )
+        )
         for conversation_id, team_id in queued:
             free = [c for c in candidates if c.open < c.capacity]
             if not free:
@@ -382,8 +489,11 @@ def queue_drain(*, merchant_id: int, limit: int = 500) -> int:
 def _drain_one(merchant: Merchant, conversation_id: int, candidates: list[Candidate]) -> bool:
     with transaction.atomic():
         conversation = conversation_lock(merchant_id=merchant.pk, conversation_id=conversation_id)
-        if (conversation.status not in ACTIVE or conversation.assignee_id is not None
-                or conversation.queued_at is None):
+        if (
+            conversation.status not in ACTIVE
+            or conversation.assignee_id is not None
+            or conversation.queued_at is None
+        ):
             return False  # claimed, resolved or drained by someone else meanwhile
         picked = _route(conversation, merchant=merchant, candidates=candidates)
         if picked is None:
@@ -391,11 +501,20 @@ def _drain_one(merchant: Merchant, conversation_id: int, candidates: list[Candid
         candidate, rule, reason, now = picked
         waited = int((now - conversation.queued_at).total_seconds())
         _assign(conversation, candidate, now)
-        routing_event_create(conversation, Kind.ASSIGNED, rule,
-               say(R_QUEUE_ASSIGNED, seconds=max(waited, 0), choice=reason),
-               to_user=candidate.user_id, team_id=conversation.team_id,
-               detail={"open": candidate.open - 1, "capacity": candidate.capacity,
-                       "waited_seconds": waited, "from_queue": True})
+        routing_event_create(
+            conversation,
+            Kind.ASSIGNED,
+            rule,
+            say(R_QUEUE_ASSIGNED, seconds=max(waited, 0), choice=reason),
+            to_user=candidate.user_id,
+            team_id=conversation.team_id,
+            detail={
+                "open": candidate.open - 1,
+                "capacity": candidate.capacity,
+                "waited_seconds": waited,
+                "from_queue": True,
+            },
+        )
         _schedule_timeout(conversation, merchant.accept_timeout_seconds)
         notify_on_commit(merchant.pk, conversation.pk, "new", [candidate.user_id])
         realtime.conversation_updated(conversation)
@@ -421,8 +540,9 @@ def resolve_locked(conversation: Conversation, *, rule: str, reason: str, actor=
     conversation.resolved_at = timezone.now()
     conversation.queued_at = None
     conversation.save(update_fields=["status", "resolved_at", "queued_at"])
-    routing_event_create(conversation, Kind.RESOLVED, rule, reason, from_user=conversation.assignee_id,
-           actor=actor)
+    routing_event_create(
+        conversation, Kind.RESOLVED, rule, reason, from_user=conversation.assignee_id, actor=actor
+    )
     conversation_changed(conversation, queue_moved=was_queued)
     visitor_state_publish(conversation)
     if conversation.assignee_id is not None:
@@ -433,8 +553,9 @@ def resolve_locked(conversation: Conversation, *, rule: str, reason: str, actor=
 
 
 @realtime.publishing
-def accept_timeout_fire(*, merchant_id: int, conversation_id: int, user_id: int,
-                        assigned_at: str) -> str:
+def accept_timeout_fire(
+    *, merchant_id: int, conversation_id: int, user_id: int, assigned_at: str
+) -> str:
     """The assigned agent had `accept_timeout_seconds` to answer. Safe to run late or twice: it
     acts only if the conversation is still with `user_id` since the same `assigned_at` and no
     agent has replied since; the conversation row lock serialises two firings, and the first
@@ -442,15 +563,22 @@ def accept_timeout_fire(*, merchant_id: int, conversation_id: int, user_id: int,
     when = datetime.fromisoformat(assigned_at)
     with transaction.atomic():
         try:
-            conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
+            conversation = conversation_lock(
+                merchant_id=merchant_id, conversation_id=conversation_id
+            )
         except NotFound:
             return "noop"
-        if (conversation.status not in ACTIVE or conversation.assignee_id != user_id
-                or conversation.assigned_at is None
-                or abs((conversation.assigned_at - when).total_seconds()) > 0.001):
+        if (
+            conversation.status not in ACTIVE
+            or conversation.assignee_id != user_id
+            or conversation.assigned_at is None
+            or abs((conversation.assigned_at - when).total_seconds()) > 0.001
+        ):
             return "noop"
         if Message.objects.filter(
-            conversation=conversation, sender_kind=Message.SenderKind.AGENT, is_private=False,
+            conversation=conversation,
+            sender_kind=Message.SenderKind.AGENT,
+            is_private=False,
             created_at__gte=conversation.assigned_at,
         ).exists():
             return "noop"  # accepted: the agent (or a colleague) answered
@@ -462,18 +590,27 @@ def accept_timeout_fire(*, merchant_id: int, conversation_id: int, user_id: int,
         # Everyone who let it time out since it last left the queue is skipped.
         timed_out = set(
             RoutingEvent.objects.filter(conversation=conversation, kind=Kind.TIMEOUT)
-            .order_by("-id").values_list("from_user_id", flat=True)[:previous_timeouts]
+            .order_by("-id")
+            .values_list("from_user_id", flat=True)[:previous_timeouts]
         ) | {user_id}
         if conversation.routing_attempts > merchant.max_reassignments:
             conversation.routing_attempts = 0
             _enqueue(conversation, head=True)
-            routing_event_create(conversation, Kind.TIMEOUT, "timeout_returned", say(
-                R_TIMEOUT_RETURNED, seconds=seconds, moves=merchant.max_reassignments),
-                from_user=user_id, detail={"seconds": seconds, "returned": True})
-            managers = list(Membership.objects.filter(
-                merchant_id=merchant_id, is_active=True,
-                role__in=(Membership.Role.OWNER, Membership.Role.ADMIN),
-            ).values_list("user_id", flat=True))
+            routing_event_create(
+                conversation,
+                Kind.TIMEOUT,
+                "timeout_returned",
+                say(R_TIMEOUT_RETURNED, seconds=seconds, moves=merchant.max_reassignments),
+                from_user=user_id,
+                detail={"seconds": seconds, "returned": True},
+            )
+            managers = list(
+                Membership.objects.filter(
+                    merchant_id=merchant_id,
+                    is_active=True,
+                    role__in=(Membership.Role.OWNER, Membership.Role.ADMIN),
+                ).values_list("user_id", flat=True)
+            )
             notify_on_commit(merchant_id, conversation.pk, "returned", managers)
             conversation_changed(conversation, queue_moved=True)
             return "returned"
@@ -481,18 +618,28 @@ def accept_timeout_fire(*, merchant_id: int, conversation_id: int, user_id: int,
         picked = _route(conversation, merchant=merchant, exclude=frozenset(timed_out), sticky=False)
         if picked is None:
             _enqueue(conversation, head=True)
-            routing_event_create(conversation, Kind.TIMEOUT, "timeout_queued", say(
-                R_TIMEOUT_QUEUED, seconds=seconds, **{"from": from_name}),
-                from_user=user_id, detail={"seconds": seconds})
+            routing_event_create(
+                conversation,
+                Kind.TIMEOUT,
+                "timeout_queued",
+                say(R_TIMEOUT_QUEUED, seconds=seconds, **{"from": from_name}),
+                from_user=user_id,
+                detail={"seconds": seconds},
+            )
             notify_on_commit(merchant_id, conversation.pk, "queued")
             conversation_changed(conversation, queue_moved=True)
             return "queued"
         candidate, rule, _, now = picked
         _assign(conversation, candidate, now)
-        routing_event_create(conversation, Kind.TIMEOUT, "timeout", say(
-            R_TIMEOUT_MOVED, seconds=seconds, **{"from": from_name, "to": candidate.name}),
-            from_user=user_id, to_user=candidate.user_id,
-            detail={"seconds": seconds, "then": rule, "attempt": conversation.routing_attempts})
+        routing_event_create(
+            conversation,
+            Kind.TIMEOUT,
+            "timeout",
+            say(R_TIMEOUT_MOVED, seconds=seconds, **{"from": from_name, "to": candidate.name}),
+            from_user=user_id,
+            to_user=candidate.user_id,
+            detail={"seconds": seconds, "then": rule, "attempt": conversation.routing_attempts},
+        )
         _schedule_timeout(conversation, seconds)
         notify_on_commit(merchant_id, conversation.pk, "new", [candidate.user_id])
         conversation_changed(conversation, queue_moved=False)
@@ -510,21 +657,34 @@ def auto_resolve(*, now=None) -> int:
     resolved = 0
     for merchant in Merchant.objects.filter(is_active=True, auto_resolve_minutes__gt=0):
         cutoff = now - timedelta(minutes=merchant.auto_resolve_minutes)
-        ids = list(Conversation.objects.filter(
-            merchant=merchant, status__in=ACTIVE, queued_at__isnull=True,
-            awaiting_reply_since__isnull=True, last_message_at__lt=cutoff,
-        ).values_list("id", flat=True)[:1000])
+        ids = list(
+            Conversation.objects.filter(
+                merchant=merchant,
+                status__in=ACTIVE,
+                queued_at__isnull=True,
+                awaiting_reply_since__isnull=True,
+                last_message_at__lt=cutoff,
+            ).values_list("id", flat=True)[:1000]
+        )
         for conversation_id in ids:
             with transaction.atomic():
-                conversation = conversation_lock(merchant_id=merchant.pk, conversation_id=conversation_id)
+                conversation = conversation_lock(
+                    merchant_id=merchant.pk, conversation_id=conversation_id
+                )
                 # Re-checked under the lock: a message may have arrived meanwhile.
-                if (conversation.status not in ACTIVE or conversation.queued_at is not None
-                        or conversation.awaiting_reply_since is not None
-                        or conversation.last_message_at is None
-                        or conversation.last_message_at >= cutoff):
+                if (
+                    conversation.status not in ACTIVE
+                    or conversation.queued_at is not None
+                    or conversation.awaiting_reply_since is not None
+                    or conversation.last_message_at is None
+                    or conversation.last_message_at >= cutoff
+                ):
                     continue
-                resolve_locked(conversation, rule="auto_resolve", reason=say(
-                    R_AUTO_RESOLVED, minutes=merchant.auto_resolve_minutes))
+                resolve_locked(
+                    conversation,
+                    rule="auto_resolve",
+                    reason=say(R_AUTO_RESOLVED, minutes=merchant.auto_resolve_minutes),
+                )
                 resolved += 1
     return resolved
 
@@ -540,17 +700,27 @@ def sweep(*, now=None) -> int:
         # A grace period after the due time, so the regular task normally wins.
         overdue = now - timedelta(seconds=merchant.accept_timeout_seconds + SWEEP_GRACE_SECONDS)
         for conversation_id, user_id, assigned_at in Conversation.objects.filter(
-            merchant=merchant, status__in=ACTIVE, assignee__isnull=False,
-            assigned_at__lt=overdue, awaiting_reply_since__isnull=False,
+            merchant=merchant,
+            status__in=ACTIVE,
+            assignee__isnull=False,
+            assigned_at__lt=overdue,
+            awaiting_reply_since__isnull=False,
         ).values_list("id", "assignee_id", "assigned_at")[:500]:
-            if accept_timeout_fire(merchant_id=merchant.pk, conversation_id=conversation_id,
-                                   user_id=user_id, assigned_at=assigned_at.isoformat()) != "noop":
+            if (
+                accept_timeout_fire(
+                    merchant_id=merchant.pk,
+                    conversation_id=conversation_id,
+                    user_id=user_id,
+                    assigned_at=assigned_at.isoformat(),
+                )
+                != "noop"
+            ):
                 done += 1
     merchant_ids = set(
-        Conversation.objects.filter(status__in=ACTIVE, assignee__isnull=True,
-                                    queued_at__isnull=False)
-        .values_list("merchant_id", flat=True).distinct()
+        Conversation.objects.filter(
+            status__in=ACTIVE, assignee__isnull=True, queued_at__isnull=False
+        )
+        .values_list("merchant_id", flat=True)
+        .distinct()
     )
     return done + sum(queue_drain(merchant_id=m) for m in sorted(merchant_ids))
-
-

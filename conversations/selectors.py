@@ -38,8 +38,9 @@ def conversation_get(*, merchant_id: int, conversation_id: int) -> Conversation:
 def conversation_ids_existing(*, merchant_id: int, conversation_ids: list[int]) -> set[int]:
     """The subset of `conversation_ids` that belong to the merchant."""
     return set(
-        Conversation.objects.filter(merchant_id=merchant_id, pk__in=conversation_ids)
-        .values_list("id", flat=True)
+        Conversation.objects.filter(merchant_id=merchant_id, pk__in=conversation_ids).values_list(
+            "id", flat=True
+        )
     )
 
 
@@ -64,13 +65,18 @@ def message_list(
 
 
 def message_history_after(
-    *, merchant_id: int, conversation_id: int, after_seq: int, include_private: bool,
+    *,
+    merchant_id: int,
+    conversation_id: int,
+    after_seq: int,
+    include_private: bool,
     limit: int = HISTORY_PAGE,
 ) -> tuple[list[Message], bool]:
     """Messages with seq > after_seq, oldest first, at most `limit`; and whether more follow."""
     rows = list(
         message_list(
-            merchant_id=merchant_id, conversation_id=conversation_id,
+            merchant_id=merchant_id,
+            conversation_id=conversation_id,
             include_private=include_private,
         ).filter(seq__gt=after_seq)[: limit + 1]
     )
@@ -120,6 +126,7 @@ def merchant_availability(*, merchant) -> dict:
     whether to offer the leave-a-message form, when the merchant opens next, and the teams to
     choose from. Shape of the bootstrap's `availability`."""
     from merchants import hours
+
     is_open = hours.is_open(merchant)
     agents_online = merchant_agents_online(merchant_id=merchant.pk)
     opening = None if is_open else hours.next_opening(merchant)
@@ -175,15 +182,22 @@ def open_counts(*, merchant_id: int, user_ids: list[int]) -> dict[int, int]:
     return dict(
         Conversation.objects.filter(
             merchant_id=merchant_id, assignee_id__in=user_ids, status__in=ACTIVE
-        ).values("assignee_id").annotate(n=Count("id")).values_list("assignee_id", "n")
+        )
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .values_list("assignee_id", "n")
     )
 
 
-def eligible_agents(*, merchant_id: int, team_id: int | None = None,
-                    exclude: frozenset | set = frozenset()) -> list[Candidate]:
+def eligible_agents(
+    *, merchant_id: int, team_id: int | None = None, exclude: frozenset | set = frozenset()
+) -> list[Candidate]:
     """Agents who can take one more conversation now (docs/routing.md, "Who is eligible")."""
     qs = Membership.objects.filter(
-        merchant_id=merchant_id, is_active=True, is_away=False, user__is_active=True,
+        merchant_id=merchant_id,
+        is_active=True,
+        is_away=False,
+        user__is_active=True,
         max_concurrent__gt=0,
     )
     if team_id is not None:
@@ -200,9 +214,13 @@ def eligible_agents(*, merchant_id: int, team_id: int | None = None,
         teams.setdefault(membership_id, set()).add(t)
     candidates = [
         Candidate(
-            membership_id=r["id"], user_id=r["user_id"], name=r["display_name"],
-            capacity=r["max_concurrent"], open=counts.get(r["user_id"], 0),
-            last_assigned_at=r["last_assigned_at"], team_ids=frozenset(teams.get(r["id"], ())),
+            membership_id=r["id"],
+            user_id=r["user_id"],
+            name=r["display_name"],
+            capacity=r["max_concurrent"],
+            open=counts.get(r["user_id"], 0),
+            last_assigned_at=r["last_assigned_at"],
+            team_ids=frozenset(teams.get(r["id"], ())),
         )
         for r in rows
     ]
@@ -212,16 +230,23 @@ def eligible_agents(*, merchant_id: int, team_id: int | None = None,
 def online_agent_ids(*, merchant_id: int) -> list[int]:
     """Online agents who are not away, regardless of capacity (to say why a conversation was
     queued)."""
-    user_ids = list(Membership.objects.filter(
-        merchant_id=merchant_id, is_active=True, is_away=False).values_list("user_id", flat=True))
+    user_ids = list(
+        Membership.objects.filter(
+            merchant_id=merchant_id, is_active=True, is_away=False
+        ).values_list("user_id", flat=True)
+    )
     online = presence.agents_connected_sync(merchant_id, user_ids)
     return [u for u in user_ids if online.get(u)]
 
 
 def agent_name(*, merchant_id: int, user_id: int) -> str:
     """An agent's display name in this merchant (`#id` when they have no membership)."""
-    return Membership.objects.filter(merchant_id=merchant_id, user_id=user_id).values_list(
-        "display_name", flat=True).first() or f"#{user_id}"
+    return (
+        Membership.objects.filter(merchant_id=merchant_id, user_id=user_id)
+        .values_list("display_name", flat=True)
+        .first()
+        or f"#{user_id}"
+    )
 
 
 def previous_agent(conversation: Conversation) -> int | None:
@@ -231,9 +256,14 @@ def previous_agent(conversation: Conversation) -> int | None:
         return conversation.assignee_id
     return (
         Conversation.objects.filter(
-            merchant_id=conversation.merchant_id, visitor_id=conversation.visitor_id,
+            merchant_id=conversation.merchant_id,
+            visitor_id=conversation.visitor_id,
             assignee__isnull=False,
-        ).exclude(pk=conversation.pk).order_by("-id").values_list("assignee_id", flat=True).first()
+        )
+        .exclude(pk=conversation.pk)
+        .order_by("-id")
+        .values_list("assignee_id", flat=True)
+        .first()
     )
 
 
@@ -249,10 +279,15 @@ def queue_position(conversation: Conversation) -> int | None:
     if conversation.queued_at is None or conversation.assignee_id is not None:
         return None
     p, q = conversation.priority, conversation.queued_at
-    ahead = queued(merchant_id=conversation.merchant_id).filter(
-        Q(priority__gt=p) | Q(priority=p, queued_at__lt=q) | Q(priority=p, queued_at=q,
-                                                                id__lt=conversation.pk)
-    ).count()
+    ahead = (
+        queued(merchant_id=conversation.merchant_id)
+        .filter(
+            Q(priority__gt=p)
+            | Q(priority=p, queued_at__lt=q)
+            | Q(priority=p, queued_at=q, id__lt=conversation.pk)
+        )
+        .count()
+    )
     return ahead + 1
 
 
@@ -261,7 +296,8 @@ def seconds_per_slot(merchant_id: int) -> float:
     docs/routing.md, "Estimated wait"). The visitor at position p waits about p times this."""
     since = timezone.now() - ETA_WINDOW
     n = RoutingEvent.objects.filter(
-        merchant_id=merchant_id, kind__in=(RoutingEvent.Kind.ASSIGNED, RoutingEvent.Kind.CLAIMED),
+        merchant_id=merchant_id,
+        kind__in=(RoutingEvent.Kind.ASSIGNED, RoutingEvent.Kind.CLAIMED),
         created_at__gte=since,
     ).count()
     if n >= ETA_MIN_SAMPLE:
@@ -270,7 +306,9 @@ def seconds_per_slot(merchant_id: int) -> float:
         (resolved - assigned).total_seconds()
         for assigned, resolved in Conversation.objects.filter(
             merchant_id=merchant_id, resolved_at__isnull=False, assigned_at__isnull=False
-        ).order_by("-resolved_at").values_list("assigned_at", "resolved_at")[:100]
+        )
+        .order_by("-resolved_at")
+        .values_list("assigned_at", "resolved_at")[:100]
         if resolved > assigned
     ]
     handling = sum(spans) / len(spans) if spans else DEFAULT_HANDLING_SECONDS
@@ -294,15 +332,25 @@ def queue_snapshot(*, merchant_id: int, limit: int = 100) -> tuple[list, int]:
 
 def queue_frame(*, merchant_id: int) -> protocol.QueueChangedFrame:
     rows, total = queue_snapshot(merchant_id=merchant_id, limit=QUEUE_FRAME_LIMIT)
-    return protocol.QueueChangedFrame(total=total, queue=[
-        protocol.QueueEntryOut(
-            conversation_id=c.pk, position=c.queue_position, visitor_name=c.visitor.display_name,
-            team_id=c.team_id, priority=c.priority, queued_at=c.queued_at,
-        ) for c in rows
-    ])
+    return protocol.QueueChangedFrame(
+        total=total,
+        queue=[
+            protocol.QueueEntryOut(
+                conversation_id=c.pk,
+                position=c.queue_position,
+                visitor_name=c.visitor.display_name,
+                team_id=c.team_id,
+                priority=c.priority,
+                queued_at=c.queued_at,
+            )
+            for c in rows
+        ],
+    )
 
 
-def visitor_state(*, merchant_id: int, conversation_id: int) -> protocol.VisitorConversationOut | None:
+def visitor_state(
+    *, merchant_id: int, conversation_id: int
+) -> protocol.VisitorConversationOut | None:
     """The visitor's view of their conversation with queue position and ETA (None if missing)."""
     conversation = Conversation.objects.filter(merchant_id=merchant_id, pk=conversation_id).first()
     if conversation is None:
@@ -311,23 +359,37 @@ def visitor_state(*, merchant_id: int, conversation_id: int) -> protocol.Visitor
     if position is not None:
         conversation.queue_position = position
         conversation.estimated_wait_seconds = estimate_wait_seconds(
-            position, seconds_per_slot(merchant_id))
+            position, seconds_per_slot(merchant_id)
+        )
     return realtime.visitor_conversation_out(conversation)
 
 
 def teams_out(*, merchant_id: int) -> list[protocol.TeamOut]:
-    teams = list(Team.objects.filter(merchant_id=merchant_id, is_active=True).order_by("name", "id"))
+    teams = list(
+        Team.objects.filter(merchant_id=merchant_id, is_active=True).order_by("name", "id")
+    )
     members: dict[int, list[int]] = {t.pk: [] for t in teams}
-    for team_id, user_id in Membership.teams.through.objects.filter(
-        team_id__in=list(members), membership__is_active=True
-    ).values_list("team_id", "membership__user_id").order_by("membership__user_id"):
+    for team_id, user_id in (
+        Membership.teams.through.objects.filter(
+            team_id__in=list(members), membership__is_active=True
+        )
+        .values_list("team_id", "membership__user_id")
+        .order_by("membership__user_id")
+    ):
         members[team_id].append(user_id)
     return [protocol.TeamOut(id=t.pk, name=t.name, member_ids=members[t.pk]) for t in teams]
 
 
 def routing_event_out(event) -> protocol.RoutingEventOut:
     return protocol.RoutingEventOut(
-        id=event.pk, conversation_id=event.conversation_id, kind=event.kind, rule=event.rule,
-        reason=event.reason, from_user_id=event.from_user_id, to_user_id=event.to_user_id,
-        team_id=event.team_id, actor_id=event.actor_id, created_at=event.created_at,
+        id=event.pk,
+        conversation_id=event.conversation_id,
+        kind=event.kind,
+        rule=event.rule,
+        reason=event.reason,
+        from_user_id=event.from_user_id,
+        to_user_id=event.to_user_id,
+        team_id=event.team_id,
+        actor_id=event.actor_id,
+        created_at=event.created_at,
     )

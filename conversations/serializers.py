@@ -68,7 +68,9 @@ class ConversationSerializer(serializers.Serializer):
     unread_count = serializers.IntegerField(help_text="Visitor messages no agent has read.")
     created_at = UtcDateTimeField()
     agent_last_read_seq = serializers.IntegerField(help_text="Highest `seq` agents have read.")
-    visitor_last_read_seq = serializers.IntegerField(help_text="Highest `seq` the visitor has read.")
+    visitor_last_read_seq = serializers.IntegerField(
+        help_text="Highest `seq` the visitor has read."
+    )
     source = serializers.ChoiceField(choices=Conversation.Source.choices)
     team_id = serializers.IntegerField(allow_null=True, help_text="The team it is routed to.")
     priority = serializers.IntegerField(help_text="Higher is served first from the queue.")
@@ -119,14 +121,17 @@ _CLIENT_MSG_ID = TypeAdapter(protocol.ClientMsgId).json_schema()
 
 class MessageCreateSerializer(serializers.Serializer):
     body = StrictCharField(
-        trim_whitespace=False, allow_blank=True,
+        trim_whitespace=False,
+        allow_blank=True,
         # Empty and over-long bodies are refused by services.clean_body, the rule the socket
         # uses too; the field only insists on text.
         help_text="The text. Trimmed; must not be empty or longer than MESSAGE_MAX_LENGTH.",
     )
     client_msg_id = StrictRegexField(
-        _CLIENT_MSG_ID["pattern"], min_length=_CLIENT_MSG_ID["minLength"],
-        max_length=_CLIENT_MSG_ID["maxLength"], required=False,
+        _CLIENT_MSG_ID["pattern"],
+        min_length=_CLIENT_MSG_ID["minLength"],
+        max_length=_CLIENT_MSG_ID["maxLength"],
+        required=False,
         help_text="Your id for this message. Sending it again returns the stored message "
         "(HTTP 200) instead of a copy; with another body it is refused.",
     )
@@ -135,7 +140,9 @@ class MessageCreateSerializer(serializers.Serializer):
     )
     user_id = serializers.IntegerField(
         # The bound keeps a huge number from reaching the database driver (SQLite overflows).
-        required=False, min_value=1, max_value=2**63 - 1,
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
         help_text="Send as this agent (an active member of the merchant). Default: the API "
         "token's name, or the logged-in agent.",
     )
@@ -166,8 +173,18 @@ class VisitorSerializer(serializers.ModelSerializer):
     class Meta:
         model = Visitor
         fields = [
-            "id", "name", "email", "phone", "external_id", "attributes", "first_seen_at",
-            "last_seen_at", "ip", "user_agent", "page_url", "page_title",
+            "id",
+            "name",
+            "email",
+            "phone",
+            "external_id",
+            "attributes",
+            "first_seen_at",
+            "last_seen_at",
+            "ip",
+            "user_agent",
+            "page_url",
+            "page_title",
         ]
         read_only_fields = fields
 
@@ -227,7 +244,7 @@ class RoutingEventSerializer(PydanticOut):
     conversation_id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=RoutingEvent.Kind.choices)
     rule = serializers.CharField(help_text="Machine-readable rule, e.g. sticky, least_busy.")
-    reason = serializers.CharField(help_text="The decision in words, e.g. \"least-busy: 1/5 open\".")
+    reason = serializers.CharField(help_text='The decision in words, e.g. "least-busy: 1/5 open".')
     from_user_id = serializers.IntegerField(allow_null=True)
     to_user_id = serializers.IntegerField(allow_null=True)
     team_id = serializers.IntegerField(allow_null=True)
@@ -245,7 +262,8 @@ _ID = {"min_value": 1, "max_value": 2**63 - 1}  # a huge number must not reach t
 
 class ClaimSerializer(serializers.Serializer):
     user_id = serializers.IntegerField(
-        required=False, **_ID,
+        required=False,
+        **_ID,
         help_text="With an API token: the agent who takes it (required). With a login "
         "session you claim for yourself.",
     )
@@ -257,11 +275,15 @@ class TransferSerializer(serializers.Serializer):
         required=False, **_ID, help_text="Or: route it within this team."
     )
     note = StrictCharField(
-        required=False, allow_blank=True, max_length=1000, default="",
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        default="",
         help_text="Stored as a private note on the conversation.",
     )
     user_id = serializers.IntegerField(
-        required=False, **_ID,
+        required=False,
+        **_ID,
         help_text="With an API token: the agent or supervisor doing it (required).",
     )
 

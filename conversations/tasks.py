@@ -11,10 +11,13 @@ from . import routing
 
 
 @shared_task(acks_late=True)
-def routing_accept_timeout(*, merchant_id: int, conversation_id: int, user_id: int,
-                           assigned_at: str) -> str:
+def routing_accept_timeout(
+    *, merchant_id: int, conversation_id: int, user_id: int, assigned_at: str
+) -> str:
     return routing.accept_timeout_fire(
-        merchant_id=merchant_id, conversation_id=conversation_id, user_id=user_id,
+        merchant_id=merchant_id,
+        conversation_id=conversation_id,
+        user_id=user_id,
         assigned_at=assigned_at,
     )
 
@@ -29,4 +32,3 @@ def routing_auto_resolve() -> int:
 def routing_sweep() -> int:
     """Beat, every minute: drain queues whose capacity freed without an event telling us."""
     return routing.sweep()
-

@@ -14,7 +14,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import KefuError
 
-
 # Refusals that are not about the input: not allowed (403), or lost to someone else (409).
 STATUS_BY_CODE = {
     "forbidden": status.HTTP_403_FORBIDDEN,
@@ -46,7 +45,7 @@ class UtcDateTimeField(serializers.DateTimeField):
     server's TIME_ZONE: one format across the API and the socket."""
 
     def __init__(self, **kwargs):
-        super().__init__(default_timezone=datetime.timezone.utc, **kwargs)
+        super().__init__(default_timezone=datetime.UTC, **kwargs)
 
 
 class StrictText:
@@ -96,7 +95,9 @@ class SessionWithMerchantScheme(OpenApiAuthenticationExtension):
         return [
             {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME},
             {
-                "type": "apiKey", "in": "header", "name": "X-Kefu-Merchant",
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-Kefu-Merchant",
                 "description": "With a login session: the id of the merchant to act for "
                 "(you must be an active member). Writes also need the CSRF token.",
             },

@@ -8,9 +8,7 @@ from kefu.api import not_found
 urlpatterns = [
     path("conversations/", apis.ConversationList.as_view(), name="api-conversations"),
     path("conversations/<int:pk>/", apis.ConversationDetail.as_view(), name="api-conversation"),
-    path(
-        "conversations/<int:pk>/messages/", apis.MessageListCreate.as_view(), name="api-messages"
-    ),
+    path("conversations/<int:pk>/messages/", apis.MessageListCreate.as_view(), name="api-messages"),
     path("visitors/", apis.VisitorList.as_view(), name="api-visitors"),
     path("visitors/<int:pk>/", apis.VisitorDetail.as_view(), name="api-visitor"),
     path("canned-responses/", apis.CannedResponseList.as_view(), name="api-canned-responses"),
@@ -18,12 +16,14 @@ urlpatterns = [
     path("teams/", apis.TeamList.as_view(), name="api-teams"),
     path("queue/", apis.QueueView.as_view(), name="api-queue"),
     path(
-        "conversations/<int:pk>/routing-events/", apis.RoutingEventList.as_view(),
+        "conversations/<int:pk>/routing-events/",
+        apis.RoutingEventList.as_view(),
         name="api-routing-events",
     ),
     path("conversations/<int:pk>/claim/", apis.ConversationClaim.as_view(), name="api-claim"),
     path(
-        "conversations/<int:pk>/transfer/", apis.ConversationTransfer.as_view(),
+        "conversations/<int:pk>/transfer/",
+        apis.ConversationTransfer.as_view(),
         name="api-transfer",
     ),
     path("conversations/<int:pk>/status/", apis.ConversationStatus.as_view(), name="api-status"),

@@ -99,8 +99,15 @@ class KeysetPagination(CursorPagination):
             if not isinstance(reverse, bool) or len(values) != len(self.model_fields):
                 raise ValueError
             key = [self._parse(field, value) for field, value in zip(self.model_fields, values)]
-        except (ValueError, TypeError, KeyError, OverflowError, UnicodeError, binascii.Error,
-                DjangoValidationError):
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            OverflowError,
+            UnicodeError,
+            binascii.Error,
+            DjangoValidationError,
+        ):
             raise serializers.ValidationError(
                 {self.cursor_query_param: [_("Invalid cursor.")]}
             ) from None
@@ -116,7 +123,7 @@ class KeysetPagination(CursorPagination):
         if isinstance(value, datetime.datetime):
             if value.tzinfo is None:
                 raise ValueError
-            value = value.astimezone(datetime.timezone.utc)  # OverflowError on year 0
+            value = value.astimezone(datetime.UTC)  # OverflowError on year 0
         return value
 
     def encode_cursor(self, key, reverse: bool) -> str:

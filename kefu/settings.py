@@ -7,8 +7,8 @@ filesystem Celery broker. `.env.example` and the README list every variable; a t
 three in step.
 """
 
-from pathlib import Path
 import secrets
+from pathlib import Path
 
 import environ
 
@@ -209,7 +209,8 @@ BOT_CONTEXT_SECONDS = env.int("BOT_CONTEXT_SECONDS", default=600)
 # (each holds a database connection). 0 runs them in the database thread after the acks: the
 # SQLite default, where a second writing thread would only meet SQLite's lock errors.
 PIPELINE_THREADS = env.int(
-    "PIPELINE_THREADS", default=0 if _db["ENGINE"] == "django.db.backends.sqlite3" else 2)
+    "PIPELINE_THREADS", default=0 if _db["ENGINE"] == "django.db.backends.sqlite3" else 2
+)
 # The beat sweep runs the step for visitor messages that waited longer than this (their process
 # died between the commit and the step).
 PIPELINE_SWEEP_GRACE = env.int("PIPELINE_SWEEP_GRACE", default=30)
@@ -269,8 +270,14 @@ SPECTACULAR_SETTINGS = {
 # smtp+tls://user:password@smtp.example.com:587
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
-for _key in ("EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD",
-             "EMAIL_USE_TLS", "EMAIL_USE_SSL"):
+for _key in (
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "EMAIL_USE_SSL",
+):
     if _key in _email:
         globals()[_key] = _email[_key]
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="kefu@localhost")

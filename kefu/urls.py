@@ -18,7 +18,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("api/v1/kb/", include("knowledge.urls")),
     path(
-        "api/v1/conversations/<int:pk>/suggestions/", ConversationSuggestions.as_view(),
+        "api/v1/conversations/<int:pk>/suggestions/",
+        ConversationSuggestions.as_view(),
         name="api-suggestions",
     ),
     path("api/v1/", include("kefu.api_urls")),

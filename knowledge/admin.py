@@ -19,12 +19,16 @@ from django.http import FileResponse, Http404, HttpResponseRedirect, JsonRespons
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import Truncator
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from merchants.admin_scoping import (
-    MerchantScopedAdmin, TenantRowForm, is_platform_admin, managed_ids,
-)
 from kefu.errors import KefuError
+from merchants.admin_scoping import (
+    MerchantScopedAdmin,
+    TenantRowForm,
+    is_platform_admin,
+    managed_ids,
+)
 from merchants.models import Merchant
 
 from . import formats, importers, selectors, services
@@ -115,8 +119,9 @@ class ServiceBackedAdmin(MerchantScopedAdmin):
     def delete_queryset(self, request, queryset):
         rows = sorted(queryset.values_list("merchant_id", "pk"))
         for merchant_id, group in itertools.groupby(rows, key=lambda r: r[0]):
-            services.kb_rows_delete(merchant_id=merchant_id, model=self.model,
-                                    ids=[pk for _m, pk in group])
+            services.kb_rows_delete(
+                merchant_id=merchant_id, model=self.model, ids=[pk for _m, pk in group]
+            )
 
 
 class ImportExportMixin:
@@ -128,8 +133,12 @@ class ImportExportMixin:
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         own = [
-            path("import/", self.admin_site.admin_view(self.import_view), name="%s_%s_import" % info),
-            path("export/", self.admin_site.admin_view(self.export_view), name="%s_%s_export" % info),
+            path(
+                "import/", self.admin_site.admin_view(self.import_view), name="%s_%s_import" % info
+            ),
+            path(
+                "export/", self.admin_site.admin_view(self.export_view), name="%s_%s_export" % info
+            ),
         ]
         return own + super().get_urls()
 
@@ -152,37 +161,51 @@ class ImportExportMixin:
         merchants = admin_merchants(request)
         result = None
         if request.method == "POST":
-            form = ImportForm(request.POST, request.FILES, merchants=merchants, kind=self.import_kind)
+            form = ImportForm(
+                request.POST, request.FILES, merchants=merchants, kind=self.import_kind
+            )
             if form.is_valid():
                 upload = form.cleaned_data["file"]
                 try:
                     outcome = importers.kb_import_submit(
-                        merchant=form.cleaned_data["merchant"], kind=self.import_kind,
-                        fmt=form.cleaned_data["format"], file=upload, mode=form.cleaned_data["mode"],
+                        merchant=form.cleaned_data["merchant"],
+                        kind=self.import_kind,
+                        fmt=form.cleaned_data["format"],
+                        file=upload,
+                        mode=form.cleaned_data["mode"],
                         filename=upload.name,
                     )
                 except KefuError as exc:
                     form.add_error(None, exc.message)
                 else:
                     if isinstance(outcome, ImportJob):
-                        return HttpResponseRedirect(reverse("admin:knowledge_importjob_progress", args=[outcome.pk]))
+                        return HttpResponseRedirect(
+                            reverse("admin:knowledge_importjob_progress", args=[outcome.pk])
+                        )
                     if outcome.ok:
                         messages.success(request, import_summary(outcome.as_dict()))
                         return HttpResponseRedirect(
-                            reverse("admin:%s_%s_changelist" % (self.opts.app_label, self.opts.model_name))
+                            reverse(
+                                "admin:%s_%s_changelist"
+                                % (self.opts.app_label, self.opts.model_name)
+                            )
                         )
                     result = outcome.as_dict()
         else:
             form = ImportForm(merchants=merchants, kind=self.import_kind)
         context = {
             **self.admin_site.each_context(request),
-            "opts": self.opts, "title": gettext("Import %(name)s") % {"name": self.opts.verbose_name_plural},
-            "form": form, "result": result, "columns": importers.COLUMNS[self.import_kind],
+            "opts": self.opts,
+            "title": gettext("Import %(name)s") % {"name": self.opts.verbose_name_plural},
+            "form": form,
+            "result": result,
+            "columns": importers.COLUMNS[self.import_kind],
             "required": sorted(importers.REQUIRED[self.import_kind]),
             "pairs": self.import_kind == "intents",
         }
-        return TemplateResponse(request, "admin/knowledge/import.html", context,
-                                status=400 if result else 200)
+        return TemplateResponse(
+            request, "admin/knowledge/import.html", context, status=400 if result else 200
+        )
 
     def export_view(self, request):
         if not self.has_view_permission(request):
@@ -197,22 +220,29 @@ class ImportExportMixin:
         elif raw is None:
             # Several merchants (the platform operator): say whose knowledge base to export.
             context = {
-                **self.admin_site.each_context(request), "opts": self.opts, "format": fmt,
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "format": fmt,
                 "title": gettext("Export %(name)s") % {"name": self.opts.verbose_name_plural},
                 "merchants": merchants.order_by("name", "pk"),
             }
             return TemplateResponse(request, "admin/knowledge/export_choose.html", context)
         else:
             merchant = self._merchant_from(request, raw)
-        filename, content_type, body = importers.export(merchant=merchant, kind=self.import_kind, fmt=fmt)
-        response = FileResponse(iter([body]), content_type=content_type, as_attachment=True,
-                                filename=filename)
+        filename, content_type, body = importers.export(
+            merchant=merchant, kind=self.import_kind, fmt=fmt
+        )
+        response = FileResponse(
+            iter([body]), content_type=content_type, as_attachment=True, filename=filename
+        )
         response["Content-Length"] = str(len(body))
         return response
 
 
 def import_summary(result: dict) -> str:
-    return gettext("Imported: %(created)d created, %(updated)d updated, %(deleted)d deleted.") % result
+    return (
+        gettext("Imported: %(created)d created, %(updated)d updated, %(deleted)d deleted.") % result
+    )
 
 
 class ImportForm(forms.Form):
@@ -222,8 +252,10 @@ class ImportForm(forms.Form):
     )
     mode = forms.ChoiceField(
         label=_("mode"),
-        choices=[("upsert", _("Add new rows and update existing ones")),
-                 ("replace", _("Replace: also delete rows missing from the file"))],
+        choices=[
+            ("upsert", _("Add new rows and update existing ones")),
+            ("replace", _("Replace: also delete rows missing from the file")),
+        ],
     )
     file = forms.FileField(label=_("file"))
 
@@ -243,9 +275,16 @@ class ImportForm(forms.Form):
         if upload and fmt:
             suffix = upload.name.rsplit(".", 1)[-1].lower() if "." in upload.name else ""
             if suffix in formats.FORMATS and suffix != fmt:
-                self.add_error("file", gettext("This is a .%(suffix)s file; choose that format.") % {"suffix": suffix})
+                self.add_error(
+                    "file",
+                    gettext("This is a .%(suffix)s file; choose that format.") % {"suffix": suffix},
+                )
             if upload.size > formats.MAX_FILE_BYTES:
-                self.add_error("file", gettext("The file is larger than %(n)d MB.") % {"n": formats.MAX_FILE_BYTES // 2**20})
+                self.add_error(
+                    "file",
+                    gettext("The file is larger than %(n)d MB.")
+                    % {"n": formats.MAX_FILE_BYTES // 2**20},
+                )
         return cleaned
 
 
@@ -273,8 +312,10 @@ class FaqForm(KbRowForm):
         }
         help_texts = {
             "similar_questions": _("Other ways visitors ask the same question, one per line."),
-            "answer": _("Bold, italic, lists and links are kept; anything else is removed. "
-                        "The widget shows the answer as plain text."),
+            "answer": _(
+                "Bold, italic, lists and links are kept; anything else is removed. "
+                "The widget shows the answer as plain text."
+            ),
             "keywords": _("Comma separated."),
         }
 
@@ -286,8 +327,18 @@ class FaqAdmin(ImportExportMixin, ServiceBackedAdmin):
     list_filter = ("is_enabled", ("category", admin.RelatedOnlyFieldListFilter), "valid_until")
     list_select_related = ("category", "merchant")
     search_fields = ("question", "similar_questions", "keywords", "answer")
-    fields = ("merchant", "category", "question", "similar_questions", "answer", "keywords",
-              "is_enabled", "valid_from", "valid_until", "hits")
+    fields = (
+        "merchant",
+        "category",
+        "question",
+        "similar_questions",
+        "answer",
+        "keywords",
+        "is_enabled",
+        "valid_from",
+        "valid_until",
+        "hits",
+    )
     readonly_fields = ("hits",)
     same_merchant_fields = ("category",)
     actions = ("enable_selected", "disable_selected")
@@ -332,8 +383,10 @@ class IntentForm(KbRowForm):
         widgets = {"examples": forms.Textarea(attrs={"rows": 6})}
         help_texts = {
             "examples": _("Phrases visitors use for this intent, one per line."),
-            "slots": _('Information to ask for, e.g. [{"name": "order_no", "prompt": "Your order '
-                       'number?", "pattern": "^\\\\d{10}$", "reprompt": "10 digits, please"}]'),
+            "slots": _(
+                'Information to ask for, e.g. [{"name": "order_no", "prompt": "Your order '
+                'number?", "pattern": "^\\\\d{10}$", "reprompt": "10 digits, please"}]'
+            ),
         }
 
 
@@ -394,10 +447,29 @@ class ImportJobAdmin(MerchantScopedAdmin):
 
     manager_can_add = False
     manager_can_change = False
-    list_display = ("filename", "kind", "status", "done_rows", "total_rows", "created_at", "finished_at")
+    list_display = (
+        "filename",
+        "kind",
+        "status",
+        "done_rows",
+        "total_rows",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("status", "kind")
-    fields = ("merchant", "kind", "fmt", "mode", "filename", "status", "done_rows", "total_rows",
-              "result", "created_at", "finished_at")
+    fields = (
+        "merchant",
+        "kind",
+        "fmt",
+        "mode",
+        "filename",
+        "status",
+        "done_rows",
+        "total_rows",
+        "result",
+        "created_at",
+        "finished_at",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request, *args):
@@ -408,10 +480,16 @@ class ImportJobAdmin(MerchantScopedAdmin):
 
     def get_urls(self):
         return [
-            path("<int:job_id>/progress/", self.admin_site.admin_view(self.progress_view),
-                 name="knowledge_importjob_progress"),
-            path("<int:job_id>/status/", self.admin_site.admin_view(self.status_view),
-                 name="knowledge_importjob_status"),
+            path(
+                "<int:job_id>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="knowledge_importjob_progress",
+            ),
+            path(
+                "<int:job_id>/status/",
+                self.admin_site.admin_view(self.status_view),
+                name="knowledge_importjob_status",
+            ),
         ] + super().get_urls()
 
     def _job(self, request, job_id) -> ImportJob:
@@ -423,7 +501,9 @@ class ImportJobAdmin(MerchantScopedAdmin):
     def progress_view(self, request, job_id: int):
         job = self._job(request, job_id)
         context = {
-            **self.admin_site.each_context(request), "opts": self.opts, "job": job,
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "job": job,
             "title": gettext("Importing %(name)s") % {"name": job.filename or job.kind},
             "status_url": reverse("admin:knowledge_importjob_status", args=[job.pk]),
         }
@@ -436,8 +516,12 @@ class ImportJobAdmin(MerchantScopedAdmin):
 def job_status(job: ImportJob) -> dict:
     finished = job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED)
     return {
-        "id": job.pk, "status": job.status, "status_label": str(job.get_status_display()),
-        "done_rows": job.done_rows, "total_rows": job.total_rows, "finished": finished,
+        "id": job.pk,
+        "status": job.status,
+        "status_label": str(job.get_status_display()),
+        "done_rows": job.done_rows,
+        "total_rows": job.total_rows,
+        "finished": finished,
         "result": job.result if finished else None,
         "summary": import_summary(job.result) if job.status == ImportJob.Status.DONE else "",
     }
@@ -469,9 +553,12 @@ class KnowledgeGapAdmin(MerchantScopedAdmin):
             return self._act(request, merchant)
         groups = selectors.gap_groups(merchant_id=merchant.pk)
         context = {
-            **self.admin_site.each_context(request), "opts": self.opts,
-            "title": gettext("Knowledge gaps"), "groups": groups[:GAP_GROUPS_SHOWN],
-            "hidden_groups": max(len(groups) - GAP_GROUPS_SHOWN, 0), "merchant": merchant,
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Knowledge gaps"),
+            "groups": groups[:GAP_GROUPS_SHOWN],
+            "hidden_groups": max(len(groups) - GAP_GROUPS_SHOWN, 0),
+            "merchant": merchant,
             "merchants": merchants if len(merchants) > 1 else [],
             "question_total": sum(g.count for g in groups),
         }
@@ -480,10 +567,16 @@ class KnowledgeGapAdmin(MerchantScopedAdmin):
     def _act(self, request, merchant: Merchant):
         ids = [int(i) for i in request.POST.getlist("question_ids") if i.isdigit()]
         # Only open questions of this merchant count, whatever ids were posted.
-        ids = list(UnansweredQuestion.objects.filter(
-            merchant_id=merchant.pk, pk__in=ids, dismissed=False, resolved_faq=None
-        ).values_list("pk", flat=True))
-        here = reverse("admin:knowledge_unansweredquestion_changelist") + "?" + urlencode({"merchant": merchant.pk})
+        ids = list(
+            UnansweredQuestion.objects.filter(
+                merchant_id=merchant.pk, pk__in=ids, dismissed=False, resolved_faq=None
+            ).values_list("pk", flat=True)
+        )
+        here = (
+            reverse("admin:knowledge_unansweredquestion_changelist")
+            + "?"
+            + urlencode({"merchant": merchant.pk})
+        )
         if not ids:
             messages.warning(request, gettext("Those questions were already handled."))
             return HttpResponseRedirect(here)
@@ -494,8 +587,11 @@ class KnowledgeGapAdmin(MerchantScopedAdmin):
         if request.POST.get("action") == "create_faq":
             if not FaqAdmin(Faq, self.admin_site).has_add_permission(request):
                 raise PermissionDenied
-            texts = list(UnansweredQuestion.objects.filter(pk__in=ids).order_by("-created_at")
-                         .values_list("text", flat=True))
+            texts = list(
+                UnansweredQuestion.objects.filter(pk__in=ids)
+                .order_by("-created_at")
+                .values_list("text", flat=True)
+            )
             representative = request.POST.get("representative", "")
             if representative not in texts:
                 representative = texts[0]
@@ -508,7 +604,11 @@ class KnowledgeGapAdmin(MerchantScopedAdmin):
             stash = request.session.get(GAP_SESSION_KEY, {})
             stash[key] = ids
             request.session[GAP_SESSION_KEY] = stash
-            query = {"merchant": merchant.pk, "question": Truncator(representative).chars(500),
-                     "similar_questions": "\n".join(similar[:50]), "gap": key}
+            query = {
+                "merchant": merchant.pk,
+                "question": Truncator(representative).chars(500),
+                "similar_questions": "\n".join(similar[:50]),
+                "gap": key,
+            }
             return HttpResponseRedirect(reverse("admin:knowledge_faq_add") + "?" + urlencode(query))
         raise Http404

@@ -24,10 +24,17 @@ from merchants.permissions import request_merchant_id
 from . import importers, selectors, services
 from .models import ImportJob
 from .serializers import (
-    CategorySerializer, DictionaryWordSerializer, ExportQuerySerializer, FaqFilterSerializer,
+    CategorySerializer,
+    DictionaryWordSerializer,
+    ExportQuerySerializer,
+    FaqFilterSerializer,
     FaqSerializer,
-    GapGroupSerializer, ImportJobSerializer, ImportRequestSerializer, ImportResultSerializer,
-    IntentSerializer, SynonymSerializer,
+    GapGroupSerializer,
+    ImportJobSerializer,
+    ImportRequestSerializer,
+    ImportResultSerializer,
+    IntentSerializer,
+    SynonymSerializer,
 )
 
 WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
@@ -79,9 +86,13 @@ class KbList(_KbView, generics.ListAPIView):
     def post(self, request):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = type(self).create_service(merchant_id=self.merchant_id(), **self.service_args(data.validated_data))
-        return Response(self.get_serializer(self.get_queryset().get(pk=row.pk)).data,
-                        status=status.HTTP_201_CREATED)
+        row = type(self).create_service(
+            merchant_id=self.merchant_id(), **self.service_args(data.validated_data)
+        )
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=row.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class KbDetail(_KbView):
@@ -95,8 +106,11 @@ class KbDetail(_KbView):
         self.get_object()  # 404 before 400 for another merchant's row
         data = self.get_serializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        type(self).update_service(merchant_id=self.merchant_id(), **{self.id_kwarg: pk},
-                                  **self.service_args(data.validated_data))
+        type(self).update_service(
+            merchant_id=self.merchant_id(),
+            **{self.id_kwarg: pk},
+            **self.service_args(data.validated_data),
+        )
         return Response(self.get_serializer(self.get_object()).data)
 
     def delete(self, request, pk: int):
@@ -104,12 +118,18 @@ class KbDetail(_KbView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _resource(name: str, tag: str, serializer, selector, create, update, delete, id_kwarg, renames=None):
+def _resource(
+    name: str, tag: str, serializer, selector, create, update, delete, id_kwarg, renames=None
+):
     """A list (GET, POST) and a detail (GET, PATCH, DELETE) view for one KB model."""
     attrs = {
-        "serializer_class": serializer, "list_selector": staticmethod(selector),
-        "create_service": staticmethod(create), "update_service": staticmethod(update),
-        "delete_service": staticmethod(delete), "id_kwarg": id_kwarg, "renames": renames or {},
+        "serializer_class": serializer,
+        "list_selector": staticmethod(selector),
+        "create_service": staticmethod(create),
+        "update_service": staticmethod(update),
+        "delete_service": staticmethod(delete),
+        "id_kwarg": id_kwarg,
+        "renames": renames or {},
     }
     list_view = extend_schema(tags=[tag])(type(f"{name}List", (KbList,), dict(attrs)))
     detail_view = extend_schema(tags=[tag])(type(f"{name}Detail", (KbDetail,), dict(attrs)))
@@ -117,8 +137,14 @@ def _resource(name: str, tag: str, serializer, selector, create, update, delete,
 
 
 _FaqList, FaqDetail = _resource(
-    "Faq", "knowledge base", FaqSerializer, selectors.faq_list, services.faq_create,
-    services.faq_update, services.faq_delete, "faq_id",
+    "Faq",
+    "knowledge base",
+    FaqSerializer,
+    selectors.faq_list,
+    services.faq_create,
+    services.faq_update,
+    services.faq_delete,
+    "faq_id",
 )
 
 
@@ -135,30 +161,56 @@ class FaqList(_FaqList):
 
 
 IntentList, IntentDetail = _resource(
-    "Intent", "knowledge base", IntentSerializer, selectors.intent_list, services.intent_create,
-    services.intent_update, services.intent_delete, "intent_id",
+    "Intent",
+    "knowledge base",
+    IntentSerializer,
+    selectors.intent_list,
+    services.intent_create,
+    services.intent_update,
+    services.intent_delete,
+    "intent_id",
 )
 CategoryList, CategoryDetail = _resource(
-    "Category", "knowledge base", CategorySerializer, selectors.category_list,
-    services.category_create, services.category_update, services.category_delete, "category_id",
+    "Category",
+    "knowledge base",
+    CategorySerializer,
+    selectors.category_list,
+    services.category_create,
+    services.category_update,
+    services.category_delete,
+    "category_id",
 )
 SynonymList, SynonymDetail = _resource(
-    "Synonym", "knowledge base", SynonymSerializer, selectors.synonym_list,
-    services.synonym_create, services.synonym_update, services.synonym_delete, "synonym_id",
+    "Synonym",
+    "knowledge base",
+    SynonymSerializer,
+    selectors.synonym_list,
+    services.synonym_create,
+    services.synonym_update,
+    services.synonym_delete,
+    "synonym_id",
 )
 DictionaryList, DictionaryDetail = _resource(
-    "DictionaryWord", "knowledge base", DictionaryWordSerializer, selectors.dictionary_list,
-    services.dictionary_word_create, services.dictionary_word_update,
-    services.dictionary_word_delete, "word_id",
+    "DictionaryWord",
+    "knowledge base",
+    DictionaryWordSerializer,
+    selectors.dictionary_list,
+    services.dictionary_word_create,
+    services.dictionary_word_update,
+    services.dictionary_word_delete,
+    "word_id",
 )
 
 
 @extend_schema(
-    tags=["knowledge base"], request={"multipart/form-data": ImportRequestSerializer},
+    tags=["knowledge base"],
+    request={"multipart/form-data": ImportRequestSerializer},
     responses={
         200: OpenApiResponse(ImportResultSerializer, "Imported: counts."),
-        202: OpenApiResponse(ImportJobSerializer, "A large file: imported by the worker; poll "
-                             "/api/v1/kb/import/{id}/."),
+        202: OpenApiResponse(
+            ImportJobSerializer,
+            "A large file: imported by the worker; poll /api/v1/kb/import/{id}/.",
+        ),
         400: OpenApiResponse(ImportResultSerializer, "Per-row errors; nothing was imported."),
     },
 )
@@ -176,12 +228,19 @@ class ImportView(generics.GenericAPIView):
         args = params.validated_data
         merchant = selectors.merchant_for_kb(merchant_id=merchant_id)
         outcome = importers.kb_import_submit(
-            merchant=merchant, kind=args["kind"], fmt=args["format"], file=args["file"],
-            mode=args["mode"], filename=args["file"].name,
+            merchant=merchant,
+            kind=args["kind"],
+            fmt=args["format"],
+            file=args["file"],
+            mode=args["mode"],
+            filename=args["file"].name,
         )
         if isinstance(outcome, ImportJob):
             return Response(ImportJobSerializer(outcome).data, status=status.HTTP_202_ACCEPTED)
-        return Response(outcome.as_dict(), status=status.HTTP_200_OK if outcome.ok else status.HTTP_400_BAD_REQUEST)
+        return Response(
+            outcome.as_dict(),
+            status=status.HTTP_200_OK if outcome.ok else status.HTTP_400_BAD_REQUEST,
+        )
 
 
 @extend_schema(tags=["knowledge base"], responses=ImportJobSerializer)
@@ -204,8 +263,14 @@ class IgnoreFormatParameter(DefaultContentNegotiation):
 
 
 @extend_schema(
-    tags=["knowledge base"], parameters=[ExportQuerySerializer],
-    responses={(200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, "The file (CSV with a UTF-8 BOM, JSON or XLSX), importable as it is.")},
+    tags=["knowledge base"],
+    parameters=[ExportQuerySerializer],
+    responses={
+        (200, "*/*"): OpenApiResponse(
+            OpenApiTypes.BINARY,
+            "The file (CSV with a UTF-8 BOM, JSON or XLSX), importable as it is.",
+        )
+    },
 )
 class ExportView(generics.GenericAPIView):
     """Download one part of the knowledge base in the import format."""
@@ -219,7 +284,8 @@ class ExportView(generics.GenericAPIView):
         params.is_valid(raise_exception=True)
         filename, content_type, body = importers.export(
             merchant=selectors.merchant_for_kb(merchant_id=merchant_id),
-            kind=params.validated_data["kind"], fmt=params.validated_data["format"],
+            kind=params.validated_data["kind"],
+            fmt=params.validated_data["format"],
         )
         response = HttpResponse(body, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -12,6 +12,9 @@ class KnowledgeConfig(AppConfig):
         from . import tasks  # noqa: F401 - registered here: training and importers queue by name
         from .nlp import encoder
 
-        encoder.configure(enabled=settings.KB_ENCODER, model_path=settings.KB_ENCODER_MODEL,
-                          threads=settings.KB_ENCODER_THREADS,
-                          train_threads=settings.KB_ENCODER_TRAIN_THREADS)
+        encoder.configure(
+            enabled=settings.KB_ENCODER,
+            model_path=settings.KB_ENCODER_MODEL,
+            threads=settings.KB_ENCODER_THREADS,
+            train_threads=settings.KB_ENCODER_TRAIN_THREADS,
+        )

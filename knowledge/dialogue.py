@@ -35,11 +35,35 @@ SLOT_TEXT_MAX = 200
 # --- Asking for a person ------------------------------------------------------------------------
 
 _HANDOVER_EXACT = {
-    "人工", "客服", "真人", "转人工", "人工客服", "human", "agent", "operator", "person",
-    "real person", "live agent", "representative", "a human", "an agent",
+    "人工",
+    "客服",
+    "真人",
+    "转人工",
+    "人工客服",
+    "human",
+    "agent",
+    "operator",
+    "person",
+    "real person",
+    "live agent",
+    "representative",
+    "a human",
+    "an agent",
 }
-_HANDOVER_ZH = ("转人工", "人工客服", "人工服务", "人工坐席", "找人工", "要人工", "接人工", "转接人工",
-                "真人客服", "找客服", "联系客服", "客服人员")
+_HANDOVER_ZH = (
+    "转人工",
+    "人工客服",
+    "人工服务",
+    "人工坐席",
+    "找人工",
+    "要人工",
+    "接人工",
+    "转接人工",
+    "真人客服",
+    "找客服",
+    "联系客服",
+    "客服人员",
+)
 _HANDOVER_EN = re.compile(
     r"\b(talk|speak|chat|connect me)\s+(to|with)\s+(a|an|the|some)?\s*"
     r"(human|person|agent|someone|real person|representative|operator)\b"
@@ -83,8 +107,20 @@ def language_of(text: str, default: str) -> str:
 
 # --- Choices ------------------------------------------------------------------------------------
 
-_ORDINALS = {"第一个": 1, "第一": 1, "第二个": 2, "第二": 2, "第三个": 3, "第三": 3,
-             "first": 1, "second": 2, "third": 3, "一": 1, "二": 2, "三": 3}
+_ORDINALS = {
+    "第一个": 1,
+    "第一": 1,
+    "第二个": 2,
+    "第二": 2,
+    "第三个": 3,
+    "第三": 3,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "一": 1,
+    "二": 2,
+    "三": 3,
+}
 
 
 def pick_choice(text: str, choices: list[dict]) -> dict | None:

@@ -12,7 +12,7 @@ import datetime
 import io
 import json
 import zipfile
-from typing import Iterable
+from collections.abc import Iterable
 
 from django.utils import dateparse, timezone
 from django.utils.translation import gettext as _
@@ -25,12 +25,29 @@ MAX_XLSX_UNPACKED = 200 * 1024 * 1024  # a zip bomb stops here, before any XML i
 MAX_ROWS = 100_000
 # Headers as Chinese spreadsheets often name them.
 ALIASES = {
-    "问题": "question", "标准问题": "question", "相似问题": "similar_questions",
-    "相似问法": "similar_questions", "答案": "answer", "回答": "answer", "关键词": "keywords",
-    "分类": "category", "启用": "enabled", "生效时间": "valid_from", "失效时间": "valid_until",
-    "意图": "name", "名称": "name", "例句": "examples", "示例": "examples", "动作": "action",
-    "槽位": "slots", "词": "word", "词语": "word", "同义词": "synonyms", "词频": "frequency",
-    "文本": "text", "标签": "label",
+    "问题": "question",
+    "标准问题": "question",
+    "相似问题": "similar_questions",
+    "相似问法": "similar_questions",
+    "答案": "answer",
+    "回答": "answer",
+    "关键词": "keywords",
+    "分类": "category",
+    "启用": "enabled",
+    "生效时间": "valid_from",
+    "失效时间": "valid_until",
+    "意图": "name",
+    "名称": "name",
+    "例句": "examples",
+    "示例": "examples",
+    "动作": "action",
+    "槽位": "slots",
+    "词": "word",
+    "词语": "word",
+    "同义词": "synonyms",
+    "词频": "frequency",
+    "文本": "text",
+    "标签": "label",
 }
 TRUE = {"1", "true", "yes", "y", "是", "启用", "on"}
 FALSE = {"0", "false", "no", "n", "否", "停用", "禁用", "off"}
@@ -138,7 +155,7 @@ def _read_json(text: str):
     for number, item in enumerate(payload, 1):
         if not isinstance(item, dict):
             raise FileError(_("Item %(n)d is not an object.") % {"n": number})
-        item = {c: v for c, v in zip(_header(item.keys()), item.values())}
+        item = dict(zip(_header(item.keys()), item.values()))
         for c in item:
             if c not in columns:
                 columns.append(c)
@@ -268,8 +285,9 @@ def cell_json_list(value):
     try:
         return json.loads(text)
     except ValueError:
-        raise ValueError(_("Must be a JSON list, e.g. [{\"name\": \"order_no\", \"prompt\": \"…\"}].")) \
-            from None
+        raise ValueError(
+            _('Must be a JSON list, e.g. [{"name": "order_no", "prompt": "…"}].')
+        ) from None
 
 
 # --- Writing ---------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from celery import current_app
@@ -43,8 +43,16 @@ PROGRESS_EVERY = 500
 IMPORT_TASK = "knowledge.tasks.kb_import_task"
 
 COLUMNS = {
-    "faqs": ["question", "similar_questions", "answer", "keywords", "category", "enabled",
-             "valid_from", "valid_until"],
+    "faqs": [
+        "question",
+        "similar_questions",
+        "answer",
+        "keywords",
+        "category",
+        "enabled",
+        "valid_from",
+        "valid_until",
+    ],
     "intents": ["name", "examples", "answer", "action", "slots", "enabled"],
     "synonyms": ["word", "synonyms"],
     "dictionary": ["word", "frequency"],
@@ -59,8 +67,10 @@ PAIR_COLUMNS = {"text", "label"}
 MODELS = {"faqs": Faq, "intents": Intent, "synonyms": Synonym, "dictionary": DictionaryWord}
 KEY = {"faqs": "question", "intents": "name", "synonyms": "word", "dictionary": "word"}
 CLEAN = {
-    "faqs": services.faq_clean, "intents": services.intent_clean,
-    "synonyms": services.synonym_clean, "dictionary": services.dictionary_clean,
+    "faqs": services.faq_clean,
+    "intents": services.intent_clean,
+    "synonyms": services.synonym_clean,
+    "dictionary": services.dictionary_clean,
 }
 
 
@@ -92,8 +102,12 @@ class ImportResult:
 
     def as_dict(self) -> dict:
         return {
-            "created": self.created, "updated": self.updated, "deleted": self.deleted,
-            "unchanged": self.unchanged, "rows": self.rows, "error_count": self.error_count,
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "rows": self.rows,
+            "error_count": self.error_count,
             "errors": [asdict(e) for e in self.errors],
         }
 
@@ -104,10 +118,12 @@ class ImportResult:
 def _faq_values(row: dict, tz) -> dict:
     return {
         "question": _field(row, "question", formats.cell_text),
-        "similar_questions": row.get("similar_questions") if isinstance(row.get("similar_questions"), list)
+        "similar_questions": row.get("similar_questions")
+        if isinstance(row.get("similar_questions"), list)
         else _field(row, "similar_questions", formats.cell_text),
         "answer": _field(row, "answer", formats.cell_text),
-        "keywords": row.get("keywords") if isinstance(row.get("keywords"), list)
+        "keywords": row.get("keywords")
+        if isinstance(row.get("keywords"), list)
         else _field(row, "keywords", formats.cell_text),
         "is_enabled": _field(row, "enabled", lambda v: formats.cell_bool(v)),
         "valid_from": _field(row, "valid_from", lambda v: formats.cell_datetime(v, tz)),
@@ -118,7 +134,8 @@ def _faq_values(row: dict, tz) -> dict:
 def _intent_values(row: dict, tz) -> dict:
     return {
         "name": _field(row, "name", formats.cell_text),
-        "examples": row.get("examples") if isinstance(row.get("examples"), list)
+        "examples": row.get("examples")
+        if isinstance(row.get("examples"), list)
         else _field(row, "examples", formats.cell_text),
         "answer": _field(row, "answer", formats.cell_text),
         "action": _field(row, "action", formats.cell_text).strip().lower() or Intent.Action.ANSWER,
@@ -129,17 +146,27 @@ def _intent_values(row: dict, tz) -> dict:
 
 def _synonym_values(row: dict, tz) -> dict:
     value = row.get("synonyms")
-    return {"word": _field(row, "word", formats.cell_text),
-            "synonyms": value if isinstance(value, list) else _field(row, "synonyms", formats.cell_text)}
+    return {
+        "word": _field(row, "word", formats.cell_text),
+        "synonyms": value
+        if isinstance(value, list)
+        else _field(row, "synonyms", formats.cell_text),
+    }
 
 
 def _dictionary_values(row: dict, tz) -> dict:
-    return {"word": _field(row, "word", formats.cell_text),
-            "frequency": _field(row, "frequency", formats.cell_int)}
+    return {
+        "word": _field(row, "word", formats.cell_text),
+        "frequency": _field(row, "frequency", formats.cell_int),
+    }
 
 
-ROW_VALUES = {"faqs": _faq_values, "intents": _intent_values, "synonyms": _synonym_values,
-              "dictionary": _dictionary_values}
+ROW_VALUES = {
+    "faqs": _faq_values,
+    "intents": _intent_values,
+    "synonyms": _synonym_values,
+    "dictionary": _dictionary_values,
+}
 
 
 class _CellError(Exception):
@@ -171,16 +198,27 @@ class _Record:
     category: str | None = None
 
 
-def validate(*, merchant: Merchant, kind: str, columns: list[str], rows: list[tuple[int, dict]],
-             result: ImportResult, progress: Callable[[int, int], None] | None = None) -> list[_Record]:
+def validate(
+    *,
+    merchant: Merchant,
+    kind: str,
+    columns: list[str],
+    rows: list[tuple[int, dict]],
+    result: ImportResult,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[_Record]:
     tz = _merchant_tz(merchant)
-    pairs = kind == "intents" and PAIR_COLUMNS <= set(columns) and "name" not in columns
+    pairs = kind == "intents" and set(columns) >= PAIR_COLUMNS and "name" not in columns
     if not pairs:
         missing = REQUIRED[kind] - set(columns)
         if missing:
             hint = _(" (or text,label pairs)") if kind == "intents" else ""
-            result.add_error(1, "file", _("Missing columns: %(cols)s%(hint)s.") % {
-                "cols": ", ".join(sorted(missing)), "hint": hint})
+            result.add_error(
+                1,
+                "file",
+                _("Missing columns: %(cols)s%(hint)s.")
+                % {"cols": ", ".join(sorted(missing)), "hint": hint},
+            )
             return []
     if pairs:
         rows = _group_pairs(rows, result)
@@ -219,8 +257,12 @@ def validate(*, merchant: Merchant, kind: str, columns: list[str], rows: list[tu
 def _present_fields(kind: str, columns: list[str], pairs: bool) -> set[str]:
     if pairs:
         return {"examples"}  # an existing intent keeps its answer, action and slots
-    fields = {"faqs": services.FAQ_FIELDS, "intents": services.INTENT_FIELDS,
-              "synonyms": services.SYNONYM_FIELDS, "dictionary": services.DICTIONARY_FIELDS}[kind]
+    fields = {
+        "faqs": services.FAQ_FIELDS,
+        "intents": services.INTENT_FIELDS,
+        "synonyms": services.SYNONYM_FIELDS,
+        "dictionary": services.DICTIONARY_FIELDS,
+    }[kind]
     return {name for name in fields if COLUMN_OF.get(name, name) in columns}
 
 
@@ -241,12 +283,18 @@ def _group_pairs(rows, result: ImportResult) -> list[tuple[int, dict]]:
             result.add_error(number, "label", _("This field is required."))
             continue
         groups.setdefault(label, (number, []))[1].append(text)
-    return [(number, {"name": label, "examples": texts}) for label, (number, texts) in groups.items()]
+    return [
+        (number, {"name": label, "examples": texts}) for label, (number, texts) in groups.items()
+    ]
 
 
 def _merchant_tz(merchant: Merchant):
     try:
-        return ZoneInfo(merchant.timezone) if getattr(merchant, "timezone", "") else timezone.get_current_timezone()
+        return (
+            ZoneInfo(merchant.timezone)
+            if getattr(merchant, "timezone", "")
+            else timezone.get_current_timezone()
+        )
     except Exception:  # noqa: BLE001 - a bad zone name falls back to the site's
         return timezone.get_current_timezone()
 
@@ -254,8 +302,9 @@ def _merchant_tz(merchant: Merchant):
 # --- Writing ----------------------------------------------------------------------------------------
 
 
-def apply(*, merchant: Merchant, kind: str, mode: str, records: list[_Record],
-          result: ImportResult) -> None:
+def apply(
+    *, merchant: Merchant, kind: str, mode: str, records: list[_Record], result: ImportResult
+) -> None:
     """Write validated records in one transaction (the caller's)."""
     model = MODELS[kind]
     key = KEY[kind]
@@ -278,8 +327,9 @@ def apply(*, merchant: Merchant, kind: str, mode: str, records: list[_Record],
             to_create.append(model(merchant_id=merchant.pk, **values))
             continue
         # Only what differs: re-importing an exported file rewrites nothing.
-        fields = {name for name in record.present
-                  if name in values and getattr(obj, name) != values[name]}
+        fields = {
+            name for name in record.present if name in values and getattr(obj, name) != values[name]
+        }
         if not fields:
             result.unchanged += 1
             continue
@@ -298,26 +348,38 @@ def apply(*, merchant: Merchant, kind: str, mode: str, records: list[_Record],
     if mode == "replace":
         keep = {record.key for record in records}
         stale = [obj.pk for k, obj in existing.items() if k not in keep]
-        result.deleted = model.objects.filter(merchant_id=merchant.pk, pk__in=stale).delete()[0] \
-            if stale else 0
+        result.deleted = (
+            model.objects.filter(merchant_id=merchant.pk, pk__in=stale).delete()[0] if stale else 0
+        )
     kb_changed(merchant_id=merchant.pk)
 
 
 def _categories(merchant: Merchant, records: list[_Record]) -> dict[str, int]:
     names = {r.category for r in records if r.category}
-    found = dict(Category.objects.filter(merchant_id=merchant.pk, name__in=names).values_list("name", "pk"))
+    found = dict(
+        Category.objects.filter(merchant_id=merchant.pk, name__in=names).values_list("name", "pk")
+    )
     missing = [Category(merchant_id=merchant.pk, name=name) for name in sorted(names - set(found))]
     Category.objects.bulk_create(missing)
     if missing:
         found = dict(
-            Category.objects.filter(merchant_id=merchant.pk, name__in=names).values_list("name", "pk")
+            Category.objects.filter(merchant_id=merchant.pk, name__in=names).values_list(
+                "name", "pk"
+            )
         )
     return found
 
 
-def run_import(*, merchant: Merchant, kind: str, fmt: str, data: bytes, mode: str = "upsert",
-               progress: Callable[[int, int], None] | None = None,
-               before_write: Callable[[], None] | None = None) -> ImportResult:
+def run_import(
+    *,
+    merchant: Merchant,
+    kind: str,
+    fmt: str,
+    data: bytes,
+    mode: str = "upsert",
+    progress: Callable[[int, int], None] | None = None,
+    before_write: Callable[[], None] | None = None,
+) -> ImportResult:
     result = ImportResult()
     try:
         columns, rows = formats.read_rows(fmt, data)
@@ -325,8 +387,9 @@ def run_import(*, merchant: Merchant, kind: str, fmt: str, data: bytes, mode: st
         result.add_error(0, "file", str(exc))
         return result
     result.rows = len(rows)
-    records = validate(merchant=merchant, kind=kind, columns=columns, rows=rows, result=result,
-                       progress=progress)
+    records = validate(
+        merchant=merchant, kind=kind, columns=columns, rows=rows, result=result, progress=progress
+    )
     if not result.ok:
         return result
     if before_write:
@@ -353,29 +416,51 @@ def export_records(*, merchant: Merchant, kind: str) -> list[dict]:
 
     if kind == "faqs":
         return [
-            {"question": f.question, "similar_questions": split_lines(f.similar_questions),
-             "answer": f.answer, "keywords": split_list(f.keywords),
-             "category": f.category.name if f.category else "", "enabled": f.is_enabled,
-             "valid_from": when(f.valid_from), "valid_until": when(f.valid_until)}
-            for f in Faq.objects.filter(merchant_id=merchant.pk).select_related("category").order_by("pk")
+            {
+                "question": f.question,
+                "similar_questions": split_lines(f.similar_questions),
+                "answer": f.answer,
+                "keywords": split_list(f.keywords),
+                "category": f.category.name if f.category else "",
+                "enabled": f.is_enabled,
+                "valid_from": when(f.valid_from),
+                "valid_until": when(f.valid_until),
+            }
+            for f in Faq.objects.filter(merchant_id=merchant.pk)
+            .select_related("category")
+            .order_by("pk")
         ]
     if kind == "intents":
         return [
-            {"name": i.name, "examples": split_lines(i.examples), "answer": i.answer,
-             "action": i.action, "slots": i.slots, "enabled": i.is_enabled}
+            {
+                "name": i.name,
+                "examples": split_lines(i.examples),
+                "answer": i.answer,
+                "action": i.action,
+                "slots": i.slots,
+                "enabled": i.is_enabled,
+            }
             for i in Intent.objects.filter(merchant_id=merchant.pk).order_by("pk")
         ]
     if kind == "synonyms":
-        return [{"word": s.word, "synonyms": split_list(s.synonyms)}
-                for s in Synonym.objects.filter(merchant_id=merchant.pk).order_by("pk")]
-    return [{"word": w.word, "frequency": w.frequency}
-            for w in DictionaryWord.objects.filter(merchant_id=merchant.pk).order_by("pk")]
+        return [
+            {"word": s.word, "synonyms": split_list(s.synonyms)}
+            for s in Synonym.objects.filter(merchant_id=merchant.pk).order_by("pk")
+        ]
+    return [
+        {"word": w.word, "frequency": w.frequency}
+        for w in DictionaryWord.objects.filter(merchant_id=merchant.pk).order_by("pk")
+    ]
 
 
 def export(*, merchant: Merchant, kind: str, fmt: str) -> tuple[str, str, bytes]:
     """(filename, content type, bytes)."""
-    body = formats.write_table(fmt=fmt, kind=kind, columns=COLUMNS[kind],
-                               records=export_records(merchant=merchant, kind=kind))
+    body = formats.write_table(
+        fmt=fmt,
+        kind=kind,
+        columns=COLUMNS[kind],
+        records=export_records(merchant=merchant, kind=kind),
+    )
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     return f"kb-{kind}-{stamp}.{fmt}", formats.CONTENT_TYPES[fmt], body
 
@@ -384,15 +469,27 @@ def export(*, merchant: Merchant, kind: str, fmt: str) -> tuple[str, str, bytes]
 
 
 def _import_args(kind: str, fmt: str, mode: str) -> None:
-    for name, value, allowed in (("kind", kind, KINDS), ("format", fmt, formats.FORMATS),
-                                 ("mode", mode, MODES)):
+    for name, value, allowed in (
+        ("kind", kind, KINDS),
+        ("format", fmt, formats.FORMATS),
+        ("mode", mode, MODES),
+    ):
         if value not in allowed:
-            raise KefuError("invalid", _("One of: %(choices)s.") % {"choices": ", ".join(allowed)},
-                            field=name)
+            raise KefuError(
+                "invalid", _("One of: %(choices)s.") % {"choices": ", ".join(allowed)}, field=name
+            )
 
 
-def kb_import(*, merchant: Merchant, kind: str, fmt: str, file, mode: str = "upsert",
-              progress=None, before_write=None):
+def kb_import(
+    *,
+    merchant: Merchant,
+    kind: str,
+    fmt: str,
+    file,
+    mode: str = "upsert",
+    progress=None,
+    before_write=None,
+):
     """Import a file of FAQ entries, intents, synonyms or dictionary words now (see the module
     docstring). Returns an ImportResult: counts, or per-row errors and nothing written. `file`:
     bytes, a path or a binary file object."""
@@ -403,12 +500,20 @@ def kb_import(*, merchant: Merchant, kind: str, fmt: str, file, mode: str = "ups
         result = ImportResult()
         result.add_error(0, "file", str(exc))
         return result
-    return run_import(merchant=merchant, kind=kind, fmt=fmt, data=data, mode=mode,
-                      progress=progress, before_write=before_write)
+    return run_import(
+        merchant=merchant,
+        kind=kind,
+        fmt=fmt,
+        data=data,
+        mode=mode,
+        progress=progress,
+        before_write=before_write,
+    )
 
 
-def kb_import_submit(*, merchant: Merchant, kind: str, fmt: str, file, mode: str = "upsert",
-                     filename: str = ""):
+def kb_import_submit(
+    *, merchant: Merchant, kind: str, fmt: str, file, mode: str = "upsert", filename: str = ""
+):
     """What the admin and the API call: a file of up to KB_IMPORT_INLINE_MAX_ROWS rows is
     imported now (returns an ImportResult); a larger one becomes an ImportJob run by the worker,
     whose progress the caller shows (returns the job)."""
@@ -427,7 +532,12 @@ def kb_import_submit(*, merchant: Merchant, kind: str, fmt: str, file, mode: str
     ).delete()
     with transaction.atomic():
         job = ImportJob.objects.create(
-            merchant_id=merchant.pk, kind=kind, fmt=fmt, mode=mode, filename=filename[:255], data=data
+            merchant_id=merchant.pk,
+            kind=kind,
+            fmt=fmt,
+            mode=mode,
+            filename=filename[:255],
+            data=data,
         )
         transaction.on_commit(lambda: _queue_import(job.pk))
     return job
@@ -436,13 +546,25 @@ def kb_import_submit(*, merchant: Merchant, kind: str, fmt: str, file, mode: str
 def _queue_import(job_id: int) -> None:
     try:
         current_app.tasks[IMPORT_TASK].apply_async(kwargs={"job_id": job_id})
-    except Exception:  # noqa: BLE001 - shown as failed on the progress page, not a 500
+    except Exception:
         log.exception("could not queue KB import %s", job_id)
         ImportJob.objects.filter(pk=job_id).update(
-            status=ImportJob.Status.FAILED, finished_at=timezone.now(),
-            result={"created": 0, "updated": 0, "deleted": 0, "rows": 0, "error_count": 1,
-                    "errors": [{"row": 0, "field": "file",
-                                "message": _("The import could not be queued; try again.")}]},
+            status=ImportJob.Status.FAILED,
+            finished_at=timezone.now(),
+            result={
+                "created": 0,
+                "updated": 0,
+                "deleted": 0,
+                "rows": 0,
+                "error_count": 1,
+                "errors": [
+                    {
+                        "row": 0,
+                        "field": "file",
+                        "message": _("The import could not be queued; try again."),
+                    }
+                ],
+            },
         )
 
 
@@ -464,15 +586,26 @@ def kb_import_job_run(*, job_id: int):
 
     try:
         result = run_import(
-            merchant=job.merchant, kind=job.kind, fmt=job.fmt, data=bytes(job.data), mode=job.mode,
-            progress=progress, before_write=before_write,
+            merchant=job.merchant,
+            kind=job.kind,
+            fmt=job.fmt,
+            data=bytes(job.data),
+            mode=job.mode,
+            progress=progress,
+            before_write=before_write,
         )
         outcome = result.as_dict()
         status = ImportJob.Status.DONE if result.ok else ImportJob.Status.FAILED
-    except Exception:  # noqa: BLE001 - the page must say it failed rather than spin forever
+    except Exception:
         log.exception("KB import %s failed", job_id)
-        outcome = {"created": 0, "updated": 0, "deleted": 0, "rows": 0, "error_count": 1,
-                   "errors": [{"row": 0, "field": "file", "message": _("The import failed.")}]}
+        outcome = {
+            "created": 0,
+            "updated": 0,
+            "deleted": 0,
+            "rows": 0,
+            "error_count": 1,
+            "errors": [{"row": 0, "field": "file", "message": _("The import failed.")}],
+        }
         status = ImportJob.Status.FAILED
     ImportJob.objects.filter(pk=job_id).update(
         status=status, result=outcome, data=b"", finished_at=timezone.now()

@@ -27,7 +27,11 @@ class Category(models.Model):
 class Faq(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="faqs")
     category = models.ForeignKey(
-        Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="faqs",
+        Category,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="faqs",
         verbose_name=_("category"),
     )
     question = models.CharField(_("standard question"), max_length=500)
@@ -74,7 +78,9 @@ class Intent(models.Model):
     # One example phrase per line.
     examples = models.TextField(_("example phrases"))
     answer = models.TextField(_("answer"), blank=True)
-    action = models.CharField(_("action"), max_length=20, choices=Action.choices, default=Action.ANSWER)
+    action = models.CharField(
+        _("action"), max_length=20, choices=Action.choices, default=Action.ANSWER
+    )
     # [{"name": "order_no", "prompt": "...", "pattern": "^\\d{10}$", "reprompt": "..."}]
     slots = models.JSONField(_("slots to fill"), default=list, blank=True)
     is_enabled = models.BooleanField(_("enabled"), default=True)
@@ -85,7 +91,9 @@ class Intent(models.Model):
         verbose_name = _("intent")
         verbose_name_plural = _("intents")
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["merchant", "name"], name="intent_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "name"], name="intent_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -103,7 +111,9 @@ class Synonym(models.Model):
         verbose_name = _("synonym")
         verbose_name_plural = _("synonyms")
         ordering = ["word"]
-        constraints = [models.UniqueConstraint(fields=["merchant", "word"], name="synonym_unique_word")]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "word"], name="synonym_unique_word")
+        ]
 
     def __str__(self) -> str:
         return self.word
@@ -112,7 +122,9 @@ class Synonym(models.Model):
 class DictionaryWord(models.Model):
     """A merchant word jieba must keep whole (product names, brand terms)."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="dictionary_words")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="dictionary_words"
+    )
     word = models.CharField(_("word"), max_length=100)
     frequency = models.PositiveIntegerField(_("frequency"), null=True, blank=True)
 
@@ -120,7 +132,9 @@ class DictionaryWord(models.Model):
         verbose_name = _("dictionary word")
         verbose_name_plural = _("dictionary words")
         ordering = ["word"]
-        constraints = [models.UniqueConstraint(fields=["merchant", "word"], name="dictword_unique_word")]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "word"], name="dictword_unique_word")
+        ]
 
     def __str__(self) -> str:
         return self.word
@@ -132,12 +146,18 @@ class UnansweredQuestion(models.Model):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(
-        "conversations.Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "conversations.Conversation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     text = models.CharField(_("question"), max_length=500)
     confidence = models.FloatField(_("best confidence"), default=0)
     # Set when an admin turned it into an FAQ entry or dismissed it.
-    resolved_faq = models.ForeignKey(Faq, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_faq = models.ForeignKey(
+        Faq, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     dismissed = models.BooleanField(_("dismissed"), default=False)
     created_at = models.DateTimeField(_("asked at"), auto_now_add=True)
 
@@ -164,7 +184,9 @@ class BotModel(models.Model):
         verbose_name = _("trained bot model")
         verbose_name_plural = _("trained bot models")
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "kb_version"], name="botmodel_unique_version")
+            models.UniqueConstraint(
+                fields=["merchant", "kb_version"], name="botmodel_unique_version"
+            )
         ]
 
     def __str__(self) -> str:

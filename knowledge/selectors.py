@@ -19,7 +19,14 @@ from merchants.models import Merchant
 
 from . import training
 from .models import (
-    BotModel, Category, DictionaryWord, Faq, ImportJob, Intent, Synonym, UnansweredQuestion,
+    BotModel,
+    Category,
+    DictionaryWord,
+    Faq,
+    ImportJob,
+    Intent,
+    Synonym,
+    UnansweredQuestion,
 )
 from .nlp import engine as nlp_engine
 
@@ -32,8 +39,13 @@ def category_list(*, merchant_id: int) -> QuerySet[Category]:
     return Category.objects.filter(merchant_id=merchant_id)
 
 
-def faq_list(*, merchant_id: int, q: str | None = None, category_id: int | None = None,
-             is_enabled: bool | None = None) -> QuerySet[Faq]:
+def faq_list(
+    *,
+    merchant_id: int,
+    q: str | None = None,
+    category_id: int | None = None,
+    is_enabled: bool | None = None,
+) -> QuerySet[Faq]:
     faqs = Faq.objects.filter(merchant_id=merchant_id).select_related("category")
     if q:
         faqs = faqs.filter(Q(question__icontains=q) | Q(similar_questions__icontains=q))
@@ -67,7 +79,9 @@ def row_get(queryset: QuerySet, pk):
 def faq_answerable(*, merchant_id: int, faq_id: int) -> Faq | None:
     """The FAQ entry the bot may answer with now: enabled and inside its validity dates. A model
     trained earlier can still name an entry that was since disabled, expired or deleted."""
-    return Faq.objects.filter(Faq.valid_at(timezone.now()), merchant_id=merchant_id, pk=faq_id).first()
+    return Faq.objects.filter(
+        Faq.valid_at(timezone.now()), merchant_id=merchant_id, pk=faq_id
+    ).first()
 
 
 def merchant_for_kb(*, merchant_id: int) -> Merchant:
@@ -106,8 +120,10 @@ def engine_for(*, merchant_id: int) -> nlp_engine.Engine | None:
     if loaded is not None and now - loaded.checked_at < ENGINE_CHECK_SECONDS:
         return loaded.engine
     newest = (
-        BotModel.objects.filter(merchant_id=merchant_id).order_by("-kb_version")
-        .values_list("kb_version", flat=True).first()
+        BotModel.objects.filter(merchant_id=merchant_id)
+        .order_by("-kb_version")
+        .values_list("kb_version", flat=True)
+        .first()
     )
     with _engines_lock:  # one load per process, not one per thread that asks at the same time
         loaded = _engines.get(merchant_id)
@@ -119,7 +135,8 @@ def engine_for(*, merchant_id: int) -> nlp_engine.Engine | None:
         if loaded is None or loaded.kb_version != newest:
             data = (
                 BotModel.objects.filter(merchant_id=merchant_id, kb_version=newest)
-                .values_list("data", flat=True).first()
+                .values_list("data", flat=True)
+                .first()
             )
             if data is None:  # dropped by a newer training in between: the next call loads it
                 return loaded.engine if loaded else None
@@ -146,7 +163,12 @@ def _stale_model(merchant_id: int, kb_version: int, error: Exception) -> None:
     if (merchant_id, kb_version) in _stale_seen:
         return
     _stale_seen.add((merchant_id, kb_version))
-    log.warning("merchant %s: stored bot model v%s is stale (%s); retraining", merchant_id, kb_version, error)
+    log.warning(
+        "merchant %s: stored bot model v%s is stale (%s); retraining",
+        merchant_id,
+        kb_version,
+        error,
+    )
     training.kb_model_stale(merchant_id=merchant_id)
 
 
@@ -177,8 +199,9 @@ class GapGroup:
     question_ids: list[int] = field(default_factory=list)
 
 
-def gap_groups(*, merchant_id: int, limit: int = GAP_SCAN_LIMIT,
-               threshold: float = GAP_SIMILARITY) -> list[GapGroup]:
+def gap_groups(
+    *, merchant_id: int, limit: int = GAP_SCAN_LIMIT, threshold: float = GAP_SIMILARITY
+) -> list[GapGroup]:
     """Open unanswered questions grouped by similarity, biggest group first.
 
     Character 1-2 grams need no segmentation, so Chinese and English work alike and misspellings
@@ -188,8 +211,11 @@ def gap_groups(*, merchant_id: int, limit: int = GAP_SCAN_LIMIT,
     chaining unrelated questions through one that resembles both.
     """
     rows = list(
-        UnansweredQuestion.objects.filter(merchant_id=merchant_id, dismissed=False, resolved_faq=None)
-        .order_by("-created_at", "-pk").values_list("pk", "text", "created_at")[:limit]
+        UnansweredQuestion.objects.filter(
+            merchant_id=merchant_id, dismissed=False, resolved_faq=None
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("pk", "text", "created_at")[:limit]
     )
     if not rows:
         return []
@@ -205,13 +231,16 @@ def gap_groups(*, merchant_id: int, limit: int = GAP_SCAN_LIMIT,
     for members in clusters.values():
         members.sort(key=lambda k: (-len(wordings[k]), wordings[k][0]))  # most asked first
         indexes = sorted(i for k in members for i in wordings[k])
-        groups.append(GapGroup(
-            # The most asked wording, as it was typed the last time.
-            representative=rows[wordings[members[0]][0]][1],
-            count=len(indexes), last_asked=rows[indexes[0]][2],
-            examples=[rows[wordings[k][0]][1] for k in members][:10],
-            question_ids=[rows[i][0] for i in indexes],
-        ))
+        groups.append(
+            GapGroup(
+                # The most asked wording, as it was typed the last time.
+                representative=rows[wordings[members[0]][0]][1],
+                count=len(indexes),
+                last_asked=rows[indexes[0]][2],
+                examples=[rows[wordings[k][0]][1] for k in members][:10],
+                question_ids=[rows[i][0] for i in indexes],
+            )
+        )
     groups.sort(key=lambda g: (-g.count, -g.last_asked.timestamp()))
     return groups
 
@@ -224,8 +253,11 @@ def _cluster(keys: list[str], threshold: float) -> list[int]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     try:
-        vectors = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True) \
-            .fit_transform(keys).toarray()
+        vectors = (
+            TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
+            .fit_transform(keys)
+            .toarray()
+        )
     except ValueError:  # nothing but blanks
         return list(range(len(keys)))
     # A wording without characters has no direction: it stays alone.

@@ -61,7 +61,7 @@ def zh_features(text: str) -> list[str]:
     out: list[str] = []
     for run in _HAN_RUN.findall(text):
         for n in (1, 2, 3):
-            out.extend(run[i:i + n] for i in range(len(run) - n + 1))
+            out.extend(run[i : i + n] for i in range(len(run) - n + 1))
     out.extend(_LATIN_WORD.findall(text))
     return out
 

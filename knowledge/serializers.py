@@ -25,7 +25,9 @@ class TextList(serializers.ListField):
 class CategorySerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = StrictCharField(max_length=100)
-    sort_order = serializers.IntegerField(required=False, min_value=-(2**31) + 1, max_value=2**31 - 1)
+    sort_order = serializers.IntegerField(
+        required=False, min_value=-(2**31) + 1, max_value=2**31 - 1
+    )
 
 
 class FaqSerializer(serializers.Serializer):
@@ -34,7 +36,9 @@ class FaqSerializer(serializers.Serializer):
     category = serializers.SerializerMethodField()
     question = StrictCharField(max_length=500)
     similar_questions = TextList(required=False)
-    answer = StrictCharField(max_length=20000, help_text=_("Safe rich text: unsafe markup is removed."))
+    answer = StrictCharField(
+        max_length=20000, help_text=_("Safe rich text: unsafe markup is removed.")
+    )
     answer_text = serializers.SerializerMethodField()
     keywords = TextList(required=False, max_length=100)
     is_enabled = serializers.BooleanField(required=False)
@@ -59,8 +63,11 @@ class FaqSerializer(serializers.Serializer):
 
 
 class FaqFilterSerializer(serializers.Serializer):
-    q = serializers.CharField(required=False, max_length=100,
-                              help_text=_("Text in the question or the similar questions."))
+    q = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text=_("Text in the question or the similar questions."),
+    )
     category_id = serializers.IntegerField(required=False)
     is_enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
 
@@ -68,8 +75,12 @@ class FaqFilterSerializer(serializers.Serializer):
 class SlotSerializer(serializers.Serializer):
     name = StrictCharField(max_length=50)
     prompt = StrictCharField(max_length=500)
-    pattern = StrictCharField(max_length=300, required=False, allow_blank=True,
-                              help_text=_("A regular expression the answer must match."))
+    pattern = StrictCharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        help_text=_("A regular expression the answer must match."),
+    )
     reprompt = StrictCharField(max_length=500, required=False, allow_blank=True)
 
 
@@ -109,7 +120,9 @@ class SynonymSerializer(serializers.Serializer):
 class DictionaryWordSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     word = StrictCharField(max_length=100)
-    frequency = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10**9 - 1)
+    frequency = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=10**9 - 1
+    )
 
 
 # --- Import, export, gaps -------------------------------------------------------------------------
@@ -123,7 +136,9 @@ class ImportRequestSerializer(serializers.Serializer):
 
 
 class RowErrorSerializer(serializers.Serializer):
-    row = serializers.IntegerField(help_text=_("Row in the sheet (header = 1) or JSON item (from 1); 0 = the whole file."))
+    row = serializers.IntegerField(
+        help_text=_("Row in the sheet (header = 1) or JSON item (from 1); 0 = the whole file.")
+    )
     field = serializers.CharField()
     message = serializers.CharField()
 
@@ -132,7 +147,9 @@ class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     deleted = serializers.IntegerField()
-    unchanged = serializers.IntegerField(help_text=_("Rows that matched an existing entry exactly."))
+    unchanged = serializers.IntegerField(
+        help_text=_("Rows that matched an existing entry exactly.")
+    )
     rows = serializers.IntegerField()
     error_count = serializers.IntegerField()
     errors = RowErrorSerializer(many=True)

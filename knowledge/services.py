@@ -33,7 +33,9 @@ MAX_SLOTS = 10
 SLOT_KEYS = {"name", "prompt", "pattern", "reprompt"}
 SLOT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
 # A group containing + * or {n,} followed by + * or {n,}: the classic catastrophic backtracking.
-NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,\d*\})")
+NESTED_QUANTIFIER = re.compile(
+    r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,\d*\})"
+)
 
 
 # --- Field cleaning -----------------------------------------------------------------------------
@@ -53,13 +55,15 @@ def _text(value, field: str, max_length: int, *, required: bool = False) -> str:
         raise _invalid(field, _("This field is required."))
     if len(value) > max_length:
         raise _invalid(
-            field, _("At most %(n)d characters (it has %(m)d).") % {"n": max_length, "m": len(value)}
+            field,
+            _("At most %(n)d characters (it has %(m)d).") % {"n": max_length, "m": len(value)},
         )
     return value
 
 
-def _lines(value, field: str, item_max: int, *, required: bool = False,
-           max_lines: int = MAX_LINES) -> list[str]:
+def _lines(
+    value, field: str, item_max: int, *, required: bool = False, max_lines: int = MAX_LINES
+) -> list[str]:
     items = split_lines(value)
     if items is None:
         raise _invalid(field, _("One per line, or a list of texts."))
@@ -111,8 +115,11 @@ def slots_clean(value) -> list[dict]:
         raise _invalid("slots", _("At most %(n)d slots.") % {"n": MAX_SLOTS})
     cleaned, names = [], set()
     for number, slot in enumerate(value, 1):
-        def bad(message):
-            return _invalid("slots", _("Slot %(n)d: %(message)s") % {"n": number, "message": message})
+
+        def bad(message, number=number):
+            return _invalid(
+                "slots", _("Slot %(n)d: %(message)s") % {"n": number, "message": message}
+            )
 
         if not isinstance(slot, dict):
             raise bad(_("must be an object with name and prompt."))
@@ -133,18 +140,27 @@ def slots_clean(value) -> list[dict]:
                     raise bad(_("prompt is required."))
                 continue
             if not isinstance(text, str) or len(text) > limit:
-                raise bad(_("%(key)s must be text of at most %(n)d characters.") % {"key": key, "n": limit})
+                raise bad(
+                    _("%(key)s must be text of at most %(n)d characters.")
+                    % {"key": key, "n": limit}
+                )
             out[key] = text.strip()
         if "pattern" in out:
             try:
                 re.compile(out["pattern"])
             except re.error as exc:
-                raise bad(_("pattern is not a valid regular expression: %(error)s") % {"error": exc})
+                raise bad(
+                    _("pattern is not a valid regular expression: %(error)s") % {"error": exc}
+                ) from None
             # The bot matches visitor text against it and Python's re has no timeout: refuse a
             # repeated group that itself repeats, e.g. (a+)+, which can take exponential time.
             if NESTED_QUANTIFIER.search(out["pattern"]):
-                raise bad(_("pattern repeats a group that repeats itself (like (a+)+); "
-                            "it could take very long to match."))
+                raise bad(
+                    _(
+                        "pattern repeats a group that repeats itself (like (a+)+); "
+                        "it could take very long to match."
+                    )
+                )
         cleaned.append(out)
     return cleaned
 
@@ -164,19 +180,32 @@ def _scoped(model, merchant_id: int, pk, *, lock: bool = True):
 CATEGORY_FIELDS = ("name", "sort_order")
 
 
-def category_clean(*, merchant_id: int, values: dict, pk: int | None = None, db: bool = True) -> dict:
+def category_clean(
+    *, merchant_id: int, values: dict, pk: int | None = None, db: bool = True
+) -> dict:
     name = _text(values.get("name"), "name", 100, required=True)
-    _unique(Category.objects.filter(merchant_id=merchant_id, name=name), pk, "name",
-            _("A category with this name already exists."), db=db)
+    _unique(
+        Category.objects.filter(merchant_id=merchant_id, name=name),
+        pk,
+        "name",
+        _("A category with this name already exists."),
+        db=db,
+    )
     sort_order = values.get("sort_order", 0)
-    if not isinstance(sort_order, int) or isinstance(sort_order, bool) or abs(sort_order) > 2**31 - 1:
+    if (
+        not isinstance(sort_order, int)
+        or isinstance(sort_order, bool)
+        or abs(sort_order) > 2**31 - 1
+    ):
         raise _invalid("sort_order", _("Must be a whole number."))
     return {"name": name, "sort_order": sort_order}
 
 
 @transaction.atomic
 def category_create(*, merchant_id: int, name: str, sort_order: int = 0) -> Category:
-    values = category_clean(merchant_id=merchant_id, values={"name": name, "sort_order": sort_order})
+    values = category_clean(
+        merchant_id=merchant_id, values={"name": name, "sort_order": sort_order}
+    )
     category = Category.objects.create(merchant_id=merchant_id, **values)
     kb_changed(merchant_id=merchant_id)
     return category
@@ -200,8 +229,14 @@ def _update(model, fields, clean, *, merchant_id: int, pk: int, changes: dict):
 
 @transaction.atomic
 def category_update(*, merchant_id: int, category_id: int, **changes) -> Category:
-    return _update(Category, CATEGORY_FIELDS, category_clean, merchant_id=merchant_id,
-                   pk=category_id, changes=changes)
+    return _update(
+        Category,
+        CATEGORY_FIELDS,
+        category_clean,
+        merchant_id=merchant_id,
+        pk=category_id,
+        changes=changes,
+    )
 
 
 @transaction.atomic
@@ -214,17 +249,31 @@ def category_delete(*, merchant_id: int, category_id: int) -> None:
 # --- FAQ ------------------------------------------------------------------------------------------
 
 FAQ_FIELDS = (
-    "category_id", "question", "similar_questions", "answer", "keywords", "is_enabled",
-    "valid_from", "valid_until",
+    "category_id",
+    "question",
+    "similar_questions",
+    "answer",
+    "keywords",
+    "is_enabled",
+    "valid_from",
+    "valid_until",
 )
 
 
 def faq_clean(*, merchant_id: int, values: dict, pk: int | None = None, db: bool = True) -> dict:
     question = _text(values.get("question"), "question", 500, required=True)
-    _unique(Faq.objects.filter(merchant_id=merchant_id, question=question), pk, "question",
-            _("An FAQ entry with this question already exists."), db=db)
-    similar = [q for q in _lines(values.get("similar_questions"), "similar_questions", 500)
-               if q != question]
+    _unique(
+        Faq.objects.filter(merchant_id=merchant_id, question=question),
+        pk,
+        "question",
+        _("An FAQ entry with this question already exists."),
+        db=db,
+    )
+    similar = [
+        q
+        for q in _lines(values.get("similar_questions"), "similar_questions", 500)
+        if q != question
+    ]
     keywords = split_list(values.get("keywords"))
     if keywords is None:
         raise _invalid("keywords", _("Comma separated words, or a list of texts."))
@@ -240,19 +289,25 @@ def faq_clean(*, merchant_id: int, values: dict, pk: int | None = None, db: bool
     if not answer:
         raise _invalid("answer", _("Nothing is left of the answer after removing unsafe markup."))
     category_id = values.get("category_id")
-    if db and category_id is not None and not Category.objects.filter(
-        merchant_id=merchant_id, pk=category_id
-    ).exists():
+    if (
+        db
+        and category_id is not None
+        and not Category.objects.filter(merchant_id=merchant_id, pk=category_id).exists()
+    ):
         raise _invalid("category", _("Choose one of your categories."))
     valid_from = _datetime(values.get("valid_from"), "valid_from")
     valid_until = _datetime(values.get("valid_until"), "valid_until")
     if valid_from and valid_until and valid_until <= valid_from:
         raise _invalid("valid_until", _("Must be later than “valid from”."))
     return {
-        "category_id": category_id, "question": question, "similar_questions": "\n".join(similar),
-        "answer": answer, "keywords": keywords_text,
+        "category_id": category_id,
+        "question": question,
+        "similar_questions": "\n".join(similar),
+        "answer": answer,
+        "keywords": keywords_text,
         "is_enabled": _bool(values.get("is_enabled", True), "is_enabled"),
-        "valid_from": valid_from, "valid_until": valid_until,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
     }
 
 
@@ -261,7 +316,9 @@ def faq_create(*, merchant_id: int, question: str, answer: str, **fields) -> Faq
     unknown = set(fields) - set(FAQ_FIELDS)
     if unknown:
         raise TypeError(f"unknown fields: {sorted(unknown)}")
-    values = faq_clean(merchant_id=merchant_id, values={**fields, "question": question, "answer": answer})
+    values = faq_clean(
+        merchant_id=merchant_id, values={**fields, "question": question, "answer": answer}
+    )
     faq = Faq.objects.create(merchant_id=merchant_id, **values)
     kb_changed(merchant_id=merchant_id)
     return faq
@@ -297,18 +354,30 @@ INTENT_FIELDS = ("name", "examples", "answer", "action", "slots", "is_enabled")
 
 def intent_clean(*, merchant_id: int, values: dict, pk: int | None = None, db: bool = True) -> dict:
     name = _text(values.get("name"), "name", 100, required=True)
-    _unique(Intent.objects.filter(merchant_id=merchant_id, name=name), pk, "name",
-            _("An intent with this name already exists."), db=db)
-    examples = _lines(values.get("examples"), "examples", 500, required=True, max_lines=MAX_EXAMPLES)
+    _unique(
+        Intent.objects.filter(merchant_id=merchant_id, name=name),
+        pk,
+        "name",
+        _("An intent with this name already exists."),
+        db=db,
+    )
+    examples = _lines(
+        values.get("examples"), "examples", 500, required=True, max_lines=MAX_EXAMPLES
+    )
     answer_raw = values.get("answer") or ""
     if not isinstance(answer_raw, str) or len(answer_raw) > 20000:
         raise _invalid("answer", _("At most %(n)d characters.") % {"n": 20000})
     action = values.get("action") or Intent.Action.ANSWER
     if action not in Intent.Action.values:
-        raise _invalid("action", _("One of: %(choices)s.") % {"choices": ", ".join(Intent.Action.values)})
+        raise _invalid(
+            "action", _("One of: %(choices)s.") % {"choices": ", ".join(Intent.Action.values)}
+        )
     return {
-        "name": name, "examples": "\n".join(examples), "answer": sanitize_html(answer_raw),
-        "action": action, "slots": slots_clean(values.get("slots")),
+        "name": name,
+        "examples": "\n".join(examples),
+        "answer": sanitize_html(answer_raw),
+        "action": action,
+        "slots": slots_clean(values.get("slots")),
         "is_enabled": _bool(values.get("is_enabled", True), "is_enabled"),
     }
 
@@ -318,7 +387,9 @@ def intent_create(*, merchant_id: int, name: str, examples, **fields) -> Intent:
     unknown = set(fields) - set(INTENT_FIELDS)
     if unknown:
         raise TypeError(f"unknown fields: {sorted(unknown)}")
-    values = intent_clean(merchant_id=merchant_id, values={**fields, "name": name, "examples": examples})
+    values = intent_clean(
+        merchant_id=merchant_id, values={**fields, "name": name, "examples": examples}
+    )
     intent = Intent.objects.create(merchant_id=merchant_id, **values)
     kb_changed(merchant_id=merchant_id)
     return intent
@@ -326,8 +397,9 @@ def intent_create(*, merchant_id: int, name: str, examples, **fields) -> Intent:
 
 @transaction.atomic
 def intent_update(*, merchant_id: int, intent_id: int, **changes) -> Intent:
-    return _update(Intent, INTENT_FIELDS, intent_clean, merchant_id=merchant_id, pk=intent_id,
-                   changes=changes)
+    return _update(
+        Intent, INTENT_FIELDS, intent_clean, merchant_id=merchant_id, pk=intent_id, changes=changes
+    )
 
 
 @transaction.atomic
@@ -342,10 +414,17 @@ SYNONYM_FIELDS = ("word", "synonyms")
 DICTIONARY_FIELDS = ("word", "frequency")
 
 
-def synonym_clean(*, merchant_id: int, values: dict, pk: int | None = None, db: bool = True) -> dict:
+def synonym_clean(
+    *, merchant_id: int, values: dict, pk: int | None = None, db: bool = True
+) -> dict:
     word = _text(values.get("word"), "word", 100, required=True)
-    _unique(Synonym.objects.filter(merchant_id=merchant_id, word=word), pk, "word",
-            _("This word already has synonyms."), db=db)
+    _unique(
+        Synonym.objects.filter(merchant_id=merchant_id, word=word),
+        pk,
+        "word",
+        _("This word already has synonyms."),
+        db=db,
+    )
     variants = split_list(values.get("synonyms"))
     if variants is None:
         raise _invalid("synonyms", _("Comma separated words, or a list of texts."))
@@ -357,12 +436,19 @@ def synonym_clean(*, merchant_id: int, values: dict, pk: int | None = None, db: 
     return {"word": word, "synonyms": ", ".join(variants)}
 
 
-def dictionary_clean(*, merchant_id: int, values: dict, pk: int | None = None, db: bool = True) -> dict:
+def dictionary_clean(
+    *, merchant_id: int, values: dict, pk: int | None = None, db: bool = True
+) -> dict:
     word = _text(values.get("word"), "word", 100, required=True)
     if re.search(r"\s", word):
         raise _invalid("word", _("A dictionary word cannot contain spaces."))
-    _unique(DictionaryWord.objects.filter(merchant_id=merchant_id, word=word), pk, "word",
-            _("This word is already in the dictionary."), db=db)
+    _unique(
+        DictionaryWord.objects.filter(merchant_id=merchant_id, word=word),
+        pk,
+        "word",
+        _("This word is already in the dictionary."),
+        db=db,
+    )
     frequency = values.get("frequency")
     if frequency is not None and (
         not isinstance(frequency, int) or isinstance(frequency, bool) or not 0 < frequency < 10**9
@@ -381,8 +467,14 @@ def synonym_create(*, merchant_id: int, word: str, synonyms) -> Synonym:
 
 @transaction.atomic
 def synonym_update(*, merchant_id: int, synonym_id: int, **changes) -> Synonym:
-    return _update(Synonym, SYNONYM_FIELDS, synonym_clean, merchant_id=merchant_id,
-                   pk=synonym_id, changes=changes)
+    return _update(
+        Synonym,
+        SYNONYM_FIELDS,
+        synonym_clean,
+        merchant_id=merchant_id,
+        pk=synonym_id,
+        changes=changes,
+    )
 
 
 @transaction.atomic
@@ -392,8 +484,12 @@ def synonym_delete(*, merchant_id: int, synonym_id: int) -> None:
 
 
 @transaction.atomic
-def dictionary_word_create(*, merchant_id: int, word: str, frequency: int | None = None) -> DictionaryWord:
-    values = dictionary_clean(merchant_id=merchant_id, values={"word": word, "frequency": frequency})
+def dictionary_word_create(
+    *, merchant_id: int, word: str, frequency: int | None = None
+) -> DictionaryWord:
+    values = dictionary_clean(
+        merchant_id=merchant_id, values={"word": word, "frequency": frequency}
+    )
     row = DictionaryWord.objects.create(merchant_id=merchant_id, **values)
     kb_changed(merchant_id=merchant_id)
     return row
@@ -401,8 +497,14 @@ def dictionary_word_create(*, merchant_id: int, word: str, frequency: int | None
 
 @transaction.atomic
 def dictionary_word_update(*, merchant_id: int, word_id: int, **changes) -> DictionaryWord:
-    return _update(DictionaryWord, DICTIONARY_FIELDS, dictionary_clean, merchant_id=merchant_id,
-                   pk=word_id, changes=changes)
+    return _update(
+        DictionaryWord,
+        DICTIONARY_FIELDS,
+        dictionary_clean,
+        merchant_id=merchant_id,
+        pk=word_id,
+        changes=changes,
+    )
 
 
 @transaction.atomic
@@ -431,7 +533,9 @@ def unanswered_question_record(
     if not text:
         return None
     return UnansweredQuestion.objects.create(
-        merchant_id=merchant_id, conversation_id=conversation_id, text=text,
+        merchant_id=merchant_id,
+        conversation_id=conversation_id,
+        text=text,
         confidence=max(0.0, min(1.0, float(confidence))),
     )
 

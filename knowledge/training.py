@@ -56,13 +56,16 @@ def kb_train_schedule(*, merchant_id: int, kb_version: int | None) -> None:
     try:
         # When the last change was committed: lets a run tell "a newer change is still inside
         # its debounce window" from "a newer change's own run was lost" (kb_train_if_due).
-        cache.set(_changed_key(merchant_id), time.time(),
-                  timeout=settings.KB_TRAIN_DEBOUNCE_SECONDS + 3600)
+        cache.set(
+            _changed_key(merchant_id),
+            time.time(),
+            timeout=settings.KB_TRAIN_DEBOUNCE_SECONDS + 3600,
+        )
         current_app.tasks[TRAIN_TASK].apply_async(
             kwargs={"merchant_id": merchant_id, "kb_version": kb_version},
             countdown=settings.KB_TRAIN_DEBOUNCE_SECONDS,
         )
-    except Exception:  # noqa: BLE001 - the write is committed (this runs after the commit):
+    except Exception:
         # no 500 for it; the next change schedules again.
         log.exception("could not schedule KB training for merchant %s", merchant_id)
 
@@ -75,28 +78,40 @@ def kb_snapshot(*, merchant_id: int) -> nlp_engine.KbSnapshot:
     intents, synonyms and dictionary words."""
     faqs = [
         nlp_engine.FaqDoc(
-            id=pk, question=question, similar=[s for s in similar.splitlines() if s.strip()],
-            keywords=split_list(keywords) or [], category=category or "",
+            id=pk,
+            question=question,
+            similar=[s for s in similar.splitlines() if s.strip()],
+            keywords=split_list(keywords) or [],
+            category=category or "",
         )
         for pk, question, similar, keywords, category in Faq.objects.filter(
             Faq.valid_at(timezone.now()), merchant_id=merchant_id
-        ).order_by("pk").values_list("pk", "question", "similar_questions", "keywords", "category__name")
+        )
+        .order_by("pk")
+        .values_list("pk", "question", "similar_questions", "keywords", "category__name")
     ]
     intents = [
-        nlp_engine.IntentDoc(id=pk, name=name, examples=[e for e in examples.splitlines() if e.strip()])
+        nlp_engine.IntentDoc(
+            id=pk, name=name, examples=[e for e in examples.splitlines() if e.strip()]
+        )
         for pk, name, examples in Intent.objects.filter(merchant_id=merchant_id, is_enabled=True)
-        .order_by("pk").values_list("pk", "name", "examples")
+        .order_by("pk")
+        .values_list("pk", "name", "examples")
     ]
     synonyms = {
         word: split_list(variants) or []
         for word, variants in Synonym.objects.filter(merchant_id=merchant_id)
-        .order_by("word").values_list("word", "synonyms")
+        .order_by("word")
+        .values_list("word", "synonyms")
     }
     dictionary = list(
-        DictionaryWord.objects.filter(merchant_id=merchant_id).order_by("word")
+        DictionaryWord.objects.filter(merchant_id=merchant_id)
+        .order_by("word")
         .values_list("word", "frequency")
     )
-    return nlp_engine.KbSnapshot(faqs=faqs, intents=intents, synonyms=synonyms, dictionary=dictionary)
+    return nlp_engine.KbSnapshot(
+        faqs=faqs, intents=intents, synonyms=synonyms, dictionary=dictionary
+    )
 
 
 # --- Training -------------------------------------------------------------------------------------
@@ -117,8 +132,10 @@ def kb_train(*, merchant_id: int) -> BotModel:
     data = nlp_engine.train(snapshot)
     metrics = {
         "train_seconds": round(time.perf_counter() - started, 3),
-        "faqs": len(snapshot.faqs), "intents": len(snapshot.intents),
-        "synonyms": len(snapshot.synonyms), "dictionary": len(snapshot.dictionary),
+        "faqs": len(snapshot.faqs),
+        "intents": len(snapshot.intents),
+        "synonyms": len(snapshot.synonyms),
+        "dictionary": len(snapshot.dictionary),
         "bytes": len(data),
     }
     try:
@@ -130,7 +147,8 @@ def kb_train(*, merchant_id: int) -> BotModel:
         # Two workers trained the same version at once (a retried task): keep the first.
         return BotModel.objects.get(merchant_id=merchant_id, kb_version=version)
     keep = list(
-        BotModel.objects.filter(merchant_id=merchant_id).order_by("-kb_version")
+        BotModel.objects.filter(merchant_id=merchant_id)
+        .order_by("-kb_version")
         .values_list("pk", flat=True)[:BOT_MODELS_KEPT]
     )
     BotModel.objects.filter(merchant_id=merchant_id).exclude(pk__in=keep).delete()
@@ -181,17 +199,24 @@ def kb_validity_sweep(*, now: datetime.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     since = now - VALIDITY_WINDOW
     boundaries: dict[int, datetime.datetime] = {}
-    for merchant_id, valid_from, valid_until in Faq.objects.filter(is_enabled=True).filter(
-        Q(valid_from__gt=since, valid_from__lte=now) | Q(valid_until__gt=since, valid_until__lte=now)
-    ).values_list("merchant_id", "valid_from", "valid_until"):
+    for merchant_id, valid_from, valid_until in (
+        Faq.objects.filter(is_enabled=True)
+        .filter(
+            Q(valid_from__gt=since, valid_from__lte=now)
+            | Q(valid_until__gt=since, valid_until__lte=now)
+        )
+        .values_list("merchant_id", "valid_from", "valid_until")
+    ):
         for moment in (valid_from, valid_until):
             if moment is not None and since < moment <= now:
                 boundaries[merchant_id] = max(moment, boundaries.get(merchant_id, moment))
     if not boundaries:
         return []
     trained = dict(
-        BotModel.objects.filter(merchant_id__in=boundaries).values("merchant_id")
-        .annotate(at=Max("created_at")).values_list("merchant_id", "at")
+        BotModel.objects.filter(merchant_id__in=boundaries)
+        .values("merchant_id")
+        .annotate(at=Max("created_at"))
+        .values_list("merchant_id", "at")
     )
     bumped = []
     for merchant_id, moment in sorted(boundaries.items()):

@@ -3,15 +3,19 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.utils.html import format_html
-from django.utils.translation import gettext, gettext_lazy as _
-
-from .admin_scoping import (
-    MerchantScopedAdmin, ScopedPermissionsMixin, TenantRowForm, is_platform_admin, managed_ids,
-    rows_of,
-)
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import hours
 from . import services as merchant_services
+from .admin_scoping import (
+    MerchantScopedAdmin,
+    ScopedPermissionsMixin,
+    TenantRowForm,
+    is_platform_admin,
+    managed_ids,
+    rows_of,
+)
 from .models import ApiToken, BusinessHours, Holiday, Membership, Merchant, Team
 
 
@@ -33,19 +37,43 @@ class MerchantAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
     list_filter = ("is_active",)
     search_fields = ("name", "widget_key")
     fieldsets = (
-        (None, {"fields": (
-            "name", "is_active", "widget_key", "embed_snippet", "allowed_origins",
-            "welcome_message", "timezone", "identity_secret", "created_at",
-        )}),
-        (_("Routing"), {"fields": (
-            "routing_method", "sticky_agent", "accept_timeout_seconds", "max_reassignments",
-            "auto_resolve_minutes",
-        )}),
-        (_("Business hours and offline messages"), {
-            "fields": ("business_hours_enabled", "hours_now", "offline_form_enabled"),
-            "description": _("Weekly hours and holidays are edited below, in the merchant's "
-                             "time zone."),
-        }),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "is_active",
+                    "widget_key",
+                    "embed_snippet",
+                    "allowed_origins",
+                    "welcome_message",
+                    "timezone",
+                    "identity_secret",
+                    "created_at",
+                )
+            },
+        ),
+        (
+            _("Routing"),
+            {
+                "fields": (
+                    "routing_method",
+                    "sticky_agent",
+                    "accept_timeout_seconds",
+                    "max_reassignments",
+                    "auto_resolve_minutes",
+                )
+            },
+        ),
+        (
+            _("Business hours and offline messages"),
+            {
+                "fields": ("business_hours_enabled", "hours_now", "offline_form_enabled"),
+                "description": _(
+                    "Weekly hours and holidays are edited below, in the merchant's time zone."
+                ),
+            },
+        ),
         (_("Notifications"), {"fields": ("escalation_delay_seconds",)}),
         (_("Bot"), {"fields": ("bot_mode", "bot_name")}),
     )
@@ -84,7 +112,9 @@ class MerchantAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
         if opening is None:
             return gettext("Closed: no opening hours in the coming year.")
         return gettext("Closed; opens %(when)s (%(timezone)s).") % {
-            "when": opening.strftime("%Y-%m-%d %H:%M"), "timezone": obj.timezone}
+            "when": opening.strftime("%Y-%m-%d %H:%M"),
+            "timezone": obj.timezone,
+        }
 
     def get_inlines(self, request, obj):
         # The hours belong to an existing merchant (its time zone is set first).
@@ -138,8 +168,10 @@ class TeamAdmin(MerchantScopedAdmin):
     readonly_fields = ("member_names",)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            _members=Count("members", filter=Q(members__is_active=True))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_members=Count("members", filter=Q(members__is_active=True)))
         )
 
     @admin.display(description=_("members"), ordering="_members")
@@ -160,9 +192,12 @@ class MembershipForm(TenantRowForm):
         cleaned = super().clean()
         merchant_id = self.row_merchant_id()
         teams = cleaned.get("teams")
-        if merchant_id is not None and teams is not None:
-            if any(team.merchant_id != merchant_id for team in teams):
-                self.add_error("teams", gettext("Choose teams of the same merchant."))
+        if (
+            merchant_id is not None
+            and teams is not None
+            and any(team.merchant_id != merchant_id for team in teams)
+        ):
+            self.add_error("teams", gettext("Choose teams of the same merchant."))
         return cleaned
 
 
@@ -174,8 +209,17 @@ class MembershipAdmin(MerchantScopedAdmin):
     list_select_related = ("user", "merchant")
     search_fields = ("display_name", "user__username", "user__email")
     fields = (
-        "merchant", "user", "role", "display_name", "max_concurrent", "is_active", "is_away",
-        "teams", "phone", "notify_by_sms", "notify_by_email",
+        "merchant",
+        "user",
+        "role",
+        "display_name",
+        "max_concurrent",
+        "is_active",
+        "is_away",
+        "teams",
+        "phone",
+        "notify_by_sms",
+        "notify_by_email",
     )
     filter_horizontal = ("teams",)
     # `user` choices (merchants.admin_scoping.rows_of) are the members of the manager's merchants:
@@ -208,7 +252,8 @@ class MembershipAdmin(MerchantScopedAdmin):
         # Through the service: an edit that frees capacity serves the queue after the commit
         # (the teams, saved next by save_related, are in the same transaction).
         merchant_services.membership_update(
-            membership=obj, teams_changed="teams" in form.changed_data)
+            membership=obj, teams_changed="teams" in form.changed_data
+        )
 
 
 @admin.register(ApiToken)
@@ -232,5 +277,6 @@ class ApiTokenAdmin(MerchantScopedAdmin):
                 gettext(
                     "API key for “%(name)s”: %(key)s  Copy it now: only its hash is stored, "
                     "it will not be shown again."
-                ) % {"name": obj.name, "key": raw},
+                )
+                % {"name": obj.name, "key": raw},
             )

@@ -88,9 +88,10 @@ class TenantRowForm(forms.ModelForm):
                 self.add_error(name, _("Choose one that belongs to the same merchant."))
         for name in self.member_fields:
             value = cleaned.get(name)
-            if value is not None and not Membership.objects.filter(
-                merchant_id=merchant_id, user=value
-            ).exists():
+            if (
+                value is not None
+                and not Membership.objects.filter(merchant_id=merchant_id, user=value).exists()
+            ):
                 self.add_error(name, _("Choose a member of the same merchant."))
         return cleaned
 
@@ -121,10 +122,14 @@ class ScopedPermissionsMixin:
         return is_platform_admin(request) or (self.manager_can_add and self.manages(request, None))
 
     def has_change_permission(self, request, obj=None):
-        return is_platform_admin(request) or (self.manager_can_change and self.manages(request, obj))
+        return is_platform_admin(request) or (
+            self.manager_can_change and self.manages(request, obj)
+        )
 
     def has_delete_permission(self, request, obj=None):
-        return is_platform_admin(request) or (self.manager_can_delete and self.manages(request, obj))
+        return is_platform_admin(request) or (
+            self.manager_can_delete and self.manages(request, obj)
+        )
 
 
 class MerchantScopedAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
@@ -159,7 +164,9 @@ class MerchantScopedAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
 
     def get_list_display(self, request):
         columns = list(super().get_list_display(request))
-        if (is_platform_admin(request) or len(managed_ids(request)) > 1) and "merchant" not in columns:
+        if (
+            is_platform_admin(request) or len(managed_ids(request)) > 1
+        ) and "merchant" not in columns:
             columns.append("merchant")
         return columns
 

@@ -29,7 +29,7 @@ def _tz(merchant: Merchant) -> dt.tzinfo:
         return zoneinfo.ZoneInfo(merchant.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         # The model validates the name; a bad row must not take the widget down.
-        return dt.timezone.utc
+        return dt.UTC
 
 
 def _local_now(merchant: Merchant, at: dt.datetime | None) -> dt.datetime:
@@ -83,11 +83,11 @@ def _instant(day: dt.date, t: dt.time, tz: dt.tzinfo) -> dt.datetime:
     spring-forward change (02:30 on the night clocks jump from 02:00 to 03:00) gives the moment
     of the jump, which is also when is_open() starts to say yes."""
     wall = dt.datetime.combine(day, t)
-    moment = wall.replace(tzinfo=tz).astimezone(dt.timezone.utc)
+    moment = wall.replace(tzinfo=tz).astimezone(dt.UTC)
     if moment.astimezone(tz).replace(tzinfo=None) == wall:
         return moment.astimezone(tz)
     # In a gap: the jump lies between the readings with the offsets before and after it.
-    other = wall.replace(tzinfo=tz, fold=1).astimezone(dt.timezone.utc)
+    other = wall.replace(tzinfo=tz, fold=1).astimezone(dt.UTC)
     lo, hi = min(moment, other), max(moment, other)
     while hi - lo > dt.timedelta(microseconds=1):
         mid = lo + (hi - lo) / 2

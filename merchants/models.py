@@ -26,9 +26,10 @@ def validate_origins(value: str) -> None:
         origin = line.strip()
         if not origin:
             continue
-        if not (origin.startswith("http://") or origin.startswith("https://")):
+        if not (origin.startswith(("http://", "https://"))):
             raise ValidationError(
-                _("%(origin)s: an origin starts with http:// or https://"), params={"origin": origin}
+                _("%(origin)s: an origin starts with http:// or https://"),
+                params={"origin": origin},
             )
         if "/" in origin.split("://", 1)[1].rstrip("/"):
             raise ValidationError(
@@ -47,15 +48,24 @@ class Merchant(models.Model):
 
     name = models.CharField(_("name"), max_length=200)
     widget_key = models.CharField(
-        _("widget key"), max_length=64, unique=True, default=new_widget_key,
+        _("widget key"),
+        max_length=64,
+        unique=True,
+        default=new_widget_key,
         help_text=_("Public key used in the embed snippet."),
     )
     identity_secret = models.CharField(
-        _("identity secret"), max_length=64, default=new_identity_secret,
-        help_text=_("Signs visitor identities sent by the merchant's site (HMAC-SHA256 of the user id)."),
+        _("identity secret"),
+        max_length=64,
+        default=new_identity_secret,
+        help_text=_(
+            "Signs visitor identities sent by the merchant's site (HMAC-SHA256 of the user id)."
+        ),
     )
     allowed_origins = models.TextField(
-        _("allowed site origins"), blank=True, validators=[validate_origins],
+        _("allowed site origins"),
+        blank=True,
+        validators=[validate_origins],
         help_text=_("One per line, e.g. https://shop.example.com; *.example.com patterns allowed."),
     )
     welcome_message = models.TextField(_("welcome message"), blank=True)
@@ -71,37 +81,50 @@ class Merchant(models.Model):
         ROUND_ROBIN = "round_robin", _("Round robin (longest since last assignment)")
 
     routing_method = models.CharField(
-        _("routing method"), max_length=20, choices=RoutingMethod.choices,
+        _("routing method"),
+        max_length=20,
+        choices=RoutingMethod.choices,
         default=RoutingMethod.LEAST_BUSY,
     )
     sticky_agent = models.BooleanField(
-        _("return visitors to their previous agent"), default=True,
+        _("return visitors to their previous agent"),
+        default=True,
         help_text=_("When that agent is online and has capacity."),
     )
     accept_timeout_seconds = models.PositiveIntegerField(
-        _("acceptance timeout (seconds)"), default=60,
-        help_text=_("Move a conversation to the next agent when the assigned agent has not replied "
-                    "in this time. 0 turns it off."),
+        _("acceptance timeout (seconds)"),
+        default=60,
+        help_text=_(
+            "Move a conversation to the next agent when the assigned agent has not replied "
+            "in this time. 0 turns it off."
+        ),
     )
     max_reassignments = models.PositiveSmallIntegerField(
-        _("moves before returning to the queue"), default=2,
-        help_text=_("After this many timeouts the conversation goes back to the head of the queue "
-                    "and supervisors are alerted."),
+        _("moves before returning to the queue"),
+        default=2,
+        help_text=_(
+            "After this many timeouts the conversation goes back to the head of the queue "
+            "and supervisors are alerted."
+        ),
     )
     auto_resolve_minutes = models.PositiveIntegerField(
         _("auto-resolve after silence (minutes)"), default=30, help_text=_("0 turns it off.")
     )
     business_hours_enabled = models.BooleanField(
-        _("use business hours"), default=False,
+        _("use business hours"),
+        default=False,
         help_text=_("Outside the hours below the widget offers a leave-a-message form."),
     )
     offline_form_enabled = models.BooleanField(
         _("leave-a-message form when nobody is available"), default=True
     )
     escalation_delay_seconds = models.PositiveIntegerField(
-        _("SMS / email escalation delay (seconds)"), default=120,
-        help_text=_("A new, queued or unanswered conversation is escalated to on-duty agents by "
-                    "SMS and/or email (per their preference) after this delay."),
+        _("SMS / email escalation delay (seconds)"),
+        default=120,
+        help_text=_(
+            "A new, queued or unanswered conversation is escalated to on-duty agents by "
+            "SMS and/or email (per their preference) after this delay."
+        ),
     )
 
     # --- Bot (conversations.bot) ---
@@ -147,9 +170,7 @@ class Membership(models.Model):
     )
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.AGENT)
     display_name = models.CharField(_("display name"), max_length=100)
-    max_concurrent = models.PositiveSmallIntegerField(
-        _("max concurrent conversations"), default=10
-    )
+    max_concurrent = models.PositiveSmallIntegerField(_("max concurrent conversations"), default=10)
     is_active = models.BooleanField(_("active"), default=True)
     # The agent's manual "away" switch; online/offline itself comes from live sockets.
     is_away = models.BooleanField(_("away"), default=False)
@@ -229,7 +250,9 @@ class Team(models.Model):
         verbose_name = _("team")
         verbose_name_plural = _("teams")
         ordering = ["name", "id"]
-        constraints = [models.UniqueConstraint(fields=["merchant", "name"], name="team_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "name"], name="team_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -271,14 +294,18 @@ class Holiday(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="holidays")
     date = models.DateField(_("date"))
     name = models.CharField(_("name"), max_length=100, blank=True)
-    opens = models.TimeField(_("opens"), null=True, blank=True, help_text=_("Blank: closed all day."))
+    opens = models.TimeField(
+        _("opens"), null=True, blank=True, help_text=_("Blank: closed all day.")
+    )
     closes = models.TimeField(_("closes"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("holiday")
         verbose_name_plural = _("holidays")
         ordering = ["date"]
-        constraints = [models.UniqueConstraint(fields=["merchant", "date"], name="holiday_unique_date")]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "date"], name="holiday_unique_date")
+        ]
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}"

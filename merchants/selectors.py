@@ -36,7 +36,8 @@ def merchant_managed_ids(*, user) -> list[int]:
     """Merchants whose back office this user may run (owner or admin)."""
     return list(
         Membership.objects.filter(
-            user=user, is_active=True,
+            user=user,
+            is_active=True,
             role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
         ).values_list("merchant_id", flat=True)
     )
@@ -45,7 +46,10 @@ def merchant_managed_ids(*, user) -> list[int]:
 def membership_get_by_user_id(*, merchant_id: int, user_id: int) -> Membership | None:
     """The active membership of an active user in this merchant, or None (API `user_id`)."""
     return Membership.objects.filter(
-        merchant_id=merchant_id, user_id=user_id, is_active=True, user__is_active=True,
+        merchant_id=merchant_id,
+        user_id=user_id,
+        is_active=True,
+        user__is_active=True,
         merchant__is_active=True,
     ).first()
 
@@ -60,5 +64,6 @@ def membership_names(*, merchant_id: int, user_ids: list[int]) -> dict[int, str]
     """Display names of these users' active memberships (absent: no such membership)."""
     return dict(
         membership_list_for_merchant(merchant_id=merchant_id)
-        .filter(user_id__in=user_ids).values_list("user_id", "display_name")
+        .filter(user_id__in=user_ids)
+        .values_list("user_id", "display_name")
     )

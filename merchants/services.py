@@ -23,8 +23,14 @@ def api_token_create(*, merchant: Merchant, name: str) -> tuple[ApiToken, str]:
 
 @transaction.atomic
 def membership_add(
-    *, merchant: Merchant, username: str, password: str | None, role: str, display_name: str,
-    email: str = "", is_staff: bool = False,
+    *,
+    merchant: Merchant,
+    username: str,
+    password: str | None,
+    role: str,
+    display_name: str,
+    email: str = "",
+    is_staff: bool = False,
 ) -> Membership:
     User = get_user_model()
     user, created = User.objects.get_or_create(username=username, defaults={"email": email})
@@ -43,8 +49,10 @@ def membership_add(
 def membership_set_away(*, merchant_id: int, user_id: int, away: bool) -> Membership:
     """An agent switches "away" on or off (their workspace). Back from away, they can take
     queued conversations: capacity_freed is sent after the commit."""
-    membership = Membership.objects.select_for_update().select_related("merchant").get(
-        merchant_id=merchant_id, user_id=user_id, is_active=True
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("merchant")
+        .get(merchant_id=merchant_id, user_id=user_id, is_active=True)
     )
     if membership.is_away != away:
         membership.is_away = away

@@ -13,6 +13,8 @@ class NotificationsConfig(AppConfig):
         from . import receivers
 
         signals.attention_needed.connect(
-            receivers.attention_needed, dispatch_uid="notifications.attention_needed")
+            receivers.attention_needed, dispatch_uid="notifications.attention_needed"
+        )
         signals.visitor_reply_posted.connect(
-            receivers.visitor_reply_posted, dispatch_uid="notifications.visitor_reply_posted")
+            receivers.visitor_reply_posted, dispatch_uid="notifications.visitor_reply_posted"
+        )

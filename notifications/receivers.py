@@ -5,10 +5,18 @@ transaction."""
 from . import services, tasks  # noqa: F401 - tasks: registered for services' queue-by-name
 
 
-def attention_needed(sender, *, merchant_id: int, conversation_id: int, reason: str,
-                     user_ids: list[int] | None = None, **kwargs) -> None:
-    services.notify_agents(merchant_id=merchant_id, conversation_id=conversation_id,
-                           reason=reason, user_ids=user_ids)
+def attention_needed(
+    sender,
+    *,
+    merchant_id: int,
+    conversation_id: int,
+    reason: str,
+    user_ids: list[int] | None = None,
+    **kwargs,
+) -> None:
+    services.notify_agents(
+        merchant_id=merchant_id, conversation_id=conversation_id, reason=reason, user_ids=user_ids
+    )
 
 
 def visitor_reply_posted(sender, *, merchant_id: int, conversation_id: int, **kwargs) -> None:

@@ -38,8 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from celery import current_app
@@ -88,7 +87,7 @@ UNANSWERED_MAX_AGE = timedelta(days=1)
 # --- Rules ------------------------------------------------------------------------------------
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _stamp(at: datetime | None) -> str | None:
@@ -108,15 +107,17 @@ def still_needed(conversation: Conversation, reason: str, reference: str) -> boo
         return False
     if reference_for(conversation, reason) != reference:
         return False  # answered, or left the queue (and maybe came back: a new reference)
-    if reason in QUEUE_REASONS and conversation.assignee_id is not None:
-        return False
-    return True
+    return not (reason in QUEUE_REASONS and conversation.assignee_id is not None)
 
 
 def audience(conversation: Conversation, user_ids: list[int] | None = None) -> list[Membership]:
-    members = Membership.objects.filter(
-        merchant_id=conversation.merchant_id, is_active=True, user__is_active=True
-    ).select_related("user").order_by("user_id")
+    members = (
+        Membership.objects.filter(
+            merchant_id=conversation.merchant_id, is_active=True, user__is_active=True
+        )
+        .select_related("user")
+        .order_by("user_id")
+    )
     if user_ids is not None:
         return list(members.filter(user_id__in=list(user_ids)))
     if conversation.assignee_id is not None:
@@ -158,7 +159,9 @@ def texts(conversation: Conversation, reason: str) -> tuple[str, str]:
     text: clients render them as text, emails escape them."""
     with translation.override(settings.LANGUAGE_CODE):
         title = str(TITLES[reason]) % {"visitor": conversation.visitor.display_name[:100]}
-        body = conversation.last_message_preview[:140] or gettext("Open the conversation to answer.")
+        body = conversation.last_message_preview[:140] or gettext(
+            "Open the conversation to answer."
+        )
     return title, body
 
 
@@ -171,8 +174,9 @@ def conversation_url(conversation: Conversation) -> str:
 
 
 @transaction.atomic
-def notify_agents(*, merchant_id: int, conversation_id: int, reason: str,
-                  user_ids: list[int] | None = None) -> None:
+def notify_agents(
+    *, merchant_id: int, conversation_id: int, reason: str, user_ids: list[int] | None = None
+) -> None:
     """Tell on-duty agents (or `user_ids`) now in the workspace (sound + browser notification),
     and schedule SMS/email escalation after the merchant's delay per agent preference; the
     escalation re-checks whether it is still needed when it fires. `reason` is one of
@@ -181,14 +185,19 @@ def notify_agents(*, merchant_id: int, conversation_id: int, reason: str,
     reason = Reason(reason)
     conversation = (
         Conversation.objects.select_related("visitor", "merchant")
-        .filter(merchant_id=merchant_id, pk=conversation_id).first()
+        .filter(merchant_id=merchant_id, pk=conversation_id)
+        .first()
     )
     if conversation is None:
         return
     reference = reference_for(conversation, reason)
     raised = _claim(
-        merchant_id=merchant_id, conversation=conversation, user=None, channel=Channel.IN_APP,
-        reason=reason, sent=True,
+        merchant_id=merchant_id,
+        conversation=conversation,
+        user=None,
+        channel=Channel.IN_APP,
+        reason=reason,
+        sent=True,
         key=_key(conversation.pk, reason, reference, _audience_tag(user_ids), "raised"),
     )
     if raised is None:
@@ -203,8 +212,12 @@ def notify_agents(*, merchant_id: int, conversation_id: int, reason: str,
         if not online[member.user_id] or (user_ids is None and member.is_away):
             continue
         if _claim(
-            merchant_id=merchant_id, conversation=conversation, user_id=member.user_id,
-            channel=Channel.IN_APP, reason=reason, sent=True,
+            merchant_id=merchant_id,
+            conversation=conversation,
+            user_id=member.user_id,
+            channel=Channel.IN_APP,
+            reason=reason,
+            sent=True,
             key=_key(conversation.pk, reason, reference, f"u{member.user_id}", Channel.IN_APP),
         ):
             realtime.publish_on_commit(realtime.agent_group(merchant_id, member.user_id), frame)
@@ -212,25 +225,39 @@ def notify_agents(*, merchant_id: int, conversation_id: int, reason: str,
         return
     # The task re-reads preferences and state when it fires; queued after commit so the
     # worker finds the rows this transaction wrote.
-    transaction.on_commit(partial(
-        current_app.tasks[ESCALATE_TASK].apply_async,
-        kwargs={"merchant_id": merchant_id, "conversation_id": conversation.pk,
-                "reason": reason.value, "reference": reference, "user_ids": user_ids},
-        countdown=conversation.merchant.escalation_delay_seconds,
-    ))
+    transaction.on_commit(
+        partial(
+            current_app.tasks[ESCALATE_TASK].apply_async,
+            kwargs={
+                "merchant_id": merchant_id,
+                "conversation_id": conversation.pk,
+                "reason": reason.value,
+                "reference": reference,
+                "user_ids": user_ids,
+            },
+            countdown=conversation.merchant.escalation_delay_seconds,
+        )
+    )
 
 
 # --- Escalation -------------------------------------------------------------------------------
 
 
-def escalation_send(*, merchant_id: int, conversation_id: int, reason: str, reference: str,
-                    user_ids: list[int] | None = None) -> int:
+def escalation_send(
+    *,
+    merchant_id: int,
+    conversation_id: int,
+    reason: str,
+    reference: str,
+    user_ids: list[int] | None = None,
+) -> int:
     """Send the SMS / emails a notification escalates to, if the conversation still needs
     attention. Returns how many were sent now (0 when not needed or all sent already)."""
     reason = Reason(reason)
     conversation = (
         Conversation.objects.select_related("visitor", "merchant")
-        .filter(merchant_id=merchant_id, pk=conversation_id).first()
+        .filter(merchant_id=merchant_id, pk=conversation_id)
+        .first()
     )
     if conversation is None or not still_needed(conversation, reason, reference):
         return 0
@@ -247,8 +274,11 @@ def escalation_send(*, merchant_id: int, conversation_id: int, reason: str, refe
             channels.append(Channel.EMAIL)
         for channel in channels:
             row = _claim(
-                merchant_id=merchant_id, conversation=conversation, user_id=member.user_id,
-                channel=channel, reason=reason,
+                merchant_id=merchant_id,
+                conversation=conversation,
+                user_id=member.user_id,
+                channel=channel,
+                reason=reason,
                 key=_key(conversation.pk, topic, reference, f"u{member.user_id}", channel),
             )
             if row is None:
@@ -282,8 +312,11 @@ def _send_sms(conversation: Conversation, reason: str, member: Membership) -> st
 def _send_email(conversation: Conversation, reason: str, member: Membership) -> None:
     title, body = texts(conversation, reason)
     context = {
-        "merchant": conversation.merchant, "member": member, "title": title,
-        "visitor": conversation.visitor.display_name, "preview": conversation.last_message_preview,
+        "merchant": conversation.merchant,
+        "member": member,
+        "title": title,
+        "visitor": conversation.visitor.display_name,
+        "preview": conversation.last_message_preview,
         "url": conversation_url(conversation),
     }
     with translation.override(settings.LANGUAGE_CODE):
@@ -307,7 +340,9 @@ def unanswered_sweep(*, now: datetime | None = None) -> int:
     this wait yet. Returns how many were raised. Queued ones are chased as `queued`."""
     now = now or timezone.now()
     raised_for_this_wait = Notification.objects.filter(
-        conversation=OuterRef("pk"), reason=Reason.UNANSWERED, user__isnull=True,
+        conversation=OuterRef("pk"),
+        reason=Reason.UNANSWERED,
+        user__isnull=True,
         created_at__gte=OuterRef("awaiting_reply_since"),
     )
     count = 0
@@ -315,14 +350,17 @@ def unanswered_sweep(*, now: datetime | None = None) -> int:
     # spell differently.
     delays = (
         Merchant.objects.filter(is_active=True)
-        .values_list("escalation_delay_seconds", flat=True).distinct()
+        .values_list("escalation_delay_seconds", flat=True)
+        .distinct()
     )
     for delay in list(delays):
         due = (
             Conversation.objects.filter(
-                merchant__is_active=True, merchant__escalation_delay_seconds=delay,
+                merchant__is_active=True,
+                merchant__escalation_delay_seconds=delay,
                 status__in=[Conversation.Status.OPEN, Conversation.Status.PENDING],
-                bot_active=False, queued_at__isnull=True,
+                bot_active=False,
+                queued_at__isnull=True,
                 awaiting_reply_since__lte=now - timedelta(seconds=delay),
                 awaiting_reply_since__gt=now - UNANSWERED_MAX_AGE,
             )
@@ -330,8 +368,9 @@ def unanswered_sweep(*, now: datetime | None = None) -> int:
             .values_list("merchant_id", "pk")
         )
         for merchant_id, conversation_id in list(due):
-            notify_agents(merchant_id=merchant_id, conversation_id=conversation_id,
-                          reason=Reason.UNANSWERED)
+            notify_agents(
+                merchant_id=merchant_id, conversation_id=conversation_id, reason=Reason.UNANSWERED
+            )
             count += 1
     return count
 
@@ -346,7 +385,8 @@ def visitor_reply_email_schedule(*, merchant_id: int, conversation_id: int) -> N
     if delay <= 0:
         return
     current_app.tasks[VISITOR_REPLY_EMAIL_TASK].apply_async(
-        kwargs={"merchant_id": merchant_id, "conversation_id": conversation_id}, countdown=delay,
+        kwargs={"merchant_id": merchant_id, "conversation_id": conversation_id},
+        countdown=delay,
     )
 
 
@@ -366,7 +406,9 @@ def visitor_reply_email_send(*, merchant_id: int, conversation_id: int) -> int:
     after = max(conversation.visitor_last_read_seq, conversation.visitor_emailed_seq)
     messages = list(
         Message.objects.filter(
-            merchant_id=merchant_id, conversation_id=conversation_id, seq__gt=after,
+            merchant_id=merchant_id,
+            conversation_id=conversation_id,
+            seq__gt=after,
             is_private=False,
         )
         .exclude(sender_kind=Message.SenderKind.VISITOR)
@@ -376,13 +418,18 @@ def visitor_reply_email_send(*, merchant_id: int, conversation_id: int) -> int:
         return 0
     last = messages[-1].seq
     claimed = Conversation.objects.filter(
-        pk=conversation_id, visitor_emailed_seq=conversation.visitor_emailed_seq,
+        pk=conversation_id,
+        visitor_emailed_seq=conversation.visitor_emailed_seq,
         visitor_last_read_seq__lt=last,
     ).update(visitor_emailed_seq=last)
     if not claimed:
         return 0
     merchant = conversation.merchant
-    context = {"merchant": merchant, "messages": messages, "chat_url": conversation.visitor.page_url}
+    context = {
+        "merchant": merchant,
+        "messages": messages,
+        "chat_url": conversation.visitor.page_url,
+    }
     with translation.override(settings.LANGUAGE_CODE):
         subject = translation.gettext("New reply from %(merchant)s") % {"merchant": merchant.name}
         text = render_to_string("notifications/email/reply.txt", context)

@@ -17,7 +17,7 @@ import socket
 import urllib.error
 import urllib.request
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from django.conf import settings
@@ -56,7 +56,8 @@ def percent_encode(value: str) -> str:
 def rpc_string_to_sign(method: str, params: dict[str, str]) -> str:
     """METHOD&%2F&encoded(canonicalized query): parameters sorted by name, Signature excluded."""
     canonical = "&".join(
-        f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items())
+        f"{percent_encode(k)}={percent_encode(v)}"
+        for k, v in sorted(params.items())
         if k != "Signature"
     )
     return f"{method}&{percent_encode('/')}&{percent_encode(canonical)}"
@@ -77,9 +78,17 @@ class AliyunSmsBackend(BaseSmsBackend):
 
     VERSION = "2017-05-25"
 
-    def __init__(self, *, access_key_id: str, access_key_secret: str, sign_name: str,
-                 template_code: str, endpoint: str = "https://dysmsapi.aliyuncs.com/",
-                 region: str = "cn-hangzhou", timeout: float = 10.0):
+    def __init__(
+        self,
+        *,
+        access_key_id: str,
+        access_key_secret: str,
+        sign_name: str,
+        template_code: str,
+        endpoint: str = "https://dysmsapi.aliyuncs.com/",
+        region: str = "cn-hangzhou",
+        timeout: float = 10.0,
+    ):
         self.access_key_id = access_key_id
         self.access_key_secret = access_key_secret
         self.sign_name = sign_name
@@ -89,7 +98,7 @@ class AliyunSmsBackend(BaseSmsBackend):
         self.timeout = timeout
 
     @classmethod
-    def from_settings(cls) -> "AliyunSmsBackend":
+    def from_settings(cls) -> AliyunSmsBackend:
         return cls(
             access_key_id=settings.SMS_ACCESS_KEY_ID,
             access_key_secret=settings.SMS_ACCESS_KEY_SECRET,
@@ -110,7 +119,7 @@ class AliyunSmsBackend(BaseSmsBackend):
             # A fresh nonce per request: the server refuses a nonce it has seen (replay).
             "SignatureNonce": uuid.uuid4().hex,
             "SignatureVersion": "1.0",
-            "Timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": self.VERSION,
             "PhoneNumbers": phone,
             "SignName": self.sign_name,
@@ -121,16 +130,23 @@ class AliyunSmsBackend(BaseSmsBackend):
         return request
 
     def send(self, *, phone: str, params: dict[str, str]) -> str:
-        if not (self.access_key_id and self.access_key_secret and self.sign_name
-                and self.template_code):
-            raise SmsError("Aliyun SMS is not configured (SMS_ACCESS_KEY_ENV, "
-                           "SMS_ACCESS_KEY_SECRET_ENV, SMS_SIGN_NAME, SMS_TEMPLATE_CODE).")
+        if not (
+            self.access_key_id and self.access_key_secret and self.sign_name and self.template_code
+        ):
+            raise SmsError(
+                "Aliyun SMS is not configured (SMS_ACCESS_KEY_ENV, "
+                "SMS_ACCESS_KEY_SECRET_ENV, SMS_SIGN_NAME, SMS_TEMPLATE_CODE)."
+            )
         form = self.signed_params(phone=phone, params=params)
         body = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in form.items())
         request = urllib.request.Request(
-            self.endpoint, data=body.encode(), method="POST",
-            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-                     "Accept": "application/json"},
+            self.endpoint,
+            data=body.encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                "Accept": "application/json",
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -138,7 +154,7 @@ class AliyunSmsBackend(BaseSmsBackend):
         except urllib.error.HTTPError as exc:
             # Aliyun answers refusals (bad signature, throttling) with 4xx and a JSON body too.
             status, raw = exc.code, exc.read()
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise SmsError(f"Aliyun SMS: no answer within {self.timeout} s") from None
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, (TimeoutError, socket.timeout)):

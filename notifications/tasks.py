@@ -11,12 +11,21 @@ from . import services
 
 
 @shared_task(name=services.ESCALATE_TASK, acks_late=True)
-def escalate(*, merchant_id: int, conversation_id: int, reason: str, reference: str,
-             user_ids: list[int] | None = None) -> int:
+def escalate(
+    *,
+    merchant_id: int,
+    conversation_id: int,
+    reason: str,
+    reference: str,
+    user_ids: list[int] | None = None,
+) -> int:
     """SMS / email after the merchant's delay, if the conversation still needs attention."""
     return services.escalation_send(
-        merchant_id=merchant_id, conversation_id=conversation_id, reason=reason,
-        reference=reference, user_ids=user_ids,
+        merchant_id=merchant_id,
+        conversation_id=conversation_id,
+        reason=reason,
+        reference=reference,
+        user_ids=user_ids,
     )
 
 

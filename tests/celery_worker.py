@@ -30,10 +30,26 @@ class CeleryWorker:
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "kefu", "worker", "-Q", self.queue,
-             "--pool=solo", "--loglevel=INFO", "--without-mingle", "--without-gossip",
-             "-n", f"{self.queue}@%h"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "kefu",
+                "worker",
+                "-Q",
+                self.queue,
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-mingle",
+                "--without-gossip",
+                "-n",
+                f"{self.queue}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + READY_TIMEOUT
         while b"ready." not in log_path.read_bytes():
@@ -55,7 +71,9 @@ class CeleryWorker:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        stop_processes([self.proc], timeout=15)  # SIGTERM: warm shutdown, a running task finishes first
+        stop_processes(
+            [self.proc], timeout=15
+        )  # SIGTERM: warm shutdown, a running task finishes first
         self._log.close()
 
 

@@ -64,7 +64,7 @@ def redis_url() -> str:
 
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:
         need("Redis", f"REDIS_URL={url} is not reachable: {exc}")
     return url
 
@@ -76,6 +76,14 @@ def require_chromium():
         import playwright.sync_api  # noqa: F401
     except ImportError:
         need("Chromium", "pip install playwright (the Python package; no browser download)")
+
+
+def require_node() -> str:
+    """Node runs the browser-side socket core under test (Debian's `nodejs`)."""
+    path = shutil.which("node")
+    if path is None:
+        need("node", "install Debian's nodejs")
+    return path
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -96,15 +104,23 @@ def pytest_configure(config):
 
 # Fixtures that start a process or a browser: a test using any of them (directly or through
 # another fixture) is slow. tests/kefu/test_markers.py checks the rule on every collected test.
-SLOW_FIXTURES = frozenset({
-    "daphne_server", "start_celery_worker", "browser", "chromium", "servers", "session_redis",
-})
+SLOW_FIXTURES = frozenset(
+    {
+        "daphne_server",
+        "start_celery_worker",
+        "browser",
+        "chromium",
+        "servers",
+        "session_redis",
+    }
+)
 SLOW_MARKS = frozenset({"live", "browser"})
 
 
 def is_slow(item) -> bool:
-    return (bool(SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())))
-            or any(item.get_closest_marker(name) for name in SLOW_MARKS))
+    return bool(SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))) or any(
+        item.get_closest_marker(name) for name in SLOW_MARKS
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -129,7 +145,9 @@ def other(db):
 @pytest.fixture
 def alice(acme):
     """Owner of Acme, may use the admin."""
-    return factories.member(acme, "alice", Membership.Role.OWNER, is_staff=True, display_name="Alice 客服")
+    return factories.member(
+        acme, "alice", Membership.Role.OWNER, is_staff=True, display_name="Alice 客服"
+    )
 
 
 @pytest.fixture
@@ -155,7 +173,9 @@ def online():
     up = []
 
     def bring(membership, socket_id="test-socket"):
-        async_to_sync(presence.agent_socket_up)(membership.merchant_id, membership.user_id, socket_id)
+        async_to_sync(presence.agent_socket_up)(
+            membership.merchant_id, membership.user_id, socket_id
+        )
         up.append((membership.merchant_id, membership.user_id, socket_id))
         return membership
 
@@ -203,7 +223,10 @@ def channel_layer_kind(request, settings):
         config = (layers.get("default") or {}).get("CONFIG") or {"hosts": [{"address": url}]}
         config = dict(config, prefix=f"kefutest{os.environ['KEFU_TEST_RUN']}")
         settings.CHANNEL_LAYERS = {
-            "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": config}
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": config,
+            }
         }
     _reset_layers()
     yield request.param
@@ -267,15 +290,26 @@ class DaphneProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-             "kefu.asgi:application"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "kefu.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_for_http(self.url + "/healthz", proc=self.proc)
         except Exception:
             self.stop()
-            raise RuntimeError("daphne did not start:\n" + self.log())
+            raise RuntimeError("daphne did not start:\n" + self.log()) from None
 
     def log(self) -> str:
         self._log.flush()
@@ -308,8 +342,13 @@ def launch_chromium(pw):
         executable_path=CHROMIUM,
         headless=True,
         args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
         ],
     )
 

@@ -19,34 +19,47 @@ def merchant(name: str | None = None, **fields) -> Merchant:
     return Merchant.objects.create(name=name or f"Merchant {next(_seq)}", **fields)
 
 
-def member(merchant: Merchant, username: str, role: str = Membership.Role.AGENT, **kw) -> Membership:
+def member(
+    merchant: Merchant, username: str, role: str = Membership.Role.AGENT, **kw
+) -> Membership:
     return membership_add(
-        merchant=merchant, username=username, password=kw.pop("password", "pw-" + username),
-        role=role, display_name=kw.pop("display_name", username.title()), **kw,
+        merchant=merchant,
+        username=username,
+        password=kw.pop("password", "pw-" + username),
+        role=role,
+        display_name=kw.pop("display_name", username.title()),
+        **kw,
     )
 
 
 def visitor(merchant: Merchant, **fields) -> Visitor:
     identity = {k: fields.pop(k) for k in ("name", "email", "phone", "external_id") if k in fields}
     return services.visitor_touch(
-        merchant=merchant, anonymous_id=fields.pop("anonymous_id", secrets.token_urlsafe(18)),
-        identity=identity or None, **fields,
+        merchant=merchant,
+        anonymous_id=fields.pop("anonymous_id", secrets.token_urlsafe(18)),
+        identity=identity or None,
+        **fields,
     )
 
 
 def visitor_message(visitor: Visitor, body: str = "你好", client_msg_id: str | None = None):
     message, _ = services.message_send_by_visitor(
-        merchant_id=visitor.merchant_id, visitor_id=visitor.pk,
-        client_msg_id=client_msg_id or secrets.token_hex(8), body=body,
+        merchant_id=visitor.merchant_id,
+        visitor_id=visitor.pk,
+        client_msg_id=client_msg_id or secrets.token_hex(8),
+        body=body,
     )
     return message
 
 
 def agent_message(membership: Membership, conversation_id: int, body: str = "您好", **kw):
     message, _ = services.message_send_by_agent(
-        merchant_id=membership.merchant_id, conversation_id=conversation_id,
+        merchant_id=membership.merchant_id,
+        conversation_id=conversation_id,
         sender=services.Sender.agent(membership),
-        client_msg_id=kw.pop("client_msg_id", secrets.token_hex(8)), body=body, **kw,
+        client_msg_id=kw.pop("client_msg_id", secrets.token_hex(8)),
+        body=body,
+        **kw,
     )
     return message
 

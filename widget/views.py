@@ -141,7 +141,8 @@ def widget_endpoint(view):
         origin = request.headers.get("Origin")
         if not merchant.origin_allowed(origin):
             return _error(
-                403, "origin_not_allowed",
+                403,
+                "origin_not_allowed",
                 f"The origin {origin!r} is not in this merchant's allowed site origins.",
             )
         if request.method == "OPTIONS":
@@ -169,11 +170,17 @@ def _bootstrap(request, merchant: Merchant):
     identity_fields = None
     if identity:
         if not _identity_verified(merchant, identity):
-            return _error(400, "identity_invalid", "The identity hash does not match.",
-                          errors={"identity": ["hash does not match"]})
+            return _error(
+                400,
+                "identity_invalid",
+                "The identity hash does not match.",
+                errors={"identity": ["hash does not match"]},
+            )
         identity_fields = {
-            "external_id": identity["id"], "name": identity.get("name", ""),
-            "email": identity.get("email", ""), "phone": identity.get("phone", ""),
+            "external_id": identity["id"],
+            "name": identity.get("name", ""),
+            "email": identity.get("email", ""),
+            "phone": identity.get("phone", ""),
         }
     anonymous_id = data.get("anonymous_id") or secrets.token_urlsafe(24)
     visitor = services.visitor_touch(
@@ -207,8 +214,12 @@ def _json_body(request):
     except ValueError:
         return None, _error(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(payload, dict):
-        return None, _error(400, "invalid", "The body must be a JSON object.",
-                            errors={"non_field_errors": ["Expected a JSON object."]})
+        return None, _error(
+            400,
+            "invalid",
+            "The body must be a JSON object.",
+            errors={"non_field_errors": ["Expected a JSON object."]},
+        )
     return payload, None
 
 
@@ -229,7 +240,8 @@ def demo(request):
     """A host page to try the widget: it embeds the loader exactly as a merchant site would."""
     key = request.GET.get("key")
     merchant = (
-        merchant_get_by_widget_key(widget_key=key) if key
+        merchant_get_by_widget_key(widget_key=key)
+        if key
         else Merchant.objects.filter(is_active=True).order_by("id").first()
     )
     return render(request, "widget/demo.html", {"merchant": merchant})
@@ -269,14 +281,19 @@ class OfflineMessageSerializer(serializers.Serializer):
 
 def offline_next_steps(merchant: Merchant, contact: str) -> str:
     """What happens now, for the visitor, in their language."""
-    text = _("Thank you, your message has reached our team. We will reply to %(contact)s as soon "
-             "as we can; replies also appear here in the chat.") % {"contact": contact}
+    text = _(
+        "Thank you, your message has reached our team. We will reply to %(contact)s as soon "
+        "as we can; replies also appear here in the chat."
+    ) % {"contact": contact}
     opening = next_opening(merchant) if not is_open(merchant) else None
     if opening is not None:
-        when = date_format(opening, "l H:i" if opening - timezone.now() < dt.timedelta(days=6)
-                           else "Y-m-d H:i")
+        when = date_format(
+            opening, "l H:i" if opening - timezone.now() < dt.timedelta(days=6) else "Y-m-d H:i"
+        )
         text += " " + _("We are back %(when)s (%(timezone)s time).") % {
-            "when": when, "timezone": merchant.timezone}
+            "when": when,
+            "timezone": merchant.timezone,
+        }
     return text
 
 
@@ -302,15 +319,25 @@ def offline(request, merchant: Merchant):
         return _error(403, "merchant_mismatch", "The token belongs to another merchant.")
     try:
         message, created = services.offline_message_create(
-            merchant_id=merchant.pk, visitor_id=claims.visitor_id, name=data["name"],
-            body=data["message"], client_msg_id=data.get("client_msg_id"), **data["contact"],
+            merchant_id=merchant.pk,
+            visitor_id=claims.visitor_id,
+            name=data["name"],
+            body=data["message"],
+            client_msg_id=data.get("client_msg_id"),
+            **data["contact"],
         )
     except NotFound:
         return _error(404, "not_found", "The visitor does not exist any more: bootstrap again.")
     except KefuError as exc:
         if exc.code == ErrorCode.RATE_LIMITED:
-            return _error(429, exc.code, _("You have left several messages already. We will "
-                                           "answer them; please try again later."))
+            return _error(
+                429,
+                exc.code,
+                _(
+                    "You have left several messages already. We will "
+                    "answer them; please try again later."
+                ),
+            )
         return _error(400, exc.code, exc.message, errors={"message": [exc.message]})
     contact = next(iter(data["contact"].values()))
     return JsonResponse(

@@ -61,16 +61,20 @@ class AgentConsumer(FrameConsumer):
         await self.publish_presence()
         # This agent may just have become available: the service serves the queue.
         await database_sync_to_async(services.agent_connected)(
-            merchant_id=self.merchant_id, away=self.membership.is_away)
+            merchant_id=self.merchant_id, away=self.membership.is_away
+        )
 
     async def _agents(self) -> list[protocol.AgentOut]:
         memberships = await database_sync_to_async(
             lambda: list(membership_list_for_merchant(merchant_id=self.merchant_id))
         )()
-        connected = await presence.agents_connected(self.merchant_id, [m.user_id for m in memberships])
+        connected = await presence.agents_connected(
+            self.merchant_id, [m.user_id for m in memberships]
+        )
         return [
             protocol.AgentOut(
-                user_id=m.user_id, name=m.display_name,
+                user_id=m.user_id,
+                name=m.display_name,
                 status=presence.agent_status(connected=connected[m.user_id], away=m.is_away),
             )
             for m in memberships
@@ -79,26 +83,34 @@ class AgentConsumer(FrameConsumer):
     async def publish_presence(self) -> None:
         user_id = self.membership.user_id
         connected = (await presence.agents_connected(self.merchant_id, [user_id]))[user_id]
-        frame = protocol.PresenceChangedFrame(agent=protocol.AgentOut(
-            user_id=user_id, name=self.membership.display_name,
-            status=presence.agent_status(connected=connected, away=self.membership.is_away),
-        ))
+        frame = protocol.PresenceChangedFrame(
+            agent=protocol.AgentOut(
+                user_id=user_id,
+                name=self.membership.display_name,
+                status=presence.agent_status(connected=connected, away=self.membership.is_away),
+            )
+        )
         # Unlike other ephemeral events this one also reaches the agent's own socket, so every
         # tab (this one included) shows the same status.
         await realtime.apublish(realtime.agents_group(self.merchant_id), frame)
 
     async def refresh_presence(self) -> None:
         if self.registered:
-            await presence.agent_socket_up(self.merchant_id, self.membership.user_id, self.channel_name)
+            await presence.agent_socket_up(
+                self.merchant_id, self.membership.user_id, self.channel_name
+            )
             if self.viewing:
-                await presence.viewer_set(self.merchant_id, self.viewing, self.membership.user_id,
-                                          self.channel_name)
+                await presence.viewer_set(
+                    self.merchant_id, self.viewing, self.membership.user_id, self.channel_name
+                )
 
     async def disconnect(self, code):
         await super().disconnect(code)
         if not self.registered:
             return
-        await presence.agent_socket_down(self.merchant_id, self.membership.user_id, self.channel_name)
+        await presence.agent_socket_down(
+            self.merchant_id, self.membership.user_id, self.channel_name
+        )
         await self.set_viewing(None)
         # Another tab may have switched "away" on or off since this one connected: publish the
         # stored switch, not this socket's copy of it.
@@ -120,8 +132,11 @@ class AgentConsumer(FrameConsumer):
 
     async def require_conversation(self, conversation_id: int | None) -> int:
         if conversation_id is None:
-            raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.",
-                             {"conversation_id": "required for agents"})
+            raise FrameError(
+                ErrorCode.INVALID_FRAME,
+                "The frame is not valid.",
+                {"conversation_id": "required for agents"},
+            )
         if not await self.check_conversations([conversation_id]):
             raise KefuError(ErrorCode.NOT_FOUND, "Conversation not found.")
         return conversation_id
@@ -129,12 +144,17 @@ class AgentConsumer(FrameConsumer):
     async def frame_message_send(self, frame: protocol.MessageSendFrame) -> None:
         if frame.conversation_id is None:
             raise FrameError(
-                ErrorCode.INVALID_FRAME, "The frame is not valid.",
-                {"conversation_id": "required for agents"}, ref=frame.client_msg_id,
+                ErrorCode.INVALID_FRAME,
+                "The frame is not valid.",
+                {"conversation_id": "required for agents"},
+                ref=frame.client_msg_id,
             )
         message, created = await database_sync_to_async(services.message_send_by_agent)(
-            merchant_id=self.merchant_id, conversation_id=frame.conversation_id,
-            sender=self.sender, client_msg_id=frame.client_msg_id, body=frame.body,
+            merchant_id=self.merchant_id,
+            conversation_id=frame.conversation_id,
+            sender=self.sender,
+            client_msg_id=frame.client_msg_id,
+            body=frame.body,
             private=frame.private,
         )
         await self.send_ack(message, created, frame.client_msg_id)
@@ -142,7 +162,9 @@ class AgentConsumer(FrameConsumer):
     async def frame_conversation_read(self, frame: protocol.ConversationReadFrame) -> None:
         conversation_id = await self.require_conversation(frame.conversation_id)
         await database_sync_to_async(services.conversation_mark_read_by_agent)(
-            merchant_id=self.merchant_id, conversation_id=conversation_id, seq=frame.seq,
+            merchant_id=self.merchant_id,
+            conversation_id=conversation_id,
+            seq=frame.seq,
             user_id=self.membership.user_id,
         )
 
@@ -155,20 +177,35 @@ class AgentConsumer(FrameConsumer):
 
     async def frame_typing(self, frame: protocol.TypingFrame) -> None:
         if frame.text is not None:
-            raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.",
-                             {"text": "agents send `active` only"})
+            raise FrameError(
+                ErrorCode.INVALID_FRAME,
+                "The frame is not valid.",
+                {"text": "agents send `active` only"},
+            )
         conversation_id = await self.require_conversation(frame.conversation_id)
         visitor_id = await database_sync_to_async(self._visitor_of)(conversation_id)
         user_id = self.membership.user_id
-        await self.publish(realtime.visitor_group(visitor_id), protocol.TypingOutFrame(
-            conversation_id=conversation_id, sender_kind="agent", active=frame.active,
-        ))
-        await self.publish(realtime.agents_group(self.merchant_id), protocol.TypingOutFrame(
-            conversation_id=conversation_id, sender_kind="agent", user_id=user_id,
-            name=self.membership.display_name, active=frame.active,
-        ))
-        await presence.viewer_set(self.merchant_id, conversation_id, user_id, self.channel_name,
-                                  typing=frame.active)
+        await self.publish(
+            realtime.visitor_group(visitor_id),
+            protocol.TypingOutFrame(
+                conversation_id=conversation_id,
+                sender_kind="agent",
+                active=frame.active,
+            ),
+        )
+        await self.publish(
+            realtime.agents_group(self.merchant_id),
+            protocol.TypingOutFrame(
+                conversation_id=conversation_id,
+                sender_kind="agent",
+                user_id=user_id,
+                name=self.membership.display_name,
+                active=frame.active,
+            ),
+        )
+        await presence.viewer_set(
+            self.merchant_id, conversation_id, user_id, self.channel_name, typing=frame.active
+        )
         if self.viewing not in (None, conversation_id):
             await presence.viewer_clear(self.merchant_id, self.viewing, user_id, self.channel_name)
             await self.publish_viewers(self.viewing)
@@ -182,7 +219,8 @@ class AgentConsumer(FrameConsumer):
 
     async def frame_presence_set(self, frame: protocol.PresenceSetFrame) -> None:
         self.membership = await database_sync_to_async(merchant_services.membership_set_away)(
-            merchant_id=self.merchant_id, user_id=self.membership.user_id,
+            merchant_id=self.merchant_id,
+            user_id=self.membership.user_id,
             away=frame.status == "away",
         )
         # Back from away, the service has served the queue after its commit (capacity_freed).
@@ -210,11 +248,16 @@ class AgentConsumer(FrameConsumer):
     async def publish_viewers(self, conversation_id: int) -> None:
         viewers = await presence.viewers(self.merchant_id, conversation_id)
         names = await database_sync_to_async(membership_names)(
-            merchant_id=self.merchant_id, user_ids=[v.user_id for v in viewers])
+            merchant_id=self.merchant_id, user_ids=[v.user_id for v in viewers]
+        )
         frame = protocol.ViewersChangedFrame(
             conversation_id=conversation_id,
-            viewers=[protocol.ViewerOut(user_id=v.user_id, name=names.get(v.user_id, ""),
-                                        typing=v.typing) for v in viewers],
+            viewers=[
+                protocol.ViewerOut(
+                    user_id=v.user_id, name=names.get(v.user_id, ""), typing=v.typing
+                )
+                for v in viewers
+            ],
         )
         await realtime.apublish(realtime.agents_group(self.merchant_id), frame)
 
@@ -223,24 +266,33 @@ class AgentConsumer(FrameConsumer):
     async def frame_conversation_claim(self, frame: protocol.ConversationClaimFrame) -> None:
         conversation_id = await self.require_conversation(frame.conversation_id)
         await database_sync_to_async(services.conversation_claim)(
-            merchant_id=self.merchant_id, conversation_id=conversation_id,
+            merchant_id=self.merchant_id,
+            conversation_id=conversation_id,
             user_id=self.membership.user_id,
         )
 
     async def frame_conversation_transfer(self, frame: protocol.ConversationTransferFrame) -> None:
         if (frame.to_user_id is None) == (frame.to_team_id is None):
-            raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.",
-                             {"to_user_id": "give to_user_id or to_team_id, not both"})
+            raise FrameError(
+                ErrorCode.INVALID_FRAME,
+                "The frame is not valid.",
+                {"to_user_id": "give to_user_id or to_team_id, not both"},
+            )
         conversation_id = await self.require_conversation(frame.conversation_id)
         await database_sync_to_async(services.conversation_transfer)(
-            merchant_id=self.merchant_id, conversation_id=conversation_id,
-            actor_user_id=self.membership.user_id, to_user_id=frame.to_user_id,
-            to_team_id=frame.to_team_id, note=frame.note,
+            merchant_id=self.merchant_id,
+            conversation_id=conversation_id,
+            actor_user_id=self.membership.user_id,
+            to_user_id=frame.to_user_id,
+            to_team_id=frame.to_team_id,
+            note=frame.note,
         )
 
     async def frame_conversation_status(self, frame: protocol.ConversationStatusFrame) -> None:
         conversation_id = await self.require_conversation(frame.conversation_id)
         await database_sync_to_async(services.conversation_set_status)(
-            merchant_id=self.merchant_id, conversation_id=conversation_id,
-            actor_user_id=self.membership.user_id, status=frame.status,
+            merchant_id=self.merchant_id,
+            conversation_id=conversation_id,
+            actor_user_id=self.membership.user_id,
+            status=frame.status,
         )

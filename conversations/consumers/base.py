@@ -75,11 +75,24 @@ class FrameConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame: protocol.Frame) -> None:
         await self.send(text_data=frame.model_dump_json())
 
-    async def send_error(self, code: str, message: str, *, ref: str | None = None,
-                         fields: dict | None = None, retry_after: float | None = None) -> None:
-        await self.send_frame(protocol.ErrorFrame(
-            code=code, message=message, ref=ref, fields=fields or {}, retry_after=retry_after,
-        ))
+    async def send_error(
+        self,
+        code: str,
+        message: str,
+        *,
+        ref: str | None = None,
+        fields: dict | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        await self.send_frame(
+            protocol.ErrorFrame(
+                code=code,
+                message=message,
+                ref=ref,
+                fields=fields or {},
+                retry_after=retry_after,
+            )
+        )
 
     async def publish(self, group: str, frame: protocol.Frame) -> None:
         """Ephemeral event to a group, skipping this socket."""
@@ -88,7 +101,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(
                 group, {"type": data["type"], "frame": data, "sender": self.channel_name}
             )
-        except Exception:
+        except Exception:  # noqa: BLE001 - best effort, counted and logged by send_failed
             realtime.send_failed(group)
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -109,8 +122,12 @@ class FrameConsumer(AsyncWebsocketConsumer):
             wait = self.bucket.take()
             if wait:
                 # At least 1 ms: a wait that rounds to 0 would read as "retry now".
-                await self.send_error(ErrorCode.RATE_LIMITED, "Too many frames; slow down.",
-                                      ref=_ref(data), retry_after=max(round(wait, 3), 0.001))
+                await self.send_error(
+                    ErrorCode.RATE_LIMITED,
+                    "Too many frames; slow down.",
+                    ref=_ref(data),
+                    retry_after=max(round(wait, 3), 0.001),
+                )
                 return
         if size > protocol.MAX_FRAME_BYTES:
             await self.send_error(ErrorCode.FRAME_TOO_LARGE, "The frame is too large.")
@@ -206,8 +223,13 @@ class FrameConsumer(AsyncWebsocketConsumer):
             )
         )
 
-    async def replay(self, conversation_id: int, after_seq: int, include_private: bool,
-                     first_page: tuple[list, bool] | None = None) -> int:
+    async def replay(
+        self,
+        conversation_id: int,
+        after_seq: int,
+        include_private: bool,
+        first_page: tuple[list, bool] | None = None,
+    ) -> int:
         """Send every visible message with seq > after_seq, in pages; returns the last seq
         sent (after_seq if none). `first_page`: the first page, already read by the caller."""
         has_more = True
@@ -216,15 +238,19 @@ class FrameConsumer(AsyncWebsocketConsumer):
                 (messages, has_more), first_page = first_page, None
             else:
                 messages, has_more = await database_sync_to_async(selectors.message_history_after)(
-                    merchant_id=self.merchant_id, conversation_id=conversation_id,
-                    after_seq=after_seq, include_private=include_private,
+                    merchant_id=self.merchant_id,
+                    conversation_id=conversation_id,
+                    after_seq=after_seq,
+                    include_private=include_private,
                 )
             if not messages:
                 break
             await self.send_frame(
                 protocol.HistoryFrame(
                     conversation_id=conversation_id,
-                    messages=[realtime.message_out(m, for_agents=self.role == "agent") for m in messages],
+                    messages=[
+                        realtime.message_out(m, for_agents=self.role == "agent") for m in messages
+                    ],
                     has_more=has_more,
                 )
             )

@@ -54,9 +54,13 @@ class VisitorConsumer(FrameConsumer):
             await self.send_error(ErrorCode.MERCHANT_MISMATCH, "The token is for another merchant.")
             await self.close(code=4403)
             return
-        sockets = await presence.visitor_socket_up(self.merchant_id, claims.visitor_id, self.channel_name)
+        sockets = await presence.visitor_socket_up(
+            self.merchant_id, claims.visitor_id, self.channel_name
+        )
         if sockets > settings.WS_MAX_SOCKETS_PER_VISITOR:
-            await presence.visitor_socket_down(self.merchant_id, claims.visitor_id, self.channel_name)
+            await presence.visitor_socket_down(
+                self.merchant_id, claims.visitor_id, self.channel_name
+            )
             await self.send_error(ErrorCode.TOO_MANY_SOCKETS, "Too many open chat windows.")
             await self.close(code=4429)
             return
@@ -68,7 +72,9 @@ class VisitorConsumer(FrameConsumer):
         await self.join(realtime.visitor_group(self.visitor_id))
         # One trip to the database thread for the visitor, the conversation and the first page
         # to replay: in a reconnect storm every socket queues for that one thread.
-        self.visitor, conversation, first_page = await database_sync_to_async(self._load)(frame.last_seq)
+        self.visitor, conversation, first_page = await database_sync_to_async(self._load)(
+            frame.last_seq
+        )
         if self.visitor is None:
             await self.send_error(ErrorCode.TOKEN_INVALID, "The visitor no longer exists.")
             await self.close(code=4401)
@@ -92,9 +98,12 @@ class VisitorConsumer(FrameConsumer):
             if conversation.queued_at is not None and conversation.assignee_id is None:
                 # Waiting for an agent: where in the queue, and for how long about.
                 state = await database_sync_to_async(selectors.visitor_state)(
-                    merchant_id=self.merchant_id, conversation_id=conversation.pk)
+                    merchant_id=self.merchant_id, conversation_id=conversation.pk
+                )
                 if state is not None:
-                    await self.send_frame(protocol.VisitorConversationStateFrame(conversation=state))
+                    await self.send_frame(
+                        protocol.VisitorConversationStateFrame(conversation=state)
+                    )
         if sockets == 1:
             await self.publish(
                 realtime.agents_group(self.merchant_id),
@@ -107,14 +116,22 @@ class VisitorConsumer(FrameConsumer):
         )
         if conversation is None:
             try:
-                visitor = selectors.visitor_get(merchant_id=self.merchant_id, visitor_id=self.visitor_id)
+                visitor = selectors.visitor_get(
+                    merchant_id=self.merchant_id, visitor_id=self.visitor_id
+                )
             except KefuError:
                 return None, None, None
             return visitor, None, None
         # The conversation is the merchant's and the visitor's, so is the visitor it carries.
-        return conversation.visitor, conversation, selectors.message_history_after(
-            merchant_id=self.merchant_id, conversation_id=conversation.pk, after_seq=last_seq,
-            include_private=False,
+        return (
+            conversation.visitor,
+            conversation,
+            selectors.message_history_after(
+                merchant_id=self.merchant_id,
+                conversation_id=conversation.pk,
+                after_seq=last_seq,
+                include_private=False,
+            ),
         )
 
     # A visitor cannot tell a lost message from a private note (both leave a gap in the seqs it
@@ -142,18 +159,22 @@ class VisitorConsumer(FrameConsumer):
         after = self.sent_seq.get(conversation_id, 0)
         while seq > after + 1:
             page, has_more = await database_sync_to_async(selectors.message_history_after)(
-                merchant_id=self.merchant_id, conversation_id=conversation_id, after_seq=after,
+                merchant_id=self.merchant_id,
+                conversation_id=conversation_id,
+                after_seq=after,
                 include_private=False,
             )
             missed = [m for m in page if m.seq < seq]
             if not missed:
                 break  # only private notes in between
             after = missed[-1].seq
-            await self.send_frame(protocol.HistoryFrame(
-                conversation_id=conversation_id,
-                messages=[realtime.message_out(m, for_agents=False) for m in missed],
-                has_more=has_more and len(missed) == len(page),
-            ))
+            await self.send_frame(
+                protocol.HistoryFrame(
+                    conversation_id=conversation_id,
+                    messages=[realtime.message_out(m, for_agents=False) for m in missed],
+                    has_more=has_more and len(missed) == len(page),
+                )
+            )
         self.sent_seq[conversation_id] = max(self.sent_seq.get(conversation_id, 0), seq)
 
     async def refresh_presence(self) -> None:
@@ -164,7 +185,9 @@ class VisitorConsumer(FrameConsumer):
         await super().disconnect(code)
         if not self.registered:
             return
-        left = await presence.visitor_socket_down(self.merchant_id, self.visitor_id, self.channel_name)
+        left = await presence.visitor_socket_down(
+            self.merchant_id, self.visitor_id, self.channel_name
+        )
         if left == 0 and self.visitor is not None:
             # Another tab may have moved to another page since this one loaded the visitor;
             # agents replace their copy with this frame, so send the stored row.
@@ -179,51 +202,74 @@ class VisitorConsumer(FrameConsumer):
                 protocol.VisitorUpdatedFrame(visitor=realtime.visitor_out(self.visitor, False)),
             )
             if self.conversation_id:
-                await self.publish(realtime.agents_group(self.merchant_id), protocol.TypingOutFrame(
-                    conversation_id=self.conversation_id, sender_kind="visitor", active=False,
-                ))
+                await self.publish(
+                    realtime.agents_group(self.merchant_id),
+                    protocol.TypingOutFrame(
+                        conversation_id=self.conversation_id,
+                        sender_kind="visitor",
+                        active=False,
+                    ),
+                )
 
     async def frame_message_send(self, frame: protocol.MessageSendFrame) -> None:
         if frame.private or frame.conversation_id is not None:
             raise FrameError(
                 ErrorCode.INVALID_FRAME,
                 "Visitors cannot set these fields.",
-                {k: "not allowed for visitors" for k in ("private", "conversation_id")
-                 if getattr(frame, k)},
+                {
+                    k: "not allowed for visitors"
+                    for k in ("private", "conversation_id")
+                    if getattr(frame, k)
+                },
                 ref=frame.client_msg_id,
             )
         # Stored together with the other sockets' pending sends, one commit per batch
         # (conversations.batching); acknowledged only after that commit.
         message, created = await batching.writer().send(
-            merchant_id=self.merchant_id, visitor_id=self.visitor_id,
-            client_msg_id=frame.client_msg_id, body=frame.body, team_id=frame.team_id,
+            merchant_id=self.merchant_id,
+            visitor_id=self.visitor_id,
+            client_msg_id=frame.client_msg_id,
+            body=frame.body,
+            team_id=frame.team_id,
         )
         self.conversation_id = message.conversation_id
         await self.send_ack(message, created, frame.client_msg_id)
 
     async def frame_conversation_read(self, frame: protocol.ConversationReadFrame) -> None:
         await database_sync_to_async(services.conversation_mark_read_by_visitor)(
-            merchant_id=self.merchant_id, visitor_id=self.visitor_id,
-            conversation_id=frame.conversation_id, seq=frame.seq,
+            merchant_id=self.merchant_id,
+            visitor_id=self.visitor_id,
+            conversation_id=frame.conversation_id,
+            seq=frame.seq,
         )
 
     async def frame_typing(self, frame: protocol.TypingFrame) -> None:
         if frame.conversation_id is not None:
-            raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.",
-                             {"conversation_id": "not allowed for visitors"})
+            raise FrameError(
+                ErrorCode.INVALID_FRAME,
+                "The frame is not valid.",
+                {"conversation_id": "not allowed for visitors"},
+            )
         if self.conversation_id is None:
             return  # nothing to type into yet; the first message starts the conversation
         # `text` is optional (a widget need not share its draft): only an empty draft means
         # "stopped"; a frame without text is plain typing, not a stop.
         active = frame.active and (frame.text is None or bool(frame.text.strip()))
-        await self.publish(realtime.agents_group(self.merchant_id), protocol.TypingOutFrame(
-            conversation_id=self.conversation_id, sender_kind="visitor",
-            active=active, text=frame.text,
-        ))
+        await self.publish(
+            realtime.agents_group(self.merchant_id),
+            protocol.TypingOutFrame(
+                conversation_id=self.conversation_id,
+                sender_kind="visitor",
+                active=active,
+                text=frame.text,
+            ),
+        )
 
     async def frame_page_view(self, frame: protocol.PageViewFrame) -> None:
         self.visitor = await database_sync_to_async(services.visitor_page_view)(
-            merchant_id=self.merchant_id, visitor_id=self.visitor_id, url=frame.url,
+            merchant_id=self.merchant_id,
+            visitor_id=self.visitor_id,
+            url=frame.url,
             title=frame.title,
         )
 
@@ -234,10 +280,12 @@ class VisitorConsumer(FrameConsumer):
         from .. import bot
 
         handed_over, conversation_id = await database_sync_to_async(bot.visitor_handover_request)(
-            merchant_id=self.merchant_id, visitor_id=self.visitor_id,
+            merchant_id=self.merchant_id,
+            visitor_id=self.visitor_id,
         )
         if not handed_over:
             state = await database_sync_to_async(selectors.visitor_state)(
-                merchant_id=self.merchant_id, conversation_id=conversation_id)
+                merchant_id=self.merchant_id, conversation_id=conversation_id
+            )
             if state is not None:
                 await self.send_frame(protocol.VisitorConversationStateFrame(conversation=state))

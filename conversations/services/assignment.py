@@ -38,8 +38,9 @@ def _membership(merchant_id: int, user_id: int | None) -> Membership | None:
     ).first()
 
 
-def conversation_claim_locked(conversation: Conversation, *, membership: Membership,
-                              rule: str = "claim") -> None:
+def conversation_claim_locked(
+    conversation: Conversation, *, membership: Membership, rule: str = "claim"
+) -> None:
     """Give a locked, unassigned conversation to `membership`'s agent (a claim or a reply)."""
     was_queued = conversation.queued_at is not None
     position = selectors.queue_position(conversation) if was_queued else None
@@ -50,11 +51,18 @@ def conversation_claim_locked(conversation: Conversation, *, membership: Members
     conversation.routing_attempts = 0
     conversation.save(update_fields=["assignee", "assigned_at", "queued_at", "routing_attempts"])
     Membership.objects.filter(pk=membership.pk).update(last_assigned_at=now)
-    reason = routing.say(R_CLAIMED_REPLY if rule == "reply" else R_CLAIMED,
-                         agent=membership.display_name)
-    routing.routing_event_create(conversation, Kind.CLAIMED, rule, reason,
-                                 to_user=membership.user_id, actor=membership.user_id,
-                                 team_id=conversation.team_id)
+    reason = routing.say(
+        R_CLAIMED_REPLY if rule == "reply" else R_CLAIMED, agent=membership.display_name
+    )
+    routing.routing_event_create(
+        conversation,
+        Kind.CLAIMED,
+        rule,
+        reason,
+        to_user=membership.user_id,
+        actor=membership.user_id,
+        team_id=conversation.team_id,
+    )
     if was_queued:
         routing.visitor_state_publish(conversation)
         routing.publish_queue_on_commit(conversation.merchant_id, position or 1)
@@ -71,27 +79,38 @@ def conversation_claim(*, merchant_id: int, conversation_id: int, user_id: int) 
         # The row lock makes a second claimer wait here, then see the first one's assignee.
         conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
         if conversation.status not in ACTIVE:
-            raise KefuError(protocol.ErrorCode.CONVERSATION_CLOSED,
-                            "The conversation is resolved or closed.")
+            raise KefuError(
+                protocol.ErrorCode.CONVERSATION_CLOSED, "The conversation is resolved or closed."
+            )
         if conversation.assignee_id == user_id:
             return conversation
         if conversation.assignee_id is not None:
-            raise KefuError(protocol.ErrorCode.ALREADY_ASSIGNED,
-                            "Someone else already has this conversation.")
+            raise KefuError(
+                protocol.ErrorCode.ALREADY_ASSIGNED, "Someone else already has this conversation."
+            )
         conversation_claim_locked(conversation, membership=membership)
         realtime.conversation_updated(conversation)
     return conversation
 
 
 @realtime.publishing
-def conversation_transfer(*, merchant_id: int, conversation_id: int, actor_user_id: int,
-                          to_user_id: int | None = None, to_team_id: int | None = None,
-                          note: str = "") -> Conversation:
+def conversation_transfer(
+    *,
+    merchant_id: int,
+    conversation_id: int,
+    actor_user_id: int,
+    to_user_id: int | None = None,
+    to_team_id: int | None = None,
+    note: str = "",
+) -> Conversation:
     """Hand over to an agent or to a team's routing, with an optional note (private). Agents
     transfer their own conversations; owners and admins any (a reassignment)."""
     if (to_user_id is None) == (to_team_id is None):
-        raise KefuError(protocol.ErrorCode.INVALID_FRAME, "Give either to_user_id or to_team_id.",
-                        field="to_user_id")
+        raise KefuError(
+            protocol.ErrorCode.INVALID_FRAME,
+            "Give either to_user_id or to_team_id.",
+            field="to_user_id",
+        )
     with transaction.atomic():
         actor = _membership(merchant_id, actor_user_id)
         if actor is None:
@@ -100,56 +119,92 @@ def conversation_transfer(*, merchant_id: int, conversation_id: int, actor_user_
         if conversation.status == Conversation.Status.CLOSED:
             raise KefuError(protocol.ErrorCode.CONVERSATION_CLOSED, "The conversation is closed.")
         if conversation.assignee_id != actor.user_id and not actor.is_manager:
-            raise KefuError(protocol.ErrorCode.FORBIDDEN,
-                            "Only owners and admins can reassign someone else's conversation.")
+            raise KefuError(
+                protocol.ErrorCode.FORBIDDEN,
+                "Only owners and admins can reassign someone else's conversation.",
+            )
         previous = conversation.assignee_id
         kind = Kind.TRANSFERRED if previous == actor.user_id else Kind.REASSIGNED
         note = (note or "").strip()
         if note:
-            message_append(conversation=conversation, sender=Sender.agent(actor),
-                           body=note[:1000], client_msg_id=None, private=True)
+            message_append(
+                conversation=conversation,
+                sender=Sender.agent(actor),
+                body=note[:1000],
+                client_msg_id=None,
+                private=True,
+            )
         if to_user_id is not None:
             target = _membership(merchant_id, to_user_id)
             if target is None:
-                raise KefuError(protocol.ErrorCode.AGENT_UNAVAILABLE,
-                                "That agent cannot take conversations here.", field="to_user_id")
+                raise KefuError(
+                    protocol.ErrorCode.AGENT_UNAVAILABLE,
+                    "That agent cannot take conversations here.",
+                    field="to_user_id",
+                )
             was_queued = conversation.queued_at is not None
             conversation.assignee_id = target.user_id
             conversation.assigned_at = timezone.now()
             conversation.queued_at = None
             conversation.routing_attempts = 0
-            conversation.save(update_fields=["assignee", "assigned_at", "queued_at",
-                                             "routing_attempts"])
+            conversation.save(
+                update_fields=["assignee", "assigned_at", "queued_at", "routing_attempts"]
+            )
             Membership.objects.filter(pk=target.pk).update(
-                last_assigned_at=conversation.assigned_at)
-            routing.routing_event_create(conversation, kind, "transfer", routing.say(
-                R_TRANSFERRED, **{"from": routing.agent_label(merchant_id, previous),
-                                  "to": target.display_name, "actor": actor.display_name}),
-                from_user=previous, to_user=target.user_id, actor=actor.user_id,
-                detail={"note": bool(note)})
+                last_assigned_at=conversation.assigned_at
+            )
+            routing.routing_event_create(
+                conversation,
+                kind,
+                "transfer",
+                routing.say(
+                    R_TRANSFERRED,
+                    **{
+                        "from": routing.agent_label(merchant_id, previous),
+                        "to": target.display_name,
+                        "actor": actor.display_name,
+                    },
+                ),
+                from_user=previous,
+                to_user=target.user_id,
+                actor=actor.user_id,
+                detail={"note": bool(note)},
+            )
             if target.user_id != actor.user_id:
                 routing.notify_on_commit(merchant_id, conversation.pk, "new", [target.user_id])
             routing.conversation_changed(conversation, queue_moved=was_queued)
             if was_queued:
                 routing.visitor_state_publish(conversation)
         else:
-            team = Team.objects.filter(merchant_id=merchant_id, pk=to_team_id,
-                                       is_active=True).first()
+            team = Team.objects.filter(
+                merchant_id=merchant_id, pk=to_team_id, is_active=True
+            ).first()
             if team is None:
-                raise KefuError(protocol.ErrorCode.AGENT_UNAVAILABLE, "No such team.",
-                                field="to_team_id")
+                raise KefuError(
+                    protocol.ErrorCode.AGENT_UNAVAILABLE, "No such team.", field="to_team_id"
+                )
             conversation.team = team
             conversation.save(update_fields=["team"])
-            routing.routing_event_create(conversation, kind, "transfer_team", routing.say(
-                R_TRANSFERRED_TEAM, team=team.name, actor=actor.display_name),
-                from_user=previous, team_id=team.pk, actor=actor.user_id,
-                detail={"note": bool(note)})
+            routing.routing_event_create(
+                conversation,
+                kind,
+                "transfer_team",
+                routing.say(R_TRANSFERRED_TEAM, team=team.name, actor=actor.display_name),
+                from_user=previous,
+                team_id=team.pk,
+                actor=actor.user_id,
+                detail={"note": bool(note)},
+            )
             conversation.assignee_id = None
             conversation.routing_attempts = 0
             if conversation.status in ACTIVE:
                 # The team's routing decides; the agents handing it on are not candidates.
-                routing.route_or_queue(conversation, exclude=frozenset({previous, actor.user_id}),
-                                       sticky=False, actor=actor.user_id)
+                routing.route_or_queue(
+                    conversation,
+                    exclude=frozenset({previous, actor.user_id}),
+                    sticky=False,
+                    actor=actor.user_id,
+                )
             else:
                 conversation.save(update_fields=["assignee", "routing_attempts"])
                 routing.conversation_changed(conversation, queue_moved=False)
@@ -160,12 +215,14 @@ def conversation_transfer(*, merchant_id: int, conversation_id: int, actor_user_
 
 
 @realtime.publishing
-def conversation_set_status(*, merchant_id: int, conversation_id: int,
-                            actor_user_id: int | None, status: str) -> Conversation:
+def conversation_set_status(
+    *, merchant_id: int, conversation_id: int, actor_user_id: int | None, status: str
+) -> Conversation:
     """Resolve (frees capacity, drains the queue) or reopen (routes again, sticky)."""
     if status not in (Conversation.Status.OPEN, Conversation.Status.RESOLVED):
-        raise KefuError(protocol.ErrorCode.INVALID_FRAME, "Status must be open or resolved.",
-                        field="status")
+        raise KefuError(
+            protocol.ErrorCode.INVALID_FRAME, "Status must be open or resolved.", field="status"
+        )
     with transaction.atomic():
         actor = _membership(merchant_id, actor_user_id) if actor_user_id is not None else None
         if actor_user_id is not None and actor is None:
@@ -177,8 +234,12 @@ def conversation_set_status(*, merchant_id: int, conversation_id: int,
         if status == Conversation.Status.RESOLVED:
             if conversation.status == Conversation.Status.RESOLVED:
                 return conversation
-            routing.resolve_locked(conversation, rule="manual",
-                                   reason=routing.say(R_RESOLVED, actor=name), actor=actor_user_id)
+            routing.resolve_locked(
+                conversation,
+                rule="manual",
+                reason=routing.say(R_RESOLVED, actor=name),
+                actor=actor_user_id,
+            )
         else:
             if conversation.status in ACTIVE:
                 return conversation
@@ -186,9 +247,14 @@ def conversation_set_status(*, merchant_id: int, conversation_id: int,
             conversation.status = Conversation.Status.OPEN
             conversation.resolved_at = None
             conversation.save(update_fields=["status", "resolved_at"])
-            routing.routing_event_create(conversation, Kind.REOPENED, "manual",
-                                         routing.say(R_REOPENED, actor=name),
-                                         from_user=previous, actor=actor_user_id)
+            routing.routing_event_create(
+                conversation,
+                Kind.REOPENED,
+                "manual",
+                routing.say(R_REOPENED, actor=name),
+                from_user=previous,
+                actor=actor_user_id,
+            )
             if actor is not None:
                 # The agent who reopens it keeps it: they are about to write.
                 conversation.assignee_id = None

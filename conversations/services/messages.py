@@ -51,8 +51,13 @@ def _existing(conversation: Conversation, sender: Sender, client_msg_id: str, bo
 
 
 def message_send_by_visitor(
-    *, merchant_id: int, visitor_id: int, client_msg_id: str, body: str,
-    team_id: int | None = None, source: str = Conversation.Source.CHAT,
+    *,
+    merchant_id: int,
+    visitor_id: int,
+    client_msg_id: str,
+    body: str,
+    team_id: int | None = None,
+    source: str = Conversation.Source.CHAT,
 ) -> tuple[Message, bool]:
     """Store a visitor message in their current conversation (starting one if needed).
 
@@ -66,8 +71,13 @@ def message_send_by_visitor(
     sentiment = sentiment_analyze(body)
     with transaction.atomic():
         message, created, needs_pipeline = _store_visitor_message(
-            merchant_id=merchant_id, visitor_id=visitor_id, client_msg_id=client_msg_id,
-            body=body, sentiment=sentiment, team_id=team_id, source=source,
+            merchant_id=merchant_id,
+            visitor_id=visitor_id,
+            client_msg_id=client_msg_id,
+            body=body,
+            sentiment=sentiment,
+            team_id=team_id,
+            source=source,
         )
         if needs_pipeline:
             _pipeline_on_commit(merchant_id, message.conversation_id)
@@ -77,7 +87,9 @@ def message_send_by_visitor(
 def _pipeline_on_commit(merchant_id: int, conversation_id: int) -> None:
     """Tell the post-commit step (conversations.pipeline, via the signal) after the commit."""
     on_commit_robust(
-        signals.visitor_message_stored.send, sender=Message, merchant_id=merchant_id,
+        signals.visitor_message_stored.send,
+        sender=Message,
+        merchant_id=merchant_id,
         conversation_id=conversation_id,
     )
 
@@ -110,8 +122,11 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
             try:
                 with transaction.atomic():
                     message, created, needs_pipeline = _store_visitor_message(
-                        merchant_id=merchant_id, visitor_id=send["visitor_id"],
-                        client_msg_id=send["client_msg_id"], body=body, sentiment=sentiment,
+                        merchant_id=merchant_id,
+                        visitor_id=send["visitor_id"],
+                        client_msg_id=send["client_msg_id"],
+                        body=body,
+                        sentiment=sentiment,
                         team_id=send.get("team_id"),
                         source=send.get("source", Conversation.Source.CHAT),
                     )
@@ -136,8 +151,14 @@ def _needs_bot_or_router(conversation: Conversation, started: bool, reopened: bo
 
 
 def _store_visitor_message(
-    *, merchant_id: int, visitor_id: int, client_msg_id: str, body: str,
-    sentiment: Sentiment | None, team_id: int | None, source: str,
+    *,
+    merchant_id: int,
+    visitor_id: int,
+    client_msg_id: str,
+    body: str,
+    sentiment: Sentiment | None,
+    team_id: int | None,
+    source: str,
 ) -> tuple[Message, bool, bool]:
     """(message, created, needs the post-commit step)."""
     started = reopened = False
@@ -178,16 +199,25 @@ def _store_visitor_message(
     conversation.visitor = visitor
     needs_pipeline = _needs_bot_or_router(conversation, started, reopened)
     message = message_append(
-        conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id,
-        sentiment=sentiment, needs_pipeline=needs_pipeline,
+        conversation=conversation,
+        sender=sender,
+        body=body,
+        client_msg_id=client_msg_id,
+        sentiment=sentiment,
+        needs_pipeline=needs_pipeline,
     )
     return message, True, needs_pipeline
 
 
 @transaction.atomic
 def message_send_by_agent(
-    *, merchant_id: int, conversation_id: int, sender: Sender, client_msg_id: str | None,
-    body: str, private: bool = False,
+    *,
+    merchant_id: int,
+    conversation_id: int,
+    sender: Sender,
+    client_msg_id: str | None,
+    body: str,
+    private: bool = False,
 ) -> tuple[Message, bool]:
     """Store an agent (or API) reply or private note. Returns (message, created)."""
     body = clean_body(body)
@@ -201,11 +231,15 @@ def message_send_by_agent(
     if not private and sender.user_id and conversation.assignee_id is None:
         # Answering an unassigned or queued conversation claims it.
         membership = Membership.objects.filter(
-            merchant_id=merchant_id, user_id=sender.user_id, is_active=True).first()
+            merchant_id=merchant_id, user_id=sender.user_id, is_active=True
+        ).first()
         if membership is not None:
             conversation_claim_locked(conversation, membership=membership, rule="reply")
     message = message_append(
-        conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id,
+        conversation=conversation,
+        sender=sender,
+        body=body,
+        client_msg_id=client_msg_id,
         private=private,
     )
     return message, True
@@ -218,14 +252,18 @@ def bot_name(merchant: Merchant) -> str:
 
 @transaction.atomic
 def message_send_by_bot(
-    *, merchant_id: int, conversation_id: int, body: str, meta: dict | None = None,
+    *,
+    merchant_id: int,
+    conversation_id: int,
+    body: str,
+    meta: dict | None = None,
     note: bool = False,
 ) -> Message:
     """Store the knowledge-base bot's answer (sender kind bot) through the same path as agents'
     replies, so it is sequenced, published after commit and replayed like theirs. `note`: a
     private system note for agents instead (the hand-over summary). Bot text is the product's own
     and may be long (a transcript): it is cut to the message limit rather than refused."""
-    body = (body or "").strip()[:settings.MESSAGE_MAX_LENGTH]
+    body = (body or "").strip()[: settings.MESSAGE_MAX_LENGTH]
     if not body:
         raise KefuError(protocol.ErrorCode.MESSAGE_EMPTY, "The message is empty.", field="body")
     conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
@@ -237,7 +275,11 @@ def message_send_by_bot(
     else:
         sender = Sender(kind=Message.SenderKind.BOT, key="bot", name=name)
     return message_append(
-        conversation=conversation, sender=sender, body=body, client_msg_id=None, private=note,
+        conversation=conversation,
+        sender=sender,
+        body=body,
+        client_msg_id=None,
+        private=note,
         meta=meta,
     )
 
@@ -269,7 +311,9 @@ def conversation_mark_read_by_agent(
 def conversation_mark_read_by_visitor(
     *, merchant_id: int, visitor_id: int, conversation_id: int | None, seq: int
 ) -> Conversation:
-    qs = Conversation.objects.select_for_update().filter(merchant_id=merchant_id, visitor_id=visitor_id)
+    qs = Conversation.objects.select_for_update().filter(
+        merchant_id=merchant_id, visitor_id=visitor_id
+    )
     conversation = (
         qs.filter(pk=conversation_id).first() if conversation_id else qs.order_by("-id").first()
     )
@@ -300,8 +344,14 @@ OFFLINE_MESSAGES_PER_HOUR = 10
 
 
 def offline_message_create(
-    *, merchant_id: int, visitor_id: int, name: str, email: str = "", phone: str = "",
-    body: str, client_msg_id: str | None = None,
+    *,
+    merchant_id: int,
+    visitor_id: int,
+    name: str,
+    email: str = "",
+    phone: str = "",
+    body: str,
+    client_msg_id: str | None = None,
 ) -> tuple[Message, bool]:
     """Store what a visitor left in the leave-a-message form: their name and contact on the
     visitor, the message as a visitor message of an `offline_form` conversation (or of their
@@ -332,21 +382,29 @@ def offline_message_create(
     with transaction.atomic():
         # The visitor row first, as message_send_by_visitor does: the same lock order.
         try:
-            visitor = Visitor.objects.select_for_update().get(merchant_id=merchant_id, pk=visitor_id)
+            visitor = Visitor.objects.select_for_update().get(
+                merchant_id=merchant_id, pk=visitor_id
+            )
         except Visitor.DoesNotExist:
             raise NotFound("Visitor not found.") from None
         recent = RoutingEvent.objects.filter(
-            merchant_id=merchant_id, conversation__visitor_id=visitor_id,
+            merchant_id=merchant_id,
+            conversation__visitor_id=visitor_id,
             kind=RoutingEvent.Kind.OFFLINE,
             created_at__gte=timezone.now() - timedelta(hours=1),
         ).count()
         if recent >= OFFLINE_MESSAGES_PER_HOUR and not (
-            client_msg_id and Message.objects.filter(
-                merchant_id=merchant_id, conversation__visitor_id=visitor_id,
-                sender_key="visitor", client_msg_id=client_msg_id).exists()
+            client_msg_id
+            and Message.objects.filter(
+                merchant_id=merchant_id,
+                conversation__visitor_id=visitor_id,
+                sender_key="visitor",
+                client_msg_id=client_msg_id,
+            ).exists()
         ):
-            raise KefuError(protocol.ErrorCode.RATE_LIMITED,
-                            "Too many messages left; try again later.")
+            raise KefuError(
+                protocol.ErrorCode.RATE_LIMITED, "Too many messages left; try again later."
+            )
         changed = {"name": name[:200], **contact}
         changed = {k: v for k, v in changed.items() if v and getattr(visitor, k) != v}
         if changed:
@@ -355,23 +413,33 @@ def offline_message_create(
             visitor.save(update_fields=list(changed))
             realtime.visitor_updated(visitor)
         message, created = message_send_by_visitor(
-            merchant_id=merchant_id, visitor_id=visitor_id,
-            client_msg_id=client_msg_id or "offline-" + secrets.token_hex(8), body=body,
+            merchant_id=merchant_id,
+            visitor_id=visitor_id,
+            client_msg_id=client_msg_id or "offline-" + secrets.token_hex(8),
+            body=body,
             source=Conversation.Source.OFFLINE_FORM,
         )
         if created:
             with translation.override(settings.LANGUAGE_CODE):
                 text = translation.gettext(reason)
             event = RoutingEvent.objects.create(
-                merchant_id=merchant_id, conversation_id=message.conversation_id,
-                kind=RoutingEvent.Kind.OFFLINE, rule="offline_form", reason=text,
+                merchant_id=merchant_id,
+                conversation_id=message.conversation_id,
+                kind=RoutingEvent.Kind.OFFLINE,
+                rule="offline_form",
+                reason=text,
                 detail={"message_id": message.pk, "contact": next(iter(contact))},
             )
             realtime.publish_on_commit(
                 realtime.agents_group(merchant_id),
                 protocol.RoutingEventFrame(event=selectors.routing_event_out(event)),
             )
-            on_commit_robust(signals.attention_needed.send, sender=Conversation,
-                             merchant_id=merchant_id, conversation_id=message.conversation_id,
-                             reason="offline", user_ids=None)
+            on_commit_robust(
+                signals.attention_needed.send,
+                sender=Conversation,
+                merchant_id=merchant_id,
+                conversation_id=message.conversation_id,
+                reason="offline",
+                user_ids=None,
+            )
     return message, created

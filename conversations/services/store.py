@@ -33,11 +33,11 @@ class Sender:
     user_id: int | None = None
 
     @classmethod
-    def visitor(cls, visitor: Visitor) -> "Sender":
+    def visitor(cls, visitor: Visitor) -> Sender:
         return cls(kind=Message.SenderKind.VISITOR, key="visitor", name=visitor.display_name)
 
     @classmethod
-    def agent(cls, membership: Membership) -> "Sender":
+    def agent(cls, membership: Membership) -> Sender:
         return cls(
             kind=Message.SenderKind.AGENT,
             key=f"agent:{membership.user_id}",
@@ -46,7 +46,7 @@ class Sender:
         )
 
     @classmethod
-    def api_token(cls, token: ApiToken) -> "Sender":
+    def api_token(cls, token: ApiToken) -> Sender:
         return cls(kind=Message.SenderKind.AGENT, key=f"api:{token.pk}", name=token.name)
 
 
@@ -66,9 +66,16 @@ def conversation_lock(*, merchant_id: int, conversation_id: int) -> Conversation
 
 
 def message_append(
-    *, conversation: Conversation, sender: Sender, body: str, client_msg_id: str | None,
-    private: bool = False, kind: str = Message.Kind.TEXT, sentiment: Sentiment | None = None,
-    meta: dict | None = None, needs_pipeline: bool = False,
+    *,
+    conversation: Conversation,
+    sender: Sender,
+    body: str,
+    client_msg_id: str | None,
+    private: bool = False,
+    kind: str = Message.Kind.TEXT,
+    sentiment: Sentiment | None = None,
+    meta: dict | None = None,
+    needs_pipeline: bool = False,
 ) -> Message:
     """Store the next message of a conversation the caller holds the row lock on
     (conversation_lock), update its counters, publish `message.created` after the commit.
@@ -117,10 +124,22 @@ def message_append(
                     conversation.first_response_at = message.created_at
     conversation.save(
         update_fields=[
-            "last_seq", "last_message_at", "last_message_preview", "last_message_sender_kind",
-            "unread_agent_count", "unread_visitor_count", "first_response_at", "status",
-            "resolved_at", "assignee", "awaiting_reply_since", "priority", "team",
-            "pipeline_seq", "pipeline_pending_since", "pipeline_reopened_seq",
+            "last_seq",
+            "last_message_at",
+            "last_message_preview",
+            "last_message_sender_kind",
+            "unread_agent_count",
+            "unread_visitor_count",
+            "first_response_at",
+            "status",
+            "resolved_at",
+            "assignee",
+            "awaiting_reply_since",
+            "priority",
+            "team",
+            "pipeline_seq",
+            "pipeline_pending_since",
+            "pipeline_reopened_seq",
         ]
     )
     realtime.message_created(message, conversation)
@@ -132,7 +151,11 @@ def message_append(
 def _schedule_reply_email(conversation: Conversation) -> None:
     # notifications decides whether and when to email the visitor (VISITOR_REPLY_EMAIL_DELAY);
     # after commit, so the task it queues finds the row.
-    transaction.on_commit(partial(
-        signals.visitor_reply_posted.send, sender=Conversation,
-        merchant_id=conversation.merchant_id, conversation_id=conversation.pk,
-    ))
+    transaction.on_commit(
+        partial(
+            signals.visitor_reply_posted.send,
+            sender=Conversation,
+            merchant_id=conversation.merchant_id,
+            conversation_id=conversation.pk,
+        )
+    )

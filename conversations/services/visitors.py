@@ -64,7 +64,8 @@ def visitor_page_view(*, merchant_id: int, visitor_id: int, url: str, title: str
     # Keep the trail bounded: drop what is older than the newest PAGE_TRAIL_LIMIT rows.
     stale = list(
         VisitorPageView.objects.filter(merchant_id=merchant_id, visitor=visitor)
-        .order_by("-viewed_at", "-id").values_list("id", flat=True)[PAGE_TRAIL_LIMIT:PAGE_TRAIL_LIMIT + 50]
+        .order_by("-viewed_at", "-id")
+        .values_list("id", flat=True)[PAGE_TRAIL_LIMIT : PAGE_TRAIL_LIMIT + 50]
     )
     if stale:
         VisitorPageView.objects.filter(pk__in=stale).delete()

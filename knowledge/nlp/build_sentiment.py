@@ -47,7 +47,9 @@ def fit(texts, y):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    vec = TfidfVectorizer(analyzer=zh_features, sublinear_tf=True, min_df=2, max_features=MAX_FEATURES)
+    vec = TfidfVectorizer(
+        analyzer=zh_features, sublinear_tf=True, min_df=2, max_features=MAX_FEATURES
+    )
     X = vec.fit_transform(texts)
     clf = LogisticRegression(C=C, max_iter=2000).fit(X, y)
     return vec, clf
@@ -57,8 +59,9 @@ def runtime_model(vec, clf) -> _ZhModel:
     vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
     idf = vec.idf_.astype(np.float32)
     # Rounded to float16 exactly as shipped, so --loco measures the file's numbers.
-    return _ZhModel.from_arrays(vocab, idf.astype(np.float16), (idf * clf.coef_[0]).astype(np.float16),
-                                clf.intercept_[0])
+    return _ZhModel.from_arrays(
+        vocab, idf.astype(np.float16), (idf * clf.coef_[0]).astype(np.float16), clf.intercept_[0]
+    )
 
 
 def loco(texts, y, cats) -> None:
@@ -85,9 +88,15 @@ def loco(texts, y, cats) -> None:
                 accs[w][c] = float((np.asarray(pred) == y[te]).mean())
         finally:
             sentiment.LEXICON_WEIGHT_SHORT, sentiment.LEXICON_WEIGHT_LONG = shipped
-        print(f"  {c}: model {bare[c]:.4f}, with lexicon weight "
-              + " ".join(f"{w}:{accs[w][c]:.4f}" for w in weights) + f" (n={te.sum()})", flush=True)
-    for name, d in [("model alone", bare)] + [(f"runtime, lexicon weight {w}", accs[w]) for w in weights]:
+        print(
+            f"  {c}: model {bare[c]:.4f}, with lexicon weight "
+            + " ".join(f"{w}:{accs[w][c]:.4f}" for w in weights)
+            + f" (n={te.sum()})",
+            flush=True,
+        )
+    for name, d in [("model alone", bare)] + [
+        (f"runtime, lexicon weight {w}", accs[w]) for w in weights
+    ]:
         a = np.array(list(d.values()))
         print(f"leave-one-category-out {name}: mean={a.mean():.4f} min={a.min():.4f}")
 
@@ -117,8 +126,10 @@ def main(argv=None) -> None:
         intercept=np.array(clf.intercept_[0], dtype=np.float32),
         slope=np.array(args.slope, dtype=np.float32),
     )
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, {len(vocab)} features) "
-          f"in {time.time() - t0:.0f}s")
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB, {len(vocab)} features) "
+        f"in {time.time() - t0:.0f}s"
+    )
 
 
 if __name__ == "__main__":

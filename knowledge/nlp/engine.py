@@ -51,7 +51,6 @@ class Candidate:
     confidence: float  # 0..1, comparable across kinds
 
 
-
 # Model file format version: bump when the arrays change so old BotModels are retrained.
 # 2: the intent classifier may also weigh sentence-encoder vectors (clf_dense).
 FORMAT = 2
@@ -62,6 +61,7 @@ log = logging.getLogger(__name__)
 
 class StaleModel(ValueError):
     """The stored model was built for another format: retrain, do not answer with it."""
+
 
 # BM25 parameters (the usual defaults).
 BM25_K1 = 1.2
@@ -193,20 +193,24 @@ def train(snapshot: KbSnapshot) -> bytes:
     X = sp.hstack([wv.matrix(wf), cv.matrix(cf)], format="csr") * (1 / math.sqrt(2))
     X = X.astype(np.float32)
 
-    ex_rows = np.asarray([i for i, o in enumerate(doc_owner) if owners[o].kind == "intent"], dtype=np.int64)
+    ex_rows = np.asarray(
+        [i for i, o in enumerate(doc_owner) if owners[o].kind == "intent"], dtype=np.int64
+    )
     enc = None
     if len(intent_owner) >= 2 and uses_encoder([doc_text[i] for i in ex_rows]):
         enc = sentence_encoder.get()
 
     arrays: dict[str, np.ndarray] = {}
     arrays["format"] = np.array(FORMAT)
-    arrays["meta"] = _json({
-        "encoder": sentence_encoder.ENCODER_ID if enc is not None else None,
-        "owners": [[o.kind, o.id, o.label] for o in owners],
-        "synonyms": snapshot.synonyms,
-        "dictionary": [list(d) for d in snapshot.dictionary],
-        "n_word": n_word,
-    })
+    arrays["meta"] = _json(
+        {
+            "encoder": sentence_encoder.ENCODER_ID if enc is not None else None,
+            "owners": [[o.kind, o.id, o.label] for o in owners],
+            "synonyms": snapshot.synonyms,
+            "dictionary": [list(d) for d in snapshot.dictionary],
+            "n_word": n_word,
+        }
+    )
     wv.dump("w_", arrays)
     cv.dump("c_", arrays)
     # Phrasings sorted by owner so per-owner maxima are one np.maximum.reduceat.
@@ -222,7 +226,7 @@ def train(snapshot: KbSnapshot) -> bytes:
     avgdl = float(lengths.mean()) if len(lengths) else 1.0
     df = np.zeros(len(bv.vocab), dtype=np.float32)
     tfs = []
-    for o, toks in enumerate(bm25_tokens):
+    for toks in bm25_tokens:
         c: dict[int, int] = {}
         for t in toks:
             j = bv.vocab[t]
@@ -240,8 +244,11 @@ def train(snapshot: KbSnapshot) -> bytes:
             rows.append(j)
             cols.append(o)
             vals.append(bidf[j] * tf * (BM25_K1 + 1) / (tf + norm))
-    bm = sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)),
-                       shape=(len(bv.vocab), len(owners)), dtype=np.float32)
+    bm = sp.csr_matrix(
+        (np.asarray(vals, dtype=np.float32), (rows, cols)),
+        shape=(len(bv.vocab), len(owners)),
+        dtype=np.float32,
+    )
     csr_dump("bm25_", bm, arrays)
     arrays["bm25_vocab"] = np.array("\n".join(bv.vocab).encode("utf-8"))
     arrays["bm25_idf"] = bidf
@@ -265,8 +272,10 @@ def train(snapshot: KbSnapshot) -> bytes:
         if len(intent_owner) == 2:  # binary LinearSVC gives one column: score of class 1
             coef = np.hstack([-coef, coef])
             intercept = np.array([-intercept[0], intercept[0]], dtype=np.float32)
-        if enc is not None:  # the dense block's rows, kept float32 (every query touches all of them)
-            arrays["clf_dense"] = coef[X.shape[1]:] * np.float32(EMB_WEIGHT)
+        if (
+            enc is not None
+        ):  # the dense block's rows, kept float32 (every query touches all of them)
+            arrays["clf_dense"] = coef[X.shape[1] :] * np.float32(EMB_WEIGHT)
             coef = coef[: X.shape[1]]
         arrays["clf_coef"] = coef.astype(np.float16)
         arrays["clf_intercept"] = intercept
@@ -286,8 +295,14 @@ class Engine:
         self.docs = csr_load("docs_", arrays)
         doc_owner = arrays["doc_owner"]
         # Start offset of each owner's run of phrasings (every owner has at least one).
-        self.run_starts = np.flatnonzero(np.r_[True, doc_owner[1:] != doc_owner[:-1]]) if len(doc_owner) else np.zeros(0, dtype=np.int64)
-        self.run_owner = doc_owner[self.run_starts] if len(doc_owner) else np.zeros(0, dtype=np.int32)
+        self.run_starts = (
+            np.flatnonzero(np.r_[True, doc_owner[1:] != doc_owner[:-1]])
+            if len(doc_owner)
+            else np.zeros(0, dtype=np.int64)
+        )
+        self.run_owner = (
+            doc_owner[self.run_starts] if len(doc_owner) else np.zeros(0, dtype=np.int32)
+        )
         self.bm25 = csr_load("bm25_", arrays)
         raw = bytes(arrays["bm25_vocab"]).decode("utf-8")
         self.bm25_vocab = {w: i for i, w in enumerate(raw.split("\n"))} if raw else {}
@@ -307,12 +322,15 @@ class Engine:
             if self.encoder is None or meta.get("encoder") != sentence_encoder.ENCODER_ID:
                 # A process without the encoder (switched off, or its wheel missing) still
                 # answers, with the classifier's tf-idf part only: worse, but not silent.
-                log.warning("model trained with encoder %s; this process has %s: answering without it",
-                            meta.get("encoder"), sentence_encoder.ENCODER_ID if self.encoder else "none")
+                log.warning(
+                    "model trained with encoder %s; this process has %s: answering without it",
+                    meta.get("encoder"),
+                    sentence_encoder.ENCODER_ID if self.encoder else "none",
+                )
                 self.clf_dense, self.clf_centroids, self.encoder = None, None, None
 
     @classmethod
-    def load(cls, data: bytes) -> "Engine":
+    def load(cls, data: bytes) -> Engine:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         if int(arrays["format"]) != FORMAT:
@@ -361,13 +379,19 @@ class Engine:
         sims, toks, idx, val = self.similarities(text)
         conf = _sigmoid(SIM_SLOPE * (sims - SIM_MID))
         if self.clf_coef is not None and len(idx):
-            dec = val @ self.clf_coef[idx].astype(np.float32) + self.clf_intercept + FUSE * sims[self.clf_owner]
+            dec = (
+                val @ self.clf_coef[idx].astype(np.float32)
+                + self.clf_intercept
+                + FUSE * sims[self.clf_owner]
+            )
             domain = (float(sims[self.clf_owner].max()) - DOMAIN_LOW) / (DOMAIN_HIGH - DOMAIN_LOW)
             if self.clf_dense is not None:
                 vec = _encode(self.encoder, [text])[0]
                 dec += vec @ self.clf_dense
                 near = float((self.clf_centroids @ vec).max())
-                domain = max(domain, (near - DENSE_DOMAIN_LOW) / (DENSE_DOMAIN_HIGH - DENSE_DOMAIN_LOW))
+                domain = max(
+                    domain, (near - DENSE_DOMAIN_LOW) / (DENSE_DOMAIN_HIGH - DENSE_DOMAIN_LOW)
+                )
             # Margin of each intent over the best of the others.
             order = np.argsort(-dec)
             best, second = dec[order[0]], dec[order[1]]
@@ -381,5 +405,7 @@ class Engine:
             top = part[np.argsort(-conf[part], kind="stable")]
         else:
             top = np.argsort(-conf, kind="stable")[:k]
-        return [Candidate(self.owners[i].kind, self.owners[i].id, self.owners[i].label, float(conf[i]))
-                for i in top]
+        return [
+            Candidate(self.owners[i].kind, self.owners[i].id, self.owners[i].label, float(conf[i]))
+            for i in top
+        ]

@@ -26,7 +26,7 @@ class Tfidf:
         self.n_docs = n_docs
 
     @classmethod
-    def fit(cls, docs: list[list[str]], min_df: int = 1, max_features: int | None = None) -> "Tfidf":
+    def fit(cls, docs: list[list[str]], min_df: int = 1, max_features: int | None = None) -> Tfidf:
         df: Counter[str] = Counter()
         for d in docs:
             df.update(set(d))
@@ -37,8 +37,14 @@ class Tfidf:
         items.sort()
         vocab = {f: i for i, (f, _) in enumerate(items)}
         n = len(docs)
-        idf = np.array([(math.log((1 + n) / (1 + c)) + 1.0) * (FUNCTION_WEIGHT if f in FUNCTION_WORDS else 1.0)
-                        for f, c in items], dtype=np.float32)
+        idf = np.array(
+            [
+                (math.log((1 + n) / (1 + c)) + 1.0)
+                * (FUNCTION_WEIGHT if f in FUNCTION_WORDS else 1.0)
+                for f, c in items
+            ],
+            dtype=np.float32,
+        )
         return cls(vocab, idf, n)
 
     def vector(self, feats: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -67,8 +73,11 @@ class Tfidf:
             rows.extend([r] * len(i))
             cols.extend(i.tolist())
             vals.extend(v.tolist())
-        return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)),
-                             shape=(len(docs), len(self.vocab)), dtype=np.float32)
+        return sp.csr_matrix(
+            (np.asarray(vals, dtype=np.float32), (rows, cols)),
+            shape=(len(docs), len(self.vocab)),
+            dtype=np.float32,
+        )
 
     # -- (de)serialisation: plain arrays, no pickle --
     def dump(self, prefix: str, out: dict) -> None:
@@ -77,10 +86,12 @@ class Tfidf:
         out[prefix + "n"] = np.array(self.n_docs)
 
     @classmethod
-    def from_arrays(cls, prefix: str, arrays) -> "Tfidf":
+    def from_arrays(cls, prefix: str, arrays) -> Tfidf:
         raw = bytes(arrays[prefix + "vocab"]).decode("utf-8")
         words = raw.split("\n") if raw else []
-        return cls({w: i for i, w in enumerate(words)}, arrays[prefix + "idf"], int(arrays[prefix + "n"]))
+        return cls(
+            {w: i for i, w in enumerate(words)}, arrays[prefix + "idf"], int(arrays[prefix + "n"])
+        )
 
 
 def sparse_dot(mt: sp.csr_matrix, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
@@ -103,6 +114,10 @@ def csr_dump(prefix: str, m: sp.csr_matrix, out: dict) -> None:
 
 def csr_load(prefix: str, arrays) -> sp.csr_matrix:
     return sp.csr_matrix(
-        (arrays[prefix + "data"].astype(np.float32), arrays[prefix + "indices"], arrays[prefix + "indptr"]),
+        (
+            arrays[prefix + "data"].astype(np.float32),
+            arrays[prefix + "indices"],
+            arrays[prefix + "indptr"],
+        ),
         shape=tuple(int(x) for x in arrays[prefix + "shape"]),
     )

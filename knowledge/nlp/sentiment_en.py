@@ -13,22 +13,22 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|!")
 
 _POSITIVE = {
     3: "excellent amazing awesome fantastic perfect outstanding wonderful brilliant superb love loved "
-       "lovely delighted",
+    "lovely delighted",
     2: "great good nice happy glad thanks thank thankful grateful appreciate appreciated helpful "
-       "pleased satisfied recommend fast quick friendly easy enjoy enjoyed impressed beautiful "
-       "best resolved solved works",
+    "pleased satisfied recommend fast quick friendly easy enjoy enjoyed impressed beautiful "
+    "best resolved solved works",
     1: "ok okay fine fair decent cool like liked better smooth",
 }
 _NEGATIVE = {
     3: "terrible horrible awful worst disgusting furious outraged scam scammed fraud hate hated "
-       "useless pathetic ridiculous unacceptable ripoff disgrace nightmare rubbish garbage "
-       "crap incompetent liar liars lying",
+    "useless pathetic ridiculous unacceptable ripoff disgrace nightmare rubbish garbage "
+    "crap incompetent liar liars lying",
     2: "bad poor angry annoyed annoying frustrated frustrating disappointed disappointing "
-       "upset broken wrong slow rude unhappy complaint complain complaining waste wasted "
-       "failed fails damaged defective stolen lost refused ignored problem worse sucks "
-       "mad unreliable misleading overcharged",
+    "upset broken wrong slow rude unhappy complaint complain complaining waste wasted "
+    "failed fails damaged defective stolen lost refused ignored problem worse sucks "
+    "mad unreliable misleading overcharged",
     1: "issue late delay delayed confused confusing difficult missing error expensive "
-       "hard unclear cancel",
+    "hard unclear cancel",
 }
 LEXICON: dict[str, float] = {}
 for w, words in _POSITIVE.items():
@@ -36,11 +36,41 @@ for w, words in _POSITIVE.items():
 for w, words in _NEGATIVE.items():
     LEXICON.update({x: -float(w) for x in words.split()})
 
-_NEGATORS = {"not", "no", "never", "nothing", "hardly", "without", "isn't", "wasn't", "don't",
-             "doesn't", "didn't", "can't", "cannot", "won't", "aren't", "haven't", "hasn't",
-             "wouldn't", "couldn't", "shouldn't", "nor"}
-_INTENSIFIERS = {"very": 1.5, "so": 1.4, "really": 1.4, "extremely": 1.8, "totally": 1.5,
-                 "absolutely": 1.6, "completely": 1.5, "super": 1.5, "too": 1.3, "most": 1.3}
+_NEGATORS = {
+    "not",
+    "no",
+    "never",
+    "nothing",
+    "hardly",
+    "without",
+    "isn't",
+    "wasn't",
+    "don't",
+    "doesn't",
+    "didn't",
+    "can't",
+    "cannot",
+    "won't",
+    "aren't",
+    "haven't",
+    "hasn't",
+    "wouldn't",
+    "couldn't",
+    "shouldn't",
+    "nor",
+}
+_INTENSIFIERS = {
+    "very": 1.5,
+    "so": 1.4,
+    "really": 1.4,
+    "extremely": 1.8,
+    "totally": 1.5,
+    "absolutely": 1.6,
+    "completely": 1.5,
+    "super": 1.5,
+    "too": 1.3,
+    "most": 1.3,
+}
 
 
 def score(text: str) -> float | None:
@@ -55,7 +85,7 @@ def score(text: str) -> float | None:
         v = LEXICON.get(w)
         if v is None:
             continue
-        before = words[max(0, i - 3):i]
+        before = words[max(0, i - 3) : i]
         if any(b in _NEGATORS or b.endswith("n't") for b in before):
             v = -0.5 * v
         if i and words[i - 1] in _INTENSIFIERS:

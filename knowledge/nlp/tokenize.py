@@ -53,8 +53,11 @@ def normalize(text: str) -> str:
 
 
 class Segmenter:
-    def __init__(self, dictionary: list[tuple[str, int | None]] | None = None,
-                 synonyms: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        dictionary: list[tuple[str, int | None]] | None = None,
+        synonyms: dict[str, list[str]] | None = None,
+    ):
         base = base_tokenizer()
         self.jieba = jieba.Tokenizer()
         self.jieba.FREQ = ChainMap({}, base.FREQ)
@@ -110,11 +113,109 @@ class Segmenter:
 # Function words: a small knowledge base has too few entries for idf to learn that "吗" or
 # "how" say nothing about the topic, so their weight is damped from the start.
 FUNCTION_WORDS = frozenset(
-    "的 了 吗 呢 吧 啊 呀 么 嘛 哦 是 我 你 您 他 她 它 我们 你们 在 有 和 与 就 都 也 还 要 想 能 "
-    "可以 可 会 请问 请 问 一下 一个 这个 那个 这 那 怎么 怎样 如何 什么 为什么 哪 哪里 多少 "
-    "i me my we our you your it its is are was be do does did can could would will should "
-    "a an the to of in on for at by with from and or how what when where why which who "
-    "this that there have has had please hi hello".split()
+    [
+        "的",
+        "了",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "呀",
+        "么",
+        "嘛",
+        "哦",
+        "是",
+        "我",
+        "你",
+        "您",
+        "他",
+        "她",
+        "它",
+        "我们",
+        "你们",
+        "在",
+        "有",
+        "和",
+        "与",
+        "就",
+        "都",
+        "也",
+        "还",
+        "要",
+        "想",
+        "能",
+        "可以",
+        "可",
+        "会",
+        "请问",
+        "请",
+        "问",
+        "一下",
+        "一个",
+        "这个",
+        "那个",
+        "这",
+        "那",
+        "怎么",
+        "怎样",
+        "如何",
+        "什么",
+        "为什么",
+        "哪",
+        "哪里",
+        "多少",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "it",
+        "its",
+        "is",
+        "are",
+        "was",
+        "be",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "will",
+        "should",
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "in",
+        "on",
+        "for",
+        "at",
+        "by",
+        "with",
+        "from",
+        "and",
+        "or",
+        "how",
+        "what",
+        "when",
+        "where",
+        "why",
+        "which",
+        "who",
+        "this",
+        "that",
+        "there",
+        "have",
+        "has",
+        "had",
+        "please",
+        "hi",
+        "hello",
+    ]
 )
 FUNCTION_WEIGHT = 0.3
 
@@ -134,7 +235,7 @@ def char_features(tokens: list[str]) -> list[str]:
         if han_run:
             s = "".join(han_run)
             for n in (1, 2, 3):
-                out.extend(s[i:i + n] for i in range(len(s) - n + 1))
+                out.extend(s[i : i + n] for i in range(len(s) - n + 1))
             han_run.clear()
 
     for tok in tokens:
@@ -146,6 +247,6 @@ def char_features(tokens: list[str]) -> list[str]:
         for n in (2, 3, 4, 5):
             if n > len(w):
                 break
-            out.extend(w[i:i + n] for i in range(len(w) - n + 1))
+            out.extend(w[i : i + n] for i in range(len(w) - n + 1))
     flush()
     return out

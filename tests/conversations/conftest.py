@@ -57,7 +57,10 @@ def api(request, alice) -> APIClient:
 @pytest.fixture
 def visitor(acme):
     return factories.visitor(
-        acme, name="张三", email="zhang@example.com", page_url="https://shop.example.com/p/1",
+        acme,
+        name="张三",
+        email="zhang@example.com",
+        page_url="https://shop.example.com/p/1",
         page_title="商品 1",
     )
 

@@ -5,9 +5,8 @@ messages as usual, and a test can kill it between the commit and the step."""
 import os
 import time
 
-from kefu.asgi import application  # noqa: F401 - what daphne serves (sets Django up first)
-
 from conversations import pipeline
+from kefu.asgi import application  # noqa: F401 - what daphne serves (sets Django up first)
 
 _process = pipeline.visitor_messages_process
 

@@ -17,7 +17,13 @@ from tests.conftest import redis_url
 from tests.wsclient import auth_visitor, open_agent, receive_until
 
 __all__ = [
-    "QUIET", "Sock", "agent_sock", "visitor_sock", "run", "fresh_realtime", "quiet_all",
+    "QUIET",
+    "Sock",
+    "agent_sock",
+    "visitor_sock",
+    "run",
+    "fresh_realtime",
+    "quiet_all",
 ]
 
 # Silence this long means "nothing more is coming" (the Redis layer delivers in milliseconds).

@@ -60,8 +60,9 @@ def _call(client, method, path, data):
     "who, expected",
     [("charlie_token", 404), ("charlie_session_own_merchant", 404), ("charlie_session_acme", 403)],
 )
-def test_other_merchant_cannot_reach_acme_objects(who, expected, acme, other, charlie, acme_rows,
-                                                  other_rows, visitor):
+def test_other_merchant_cannot_reach_acme_objects(
+    who, expected, acme, other, charlie, acme_rows, other_rows, visitor
+):
     client = {
         "charlie_token": lambda: token_client(factories.api_token(other)),
         "charlie_session_own_merchant": lambda: session_client(charlie),
@@ -100,8 +101,9 @@ def test_acme_sees_its_rows_and_not_others(token, acme_rows, other_rows):
     assert response.status_code == 404
 
 
-def test_cursor_from_another_merchant_shows_nothing_of_it(acme, other, acme_rows, other_rows,
-                                                          token):
+def test_cursor_from_another_merchant_shows_nothing_of_it(
+    acme, other, acme_rows, other_rows, token
+):
     """A cursor is a position, not a grant: replayed by acme it still filters by acme."""
     charlie = token_client(factories.api_token(other))
     factories.visitor_message(factories.visitor(other), "second")

@@ -44,7 +44,8 @@ def test_send_field_errors(token, conversation, data, field):
 def test_client_msg_id_accepts_what_the_socket_accepts(token, conversation):
     response = token.post(
         f"/api/v1/conversations/{conversation.pk}/messages/",
-        {"body": "ok", "client_msg_id": "A-z_0.9:" + "x" * 56}, format="json",
+        {"body": "ok", "client_msg_id": "A-z_0.9:" + "x" * 56},
+        format="json",
     )
     assert response.status_code == 201
 
@@ -158,9 +159,12 @@ def test_bad_query_parameters(api, conversation, path, params, field):
 
 def test_options_and_head_are_not_errors(api, conversation, visitor):
     for path in (
-        "/api/v1/conversations/", f"/api/v1/conversations/{conversation.pk}/",
-        f"/api/v1/conversations/{conversation.pk}/messages/", "/api/v1/visitors/",
-        f"/api/v1/visitors/{visitor.pk}/", "/api/v1/canned-responses/",
+        "/api/v1/conversations/",
+        f"/api/v1/conversations/{conversation.pk}/",
+        f"/api/v1/conversations/{conversation.pk}/messages/",
+        "/api/v1/visitors/",
+        f"/api/v1/visitors/{visitor.pk}/",
+        "/api/v1/canned-responses/",
     ):
         assert api.options(path).status_code == 200, path
         assert api.head(path).status_code == 200, path

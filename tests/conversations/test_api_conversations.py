@@ -76,7 +76,8 @@ def test_newest_activity_first_and_status_filter(api, acme):
     assert [c["id"] for c in resolved] == [second.pk]
     assert resolved[0]["status"] == "resolved"
     assert [c["id"] for c in api.get(URL, {"status": "open"}).json()["results"]] == [
-        first.pk, third.pk,
+        first.pk,
+        third.pk,
     ]
     assert api.get(URL, {"status": "closed"}).json()["results"] == []
 
@@ -161,7 +162,9 @@ def test_detail(api, conversation, bob):
     response = api.get(f"{URL}{conversation.pk}/")
     assert response.status_code == 200
     conversation = Conversation.objects.select_related("visitor").get(pk=conversation.pk)
-    assert response.json() == realtime.conversation_out(conversation, online=False).model_dump(mode="json")
+    assert response.json() == realtime.conversation_out(conversation, online=False).model_dump(
+        mode="json"
+    )
     assert response.json()["assignee_id"] == bob.user_id
     assert response.json()["last_seq"] == 2
     assert response.json()["last_message_preview"] == "您好 😀"

@@ -51,10 +51,16 @@ def test_after_seq_and_paging_oldest_first(api, conversation, alice):
 
     assert [m["seq"] for m in _walk(api, url(conversation) + "?page_size=2")] == list(range(1, 8))
     assert [m["seq"] for m in api.get(url(conversation), {"after_seq": 4}).json()["results"]] == [
-        5, 6, 7,
+        5,
+        6,
+        7,
     ]
     assert [m["seq"] for m in _walk(api, url(conversation) + "?after_seq=2&page_size=2")] == [
-        3, 4, 5, 6, 7,
+        3,
+        4,
+        5,
+        6,
+        7,
     ]
     assert api.get(url(conversation), {"after_seq": 7}).json()["results"] == []
     # Far beyond any seq (and beyond the column's range): empty, not an error.
@@ -70,8 +76,11 @@ def test_messages_of_a_missing_conversation_are_404_not_empty(api, conversation)
 
 
 def test_send_reply(api, conversation, bob):
-    response = api.post(url(conversation), {"body": "  您好，有什么可以帮您？ ", "client_msg_id": "crm-1"},
-                        format="json")
+    response = api.post(
+        url(conversation),
+        {"body": "  您好，有什么可以帮您？ ", "client_msg_id": "crm-1"},
+        format="json",
+    )
 
     assert response.status_code == 201, response.content
     message = Message.objects.get(conversation=conversation, seq=2)
@@ -137,8 +146,9 @@ def test_private_note(api, conversation):
 
 
 def test_send_as_another_agent_with_the_token(token, conversation, alice, bob):
-    response = token.post(url(conversation), {"body": "我是 Bob", "user_id": bob.user_id},
-                          format="json")
+    response = token.post(
+        url(conversation), {"body": "我是 Bob", "user_id": bob.user_id}, format="json"
+    )
 
     assert response.status_code == 201, response.content
     message = Message.objects.get(pk=response.json()["id"])
@@ -152,8 +162,9 @@ def test_session_may_name_itself_but_not_a_colleague(bob_session, conversation, 
     assert ok.status_code == 201
     assert Message.objects.get(pk=ok.json()["id"]).sender_user_id == bob.user_id
 
-    refused = bob_session.post(url(conversation), {"body": "冒充", "user_id": alice.user_id},
-                               format="json")
+    refused = bob_session.post(
+        url(conversation), {"body": "冒充", "user_id": alice.user_id}, format="json"
+    )
     assert refused.status_code == 400
     assert "user_id" in refused.json()
     assert not Message.objects.filter(body="冒充").exists()

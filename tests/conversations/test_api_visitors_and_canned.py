@@ -10,16 +10,33 @@ from conversations.models import Visitor
 from tests import factories
 
 VISITOR_FIELDS = {
-    "id", "name", "email", "phone", "external_id", "attributes", "first_seen_at", "last_seen_at",
-    "ip", "user_agent", "page_url", "page_title",
+    "id",
+    "name",
+    "email",
+    "phone",
+    "external_id",
+    "attributes",
+    "first_seen_at",
+    "last_seen_at",
+    "ip",
+    "user_agent",
+    "page_url",
+    "page_title",
 }
 
 
 def test_visitor_detail(api, acme):
     visitor = factories.visitor(
-        acme, anonymous_id="secret-anon-id-123", name="李四 🌸", email="li@example.com",
-        phone="+86 138 0000 0000", external_id="u-42", ip="203.0.113.9",
-        user_agent="Mozilla/5.0", page_url="https://shop.example.com/cart", page_title="购物车",
+        acme,
+        anonymous_id="secret-anon-id-123",
+        name="李四 🌸",
+        email="li@example.com",
+        phone="+86 138 0000 0000",
+        external_id="u-42",
+        ip="203.0.113.9",
+        user_agent="Mozilla/5.0",
+        page_url="https://shop.example.com/cart",
+        page_title="购物车",
     )
     Visitor.objects.filter(pk=visitor.pk).update(attributes={"plan": "金卡", "orders": 3})
 
@@ -38,8 +55,9 @@ def test_visitor_detail(api, acme):
     assert body["page_title"] == "购物车"
     visitor.refresh_from_db()
     # UTC, like the socket's datetimes, whatever TIME_ZONE the server runs in.
-    assert body["last_seen_at"] == visitor.last_seen_at.astimezone(datetime.timezone.utc).isoformat(
-    ).replace("+00:00", "Z")
+    assert body["last_seen_at"] == visitor.last_seen_at.astimezone(
+        datetime.UTC
+    ).isoformat().replace("+00:00", "Z")
 
 
 def test_visitor_list_most_recently_seen_first(api, acme):
@@ -74,5 +92,7 @@ def test_canned_responses_by_shortcut_unpaginated(api, acme):
     assert response.status_code == 200
     assert [c["shortcut"] for c in response.json()] == ["bye", "hello", "退款"]
     assert response.json()[2] == {
-        "id": response.json()[2]["id"], "shortcut": "退款", "text": "退款将在 3 个工作日内到账 💰",
+        "id": response.json()[2]["id"],
+        "shortcut": "退款",
+        "text": "退款将在 3 个工作日内到账 💰",
     }

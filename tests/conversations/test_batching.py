@@ -17,10 +17,17 @@ from tests import factories
 
 
 def _send(merchant, visitor_id, cid, body="你好"):
-    return {"merchant_id": merchant.pk, "visitor_id": visitor_id, "client_msg_id": cid, "body": body}
+    return {
+        "merchant_id": merchant.pk,
+        "visitor_id": visitor_id,
+        "client_msg_id": cid,
+        "body": body,
+    }
 
 
-def test_a_batch_stores_each_send_and_refuses_only_the_bad_ones(acme, django_capture_on_commit_callbacks):
+def test_a_batch_stores_each_send_and_refuses_only_the_bad_ones(
+    acme, django_capture_on_commit_callbacks
+):
     v1, v2 = factories.visitor(acme), factories.visitor(acme)
     original = factories.visitor_message(v2, "first", client_msg_id="dup")
     sends = [
@@ -45,8 +52,11 @@ def test_a_batch_stores_each_send_and_refuses_only_the_bad_ones(acme, django_cap
     assert Message.objects.filter(conversation__visitor=v2).count() == 1
     assert Conversation.objects.get(visitor=v1).last_seq == 2
     # Three events per stored message (agents: message + inbox row, visitor: message), in order.
-    created = [f["message"]["client_msg_id"] for g, f in events if f["type"] == "message.created"
-               and g == realtime.agents_group(acme.pk)]
+    created = [
+        f["message"]["client_msg_id"]
+        for g, f in events
+        if f["type"] == "message.created" and g == realtime.agents_group(acme.pk)
+    ]
     assert created == ["a1", "a3"]
 
 
@@ -62,8 +72,9 @@ def test_a_batch_rolled_back_publishes_nothing(acme, django_capture_on_commit_ca
     assert not Message.objects.exists()
 
 
-def test_the_writer_groups_concurrent_sends_and_acks_after_the_commit(transactional_db, acme,
-                                                                      settings):
+def test_the_writer_groups_concurrent_sends_and_acks_after_the_commit(
+    transactional_db, acme, settings
+):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     visitors = [factories.visitor(acme) for _ in range(12)]
 
@@ -72,17 +83,23 @@ def test_the_writer_groups_concurrent_sends_and_acks_after_the_commit(transactio
         agents = await layer.new_channel()
         await layer.group_add(realtime.agents_group(acme.pk), agents)
         writer = batching.writer()
-        results = await asyncio.gather(*(
-            writer.send(**_send(acme, v.pk, f"c{i}", f"消息 {i}")) for i, v in enumerate(visitors)
-        ), writer.send(**_send(acme, visitors[0].pk, "c0", "changed")), return_exceptions=True)
+        results = await asyncio.gather(
+            *(
+                writer.send(**_send(acme, v.pk, f"c{i}", f"消息 {i}"))
+                for i, v in enumerate(visitors)
+            ),
+            writer.send(**_send(acme, visitors[0].pk, "c0", "changed")),
+            return_exceptions=True,
+        )
         # Acknowledged means committed: every message is in the database now.
         stored = await asyncio.to_thread(
-            lambda: set(Message.objects.values_list("client_msg_id", flat=True)))
+            lambda: set(Message.objects.values_list("client_msg_id", flat=True))
+        )
         received = []
         while True:
             try:
                 event = await asyncio.wait_for(layer.receive(agents), 0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             received.append(event["frame"])
         return writer, results, stored, received

@@ -10,8 +10,16 @@ from conversations.models import Conversation, Message, RoutingEvent
 from knowledge.models import Faq, UnansweredQuestion
 from tests import factories
 from tests.conversations.bot_kb import (  # noqa: F401 (fresh_*: autouse)
-    INVOICE, POINTS_EARN, POINTS_USE, RETURN_SHIPPING, RETURNS, SHIPPING, build_kb,
-    fresh_engine_cache, fresh_realtime, new_client_msg_id,
+    INVOICE,
+    POINTS_EARN,
+    POINTS_USE,
+    RETURN_SHIPPING,
+    RETURNS,
+    SHIPPING,
+    build_kb,
+    fresh_engine_cache,
+    fresh_realtime,
+    new_client_msg_id,
 )
 from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
 from tests.wsclient import session_cookie
@@ -69,7 +77,9 @@ def test_bot_answers_in_the_widget_and_the_agent_sees_it(shop, bob, channel_laye
     assert conversation.queued_at is None
     assert not RoutingEvent.objects.filter(conversation=conversation).exists()
     assert list(conversation.messages.order_by("seq").values_list("sender_kind", "sender_key")) == [
-        ("visitor", "visitor"), ("bot", "bot")]
+        ("visitor", "visitor"),
+        ("bot", "bot"),
+    ]
     assert Faq.objects.get(pk=shop.kb.returns.pk).hits == 1
 
 

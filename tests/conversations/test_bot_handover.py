@@ -13,7 +13,10 @@ from knowledge.models import UnansweredQuestion
 from merchants.models import BusinessHours, Merchant
 from tests import factories
 from tests.conversations.bot_kb import (  # noqa: F401 (fresh_*: autouse)
-    RETURNS, build_kb, fresh_engine_cache, fresh_realtime,
+    RETURNS,
+    build_kb,
+    fresh_engine_cache,
+    fresh_realtime,
 )
 from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
 from tests.conversations.test_bot_dialogue import ask, conversation_of, is_bot
@@ -33,14 +36,21 @@ def handover_event(conversation) -> RoutingEvent:
 
 
 def no_private_message(log) -> bool:
-    return not [f for f in log if f["type"] in ("message.created", "history")
-                and any(m.get("private") for m in (
-                    [f["message"]] if f["type"] == "message.created" else f["messages"]))]
+    return not [
+        f
+        for f in log
+        if f["type"] in ("message.created", "history")
+        and any(
+            m.get("private")
+            for m in ([f["message"]] if f["type"] == "message.created" else f["messages"])
+        )
+    ]
 
 
 @pytest.mark.parametrize("channel_layer_kind", ["memory", "redis"], indirect=True)
 def test_visitor_asks_for_a_person_and_the_agent_gets_transcript_and_intent(
-        shop, bob, channel_layer_kind):
+    shop, bob, channel_layer_kind
+):
     visitor = factories.visitor(shop, name="访客")
     cookie = session_cookie(bob.user)
 
@@ -49,8 +59,9 @@ def test_visitor_asks_for_a_person_and_the_agent_gets_transcript_and_intent(
         sock = await visitor_sock(shop, visitor)
         answer = await ask(sock, "怎么退货")
         line = await ask(sock, "转人工")
-        state = await sock.until_match(lambda f: f["type"] == "conversation.state"
-                                       and f["conversation"]["bot_active"] is False)
+        state = await sock.until_match(
+            lambda f: f["type"] == "conversation.state" and f["conversation"]["bot_active"] is False
+        )
         note = await agent.until_match(is_note)
         await quiet_all(agent, sock)
         # From now on a person answers: the bot stays silent.
@@ -128,8 +139,9 @@ def test_repeated_low_confidence_hands_over_and_logs_the_gaps(shop):
     first, second = run(scenario())
     assert first["meta"]["unanswered"] is True
     assert second["meta"]["handover"] == "low_confidence"
-    assert sorted(UnansweredQuestion.objects.filter(merchant=shop).values_list("text", flat=True)) \
-        == ["今天天气怎么样", "你们老板是谁"]
+    assert sorted(
+        UnansweredQuestion.objects.filter(merchant=shop).values_list("text", flat=True)
+    ) == ["今天天气怎么样", "你们老板是谁"]
     conversation = conversation_of(visitor)
     assert handover_event(conversation).detail["reason"] == "low_confidence"
     assert not conversation.bot_active
@@ -190,14 +202,19 @@ def test_without_a_trained_knowledge_base_a_person_takes_over_at_once(acme):
 
 def _all_day(merchant):
     for weekday in range(7):
-        BusinessHours.objects.create(merchant=merchant, weekday=weekday, opens=dt.time(0, 0),
-                                     closes=dt.time(23, 59, 59, 999999))
+        BusinessHours.objects.create(
+            merchant=merchant,
+            weekday=weekday,
+            opens=dt.time(0, 0),
+            closes=dt.time(23, 59, 59, 999999),
+        )
 
 
 def test_outside_hours_mode_answers_only_while_closed(acme, other):
     for merchant in (acme, other):
         Merchant.objects.filter(pk=merchant.pk).update(
-            bot_mode=Merchant.BotMode.OUTSIDE_HOURS, business_hours_enabled=True)
+            bot_mode=Merchant.BotMode.OUTSIDE_HOURS, business_hours_enabled=True
+        )
         merchant.refresh_from_db()
         build_kb(merchant)
     _all_day(other)  # other is open now; acme has no hours: closed
@@ -253,7 +270,11 @@ def test_an_intent_whose_action_is_hand_over(shop):
     conversation = conversation_of(visitor)
     assert conversation.intent == "wholesale"
     assert handover_event(conversation).detail == {
-        "reason": "action", "intent": "wholesale", "sentiment": "neutral", "offline": True}
+        "reason": "action",
+        "intent": "wholesale",
+        "sentiment": "neutral",
+        "offline": True,
+    }
 
 
 def test_a_bot_failure_hands_over_instead_of_leaving_the_visitor_alone(shop, monkeypatch):

@@ -9,7 +9,9 @@ from conversations.models import Conversation, Message
 from merchants.models import Merchant
 from tests import factories
 from tests.conversations.bot_kb import (  # noqa: F401 (fresh_*: autouse)
-    RETURNS, fresh_engine_cache, fresh_realtime,
+    RETURNS,
+    fresh_engine_cache,
+    fresh_realtime,
 )
 from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
 from tests.conversations.test_bot_dialogue import ask
@@ -18,7 +20,8 @@ from tests.wsclient import session_cookie
 
 @pytest.mark.django_db(transaction=True)
 def test_other_merchants_and_visitors_hear_nothing_and_never_get_acme_answers(
-        shop, bob, other, charlie):
+    shop, bob, other, charlie
+):
     # Other's bot answers first too, but it has no knowledge base of its own.
     Merchant.objects.filter(pk=other.pk).update(bot_mode=Merchant.BotMode.BOT_FIRST)
     va, vb, vo = factories.visitor(shop), factories.visitor(shop), factories.visitor(other)
@@ -33,7 +36,9 @@ def test_other_merchants_and_visitors_hear_nothing_and_never_get_acme_answers(
         va_sock = await visitor_sock(shop, va, "va")
         answer = await ask(va_sock, "怎么退货")
         await ask(va_sock, "转人工")
-        await bob_sock.until_match(lambda f: f["type"] == "message.created" and f["message"]["private"])
+        await bob_sock.until_match(
+            lambda f: f["type"] == "message.created" and f["message"]["private"]
+        )
         got = await quiet_all(charlie_sock, vo_sock, vb_sock, bob_sock, va_sock)
         del got["bob"], got["va"]  # acme's own people: they hear acme's conversation
         # Other's visitor asks acme's question: acme's knowledge base is not other's.
@@ -49,9 +54,12 @@ def test_other_merchants_and_visitors_hear_nothing_and_never_get_acme_answers(
     assert own["body"] != RETURNS and own["meta"]["handover"] == "no_kb"
     assert heard["va"] == [] and heard["vb"] == []
     assert not [f for f in heard["bob"] if f.get("conversation", {}).get("merchant_id") == other.pk]
-    assert not [f for f in heard["bob"]
-                if f["type"] == "message.created" and f["message"]["conversation_id"]
-                == Conversation.objects.get(visitor=vo).pk]
+    assert not [
+        f
+        for f in heard["bob"]
+        if f["type"] == "message.created"
+        and f["message"]["conversation_id"] == Conversation.objects.get(visitor=vo).pk
+    ]
     assert not Message.objects.filter(merchant=other, body=RETURNS).exists()
 
 
@@ -86,7 +94,9 @@ def test_suggestions_give_the_best_faq_answers_for_the_last_visitor_message(shop
     assert items[0]["question"] == "怎么退货"
     assert items[0]["answer_text"] == RETURNS and items[0]["answer"] == f"<p>{RETURNS}</p>"
     assert 0.6 <= items[0]["confidence"] <= 1
-    assert [i["confidence"] for i in items] == sorted((i["confidence"] for i in items), reverse=True)
+    assert [i["confidence"] for i in items] == sorted(
+        (i["confidence"] for i in items), reverse=True
+    )
     assert len(items) <= 3
     # A newer visitor message changes the suggestions.
     factories.visitor_message(asked.visitor, "发票怎么开")

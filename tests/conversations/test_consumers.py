@@ -3,7 +3,6 @@ in-process layer and the Redis pub/sub layer the product uses with REDIS_URL."""
 
 import asyncio
 import json
-from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -13,7 +12,11 @@ from conversations.models import Conversation, Message
 from conversations.tokens import SALT, visitor_token_issue
 from tests import factories
 from tests.wsclient import (
-    auth_visitor, open_agent, open_visitor, receive_until, session_cookie,
+    auth_visitor,
+    open_agent,
+    open_visitor,
+    receive_until,
+    session_cookie,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,12 +64,25 @@ def test_chat_round_trip_with_ack_delivery_and_private_note(acme, bob, channel_l
         assert updated["conversation"]["visitor"]["name"] == "张三"
         conv_id = created["message"]["conversation_id"]
 
-        await agent.send_json_to({"type": "message.send", "client_msg_id": "n1",
-                                  "body": "internal", "conversation_id": conv_id, "private": True})
+        await agent.send_json_to(
+            {
+                "type": "message.send",
+                "client_msg_id": "n1",
+                "body": "internal",
+                "conversation_id": conv_id,
+                "private": True,
+            }
+        )
         note_ack, _ = await receive_until(agent, "message.ack")
         assert note_ack["message"]["private"] is True
-        await agent.send_json_to({"type": "message.send", "client_msg_id": "a1",
-                                  "body": "您好", "conversation_id": conv_id})
+        await agent.send_json_to(
+            {
+                "type": "message.send",
+                "client_msg_id": "a1",
+                "body": "您好",
+                "conversation_id": conv_id,
+            }
+        )
         await receive_until(agent, "message.ack")
 
         # The visitor sees its own message (broadcast to all its tabs) and the reply, never
@@ -115,15 +131,35 @@ BAD_FRAMES = [
     (json.dumps({"type": "nope"}), "unknown_type"),
     (json.dumps({"body": "no type"}), "unknown_type"),
     (json.dumps({"type": "message.send", "body": "x"}), "invalid_frame"),
-    (json.dumps({"type": "message.send", "client_msg_id": "has space", "body": "x"}), "invalid_frame"),
+    (
+        json.dumps({"type": "message.send", "client_msg_id": "has space", "body": "x"}),
+        "invalid_frame",
+    ),
     (json.dumps({"type": "message.send", "client_msg_id": "x" * 65, "body": "x"}), "invalid_frame"),
     (json.dumps({"type": "message.send", "client_msg_id": "e1", "body": 5}), "invalid_frame"),
-    (json.dumps({"type": "message.send", "client_msg_id": "e2", "body": "x", "extra": 1}), "invalid_frame"),
+    (
+        json.dumps({"type": "message.send", "client_msg_id": "e2", "body": "x", "extra": 1}),
+        "invalid_frame",
+    ),
     (json.dumps({"type": "message.send", "client_msg_id": "e3", "body": "   "}), "message_empty"),
-    (json.dumps({"type": "message.send", "client_msg_id": "e4", "body": "长" * 5001}), "message_too_long"),
-    (json.dumps({"type": "message.send", "client_msg_id": "e5", "body": "x", "private": True}), "invalid_frame"),
-    (json.dumps({"type": "message.send", "client_msg_id": "e6", "body": "x", "conversation_id": 1}), "invalid_frame"),
-    (json.dumps({"type": "message.send", "client_msg_id": "e7", "body": "x" * 70000}), "frame_too_large"),
+    (
+        json.dumps({"type": "message.send", "client_msg_id": "e4", "body": "长" * 5001}),
+        "message_too_long",
+    ),
+    (
+        json.dumps({"type": "message.send", "client_msg_id": "e5", "body": "x", "private": True}),
+        "invalid_frame",
+    ),
+    (
+        json.dumps(
+            {"type": "message.send", "client_msg_id": "e6", "body": "x", "conversation_id": 1}
+        ),
+        "invalid_frame",
+    ),
+    (
+        json.dumps({"type": "message.send", "client_msg_id": "e7", "body": "x" * 70000}),
+        "frame_too_large",
+    ),
     (json.dumps({"type": "conversation.read", "seq": -1}), "invalid_frame"),
     (json.dumps({"type": "auth", "token": "again"}), "already_authenticated"),
 ]
@@ -149,7 +185,10 @@ def test_visitor_bad_frames_get_coded_errors_and_socket_stays_up(acme, raw, code
 AGENT_BAD_FRAMES = [
     ({"type": "auth", "token": "x"}, "unknown_type"),
     ({"type": "message.send", "client_msg_id": "a", "body": "x"}, "invalid_frame"),
-    ({"type": "message.send", "client_msg_id": "a", "body": "x", "conversation_id": 999999}, "not_found"),
+    (
+        {"type": "message.send", "client_msg_id": "a", "body": "x", "conversation_id": 999999},
+        "not_found",
+    ),
     ({"type": "conversation.read", "seq": 1}, "invalid_frame"),
     ({"type": "conversation.read", "seq": 1, "conversation_id": 999999}, "not_found"),
 ]
@@ -219,8 +258,12 @@ def test_bad_tokens_are_refused_with_reason_and_close(acme, other, kind, setting
 
 @pytest.mark.parametrize(
     "origin, key_kind",
-    [("https://evil.example", "good"), ("", "good"), ("http://127.0.0.1", "unknown"),
-     ("http://127.0.0.1", "inactive")],
+    [
+        ("https://evil.example", "good"),
+        ("", "good"),
+        ("http://127.0.0.1", "unknown"),
+        ("http://127.0.0.1", "inactive"),
+    ],
 )
 def test_visitor_handshake_refused_for_wrong_origin_or_key(acme, origin, key_kind):
     if key_kind == "inactive":
@@ -251,7 +294,9 @@ def test_wildcard_origin_pattern(acme):
 def test_agent_socket_requires_session_and_membership(acme, bob, charlie):
     async def scenario():
         anonymous, ok1, code1 = await open_agent(acme.pk, None)
-        outsider, ok2, code2 = await open_agent(acme.pk, await sync_to_async(session_cookie)(charlie.user))
+        outsider, ok2, code2 = await open_agent(
+            acme.pk, await sync_to_async(session_cookie)(charlie.user)
+        )
         foreign_origin, ok3, code3 = await open_agent(
             acme.pk, await sync_to_async(session_cookie)(bob.user), origin="https://evil.example"
         )
@@ -262,7 +307,9 @@ def test_agent_socket_requires_session_and_membership(acme, bob, charlie):
     assert foreign_origin[0] is False
 
 
-def test_other_merchant_agent_receives_nothing_and_cannot_write(acme, bob, charlie, channel_layer_kind):
+def test_other_merchant_agent_receives_nothing_and_cannot_write(
+    acme, bob, charlie, channel_layer_kind
+):
     visitor = factories.visitor(acme)
     bob_cookie = session_cookie(bob.user)
     charlie_cookie = session_cookie(charlie.user)
@@ -274,15 +321,29 @@ def test_other_merchant_agent_receives_nothing_and_cannot_write(acme, bob, charl
         agent, _, _ = await open_agent(acme.pk, bob_cookie)
         await receive_until(agent, "session.ready")
         comm, _ = await auth_visitor(acme, visitor)
-        await comm.send_json_to({"type": "message.send", "client_msg_id": "s1", "body": "secret 秘密"})
+        await comm.send_json_to(
+            {"type": "message.send", "client_msg_id": "s1", "body": "secret 秘密"}
+        )
         created, _ = await receive_until(agent, "message.created")
         conv_id = created["message"]["conversation_id"]
-        await agent.send_json_to({"type": "message.send", "client_msg_id": "s2", "body": "reply",
-                                  "conversation_id": conv_id})
+        await agent.send_json_to(
+            {
+                "type": "message.send",
+                "client_msg_id": "s2",
+                "body": "reply",
+                "conversation_id": conv_id,
+            }
+        )
         await receive_until(agent, "message.ack")
         # charlie tries to write into and read acme's conversation through his own socket
-        await spy.send_json_to({"type": "message.send", "client_msg_id": "x", "body": "hijack",
-                                "conversation_id": conv_id})
+        await spy.send_json_to(
+            {
+                "type": "message.send",
+                "client_msg_id": "x",
+                "body": "hijack",
+                "conversation_id": conv_id,
+            }
+        )
         error, seen = await receive_until(spy, "error")
         assert error["code"] == "not_found"
         await spy.send_json_to({"type": "conversation.read", "conversation_id": conv_id, "seq": 2})
@@ -377,7 +438,9 @@ def test_agent_read_frame_updates_unread_for_all_agents(acme, alice, bob, channe
         b, _, _ = await open_agent(acme.pk, cookies[1])
         await receive_until(a, "session.ready")
         await receive_until(b, "session.ready")
-        await b.send_json_to({"type": "conversation.read", "conversation_id": m.conversation_id, "seq": 1})
+        await b.send_json_to(
+            {"type": "conversation.read", "conversation_id": m.conversation_id, "seq": 1}
+        )
         # (Routing's conversation.updated, serving the queue as the agents connect, may come
         # first: wait for the one the read causes.)
         while True:

@@ -11,7 +11,6 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from conversations.models import Message
-from tests import factories
 from tests.wsclient import session_cookie
 
 
@@ -43,23 +42,35 @@ def test_chat_round_trip_through_daphne(daphne_server, acme, bob):
     cookie = session_cookie(bob.user).decode()
 
     async def scenario():
-        async with websockets.connect(
-            f"{daphne_server.ws_url}/ws/agent/{acme.pk}/",
-            origin=daphne_server.url, additional_headers={"Cookie": cookie},
-        ) as agent, websockets.connect(
-            daphne_server.ws_url + boot["ws_path"], origin=daphne_server.url
-        ) as visitor:
+        async with (
+            websockets.connect(
+                f"{daphne_server.ws_url}/ws/agent/{acme.pk}/",
+                origin=daphne_server.url,
+                additional_headers={"Cookie": cookie},
+            ) as agent,
+            websockets.connect(
+                daphne_server.ws_url + boot["ws_path"], origin=daphne_server.url
+            ) as visitor,
+        ):
             await recv_type(agent, "session.ready")
             await visitor.send(json.dumps({"type": "auth", "token": boot["token"]}))
             await recv_type(visitor, "session.ready")
-            await visitor.send(json.dumps(
-                {"type": "message.send", "client_msg_id": "live-1", "body": "实时 ✓"}))
+            await visitor.send(
+                json.dumps({"type": "message.send", "client_msg_id": "live-1", "body": "实时 ✓"})
+            )
             ack = await recv_type(visitor, "message.ack")
             created = await recv_type(agent, "message.created")
             assert created["message"]["id"] == ack["message"]["id"]
-            await agent.send(json.dumps({
-                "type": "message.send", "client_msg_id": "live-2", "body": "收到",
-                "conversation_id": created["message"]["conversation_id"]}))
+            await agent.send(
+                json.dumps(
+                    {
+                        "type": "message.send",
+                        "client_msg_id": "live-2",
+                        "body": "收到",
+                        "conversation_id": created["message"]["conversation_id"],
+                    }
+                )
+            )
             while True:
                 frame = await recv_type(visitor, "message.created")
                 if frame["message"]["seq"] == 2:
@@ -67,7 +78,10 @@ def test_chat_round_trip_through_daphne(daphne_server, acme, bob):
 
     reply = asyncio.run(scenario())
     assert reply["message"]["body"] == "收到"
-    assert list(Message.objects.order_by("seq").values_list("body", flat=True)) == ["实时 ✓", "收到"]
+    assert list(Message.objects.order_by("seq").values_list("body", flat=True)) == [
+        "实时 ✓",
+        "收到",
+    ]
 
 
 @pytest.mark.parametrize("case", ["bad_origin", "unknown_key", "agent_bad_origin"])
@@ -76,11 +90,19 @@ def test_refused_handshakes_are_http_403(daphne_server, acme, bob, case):
     acme.save()
     cookie = session_cookie(bob.user).decode()
     if case == "bad_origin":
-        url, origin, headers = f"{daphne_server.ws_url}/ws/visitor/?key={acme.widget_key}", "https://evil.example", {}
+        url, origin, headers = (
+            f"{daphne_server.ws_url}/ws/visitor/?key={acme.widget_key}",
+            "https://evil.example",
+            {},
+        )
     elif case == "unknown_key":
         url, origin, headers = f"{daphne_server.ws_url}/ws/visitor/?key=nope", daphne_server.url, {}
     else:
-        url, origin, headers = f"{daphne_server.ws_url}/ws/agent/{acme.pk}/", "https://evil.example", {"Cookie": cookie}
+        url, origin, headers = (
+            f"{daphne_server.ws_url}/ws/agent/{acme.pk}/",
+            "https://evil.example",
+            {"Cookie": cookie},
+        )
 
     async def scenario():
         with pytest.raises(InvalidStatus) as exc:

@@ -15,7 +15,7 @@ agent's sockets) and "visitor" (every tab of the visitor in the test).
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Annotated, Union
+from typing import Annotated
 
 import pytest
 from channels.layers import InMemoryChannelLayer, channel_layers
@@ -26,10 +26,12 @@ from conversations.models import Conversation, Message
 from merchants.models import Membership, Merchant
 from tests import factories
 from tests.conversations.routing_helpers import (  # noqa: F401 (english, fresh_realtime: autouse)
-    english, fresh_realtime, go_online,
+    english,
+    fresh_realtime,
+    go_online,
 )
 
-SERVER_FRAME = TypeAdapter(Annotated[Union[protocol.SERVER_FRAMES], Field(discriminator="type")])
+SERVER_FRAME = TypeAdapter(Annotated[protocol.SERVER_FRAMES, Field(discriminator="type")])
 
 
 class RecordingLayer(InMemoryChannelLayer):
@@ -106,8 +108,9 @@ def assigned_to(membership: Membership, visitor, committed) -> Conversation:
 def test_visitor_message_nobody_online_is_queued(acme, bob, published):
     visitor = factories.visitor(acme)
     with published(groups(acme, visitor, bob=bob)) as events:
-        services.message_send_by_visitor(merchant_id=acme.pk, visitor_id=visitor.pk,
-                                         client_msg_id="v-1", body="在吗？")
+        services.message_send_by_visitor(
+            merchant_id=acme.pk, visitor_id=visitor.pk, client_msg_id="v-1", body="在吗？"
+        )
     assert events == [
         ("agents", "message.created"),
         ("agents", "conversation.updated"),
@@ -124,8 +127,9 @@ def test_visitor_message_assigned_to_the_online_agent(acme, bob, published):
     go_online(bob)
     visitor = factories.visitor(acme)
     with published(groups(acme, visitor, bob=bob)) as events:
-        services.message_send_by_visitor(merchant_id=acme.pk, visitor_id=visitor.pk,
-                                         client_msg_id="v-1", body="在吗？")
+        services.message_send_by_visitor(
+            merchant_id=acme.pk, visitor_id=visitor.pk, client_msg_id="v-1", body="在吗？"
+        )
     assert events == [
         ("agents", "message.created"),
         ("agents", "conversation.updated"),
@@ -172,18 +176,22 @@ def test_private_note_never_reaches_the_visitor(acme, bob, committed, published)
     assert no_visitor_group(events)
 
 
-def test_the_capture_would_catch_a_note_sent_to_the_visitor(acme, bob, committed, published,
-                                                            monkeypatch):
+def test_the_capture_would_catch_a_note_sent_to_the_visitor(
+    acme, bob, committed, published, monkeypatch
+):
     """The check above can fail: with recipients chosen wrongly (a note fanned out like a
     reply), the capture sees the visitor group."""
     visitor = factories.visitor(acme)
     conversation = assigned_to(bob, visitor, committed)
 
     def careless(message, conversation):
-        for group in (realtime.agents_group(conversation.merchant_id),
-                      realtime.visitor_group(conversation.visitor_id)):
-            realtime.publish_on_commit(group, protocol.MessageCreatedFrame(
-                message=realtime.message_out(message)))
+        for group in (
+            realtime.agents_group(conversation.merchant_id),
+            realtime.visitor_group(conversation.visitor_id),
+        ):
+            realtime.publish_on_commit(
+                group, protocol.MessageCreatedFrame(message=realtime.message_out(message))
+            )
 
     monkeypatch.setattr(realtime, "message_created", careless)
     with published(groups(acme, visitor, bob=bob)) as events:
@@ -196,16 +204,18 @@ def test_bot_answer_and_bot_note(acme, bob, committed, published):
     conversation = assigned_to(bob, visitor, committed)
     labels = groups(acme, visitor, bob=bob)
     with published(labels) as answer:
-        services.message_send_by_bot(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                     body="满99元包邮。")
+        services.message_send_by_bot(
+            merchant_id=acme.pk, conversation_id=conversation.pk, body="满99元包邮。"
+        )
     assert answer == [
         ("agents", "message.created"),
         ("agents", "conversation.updated"),
         ("visitor", "message.created"),
     ]
     with published(labels) as note:
-        services.message_send_by_bot(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                     body="转人工：访客要求", note=True)
+        services.message_send_by_bot(
+            merchant_id=acme.pk, conversation_id=conversation.pk, body="转人工：访客要求", note=True
+        )
     assert note == [
         ("agents", "message.created"),
         ("agents", "conversation.updated"),
@@ -217,12 +227,19 @@ def test_visitor_frame_leaves_out_what_only_agents_see(acme, bob, published):
     """The visitor's copy of their own message carries no sentiment; the agents' copy may."""
     visitor = factories.visitor(acme)
     with published(groups(acme, visitor)):
-        services.message_send_by_visitor(merchant_id=acme.pk, visitor_id=visitor.pk,
-                                         client_msg_id="v-1", body="太差了，气死我了")
-    to_visitor = [m["frame"] for g, m in RecordingLayer.sent
-                  if g == realtime.visitor_group(visitor.pk) and m["type"] == "message.created"]
-    to_agents = [m["frame"] for g, m in RecordingLayer.sent
-                 if g == realtime.agents_group(acme.pk) and m["type"] == "message.created"]
+        services.message_send_by_visitor(
+            merchant_id=acme.pk, visitor_id=visitor.pk, client_msg_id="v-1", body="太差了，气死我了"
+        )
+    to_visitor = [
+        m["frame"]
+        for g, m in RecordingLayer.sent
+        if g == realtime.visitor_group(visitor.pk) and m["type"] == "message.created"
+    ]
+    to_agents = [
+        m["frame"]
+        for g, m in RecordingLayer.sent
+        if g == realtime.agents_group(acme.pk) and m["type"] == "message.created"
+    ]
     assert to_visitor[0]["message"]["sentiment_label"] == ""
     assert to_visitor[0]["message"]["sentiment_score"] is None
     assert to_agents[0]["message"]["sentiment_label"] != ""
@@ -235,8 +252,9 @@ def test_agent_reads(acme, bob, committed, published):
     visitor = factories.visitor(acme)
     conversation = assigned_to(bob, visitor, committed)
     with published(groups(acme, visitor, bob=bob)) as events:
-        services.conversation_mark_read_by_agent(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                                 seq=1, user_id=bob.user_id)
+        services.conversation_mark_read_by_agent(
+            merchant_id=acme.pk, conversation_id=conversation.pk, seq=1, user_id=bob.user_id
+        )
     assert events == [
         ("agents", "conversation.updated"),
         ("agents", "conversation.read"),
@@ -249,8 +267,9 @@ def test_visitor_reads(acme, bob, committed, published):
     conversation = assigned_to(bob, visitor, committed)
     factories.agent_message(bob, conversation.pk, "您好")
     with published(groups(acme, visitor, bob=bob)) as events:
-        services.conversation_mark_read_by_visitor(merchant_id=acme.pk, visitor_id=visitor.pk,
-                                                   conversation_id=conversation.pk, seq=2)
+        services.conversation_mark_read_by_visitor(
+            merchant_id=acme.pk, visitor_id=visitor.pk, conversation_id=conversation.pk, seq=2
+        )
     assert events == [
         ("agents", "conversation.read"),
         ("visitor", "conversation.read"),
@@ -260,16 +279,26 @@ def test_visitor_reads(acme, bob, committed, published):
 def test_page_view_reaches_agents_only(acme, published):
     visitor = factories.visitor(acme)
     with published(groups(acme, visitor)) as events:
-        services.visitor_page_view(merchant_id=acme.pk, visitor_id=visitor.pk,
-                                   url="https://shop.example.com/cart", title="购物车")
+        services.visitor_page_view(
+            merchant_id=acme.pk,
+            visitor_id=visitor.pk,
+            url="https://shop.example.com/cart",
+            title="购物车",
+        )
     assert events == [("agents", "visitor.updated")]
 
 
 def test_leave_a_message_form(acme, bob, published):
     visitor = factories.visitor(acme)
     with published(groups(acme, visitor, bob=bob)) as events:
-        services.offline_message_create(merchant_id=acme.pk, visitor_id=visitor.pk, name="张三",
-                                        email="zhang@example.com", body="请回电", client_msg_id="o-1")
+        services.offline_message_create(
+            merchant_id=acme.pk,
+            visitor_id=visitor.pk,
+            name="张三",
+            email="zhang@example.com",
+            body="请回电",
+            client_msg_id="o-1",
+        )
     assert events == [
         ("agents", "visitor.updated"),  # the name and contact they left
         ("agents", "message.created"),
@@ -302,8 +331,9 @@ def test_claim_from_the_queue(acme, bob, queued, published):
     labels = groups(acme, first, bob=bob)
     labels[realtime.visitor_group(second.pk)] = "visitor 2"
     with published(labels) as events:
-        services.conversation_claim(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                   user_id=bob.user_id)
+        services.conversation_claim(
+            merchant_id=acme.pk, conversation_id=conversation.pk, user_id=bob.user_id
+        )
     assert events == [
         ("agents", "routing.event"),
         ("visitor", "conversation.state"),
@@ -320,9 +350,13 @@ def test_transfer_with_a_note(acme, alice, bob, committed, published):
     visitor = factories.visitor(acme)
     conversation = assigned_to(bob, visitor, committed)
     with published(groups(acme, visitor, bob=bob, carol=carol)) as events:
-        services.conversation_transfer(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                      actor_user_id=bob.user_id, to_user_id=carol.user_id,
-                                      note="老客户，要退货")
+        services.conversation_transfer(
+            merchant_id=acme.pk,
+            conversation_id=conversation.pk,
+            actor_user_id=bob.user_id,
+            to_user_id=carol.user_id,
+            note="老客户，要退货",
+        )
     assert events == [
         # The note is private: agents only.
         ("agents", "message.created"),
@@ -341,16 +375,24 @@ def test_resolve_and_reopen(acme, bob, committed, published):
     conversation = assigned_to(bob, visitor, committed)
     labels = groups(acme, visitor, bob=bob)
     with published(labels) as resolved:
-        services.conversation_set_status(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                        actor_user_id=bob.user_id, status="resolved")
+        services.conversation_set_status(
+            merchant_id=acme.pk,
+            conversation_id=conversation.pk,
+            actor_user_id=bob.user_id,
+            status="resolved",
+        )
     assert resolved == [
         ("agents", "routing.event"),
         ("agents", "conversation.updated"),
         ("visitor", "conversation.state"),
     ]
     with published(labels) as reopened:
-        services.conversation_set_status(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                        actor_user_id=bob.user_id, status="open")
+        services.conversation_set_status(
+            merchant_id=acme.pk,
+            conversation_id=conversation.pk,
+            actor_user_id=bob.user_id,
+            status="open",
+        )
     # Reopened, then routed again (sticky: back to bob, who reopened it and needs no notice).
     assert reopened == [
         ("agents", "routing.event"),
@@ -397,5 +439,13 @@ def test_every_server_frame_type_is_known_to_the_capture():
     """The schema check above uses protocol.SERVER_FRAMES: a frame class missing there would
     make its events fail here instead of passing unchecked."""
     types = {cls.model_fields["type"].default for cls in protocol.SERVER_FRAMES}
-    assert {"message.created", "conversation.updated", "conversation.read", "visitor.updated",
-            "routing.event", "queue.changed", "conversation.state", "notification"} <= types
+    assert {
+        "message.created",
+        "conversation.updated",
+        "conversation.read",
+        "visitor.updated",
+        "routing.event",
+        "queue.changed",
+        "conversation.state",
+        "notification",
+    } <= types

@@ -62,11 +62,16 @@ def shop(acme, monkeypatch):
     """Acme with the bot answering first and a RecordingEngine as its knowledge base."""
     Merchant.objects.filter(pk=acme.pk).update(bot_mode=Merchant.BotMode.BOT_FIRST)
     acme.refresh_from_db()
-    faqs = {q: Faq.objects.create(merchant=acme, question=f"问题 {q}", answer=f"answer {q}")
-            for q in QUESTIONS}
+    faqs = {
+        q: Faq.objects.create(merchant=acme, question=f"问题 {q}", answer=f"answer {q}")
+        for q in QUESTIONS
+    }
     acme.engine = RecordingEngine(faqs)
-    monkeypatch.setattr(kb_selectors, "engine_for", lambda *, merchant_id: (
-        acme.engine if merchant_id == acme.pk else None))
+    monkeypatch.setattr(
+        kb_selectors,
+        "engine_for",
+        lambda *, merchant_id: acme.engine if merchant_id == acme.pk else None,
+    )
     return acme
 
 
@@ -75,16 +80,22 @@ def store_without_step(visitor, bodies) -> Conversation:
     with pipeline.collecting() as collected:
         for body in bodies:
             services.message_send_by_visitor(
-                merchant_id=visitor.merchant_id, visitor_id=visitor.pk,
-                client_msg_id=f"c-{body}", body=body)
+                merchant_id=visitor.merchant_id,
+                visitor_id=visitor.pk,
+                client_msg_id=f"c-{body}",
+                body=body,
+            )
     conversation = Conversation.objects.get(visitor=visitor)
     assert collected == [(visitor.merchant_id, conversation.pk)]
     return conversation
 
 
 def bot_bodies(conversation: Conversation) -> list[str]:
-    return list(conversation.messages.filter(sender_kind="bot").order_by("seq")
-                .values_list("body", flat=True))
+    return list(
+        conversation.messages.filter(sender_kind="bot")
+        .order_by("seq")
+        .values_list("body", flat=True)
+    )
 
 
 def test_two_runners_racing_on_one_conversation_handle_each_message_once_in_order(shop):
@@ -101,9 +112,12 @@ def test_two_runners_racing_on_one_conversation_handle_each_message_once_in_orde
     def runner():
         try:
             start.wait()
-            handled.append(pipeline.visitor_messages_process(
-                merchant_id=shop.pk, conversation_id=conversation.pk))
-        except Exception as exc:  # noqa: BLE001 - reported below
+            handled.append(
+                pipeline.visitor_messages_process(
+                    merchant_id=shop.pk, conversation_id=conversation.pk
+                )
+            )
+        except Exception as exc:
             errors.append(exc)
         finally:
             close_old_connections()
@@ -124,8 +138,9 @@ def test_two_runners_racing_on_one_conversation_handle_each_message_once_in_orde
     assert conversation.pipeline_seq == conversation.last_seq == 8
     assert conversation.pipeline_pending_since is None
     # A third run, late (a sweep, a retried signal): nothing left to do.
-    assert pipeline.visitor_messages_process(
-        merchant_id=shop.pk, conversation_id=conversation.pk) == 0
+    assert (
+        pipeline.visitor_messages_process(merchant_id=shop.pk, conversation_id=conversation.pk) == 0
+    )
     assert pipeline.visitor_messages_sweep() == 0
     assert len(bot_bodies(conversation)) == 4
 
@@ -150,8 +165,9 @@ def test_messages_sent_back_to_back_are_answered_once_each_in_order(shop):
     answers, rest = run(scenario())
     assert [a["body"] for a in answers] == [f"answer {q}" for q in QUESTIONS]
     assert [a["seq"] for a in answers] == sorted(a["seq"] for a in answers)
-    assert not [f for f in rest if f["type"] == "message.created"
-                and f["message"]["sender_kind"] == "bot"]
+    assert not [
+        f for f in rest if f["type"] == "message.created" and f["message"]["sender_kind"] == "bot"
+    ]
     assert shop.engine.questions_asked() == QUESTIONS
     conversation = Conversation.objects.get(visitor=visitor)
     assert bot_bodies(conversation) == [f"answer {q}" for q in QUESTIONS]
@@ -186,8 +202,10 @@ def test_a_slow_bot_turn_does_not_delay_another_visitors_ack(shop, other):
         return quick_ack, slow_ack, answered, answer
 
     quick_ack, slow_ack, answered, answer = run(scenario())
-    print(f"\nbystander ack {quick_ack * 1000:.0f} ms, asker ack {slow_ack * 1000:.0f} ms, "
-          f"bot answer {answered * 1000:.0f} ms (engine sleeps 1000 ms)")
+    print(
+        f"\nbystander ack {quick_ack * 1000:.0f} ms, asker ack {slow_ack * 1000:.0f} ms, "
+        f"bot answer {answered * 1000:.0f} ms (engine sleeps 1000 ms)"
+    )
     assert answer["message"]["body"] == "answer q1"
     assert answered >= 1.0
     # Neither ack waits for the bot: before the step left the database thread, both came
@@ -242,9 +260,19 @@ class HeldDaphne:
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "tests.conversations.pipeline_held_asgi:application"],
-            cwd=ROOT, env=child_env(HOLD_PIPELINE_SECONDS="60"), stdout=self._log,
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "tests.conversations.pipeline_held_asgi:application",
+            ],
+            cwd=ROOT,
+            env=child_env(HOLD_PIPELINE_SECONDS="60"),
+            stdout=self._log,
             stderr=subprocess.STDOUT,
         )
         wait_for_http(f"http://127.0.0.1:{self.port}/healthz", proc=self.proc)
@@ -259,10 +287,12 @@ class HeldDaphne:
 
 
 def test_kill_9_before_the_step_then_the_sweep_handles_the_message_once(
-        acme, tmp_path, start_celery_worker):
+    acme, tmp_path, start_celery_worker
+):
     visitor = factories.visitor(acme)
     server = HeldDaphne(tmp_path / "daphne.log")
     try:
+
         async def send_one():
             async with websockets.connect(
                 f"ws://127.0.0.1:{server.port}/ws/visitor/?key={acme.widget_key}",
@@ -270,8 +300,9 @@ def test_kill_9_before_the_step_then_the_sweep_handles_the_message_once(
             ) as ws:
                 token = visitor_token_issue(merchant_id=acme.pk, visitor_id=visitor.pk)
                 await ws.send(json.dumps({"type": "auth", "token": token, "last_seq": 0}))
-                await ws.send(json.dumps({"type": "message.send", "client_msg_id": "k1",
-                                          "body": "有人吗"}))
+                await ws.send(
+                    json.dumps({"type": "message.send", "client_msg_id": "k1", "body": "有人吗"})
+                )
                 while True:
                     frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
                     if frame["type"] == "message.ack":
@@ -296,8 +327,12 @@ def test_kill_9_before_the_step_then_the_sweep_handles_the_message_once(
 
     def sweep_results() -> list[int]:
         """What each finished pipeline_sweep task returned (messages it handled)."""
-        return [int(n) for n in re.findall(
-            r"pipeline_sweep\[[^\]]+\] succeeded in [\d.]+s: (\d+)", worker.log())]
+        return [
+            int(n)
+            for n in re.findall(
+                r"pipeline_sweep\[[^\]]+\] succeeded in [\d.]+s: (\d+)", worker.log()
+            )
+        ]
 
     pipeline.pipeline_sweep.delay()
     worker.wait_for(lambda: len(sweep_results()) == 1, 30, "the sweep did not run")
@@ -308,8 +343,9 @@ def test_kill_9_before_the_step_then_the_sweep_handles_the_message_once(
     assert conversation.queued_at is not None
     assert conversation.pipeline_seq == conversation.last_seq == 1
     assert conversation.pipeline_pending_since is None
-    assert list(RoutingEvent.objects.filter(conversation=conversation)
-                .values_list("kind", flat=True)) == [RoutingEvent.Kind.QUEUED]
+    assert list(
+        RoutingEvent.objects.filter(conversation=conversation).values_list("kind", flat=True)
+    ) == [RoutingEvent.Kind.QUEUED]
 
 
 # --- Failures -----------------------------------------------------------------------------------
@@ -326,8 +362,9 @@ def test_a_database_error_leaves_the_message_for_a_retry(acme, monkeypatch):
         raise OperationalError(1213, "Deadlock found when trying to get lock")
 
     monkeypatch.setattr(pipeline, "_bot_or_router", deadlocked)
-    assert pipeline.visitor_messages_process(
-        merchant_id=acme.pk, conversation_id=conversation.pk) == 0
+    assert (
+        pipeline.visitor_messages_process(merchant_id=acme.pk, conversation_id=conversation.pk) == 0
+    )
     conversation.refresh_from_db()
     assert conversation.pipeline_seq == 0 and conversation.pipeline_pending_since is not None
     monkeypatch.setattr(pipeline, "_bot_or_router", real)
@@ -339,7 +376,8 @@ def test_a_database_error_leaves_the_message_for_a_retry(acme, monkeypatch):
 
 
 def test_a_bug_is_logged_and_passed_over_so_later_messages_still_get_their_step(
-        shop, monkeypatch, caplog):
+    shop, monkeypatch, caplog
+):
     visitor = factories.visitor(shop)
     conversation = store_without_step(visitor, ["q1", "q2"])
     real = pipeline._bot_or_router
@@ -351,8 +389,9 @@ def test_a_bug_is_logged_and_passed_over_so_later_messages_still_get_their_step(
 
     first_id = conversation.messages.get(seq=1).pk
     monkeypatch.setattr(pipeline, "_bot_or_router", broken_once)
-    assert pipeline.visitor_messages_process(
-        merchant_id=shop.pk, conversation_id=conversation.pk) == 1
+    assert (
+        pipeline.visitor_messages_process(merchant_id=shop.pk, conversation_id=conversation.pk) == 1
+    )
     assert "post-commit step failed" in caplog.text
     conversation.refresh_from_db()
     assert conversation.pipeline_seq == conversation.last_seq

@@ -11,8 +11,13 @@ from conversations import presence
 from conversations.tokens import visitor_token_issue
 from merchants.models import Membership
 from tests import factories
-from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
-from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
+from tests.conversations.realtime_helpers import (
+    agent_sock,
+    fresh_realtime,  # noqa: F401 (autouse)
+    quiet_all,
+    run,
+    visitor_sock,
+)
 from tests.wsclient import open_visitor, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +54,10 @@ def test_agent_online_away_offline_across_tabs(acme, alice, bob, charlie, channe
         tab1 = await agent_sock(acme.pk, cookies["bob"], "bob1")
         assert statuses(tab1.ready)[bob_id] == ("Bob", "online")
         assert (await watcher.until_match(presence_of(bob_id)))["agent"] == {
-            "user_id": bob_id, "name": "Bob", "status": "online"}
+            "user_id": bob_id,
+            "name": "Bob",
+            "status": "online",
+        }
         tab2 = await agent_sock(acme.pk, cookies["bob"], "bob2")
         await quiet_all(watcher, tab1, tab2)
 
@@ -58,8 +66,7 @@ def test_agent_online_away_offline_across_tabs(acme, alice, bob, charlie, channe
         # Every tab of bob, this one included, shows the same status.
         assert (await tab1.until_match(presence_of(bob_id)))["agent"]["status"] == "away"
         assert (await tab2.until_match(presence_of(bob_id)))["agent"]["status"] == "away"
-        assert await sync_to_async(
-            lambda: Membership.objects.get(pk=bob.pk).is_away)() is True
+        assert await sync_to_async(lambda: Membership.objects.get(pk=bob.pk).is_away)() is True
 
         # Closing the tab that did not set "away" leaves bob connected and still away.
         await tab2.close()
@@ -79,8 +86,11 @@ def test_agent_online_away_offline_across_tabs(acme, alice, bob, charlie, channe
 
         got = await quiet_all(spy, guest)
         assert got == {"charlie": [], "visitor": []}
-        assert not [f for f in spy.log + guest.log if f["type"] == "presence.changed"
-                    and f["agent"]["user_id"] != charlie.user_id]
+        assert not [
+            f
+            for f in spy.log + guest.log
+            if f["type"] == "presence.changed" and f["agent"]["user_id"] != charlie.user_id
+        ]
         assert not [f for f in guest.log if f["type"] == "presence.changed"]
         for sock in (watcher, spy, guest):
             await sock.close()
@@ -106,8 +116,9 @@ def test_presence_set_invalid_status_changes_nothing(acme, bob):
     assert Membership.objects.get(pk=bob.pk).is_away is False
 
 
-def test_session_ready_lists_only_this_merchants_agents(acme, other, alice, bob, charlie,
-                                                         channel_layer_kind):
+def test_session_ready_lists_only_this_merchants_agents(
+    acme, other, alice, bob, charlie, channel_layer_kind
+):
     # dave works for both merchants, is connected to other only; erin left acme.
     dave_acme = factories.member(acme, "dave", display_name="Dave")
     factories.member(other, "dave", display_name="Dave at Other")
@@ -129,7 +140,9 @@ def test_session_ready_lists_only_this_merchants_agents(acme, other, alice, bob,
         ]
         # The other side sees its own staff only.
         assert {a["user_id"]: a["status"] for a in dave_at_other.ready["agents"]} == {
-            charlie.user_id: "online", dave_acme.user_id: "online"}
+            charlie.user_id: "online",
+            dave_acme.user_id: "online",
+        }
         await quiet_all(spy, dave_at_other, tab)
 
         dave_at_acme = await agent_sock(acme.pk, cookies["dave"], "dave@acme")
@@ -175,7 +188,9 @@ def test_visitor_online_on_first_socket_offline_after_last(acme, bob, charlie, c
         await tab2.send({"type": "page.view", "url": "https://shop.example/b", "title": "B"})
         moved = await agent.until_match(about_visitor)
         assert (moved["visitor"]["page_url"], moved["visitor"]["online"]) == (
-            "https://shop.example/b", True)
+            "https://shop.example/b",
+            True,
+        )
         assert await quiet_all(agent) == {"bob": []}  # the second tab is not a second "online"
 
         await tab2.close()
@@ -201,8 +216,11 @@ def test_visitor_online_on_first_socket_offline_after_last(acme, bob, charlie, c
 
 
 def watchdogs() -> list[asyncio.Task]:
-    return [t for t in asyncio.all_tasks() if not t.done()
-            and getattr(t.get_coro(), "__qualname__", "") == "FrameConsumer._watch"]
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and getattr(t.get_coro(), "__qualname__", "") == "FrameConsumer._watch"
+    ]
 
 
 def test_agent_socket_killed_without_disconnect_expires(acme, alice, bob, store_kind, monkeypatch):
@@ -233,8 +251,9 @@ def test_agent_socket_killed_without_disconnect_expires(acme, alice, bob, store_
     run(scenario())
 
 
-def test_short_ttl_entries_expire_for_agents_visitors_and_viewers(acme, alice, bob, store_kind,
-                                                                   settings):
+def test_short_ttl_entries_expire_for_agents_visitors_and_viewers(
+    acme, alice, bob, store_kind, settings
+):
     settings.WS_MAX_SOCKETS_PER_VISITOR = 1
     visitor = factories.visitor(acme)
     conversation_id = factories.visitor_message(visitor, "hi").conversation_id
@@ -258,8 +277,9 @@ def test_short_ttl_entries_expire_for_agents_visitors_and_viewers(acme, alice, b
         # Ghosts of sockets that died without a disconnect, living 0.4 s.
         await store.add(presence._agent_key(acme.pk, alice.user_id), "ghost-a", ttl=0.4)
         await store.add(presence._visitor_key(acme.pk, visitor.pk), "ghost-v", ttl=0.4)
-        await store.add(presence._viewers_key(acme.pk, conversation_id),
-                        f"{alice.user_id}:1:ghost-a", ttl=0.4)
+        await store.add(
+            presence._viewers_key(acme.pk, conversation_id), f"{alice.user_id}:1:ghost-a", ttl=0.4
+        )
 
         tab = await agent_sock(acme.pk, cookie, "bob")
         assert statuses(tab.ready)[alice.user_id][1] == "online"
@@ -267,7 +287,9 @@ def test_short_ttl_entries_expire_for_agents_visitors_and_viewers(acme, alice, b
         await tab.send({"type": "conversation.view", "conversation_id": conversation_id})
         listed = await tab.until_match(viewers_of)
         assert [(v["user_id"], v["typing"]) for v in listed["viewers"]] == [
-            (alice.user_id, True), (bob.user_id, False)]
+            (alice.user_id, True),
+            (bob.user_id, False),
+        ]
         await tab.close()
 
         await asyncio.sleep(0.6)
@@ -326,12 +348,21 @@ def test_a_consumer_that_fails_still_frees_its_presence(acme):
 
     async def scenario():
         sock = await visitor_sock(acme, visitor)
-        assert await sync_to_async(presence.visitors_online)(acme.pk, [visitor.pk]) == {visitor.pk: True}
+        assert await sync_to_async(presence.visitors_online)(acme.pk, [visitor.pk]) == {
+            visitor.pk: True
+        }
         # A forwarded frame that cannot be sent (not JSON-serialisable) makes dispatch raise.
-        await get_channel_layer().group_send(realtime.visitor_group(visitor.pk), {
-            "type": "conversation.state", "frame": {"type": "conversation.state", "bad": object()}})
+        await get_channel_layer().group_send(
+            realtime.visitor_group(visitor.pk),
+            {
+                "type": "conversation.state",
+                "frame": {"type": "conversation.state", "bad": object()},
+            },
+        )
         with pytest.raises(TypeError):
             await sock.comm.wait(5)
-        assert await sync_to_async(presence.visitors_online)(acme.pk, [visitor.pk]) == {visitor.pk: False}
+        assert await sync_to_async(presence.visitors_online)(acme.pk, [visitor.pk]) == {
+            visitor.pk: False
+        }
 
     run(scenario())

@@ -18,7 +18,9 @@ def test_protocol_doc_is_up_to_date():
 
 def test_every_frame_and_error_code_is_documented():
     text = DOC.read_text(encoding="utf-8")
-    for frame in protocol.VISITOR_CLIENT_FRAMES + protocol.AGENT_CLIENT_FRAMES + protocol.SERVER_FRAMES:
+    for frame in (
+        protocol.VISITOR_CLIENT_FRAMES + protocol.AGENT_CLIENT_FRAMES + protocol.SERVER_FRAMES
+    ):
         name = frame.model_fields["type"].annotation.__args__[0]
         assert f"### `{name}`" in text
         assert frame.__doc__, f"{frame.__name__} needs a docstring: it is its documentation"
@@ -46,8 +48,11 @@ def test_error_codes_used_in_code_are_declared():
 
     root = Path(settings.BASE_DIR)
     used = set()
-    paths = [*(root / "conversations" / "consumers").glob("*.py"),
-             *(root / "conversations" / "services").glob("*.py"), root / "conversations" / "tokens.py"]
+    paths = [
+        *(root / "conversations" / "consumers").glob("*.py"),
+        *(root / "conversations" / "services").glob("*.py"),
+        root / "conversations" / "tokens.py",
+    ]
     for path in paths:
         used |= set(re.findall(r"ErrorCode\.([A-Z_]+)", path.read_text()))
     declared = {k for k in vars(protocol.ErrorCode) if k.isupper()}
@@ -58,7 +63,7 @@ def test_sockets_forward_exactly_the_event_frames_of_the_catalogue():
     """A group event reaches the client as it is only when protocol.py calls it an event frame;
     the frames that answer one socket are never forwarded from a group."""
     events = {protocol.frame_type(frame) for frame in protocol.EVENT_FRAMES}
-    assert consumers.FORWARDED == events
+    assert events == consumers.FORWARDED
     assert set(protocol.EVENT_FRAMES) <= set(protocol.SERVER_FRAMES)
     replies = {protocol.frame_type(frame) for frame in protocol.SERVER_FRAMES} - events
     assert replies == {"session.ready", "history", "message.ack", "resume.done", "pong", "error"}

@@ -14,8 +14,13 @@ from conversations import services
 from conversations.models import Conversation, Message, Visitor, VisitorPageView
 from conversations.tokens import visitor_token_issue
 from tests import factories
-from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
-from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
+from tests.conversations.realtime_helpers import (
+    agent_sock,
+    fresh_realtime,  # noqa: F401 (autouse)
+    quiet_all,
+    run,
+    visitor_sock,
+)
 from tests.wsclient import open_visitor, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,11 +36,17 @@ def world(acme, other, alice, bob, charlie):
     vb = factories.visitor(acme, name="访客B")
     vo = factories.visitor(other, name="Other visitor")
     return SimpleNamespace(
-        acme=acme, other=other, va=va, vb=vb, vo=vo,
+        acme=acme,
+        other=other,
+        va=va,
+        vb=vb,
+        vo=vo,
         ca=factories.visitor_message(va, "hello").conversation_id,
         cb=factories.visitor_message(vb, "b's question").conversation_id,
         co=factories.visitor_message(vo, "other's secret").conversation_id,
-        alice=alice, bob=bob, charlie=charlie,
+        alice=alice,
+        bob=bob,
+        charlie=charlie,
         cookies={m.user.username: session_cookie(m.user) for m in (alice, bob, charlie)},
     )
 
@@ -66,9 +77,7 @@ async def close_all(s) -> None:
 
 
 @pytest.mark.slow  # more than ~2 s of waiting on timers
-def test_resume_replays_every_later_message_per_conversation_with_notes_in_pages(
-    acme, other, bob
-):
+def test_resume_replays_every_later_message_per_conversation_with_notes_in_pages(acme, other, bob):
     v1, v2, v3 = (factories.visitor(acme) for _ in range(3))
     c1 = factories.visitor_message(v1, "one").conversation_id
     factories.agent_message(bob, c1, "note", private=True)
@@ -85,9 +94,18 @@ def test_resume_replays_every_later_message_per_conversation_with_notes_in_pages
         agent = await agent_sock(acme.pk, cookie)
         await agent.drain()
         start = len(agent.log)
-        await agent.send({"type": "resume", "conversations": {
-            str(c1): 1, str(c2): 0, str(c3): 1, str(foreign): 0, "999999": 0,
-        }})
+        await agent.send(
+            {
+                "type": "resume",
+                "conversations": {
+                    str(c1): 1,
+                    str(c2): 0,
+                    str(c3): 1,
+                    str(foreign): 0,
+                    "999999": 0,
+                },
+            }
+        )
         await agent.until("resume.done")
         assert await agent.drain() == []
         await agent.close()
@@ -98,7 +116,8 @@ def test_resume_replays_every_later_message_per_conversation_with_notes_in_pages
     first, page1, page2 = frames[:3]
     assert first["conversation_id"] == c1 and first["has_more"] is False
     assert [(m["seq"], m["body"], m["private"]) for m in first["messages"]] == [
-        (2, "note", True), (3, "three", False),
+        (2, "note", True),
+        (3, "three", False),
     ]
     assert page1["conversation_id"] == c2 and page1["has_more"] is True
     assert [m["seq"] for m in page1["messages"]] == list(range(1, 201))
@@ -127,12 +146,15 @@ def test_resume_of_only_foreign_or_unknown_ids_still_answers_done(acme, other, b
     assert not [f for f in log if f["type"] in ("history", "error")]
 
 
-@pytest.mark.parametrize("conversations, field", [
-    ({str(i): 0 for i in range(1, 202)}, "conversations"),
-    ({"1": -1}, "conversations.1"),
-    ({"abc": 0}, "conversations.abc"),
-    ([1, 2], "conversations"),
-])
+@pytest.mark.parametrize(
+    "conversations, field",
+    [
+        ({str(i): 0 for i in range(1, 202)}, "conversations"),
+        ({"1": -1}, "conversations.1"),
+        ({"abc": 0}, "conversations.abc"),
+        ([1, 2], "conversations"),
+    ],
+)
 def test_resume_invalid_is_invalid_frame(acme, bob, conversations, field):
     cookie = session_cookie(bob.user)
 
@@ -173,8 +195,13 @@ def test_visitor_typing_reaches_only_this_merchants_agents(world, channel_layer_
         s = await cast(w)
         await s.va.send({"type": "typing", "text": "我想问 <b>价格</b>"})
         expected = {
-            "type": "typing", "conversation_id": w.ca, "sender_kind": "visitor", "user_id": None,
-            "name": "", "active": True, "text": "我想问 <b>价格</b>",
+            "type": "typing",
+            "conversation_id": w.ca,
+            "sender_kind": "visitor",
+            "user_id": None,
+            "name": "",
+            "active": True,
+            "text": "我想问 <b>价格</b>",
         }
         assert await s.bob.until("typing") == expected
         got = await quiet_all(*vars(s).values())
@@ -196,8 +223,9 @@ def test_visitor_typing_reaches_only_this_merchants_agents(world, channel_layer_
         assert error["code"] == "invalid_frame" and "conversation_id" in error["fields"]
         got = await quiet_all(*vars(s).values())
         assert all(got[n] == [] for n in ("va2", "vb", "charlie", "vo")), got
-        assert not [f for f in got["bob"] + got["alice"]
-                    if f["type"] == "typing" and f["text"] == "x"]
+        assert not [
+            f for f in got["bob"] + got["alice"] if f["type"] == "typing" and f["text"] == "x"
+        ]
         await close_all(s)
 
     run(scenario())
@@ -205,8 +233,9 @@ def test_visitor_typing_reaches_only_this_merchants_agents(world, channel_layer_
 
 
 @pytest.mark.slow  # more than ~2 s of waiting on timers
-def test_agent_typing_reaches_visitor_without_identity_and_agents_with_name(world,
-                                                                            channel_layer_kind):
+def test_agent_typing_reaches_visitor_without_identity_and_agents_with_name(
+    world, channel_layer_kind
+):
     w = world
     before = Message.objects.count()
 
@@ -214,8 +243,13 @@ def test_agent_typing_reaches_visitor_without_identity_and_agents_with_name(worl
         s = await cast(w)
         await s.bob.send({"type": "typing", "conversation_id": w.ca, "active": True})
         to_visitor = {
-            "type": "typing", "conversation_id": w.ca, "sender_kind": "agent", "user_id": None,
-            "name": "", "active": True, "text": None,
+            "type": "typing",
+            "conversation_id": w.ca,
+            "sender_kind": "agent",
+            "user_id": None,
+            "name": "",
+            "active": True,
+            "text": None,
         }
         assert await s.va.until("typing") == to_visitor
         to_agent = await s.alice.until("typing")
@@ -249,8 +283,9 @@ def test_agent_typing_reaches_visitor_without_identity_and_agents_with_name(worl
     assert Message.objects.count() == before
 
 
-def test_visitor_typing_before_a_conversation_is_dropped_then_reaches_agents(acme, bob,
-                                                                            channel_layer_kind):
+def test_visitor_typing_before_a_conversation_is_dropped_then_reaches_agents(
+    acme, bob, channel_layer_kind
+):
     visitor = factories.visitor(acme)
     cookie = session_cookie(bob.user)
 
@@ -326,10 +361,15 @@ def test_page_trail_is_bounded(acme, bob, monkeypatch):
         agent = await agent_sock(acme.pk, cookie)
         tab = await visitor_sock(acme, visitor)
         for i in range(6):
-            await tab.send({"type": "page.view", "url": f"https://shop.example/{i}",
-                            "title": str(i)})
-            await agent.until_match(lambda f: f["type"] == "visitor.updated"
-                                    and f["visitor"]["page_url"] == f"https://shop.example/{i}")
+            await tab.send(
+                {"type": "page.view", "url": f"https://shop.example/{i}", "title": str(i)}
+            )
+            await agent.until_match(
+                lambda f: (
+                    f["type"] == "visitor.updated"
+                    and f["visitor"]["page_url"] == f"https://shop.example/{i}"
+                )
+            )
         await tab.close()
         await agent.close()
 
@@ -352,8 +392,13 @@ def test_read_events_reach_the_right_sockets_and_update_unread_counts(world, cha
     async def scenario():
         s = await cast(w)
         await s.va.send({"type": "conversation.read", "seq": 4})
-        by_visitor = {"type": "conversation.read", "conversation_id": w.ca, "reader": "visitor",
-                      "user_id": None, "seq": 4}
+        by_visitor = {
+            "type": "conversation.read",
+            "conversation_id": w.ca,
+            "reader": "visitor",
+            "user_id": None,
+            "seq": 4,
+        }
         assert await s.bob.until("conversation.read") == by_visitor
         assert await s.alice.until("conversation.read") == by_visitor
         assert await s.va2.until("conversation.read") == by_visitor  # the visitor's other tab
@@ -361,8 +406,13 @@ def test_read_events_reach_the_right_sockets_and_update_unread_counts(world, cha
         assert all(got[n] == [] for n in ("bob", "alice", "va2", "vb", "charlie", "vo")), got
 
         await s.bob.send({"type": "conversation.read", "conversation_id": w.ca, "seq": 1})
-        to_visitor = {"type": "conversation.read", "conversation_id": w.ca, "reader": "agent",
-                      "user_id": None, "seq": 1}
+        to_visitor = {
+            "type": "conversation.read",
+            "conversation_id": w.ca,
+            "reader": "agent",
+            "user_id": None,
+            "seq": 1,
+        }
         assert await s.va.until("conversation.read") == to_visitor
         assert await s.va2.until("conversation.read") == to_visitor
         mark = len(s.alice.log)
@@ -374,8 +424,11 @@ def test_read_events_reach_the_right_sockets_and_update_unread_counts(world, cha
         assert [(u["conversation"]["id"], u["conversation"]["unread_count"]) for u in updates] == [
             (w.ca, 0)
         ]
-        assert not [f for f in s.alice.log[mark:] if f["type"] not in (
-            "conversation.updated", "conversation.read")]
+        assert not [
+            f
+            for f in s.alice.log[mark:]
+            if f["type"] not in ("conversation.updated", "conversation.read")
+        ]
 
         # Reading again up to where it already is: nothing moves, nothing is sent.
         await s.bob.send({"type": "conversation.read", "conversation_id": w.ca, "seq": 1})
@@ -463,8 +516,14 @@ def test_rate_limit_refuses_burst_stores_nothing_spares_ping_and_recovers(world,
     async def scenario():
         agent = await agent_sock(w.acme.pk, w.cookies["bob"])
         for i in range(6):
-            await agent.send({"type": "message.send", "client_msg_id": f"r{i}", "body": f"b{i}",
-                              "conversation_id": w.ca})
+            await agent.send(
+                {
+                    "type": "message.send",
+                    "client_msg_id": f"r{i}",
+                    "body": f"b{i}",
+                    "conversation_id": w.ca,
+                }
+            )
         answers = []
         while len(answers) < 6:
             frame = await agent.until_match(lambda f: f["type"] in ("message.ack", "error"))
@@ -473,7 +532,8 @@ def test_rate_limit_refuses_burst_stores_nothing_spares_ping_and_recovers(world,
         errors = [f for f in answers if f["type"] == "error"]
         assert acks == ["r0", "r1", "r2"]
         assert [(e["code"], e["ref"]) for e in errors] == [
-            ("rate_limited", f"r{i}") for i in (3, 4, 5)]
+            ("rate_limited", f"r{i}") for i in (3, 4, 5)
+        ]
         assert all(0 < e["retry_after"] <= 2 for e in errors)
         assert await count_messages() == before + 3
         for _ in range(10):  # ping is never limited
@@ -483,8 +543,14 @@ def test_rate_limit_refuses_burst_stores_nothing_spares_ping_and_recovers(world,
         error = await agent.until("error")
         assert error["code"] == "rate_limited"
         await asyncio.sleep(error["retry_after"] + 0.1)
-        await agent.send({"type": "message.send", "client_msg_id": "later", "body": "ok",
-                          "conversation_id": w.ca})
+        await agent.send(
+            {
+                "type": "message.send",
+                "client_msg_id": "later",
+                "body": "ok",
+                "conversation_id": w.ca,
+            }
+        )
         ack = await agent.until_match(lambda f: f["type"] in ("message.ack", "error"))
         assert ack["type"] == "message.ack" and ack["client_msg_id"] == "later"
         await agent.close()
@@ -589,15 +655,18 @@ def test_silent_sockets_are_closed_4408_and_pinging_ones_stay(world, settings):
                 await busy_visitor.ping()
 
         codes = await asyncio.gather(
-            closed_code(silent_visitor.comm), closed_code(silent_agent.comm),
-            closed_code(never_authed), keep_pinging(),
+            closed_code(silent_visitor.comm),
+            closed_code(silent_agent.comm),
+            closed_code(never_authed),
+            keep_pinging(),
         )
         assert codes[:3] == [4408, 4408, 4408]
         for comm in (silent_visitor.comm, silent_agent.comm, never_authed):
             await comm.disconnect(timeout=5)
         # Closing the silent visitor's socket tells the agents it went offline.
-        offline = await busy.until_match(lambda f: f["type"] == "visitor.updated"
-                                         and f["visitor"]["id"] == w.va.pk)
+        offline = await busy.until_match(
+            lambda f: f["type"] == "visitor.updated" and f["visitor"]["id"] == w.va.pk
+        )
         assert offline["visitor"]["online"] is False
         await busy.ping()
         await busy_visitor.ping()
@@ -616,8 +685,15 @@ def test_rate_limit_also_charges_garbage_and_malformed_pings(acme, bob, settings
         agent = await agent_sock(acme.pk, cookie)
         await agent.drain()
         codes = []
-        for raw in ["not json", "[1]", '{"type": "ping", "x": 1}', "not json", "x" * 70000,
-                    '{"type": "ping", "x": 1}', '{"type": "nope"}']:
+        for raw in [
+            "not json",
+            "[1]",
+            '{"type": "ping", "x": 1}',
+            "not json",
+            "x" * 70000,
+            '{"type": "ping", "x": 1}',
+            '{"type": "nope"}',
+        ]:
             await agent.comm.send_to(text_data=raw)
             codes.append((await agent.until("error"))["code"])
         assert codes == ["invalid_json", "invalid_json", "invalid_frame"] + ["rate_limited"] * 4

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from conversations import realtime
 from conversations.models import Conversation, RoutingEvent
-from merchants.models import BusinessHours, Holiday, Membership, Merchant, Team
+from merchants.models import BusinessHours, Holiday, Membership, Team
 from tests import factories
 
 
@@ -56,15 +56,21 @@ def page_data(client, path, **changes):
             for name in row.fields:
                 if name not in ("id", "DELETE") and name in row.initial:
                     value = row.initial[name]
-                    data[row.add_prefix(name)] = "" if value is None else getattr(value, "pk", value)
+                    data[row.add_prefix(name)] = (
+                        "" if value is None else getattr(value, "pk", value)
+                    )
     data.update(changes)
     data["_save"] = "1"
     return data
 
 
 def inline_rows(prefix, rows, initial=0):
-    data = {f"{prefix}-TOTAL_FORMS": initial + len(rows), f"{prefix}-INITIAL_FORMS": initial,
-            f"{prefix}-MIN_NUM_FORMS": 0, f"{prefix}-MAX_NUM_FORMS": 1000}
+    data = {
+        f"{prefix}-TOTAL_FORMS": initial + len(rows),
+        f"{prefix}-INITIAL_FORMS": initial,
+        f"{prefix}-MIN_NUM_FORMS": 0,
+        f"{prefix}-MAX_NUM_FORMS": 1000,
+    }
     for i, row in enumerate(rows, initial):
         data.update({f"{prefix}-{i}-{k}": v for k, v in row.items()})
     return data
@@ -78,31 +84,58 @@ def test_alice_configures_routing_hours_and_bot(client, acme, alice):
     login(client, alice)
     path = url("merchants", "merchant", "change", acme.pk)
     page = client.get(path).content.decode()
-    for name in ("routing_method", "accept_timeout_seconds", "business_hours_enabled",
-                 "offline_form_enabled", "escalation_delay_seconds", "bot_mode", "bot_name",
-                 "business_hours-TOTAL_FORMS", "holidays-TOTAL_FORMS"):
+    for name in (
+        "routing_method",
+        "accept_timeout_seconds",
+        "business_hours_enabled",
+        "offline_form_enabled",
+        "escalation_delay_seconds",
+        "bot_mode",
+        "bot_name",
+        "business_hours-TOTAL_FORMS",
+        "holidays-TOTAL_FORMS",
+    ):
         assert f'name="{name}"' in page, name
     data = page_data(
-        client, path, routing_method="round_robin", accept_timeout_seconds=45,
-        max_reassignments=3, auto_resolve_minutes=0, business_hours_enabled="on",
-        escalation_delay_seconds=300, bot_mode="outside_hours", bot_name="小墨", sticky_agent="",
+        client,
+        path,
+        routing_method="round_robin",
+        accept_timeout_seconds=45,
+        max_reassignments=3,
+        auto_resolve_minutes=0,
+        business_hours_enabled="on",
+        escalation_delay_seconds=300,
+        bot_mode="outside_hours",
+        bot_name="小墨",
+        sticky_agent="",
     )
-    data.update(inline_rows("business_hours", [
-        {"weekday": 0, "opens": "09:00", "closes": "12:00"},
-        {"weekday": 0, "opens": "13:30", "closes": "18:00"},
-    ]))
-    data.update(inline_rows("holidays", [{"date": "2026-10-01", "name": "国庆", "opens": "",
-                                          "closes": ""}]))
+    data.update(
+        inline_rows(
+            "business_hours",
+            [
+                {"weekday": 0, "opens": "09:00", "closes": "12:00"},
+                {"weekday": 0, "opens": "13:30", "closes": "18:00"},
+            ],
+        )
+    )
+    data.update(
+        inline_rows("holidays", [{"date": "2026-10-01", "name": "国庆", "opens": "", "closes": ""}])
+    )
     response = client.post(path, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     acme.refresh_from_db()
     assert (acme.routing_method, acme.accept_timeout_seconds, acme.max_reassignments) == (
-        "round_robin", 45, 3)
+        "round_robin",
+        45,
+        3,
+    )
     assert (acme.auto_resolve_minutes, acme.escalation_delay_seconds) == (0, 300)
     assert acme.business_hours_enabled and not acme.sticky_agent
     assert (acme.bot_mode, acme.bot_name) == ("outside_hours", "小墨")
     assert sorted(BusinessHours.objects.filter(merchant=acme).values_list("opens", "closes")) == [
-        (dt.time(9), dt.time(12)), (dt.time(13, 30), dt.time(18))]
+        (dt.time(9), dt.time(12)),
+        (dt.time(13, 30), dt.time(18)),
+    ]
     holiday = Holiday.objects.get(merchant=acme)
     assert (holiday.date, holiday.opens) == (dt.date(2026, 10, 1), None)
     # The page says whether the merchant is open now, in words.
@@ -116,12 +149,15 @@ def test_alice_configures_routing_hours_and_bot(client, acme, alice):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("row, holiday", [
-    ({"weekday": 0, "opens": "12:00", "closes": "09:00"}, None),
-    ({"weekday": 9, "opens": "09:00", "closes": "12:00"}, None),
-    (None, {"date": "2026-10-01", "opens": "10:00", "closes": ""}),
-    (None, {"date": "not a date", "opens": "", "closes": ""}),
-])
+@pytest.mark.parametrize(
+    "row, holiday",
+    [
+        ({"weekday": 0, "opens": "12:00", "closes": "09:00"}, None),
+        ({"weekday": 9, "opens": "09:00", "closes": "12:00"}, None),
+        (None, {"date": "2026-10-01", "opens": "10:00", "closes": ""}),
+        (None, {"date": "not a date", "opens": "", "closes": ""}),
+    ],
+)
 def test_bad_hours_are_form_errors(client, acme, alice, row, holiday):
     login(client, alice)
     path = url("merchants", "merchant", "change", acme.pk)
@@ -136,29 +172,50 @@ def test_bad_hours_are_form_errors(client, acme, alice, row, holiday):
 
 @pytest.mark.django_db
 def test_charlie_sets_nothing_of_acme_s_hours(client, acme, other, alice, charlie):
-    acme_hours = BusinessHours.objects.create(merchant=acme, weekday=0, opens=dt.time(9),
-                                              closes=dt.time(17))
+    acme_hours = BusinessHours.objects.create(
+        merchant=acme, weekday=0, opens=dt.time(9), closes=dt.time(17)
+    )
     login(client, charlie)
     # Acme's page is not his: "does not exist", and a crafted POST changes nothing.
     assert client.get(url("merchants", "merchant", "change", acme.pk)).status_code == 302
-    crafted = {"name": "pwned", "timezone": "UTC", "routing_method": "round_robin",
-               "accept_timeout_seconds": 1, "max_reassignments": 0, "auto_resolve_minutes": 0,
-               "escalation_delay_seconds": 0, "bot_mode": "bot_first", "_save": "1",
-               **inline_rows("business_hours", [{"id": acme_hours.pk, "weekday": 6,
-                                                 "opens": "01:00", "closes": "02:00"}], initial=1),
-               **inline_rows("holidays", [{"date": "2026-10-01"}])}
+    crafted = {
+        "name": "pwned",
+        "timezone": "UTC",
+        "routing_method": "round_robin",
+        "accept_timeout_seconds": 1,
+        "max_reassignments": 0,
+        "auto_resolve_minutes": 0,
+        "escalation_delay_seconds": 0,
+        "bot_mode": "bot_first",
+        "_save": "1",
+        **inline_rows(
+            "business_hours",
+            [{"id": acme_hours.pk, "weekday": 6, "opens": "01:00", "closes": "02:00"}],
+            initial=1,
+        ),
+        **inline_rows("holidays", [{"date": "2026-10-01"}]),
+    }
     client.post(url("merchants", "merchant", "change", acme.pk), crafted)
     acme.refresh_from_db()
     assert (acme.name, acme.routing_method, acme.bot_mode) == ("Acme 商城", "least_busy", "off")
     # On his own page, the crafted row id of acme's hours is refused, not moved or changed.
     path = url("merchants", "merchant", "change", other.pk)
     data = page_data(client, path)
-    data.update(inline_rows("business_hours", [{"id": acme_hours.pk, "weekday": 6,
-                                                "opens": "01:00", "closes": "02:00"}], initial=1))
+    data.update(
+        inline_rows(
+            "business_hours",
+            [{"id": acme_hours.pk, "weekday": 6, "opens": "01:00", "closes": "02:00"}],
+            initial=1,
+        )
+    )
     response = client.post(path, data)
     assert response.status_code == 200
     acme_hours.refresh_from_db()
-    assert (acme_hours.merchant_id, acme_hours.weekday, acme_hours.opens) == (acme.pk, 0, dt.time(9))
+    assert (acme_hours.merchant_id, acme_hours.weekday, acme_hours.opens) == (
+        acme.pk,
+        0,
+        dt.time(9),
+    )
     assert not Holiday.objects.exists()
     assert not BusinessHours.objects.filter(merchant=other).exists()
 
@@ -179,15 +236,24 @@ def test_teams_are_scoped(client, acme, other, alice, bob, charlie):
     assert client.get(url("merchants", "team", "change", theirs.pk)).status_code == 302
 
     login(client, charlie)
-    assert [t.pk for t in client.get(url("merchants", "team")).context["cl"].result_list] == [theirs.pk]
+    assert [t.pk for t in client.get(url("merchants", "team")).context["cl"].result_list] == [
+        theirs.pk
+    ]
     for view in ("change", "delete", "history"):
         assert client.get(url("merchants", "team", view, sales.pk)).status_code in (302, 403)
     client.post(url("merchants", "team", "change", sales.pk), {"name": "pwned", "_save": "1"})
     client.post(url("merchants", "team", "delete", sales.pk), {"post": "yes"})
     # A crafted add naming acme lands in charlie's own merchant.
-    response = client.post(url("merchants", "team", "add"),
-                           {"merchant": acme.pk, "name": "Injected", "routing_method": "",
-                            "is_active": "on", "_save": "1"})
+    response = client.post(
+        url("merchants", "team", "add"),
+        {
+            "merchant": acme.pk,
+            "name": "Injected",
+            "routing_method": "",
+            "is_active": "on",
+            "_save": "1",
+        },
+    )
     assert response.status_code == 302
     sales.refresh_from_db()
     assert sales.name == "销售"
@@ -205,13 +271,26 @@ def test_membership_teams_capacity_and_preferences(client, acme, other, alice, b
     path = url("merchants", "membership", "change", bob.pk)
     form = client.get(path).context["adminform"].form
     assert list(form.fields["teams"].queryset) == [sales]
-    response = client.post(path, page_data(client, path, teams=[sales.pk], max_concurrent=3,
-                                           phone="+8613800000000", notify_by_sms="on"))
+    response = client.post(
+        path,
+        page_data(
+            client,
+            path,
+            teams=[sales.pk],
+            max_concurrent=3,
+            phone="+8613800000000",
+            notify_by_sms="on",
+        ),
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     bob.refresh_from_db()
     assert list(bob.teams.all()) == [sales]
     assert (bob.max_concurrent, bob.phone, bob.notify_by_sms, bob.notify_by_email) == (
-        3, "+8613800000000", True, False)
+        3,
+        "+8613800000000",
+        True,
+        False,
+    )
     # A crafted POST with another merchant's team is a form error, not a link across merchants.
     response = client.post(path, page_data(client, path, teams=[sales.pk, theirs.pk]))
     assert response.status_code == 200
@@ -226,21 +305,35 @@ def test_two_merchant_manager_cannot_mix_teams(client, acme, alice):
     beta_team = Team.objects.create(merchant=beta, name="Beta team")
     newbie = factories.member(acme, "newbie")
     login(client, alice)
-    response = client.post(url("merchants", "membership", "add"), {
-        "merchant": beta.pk, "user": newbie.user_id, "role": "agent", "display_name": "N",
-        "max_concurrent": 2, "is_active": "on", "teams": [beta_team.pk], "_save": "1"})
+    response = client.post(
+        url("merchants", "membership", "add"),
+        {
+            "merchant": beta.pk,
+            "user": newbie.user_id,
+            "role": "agent",
+            "display_name": "N",
+            "max_concurrent": 2,
+            "is_active": "on",
+            "teams": [beta_team.pk],
+            "_save": "1",
+        },
+    )
     assert response.status_code == 302  # a team of the membership's own merchant: fine
-    response = client.post(url("merchants", "membership", "change", newbie.pk),
-                           page_data(client, url("merchants", "membership", "change", newbie.pk),
-                                     teams=[beta_team.pk]))
+    response = client.post(
+        url("merchants", "membership", "change", newbie.pk),
+        page_data(
+            client, url("merchants", "membership", "change", newbie.pk), teams=[beta_team.pk]
+        ),
+    )
     assert response.status_code == 200
     assert "teams" in response.context["adminform"].form.errors
     assert not newbie.teams.exists()
 
 
 @pytest.mark.django_db
-def test_raising_capacity_serves_the_queue(client, acme, alice, bob, online,
-                                           django_capture_on_commit_callbacks):
+def test_raising_capacity_serves_the_queue(
+    client, acme, alice, bob, online, django_capture_on_commit_callbacks
+):
     Membership.objects.filter(pk=bob.pk).update(max_concurrent=1)
     Membership.objects.filter(pk=alice.pk).update(is_away=True)
     online(bob)
@@ -269,8 +362,9 @@ def test_raising_capacity_serves_the_queue(client, acme, alice, bob, online,
 
 
 @pytest.mark.django_db
-def test_back_from_away_in_the_admin_serves_the_queue(client, acme, alice, bob, online,
-                                                      django_capture_on_commit_callbacks):
+def test_back_from_away_in_the_admin_serves_the_queue(
+    client, acme, alice, bob, online, django_capture_on_commit_callbacks
+):
     Membership.objects.filter(pk__in=[alice.pk, bob.pk]).update(is_away=True)
     online(bob)
     with django_capture_on_commit_callbacks(execute=True):
@@ -295,19 +389,27 @@ def test_back_from_away_in_the_admin_serves_the_queue(client, acme, alice, bob, 
 
 @pytest.fixture
 def chat(acme, bob):
-    conversation = factories.visitor_message(factories.visitor(acme, name="张三"), "在吗").conversation
+    conversation = factories.visitor_message(
+        factories.visitor(acme, name="张三"), "在吗"
+    ).conversation
     from conversations import services
 
-    services.conversation_claim(merchant_id=acme.pk, conversation_id=conversation.pk,
-                               user_id=bob.user_id)
+    services.conversation_claim(
+        merchant_id=acme.pk, conversation_id=conversation.pk, user_id=bob.user_id
+    )
     conversation.refresh_from_db()
     return conversation
 
 
 @pytest.mark.django_db
 def test_timeline_is_shown_read_only_and_escaped(client, acme, alice, chat):
-    RoutingEvent.objects.create(merchant=acme, conversation=chat, kind="queued", rule="x",
-                                reason='<img src=x onerror="window.__x=1">')
+    RoutingEvent.objects.create(
+        merchant=acme,
+        conversation=chat,
+        kind="queued",
+        rule="x",
+        reason='<img src=x onerror="window.__x=1">',
+    )
     login(client, alice)
     page = client.get(url("conversations", "conversation", "change", chat.pk)).content.decode()
     assert "routing timeline" in page.lower() or "Routing timeline" in page
@@ -316,8 +418,9 @@ def test_timeline_is_shown_read_only_and_escaped(client, acme, alice, chat):
 
 
 @pytest.mark.django_db
-def test_status_edit_goes_through_routing(client, acme, alice, bob, chat,
-                                          django_capture_on_commit_callbacks):
+def test_status_edit_goes_through_routing(
+    client, acme, alice, bob, chat, django_capture_on_commit_callbacks
+):
     login(client, alice)
     path = url("conversations", "conversation", "change", chat.pk)
     data = page_data(client, path, status="resolved")
@@ -344,7 +447,11 @@ def test_assignee_and_team_edits_are_transfers(client, acme, alice, bob, chat):
     assert chat.assignee_id == alice.user_id
     event = RoutingEvent.objects.filter(conversation=chat).last()
     assert (event.kind, event.from_user_id, event.to_user_id, event.actor_id) == (
-        "reassigned", bob.user_id, alice.user_id, alice.user_id)  # a supervisor moved bob's
+        "reassigned",
+        bob.user_id,
+        alice.user_id,
+        alice.user_id,
+    )  # a supervisor moved bob's
     response = client.post(path, page_data(client, path, team=team.pk))
     assert response.status_code == 302
     chat.refresh_from_db()
@@ -353,11 +460,14 @@ def test_assignee_and_team_edits_are_transfers(client, acme, alice, bob, chat):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("changes, field", [
-    ({"status": "pending"}, "status"),
-    ({"status": "closed"}, "status"),
-    ({"assignee": ""}, "assignee"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"status": "pending"}, "status"),
+        ({"status": "closed"}, "status"),
+        ({"assignee": ""}, "assignee"),
+    ],
+)
 def test_edits_routing_cannot_do_are_form_errors(client, acme, alice, chat, changes, field):
     login(client, alice)
     path = url("conversations", "conversation", "change", chat.pk)
@@ -416,8 +526,9 @@ def test_charlie_cannot_touch_acme_conversations(client, acme, other, alice, bob
 @pytest.mark.django_db
 def test_routing_events_are_read_only_and_scoped(client, acme, other, alice, charlie, chat):
     theirs = factories.visitor_message(factories.visitor(other), "hi").conversation
-    their_event = RoutingEvent.objects.create(merchant=other, conversation=theirs, kind="queued",
-                                              reason="other reason")
+    their_event = RoutingEvent.objects.create(
+        merchant=other, conversation=theirs, kind="queued", reason="other reason"
+    )
     acme_event = RoutingEvent.objects.get(conversation=chat)
     login(client, alice)
     rows = client.get(url("conversations", "routingevent")).context["cl"].result_list
@@ -427,7 +538,9 @@ def test_routing_events_are_read_only_and_scoped(client, acme, other, alice, cha
     assert response.status_code == 200 and not response.context["has_change_permission"]
     client.post(change, {"reason": "rewritten", "_save": "1"})
     assert client.get(url("conversations", "routingevent", "add")).status_code == 403
-    assert client.get(url("conversations", "routingevent", "delete", acme_event.pk)).status_code == 403
+    assert (
+        client.get(url("conversations", "routingevent", "delete", acme_event.pk)).status_code == 403
+    )
     acme_event.refresh_from_db()
     assert acme_event.reason != "rewritten"
 
@@ -444,12 +557,27 @@ def test_notifications_are_read_only_and_scoped(client, acme, other, alice, bob,
     from notifications.models import Notification
 
     theirs = factories.visitor_message(factories.visitor(other), "hi").conversation
-    mine = Notification.objects.create(merchant=acme, conversation=chat, user=bob.user,
-                                       channel="sms", reason="queued", key="t-acme", error="boom")
-    their = Notification.objects.create(merchant=other, conversation=theirs, user=charlie.user,
-                                        channel="email", reason="new", key="t-other")
+    mine = Notification.objects.create(
+        merchant=acme,
+        conversation=chat,
+        user=bob.user,
+        channel="sms",
+        reason="queued",
+        key="t-acme",
+        error="boom",
+    )
+    their = Notification.objects.create(
+        merchant=other,
+        conversation=theirs,
+        user=charlie.user,
+        channel="email",
+        reason="new",
+        key="t-other",
+    )
     login(client, alice)
-    assert [n.pk for n in client.get(url("notifications", "notification")).context["cl"].result_list] == [mine.pk]
+    assert [
+        n.pk for n in client.get(url("notifications", "notification")).context["cl"].result_list
+    ] == [mine.pk]
     change = url("notifications", "notification", "change", mine.pk)
     assert not client.get(change).context["has_change_permission"]
     client.post(change, {"sent": "on", "error": "", "_save": "1"})
@@ -457,5 +585,7 @@ def test_notifications_are_read_only_and_scoped(client, acme, other, alice, bob,
     assert (mine.sent, mine.error) == (False, "boom")
     assert client.get(url("notifications", "notification", "change", their.pk)).status_code == 302
     login(client, charlie)
-    assert [n.pk for n in client.get(url("notifications", "notification")).context["cl"].result_list] == [their.pk]
+    assert [
+        n.pk for n in client.get(url("notifications", "notification")).context["cl"].result_list
+    ] == [their.pk]
     assert client.get(change).status_code == 302

@@ -46,7 +46,9 @@ def queued(merchant, n, *, priorities=()):
     start = timezone.now() - dt.timedelta(minutes=10)
     rows = []
     for i in range(n):
-        c = factories.visitor_message(factories.visitor(merchant, name=f"排队{i}"), "hi").conversation
+        c = factories.visitor_message(
+            factories.visitor(merchant, name=f"排队{i}"), "hi"
+        ).conversation
         Conversation.objects.filter(pk=c.pk).update(
             queued_at=start + dt.timedelta(seconds=i),
             priority=priorities[i] if i < len(priorities) else 0,
@@ -82,7 +84,10 @@ def test_queue_in_serving_order(api, acme):
     data = api.get("/api/v1/queue/").json()
     assert data["total"] == 3
     assert [(e["conversation_id"], e["position"]) for e in data["queue"]] == [
-        (urgent.pk, 1), (first.pk, 2), (second.pk, 3)]
+        (urgent.pk, 1),
+        (first.pk, 2),
+        (second.pk, 3),
+    ]
     assert data["queue"][0]["visitor_name"] == "排队2" and data["queue"][0]["priority"] == 10
     assert data["queue"][0]["queued_at"].endswith("Z")
 
@@ -102,8 +107,11 @@ def test_queue_query_count(api, acme, rows, django_assert_num_queries):
 def _events(conversation, n):
     for i in range(n):
         RoutingEvent.objects.create(
-            merchant_id=conversation.merchant_id, conversation=conversation,
-            kind=RoutingEvent.Kind.QUEUED, rule="test", reason=f"理由 {i}",
+            merchant_id=conversation.merchant_id,
+            conversation=conversation,
+            kind=RoutingEvent.Kind.QUEUED,
+            rule="test",
+            reason=f"理由 {i}",
         )
 
 
@@ -117,8 +125,18 @@ def test_routing_events_query_count(api, conversation, rows, django_assert_num_q
         response = api.get(path)
     results = response.json()["results"]
     assert [r["reason"] for r in results] == [f"理由 {i}" for i in range(rows)]
-    assert set(results[0]) == {"id", "conversation_id", "kind", "rule", "reason", "from_user_id",
-                               "to_user_id", "team_id", "actor_id", "created_at"}
+    assert set(results[0]) == {
+        "id",
+        "conversation_id",
+        "kind",
+        "rule",
+        "reason",
+        "from_user_id",
+        "to_user_id",
+        "team_id",
+        "actor_id",
+        "created_at",
+    }
 
 
 def test_routing_events_page(api, conversation):
@@ -133,12 +151,15 @@ def test_routing_events_page(api, conversation):
 # --- Claim, transfer, status -----------------------------------------------------------------------
 
 
-def test_claim_takes_it_and_the_second_claim_is_409(api, acme, alice, bob, conversation,
-                                                    acme_token):
+def test_claim_takes_it_and_the_second_claim_is_409(
+    api, acme, alice, bob, conversation, acme_token
+):
     path = f"/api/v1/conversations/{conversation.pk}/claim/"
     response = api.post(path, as_bob(api, bob), format="json")
     assert response.status_code == 200, response.content
-    assert response.json()["assignee_id"] == bob.user_id and response.json()["id"] == conversation.pk
+    assert (
+        response.json()["assignee_id"] == bob.user_id and response.json()["id"] == conversation.pk
+    )
     event = RoutingEvent.objects.get(conversation=conversation)
     assert (event.kind, event.to_user_id, event.actor_id) == ("claimed", bob.user_id, bob.user_id)
     # Claiming again is fine (already yours); alice now loses.
@@ -152,8 +173,10 @@ def test_claim_takes_it_and_the_second_claim_is_409(api, acme, alice, bob, conve
 
 
 def test_claim_from_the_queue_leaves_the_queue(api, acme, bob):
-    waiting, = queued(acme, 1)
-    response = api.post(f"/api/v1/conversations/{waiting.pk}/claim/", as_bob(api, bob), format="json")
+    (waiting,) = queued(acme, 1)
+    response = api.post(
+        f"/api/v1/conversations/{waiting.pk}/claim/", as_bob(api, bob), format="json"
+    )
     assert response.status_code == 200
     assert response.json()["queued_at"] is None
     assert api.get("/api/v1/queue/").json()["total"] == 0
@@ -163,8 +186,12 @@ def test_who_acts(acme, alice, bob, charlie, conversation, acme_token):
     path = f"/api/v1/conversations/{conversation.pk}/claim/"
     token = token_client(acme_token)
     # A token must name the agent, and only an active member of acme.
-    for body, field in (({}, "user_id"), ({"user_id": charlie.user_id}, "user_id"),
-                        ({"user_id": 2**63}, "user_id"), ({"user_id": "bob"}, "user_id")):
+    for body, field in (
+        ({}, "user_id"),
+        ({"user_id": charlie.user_id}, "user_id"),
+        ({"user_id": 2**63}, "user_id"),
+        ({"user_id": "bob"}, "user_id"),
+    ):
         response = token.post(path, body, format="json")
         assert response.status_code == 400 and field in response.json(), body
     # A session acts only as itself.
@@ -179,7 +206,8 @@ def test_transfer_to_an_agent_with_a_note(api, acme, alice, bob, conversation):
     api.post(f"/api/v1/conversations/{conversation.pk}/claim/", as_bob(api, bob), format="json")
     response = api.post(
         f"/api/v1/conversations/{conversation.pk}/transfer/",
-        as_bob(api, bob, to_user_id=alice.user_id, note="VIP，请优先"), format="json",
+        as_bob(api, bob, to_user_id=alice.user_id, note="VIP，请优先"),
+        format="json",
     )
     assert response.status_code == 200, response.content
     assert response.json()["assignee_id"] == alice.user_id
@@ -187,14 +215,20 @@ def test_transfer_to_an_agent_with_a_note(api, acme, alice, bob, conversation):
     assert note.body == "VIP，请优先" and note.sender_user_id == bob.user_id
     event = RoutingEvent.objects.filter(conversation=conversation).last()
     assert (event.kind, event.from_user_id, event.to_user_id) == (
-        "transferred", bob.user_id, alice.user_id)
+        "transferred",
+        bob.user_id,
+        alice.user_id,
+    )
 
 
 def test_transfer_to_a_team(api, acme, bob, conversation):
     team = Team.objects.create(merchant=acme, name="售后")
     api.post(f"/api/v1/conversations/{conversation.pk}/claim/", as_bob(api, bob), format="json")
-    response = api.post(f"/api/v1/conversations/{conversation.pk}/transfer/",
-                        as_bob(api, bob, to_team_id=team.pk), format="json")
+    response = api.post(
+        f"/api/v1/conversations/{conversation.pk}/transfer/",
+        as_bob(api, bob, to_team_id=team.pk),
+        format="json",
+    )
     assert response.status_code == 200, response.content
     assert response.json()["team_id"] == team.pk
     # Nobody of the team is online: it waits in the queue for them.
@@ -204,7 +238,10 @@ def test_transfer_to_a_team(api, acme, bob, conversation):
 def test_agent_cannot_move_a_colleague_s_conversation(acme, alice, bob, conversation, acme_token):
     session_client(alice).post(f"/api/v1/conversations/{conversation.pk}/claim/", {}, format="json")
     path = f"/api/v1/conversations/{conversation.pk}/transfer/"
-    for client, body in ((session_client(bob), {}), (token_client(acme_token), {"user_id": bob.user_id})):
+    for client, body in (
+        (session_client(bob), {}),
+        (token_client(acme_token), {"user_id": bob.user_id}),
+    ):
         response = client.post(path, dict(body, to_user_id=bob.user_id), format="json")
         assert response.status_code == 403 and response.json()["code"] == "forbidden"
     conversation.refresh_from_db()
@@ -214,18 +251,24 @@ def test_agent_cannot_move_a_colleague_s_conversation(acme, alice, bob, conversa
     assert response.status_code == 200 and response.json()["assignee_id"] == bob.user_id
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "to_user_id"),
-    ({"to_user_id": 1, "to_team_id": 1}, "to_user_id"),
-    ({"to_user_id": "x"}, "to_user_id"),
-    ({"to_team_id": -1}, "to_team_id"),
-    ({"to_user_id": 1, "note": 5}, "note"),
-    ({"to_user_id": 1, "note": "x" * 1001}, "note"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "to_user_id"),
+        ({"to_user_id": 1, "to_team_id": 1}, "to_user_id"),
+        ({"to_user_id": "x"}, "to_user_id"),
+        ({"to_team_id": -1}, "to_team_id"),
+        ({"to_user_id": 1, "note": 5}, "note"),
+        ({"to_user_id": 1, "note": "x" * 1001}, "note"),
+    ],
+)
 def test_transfer_bad_input(api, bob, conversation, body, field):
     before = list(Conversation.objects.values())
-    response = api.post(f"/api/v1/conversations/{conversation.pk}/transfer/",
-                        as_bob(api, bob, **body), format="json")
+    response = api.post(
+        f"/api/v1/conversations/{conversation.pk}/transfer/",
+        as_bob(api, bob, **body),
+        format="json",
+    )
     assert response.status_code == 400 and field in response.json(), response.content
     assert list(Conversation.objects.values()) == before
 
@@ -234,8 +277,10 @@ def test_transfer_to_someone_unknown(api, acme, other, bob, charlie, conversatio
     api.post(f"/api/v1/conversations/{conversation.pk}/claim/", as_bob(api, bob), format="json")
     foreign_team = Team.objects.create(merchant=other, name="x")
     path = f"/api/v1/conversations/{conversation.pk}/transfer/"
-    for body, field in (({"to_user_id": charlie.user_id}, "to_user_id"),
-                        ({"to_team_id": foreign_team.pk}, "to_team_id")):
+    for body, field in (
+        ({"to_user_id": charlie.user_id}, "to_user_id"),
+        ({"to_team_id": foreign_team.pk}, "to_team_id"),
+    ):
         response = api.post(path, as_bob(api, bob, **body), format="json")
         assert response.status_code == 400, response.content
         assert response.json()["code"] == "agent_unavailable" and field in response.json()
@@ -257,7 +302,8 @@ def test_resolve_and_reopen(api, bob, conversation):
 
 def test_token_resolves_without_naming_anyone(acme_token, conversation):
     response = token_client(acme_token).post(
-        f"/api/v1/conversations/{conversation.pk}/status/", {"status": "resolved"}, format="json")
+        f"/api/v1/conversations/{conversation.pk}/status/", {"status": "resolved"}, format="json"
+    )
     assert response.status_code == 200
     event = RoutingEvent.objects.get(conversation=conversation, kind="resolved")
     assert event.actor_id is None
@@ -266,26 +312,32 @@ def test_token_resolves_without_naming_anyone(acme_token, conversation):
 def test_closed_conversation_refuses_actions(api, bob, conversation):
     Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.CLOSED)
     for action, body in (("claim", {}), ("status", {"status": "open"})):
-        response = api.post(f"/api/v1/conversations/{conversation.pk}/{action}/",
-                            as_bob(api, bob, **body), format="json")
+        response = api.post(
+            f"/api/v1/conversations/{conversation.pk}/{action}/",
+            as_bob(api, bob, **body),
+            format="json",
+        )
         assert response.status_code == 400 and response.json()["code"] == "conversation_closed"
 
 
 @pytest.mark.parametrize("raw", ["not json", "[1]", "null"])
 def test_junk_bodies_are_400(api, conversation, raw):
     for action in ("claim", "transfer", "status"):
-        response = api.post(f"/api/v1/conversations/{conversation.pk}/{action}/", raw,
-                            content_type="application/json")
+        response = api.post(
+            f"/api/v1/conversations/{conversation.pk}/{action}/",
+            raw,
+            content_type="application/json",
+        )
         assert response.status_code == 400, (action, raw, response.content)
 
 
-def test_claim_publishes_after_commit(api, bob, conversation,
-                                      django_capture_on_commit_callbacks):
+def test_claim_publishes_after_commit(api, bob, conversation, django_capture_on_commit_callbacks):
     group = realtime.agents_group(conversation.merchant_id)
     with realtime.deferred_publishes() as events:
         with django_capture_on_commit_callbacks(execute=True):
-            response = api.post(f"/api/v1/conversations/{conversation.pk}/claim/",
-                                as_bob(api, bob), format="json")
+            response = api.post(
+                f"/api/v1/conversations/{conversation.pk}/claim/", as_bob(api, bob), format="json"
+            )
             assert events == []  # nothing before the commit
     assert response.status_code == 200
     frames = [frame for g, frame in events if g == group]
@@ -321,8 +373,11 @@ def object_requests(conversation, team, bob):
 
 
 def _call(client, method, path, data):
-    return getattr(client, method)(path, data, format="json") if data is not None else (
-        getattr(client, method)(path))
+    return (
+        getattr(client, method)(path, data, format="json")
+        if data is not None
+        else (getattr(client, method)(path))
+    )
 
 
 @pytest.mark.parametrize(
@@ -354,7 +409,7 @@ def test_outsider_reaches_nothing(who, expected, acme, other, bob, charlie, conv
 
 def test_outsider_lists_show_only_their_rows(acme, other, charlie):
     queued(acme, 2)
-    mine, = queued(other, 1)
+    (mine,) = queued(other, 1)
     Team.objects.create(merchant=acme, name="Acme team")
     Team.objects.create(merchant=other, name="Other team")
     for client in (token_client(factories.api_token(other)), session_client(charlie)):
@@ -367,7 +422,9 @@ def test_no_credentials_is_401(conversation, acme, bob):
     team = Team.objects.create(merchant=acme, name="t")
     before = snapshot()
     requests = object_requests(conversation, team, bob) + [
-        ("get", "/api/v1/teams/", None), ("get", "/api/v1/queue/", None)]
+        ("get", "/api/v1/teams/", None),
+        ("get", "/api/v1/queue/", None),
+    ]
     for method, path, data in requests:
         assert _call(APIClient(), method, path, data).status_code == 401, path
     assert snapshot() == before

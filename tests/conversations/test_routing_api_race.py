@@ -11,8 +11,8 @@ from django.db import connection
 from conversations.models import Conversation, RoutingEvent
 from merchants.models import Membership
 from tests import factories
-from tests.conversations.conftest import session_client
 from tests.conftest import require_mysql
+from tests.conversations.conftest import session_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +21,9 @@ def test_simultaneous_claims_one_wins(acme, alice, bob):
     require_mysql()
     carol = factories.member(acme, "carol", Membership.Role.AGENT)
     for round_ in range(5):
-        conversation = factories.visitor_message(factories.visitor(acme), f"第{round_}位").conversation
+        conversation = factories.visitor_message(
+            factories.visitor(acme), f"第{round_}位"
+        ).conversation
         clients = [session_client(m) for m in (alice, bob, carol)]
         barrier = threading.Barrier(len(clients))
         results = []
@@ -29,8 +31,9 @@ def test_simultaneous_claims_one_wins(acme, alice, bob):
         def claim(client):
             try:
                 barrier.wait(timeout=10)
-                response = client.post(f"/api/v1/conversations/{conversation.pk}/claim/", {},
-                                       format="json")
+                response = client.post(
+                    f"/api/v1/conversations/{conversation.pk}/claim/", {}, format="json"
+                )
                 results.append((response.status_code, response.json()))
             finally:
                 connection.close()

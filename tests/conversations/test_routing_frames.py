@@ -44,12 +44,16 @@ def test_queue_positions_move_live_and_agents_see_the_queue(acme, bob, channel_l
         s2b = await visitor_sock(acme, v2, "v2b", last_seq=1)
         again = await s2b.until("conversation.state")
         assert again["conversation"]["queue_position"] == 2
-        assert again["conversation"]["estimated_wait_seconds"] >= second["conversation"][
-            "estimated_wait_seconds"] // 2
+        assert (
+            again["conversation"]["estimated_wait_seconds"]
+            >= second["conversation"]["estimated_wait_seconds"] // 2
+        )
 
         # bob connects: teams and the queue after session.ready, then he is served the head.
         agent = await agent_sock(acme.pk, cookie, "bob")
-        assert agent.ready["teams"] == [{"id": team.pk, "name": "售前", "member_ids": [bob.user_id]}]
+        assert agent.ready["teams"] == [
+            {"id": team.pk, "name": "售前", "member_ids": [bob.user_id]}
+        ]
         queue = await agent.until("queue.changed")
         assert queue["total"] == 2
         assert [e["visitor_name"] for e in queue["queue"]] == ["一号", "二号"]
@@ -57,11 +61,15 @@ def test_queue_positions_move_live_and_agents_see_the_queue(acme, bob, channel_l
         event = await agent.until("routing.event")
         assert event["event"]["to_user_id"] == bob.user_id
         assert event["event"]["reason"].startswith("from the queue after")
-        left = await s1.until_match(lambda f: f["type"] == "conversation.state"
-                                    and f["conversation"]["queue_position"] is None)
+        left = await s1.until_match(
+            lambda f: (
+                f["type"] == "conversation.state" and f["conversation"]["queue_position"] is None
+            )
+        )
         assert left["conversation"]["estimated_wait_seconds"] is None
-        moved = await s2.until_match(lambda f: f["type"] == "conversation.state"
-                                     and f["conversation"]["queue_position"] == 1)
+        moved = await s2.until_match(
+            lambda f: f["type"] == "conversation.state" and f["conversation"]["queue_position"] == 1
+        )
         assert moved["conversation"]["estimated_wait_seconds"] > 0
         after = await agent.until_match(lambda f: f["type"] == "queue.changed")
         assert after["total"] == 1 and after["queue"][0]["visitor_name"] == "二号"
@@ -76,19 +84,34 @@ def test_queue_positions_move_live_and_agents_see_the_queue(acme, bob, channel_l
 
         # bob resolves his conversation: the slot frees, the head (v2) is served, v3 moves up.
         c1 = await sync_to_async(lambda: Conversation.objects.get(visitor=v1).pk)()
-        await agent.send({"type": "conversation.status", "conversation_id": c1, "status": "resolved"})
-        await s2.until_match(lambda f: f["type"] == "conversation.state"
-                             and f["conversation"]["queue_position"] is None)
-        await s3.until_match(lambda f: f["type"] == "conversation.state"
-                             and f["conversation"]["queue_position"] == 1)
-        await s1.until_match(lambda f: f["type"] == "conversation.state"
-                             and f["conversation"]["status"] == "resolved")
+        await agent.send(
+            {"type": "conversation.status", "conversation_id": c1, "status": "resolved"}
+        )
+        await s2.until_match(
+            lambda f: (
+                f["type"] == "conversation.state" and f["conversation"]["queue_position"] is None
+            )
+        )
+        await s3.until_match(
+            lambda f: f["type"] == "conversation.state" and f["conversation"]["queue_position"] == 1
+        )
+        await s1.until_match(
+            lambda f: (
+                f["type"] == "conversation.state" and f["conversation"]["status"] == "resolved"
+            )
+        )
         await quiet_all(s1, s2, s2b, s3, agent)
         # Visitors never receive agent-only frames.
         for sock in (s1, s2, s2b, s3):
             assert {f["type"] for f in sock.log} <= {
-                "session.ready", "history", "message.ack", "message.created", "conversation.state",
-                "conversation.read", "typing"}, sock.log
+                "session.ready",
+                "history",
+                "message.ack",
+                "message.created",
+                "conversation.state",
+                "conversation.read",
+                "typing",
+            }, sock.log
             assert "routing" not in repr(sock.log) and "Bob" not in repr(sock.log)
         for sock in (s1, s2, s2b, s3, agent):
             await sock.close()
@@ -124,8 +147,13 @@ def test_claim_race_over_sockets_and_error_frames_keep_the_socket(acme, alice, b
             await sock.send({"type": "conversation.transfer", "conversation_id": conversation_id})
             err = await sock.until("error")
             assert err["code"] == "invalid_frame" and "to_user_id" in err["fields"]
-            await sock.send({"type": "conversation.status", "conversation_id": conversation_id,
-                             "status": "closed"})
+            await sock.send(
+                {
+                    "type": "conversation.status",
+                    "conversation_id": conversation_id,
+                    "status": "closed",
+                }
+            )
             assert (await sock.until("error"))["code"] == "invalid_frame"
             await sock.ping()
         for sock in (a, b):
@@ -151,14 +179,30 @@ def test_transfer_and_status_frames(acme, alice, bob):
         a = await agent_sock(acme.pk, cookies["alice"], "alice")
         await quiet_all(a, b, c)
         # carol may not move bob's conversation; alice (owner) may.
-        await c.send({"type": "conversation.transfer", "conversation_id": conversation_id,
-                      "to_user_id": carol.user_id})
+        await c.send(
+            {
+                "type": "conversation.transfer",
+                "conversation_id": conversation_id,
+                "to_user_id": carol.user_id,
+            }
+        )
         assert (await c.until("error"))["code"] == "forbidden"
-        await b.send({"type": "conversation.transfer", "conversation_id": conversation_id,
-                      "to_user_id": 999999})
+        await b.send(
+            {
+                "type": "conversation.transfer",
+                "conversation_id": conversation_id,
+                "to_user_id": 999999,
+            }
+        )
         assert (await b.until("error"))["code"] == "agent_unavailable"
-        await b.send({"type": "conversation.transfer", "conversation_id": conversation_id,
-                      "to_user_id": carol.user_id, "note": "老客户，要退货"})
+        await b.send(
+            {
+                "type": "conversation.transfer",
+                "conversation_id": conversation_id,
+                "to_user_id": carol.user_id,
+                "note": "老客户，要退货",
+            }
+        )
         note = await c.until_match(lambda f: f["type"] == "message.created")
         assert note["message"]["private"] and note["message"]["body"] == "老客户，要退货"
         event = await c.until_match(lambda f: f["type"] == "routing.event")
@@ -166,20 +210,38 @@ def test_transfer_and_status_frames(acme, alice, bob):
         assert event["event"]["reason"] == "transferred from Bob to Carol by Bob"
         updated = await c.until_match(lambda f: f["type"] == "conversation.updated")
         assert updated["conversation"]["assignee_id"] == carol.user_id
-        await a.send({"type": "conversation.transfer", "conversation_id": conversation_id,
-                      "to_user_id": bob.user_id})
-        event = await b.until_match(lambda f: f["type"] == "routing.event"
-                                    and f["event"]["kind"] != "transferred")
-        assert event["event"]["kind"] == "reassigned" and event["event"]["actor_id"] == alice.user_id
-        await b.send({"type": "conversation.status", "conversation_id": conversation_id,
-                      "status": "resolved"})
-        done = await c.until_match(lambda f: f["type"] == "conversation.updated"
-                                   and f["conversation"]["status"] == "resolved")
+        await a.send(
+            {
+                "type": "conversation.transfer",
+                "conversation_id": conversation_id,
+                "to_user_id": bob.user_id,
+            }
+        )
+        event = await b.until_match(
+            lambda f: f["type"] == "routing.event" and f["event"]["kind"] != "transferred"
+        )
+        assert (
+            event["event"]["kind"] == "reassigned" and event["event"]["actor_id"] == alice.user_id
+        )
+        await b.send(
+            {
+                "type": "conversation.status",
+                "conversation_id": conversation_id,
+                "status": "resolved",
+            }
+        )
+        done = await c.until_match(
+            lambda f: (
+                f["type"] == "conversation.updated" and f["conversation"]["status"] == "resolved"
+            )
+        )
         assert done["conversation"]["id"] == conversation_id
-        await b.send({"type": "conversation.status", "conversation_id": conversation_id,
-                      "status": "open"})
-        await c.until_match(lambda f: f["type"] == "conversation.updated"
-                            and f["conversation"]["status"] == "open")
+        await b.send(
+            {"type": "conversation.status", "conversation_id": conversation_id, "status": "open"}
+        )
+        await c.until_match(
+            lambda f: f["type"] == "conversation.updated" and f["conversation"]["status"] == "open"
+        )
         for sock in (a, b, c):
             await sock.ping()
             await sock.close()
@@ -188,9 +250,18 @@ def test_transfer_and_status_frames(acme, alice, bob):
     conversation = Conversation.objects.get(pk=conversation_id)
     assert (conversation.status, conversation.assignee_id) == ("open", bob.user_id)
     assert Message.objects.filter(conversation=conversation, is_private=True).count() == 1
-    kinds = list(RoutingEvent.objects.filter(conversation=conversation).values_list("kind", flat=True))
-    assert kinds == ["queued", "assigned", "transferred", "reassigned", "resolved", "reopened",
-                     "claimed"]
+    kinds = list(
+        RoutingEvent.objects.filter(conversation=conversation).values_list("kind", flat=True)
+    )
+    assert kinds == [
+        "queued",
+        "assigned",
+        "transferred",
+        "reassigned",
+        "resolved",
+        "reopened",
+        "claimed",
+    ]
 
 
 def test_coming_back_from_away_drains_the_queue(acme, bob):

@@ -23,7 +23,9 @@ from merchants.models import Membership
 from tests import factories
 from tests.conftest import require_mysql
 from tests.conversations.routing_helpers import (  # noqa: F401 (english, fresh_realtime: autouse)
-    english, fresh_realtime, go_online,
+    english,
+    fresh_realtime,
+    go_online,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,10 +40,11 @@ def in_thread(fn, results, key):
     def target():
         try:
             results[key] = ("ok", fn())
-        except Exception as exc:  # noqa: BLE001 - the test inspects what happened
+        except Exception as exc:
             results[key] = ("error", exc)
         finally:
             connection.close()
+
     thread = threading.Thread(target=target)
     thread.start()
     return thread
@@ -63,13 +66,20 @@ def test_claim_waits_on_the_row_lock_and_loses(acme, alice, bob):
             locked = services.conversation_lock(merchant_id=acme.pk, conversation_id=c.pk)
             holding.set()
             release.wait(10)
-            services.conversation_claim_locked(locked, membership=Membership.objects.get(pk=alice.pk))
+            services.conversation_claim_locked(
+                locked, membership=Membership.objects.get(pk=alice.pk)
+            )
         return "alice"
 
     a = in_thread(slow_claimer, results, "alice")
     assert holding.wait(10)
-    b = in_thread(lambda: services.conversation_claim(
-        merchant_id=acme.pk, conversation_id=c.pk, user_id=bob.user_id), results, "bob")
+    b = in_thread(
+        lambda: services.conversation_claim(
+            merchant_id=acme.pk, conversation_id=c.pk, user_id=bob.user_id
+        ),
+        results,
+        "bob",
+    )
     time.sleep(0.7)
     assert "bob" not in results, "bob's claim did not wait for the row lock"
     release.set()
@@ -82,15 +92,16 @@ def test_claim_waits_on_the_row_lock_and_loses(acme, alice, bob):
 
 def test_many_simultaneous_claims_have_one_winner(acme):
     agents = [factories.member(acme, f"agent{i}") for i in range(8)]
-    for round_ in range(3):
+    for _round in range(3):
         c = queued_conversation(acme)
         barrier = threading.Barrier(len(agents))
         results = {}
 
         def claim(m):
             barrier.wait(10)
-            return services.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk,
-                                              user_id=m.user_id).assignee_id
+            return services.conversation_claim(
+                merchant_id=acme.pk, conversation_id=c.pk, user_id=m.user_id
+            ).assignee_id
 
         threads = [in_thread(lambda m=m: claim(m), results, m.user_id) for m in agents]
         for t in threads:
@@ -98,7 +109,9 @@ def test_many_simultaneous_claims_have_one_winner(acme):
         wins = [k for k, (s, _) in results.items() if s == "ok"]
         losses = [v for s, v in results.values() if s == "error"]
         assert len(wins) == 1, results
-        assert all(isinstance(e, KefuError) and e.code == "already_assigned" for e in losses), losses
+        assert all(isinstance(e, KefuError) and e.code == "already_assigned" for e in losses), (
+            losses
+        )
         assert Conversation.objects.get(pk=c.pk).assignee_id == wins[0]
         assert RoutingEvent.objects.filter(conversation=c, kind="claimed").count() == 1
 
@@ -126,9 +139,17 @@ def test_second_router_waits_for_the_membership_lock_and_does_not_overfill(acme,
     assert holding.wait(10)
     # The second router read bob as free (1 slot, 0 open committed) before the first commits.
     assert selectors.eligible_agents(merchant_id=acme.pk)[0].open == 0
-    b = in_thread(lambda: routing.visitor_message_received(
-        merchant_id=acme.pk, conversation_id=second.pk, message_id=0, started=True,
-        reopened=False), results, "b")
+    b = in_thread(
+        lambda: routing.visitor_message_received(
+            merchant_id=acme.pk,
+            conversation_id=second.pk,
+            message_id=0,
+            started=True,
+            reopened=False,
+        ),
+        results,
+        "b",
+    )
     time.sleep(0.7)
     assert "b" not in results, "the second router did not wait for bob's membership lock"
     release.set()
@@ -152,8 +173,9 @@ def test_simultaneous_routers_never_exceed_capacity(acme, bob, carol_and_dave):
 
     def route(c):
         barrier.wait(10)
-        routing.visitor_message_received(merchant_id=acme.pk, conversation_id=c.pk,
-                                         message_id=0, started=True, reopened=False)
+        routing.visitor_message_received(
+            merchant_id=acme.pk, conversation_id=c.pk, message_id=0, started=True, reopened=False
+        )
 
     threads = [in_thread(lambda c=c: route(c), results, c.pk) for c in conversations]
     for t in threads:
@@ -161,8 +183,12 @@ def test_simultaneous_routers_never_exceed_capacity(acme, bob, carol_and_dave):
     assert all(s == "ok" for s, _ in results.values()), results
     for m in (bob, carol, dave):
         assert Conversation.objects.filter(assignee_id=m.user_id, status="open").count() == 2
-    assert Conversation.objects.filter(merchant=acme, queued_at__isnull=False,
-                                       assignee__isnull=True).count() == 6
+    assert (
+        Conversation.objects.filter(
+            merchant=acme, queued_at__isnull=False, assignee__isnull=True
+        ).count()
+        == 6
+    )
 
 
 @pytest.fixture
@@ -192,30 +218,46 @@ def test_visitor_agent_and_router_on_one_conversation_do_not_deadlock(acme, alic
         return i
 
     def visitor_step(i):
-        services.message_send_by_visitor(merchant_id=acme.pk, visitor_id=visitor.pk,
-                                         client_msg_id=f"v{i}", body=f"visitor {i}")
+        services.message_send_by_visitor(
+            merchant_id=acme.pk, visitor_id=visitor.pk, client_msg_id=f"v{i}", body=f"visitor {i}"
+        )
 
     def agent_step(i):
-        services.message_send_by_agent(merchant_id=acme.pk, conversation_id=c.pk,
-                                       sender=services.Sender.agent(bob), client_msg_id=f"b{i}",
-                                       body=f"bob {i}")
+        services.message_send_by_agent(
+            merchant_id=acme.pk,
+            conversation_id=c.pk,
+            sender=services.Sender.agent(bob),
+            client_msg_id=f"b{i}",
+            body=f"bob {i}",
+        )
 
     def router_step(i):
         action = i % 4
         if action == 0:
-            services.conversation_set_status(merchant_id=acme.pk, conversation_id=c.pk,
-                                            actor_user_id=alice.user_id, status="resolved")
+            services.conversation_set_status(
+                merchant_id=acme.pk,
+                conversation_id=c.pk,
+                actor_user_id=alice.user_id,
+                status="resolved",
+            )
         elif action == 1:
-            services.conversation_transfer(merchant_id=acme.pk, conversation_id=c.pk,
-                                          actor_user_id=alice.user_id, to_user_id=bob.user_id)
+            services.conversation_transfer(
+                merchant_id=acme.pk,
+                conversation_id=c.pk,
+                actor_user_id=alice.user_id,
+                to_user_id=bob.user_id,
+            )
         elif action == 2:
-            services.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk,
-                                       user_id=alice.user_id)
+            services.conversation_claim(
+                merchant_id=acme.pk, conversation_id=c.pk, user_id=alice.user_id
+            )
         else:
             routing.queue_drain(merchant_id=acme.pk)
 
-    threads = [in_thread(lambda s=s: loop(s), results, s.__name__)
-               for s in (visitor_step, agent_step, router_step)]
+    threads = [
+        in_thread(lambda s=s: loop(s), results, s.__name__)
+        for s in (visitor_step, agent_step, router_step)
+    ]
     for t in threads:
         t.join(60)
     assert not errors, errors[:3]

@@ -14,7 +14,10 @@ from merchants.models import Membership, Merchant, Team
 from notifications import services as notify
 from tests import factories
 from tests.conversations.routing_helpers import (  # noqa: F401 (english, fresh_realtime: autouse)
-    english, fresh_realtime, go_offline, go_online,
+    english,
+    fresh_realtime,
+    go_offline,
+    go_online,
 )
 
 pytestmark = pytest.mark.django_db
@@ -23,19 +26,23 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def ask(django_capture_on_commit_callbacks):
     """A visitor message through the real service, with its after-commit work (routing) run."""
+
     def send(visitor, body="你好"):
         with django_capture_on_commit_callbacks(execute=True):
             message = factories.visitor_message(visitor, body)
         return Conversation.objects.get(pk=message.conversation_id)
+
     return send
 
 
 @pytest.fixture
 def commit(django_capture_on_commit_callbacks):
     """Run a service and its after-commit work (drains, publishes)."""
+
     def call(fn, **kw):
         with django_capture_on_commit_callbacks(execute=True):
             return fn(**kw)
+
     return call
 
 
@@ -61,8 +68,9 @@ def give(membership, n):
     """n open conversations already assigned to this agent."""
     for _ in range(n):
         v = factories.visitor(membership.merchant)
-        c = Conversation.objects.create(merchant=membership.merchant, visitor=v,
-                                        assignee=membership.user)
+        c = Conversation.objects.create(
+            merchant=membership.merchant, visitor=v, assignee=membership.user
+        )
         c.save()
 
 
@@ -81,8 +89,12 @@ def test_least_busy_picks_the_lowest_load_and_says_why(acme, bob, carol, ask, no
     e = last_event(c)
     assert (e.kind, e.rule, e.to_user_id) == ("assigned", "least_busy", carol.user_id)
     assert e.reason == "least-busy: Carol has 0/5 open"
-    assert notified[-1] == {"merchant_id": acme.pk, "conversation_id": c.pk, "reason": "new",
-                            "user_ids": [carol.user_id]}
+    assert notified[-1] == {
+        "merchant_id": acme.pk,
+        "conversation_id": c.pk,
+        "reason": "new",
+        "user_ids": [carol.user_id],
+    }
     # Now both have 1/5: the tie goes to the one assigned longest ago (bob never was).
     c2 = ask(factories.visitor(acme))
     assert c2.assignee_id == bob.user_id
@@ -115,8 +127,13 @@ def test_round_robin_takes_the_longest_idle_and_team_overrides(acme, bob, carol,
     bob.teams.add(team), carol.teams.add(team)
     v = factories.visitor(acme)
     with_team = Conversation.objects.create(merchant=acme, visitor=v, team=team)
-    routing.visitor_message_received(merchant_id=acme.pk, conversation_id=with_team.pk,
-                                     message_id=0, started=True, reopened=False)
+    routing.visitor_message_received(
+        merchant_id=acme.pk,
+        conversation_id=with_team.pk,
+        message_id=0,
+        started=True,
+        reopened=False,
+    )
     with_team.refresh_from_db()
     assert with_team.assignee_id == bob.user_id and last_event(with_team).rule == "least_busy"
 
@@ -128,8 +145,13 @@ def test_sticky_returns_the_visitor_to_the_previous_agent(acme, bob, carol, ask,
     who = first.assignee_id
     other = carol if who == bob.user_id else bob
     give(Membership.objects.get(merchant=acme, user_id=who), 3)  # now much busier
-    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=first.pk,
-           actor_user_id=who, status="resolved")
+    commit(
+        services.conversation_set_status,
+        merchant_id=acme.pk,
+        conversation_id=first.pk,
+        actor_user_id=who,
+        status="resolved",
+    )
     Conversation.objects.filter(pk=first.pk).update(status=Conversation.Status.CLOSED)
     second = ask(visitor)
     assert second.pk != first.pk and second.assignee_id == who
@@ -138,8 +160,13 @@ def test_sticky_returns_the_visitor_to_the_previous_agent(acme, bob, carol, ask,
     # Sticky off: least busy wins.
     acme.sticky_agent = False
     acme.save()
-    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=second.pk,
-           actor_user_id=who, status="resolved")
+    commit(
+        services.conversation_set_status,
+        merchant_id=acme.pk,
+        conversation_id=second.pk,
+        actor_user_id=who,
+        status="resolved",
+    )
     Conversation.objects.filter(pk=second.pk).update(status=Conversation.Status.CLOSED)
     assert ask(visitor).assignee_id == other.user_id
 
@@ -149,8 +176,13 @@ def test_sticky_agent_offline_falls_back(acme, bob, carol, ask, commit):
     visitor = factories.visitor(acme)
     first = ask(visitor)
     assert first.assignee_id == bob.user_id
-    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=first.pk,
-           actor_user_id=bob.user_id, status="resolved")
+    commit(
+        services.conversation_set_status,
+        merchant_id=acme.pk,
+        conversation_id=first.pk,
+        actor_user_id=bob.user_id,
+        status="resolved",
+    )
     go_offline(bob), go_online(carol)
     reopened = ask(visitor)  # the visitor writes again: the resolved conversation reopens
     assert reopened.pk == first.pk and reopened.status == "open"
@@ -179,16 +211,20 @@ def test_ineligible_agents_mean_the_queue(acme, bob, ask, notified, why):
     visitor = factories.visitor(acme)
     if team is not None:
         c = Conversation.objects.create(merchant=acme, visitor=visitor, team=team)
-        routing.visitor_message_received(merchant_id=acme.pk, conversation_id=c.pk, message_id=0,
-                                         started=True, reopened=False)
+        routing.visitor_message_received(
+            merchant_id=acme.pk, conversation_id=c.pk, message_id=0, started=True, reopened=False
+        )
         c.refresh_from_db()
     else:
         c = ask(visitor)
     assert c.assignee_id is None and c.queued_at is not None
     e = last_event(c)
     assert e.kind == "queued"
-    expected = ("queued: every online agent is at capacity" if why in ("full", "team", "zero_capacity")
-                else "queued: no agent online")
+    expected = (
+        "queued: every online agent is at capacity"
+        if why in ("full", "team", "zero_capacity")
+        else "queued: no agent online"
+    )
     assert e.reason == expected
     if team is None:
         assert notified[-1]["reason"] == "queued" and notified[-1]["user_ids"] is None
@@ -224,8 +260,13 @@ def test_queue_order_positions_and_drain_oldest_first(acme, bob, ask, commit):
     assert e.kind == "assigned" and e.detail["from_queue"] is True
     assert e.reason.startswith("from the queue after")
     # Resolving one frees a slot: the next in line is served.
-    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=queued[2].pk,
-           actor_user_id=bob.user_id, status="resolved")
+    commit(
+        services.conversation_set_status,
+        merchant_id=acme.pk,
+        conversation_id=queued[2].pk,
+        actor_user_id=bob.user_id,
+        status="resolved",
+    )
     assert Conversation.objects.get(pk=queued[1].pk).assignee_id == bob.user_id
     assert Conversation.objects.get(pk=queued[3].pk).assignee_id is None
     assert last_event(queued[2]).kind == "resolved"
@@ -235,8 +276,9 @@ def test_drain_skips_a_team_nobody_can_serve_and_serves_the_next(acme, bob, ask,
     team = Team.objects.create(merchant=acme, name="English")
     v1, v2 = factories.visitor(acme), factories.visitor(acme)
     c1 = Conversation.objects.create(merchant=acme, visitor=v1, team=team)
-    routing.visitor_message_received(merchant_id=acme.pk, conversation_id=c1.pk, message_id=0,
-                                     started=True, reopened=False)
+    routing.visitor_message_received(
+        merchant_id=acme.pk, conversation_id=c1.pk, message_id=0, started=True, reopened=False
+    )
     c2 = ask(v2)
     go_online(bob)  # bob is not in the team
     assert commit(routing.queue_drain, merchant_id=acme.pk) == 1
@@ -268,8 +310,13 @@ def test_eta_from_throughput_and_from_handling_time(acme, bob, ask):
     now = timezone.now()
     for _ in range(2):
         v = factories.visitor(acme)
-        Conversation.objects.create(merchant=acme, visitor=v, status="resolved",
-                                    assigned_at=now - timedelta(seconds=120), resolved_at=now)
+        Conversation.objects.create(
+            merchant=acme,
+            visitor=v,
+            status="resolved",
+            assigned_at=now - timedelta(seconds=120),
+            resolved_at=now,
+        )
     assert selectors.seconds_per_slot(acme.pk) == 30
     # With enough assignments in the last 30 minutes throughput wins: 6 -> one per 300 s.
     Membership.objects.filter(pk=bob.pk).update(max_concurrent=6)
@@ -288,8 +335,12 @@ def test_eta_from_throughput_and_from_handling_time(acme, bob, ask):
 def test_claim_from_the_queue_and_the_loser_gets_already_assigned(acme, bob, carol, ask, commit):
     c = ask(factories.visitor(acme))
     assert c.queued_at is not None
-    commit(services.conversation_claim, merchant_id=acme.pk, conversation_id=c.pk,
-           user_id=carol.user_id)
+    commit(
+        services.conversation_claim,
+        merchant_id=acme.pk,
+        conversation_id=c.pk,
+        user_id=carol.user_id,
+    )
     c.refresh_from_db()
     assert (c.assignee_id, c.queued_at) == (carol.user_id, None)
     assert last_event(c).kind == "claimed" and last_event(c).reason == "claimed by Carol"
@@ -304,20 +355,31 @@ def test_claim_from_the_queue_and_the_loser_gets_already_assigned(acme, bob, car
 def test_claim_refusals(acme, other, bob, charlie, ask, commit):
     c = ask(factories.visitor(acme))
     with pytest.raises(KefuError) as err:
-        services.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk, user_id=charlie.user_id)
+        services.conversation_claim(
+            merchant_id=acme.pk, conversation_id=c.pk, user_id=charlie.user_id
+        )
     assert err.value.code == "forbidden"
     with pytest.raises(KefuError) as err:
-        services.conversation_claim(merchant_id=other.pk, conversation_id=c.pk, user_id=charlie.user_id)
+        services.conversation_claim(
+            merchant_id=other.pk, conversation_id=c.pk, user_id=charlie.user_id
+        )
     assert err.value.code == "not_found"
-    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=c.pk,
-           actor_user_id=bob.user_id, status="resolved")
+    commit(
+        services.conversation_set_status,
+        merchant_id=acme.pk,
+        conversation_id=c.pk,
+        actor_user_id=bob.user_id,
+        status="resolved",
+    )
     with pytest.raises(KefuError) as err:
         services.conversation_claim(merchant_id=acme.pk, conversation_id=c.pk, user_id=bob.user_id)
     assert err.value.code == "conversation_closed"
     assert Conversation.objects.get(pk=c.pk).assignee_id is None
 
 
-def test_an_agent_reply_claims_a_queued_conversation(acme, bob, ask, django_capture_on_commit_callbacks):
+def test_an_agent_reply_claims_a_queued_conversation(
+    acme, bob, ask, django_capture_on_commit_callbacks
+):
     c = ask(factories.visitor(acme))
     assert c.queued_at is not None
     with django_capture_on_commit_callbacks(execute=True):
@@ -338,33 +400,62 @@ def test_transfer_rules(acme, alice, bob, carol, ask, commit, notified):
     assert c.assignee_id == bob.user_id
     # carol (an agent) cannot move bob's conversation.
     with pytest.raises(KefuError) as err:
-        services.conversation_transfer(merchant_id=acme.pk, conversation_id=c.pk,
-                                      actor_user_id=carol.user_id, to_user_id=carol.user_id)
+        services.conversation_transfer(
+            merchant_id=acme.pk,
+            conversation_id=c.pk,
+            actor_user_id=carol.user_id,
+            to_user_id=carol.user_id,
+        )
     assert err.value.code == "forbidden"
     # bob transfers his own, with a note that stays private.
-    commit(services.conversation_transfer, merchant_id=acme.pk, conversation_id=c.pk,
-           actor_user_id=bob.user_id, to_user_id=carol.user_id, note="VIP 客户，请优先")
+    commit(
+        services.conversation_transfer,
+        merchant_id=acme.pk,
+        conversation_id=c.pk,
+        actor_user_id=bob.user_id,
+        to_user_id=carol.user_id,
+        note="VIP 客户，请优先",
+    )
     c.refresh_from_db()
     assert c.assignee_id == carol.user_id
     e = last_event(c)
     assert (e.kind, e.from_user_id, e.to_user_id, e.actor_id) == (
-        "transferred", bob.user_id, carol.user_id, bob.user_id)
+        "transferred",
+        bob.user_id,
+        carol.user_id,
+        bob.user_id,
+    )
     assert e.reason == "transferred from Bob to Carol by Bob"
     note = Message.objects.filter(conversation=c).order_by("-seq").first()
-    assert note.is_private and note.body == "VIP 客户，请优先" and note.sender_user_id == bob.user_id
-    assert {"merchant_id": acme.pk, "conversation_id": c.pk, "reason": "new",
-            "user_ids": [carol.user_id]} in notified
+    assert (
+        note.is_private and note.body == "VIP 客户，请优先" and note.sender_user_id == bob.user_id
+    )
+    assert {
+        "merchant_id": acme.pk,
+        "conversation_id": c.pk,
+        "reason": "new",
+        "user_ids": [carol.user_id],
+    } in notified
     # alice (owner) reassigns carol's conversation back to bob.
-    commit(services.conversation_transfer, merchant_id=acme.pk, conversation_id=c.pk,
-           actor_user_id=alice.user_id, to_user_id=bob.user_id)
+    commit(
+        services.conversation_transfer,
+        merchant_id=acme.pk,
+        conversation_id=c.pk,
+        actor_user_id=alice.user_id,
+        to_user_id=bob.user_id,
+    )
     assert Conversation.objects.get(pk=c.pk).assignee_id == bob.user_id
     assert last_event(c).kind == "reassigned"
-    for bad, code in ({"to_user_id": 999999}, "agent_unavailable"), ({"to_team_id": 999999},
-                                                                     "agent_unavailable"), (
-            {}, "invalid_frame"), ({"to_user_id": bob.user_id, "to_team_id": 1}, "invalid_frame"):
+    for bad, code in (
+        ({"to_user_id": 999999}, "agent_unavailable"),
+        ({"to_team_id": 999999}, "agent_unavailable"),
+        ({}, "invalid_frame"),
+        ({"to_user_id": bob.user_id, "to_team_id": 1}, "invalid_frame"),
+    ):
         with pytest.raises(KefuError) as err:
-            services.conversation_transfer(merchant_id=acme.pk, conversation_id=c.pk,
-                                          actor_user_id=bob.user_id, **bad)
+            services.conversation_transfer(
+                merchant_id=acme.pk, conversation_id=c.pk, actor_user_id=bob.user_id, **bad
+            )
         assert err.value.code == code, bad
 
 
@@ -375,8 +466,14 @@ def test_transfer_to_a_team_routes_inside_the_team(acme, bob, carol, dave, ask, 
     c = ask(factories.visitor(acme))
     assert c.assignee_id == bob.user_id
     go_online(carol), go_online(dave)
-    commit(services.conversation_transfer, merchant_id=acme.pk, conversation_id=c.pk,
-           actor_user_id=bob.user_id, to_team_id=team.pk, note="退货")
+    commit(
+        services.conversation_transfer,
+        merchant_id=acme.pk,
+        conversation_id=c.pk,
+        actor_user_id=bob.user_id,
+        to_team_id=team.pk,
+        note="退货",
+    )
     c.refresh_from_db()
     # dave is free but not in the team; bob handed it on: carol gets it.
     assert (c.team_id, c.assignee_id) == (team.pk, carol.user_id)
@@ -387,17 +484,30 @@ def test_transfer_to_a_team_routes_inside_the_team(acme, bob, carol, dave, ask, 
 def test_resolve_and_reopen(acme, bob, ask, commit):
     go_online(bob)
     c = ask(factories.visitor(acme))
-    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=c.pk,
-           actor_user_id=bob.user_id, status="resolved")
+    commit(
+        services.conversation_set_status,
+        merchant_id=acme.pk,
+        conversation_id=c.pk,
+        actor_user_id=bob.user_id,
+        status="resolved",
+    )
     c.refresh_from_db()
     assert c.status == "resolved" and c.resolved_at
     assert last_event(c).reason == "resolved by Bob"
-    commit(services.conversation_set_status, merchant_id=acme.pk, conversation_id=c.pk,
-           actor_user_id=bob.user_id, status="open")
+    commit(
+        services.conversation_set_status,
+        merchant_id=acme.pk,
+        conversation_id=c.pk,
+        actor_user_id=bob.user_id,
+        status="open",
+    )
     c.refresh_from_db()
     assert (c.status, c.assignee_id, c.resolved_at) == ("open", bob.user_id, None)
     assert [e.kind for e in RoutingEvent.objects.filter(conversation=c)][-3:] == [
-        "resolved", "reopened", "claimed"]
+        "resolved",
+        "reopened",
+        "claimed",
+    ]
 
 
 # --- acceptance timeout ---------------------------------------------------------------------------
@@ -406,12 +516,16 @@ def test_resolve_and_reopen(acme, bob, ask, commit):
 def fire(c):
     c.refresh_from_db()
     return routing.accept_timeout_fire(
-        merchant_id=c.merchant_id, conversation_id=c.pk, user_id=c.assignee_id,
-        assigned_at=c.assigned_at.isoformat())
+        merchant_id=c.merchant_id,
+        conversation_id=c.pk,
+        user_id=c.assignee_id,
+        assigned_at=c.assigned_at.isoformat(),
+    )
 
 
 def test_timeout_moves_to_the_next_agent_then_returns_to_the_queue_head(
-        acme, alice, bob, carol, ask, commit, notified):
+    acme, alice, bob, carol, ask, commit, notified
+):
     acme.accept_timeout_seconds, acme.max_reassignments, acme.sticky_agent = 60, 1, False
     acme.save()
     Membership.objects.filter(pk=alice.pk).update(is_away=True)
@@ -428,8 +542,12 @@ def test_timeout_moves_to_the_next_agent_then_returns_to_the_queue_head(
     names = {bob.user_id: "Bob", carol.user_id: "Carol"}
     assert e.reason == f"timeout after 60 s, moved from {names[first]} to {names[second]}"
     # The same firing again (duplicate or late delivery) does nothing.
-    assert routing.accept_timeout_fire(merchant_id=acme.pk, conversation_id=c.pk,
-                                       user_id=identity[0], assigned_at=identity[1]) == "noop"
+    assert (
+        routing.accept_timeout_fire(
+            merchant_id=acme.pk, conversation_id=c.pk, user_id=identity[0], assigned_at=identity[1]
+        )
+        == "noop"
+    )
     # The second agent times out too: max_reassignments=1 -> back to the head of the queue.
     waiting = ask(factories.visitor(acme))
     Conversation.objects.filter(pk=waiting.pk).update(assignee=None, queued_at=timezone.now())
@@ -450,12 +568,24 @@ def test_timeout_is_a_noop_once_the_agent_answered_or_the_conversation_moved(acm
     assert Conversation.objects.get(pk=c.pk).assignee_id == bob.user_id
     c2 = ask(factories.visitor(acme))
     stale = c2.assigned_at.isoformat()
-    services.conversation_transfer(merchant_id=acme.pk, conversation_id=c2.pk,
-                                  actor_user_id=bob.user_id, to_user_id=carol.user_id)
-    assert routing.accept_timeout_fire(merchant_id=acme.pk, conversation_id=c2.pk,
-                                       user_id=bob.user_id, assigned_at=stale) == "noop"
-    assert routing.accept_timeout_fire(merchant_id=acme.pk, conversation_id=424242,
-                                       user_id=bob.user_id, assigned_at=stale) == "noop"
+    services.conversation_transfer(
+        merchant_id=acme.pk,
+        conversation_id=c2.pk,
+        actor_user_id=bob.user_id,
+        to_user_id=carol.user_id,
+    )
+    assert (
+        routing.accept_timeout_fire(
+            merchant_id=acme.pk, conversation_id=c2.pk, user_id=bob.user_id, assigned_at=stale
+        )
+        == "noop"
+    )
+    assert (
+        routing.accept_timeout_fire(
+            merchant_id=acme.pk, conversation_id=424242, user_id=bob.user_id, assigned_at=stale
+        )
+        == "noop"
+    )
 
 
 def test_timeout_with_nobody_else_queues_at_the_head(acme, bob, ask):
@@ -485,7 +615,8 @@ def test_auto_resolve_only_silent_conversations_nobody_waits_in(acme, bob, ask):
     factories.agent_message(bob, recent.pk, "刚刚")
     old = timezone.now() - timedelta(minutes=31)
     Conversation.objects.filter(pk__in=[answered.pk, unanswered.pk, queued.pk]).update(
-        last_message_at=old)
+        last_message_at=old
+    )
     assert routing.auto_resolve() == 1
     statuses = dict(Conversation.objects.values_list("id", "status"))
     assert statuses[answered.pk] == "resolved"
@@ -502,11 +633,16 @@ def test_handover_clears_the_bot_and_routes(acme, bob, commit):
     go_online(bob)
     v = factories.visitor(acme)
     c = Conversation.objects.create(merchant=acme, visitor=v, bot_active=True)
-    routing.visitor_message_received(merchant_id=acme.pk, conversation_id=c.pk, message_id=0,
-                                     started=True, reopened=False)
+    routing.visitor_message_received(
+        merchant_id=acme.pk, conversation_id=c.pk, message_id=0, started=True, reopened=False
+    )
     assert Conversation.objects.get(pk=c.pk).assignee_id is None  # the bot owns it
-    commit(bot.conversation_handover, merchant_id=acme.pk, conversation_id=c.pk,
-           reason="visitor_request")
+    commit(
+        bot.conversation_handover,
+        merchant_id=acme.pk,
+        conversation_id=c.pk,
+        reason="visitor_request",
+    )
     c.refresh_from_db()
     assert not c.bot_active and c.handed_over_at and c.assignee_id == bob.user_id
     kinds = list(RoutingEvent.objects.filter(conversation=c).values_list("kind", "reason"))
@@ -549,8 +685,10 @@ def test_beat_runs_the_routing_tasks_every_minute():
 
     app.loader.import_default_modules()
     schedule = app.conf.beat_schedule
-    for name, task in (("routing-auto-resolve", "conversations.tasks.routing_auto_resolve"),
-                       ("routing-sweep", "conversations.tasks.routing_sweep")):
+    for name, task in (
+        ("routing-auto-resolve", "conversations.tasks.routing_auto_resolve"),
+        ("routing-sweep", "conversations.tasks.routing_sweep"),
+    ):
         assert schedule[name]["task"] == task and task in app.tasks
         assert schedule[name]["schedule"] == 60.0
     assert "conversations.tasks.routing_accept_timeout" in app.tasks

@@ -45,7 +45,8 @@ def routing_event(kind):
 
 
 def test_worker_moves_an_unanswered_conversation_then_returns_it_to_the_queue(
-        stack, acme, alice, bob):
+    stack, acme, alice, bob
+):
     server, worker = stack
     carol = factories.member(acme, "carol", display_name="Carol")
     Membership.objects.filter(pk=alice.pk).update(is_away=True)  # the owner only supervises
@@ -57,8 +58,11 @@ def test_worker_moves_an_unanswered_conversation_then_returns_it_to_the_queue(
     names = {bob.user_id: "Bob", carol.user_id: "Carol"}
 
     async def agent(name):
-        ws = await websockets.connect(f"{server.ws_url}/ws/agent/{acme.pk}/", origin=server.url,
-                                      additional_headers={"Cookie": cookies[name]})
+        ws = await websockets.connect(
+            f"{server.ws_url}/ws/agent/{acme.pk}/",
+            origin=server.url,
+            additional_headers={"Cookie": cookies[name]},
+        )
         await frames_until(ws, lambda f: f["type"] == "session.ready")
         return ws
 
@@ -67,8 +71,9 @@ def test_worker_moves_an_unanswered_conversation_then_returns_it_to_the_queue(
         visitor = await websockets.connect(server.ws_url + boot["ws_path"], origin=server.url)
         await visitor.send(json.dumps({"type": "auth", "token": boot["token"]}))
         await frames_until(visitor, lambda f: f["type"] == "session.ready")
-        await visitor.send(json.dumps({"type": "message.send", "client_msg_id": "e2e-1",
-                                       "body": "有人在吗？"}))
+        await visitor.send(
+            json.dumps({"type": "message.send", "client_msg_id": "e2e-1", "body": "有人在吗？"})
+        )
         assigned = await frames_until(b, routing_event("assigned"))
         t_assigned = time.monotonic()
         first = assigned["event"]["to_user_id"]
@@ -79,17 +84,26 @@ def test_worker_moves_an_unanswered_conversation_then_returns_it_to_the_queue(
         second = moved["event"]["to_user_id"]
         assert {first, second} == {bob.user_id, carol.user_id}
         assert moved["event"]["reason"] == (
-            f"timeout after 2 s, moved from {names[first]} to {names[second]}")
-        seen_by_c = await frames_until(c, lambda f: f["type"] == "conversation.updated"
-                                       and f["conversation"]["assignee_id"] == second)
+            f"timeout after 2 s, moved from {names[first]} to {names[second]}"
+        )
+        seen_by_c = await frames_until(
+            c,
+            lambda f: (
+                f["type"] == "conversation.updated" and f["conversation"]["assignee_id"] == second
+            ),
+        )
         assert seen_by_c["conversation"]["assignee_id"] == second
         # The second agent is silent too: max_reassignments=1, so back to the queue head.
         returned = await frames_until(c, routing_event("timeout"))
         t_returned = time.monotonic()
         assert returned["event"]["rule"] == "timeout_returned"
         queue = await frames_until(b, lambda f: f["type"] == "queue.changed" and f["total"] == 1)
-        state = await frames_until(visitor, lambda f: f["type"] == "conversation.state"
-                                   and f["conversation"]["queue_position"] == 1)
+        state = await frames_until(
+            visitor,
+            lambda f: (
+                f["type"] == "conversation.state" and f["conversation"]["queue_position"] == 1
+            ),
+        )
         for ws in (b, c, visitor):
             await ws.close()
         return t_assigned, t_moved, t_returned, queue, state
@@ -101,7 +115,10 @@ def test_worker_moves_an_unanswered_conversation_then_returns_it_to_the_queue(
     assert conversation.assignee_id is None and conversation.queued_at is not None
     assert state["conversation"]["estimated_wait_seconds"] > 0
     kinds = list(RoutingEvent.objects.filter(conversation=conversation).values_list("kind", "rule"))
-    assert kinds == [("assigned", "least_busy"), ("timeout", "timeout"),
-                     ("timeout", "timeout_returned")], kinds
+    assert kinds == [
+        ("assigned", "least_busy"),
+        ("timeout", "timeout"),
+        ("timeout", "timeout_returned"),
+    ], kinds
     log = worker.log()
     assert log.count("routing_accept_timeout") >= 2, log[-3000:]

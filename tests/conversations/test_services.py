@@ -58,7 +58,8 @@ def test_same_client_msg_id_from_visitor_and_agent_are_different_messages(acme, 
 
 
 @pytest.mark.parametrize(
-    "body, code", [("", "message_empty"), ("   \n ", "message_empty"), ("x" * 5001, "message_too_long")]
+    "body, code",
+    [("", "message_empty"), ("   \n ", "message_empty"), ("x" * 5001, "message_too_long")],
 )
 def test_bad_bodies_are_refused_and_nothing_is_written(acme, body, code):
     visitor = factories.visitor(acme)
@@ -129,8 +130,10 @@ def test_agent_of_other_merchant_cannot_reach_conversation(acme, charlie):
         )
     with pytest.raises(NotFound):
         services.message_send_by_visitor(
-            merchant_id=charlie.merchant_id, visitor_id=m.conversation.visitor_id,
-            client_msg_id="x", body="x",
+            merchant_id=charlie.merchant_id,
+            visitor_id=m.conversation.visitor_id,
+            client_msg_id="x",
+            body="x",
         )
     assert Message.objects.count() == 1
 
@@ -161,8 +164,12 @@ def test_read_state_recounts_unread(acme, bob):
 
 
 def test_visitor_touch_keeps_one_row_per_anonymous_id_and_updates_page(acme, other):
-    v1 = services.visitor_touch(merchant=acme, anonymous_id="a" * 20, page_url="https://s/1", page_title="一")
-    v2 = services.visitor_touch(merchant=acme, anonymous_id="a" * 20, page_url="https://s/2", page_title="二")
+    v1 = services.visitor_touch(
+        merchant=acme, anonymous_id="a" * 20, page_url="https://s/1", page_title="一"
+    )
+    v2 = services.visitor_touch(
+        merchant=acme, anonymous_id="a" * 20, page_url="https://s/2", page_title="二"
+    )
     v3 = services.visitor_touch(merchant=other, anonymous_id="a" * 20)
     assert v1.pk == v2.pk != v3.pk
     v2.refresh_from_db()
@@ -175,7 +182,7 @@ def _run_in_threads(n, target):
     def wrapper(i):
         try:
             target(i)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
         finally:
             close_old_connections()

@@ -19,8 +19,13 @@ from conversations.models import Conversation, Message, RoutingEvent, Visitor, V
 from conversations.tokens import visitor_token_issue
 from merchants.models import Membership
 from tests import factories
-from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
-from tests.conversations.realtime_helpers import agent_sock, quiet_all, run, visitor_sock
+from tests.conversations.realtime_helpers import (
+    agent_sock,
+    fresh_realtime,  # noqa: F401 (autouse)
+    quiet_all,
+    run,
+    visitor_sock,
+)
 from tests.wsclient import open_visitor, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,8 +37,15 @@ CLIENT_TYPES = {
 SERVER_TYPES = {f.model_fields["type"].default for f in protocol.SERVER_FRAMES}
 # What a visitor socket may ever receive; the rest is for agents only.
 VISITOR_TYPES = {
-    "session.ready", "history", "message.ack", "message.created", "typing", "conversation.read",
-    "pong", "error", "conversation.state",
+    "session.ready",
+    "history",
+    "message.ack",
+    "message.created",
+    "typing",
+    "conversation.read",
+    "pong",
+    "error",
+    "conversation.state",
 }
 
 
@@ -48,8 +60,17 @@ def world(acme, other, alice, bob, charlie):
     vo = factories.visitor(other, name="Other visitor")
     co = factories.visitor_message(vo, "other's question").conversation_id
     return SimpleNamespace(
-        acme=acme, other=other, va=va, vb=vb, vo=vo, ca=ca, cb=cb, co=co,
-        alice=alice, bob=bob, charlie=charlie,
+        acme=acme,
+        other=other,
+        va=va,
+        vb=vb,
+        vo=vo,
+        ca=ca,
+        cb=cb,
+        co=co,
+        alice=alice,
+        bob=bob,
+        charlie=charlie,
         cookies={m.user.username: session_cookie(m.user) for m in (alice, bob, charlie)},
     )
 
@@ -57,18 +78,40 @@ def world(acme, other, alice, bob, charlie):
 def acme_snapshot(merchant_id: int):
     """Everything of acme's that a frame could write."""
     return (
-        list(Message.objects.filter(merchant_id=merchant_id).order_by("id").values_list(
-            "id", "conversation_id", "seq", "body", "is_private")),
-        list(Conversation.objects.filter(merchant_id=merchant_id).order_by("id").values_list(
-            "id", "status", "last_seq", "assignee_id", "agent_last_read_seq",
-            "visitor_last_read_seq", "unread_agent_count", "unread_visitor_count", "queued_at",
-            "team_id", "routing_attempts")),
+        list(
+            Message.objects.filter(merchant_id=merchant_id)
+            .order_by("id")
+            .values_list("id", "conversation_id", "seq", "body", "is_private")
+        ),
+        list(
+            Conversation.objects.filter(merchant_id=merchant_id)
+            .order_by("id")
+            .values_list(
+                "id",
+                "status",
+                "last_seq",
+                "assignee_id",
+                "agent_last_read_seq",
+                "visitor_last_read_seq",
+                "unread_agent_count",
+                "unread_visitor_count",
+                "queued_at",
+                "team_id",
+                "routing_attempts",
+            )
+        ),
         RoutingEvent.objects.filter(merchant_id=merchant_id).count(),
-        list(Visitor.objects.filter(merchant_id=merchant_id).order_by("id").values_list(
-            "id", "page_url", "page_title", "last_seen_at")),
+        list(
+            Visitor.objects.filter(merchant_id=merchant_id)
+            .order_by("id")
+            .values_list("id", "page_url", "page_title", "last_seen_at")
+        ),
         VisitorPageView.objects.filter(merchant_id=merchant_id).count(),
-        list(Membership.objects.filter(merchant_id=merchant_id).order_by("id").values_list(
-            "user_id", "is_away")),
+        list(
+            Membership.objects.filter(merchant_id=merchant_id)
+            .order_by("id")
+            .values_list("user_id", "is_away")
+        ),
     )
 
 
@@ -92,84 +135,230 @@ async def cast(w) -> SimpleNamespace:
 CASES = [
     # charlie, on his own merchant's agent socket, naming acme's conversation
     ("charlie-ping", "charlie", lambda w: {"type": "ping"}, "pong"),
-    ("charlie-send", "charlie", lambda w: {"type": "message.send", "client_msg_id": "x1",
-                                           "body": "hijack", "conversation_id": w.ca}, "not_found"),
-    ("charlie-note", "charlie", lambda w: {"type": "message.send", "client_msg_id": "x2",
-                                           "body": "note", "conversation_id": w.ca,
-                                           "private": True}, "not_found"),
-    ("charlie-read", "charlie", lambda w: {"type": "conversation.read", "conversation_id": w.ca,
-                                           "seq": 3}, "not_found"),
-    ("charlie-resume", "charlie", lambda w: {"type": "resume",
-                                             "conversations": {str(w.ca): 0, str(w.cb): 0}},
-     "resume.done"),
-    ("charlie-typing", "charlie", lambda w: {"type": "typing", "conversation_id": w.ca,
-                                             "active": True}, "not_found"),
-    ("charlie-typing-off", "charlie", lambda w: {"type": "typing", "conversation_id": w.ca,
-                                                 "active": False}, "not_found"),
-    ("charlie-view", "charlie", lambda w: {"type": "conversation.view", "conversation_id": w.ca},
-     "not_found"),
-    ("charlie-presence", "charlie", lambda w: {"type": "presence.set", "status": "away"},
-     "presence.changed"),
-    ("charlie-auth", "charlie", lambda w: {"type": "auth", "token": visitor_token_issue(
-        merchant_id=w.acme.pk, visitor_id=w.va.pk)}, "unknown_type"),
-    ("charlie-page", "charlie", lambda w: {"type": "page.view", "url": "https://x"},
-     "unknown_type"),
+    (
+        "charlie-send",
+        "charlie",
+        lambda w: {
+            "type": "message.send",
+            "client_msg_id": "x1",
+            "body": "hijack",
+            "conversation_id": w.ca,
+        },
+        "not_found",
+    ),
+    (
+        "charlie-note",
+        "charlie",
+        lambda w: {
+            "type": "message.send",
+            "client_msg_id": "x2",
+            "body": "note",
+            "conversation_id": w.ca,
+            "private": True,
+        },
+        "not_found",
+    ),
+    (
+        "charlie-read",
+        "charlie",
+        lambda w: {"type": "conversation.read", "conversation_id": w.ca, "seq": 3},
+        "not_found",
+    ),
+    (
+        "charlie-resume",
+        "charlie",
+        lambda w: {"type": "resume", "conversations": {str(w.ca): 0, str(w.cb): 0}},
+        "resume.done",
+    ),
+    (
+        "charlie-typing",
+        "charlie",
+        lambda w: {"type": "typing", "conversation_id": w.ca, "active": True},
+        "not_found",
+    ),
+    (
+        "charlie-typing-off",
+        "charlie",
+        lambda w: {"type": "typing", "conversation_id": w.ca, "active": False},
+        "not_found",
+    ),
+    (
+        "charlie-view",
+        "charlie",
+        lambda w: {"type": "conversation.view", "conversation_id": w.ca},
+        "not_found",
+    ),
+    (
+        "charlie-presence",
+        "charlie",
+        lambda w: {"type": "presence.set", "status": "away"},
+        "presence.changed",
+    ),
+    (
+        "charlie-auth",
+        "charlie",
+        lambda w: {
+            "type": "auth",
+            "token": visitor_token_issue(merchant_id=w.acme.pk, visitor_id=w.va.pk),
+        },
+        "unknown_type",
+    ),
+    (
+        "charlie-page",
+        "charlie",
+        lambda w: {"type": "page.view", "url": "https://x"},
+        "unknown_type",
+    ),
     # routing actions on acme's conversation (charlie is an owner, but of "other")
-    ("charlie-claim", "charlie", lambda w: {"type": "conversation.claim", "conversation_id": w.cb},
-     "not_found"),
-    ("charlie-transfer", "charlie", lambda w: {"type": "conversation.transfer",
-                                               "conversation_id": w.ca,
-                                               "to_user_id": w.charlie.user_id, "note": "mine"},
-     "not_found"),
-    ("charlie-transfer-team", "charlie", lambda w: {"type": "conversation.transfer",
-                                                    "conversation_id": w.ca, "to_team_id": 1},
-     "not_found"),
-    ("charlie-status", "charlie", lambda w: {"type": "conversation.status",
-                                             "conversation_id": w.ca, "status": "resolved"},
-     "not_found"),
+    (
+        "charlie-claim",
+        "charlie",
+        lambda w: {"type": "conversation.claim", "conversation_id": w.cb},
+        "not_found",
+    ),
+    (
+        "charlie-transfer",
+        "charlie",
+        lambda w: {
+            "type": "conversation.transfer",
+            "conversation_id": w.ca,
+            "to_user_id": w.charlie.user_id,
+            "note": "mine",
+        },
+        "not_found",
+    ),
+    (
+        "charlie-transfer-team",
+        "charlie",
+        lambda w: {"type": "conversation.transfer", "conversation_id": w.ca, "to_team_id": 1},
+        "not_found",
+    ),
+    (
+        "charlie-status",
+        "charlie",
+        lambda w: {"type": "conversation.status", "conversation_id": w.ca, "status": "resolved"},
+        "not_found",
+    ),
     ("charlie-handover", "charlie", lambda w: {"type": "handover.request"}, "unknown_type"),
     # vo, a visitor of other, on other's widget
     ("vo-ping", "vo", lambda w: {"type": "ping"}, "pong"),
-    ("vo-auth-again", "vo", lambda w: {"type": "auth", "token": visitor_token_issue(
-        merchant_id=w.acme.pk, visitor_id=w.va.pk)}, "already_authenticated"),
+    (
+        "vo-auth-again",
+        "vo",
+        lambda w: {
+            "type": "auth",
+            "token": visitor_token_issue(merchant_id=w.acme.pk, visitor_id=w.va.pk),
+        },
+        "already_authenticated",
+    ),
     ("vo-auth-on-acme-key", "vo", "auth-on-acme-key", "merchant_mismatch"),
-    ("vo-send-into", "vo", lambda w: {"type": "message.send", "client_msg_id": "y1",
-                                      "body": "hijack", "conversation_id": w.ca}, "invalid_frame"),
-    ("vo-send-own", "vo", lambda w: {"type": "message.send", "client_msg_id": "y2",
-                                     "body": "own question"}, "message.ack"),
-    ("vo-read", "vo", lambda w: {"type": "conversation.read", "conversation_id": w.ca, "seq": 3},
-     "not_found"),
+    (
+        "vo-send-into",
+        "vo",
+        lambda w: {
+            "type": "message.send",
+            "client_msg_id": "y1",
+            "body": "hijack",
+            "conversation_id": w.ca,
+        },
+        "invalid_frame",
+    ),
+    (
+        "vo-send-own",
+        "vo",
+        lambda w: {"type": "message.send", "client_msg_id": "y2", "body": "own question"},
+        "message.ack",
+    ),
+    (
+        "vo-read",
+        "vo",
+        lambda w: {"type": "conversation.read", "conversation_id": w.ca, "seq": 3},
+        "not_found",
+    ),
     ("vo-read-own", "vo", lambda w: {"type": "conversation.read", "seq": 1}, "conversation.read"),
-    ("vo-typing-into", "vo", lambda w: {"type": "typing", "conversation_id": w.ca, "text": "x"},
-     "invalid_frame"),
+    (
+        "vo-typing-into",
+        "vo",
+        lambda w: {"type": "typing", "conversation_id": w.ca, "text": "x"},
+        "invalid_frame",
+    ),
     ("vo-typing-own", "vo", lambda w: {"type": "typing", "text": "typing to other"}, None),
     ("vo-page", "vo", lambda w: {"type": "page.view", "url": "https://other.example/"}, None),
-    ("vo-resume", "vo", lambda w: {"type": "resume", "conversations": {str(w.ca): 0}},
-     "unknown_type"),
+    (
+        "vo-resume",
+        "vo",
+        lambda w: {"type": "resume", "conversations": {str(w.ca): 0}},
+        "unknown_type",
+    ),
     ("vo-presence", "vo", lambda w: {"type": "presence.set", "status": "away"}, "unknown_type"),
-    ("vo-view", "vo", lambda w: {"type": "conversation.view", "conversation_id": w.ca},
-     "unknown_type"),
-    ("vo-claim", "vo", lambda w: {"type": "conversation.claim", "conversation_id": w.cb},
-     "unknown_type"),
-    ("vo-transfer", "vo", lambda w: {"type": "conversation.transfer", "conversation_id": w.ca,
-                                     "to_user_id": 1}, "unknown_type"),
-    ("vo-status", "vo", lambda w: {"type": "conversation.status", "conversation_id": w.ca,
-                                   "status": "resolved"}, "unknown_type"),
+    (
+        "vo-view",
+        "vo",
+        lambda w: {"type": "conversation.view", "conversation_id": w.ca},
+        "unknown_type",
+    ),
+    (
+        "vo-claim",
+        "vo",
+        lambda w: {"type": "conversation.claim", "conversation_id": w.cb},
+        "unknown_type",
+    ),
+    (
+        "vo-transfer",
+        "vo",
+        lambda w: {"type": "conversation.transfer", "conversation_id": w.ca, "to_user_id": 1},
+        "unknown_type",
+    ),
+    (
+        "vo-status",
+        "vo",
+        lambda w: {"type": "conversation.status", "conversation_id": w.ca, "status": "resolved"},
+        "unknown_type",
+    ),
     # "talk to a human" acts on the sender's own conversation only (not the bot's: its state)
     ("vo-handover", "vo", lambda w: {"type": "handover.request"}, "conversation.state"),
     # vb, another visitor of acme, against visitor A's conversation
-    ("vb-send-into", "vb", lambda w: {"type": "message.send", "client_msg_id": "z1",
-                                      "body": "hijack", "conversation_id": w.ca}, "invalid_frame"),
-    ("vb-read", "vb", lambda w: {"type": "conversation.read", "conversation_id": w.ca, "seq": 3},
-     "not_found"),
-    ("vb-typing-into", "vb", lambda w: {"type": "typing", "conversation_id": w.ca, "text": "x"},
-     "invalid_frame"),
-    ("vb-resume", "vb", lambda w: {"type": "resume", "conversations": {str(w.ca): 0}},
-     "unknown_type"),
-    ("vb-view", "vb", lambda w: {"type": "conversation.view", "conversation_id": w.ca},
-     "unknown_type"),
-    ("vb-claim", "vb", lambda w: {"type": "conversation.claim", "conversation_id": w.ca},
-     "unknown_type"),
+    (
+        "vb-send-into",
+        "vb",
+        lambda w: {
+            "type": "message.send",
+            "client_msg_id": "z1",
+            "body": "hijack",
+            "conversation_id": w.ca,
+        },
+        "invalid_frame",
+    ),
+    (
+        "vb-read",
+        "vb",
+        lambda w: {"type": "conversation.read", "conversation_id": w.ca, "seq": 3},
+        "not_found",
+    ),
+    (
+        "vb-typing-into",
+        "vb",
+        lambda w: {"type": "typing", "conversation_id": w.ca, "text": "x"},
+        "invalid_frame",
+    ),
+    (
+        "vb-resume",
+        "vb",
+        lambda w: {"type": "resume", "conversations": {str(w.ca): 0}},
+        "unknown_type",
+    ),
+    (
+        "vb-view",
+        "vb",
+        lambda w: {"type": "conversation.view", "conversation_id": w.ca},
+        "unknown_type",
+    ),
+    (
+        "vb-claim",
+        "vb",
+        lambda w: {"type": "conversation.claim", "conversation_id": w.ca},
+        "unknown_type",
+    ),
     ("vb-handover", "vb", lambda w: {"type": "handover.request"}, "conversation.state"),
 ]
 ERROR_CODES = set(protocol.ErrorCode.DESCRIPTIONS)
@@ -179,8 +368,13 @@ def case_frame_type(case) -> str:
     _, _, build, _ = case
     if build == "auth-on-acme-key":
         return "auth"
-    fake = SimpleNamespace(acme=SimpleNamespace(pk=1), va=SimpleNamespace(pk=1), ca=1, cb=2,
-                           charlie=SimpleNamespace(user_id=1))
+    fake = SimpleNamespace(
+        acme=SimpleNamespace(pk=1),
+        va=SimpleNamespace(pk=1),
+        ca=1,
+        cb=2,
+        charlie=SimpleNamespace(user_id=1),
+    )
     return build(fake)["type"]
 
 
@@ -210,8 +404,9 @@ def test_outsider_frame_touches_nothing_of_acme(world, case, channel_layer_kind)
             # vo's own, valid token, presented to acme's widget socket.
             comm, connected, _ = await open_visitor(w.acme)
             assert connected
-            token = await sync_to_async(visitor_token_issue)(merchant_id=w.other.pk,
-                                                             visitor_id=w.vo.pk)
+            token = await sync_to_async(visitor_token_issue)(
+                merchant_id=w.other.pk, visitor_id=w.vo.pk
+            )
             await comm.send_json_to({"type": "auth", "token": token})
             error = await comm.receive_json_from(timeout=5)
             assert (error["type"], error["code"]) == ("error", expected)
@@ -237,9 +432,13 @@ def test_outsider_frame_touches_nothing_of_acme(world, case, channel_layer_kind)
         text = repr(answer)
         for secret in ("A's question", "acme internal note", "acme reply", "访客A", "Bob", "Alice"):
             assert secret not in text, (case_id, answer)
-        assert not [f for f in answer if f["type"] in ("history", "message.created")
-                    and f.get("conversation_id", f.get("message", {}).get("conversation_id"))
-                    in (w.ca, w.cb)]
+        assert not [
+            f
+            for f in answer
+            if f["type"] in ("history", "message.created")
+            and f.get("conversation_id", f.get("message", {}).get("conversation_id"))
+            in (w.ca, w.cb)
+        ]
         assert await sync_to_async(acme_snapshot)(w.acme.pk) == before
         for sock in vars(s).values():
             await sock.close()
@@ -270,70 +469,96 @@ def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(world, ch
         await va.until("history")
         await va.send({"type": "message.send", "client_msg_id": "q2", "body": "A again"})
         await va.until("message.ack")
-        await bob.send({"type": "message.send", "client_msg_id": "n2", "body": "second note",
-                        "conversation_id": w.ca, "private": True})
+        await bob.send(
+            {
+                "type": "message.send",
+                "client_msg_id": "n2",
+                "body": "second note",
+                "conversation_id": w.ca,
+                "private": True,
+            }
+        )
         await bob.until("message.ack")
-        await bob.send({"type": "message.send", "client_msg_id": "r2", "body": "bob answers",
-                        "conversation_id": w.ca})
+        await bob.send(
+            {
+                "type": "message.send",
+                "client_msg_id": "r2",
+                "body": "bob answers",
+                "conversation_id": w.ca,
+            }
+        )
         await bob.until("message.ack")
         await bob.send({"type": "typing", "conversation_id": w.ca, "active": True})
         await va.until("typing")
         await va.send({"type": "typing", "text": "A drafts"})
         await alice.until_match(lambda f: f["type"] == "typing" and f["sender_kind"] == "visitor")
         await va.send({"type": "page.view", "url": "https://acme.example/cart", "title": "Cart"})
-        await alice.until_match(lambda f: f["type"] == "visitor.updated"
-                                and f["visitor"]["page_url"] == "https://acme.example/cart")
+        await alice.until_match(
+            lambda f: (
+                f["type"] == "visitor.updated"
+                and f["visitor"]["page_url"] == "https://acme.example/cart"
+            )
+        )
         await va.send({"type": "conversation.read", "seq": 6})
-        await alice.until_match(lambda f: f["type"] == "conversation.read"
-                                and f["reader"] == "visitor")
+        await alice.until_match(
+            lambda f: f["type"] == "conversation.read" and f["reader"] == "visitor"
+        )
         await bob.send({"type": "conversation.read", "conversation_id": w.ca, "seq": 4})
-        await alice.until_match(lambda f: f["type"] == "conversation.read"
-                                and f["reader"] == "agent")
+        await alice.until_match(
+            lambda f: f["type"] == "conversation.read" and f["reader"] == "agent"
+        )
         await bob.send({"type": "presence.set", "status": "away"})
-        await alice.until_match(lambda f: f["type"] == "presence.changed"
-                                and f["agent"]["status"] == "away")
+        await alice.until_match(
+            lambda f: f["type"] == "presence.changed" and f["agent"]["status"] == "away"
+        )
         await bob.send({"type": "presence.set", "status": "online"})
         await alice.send({"type": "conversation.view", "conversation_id": w.ca})
         await bob.until("viewers.changed")
         await bob.send({"type": "resume", "conversations": {str(w.ca): 0}})
         await bob.until("resume.done")
         # Routing: resolve and reopen A's conversation (A's tabs get conversation.state).
-        await bob.send({"type": "conversation.status", "conversation_id": w.ca,
-                        "status": "resolved"})
+        await bob.send(
+            {"type": "conversation.status", "conversation_id": w.ca, "status": "resolved"}
+        )
         await va.until("conversation.state")
         await bob.send({"type": "conversation.status", "conversation_id": w.ca, "status": "open"})
-        await alice.until_match(lambda f: f["type"] == "routing.event"
-                                and f["event"]["kind"] == "claimed")
+        await alice.until_match(
+            lambda f: f["type"] == "routing.event" and f["event"]["kind"] == "claimed"
+        )
         for sock in (bob, va):
             await sock.ping()
             await sock.send({"type": "nope"})
             await sock.until("error")
         await va2.close()
         await va.close()
-        await alice.until_match(lambda f: f["type"] == "visitor.updated"
-                                and f["visitor"]["online"] is False)
+        await alice.until_match(
+            lambda f: f["type"] == "visitor.updated" and f["visitor"]["online"] is False
+        )
         await bob.close()
-        await alice.until_match(lambda f: f["type"] == "presence.changed"
-                                and f["agent"]["status"] == "offline")
+        await alice.until_match(
+            lambda f: f["type"] == "presence.changed" and f["agent"]["status"] == "offline"
+        )
         await quiet_all(charlie, vo, vb, alice)
         for sock in (charlie, vo, vb, alice):
             await sock.close()
-        return SimpleNamespace(charlie=charlie, vo=vo, vb=vb, bob=bob, alice=alice, va=va,
-                               va2=va2, marks=marks)
+        return SimpleNamespace(
+            charlie=charlie, vo=vo, vb=vb, bob=bob, alice=alice, va=va, va2=va2, marks=marks
+        )
 
     s = run(scenario())
 
     # Nothing of acme's activity reached the other merchant or the other acme visitor.
     for name in ("charlie", "vo", "vb"):
-        assert getattr(s, name).log[s.marks[name]:] == [], name
+        assert getattr(s, name).log[s.marks[name] :] == [], name
 
     # Every server frame type was produced (so the checks below are not hollow) ...
     seen = {f["type"] for sock in (s.bob, s.alice, s.va, s.va2) for f in sock.log}
     assert seen == SERVER_TYPES, SERVER_TYPES - seen
     agent_frames = s.alice.log + s.bob.log
     assert any(f["type"] == "message.created" and f["message"]["private"] for f in agent_frames)
-    assert any(f["type"] == "history" and any(m["private"] for m in f["messages"])
-               for f in agent_frames)
+    assert any(
+        f["type"] == "history" and any(m["private"] for m in f["messages"]) for f in agent_frames
+    )
     assert any(f["type"] == "typing" and f["name"] == "Bob" for f in s.alice.log)
     assert any(f["type"] == "conversation.read" and f["user_id"] == bob_id for f in s.alice.log)
     assert any(f["type"] == "typing" and f["text"] == "A drafts" for f in s.alice.log)
@@ -354,7 +579,11 @@ def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(world, ch
             if f["type"] == "typing":
                 assert f["conversation_id"] == w.ca
                 assert (f["sender_kind"], f["user_id"], f["name"], f["text"]) == (
-                    "agent", None, "", None)
+                    "agent",
+                    None,
+                    "",
+                    None,
+                )
             if f["type"] == "conversation.read":
                 assert f["user_id"] is None and f["conversation_id"] == w.ca
             if f["type"] == "conversation.state":

@@ -11,18 +11,17 @@ import os
 # plain synchronous code, so let Django allow them.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-import json  # noqa: E402
-import re  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+import re
+from pathlib import Path
 
-import pytest  # noqa: E402
-from django.conf import settings  # noqa: E402
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect
 
-from playwright.sync_api import expect  # noqa: E402
-
-from merchants.models import Membership  # noqa: E402
-from tests import factories  # noqa: E402
-from tests.conftest import launch_chromium, require_chromium  # noqa: E402
+from merchants.models import Membership
+from tests import factories
+from tests.conftest import launch_chromium, require_chromium
 
 AGENT_PASSWORD = "correct horse battery 9"
 # expect() has its own 5 s default; two browsers, daphne, MariaDB and Redis share 2 cores here.
@@ -33,7 +32,9 @@ expect.set_options(timeout=15_000)
 def shop(daphne_server):
     """A merchant whose widget may be embedded on the daphne server's own origin."""
     return factories.merchant(
-        "墨中商城", allowed_origins=daphne_server.url, welcome_message="欢迎光临！有问题随时问我们。"
+        "墨中商城",
+        allowed_origins=daphne_server.url,
+        welcome_message="欢迎光临！有问题随时问我们。",
     )
 
 
@@ -103,7 +104,9 @@ def new_page(browser, daphne_server):
     for number, watch in enumerate(watches, 1):
         print(f"--- page {number} console ---", *watch.console, *watch.errors, sep="\n")
     # Read the file: a test may have stopped the server (which closes its log handle).
-    print("--- daphne log ---", daphne_server.log_path.read_text(errors="replace")[-5000:], sep="\n")
+    print(
+        "--- daphne log ---", daphne_server.log_path.read_text(errors="replace")[-5000:], sep="\n"
+    )
 
 
 def login(page, base_url: str, username: str, password: str = AGENT_PASSWORD) -> None:
@@ -155,7 +158,7 @@ class SocketGate:
     def __init__(self, context, path: str):
         self.open = True
         self.drop = None
-        self.sent: list[dict] = []      # page -> server
+        self.sent: list[dict] = []  # page -> server
         self.received: list[dict] = []  # server -> page (dropped ones too)
         self.opened = 0
         self.live = []
@@ -188,7 +191,7 @@ class SocketGate:
             for side in (server, ws):
                 try:
                     side.close(code=1011, reason="cut by the test")
-                except Exception:  # noqa: BLE001 - already closed
+                except Exception:
                     pass
         self.live.clear()
 
@@ -203,5 +206,8 @@ class SocketGate:
         return {f["client_msg_id"] for f in self.sent_of("message.send") if f["body"] == body}
 
     def acks_for(self, client_msg_id: str) -> list[dict]:
-        return [f for f in self.received
-                if f.get("type") == "message.ack" and f["client_msg_id"] == client_msg_id]
+        return [
+            f
+            for f in self.received
+            if f.get("type") == "message.ack" and f["client_msg_id"] == client_msg_id
+        ]

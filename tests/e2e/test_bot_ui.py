@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from conversations import services
 from conversations.models import Conversation, Message, RoutingEvent
 from knowledge import sentiment
+
 from .conftest import login, open_row, open_widget, widget_say
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -30,10 +31,16 @@ def bot_says(conversation_id: int, body: str, meta: dict) -> Message:
     def store():
         try:
             with transaction.atomic():
-                conversation = (Conversation.objects.select_for_update().select_related("visitor")
-                                .get(pk=conversation_id))
+                conversation = (
+                    Conversation.objects.select_for_update()
+                    .select_related("visitor")
+                    .get(pk=conversation_id)
+                )
                 return services.message_append(
-                    conversation=conversation, body=body, client_msg_id=None, meta=meta,
+                    conversation=conversation,
+                    body=body,
+                    client_msg_id=None,
+                    meta=meta,
                     sender=services.Sender(kind=Message.SenderKind.BOT, key="bot", name="小墨"),
                 )
         finally:
@@ -44,15 +51,21 @@ def bot_says(conversation_id: int, body: str, meta: dict) -> Message:
         return pool.submit(store).result()
 
 
-def test_bot_choices_handover_sentiment_and_styling(daphne_server, shop, agent, new_page, screenshots):
+def test_bot_choices_handover_sentiment_and_styling(
+    daphne_server, shop, agent, new_page, screenshots
+):
     from knowledge import services as kb
     from knowledge import training
 
     shop.bot_mode = "bot_first"
     shop.bot_name = "小墨"
     shop.save(update_fields=["bot_mode", "bot_name"])
-    kb.faq_create(merchant_id=shop.pk, question="怎么申请退货？", answer="在订单页点击申请退货，7 天内可退。")
-    kb.faq_create(merchant_id=shop.pk, question="物流怎么查？", answer="在订单详情里可以看到物流单号。")
+    kb.faq_create(
+        merchant_id=shop.pk, question="怎么申请退货？", answer="在订单页点击申请退货，7 天内可退。"
+    )
+    kb.faq_create(
+        merchant_id=shop.pk, question="物流怎么查？", answer="在订单详情里可以看到物流单号。"
+    )
     kb.faq_create(merchant_id=shop.pk, question="发票怎么开？", answer="下单时填写发票抬头。")
     training.kb_train(merchant_id=shop.pk)
 
@@ -69,8 +82,11 @@ def test_bot_choices_handover_sentiment_and_styling(daphne_server, shop, agent, 
     assert conversation.bot_active
 
     # A clarifying question with hostile text and choices, as the bot stores one.
-    bot_says(conversation.pk, IMG + " 您是想退货，还是查询物流？",
-             {"confidence": 0.42, "intent": "", "choices": [{"label": "物流怎么查"}, {"label": SCRIPT}]})
+    bot_says(
+        conversation.pk,
+        IMG + " 您是想退货，还是查询物流？",
+        {"confidence": 0.42, "intent": "", "choices": [{"label": "物流怎么查"}, {"label": SCRIPT}]},
+    )
     visitor.reload()  # the panel stays open; the server replays what is new
     question = answers.nth(1)
     expect(question.locator(".bubble")).to_have_text(IMG + " 您是想退货，还是查询物流？")
@@ -81,12 +97,17 @@ def test_bot_choices_handover_sentiment_and_styling(daphne_server, shop, agent, 
 
     # A choice is sent as the visitor's message, once, and the bot answers it.
     choices.first.click()
-    expect(widget.locator(".msg.mine:not(.pending) .bubble")).to_have_text(["怎么申请退货", "物流怎么查"])
+    expect(widget.locator(".msg.mine:not(.pending) .bubble")).to_have_text(
+        ["怎么申请退货", "物流怎么查"]
+    )
     expect(choices.first).to_be_disabled()
     expect(choices.last).to_be_disabled()
     expect(answers).to_have_count(3)
-    assert list(Message.objects.filter(conversation=conversation, sender_kind="visitor")
-                .order_by("seq").values_list("body", flat=True)) == ["怎么申请退货", "物流怎么查"]
+    assert list(
+        Message.objects.filter(conversation=conversation, sender_kind="visitor")
+        .order_by("seq")
+        .values_list("body", flat=True)
+    ) == ["怎么申请退货", "物流怎么查"]
 
     # Talk to a human: the bot steps aside; nobody is online, so the visitor is queued.
     handover.click()
@@ -109,7 +130,9 @@ def test_bot_choices_handover_sentiment_and_styling(daphne_server, shop, agent, 
     login(workspace, base, "xiaomei")
     open_row(workspace)
     bots = workspace.locator("#messages .msg.from-bot")
-    expect(bots).to_have_count(Message.objects.filter(conversation=conversation, sender_kind="bot").count())
+    expect(bots).to_have_count(
+        Message.objects.filter(conversation=conversation, sender_kind="bot").count()
+    )
     expect(bots.locator(".bot-label").first).to_have_text("Bot")
     stored = bots.filter(has_text="您是想退货")
     expect(stored.locator(".confidence")).to_have_text("confidence 42%")
@@ -157,12 +180,18 @@ def test_agent_assist_inserts_a_suggested_answer(daphne_server, shop, agent, new
     from knowledge import services as kb
     from knowledge import training
 
-    kb.faq_create(merchant_id=shop.pk, question="怎么申请退货？",
-                  answer="<p>在订单页点击<b>申请退货</b>，7 天内可退。</p>")
+    kb.faq_create(
+        merchant_id=shop.pk,
+        question="怎么申请退货？",
+        answer="<p>在订单页点击<b>申请退货</b>，7 天内可退。</p>",
+    )
     kb.faq_create(merchant_id=shop.pk, question="运费怎么算？", answer="满 99 元包邮。")
     # Hostile text in a question (plain text) and in an answer (rich text, sanitised).
-    kb.faq_create(merchant_id=shop.pk, question="发票怎么开？" + SCRIPT,
-                  answer='下单时填写发票抬头。<img src=x onerror="window.__xss=1">')
+    kb.faq_create(
+        merchant_id=shop.pk,
+        question="发票怎么开？" + SCRIPT,
+        answer='下单时填写发票抬头。<img src=x onerror="window.__xss=1">',
+    )
     training.kb_train(merchant_id=shop.pk)
 
     base = daphne_server.url
@@ -180,7 +209,9 @@ def test_agent_assist_inserts_a_suggested_answer(daphne_server, shop, agent, new
     expect(first.locator(".suggestion-a")).to_have_text("在订单页点击申请退货，7 天内可退。")
     workspace.fill("#reply-body", "您好！")
     first.click()
-    expect(workspace.locator("#reply-body")).to_have_value("您好！在订单页点击申请退货，7 天内可退。")
+    expect(workspace.locator("#reply-body")).to_have_value(
+        "您好！在订单页点击申请退货，7 天内可退。"
+    )
     expect(workspace.locator("#assist b")).to_have_count(0)
 
     # A new visitor question brings suggestions for it.

@@ -72,10 +72,12 @@ def test_chat_end_to_end(daphne_server, shop, agent, new_page, screenshots):
     conversation = Conversation.objects.get(merchant=shop)
     messages = list(Message.objects.filter(conversation=conversation).order_by("seq"))
     assert [(m.seq, m.sender_kind, m.body) for m in messages] == [
-        (1, "visitor", HELLO), (2, "agent", REPLY)
+        (1, "visitor", HELLO),
+        (2, "agent", REPLY),
     ]
     assert not visitor_watch.errors and not agent_watch.errors, (
-        visitor_watch.errors, agent_watch.errors
+        visitor_watch.errors,
+        agent_watch.errors,
     )
 
 

@@ -60,7 +60,8 @@ def test_cross_origin_embed_with_signed_identity(daphne_server, merchant_site, n
     user_id = "u-42"
     digest = hmac.new(shop.identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
     merchant_site.html = host_page(
-        daphne_server.url, shop.widget_key,
+        daphne_server.url,
+        shop.widget_key,
         f'data-user-id="{user_id}" data-user-hash="{digest}" data-user-name="王小明" '
         'data-user-email="wang@example.com"',
     )
@@ -77,9 +78,15 @@ def test_cross_origin_embed_with_signed_identity(daphne_server, merchant_site, n
     expect(widget.locator(".msg.mine")).not_to_have_class(re.compile("pending"))
 
     visitor = Visitor.objects.get(merchant=shop)
-    assert (visitor.external_id, visitor.name, visitor.email) == ("u-42", "王小明", "wang@example.com")
+    assert (visitor.external_id, visitor.name, visitor.email) == (
+        "u-42",
+        "王小明",
+        "wang@example.com",
+    )
     assert (visitor.page_url, visitor.page_title) == (f"{merchant_site.url}/orders/1", "订单详情")
-    assert list(Message.objects.filter(merchant=shop).values_list("body", flat=True)) == ["跨域你好"]
+    assert list(Message.objects.filter(merchant=shop).values_list("body", flat=True)) == [
+        "跨域你好"
+    ]
     assert watch.errors == []
 
 

@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 def bodies(shop) -> list[str]:
-    return list(Message.objects.filter(merchant=shop).order_by("seq").values_list("body", flat=True))
+    return list(
+        Message.objects.filter(merchant=shop).order_by("seq").values_list("body", flat=True)
+    )
 
 
 def test_typing_both_ways_and_the_visitors_page(daphne_server, shop, agent, new_page, screenshots):
@@ -51,7 +53,9 @@ def test_typing_both_ways_and_the_visitors_page(daphne_server, shop, agent, new_
     expect(workspace.locator("#visitor-draft")).to_have_text("算了，换货吧")
     widget.locator("textarea").press("Enter")
     expect(draft_box).to_be_hidden()
-    expect(workspace.locator("#messages .msg.from-visitor .text")).to_have_text(["你好", "算了，换货吧"])
+    expect(workspace.locator("#messages .msg.from-visitor .text")).to_have_text(
+        ["你好", "算了，换货吧"]
+    )
 
     # The agent types: the visitor sees that someone is typing, never what.
     indicator = widget.locator(".typing")
@@ -167,7 +171,9 @@ def test_read_ticks_both_ways_and_unread_counts(daphne_server, shop, agent, new_
     assert not agent_watch.errors
 
 
-def test_presence_and_collision_between_two_agents(daphne_server, shop, agent, new_page, screenshots):
+def test_presence_and_collision_between_two_agents(
+    daphne_server, shop, agent, new_page, screenshots
+):
     base = daphne_server.url
     dawei = factories.member(
         shop, "dawei", Membership.Role.AGENT, password=AGENT_PASSWORD, display_name="大伟"
@@ -181,7 +187,9 @@ def test_presence_and_collision_between_two_agents(daphne_server, shop, agent, n
     login(a, base, "xiaomei")
     team = a.locator("#agent-list")
     b_entry = team.locator(f"li[data-user-id='{dawei.user_id}']")
-    expect(team.locator(f"li[data-user-id='{agent.user_id}']")).to_have_attribute("data-status", "online")
+    expect(team.locator(f"li[data-user-id='{agent.user_id}']")).to_have_attribute(
+        "data-status", "online"
+    )
     expect(b_entry).to_have_attribute("data-status", "offline")
 
     b, b_watch = new_page()

@@ -54,7 +54,9 @@ def test_outbox_survives_a_reload_while_offline(daphne_server, shop, agent, new_
     gate.restore()
     expect(widget.locator(".state")).to_be_hidden(timeout=30_000)
     expect(widget.locator(".msg.pending")).to_have_count(0)
-    expect(widget.locator(".msg:not(.welcome) .bubble")).to_have_text(["第一条", "离线一", "离线二"])
+    expect(widget.locator(".msg:not(.welcome) .bubble")).to_have_text(
+        ["第一条", "离线一", "离线二"]
+    )
     expect(agent_texts).to_have_text(["第一条", "离线一", "离线二"])
     assert visitor.evaluate(f"localStorage.getItem('kefu:{shop.widget_key}:outbox')") is None
 
@@ -70,6 +72,8 @@ def test_outbox_survives_a_reload_while_offline(daphne_server, shop, agent, new_
 
     # Nothing shows twice after another reload, now online (full history from seq 0).
     visitor.reload()
-    expect(widget.locator(".msg:not(.welcome) .bubble")).to_have_text(["第一条", "离线一", "离线二"])
+    expect(widget.locator(".msg:not(.welcome) .bubble")).to_have_text(
+        ["第一条", "离线一", "离线二"]
+    )
     expect(widget.locator(".state")).to_be_hidden()
     assert not visitor_watch.errors and not agent_watch.errors

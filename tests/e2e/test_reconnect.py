@@ -14,7 +14,9 @@ from .conftest import login
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
-def test_both_sides_reconnect_and_flush_their_outbox(daphne_server, shop, agent, new_page, tmp_path):
+def test_both_sides_reconnect_and_flush_their_outbox(
+    daphne_server, shop, agent, new_page, tmp_path
+):
     base = daphne_server.url
     visitor, _ = new_page()
     sockets = []
@@ -55,7 +57,8 @@ def test_both_sides_reconnect_and_flush_their_outbox(daphne_server, shop, agent,
         # Each side sees the other's offline message: live, or fetched after reconnecting.
         expect(workspace.locator("#messages .msg .text")).to_have_text(
             ["第一条", "断线时发的", "我也在断线时回复"]
-            if _visitor_first(shop) else ["第一条", "我也在断线时回复", "断线时发的"]
+            if _visitor_first(shop)
+            else ["第一条", "我也在断线时回复", "断线时发的"]
         )
         expect(widget.locator(".msg.theirs .bubble")).to_have_text(["我也在断线时回复"])
         opened = len(sockets)

@@ -38,7 +38,9 @@ def no_xss(*pages) -> None:
 def name_visitor(page, shop, name: str) -> None:
     """Give the widget's visitor a name from the merchant's site (signed identity)."""
     anonymous_id = page.evaluate(f"localStorage.getItem('kefu:{shop.widget_key}:anon')")
-    services.visitor_touch(merchant=shop, anonymous_id=anonymous_id, identity={"name": name, "email": ""})
+    services.visitor_touch(
+        merchant=shop, anonymous_id=anonymous_id, identity={"name": name, "email": ""}
+    )
 
 
 def timeline(page) -> list[str]:
@@ -49,7 +51,9 @@ def timeline(page) -> list[str]:
     )
 
 
-def test_queue_claim_transfer_resolve_and_notifications(daphne_server, shop, agent, new_page, screenshots):
+def test_queue_claim_transfer_resolve_and_notifications(
+    daphne_server, shop, agent, new_page, screenshots
+):
     base = daphne_server.url
     # Capacity 0: the router assigns nobody, so visitors wait in the queue until an agent claims.
     dawei = factories.member(shop, "dawei", password=AGENT_PASSWORD, display_name="大伟")
@@ -67,7 +71,8 @@ def test_queue_claim_transfer_resolve_and_notifications(daphne_server, shop, age
     name_visitor(second, shop, "王先生")
     widget_say(widget_b, "我也要咨询")
     expect(widget_b.locator(".queue")).to_have_text(
-        re.compile(r"^Visitors ahead of you: 1, estimated wait \d+ min$"))
+        re.compile(r"^Visitors ahead of you: 1, estimated wait \d+ min$")
+    )
     expect(place_a).to_have_text("You are next in line")
     second.screenshot(path=str(screenshots / "widget-queue.png"))
     # A team to transfer to (made now: with teams, new visitors would be asked to pick one).
@@ -108,7 +113,8 @@ def test_queue_claim_transfer_resolve_and_notifications(daphne_server, shop, age
 
     # The routing decisions are in the timeline, in order, with the server's reason.
     expect(workspace.locator("#messages .routing-claimed .routing-reason")).to_have_text(
-        RoutingEvent.objects.get(conversation=conversation, kind="claimed").reason)
+        RoutingEvent.objects.get(conversation=conversation, kind="claimed").reason
+    )
     assert timeline(workspace) == ["msg:visitor", "event:queued", "event:claimed"]
 
     # The colleague's stale Claim is refused, and says so where they clicked.
@@ -131,7 +137,8 @@ def test_queue_claim_transfer_resolve_and_notifications(daphne_server, shop, age
     expect(workspace.locator("#mine-count")).to_have_text("0")
     expect(workspace.locator("#messages .msg.note .text")).to_have_text([IMG])
     expect(workspace.locator("#messages .routing-transferred .routing-kind")).to_have_text(
-        "Transferred · 小美 → 大伟")
+        "Transferred · 小美 → 大伟"
+    )
     assert Conversation.objects.get(pk=conversation.pk).assignee_id == dawei.user_id
 
     # The colleague is told: a tone and (without notification permission) an in-page toast.
@@ -169,7 +176,8 @@ def test_queue_claim_transfer_resolve_and_notifications(daphne_server, shop, age
     workspace.reload()
     expect(workspace.locator("#thread-loading")).to_be_hidden()
     expect(workspace.locator("#messages .routing-event")).to_have_count(
-        RoutingEvent.objects.filter(conversation=conversation).count())
+        RoutingEvent.objects.filter(conversation=conversation).count()
+    )
 
     workspace.screenshot(path=str(screenshots / "workspace-routing.png"))
     no_xss(first, second, workspace, colleague)
@@ -202,7 +210,8 @@ def test_an_angry_visitor_is_served_first_and_marked(daphne_server, shop, agent,
     expect(entries.last.locator(".priority-mark")).to_have_count(0)
     expect(angry_widget.locator(".queue")).to_have_text("You are next in line")
     expect(calm_widget.locator(".queue")).to_have_text(
-        re.compile(r"^Visitors ahead of you: 1, estimated wait \d+ min$"))
+        re.compile(r"^Visitors ahead of you: 1, estimated wait \d+ min$")
+    )
     assert not calm_watch.errors and not agent_watch.errors and not angry_watch.errors
 
 
@@ -216,7 +225,8 @@ def test_leave_a_message_outside_hours(daphne_server, shop, agent, new_page, scr
     form = widget.locator(".offline")
     expect(form).to_be_visible()
     expect(form.locator(".intro")).to_have_text(
-        "We are closed right now. Leave a message and we will get back to you.")
+        "We are closed right now. Leave a message and we will get back to you."
+    )
     expect(widget.locator("form:not(.offline-fields) textarea")).to_be_hidden()
 
     # Empty: every field says what is wrong, nothing is stored.

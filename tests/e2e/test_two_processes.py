@@ -38,7 +38,9 @@ def test_visitor_on_a_agent_on_b_and_b_restarts(daphne_server, new_page, tmp_pat
 def _chat_across_processes(a, start_b, new_page, screenshots):
     b = start_b("daphne-b.log")
     shop = factories.merchant("双进程商城", allowed_origins=f"{a.url}\n{b.url}")
-    factories.member(shop, "xiaomei", Membership.Role.AGENT, password=AGENT_PASSWORD, display_name="小美")
+    factories.member(
+        shop, "xiaomei", Membership.Role.AGENT, password=AGENT_PASSWORD, display_name="小美"
+    )
     visitor_sent: list[str] = []
     agent_sent: list[str] = []
 

@@ -17,8 +17,12 @@ def test_workspace_loads_as_modules_without_errors(daphne_server, shop, agent, n
     responses = []
     page.on("response", lambda response: responses.append(response))
     errors = []
-    page.on("console", lambda msg: errors.append((msg.text, msg.location.get("url")))
-            if msg.type == "error" else None)
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append((msg.text, msg.location.get("url"))) if msg.type == "error" else None
+        ),
+    )
     login(page, daphne_server.url, "xiaomei")
     # Written by session.js once the socket core says session.ready, through gettext().
     expect(page.locator("#conn")).to_have_class(re.compile("conn-online"))
@@ -34,8 +38,12 @@ def test_workspace_loads_as_modules_without_errors(daphne_server, shop, agent, n
     loaded = {r.url.split("/static/", 1)[-1]: r for r in scripts if "/static/" in r.url}
     # The entry, its modules and the shared socket core, each fetched once and as JavaScript
     # (browsers refuse a module served with another type).
-    assert {"workspace/workspace.js", "workspace/session.js", "workspace/thread.js",
-            "realtime/socket.js"} <= set(loaded)
+    assert {
+        "workspace/workspace.js",
+        "workspace/session.js",
+        "workspace/thread.js",
+        "realtime/socket.js",
+    } <= set(loaded)
     for name, response in loaded.items():
         assert response.status == 200, name
         assert "javascript" in response.headers["content-type"], name

@@ -32,8 +32,11 @@ def test_xss_payloads_render_as_text(daphne_server, shop, agent, new_page, scree
     anonymous_id = visitor.evaluate(f"localStorage.getItem('kefu:{shop.widget_key}:anon')")
     Visitor.objects.get(merchant=shop, anonymous_id=anonymous_id)
     services.visitor_touch(
-        merchant=shop, anonymous_id=anonymous_id, page_url=f"{base}/?q={IMG}",
-        page_title=SCRIPT, identity={"name": IMG, "email": ""},
+        merchant=shop,
+        anonymous_id=anonymous_id,
+        page_url=f"{base}/?q={IMG}",
+        page_title=SCRIPT,
+        identity={"name": IMG, "email": ""},
     )
 
     workspace, agent_watch = new_page()
@@ -71,7 +74,9 @@ def test_xss_payloads_render_as_text(daphne_server, shop, agent, new_page, scree
     colleague.locator("#conv-list li button").click()
     expect(workspace.locator("#viewers .viewer")).to_have_text([SCRIPT])
     expect(row.locator(".conv-viewers")).to_have_text(SCRIPT)
-    expect(workspace.locator(f"#agent-list li[data-user-id='{rogue.user_id}'] .agent-name")).to_have_text(SCRIPT)
+    expect(
+        workspace.locator(f"#agent-list li[data-user-id='{rogue.user_id}'] .agent-name")
+    ).to_have_text(SCRIPT)
     colleague.locator("#reply-body").press_sequentially("typing", delay=20)
     expect(workspace.locator("#viewers .viewer.typing")).to_have_text([SCRIPT + "（正在输入…）"])
     expect(colleague.locator("#viewers .viewer")).to_have_text(["小美"])

@@ -20,21 +20,34 @@ TENANT_MODELS = [
     ("conversations", "message", Message),
     ("conversations", "cannedresponse", CannedResponse),
 ]
-ALL_MODELS = [(a, m) for a, m, _ in TENANT_MODELS] + [("merchants", "merchant"), ("accounts", "user")]
+ALL_MODELS = [(a, m) for a, m, _ in TENANT_MODELS] + [
+    ("merchants", "merchant"),
+    ("accounts", "user"),
+]
 
 
 # The merchant form's routing, hours, notification and bot fields (issue 4) at their defaults,
 # and the empty business-hours / holiday inlines of the change page.
 MERCHANT_DEFAULTS = {
-    "routing_method": "least_busy", "sticky_agent": "on", "accept_timeout_seconds": 60,
-    "max_reassignments": 2, "auto_resolve_minutes": 30, "offline_form_enabled": "on",
-    "escalation_delay_seconds": 120, "bot_mode": "off", "bot_name": "",
+    "routing_method": "least_busy",
+    "sticky_agent": "on",
+    "accept_timeout_seconds": 60,
+    "max_reassignments": 2,
+    "auto_resolve_minutes": 30,
+    "offline_form_enabled": "on",
+    "escalation_delay_seconds": 120,
+    "bot_mode": "off",
+    "bot_name": "",
 }
 MERCHANT_INLINES = {
     f"{prefix}-{key}": value
     for prefix in ("business_hours", "holidays")
-    for key, value in (("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0), ("MIN_NUM_FORMS", 0),
-                       ("MAX_NUM_FORMS", 1000))
+    for key, value in (
+        ("TOTAL_FORMS", 0),
+        ("INITIAL_FORMS", 0),
+        ("MIN_NUM_FORMS", 0),
+        ("MAX_NUM_FORMS", 1000),
+    )
 }
 
 
@@ -66,7 +79,7 @@ def add_form_fields(client, app, model):
 @pytest.mark.django_db
 def test_alice_lists_only_acme_rows(client, acme, alice, acme_data, other_data):
     logged_in(client, alice)
-    for app, model, cls in TENANT_MODELS:
+    for app, model, _cls in TENANT_MODELS:
         rows = listed(client, app, model)
         assert rows, f"alice sees no {model}"
         assert {row.merchant_id for row in rows} == {acme.pk}, model
@@ -80,7 +93,7 @@ def test_alice_lists_only_acme_rows(client, acme, alice, acme_data, other_data):
 @pytest.mark.django_db
 def test_charlie_lists_only_other_rows(client, other, charlie, acme_data, other_data):
     logged_in(client, charlie)
-    for app, model, cls in TENANT_MODELS:
+    for app, model, _cls in TENANT_MODELS:
         assert {row.merchant_id for row in listed(client, app, model)} == {other.pk}, model
     assert {u.username for u in listed(client, "accounts", "user")} == {"charlie"}
 
@@ -88,11 +101,15 @@ def test_charlie_lists_only_other_rows(client, other, charlie, acme_data, other_
 @pytest.mark.django_db
 def test_superuser_sees_every_merchant(client, root, acme, other, acme_data, other_data):
     logged_in(client, root)
-    for app, model, cls in TENANT_MODELS:
+    for app, model, _cls in TENANT_MODELS:
         assert {row.merchant_id for row in listed(client, app, model)} == {acme.pk, other.pk}, model
     assert {m.pk for m in listed(client, "merchants", "merchant")} == {acme.pk, other.pk}
-    assert {"root", "alice", "bob", "charlie"} <= {u.username for u in listed(client, "accounts", "user")}
-    response = client.get(url("conversations", "conversation", "change", other_data["conversation"].pk))
+    assert {"root", "alice", "bob", "charlie"} <= {
+        u.username for u in listed(client, "accounts", "user")
+    }
+    response = client.get(
+        url("conversations", "conversation", "change", other_data["conversation"].pk)
+    )
     assert response.status_code == 200
 
 
@@ -155,9 +172,14 @@ def test_alice_cannot_open_charlie_rows_by_url(client, alice, other, charlie, ot
             assert response.status_code in (302, 403, 404), (model, view, response.status_code)
             if response.status_code == 302:
                 assert response["Location"] == reverse("admin:index"), (model, view)
-    assert client.get(reverse("admin:auth_user_password_change", args=[charlie.user.pk])).status_code == 404
+    assert (
+        client.get(reverse("admin:auth_user_password_change", args=[charlie.user.pk])).status_code
+        == 404
+    )
     # Deleting by POST does nothing either.
-    client.post(url("conversations", "visitor", "delete", other_data["visitor"].pk), {"post": "yes"})
+    client.post(
+        url("conversations", "visitor", "delete", other_data["visitor"].pk), {"post": "yes"}
+    )
     client.post(url("merchants", "merchant", "delete", other.pk), {"post": "yes"})
     assert Visitor.objects.filter(pk=other_data["visitor"].pk).exists()
     assert Merchant.objects.filter(pk=other.pk).exists()
@@ -193,13 +215,20 @@ def test_visitor_search_finds_only_acme_visitors(client, acme, alice, acme_data,
 
 
 @pytest.mark.django_db
-def test_crafted_post_with_foreign_visitor_is_a_form_error(client, acme, alice, acme_data, other_data):
+def test_crafted_post_with_foreign_visitor_is_a_form_error(
+    client, acme, alice, acme_data, other_data
+):
     logged_in(client, alice)
     before = Conversation.objects.count()
     response = client.post(
         url("conversations", "conversation", "add"),
-        {"merchant": other_data["visitor"].merchant_id, "visitor": other_data["visitor"].pk,
-         "status": "open", "assignee": "", "_save": "1"},
+        {
+            "merchant": other_data["visitor"].merchant_id,
+            "visitor": other_data["visitor"].pk,
+            "status": "open",
+            "assignee": "",
+            "_save": "1",
+        },
     )
     assert response.status_code == 200
     assert "visitor" in response.context["adminform"].form.errors
@@ -228,8 +257,14 @@ def test_crafted_membership_for_outsider_is_a_form_error(client, acme, alice, ch
     logged_in(client, alice)
     response = client.post(
         url("merchants", "membership", "add"),
-        {"user": charlie.user.pk, "role": "owner", "display_name": "Charlie",
-         "max_concurrent": 5, "is_active": "on", "_save": "1"},
+        {
+            "user": charlie.user.pk,
+            "role": "owner",
+            "display_name": "Charlie",
+            "max_concurrent": 5,
+            "is_active": "on",
+            "_save": "1",
+        },
     )
     assert response.status_code == 200
     assert "user" in response.context["adminform"].form.errors
@@ -256,7 +291,9 @@ def test_merchant_is_forced_on_save(client, acme, other, alice):
 
 
 @pytest.mark.django_db
-def test_manager_of_two_merchants_chooses_and_cannot_mix_them(client, acme, other, alice, acme_data):
+def test_manager_of_two_merchants_chooses_and_cannot_mix_them(
+    client, acme, other, alice, acme_data
+):
     beta = factories.merchant("Beta")
     factories.member(beta, "alice", Membership.Role.ADMIN, password=None)
     beta_visitor = factories.visitor(beta, name="Beta visitor")
@@ -292,14 +329,24 @@ def test_manager_edits_own_merchant_but_cannot_create_or_delete(client, settings
     logged_in(client, alice)
     change = url("merchants", "merchant", "change", acme.pk)
     page = client.get(change).content.decode()
-    snippet = (f'&lt;script src=&quot;https://kefu.example.com/widget/loader.js&quot; '
-               f'data-merchant=&quot;{acme.widget_key}&quot; async&gt;&lt;/script&gt;')
+    snippet = (
+        f"&lt;script src=&quot;https://kefu.example.com/widget/loader.js&quot; "
+        f"data-merchant=&quot;{acme.widget_key}&quot; async&gt;&lt;/script&gt;"
+    )
     assert snippet in page
-    response = client.post(change, {
-        "name": "Acme 新名字", "is_active": "", "allowed_origins": "https://shop.example.com",
-        "welcome_message": "欢迎", "timezone": "Asia/Shanghai", "_save": "1",
-        **MERCHANT_DEFAULTS, **MERCHANT_INLINES,
-    })
+    response = client.post(
+        change,
+        {
+            "name": "Acme 新名字",
+            "is_active": "",
+            "allowed_origins": "https://shop.example.com",
+            "welcome_message": "欢迎",
+            "timezone": "Asia/Shanghai",
+            "_save": "1",
+            **MERCHANT_DEFAULTS,
+            **MERCHANT_INLINES,
+        },
+    )
     assert response.status_code == 302
     acme.refresh_from_db()
     assert acme.name == "Acme 新名字" and acme.welcome_message == "欢迎"
@@ -315,10 +362,18 @@ def test_manager_edits_own_merchant_but_cannot_create_or_delete(client, settings
 @pytest.mark.django_db
 def test_superuser_creates_merchants(client, root):
     logged_in(client, root)
-    response = client.post(url("merchants", "merchant", "add"), {
-        "name": "New shop", "is_active": "on", "allowed_origins": "", "welcome_message": "",
-        "timezone": "Asia/Shanghai", "_save": "1", **MERCHANT_DEFAULTS,
-    })
+    response = client.post(
+        url("merchants", "merchant", "add"),
+        {
+            "name": "New shop",
+            "is_active": "on",
+            "allowed_origins": "",
+            "welcome_message": "",
+            "timezone": "Asia/Shanghai",
+            "_save": "1",
+            **MERCHANT_DEFAULTS,
+        },
+    )
     assert response.status_code == 302
     assert Merchant.objects.filter(name="New shop").exists()
 
@@ -328,7 +383,8 @@ def test_api_token_key_is_shown_once_and_only_its_hash_is_stored(client, acme, a
     logged_in(client, alice)
     response = client.post(
         url("merchants", "apitoken", "add"),
-        {"name": "erp", "is_active": "on", "_save": "1"}, follow=True,
+        {"name": "erp", "is_active": "on", "_save": "1"},
+        follow=True,
     )
     token = ApiToken.objects.get(name="erp")
     assert token.merchant_id == acme.pk
@@ -338,8 +394,14 @@ def test_api_token_key_is_shown_once_and_only_its_hash_is_stored(client, acme, a
     raw = keys[0]
     assert token.digest == hash_token(raw) and token.prefix == raw[:10]
     # The key works as an API credential; a wrong one does not.
-    assert Client().get("/api/v1/conversations/", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
-    assert Client().get("/api/v1/conversations/", HTTP_AUTHORIZATION=f"Bearer {raw}x").status_code == 401
+    assert (
+        Client().get("/api/v1/conversations/", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code
+        == 200
+    )
+    assert (
+        Client().get("/api/v1/conversations/", HTTP_AUTHORIZATION=f"Bearer {raw}x").status_code
+        == 401
+    )
     # Never again: not on the list, not on the change page, and the digest nowhere.
     for path in (url("merchants", "apitoken"), url("merchants", "apitoken", "change", token.pk)):
         page = client.get(path).content.decode()
@@ -351,8 +413,14 @@ def test_manager_adds_an_agent_into_their_merchant(client, acme, other, alice):
     logged_in(client, alice)
     fields = add_form_fields(client, "accounts", "user")
     assert list(fields["merchant"].queryset) == [acme] and fields["merchant"].required
-    base = {"username": "dave", "usable_password": "true", "password1": "Kefu-pass-9321",
-            "password2": "Kefu-pass-9321", "role": "agent", "_save": "1"}
+    base = {
+        "username": "dave",
+        "usable_password": "true",
+        "password1": "Kefu-pass-9321",
+        "password2": "Kefu-pass-9321",
+        "role": "agent",
+        "_save": "1",
+    }
     response = client.post(url("accounts", "user", "add"), dict(base, merchant=other.pk))
     assert "merchant" in response.context["adminform"].form.errors
     assert not User.objects.filter(username="dave").exists()
@@ -371,11 +439,21 @@ def test_manager_cannot_grant_superuser(client, alice, bob):
     change = url("accounts", "user", "change", bob.user.pk)
     form = client.get(change).context["adminform"].form
     assert "is_superuser" not in form.fields and "user_permissions" not in form.fields
-    response = client.post(change, {
-        "username": "bob", "first_name": "Bob", "last_name": "", "email": "bob@example.com",
-        "is_active": "on", "is_staff": "on", "is_superuser": "on", "_save": "1",
-        "date_joined_0": "2026-01-01", "date_joined_1": "08:00:00",
-    })
+    response = client.post(
+        change,
+        {
+            "username": "bob",
+            "first_name": "Bob",
+            "last_name": "",
+            "email": "bob@example.com",
+            "is_active": "on",
+            "is_staff": "on",
+            "is_superuser": "on",
+            "_save": "1",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "08:00:00",
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     bob.user.refresh_from_db()
     assert bob.user.first_name == "Bob" and bob.user.is_staff and not bob.user.is_superuser
@@ -391,8 +469,13 @@ def test_user_shared_with_another_merchant_is_view_only(client, acme, other, ali
     assert response.status_code == 200 and not response.context["has_change_permission"]
     client.post(change, {"username": "erin2", "is_active": "on", "_save": "1"})
     password_url = reverse("admin:auth_user_password_change", args=[shared.user.pk])
-    assert client.post(password_url, {"password1": "x-Secret-991", "password2": "x-Secret-991",
-                                      "usable_password": "true"}).status_code == 403
+    assert (
+        client.post(
+            password_url,
+            {"password1": "x-Secret-991", "password2": "x-Secret-991", "usable_password": "true"},
+        ).status_code
+        == 403
+    )
     shared.user.refresh_from_db()
     assert shared.user.username == "erin" and shared.user.check_password("pw-erin")
 
@@ -424,14 +507,18 @@ def test_conversation_page_lists_messages_in_seq_order(client, alice, bob, acme_
     conversation = acme_data["conversation"]
     factories.visitor_message(acme_data["visitor"], "第三条")
     logged_in(client, alice)
-    page = client.get(url("conversations", "conversation", "change", conversation.pk)).content.decode()
-    transcript = page[page.index("kefu-transcript"):]
+    page = client.get(
+        url("conversations", "conversation", "change", conversation.pk)
+    ).content.decode()
+    transcript = page[page.index("kefu-transcript") :]
     positions = [transcript.index(body) for body in ("我的订单在哪里？", "马上帮您查", "第三条")]
     assert positions == sorted(positions)
     # The link to all messages filters the message list to this conversation.
-    rows = client.get(
-        url("conversations", "message") + f"?conversation__id__exact={conversation.pk}"
-    ).context["cl"].result_list
+    rows = (
+        client.get(url("conversations", "message") + f"?conversation__id__exact={conversation.pk}")
+        .context["cl"]
+        .result_list
+    )
     assert sorted(m.seq for m in rows) == [1, 2, 3]
 
 

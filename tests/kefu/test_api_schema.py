@@ -17,10 +17,14 @@ PATHS = {
     "/api/v1/visitors/{id}/": {"get"},
     "/api/v1/canned-responses/": {"get"},
     # Knowledge base (knowledge/urls.py)
-    **{f"/api/v1/kb/{name}/": {"get", "post"}
-       for name in ("faqs", "intents", "categories", "synonyms", "dictionary")},
-    **{f"/api/v1/kb/{name}/{{id}}/": {"get", "patch", "delete"}
-       for name in ("faqs", "intents", "categories", "synonyms", "dictionary")},
+    **{
+        f"/api/v1/kb/{name}/": {"get", "post"}
+        for name in ("faqs", "intents", "categories", "synonyms", "dictionary")
+    },
+    **{
+        f"/api/v1/kb/{name}/{{id}}/": {"get", "patch", "delete"}
+        for name in ("faqs", "intents", "categories", "synonyms", "dictionary")
+    },
     "/api/v1/kb/import/": {"post"},
     "/api/v1/kb/import/{id}/": {"get"},
     "/api/v1/kb/export/": {"get"},
@@ -53,14 +57,17 @@ def test_schema_describes_auth(schema):
     assert schemes["apiToken"]["type"] == "http"
     assert schemes["apiToken"]["scheme"] == "bearer"
     assert schemes["merchantHeader"] == {
-        "type": "apiKey", "in": "header", "name": "X-Kefu-Merchant",
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Kefu-Merchant",
         "description": schemes["merchantHeader"]["description"],
     }
     for path, methods in PATHS.items():
         for method in methods:
             # Either the token, or the session together with the merchant header.
             assert schema["paths"][path][method]["security"] == [
-                {"apiToken": []}, {"cookieAuth": [], "merchantHeader": []},
+                {"apiToken": []},
+                {"cookieAuth": [], "merchantHeader": []},
             ], (path, method)
 
 
@@ -68,10 +75,25 @@ def test_schema_shapes(schema):
     components = schema["components"]["schemas"]
     conversation = components["Conversation"]
     assert list(conversation["properties"]) == [
-        "id", "status", "visitor", "assignee_id", "last_seq", "last_message_at",
-        "last_message_preview", "last_message_sender_kind", "unread_count", "created_at",
-        "agent_last_read_seq", "visitor_last_read_seq", "source", "team_id", "priority",
-        "queued_at", "queue_position", "bot_active", "intent",
+        "id",
+        "status",
+        "visitor",
+        "assignee_id",
+        "last_seq",
+        "last_message_at",
+        "last_message_preview",
+        "last_message_sender_kind",
+        "unread_count",
+        "created_at",
+        "agent_last_read_seq",
+        "visitor_last_read_seq",
+        "source",
+        "team_id",
+        "priority",
+        "queued_at",
+        "queue_position",
+        "bot_active",
+        "intent",
     ]
     assert "anonymous_id" not in components["Visitor"]["properties"]
     paginated = components["PaginatedConversationList"]["properties"]
@@ -93,8 +115,13 @@ def test_schema_shapes(schema):
 def test_schema_generates_without_warnings(tmp_path):
     """--fail-on-warn: every view, parameter and field resolved (limited to the API's URLs)."""
     call_command(
-        "spectacular", "--validate", "--fail-on-warn", "--urlconf", "tests.kefu.api_urls",
-        "--file", str(tmp_path / "schema.yaml"),
+        "spectacular",
+        "--validate",
+        "--fail-on-warn",
+        "--urlconf",
+        "tests.kefu.api_urls",
+        "--file",
+        str(tmp_path / "schema.yaml"),
     )
     assert "/api/v1/conversations/{id}/messages/" in (tmp_path / "schema.yaml").read_text()
 

@@ -24,10 +24,17 @@ def test_intent_part_trains_from_the_csv_with_the_encoder(tmp_path):
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["text", "label"])
-        for label, phrases in (("card", ["lost my card", "card stolen", "block my card"]),
-                               ("rate", ["exchange rate", "dollar to euro", "currency fee"])):
+        for label, phrases in (
+            ("card", ["lost my card", "card stolen", "block my card"]),
+            ("rate", ["exchange rate", "dollar to euro", "currency fee"]),
+        ):
             for p in phrases:
                 w.writerows([[p, label], [p + " please", label], ["how do I " + p, label]])
     out = kb_answer.bench_intents(path, random.Random(0))
-    assert (out["source"], out["examples"], out["intents"], out["encoder"]) == ("intents.csv", 18, 2, True)
+    assert (out["source"], out["examples"], out["intents"], out["encoder"]) == (
+        "intents.csv",
+        18,
+        2,
+        True,
+    )
     assert out["train_s"] > 0 and 0 < out["p50_ms"] <= out["p99_ms"]

@@ -16,9 +16,29 @@ def test_routing_benchmark_runs_and_cleans_up(tmp_path):
     out = tmp_path / "performance.md"
     out.write_text("# Performance\n\n## Other\n\nkept\n")
     result = subprocess.run(
-        [sys.executable, "bench/routing.py", "--merchants", "2", "--agents", "2", "--queued", "20",
-         "--capacity", "2", "--arrivals", "3", "--resolves", "3", "--write", str(out)],
-        cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "bench/routing.py",
+            "--merchants",
+            "2",
+            "--agents",
+            "2",
+            "--queued",
+            "20",
+            "--capacity",
+            "2",
+            "--arrivals",
+            "3",
+            "--resolves",
+            "3",
+            "--write",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     text = out.read_text()

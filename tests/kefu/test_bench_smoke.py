@@ -23,16 +23,30 @@ from tests.conftest import database_url_for_subprocess, need, redis_url, require
 
 pytestmark = pytest.mark.slow  # the benchmark stack: daphne, Celery, private MariaDB/Redis
 
-TINY = dict(merchants=1, visitors=4, loads=[20], load_seconds=1, sat_seconds=1, idle=20,
-            storm=20, api=False, drain=20)
+TINY = dict(
+    merchants=1,
+    visitors=4,
+    loads=[20],
+    load_seconds=1,
+    sat_seconds=1,
+    idle=20,
+    storm=20,
+    api=False,
+    drain=20,
+)
 
 
 @pytest.fixture
 def stack(transactional_db, tmp_path, settings):
     require_mysql()
     url = redis_url()
-    server = Stack(processes=1, database_url=database_url_for_subprocess(), redis_url=url,
-                   logdir=tmp_path, env={"SECRET_KEY": settings.SECRET_KEY})
+    server = Stack(
+        processes=1,
+        database_url=database_url_for_subprocess(),
+        redis_url=url,
+        logdir=tmp_path,
+        env={"SECRET_KEY": settings.SECRET_KEY},
+    )
     server.start()
     yield server
     server.stop()
@@ -96,7 +110,9 @@ def test_the_runner_refuses_without_services_or_their_binaries(monkeypatch, caps
 def test_without_urls_the_runner_starts_private_mariadb_and_redis(tmp_path):
     from bench import stack
 
-    missing = [b for b in ("mariadbd", "mariadb-install-db", "redis-server") if not stack.find_binary(b)]
+    missing = [
+        b for b in ("mariadbd", "mariadb-install-db", "redis-server") if not stack.find_binary(b)
+    ]
     if missing:
         need(f"binaries {missing}", "install the Debian packages mariadb-server and redis-server")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -112,11 +128,14 @@ def test_without_urls_the_runner_starts_private_mariadb_and_redis(tmp_path):
         "assert redis.Redis.from_url(r).ping()\n"
         "print(db, r, cur.fetchone()[0], stack._PRIVATE[0].pid, stack._PRIVATE[1].pid)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     db, redis_url_, merchants, *pids = done.stdout.split()
     assert db.startswith("mysql://root@127.0.0.1:") and redis_url_.startswith("redis://127.0.0.1:")
     assert merchants == "0"
     for pid in pids:  # stopped at exit
-        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+        assert (
+            not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+        )

@@ -18,7 +18,9 @@ def test_every_string_is_translated_and_compiled(domain):
     assert untranslated == [] and fuzzy == [], "run `make messages` and translate"
     mo = polib.mofile(str(LOCALE / "zh_Hans" / "LC_MESSAGES" / f"{domain}.mo"))
     compiled = {e.msgid: e.msgstr for e in mo}
-    assert {e.msgid: e.msgstr for e in po if not e.obsolete} == compiled, "stale .mo: run `make messages`"
+    assert {e.msgid: e.msgstr for e in po if not e.obsolete} == compiled, (
+        "stale .mo: run `make messages`"
+    )
 
 
 def test_workspace_and_login_follow_accept_language(client, bob):
@@ -26,7 +28,9 @@ def test_workspace_and_login_follow_accept_language(client, bob):
     en = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "登录" in zh and "Sign in" in en
     client.force_login(bob.user)
-    page = client.get(f"/workspace/{bob.merchant_id}/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    page = client.get(
+        f"/workspace/{bob.merchant_id}/", HTTP_ACCEPT_LANGUAGE="zh-CN"
+    ).content.decode()
     assert "工作台" in page and "暂无会话" in page
 
 

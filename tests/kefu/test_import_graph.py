@@ -13,16 +13,37 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = (
-    "kefu", "accounts", "merchants", "knowledge", "conversations", "notifications", "widget", "ops",
+    "kefu",
+    "accounts",
+    "merchants",
+    "knowledge",
+    "conversations",
+    "notifications",
+    "widget",
+    "ops",
 )
 COMPOSITION_ROOT = (
-    "kefu.settings", "kefu.urls", "kefu.api_urls", "kefu.asgi", "kefu.wsgi", "kefu.celery", "ops",
+    "kefu.settings",
+    "kefu.urls",
+    "kefu.api_urls",
+    "kefu.asgi",
+    "kefu.wsgi",
+    "kefu.celery",
+    "ops",
 )
 # Lower never imports higher (docs/architecture.md).
 # accounts (the user model and login) sits above merchants: its admin manages memberships, and
 # no app imports it (foreign keys name settings.AUTH_USER_MODEL).
-LAYERS = ["kefu", "merchants", "accounts", "knowledge", "conversations", "notifications",
-          "widget", "root"]
+LAYERS = [
+    "kefu",
+    "merchants",
+    "accounts",
+    "knowledge",
+    "conversations",
+    "notifications",
+    "widget",
+    "root",
+]
 
 
 def _modules() -> dict[str, Path]:

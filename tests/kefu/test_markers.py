@@ -8,15 +8,25 @@ import inspect
 from tests.conftest import SLOW_FIXTURES, SLOW_MARKS
 
 # What starts a process or a browser when a fixture's own code calls it.
-STARTERS = ("Popen(", "DaphneProcess(", "RedisServer(", "Servers(", "worker_factory(",
-            "launch_chromium(", "sync_playwright(")
+STARTERS = (
+    "Popen(",
+    "DaphneProcess(",
+    "RedisServer(",
+    "Servers(",
+    "worker_factory(",
+    "launch_chromium(",
+    "sync_playwright(",
+)
 
 
 def test_collected_tests_that_start_processes_are_marked_slow(request):
     unmarked = [
-        item.nodeid for item in request.session.items
-        if (SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
-            or any(item.get_closest_marker(name) for name in SLOW_MARKS))
+        item.nodeid
+        for item in request.session.items
+        if (
+            SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            or any(item.get_closest_marker(name) for name in SLOW_MARKS)
+        )
         and not item.get_closest_marker("slow")
     ]
     assert unmarked == []
@@ -28,7 +38,7 @@ def test_every_fixture_that_starts_a_process_is_in_the_rule(request):
     fixturedefs = {}
     for item in request.session.items:
         info = getattr(item, "_fixtureinfo", None)  # pytest's per-test fixture closure
-        for name, defs in (info.name2fixturedefs.items() if info else ()):
+        for name, defs in info.name2fixturedefs.items() if info else ():
             for fixturedef in defs:
                 fixturedefs[(name, fixturedef.func)] = fixturedef
     missed = []
@@ -37,8 +47,11 @@ def test_every_fixture_that_starts_a_process_is_in_the_rule(request):
             source = inspect.getsource(func)
         except (OSError, TypeError):
             continue
-        if (any(starter in source for starter in STARTERS) and name not in SLOW_FIXTURES
-                and not SLOW_FIXTURES.intersection(fixturedef.argnames)):
+        if (
+            any(starter in source for starter in STARTERS)
+            and name not in SLOW_FIXTURES
+            and not SLOW_FIXTURES.intersection(fixturedef.argnames)
+        ):
             missed.append(f"{name} ({inspect.getsourcefile(func)})")
     assert missed == []
 

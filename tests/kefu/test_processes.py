@@ -16,8 +16,10 @@ def child(code: str) -> subprocess.Popen:
 
 def test_terminates_all_and_kills_one_that_ignores_sigterm():
     polite = child("import sys, time; print('up', flush=True); time.sleep(60)")
-    stubborn = child("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                     "print('up', flush=True); time.sleep(60)")
+    stubborn = child(
+        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('up', flush=True); time.sleep(60)"
+    )
     done = subprocess.Popen([sys.executable, "-c", "pass"])
     done.wait()
     started = time.monotonic()

@@ -30,12 +30,19 @@ print(json.dumps({
 
 
 def probe(tmp_path, **env):
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "CELERY_BROKER_URL")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "CELERY_BROKER_URL")
+    }
     clean.update(DJANGO_SETTINGS_MODULE="kefu.settings", KEFU_VAR_DIR=str(tmp_path), **env)
     out = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=settings.BASE_DIR, env=clean,
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-c", PROBE],
+        cwd=settings.BASE_DIR,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -50,7 +57,9 @@ def test_defaults_with_no_environment(tmp_path):
     assert s["debug"] is False
     # A per-checkout secret is generated, not a known constant, and reused on the next start.
     assert s["secret_len"] >= 50
-    assert (tmp_path / "secret_key").read_text().strip() == (tmp_path / "secret_key").read_text().strip()
+    assert (tmp_path / "secret_key").read_text().strip() == (
+        tmp_path / "secret_key"
+    ).read_text().strip()
     assert probe(tmp_path)["secret_len"] == s["secret_len"]
 
 

@@ -22,7 +22,9 @@ def setup(transactional_db):
     factories.member(acme, "alice", Membership.Role.OWNER, is_staff=True, password="pw-alice-1")
     slots = json.dumps([{"name": "n", "prompt": "p", XSS: 1}])
     data = f'name,examples,slots\nok,例句,\nbad,例句,"{slots.replace(chr(34), chr(34) * 2)}"\n'.encode()
-    job = ImportJob.objects.create(merchant=acme, kind="intents", fmt="csv", filename="x.csv", data=data)
+    job = ImportJob.objects.create(
+        merchant=acme, kind="intents", fmt="csv", filename="x.csv", data=data
+    )
     services.unanswered_question_record(merchant_id=acme.pk, text=XSS + " 发票怎么开", confidence=0)
     return acme, job
 

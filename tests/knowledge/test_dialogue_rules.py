@@ -7,19 +7,38 @@ import pytest
 from knowledge import dialogue
 
 
-@pytest.mark.parametrize("text", [
-    "转人工", "人工", "人工客服！", "我要找人工", "请帮我转接人工客服", "真人", "客服",
-    "human", "Agent", "I want to talk to a human", "can I speak with a real person?",
-    "connect me to an agent please", "live agent",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "转人工",
+        "人工",
+        "人工客服！",
+        "我要找人工",
+        "请帮我转接人工客服",
+        "真人",
+        "客服",
+        "human",
+        "Agent",
+        "I want to talk to a human",
+        "can I speak with a real person?",
+        "connect me to an agent please",
+        "live agent",
+    ],
+)
 def test_asking_for_a_person(text):
     assert dialogue.asks_for_human(text)
 
 
-@pytest.mark.parametrize("text", [
-    "人工智能产品怎么退货", "怎么退货", "the agent said it ships today", "human resources address",
-    "客服电话是多少",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "人工智能产品怎么退货",
+        "怎么退货",
+        "the agent said it ships today",
+        "human resources address",
+        "客服电话是多少",
+    ],
+)
 def test_not_asking_for_a_person(text):
     assert not dialogue.asks_for_human(text)
 
@@ -27,38 +46,64 @@ def test_not_asking_for_a_person(text):
 CHOICES = [{"label": "会员积分怎么用"}, {"label": "会员积分怎么获得"}, {"label": "Reset password"}]
 
 
-@pytest.mark.parametrize("text, index", [
-    ("1", 0), ("２", 1), (" 3 ", 2), ("第二个", 1), ("会员积分怎么获得", 1), ("会员积分怎么获得？", 1),
-    ("reset PASSWORD", 2), ("4", None), ("0", None), ("积分", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "text, index",
+    [
+        ("1", 0),
+        ("２", 1),
+        (" 3 ", 2),
+        ("第二个", 1),
+        ("会员积分怎么获得", 1),
+        ("会员积分怎么获得？", 1),
+        ("reset PASSWORD", 2),
+        ("4", None),
+        ("0", None),
+        ("积分", None),
+        ("", None),
+    ],
+)
 def test_picking_a_choice(text, index):
     picked = dialogue.pick_choice(text, CHOICES)
     assert picked is (CHOICES[index] if index is not None else None)
 
 
-@pytest.mark.parametrize("text, core", [
-    ("那运费呢?", "运费"), ("那么运费呢？", "运费"), ("还有发票吗", "发票"), ("what about shipping?", "shipping"),
-    ("运费", "运费"), ("请问你们的退货政策具体是怎么样规定的呢，我买的东西有问题", None), ("呢？", None),
-])
+@pytest.mark.parametrize(
+    "text, core",
+    [
+        ("那运费呢?", "运费"),
+        ("那么运费呢？", "运费"),
+        ("还有发票吗", "发票"),
+        ("what about shipping?", "shipping"),
+        ("运费", "运费"),
+        ("请问你们的退货政策具体是怎么样规定的呢，我买的东西有问题", None),
+        ("呢？", None),
+    ],
+)
 def test_follow_up_core(text, core):
     assert dialogue.follow_up_core(text) == core
 
 
-@pytest.mark.parametrize("text, pattern, value", [
-    ("1234567890", r"^\d{10}$", "1234567890"),
-    ("订单号是 1234567890 谢谢", r"^\d{10}$", "1234567890"),
-    ("１２３４５６７８９０", r"^\d{10}$", "1234567890"),  # full-width digits from a Chinese IME
-    ("12345", r"^\d{10}$", None),
-    ("不记得了", r"^\d{10}$", None),
-    ("张三", None, "张三"),
-    ("x" * 300, None, None),
-])
+@pytest.mark.parametrize(
+    "text, pattern, value",
+    [
+        ("1234567890", r"^\d{10}$", "1234567890"),
+        ("订单号是 1234567890 谢谢", r"^\d{10}$", "1234567890"),
+        ("１２３４５６７８９０", r"^\d{10}$", "1234567890"),  # full-width digits from a Chinese IME
+        ("12345", r"^\d{10}$", None),
+        ("不记得了", r"^\d{10}$", None),
+        ("张三", None, "张三"),
+        ("x" * 300, None, None),
+    ],
+)
 def test_slot_values(text, pattern, value):
     assert dialogue.slot_value(text, pattern) == value
 
 
 def test_fill_keeps_unknown_placeholders():
-    assert dialogue.fill("订单{order_no}，{other}", {"order_no": "<b>1</b>"}) == "订单<b>1</b>，{other}"
+    assert (
+        dialogue.fill("订单{order_no}，{other}", {"order_no": "<b>1</b>"})
+        == "订单<b>1</b>，{other}"
+    )
 
 
 def c(confidence):

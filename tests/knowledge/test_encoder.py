@@ -23,21 +23,28 @@ def enc():
 @pytest.fixture
 def restore_encoder_config(settings):
     yield
-    encoder.configure(enabled=settings.KB_ENCODER, model_path=settings.KB_ENCODER_MODEL,
-                      threads=settings.KB_ENCODER_THREADS, train_threads=settings.KB_ENCODER_TRAIN_THREADS)
+    encoder.configure(
+        enabled=settings.KB_ENCODER,
+        model_path=settings.KB_ENCODER_MODEL,
+        threads=settings.KB_ENCODER_THREADS,
+        train_threads=settings.KB_ENCODER_TRAIN_THREADS,
+    )
 
 
 # Ids from the reference tokenizer (Hugging Face `tokenizers` with all-MiniLM-L6-v2's
 # tokenizer.json): lowercasing, accent stripping, punctuation split, '##' continuations, one
 # token per Chinese character ([UNK] = 100 when the vocabulary lacks it), [UNK] for a word of
 # over 100 characters.
-@pytest.mark.parametrize("text,ids", [
-    ("Why was my card declined?", [101, 2339, 2001, 2026, 4003, 6430, 1029, 102]),
-    ("Café naïve — résumé!!", [101, 7668, 15743, 1517, 13746, 999, 999, 102]),
-    ("我的订单到哪了", [101, 1855, 1916, 100, 100, 100, 100, 100, 102]),
-    ("unbelievably tokenization", [101, 4895, 8671, 2666, 3567, 6321, 19204, 3989, 102]),
-    ("x" * 101, [101, 100, 102]),
-])
+@pytest.mark.parametrize(
+    "text,ids",
+    [
+        ("Why was my card declined?", [101, 2339, 2001, 2026, 4003, 6430, 1029, 102]),
+        ("Café naïve — résumé!!", [101, 7668, 15743, 1517, 13746, 999, 999, 102]),
+        ("我的订单到哪了", [101, 1855, 1916, 100, 100, 100, 100, 100, 102]),
+        ("unbelievably tokenization", [101, 4895, 8671, 2666, 3567, 6321, 19204, 3989, 102]),
+        ("x" * 101, [101, 100, 102]),
+    ],
+)
 def test_wordpiece_gives_the_reference_ids(text, ids):
     assert encoder.WordPiece().encode(text) == ids
 
@@ -48,7 +55,10 @@ def test_long_text_is_cut_at_the_token_cap():
 
 
 def test_vectors_are_unit_and_do_not_depend_on_the_batch(enc):
-    short, long = "lost card", "I would like to know why the transfer I made yesterday has not arrived yet"
+    short, long = (
+        "lost card",
+        "I would like to know why the transfer I made yesterday has not arrived yet",
+    )
     alone = enc.encode([short])
     batched = enc.encode([long, short, long])
     assert alone.shape == (1, encoder.DIM)
@@ -61,14 +71,28 @@ def test_vectors_are_unit_and_do_not_depend_on_the_batch(enc):
 
 
 def test_paraphrases_are_closer_than_other_topics(enc):
-    a, para, other = enc.encode(["I lost my card", "my debit card is missing", "what is the exchange rate today"])
+    a, para, other = enc.encode(
+        ["I lost my card", "my debit card is missing", "what is the exchange rate today"]
+    )
     assert a @ para > a @ other + 0.2
 
 
 INTENTS = [
-    IntentDoc(1, "lost_card", ["I lost my card", "my card was stolen", "someone took my wallet with the card"]),
-    IntentDoc(2, "exchange_rate", ["what is the exchange rate", "how much is a dollar in euros", "currency conversion rates"]),
-    IntentDoc(3, "opening_hours", ["when are you open", "what time does the branch close", "opening hours on sunday"]),
+    IntentDoc(
+        1,
+        "lost_card",
+        ["I lost my card", "my card was stolen", "someone took my wallet with the card"],
+    ),
+    IntentDoc(
+        2,
+        "exchange_rate",
+        ["what is the exchange rate", "how much is a dollar in euros", "currency conversion rates"],
+    ),
+    IntentDoc(
+        3,
+        "opening_hours",
+        ["when are you open", "what time does the branch close", "opening hours on sunday"],
+    ),
     IntentDoc(4, "greeting", ["hello", "hi there", "good morning"]),
 ]
 # No word shared with the right intent's examples (or only function words).
@@ -109,8 +133,10 @@ def test_without_the_encoder_the_same_paraphrases_fail(restore_encoder_config):
 
 
 def test_chinese_knowledge_bases_train_without_it(enc):
-    intents = [IntentDoc(1, "退货", ["我要退货", "怎么退货", "退货流程"]),
-               IntentDoc(2, "物流", ["快递到哪了", "查物流", "什么时候到"])]
+    intents = [
+        IntentDoc(1, "退货", ["我要退货", "怎么退货", "退货流程"]),
+        IntentDoc(2, "物流", ["快递到哪了", "查物流", "什么时候到"]),
+    ]
     model = train(KbSnapshot(intents=intents))
     assert "clf_dense" not in arrays(model)
     assert Engine.load(model).answer("我想退货")[0].label == "退货"
@@ -119,8 +145,12 @@ def test_chinese_knowledge_bases_train_without_it(enc):
 def test_chinese_questions_skip_it_in_a_mixed_knowledge_base(enc):
     """Chinese text is mostly [UNK] to the encoder, so it gets a zero vector (in training too):
     an unrelated Chinese question must not look close to the Chinese examples."""
-    intents = [IntentDoc(1, "refund", ["退款", "钱退给我", "I want a refund", "money back please"]),
-               IntentDoc(2, "delivery", ["快递到哪了", "物流信息", "where is my parcel", "track my delivery"])]
+    intents = [
+        IntentDoc(1, "refund", ["退款", "钱退给我", "I want a refund", "money back please"]),
+        IntentDoc(
+            2, "delivery", ["快递到哪了", "物流信息", "where is my parcel", "track my delivery"]
+        ),
+    ]
     e = Engine.load(train(KbSnapshot(intents=intents)))
     assert e.clf_dense is not None
     assert e.answer("今天天气怎么样，会下雨吗")[0].confidence < 0.3

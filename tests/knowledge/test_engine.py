@@ -8,23 +8,60 @@ FAQS = [
     FaqDoc(1, "怎么申请退货", ["我想退货", "商品可以退吗", "退货流程是什么"], ["退货"]),
     FaqDoc(2, "运费怎么算", ["邮费多少钱", "包邮吗"], ["运费", "邮费"]),
     FaqDoc(3, "什么时候发货", ["多久能发货", "下单后几天发出"], ["发货"]),
-    FaqDoc(4, "How do I reset my password?", ["I forgot my password", "can't log in to my account"]),
-    FaqDoc(5, "What payment methods do you accept?", ["can I pay with a credit card", "do you take PayPal"]),
+    FaqDoc(
+        4, "How do I reset my password?", ["I forgot my password", "can't log in to my account"]
+    ),
+    FaqDoc(
+        5,
+        "What payment methods do you accept?",
+        ["can I pay with a credit card", "do you take PayPal"],
+    ),
 ]
 INTENTS = [
-    IntentDoc(10, "order_status", ["我的订单到哪了", "查一下物流", "快递到哪里了", "where is my order",
-                                   "track my package", "has my order shipped yet"]),
-    IntentDoc(11, "cancel_order", ["取消订单", "我不想要了，帮我取消", "订单能取消吗", "cancel my order",
-                                   "I want to cancel the purchase", "please cancel it"]),
-    IntentDoc(12, "invoice", ["开发票", "能开专票吗", "发票怎么开", "I need an invoice", "send me a receipt",
-                              "VAT invoice please"]),
+    IntentDoc(
+        10,
+        "order_status",
+        [
+            "我的订单到哪了",
+            "查一下物流",
+            "快递到哪里了",
+            "where is my order",
+            "track my package",
+            "has my order shipped yet",
+        ],
+    ),
+    IntentDoc(
+        11,
+        "cancel_order",
+        [
+            "取消订单",
+            "我不想要了，帮我取消",
+            "订单能取消吗",
+            "cancel my order",
+            "I want to cancel the purchase",
+            "please cancel it",
+        ],
+    ),
+    IntentDoc(
+        12,
+        "invoice",
+        [
+            "开发票",
+            "能开专票吗",
+            "发票怎么开",
+            "I need an invoice",
+            "send me a receipt",
+            "VAT invoice please",
+        ],
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def engine():
-    snap = KbSnapshot(faqs=FAQS, intents=INTENTS, synonyms={"运费": ["快递费"]},
-                      dictionary=[("专票", None)])
+    snap = KbSnapshot(
+        faqs=FAQS, intents=INTENTS, synonyms={"运费": ["快递费"]}, dictionary=[("专票", None)]
+    )
     return Engine.load(train(snap))
 
 
@@ -33,26 +70,32 @@ def top(engine, text):
     return (c[0].kind, c[0].id) if c else None
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("退货流程是什么", ("faq", 1)),  # a similar question verbatim
-    ("这件商品可以退吗", ("faq", 1)),  # paraphrase
-    ("快递费怎么收", ("faq", 2)),  # synonym 快递费 -> 运费
-    ("几天能发货呀", ("faq", 3)),
-    ("I forgot the password for my account", ("faq", 4)),
-    ("Do you accept credit cards?", ("faq", 5)),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("退货流程是什么", ("faq", 1)),  # a similar question verbatim
+        ("这件商品可以退吗", ("faq", 1)),  # paraphrase
+        ("快递费怎么收", ("faq", 2)),  # synonym 快递费 -> 运费
+        ("几天能发货呀", ("faq", 3)),
+        ("I forgot the password for my account", ("faq", 4)),
+        ("Do you accept credit cards?", ("faq", 5)),
+    ],
+)
 def test_retrieval_chinese_and_english(engine, text, expected):
     assert top(engine, text) == expected
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("帮我查下快递到哪了", ("intent", 10)),
-    ("where's my package", ("intent", 10)),
-    ("我要取消这个订单", ("intent", 11)),
-    ("cancel the order please", ("intent", 11)),
-    ("可以开发票吗", ("intent", 12)),
-    ("can you send an invoice", ("intent", 12)),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("帮我查下快递到哪了", ("intent", 10)),
+        ("where's my package", ("intent", 10)),
+        ("我要取消这个订单", ("intent", 11)),
+        ("cancel the order please", ("intent", 11)),
+        ("可以开发票吗", ("intent", 12)),
+        ("can you send an invoice", ("intent", 12)),
+    ],
+)
 def test_intent_classifier(engine, text, expected):
     assert top(engine, text) == expected
 

@@ -14,8 +14,20 @@ LAST_LINE = re.compile(r"^accuracy=(\d\.\d{4}) n=(\d+) p50_ms=(\d+\.\d+) p99_ms=
 # Generated labelled questions: each intent = its key phrases x fillers.
 INTENTS = {
     "refund": ["get a refund", "my money back", "refund the payment", "退款", "钱退给我"],
-    "delivery": ["where is my parcel", "track the delivery", "package has not arrived", "快递到哪了", "物流信息"],
-    "password": ["reset my password", "forgot the password", "cannot log in", "忘记密码", "登录不了"],
+    "delivery": [
+        "where is my parcel",
+        "track the delivery",
+        "package has not arrived",
+        "快递到哪了",
+        "物流信息",
+    ],
+    "password": [
+        "reset my password",
+        "forgot the password",
+        "cannot log in",
+        "忘记密码",
+        "登录不了",
+    ],
     "card_lost": ["lost my card", "card was stolen", "block my card", "银行卡丢了", "冻结卡片"],
 }
 FILLERS = ["{}", "I want to {}", "please help: {}", "how do I {}", "{} now", "请问{}", "{}怎么办"]
@@ -46,8 +58,12 @@ def intent_files(tmp_path):
             train += [(f.format(p), label) for f in fill[:5]]
             test += [(f.format(p), label) for f in fill[5:]]
     wrong = [(t, "refund" if lbl != "refund" else "delivery") for t, lbl in test]
-    return (write_csv(tmp_path / "train.csv", train), write_csv(tmp_path / "test.csv", test),
-            write_csv(tmp_path / "wrong.csv", wrong), len(test))
+    return (
+        write_csv(tmp_path / "train.csv", train),
+        write_csv(tmp_path / "test.csv", test),
+        write_csv(tmp_path / "wrong.csv", wrong),
+        len(test),
+    )
 
 
 @pytest.mark.django_db
@@ -72,8 +88,14 @@ def test_kb_eval_intents(intent_files):
 
 @pytest.mark.django_db
 def test_kb_eval_sentiment(tmp_path):
-    rows = [("太好了，谢谢你们，服务很棒", 1), ("东西不错，物流也快，很满意", 1), ("Great service, thank you!", 1),
-            ("垃圾服务，气死我了", 0), ("质量太差了，再也不买了", 0), ("This is terrible, the worst ever", 0)]
+    rows = [
+        ("太好了，谢谢你们，服务很棒", 1),
+        ("东西不错，物流也快，很满意", 1),
+        ("Great service, thank you!", 1),
+        ("垃圾服务，气死我了", 0),
+        ("质量太差了，再也不买了", 0),
+        ("This is terrible, the worst ever", 0),
+    ]
     lines = run("sentiment", "--test", write_csv(tmp_path / "s.csv", rows))
     assert LAST_LINE.match(lines[-1]) and lines[-1].startswith("accuracy=1.0000 n=6 ")
     flipped = [(t, 1 - lbl) for t, lbl in rows]

@@ -59,8 +59,9 @@ def kb(tmp_path):
 @pytest.mark.django_db
 def test_verbatim_questions_are_found_and_answered(kb, tmp_path):
     merchants = Merchant.objects.count()
-    test = write_csv(tmp_path / "test.csv", ["text", "answer"],
-                     [*KB.items(), *((q, "") for q in OFF_TOPIC)])
+    test = write_csv(
+        tmp_path / "test.csv", ["text", "answer"], [*KB.items(), *((q, "") for q in OFF_TOPIC)]
+    )
     f = figures(run("--kb", kb, "--test", test))
     assert f["top1"] == 1.0 and f["top3"] == 1.0
     assert f["answered"] == 1.0 and f["precision"] == 1.0
@@ -76,13 +77,19 @@ def test_verbatim_questions_are_found_and_answered(kb, tmp_path):
 def test_figures_are_computed_from_the_answers(kb, tmp_path):
     questions, answers = list(KB), list(KB.values())
     # Each question expects the next entry's answer: never first, never a right direct answer.
-    shifted = write_csv(tmp_path / "shifted.csv", ["text", "answer"],
-                        [(q, answers[(i + 1) % len(answers)]) for i, q in enumerate(questions)])
+    shifted = write_csv(
+        tmp_path / "shifted.csv",
+        ["text", "answer"],
+        [(q, answers[(i + 1) % len(answers)]) for i, q in enumerate(questions)],
+    )
     f = figures(run("--kb", kb, "--test", shifted))
     assert f["top1"] == 0.0 and f["precision"] == 0.0 and f["answered"] == 1.0
     # A question that reads as an entry but is marked "no entry" is a false answer.
-    marked = write_csv(tmp_path / "marked.csv", ["text", "answer"],
-                       [(questions[0], answers[0]), (questions[1], ""), (OFF_TOPIC[0], "")])
+    marked = write_csv(
+        tmp_path / "marked.csv",
+        ["text", "answer"],
+        [(questions[0], answers[0]), (questions[1], ""), (OFF_TOPIC[0], "")],
+    )
     f = figures(run("--kb", kb, "--test", marked))
     assert f["false_answer"] == 0.5 and f["n"] == 3
 
@@ -97,9 +104,17 @@ def test_follows_the_bots_decision_rule(kb, tmp_path, monkeypatch):
     assert f["top1"] == 1.0 and f["answered"] == 0.0 and f["precision"] == 0.0
     # A visitor asking for a person is handed over before the engine reads the question.
     monkeypatch.setattr(dialogue, "ANSWER_THRESHOLD", 0.6)
-    human = write_csv(tmp_path / "human.csv", ["question", "answer"], [*KB.items(), ("转人工", "马上为您转接。")])
-    f = figures(run("--kb", human, "--test", write_csv(tmp_path / "t2.csv", ["text", "answer"],
-                                                        [("转人工", "马上为您转接。")])))
+    human = write_csv(
+        tmp_path / "human.csv", ["question", "answer"], [*KB.items(), ("转人工", "马上为您转接。")]
+    )
+    f = figures(
+        run(
+            "--kb",
+            human,
+            "--test",
+            write_csv(tmp_path / "t2.csv", ["text", "answer"], [("转人工", "马上为您转接。")]),
+        )
+    )
     assert f["top1"] == 0.0 and f["answered"] == 0.0
 
 
@@ -114,18 +129,33 @@ def test_bad_input_is_a_clear_error(kb, tmp_path):
     with pytest.raises(CommandError, match="--kb"):
         run("--test", test)
     with pytest.raises(CommandError, match="no entry's answer"):
-        run("--kb", kb, "--test", write_csv(tmp_path / "typo.csv", ["text", "answer"], [("运费是多少", "包邮")]))
-    duplicate = write_csv(tmp_path / "dup.csv", ["question", "answer"], [("运费是多少", "a"), ("运费是多少", "b")])
+        run(
+            "--kb",
+            kb,
+            "--test",
+            write_csv(tmp_path / "typo.csv", ["text", "answer"], [("运费是多少", "包邮")]),
+        )
+    duplicate = write_csv(
+        tmp_path / "dup.csv", ["question", "answer"], [("运费是多少", "a"), ("运费是多少", "b")]
+    )
     with pytest.raises(CommandError, match="import failed"):
-        run("--kb", duplicate, "--test", write_csv(tmp_path / "t.csv", ["text", "answer"], [("运费", "a")]))
+        run(
+            "--kb",
+            duplicate,
+            "--test",
+            write_csv(tmp_path / "t.csv", ["text", "answer"], [("运费", "a")]),
+        )
     assert not Faq.objects.exists()
 
 
 @pytest.mark.django_db
 def test_answers_compare_as_the_bot_says_them(tmp_path):
     # A rich-text answer in the KB, its plain text in TEST: the same entry.
-    kb = write_csv(tmp_path / "kb.csv", ["question", "answer"],
-                   [("运费是多少", "<p>满99元<b>包邮</b></p>"), ("多久能发货", "付款后48小时内发货。")])
+    kb = write_csv(
+        tmp_path / "kb.csv",
+        ["question", "answer"],
+        [("运费是多少", "<p>满99元<b>包邮</b></p>"), ("多久能发货", "付款后48小时内发货。")],
+    )
     test = write_csv(tmp_path / "test.csv", ["text", "answer"], [("运费是多少", "满99元包邮")])
     f = figures(run("--kb", kb, "--test", test))
     assert f["top1"] == 1.0 and f["precision"] == 1.0

@@ -9,8 +9,15 @@ from drf_spectacular.validation import validate_schema
 
 def test_kb_schema_generates_without_warnings(tmp_path, db):
     out = tmp_path / "schema.yaml"
-    call_command("spectacular", "--validate", "--fail-on-warn", "--urlconf", "tests.knowledge.urls",
-                 "--file", str(out))
+    call_command(
+        "spectacular",
+        "--validate",
+        "--fail-on-warn",
+        "--urlconf",
+        "tests.knowledge.urls",
+        "--file",
+        str(out),
+    )
     schema = yaml.safe_load(out.read_text())
     validate_schema(schema)
     paths = schema["paths"]

@@ -6,7 +6,11 @@ from knowledge.sentiment import Sentiment, analyze
 
 # Written for these tests (not corpus text).
 ZH_POSITIVE = ["太好了，谢谢你们，服务很棒", "东西不错，物流也快，很满意", "客服很耐心，给你们好评"]
-ZH_NEGATIVE = ["垃圾服务，气死我了，我要投诉！", "质量太差了，再也不买了", "你们这是什么破服务，骗子"]
+ZH_NEGATIVE = [
+    "垃圾服务，气死我了，我要投诉！",
+    "质量太差了，再也不买了",
+    "你们这是什么破服务，骗子",
+]
 ZH_NEUTRAL = ["请问什么时候发货？", "运费多少钱", "我想退货", "订单号1234567890"]
 EN_POSITIVE = ["Thank you so much, that was really helpful!", "Great service, I love it"]
 EN_NEGATIVE = ["This is terrible, the worst service ever!!", "I am very disappointed and angry"]

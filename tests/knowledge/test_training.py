@@ -23,19 +23,36 @@ def kb(acme):
     services.category_create(merchant_id=acme.pk, name="售后")
     category = acme.kb_categories.get()
     now = timezone.now()
-    services.faq_create(merchant_id=acme.pk, question="怎么退货", answer="<p>七天无理由退货</p>",
-                        similar_questions="我想退货\n退货流程", keywords="退货, 退款",
-                        category_id=category.pk)
+    services.faq_create(
+        merchant_id=acme.pk,
+        question="怎么退货",
+        answer="<p>七天无理由退货</p>",
+        similar_questions="我想退货\n退货流程",
+        keywords="退货, 退款",
+        category_id=category.pk,
+    )
     services.faq_create(merchant_id=acme.pk, question="运费多少", answer="满 99 包邮")
     services.faq_create(merchant_id=acme.pk, question="停用的问题", answer="x", is_enabled=False)
-    services.faq_create(merchant_id=acme.pk, question="过期的问题", answer="x",
-                        valid_until=now - datetime.timedelta(days=1))
-    services.faq_create(merchant_id=acme.pk, question="以后的问题", answer="x",
-                        valid_from=now + datetime.timedelta(days=1))
-    services.intent_create(merchant_id=acme.pk, name="order_status",
-                           examples=["我的订单到哪了", "查一下物流", "快递到哪里了", "where is my order"])
-    services.intent_create(merchant_id=acme.pk, name="cancel", examples=["取消订单", "帮我取消"],
-                           is_enabled=False)
+    services.faq_create(
+        merchant_id=acme.pk,
+        question="过期的问题",
+        answer="x",
+        valid_until=now - datetime.timedelta(days=1),
+    )
+    services.faq_create(
+        merchant_id=acme.pk,
+        question="以后的问题",
+        answer="x",
+        valid_from=now + datetime.timedelta(days=1),
+    )
+    services.intent_create(
+        merchant_id=acme.pk,
+        name="order_status",
+        examples=["我的订单到哪了", "查一下物流", "快递到哪里了", "where is my order"],
+    )
+    services.intent_create(
+        merchant_id=acme.pk, name="cancel", examples=["取消订单", "帮我取消"], is_enabled=False
+    )
     services.synonym_create(merchant_id=acme.pk, word="退货", synonyms="退换货, 退回")
     services.dictionary_word_create(merchant_id=acme.pk, word="墨中客服", frequency=10)
     return acme
@@ -115,8 +132,9 @@ def test_a_lost_run_for_a_newer_change_is_covered(kb, settings):
     assert tasks.kb_train_task(merchant_id=kb.pk, kb_version=current) is None  # the late one
 
 
-def test_writes_schedule_training_after_commit_with_the_debounce(kb, settings,
-                                                                 django_capture_on_commit_callbacks):
+def test_writes_schedule_training_after_commit_with_the_debounce(
+    kb, settings, django_capture_on_commit_callbacks
+):
     """The task message is published only after the commit, with the debounce countdown (the
     live test below runs it in a real worker)."""
     settings.KB_TRAIN_DEBOUNCE_SECONDS = 7
@@ -153,10 +171,15 @@ def test_old_models_are_dropped_keeping_two(kb):
     for i in range(4):
         services.faq_create(merchant_id=kb.pk, question=f"问题{i}", answer="答")
         versions.append(training.kb_train(merchant_id=kb.pk).kb_version)
-    assert sorted(BotModel.objects.filter(merchant=kb).values_list("kb_version", flat=True)) == versions[-2:]
+    assert (
+        sorted(BotModel.objects.filter(merchant=kb).values_list("kb_version", flat=True))
+        == versions[-2:]
+    )
 
 
-def test_engine_for_loads_once_and_reloads_on_a_new_version(kb, monkeypatch, django_assert_num_queries):
+def test_engine_for_loads_once_and_reloads_on_a_new_version(
+    kb, monkeypatch, django_assert_num_queries
+):
     assert selectors.engine_for(merchant_id=kb.pk) is None  # never trained: no engine, no training
     assert not BotModel.objects.exists()
     training.kb_train(merchant_id=kb.pk)
@@ -214,7 +237,10 @@ def test_engine_for_is_per_merchant(kb, other):
     labels = {c.label for c in selectors.engine_for(merchant_id=other.pk).answer("营业时间", k=5)}
     assert "怎么退货" not in labels
     assert {c.label for c in selectors.engine_for(merchant_id=kb.pk).answer("营业时间", k=5)} <= {
-        "怎么退货", "运费多少", "order_status"}
+        "怎么退货",
+        "运费多少",
+        "order_status",
+    }
 
 
 def test_faq_answerable_rechecks_validity(kb):
@@ -233,7 +259,9 @@ def test_validity_sweep_retrains_when_a_date_is_crossed(kb, other):
     assert training.kb_validity_sweep(now=now) == []  # nothing crossed since training
     # An entry starts being valid after the model was trained.
     starts = kb.faqs.get(question="以后的问题")
-    services.faq_update(merchant_id=kb.pk, faq_id=starts.pk, valid_from=now - datetime.timedelta(minutes=5))
+    services.faq_update(
+        merchant_id=kb.pk, faq_id=starts.pk, valid_from=now - datetime.timedelta(minutes=5)
+    )
     training.kb_train(merchant_id=kb.pk)
     BotModel.objects.filter(merchant=kb).update(created_at=now - datetime.timedelta(minutes=10))
     before = version(kb)
@@ -245,8 +273,13 @@ def test_validity_sweep_retrains_when_a_date_is_crossed(kb, other):
     assert model.metrics["faqs"] == 3
     assert training.kb_validity_sweep(now=timezone.now()) == []  # trained after the boundary
     # Disabled entries do not count, and other merchants are untouched.
-    services.faq_create(merchant_id=other.pk, question="x", answer="y", is_enabled=False,
-                        valid_until=now - datetime.timedelta(minutes=1))
+    services.faq_create(
+        merchant_id=other.pk,
+        question="x",
+        answer="y",
+        is_enabled=False,
+        valid_until=now - datetime.timedelta(minutes=1),
+    )
     assert training.kb_validity_sweep(now=timezone.now()) == []
 
 

@@ -28,7 +28,9 @@ def test_burst_of_changes_trains_once_after_the_debounce(acme, settings, start_c
     worker.wait_for(lambda: BotModel.objects.filter(merchant=acme).exists(), 60)
     assert time.monotonic() - started >= 3
     time.sleep(1.0)  # the other three runs fire at about the same time; they must skip
-    assert list(BotModel.objects.filter(merchant=acme).values_list("kb_version", flat=True)) == [final]
+    assert list(BotModel.objects.filter(merchant=acme).values_list("kb_version", flat=True)) == [
+        final
+    ]
     log = worker.log()
     assert log.count("knowledge.tasks.kb_train_task") >= 4  # all four ran (and three skipped)
 
@@ -39,8 +41,13 @@ def test_large_import_runs_in_the_worker_with_progress(acme, settings, start_cel
     settings.KB_IMPORT_INLINE_MAX_ROWS = 100
     settings.KB_TRAIN_DEBOUNCE_SECONDS = 3600
     rows = "".join(f"问题{i},答案{i}\n" for i in range(2500))
-    job = importers.kb_import_submit(merchant=acme, kind="faqs", fmt="csv",
-                                    file=("question,answer\n" + rows).encode(), filename="big.csv")
+    job = importers.kb_import_submit(
+        merchant=acme,
+        kind="faqs",
+        fmt="csv",
+        file=("question,answer\n" + rows).encode(),
+        filename="big.csv",
+    )
     assert isinstance(job, ImportJob)
 
     worker.wait_for(lambda: ImportJob.objects.get(pk=job.pk).status in ("done", "failed"), 60)

@@ -52,8 +52,9 @@ def waiting(acme, alice, bob, django_capture_on_commit_callbacks):
 
 
 @pytest.mark.django_db
-def test_raising_capacity_serves_the_queue_after_the_commit(bob, waiting, sent,
-                                                             django_capture_on_commit_callbacks):
+def test_raising_capacity_serves_the_queue_after_the_commit(
+    bob, waiting, sent, django_capture_on_commit_callbacks
+):
     membership = Membership.objects.get(pk=bob.pk)
     membership.max_concurrent = 2
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -71,8 +72,9 @@ def test_raising_capacity_serves_the_queue_after_the_commit(bob, waiting, sent,
 
 
 @pytest.mark.django_db
-def test_coming_back_from_away_serves_the_queue(acme, bob, waiting, sent,
-                                                django_capture_on_commit_callbacks):
+def test_coming_back_from_away_serves_the_queue(
+    acme, bob, waiting, sent, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         services.membership_set_away(merchant_id=acme.pk, user_id=bob.user_id, away=True)
     assert sent == []
@@ -80,8 +82,9 @@ def test_coming_back_from_away_serves_the_queue(acme, bob, waiting, sent,
     waiting.refresh_from_db()
     assert waiting.assignee_id is None
     with django_capture_on_commit_callbacks(execute=True):
-        membership = services.membership_set_away(merchant_id=acme.pk, user_id=bob.user_id,
-                                                  away=False)
+        membership = services.membership_set_away(
+            merchant_id=acme.pk, user_id=bob.user_id, away=False
+        )
     assert membership.is_away is False
     assert sent == [acme.pk]
     waiting.refresh_from_db()
@@ -93,16 +96,20 @@ def test_coming_back_from_away_serves_the_queue(acme, bob, waiting, sent,
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("change, frees", [
-    ({"max_concurrent": 6}, True),
-    ({"max_concurrent": 4}, False),
-    ({"is_away": False}, True),
-    ({"is_active": True}, True),
-    ({"phone": "+8613800000000"}, False),
-    ({"teams": True}, True),
-])
-def test_which_edits_free_capacity(acme, bob, sent, change, frees,
-                                   django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    "change, frees",
+    [
+        ({"max_concurrent": 6}, True),
+        ({"max_concurrent": 4}, False),
+        ({"is_away": False}, True),
+        ({"is_active": True}, True),
+        ({"phone": "+8613800000000"}, False),
+        ({"teams": True}, True),
+    ],
+)
+def test_which_edits_free_capacity(
+    acme, bob, sent, change, frees, django_capture_on_commit_callbacks
+):
     Membership.objects.filter(pk=bob.pk).update(max_concurrent=5, is_away=True, is_active=False)
     if "is_away" not in change:
         Membership.objects.filter(pk=bob.pk).update(is_away=False)

@@ -23,35 +23,42 @@ def at(y, m, d, hh, mm=0, tz=SH):
 @pytest.fixture
 def shop(db):
     """Mon-Fri 09:00-12:00 and 13:30-18:00, Saturday 10:00-14:00, closed Sunday (Shanghai)."""
-    merchant = factories.merchant("Hours shop", business_hours_enabled=True, timezone="Asia/Shanghai")
+    merchant = factories.merchant(
+        "Hours shop", business_hours_enabled=True, timezone="Asia/Shanghai"
+    )
     for weekday in range(5):
         BusinessHours.objects.create(merchant=merchant, weekday=weekday, opens=T(9), closes=T(12))
-        BusinessHours.objects.create(merchant=merchant, weekday=weekday, opens=T(13, 30), closes=T(18))
+        BusinessHours.objects.create(
+            merchant=merchant, weekday=weekday, opens=T(13, 30), closes=T(18)
+        )
     BusinessHours.objects.create(merchant=merchant, weekday=5, opens=T(10), closes=T(14))
     return merchant
 
 
 # 2026-11-23 is a Monday.
-@pytest.mark.parametrize("moment, expected", [
-    (at(2026, 11, 23, 8, 59), False),
-    (at(2026, 11, 23, 9, 0), True),          # opening time is inside
-    (at(2026, 11, 23, 11, 59), True),
-    (at(2026, 11, 23, 12, 0), False),        # closing time is outside
-    (at(2026, 11, 23, 12, 45), False),       # lunch gap between two intervals
-    (at(2026, 11, 23, 13, 30), True),
-    (at(2026, 11, 23, 17, 59), True),
-    (at(2026, 11, 23, 18, 0), False),
-    (at(2026, 11, 28, 11, 0), True),         # Saturday's own hours
-    (at(2026, 11, 28, 15, 0), False),
-    (at(2026, 11, 29, 11, 0), False),        # Sunday: no rows
-])
+@pytest.mark.parametrize(
+    "moment, expected",
+    [
+        (at(2026, 11, 23, 8, 59), False),
+        (at(2026, 11, 23, 9, 0), True),  # opening time is inside
+        (at(2026, 11, 23, 11, 59), True),
+        (at(2026, 11, 23, 12, 0), False),  # closing time is outside
+        (at(2026, 11, 23, 12, 45), False),  # lunch gap between two intervals
+        (at(2026, 11, 23, 13, 30), True),
+        (at(2026, 11, 23, 17, 59), True),
+        (at(2026, 11, 23, 18, 0), False),
+        (at(2026, 11, 28, 11, 0), True),  # Saturday's own hours
+        (at(2026, 11, 28, 15, 0), False),
+        (at(2026, 11, 29, 11, 0), False),  # Sunday: no rows
+    ],
+)
 def test_weekly_intervals(shop, moment, expected):
     assert is_open(shop, moment) is expected
 
 
 def test_time_zone_is_the_merchant_s(shop):
     # 02:00 UTC Monday is 10:00 in Shanghai: open. 10:00 UTC is 18:00 there: closed.
-    utc = dt.timezone.utc
+    utc = dt.UTC
     assert is_open(shop, dt.datetime(2026, 11, 23, 2, 0, tzinfo=utc))
     assert not is_open(shop, dt.datetime(2026, 11, 23, 10, 0, tzinfo=utc))
     # Sunday 23:30 UTC is already Monday 07:30 in Shanghai: closed, opening at 09:00 local.
@@ -98,14 +105,17 @@ def test_other_merchant_s_holiday_does_not_apply(shop, other):
     assert is_open(shop, at(2026, 11, 23, 10))
 
 
-@pytest.mark.parametrize("moment, expected", [
-    (at(2026, 11, 23, 10), at(2026, 11, 23, 10)),          # open now: now
-    (at(2026, 11, 23, 7), at(2026, 11, 23, 9)),            # before opening, same day
-    (at(2026, 11, 23, 12, 30), at(2026, 11, 23, 13, 30)),  # lunch: the afternoon interval
-    (at(2026, 11, 27, 19), at(2026, 11, 28, 10)),          # Friday evening: Saturday 10:00
-    (at(2026, 11, 28, 15), at(2026, 11, 30, 9)),           # Saturday after close: Monday 09:00
-    (at(2026, 11, 29, 12), at(2026, 11, 30, 9)),           # Sunday
-])
+@pytest.mark.parametrize(
+    "moment, expected",
+    [
+        (at(2026, 11, 23, 10), at(2026, 11, 23, 10)),  # open now: now
+        (at(2026, 11, 23, 7), at(2026, 11, 23, 9)),  # before opening, same day
+        (at(2026, 11, 23, 12, 30), at(2026, 11, 23, 13, 30)),  # lunch: the afternoon interval
+        (at(2026, 11, 27, 19), at(2026, 11, 28, 10)),  # Friday evening: Saturday 10:00
+        (at(2026, 11, 28, 15), at(2026, 11, 30, 9)),  # Saturday after close: Monday 09:00
+        (at(2026, 11, 29, 12), at(2026, 11, 30, 9)),  # Sunday
+    ],
+)
 def test_next_opening(shop, moment, expected):
     found = next_opening(shop, moment)
     assert found == expected
@@ -131,13 +141,15 @@ def berlin(db):
     for weekday in range(7):
         BusinessHours.objects.create(merchant=merchant, weekday=weekday, opens=T(9), closes=T(17))
     # 02:00-04:00 on Sunday 2026-03-29 crosses the spring-forward jump 02:00 -> 03:00.
-    Holiday.objects.create(merchant=merchant, date=dt.date(2026, 3, 29), opens=T(2, 30), closes=T(4))
+    Holiday.objects.create(
+        merchant=merchant, date=dt.date(2026, 3, 29), opens=T(2, 30), closes=T(4)
+    )
     return merchant
 
 
 def test_dst_the_wall_clock_opening_holds_on_both_sides(berlin):
     berlin_tz = ZoneInfo("Europe/Berlin")
-    utc = dt.timezone.utc
+    utc = dt.UTC
     # Saturday before the change (UTC+1): 09:00 local is 08:00 UTC.
     assert is_open(berlin, dt.datetime(2026, 3, 28, 8, 0, tzinfo=utc))
     assert not is_open(berlin, dt.datetime(2026, 3, 28, 7, 59, tzinfo=utc))
@@ -154,14 +166,14 @@ def test_dst_the_wall_clock_opening_holds_on_both_sides(berlin):
 
 
 def test_dst_opening_inside_the_skipped_hour(berlin):
-    utc = dt.timezone.utc
+    utc = dt.UTC
     # 02:30 does not exist that night; the opening is the jump itself, 03:00 local (01:00
     # UTC), the first moment is_open() says yes, and it lasts until 04:00 local (02:00 UTC).
     opening = next_opening(berlin, dt.datetime(2026, 3, 28, 23, 0, tzinfo=utc))
     assert opening.astimezone(utc) == dt.datetime(2026, 3, 29, 1, 0, tzinfo=utc)
     assert is_open(berlin, opening)
     assert not is_open(berlin, opening.astimezone(utc) - dt.timedelta(seconds=1))
-    assert is_open(berlin, dt.datetime(2026, 3, 29, 1, 45, tzinfo=utc))   # 03:45 local
+    assert is_open(berlin, dt.datetime(2026, 3, 29, 1, 45, tzinfo=utc))  # 03:45 local
     assert not is_open(berlin, dt.datetime(2026, 3, 29, 2, 0, tzinfo=utc))  # 04:00 local
 
 

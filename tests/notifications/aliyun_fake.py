@@ -18,14 +18,24 @@ import json
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 REQUIRED = (
-    "AccessKeyId", "Action", "Format", "RegionId", "SignatureMethod", "SignatureNonce",
-    "SignatureVersion", "Timestamp", "Version", "Signature",
-    "PhoneNumbers", "SignName", "TemplateCode",
+    "AccessKeyId",
+    "Action",
+    "Format",
+    "RegionId",
+    "SignatureMethod",
+    "SignatureNonce",
+    "SignatureVersion",
+    "Timestamp",
+    "Version",
+    "Signature",
+    "PhoneNumbers",
+    "SignName",
+    "TemplateCode",
 )
 MAX_SKEW = 15 * 60  # seconds a timestamp may differ from the server's clock
 
@@ -90,42 +100,59 @@ class FakeAliyun:
             return self.reply(handler, 500, b"<html>Internal Server Error</html>", "text/html")
         status, answer = self.check(method, params)
         if status == 200 and self.mode == "business_error":
-            status, answer = 200, {"Code": "isv.BUSINESS_LIMIT_CONTROL",
-                                   "Message": "触发分钟级流控Permits:1"}
+            status, answer = (
+                200,
+                {"Code": "isv.BUSINESS_LIMIT_CONTROL", "Message": "触发分钟级流控Permits:1"},
+            )
         answer["RequestId"] = str(uuid.uuid4()).upper()
         if answer.get("Code") == "OK":
             answer["BizId"] = f"{int(time.time())}^0"
             with self.lock:
                 self.accepted.append(params)
-        self.reply(handler, status, json.dumps(answer, ensure_ascii=False).encode(), "application/json")
+        self.reply(
+            handler, status, json.dumps(answer, ensure_ascii=False).encode(), "application/json"
+        )
 
     def check(self, method: str, params: dict[str, str]) -> tuple[int, dict]:
         missing = [name for name in REQUIRED if not params.get(name)]
         if missing:
             return 400, {"Code": "MissingParameter", "Message": f"missing {missing[0]}"}
-        expected = {"Action": "SendSms", "Format": "JSON", "SignatureMethod": "HMAC-SHA1",
-                    "SignatureVersion": "1.0", "Version": "2017-05-25"}
+        expected = {
+            "Action": "SendSms",
+            "Format": "JSON",
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureVersion": "1.0",
+            "Version": "2017-05-25",
+        }
         for name, value in expected.items():
             if params[name] != value:
                 return 400, {"Code": "InvalidParameter", "Message": f"{name}={params[name]}"}
         secret = self.keys.get(params["AccessKeyId"])
         if secret is None:
-            return 404, {"Code": "InvalidAccessKeyId.NotFound",
-                         "Message": "Specified access key is not found."}
+            return 404, {
+                "Code": "InvalidAccessKeyId.NotFound",
+                "Message": "Specified access key is not found.",
+            }
         try:
             stamp = datetime.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ")
         except ValueError:
             return 400, {"Code": "InvalidTimeStamp.Format", "Message": "bad Timestamp"}
-        if abs(stamp.replace(tzinfo=timezone.utc).timestamp() - time.time()) > MAX_SKEW:
-            return 400, {"Code": "InvalidTimeStamp.Expired", "Message": "Specified time stamp "
-                         "or date value is expired."}
+        if abs(stamp.replace(tzinfo=UTC).timestamp() - time.time()) > MAX_SKEW:
+            return 400, {
+                "Code": "InvalidTimeStamp.Expired",
+                "Message": "Specified time stamp or date value is expired.",
+            }
         if params["Signature"] != doc_signature(secret, method, params):
-            return 400, {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is "
-                         "not matched with our calculation."}
+            return 400, {
+                "Code": "SignatureDoesNotMatch",
+                "Message": "Specified signature is not matched with our calculation.",
+            }
         with self.lock:
             if params["SignatureNonce"] in self.nonces:
-                return 400, {"Code": "SignatureNonceUsed",
-                             "Message": "Specified signature nonce was used already."}
+                return 400, {
+                    "Code": "SignatureNonceUsed",
+                    "Message": "Specified signature nonce was used already.",
+                }
             self.nonces.add(params["SignatureNonce"])
         try:
             template = json.loads(params.get("TemplateParam") or "{}")

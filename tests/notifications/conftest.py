@@ -27,18 +27,35 @@ def aliyun(settings):
         yield fake
 
 
-def waiting_conversation(merchant, *, name="访客", body="在吗？", waited=0, team=None,
-                         assignee=None, queued=False, **fields) -> Conversation:
+def waiting_conversation(
+    merchant,
+    *,
+    name="访客",
+    body="在吗？",
+    waited=0,
+    team=None,
+    assignee=None,
+    queued=False,
+    **fields,
+) -> Conversation:
     """A conversation whose visitor has waited `waited` seconds for a reply. Built directly,
     not through message_send_by_visitor, so the router (conversations.routing) does not act on
     it: these tests drive notify_agents themselves, as the router does."""
     visitor = factories.visitor(merchant, name=name)
     since = timezone.now() - timedelta(seconds=waited)
     return Conversation.objects.create(
-        merchant=merchant, visitor=visitor, team=team, assignee=assignee,
-        awaiting_reply_since=since, queued_at=since if queued else None,
-        last_message_preview=body, last_message_at=since, last_message_sender_kind="visitor",
-        last_seq=1, unread_agent_count=1, **fields,
+        merchant=merchant,
+        visitor=visitor,
+        team=team,
+        assignee=assignee,
+        awaiting_reply_since=since,
+        queued_at=since if queued else None,
+        last_message_preview=body,
+        last_message_at=since,
+        last_message_sender_kind="visitor",
+        last_seq=1,
+        unread_agent_count=1,
+        **fields,
     )
 
 

@@ -16,8 +16,12 @@ from notifications import services as notify
 from notifications import tasks
 from notifications.models import Notification
 from tests import factories
-from tests.conversations.realtime_helpers import fresh_realtime  # noqa: F401 (autouse)
-from tests.conversations.realtime_helpers import agent_sock, quiet_all, run
+from tests.conversations.realtime_helpers import (
+    agent_sock,
+    fresh_realtime,  # noqa: F401 (autouse)
+    quiet_all,
+    run,
+)
 from tests.notifications.conftest import prefer, waiting_conversation
 from tests.wsclient import session_cookie
 
@@ -41,8 +45,9 @@ def escalations(callbacks) -> list[dict]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_in_app_frame_reaches_only_the_right_agents_sockets(acme, alice, bob, charlie,
-                                                             channel_layer_kind):
+def test_in_app_frame_reaches_only_the_right_agents_sockets(
+    acme, alice, bob, charlie, channel_layer_kind
+):
     dave = factories.member(acme, "dave", display_name="Dave")
     Membership.objects.filter(pk=dave.pk).update(is_away=True)
     conversation = waiting_conversation(acme, name=XSS_NAME, body="订单 <b>123</b> 在哪？")
@@ -74,16 +79,23 @@ def test_in_app_frame_reaches_only_the_right_agents_sockets(acme, alice, bob, ch
         assert not any(notifications(v) for v in (await quiet_all(*socks.values())).values())
 
         # Named agents: only those of this merchant (away or not); an outsider's id is ignored.
-        await notify_agents(merchant_id=acme.pk, conversation_id=conversation.pk,
-                            reason="unanswered",
-                            user_ids=[dave.user_id, charlie.user_id])
+        await notify_agents(
+            merchant_id=acme.pk,
+            conversation_id=conversation.pk,
+            reason="unanswered",
+            user_ids=[dave.user_id, charlie.user_id],
+        )
         got = {k: notifications(v) for k, v in (await quiet_all(*socks.values())).items()}
         assert {k for k, v in got.items() if v} == {"dave"}
         assert got["dave"][0]["reason"] == "unanswered"
 
         # Another merchant cannot raise anything about this conversation.
-        await notify_agents(merchant_id=charlie.merchant_id, conversation_id=conversation.pk,
-                            reason="queued", user_ids=[charlie.user_id])
+        await notify_agents(
+            merchant_id=charlie.merchant_id,
+            conversation_id=conversation.pk,
+            reason="queued",
+            user_ids=[charlie.user_id],
+        )
         assert not any(notifications(v) for v in (await quiet_all(*socks.values())).values())
         for sock in socks.values():
             await sock.close()
@@ -91,7 +103,10 @@ def test_in_app_frame_reaches_only_the_right_agents_sockets(acme, alice, bob, ch
     run(scenario())
     in_app = Notification.objects.filter(channel="in_app", user__isnull=False)
     assert sorted(in_app.values_list("user__username", "reason")) == [
-        ("alice", "new"), ("bob", "new"), ("dave", "unanswered")]
+        ("alice", "new"),
+        ("bob", "new"),
+        ("dave", "unanswered"),
+    ]
     assert not Notification.objects.filter(merchant=charlie.merchant).exists()
 
 
@@ -123,7 +138,8 @@ def test_audience_rules(acme, alice, bob, charlie):
 
 
 def test_escalation_is_scheduled_after_the_delay_and_sends_once(
-        acme, alice, bob, aliyun, django_capture_on_commit_callbacks):
+    acme, alice, bob, aliyun, django_capture_on_commit_callbacks
+):
     acme.escalation_delay_seconds = 90
     acme.save()
     prefer(bob, sms="13800138000", email="bob@example.com")
@@ -138,7 +154,8 @@ def test_escalation_is_scheduled_after_the_delay_and_sends_once(
     assert task["countdown"] == 90
     kwargs = task["kwargs"]
     assert kwargs["reason"] == "queued" and kwargs["reference"] == notify.reference_for(
-        conversation, "queued")
+        conversation, "queued"
+    )
 
     # The task fires twice (redelivery, a duplicate): one SMS per phone, one email.
     assert tasks.escalate(**kwargs) == 3
@@ -148,7 +165,10 @@ def test_escalation_is_scheduled_after_the_delay_and_sends_once(
     assert [m.to for m in mail.outbox] == [["bob@example.com"]]
     rows = Notification.objects.exclude(channel="in_app")
     assert sorted(rows.values_list("user__username", "channel", "sent", "error")) == [
-        ("alice", "sms", True, ""), ("bob", "email", True, ""), ("bob", "sms", True, "")]
+        ("alice", "sms", True, ""),
+        ("bob", "email", True, ""),
+        ("bob", "sms", True, ""),
+    ]
 
 
 def test_nothing_is_sent_when_the_conversation_was_answered_in_time(acme, bob, aliyun):
@@ -156,8 +176,12 @@ def test_nothing_is_sent_when_the_conversation_was_answered_in_time(acme, bob, a
     conversation = waiting_conversation(acme)
     reference = notify.reference_for(conversation, "new")
     factories.agent_message(bob, conversation.pk, "您好，马上为您查询")
-    assert tasks.escalate(merchant_id=acme.pk, conversation_id=conversation.pk, reason="new",
-                           reference=reference) == 0
+    assert (
+        tasks.escalate(
+            merchant_id=acme.pk, conversation_id=conversation.pk, reason="new", reference=reference
+        )
+        == 0
+    )
     assert aliyun.requests == [] and mail.outbox == []
     assert not Notification.objects.exclude(channel="in_app").exists()
 
@@ -167,8 +191,13 @@ def test_recheck_rules(acme, alice, bob, aliyun):
     prefer(alice, sms="13900139000")
 
     def fire(conversation, reason, reference, user_ids=None):
-        return notify.escalation_send(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                      reason=reason, reference=reference, user_ids=user_ids)
+        return notify.escalation_send(
+            merchant_id=acme.pk,
+            conversation_id=conversation.pk,
+            reason=reason,
+            reference=reference,
+            user_ids=user_ids,
+        )
 
     # Left the queue (claimed) before the delay: not sent.
     queued = waiting_conversation(acme, queued=True)
@@ -199,8 +228,12 @@ def test_recheck_rules(acme, alice, bob, aliyun):
         assert fire(conversation, "new", notify.reference_for(conversation, "new")) == 0
     conversation = waiting_conversation(acme)
     ref = notify.reference_for(conversation, "new")
-    assert notify.escalation_send(merchant_id=acme.pk + 1000, conversation_id=conversation.pk,
-                                  reason="new", reference=ref) == 0
+    assert (
+        notify.escalation_send(
+            merchant_id=acme.pk + 1000, conversation_id=conversation.pk, reason="new", reference=ref
+        )
+        == 0
+    )
     assert len(aliyun.accepted) == 2
 
 
@@ -210,8 +243,16 @@ def test_failures_are_recorded_and_not_retried(acme, bob, alice, aliyun, setting
     conversation = waiting_conversation(acme)
     ref = notify.reference_for(conversation, "new")
     aliyun.mode = "business_error"
-    assert notify.escalation_send(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                  reason="new", reference=ref, user_ids=[bob.user_id]) == 1
+    assert (
+        notify.escalation_send(
+            merchant_id=acme.pk,
+            conversation_id=conversation.pk,
+            reason="new",
+            reference=ref,
+            user_ids=[bob.user_id],
+        )
+        == 1
+    )
     sms_row = Notification.objects.get(channel="sms", user=bob.user)
     assert sms_row.sent is False
     assert "isv.BUSINESS_LIMIT_CONTROL" in sms_row.error and "RequestId" in sms_row.error
@@ -219,14 +260,30 @@ def test_failures_are_recorded_and_not_retried(acme, bob, alice, aliyun, setting
     # At most once: a second firing does not call the provider again.
     before = len(aliyun.requests)
     aliyun.mode = "ok"
-    assert notify.escalation_send(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                  reason="new", reference=ref, user_ids=[bob.user_id]) == 0
+    assert (
+        notify.escalation_send(
+            merchant_id=acme.pk,
+            conversation_id=conversation.pk,
+            reason="new",
+            reference=ref,
+            user_ids=[bob.user_id],
+        )
+        == 0
+    )
     assert len(aliyun.requests) == before
 
     # A wrong secret: the provider's refusal is recorded.
     settings.SMS_ACCESS_KEY_SECRET = "not-the-secret"
-    assert notify.escalation_send(merchant_id=acme.pk, conversation_id=conversation.pk,
-                                  reason="new", reference=ref, user_ids=[alice.user_id]) == 0
+    assert (
+        notify.escalation_send(
+            merchant_id=acme.pk,
+            conversation_id=conversation.pk,
+            reason="new",
+            reference=ref,
+            user_ids=[alice.user_id],
+        )
+        == 0
+    )
     assert "SignatureDoesNotMatch" in Notification.objects.get(channel="sms", user=alice.user).error
 
 
@@ -234,12 +291,19 @@ def test_escalation_email_escapes_the_visitor_text(acme, bob, settings):
     settings.PUBLIC_URL = "https://kefu.example.com"
     prefer(bob, email="bob@example.com")
     conversation = waiting_conversation(
-        acme, name='Eve\nBcc: x@evil.example <script>alert(1)</script>',
+        acme,
+        name="Eve\nBcc: x@evil.example <script>alert(1)</script>",
         body='<img src=x onerror="alert(2)"> 急！',
     )
-    assert notify.escalation_send(
-        merchant_id=acme.pk, conversation_id=conversation.pk, reason="new",
-        reference=notify.reference_for(conversation, "new")) == 1
+    assert (
+        notify.escalation_send(
+            merchant_id=acme.pk,
+            conversation_id=conversation.pk,
+            reason="new",
+            reference=notify.reference_for(conversation, "new"),
+        )
+        == 1
+    )
     (email,) = mail.outbox
     assert "\n" not in email.subject and "Acme 商城" in email.subject
     assert email.to == ["bob@example.com"]
@@ -255,17 +319,24 @@ def test_console_backend_by_default(acme, bob, settings, caplog):
     prefer(bob, sms="13800138000")
     conversation = waiting_conversation(acme, name="王五")
     with caplog.at_level("INFO", logger="notifications.sms"):
-        assert notify.escalation_send(
-            merchant_id=acme.pk, conversation_id=conversation.pk, reason="offline",
-            reference=notify.reference_for(conversation, "offline")) == 1
+        assert (
+            notify.escalation_send(
+                merchant_id=acme.pk,
+                conversation_id=conversation.pk,
+                reason="offline",
+                reference=notify.reference_for(conversation, "offline"),
+            )
+            == 1
+        )
     assert "13800138000" in caplog.text and "王五" in caplog.text
 
 
 # --- Unanswered sweep -------------------------------------------------------------------------
 
 
-def test_unanswered_sweep_raises_each_wait_once(acme, other, alice, bob, charlie,
-                                                 django_capture_on_commit_callbacks):
+def test_unanswered_sweep_raises_each_wait_once(
+    acme, other, alice, bob, charlie, django_capture_on_commit_callbacks
+):
     acme.escalation_delay_seconds = 120
     acme.save()
     other.escalation_delay_seconds = 600
@@ -274,19 +345,20 @@ def test_unanswered_sweep_raises_each_wait_once(acme, other, alice, bob, charlie
     prefer(charlie, email="charlie@example.com")
     due = waiting_conversation(acme, waited=200)
     assigned = waiting_conversation(acme, waited=200, assignee=bob.user)
-    young = waiting_conversation(acme, waited=60)               # not long enough yet
-    waiting_conversation(acme, waited=300, queued=True)         # chased as "queued" instead
-    waiting_conversation(acme, waited=300, bot_active=True)     # the bot is answering
+    young = waiting_conversation(acme, waited=60)  # not long enough yet
+    waiting_conversation(acme, waited=300, queued=True)  # chased as "queued" instead
+    waiting_conversation(acme, waited=300, bot_active=True)  # the bot is answering
     waiting_conversation(acme, waited=300, status=Conversation.Status.RESOLVED)
-    waiting_conversation(acme, waited=3 * 86400)                # abandoned long ago
-    waiting_conversation(other, waited=300)                     # other's delay is 10 minutes
+    waiting_conversation(acme, waited=3 * 86400)  # abandoned long ago
+    waiting_conversation(other, waited=300)  # other's delay is 10 minutes
     other_due = waiting_conversation(other, waited=700)
 
     with django_capture_on_commit_callbacks() as callbacks:
         assert notify.unanswered_sweep() == 3
     raised = Notification.objects.filter(user__isnull=True, reason="unanswered")
     assert sorted(raised.values_list("conversation_id", flat=True)) == sorted(
-        [due.pk, assigned.pk, other_due.pk])
+        [due.pk, assigned.pk, other_due.pk]
+    )
     tasks = {t["kwargs"]["conversation_id"]: t for t in escalations(callbacks)}
     # Escalation only where someone in the audience wants it: bob (assigned to him, and
     # everyone for `due`), charlie (other's merchant).
@@ -308,8 +380,9 @@ def test_unanswered_sweep_raises_each_wait_once(acme, other, alice, bob, charlie
 # --- Back office ------------------------------------------------------------------------------
 
 
-def test_back_office_lists_each_merchants_notifications_read_only(client, acme, other, alice,
-                                                                   bob, charlie, aliyun):
+def test_back_office_lists_each_merchants_notifications_read_only(
+    client, acme, other, alice, bob, charlie, aliyun
+):
     from django.urls import reverse
 
     prefer(bob, sms="13800138000")
@@ -318,9 +391,12 @@ def test_back_office_lists_each_merchants_notifications_read_only(client, acme, 
     mine = waiting_conversation(acme)
     theirs = waiting_conversation(other)
     for conversation in (mine, theirs):
-        notify.escalation_send(merchant_id=conversation.merchant_id,
-                               conversation_id=conversation.pk, reason="new",
-                               reference=notify.reference_for(conversation, "new"))
+        notify.escalation_send(
+            merchant_id=conversation.merchant_id,
+            conversation_id=conversation.pk,
+            reason="new",
+            reference=notify.reference_for(conversation, "new"),
+        )
     url = reverse("admin:notifications_notification_changelist")
     client.force_login(alice.user)
     response = client.get(url)

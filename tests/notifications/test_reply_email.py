@@ -48,8 +48,9 @@ def test_read_replies_or_no_email_or_other_merchant_send_nothing(acme, other, bo
     assert mail.outbox == []
 
 
-def test_real_worker_sends_after_the_countdown_not_before(acme, bob, settings, tmp_path,
-                                                          start_celery_worker):
+def test_real_worker_sends_after_the_countdown_not_before(
+    acme, bob, settings, tmp_path, start_celery_worker
+):
     mail_dir = tmp_path / "mail"
     worker = start_celery_worker(EMAIL_URL="filemail://", EMAIL_FILE_PATH=str(mail_dir))
     settings.VISITOR_REPLY_EMAIL_DELAY = 4
@@ -59,8 +60,11 @@ def test_real_worker_sends_after_the_countdown_not_before(acme, bob, settings, t
     factories.agent_message(bob, m.conversation_id, "在的，请问有什么可以帮您？")
     time.sleep(2)
     assert not mail_dir.exists() or not any(mail_dir.iterdir()), "sent before the countdown"
-    worker.wait_for(lambda: mail_dir.exists() and any(mail_dir.iterdir()),
-                    started + 40 - time.monotonic(), "no email from the worker")
+    worker.wait_for(
+        lambda: mail_dir.exists() and any(mail_dir.iterdir()),
+        started + 40 - time.monotonic(),
+        "no email from the worker",
+    )
     elapsed = time.monotonic() - started
     assert elapsed >= 3.9
     files = list(mail_dir.iterdir())

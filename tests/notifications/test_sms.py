@@ -19,9 +19,13 @@ def test_signature_matches_the_documented_example():
     # Aliyun's own worked example (DescribeRegions, AccessKey testid / testsecret): the
     # documented signature is CT9X0VtwR86fNWSnsc6v8YGOjuE=.
     params = {
-        "TimeStamp": "2016-02-23T12:46:24Z", "Format": "XML", "AccessKeyId": "testid",
-        "Action": "DescribeRegions", "SignatureMethod": "HMAC-SHA1",
-        "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf", "Version": "2014-05-26",
+        "TimeStamp": "2016-02-23T12:46:24Z",
+        "Format": "XML",
+        "AccessKeyId": "testid",
+        "Action": "DescribeRegions",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+        "Version": "2014-05-26",
         "SignatureVersion": "1.0",
     }
     assert sms.rpc_string_to_sign("GET", params) == (
@@ -41,13 +45,31 @@ def test_percent_encoding_special_cases():
 
 
 def backend(**overrides) -> sms.AliyunSmsBackend:
-    return sms.AliyunSmsBackend.from_settings() if not overrides else sms.AliyunSmsBackend(
-        **{**dict(access_key_id=KEY_ID, access_key_secret=KEY_SECRET, sign_name="墨众客服",
-                  template_code="SMS_0001", timeout=2.0), **overrides})
+    return (
+        sms.AliyunSmsBackend.from_settings()
+        if not overrides
+        else sms.AliyunSmsBackend(
+            **{
+                **dict(
+                    access_key_id=KEY_ID,
+                    access_key_secret=KEY_SECRET,
+                    sign_name="墨众客服",
+                    template_code="SMS_0001",
+                    timeout=2.0,
+                ),
+                **overrides,
+            }
+        )
+    )
 
 
 def test_send_is_accepted_with_every_parameter_signed(aliyun):
-    params = {"merchant": "Acme 商城", "visitor": "张三 <b>&", "reason": "新会话", "conversation": "7"}
+    params = {
+        "merchant": "Acme 商城",
+        "visitor": "张三 <b>&",
+        "reason": "新会话",
+        "conversation": "7",
+    }
     biz_id = sms.get_backend().send(phone="13800138000", params=params)
     assert biz_id.endswith("^0")
     (accepted,) = aliyun.accepted
@@ -66,7 +88,9 @@ def test_the_fake_refuses_replays_stale_timestamps_and_tampering(aliyun):
     signed = backend(endpoint=aliyun.url).signed_params(phone="13800138000", params={"a": "b"})
 
     def post(params):
-        data = "&".join(f"{sms.percent_encode(k)}={sms.percent_encode(v)}" for k, v in params.items())
+        data = "&".join(
+            f"{sms.percent_encode(k)}={sms.percent_encode(v)}" for k, v in params.items()
+        )
         request = urllib.request.Request(aliyun.url, data=data.encode(), method="POST")
         try:
             with urllib.request.urlopen(request, timeout=5) as response:

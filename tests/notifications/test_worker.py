@@ -24,9 +24,14 @@ def sms_worker(tmp_path, aliyun, start_celery_worker):
     """A worker sending email to files under tmp_path/mail and SMS to the fake Aliyun."""
     mail_dir = tmp_path / "mail"
     worker = start_celery_worker(
-        EMAIL_URL="filemail://", EMAIL_FILE_PATH=str(mail_dir),
-        SMS_BACKEND="aliyun", SMS_ACCESS_KEY_ENV=KEY_ID, SMS_ACCESS_KEY_SECRET_ENV=KEY_SECRET,
-        SMS_SIGN_NAME="墨众客服", SMS_TEMPLATE_CODE="SMS_0001", SMS_ENDPOINT=aliyun.url,
+        EMAIL_URL="filemail://",
+        EMAIL_FILE_PATH=str(mail_dir),
+        SMS_BACKEND="aliyun",
+        SMS_ACCESS_KEY_ENV=KEY_ID,
+        SMS_ACCESS_KEY_SECRET_ENV=KEY_SECRET,
+        SMS_SIGN_NAME="墨众客服",
+        SMS_TEMPLATE_CODE="SMS_0001",
+        SMS_ENDPOINT=aliyun.url,
     )
     return mail_dir, worker
 
@@ -43,10 +48,16 @@ def test_worker_escalates_after_the_delay_once(acme, bob, aliyun, sms_worker):
     for conversation in (waiting, answered):
         notify.notify_agents(merchant_id=acme.pk, conversation_id=conversation.pk, reason="new")
     # The same escalation delivered a second time (as a broker redelivery would).
-    tasks.escalate.apply_async(kwargs={
-        "merchant_id": acme.pk, "conversation_id": waiting.pk, "reason": "new",
-        "reference": notify.reference_for(waiting, "new"), "user_ids": None,
-    }, countdown=3)
+    tasks.escalate.apply_async(
+        kwargs={
+            "merchant_id": acme.pk,
+            "conversation_id": waiting.pk,
+            "reason": "new",
+            "reference": notify.reference_for(waiting, "new"),
+            "user_ids": None,
+        },
+        countdown=3,
+    )
     factories.agent_message(bob, answered.pk, "在的")
 
     time.sleep(1.5)
@@ -59,11 +70,15 @@ def test_worker_escalates_after_the_delay_once(acme, bob, aliyun, sms_worker):
 
     (sms,) = aliyun.accepted
     assert sms["PhoneNumbers"] == "13800138000"
-    assert f'"conversation":"{waiting.pk}"' in sms["TemplateParam"] and "赵六" in sms["TemplateParam"]
+    assert (
+        f'"conversation":"{waiting.pk}"' in sms["TemplateParam"] and "赵六" in sms["TemplateParam"]
+    )
     (mail_file,) = list(mail_dir.iterdir())
     parsed = email.message_from_bytes(mail_file.read_bytes(), policy=policy.default)
     assert parsed["To"] == "bob@example.com"
     assert "发货了吗" in parsed.get_body(("plain",)).get_content()
     sent = Notification.objects.exclude(channel="in_app")
     assert sorted(sent.values_list("conversation_id", "channel", "sent")) == [
-        (waiting.pk, "email", True), (waiting.pk, "sms", True)]
+        (waiting.pk, "email", True),
+        (waiting.pk, "sms", True),
+    ]

@@ -12,8 +12,12 @@ def stored_rows(conversation_id: int) -> list[Message]:
     return list(Message.objects.filter(conversation_id=conversation_id).order_by("seq"))
 
 
-async def settle_and_check(conversation_id: int, visitors: list[VisitorClient],
-                           agents: list[AgentClient], timeout: float = 20) -> list[Message]:
+async def settle_and_check(
+    conversation_id: int,
+    visitors: list[VisitorClient],
+    agents: list[AgentClient],
+    timeout: float = 20,
+) -> list[Message]:
     """Wait until every outbox is empty and every client shows what is stored, then check:
     sent = stored = shown, each message stored once and shown once, seqs 1..N without gaps,
     shown in seq order, private notes never at a visitor."""
@@ -23,17 +27,26 @@ async def settle_and_check(conversation_id: int, visitors: list[VisitorClient],
     every = [m.seq for m in rows]
     visible = [m.seq for m in rows if not m.is_private]
     for client in visitors:
-        await wait_until(lambda c=client: c.seqs(conversation_id) == visible, timeout,
-                         f"{client.name} to show the {len(visible)} visible messages")
+        await wait_until(
+            lambda c=client: c.seqs(conversation_id) == visible,
+            timeout,
+            f"{client.name} to show the {len(visible)} visible messages",
+        )
     for client in agents:
-        await wait_until(lambda c=client: c.seqs(conversation_id) == every, timeout,
-                         f"{client.name} to show all {len(every)} messages")
+        await wait_until(
+            lambda c=client: c.seqs(conversation_id) == every,
+            timeout,
+            f"{client.name} to show all {len(every)} messages",
+        )
 
     assert every == list(range(1, len(rows) + 1)), "seqs have gaps"
     keys = [(m.sender_key, m.client_msg_id) for m in rows]
     assert len(keys) == len(set(keys)), "a client_msg_id is stored twice"
-    sent = {(c.sender_kind, i, f["body"], f.get("private", False))
-            for c in clients for i, f in c.sent.items()}
+    sent = {
+        (c.sender_kind, i, f["body"], f.get("private", False))
+        for c in clients
+        for i, f in c.sent.items()
+    }
     stored = {(m.sender_kind, m.client_msg_id, m.body, m.is_private) for m in rows}
     assert stored == sent, f"sent, not stored: {sent - stored}; stored, not sent: {stored - sent}"
     by_seq = {m.seq: m for m in rows}

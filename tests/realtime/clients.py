@@ -40,15 +40,18 @@ HOLE_GRACE_SECONDS = 0.25
 _ids = itertools.count(1)
 
 
-def bootstrap(base_url: str, widget_key: str, *, origin: str = SITE_ORIGIN,
-              anonymous_id: str | None = None) -> dict:
+def bootstrap(
+    base_url: str, widget_key: str, *, origin: str = SITE_ORIGIN, anonymous_id: str | None = None
+) -> dict:
     """POST /widget/api/bootstrap like the loader: the visitor token and the socket path."""
     body = {"page_url": f"{origin}/shop", "page_title": "Shop"}
     if anonymous_id:
         body["anonymous_id"] = anonymous_id
     request = urllib.request.Request(
-        f"{base_url}/widget/api/bootstrap?key={widget_key}", data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Origin": origin}, method="POST",
+        f"{base_url}/widget/api/bootstrap?key={widget_key}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Origin": origin},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -72,8 +75,9 @@ class ChatClient:
     role = ""
     sender_kind = ""
 
-    def __init__(self, urls: list[str], *, name: str, auto_reconnect: bool = False,
-                 pings: bool = True):
+    def __init__(
+        self, urls: list[str], *, name: str, auto_reconnect: bool = False, pings: bool = True
+    ):
         self.urls = list(urls)
         self.url_index = 0
         self.name = name
@@ -146,8 +150,12 @@ class ChatClient:
 
     async def _open(self, base: str, timeout: float) -> bool:
         ws = await websockets.connect(
-            self.socket_url(base), open_timeout=timeout, ping_interval=None, max_size=None,
-            close_timeout=1, **self.connect_kwargs(base),
+            self.socket_url(base),
+            open_timeout=timeout,
+            ping_interval=None,
+            max_size=None,
+            close_timeout=1,
+            **self.connect_kwargs(base),
         )
         self.ws, self.ready, self.base = ws, False, base
         self.connects += 1
@@ -295,8 +303,11 @@ class ChatClient:
 
     def is_mine(self, message: dict) -> bool:
         frame = self.sent.get(message.get("client_msg_id") or "")
-        return (frame is not None and message["sender_kind"] == self.sender_kind
-                and frame["body"] == message["body"])
+        return (
+            frame is not None
+            and message["sender_kind"] == self.sender_kind
+            and frame["body"] == message["body"]
+        )
 
     async def receive_message(self, message: dict) -> None:
         if self.is_mine(message):
@@ -348,6 +359,7 @@ class ChatClient:
     async def next_frame(self, kind: str, after: int = 0, timeout: float = 5, **fields) -> dict:
         """The first frame of `kind` at index `after` or later whose fields match `fields`
         (nested keys as `visitor__id`)."""
+
         def matches(frame):
             for key, want in fields.items():
                 value = frame
@@ -393,8 +405,11 @@ class VisitorClient(ChatClient):
 
     async def handshake(self, ws):
         self._auth_conversation, self._auth_last_seq = self.conversation, self.last_seq()
-        await ws.send(json.dumps(
-            {"type": "auth", "token": self.boot["token"], "last_seq": self._auth_last_seq}))
+        await ws.send(
+            json.dumps(
+                {"type": "auth", "token": self.boot["token"], "last_seq": self._auth_last_seq}
+            )
+        )
 
     async def on_ready(self, frame):
         conversation = frame["conversation"]
@@ -465,8 +480,12 @@ class AgentClient(ChatClient):
             if self.holes():  # something newer arrived while the resume ran
                 self.gap_resumes += 1
                 await self.resume(self.holes())
-        elif frame["type"] == "error" and frame["code"] == "rate_limited" and self.resuming \
-                and not frame.get("ref"):
+        elif (
+            frame["type"] == "error"
+            and frame["code"] == "rate_limited"
+            and self.resuming
+            and not frame.get("ref")
+        ):
             # The resume itself was refused: ask again when allowed.
             self.resuming = False
             self._spawn(self._resume_later(frame.get("retry_after") or 1))

@@ -43,9 +43,23 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir), "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
         deadline = time.monotonic() + 10
@@ -127,8 +141,11 @@ def servers(transactional_db, tmp_path):
 
 def error_lines(server: DaphneProcess, allowed: tuple[str, ...] = ()) -> list[str]:
     """ERROR/CRITICAL/Traceback lines of a server's log, minus lines containing `allowed`."""
-    return [line for line in server.log().splitlines()
-            if ERROR_LINE.search(line) and not any(a in line for a in allowed)]
+    return [
+        line
+        for line in server.log().splitlines()
+        if ERROR_LINE.search(line) and not any(a in line for a in allowed)
+    ]
 
 
 @pytest.fixture
@@ -136,10 +153,13 @@ def shop(acme, bob):
     """Acme with the site that embeds the widget, and bob's session cookie."""
     acme.allowed_origins = SITE_ORIGIN
     acme.save()
-    return {"merchant": acme, "key": acme.widget_key, "cookie": session_cookie(bob.user).decode(),
-            "bob": bob}
+    return {
+        "merchant": acme,
+        "key": acme.widget_key,
+        "cookie": session_cookie(bob.user).decode(),
+        "bob": bob,
+    }
 
 
 def run(coro, timeout: float = 120):
     return asyncio.run(asyncio.wait_for(coro, timeout))
-

@@ -15,9 +15,9 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from conversations.models import Message
+from tests.conftest import redis_url
 from tests.realtime.checks import settle_and_check
 from tests.realtime.clients import AgentClient, VisitorClient, bootstrap, wait_until
-from tests.conftest import redis_url
 from tests.realtime.conftest import KEY_PREFIX, RedisServer, error_lines, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,15 +59,18 @@ def test_kill_9_of_one_server_loses_and_doubles_nothing(servers, shop, redis_ser
     boot = bootstrap(a.url, shop["key"])
     # Each client lists both servers, as nginx would: the visitor starts on A, the agent on B.
     visitor = VisitorClient([a.ws_url, b.ws_url], boot, name="v", auto_reconnect=True)
-    agent = AgentClient([b.ws_url, a.ws_url], shop["merchant"].pk, shop["cookie"], name="a",
-                        auto_reconnect=True)
+    agent = AgentClient(
+        [b.ws_url, a.ws_url], shop["merchant"].pk, shop["cookie"], name="a", auto_reconnect=True
+    )
 
     async def scenario():
         conversation = await start_chat(visitor, agent)
         assert (visitor.base, agent.base) == (a.ws_url, b.ws_url)
         stop = asyncio.Event()
-        pumps = [asyncio.ensure_future(pump(visitor, stop)),
-                 asyncio.ensure_future(pump(agent, stop, conversation_id=conversation))]
+        pumps = [
+            asyncio.ensure_future(pump(visitor, stop)),
+            asyncio.ensure_future(pump(agent, stop, conversation_id=conversation)),
+        ]
         await asyncio.sleep(1.0)
         # A burst right before the kill, so messages are in flight: some committed on A
         # without an ack, some mid-transaction, some not read yet.
@@ -77,8 +80,9 @@ def test_kill_9_of_one_server_loses_and_doubles_nothing(servers, shop, redis_ser
         in_flight = unacked(visitor)
         a.proc.kill()  # SIGKILL: no close frames, open transactions die with their connection
         killed = time.monotonic()
-        await wait_until(lambda: visitor.ready and visitor.base == b.ws_url, 20,
-                         "the visitor to reconnect to B")
+        await wait_until(
+            lambda: visitor.ready and visitor.base == b.ws_url, 20, "the visitor to reconnect to B"
+        )
         back = time.monotonic() - killed
         await asyncio.sleep(1.0)  # keep sending through the survivor
         stop.set()
@@ -95,18 +99,22 @@ def test_kill_9_of_one_server_loses_and_doubles_nothing(servers, shop, redis_ser
     assert len(rows) > 100 and in_flight > 0
     assert error_lines(b) == [], "the surviving server logged errors"
     retried = sum(f["type"] == "message.ack" and f["duplicate"] for f in visitor.frames)
-    print(f"\nkill -9: {len(rows)} messages stored; {in_flight} visitor messages unacknowledged "
-          f"at the kill, {retried} of them had been stored by A (their resend got "
-          f"duplicate=true); kill to session.ready on B {back * 1000:.0f} ms (drop noticed to "
-          f"ready {visitor.reconnect_seconds[0] * 1000:.0f} ms); copies dropped by seq "
-          f"{visitor.duplicates} (visitor) {agent.duplicates} (agent); holes filled by the server "
-          f"{visitor.filled} (visitor); agent resumes {agent.gap_resumes}")
+    print(
+        f"\nkill -9: {len(rows)} messages stored; {in_flight} visitor messages unacknowledged "
+        f"at the kill, {retried} of them had been stored by A (their resend got "
+        f"duplicate=true); kill to session.ready on B {back * 1000:.0f} ms (drop noticed to "
+        f"ready {visitor.reconnect_seconds[0] * 1000:.0f} ms); copies dropped by seq "
+        f"{visitor.duplicates} (visitor) {agent.duplicates} (agent); holes filled by the server "
+        f"{visitor.filled} (visitor); agent resumes {agent.gap_resumes}"
+    )
 
 
 def live_created(client, client_msg_id: str) -> bool:
     """The client got this message as a live `message.created` (not from the database)."""
-    return any(f["type"] == "message.created" and f["message"]["client_msg_id"] == client_msg_id
-               for f in client.frames)
+    return any(
+        f["type"] == "message.created" and f["message"]["client_msg_id"] == client_msg_id
+        for f in client.frames
+    )
 
 
 def test_redis_restart_loses_and_doubles_nothing_and_delivery_recovers(servers, shop, tmp_path):
@@ -119,15 +127,18 @@ def test_redis_restart_loses_and_doubles_nothing_and_delivery_recovers(servers, 
         b = servers.start(own.url, **env)
         boot = bootstrap(a.url, shop["key"])
         visitor = VisitorClient([a.ws_url], boot, name="v", auto_reconnect=True)
-        agent = AgentClient([b.ws_url], shop["merchant"].pk, shop["cookie"], name="a",
-                            auto_reconnect=True)
+        agent = AgentClient(
+            [b.ws_url], shop["merchant"].pk, shop["cookie"], name="a", auto_reconnect=True
+        )
         merchant_id = shop["merchant"].pk
 
         async def scenario():
             conversation = await start_chat(visitor, agent)
             stop = asyncio.Event()
-            pumps = [asyncio.ensure_future(pump(visitor, stop)),
-                     asyncio.ensure_future(pump(agent, stop, conversation_id=conversation))]
+            pumps = [
+                asyncio.ensure_future(pump(visitor, stop)),
+                asyncio.ensure_future(pump(agent, stop, conversation_id=conversation)),
+            ]
             await asyncio.sleep(1.0)
             before = await sync_to_async(Message.objects.count)()
             own.stop()
@@ -141,7 +152,9 @@ def test_redis_restart_loses_and_doubles_nothing_and_delivery_recovers(servers, 
             probe_sent = len(visitor.sent)
             await wait_until(
                 lambda: any(live_created(agent, i) for i in list(visitor.sent)[probe_sent:]),
-                20, "live delivery after the restart")
+                20,
+                "live delivery after the restart",
+            )
             recovered = time.monotonic() - restarted
             await asyncio.sleep(1.0)
             stop.set()
@@ -156,8 +169,9 @@ def test_redis_restart_loses_and_doubles_nothing_and_delivery_recovers(servers, 
             await wait_until(lambda: live_created(visitor, reply), 5, "agent -> visitor live")
             # Presence, lost with Redis (it restarts empty), is rebuilt by the sockets'
             # heartbeat refresh: one entry for the visitor, one for the agent.
-            await wait_until(lambda: len(own.client().keys(presence)) == 2, 10,
-                             "presence entries to come back")
+            await wait_until(
+                lambda: len(own.client().keys(presence)) == 2, 10, "presence entries to come back"
+            )
             await settle_and_check(conversation, [visitor], [agent])
             errors_after = [len(error_lines(s)) for s in (a, b)]
             return rows, during, recovered, errors_before, errors_after
@@ -170,12 +184,14 @@ def test_redis_restart_loses_and_doubles_nothing_and_delivery_recovers(servers, 
         assert errors_after == errors_before, "errors logged after Redis came back"
         # The sockets stayed open through the outage: clients needed no reconnect.
         assert visitor.connects == 1 and agent.connects == 1
-        print(f"\nredis restart: {len(rows)} messages, {during} stored during the 2 s outage; "
-              f"live delivery back {recovered * 1000:.0f} ms after Redis started; holes the "
-              f"server filled for the visitor {visitor.filled}; agent resumes "
-              f"{agent.gap_resumes}; copies dropped by seq {visitor.duplicates} (visitor) "
-              f"{agent.duplicates} (agent); error lines logged during the outage "
-              f"{errors_before}")
+        print(
+            f"\nredis restart: {len(rows)} messages, {during} stored during the 2 s outage; "
+            f"live delivery back {recovered * 1000:.0f} ms after Redis started; holes the "
+            f"server filled for the visitor {visitor.filled}; agent resumes "
+            f"{agent.gap_resumes}; copies dropped by seq {visitor.duplicates} (visitor) "
+            f"{agent.duplicates} (agent); error lines logged during the outage "
+            f"{errors_before}"
+        )
     finally:
         own.stop()
 
@@ -211,11 +227,17 @@ def test_cut_between_send_and_ack_stores_once_and_shows_once(servers, shop, laye
         for round_ in range(10):
             # Deterministic: stored, ack lost. Racy: cut right after the frame left.
             for stored_first in (True, False):
-                outcomes.append(await cut_after_send(
-                    visitor, f"访客 {round_}", stored_first=stored_first))
-                outcomes.append(await cut_after_send(
-                    agent, f"客服 {round_}", stored_first=stored_first,
-                    conversation_id=conversation))
+                outcomes.append(
+                    await cut_after_send(visitor, f"访客 {round_}", stored_first=stored_first)
+                )
+                outcomes.append(
+                    await cut_after_send(
+                        agent,
+                        f"客服 {round_}",
+                        stored_first=stored_first,
+                        conversation_id=conversation,
+                    )
+                )
         rows = await settle_and_check(conversation, [visitor], [agent])
         return rows, outcomes
 
@@ -226,9 +248,12 @@ def test_cut_between_send_and_ack_stores_once_and_shows_once(servers, shop, laye
     # ack-lost sends were stored before the cut, and their retry was answered as a duplicate.
     assert all(had for i, had in enumerate(outcomes) if i % 4 < 2)
     assert visitor.duplicate_acks == 0  # the first ack it saw is the retry's
-    retried = [f for f in visitor.frames + agent.frames
-               if f["type"] == "message.ack" and f["duplicate"]]
+    retried = [
+        f for f in visitor.frames + agent.frames if f["type"] == "message.ack" and f["duplicate"]
+    ]
     assert len(retried) >= 20
-    print(f"\ncut mid-send: {sum(outcomes)} of {len(outcomes)} sends were stored before the cut "
-          f"(their retry got duplicate=true); {len(retried)} duplicate acks; copies dropped by "
-          f"seq {visitor.duplicates} (visitor) {agent.duplicates} (agent)")
+    print(
+        f"\ncut mid-send: {sum(outcomes)} of {len(outcomes)} sends were stored before the cut "
+        f"(their retry got duplicate=true); {len(retried)} duplicate acks; copies dropped by "
+        f"seq {visitor.duplicates} (visitor) {agent.duplicates} (agent)"
+    )

@@ -17,7 +17,11 @@ from conversations.models import Message, Visitor
 from conversations.tokens import visitor_token_issue
 from tests.realtime.checks import settle_and_check
 from tests.realtime.clients import (
-    SITE_ORIGIN, AgentClient, VisitorClient, bootstrap, wait_until,
+    SITE_ORIGIN,
+    AgentClient,
+    VisitorClient,
+    bootstrap,
+    wait_until,
 )
 from tests.realtime.conftest import KEY_PREFIX, error_lines, run
 from tests.realtime.test_faults import start_chat
@@ -31,8 +35,10 @@ CLOSED_PROTOCOL = "Attempt to send on a closed protocol"
 
 def pair(server, shop, **kw) -> tuple[VisitorClient, AgentClient]:
     boot = bootstrap(server.url, shop["key"])
-    return (VisitorClient([server.ws_url], boot, name="v", **kw),
-            AgentClient([server.ws_url], shop["merchant"].pk, shop["cookie"], name="a", **kw))
+    return (
+        VisitorClient([server.ws_url], boot, name="v", **kw),
+        AgentClient([server.ws_url], shop["merchant"].pk, shop["cookie"], name="a", **kw),
+    )
 
 
 async def round_trip(visitor: VisitorClient, agent: AgentClient, conversation: int) -> None:
@@ -75,8 +81,9 @@ def test_silent_sockets_are_closed_with_4408(servers, shop, layer_url):
 
     async def never_authenticates():
         start = time.monotonic()
-        async with websockets.connect(server.ws_url + quiet_visitor.boot["ws_path"],
-                                      origin=SITE_ORIGIN, ping_interval=None) as ws:
+        async with websockets.connect(
+            server.ws_url + quiet_visitor.boot["ws_path"], origin=SITE_ORIGIN, ping_interval=None
+        ) as ws:
             with pytest.raises(ConnectionClosed) as closed:
                 await ws.recv()
             closed_after["unauthenticated"] = time.monotonic() - start
@@ -107,8 +114,10 @@ def test_silent_sockets_are_closed_with_4408(servers, shop, layer_url):
     assert talking_visitor.heartbeat_seconds == 1
     assert talking_visitor.ready and talking_agent.ready
     assert (talking_visitor.connects, talking_agent.connects) == (1, 1)
-    print(f"\nheartbeat 3 s: silent sockets closed after "
-          f"{ {k: round(v, 2) for k, v in closed_after.items()} } s")
+    print(
+        f"\nheartbeat 3 s: silent sockets closed after "
+        f"{ {k: round(v, 2) for k, v in closed_after.items()} } s"
+    )
 
 
 SOCKETS = 500
@@ -128,13 +137,17 @@ def test_500_sockets_dropped_at_once_leave_nothing_behind(servers, shop, redis_s
     groups = [f"{KEY_PREFIX}__group__v{i}" for i in ids]
 
     def online(flag: bool) -> set[int]:
-        return {f["visitor"]["id"] for f in agent.of_type("visitor.updated")
-                if f["visitor"]["online"] is flag}
+        return {
+            f["visitor"]["id"]
+            for f in agent.of_type("visitor.updated")
+            if f["visitor"]["online"] is flag
+        }
 
     async def open_socket(token: str, gate: asyncio.Semaphore):
         async with gate:  # like browsers arriving over a second, not one SYN flood
-            ws = await websockets.connect(server.ws_url + path, origin=SITE_ORIGIN,
-                                          ping_interval=None, open_timeout=30)
+            ws = await websockets.connect(
+                server.ws_url + path, origin=SITE_ORIGIN, ping_interval=None, open_timeout=30
+            )
             await ws.send(json.dumps({"type": "auth", "token": token}))
             while json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] != "session.ready":
                 pass
@@ -175,21 +188,23 @@ def test_500_sockets_dropped_at_once_leave_nothing_behind(servers, shop, redis_s
     harmless = [line for line in server.log().splitlines() if CLOSED_PROTOCOL in line]
     assert error_lines(server, allowed=(CLOSED_PROTOCOL,)) == []
     assert agent.connects == 1 and not agent.close_codes
-    print(f"\n{SOCKETS} sockets: opened and authenticated in {opened:.1f} s; after dropping "
-          f"them at once the agent saw all {SOCKETS} offline within {dropped:.2f} s; "
-          f"'{CLOSED_PROTOCOL}' lines: {len(harmless)}")
+    print(
+        f"\n{SOCKETS} sockets: opened and authenticated in {opened:.1f} s; after dropping "
+        f"them at once the agent saw all {SOCKETS} offline within {dropped:.2f} s; "
+        f"'{CLOSED_PROTOCOL}' lines: {len(harmless)}"
+    )
 
 
-def test_two_processes_carry_messages_typing_reads_and_presence(servers, shop, redis_server,
-                                                               alice):
+def test_two_processes_carry_messages_typing_reads_and_presence(servers, shop, redis_server, alice):
     a = servers.start(redis_server.url)
     b = servers.start(redis_server.url)
     merchant_id = shop["merchant"].pk
     boot = bootstrap(a.url, shop["key"])
     visitor = VisitorClient([a.ws_url], boot, name="v")  # on A
     bob = AgentClient([b.ws_url], merchant_id, shop["cookie"], name="bob")  # on B
-    alice_agent = AgentClient([a.ws_url], merchant_id, session_cookie(alice.user).decode(),
-                              name="alice")  # on A
+    alice_agent = AgentClient(
+        [a.ws_url], merchant_id, session_cookie(alice.user).decode(), name="alice"
+    )  # on A
     bob_id, alice_id = shop["bob"].user_id, alice.user_id
 
     async def scenario():
@@ -199,8 +214,9 @@ def test_two_processes_carry_messages_typing_reads_and_presence(servers, shop, r
         await bob.next_frame("presence.changed", n, agent__user_id=alice_id, agent__status="online")
         n = len(bob.frames)
         await visitor.connect()
-        await bob.next_frame("visitor.updated", n, visitor__id=boot["visitor_id"],
-                             visitor__online=True)
+        await bob.next_frame(
+            "visitor.updated", n, visitor__id=boot["visitor_id"], visitor__online=True
+        )
 
         # Messages, both ways (A -> B and B -> A).
         first = await visitor.send("你好")
@@ -213,13 +229,15 @@ def test_two_processes_carry_messages_typing_reads_and_presence(servers, shop, r
         # conversation also marks it as viewed).
         n_alice = len(alice_agent.frames)
         await bob.send_frame({"type": "conversation.view", "conversation_id": conversation})
-        viewers = await alice_agent.next_frame("viewers.changed", n_alice,
-                                               conversation_id=conversation)
+        viewers = await alice_agent.next_frame(
+            "viewers.changed", n_alice, conversation_id=conversation
+        )
         assert [v["user_id"] for v in viewers["viewers"]] == [bob_id]
         n_bob = len(bob.frames)
         await alice_agent.send_frame({"type": "presence.set", "status": "away"})
-        await bob.next_frame("presence.changed", n_bob, agent__user_id=alice_id,
-                             agent__status="away")
+        await bob.next_frame(
+            "presence.changed", n_bob, agent__user_id=alice_id, agent__status="away"
+        )
 
         # Typing: the visitor's draft reaches the agents; an agent's typing reaches the visitor
         # without name or text, and the other agent with both.
@@ -227,11 +245,18 @@ def test_two_processes_carry_messages_typing_reads_and_presence(servers, shop, r
         await visitor.send_frame({"type": "typing", "text": "我想问一下"})
         typing = await bob.next_frame("typing", n_bob, sender_kind="visitor")
         assert (typing["conversation_id"], typing["text"], typing["active"]) == (
-            conversation, "我想问一下", True)
+            conversation,
+            "我想问一下",
+            True,
+        )
         await bob.send_frame({"type": "typing", "conversation_id": conversation, "active": True})
         typing = await visitor.next_frame("typing", n_visitor, sender_kind="agent")
         assert (typing["active"], typing["user_id"], typing["name"], typing["text"]) == (
-            True, None, "", None)
+            True,
+            None,
+            "",
+            None,
+        )
         typing = await alice_agent.next_frame("typing", n_alice, sender_kind="agent")
         assert (typing["user_id"], typing["name"]) == (bob_id, "Bob")
 
@@ -239,7 +264,8 @@ def test_two_processes_carry_messages_typing_reads_and_presence(servers, shop, r
         # read the reply.
         n_visitor, n_alice, n_bob = len(visitor.frames), len(alice_agent.frames), len(bob.frames)
         await bob.send_frame(
-            {"type": "conversation.read", "conversation_id": conversation, "seq": 3})
+            {"type": "conversation.read", "conversation_id": conversation, "seq": 3}
+        )
         read = await visitor.next_frame("conversation.read", n_visitor, reader="agent")
         assert (read["seq"], read["user_id"]) == (3, None)
         read = await alice_agent.next_frame("conversation.read", n_alice, reader="agent")
@@ -251,11 +277,13 @@ def test_two_processes_carry_messages_typing_reads_and_presence(servers, shop, r
         # Leaving: the visitor goes offline, alice offline.
         n_bob = len(bob.frames)
         await visitor.close()
-        await bob.next_frame("visitor.updated", n_bob, visitor__id=boot["visitor_id"],
-                             visitor__online=False)
+        await bob.next_frame(
+            "visitor.updated", n_bob, visitor__id=boot["visitor_id"], visitor__online=False
+        )
         await alice_agent.close()
-        await bob.next_frame("presence.changed", n_bob, agent__user_id=alice_id,
-                             agent__status="offline")
+        await bob.next_frame(
+            "presence.changed", n_bob, agent__user_id=alice_id, agent__status="offline"
+        )
         await bob.close()
 
     run(scenario())
@@ -278,7 +306,8 @@ def test_rate_limit_refuses_a_burst_keeps_the_socket_and_spares_others(servers, 
             # An abusive client: raw frames as fast as the socket takes them, no retries.
             for i in range(burst):
                 await flooder.send_frame(
-                    {"type": "message.send", "client_msg_id": f"f-{i}", "body": f"刷屏 {i}"})
+                    {"type": "message.send", "client_msg_id": f"f-{i}", "body": f"刷屏 {i}"}
+                )
 
         async def chat():
             for i in range(10):
@@ -290,10 +319,16 @@ def test_rate_limit_refuses_a_burst_keeps_the_socket_and_spares_others(servers, 
 
         start = time.monotonic()
         await asyncio.gather(flood(), chat())
-        answered = lambda: {f.get("client_msg_id") or f.get("ref") for f in flooder.frames
-                            if f["type"] in ("message.ack", "error")}
-        await wait_until(lambda: len(answered() & {f"f-{i}" for i in range(burst)}) == burst, 20,
-                         "an answer to every flood frame")
+        answered = lambda: {
+            f.get("client_msg_id") or f.get("ref")
+            for f in flooder.frames
+            if f["type"] in ("message.ack", "error")
+        }
+        await wait_until(
+            lambda: len(answered() & {f"f-{i}" for i in range(burst)}) == burst,
+            20,
+            "an answer to every flood frame",
+        )
         elapsed = time.monotonic() - start
         await settle_and_check(conversation, [good], [agent])
 
@@ -313,8 +348,11 @@ def test_rate_limit_refuses_a_burst_keeps_the_socket_and_spares_others(servers, 
         return latencies, elapsed
 
     latencies, elapsed = run(scenario())
-    acks = [f for f in flooder.frames
-            if f["type"] == "message.ack" and f["client_msg_id"].startswith("f-")]
+    acks = [
+        f
+        for f in flooder.frames
+        if f["type"] == "message.ack" and f["client_msg_id"].startswith("f-")
+    ]
     refused = [e for e in flooder.errors if (e.get("ref") or "").startswith("f-")]
     assert len(acks) + len(refused) == burst
     assert {e["code"] for e in refused} == {"rate_limited"}
@@ -326,13 +364,16 @@ def test_rate_limit_refuses_a_burst_keeps_the_socket_and_spares_others(servers, 
     # in ~10-20 ms on an idle machine; the bound leaves room for a loaded CI runner).
     assert max(latencies) < 1.0, latencies
     good_refused = [e for e in good.errors if e["code"] == "rate_limited"]
-    assert all(e["ref"].startswith("v-") and "连发" in good.sent[e["ref"]]["body"]
-               for e in good_refused), "the other visitor was limited during the flood"
+    assert all(
+        e["ref"].startswith("v-") and "连发" in good.sent[e["ref"]]["body"] for e in good_refused
+    ), "the other visitor was limited during the flood"
     assert good_refused, "the 45-message burst was not rate limited"
-    print(f"\nrate limit: {len(acks)} of {burst} flood frames accepted in {elapsed:.2f} s, "
-          f"{len(refused)} refused; the other visitor's ack latency meanwhile "
-          f"{min(latencies) * 1000:.0f}-{max(latencies) * 1000:.0f} ms; a well-behaved burst of "
-          f"45 got {len(good_refused)} refusals and was stored whole after retries")
+    print(
+        f"\nrate limit: {len(acks)} of {burst} flood frames accepted in {elapsed:.2f} s, "
+        f"{len(refused)} refused; the other visitor's ack latency meanwhile "
+        f"{min(latencies) * 1000:.0f}-{max(latencies) * 1000:.0f} ms; a well-behaved burst of "
+        f"45 got {len(good_refused)} refusals and was stored whole after retries"
+    )
 
 
 def test_too_many_tabs_get_4429_and_a_closed_tab_frees_its_slot(servers, shop, layer_url):
@@ -341,8 +382,9 @@ def test_too_many_tabs_get_4429_and_a_closed_tab_frees_its_slot(servers, shop, l
     tabs = [VisitorClient([server.ws_url], boot, name=f"tab{i}") for i in range(3)]
 
     async def one_more_tab():
-        async with websockets.connect(server.ws_url + boot["ws_path"], origin=SITE_ORIGIN,
-                                      ping_interval=None) as ws:
+        async with websockets.connect(
+            server.ws_url + boot["ws_path"], origin=SITE_ORIGIN, ping_interval=None
+        ) as ws:
             await ws.send(json.dumps({"type": "auth", "token": boot["token"]}))
             frame = json.loads(await ws.recv())
             with pytest.raises(ConnectionClosed) as closed:

@@ -16,9 +16,14 @@ import threading
 import time
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings, strategies as st
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test,
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
 )
 
 from conversations.models import Conversation, Message
@@ -27,8 +32,11 @@ from tests.realtime.clients import AgentClient, VisitorClient, bootstrap, wait_u
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Trimmed, as the front ends send them (the server stores the trimmed body).
-BODIES = st.text(alphabet="你好订单退款谢谢 abcXYZ019😀", min_size=1, max_size=12).map(str.strip).filter(
-    bool)
+BODIES = (
+    st.text(alphabet="你好订单退款谢谢 abcXYZ019😀", min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(bool)
+)
 SETTLE_SECONDS = 10
 
 
@@ -78,8 +86,11 @@ def chat_machine(server, shop, loop: Loop, stats: dict):
         def conversation(self) -> int | None:
             # From the database: a message can be stored before its sender hears of it.
             if self._conversation is None:
-                self._conversation = (Conversation.objects.filter(visitor_id=self.visitor_id)
-                                      .values_list("pk", flat=True).first())
+                self._conversation = (
+                    Conversation.objects.filter(visitor_id=self.visitor_id)
+                    .values_list("pk", flat=True)
+                    .first()
+                )
             return self._conversation
 
         def follow(self) -> None:
@@ -102,8 +113,13 @@ def chat_machine(server, shop, loop: Loop, stats: dict):
             loop.run(client.send_again(client_msg_id))
             loop.wait(lambda: client.duplicate_acks > before, "the duplicate ack")
             # The retry is answered with the original message, marked as a duplicate.
-            again = [f for f in client.frames if f["type"] == "message.ack"
-                     and f["client_msg_id"] == client_msg_id and f["duplicate"]]
+            again = [
+                f
+                for f in client.frames
+                if f["type"] == "message.ack"
+                and f["client_msg_id"] == client_msg_id
+                and f["duplicate"]
+            ]
             assert again and again[-1]["message"] == client.acks[client_msg_id]
             stats["retries"] += 1
 
@@ -131,9 +147,11 @@ def chat_machine(server, shop, loop: Loop, stats: dict):
         @rule(body=BODIES)
         def visitor_send_then_cut(self, body):
             """The connection dies right after message.send left, before the ack."""
+
             async def go():
                 await self.visitor.send(body)
                 await self.visitor.cut()
+
             loop.run(go())
             self.online["v"] = False
             stats["cut_mid_send"] += 1
@@ -155,7 +173,8 @@ def chat_machine(server, shop, loop: Loop, stats: dict):
         def agent_send(self, body, private):
             self.follow()
             client_msg_id = loop.run(
-                self.agent.send(body, conversation_id=self.conversation, private=private))
+                self.agent.send(body, conversation_id=self.conversation, private=private)
+            )
             self.settle_sent(self.agent, client_msg_id)
             stats["notes"] += private
 
@@ -176,6 +195,7 @@ def chat_machine(server, shop, loop: Loop, stats: dict):
             async def go():
                 await self.agent.send(body, conversation_id=self.conversation)
                 await self.agent.cut()
+
             loop.run(go())
             self.online["a"] = False
             stats["cut_mid_send"] += 1
@@ -214,8 +234,10 @@ def chat_machine(server, shop, loop: Loop, stats: dict):
 
         def copy(self, read):
             """A copy of client state, taken on the clients' loop (they change it there)."""
+
             async def take():
                 return copy.deepcopy(read())
+
             return loop.run(take())
 
         def check_views(self, all_ready: bool = False):
@@ -238,8 +260,10 @@ def chat_machine(server, shop, loop: Loop, stats: dict):
                     if ok or time.monotonic() > deadline:
                         break
                     time.sleep(0.01)
-                assert ok, (f"{client.name} shows {seqs} of conversation {conversation}, "
-                            f"stored {visible}; errors {client.errors[-3:]}")
+                assert ok, (
+                    f"{client.name} shows {seqs} of conversation {conversation}, "
+                    f"stored {visible}; errors {client.errors[-3:]}"
+                )
                 assert set(shown) <= {conversation}, f"{client.name} shows other conversations"
                 assert not client.violations, client.violations
                 log = [seq for c, seq in self.copy(lambda c=client: c.log) if c == conversation]
@@ -275,16 +299,33 @@ def test_random_interleavings_lose_nothing_and_show_nothing_twice(servers, shop,
     # The rate limit is tested on its own (test_sockets); here it would only add retries.
     server = servers.start(layer_url, WS_RATE_PER_SECOND="1000", WS_RATE_BURST="1000")
     loop = Loop()
-    stats = dict.fromkeys(("examples", "messages", "notes", "retries", "reconnects",
-                           "cut_mid_send", "duplicates_dropped", "filled", "gap_resumes"), 0)
+    stats = dict.fromkeys(
+        (
+            "examples",
+            "messages",
+            "notes",
+            "retries",
+            "reconnects",
+            "cut_mid_send",
+            "duplicates_dropped",
+            "filled",
+            "gap_resumes",
+        ),
+        0,
+    )
     try:
         run_state_machine_as_test(
             chat_machine(server, shop, loop, stats),
             # No shrinking: every failing step waits SETTLE_SECONDS, so shrinking would outlast
             # the test timeout; the failing run's steps are printed as they are.
-            settings=settings(max_examples=30, stateful_step_count=30, deadline=None,
-                              database=None, suppress_health_check=list(HealthCheck),
-                              phases=[Phase.explicit, Phase.generate]),
+            settings=settings(
+                max_examples=30,
+                stateful_step_count=30,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.generate],
+            ),
         )
     finally:
         loop.close()

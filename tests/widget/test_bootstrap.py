@@ -24,8 +24,13 @@ def boot(client, merchant, body=None, origin=ORIGIN, key=None, **headers):
 
 
 def test_bootstrap_creates_visitor_and_signed_token(client, acme):
-    response = boot(client, acme, {"page_url": "https://shop/p/1", "page_title": "商品 1"},
-                    HTTP_USER_AGENT="Mozilla/5.0 test", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    response = boot(
+        client,
+        acme,
+        {"page_url": "https://shop/p/1", "page_title": "商品 1"},
+        HTTP_USER_AGENT="Mozilla/5.0 test",
+        HTTP_ACCEPT_LANGUAGE="zh-CN",
+    )
     assert response.status_code == 200
     data = response.json()
     claims = visitor_token_verify(data["token"])
@@ -43,7 +48,9 @@ def test_bootstrap_creates_visitor_and_signed_token(client, acme):
 
 def test_same_anonymous_id_is_the_same_visitor(client, acme):
     first = boot(client, acme).json()
-    again = boot(client, acme, {"anonymous_id": first["anonymous_id"], "page_title": "second"}).json()
+    again = boot(
+        client, acme, {"anonymous_id": first["anonymous_id"], "page_title": "second"}
+    ).json()
     assert again["visitor_id"] == first["visitor_id"]
     assert Visitor.objects.count() == 1
     assert Visitor.objects.get().page_title == "second"
@@ -76,11 +83,14 @@ def test_origin_not_allowed_is_403_without_cors(client, acme, origin):
 
 def test_cors_preflight_only_for_allowed_origins(client, acme):
     ok = client.options(
-        f"/widget/api/bootstrap?key={acme.widget_key}", HTTP_ORIGIN=ORIGIN,
-        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST", HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type",
+        f"/widget/api/bootstrap?key={acme.widget_key}",
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type",
     )
     bad = client.options(
-        f"/widget/api/bootstrap?key={acme.widget_key}", HTTP_ORIGIN="https://evil.example",
+        f"/widget/api/bootstrap?key={acme.widget_key}",
+        HTTP_ORIGIN="https://evil.example",
         HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
     )
     assert ok.status_code == 204
@@ -119,11 +129,21 @@ def _signed(merchant, user_id):
 
 
 def test_signed_identity_is_applied(client, acme):
-    body = {"identity": {"id": "user-42", "hash": _signed(acme, "user-42"), "name": "李雷",
-                         "email": "li@example.com"}}
+    body = {
+        "identity": {
+            "id": "user-42",
+            "hash": _signed(acme, "user-42"),
+            "name": "李雷",
+            "email": "li@example.com",
+        }
+    }
     data = boot(client, acme, body).json()
     visitor = Visitor.objects.get(pk=data["visitor_id"])
-    assert (visitor.external_id, visitor.name, visitor.email) == ("user-42", "李雷", "li@example.com")
+    assert (visitor.external_id, visitor.name, visitor.email) == (
+        "user-42",
+        "李雷",
+        "li@example.com",
+    )
 
 
 def test_forged_identity_is_refused(client, acme, other):

@@ -2,13 +2,13 @@
 (widget/script.py). That it works in a browser is proven by tests/e2e (test_embed, test_chat)."""
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from tests.conftest import require_node
 from widget import script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,11 +42,11 @@ def test_served_loader_holds_the_core_once_and_no_module_syntax(client):
     assert body.count("The socket core of both clients") == 1
     # A classic script: no import/export statement, and no global but what loader.js sets.
     assert not re.search(r"^\s*(export|import)\b", body, re.M)
-    assert body.startswith("(() => {\n\"use strict\";") and body.rstrip().endswith("})();")
+    assert body.startswith('(() => {\n"use strict";') and body.rstrip().endswith("})();")
 
 
-@pytest.mark.skipif(not shutil.which("node"), reason="needs node for a syntax check")
 def test_served_loader_parses_as_a_classic_script(client, tmp_path):
+    require_node()
     _, body = served(client)
     path = tmp_path / "loader.js"  # .js without a package.json: node checks it as a script
     path.write_text(body)
@@ -79,11 +79,14 @@ def test_etag_follows_the_sources(tmp_path, monkeypatch):
     assert second.etag != first.etag and b"createSocket(1)" in second.body
 
 
-@pytest.mark.parametrize("core", [
-    "function createSocket() {}\n",  # no export line: nothing to strip
-    "export { a };\nfunction createSocket() {}\nexport { createSocket };\n",  # two
-    "export { createSocket };\nfunction createSocket() {}\n",  # not the last statement
-])
+@pytest.mark.parametrize(
+    "core",
+    [
+        "function createSocket() {}\n",  # no export line: nothing to strip
+        "export { a };\nfunction createSocket() {}\nexport { createSocket };\n",  # two
+        "export { createSocket };\nfunction createSocket() {}\n",  # not the last statement
+    ],
+)
 def test_core_without_exactly_one_final_export_is_refused(tmp_path, monkeypatch, core):
     (tmp_path / "socket.js").write_text(core)
     (tmp_path / "loader.js").write_text("(() => {})();\n")

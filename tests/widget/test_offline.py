@@ -26,7 +26,8 @@ def post(client, path, merchant, body, origin=ORIGIN, key=None, **headers):
     return client.post(
         f"/widget/api/{path}?key={key or merchant.widget_key}",
         data=body if isinstance(body, str) else json.dumps(body),
-        content_type="application/json", **headers,
+        content_type="application/json",
+        **headers,
     )
 
 
@@ -41,8 +42,9 @@ def closed_today_open_tomorrow(merchant):
     merchant.business_hours_enabled = True
     merchant.save()
     for weekday in range(7):
-        BusinessHours.objects.create(merchant=merchant, weekday=weekday, opens=dt.time(9),
-                                     closes=dt.time(17))
+        BusinessHours.objects.create(
+            merchant=merchant, weekday=weekday, opens=dt.time(9), closes=dt.time(17)
+        )
     tz = ZoneInfo(merchant.timezone)
     today = timezone.now().astimezone(tz).date()
     Holiday.objects.create(merchant=merchant, date=today, name="closed")
@@ -59,7 +61,10 @@ def test_open_with_an_agent_online(client, acme, other, bob, online):
     online(bob)
     data = availability(client, acme)
     assert data == {
-        "open": True, "agents_online": True, "offline_form": False, "next_opening": None,
+        "open": True,
+        "agents_online": True,
+        "offline_form": False,
+        "next_opening": None,
         "teams": [{"id": Team.objects.get(name="售后").pk, "name": "售后"}],
     }
 
@@ -104,13 +109,19 @@ def token(acme, visitor):
 
 
 def leave(client, merchant, visitor_token, **fields):
-    body = {"token": visitor_token, "name": "王五", "contact": "wang@example.com",
-            "message": "请回电：订单 123 没到", **fields}
+    body = {
+        "token": visitor_token,
+        "name": "王五",
+        "contact": "wang@example.com",
+        "message": "请回电：订单 123 没到",
+        **fields,
+    }
     return post(client, "offline", merchant, body, HTTP_ACCEPT_LANGUAGE="en")
 
 
-def test_message_is_stored_as_an_offline_conversation(client, acme, visitor, token,
-                                                      django_capture_on_commit_callbacks):
+def test_message_is_stored_as_an_offline_conversation(
+    client, acme, visitor, token, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = leave(client, acme, token)
     assert response.status_code == 201, response.content
@@ -121,7 +132,10 @@ def test_message_is_stored_as_an_offline_conversation(client, acme, visitor, tok
     assert conversation.source == Conversation.Source.OFFLINE_FORM
     message = Message.objects.get(pk=data["message_id"])
     assert (message.body, message.sender_kind, message.sender_name) == (
-        "请回电：订单 123 没到", "visitor", "王五")
+        "请回电：订单 123 没到",
+        "visitor",
+        "王五",
+    )
     visitor.refresh_from_db()
     assert (visitor.name, visitor.email, visitor.phone) == ("王五", "wang@example.com", "")
     event = RoutingEvent.objects.get(conversation=conversation, kind=RoutingEvent.Kind.OFFLINE)
@@ -136,15 +150,18 @@ def test_message_is_stored_as_an_offline_conversation(client, acme, visitor, tok
     assert [c.pk for c in queued] == [conversation.pk] and total == 1
 
 
-def test_an_online_agent_gets_it_assigned(client, acme, bob, visitor, token, online,
-                                          django_capture_on_commit_callbacks):
+def test_an_online_agent_gets_it_assigned(
+    client, acme, bob, visitor, token, online, django_capture_on_commit_callbacks
+):
     online(bob)
     with django_capture_on_commit_callbacks(execute=True):
         response = leave(client, acme, token)
     assert response.status_code == 201
     conversation = Conversation.objects.get(pk=response.json()["conversation_id"])
     assert conversation.assignee_id == bob.user_id
-    kinds = list(RoutingEvent.objects.filter(conversation=conversation).values_list("kind", flat=True))
+    kinds = list(
+        RoutingEvent.objects.filter(conversation=conversation).values_list("kind", flat=True)
+    )
     assert kinds[0] == RoutingEvent.Kind.OFFLINE and RoutingEvent.Kind.ASSIGNED in kinds
 
 
@@ -186,23 +203,26 @@ def snapshot():
     )
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"name": ""}, "name"),
-    ({"name": None}, "name"),
-    ({"name": "x" * 201}, "name"),
-    ({"name": ["a"]}, "name"),
-    ({"contact": ""}, "contact"),
-    ({"contact": "not-an-email@"}, "contact"),
-    ({"contact": "call me"}, "contact"),
-    ({"contact": "12"}, "contact"),
-    ({"contact": {"a": 1}}, "contact"),
-    ({"message": "   "}, "message"),
-    ({"message": "x" * 5001}, "message"),
-    ({"message": 5}, None),  # DRF turns a number into text: stored, not an error
-    ({"token": ""}, "token"),
-    ({"token": "forged.token.value"}, "token"),
-    ({"client_msg_id": "has spaces"}, "client_msg_id"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"name": ""}, "name"),
+        ({"name": None}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"name": ["a"]}, "name"),
+        ({"contact": ""}, "contact"),
+        ({"contact": "not-an-email@"}, "contact"),
+        ({"contact": "call me"}, "contact"),
+        ({"contact": "12"}, "contact"),
+        ({"contact": {"a": 1}}, "contact"),
+        ({"message": "   "}, "message"),
+        ({"message": "x" * 5001}, "message"),
+        ({"message": 5}, None),  # DRF turns a number into text: stored, not an error
+        ({"token": ""}, "token"),
+        ({"token": "forged.token.value"}, "token"),
+        ({"client_msg_id": "has spaces"}, "client_msg_id"),
+    ],
+)
 def test_bad_fields_are_400_with_field_errors(client, acme, token, fields, field):
     before = snapshot()
     response = leave(client, acme, token, **fields)
@@ -236,8 +256,12 @@ def test_another_merchant_s_token_gets_nothing(client, acme, other, visitor):
     response = leave(client, acme, other_token)
     assert response.status_code == 403 and response.json()["code"] == "merchant_mismatch"
     acme_token = visitor_token_issue(merchant_id=acme.pk, visitor_id=visitor.pk)
-    response = post(client, "offline", other, {"token": acme_token, "name": "x",
-                                                "contact": "a@example.com", "message": "hi"})
+    response = post(
+        client,
+        "offline",
+        other,
+        {"token": acme_token, "name": "x", "contact": "a@example.com", "message": "hi"},
+    )
     assert response.status_code == 403
     # A token naming acme but another merchant's visitor id (cannot be forged; made here).
     crafted = visitor_token_issue(merchant_id=acme.pk, visitor_id=outsider.pk)
@@ -255,8 +279,11 @@ def test_unknown_key_bad_origin_and_preflight(client, acme, token):
         assert response.status_code == 403 and response.json()["code"] == "origin_not_allowed"
         assert "Access-Control-Allow-Origin" not in response
     assert snapshot() == before
-    preflight = client.options(f"/widget/api/offline?key={acme.widget_key}", HTTP_ORIGIN=ORIGIN,
-                               HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    preflight = client.options(
+        f"/widget/api/offline?key={acme.widget_key}",
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+    )
     assert preflight.status_code == 204 and preflight["Access-Control-Allow-Origin"] == ORIGIN
     assert client.get(f"/widget/api/offline?key={acme.widget_key}").status_code == 405
 
@@ -280,17 +307,28 @@ def test_visitor_text_is_stored_as_text(client, acme, visitor, token):
 
 def test_plain_text_body_as_the_widget_sends_it(client, acme, token):
     """loader.js posts JSON as text/plain, a "simple" request without a CORS preflight."""
-    body = {"token": token, "name": "王五", "contact": "wang@example.com", "message": "在吗",
-            "client_msg_id": "Ab-12_x"}
-    response = client.post(f"/widget/api/offline?key={acme.widget_key}", data=json.dumps(body),
-                           content_type="text/plain;charset=UTF-8", HTTP_ORIGIN=ORIGIN)
+    body = {
+        "token": token,
+        "name": "王五",
+        "contact": "wang@example.com",
+        "message": "在吗",
+        "client_msg_id": "Ab-12_x",
+    }
+    response = client.post(
+        f"/widget/api/offline?key={acme.widget_key}",
+        data=json.dumps(body),
+        content_type="text/plain;charset=UTF-8",
+        HTTP_ORIGIN=ORIGIN,
+    )
     assert response.status_code == 201, response.content
     assert Message.objects.get().client_msg_id == "Ab-12_x"
 
 
 def test_one_visitor_cannot_flood_the_form(client, acme, token):
     for i in range(services.OFFLINE_MESSAGES_PER_HOUR):
-        assert leave(client, acme, token, client_msg_id=f"m{i}", message=f"第{i}条").status_code == 201
+        assert (
+            leave(client, acme, token, client_msg_id=f"m{i}", message=f"第{i}条").status_code == 201
+        )
     response = leave(client, acme, token, client_msg_id="one-more")
     assert response.status_code == 429 and response.json()["code"] == "rate_limited"
     assert Message.objects.count() == services.OFFLINE_MESSAGES_PER_HOUR

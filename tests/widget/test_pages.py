@@ -10,8 +10,10 @@ from django.test import Client
 def test_demo_page_embeds_the_loader_like_a_merchant(acme):
     page = Client().get(f"/widget/demo/?key={acme.widget_key}", HTTP_HOST="127.0.0.1:8000")
     assert page.status_code == 200
-    tag = (f'<script src="http://127.0.0.1:8000/widget/loader.js" '
-           f'data-merchant="{acme.widget_key}" async></script>')
+    tag = (
+        f'<script src="http://127.0.0.1:8000/widget/loader.js" '
+        f'data-merchant="{acme.widget_key}" async></script>'
+    )
     assert page.content.decode().count(tag) == 1
     # ...and the same snippet shown as text to copy.
     assert html.unescape(page.content.decode()).count(tag) == 2
@@ -21,7 +23,7 @@ def test_demo_page_embeds_the_loader_like_a_merchant(acme):
 def test_demo_page_without_merchant_explains_and_loads_nothing():
     page = Client().get("/widget/demo/?key=nope")
     assert page.status_code == 200
-    assert b"loader.js\" data-merchant" not in page.content
+    assert b'loader.js" data-merchant' not in page.content
     assert b"kefu_demo" in page.content
 
 
@@ -30,7 +32,9 @@ def test_loader_is_served_as_javascript():
     response = Client().get("/widget/loader.js")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/javascript")
-    assert b"attachShadow" in b"".join(response.streaming_content if response.streaming else [response.content])
+    assert b"attachShadow" in b"".join(
+        response.streaming_content if response.streaming else [response.content]
+    )
 
 
 @pytest.mark.django_db

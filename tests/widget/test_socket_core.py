@@ -1,12 +1,11 @@
 """The socket core both clients share (conversations/static/realtime/socket.js), alone under
 node with a fake WebSocket and fake timers: the rules for a client (docs/realtime.md) that the
-browser tests only reach through a real server. Skipped without node."""
+browser tests only reach through a real server. Needs node (Debian's nodejs)."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.conftest import require_node
 
 CORE = Path(__file__).resolve().parents[2] / "conversations/static/realtime/socket.js"
 
@@ -221,8 +220,8 @@ console.log("core ok");
 """
 
 
-@pytest.mark.skipif(not shutil.which("node"), reason="needs node")
 def test_socket_core_under_node(tmp_path):
+    require_node()
     (tmp_path / "socket.mjs").write_text(CORE.read_text())
     (tmp_path / "harness.mjs").write_text(HARNESS)
     result = subprocess.run(

@@ -39,7 +39,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 
-def read_csv(path: str, columns: tuple[str, ...], aliases: dict[str, str] | None = None) -> list[dict]:
+def read_csv(
+    path: str, columns: tuple[str, ...], aliases: dict[str, str] | None = None
+) -> list[dict]:
     """The rows of a UTF-8 CSV (a BOM allowed) as dicts of stripped strings; a CommandError
     naming the expected columns when one is missing. `aliases`: column -> another accepted name."""
     try:
@@ -83,15 +85,20 @@ class Command(BaseCommand):
         parser.add_argument("task", choices=["faq", "intents", "sentiment"])
         parser.add_argument("--kb", help="CSV question,answer to import as FAQs and train on (faq)")
         parser.add_argument("--train", help="CSV text,label to import and train on (intents)")
-        parser.add_argument("--test", required=True,
-                            help="CSV to evaluate on: text,answer (faq) or text,label (intents, sentiment)")
+        parser.add_argument(
+            "--test",
+            required=True,
+            help="CSV to evaluate on: text,answer (faq) or text,label (intents, sentiment)",
+        )
 
     def handle(self, *args, task, train, test, kb=None, **options):
         if task == "faq":
             if not kb:
                 raise CommandError("faq needs --kb KB.csv")
             read_csv(kb, ("question", "answer"))  # the columns, before anything is imported
-            test_rows = [(r["text"], r["answer"]) for r in read_csv(test, ("text", "answer")) if r["text"]]
+            test_rows = [
+                (r["text"], r["answer"]) for r in read_csv(test, ("text", "answer")) if r["text"]
+            ]
             if not test_rows:
                 raise CommandError(f"{test}: no rows")
             return self._faq_report(self._faq(kb, test_rows))
@@ -121,17 +128,25 @@ class Command(BaseCommand):
                 merchant = Merchant.objects.create(name="kb_eval (temporary)")
                 t0 = time.perf_counter()
                 with open(kb_path, "rb") as f:  # the file as an admin would upload it
-                    result = importers.kb_import(merchant=merchant, kind="faqs", fmt="csv", file=f.read())
+                    result = importers.kb_import(
+                        merchant=merchant, kind="faqs", fmt="csv", file=f.read()
+                    )
                 _check_import(result)
-                answers = {pk: html_to_text(a).strip()
-                           for pk, a in Faq.objects.filter(merchant=merchant).values_list("pk", "answer")}
-                self.stdout.write(f"imported {len(answers)} FAQ entries in {time.perf_counter() - t0:.1f}s")
+                answers = {
+                    pk: html_to_text(a).strip()
+                    for pk, a in Faq.objects.filter(merchant=merchant).values_list("pk", "answer")
+                }
+                self.stdout.write(
+                    f"imported {len(answers)} FAQ entries in {time.perf_counter() - t0:.1f}s"
+                )
                 known = set(answers.values())
                 for text, expected in test_rows:
                     if expected and html_to_text(expected).strip() not in known:
                         # A typo in the expected answer would silently count as a wrong answer.
-                        raise CommandError(f"test question {text!r}: its answer {expected!r} "
-                                           "is no entry's answer in the KB")
+                        raise CommandError(
+                            f"test question {text!r}: its answer {expected!r} "
+                            "is no entry's answer in the KB"
+                        )
                 t0 = time.perf_counter()
                 training.kb_train(merchant_id=merchant.pk)
                 self.stdout.write(f"trained in {time.perf_counter() - t0:.1f}s")
@@ -149,9 +164,20 @@ class Command(BaseCommand):
                             direct = decision.candidates[0]
                     ms = (time.perf_counter() - t0) * 1000
                     ranked = [answers.get(c.id) if c.kind == "faq" else None for c in cands]
-                    got = answers.get(direct.id) if direct is not None and direct.kind == "faq" else None
-                    out.append((html_to_text(expected).strip() if expected else "", ranked,
-                                direct is not None, got, ms))
+                    got = (
+                        answers.get(direct.id)
+                        if direct is not None and direct.kind == "faq"
+                        else None
+                    )
+                    out.append(
+                        (
+                            html_to_text(expected).strip() if expected else "",
+                            ranked,
+                            direct is not None,
+                            got,
+                            ms,
+                        )
+                    )
                 raise _Rollback
         except _Rollback:
             pass
@@ -170,9 +196,11 @@ class Command(BaseCommand):
             return a / b if b else 0.0
 
         ms = np.array([r[4] for r in results])
-        self.stdout.write(f"questions with an entry: {len(with_entry)}, first {top1}, in the first three {top3}, "
-                          f"answered directly {len(answered)}, of them right {right}; "
-                          f"without an entry: {len(no_entry)}, answered directly {false}")
+        self.stdout.write(
+            f"questions with an entry: {len(with_entry)}, first {top1}, in the first three {top3}, "
+            f"answered directly {len(answered)}, of them right {right}; "
+            f"without an entry: {len(no_entry)}, answered directly {false}"
+        )
         self.stdout.write(
             f"top1={share(top1, len(with_entry)):.4f} top3={share(top3, len(with_entry)):.4f} "
             f"answered={share(len(answered), len(with_entry)):.4f} precision={share(right, len(answered)):.4f} "
@@ -193,8 +221,10 @@ class Command(BaseCommand):
                 t0 = time.perf_counter()
                 result = import_intents(merchant=merchant, rows=train_rows)
                 counts = result.as_dict()
-                self.stdout.write(f"imported {len(train_rows)} examples as {counts.get('created', 0)} intents "
-                                  f"in {time.perf_counter() - t0:.1f}s")
+                self.stdout.write(
+                    f"imported {len(train_rows)} examples as {counts.get('created', 0)} intents "
+                    f"in {time.perf_counter() - t0:.1f}s"
+                )
                 t0 = time.perf_counter()
                 training.kb_train(merchant_id=merchant.pk)
                 self.stdout.write(f"trained in {time.perf_counter() - t0:.1f}s")
@@ -254,14 +284,16 @@ def import_intents(*, merchant, rows: list[tuple[str, str]]):
     w.writerow(["text", "label"])
     for text, label in rows:
         w.writerow([text.replace("\n", " "), label])
-    result = importers.kb_import(merchant=merchant, kind="intents", fmt="csv",
-                                file=buf.getvalue().encode("utf-8"))
+    result = importers.kb_import(
+        merchant=merchant, kind="intents", fmt="csv", file=buf.getvalue().encode("utf-8")
+    )
     _check_import(result)
     return result
 
 
 def _check_import(result) -> None:
     if not result.ok:
-        errors = "; ".join(f"row {e['row']} {e['field']}: {e['message']}"
-                           for e in result.as_dict()["errors"][:5])
+        errors = "; ".join(
+            f"row {e['row']} {e['field']}: {e['message']}" for e in result.as_dict()["errors"][:5]
+        )
         raise CommandError(f"import failed: {errors}")

@@ -34,23 +34,34 @@ class Command(BaseCommand):
             },
         )
         origins = set(merchant.origin_patterns()) | {
-            base_url.lower(), "http://127.0.0.1:8000", "http://localhost:8000"
+            base_url.lower(),
+            "http://127.0.0.1:8000",
+            "http://localhost:8000",
         }
         merchant.allowed_origins = "\n".join(sorted(origins))
         merchant.save()
         membership_add(
-            merchant=merchant, username="admin", password=admin_password,
-            role=Membership.Role.OWNER, display_name="管理员 Admin", is_staff=True,
+            merchant=merchant,
+            username="admin",
+            password=admin_password,
+            role=Membership.Role.OWNER,
+            display_name="管理员 Admin",
+            is_staff=True,
         )
         membership_add(
-            merchant=merchant, username="agent", password=agent_password,
-            role=Membership.Role.AGENT, display_name="客服小王 Wang",
+            merchant=merchant,
+            username="agent",
+            password=agent_password,
+            role=Membership.Role.AGENT,
+            display_name="客服小王 Wang",
         )
         for shortcut, text in [
             ("hello", "您好，很高兴为您服务！"),
             ("thanks", "感谢您的耐心等待。Thank you for waiting."),
         ]:
-            CannedResponse.objects.get_or_create(merchant=merchant, shortcut=shortcut, defaults={"text": text})
+            CannedResponse.objects.get_or_create(
+                merchant=merchant, shortcut=shortcut, defaults={"text": text}
+            )
         User = get_user_model()
         User.objects.filter(username="admin").update(is_staff=True)
         w = self.stdout.write
@@ -60,5 +71,7 @@ class Command(BaseCommand):
         w(f"  Agent workspace  : {base_url}/workspace/   login agent / {agent_password}")
         w(f"  Back office      : {base_url}/admin/       login admin / {admin_password}")
         w(f"  API docs         : {base_url}/api/docs/")
-        w(f"  Embed snippet    : <script src=\"{base_url}/widget/loader.js\" data-merchant=\"{DEMO_KEY}\" async></script>")
+        w(
+            f'  Embed snippet    : <script src="{base_url}/widget/loader.js" data-merchant="{DEMO_KEY}" async></script>'
+        )
         w("")

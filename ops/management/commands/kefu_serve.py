@@ -27,8 +27,18 @@ class Command(BaseCommand):
         ]
         if not no_worker:
             commands.append(
-                [sys.executable, "-m", "celery", "-A", "kefu", "worker", "--beat",
-                 "--loglevel=INFO", "--concurrency=2", f"--schedule={settings.VAR_DIR / 'celerybeat-schedule'}"]
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "kefu",
+                    "worker",
+                    "--beat",
+                    "--loglevel=INFO",
+                    "--concurrency=2",
+                    f"--schedule={settings.VAR_DIR / 'celerybeat-schedule'}",
+                ]
             )
         procs = [subprocess.Popen(cmd) for cmd in commands]
         self.stdout.write(f"Serving on http://{host}:{port}/  (Ctrl-C to stop)")
