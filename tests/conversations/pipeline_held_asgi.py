@@ -5,8 +5,10 @@ messages as usual, and a test can kill it between the commit and the step."""
 import os
 import time
 
-from conversations import pipeline
 from kefu.asgi import application  # noqa: F401 - what daphne serves (sets Django up first)
+
+# isort: split
+from conversations import pipeline  # after Django is set up
 
 _process = pipeline.visitor_messages_process
 
