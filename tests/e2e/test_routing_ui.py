@@ -97,6 +97,9 @@ def test_queue_claim_transfer_resolve_and_notifications(
     gate = SocketGate(colleague.context, "/ws/agent/")
     login(colleague, base, "dawei")
     expect(colleague.locator("#queue-list li")).to_have_count(2)
+    # The page's own queue request must be answered before the gate closes: a late answer would
+    # show the fresh queue and leave no stale button to press (a race of a loaded machine).
+    colleague.wait_for_load_state("networkidle")
     gate.drop = lambda frame: frame.get("type") == "queue.changed"
 
     # Claim: the conversation opens, the queue shrinks, the visitor behind moves up, live.
