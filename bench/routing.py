@@ -50,7 +50,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from conversations import presence, realtime, routing, selectors, services  # noqa: E402
+from conversations import presence, realtime, routing, selectors, services, timeline  # noqa: E402
 from conversations.models import Conversation, Visitor  # noqa: E402
 from merchants.models import Membership, Merchant  # noqa: E402
 from merchants.services import membership_add  # noqa: E402
@@ -150,7 +150,7 @@ def run(args) -> dict:
                     assert routing._drain_one(merchant, conversation_id, candidates)
                 latencies.append(time.perf_counter() - t)
             with realtime.one_hop():
-                routing.publish_queue(merchant.pk)
+                timeline.publish_queue(merchant.pk)
         results.append(
             summary("drain (assign from the queue)", latencies, time.perf_counter() - started)
         )

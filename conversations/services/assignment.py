@@ -14,7 +14,7 @@ from django.utils.translation import gettext_noop
 from kefu.errors import KefuError
 from merchants.models import Membership, Team
 
-from .. import protocol, realtime, routing, selectors
+from .. import protocol, realtime, routing, selectors, timeline
 from ..models import Conversation, RoutingEvent
 from .store import Sender, conversation_lock, message_append
 
@@ -51,10 +51,10 @@ def conversation_claim_locked(
     conversation.routing_attempts = 0
     conversation.save(update_fields=["assignee", "assigned_at", "queued_at", "routing_attempts"])
     Membership.objects.filter(pk=membership.pk).update(last_assigned_at=now)
-    reason = routing.say(
+    reason = timeline.say(
         R_CLAIMED_REPLY if rule == "reply" else R_CLAIMED, agent=membership.display_name
     )
-    routing.routing_event_create(
+    timeline.routing_event_create(
         conversation,
         Kind.CLAIMED,
         rule,
@@ -64,8 +64,8 @@ def conversation_claim_locked(
         team_id=conversation.team_id,
     )
     if was_queued:
-        routing.visitor_state_publish(conversation)
-        routing.publish_queue_on_commit(conversation.merchant_id, position or 1)
+        timeline.visitor_state_publish(conversation)
+        timeline.publish_queue_on_commit(conversation.merchant_id, position or 1)
 
 
 @realtime.publishing
@@ -153,14 +153,14 @@ def conversation_transfer(
             Membership.objects.filter(pk=target.pk).update(
                 last_assigned_at=conversation.assigned_at
             )
-            routing.routing_event_create(
+            timeline.routing_event_create(
                 conversation,
                 kind,
                 "transfer",
-                routing.say(
+                timeline.say(
                     R_TRANSFERRED,
                     **{
-                        "from": routing.agent_label(merchant_id, previous),
+                        "from": timeline.agent_label(merchant_id, previous),
                         "to": target.display_name,
                         "actor": actor.display_name,
                     },
@@ -171,10 +171,10 @@ def conversation_transfer(
                 detail={"note": bool(note)},
             )
             if target.user_id != actor.user_id:
-                routing.notify_on_commit(merchant_id, conversation.pk, "new", [target.user_id])
-            routing.conversation_changed(conversation, queue_moved=was_queued)
+                timeline.notify_on_commit(merchant_id, conversation.pk, "new", [target.user_id])
+            timeline.conversation_changed(conversation, queue_moved=was_queued)
             if was_queued:
-                routing.visitor_state_publish(conversation)
+                timeline.visitor_state_publish(conversation)
         else:
             team = Team.objects.filter(
                 merchant_id=merchant_id, pk=to_team_id, is_active=True
@@ -185,11 +185,11 @@ def conversation_transfer(
                 )
             conversation.team = team
             conversation.save(update_fields=["team"])
-            routing.routing_event_create(
+            timeline.routing_event_create(
                 conversation,
                 kind,
                 "transfer_team",
-                routing.say(R_TRANSFERRED_TEAM, team=team.name, actor=actor.display_name),
+                timeline.say(R_TRANSFERRED_TEAM, team=team.name, actor=actor.display_name),
                 from_user=previous,
                 team_id=team.pk,
                 actor=actor.user_id,
@@ -207,7 +207,7 @@ def conversation_transfer(
                 )
             else:
                 conversation.save(update_fields=["assignee", "routing_attempts"])
-                routing.conversation_changed(conversation, queue_moved=False)
+                timeline.conversation_changed(conversation, queue_moved=False)
         if previous is not None:
             # The previous agent has a free slot now.
             routing.queue_drain_on_commit(merchant_id)
@@ -230,14 +230,14 @@ def conversation_set_status(
         conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
         if conversation.status == Conversation.Status.CLOSED:
             raise KefuError(protocol.ErrorCode.CONVERSATION_CLOSED, "The conversation is closed.")
-        name = actor.display_name if actor else routing.say(routing.R_NOBODY)
+        name = actor.display_name if actor else timeline.say(timeline.R_NOBODY)
         if status == Conversation.Status.RESOLVED:
             if conversation.status == Conversation.Status.RESOLVED:
                 return conversation
             routing.resolve_locked(
                 conversation,
                 rule="manual",
-                reason=routing.say(R_RESOLVED, actor=name),
+                reason=timeline.say(R_RESOLVED, actor=name),
                 actor=actor_user_id,
             )
         else:
@@ -247,11 +247,11 @@ def conversation_set_status(
             conversation.status = Conversation.Status.OPEN
             conversation.resolved_at = None
             conversation.save(update_fields=["status", "resolved_at"])
-            routing.routing_event_create(
+            timeline.routing_event_create(
                 conversation,
                 Kind.REOPENED,
                 "manual",
-                routing.say(R_REOPENED, actor=name),
+                timeline.say(R_REOPENED, actor=name),
                 from_user=previous,
                 actor=actor_user_id,
             )
@@ -259,12 +259,12 @@ def conversation_set_status(
                 # The agent who reopens it keeps it: they are about to write.
                 conversation.assignee_id = None
                 conversation_claim_locked(conversation, membership=actor, rule="reopen")
-                routing.conversation_changed(conversation, queue_moved=False)
+                timeline.conversation_changed(conversation, queue_moved=False)
             else:
                 conversation.assignee_id = None
                 conversation.routing_attempts = 0
                 routing.route_or_queue(conversation, previous=previous)
-            routing.visitor_state_publish(conversation)
+            timeline.visitor_state_publish(conversation)
     return conversation
 
 
