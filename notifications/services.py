@@ -1,37 +1,6 @@
-"""Agent notifications and escalation: in the workspace at once, then SMS and/or email; and
-the emails that bring a visitor the agent replies they did not read.
-
-Who is notified ("on duty"):
-- The audience is the merchant's active members (active user accounts only), narrowed to the
-  conversation's team when it has one with active members, or to `user_ids` when the caller names
-  agents (always intersected with this merchant's active members, so a stray id reaches nobody).
-  Without `user_ids`, an assigned conversation concerns only its assignee.
-- In the workspace (a `notification` frame to realtime.agent_group): audience members with a live
-  socket right now; when nobody was named, members who switched themselves to "away" are skipped.
-- SMS / email: after Merchant.escalation_delay_seconds, a Celery task checks whether the
-  conversation still needs attention and, if so, sends to audience members who asked for it
-  (Membership.notify_by_sms with a phone, notify_by_email with an email address), online or
-  not. Once the conversation is assigned, only the assignee is chased.
-
-"Still needs attention" is measured against a reference taken when the notification was raised:
-- new / unanswered / offline: `awaiting_reply_since` (the oldest visitor message no agent has
-  answered) is unchanged, the conversation is open or pending and no bot is answering it.
-- queued / returned: `queued_at` is unchanged and the conversation is still unassigned.
-
-Idempotency: every send is a Notification row whose unique key names the conversation, the
-reason, the reference, the user and the channel. The row is inserted *before* sending, and a
-duplicate key means "already done", so a task that fires twice or late never sends twice (at
-most once: a worker killed between insert and send loses that one message; the row shows it
-unsent). SMS and email share one key for new / unanswered / offline, which all measure the same
-wait, so an agent gets one SMS per unanswered wait, not one per reason. Raising the same
-notification twice (same reason, state and audience) is recorded by a row without user, and the
-second call does nothing.
-
-Unanswered messages are found by a periodic task (`escalate_unanswered`, Celery beat): open,
-unqueued conversations whose visitor has waited longer than the merchant's delay.
-
-What raises a notification: conversations' `attention_needed` signal (the router, the
-leave-a-message form; see notifications/receivers.py) and the unanswered sweep.
+"""Agent notifications and escalation (in the workspace at once, then SMS and/or email) and the
+emails that bring a visitor the agent replies they did not read. Who is notified, when a
+notification is still needed and why each send happens at most once: docs/notifications.md.
 """
 
 from __future__ import annotations
