@@ -250,6 +250,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["merchants.permissions.HasMerchant"],
+    # JSON through kefu.jsonsafe (too deep a body is a 400, not a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "kefu.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": None,
     "EXCEPTION_HANDLER": "kefu.api.exception_handler",

@@ -8,7 +8,6 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
-import json
 import re
 import secrets
 
@@ -29,6 +28,7 @@ from conversations import services
 from conversations.protocol import PROTOCOL_VERSION, ErrorCode
 from conversations.selectors import merchant_availability
 from conversations.tokens import visitor_token_issue, visitor_token_verify
+from kefu import jsonsafe
 from kefu.errors import KefuError, NotFound
 from merchants.hours import is_open, next_opening
 from merchants.models import Merchant
@@ -159,7 +159,7 @@ def bootstrap(request, merchant: Merchant):
 
 def _bootstrap(request, merchant: Merchant):
     try:
-        payload = json.loads(request.body or b"{}")
+        payload = jsonsafe.loads(request.body or b"{}")
     except ValueError:
         return _error(400, "invalid_json", "The body is not valid JSON.")
     serializer = BootstrapSerializer(data=payload if isinstance(payload, dict) else None)
@@ -210,7 +210,7 @@ def _bootstrap(request, merchant: Merchant):
 def _json_body(request):
     """The request's JSON object, or an error response."""
     try:
-        payload = json.loads(request.body or b"{}")
+        payload = jsonsafe.loads(request.body or b"{}")
     except ValueError:
         return None, _error(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(payload, dict):
