@@ -8,6 +8,7 @@ from merchants.admin_scoping import is_platform_admin, managed_ids, member_users
 from merchants.models import Membership, Merchant
 from merchants.services import membership_add
 
+from . import services
 from .models import User
 
 # Fields only the platform operator may touch: with them a manager could make anyone (themself
@@ -115,7 +116,10 @@ class UserAdmin(DjangoUserAdmin):
         return form_class
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        if change:
+            services.user_update(user=obj)  # deactivation closes the user's sockets
+        else:
+            super().save_model(request, obj, form, change)
         merchant = None if change else form.cleaned_data.get("merchant")
         if merchant is not None:
             membership_add(
@@ -125,3 +129,10 @@ class UserAdmin(DjangoUserAdmin):
                 role=form.cleaned_data["role"],
                 display_name=obj.get_username(),
             )
+
+    def delete_model(self, request, obj):
+        services.user_delete(user=obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            services.user_delete(user=user)

@@ -559,7 +559,8 @@ def frame_type(frame: type[Frame]) -> str:
 CLOSE_CODES = {
     4401: "Not authenticated (agent without session; visitor token invalid or expired).",
     4403: "Not allowed (origin not allowed for the widget key, unknown widget key, "
-    "not a member of the merchant, token for another merchant).",
+    "not a member of the merchant, token for another merchant); on an open agent socket: "
+    "access revoked (membership deactivated or removed, user deactivated). Do not reconnect.",
     4408: "Heartbeat missed: no frame from the client for the heartbeat timeout.",
     4429: "Too many open sockets for this visitor.",
 }
