@@ -8,13 +8,10 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import parsers, serializers, status
-from rest_framework.exceptions import ParseError
+from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.utils import json as drf_json
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import jsonsafe
 from .errors import KefuError
 
 # Refusals that are not about the input: not allowed (403), or lost to someone else (409).
@@ -38,20 +35,6 @@ def exception_handler(exc, context):
 def not_found(request, *args, **kwargs):
     """JSON 404 for any other path under /api/v1/ (e.g. a non-numeric id), not an HTML page."""
     return JsonResponse({"detail": str(_("Not found.")), "code": "not_found"}, status=404)
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser through kefu.jsonsafe: a body nested too deeply is a 400 like any
-    other malformed JSON, not a RecursionError (500). The default parser of every API view."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        encoding = parsers.get_encoding(parser_context or {})
-        parse_constant = drf_json.strict_constant if self.strict else None
-        try:
-            text = stream.read().decode(encoding) if stream is not None else ""
-            return jsonsafe.loads(text, parse_constant=parse_constant)
-        except ValueError as exc:  # UnicodeDecodeError and JSONError are ValueErrors
-            raise ParseError(f"JSON parse error - {exc}") from None
 
 
 # --- Serializer fields ---------------------------------------------------------------------------

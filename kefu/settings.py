@@ -252,7 +252,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["merchants.permissions.HasMerchant"],
     # JSON through kefu.jsonsafe (too deep a body is a 400, not a RecursionError).
     "DEFAULT_PARSER_CLASSES": [
-        "kefu.api.JSONParser",
+        "kefu.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

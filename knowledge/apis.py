@@ -17,8 +17,8 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from kefu.api import JSONParser
 from kefu.pagination import KeysetPagination
+from kefu.parsers import JSONParser
 from merchants.models import Membership
 from merchants.permissions import request_merchant_id
 
