@@ -236,6 +236,9 @@ WS_RATE_BURST = env.int("WS_RATE_BURST", default=30)
 WS_HEARTBEAT_TIMEOUT = env.int("WS_HEARTBEAT_TIMEOUT", default=75)
 # Open sockets (tabs) one visitor may hold at once.
 WS_MAX_SOCKETS_PER_VISITOR = env.int("WS_MAX_SOCKETS_PER_VISITOR", default=8)
+# Serve the widget demo host page /widget/demo/?key=... (404 when off). `make run` turns it on
+# for the one-command demo; a production server has no use for it (docs/security.md, finding 10).
+WIDGET_DEMO_PAGE = env.bool("WIDGET_DEMO_PAGE", default=False)
 
 # CORS for the REST API, for integrators' browser apps (token auth, no cookies). The widget's
 # bootstrap answers CORS itself, per merchant (widget/views.py).

@@ -14,7 +14,7 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -237,13 +237,13 @@ def loader(request):
 
 @require_GET
 def demo(request):
-    """A host page to try the widget: it embeds the loader exactly as a merchant site would."""
+    """A host page to try the widget: it embeds the loader exactly as a merchant site would.
+    Only where WIDGET_DEMO_PAGE allows it, and only for the widget key in the URL: it used to
+    show the first merchant's widget on a bare /widget/demo/ to anyone."""
+    if not settings.WIDGET_DEMO_PAGE:
+        raise Http404
     key = request.GET.get("key")
-    merchant = (
-        merchant_get_by_widget_key(widget_key=key)
-        if key
-        else Merchant.objects.filter(is_active=True).order_by("id").first()
-    )
+    merchant = merchant_get_by_widget_key(widget_key=key) if key else None
     return render(request, "widget/demo.html", {"merchant": merchant})
 
 
