@@ -1,3 +1,5 @@
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -136,3 +138,15 @@ class UserAdmin(DjangoUserAdmin):
     def delete_queryset(self, request, queryset):
         for user in queryset:
             services.user_delete(user=user)
+
+
+# django-axes' records of failed sign-ins, for the platform operator (Django's model permissions:
+# merchant owners have none). Unlock = delete the attempt. Axes' own classes, less their
+# date_hierarchy: on MySQL/MariaDB without time-zone tables it fails the page ("Database
+# returned an invalid datetime value").
+for _model, _admin in (
+    (AccessAttempt, AccessAttemptAdmin),
+    (AccessLog, AccessLogAdmin),
+    (AccessFailureLog, AccessFailureLogAdmin),
+):
+    admin.site.register(_model, type(_admin.__name__, (_admin,), {"date_hierarchy": None}))

@@ -245,6 +245,7 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", d
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_ENABLE_ADMIN = False  # accounts/admin.py registers the records (without date_hierarchy)
 
 # --- Widget and visitors --------------------------------------------------------------------
 # Lifetime of the signed token the widget bootstrap issues; the widget fetches a new one on load.
