@@ -108,3 +108,32 @@ def test_frame_re_checks_access_when_the_event_was_lost(acme, bob, monkeypatch):
 
     assert run(scenario()) == 4403
     assert not Message.objects.filter(client_msg_id="late").exists()
+
+
+def test_the_admin_pages_revoke_through_the_services(acme, alice, bob, charlie, rf):
+    """Deactivating a user or deleting a membership in the back office sends access_revoked
+    (what closes the sockets above), for that user and merchant only."""
+    from django.contrib import admin as django_admin
+
+    from merchants.signals import access_revoked
+
+    sent = []
+
+    def receiver(sender, *, merchant_id, user_id, **kwargs):
+        sent.append((merchant_id, user_id))
+
+    access_revoked.connect(receiver)
+    try:
+        request = rf.post("/admin/")
+        request.user = alice.user
+        user_admin = django_admin.site._registry[type(bob.user)]
+        user = bob.user
+        user.is_active = False
+        user_admin.save_model(request, user, form=None, change=True)
+        assert sent == [(acme.pk, bob.user_id)]
+
+        membership_admin = django_admin.site._registry[Membership]
+        membership_admin.delete_model(request, Membership.objects.get(pk=charlie.pk))
+        assert sent[1:] == [(charlie.merchant_id, charlie.user_id)]
+    finally:
+        access_revoked.disconnect(receiver)
