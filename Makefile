@@ -32,7 +32,7 @@ demo: migrate
 	$(BIN)/python manage.py kefu_demo --base-url http://$(HOST):$(PORT)
 
 run: demo
-	$(BIN)/python manage.py kefu_serve --host $(HOST) --port $(PORT)
+	WIDGET_DEMO_PAGE=$${WIDGET_DEMO_PAGE:-true} $(BIN)/python manage.py kefu_serve --host $(HOST) --port $(PORT)
 
 test: install-dev
 	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)

@@ -1,3 +1,5 @@
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -8,6 +10,7 @@ from merchants.admin_scoping import is_platform_admin, managed_ids, member_users
 from merchants.models import Membership, Merchant
 from merchants.services import membership_add
 
+from . import services
 from .models import User
 
 # Fields only the platform operator may touch: with them a manager could make anyone (themself
@@ -115,7 +118,10 @@ class UserAdmin(DjangoUserAdmin):
         return form_class
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        if change:
+            services.user_update(user=obj)  # deactivation closes the user's sockets
+        else:
+            super().save_model(request, obj, form, change)
         merchant = None if change else form.cleaned_data.get("merchant")
         if merchant is not None:
             membership_add(
@@ -125,3 +131,22 @@ class UserAdmin(DjangoUserAdmin):
                 role=form.cleaned_data["role"],
                 display_name=obj.get_username(),
             )
+
+    def delete_model(self, request, obj):
+        services.user_delete(user=obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            services.user_delete(user=user)
+
+
+# django-axes' records of failed sign-ins, for the platform operator (Django's model permissions:
+# merchant owners have none). Unlock = delete the attempt. Axes' own classes, less their
+# date_hierarchy: on MySQL/MariaDB without time-zone tables it fails the page ("Database
+# returned an invalid datetime value").
+for _model, _admin in (
+    (AccessAttempt, AccessAttemptAdmin),
+    (AccessLog, AccessLogAdmin),
+    (AccessFailureLog, AccessFailureLogAdmin),
+):
+    admin.site.register(_model, type(_admin.__name__, (_admin,), {"date_hierarchy": None}))

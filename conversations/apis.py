@@ -8,10 +8,10 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from kefu.pagination import KeysetPagination
+from kefu.parsers import JSONParser
 from merchants.permissions import request_merchant_id
 from merchants.selectors import membership_get_by_user_id
 

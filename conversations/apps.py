@@ -9,12 +9,17 @@ class ConversationsConfig(AppConfig):
     def ready(self):
         # merchants sits below conversations and cannot call the router: it says, with this
         # signal, that an agent can take more (capacity raised, back from away, reactivated).
-        from merchants.signals import capacity_freed
+        from merchants.signals import access_revoked, capacity_freed
 
-        from . import pipeline, routing, signals
+        from . import pipeline, realtime, routing, signals
 
         capacity_freed.connect(
             routing.capacity_freed_received, dispatch_uid="conversations.routing.queue_drain"
+        )
+        # ... and, with this one, that a user may no longer work for a merchant: their open
+        # workspace sockets close (docs/security.md, finding 2).
+        access_revoked.connect(
+            realtime.access_revoked_received, dispatch_uid="conversations.realtime.access_revoked"
         )
         signals.visitor_message_stored.connect(
             pipeline.visitor_message_stored, dispatch_uid="conversations.pipeline"

@@ -15,6 +15,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from kefu.text import SURROGATE_MESSAGE, surrogate_in
+
 PROTOCOL_VERSION = 1
 # Largest text frame a client may send, in bytes (UTF-8). Larger frames get `frame_too_large`.
 MAX_FRAME_BYTES = 64 * 1024
@@ -557,7 +559,8 @@ def frame_type(frame: type[Frame]) -> str:
 CLOSE_CODES = {
     4401: "Not authenticated (agent without session; visitor token invalid or expired).",
     4403: "Not allowed (origin not allowed for the widget key, unknown widget key, "
-    "not a member of the merchant, token for another merchant).",
+    "not a member of the merchant, token for another merchant); on an open agent socket: "
+    "access revoked (membership deactivated or removed, user deactivated). Do not reconnect.",
     4408: "Heartbeat missed: no frame from the client for the heartbeat timeout.",
     4429: "Too many open sockets for this visitor.",
 }
@@ -591,12 +594,17 @@ def parse_client_frame(role: str, data) -> Frame:
         raise FrameError(ErrorCode.INVALID_JSON, "A frame is a JSON object.")
     ref = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
     frame_type = data.get("type")
-    if frame_type not in _TYPES[role]:
+    # Not `in` first: a list or an object as `type` is unhashable (TypeError, internal_error).
+    if not isinstance(frame_type, str) or frame_type not in _TYPES[role]:
+        shown = repr(frame_type) if isinstance(frame_type, str) else "of the wrong type"
         raise FrameError(
             ErrorCode.UNKNOWN_TYPE,
-            f"Unknown frame type {frame_type!r} for a {role} socket.",
+            f"Unknown frame type {shown[:80]} for a {role} socket.",
             ref=ref,
         )
+    surrogates = _surrogate_fields(data)
+    if surrogates:
+        raise FrameError(ErrorCode.INVALID_FRAME, "The frame is not valid.", surrogates, ref=ref)
     try:
         return _ADAPTERS[role].validate_python(data)
     except ValidationError as exc:
@@ -607,3 +615,25 @@ def parse_client_frame(role: str, data) -> Frame:
         raise FrameError(
             ErrorCode.INVALID_FRAME, "The frame is not valid.", fields, ref=ref
         ) from None
+
+
+def _surrogate_fields(data: dict) -> dict[str, str]:
+    """Every string of the frame (at any depth, keys too) holding a lone surrogate, by field
+    path: the same rule as the REST API's (kefu/text.py), checked before anything is stored."""
+    found: dict[str, str] = {}
+    stack: list[tuple[str, object]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            char = surrogate_in(value)
+            if char:
+                found[path or "frame"] = f"{SURROGATE_MESSAGE} ({char})"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{path}.{key}" if path else str(key)
+                if surrogate_in(str(key)):
+                    found[path or "frame"] = SURROGATE_MESSAGE
+                stack.append((name, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}", item) for i, item in enumerate(value))
+    return found

@@ -237,6 +237,21 @@ def _group_send(group: str, frame: dict) -> None:
         send_failed(group)
 
 
+# A channel-layer event that is not a frame: every socket of that agent in that merchant closes
+# with 4403 (AgentConsumer.access_revoked), on whichever server process holds it.
+ACCESS_REVOKED = "access.revoked"
+
+
+def access_revoked_received(sender, *, merchant_id: int, user_id: int, **kwargs) -> None:
+    """merchants.signals.access_revoked, sent after the commit: close the agent's sockets."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(
+            agent_group(merchant_id, user_id), {"type": ACCESS_REVOKED}
+        )
+    except Exception:  # noqa: BLE001 - counted; the socket's own re-check closes it at its next frame
+        send_failed(agent_group(merchant_id, user_id))
+
+
 def publish_on_commit(group: str, frame: protocol.Frame) -> None:
     transaction.on_commit(partial(_group_send, group, frame.model_dump(mode="json")))
 

@@ -1,8 +1,8 @@
 """ASGI entry point: HTTP to Django; WebSockets through origin checks and authentication to
 the consumers.
 
-- /ws/agent/<merchant_id>/: the agent workspace. Origin must be one of ALLOWED_HOSTS; the Django
-  session authenticates; the consumer checks membership.
+- /ws/agent/<merchant_id>/: the agent workspace. Origin must be this site, scheme, host and
+  port (kefu/ws_origin.py); the Django session authenticates; the consumer checks membership.
 - /ws/visitor/?key=WIDGET_KEY: the widget. Origin must be one the merchant allows; the visitor
   token arrives in the first frame (never in the URL, where it would end up in access logs).
 """
@@ -16,16 +16,16 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from conversations.consumers import AgentConsumer, VisitorConsumer  # noqa: E402
+from kefu.ws_origin import SameSiteOriginValidator  # noqa: E402
 from widget.middleware import WidgetOriginValidator  # noqa: E402
 
 websocket_urlpatterns = [
     path(
         "ws/agent/<int:merchant_id>/",
-        AllowedHostsOriginValidator(AuthMiddlewareStack(AgentConsumer.as_asgi())),
+        SameSiteOriginValidator(AuthMiddlewareStack(AgentConsumer.as_asgi())),
     ),
     path("ws/visitor/", WidgetOriginValidator(VisitorConsumer.as_asgi())),
 ]

@@ -16,6 +16,8 @@ from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.utils.urls import replace_query_param
 
+from . import jsonsafe
+
 
 class KeysetPagination(CursorPagination):
     """DRF's cursor pagination (same `cursor` / `page_size` parameters and response), with the
@@ -94,7 +96,7 @@ class KeysetPagination(CursorPagination):
         if raw is None:
             return None
         try:
-            data = json.loads(base64.urlsafe_b64decode(raw.encode("ascii")))
+            data = jsonsafe.loads(base64.urlsafe_b64decode(raw.encode("ascii")))
             values, reverse = data["k"], data["r"]
             if not isinstance(reverse, bool) or len(values) != len(self.model_fields):
                 raise ValueError

@@ -7,6 +7,7 @@ filesystem Celery broker. `.env.example` and the README list every variable; a t
 three in step.
 """
 
+import datetime
 import secrets
 from pathlib import Path
 
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "accounts",
     "merchants",
     "conversations",
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt with 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "kefu.urls"
@@ -225,6 +229,24 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# Brute-force protection for the login forms (/accounts/login/, /admin/login/), django-axes:
+# after AXES_FAILURE_LIMIT failed attempts for one account (from any address), or from one
+# address (for any account), further attempts are refused with HTTP 429 - the right password
+# too - for AXES_COOLOFF_MINUTES. A success resets the count. The platform operator sees the
+# records in the admin (Axes: access attempts) and unlocks by deleting one (or `manage.py
+# axes_reset`). The address is REMOTE_ADDR: behind a proxy, run daphne with --proxy-headers as
+# docker/compose.yaml does, or every visitor shares the proxy's address. docs/security.md.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: it refuses a locked-out attempt
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_ENABLE_ADMIN = False  # accounts/admin.py registers the records (without date_hierarchy)
+
 # --- Widget and visitors --------------------------------------------------------------------
 # Lifetime of the signed token the widget bootstrap issues; the widget fetches a new one on load.
 VISITOR_TOKEN_MAX_AGE = env.int("VISITOR_TOKEN_MAX_AGE", default=24 * 3600)
@@ -236,6 +258,9 @@ WS_RATE_BURST = env.int("WS_RATE_BURST", default=30)
 WS_HEARTBEAT_TIMEOUT = env.int("WS_HEARTBEAT_TIMEOUT", default=75)
 # Open sockets (tabs) one visitor may hold at once.
 WS_MAX_SOCKETS_PER_VISITOR = env.int("WS_MAX_SOCKETS_PER_VISITOR", default=8)
+# Serve the widget demo host page /widget/demo/?key=... (404 when off). `make run` turns it on
+# for the one-command demo; a production server has no use for it (docs/security.md, finding 10).
+WIDGET_DEMO_PAGE = env.bool("WIDGET_DEMO_PAGE", default=False)
 
 # CORS for the REST API, for integrators' browser apps (token auth, no cookies). The widget's
 # bootstrap answers CORS itself, per merchant (widget/views.py).
@@ -250,6 +275,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["merchants.permissions.HasMerchant"],
+    # JSON through kefu.jsonsafe (too deep a body is a 400, not a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "kefu.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": None,
     "EXCEPTION_HANDLER": "kefu.api.exception_handler",

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from django.utils import dateparse, timezone
 from django.utils.translation import gettext as _
 
+from kefu import jsonsafe
 from kefu.errors import KefuError
 
 FORMATS = ("csv", "json", "xlsx")
@@ -141,7 +142,7 @@ def _read_csv(text: str):
 
 def _read_json(text: str):
     try:
-        payload = json.loads(text)
+        payload = jsonsafe.loads(text)
     except ValueError as exc:
         raise FileError(_("Not valid JSON: %(error)s") % {"error": exc}) from None
     if isinstance(payload, dict) and len(payload) == 1:
@@ -283,7 +284,7 @@ def cell_json_list(value):
     if not text:
         return []
     try:
-        return json.loads(text)
+        return jsonsafe.loads(text)
     except ValueError:
         raise ValueError(
             _('Must be a JSON list, e.g. [{"name": "order_no", "prompt": "…"}].')
@@ -360,9 +361,15 @@ def _unescape_csv(value: str) -> str:
 
 def _xlsx_row(sheet, values: list) -> list:
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     cells = []
     for value in values:
+        if isinstance(value, str):
+            # XML 1.0 cannot hold most C0 control characters: openpyxl raises on them, and one
+            # such entry made the whole merchant's export a 500. Drop them (only them): the
+            # cell keeps everything else. Tab, line feed and carriage return are legal and kept.
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell = WriteOnlyCell(sheet, value)
         if isinstance(value, str):
             cell.data_type = "s"  # text stays text: openpyxl would make "=..." a formula

@@ -255,6 +255,13 @@ class MembershipAdmin(MerchantScopedAdmin):
             membership=obj, teams_changed="teams" in form.changed_data
         )
 
+    def delete_model(self, request, obj):
+        merchant_services.membership_delete(membership=obj)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:
+            merchant_services.membership_delete(membership=membership)
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(MerchantScopedAdmin):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
@@ -59,6 +60,44 @@ def rows_of(model: type[Model], merchant_ids) -> QuerySet:
     if any(f.name == "merchant" for f in model._meta.get_fields()):
         return model._default_manager.filter(merchant_id__in=merchant_ids)
     return model._default_manager.none()
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A changelist filter on a relation (Team, assignee, category, ...) whose choices for a
+    manager are `rows_of` their merchants: the plain RelatedFieldListFilter lists every row of
+    the related table, every merchant's team names included (issue 16, finding 4)."""
+
+    def field_choices(self, field, request, model_admin):
+        if is_platform_admin(request):
+            return super().field_choices(field, request, model_admin)
+        allowed = rows_of(field.related_model, managed_ids(request)).values("pk")
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False, limit_choices_to={"pk__in": allowed}, ordering=ordering
+        )
+
+
+def scoped_list_filter(model: type[Model], spec):
+    """`spec` (a list_filter entry) with every relation filter made a ScopedRelatedFieldListFilter;
+    RelatedOnlyFieldListFilter already takes its choices from the scoped queryset."""
+    if isinstance(spec, str):
+        path, filter_class = spec, None
+    elif isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+        path, filter_class = spec
+    else:
+        return spec  # a SimpleListFilter: it writes its own (scoped) lookups
+    if filter_class is not None and (
+        not issubclass(filter_class, admin.RelatedFieldListFilter)
+        or issubclass(filter_class, admin.RelatedOnlyFieldListFilter)
+    ):
+        return spec
+    try:
+        field = get_fields_from_path(model, path)[-1]
+    except Exception:  # noqa: BLE001 - not a field path; Django's own checks report it
+        return spec
+    if getattr(field, "is_relation", False) and field.related_model is not None:
+        return (path, ScopedRelatedFieldListFilter)
+    return spec
 
 
 class TenantRowForm(forms.ModelForm):
@@ -156,7 +195,7 @@ class MerchantScopedAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
         return readonly
 
     def get_list_filter(self, request):
-        filters = list(super().get_list_filter(request))
+        filters = [scoped_list_filter(self.model, f) for f in super().get_list_filter(request)]
         if is_platform_admin(request) or len(managed_ids(request)) > 1:
             # RelatedOnly: the filter lists merchants present in the (scoped) rows, never all.
             filters.insert(0, ("merchant", admin.RelatedOnlyFieldListFilter))

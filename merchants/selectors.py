@@ -13,7 +13,13 @@ def membership_get(*, merchant_id: int, user) -> Membership | None:
         return None
     return (
         Membership.objects.select_related("merchant")
-        .filter(merchant_id=merchant_id, user=user, is_active=True, merchant__is_active=True)
+        .filter(
+            merchant_id=merchant_id,
+            user=user,
+            is_active=True,
+            user__is_active=True,  # the socket re-checks with the user of its handshake
+            merchant__is_active=True,
+        )
         .first()
     )
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from kefu.transactions import on_commit_robust
 
 from .models import ApiToken, Membership, Merchant
-from .signals import capacity_freed
+from .signals import access_revoked, capacity_freed
 
 
 @transaction.atomic
@@ -72,7 +72,33 @@ def membership_update(*, membership: Membership, teams_changed: bool = False) ->
     membership.save()
     if teams_changed or membership_may_take_more(before=stored, after=membership):
         _capacity_freed_on_commit(membership.merchant_id)
+    if stored.is_active and not membership.is_active:
+        _access_revoked_on_commit(membership.merchant_id, membership.user_id)
     return membership
+
+
+@transaction.atomic
+def membership_delete(*, membership: Membership) -> None:
+    """Remove a user from a merchant; their open workspace sockets close after the commit."""
+    merchant_id, user_id = membership.merchant_id, membership.user_id
+    membership.delete()
+    _access_revoked_on_commit(merchant_id, user_id)
+
+
+def memberships_revoke_for_user(*, user_id: int) -> None:
+    """The user was deactivated (or is being deleted): after the commit, close their sockets in
+    every merchant they work for. Call inside the transaction that makes the change."""
+    for merchant_id in Membership.objects.filter(user_id=user_id).values_list(
+        "merchant_id", flat=True
+    ):
+        _access_revoked_on_commit(merchant_id, user_id)
+
+
+def _access_revoked_on_commit(merchant_id: int, user_id: int) -> None:
+    # After the commit: a socket closed earlier could reconnect and still find the membership.
+    on_commit_robust(
+        access_revoked.send, sender=Membership, merchant_id=merchant_id, user_id=user_id
+    )
 
 
 def membership_may_take_more(*, before: Membership, after: Membership) -> bool:

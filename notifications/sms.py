@@ -23,6 +23,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from kefu import jsonsafe
+
 logger = logging.getLogger(__name__)
 
 
@@ -161,7 +163,7 @@ class AliyunSmsBackend(BaseSmsBackend):
                 raise SmsError(f"Aliyun SMS: no answer within {self.timeout} s") from None
             raise SmsError(f"Aliyun SMS: {exc.reason}") from None
         try:
-            data = json.loads(raw)
+            data = jsonsafe.loads(raw)  # the provider answer is outside input too
         except ValueError:
             data = None
         if not isinstance(data, dict):

@@ -11,3 +11,6 @@ from kefu.settings import *  # noqa: F403 - the product's settings, unchanged bu
 # PBKDF2 costs ~0.7 s per user created or password checked on this hardware; most tests create
 # two or three users. MD5 is unsafe for real passwords and fine for test fixtures.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The browser tests visit the widget through its demo host page, as `make run` serves it.
+WIDGET_DEMO_PAGE = True

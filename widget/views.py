@@ -8,14 +8,13 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
-import json
 import re
 import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -29,6 +28,7 @@ from conversations import services
 from conversations.protocol import PROTOCOL_VERSION, ErrorCode
 from conversations.selectors import merchant_availability
 from conversations.tokens import visitor_token_issue, visitor_token_verify
+from kefu import jsonsafe
 from kefu.errors import KefuError, NotFound
 from merchants.hours import is_open, next_opening
 from merchants.models import Merchant
@@ -159,7 +159,7 @@ def bootstrap(request, merchant: Merchant):
 
 def _bootstrap(request, merchant: Merchant):
     try:
-        payload = json.loads(request.body or b"{}")
+        payload = jsonsafe.loads(request.body or b"{}")
     except ValueError:
         return _error(400, "invalid_json", "The body is not valid JSON.")
     serializer = BootstrapSerializer(data=payload if isinstance(payload, dict) else None)
@@ -210,7 +210,7 @@ def _bootstrap(request, merchant: Merchant):
 def _json_body(request):
     """The request's JSON object, or an error response."""
     try:
-        payload = json.loads(request.body or b"{}")
+        payload = jsonsafe.loads(request.body or b"{}")
     except ValueError:
         return None, _error(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(payload, dict):
@@ -237,13 +237,13 @@ def loader(request):
 
 @require_GET
 def demo(request):
-    """A host page to try the widget: it embeds the loader exactly as a merchant site would."""
+    """A host page to try the widget: it embeds the loader exactly as a merchant site would.
+    Only where WIDGET_DEMO_PAGE allows it, and only for the widget key in the URL: it used to
+    show the first merchant's widget on a bare /widget/demo/ to anyone."""
+    if not settings.WIDGET_DEMO_PAGE:
+        raise Http404
     key = request.GET.get("key")
-    merchant = (
-        merchant_get_by_widget_key(widget_key=key)
-        if key
-        else Merchant.objects.filter(is_active=True).order_by("id").first()
-    )
+    merchant = merchant_get_by_widget_key(widget_key=key) if key else None
     return render(request, "widget/demo.html", {"merchant": merchant})
 
 

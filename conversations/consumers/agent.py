@@ -3,6 +3,8 @@ agent's own group, presence, then one handler per client frame (docs/protocol.md
 
 from __future__ import annotations
 
+import time
+
 from channels.db import database_sync_to_async
 
 from kefu.errors import KefuError
@@ -13,11 +15,17 @@ from .. import presence, protocol, realtime, selectors, services
 from ..protocol import ErrorCode, FrameError
 from .base import FrameConsumer, heartbeat_interval
 
+# How stale the socket's knowledge that its agent may still work here may get before a frame
+# re-reads the membership (one indexed query at most this often). The access.revoked event
+# closes the socket at once; this catches an event lost to a channel-layer outage.
+ACCESS_RECHECK_SECONDS = 5.0
+
 
 class AgentConsumer(FrameConsumer):
     """An agent's workspace, authenticated by the Django session; one socket per merchant."""
 
     role = "agent"
+    access_checked = 0.0
 
     async def connect(self):
         self.setup()
@@ -36,6 +44,7 @@ class AgentConsumer(FrameConsumer):
             await self.close(code=4403)
             return
         self.sender = services.Sender.agent(self.membership)
+        self.access_checked = time.monotonic()
         await self.accept()
         await self.join(realtime.agents_group(self.merchant_id))
         await self.join(realtime.agent_group(self.merchant_id, user.pk))
@@ -79,6 +88,30 @@ class AgentConsumer(FrameConsumer):
             )
             for m in memberships
         ]
+
+    async def access_revoked(self, message) -> None:
+        """realtime.ACCESS_REVOKED: the membership or the user was deactivated or removed."""
+        await self.close(code=4403)
+
+    async def handle_frame(self, frame: protocol.Frame) -> None:
+        if not isinstance(frame, protocol.PingFrame) and not await self.still_allowed():
+            await self.close(code=4403)
+            return
+        await super().handle_frame(frame)
+
+    async def still_allowed(self) -> bool:
+        """Whether the agent may still work for this merchant, re-read from the database at
+        most every ACCESS_RECHECK_SECONDS (a frame in between trusts the last answer)."""
+        now = time.monotonic()
+        if now - self.access_checked < ACCESS_RECHECK_SECONDS:
+            return True
+        fresh = await database_sync_to_async(membership_get)(
+            merchant_id=self.merchant_id, user=self.scope["user"]
+        )
+        if fresh is None:
+            return False
+        self.access_checked = now
+        return True
 
     async def publish_presence(self) -> None:
         user_id = self.membership.user_id

@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from kefu import jsonsafe
 from kefu.errors import KefuError
 
 from .. import protocol, realtime, selectors
@@ -113,7 +114,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
         data = _UNREADABLE
         if size <= protocol.MAX_FRAME_BYTES:
             try:
-                data = json.loads(raw)
+                data = jsonsafe.loads(raw)
             except (ValueError, UnicodeDecodeError):
                 pass
         # Every frame but a well-formed ping is charged, refused ones (too large, not JSON,

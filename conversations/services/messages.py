@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from kefu.errors import KefuError, NotFound
+from kefu.text import SURROGATE_MESSAGE, surrogate_in
 from kefu.transactions import on_commit_robust
 from knowledge.sentiment import Sentiment
 from knowledge.sentiment import analyze as sentiment_analyze
@@ -23,6 +24,10 @@ def clean_body(body: str) -> str:
     body = (body or "").strip()
     if not body:
         raise KefuError(protocol.ErrorCode.MESSAGE_EMPTY, "The message is empty.", field="body")
+    if surrogate_in(body):
+        # The socket and the API refuse these before; this is the rule for every other caller
+        # (the database would refuse the row at INSERT).
+        raise KefuError(protocol.ErrorCode.INVALID_FRAME, SURROGATE_MESSAGE, field="body")
     if len(body) > settings.MESSAGE_MAX_LENGTH:
         raise KefuError(
             protocol.ErrorCode.MESSAGE_TOO_LONG,

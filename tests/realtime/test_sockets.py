@@ -409,3 +409,57 @@ def test_too_many_tabs_get_4429_and_a_closed_tab_frees_its_slot(servers, shop, l
             await client.close()
 
     run(scenario())
+
+
+def test_revoked_agent_is_closed_on_every_process(servers, shop, redis_server, settings):
+    """Issue 16, finding 2: bob has a tab on each of two daphne processes; deactivating his
+    membership here (a third process, as the back office would) closes both with 4403."""
+    from channels.layers import channel_layers
+
+    from merchants import services as merchant_services
+
+    a, b = servers.start(redis_server.url), servers.start(redis_server.url)
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_server.url}], "prefix": KEY_PREFIX},
+        }
+    }
+    channel_layers.backends.clear()
+    merchant_id, bob = shop["merchant"].pk, shop["bob"]
+
+    async def tab(server):
+        ws = await websockets.connect(
+            f"{server.ws_url}/ws/agent/{merchant_id}/",
+            origin=server.url,
+            additional_headers={"Cookie": shop["cookie"]},
+        )
+        while json.loads(await ws.recv())["type"] != "session.ready":
+            pass
+        return ws
+
+    async def close_code(ws) -> int | None:
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+    def deactivate():
+        bob.is_active = False
+        merchant_services.membership_update(membership=bob)
+
+    async def scenario():
+        tabs = [await tab(a), await tab(b)]
+        started = time.monotonic()
+        await asyncio.to_thread(deactivate)
+        codes = [await close_code(ws) for ws in tabs]
+        return codes, time.monotonic() - started
+
+    try:
+        codes, elapsed = run(scenario())
+    finally:
+        channel_layers.backends.clear()
+    assert codes == [4403, 4403]
+    assert elapsed < 5
+    assert not error_lines(a) and not error_lines(b)

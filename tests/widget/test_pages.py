@@ -55,3 +55,21 @@ def test_workspace_page_carries_its_config_escaped(acme, bob):
     assert f'data-merchant-id="{acme.pk}"' in page
     assert 'data-display-name="&lt;b&gt;&quot;Bob&quot;&lt;/b&gt;"' in page
     assert "/jsi18n/" in page and "workspace/workspace.js" in page
+
+
+@pytest.mark.django_db
+def test_demo_page_is_served_only_where_the_setting_allows(acme, settings):
+    """Issue 16, finding 10: off by default (tests/settings.py turns it on for the browser
+    tests, `make run` for the demo); and a bare /widget/demo/ names no merchant's widget."""
+    settings.WIDGET_DEMO_PAGE = False
+    assert Client().get(f"/widget/demo/?key={acme.widget_key}").status_code == 404
+    settings.WIDGET_DEMO_PAGE = True
+    bare = Client().get("/widget/demo/")
+    assert bare.status_code == 200
+    assert acme.widget_key.encode() not in bare.content
+
+
+def test_demo_page_is_off_in_the_product_defaults():
+    import kefu.settings
+
+    assert kefu.settings.WIDGET_DEMO_PAGE is False

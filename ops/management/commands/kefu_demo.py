@@ -1,7 +1,11 @@
 """Create (or refresh) the demo merchant with an admin and an agent, and print how to use it.
 
-Idempotent: running it again keeps the data and resets the demo passwords.
+Idempotent: running it again keeps the data and gives the demo logins new random passwords,
+printed here (never fixed ones: a published password is everyone's password on a server that
+was started with `make run` and left running). --admin-password / --agent-password choose them.
 """
+
+import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,12 +24,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default=settings.PUBLIC_URL)
-        parser.add_argument("--admin-password", default="kefu-admin-demo")
-        parser.add_argument("--agent-password", default="kefu-agent-demo")
+        parser.add_argument("--admin-password", default="", help="default: a new random one")
+        parser.add_argument("--agent-password", default="", help="default: a new random one")
 
     @transaction.atomic
     def handle(self, *args, base_url, admin_password, agent_password, **options):
         base_url = base_url.rstrip("/")
+        admin_password = admin_password or secrets.token_urlsafe(12)
+        agent_password = agent_password or secrets.token_urlsafe(12)
         merchant, _ = Merchant.objects.get_or_create(
             widget_key=DEMO_KEY,
             defaults={
@@ -67,11 +73,12 @@ class Command(BaseCommand):
         w = self.stdout.write
         w("")
         w(self.style.SUCCESS("Mozhongkefu demo is ready"))
-        w(f"  Widget demo page : {base_url}/widget/demo/")
+        w(f"  Widget demo page : {base_url}/widget/demo/?key={DEMO_KEY}")
         w(f"  Agent workspace  : {base_url}/workspace/   login agent / {agent_password}")
         w(f"  Back office      : {base_url}/admin/       login admin / {admin_password}")
         w(f"  API docs         : {base_url}/api/docs/")
         w(
             f'  Embed snippet    : <script src="{base_url}/widget/loader.js" data-merchant="{DEMO_KEY}" async></script>'
         )
+        w("  (new passwords on every run; the demo page is served while WIDGET_DEMO_PAGE is on)")
         w("")
