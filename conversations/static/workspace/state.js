@@ -15,7 +15,8 @@ export const ui = {
   title: $("thread-title"), status: $("thread-status"), online: $("thread-online"),
   close: $("thread-close"), viewers: $("viewers"), loading: $("thread-loading"),
   messages: $("messages"), typing: $("visitor-typing"), draft: $("visitor-draft"),
-  form: $("reply"), body: $("reply-body"), private: $("reply-private"),
+  form: $("reply"), body: $("reply-body"), tabReply: $("reply-tab-reply"), tabNote: $("reply-tab-note"),
+  noteHint: $("note-hint"), sendButton: $("reply-send"),
   visitorEmpty: $("visitor-empty"), visitorInfo: $("visitor-info"),
   agents: $("agent-list"), myStatus: $("my-status"),
   mineCount: $("mine-count"), queueList: $("queue-list"), queueEmpty: $("queue-empty"), queueCount: $("queue-count"),
@@ -31,6 +32,7 @@ export const ui = {
 
 export const state = {
   openId: null,                  // the conversation shown in the middle pane
+  note: false,                   // the composer writes a private note (Note tab) instead of a reply
 };
 export const conversations = new Map(); // id -> ConversationOut (inbox rows)
 // id -> {messages: SeqMap seq -> MessageOut, events, loaded}: conversations whose messages the

@@ -93,7 +93,8 @@ export function renderOpenHeader() {
   const c = conversations.get(state.openId);
   ui.title.textContent = c ? c.visitor.name : `#${state.openId}`;
   ui.status.textContent = c ? STATUS[c.status] || c.status : "";
-  ui.online.replaceChildren(...(c ? [onlineDot(c.visitor)] : []));
+  // onlineDot is null while presence is unknown: replaceChildren would print it as "null".
+  ui.online.replaceChildren(...[c && onlineDot(c.visitor)].filter(Boolean));
   ui.visitorEmpty.hidden = Boolean(c);
   ui.visitorInfo.hidden = !c;
   renderRoutingHeader(c);
@@ -112,11 +113,15 @@ export function renderTrend() {
   if (!scored.length) { ui.trend.replaceChildren(); return; }
   const last = scored[scored.length - 1];
   ui.trend.title = gettext("Sentiment of the last visitor messages");
+  // A fixed row of TREND_SIZE slots in a framed box with a caption: one lone bar read as a
+  // stray "|" glyph beside the title.
+  const empty = Array.from({ length: TREND_SIZE - scored.length }, () => el("span", { class: "slot" }));
   ui.trend.replaceChildren(
-    el("span", { class: "trend-bars", "aria-hidden": "true" }, ...scored.map((m) => {
+    el("span", { class: "trend-caption", text: gettext("Mood") }),
+    el("span", { class: "trend-bars", "aria-hidden": "true" }, ...empty, ...scored.map((m) => {
       const score = Number(m.sentiment_score) || 0;
       const bar = el("span", { class: `bar bar-${m.sentiment_label}`, title: score.toFixed(2) });
-      bar.style.height = `${Math.round(4 + Math.abs(score) * 12)}px`;
+      bar.style.height = `${Math.round(4 + Math.abs(score) * 10)}px`;
       return bar;
     })),
     el("span", { class: `trend-label sentiment-${last.sentiment_label}`,

@@ -20,7 +20,7 @@
    live and for messages. Visitor and agent text is untrusted: it only ever goes through
    textContent. */
 
-import { submit, agentTyped } from "./composer.js";
+import { setNoteMode, submit, agentTyped } from "./composer.js";
 import { loadList, loadMore } from "./inbox.js";
 import { renderNotifyControls, setMuted, unlockAudio } from "./notifications.js";
 import { claim, openTransfer, renderQueue, setStatus, submitTransfer } from "./routing.js";
@@ -64,10 +64,8 @@ ui.body.addEventListener("keydown", (event) => {
     submit();
   }
 });
-ui.private.addEventListener("change", () => {
-  ui.form.classList.toggle("note-mode", ui.private.checked);
-  agentTyped();
-});
+ui.tabReply.addEventListener("click", () => { setNoteMode(false); ui.body.focus(); });
+ui.tabNote.addEventListener("click", () => { setNoteMode(true); ui.body.focus(); });
 ui.myStatus.addEventListener("change", () => {
   if (socket.ready) send({ type: "presence.set", status: ui.myStatus.value });
   else renderAgents(); // cannot switch while offline: show what the server last said
