@@ -72,6 +72,12 @@ function renderToastGroup() {
   more.textContent = fmt(gettext("%s more notifications (dismiss all)"), [hiddenCount]);
 }
 
+// The agent opened the conversation: its toast has done its job.
+export function dismissToast(conversationId) {
+  const item = ui.toasts.querySelector(`.toast[data-id="${Number(conversationId)}"]`);
+  if (item) { item.remove(); renderToastGroup(); }
+}
+
 function toast(frame) {
   const old = ui.toasts.querySelector(`.toast[data-id="${Number(frame.conversation_id)}"]`);
   const count = old ? Number(old.dataset.count) + 1 : 1;

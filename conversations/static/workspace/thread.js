@@ -7,6 +7,7 @@ import { stopTyping } from "./composer.js";
 import { el, onlineDot, time, timeText } from "./dom.js";
 import { fmt, gettext, SENTIMENT, STATUS } from "./i18n.js";
 import { renderList } from "./inbox.js";
+import { dismissToast } from "./notifications.js";
 import { loadRoutingEvents, renderEvent, renderRoutingHeader } from "./routing.js";
 import { requestResume, scheduleGapCheck, send, socket } from "./session.js";
 import { conversations, readSent, shown, state, threads, ui, visitorRead } from "./state.js";
@@ -35,6 +36,7 @@ export function openConversation(id) {
   if (state.openId === id) return;
   stopTyping(); // the announcement belonged to the conversation being left
   state.openId = id;
+  dismissToast(id);
   history.replaceState(null, "", `#c${id}`);
   const t = threadOf(id);
   shown.clear();
