@@ -25,15 +25,23 @@ class CannedActor:
     is_manager: bool
 
 
+def _pinyin(text: str) -> tuple[str, str]:
+    full = "".join(lazy_pinyin(text)).replace(" ", "").lower()
+    initials = "".join(p[:1] for p in lazy_pinyin(text, style=Style.FIRST_LETTER) if p.strip())
+    return full, initials.lower()
+
+
 def canned_search_key(*, shortcut: str, title: str) -> str:
-    """Full pinyin and initials of shortcut and title ("退款说明" -> "tuikuanshuoming tksm"), for
-    the picker's filter. Latin text passes through lower-cased. Computed once, on save."""
-    text = f"{shortcut} {title}".strip()
-    full = "".join(lazy_pinyin(text, errors="default")).replace(" ", "").lower()
-    initials = "".join(
-        p[:1] for p in lazy_pinyin(text, style=Style.FIRST_LETTER, errors="default") if p.strip()
-    ).lower()
-    return f"{full} {initials}"[:500]
+    """Space-separated words the picker matches what was typed against: the full pinyin and the
+    initials of the shortcut and of the title (title "退款说明" gives "tuikuanshuoming" and
+    "tksm", so "/tk" finds it). Latin text passes through lower-cased. Computed once, on save,
+    so the browser filters without a pinyin library and the server does nothing per keystroke."""
+    words: list[str] = []
+    for text in (shortcut, title):
+        for word in _pinyin(text.strip()) if text.strip() else ():
+            if word and word not in words:
+                words.append(word)
+    return " ".join(words)[:500]
 
 
 def _visible(*, merchant_id: int, actor: CannedActor, pk: int) -> CannedResponse:
