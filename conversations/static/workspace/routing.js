@@ -219,6 +219,9 @@ function showTransfer(c) {
     el("option", { value: `t:${t.id}`, text: teamLabel(t) })));
   ui.transferAgents.hidden = !others.length;
   ui.transferTeams.hidden = !teams.size;
+  // A list box, not a drop-down: every colleague's status and every team at a glance.
+  ui.transferTarget.size = Math.max(2, Math.min(10, others.length + teams.size + 2));
+  ui.transferTarget.selectedIndex = 0;
   ui.transferNote.value = "";
   const nobody = !others.length && !teams.size;
   ui.transferError.textContent = nobody ? gettext("There is no other agent or team to transfer to.") : "";
