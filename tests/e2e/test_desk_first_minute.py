@@ -75,6 +75,8 @@ def test_first_minute_at_the_desk(daphne_server, shop, agent, new_page, locale):
     login(colleague, base, "dawei")
     away, _ = new_page(locale)
     login(away, base, "aqiang")
+    # The switch only works on a connected socket (otherwise it snaps back).
+    expect(away.locator("#conn")).to_have_class("conn conn-online")
     away.select_option("#my-status", "away")
     expect(workspace.locator("#agent-list li[data-status=away]")).to_have_count(1)
 
