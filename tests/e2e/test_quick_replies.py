@@ -10,9 +10,10 @@ import pytest
 from playwright.sync_api import expect
 
 from conversations.models import CannedResponse, Message
+from merchants.models import Membership
 from tests import factories
 
-from .conftest import login, open_row, open_widget, widget_say
+from .conftest import AGENT_PASSWORD, login, open_row, open_widget, widget_say
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -132,3 +133,51 @@ def test_quick_reply_picker_and_manager(daphne_server, shop, agent, new_page, lo
     workspace.click("#qr-close")
     assert workspace.evaluate("window.__xss") is None
     assert not watch.errors
+
+
+@pytest.mark.parametrize(
+    "locale, label",
+    [
+        ("zh-CN", "仅自己使用（不勾选则全体客服共享）"),
+        ("en-US", "Only for me (unticked: shared with every agent)"),
+    ],
+)
+def test_an_admin_adds_a_shared_reply_every_agent_gets(
+    daphne_server, shop, agent, new_page, locale, label
+):
+    base = daphne_server.url
+    factories.member(
+        shop, "boss", Membership.Role.ADMIN, password=AGENT_PASSWORD, display_name="店长"
+    )
+    boss, _ = new_page(locale)
+    boss.goto(f"{base}/workspace/")
+    boss.fill("#id_username", "boss")
+    boss.fill("#id_password", AGENT_PASSWORD)
+    boss.click("form[action$='/accounts/login/'] button[type=submit]")
+    boss.wait_for_url(re.compile(r"/workspace/\d+/"))
+    boss.click("#qr-manage")  # in the top bar: no conversation needs to be open
+    expect(boss.locator("#qr-personal-row")).to_have_text(label)
+    boss.uncheck("#qr-personal")
+    boss.fill("#qr-shortcut", "营业时间")
+    boss.fill("#qr-title", "营业时间")
+    boss.fill("#qr-text", "{merchant_name}每天 9:00-21:00 在线。")
+    boss.click("#qr-save")
+    expect(boss.locator("#qr-rows .qr-row")).to_have_count(1)
+    shared = CannedResponse.objects.get(merchant=shop, shortcut="营业时间")
+    assert shared.owner_id is None and shared.search_key == "yingyeshijian yysj"
+
+    # An agent's picker has it ("/yysj"), not editable in the agent's manager.
+    visitor, _ = new_page(locale)
+    widget = open_widget(visitor, base, shop.widget_key)
+    widget_say(widget, "几点下班？")
+    workspace, _ = new_page(locale)
+    login(workspace, base, "xiaomei")
+    open_row(workspace)
+    workspace.locator("#reply-body").press("/")
+    workspace.locator("#reply-body").type("yysj")
+    expect(workspace.locator("#qr-list .qr-shortcut")).to_have_text(["/营业时间"])
+    workspace.locator("#reply-body").press("Tab")
+    expect(workspace.locator("#reply-body")).to_have_value("墨中商城每天 9:00-21:00 在线。")
+    workspace.click("#qr-open")
+    expect(workspace.locator("#qr-rows .qr-row")).to_have_count(1)
+    expect(workspace.locator("#qr-rows .qr-edit")).to_have_count(0)

@@ -19,7 +19,7 @@ export const ui = {
   messages: $("messages"), typing: $("visitor-typing"), draft: $("visitor-draft"),
   form: $("reply"), body: $("reply-body"), tabReply: $("reply-tab-reply"), tabNote: $("reply-tab-note"),
   noteHint: $("note-hint"), sendButton: $("reply-send"),
-  qrPicker: $("qr-picker"), qrList: $("qr-list"), qrOpen: $("qr-open"), qrDialog: $("qr-dialog"),
+  qrPicker: $("qr-picker"), qrList: $("qr-list"), qrOpen: $("qr-open"), qrManage: $("qr-manage"), qrDialog: $("qr-dialog"),
   qrRows: $("qr-rows"), qrEmpty: $("qr-empty"), qrForm: $("qr-form"), qrShortcut: $("qr-shortcut"),
   qrTitle: $("qr-title"), qrText: $("qr-text"), qrPersonal: $("qr-personal"),
   qrPersonalRow: $("qr-personal-row"), qrSave: $("qr-save"), qrClose: $("qr-close"),

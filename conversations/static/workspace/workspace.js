@@ -78,6 +78,7 @@ document.addEventListener("visibilitychange", markRead);
 window.addEventListener("online", socket.online);
 
 ui.qrOpen.addEventListener("click", openManager);
+ui.qrManage.addEventListener("click", openManager); // also with no conversation open
 ui.qrClose.addEventListener("click", () => ui.qrDialog.close());
 ui.qrForm.addEventListener("submit", (event) => { event.preventDefault(); saveReply(); });
 
