@@ -7,6 +7,7 @@ built with format_html, which escapes every argument.
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -27,6 +28,24 @@ from . import services
 from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
 
 TRANSCRIPT_LIMIT = 500
+
+
+def member_name(user_field: str) -> Subquery:
+    """The display name the merchant gave the user in `user_field` (agents know each other by
+    it; the login name means nothing to them), as one subquery instead of a query per row."""
+    return Subquery(
+        Membership.objects.filter(
+            merchant_id=OuterRef("merchant_id"), user_id=OuterRef(user_field)
+        ).values("display_name")[:1]
+    )
+
+
+def name_column(user_field: str, label):
+    @admin.display(description=label, ordering=f"{user_field}_name")
+    def column(self, obj):
+        return getattr(obj, f"{user_field}_name", None) or getattr(obj, user_field) or "—"
+
+    return column
 
 
 @admin.register(Visitor)
@@ -135,7 +154,7 @@ class ConversationAdmin(MerchantScopedAdmin):
         "id",
         "visitor",
         "status",
-        "assignee",
+        "assignee_column",
         "team",
         "source",
         "preview",
@@ -151,6 +170,7 @@ class ConversationAdmin(MerchantScopedAdmin):
     # A merchant may have many visitors: search instead of one <option> each. The search runs
     # through VisitorAdmin.get_queryset, so it is scoped like everything else.
     autocomplete_fields = ("visitor",)
+    assignee_column = name_column("assignee", _("assignee"))
     # On an existing conversation, status, assignee and team changes go through
     # services.assignment (see save_model): they are recorded as routing events and reach
     # open workspaces and the visitor like the same action taken in the workspace.
@@ -193,6 +213,9 @@ class ConversationAdmin(MerchantScopedAdmin):
         "transcript",
     )
     inlines = [RoutingEventInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(assignee_name=member_name("assignee"))
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
@@ -323,7 +346,30 @@ class RoutingEventAdmin(MerchantScopedAdmin):
     """Every routing decision with its reason, read-only (written by conversations.routing and
     services.assignment)."""
 
-    list_display = ("created_at", "conversation", "kind", "reason", "from_user", "to_user", "actor")
+    list_display = (
+        "created_at",
+        "conversation",
+        "kind",
+        "reason",
+        "from_user_column",
+        "to_user_column",
+        "actor_column",
+    )
+    from_user_column = name_column("from_user", _("from"))
+    to_user_column = name_column("to_user", _("to"))
+    actor_column = name_column("actor", _("by"))
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                from_user_name=member_name("from_user"),
+                to_user_name=member_name("to_user"),
+                actor_name=member_name("actor"),
+            )
+        )
+
     list_filter = ("kind", "rule")
     list_select_related = ("conversation", "from_user", "to_user", "actor", "merchant")
     search_fields = ("reason",)
@@ -341,9 +387,27 @@ class RoutingEventAdmin(MerchantScopedAdmin):
 
 @admin.register(CannedResponse)
 class CannedResponseAdmin(MerchantScopedAdmin):
-    list_display = ("shortcut", "text_preview", "created_at")
-    search_fields = ("shortcut", "text")
-    fields = ("merchant", "shortcut", "text")
+    list_display = (
+        "shortcut",
+        "title",
+        "text_preview",
+        "owner_column",
+        "usage_count",
+        "created_at",
+    )
+    search_fields = ("shortcut", "title", "text")
+    fields = ("merchant", "owner", "shortcut", "title", "text", "usage_count")
+    readonly_fields = ("usage_count",)
+    member_fields = ("owner",)
+    owner_column = name_column("owner", _("owner"))
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(owner_name=member_name("owner"))
+
+    def save_model(self, request, obj, form, change):
+        # The picker's pinyin key, as conversations.services.canned keeps it.
+        obj.search_key = services.canned_search_key(shortcut=obj.shortcut, title=obj.title)
+        super().save_model(request, obj, form, change)
 
     @admin.display(description=_("text"))
     def text_preview(self, obj):

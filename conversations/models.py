@@ -223,17 +223,35 @@ class Message(models.Model):
 
 
 class CannedResponse(models.Model):
+    """A quick reply (快捷回复): merchant-wide when `owner` is empty, else one agent's own.
+    Written through conversations.services.canned, which keeps `search_key` current."""
+
     merchant = models.ForeignKey(
         Merchant, on_delete=models.CASCADE, related_name="canned_responses"
     )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner"),
+        help_text=_("Empty: every agent of the merchant may use it. Else only this agent."),
+    )
     shortcut = models.SlugField(_("shortcut"), max_length=50, allow_unicode=True)
+    title = models.CharField(_("title"), max_length=100, blank=True)
     text = models.TextField(_("text"))
+    # Pinyin of shortcut and title, full and initials ("tuikuanshuoming tksm"): computed once
+    # when the reply is saved, so the picker filters Chinese by pinyin without a library.
+    search_key = models.CharField(max_length=500, blank=True, editable=False)
+    usage_count = models.PositiveIntegerField(_("times used"), default=0, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("canned response")
         verbose_name_plural = _("canned responses")
-        ordering = ["shortcut"]
+        ordering = ["-usage_count", "shortcut"]
         constraints = [
             models.UniqueConstraint(fields=["merchant", "shortcut"], name="canned_unique_shortcut")
         ]

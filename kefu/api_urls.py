@@ -12,6 +12,16 @@ urlpatterns = [
     path("visitors/", apis.VisitorList.as_view(), name="api-visitors"),
     path("visitors/<int:pk>/", apis.VisitorDetail.as_view(), name="api-visitor"),
     path("canned-responses/", apis.CannedResponseList.as_view(), name="api-canned-responses"),
+    path(
+        "canned-responses/<int:pk>/",
+        apis.CannedResponseDetail.as_view(),
+        name="api-canned-response",
+    ),
+    path(
+        "canned-responses/<int:pk>/use/",
+        apis.CannedResponseUse.as_view(),
+        name="api-canned-response-use",
+    ),
     # Routing: teams, queue, claim / transfer / status, routing timeline
     path("teams/", apis.TeamList.as_view(), name="api-teams"),
     path("queue/", apis.QueueView.as_view(), name="api-queue"),

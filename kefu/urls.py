@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.http import JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -10,6 +12,21 @@ from conversations.assist import ConversationSuggestions
 
 def healthz(request):
     return JsonResponse({"ok": True})
+
+
+# The back office carries the product's name (templates/admin/base_site.html uses these).
+admin.site.site_header = _("Mozhongkefu")
+admin.site.site_title = _("Mozhongkefu")
+admin.site.index_title = _("Mozhongkefu back office")
+
+
+class FaviconView(RedirectView):
+    # Pages link the icon (templates/base.html, admin/base_site.html); browsers still ask for
+    # /favicon.ico on anything else (API docs, JSON), which would log a 404 each time.
+    permanent = False
+
+    def get_redirect_url(self, *args, **kwargs):
+        return static("brand/favicon.svg")
 
 
 urlpatterns = [
@@ -30,4 +47,5 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="jsi18n"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
 ]

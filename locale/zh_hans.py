@@ -34,7 +34,7 @@ ZH = {
 'Private note (only agents see it)':'内部备注（仅客服可见）','Send':'发送','Name':'姓名','Email':'邮箱','Current page':'当前页面',
 'Page address':'页面地址','Last seen':'最近访问','Choose a merchant':'选择商户',
 'Your account is not an agent of any merchant yet. Ask a merchant owner to add you.':'您的账号尚未加入任何商户。请联系商户所有者添加您。',
-'Language':'语言','Change':'切换','Widget':'聊天插件','Widget demo shop':'聊天插件演示商店',
+'Language':'语言','Widget':'聊天插件','Widget demo shop':'聊天插件演示商店',
 "This page plays a merchant's website and embeds the chat widget of <strong>%(name)s</strong> exactly as a merchant would. Click the round button in the bottom right corner to start a conversation; agents answer in the workspace.":'本页面模拟商户网站，按商户的方式嵌入了<strong>%(name)s</strong>的聊天插件。点击右下角的圆形按钮即可开始对话，客服会在工作台中回复。',
 'Embed code':'嵌入代码','Paste this snippet into every page where the chat should appear, just before the end of the body:':'将以下代码粘贴到需要显示聊天的每个页面中，放在 body 结束之前：',
 "The site's origin must be listed in the merchant's allowed site origins, or the widget stays hidden and explains why in the browser console.":'网站来源必须在商户的“允许的网站来源”中，否则插件不会显示，并在浏览器控制台中说明原因。',

@@ -64,8 +64,16 @@ def agent_message(membership: Membership, conversation_id: int, body: str = "您
     return message
 
 
-def canned(merchant: Merchant, shortcut: str, text: str) -> CannedResponse:
-    return CannedResponse.objects.create(merchant=merchant, shortcut=shortcut, text=text)
+def canned(merchant: Merchant, shortcut: str, text: str, title: str = "") -> CannedResponse:
+    """A merchant-wide quick reply, through the service (which fills its pinyin key)."""
+    return services.canned_response_create(
+        merchant_id=merchant.pk,
+        actor=services.CannedActor(user_id=None, is_manager=True),
+        shortcut=shortcut,
+        title=title,
+        text=text,
+        personal=False,
+    )
 
 
 def api_token(merchant: Merchant, name: str = "integration") -> str:

@@ -4,7 +4,8 @@ these; nothing else writes these tables. One module per reason to change:
 - store: conversation_lock and message_append, the two steps every conversation write takes;
 - messages: visitor, agent, bot and leave-a-message sends, read state;
 - assignment: the manual routing actions (claim, transfer, resolve, reopen);
-- visitors: the widget's visitor and their page trail.
+- visitors: the widget's visitor and their page trail;
+- canned: quick replies (merchant-wide and personal) and their use counts.
 
 The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
 """
@@ -15,6 +16,14 @@ from .assignment import (
     conversation_claim_locked,
     conversation_set_status,
     conversation_transfer,
+)
+from .canned import (
+    CannedActor,
+    canned_response_create,
+    canned_response_delete,
+    canned_response_update,
+    canned_response_used,
+    canned_search_key,
 )
 from .messages import (
     OFFLINE_MESSAGES_PER_HOUR,
@@ -35,6 +44,12 @@ from .store import NEGATIVE_PRIORITY, PREVIEW_LENGTH, Sender, conversation_lock,
 from .visitors import PAGE_TRAIL_LIMIT, visitor_page_view, visitor_touch
 
 __all__ = [
+    "CannedActor",
+    "canned_response_create",
+    "canned_response_delete",
+    "canned_response_update",
+    "canned_response_used",
+    "canned_search_key",
     "NEGATIVE_PRIORITY",
     "OFFLINE_MESSAGES_PER_HOUR",
     "PAGE_TRAIL_LIMIT",

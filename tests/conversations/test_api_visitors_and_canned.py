@@ -94,5 +94,9 @@ def test_canned_responses_by_shortcut_unpaginated(api, acme):
     assert response.json()[2] == {
         "id": response.json()[2]["id"],
         "shortcut": "退款",
+        "title": "",
         "text": "退款将在 3 个工作日内到账 💰",
+        "personal": False,
+        "usage_count": 0,
+        "search_key": "tuikuan tk",
     }

@@ -134,9 +134,10 @@ def test_read_ticks_both_ways_and_unread_counts(daphne_server, shop, agent, new_
     # Replies while the visitor's panel is closed: unread on the launcher, no tick yet.
     widget.locator("header .x").click()
     agent_say(workspace, "第一个回答")
-    workspace.check("#reply-private")
+    workspace.click("#reply-tab-note")
     agent_say(workspace, "内部备注")
-    workspace.uncheck("#reply-private")
+    # After a note the composer is back on Reply by itself.
+    expect(workspace.locator("#reply-tab-reply")).to_have_attribute("aria-selected", "true")
     agent_say(workspace, "第二个回答")
     expect(workspace.locator("#messages .msg.from-agent:not(.pending)")).to_have_count(3)
     expect(widget.locator(".launcher .badge")).to_have_text("2")

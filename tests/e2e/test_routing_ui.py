@@ -130,7 +130,9 @@ def test_queue_claim_transfer_resolve_and_notifications(
     # Transfer to the colleague with a (hostile) note: agents with presence, and the teams.
     workspace.click("#thread-transfer")
     expect(workspace.locator("#transfer-dialog")).to_be_visible()
-    expect(workspace.locator("#transfer-target option")).to_have_text(["大伟 — Online", "售后"])
+    expect(workspace.locator("#transfer-target option")).to_have_text(
+        ["大伟 — Online", "售后 — 0 online"]
+    )
     workspace.select_option("#transfer-target", label="大伟 — Online")
     workspace.fill("#transfer-note", IMG)
     workspace.screenshot(path=str(screenshots / "workspace-transfer.png"))

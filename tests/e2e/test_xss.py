@@ -53,7 +53,7 @@ def test_xss_payloads_render_as_text(daphne_server, shop, agent, new_page, scree
     expect(workspace.locator("#v-page-url")).to_have_text(f"{base}/?q={IMG}")
 
     for body, private in ((IMG, False), (SCRIPT, True), (SCRIPT, False)):
-        workspace.set_checked("#reply-private", private)
+        workspace.click("#reply-tab-note" if private else "#reply-tab-reply")
         workspace.fill("#reply-body", body)
         workspace.press("#reply-body", "Enter")
     expect(workspace.locator("#messages .msg.from-agent:not(.pending) .text")).to_have_text(

@@ -15,7 +15,9 @@ PATHS = {
     "/api/v1/conversations/{id}/messages/": {"get", "post"},
     "/api/v1/visitors/": {"get"},
     "/api/v1/visitors/{id}/": {"get"},
-    "/api/v1/canned-responses/": {"get"},
+    "/api/v1/canned-responses/": {"get", "post"},
+    "/api/v1/canned-responses/{id}/": {"get", "patch", "delete"},
+    "/api/v1/canned-responses/{id}/use/": {"post"},
     # Knowledge base (knowledge/urls.py)
     **{
         f"/api/v1/kb/{name}/": {"get", "post"}

@@ -18,13 +18,15 @@ export function submit() {
   const body = ui.body.value.trim();
   if (!body || state.openId === null) return;
   const id = randomId();
-  const frame = { type: "message.send", conversation_id: state.openId, client_msg_id: id, body, private: ui.private.checked };
+  const frame = { type: "message.send", conversation_id: state.openId, client_msg_id: id, body, private: state.note };
   const li = renderMessage({ sender_kind: "agent", sender_name: DISPLAY_NAME, body, private: frame.private });
   li.classList.add("pending");
   li.dataset.clientMsgId = id;
   li.querySelector(".when").textContent = gettext("Sending…");
   ui.messages.append(li);
   ui.body.value = "";
+  // A note is the exception: the next message is a reply again unless the agent picks Note.
+  if (state.note) setNoteMode(false);
   stopTyping();
   scrollDown(true);
   socket.queue(id, { frame, li, failed: false }); // goes out now if connected
@@ -45,6 +47,17 @@ export function fail(id, out, message) {
   out.li.append(el("div", { class: "err" }, fmt(gettext("Not sent: %s"), [message]) + " ", retry));
 }
 
+// The Reply / Note tabs: a note is written on a yellow, dashed box with its own button label.
+export function setNoteMode(on) {
+  state.note = on;
+  ui.form.classList.toggle("note-mode", on);
+  ui.tabReply.setAttribute("aria-selected", String(!on));
+  ui.tabNote.setAttribute("aria-selected", String(on));
+  ui.noteHint.hidden = !on;
+  ui.sendButton.textContent = on ? ui.sendButton.dataset.note : ui.sendButton.dataset.reply;
+  agentTyped();
+}
+
 export function insertReply(text) {
   const box = ui.body;
   const start = box.selectionStart ?? box.value.length;
@@ -59,7 +72,7 @@ export function insertReply(text) {
 export function agentTyped() {
   const openId = state.openId;
   // A private note is not for the visitor, and neither is the fact that one is being written.
-  if (openId === null || ui.private.checked || !ui.body.value.trim()) { stopTyping(); return; }
+  if (openId === null || state.note || !ui.body.value.trim()) { stopTyping(); return; }
   clearTimeout(typingIdle);
   typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
   if (!socket.ready || (typingConv === openId && Date.now() - typingAt < TYPING_REFRESH_MS)) return;

@@ -21,6 +21,11 @@ export function upsert(conversation) {
     conversation.visitor.online = known.visitor.online; // null: the sender does not know
   }
   conversations.set(conversation.id, conversation);
+  // A conversation first seen through a live frame carries no presence (null: the sender
+  // does not know it); the REST row does, so ask for it once.
+  if (!known && (conversation.visitor.online === null || conversation.visitor.online === undefined)) {
+    loadPresence(conversation.id);
+  }
   // Read ticks after a reload: the row says how far the visitor has read.
   if ((conversation.visitor_last_read_seq || 0) > (visitorRead.get(conversation.id) || 0)) {
     visitorRead.set(conversation.id, conversation.visitor_last_read_seq);
@@ -43,6 +48,23 @@ export async function loadList(url) {
   } catch (err) {
     console.error("[kefu] inbox", err);
     if (!socket.stopped) notify(gettext("Could not load the conversations."));
+  }
+}
+
+const presenceAsked = new Set();
+
+async function loadPresence(id) {
+  if (presenceAsked.has(id)) return;
+  presenceAsked.add(id);
+  try {
+    const row = await api(`${API}/conversations/${id}/`, true);
+    const c = conversations.get(id);
+    if (!c || c.visitor.online !== null && c.visitor.online !== undefined) return; // news came first
+    c.visitor.online = row.visitor.online;
+    renderList();
+    if (id === state.openId) renderOpenHeader();
+  } catch (err) {
+    console.warn("[kefu] presence", err); // shown as unknown until visitor.updated
   }
 }
 

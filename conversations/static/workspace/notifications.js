@@ -2,10 +2,12 @@
    for `notification` frames. */
 
 import { el } from "./dom.js";
+import { fmt, gettext } from "./i18n.js";
 import { MERCHANT, ui } from "./state.js";
 import { openConversation } from "./thread.js";
 
 const TOAST_MS = 8000;
+const TOASTS_SHOWN = 3;
 const NOTICE_MS = 8000;
 const MUTE_KEY = "kefu:notify-mute"; // per browser, not per account: it is about the speakers
 
@@ -54,15 +56,43 @@ export function renderNotifyControls() {
   ui.notifyEnable.hidden = !("Notification" in window) || Notification.permission !== "default";
 }
 
+// Toasts are grouped: one per conversation (a newer one replaces it and counts), at most
+// TOASTS_SHOWN at once with "N more" for the rest, so a busy minute never builds a tower.
+function renderToastGroup() {
+  const items = [...ui.toasts.querySelectorAll(".toast")];
+  items.forEach((item, i) => { item.hidden = i < items.length - TOASTS_SHOWN; });
+  const hiddenCount = Math.max(0, items.length - TOASTS_SHOWN);
+  let more = ui.toasts.querySelector(".toast-more");
+  if (!hiddenCount) { if (more) more.remove(); return; }
+  if (!more) {
+    more = el("button", { type: "button", class: "link toast-more" });
+    more.addEventListener("click", () => { ui.toasts.replaceChildren(); });
+    ui.toasts.prepend(more);
+  }
+  more.textContent = fmt(gettext("%s more notifications (dismiss all)"), [hiddenCount]);
+}
+
+// The agent opened the conversation: its toast has done its job.
+export function dismissToast(conversationId) {
+  const item = ui.toasts.querySelector(`.toast[data-id="${Number(conversationId)}"]`);
+  if (item) { item.remove(); renderToastGroup(); }
+}
+
 function toast(frame) {
+  const old = ui.toasts.querySelector(`.toast[data-id="${Number(frame.conversation_id)}"]`);
+  const count = old ? Number(old.dataset.count) + 1 : 1;
+  if (old) { clearTimeout(Number(old.dataset.timer)); old.remove(); }
   const item = el("button", { type: "button", class: `toast toast-${frame.reason}` },
     el("strong", { class: "toast-title", text: frame.title }),
     el("span", { class: "toast-body", text: frame.body }),
+    count > 1 ? el("span", { class: "toast-count", text: fmt(gettext("%s notifications"), [count]) }) : null,
   );
   item.dataset.id = frame.conversation_id;
-  item.addEventListener("click", () => { item.remove(); openConversation(frame.conversation_id); });
+  item.dataset.count = count;
+  item.addEventListener("click", () => { item.remove(); renderToastGroup(); openConversation(frame.conversation_id); });
   ui.toasts.append(item);
-  setTimeout(() => item.remove(), TOAST_MS);
+  item.dataset.timer = setTimeout(() => { item.remove(); renderToastGroup(); }, TOAST_MS);
+  renderToastGroup();
 }
 
 export function notification(frame) {

@@ -190,18 +190,38 @@ export function claimSettled(c) {
   if (c.assignee_id === MY_ID) openConversation(c.id);
 }
 
-export function openTransfer() {
+// Teams made or renamed since the socket said hello are only in the API: ask it, then show.
+export async function openTransfer() {
   const c = conversations.get(state.openId);
   if (!c) return;
+  try {
+    const fresh = await api(`${API}/teams/`, true);
+    teams.clear();
+    (Array.isArray(fresh) ? fresh : fresh.results || []).forEach((t) => teams.set(t.id, t));
+  } catch (err) {
+    console.warn("[kefu] teams", err); // the teams from session.ready still serve
+  }
+  showTransfer(c);
+}
+
+function teamLabel(t) {
+  const here = (t.member_ids || []).filter((id) => agents.get(id)?.status === "online").length;
+  return fmt(gettext("%s — %s online"), [t.name, here]);
+}
+
+function showTransfer(c) {
   const order = { online: 0, away: 1, offline: 2 };
   const others = [...agents.values()].filter((a) => a.user_id !== c.assignee_id)
     .sort((a, b) => order[a.status] - order[b.status] || a.name.localeCompare(b.name));
   ui.transferAgents.replaceChildren(...others.map((a) =>
     el("option", { value: `u:${a.user_id}`, text: `${a.name} — ${PRESENCE[a.status] || a.status}` })));
   ui.transferTeams.replaceChildren(...[...teams.values()].map((t) =>
-    el("option", { value: `t:${t.id}`, text: t.name })));
+    el("option", { value: `t:${t.id}`, text: teamLabel(t) })));
   ui.transferAgents.hidden = !others.length;
   ui.transferTeams.hidden = !teams.size;
+  // A list box, not a drop-down: every colleague's status and every team at a glance.
+  ui.transferTarget.size = Math.max(2, Math.min(10, others.length + teams.size + 2));
+  ui.transferTarget.selectedIndex = 0;
   ui.transferNote.value = "";
   const nobody = !others.length && !teams.size;
   ui.transferError.textContent = nobody ? gettext("There is no other agent or team to transfer to.") : "";

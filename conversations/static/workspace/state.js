@@ -5,6 +5,8 @@ export const root = document.getElementById("workspace");
 export const MERCHANT = Number(root.dataset.merchantId);
 export const MY_ID = Number(root.dataset.userId);
 export const DISPLAY_NAME = root.dataset.displayName;
+export const MERCHANT_NAME = root.dataset.merchantName;
+export const IS_MANAGER = root.dataset.isManager === "1"; // owner or admin: shared quick replies
 export const LOGIN_URL = root.dataset.loginUrl;
 export const API = "/api/v1";
 export const $ = (id) => document.getElementById(id);
@@ -15,7 +17,14 @@ export const ui = {
   title: $("thread-title"), status: $("thread-status"), online: $("thread-online"),
   close: $("thread-close"), viewers: $("viewers"), loading: $("thread-loading"),
   messages: $("messages"), typing: $("visitor-typing"), draft: $("visitor-draft"),
-  form: $("reply"), body: $("reply-body"), private: $("reply-private"),
+  form: $("reply"), body: $("reply-body"), tabReply: $("reply-tab-reply"), tabNote: $("reply-tab-note"),
+  noteHint: $("note-hint"), sendButton: $("reply-send"),
+  qrPicker: $("qr-picker"), qrList: $("qr-list"), qrOpen: $("qr-open"), qrManage: $("qr-manage"), qrDialog: $("qr-dialog"),
+  qrRows: $("qr-rows"), qrEmpty: $("qr-empty"), qrForm: $("qr-form"), qrShortcut: $("qr-shortcut"),
+  qrTitle: $("qr-title"), qrText: $("qr-text"), qrPersonal: $("qr-personal"),
+  qrPersonalRow: $("qr-personal-row"), qrSave: $("qr-save"), qrClose: $("qr-close"),
+  qrError: $("qr-error"), qrShortcutError: $("qr-shortcut-error"), qrTitleError: $("qr-title-error"),
+  qrTextError: $("qr-text-error"),
   visitorEmpty: $("visitor-empty"), visitorInfo: $("visitor-info"),
   agents: $("agent-list"), myStatus: $("my-status"),
   mineCount: $("mine-count"), queueList: $("queue-list"), queueEmpty: $("queue-empty"), queueCount: $("queue-count"),
@@ -31,6 +40,7 @@ export const ui = {
 
 export const state = {
   openId: null,                  // the conversation shown in the middle pane
+  note: false,                   // the composer writes a private note (Note tab) instead of a reply
 };
 export const conversations = new Map(); // id -> ConversationOut (inbox rows)
 // id -> {messages: SeqMap seq -> MessageOut, events, loaded}: conversations whose messages the

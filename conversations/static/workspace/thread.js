@@ -7,6 +7,7 @@ import { stopTyping } from "./composer.js";
 import { el, onlineDot, time, timeText } from "./dom.js";
 import { fmt, gettext, SENTIMENT, STATUS } from "./i18n.js";
 import { renderList } from "./inbox.js";
+import { dismissToast } from "./notifications.js";
 import { loadRoutingEvents, renderEvent, renderRoutingHeader } from "./routing.js";
 import { requestResume, scheduleGapCheck, send, socket } from "./session.js";
 import { conversations, readSent, shown, state, threads, ui, visitorRead } from "./state.js";
@@ -35,6 +36,7 @@ export function openConversation(id) {
   if (state.openId === id) return;
   stopTyping(); // the announcement belonged to the conversation being left
   state.openId = id;
+  dismissToast(id);
   history.replaceState(null, "", `#c${id}`);
   const t = threadOf(id);
   shown.clear();
@@ -93,7 +95,8 @@ export function renderOpenHeader() {
   const c = conversations.get(state.openId);
   ui.title.textContent = c ? c.visitor.name : `#${state.openId}`;
   ui.status.textContent = c ? STATUS[c.status] || c.status : "";
-  ui.online.replaceChildren(...(c ? [onlineDot(c.visitor)] : []));
+  // onlineDot is null while presence is unknown: replaceChildren would print it as "null".
+  ui.online.replaceChildren(...[c && onlineDot(c.visitor)].filter(Boolean));
   ui.visitorEmpty.hidden = Boolean(c);
   ui.visitorInfo.hidden = !c;
   renderRoutingHeader(c);
@@ -112,11 +115,15 @@ export function renderTrend() {
   if (!scored.length) { ui.trend.replaceChildren(); return; }
   const last = scored[scored.length - 1];
   ui.trend.title = gettext("Sentiment of the last visitor messages");
+  // A fixed row of TREND_SIZE slots in a framed box with a caption: one lone bar read as a
+  // stray "|" glyph beside the title.
+  const empty = Array.from({ length: TREND_SIZE - scored.length }, () => el("span", { class: "slot" }));
   ui.trend.replaceChildren(
-    el("span", { class: "trend-bars", "aria-hidden": "true" }, ...scored.map((m) => {
+    el("span", { class: "trend-caption", text: gettext("Mood") }),
+    el("span", { class: "trend-bars", "aria-hidden": "true" }, ...empty, ...scored.map((m) => {
       const score = Number(m.sentiment_score) || 0;
       const bar = el("span", { class: `bar bar-${m.sentiment_label}`, title: score.toFixed(2) });
-      bar.style.height = `${Math.round(4 + Math.abs(score) * 12)}px`;
+      bar.style.height = `${Math.round(4 + Math.abs(score) * 10)}px`;
       return bar;
     })),
     el("span", { class: `trend-label sentiment-${last.sentiment_label}`,

@@ -1,7 +1,7 @@
 /* The visitor pane (who, where, when last seen) and the visitor's live draft. */
 
 import { onlineDot } from "./dom.js";
-import { PRESENCE } from "./i18n.js";
+import { gettext, PRESENCE } from "./i18n.js";
 import { renderList, rowOf } from "./inbox.js";
 import { $, conversations, drafts, state, ui } from "./state.js";
 import { nearBottom, renderOpenHeader, scrollDown } from "./thread.js";
@@ -11,7 +11,7 @@ const DRAFT_STALE_MS = 30000; // a visitor's draft without news fades (a lost "s
 export function renderVisitor(v) {
   $("v-name").textContent = v.name || "—";
   const known = v.online !== null && v.online !== undefined;
-  $("v-online").replaceChildren(...(known ? [onlineDot(v), " ", v.online ? PRESENCE.online : PRESENCE.offline] : ["—"]));
+  $("v-online").replaceChildren(...(known ? [onlineDot(v), " ", v.online ? PRESENCE.online : PRESENCE.offline] : [gettext("Checking…")]));
   $("v-email").textContent = v.email || "—";
   $("v-page-title").textContent = v.page_title || "—";
   // Shown as text, not a link: the URL comes from the visitor's browser.

@@ -10,6 +10,7 @@
      visitor.js        the visitor pane and draft     team.js     presence and viewers
      notifications.js  notice, sound, toasts          assist.js   suggested answers
      api.js            the REST API                   i18n.js, dom.js  words, nodes and times
+     quickreplies.js   the "/" picker and the quick-replies dialog
 
    The modules import each other's functions (the import graph has cycles: the panes refer to
    one another). That is safe because no module calls into another while it loads: only this
@@ -20,10 +21,11 @@
    live and for messages. Visitor and agent text is untrusted: it only ever goes through
    textContent. */
 
-import { submit, agentTyped } from "./composer.js";
+import { setNoteMode, submit, agentTyped } from "./composer.js";
 import { loadList, loadMore } from "./inbox.js";
 import { renderNotifyControls, setMuted, unlockAudio } from "./notifications.js";
 import { claim, openTransfer, renderQueue, setStatus, submitTransfer } from "./routing.js";
+import { closePicker, loadQuickReplies, openManager, pickerInput, pickerKeydown, saveReply } from "./quickreplies.js";
 import { send, socket } from "./session.js";
 import { ui } from "./state.js";
 import { renderAgents } from "./team.js";
@@ -56,18 +58,18 @@ document.addEventListener("keydown", unlockAudio, { capture: true });
 setInterval(renderQueue, 30000); // the waiting times move on
 ui.close.addEventListener("click", closeConversation);
 ui.form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
-ui.body.addEventListener("input", agentTyped);
+ui.body.addEventListener("input", () => { pickerInput(); agentTyped(); });
+ui.body.addEventListener("blur", closePicker);
 ui.body.addEventListener("keydown", (event) => {
+  if (pickerKeydown(event)) return; // the picker's arrows, Enter, Tab and Esc
   // Enter sends; Shift+Enter is a new line; Enter that ends an IME composition does not send.
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
     event.preventDefault();
     submit();
   }
 });
-ui.private.addEventListener("change", () => {
-  ui.form.classList.toggle("note-mode", ui.private.checked);
-  agentTyped();
-});
+ui.tabReply.addEventListener("click", () => { setNoteMode(false); ui.body.focus(); });
+ui.tabNote.addEventListener("click", () => { setNoteMode(true); ui.body.focus(); });
 ui.myStatus.addEventListener("change", () => {
   if (socket.ready) send({ type: "presence.set", status: ui.myStatus.value });
   else renderAgents(); // cannot switch while offline: show what the server last said
@@ -75,7 +77,13 @@ ui.myStatus.addEventListener("change", () => {
 document.addEventListener("visibilitychange", markRead);
 window.addEventListener("online", socket.online);
 
+ui.qrOpen.addEventListener("click", openManager);
+ui.qrManage.addEventListener("click", openManager); // also with no conversation open
+ui.qrClose.addEventListener("click", () => ui.qrDialog.close());
+ui.qrForm.addEventListener("submit", (event) => { event.preventDefault(); saveReply(); });
+
 renderNotifyControls();
+loadQuickReplies();
 socket.connect();
 loadList();
 const fromHash = /^#c(\d+)$/.exec(location.hash);

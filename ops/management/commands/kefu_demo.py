@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from conversations.models import CannedResponse
+from conversations.services import CannedActor, canned_response_create
 from merchants.models import Membership, Merchant
 from merchants.services import membership_add
 
@@ -61,13 +62,21 @@ class Command(BaseCommand):
             role=Membership.Role.AGENT,
             display_name="客服小王 Wang",
         )
-        for shortcut, text in [
-            ("hello", "您好，很高兴为您服务！"),
-            ("thanks", "感谢您的耐心等待。Thank you for waiting."),
+        # Shared quick replies, through the service (it stores the pinyin "/tk" finds them by).
+        for shortcut, title, text in [
+            ("hello", "问候", "您好，我是{agent_name}，很高兴为您服务！"),
+            ("thanks", "感谢等待", "感谢您的耐心等待。Thank you for waiting."),
+            ("refund", "退款说明", "{visitor_name}您好，退款会在 3 个工作日内原路退回。"),
         ]:
-            CannedResponse.objects.get_or_create(
-                merchant=merchant, shortcut=shortcut, defaults={"text": text}
-            )
+            if not CannedResponse.objects.filter(merchant=merchant, shortcut=shortcut).exists():
+                canned_response_create(
+                    merchant_id=merchant.pk,
+                    actor=CannedActor(user_id=None, is_manager=True),
+                    shortcut=shortcut,
+                    title=title,
+                    text=text,
+                    personal=False,
+                )
         User = get_user_model()
         User.objects.filter(username="admin").update(is_staff=True)
         w = self.stdout.write
