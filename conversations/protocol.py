@@ -11,7 +11,7 @@ Frames are JSON text; one frame per WebSocket message.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -573,7 +573,8 @@ class FrameError(Exception):
 
 
 def _adapter(frames):
-    union = Annotated[tuple(frames), Field(discriminator="type")]
+    # Union[...] of a runtime tuple: the `X | Y` spelling has no form for a computed list.
+    union = Annotated[Union[tuple(frames)], Field(discriminator="type")]  # noqa: UP007
     return TypeAdapter(union)
 
 
