@@ -312,6 +312,9 @@
     @media (max-width: 480px) {
       .panel { position: fixed; inset: 0; width: auto; height: auto; max-width: none;
         max-height: none; border-radius: 0; }
+      /* The panel fills the screen and has its own close button; a launcher left on top of it
+         would sit over the Send button, and a tap on Send would close the chat. */
+      .kf.open .launcher { display: none; }
     }`;
 
   function buildUi() {
@@ -353,7 +356,8 @@
       "button", { class: "launcher", type: "button", "aria-label": S("open"), title: S("open"), onclick: toggle },
       chatIcon(), badge,
     );
-    root.append(el("style", { text: CSS }), el("div", { class: "kf" }, panel, launcher));
+    const kf = el("div", { class: "kf" }, panel, launcher);
+    root.append(el("style", { text: CSS }), kf);
 
     if (boot.merchant.welcome_message) {
       list.append(el("li", { class: "msg welcome" }, el("div", { class: "bubble", text: boot.merchant.welcome_message })));
@@ -369,7 +373,7 @@
       }
     });
     document.body.append(host);
-    ui = { host, panel, list, textarea, state, badge, launcher, typing, queue, handover, teams, form, toOfflineBar, offline: null };
+    ui = { host, root: kf, panel, list, textarea, state, badge, launcher, typing, queue, handover, teams, form, toOfflineBar, offline: null };
     // Outside business hours nobody will answer soon: the form comes first (the chat stays one
     // click away).
     if (availability().offline_form && availability().open === false) showOffline(true);
@@ -672,6 +676,7 @@
     if (!ui) return; // before bootstrap finished: opens when the UI is built
     isOpen = true;
     ui.panel.hidden = false;
+    ui.root.classList.add("open");
     storageSet("sessionStorage", "open", "1");
     renderBadge();
     scrollDown();
@@ -684,6 +689,7 @@
     if (!ui) return;
     isOpen = false;
     ui.panel.hidden = true;
+    ui.root.classList.remove("open");
     storageSet("sessionStorage", "open", null);
     renderBadge();
   }
