@@ -15,7 +15,7 @@ agent's sockets) and "visitor" (every tab of the visitor in the test).
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Union
 
 import pytest
 from channels.layers import InMemoryChannelLayer, channel_layers
@@ -31,7 +31,10 @@ from tests.conversations.routing_helpers import (  # noqa: F401 (english, fresh_
     go_online,
 )
 
-SERVER_FRAME = TypeAdapter(Annotated[protocol.SERVER_FRAMES, Field(discriminator="type")])
+# Union[...] of a runtime tuple: `X | Y` cannot spell it.
+SERVER_FRAME = TypeAdapter(
+    Annotated[Union[protocol.SERVER_FRAMES], Field(discriminator="type")]  # noqa: UP007
+)
 
 
 class RecordingLayer(InMemoryChannelLayer):
