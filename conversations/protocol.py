@@ -127,6 +127,17 @@ class AgentOut(BaseModel):
     status: Literal["online", "away", "offline"]
 
 
+class AvailabilityOut(BaseModel):
+    """What a visitor is told about the merchant before and while they chat: within business
+    hours, whether agents are online, away (connected, all on "away") or offline (none
+    connected), whether the leave-a-message form is offered, and when the merchant opens next."""
+
+    open: bool
+    agents: Literal["online", "away", "offline"]
+    offline_form: bool
+    next_opening: datetime | None = None
+
+
 class TeamOut(BaseModel):
     """A team (skill group) of the merchant, for transfers and the queue filter."""
 
@@ -340,6 +351,8 @@ class SessionReadyFrame(Frame):
     agents: list[AgentOut] = Field(default_factory=list)
     # Agents: the merchant's active teams (for transfers and filters).
     teams: list[TeamOut] = Field(default_factory=list)
+    # Visitors: the merchant's availability now (later changes: `availability.changed`).
+    availability: AvailabilityOut | None = None
     heartbeat_seconds: int = 25
 
 
@@ -413,6 +426,14 @@ class PresenceChangedFrame(Frame):
 
     type: Literal["presence.changed"] = "presence.changed"
     agent: AgentOut
+
+
+class AvailabilityChangedFrame(Frame):
+    """Visitors only: an agent of the merchant connected, disconnected or switched "away", so
+    the merchant's availability may have changed (the widget's status line follows it)."""
+
+    type: Literal["availability.changed"] = "availability.changed"
+    availability: AvailabilityOut
 
 
 class VisitorUpdatedFrame(Frame):
@@ -520,6 +541,7 @@ SERVER_FRAMES = (
     TypingOutFrame,
     ConversationReadOutFrame,
     PresenceChangedFrame,
+    AvailabilityChangedFrame,
     VisitorUpdatedFrame,
     ViewersChangedFrame,
     VisitorConversationStateFrame,
@@ -539,6 +561,7 @@ EVENT_FRAMES = (
     TypingOutFrame,
     ConversationReadOutFrame,
     PresenceChangedFrame,
+    AvailabilityChangedFrame,
     VisitorUpdatedFrame,
     ViewersChangedFrame,
     VisitorConversationStateFrame,

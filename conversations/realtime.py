@@ -58,6 +58,11 @@ def agents_group(merchant_id: int) -> str:
     return f"m{merchant_id}.agents"
 
 
+def visitors_group(merchant_id: int) -> str:
+    """Every visitor socket of one merchant (availability changes)."""
+    return f"m{merchant_id}.visitors"
+
+
 def visitor_group(visitor_id: int) -> str:
     return f"v{visitor_id}"
 
