@@ -188,6 +188,8 @@ class VisitorConversationOut(BaseModel):
     unread_count: int
     agent_last_read_seq: int = 0
     bot_active: bool = False
+    # An agent has taken the conversation (the widget stops showing availability and queue).
+    assigned: bool = False
     # While waiting for an agent: place in the queue (1 = next) and the estimated wait.
     queue_position: int | None = None
     estimated_wait_seconds: int | None = None

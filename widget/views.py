@@ -97,6 +97,13 @@ def widget_strings() -> dict[str, str]:
         "offline_sending": _("Sending…"),
         "offline_chat": _("Back to the chat"),
         "offline_form": _("Leave a message instead"),
+        # The status line (docs/widget.md).
+        "status_online": _("We are online and usually reply in a few minutes."),
+        "status_away": _("Our agents are away right now; we will reply as soon as we can."),
+        "status_offline": _("No agent is online right now."),
+        "status_closed": _("We are closed right now."),
+        "status_served": _("An agent is with you."),
+        "status_leave": _("Leave us a message"),
     }
 
 

@@ -7,6 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from conversations.models import Message
+from merchants.models import Membership
+
+from .conftest import agent_say, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -89,4 +92,97 @@ def test_send_button_is_not_covered_by_the_launcher(daphne_server, shop, screen_
     press(page, widget.locator("header .x"), screen)
     expect(panel).to_be_hidden()
     expect(launcher).to_be_visible()
+    assert not widget_errors(console)
+
+
+# --- The status line ----------------------------------------------------------------------------
+
+STATUS_TEXT = {
+    "zh-CN": {
+        "offline": "当前没有客服在线。",
+        "online": "客服在线，通常几分钟内回复。",
+        "away": "客服暂时离开，我们会尽快回复您。",
+        "queued": "马上就轮到您了",
+        "served": "客服正在为您服务。",
+        "leave": "给我们留言",
+    },
+    "en-US": {
+        "offline": "No agent is online right now.",
+        "online": "We are online and usually reply in a few minutes.",
+        "away": "Our agents are away right now; we will reply as soon as we can.",
+        "queued": "You are next in line",
+        "served": "An agent is with you.",
+        "leave": "Leave us a message",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("screen", "locale"),
+    [("phone", "zh-CN"), ("desktop", "en-US"), ("phone", "en-US"), ("desktop", "zh-CN")],
+)
+def test_one_status_line_follows_presence_queue_and_the_agent(
+    daphne_server, shop, agent, screen_page, new_page, screen, locale
+):
+    """offline -> online -> away -> online -> queued -> served, live, one line at a time; the
+    "nobody online" text never shows beside the queue place and is gone once an agent is on."""
+    base = daphne_server.url
+    text = STATUS_TEXT[locale]
+    page, console = screen_page(screen, locale)
+    page.goto(f"{base}/widget/demo/?key={shop.widget_key}")
+    widget = page.locator("#kefu-widget")
+    press(page, widget.locator(".launcher"), screen)
+    status = widget.locator(".status")
+    line = status.locator(".status-text")
+    leave = status.locator(".to-offline")
+
+    def shows(state: str, offer: bool) -> None:
+        expect(status).to_have_attribute("data-state", state)
+        expect(line).to_have_text(text[state])
+        expect(status).to_have_count(1)
+        if offer:
+            expect(leave).to_be_visible()
+            expect(leave).to_have_text(text["leave"])
+        else:
+            expect(leave).to_be_hidden()
+
+    shows("offline", offer=True)
+
+    workspace, _ = new_page("en-US")
+    login(workspace, base, "xiaomei")
+    shows("online", offer=False)
+    workspace.select_option("#my-status", "away")
+    shows("away", offer=True)
+    workspace.select_option("#my-status", "online")
+    shows("online", offer=False)
+
+    # Capacity 0: the visitor waits in the queue although the agent is online.
+    Membership.objects.filter(merchant=shop).update(max_concurrent=0)
+    widget.locator("textarea").fill("在吗")
+    press(page, widget.locator("form button[type=submit]"), screen)
+    shows("queued", offer=False)
+
+    # The agent claims and replies: the queue place is gone, and no availability text returns.
+    workspace.locator("#queue-list li button.claim").click()
+    shows("served", offer=False)
+    agent_say(workspace, "您好，我来帮您")
+    expect(widget.locator(".msg.theirs .bubble")).to_have_text(["您好，我来帮您"])
+    shows("served", offer=False)
+    # The agent's page closes: still served (the conversation is theirs), never "offline".
+    workspace.close()
+    page.wait_for_timeout(1500)
+    shows("served", offer=False)
+    assert not widget_errors(console)
+
+
+def test_leave_a_message_from_the_status_line(daphne_server, shop, screen_page):
+    page, console = screen_page("phone", "en-US")
+    page.goto(f"{daphne_server.url}/widget/demo/?key={shop.widget_key}")
+    widget = page.locator("#kefu-widget")
+    press(page, widget.locator(".launcher"), "phone")
+    press(page, widget.locator(".status .to-offline"), "phone")
+    expect(widget.locator(".offline")).to_be_visible()
+    expect(widget.locator(".status")).to_be_hidden()  # the form says what happens instead
+    press(page, widget.locator(".offline .to-chat"), "phone")
+    expect(widget.locator(".status")).to_have_attribute("data-state", "offline")
     assert not widget_errors(console)

@@ -164,6 +164,7 @@
   let pageSent = "";          // "url\ntitle" last reported on this socket
   let convState = null;       // VisitorConversationOut: queue place, wait, bot_active
   let handoverAsked = false;  // "talk to a human" pressed; cleared by the next state
+  let agentReplied = null;    // the conversation in which an agent has written
   // The team for a new conversation: the embed's data-team, or the visitor's pre-chat choice.
   let team = /^[1-9][0-9]*$/.test(script.dataset.team || "") ? Number(script.dataset.team)
     : Number(storageGet("sessionStorage", "team")) || null;
@@ -196,6 +197,12 @@
     offline_sending: "Sending…",
     offline_chat: "Back to the chat",
     offline_form: "Leave a message instead",
+    status_online: "We are online and usually reply in a few minutes.",
+    status_away: "Our agents are away right now; we will reply as soon as we can.",
+    status_offline: "No agent is online right now.",
+    status_closed: "We are closed right now.",
+    status_served: "An agent is with you.",
+    status_leave: "Leave us a message",
   };
   const S = (name) => (boot && boot.strings && boot.strings[name]) || DEFAULT_STRINGS[name] || name;
   // "%(name)s" placeholders, as in the server's translations.
@@ -257,7 +264,18 @@
       white-space: nowrap; }
     header .x { background: none; border: 0; color: inherit; font-size: 22px; line-height: 1;
       cursor: pointer; padding: 0 4px; }
-    .state { background: #fef3c7; color: #92400e; font-size: 12px; padding: 4px 14px; }
+    /* The one status line (renderStatus): connection, queue, agent, or availability. */
+    .status { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; font-size: 12.5px;
+      padding: 6px 14px; background: #f8fafc; color: #334155; border-bottom: 1px solid #e5e7eb; }
+    .status .dot { width: 8px; height: 8px; border-radius: 50%; background: #94a3b8; flex: none; }
+    .status[data-state=online] .dot, .status[data-state=served] .dot { background: #16a34a; }
+    .status[data-state=away] .dot { background: #d97706; }
+    .status[data-state=queued] { background: #eff6ff; color: #1e40af; }
+    .status[data-state=queued] .dot { background: #2563eb; }
+    .status.conn { background: #fef3c7; color: #92400e; }
+    .status.conn .dot { background: #d97706; }
+    .status .status-text { flex: 1 1 auto; min-width: 0; }
+    .status .link { font-size: 12.5px; color: #1d4ed8; }
     .list { flex: 1; overflow-y: auto; margin: 0; padding: 12px; list-style: none;
       background: #f6f7f9; }
     .msg { display: flex; flex-direction: column; align-items: flex-start; margin: 8px 0; }
@@ -279,8 +297,6 @@
     textarea:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
     form button { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
       padding: 0 16px; cursor: pointer; }
-    .queue { background: #eff6ff; color: #1e40af; font-size: 13px; padding: 6px 14px;
-      border-bottom: 1px solid #bfdbfe; }
     .bot .bubble { background: #f5f3ff; border-color: #ddd6fe; }
     .choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; max-width: 90%; }
     .choice, .team, .handover, .link { border: 1px solid #2563eb; background: #fff; color: #2563eb;
@@ -326,28 +342,23 @@
       "aria-label": S("placeholder"),
     });
     const form = el("form", {}, textarea, el("button", { type: "submit", text: S("send") }));
-    const state = el("div", { class: "state", role: "status" });
-    const queue = el("div", { class: "queue", role: "status", "aria-live": "polite" });
-    queue.hidden = true;
+    const status = el("div", { class: "status", role: "status", "aria-live": "polite" },
+      el("span", { class: "dot", "aria-hidden": "true" }),
+      el("span", { class: "status-text" }),
+      el("button", { class: "link to-offline", type: "button", text: S("status_leave"), onclick: () => showOffline(true) }));
     const typing = el("div", { class: "typing", "aria-live": "polite", text: S("typing") });
     typing.hidden = true;
     const handover = el("div", { class: "bar handover-bar" },
       el("button", { class: "handover", type: "button", text: S("handover"), onclick: askHuman }));
     handover.hidden = true;
     const teams = buildTeamChooser();
-    // Nobody available: the chat still works (the conversation waits for an agent), and a
-    // leave-a-message form is offered.
-    const toOfflineBar = el("div", { class: "bar offer" },
-      el("span", { class: "label", text: S("offline_intro") }),
-      el("button", { class: "link to-offline", type: "button", text: S("offline_form"), onclick: () => showOffline(true) }));
-    toOfflineBar.hidden = !availability().offline_form;
     const panel = el(
       "div", { class: "panel", role: "dialog", "aria-label": S("title") },
       el("header", {},
         el("span", { class: "name", text: boot.merchant.name || S("title") }),
         el("button", { class: "x", type: "button", "aria-label": S("close"), title: S("close"), text: "×", onclick: close }),
       ),
-      state, queue, toOfflineBar, list, typing, teams, handover, form,
+      status, list, typing, teams, handover, form,
     );
     panel.hidden = true;
     const badge = el("span", { class: "badge" });
@@ -373,7 +384,7 @@
       }
     });
     document.body.append(host);
-    ui = { host, root: kf, panel, list, textarea, state, badge, launcher, typing, queue, handover, teams, form, toOfflineBar, offline: null };
+    ui = { host, root: kf, panel, list, textarea, status, badge, launcher, typing, handover, teams, form, offline: null };
     // Outside business hours nobody will answer soon: the form comes first (the chat stays one
     // click away).
     if (availability().offline_form && availability().open === false) showOffline(true);
@@ -424,20 +435,61 @@
   function renderConversationState() {
     if (!ui) return;
     const c = convState;
-    const position = c && c.status === "open" && !c.bot_active ? c.queue_position : null;
-    let text = "";
+    ui.handover.hidden = !(c && c.bot_active) || handoverAsked || offlineShown();
+    renderStatus();
+  }
+
+  // --- The status line ---------------------------------------------------------------------
+  // One line, derived from one state each time anything it depends on changes (the socket,
+  // the conversation's state, the merchant's availability, a reply), so two contradicting
+  // bars ("nobody online" and "you are next") can never show at once.
+
+  function statusState() {
+    if (!socket.ready) {
+      let text = socket.everReady ? S("reconnecting") : S("connecting");
+      if (socket.outbox.size) text += " " + S("offline");
+      return { state: socket.everReady ? "reconnecting" : "connecting", text };
+    }
+    if (offlineShown()) return null; // the form says what happens instead
+    if (handoverAsked) return { state: "handover", text: S("handover_sent") };
+    const a = availability();
+    const c = convState;
+    const active = c && convId !== null && c.id === convId && (c.status === "open" || c.status === "pending");
+    const offer = Boolean(a.offline_form);
+    if (active && (c.assigned || agentReplied === convId)) return { state: "served", text: S("status_served") };
+    const position = active && !c.bot_active ? c.queue_position : null;
     if (position) {
       const ahead = position - 1;
       const seconds = c.estimated_wait_seconds;
+      let text;
       if (ahead < 1) text = S("queue_next");
       else if (seconds === null || seconds === undefined) text = SF("queue_ahead", { ahead });
       else text = SF("queue_ahead_wait", { ahead, minutes: Math.max(1, Math.ceil(seconds / 60)) });
+      return { state: "queued", text, offer: offer && a.agents !== "online" };
     }
-    if (handoverAsked) text = S("handover_sent");
-    if (offlineShown()) text = ""; // the form says what happens instead
-    ui.queue.textContent = text;
-    ui.queue.hidden = !text;
-    ui.handover.hidden = !(c && c.bot_active) || handoverAsked || offlineShown();
+    if (a.open === false) {
+      const when = a.next_opening ? " " + SF("offline_next", { when: openingText(a.next_opening) }) : "";
+      return { state: "closed", text: S("status_closed") + when, offer };
+    }
+    const agents = a.agents || (a.agents_online ? "online" : "offline");
+    if (agents === "online") return { state: "online", text: S("status_online") };
+    if (agents === "away") return { state: "away", text: S("status_away"), offer };
+    return { state: "offline", text: S("status_offline"), offer };
+  }
+
+  function renderStatus() {
+    if (!ui) return;
+    const s = statusState();
+    ui.status.hidden = !s;
+    if (!s) return;
+    ui.status.dataset.state = s.state;
+    ui.status.classList.toggle("conn", s.state === "connecting" || s.state === "reconnecting");
+    ui.status.querySelector(".status-text").textContent = s.text;
+    ui.status.querySelector(".to-offline").hidden = !s.offer;
+  }
+
+  function openingText(iso) {
+    return new Date(iso).toLocaleString([], { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
 
   function askHuman() {
@@ -463,7 +515,7 @@
     };
     const a = availability();
     const next = a.next_opening
-      ? el("p", { class: "next", text: SF("offline_next", { when: new Date(a.next_opening).toLocaleString([], { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }) }) })
+      ? el("p", { class: "next", text: SF("offline_next", { when: openingText(a.next_opening) }) })
       : null;
     const general = el("p", { class: "ferr general", role: "alert" });
     general.hidden = true;
@@ -490,7 +542,6 @@
     }
     for (const part of [ui.list, ui.form]) part.hidden = on;
     if (ui.offline) ui.offline.root.hidden = !on;
-    ui.toOfflineBar.hidden = on || !availability().offline_form;
     if (on) ui.typing.hidden = true;
     renderTeams();
     renderConversationState();
@@ -545,14 +596,7 @@
     }
   }
 
-  function renderState() {
-    if (!ui) return;
-    let text = "";
-    if (!socket.ready) text = socket.everReady ? S("reconnecting") : S("connecting");
-    if (!socket.ready && socket.outbox.size) text += " " + S("offline");
-    ui.state.textContent = text;
-    ui.state.hidden = !text;
-  }
+  const renderState = () => renderStatus();
 
   function renderBadge() {
     ui.badge.textContent = unread > 99 ? "99+" : String(unread);
@@ -630,6 +674,7 @@
       renderTeams(); // a conversation exists: its team is settled
     }
     const mine = m.sender_kind === "visitor";
+    if (m.sender_kind === "agent" && m.conversation_id === convId) agentReplied = convId;
     const out = socket.settle(m);
     if (out) outboxPersist(m.client_msg_id, null);
     const seqs = shownIn(m.conversation_id);
@@ -881,6 +926,7 @@
       case "message.created": receive(frame.message, true); break;
       case "message.ack": receive(frame.message, false); break;
       case "conversation.state": conversationState(frame.conversation); break;
+      case "availability.changed": availabilityChanged(frame.availability); break;
       case "typing":
         if (frame.sender_kind === "agent" && frame.conversation_id === convId) showAgentTyping(frame.active);
         break;
@@ -902,8 +948,16 @@
     }
   }
 
+  // Live presence of the merchant's agents (and business hours), as the status line shows it.
+  function availabilityChanged(fresh) {
+    if (!fresh || !boot) return;
+    boot.availability = Object.assign({}, boot.availability, fresh);
+    renderStatus();
+  }
+
   function onReady(frame) {
     const conversation = frame.conversation;
+    if (frame.availability) boot.availability = Object.assign({}, boot.availability, frame.availability);
     typingSent = ""; // the server forgot the old socket's draft
     pageSent = "";
     if (conversation) {
