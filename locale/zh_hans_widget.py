@@ -9,4 +9,9 @@ ZH = {
     "We are closed right now.": "现在是非工作时间。",
     "An agent is with you.": "客服正在为您服务。",
     "Leave us a message": "给我们留言",
+    # The character counter, the title flash
+    "%(count)s / %(max)s": "%(count)s / %(max)s",
+    "%(count)s / %(max)s: %(over)s characters too many. Shorten the message to send it.":
+        "%(count)s / %(max)s：超出 %(over)s 个字，请删减后再发送。",
+    "New message": "新消息",
 }

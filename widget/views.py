@@ -104,6 +104,12 @@ def widget_strings() -> dict[str, str]:
         "status_closed": _("We are closed right now."),
         "status_served": _("An agent is with you."),
         "status_leave": _("Leave us a message"),
+        # The character counter near the length limit, and the title flash of a hidden tab.
+        "count": _("%(count)s / %(max)s"),
+        "count_over": _(
+            "%(count)s / %(max)s: %(over)s characters too many. Shorten the message to send it."
+        ),
+        "title_new": _("New message"),
     }
 
 

@@ -107,7 +107,8 @@ def test_queue_claim_transfer_resolve_and_notifications(
     expect(workspace.locator("#queue-count")).to_have_text("1")
     expect(workspace.locator("#mine-count")).to_have_text("1")
     expect(widget_b.locator(".status-text")).to_have_text("You are next in line")
-    expect(place_a).to_be_hidden()
+    # The claimed visitor's queue place gives way to the agent (one status line).
+    expect(place_a).to_have_text("An agent is with you.")
     conversation = Conversation.objects.get(merchant=shop, visitor__name=IMG)
     assert conversation.assignee_id == agent.user_id
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from conversations.models import Message
 from merchants.models import Membership
 
-from .conftest import agent_say, login
+from .conftest import agent_say, login, open_row
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -185,4 +185,140 @@ def test_leave_a_message_from_the_status_line(daphne_server, shop, screen_page):
     expect(widget.locator(".status")).to_be_hidden()  # the form says what happens instead
     press(page, widget.locator(".offline .to-chat"), "phone")
     expect(widget.locator(".status")).to_have_attribute("data-state", "offline")
+    assert not widget_errors(console)
+
+
+# --- Polish -------------------------------------------------------------------------------------
+
+COUNTER_OVER = {
+    "zh-CN": "6000 / 5000：超出 1000 个字，请删减后再发送。",
+    "en-US": "6000 / 5000: 1000 characters too many. Shorten the message to send it.",
+}
+
+
+@pytest.mark.parametrize(("screen", "locale"), [("phone", "zh-CN"), ("desktop", "en-US")])
+def test_a_long_paste_is_counted_and_kept_never_cut(
+    daphne_server, shop, screen_page, settings, screen, locale
+):
+    assert settings.MESSAGE_MAX_LENGTH == 5000
+    page, console = screen_page(screen, locale)
+    page.goto(f"{daphne_server.url}/widget/demo/?key={shop.widget_key}")
+    widget = page.locator("#kefu-widget")
+    press(page, widget.locator(".launcher"), screen)
+    box = widget.locator("textarea")
+    counter = widget.locator(".count")
+    send = widget.locator("form button[type=submit]")
+    box.focus()
+    page.keyboard.insert_text("好" * 3000)  # as a paste: inserted text, limits apply
+    expect(counter).to_be_hidden()  # well below the limit: no noise
+    page.keyboard.insert_text("好" * 3000)
+    assert len(box.input_value()) == 6000  # nothing cut
+    expect(counter).to_have_text(COUNTER_OVER[locale])
+    expect(counter).to_have_class(re.compile(r"\bover\b"))
+    expect(send).to_be_disabled()
+    box.press("Enter")  # refused: the text stays, nothing is sent
+    page.wait_for_timeout(300)
+    assert len(box.input_value()) == 6000
+    expect(widget.locator(".msg.mine")).to_have_count(0)
+
+    box.fill("好" * 4500)  # near the limit: counted, allowed
+    expect(counter).to_have_text("4500 / 5000")
+    expect(counter).not_to_have_class(re.compile(r"\bover\b"))
+    expect(send).to_be_enabled()
+    press(page, send, screen)
+    expect(widget.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    expect(counter).to_be_hidden()
+    assert [len(b) for b in Message.objects.values_list("body", flat=True)] == [4500]
+    assert not widget_errors(console)
+
+
+LINKED = (
+    "订单 https://example.com/track?id=7。问题见（https://example.com/faq） "
+    "javascript:alert(1) data:text/html,<b>x</b> mailto:help@example.com "
+    '<img src=x onerror="window.__xss=1">'
+)
+
+
+@pytest.mark.parametrize("screen", ["phone", "desktop"])
+def test_links_are_clickable_only_for_http_and_mailto(daphne_server, shop, screen_page, screen):
+    page, console = screen_page(screen, "en-US")
+    page.goto(f"{daphne_server.url}/widget/demo/?key={shop.widget_key}")
+    widget = page.locator("#kefu-widget")
+    press(page, widget.locator(".launcher"), screen)
+    widget.locator("textarea").fill(LINKED)
+    widget.locator("textarea").press("Enter")
+    expect(widget.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    page.reload()  # from history too
+    bubble = widget.locator(".msg.mine .bubble")
+    expect(bubble).to_have_text(LINKED)  # every character still there, as text
+    links = bubble.locator("a")
+    expect(links).to_have_count(3)
+    assert [links.nth(i).get_attribute("href") for i in range(3)] == [
+        "https://example.com/track?id=7",
+        "https://example.com/faq",
+        "mailto:help@example.com",
+    ]
+    for i in range(3):
+        assert links.nth(i).get_attribute("rel") == "noopener noreferrer nofollow"
+        assert links.nth(i).get_attribute("target") == "_blank"
+    expect(bubble.locator("img")).to_have_count(0)
+    expect(widget.locator(".msg .meta .when").first).not_to_be_empty()  # the message's time
+    assert page.evaluate("window.__xss") is None
+    assert not widget_errors(console)
+
+
+@pytest.mark.parametrize("screen", ["phone", "desktop"])
+def test_escape_closes_and_tab_stays_inside_the_panel(daphne_server, shop, screen_page, screen):
+    page, console = screen_page(screen, "zh-CN")
+    page.goto(f"{daphne_server.url}/widget/demo/?key={shop.widget_key}")
+    widget = page.locator("#kefu-widget")
+    widget.locator(".launcher").focus()
+    page.keyboard.press("Enter")  # the keyboard alone opens it
+    expect(widget.locator(".panel")).to_be_visible()
+    expect(widget.locator("textarea")).to_be_focused()
+    inside = (
+        "() => { const r = document.querySelector('#kefu-widget').shadowRoot; "
+        "return !!r.activeElement && r.querySelector('.panel').contains(r.activeElement); }"
+    )
+    for key in ["Tab"] * 8 + ["Shift+Tab"] * 8:
+        page.keyboard.press(key)
+        assert page.evaluate(inside), f"focus left the panel after {key}"
+    page.keyboard.press("Escape")
+    expect(widget.locator(".panel")).to_be_hidden()
+    expect(widget.locator(".launcher")).to_be_focused()
+    assert not widget_errors(console)
+
+
+HIDDEN = """hidden => {
+    Object.defineProperty(document, "visibilityState", {configurable: true,
+        get: () => hidden ? "hidden" : "visible"});
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+@pytest.mark.parametrize(("screen", "locale"), [("phone", "zh-CN"), ("desktop", "en-US")])
+def test_title_flashes_for_a_reply_while_the_tab_is_hidden(
+    daphne_server, shop, agent, screen_page, new_page, screen, locale
+):
+    base = daphne_server.url
+    page, console = screen_page(screen, locale)
+    page.goto(f"{base}/widget/demo/?key={shop.widget_key}")
+    title = page.title()
+    widget = page.locator("#kefu-widget")
+    press(page, widget.locator(".launcher"), screen)
+    widget.locator("textarea").fill("有人吗")
+    widget.locator("textarea").press("Enter")
+    expect(widget.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    workspace, _ = new_page("en-US")
+    login(workspace, base, "xiaomei")
+    open_row(workspace)
+
+    page.evaluate(HIDDEN, True)
+    agent_say(workspace, "在的")
+    flashed = {"zh-CN": "(1) 新消息", "en-US": "(1) New message"}[locale]
+    expect(page).to_have_title(flashed, timeout=10_000)
+    expect(page).to_have_title(title, timeout=5_000)  # it alternates
+    page.evaluate(HIDDEN, False)
+    page.wait_for_timeout(1500)
+    assert page.title() == title  # back for good once the visitor looks
     assert not widget_errors(console)

@@ -23,6 +23,15 @@
   const AGENT_TYPING_MS = 6000;   // "agent is typing" fades without a refresh
   const TITLE_POLL_MS = 1500;     // single-page sites change document.title without an event
   const CLIENT_MSG_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+  const COUNT_FROM = 0.8;         // the character counter shows from 80% of the length limit
+  const TITLE_FLASH_MS = 1200;    // new reply while the tab is hidden: the title alternates
+  // Link targets made clickable in messages; anything else stays text.
+  // A link ends at a space, a quote or angle bracket, or Chinese text and punctuation (Chinese
+  // writers put no space after a URL: "见https://x.cn/a。谢谢").
+  const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"'`\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+/gi;
+  const LINK_SCHEMES = new Set(["http:", "https:", "mailto:"]);
+  // Punctuation that ends a sentence rather than a URL ("see https://x.cn/a." or "（https://x.cn）").
+  const LINK_TRAILING = /[.,;:!?'")\]}，。；：！？、）】》」』]+$/;
 
   if (window.Kefu && window.Kefu.loaded) return; // pasted twice: keep one widget
 
@@ -95,6 +104,29 @@
     return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
+  function dateTimeText(iso) {
+    return iso ? new Date(iso).toLocaleString() : "";
+  }
+
+  // Message text with http(s) and mailto links made clickable. Built from text nodes and <a>
+  // elements whose href went through URL parsing: no markup from the message ever reaches the
+  // DOM, and javascript:, data: and the like stay text.
+  function linkified(text) {
+    const out = document.createDocumentFragment();
+    let last = 0;
+    for (const match of String(text).matchAll(LINK)) {
+      const raw = match[0].replace(LINK_TRAILING, "");
+      let url = null;
+      try { url = new URL(raw); } catch (e) { /* not a URL after all: text */ }
+      if (!url || !LINK_SCHEMES.has(url.protocol) || (url.protocol !== "mailto:" && !url.hostname)) continue;
+      out.append(text.slice(last, match.index));
+      out.append(el("a", { href: url.href, target: "_blank", rel: "noopener noreferrer nofollow", text: raw }));
+      last = match.index + raw.length;
+    }
+    out.append(text.slice(last));
+    return out;
+  }
+
   // --- Bootstrap: widget key + anonymous id -> signed visitor token -------------------------
 
   class BootError extends Error {
@@ -110,11 +142,25 @@
     return identity;
   }
 
+  let identityRefused = false; // a bad identity hash: go on as an anonymous visitor
+
+  // A fetch that fails with a TypeError is either the network or a CORS refusal, which the
+  // browser hides from scripts. If the server answers a no-cors request for this very script,
+  // it is up: the refusal was this site's origin, and retrying will not change that.
+  async function originRefused() {
+    try {
+      await fetch(script.src, { mode: "no-cors", credentials: "omit", cache: "no-store" });
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
   async function bootstrap() {
-    const payload = { page_url: location.href.slice(0, 2000), page_title: document.title.slice(0, 500) };
+    const payload = { page_url: location.href.slice(0, 2000), page_title: pageTitle().slice(0, 500) };
     const anon = storageGet("localStorage", "anon");
     if (anon) payload.anonymous_id = anon;
-    const identity = identityFromScript();
+    const identity = identityRefused ? null : identityFromScript();
     if (identity) payload.identity = identity;
     let response;
     try {
@@ -128,6 +174,13 @@
       });
     } catch (e) {
       // A refused cross-origin request looks exactly like a network failure from here.
+      if (location.origin !== HOST && await originRefused()) {
+        throw new BootError(
+          `this site's origin (${location.origin}) is not allowed for widget key ${KEY}: ` +
+          `add it to the merchant's allowed origins (the browser's CORS error above is this refusal)`,
+          false,
+        );
+      }
       throw new BootError(
         `cannot reach ${HOST}, or this site's origin (${location.origin}) is not allowed for widget key ${KEY}`,
         true,
@@ -136,6 +189,14 @@
     let data = {};
     try { data = await response.json(); } catch (e) { /* not JSON: described below */ }
     if (response.ok) return data;
+    if (response.status === 400 && identity && data.errors && data.errors.identity) {
+      // The page's signed identity does not check out (a wrong secret, a stale hash): the
+      // visitor can still chat, as an anonymous one; the site owner learns why here.
+      console.warn(`[kefu] data-user-hash does not match data-user-id "${identity.id}" for widget key ${KEY}: ` +
+        "continuing as an anonymous visitor (compute the hash with the merchant's identity secret)");
+      identityRefused = true;
+      return bootstrap();
+    }
     if (response.status === 400 && data.errors && data.errors.anonymous_id && anon) {
       storageSet("localStorage", "anon", null); // a damaged stored id: start as a new visitor
       return bootstrap();
@@ -203,6 +264,9 @@
     status_closed: "We are closed right now.",
     status_served: "An agent is with you.",
     status_leave: "Leave us a message",
+    count: "%(count)s / %(max)s",
+    count_over: "%(count)s / %(max)s: %(over)s characters too many. Shorten the message to send it.",
+    title_new: "New message",
   };
   const S = (name) => (boot && boot.strings && boot.strings[name]) || DEFAULT_STRINGS[name] || name;
   // "%(name)s" placeholders, as in the server's translations.
@@ -291,6 +355,12 @@
     .pending .bubble { opacity: .6; }
     .failed .bubble { background: #fee2e2; border-color: #fca5a5; color: #991b1b; cursor: pointer; }
     .err { font-size: 11px; color: #b91c1c; margin: 2px 4px 0; }
+    .count { font-size: 12px; color: #4b5563; padding: 4px 12px 0; background: #fff;
+      border-top: 1px solid #e5e7eb; text-align: right; }
+    .count:not([hidden]) + form { border-top: 0; }
+    .count.over { color: #b91c1c; font-weight: 600; }
+    form button:disabled { background: #9ca3af; cursor: not-allowed; }
+    .bubble a { color: inherit; text-decoration: underline; }
     form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e5e7eb; background: #fff; }
     textarea { flex: 1; height: 42px; resize: none; box-sizing: border-box; padding: 9px 10px;
       border: 1px solid #d1d5db; border-radius: 8px; font: inherit; color: inherit; }
@@ -337,11 +407,15 @@
     const host = el("div", { id: "kefu-widget", "data-kefu": KEY });
     const root = host.attachShadow({ mode: "open" });
     const list = el("ol", { class: "list", "aria-live": "polite" });
+    // No maxlength: the browser would cut a long paste silently. The counter warns instead, and
+    // a message over the limit is kept in the box, not sent (see draftLength).
     const textarea = el("textarea", {
-      rows: "1", maxlength: String(boot.max_length || 5000), placeholder: S("placeholder"),
-      "aria-label": S("placeholder"),
+      rows: "1", placeholder: S("placeholder"), "aria-label": S("placeholder"),
+      "aria-describedby": "kefu-count",
     });
-    const form = el("form", {}, textarea, el("button", { type: "submit", text: S("send") }));
+    const count = el("div", { class: "count", id: "kefu-count", "aria-live": "polite" });
+    count.hidden = true;
+    const form = el("form", {}, textarea, el("button", { class: "send", type: "submit", text: S("send") }));
     const status = el("div", { class: "status", role: "status", "aria-live": "polite" },
       el("span", { class: "dot", "aria-hidden": "true" }),
       el("span", { class: "status-text" }),
@@ -358,7 +432,7 @@
         el("span", { class: "name", text: boot.merchant.name || S("title") }),
         el("button", { class: "x", type: "button", "aria-label": S("close"), title: S("close"), text: "×", onclick: close }),
       ),
-      status, list, typing, teams, handover, form,
+      status, list, typing, teams, handover, count, form,
     );
     panel.hidden = true;
     const badge = el("span", { class: "badge" });
@@ -374,7 +448,8 @@
       list.append(el("li", { class: "msg welcome" }, el("div", { class: "bubble", text: boot.merchant.welcome_message })));
     }
     form.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
-    textarea.addEventListener("input", draftChanged);
+    panel.addEventListener("keydown", panelKeydown);
+    textarea.addEventListener("input", () => { renderCount(); draftChanged(); });
     textarea.addEventListener("keydown", (e) => {
       // Enter sends, Shift+Enter is a new line; Enter that confirms an IME composition (how
       // Chinese is typed) must not send half a sentence.
@@ -384,7 +459,7 @@
       }
     });
     document.body.append(host);
-    ui = { host, root: kf, panel, list, textarea, status, badge, launcher, typing, handover, teams, form, offline: null };
+    ui = { host, root: kf, shadow: root, panel, list, textarea, count, status, badge, launcher, typing, handover, teams, form, offline: null };
     // Outside business hours nobody will answer soon: the form comes first (the chat stays one
     // click away).
     if (availability().offline_form && availability().open === false) showOffline(true);
@@ -511,7 +586,8 @@
     const fields = {
       name: field("name", el("input", { type: "text", maxlength: "100", autocomplete: "name" })),
       contact: field("contact", el("input", { type: "text", maxlength: "200", autocomplete: "email" })),
-      message: field("message", el("textarea", { maxlength: String(boot.max_length || 5000) })),
+      // No maxlength here either: the server says "too long" next to the field instead.
+      message: field("message", el("textarea", {})),
     };
     const a = availability();
     const next = a.next_opening
@@ -622,9 +698,11 @@
         say(label);
       } }));
     }
+    const when = el("span", { class: "when", text: metaText });
+    if (m.created_at) when.title = dateTimeText(m.created_at);
     const li = el("li", { class: "msg " + (mine ? "mine" : "theirs") + (bot ? " bot" : "") },
-      el("div", { class: "meta" }, el("span", { class: "when", text: metaText })),
-      el("div", { class: "bubble", text: m.body }),
+      el("div", { class: "meta" }, when),
+      el("div", { class: "bubble" }, linkified(m.body || "")),
       choices,
     );
     li.dataset.kind = m.sender_kind;
@@ -687,6 +765,7 @@
       li = out.li;
       li.classList.remove("pending", "failed");
       li.querySelector(".when").textContent = timeText(m.created_at);
+      li.querySelector(".when").title = dateTimeText(m.created_at);
       const err = li.querySelector(".err");
       if (err) err.remove();
     } else {
@@ -698,6 +777,7 @@
     scrollDown();
     if (!mine && live) {
       showAgentTyping(false); // the reply it was typing has arrived
+      flashStart();
       if (isOpen && document.visibilityState === "visible") markRead();
       else { unread += 1; renderBadge(); }
     }
@@ -741,11 +821,86 @@
 
   function toggle() { (isOpen ? close : open)(); }
 
+  // Esc closes the panel (focus goes back to the launcher); Tab and Shift+Tab cycle through
+  // the panel's own controls instead of wandering off into the page behind it.
+  function panelKeydown(e) {
+    if (e.key === "Escape" && !e.isComposing) {
+      e.preventDefault();
+      close();
+      ui.launcher.focus();
+      return;
+    }
+    if (e.key !== "Tab") return;
+    const focusable = [...ui.panel.querySelectorAll("button, textarea, input, a[href], [tabindex]")]
+      .filter((node) => !node.disabled && node.tabIndex >= 0 && node.getClientRects().length);
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    const active = ui.shadow.activeElement;
+    if (e.shiftKey && (active === first || !ui.panel.contains(active))) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && active === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  }
+
+  // --- Title flash: a reply while the tab is hidden -----------------------------------------
+
+  let flashTimer = null;
+  let flashTitle = null;      // the page's own title while flashing
+
+  function flashStart() {
+    if (flashTimer || document.visibilityState !== "hidden") return;
+    flashTitle = document.title;
+    let on = false;
+    const flashed = () => `(${unread || 1}) ${S("title_new")}`;
+    flashTimer = setInterval(() => {
+      // The page changed its own title meanwhile (single-page sites): keep that one.
+      if (document.title !== flashTitle && document.title !== flashed()) flashTitle = document.title;
+      on = !on;
+      document.title = on ? flashed() : flashTitle;
+    }, TITLE_FLASH_MS);
+  }
+
+  function flashStop() {
+    if (!flashTimer) return;
+    clearInterval(flashTimer);
+    flashTimer = null;
+    document.title = flashTitle;
+    flashTitle = null;
+  }
+
+  // The page's title, not the flashing one (what the agent is told the visitor is reading).
+  const pageTitle = () => (flashTimer ? flashTitle : document.title);
+
   // --- Sending ------------------------------------------------------------------------------
+
+  // Characters as the server counts them (code points: an emoji is one, not two).
+  const draftLength = (text) => [...text].length;
+  const maxLength = () => boot.max_length || 5000;
+
+  function renderCount() {
+    const length = draftLength(ui.textarea.value.trim());
+    const max = maxLength();
+    const over = length - max;
+    ui.count.hidden = length < max * COUNT_FROM;
+    ui.count.classList.toggle("over", over > 0);
+    ui.count.textContent = over > 0
+      ? SF("count_over", { count: length, max, over })
+      : SF("count", { count: length, max });
+    ui.form.querySelector(".send").disabled = over > 0;
+  }
 
   function submit() {
     const body = ui.textarea.value.trim();
     if (!body) return;
+    if (draftLength(body) > maxLength()) {
+      renderCount(); // never cut it: the visitor shortens it (or splits it) and sends again
+      ui.textarea.focus();
+      return;
+    }
     if (needTeam() && !team) {
       ui.teams.classList.add("attention");
       ui.teams.querySelector(".label").textContent = S("team_required");
@@ -753,6 +908,7 @@
     }
     if (say(body)) {
       ui.textarea.value = "";
+      renderCount();
       sendTyping(""); // the draft became a message
     }
   }
@@ -844,7 +1000,7 @@
   // The page the visitor is on, for the agent; sent after auth and whenever it changes.
   function pageChanged() {
     const url = location.href.slice(0, 2000);
-    const title = document.title.slice(0, 500);
+    const title = pageTitle().slice(0, 500);
     if (!socket.ready || pageSent === url + "\n" + title) return;
     pageSent = url + "\n" + title;
     socket.send({ type: "page.view", url, title });
@@ -1001,7 +1157,9 @@
     watchPage();
     socket.connect();
     document.addEventListener("visibilitychange", () => {
-      if (isOpen && document.visibilityState === "visible") markRead();
+      if (document.visibilityState !== "visible") return;
+      flashStop();
+      if (isOpen) markRead();
     });
     window.addEventListener("online", socket.online);
   }
