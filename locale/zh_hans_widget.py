@@ -3,7 +3,7 @@ lead merges these."""
 
 ZH = {
     # The status line
-    "We are online and usually reply in a few minutes.": "客服在线，通常几分钟内回复。",
+    "We are online: an agent will answer you here.": "客服在线，会在这里回复您。",
     "Our agents are away right now; we will reply as soon as we can.": "客服暂时离开，我们会尽快回复您。",
     "No agent is online right now.": "当前没有客服在线。",
     "We are closed right now.": "现在是非工作时间。",

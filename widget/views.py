@@ -98,7 +98,7 @@ def widget_strings() -> dict[str, str]:
         "offline_chat": _("Back to the chat"),
         "offline_form": _("Leave a message instead"),
         # The status line (docs/widget.md).
-        "status_online": _("We are online and usually reply in a few minutes."),
+        "status_online": _("We are online: an agent will answer you here."),
         "status_away": _("Our agents are away right now; we will reply as soon as we can."),
         "status_offline": _("No agent is online right now."),
         "status_closed": _("We are closed right now."),

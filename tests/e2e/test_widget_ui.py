@@ -100,7 +100,7 @@ def test_send_button_is_not_covered_by_the_launcher(daphne_server, shop, screen_
 STATUS_TEXT = {
     "zh-CN": {
         "offline": "当前没有客服在线。",
-        "online": "客服在线，通常几分钟内回复。",
+        "online": "客服在线，会在这里回复您。",
         "away": "客服暂时离开，我们会尽快回复您。",
         "queued": "马上就轮到您了",
         "served": "客服正在为您服务。",
@@ -108,7 +108,7 @@ STATUS_TEXT = {
     },
     "en-US": {
         "offline": "No agent is online right now.",
-        "online": "We are online and usually reply in a few minutes.",
+        "online": "We are online: an agent will answer you here.",
         "away": "Our agents are away right now; we will reply as soon as we can.",
         "queued": "You are next in line",
         "served": "An agent is with you.",
@@ -321,4 +321,54 @@ def test_title_flashes_for_a_reply_while_the_tab_is_hidden(
     page.evaluate(HIDDEN, False)
     page.wait_for_timeout(1500)
     assert page.title() == title  # back for good once the visitor looks
+    assert not widget_errors(console)
+
+
+# --- Screenshots for docs/widget.md -------------------------------------------------------------
+
+
+def shoot(page, screen: str, path) -> None:
+    """The phone's whole screen; on a desktop, the corner with the panel and the launcher."""
+    if screen == "phone":
+        page.screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), clip={"x": 840, "y": 150, "width": 440, "height": 650})
+
+
+@pytest.mark.parametrize(
+    ("screen", "locale"),
+    [("phone", "zh-CN"), ("desktop", "zh-CN"), ("phone", "en-US"), ("desktop", "en-US")],
+)
+def test_widget_screenshots(
+    daphne_server, shop, agent, screen_page, new_page, screenshots, screen, locale
+):
+    """The states of docs/widget.md as a visitor sees them (var/screenshots/widget-*.png)."""
+    base = daphne_server.url
+    lang = "zh" if locale == "zh-CN" else "en"
+    page, console = screen_page(screen, locale)
+    page.goto(f"{base}/widget/demo/?key={shop.widget_key}")
+    widget = page.locator("#kefu-widget")
+    press(page, widget.locator(".launcher"), screen)
+    expect(widget.locator(".status")).to_have_attribute("data-state", "offline")
+    shoot(page, screen, screenshots / f"widget-{screen}-{lang}-offline.png")
+
+    workspace, _ = new_page("en-US")
+    login(workspace, base, "xiaomei")
+    expect(widget.locator(".status")).to_have_attribute("data-state", "online")
+    shoot(page, screen, screenshots / f"widget-{screen}-{lang}-online.png")
+    hello = "你好，我的订单什么时候发货？" if lang == "zh" else "Hi, when will my order ship?"
+    widget.locator("textarea").fill(hello)
+    widget.locator("textarea").press("Enter")
+    open_row(workspace)
+    reply = (
+        "您好！已经发货了，物流信息见 https://example.com/track?id=7 。"
+        if lang == "zh"
+        else "Hello! It shipped today, tracking: https://example.com/track?id=7"
+    )
+    agent_say(workspace, reply)
+    expect(widget.locator(".msg.theirs .bubble")).to_have_count(1)
+    expect(widget.locator(".status")).to_have_attribute("data-state", "served")
+    widget.locator("textarea").fill("好" * 4200 if lang == "zh" else "a" * 4200)
+    expect(widget.locator(".count")).to_be_visible()
+    shoot(page, screen, screenshots / f"widget-{screen}-{lang}-chat.png")
     assert not widget_errors(console)

@@ -258,7 +258,7 @@
     offline_sending: "Sending…",
     offline_chat: "Back to the chat",
     offline_form: "Leave a message instead",
-    status_online: "We are online and usually reply in a few minutes.",
+    status_online: "We are online: an agent will answer you here.",
     status_away: "Our agents are away right now; we will reply as soon as we can.",
     status_offline: "No agent is online right now.",
     status_closed: "We are closed right now.",
@@ -401,6 +401,11 @@
       /* The panel fills the screen and has its own close button; a launcher left on top of it
          would sit over the Send button, and a tap on Send would close the chat. */
       .kf.open .launcher { display: none; }
+      /* 16px: phone browsers zoom the page into a smaller text box on focus. */
+      textarea { font-size: 16px; }
+      /* Clear of the home indicator and rounded corners of notched phones. */
+      form { padding-bottom: max(10px, env(safe-area-inset-bottom)); }
+      header { padding-top: max(12px, env(safe-area-inset-top)); }
     }`;
 
   function buildUi() {
@@ -529,9 +534,14 @@
     if (handoverAsked) return { state: "handover", text: S("handover_sent") };
     const a = availability();
     const c = convState;
-    const active = c && convId !== null && c.id === convId && (c.status === "open" || c.status === "pending");
+    const known = c && convId !== null && c.id === convId; // a state frame for this conversation
+    const active = known && (c.status === "open" || c.status === "pending");
+    const ended = known && !active;
     const offer = Boolean(a.offline_form);
-    if (active && (c.assigned || agentReplied === convId)) return { state: "served", text: S("status_served") };
+    // An agent took it, or has written in it (a conversation routed at once gets no state frame).
+    if ((active && c.assigned) || (!ended && agentReplied !== null && agentReplied === convId)) {
+      return { state: "served", text: S("status_served") };
+    }
     const position = active && !c.bot_active ? c.queue_position : null;
     if (position) {
       const ahead = position - 1;
