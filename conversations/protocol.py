@@ -129,6 +129,17 @@ class AgentOut(BaseModel):
     status: Literal["online", "away", "offline"]
 
 
+class AvailabilityOut(BaseModel):
+    """What a visitor is told about the merchant before and while they chat: within business
+    hours, whether agents are online, away (connected, all on "away") or offline (none
+    connected), whether the leave-a-message form is offered, and when the merchant opens next."""
+
+    open: bool
+    agents: Literal["online", "away", "offline"]
+    offline_form: bool
+    next_opening: datetime | None = None
+
+
 class TeamOut(BaseModel):
     """A team (skill group) of the merchant, for transfers and the queue filter."""
 
@@ -179,6 +190,8 @@ class VisitorConversationOut(BaseModel):
     unread_count: int
     agent_last_read_seq: int = 0
     bot_active: bool = False
+    # An agent has taken the conversation (the widget stops showing availability and queue).
+    assigned: bool = False
     # While waiting for an agent: place in the queue (1 = next) and the estimated wait.
     queue_position: int | None = None
     estimated_wait_seconds: int | None = None
@@ -342,6 +355,8 @@ class SessionReadyFrame(Frame):
     agents: list[AgentOut] = Field(default_factory=list)
     # Agents: the merchant's active teams (for transfers and filters).
     teams: list[TeamOut] = Field(default_factory=list)
+    # Visitors: the merchant's availability now (later changes: `availability.changed`).
+    availability: AvailabilityOut | None = None
     heartbeat_seconds: int = 25
 
 
@@ -415,6 +430,14 @@ class PresenceChangedFrame(Frame):
 
     type: Literal["presence.changed"] = "presence.changed"
     agent: AgentOut
+
+
+class AvailabilityChangedFrame(Frame):
+    """Visitors only: an agent of the merchant connected, disconnected or switched "away", so
+    the merchant's availability may have changed (the widget's status line follows it)."""
+
+    type: Literal["availability.changed"] = "availability.changed"
+    availability: AvailabilityOut
 
 
 class VisitorUpdatedFrame(Frame):
@@ -522,6 +545,7 @@ SERVER_FRAMES = (
     TypingOutFrame,
     ConversationReadOutFrame,
     PresenceChangedFrame,
+    AvailabilityChangedFrame,
     VisitorUpdatedFrame,
     ViewersChangedFrame,
     VisitorConversationStateFrame,
@@ -541,6 +565,7 @@ EVENT_FRAMES = (
     TypingOutFrame,
     ConversationReadOutFrame,
     PresenceChangedFrame,
+    AvailabilityChangedFrame,
     VisitorUpdatedFrame,
     ViewersChangedFrame,
     VisitorConversationStateFrame,

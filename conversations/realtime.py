@@ -58,6 +58,11 @@ def agents_group(merchant_id: int) -> str:
     return f"m{merchant_id}.agents"
 
 
+def visitors_group(merchant_id: int) -> str:
+    """Every visitor socket of one merchant (availability changes)."""
+    return f"m{merchant_id}.visitors"
+
+
 def visitor_group(visitor_id: int) -> str:
     return f"v{visitor_id}"
 
@@ -137,6 +142,7 @@ def visitor_conversation_out(conversation: Conversation) -> protocol.VisitorConv
         unread_count=conversation.unread_visitor_count,
         agent_last_read_seq=conversation.agent_last_read_seq,
         bot_active=conversation.bot_active,
+        assigned=conversation.assignee_id is not None,
         # Set by conversations.routing when it knows them (queue_position / estimated_wait).
         queue_position=getattr(conversation, "queue_position", None),
         estimated_wait_seconds=getattr(conversation, "estimated_wait_seconds", None),

@@ -123,34 +123,60 @@ def routing_event_list(*, merchant_id: int, conversation_id: int) -> QuerySet:
 # --- Availability (widget bootstrap, offline form) --------------------------------------------
 
 
-def merchant_agents_online(*, merchant_id: int) -> bool:
-    """Whether any agent of the merchant is online and not away, whatever their load (a full
-    agent still answers from the queue). One query plus one presence round trip."""
-    user_ids = list(
+def merchant_agents_status(*, merchant_id: int) -> str:
+    """The merchant's agents taken together, whatever their load (a full agent still answers
+    from the queue): "online" if one is connected and not away, "away" if some are connected
+    but all of those are away, "offline" if none is connected. One query plus one presence
+    round trip."""
+    members = list(
         Membership.objects.filter(
-            merchant_id=merchant_id, is_active=True, is_away=False, user__is_active=True
-        ).values_list("user_id", flat=True)
+            merchant_id=merchant_id, is_active=True, user__is_active=True
+        ).values_list("user_id", "is_away")
     )
-    if not user_ids:
-        return False
-    return any(presence.agents_connected_sync(merchant_id, user_ids).values())
+    if not members:
+        return "offline"
+    connected = presence.agents_connected_sync(merchant_id, [user_id for user_id, _ in members])
+    statuses = {
+        presence.agent_status(connected=connected[user_id], away=away) for user_id, away in members
+    }
+    return "online" if "online" in statuses else "away" if "away" in statuses else "offline"
 
 
-def merchant_availability(*, merchant) -> dict:
-    """What the widget tells a visitor before they write: within business hours, anybody online,
-    whether to offer the leave-a-message form, when the merchant opens next, and the teams to
-    choose from. Shape of the bootstrap's `availability`."""
+def merchant_agents_online(*, merchant_id: int) -> bool:
+    """Whether any agent of the merchant is online and not away."""
+    return merchant_agents_status(merchant_id=merchant_id) == "online"
+
+
+def visitor_availability(*, merchant) -> protocol.AvailabilityOut:
+    """What the widget's status line shows before an agent takes the chat (docs/widget.md)."""
     from merchants import hours
 
     is_open = hours.is_open(merchant)
-    agents_online = merchant_agents_online(merchant_id=merchant.pk)
-    opening = None if is_open else hours.next_opening(merchant)
+    agents = merchant_agents_status(merchant_id=merchant.pk)
+    return protocol.AvailabilityOut(
+        open=is_open,
+        agents=agents,
+        offline_form=merchant.offline_form_enabled and not (is_open and agents == "online"),
+        next_opening=None if is_open else hours.next_opening(merchant),
+    )
+
+
+def visitor_availability_for(*, merchant_id: int) -> protocol.AvailabilityOut:
+    """visitor_availability for a merchant known by id (the consumers)."""
+    from merchants.models import Merchant
+
+    return visitor_availability(merchant=Merchant.objects.get(pk=merchant_id))
+
+
+def merchant_availability(*, merchant) -> dict:
+    """What the widget tells a visitor before they write: visitor_availability, plus
+    `agents_online` (older widgets read it) and the teams to choose from. Shape of the
+    bootstrap's `availability`."""
+    availability = visitor_availability(merchant=merchant).model_dump(mode="json")
     teams = Team.objects.filter(merchant=merchant, is_active=True).order_by("name", "id")
     return {
-        "open": is_open,
-        "agents_online": agents_online,
-        "offline_form": merchant.offline_form_enabled and not (is_open and agents_online),
-        "next_opening": opening.isoformat() if opening else None,
+        **availability,
+        "agents_online": availability["agents"] == "online",
         "teams": [{"id": t.pk, "name": t.name} for t in teams.only("id", "name")],
     }
 

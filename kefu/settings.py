@@ -122,7 +122,17 @@ if _db["ENGINE"] == "django.db.backends.mysql":
     _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
 else:
-    _db["OPTIONS"] = {"timeout": 20}
+    # SQLite, the embedded default (`make run`, small installs): daphne and the Celery worker
+    # write from two processes. A deferred transaction that read first cannot become a writer
+    # while the other process writes: SQLite answers "database is locked" at once, busy timeout
+    # or not (tests/realtime/test_sqlite.py). So every transaction begins IMMEDIATE (it waits up
+    # to `timeout` seconds for the write lock at BEGIN), and WAL lets reads go on beside a write.
+    # synchronous=NORMAL is WAL's usual setting: durable at checkpoints, not each commit.
+    _db["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
     # A file (not :memory:) so a daphne process started by the tests shares the test database.
     _db["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 

@@ -97,6 +97,19 @@ def widget_strings() -> dict[str, str]:
         "offline_sending": _("Sending…"),
         "offline_chat": _("Back to the chat"),
         "offline_form": _("Leave a message instead"),
+        # The status line (docs/widget.md).
+        "status_online": _("We are online: an agent will answer you here."),
+        "status_away": _("Our agents are away right now; we will reply as soon as we can."),
+        "status_offline": _("No agent is online right now."),
+        "status_closed": _("We are closed right now."),
+        "status_served": _("An agent is with you."),
+        "status_leave": _("Leave us a message"),
+        # The character counter near the length limit, and the title flash of a hidden tab.
+        "count": _("%(count)s / %(max)s"),
+        "count_over": _(
+            "%(count)s / %(max)s: %(over)s characters too many. Shorten the message to send it."
+        ),
+        "title_new": _("New message"),
     }
 
 

@@ -126,6 +126,14 @@ class AgentConsumer(FrameConsumer):
         # Unlike other ephemeral events this one also reaches the agent's own socket, so every
         # tab (this one included) shows the same status.
         await realtime.apublish(realtime.agents_group(self.merchant_id), frame)
+        # The merchant's visitors see "online / away / offline" in their widget's status line.
+        availability = await database_sync_to_async(selectors.visitor_availability_for)(
+            merchant_id=self.merchant_id
+        )
+        await realtime.apublish(
+            realtime.visitors_group(self.merchant_id),
+            protocol.AvailabilityChangedFrame(availability=availability),
+        )
 
     async def refresh_presence(self) -> None:
         if self.registered:

@@ -70,11 +70,12 @@ class VisitorConsumer(FrameConsumer):
         # replayed and delivered, and the client drops the second copy by its seq. The other
         # order could lose it.
         await self.join(realtime.visitor_group(self.visitor_id))
+        await self.join(realtime.visitors_group(self.merchant_id))
         # One trip to the database thread for the visitor, the conversation and the first page
         # to replay: in a reconnect storm every socket queues for that one thread.
-        self.visitor, conversation, first_page = await database_sync_to_async(self._load)(
-            frame.last_seq
-        )
+        self.visitor, conversation, first_page, availability = await database_sync_to_async(
+            self._load
+        )(frame.last_seq)
         if self.visitor is None:
             await self.send_error(ErrorCode.TOKEN_INVALID, "The visitor no longer exists.")
             await self.close(code=4401)
@@ -89,6 +90,7 @@ class VisitorConsumer(FrameConsumer):
                     realtime.visitor_conversation_out(conversation) if conversation else None
                 ),
                 heartbeat_seconds=heartbeat_interval(),
+                availability=availability,
             )
         )
         if conversation is not None:
@@ -111,6 +113,14 @@ class VisitorConsumer(FrameConsumer):
             )
 
     def _load(self, last_seq: int):
+        """(visitor, conversation, first history page, availability): the availability read
+        after joining the merchant's visitors group, so a change in between is not lost."""
+        return (
+            *self._load_conversation(last_seq),
+            selectors.visitor_availability_for(merchant_id=self.merchant_id),
+        )
+
+    def _load_conversation(self, last_seq: int):
         conversation = selectors.conversation_current_for_visitor(
             merchant_id=self.merchant_id, visitor_id=self.visitor_id
         )

@@ -48,9 +48,10 @@ def test_api_send_is_broadcast_in_the_api_shape(acme, bob, channel_layer_kind):
         assert updated["conversation"] == api_row
 
         # The visitor gets the reply and nothing else: not the note. (Routing may tell it its
-        # conversation's state first: bob's socket coming online drained the queue.)
+        # conversation's state first: bob's socket coming online drained the queue; and the
+        # merchant's availability, as bob's presence went out.)
         frame, seen = await receive_until(visitor_socket, "message.created")
-        assert {f["type"] for f in seen[:-1]} <= {"conversation.state"}
+        assert {f["type"] for f in seen[:-1]} <= {"conversation.state", "availability.changed"}
         assert frame["message"] == reply.json()
         assert await visitor_socket.receive_nothing(timeout=0.3)
         await visitor_socket.disconnect()

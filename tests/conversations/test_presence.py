@@ -85,7 +85,10 @@ def test_agent_online_away_offline_across_tabs(acme, alice, bob, charlie, channe
         assert (await watcher.until_match(presence_of(bob_id)))["agent"]["status"] == "offline"
 
         got = await quiet_all(spy, guest)
-        assert got == {"charlie": [], "visitor": []}
+        # The visitor learns the merchant's availability (its status line), never who is there.
+        assert got["charlie"] == [] and {f["type"] for f in got["visitor"]} <= {
+            "availability.changed"
+        }
         assert not [
             f
             for f in spy.log + guest.log
@@ -157,6 +160,55 @@ def test_session_ready_lists_only_this_merchants_agents(
         at_other = {a["user_id"]: a["status"] for a in again.ready["agents"]}
         assert at_other[dave_acme.user_id] == "online"
         for sock in (spy, dave_at_other, tab, dave_at_acme, again):
+            await sock.close()
+
+    run(scenario())
+
+
+def availability_changed(f):
+    return f["type"] == "availability.changed"
+
+
+def test_visitors_follow_the_merchants_availability(acme, other, bob, charlie, channel_layer_kind):
+    """The widget's status line: session.ready says online / away / offline, and every change
+    of an agent's presence reaches the merchant's visitors, never another merchant's."""
+    guest = factories.visitor(acme)
+    outsider = factories.visitor(other)
+    cookies = session_cookie(bob.user), session_cookie(charlie.user)
+
+    async def scenario():
+        visitor = await visitor_sock(acme, guest, "visitor")
+        assert visitor.ready["availability"] == {
+            "open": True,
+            "agents": "offline",
+            "offline_form": True,
+            "next_opening": None,
+        }
+        spy = await visitor_sock(other, outsider, "other's visitor")
+        charlie_tab = await agent_sock(other.pk, cookies[1], "charlie")
+        assert (await spy.until_match(availability_changed))["availability"]["agents"] == "online"
+        await quiet_all(visitor, spy, charlie_tab)
+
+        tab = await agent_sock(acme.pk, cookies[0], "bob")
+        got = (await visitor.until_match(availability_changed))["availability"]
+        assert (got["agents"], got["offline_form"]) == ("online", False)
+        await tab.send({"type": "presence.set", "status": "away"})
+        got = (await visitor.until_match(availability_changed))["availability"]
+        assert (got["agents"], got["offline_form"]) == ("away", True)
+        await tab.send({"type": "presence.set", "status": "online"})
+        assert (await visitor.until_match(availability_changed))["availability"]["agents"] == (
+            "online"
+        )
+        await tab.close()
+        assert (await visitor.until_match(availability_changed))["availability"]["agents"] == (
+            "offline"
+        )
+        # A socket opened now starts from the current state.
+        late = await visitor_sock(acme, guest, "late")
+        assert late.ready["availability"]["agents"] == "offline"
+        # Acme's agent never showed up at Other's visitors.
+        assert [f for f in (await spy.drain()) if availability_changed(f)] == []
+        for sock in (visitor, spy, charlie_tab, late):
             await sock.close()
 
     run(scenario())

@@ -111,6 +111,7 @@ def test_queue_positions_move_live_and_agents_see_the_queue(acme, bob, channel_l
                 "conversation.state",
                 "conversation.read",
                 "typing",
+                "availability.changed",
             }, sock.log
             assert "routing" not in repr(sock.log) and "Bob" not in repr(sock.log)
         for sock in (s1, s2, s2b, s3, agent):

@@ -46,6 +46,7 @@ VISITOR_TYPES = {
     "pong",
     "error",
     "conversation.state",
+    "availability.changed",
 }
 
 
@@ -547,9 +548,11 @@ def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(world, ch
 
     s = run(scenario())
 
-    # Nothing of acme's activity reached the other merchant or the other acme visitor.
-    for name in ("charlie", "vo", "vb"):
+    # Nothing of acme's activity reached the other merchant or the other acme visitor (who,
+    # like every acme visitor, only learns that acme's availability changed).
+    for name in ("charlie", "vo"):
         assert getattr(s, name).log[s.marks[name] :] == [], name
+    assert {f["type"] for f in s.vb.log[s.marks["vb"] :]} <= {"availability.changed"}
 
     # Every server frame type was produced (so the checks below are not hollow) ...
     seen = {f["type"] for sock in (s.bob, s.alice, s.va, s.va2) for f in sock.log}
@@ -588,6 +591,8 @@ def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(world, ch
                 assert f["user_id"] is None and f["conversation_id"] == w.ca
             if f["type"] == "conversation.state":
                 assert f["conversation"]["id"] == w.ca
+            if f["type"] == "availability.changed":  # the merchant's, no agent named
+                assert set(f["availability"]) == {"open", "agents", "offline_form", "next_opening"}
         assert "note" not in repr(sock.log)
     # The first tab was replayed the conversation without the note.
     history = next(f for f in s.va.log if f["type"] == "history")

@@ -112,7 +112,7 @@ def test_bot_choices_handover_sentiment_and_styling(
     # Talk to a human: the bot steps aside; nobody is online, so the visitor is queued.
     handover.click()
     expect(handover).to_be_hidden()
-    expect(widget.locator(".queue")).to_have_text("You are next in line")
+    expect(widget.locator(".status-text")).to_have_text("You are next in line")
     conversation.refresh_from_db()
     assert not conversation.bot_active
     assert RoutingEvent.objects.filter(conversation=conversation, kind="handover").exists()
@@ -170,7 +170,7 @@ def test_no_handover_button_without_the_bot(daphne_server, shop, agent, new_page
     widget = open_widget(visitor, base, shop.widget_key)
     widget_say(widget, "你好")
     expect(widget.locator(".msg.mine:not(.pending)")).to_have_count(1)
-    expect(widget.locator(".queue")).to_be_visible()
+    expect(widget.locator(".status-text")).to_be_visible()
     expect(widget.locator("button.handover")).to_be_hidden()
     assert not Conversation.objects.get(merchant=shop).bot_active
     assert not watch.errors

@@ -99,5 +99,46 @@ def test_cross_origin_embed_refused_for_other_origin(daphne_server, merchant_sit
     with page.expect_console_message(lambda m: "[kefu]" in m.text, timeout=40_000) as message:
         page.goto(f"{merchant_site.url}/")
     assert "widget disabled" in message.value.text and merchant_site.url in message.value.text
+    # Told at once that the origin is the problem, and no retries: one message from the
+    # widget, one CORS error from the browser (the first attempt's), not one per attempt.
+    assert "is not allowed for widget key" in message.value.text
+    assert "allowed origins" in message.value.text
+    page.wait_for_timeout(6000)  # the retries of the old loader came 1, 2, 4 s apart
+    assert len([line for line in watch.console if "[kefu]" in line]) == 1, watch.console
+    cors = [line for line in watch.console if "Access-Control" in line and "[kefu]" not in line]
+    assert len(cors) <= 1, cors
     expect(page.locator("#kefu-widget")).to_have_count(0)
     assert watch.errors == []
+
+
+@pytest.mark.parametrize("screen", [(390, 844), (1280, 800)])
+def test_bad_identity_hash_falls_back_to_an_anonymous_chat(
+    daphne_server, merchant_site, browser, screen
+):
+    shop = factories.merchant("签名错误的店", allowed_origins=merchant_site.url)
+    merchant_site.html = host_page(
+        daphne_server.url,
+        shop.widget_key,
+        'data-user-id="u-7" data-user-hash="0000beef" data-user-name="冒充者"',
+    )
+    width, height = screen
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height})
+    page = context.new_page()
+    console = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
+    page.goto(f"{merchant_site.url}/account")
+    widget = page.locator("#kefu-widget")
+    expect(widget.locator(".launcher")).to_be_visible()  # not hidden: the chat still works
+    warnings = [line for line in console if "[kefu]" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning:"), console
+    assert "data-user-hash" in warnings[0] and "anonymous" in warnings[0]
+    page.evaluate("window.Kefu.open()")
+    widget.locator("textarea").fill("我的订单呢")
+    widget.locator("textarea").press("Enter")
+    expect(widget.locator(".msg.mine")).not_to_have_class(re.compile("pending"))
+    visitor = Visitor.objects.get(merchant=shop)
+    # Anonymous: nothing of the unverified identity was taken.
+    assert (visitor.external_id, visitor.name) == ("", "")
+    assert not [line for line in console if line.startswith(("pageerror", "error: [kefu]"))]
+    context.close()

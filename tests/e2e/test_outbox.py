@@ -38,7 +38,7 @@ def test_outbox_survives_a_reload_while_offline(daphne_server, shop, agent, new_
 
     # Now the line goes down entirely; the next message cannot even be sent.
     gate.cut()
-    expect(widget.locator(".state")).to_be_visible()
+    expect(widget.locator(".status.conn")).to_be_visible()
     widget_say(widget, "离线二")
     expect(widget.locator(".msg.pending .bubble")).to_have_text(["离线一", "离线二"])
     stored = json.loads(visitor.evaluate(f"localStorage.getItem('kefu:{shop.widget_key}:outbox')"))
@@ -48,11 +48,11 @@ def test_outbox_survives_a_reload_while_offline(daphne_server, shop, agent, new_
     visitor.reload()
     expect(widget.locator(".panel")).to_be_visible()
     expect(widget.locator(".msg.pending .bubble")).to_have_text(["离线一", "离线二"])
-    expect(widget.locator(".state")).to_be_visible()
+    expect(widget.locator(".status.conn")).to_be_visible()
     visitor.screenshot(path=str(screenshots / "widget-offline-outbox.png"))
 
     gate.restore()
-    expect(widget.locator(".state")).to_be_hidden(timeout=30_000)
+    expect(widget.locator(".status.conn")).to_be_hidden(timeout=30_000)
     expect(widget.locator(".msg.pending")).to_have_count(0)
     expect(widget.locator(".msg:not(.welcome) .bubble")).to_have_text(
         ["第一条", "离线一", "离线二"]
@@ -75,5 +75,5 @@ def test_outbox_survives_a_reload_while_offline(daphne_server, shop, agent, new_
     expect(widget.locator(".msg:not(.welcome) .bubble")).to_have_text(
         ["第一条", "离线一", "离线二"]
     )
-    expect(widget.locator(".state")).to_be_hidden()
+    expect(widget.locator(".status.conn")).to_be_hidden()
     assert not visitor_watch.errors and not agent_watch.errors

@@ -34,7 +34,7 @@ def test_both_sides_reconnect_and_flush_their_outbox(
     expect(workspace.locator("#messages .msg")).to_have_count(1)
 
     daphne_server.stop()
-    expect(widget.locator(".state")).to_be_visible()
+    expect(widget.locator(".status.conn")).to_be_visible()
     expect(workspace.locator("#conn")).to_have_class(re.compile("conn-reconnecting"))
 
     # Written while the server is down: shown as pending, kept in the outbox.
@@ -50,7 +50,7 @@ def test_both_sides_reconnect_and_flush_their_outbox(
         daphne_server.port, tmp_path / "daphne-again.log", child_env(WS_HEARTBEAT_TIMEOUT="3")
     )
     try:
-        expect(widget.locator(".state")).to_be_hidden(timeout=30_000)
+        expect(widget.locator(".status.conn")).to_be_hidden(timeout=30_000)
         expect(workspace.locator("#conn")).to_have_class(re.compile("conn-online"), timeout=30_000)
         expect(widget.locator(".msg.pending")).to_have_count(0)
         expect(workspace.locator("#messages .msg.pending")).to_have_count(0)
@@ -94,7 +94,7 @@ def test_a_frozen_server_is_noticed_by_missing_pongs(daphne_server, new_page, tm
         visitor.goto(f"{server.url}/widget/demo/?key={shop.widget_key}")
         widget = visitor.locator("#kefu-widget")
         widget.locator(".launcher").click()
-        expect(widget.locator(".state")).to_be_hidden()
+        expect(widget.locator(".status.conn")).to_be_hidden()
         workspace, _ = new_page()
         login(workspace, server.url, "frozen", "pw-frozen-agent-1")
         expect(workspace.locator("#conn")).to_have_class(re.compile("conn-online"))
@@ -102,13 +102,13 @@ def test_a_frozen_server_is_noticed_by_missing_pongs(daphne_server, new_page, tm
         server.proc.send_signal(signal.SIGSTOP)
         try:
             # Pings every second (heartbeat 3 s), 10 s without an answer: reconnecting.
-            expect(widget.locator(".state")).to_be_visible(timeout=25_000)
+            expect(widget.locator(".status.conn")).to_be_visible(timeout=25_000)
             expect(workspace.locator("#conn")).to_have_class(
                 re.compile("conn-reconnecting|conn-connecting"), timeout=25_000
             )
         finally:
             server.proc.send_signal(signal.SIGCONT)
-        expect(widget.locator(".state")).to_be_hidden(timeout=40_000)
+        expect(widget.locator(".status.conn")).to_be_hidden(timeout=40_000)
         expect(workspace.locator("#conn")).to_have_class(re.compile("conn-online"), timeout=40_000)
     finally:
         server.stop()

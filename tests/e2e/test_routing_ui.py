@@ -63,14 +63,14 @@ def test_queue_claim_transfer_resolve_and_notifications(
     widget_a = open_widget(first, base, shop.widget_key)
     name_visitor(first, shop, IMG)
     widget_say(widget_a, "你好，在吗")
-    place_a = widget_a.locator(".queue")
+    place_a = widget_a.locator(".status-text")
     expect(place_a).to_have_text("You are next in line")
 
     second, second_watch = new_page("en-US")
     widget_b = open_widget(second, base, shop.widget_key)
     name_visitor(second, shop, "王先生")
     widget_say(widget_b, "我也要咨询")
-    expect(widget_b.locator(".queue")).to_have_text(
+    expect(widget_b.locator(".status-text")).to_have_text(
         re.compile(r"^Visitors ahead of you: 1, estimated wait \d+ min$")
     )
     expect(place_a).to_have_text("You are next in line")
@@ -109,8 +109,9 @@ def test_queue_claim_transfer_resolve_and_notifications(
     expect(entries.locator(".queue-name")).to_have_text(["王先生"])
     expect(workspace.locator("#queue-count")).to_have_text("1")
     expect(workspace.locator("#mine-count")).to_have_text("1")
-    expect(widget_b.locator(".queue")).to_have_text("You are next in line")
-    expect(place_a).to_be_hidden()
+    expect(widget_b.locator(".status-text")).to_have_text("You are next in line")
+    # The claimed visitor's queue place gives way to the agent (one status line).
+    expect(place_a).to_have_text("An agent is with you.")
     conversation = Conversation.objects.get(merchant=shop, visitor__name=IMG)
     assert conversation.assignee_id == agent.user_id
 
@@ -197,7 +198,7 @@ def test_an_angry_visitor_is_served_first_and_marked(daphne_server, shop, agent,
     calm_widget = open_widget(calm, base, shop.widget_key)
     name_visitor(calm, shop, "李女士")
     widget_say(calm_widget, "你好，在吗")
-    expect(calm_widget.locator(".queue")).to_have_text("You are next in line")
+    expect(calm_widget.locator(".status-text")).to_have_text("You are next in line")
 
     workspace, agent_watch = new_page("en-US")
     login(workspace, base, "xiaomei")
@@ -213,8 +214,8 @@ def test_an_angry_visitor_is_served_first_and_marked(daphne_server, shop, agent,
     expect(entries.first).to_have_class(re.compile(r"\bpriority\b"))
     expect(entries.first.locator(".priority-mark")).to_have_count(1)
     expect(entries.last.locator(".priority-mark")).to_have_count(0)
-    expect(angry_widget.locator(".queue")).to_have_text("You are next in line")
-    expect(calm_widget.locator(".queue")).to_have_text(
+    expect(angry_widget.locator(".status-text")).to_have_text("You are next in line")
+    expect(calm_widget.locator(".status-text")).to_have_text(
         re.compile(r"^Visitors ahead of you: 1, estimated wait \d+ min$")
     )
     assert not calm_watch.errors and not agent_watch.errors and not angry_watch.errors
@@ -258,7 +259,7 @@ def test_leave_a_message_outside_hours(daphne_server, shop, agent, new_page, scr
     done = form.locator(".done")
     expect(done).to_contain_text("wang@example.com")
     expect(form.locator(".offline-fields")).to_be_hidden()
-    expect(widget.locator(".queue")).to_be_hidden()  # the form's answer says what happens
+    expect(widget.locator(".status-text")).to_be_hidden()  # the form's answer says what happens
     conversation = Conversation.objects.get(merchant=shop)
     assert conversation.source == "offline_form"
     assert Message.objects.get(conversation=conversation).body == SCRIPT

@@ -62,6 +62,7 @@ def test_open_with_an_agent_online(client, acme, other, bob, online):
     data = availability(client, acme)
     assert data == {
         "open": True,
+        "agents": "online",
         "agents_online": True,
         "offline_form": False,
         "next_opening": None,
@@ -72,13 +73,17 @@ def test_open_with_an_agent_online(client, acme, other, bob, online):
 def test_nobody_online_offers_the_form(client, acme, bob):
     data = availability(client, acme)
     assert (data["open"], data["agents_online"], data["offline_form"]) == (True, False, True)
+    assert data["agents"] == "offline"
 
 
 def test_away_or_other_merchant_agents_do_not_count(client, acme, bob, charlie, online):
     online(charlie)
+    assert availability(client, acme)["agents"] == "offline"  # charlie is Other's
     Membership.objects.filter(pk=bob.pk).update(is_away=True)
     online(bob)
-    assert availability(client, acme)["agents_online"] is False
+    data = availability(client, acme)
+    # Connected but away: the widget says so instead of "nobody is here".
+    assert (data["agents"], data["agents_online"], data["offline_form"]) == ("away", False, True)
 
 
 def test_outside_hours_offers_the_form_and_the_next_opening(client, acme, bob, online):

@@ -23,6 +23,15 @@
   const AGENT_TYPING_MS = 6000;   // "agent is typing" fades without a refresh
   const TITLE_POLL_MS = 1500;     // single-page sites change document.title without an event
   const CLIENT_MSG_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+  const COUNT_FROM = 0.8;         // the character counter shows from 80% of the length limit
+  const TITLE_FLASH_MS = 1200;    // new reply while the tab is hidden: the title alternates
+  // Link targets made clickable in messages; anything else stays text.
+  // A link ends at a space, a quote or angle bracket, or Chinese text and punctuation (Chinese
+  // writers put no space after a URL: "见https://x.cn/a。谢谢").
+  const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"'`\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+/gi;
+  const LINK_SCHEMES = new Set(["http:", "https:", "mailto:"]);
+  // Punctuation that ends a sentence rather than a URL ("see https://x.cn/a." or "（https://x.cn）").
+  const LINK_TRAILING = /[.,;:!?'")\]}，。；：！？、）】》」』]+$/;
 
   if (window.Kefu && window.Kefu.loaded) return; // pasted twice: keep one widget
 
@@ -95,6 +104,29 @@
     return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
+  function dateTimeText(iso) {
+    return iso ? new Date(iso).toLocaleString() : "";
+  }
+
+  // Message text with http(s) and mailto links made clickable. Built from text nodes and <a>
+  // elements whose href went through URL parsing: no markup from the message ever reaches the
+  // DOM, and javascript:, data: and the like stay text.
+  function linkified(text) {
+    const out = document.createDocumentFragment();
+    let last = 0;
+    for (const match of String(text).matchAll(LINK)) {
+      const raw = match[0].replace(LINK_TRAILING, "");
+      let url = null;
+      try { url = new URL(raw); } catch (e) { /* not a URL after all: text */ }
+      if (!url || !LINK_SCHEMES.has(url.protocol) || (url.protocol !== "mailto:" && !url.hostname)) continue;
+      out.append(text.slice(last, match.index));
+      out.append(el("a", { href: url.href, target: "_blank", rel: "noopener noreferrer nofollow", text: raw }));
+      last = match.index + raw.length;
+    }
+    out.append(text.slice(last));
+    return out;
+  }
+
   // --- Bootstrap: widget key + anonymous id -> signed visitor token -------------------------
 
   class BootError extends Error {
@@ -110,11 +142,25 @@
     return identity;
   }
 
+  let identityRefused = false; // a bad identity hash: go on as an anonymous visitor
+
+  // A fetch that fails with a TypeError is either the network or a CORS refusal, which the
+  // browser hides from scripts. If the server answers a no-cors request for this very script,
+  // it is up: the refusal was this site's origin, and retrying will not change that.
+  async function originRefused() {
+    try {
+      await fetch(script.src, { mode: "no-cors", credentials: "omit", cache: "no-store" });
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
   async function bootstrap() {
-    const payload = { page_url: location.href.slice(0, 2000), page_title: document.title.slice(0, 500) };
+    const payload = { page_url: location.href.slice(0, 2000), page_title: pageTitle().slice(0, 500) };
     const anon = storageGet("localStorage", "anon");
     if (anon) payload.anonymous_id = anon;
-    const identity = identityFromScript();
+    const identity = identityRefused ? null : identityFromScript();
     if (identity) payload.identity = identity;
     let response;
     try {
@@ -128,6 +174,13 @@
       });
     } catch (e) {
       // A refused cross-origin request looks exactly like a network failure from here.
+      if (location.origin !== HOST && await originRefused()) {
+        throw new BootError(
+          `this site's origin (${location.origin}) is not allowed for widget key ${KEY}: ` +
+          `add it to the merchant's allowed origins (the browser's CORS error above is this refusal)`,
+          false,
+        );
+      }
       throw new BootError(
         `cannot reach ${HOST}, or this site's origin (${location.origin}) is not allowed for widget key ${KEY}`,
         true,
@@ -136,6 +189,14 @@
     let data = {};
     try { data = await response.json(); } catch (e) { /* not JSON: described below */ }
     if (response.ok) return data;
+    if (response.status === 400 && identity && data.errors && data.errors.identity) {
+      // The page's signed identity does not check out (a wrong secret, a stale hash): the
+      // visitor can still chat, as an anonymous one; the site owner learns why here.
+      console.warn(`[kefu] data-user-hash does not match data-user-id "${identity.id}" for widget key ${KEY}: ` +
+        "continuing as an anonymous visitor (compute the hash with the merchant's identity secret)");
+      identityRefused = true;
+      return bootstrap();
+    }
     if (response.status === 400 && data.errors && data.errors.anonymous_id && anon) {
       storageSet("localStorage", "anon", null); // a damaged stored id: start as a new visitor
       return bootstrap();
@@ -164,6 +225,7 @@
   let pageSent = "";          // "url\ntitle" last reported on this socket
   let convState = null;       // VisitorConversationOut: queue place, wait, bot_active
   let handoverAsked = false;  // "talk to a human" pressed; cleared by the next state
+  let agentReplied = null;    // the conversation in which an agent has written
   // The team for a new conversation: the embed's data-team, or the visitor's pre-chat choice.
   let team = /^[1-9][0-9]*$/.test(script.dataset.team || "") ? Number(script.dataset.team)
     : Number(storageGet("sessionStorage", "team")) || null;
@@ -196,6 +258,15 @@
     offline_sending: "Sending…",
     offline_chat: "Back to the chat",
     offline_form: "Leave a message instead",
+    status_online: "We are online: an agent will answer you here.",
+    status_away: "Our agents are away right now; we will reply as soon as we can.",
+    status_offline: "No agent is online right now.",
+    status_closed: "We are closed right now.",
+    status_served: "An agent is with you.",
+    status_leave: "Leave us a message",
+    count: "%(count)s / %(max)s",
+    count_over: "%(count)s / %(max)s: %(over)s characters too many. Shorten the message to send it.",
+    title_new: "New message",
   };
   const S = (name) => (boot && boot.strings && boot.strings[name]) || DEFAULT_STRINGS[name] || name;
   // "%(name)s" placeholders, as in the server's translations.
@@ -257,7 +328,18 @@
       white-space: nowrap; }
     header .x { background: none; border: 0; color: inherit; font-size: 22px; line-height: 1;
       cursor: pointer; padding: 0 4px; }
-    .state { background: #fef3c7; color: #92400e; font-size: 12px; padding: 4px 14px; }
+    /* The one status line (renderStatus): connection, queue, agent, or availability. */
+    .status { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; font-size: 12.5px;
+      padding: 6px 14px; background: #f8fafc; color: #334155; border-bottom: 1px solid #e5e7eb; }
+    .status .dot { width: 8px; height: 8px; border-radius: 50%; background: #94a3b8; flex: none; }
+    .status[data-state=online] .dot, .status[data-state=served] .dot { background: #16a34a; }
+    .status[data-state=away] .dot { background: #d97706; }
+    .status[data-state=queued] { background: #eff6ff; color: #1e40af; }
+    .status[data-state=queued] .dot { background: #2563eb; }
+    .status.conn { background: #fef3c7; color: #92400e; }
+    .status.conn .dot { background: #d97706; }
+    .status .status-text { flex: 1 1 auto; min-width: 0; }
+    .status .link { font-size: 12.5px; color: #1d4ed8; }
     .list { flex: 1; overflow-y: auto; margin: 0; padding: 12px; list-style: none;
       background: #f6f7f9; }
     .msg { display: flex; flex-direction: column; align-items: flex-start; margin: 8px 0; }
@@ -273,14 +355,18 @@
     .pending .bubble { opacity: .6; }
     .failed .bubble { background: #fee2e2; border-color: #fca5a5; color: #991b1b; cursor: pointer; }
     .err { font-size: 11px; color: #b91c1c; margin: 2px 4px 0; }
+    .count { font-size: 12px; color: #4b5563; padding: 4px 12px 0; background: #fff;
+      border-top: 1px solid #e5e7eb; text-align: right; }
+    .count:not([hidden]) + form { border-top: 0; }
+    .count.over { color: #b91c1c; font-weight: 600; }
+    form button:disabled { background: #9ca3af; cursor: not-allowed; }
+    .bubble a { color: inherit; text-decoration: underline; }
     form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e5e7eb; background: #fff; }
     textarea { flex: 1; height: 42px; resize: none; box-sizing: border-box; padding: 9px 10px;
       border: 1px solid #d1d5db; border-radius: 8px; font: inherit; color: inherit; }
     textarea:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
     form button { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
       padding: 0 16px; cursor: pointer; }
-    .queue { background: #eff6ff; color: #1e40af; font-size: 13px; padding: 6px 14px;
-      border-bottom: 1px solid #bfdbfe; }
     .bot .bubble { background: #f5f3ff; border-color: #ddd6fe; }
     .choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; max-width: 90%; }
     .choice, .team, .handover, .link { border: 1px solid #2563eb; background: #fff; color: #2563eb;
@@ -312,39 +398,46 @@
     @media (max-width: 480px) {
       .panel { position: fixed; inset: 0; width: auto; height: auto; max-width: none;
         max-height: none; border-radius: 0; }
+      /* The panel fills the screen and has its own close button; a launcher left on top of it
+         would sit over the Send button, and a tap on Send would close the chat. */
+      .kf.open .launcher { display: none; }
+      /* 16px: phone browsers zoom the page into a smaller text box on focus. */
+      textarea { font-size: 16px; }
+      /* Clear of the home indicator and rounded corners of notched phones. */
+      form { padding-bottom: max(10px, env(safe-area-inset-bottom)); }
+      header { padding-top: max(12px, env(safe-area-inset-top)); }
     }`;
 
   function buildUi() {
     const host = el("div", { id: "kefu-widget", "data-kefu": KEY });
     const root = host.attachShadow({ mode: "open" });
     const list = el("ol", { class: "list", "aria-live": "polite" });
+    // No maxlength: the browser would cut a long paste silently. The counter warns instead, and
+    // a message over the limit is kept in the box, not sent (see draftLength).
     const textarea = el("textarea", {
-      rows: "1", maxlength: String(boot.max_length || 5000), placeholder: S("placeholder"),
-      "aria-label": S("placeholder"),
+      rows: "1", placeholder: S("placeholder"), "aria-label": S("placeholder"),
+      "aria-describedby": "kefu-count",
     });
-    const form = el("form", {}, textarea, el("button", { type: "submit", text: S("send") }));
-    const state = el("div", { class: "state", role: "status" });
-    const queue = el("div", { class: "queue", role: "status", "aria-live": "polite" });
-    queue.hidden = true;
+    const count = el("div", { class: "count", id: "kefu-count", "aria-live": "polite" });
+    count.hidden = true;
+    const form = el("form", {}, textarea, el("button", { class: "send", type: "submit", text: S("send") }));
+    const status = el("div", { class: "status", role: "status", "aria-live": "polite" },
+      el("span", { class: "dot", "aria-hidden": "true" }),
+      el("span", { class: "status-text" }),
+      el("button", { class: "link to-offline", type: "button", text: S("status_leave"), onclick: () => showOffline(true) }));
     const typing = el("div", { class: "typing", "aria-live": "polite", text: S("typing") });
     typing.hidden = true;
     const handover = el("div", { class: "bar handover-bar" },
       el("button", { class: "handover", type: "button", text: S("handover"), onclick: askHuman }));
     handover.hidden = true;
     const teams = buildTeamChooser();
-    // Nobody available: the chat still works (the conversation waits for an agent), and a
-    // leave-a-message form is offered.
-    const toOfflineBar = el("div", { class: "bar offer" },
-      el("span", { class: "label", text: S("offline_intro") }),
-      el("button", { class: "link to-offline", type: "button", text: S("offline_form"), onclick: () => showOffline(true) }));
-    toOfflineBar.hidden = !availability().offline_form;
     const panel = el(
       "div", { class: "panel", role: "dialog", "aria-label": S("title") },
       el("header", {},
         el("span", { class: "name", text: boot.merchant.name || S("title") }),
         el("button", { class: "x", type: "button", "aria-label": S("close"), title: S("close"), text: "×", onclick: close }),
       ),
-      state, queue, toOfflineBar, list, typing, teams, handover, form,
+      status, list, typing, teams, handover, count, form,
     );
     panel.hidden = true;
     const badge = el("span", { class: "badge" });
@@ -353,13 +446,15 @@
       "button", { class: "launcher", type: "button", "aria-label": S("open"), title: S("open"), onclick: toggle },
       chatIcon(), badge,
     );
-    root.append(el("style", { text: CSS }), el("div", { class: "kf" }, panel, launcher));
+    const kf = el("div", { class: "kf" }, panel, launcher);
+    root.append(el("style", { text: CSS }), kf);
 
     if (boot.merchant.welcome_message) {
       list.append(el("li", { class: "msg welcome" }, el("div", { class: "bubble", text: boot.merchant.welcome_message })));
     }
     form.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
-    textarea.addEventListener("input", draftChanged);
+    panel.addEventListener("keydown", panelKeydown);
+    textarea.addEventListener("input", () => { renderCount(); draftChanged(); });
     textarea.addEventListener("keydown", (e) => {
       // Enter sends, Shift+Enter is a new line; Enter that confirms an IME composition (how
       // Chinese is typed) must not send half a sentence.
@@ -369,7 +464,7 @@
       }
     });
     document.body.append(host);
-    ui = { host, panel, list, textarea, state, badge, launcher, typing, queue, handover, teams, form, toOfflineBar, offline: null };
+    ui = { host, root: kf, shadow: root, panel, list, textarea, count, status, badge, launcher, typing, handover, teams, form, offline: null };
     // Outside business hours nobody will answer soon: the form comes first (the chat stays one
     // click away).
     if (availability().offline_form && availability().open === false) showOffline(true);
@@ -420,20 +515,66 @@
   function renderConversationState() {
     if (!ui) return;
     const c = convState;
-    const position = c && c.status === "open" && !c.bot_active ? c.queue_position : null;
-    let text = "";
+    ui.handover.hidden = !(c && c.bot_active) || handoverAsked || offlineShown();
+    renderStatus();
+  }
+
+  // --- The status line ---------------------------------------------------------------------
+  // One line, derived from one state each time anything it depends on changes (the socket,
+  // the conversation's state, the merchant's availability, a reply), so two contradicting
+  // bars ("nobody online" and "you are next") can never show at once.
+
+  function statusState() {
+    if (!socket.ready) {
+      let text = socket.everReady ? S("reconnecting") : S("connecting");
+      if (socket.outbox.size) text += " " + S("offline");
+      return { state: socket.everReady ? "reconnecting" : "connecting", text };
+    }
+    if (offlineShown()) return null; // the form says what happens instead
+    if (handoverAsked) return { state: "handover", text: S("handover_sent") };
+    const a = availability();
+    const c = convState;
+    const known = c && convId !== null && c.id === convId; // a state frame for this conversation
+    const active = known && (c.status === "open" || c.status === "pending");
+    const ended = known && !active;
+    const offer = Boolean(a.offline_form);
+    // An agent took it, or has written in it (a conversation routed at once gets no state frame).
+    if ((active && c.assigned) || (!ended && agentReplied !== null && agentReplied === convId)) {
+      return { state: "served", text: S("status_served") };
+    }
+    const position = active && !c.bot_active ? c.queue_position : null;
     if (position) {
       const ahead = position - 1;
       const seconds = c.estimated_wait_seconds;
+      let text;
       if (ahead < 1) text = S("queue_next");
       else if (seconds === null || seconds === undefined) text = SF("queue_ahead", { ahead });
       else text = SF("queue_ahead_wait", { ahead, minutes: Math.max(1, Math.ceil(seconds / 60)) });
+      return { state: "queued", text, offer: offer && a.agents !== "online" };
     }
-    if (handoverAsked) text = S("handover_sent");
-    if (offlineShown()) text = ""; // the form says what happens instead
-    ui.queue.textContent = text;
-    ui.queue.hidden = !text;
-    ui.handover.hidden = !(c && c.bot_active) || handoverAsked || offlineShown();
+    if (a.open === false) {
+      const when = a.next_opening ? " " + SF("offline_next", { when: openingText(a.next_opening) }) : "";
+      return { state: "closed", text: S("status_closed") + when, offer };
+    }
+    const agents = a.agents || (a.agents_online ? "online" : "offline");
+    if (agents === "online") return { state: "online", text: S("status_online") };
+    if (agents === "away") return { state: "away", text: S("status_away"), offer };
+    return { state: "offline", text: S("status_offline"), offer };
+  }
+
+  function renderStatus() {
+    if (!ui) return;
+    const s = statusState();
+    ui.status.hidden = !s;
+    if (!s) return;
+    ui.status.dataset.state = s.state;
+    ui.status.classList.toggle("conn", s.state === "connecting" || s.state === "reconnecting");
+    ui.status.querySelector(".status-text").textContent = s.text;
+    ui.status.querySelector(".to-offline").hidden = !s.offer;
+  }
+
+  function openingText(iso) {
+    return new Date(iso).toLocaleString([], { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
 
   function askHuman() {
@@ -455,11 +596,12 @@
     const fields = {
       name: field("name", el("input", { type: "text", maxlength: "100", autocomplete: "name" })),
       contact: field("contact", el("input", { type: "text", maxlength: "200", autocomplete: "email" })),
-      message: field("message", el("textarea", { maxlength: String(boot.max_length || 5000) })),
+      // No maxlength here either: the server says "too long" next to the field instead.
+      message: field("message", el("textarea", {})),
     };
     const a = availability();
     const next = a.next_opening
-      ? el("p", { class: "next", text: SF("offline_next", { when: new Date(a.next_opening).toLocaleString([], { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }) }) })
+      ? el("p", { class: "next", text: SF("offline_next", { when: openingText(a.next_opening) }) })
       : null;
     const general = el("p", { class: "ferr general", role: "alert" });
     general.hidden = true;
@@ -486,7 +628,6 @@
     }
     for (const part of [ui.list, ui.form]) part.hidden = on;
     if (ui.offline) ui.offline.root.hidden = !on;
-    ui.toOfflineBar.hidden = on || !availability().offline_form;
     if (on) ui.typing.hidden = true;
     renderTeams();
     renderConversationState();
@@ -541,14 +682,7 @@
     }
   }
 
-  function renderState() {
-    if (!ui) return;
-    let text = "";
-    if (!socket.ready) text = socket.everReady ? S("reconnecting") : S("connecting");
-    if (!socket.ready && socket.outbox.size) text += " " + S("offline");
-    ui.state.textContent = text;
-    ui.state.hidden = !text;
-  }
+  const renderState = () => renderStatus();
 
   function renderBadge() {
     ui.badge.textContent = unread > 99 ? "99+" : String(unread);
@@ -574,9 +708,11 @@
         say(label);
       } }));
     }
+    const when = el("span", { class: "when", text: metaText });
+    if (m.created_at) when.title = dateTimeText(m.created_at);
     const li = el("li", { class: "msg " + (mine ? "mine" : "theirs") + (bot ? " bot" : "") },
-      el("div", { class: "meta" }, el("span", { class: "when", text: metaText })),
-      el("div", { class: "bubble", text: m.body }),
+      el("div", { class: "meta" }, when),
+      el("div", { class: "bubble" }, linkified(m.body || "")),
       choices,
     );
     li.dataset.kind = m.sender_kind;
@@ -626,6 +762,7 @@
       renderTeams(); // a conversation exists: its team is settled
     }
     const mine = m.sender_kind === "visitor";
+    if (m.sender_kind === "agent" && m.conversation_id === convId) agentReplied = convId;
     const out = socket.settle(m);
     if (out) outboxPersist(m.client_msg_id, null);
     const seqs = shownIn(m.conversation_id);
@@ -638,6 +775,7 @@
       li = out.li;
       li.classList.remove("pending", "failed");
       li.querySelector(".when").textContent = timeText(m.created_at);
+      li.querySelector(".when").title = dateTimeText(m.created_at);
       const err = li.querySelector(".err");
       if (err) err.remove();
     } else {
@@ -649,6 +787,7 @@
     scrollDown();
     if (!mine && live) {
       showAgentTyping(false); // the reply it was typing has arrived
+      flashStart();
       if (isOpen && document.visibilityState === "visible") markRead();
       else { unread += 1; renderBadge(); }
     }
@@ -672,6 +811,7 @@
     if (!ui) return; // before bootstrap finished: opens when the UI is built
     isOpen = true;
     ui.panel.hidden = false;
+    ui.root.classList.add("open");
     storageSet("sessionStorage", "open", "1");
     renderBadge();
     scrollDown();
@@ -684,17 +824,93 @@
     if (!ui) return;
     isOpen = false;
     ui.panel.hidden = true;
+    ui.root.classList.remove("open");
     storageSet("sessionStorage", "open", null);
     renderBadge();
   }
 
   function toggle() { (isOpen ? close : open)(); }
 
+  // Esc closes the panel (focus goes back to the launcher); Tab and Shift+Tab cycle through
+  // the panel's own controls instead of wandering off into the page behind it.
+  function panelKeydown(e) {
+    if (e.key === "Escape" && !e.isComposing) {
+      e.preventDefault();
+      close();
+      ui.launcher.focus();
+      return;
+    }
+    if (e.key !== "Tab") return;
+    const focusable = [...ui.panel.querySelectorAll("button, textarea, input, a[href], [tabindex]")]
+      .filter((node) => !node.disabled && node.tabIndex >= 0 && node.getClientRects().length);
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    const active = ui.shadow.activeElement;
+    if (e.shiftKey && (active === first || !ui.panel.contains(active))) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && active === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  }
+
+  // --- Title flash: a reply while the tab is hidden -----------------------------------------
+
+  let flashTimer = null;
+  let flashTitle = null;      // the page's own title while flashing
+
+  function flashStart() {
+    if (flashTimer || document.visibilityState !== "hidden") return;
+    flashTitle = document.title;
+    let on = false;
+    const flashed = () => `(${unread || 1}) ${S("title_new")}`;
+    flashTimer = setInterval(() => {
+      // The page changed its own title meanwhile (single-page sites): keep that one.
+      if (document.title !== flashTitle && document.title !== flashed()) flashTitle = document.title;
+      on = !on;
+      document.title = on ? flashed() : flashTitle;
+    }, TITLE_FLASH_MS);
+  }
+
+  function flashStop() {
+    if (!flashTimer) return;
+    clearInterval(flashTimer);
+    flashTimer = null;
+    document.title = flashTitle;
+    flashTitle = null;
+  }
+
+  // The page's title, not the flashing one (what the agent is told the visitor is reading).
+  const pageTitle = () => (flashTimer ? flashTitle : document.title);
+
   // --- Sending ------------------------------------------------------------------------------
+
+  // Characters as the server counts them (code points: an emoji is one, not two).
+  const draftLength = (text) => [...text].length;
+  const maxLength = () => boot.max_length || 5000;
+
+  function renderCount() {
+    const length = draftLength(ui.textarea.value.trim());
+    const max = maxLength();
+    const over = length - max;
+    ui.count.hidden = length < max * COUNT_FROM;
+    ui.count.classList.toggle("over", over > 0);
+    ui.count.textContent = over > 0
+      ? SF("count_over", { count: length, max, over })
+      : SF("count", { count: length, max });
+    ui.form.querySelector(".send").disabled = over > 0;
+  }
 
   function submit() {
     const body = ui.textarea.value.trim();
     if (!body) return;
+    if (draftLength(body) > maxLength()) {
+      renderCount(); // never cut it: the visitor shortens it (or splits it) and sends again
+      ui.textarea.focus();
+      return;
+    }
     if (needTeam() && !team) {
       ui.teams.classList.add("attention");
       ui.teams.querySelector(".label").textContent = S("team_required");
@@ -702,6 +918,7 @@
     }
     if (say(body)) {
       ui.textarea.value = "";
+      renderCount();
       sendTyping(""); // the draft became a message
     }
   }
@@ -793,7 +1010,7 @@
   // The page the visitor is on, for the agent; sent after auth and whenever it changes.
   function pageChanged() {
     const url = location.href.slice(0, 2000);
-    const title = document.title.slice(0, 500);
+    const title = pageTitle().slice(0, 500);
     if (!socket.ready || pageSent === url + "\n" + title) return;
     pageSent = url + "\n" + title;
     socket.send({ type: "page.view", url, title });
@@ -875,6 +1092,7 @@
       case "message.created": receive(frame.message, true); break;
       case "message.ack": receive(frame.message, false); break;
       case "conversation.state": conversationState(frame.conversation); break;
+      case "availability.changed": availabilityChanged(frame.availability); break;
       case "typing":
         if (frame.sender_kind === "agent" && frame.conversation_id === convId) showAgentTyping(frame.active);
         break;
@@ -896,8 +1114,16 @@
     }
   }
 
+  // Live presence of the merchant's agents (and business hours), as the status line shows it.
+  function availabilityChanged(fresh) {
+    if (!fresh || !boot) return;
+    boot.availability = Object.assign({}, boot.availability, fresh);
+    renderStatus();
+  }
+
   function onReady(frame) {
     const conversation = frame.conversation;
+    if (frame.availability) boot.availability = Object.assign({}, boot.availability, frame.availability);
     typingSent = ""; // the server forgot the old socket's draft
     pageSent = "";
     if (conversation) {
@@ -941,7 +1167,9 @@
     watchPage();
     socket.connect();
     document.addEventListener("visibilitychange", () => {
-      if (isOpen && document.visibilityState === "visible") markRead();
+      if (document.visibilityState !== "visible") return;
+      flashStop();
+      if (isOpen) markRead();
     });
     window.addEventListener("online", socket.online);
   }
