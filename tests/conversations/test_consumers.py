@@ -90,6 +90,8 @@ def test_chat_round_trip_with_ack_delivery_and_private_note(acme, bob, channel_l
         seen = []
         while len(seen) < 2:
             frame = await comm.receive_json_from(timeout=5)
+            if frame["type"] == "availability.changed":
+                continue  # the agent's connect, told to visitors: on Redis it may come this late
             assert frame["type"] == "message.created", frame
             seen.append(frame["message"])
         assert [m["seq"] for m in seen] == [1, 3]
