@@ -34,15 +34,11 @@ demo: migrate
 run: demo
 	WIDGET_DEMO_PAGE=$${WIDGET_DEMO_PAGE:-true} $(BIN)/python manage.py kefu_serve --host $(HOST) --port $(PORT)
 
-# The suite mostly waits (servers, browsers, timers): two pytest-xdist workers halve its time on
-# two cores. PYTEST_WORKERS=0 runs it in one process.
-PYTEST_WORKERS ?= 2
-
 test: install-dev
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 test-fast: install-dev
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # Regenerate docs/protocol.md from conversations/protocol.py (a test checks they agree).
 protocol-doc: install

@@ -100,11 +100,6 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_configure(config):
     # Each pytest run gets its own Redis key prefix, so parallel runs and helpers never meet.
     os.environ.setdefault("KEFU_TEST_RUN", uuid.uuid4().hex[:8])
-    # Under pytest-xdist every worker has a database of its own, where merchant and user ids
-    # start again at 1: its channel-layer prefix and Celery queues must be its own too.
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker and not os.environ["KEFU_TEST_RUN"].endswith(worker):
-        os.environ["KEFU_TEST_RUN"] += worker
 
 
 # Fixtures that start a process or a browser: a test using any of them (directly or through
