@@ -287,19 +287,9 @@ class _Turn:
         return self.not_understood(decision.confidence)
 
     def read(self) -> tuple[list, bool]:
-        """Candidates for the message, read alone and, for a short follow-up, together with the
-        previous topic ("那运费呢?" after a returns answer reads as "怎么退货 运费"); the
-        reading with the more confident best candidate wins. In context the previous topic
-        itself is left out: a follow-up asks about something next to it."""
-        plain = self.engine.answer(self.text, k=dialogue.MAX_CHOICES + 1)
-        topic = self.state.get("topic")
-        core = dialogue.follow_up_core(self.text) if topic else None
-        if core:
-            combined = self.engine.answer(f"{topic['label']} {core}", k=dialogue.MAX_CHOICES + 2)
-            combined = [c for c in combined if (c.kind, c.id) != (topic["kind"], topic["id"])]
-            if combined and (not plain or combined[0].confidence > plain[0].confidence):
-                return combined, True
-        return plain, False
+        """Candidates for the message, best first, and whether they were read in context
+        (knowledge.dialogue.read: the one reading `kb_eval faq` measures too)."""
+        return dialogue.read(self.engine, self.text, self.state.get("topic"))
 
     def answer(
         self, kind: str, oid: int, confidence: float, *, picked: bool = False, context: bool = False
@@ -365,7 +355,7 @@ class _Turn:
         value = dialogue.slot_value(self.text, slot.get("pattern"))
         meta = {"intent": intent.name, "intent_id": intent.pk}
         if value is None:
-            other = dialogue.decide(self.engine.answer(self.text, k=dialogue.MAX_CHOICES + 1))
+            other = dialogue.decide(dialogue.read(self.engine, self.text)[0])
             if other.action == "answer" and (other.candidates[0].kind, other.candidates[0].id) != (
                 "intent",
                 intent.pk,
