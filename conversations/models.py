@@ -61,6 +61,28 @@ class VisitorPageView(models.Model):
         return self.url
 
 
+class Label(models.Model):
+    """A merchant-defined tag for conversations (name and colour); agents add and remove them,
+    views and reports group by them."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(_("name"), max_length=50)
+    colour = models.CharField(_("colour"), max_length=7, default="#64748b")
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("label")
+        verbose_name_plural = _("labels")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "name"], name="label_name_per_merchant")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Conversation(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -132,6 +154,14 @@ class Conversation(models.Model):
     bot_state = models.JSONField(default=dict, blank=True)
     intent = models.CharField(_("detected intent"), max_length=100, blank=True)
     handed_over_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
+    # Satisfaction, on one scale whatever the merchant shows: 1-5 (a three-level 满意/一般/不满意
+    # survey stores 5/3/1), so reports compare merchants and periods directly.
+    labels = models.ManyToManyField(
+        Label, blank=True, related_name="conversations", verbose_name=_("labels")
+    )
+    rating = models.PositiveSmallIntegerField(_("satisfaction rating"), null=True, blank=True)
+    rating_comment = models.CharField(_("rating comment"), max_length=1000, blank=True)
+    rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
     # --- The post-commit step (conversations.pipeline) ---
     # Every message up to this seq has been through the step (bot turn, router) or needed none;
     # equal to last_seq while nothing waits for it. Advanced under this row's lock, in the
@@ -328,3 +358,64 @@ class RoutingEvent(models.Model):
 
     def __str__(self) -> str:
         return self.reason
+
+
+class ConversationEvent(models.Model):
+    """One lifecycle fact (docs/architecture.md, "Domain events"), written in the same
+    transaction as the change by conversations.events.record_event. Webhooks deliver these rows
+    and reports aggregate them: a fact that committed is never lost to a consumer, and one that
+    rolled back is never seen."""
+
+    class Kind(models.TextChoices):
+        CONVERSATION_CREATED = "conversation.created", _("Conversation created")
+        CONVERSATION_ASSIGNED = "conversation.assigned", _("Conversation assigned")
+        CONVERSATION_TRANSFERRED = "conversation.transferred", _("Conversation transferred")
+        CONVERSATION_RESOLVED = "conversation.resolved", _("Conversation resolved")
+        CONVERSATION_REOPENED = "conversation.reopened", _("Conversation reopened")
+        FIRST_REPLY = "conversation.first_reply", _("First reply")
+        HANDED_OVER = "conversation.handed_over", _("Handed over by the bot")
+        RATED = "conversation.rated", _("Rating submitted")
+        LABELS_CHANGED = "conversation.labels_changed", _("Labels changed")
+        MESSAGE_CREATED = "message.created", _("Message created")
+        VISITOR_IDENTIFIED = "visitor.identified", _("Visitor identified")
+
+    id = models.BigAutoField(primary_key=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    # No database constraint: checking one would take a shared lock on the visitor row while
+    # the agent path holds the conversation's, the reverse of the visitor path's order
+    # (services.store), and deadlock. Django still cascades the delete.
+    visitor = models.ForeignKey(
+        Visitor,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    kind = models.CharField(_("kind"), max_length=40, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    # The fact's figures (agent, team, rule, rating, ...): JSON-safe, no visitor text.
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(_("at"), db_index=False)
+
+    class Meta:
+        verbose_name = _("conversation event")
+        verbose_name_plural = _("conversation events")
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["merchant", "kind", "at"], name="event_kind_at"),
+            models.Index(fields=["merchant", "at"], name="event_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.conversation_id or self.visitor_id}"

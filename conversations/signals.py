@@ -16,6 +16,11 @@ visitor_reply_posted(sender, *, merchant_id: int, conversation_id: int)
     and the visitor has an email address (the visitor may be emailed the replies they do not
     read).
 
+event_recorded(sender, *, merchant_id: int, event_id: int, kind: str)
+    A ConversationEvent row committed (conversations.events.record_event). For consumers above
+    conversations (webhooks, reports): the row is the durable fact, this signal only says
+    "look now"; a consumer that missed it finds the row by id later.
+
 visitor_message_stored(sender, *, merchant_id: int, conversation_id: int)
     Sent by services.message_send_by_visitor[_batch] after the commit that stored a visitor
     message needing the post-commit step (the bot turn or the router). Connected in
@@ -28,3 +33,4 @@ from django.dispatch import Signal
 attention_needed = Signal()
 visitor_reply_posted = Signal()
 visitor_message_stored = Signal()
+event_recorded = Signal()

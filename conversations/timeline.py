@@ -14,7 +14,7 @@ from django.utils.translation import gettext_noop
 
 from kefu.transactions import on_commit_robust
 
-from . import protocol, realtime, selectors
+from . import events, protocol, realtime, selectors
 from .models import Conversation, RoutingEvent
 from .selectors import QUEUE_ORDER, queue_position
 from .signals import attention_needed
@@ -69,6 +69,7 @@ def routing_event_create(
         team_id=team_id,
         actor_id=actor,
     )
+    events.record_routing_event(event, conversation)
     realtime.publish_on_commit(
         realtime.agents_group(conversation.merchant_id),
         protocol.RoutingEventFrame(event=selectors.routing_event_out(event)),

@@ -14,7 +14,7 @@ from knowledge.sentiment import Sentiment
 from knowledge.sentiment import analyze as sentiment_analyze
 from merchants.models import Membership, Merchant, Team
 
-from .. import protocol, realtime, selectors, signals
+from .. import events, protocol, realtime, selectors, signals
 from ..models import Conversation, Message, Visitor
 from .assignment import conversation_claim_locked
 from .store import Sender, conversation_lock, message_append
@@ -190,6 +190,13 @@ def _store_visitor_message(
             merchant_id=merchant_id, visitor=visitor, team=team, source=source
         )
         started = True
+        events.record_event(
+            events.Kind.CONVERSATION_CREATED,
+            merchant_id=merchant_id,
+            conversation=conversation,
+            data={"source": source, "team_id": conversation.team_id},
+            at=conversation.created_at,
+        )
     else:
         existing = _existing(conversation, sender, client_msg_id, body)
         if existing is not None:

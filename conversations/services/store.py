@@ -14,7 +14,7 @@ from kefu.errors import NotFound
 from knowledge.sentiment import Sentiment
 from merchants.models import ApiToken, Membership
 
-from .. import realtime, signals
+from .. import events, realtime, signals
 from ..models import Conversation, Message, Visitor
 
 PREVIEW_LENGTH = 200
@@ -122,6 +122,19 @@ def message_append(
                 conversation.awaiting_reply_since = None
                 if conversation.first_response_at is None:
                     conversation.first_response_at = message.created_at
+                    events.record_event(
+                        events.Kind.FIRST_REPLY,
+                        merchant_id=conversation.merchant_id,
+                        conversation=conversation,
+                        actor_id=sender.user_id,
+                        data={
+                            "message_id": message.pk,
+                            "seconds": (
+                                message.created_at - conversation.created_at
+                            ).total_seconds(),
+                        },
+                        at=message.created_at,
+                    )
     conversation.save(
         update_fields=[
             "last_seq",
