@@ -89,3 +89,28 @@ def test_xss_payloads_render_as_text(daphne_server, shop, agent, new_page, scree
         expect(page.locator("img[src=x]")).to_have_count(0)
         assert page.locator("script", has_text="window.__xss").count() == 0
     assert not visitor_watch.errors and not agent_watch.errors and not colleague_watch.errors
+
+
+def test_the_policy_stops_markup_that_slipped_through(daphne_server, shop, agent, new_page):
+    """Defence in depth (issue 16, finding 6): were a renderer ever to insert hostile markup,
+    the Content-Security-Policy keeps it from running; our own scripts, and Swagger UI's, run."""
+    base = daphne_server.url
+    page, watch = new_page()
+    login(page, base, "xiaomei", AGENT_PASSWORD)
+    expect(page.locator("#conn")).to_have_class("conn conn-online")  # our modules ran
+    with page.expect_console_message(lambda m: "Content Security Policy" in m.text):
+        page.evaluate(
+            """() => {
+                const s = document.createElement("script");
+                s.textContent = "window.__xss = 1";
+                document.body.append(s);
+                document.body.insertAdjacentHTML("beforeend", '<img src="data:," onload="window.__xss = 2">');
+            }"""
+        )
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__xss") is None
+    blocked = [line for line in watch.console if "Content Security Policy" in line]
+    assert len(blocked) == 2 and "inline event handler" in blocked[1]
+    page.goto(f"{base}/api/docs/")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+    assert [line for line in watch.console if "Content Security Policy" in line] == blocked

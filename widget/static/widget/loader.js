@@ -447,7 +447,16 @@
       chatIcon(), badge,
     );
     const kf = el("div", { class: "kf" }, panel, launcher);
-    root.append(el("style", { text: CSS }), kf);
+    // A constructed stylesheet is not inline style for the host page's Content-Security-Policy,
+    // so the widget looks right on sites whose style-src forbids 'unsafe-inline'.
+    if ("adoptedStyleSheets" in root && typeof CSSStyleSheet === "function" && CSSStyleSheet.prototype.replaceSync) {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+      root.append(kf);
+    } else {
+      root.append(el("style", { text: CSS }), kf);
+    }
 
     if (boot.merchant.welcome_message) {
       list.append(el("li", { class: "msg welcome" }, el("div", { class: "bubble", text: boot.merchant.welcome_message })));
