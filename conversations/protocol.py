@@ -66,8 +66,10 @@ class ErrorCode:
         CLIENT_MSG_ID_CONFLICT: "The `client_msg_id` was already used by this sender in this "
         "conversation for a different body. Nothing is stored; the original stays as it was.",
         CONVERSATION_CLOSED: "Agents cannot write to a closed conversation.",
-        RATE_LIMITED: "Too many frames too fast on this socket. Nothing was done; `retry_after` "
-        "says how many seconds to wait. The socket stays open.",
+        RATE_LIMITED: "Too many frames too fast on this socket (pings count too). Nothing was "
+        "done; `retry_after` says how many seconds to wait. The socket stays open. Sent before "
+        "close 4429 when this address opened too many sockets lately or failed to authenticate "
+        "too often.",
         TOO_MANY_SOCKETS: "This visitor already has the maximum number of open sockets (tabs). "
         "The socket closes (4429).",
         FORBIDDEN: "This agent's role does not allow the action (e.g. reassigning someone "
@@ -587,7 +589,9 @@ CLOSE_CODES = {
     "not a member of the merchant, token for another merchant); on an open agent socket: "
     "access revoked (membership deactivated or removed, user deactivated). Do not reconnect.",
     4408: "Heartbeat missed: no frame from the client for the heartbeat timeout.",
-    4429: "Too many open sockets for this visitor.",
+    4429: "Too many open sockets for this visitor, too many sockets opened from this address "
+    "lately, or too many failed visitor sign-ins from it: reconnect after the `retry_after` of "
+    "the error frame before it, slowly.",
 }
 
 

@@ -307,6 +307,14 @@ WS_RATE_BURST = env.int("WS_RATE_BURST", default=30)
 WS_HEARTBEAT_TIMEOUT = env.int("WS_HEARTBEAT_TIMEOUT", default=75)
 # Open sockets (tabs) one visitor may hold at once.
 WS_MAX_SOCKETS_PER_VISITOR = env.int("WS_MAX_SOCKETS_PER_VISITOR", default=8)
+# Limits per client address and per widget key, "N/S" = at most N per S seconds, counted in
+# the cache (Redis when set, so all processes count together); "0/60" switches one off.
+# docs/security.md, "9. Rate limits", explains the defaults (a busy site behind one NAT).
+WIDGET_RATE_PER_ADDRESS = env.str("WIDGET_RATE_PER_ADDRESS", default="120/60")
+WIDGET_RATE_PER_KEY = env.str("WIDGET_RATE_PER_KEY", default="6000/60")
+WIDGET_OFFLINE_RATE_PER_ADDRESS = env.str("WIDGET_OFFLINE_RATE_PER_ADDRESS", default="10/600")
+WS_CONNECT_RATE_PER_ADDRESS = env.str("WS_CONNECT_RATE_PER_ADDRESS", default="120/60")
+WS_AUTH_FAILURES_PER_ADDRESS = env.str("WS_AUTH_FAILURES_PER_ADDRESS", default="20/600")
 # Serve the widget demo host page /widget/demo/?key=... (404 when off). `make run` turns it on
 # for the one-command demo; a production server has no use for it (docs/security.md, finding 10).
 WIDGET_DEMO_PAGE = env.bool("WIDGET_DEMO_PAGE", default=False)

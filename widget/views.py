@@ -28,7 +28,7 @@ from conversations import services
 from conversations.protocol import PROTOCOL_VERSION, ErrorCode
 from conversations.selectors import merchant_availability
 from conversations.tokens import visitor_token_issue, visitor_token_verify
-from kefu import jsonsafe
+from kefu import jsonsafe, ratelimit
 from kefu.errors import KefuError, NotFound
 from merchants.hours import is_open, next_opening
 from merchants.models import Merchant
@@ -136,7 +136,28 @@ def _allow_cors(response, origin: str):
     response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
     response["Access-Control-Allow-Headers"] = "Content-Type"
     response["Access-Control-Max-Age"] = "600"
+    response["Access-Control-Expose-Headers"] = "Retry-After"
     response["Vary"] = "Origin"
+    return response
+
+
+def _rate_limited(request, merchant: Merchant, endpoint: str) -> JsonResponse | None:
+    """429 with Retry-After when this address or this widget key calls too often
+    (docs/security.md, "9. Rate limits"); None to go on."""
+    address = _client_ip(request) or "unknown"
+    checks = [
+        (ratelimit.setting("WIDGET_RATE_PER_ADDRESS"), address),
+        (ratelimit.setting("WIDGET_RATE_PER_KEY"), merchant.widget_key),
+    ]
+    if endpoint == "offline":
+        checks.append((ratelimit.setting("WIDGET_OFFLINE_RATE_PER_ADDRESS"), address))
+    wait = max(ratelimit.hit(limit, key) for limit, key in checks)
+    if not wait:
+        return None
+    response = _error(
+        429, "rate_limited", "Too many requests; try again later.", retry_after=int(wait)
+    )
+    response["Retry-After"] = str(int(wait))
     return response
 
 
@@ -160,6 +181,10 @@ def widget_endpoint(view):
             )
         if request.method == "OPTIONS":
             return _allow_cors(HttpResponse(status=204), origin)
+        # After the origin check, so the refusal carries CORS headers the widget can read.
+        limited = _rate_limited(request, merchant, view.__name__)
+        if limited is not None:
+            return _allow_cors(limited, origin)
         return _allow_cors(view(request, merchant), origin)
 
     return wrapper

@@ -29,6 +29,8 @@ class AgentConsumer(FrameConsumer):
 
     async def connect(self):
         self.setup()
+        if await self.refused_for_rate():
+            return
         self.merchant_id = int(self.scope["url_route"]["kwargs"]["merchant_id"])
         self.registered = False
         self.viewing: int | None = None

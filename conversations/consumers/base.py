@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from kefu import jsonsafe
+from kefu import jsonsafe, ratelimit
 from kefu.errors import KefuError
 
 from .. import protocol, realtime, selectors
@@ -54,6 +54,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
     role = ""  # "visitor" or "agent"
 
     def setup(self) -> None:
+        client = self.scope.get("client")
+        self.address = client[0] if client else "unknown"
         self.groups = []
         self.bucket = TokenBucket(settings.WS_RATE_PER_SECOND, settings.WS_RATE_BURST)
         self.last_frame = time.monotonic()
@@ -72,6 +74,20 @@ class FrameConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {kind}")
         await handler(message)
+
+    async def refused_for_rate(self) -> bool:
+        """Too many sockets opened from this address lately (WS_CONNECT_RATE_PER_ADDRESS):
+        accepted only to say so and close with 4429, so the client waits instead of
+        reconnecting at once (a refused handshake looks like a network error)."""
+        wait = await ratelimit.ahit(ratelimit.setting("WS_CONNECT_RATE_PER_ADDRESS"), self.address)
+        if not wait:
+            return False
+        await self.accept()
+        await self.send_error(
+            ErrorCode.RATE_LIMITED, "Too many connections from this address.", retry_after=wait
+        )
+        await self.close(code=4429)
+        return True
 
     async def send_frame(self, frame: protocol.Frame) -> None:
         await self.send(text_data=frame.model_dump_json())
@@ -117,19 +133,19 @@ class FrameConsumer(AsyncWebsocketConsumer):
                 data = jsonsafe.loads(raw)
             except (ValueError, UnicodeDecodeError):
                 pass
-        # Every frame but a well-formed ping is charged, refused ones (too large, not JSON,
-        # invalid) included: otherwise a flood of garbage is answered at full speed.
-        if data != {"type": "ping"}:
-            wait = self.bucket.take()
-            if wait:
-                # At least 1 ms: a wait that rounds to 0 would read as "retry now".
-                await self.send_error(
-                    ErrorCode.RATE_LIMITED,
-                    "Too many frames; slow down.",
-                    ref=_ref(data),
-                    retry_after=max(round(wait, 3), 0.001),
-                )
-                return
+        # Every frame is charged, pings and refused ones (too large, not JSON, invalid)
+        # included: otherwise a flood of pings or garbage is answered at full speed. A client
+        # pings every 25 s, a negligible share of the budget.
+        wait = self.bucket.take()
+        if wait:
+            # At least 1 ms: a wait that rounds to 0 would read as "retry now".
+            await self.send_error(
+                ErrorCode.RATE_LIMITED,
+                "Too many frames; slow down.",
+                ref=_ref(data),
+                retry_after=max(round(wait, 3), 0.001),
+            )
+            return
         if size > protocol.MAX_FRAME_BYTES:
             await self.send_error(ErrorCode.FRAME_TOO_LARGE, "The frame is too large.")
             return

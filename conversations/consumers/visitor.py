@@ -6,6 +6,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from kefu import ratelimit
 from kefu.errors import KefuError
 
 from .. import batching, presence, protocol, realtime, selectors, services
@@ -22,6 +23,8 @@ class VisitorConsumer(FrameConsumer):
 
     async def connect(self):
         self.setup()
+        if await self.refused_for_rate():
+            return
         self.merchant_id = self.scope["kefu_merchant_id"]
         self.visitor_id: int | None = None
         self.visitor = None
@@ -44,9 +47,20 @@ class VisitorConsumer(FrameConsumer):
         await super().handle_frame(frame)
 
     async def authenticate(self, frame: protocol.AuthFrame) -> None:
+        # Token guessing: after WS_AUTH_FAILURES_PER_ADDRESS failures from one address, its
+        # tokens are not even checked for a while (4429), valid ones included.
+        failures = ratelimit.setting("WS_AUTH_FAILURES_PER_ADDRESS")
+        wait = await ratelimit.ahit(failures, self.address, count=False)
+        if wait:
+            await self.send_error(
+                ErrorCode.RATE_LIMITED, "Too many failed sign-ins; wait.", retry_after=wait
+            )
+            await self.close(code=4429)
+            return
         try:
             claims = visitor_token_verify(frame.token)
         except KefuError as exc:
+            await ratelimit.ahit(failures, self.address)
             await self.send_error(exc.code, exc.message)
             await self.close(code=4401)
             return

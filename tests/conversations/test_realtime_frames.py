@@ -507,7 +507,7 @@ def test_conversation_view_lists_viewers_with_typing_and_clears_on_close(world, 
 # --- rate limit ---------------------------------------------------------------------------------
 
 
-def test_rate_limit_refuses_burst_stores_nothing_spares_ping_and_recovers(world, settings):
+def test_rate_limit_refuses_burst_stores_nothing_charges_pings_and_recovers(world, settings):
     settings.WS_RATE_BURST = 3
     settings.WS_RATE_PER_SECOND = 0.5  # one token per 2 s: no refill during the burst
     w = world
@@ -536,9 +536,9 @@ def test_rate_limit_refuses_burst_stores_nothing_spares_ping_and_recovers(world,
         ]
         assert all(0 < e["retry_after"] <= 2 for e in errors)
         assert await count_messages() == before + 3
-        for _ in range(10):  # ping is never limited
-            await agent.ping()
-        # Other frames are limited too, and the refusal does nothing.
+        # Pings and other frames are limited too, and the refusal does nothing.
+        await agent.send({"type": "ping"})
+        assert (await agent.until("error"))["code"] == "rate_limited"
         await agent.send({"type": "typing", "conversation_id": w.ca, "active": True})
         error = await agent.until("error")
         assert error["code"] == "rate_limited"
@@ -574,6 +574,9 @@ def test_rate_limit_applies_to_visitor_sockets(acme, settings):
         assert first["type"] == "message.ack"
         errors = [await tab.until("error") for _ in range(2)]
         assert [e["code"] for e in errors] == ["rate_limited"] * 2
+        await tab.send({"type": "ping"})  # charged too: refused, the socket stays up
+        assert (await tab.until("error"))["code"] == "rate_limited"
+        await asyncio.sleep(2.1)  # one token back
         await tab.ping()
         await tab.close()
 
@@ -697,7 +700,8 @@ def test_rate_limit_also_charges_garbage_and_malformed_pings(acme, bob, settings
             await agent.comm.send_to(text_data=raw)
             codes.append((await agent.until("error"))["code"])
         assert codes == ["invalid_json", "invalid_json", "invalid_frame"] + ["rate_limited"] * 4
-        await agent.ping()  # a well-formed ping still passes
+        await agent.send({"type": "ping"})  # a well-formed ping is charged too (finding 9)
+        assert (await agent.until("error"))["code"] == "rate_limited"
         await agent.close()
 
     run(scenario())

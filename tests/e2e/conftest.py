@@ -13,6 +13,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,12 @@ class SocketGate:
             for f in self.received
             if f.get("type") == "message.ack" and f["client_msg_id"] == client_msg_id
         ]
+
+
+def wait_until(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll `expression` until it is true. Not page.wait_for_function: that polls by eval()
+    in the page, which the Content-Security-Policy refuses ('unsafe-eval')."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        page.wait_for_timeout(50)

@@ -15,7 +15,7 @@ from conversations.models import Conversation, Message, RoutingEvent
 from merchants.models import Membership, Team
 from tests import factories
 
-from .conftest import AGENT_PASSWORD, SocketGate, login, open_widget, widget_say
+from .conftest import AGENT_PASSWORD, SocketGate, login, open_widget, wait_until, widget_say
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -343,7 +343,7 @@ def test_browser_notification_in_a_background_tab(daphne_server, shop, agent, ne
     name_visitor(visitor, shop, SCRIPT)
     widget_say(widget, IMG)
     # The router gives the new conversation to the only agent online, who is told so.
-    workspace.wait_for_function("window.__shown.length === 1")
+    wait_until(workspace, "window.__shown.length === 1")
     shown = workspace.evaluate("window.__shown[0]")
     conversation = Conversation.objects.get(merchant=shop)
     assert conversation.assignee_id == agent.user_id

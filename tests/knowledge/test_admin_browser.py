@@ -4,9 +4,11 @@ error messages (which can quote file content) and visitor questions stay text.""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from knowledge import importers, services
 from knowledge.models import ImportJob
@@ -44,7 +46,7 @@ def test_progress_page_follows_the_job_and_shows_errors_as_text(daphne_server, s
     page = browser.new_page()
     login(page, daphne_server.url)
     page.goto(daphne_server.url + reverse("admin:knowledge_importjob_progress", args=[job.pk]))
-    page.wait_for_function("document.querySelector('.kb-status').textContent.length > 0")
+    expect(page.locator(".kb-status")).to_have_text(re.compile(r"\S"))
 
     importers.kb_import_job_run(job_id=job.pk)  # what the worker does; the page polls
 

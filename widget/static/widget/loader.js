@@ -130,7 +130,7 @@
   // --- Bootstrap: widget key + anonymous id -> signed visitor token -------------------------
 
   class BootError extends Error {
-    constructor(message, retry) { super(message); this.retry = retry; }
+    constructor(message, retry, waitMs) { super(message); this.retry = retry; this.waitMs = waitMs; }
   }
 
   function identityFromScript() {
@@ -201,9 +201,12 @@
       storageSet("localStorage", "anon", null); // a damaged stored id: start as a new visitor
       return bootstrap();
     }
+    // 429: too many page loads from this address; the server says when to come back.
+    const retryAfter = Number(response.headers.get("Retry-After")) || 0;
     throw new BootError(
       `bootstrap refused (HTTP ${response.status} ${data.code || ""}): ${data.detail || response.statusText}`,
       response.status >= 500 || response.status === 429,
+      retryAfter * 1000,
     );
   }
 
@@ -1167,7 +1170,7 @@
         // The server may be restarting: keep trying (slowly). Messages written before a
         // reload wait in localStorage meanwhile.
         if (attempt === 4) console.error(`[kefu] widget disabled until the server answers: ${err.message}`);
-        await sleep(backoff(attempt));
+        await sleep(Math.max(backoff(attempt), err.waitMs || 0));
       }
     }
     storageSet("localStorage", "anon", boot.anonymous_id);
