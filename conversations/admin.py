@@ -8,7 +8,8 @@ built with format_html, which escapes every argument.
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
@@ -26,6 +27,7 @@ from merchants.models import Membership
 
 from . import services
 from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
+from .services import privacy
 
 TRANSCRIPT_LIMIT = 500
 
@@ -81,12 +83,67 @@ class VisitorAdmin(MerchantScopedAdmin):
         "page_title",
     )
 
+    actions = ["export_data", "anonymise", "erase"]
+
     def has_add_permission(self, request, *args):
         return False  # visitors come from the widget, which gives them their anonymous id
 
     @admin.display(description=_("visitor"), ordering="name")
     def visitor_name(self, obj):
         return obj.display_name
+
+    @admin.action(description=_("Export the visitor's data (one visitor)"))
+    def export_data(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request, gettext("Choose exactly one visitor to export."), messages.WARNING
+            )
+            return None
+        visitor = queryset.get()
+        name, data = privacy.visitor_export(
+            merchant_id=visitor.merchant_id, visitor_id=visitor.pk, actor=request.user
+        )
+        response = HttpResponse(data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    @admin.action(description=_("Anonymise: remove texts and contact details, keep the figures"))
+    def anonymise(self, request, queryset):
+        return self._erase(request, queryset, "anonymise")
+
+    @admin.action(description=_("Delete the visitors with all their conversations"))
+    def erase(self, request, queryset):
+        return self._erase(request, queryset, "delete")
+
+    def _erase(self, request, queryset, mode: str):
+        """Asks first (like Django's delete action), then erases each visitor."""
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/conversations/visitor/erase_confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": gettext("Are you sure?"),
+                    "visitors": queryset,
+                    "mode": mode,
+                    "action": request.POST.get("action"),
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "opts": self.model._meta,
+                },
+            )
+        erased = 0
+        for visitor in queryset:
+            privacy.visitor_erase(
+                merchant_id=visitor.merchant_id,
+                visitor_id=visitor.pk,
+                actor=request.user,
+                mode=mode,
+            )
+            erased += 1
+        self.message_user(
+            request, gettext("Visitors erased: %(n)s.") % {"n": erased}, messages.SUCCESS
+        )
+        return None
 
 
 class RoutingEventInline(admin.TabularInline):

@@ -5,13 +5,15 @@ through services and render with the socket's shapes (serializers.py)."""
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 
 from kefu.pagination import KeysetPagination
 from kefu.parsers import JSONParser
+from merchants import audit
 from merchants.permissions import request_merchant_id
 from merchants.selectors import membership_get_by_user_id
 
@@ -32,6 +34,7 @@ from .serializers import (
     TransferSerializer,
     VisitorSerializer,
 )
+from .services import privacy
 
 # --- Pagination ---------------------------------------------------------------------------------
 
@@ -187,6 +190,66 @@ class VisitorDetail(generics.RetrieveAPIView):
         return selectors.visitor_get(
             merchant_id=request_merchant_id(self.request), visitor_id=self.kwargs["pk"]
         )
+
+
+def _manager_or_token(request) -> int:
+    """Customer-data actions are for owners, admins and API tokens, not for every agent."""
+    merchant_id = request_merchant_id(request)
+    membership = request.kefu_membership
+    if membership is not None and not membership.is_manager:
+        raise exceptions.PermissionDenied(
+            _("Only owners and admins can export or erase a visitor.")
+        )
+    return merchant_id
+
+
+class VisitorEraseSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=privacy.MODES)
+
+
+@extend_schema(
+    tags=["visitors"],
+    responses={
+        (200, "application/zip"): OpenApiResponse(
+            description="visitor.json: profile, page trail, every conversation and message."
+        )
+    },
+)
+class VisitorExport(generics.GenericAPIView):
+    """Everything held about one visitor, as a ZIP archive (recorded in the audit log)."""
+
+    def get(self, request, pk: int):
+        merchant_id = _manager_or_token(request)
+        name, data = privacy.visitor_export(
+            merchant_id=merchant_id, visitor_id=pk, actor=audit.request_actor(request)
+        )
+        response = HttpResponse(data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+@extend_schema(
+    tags=["visitors"],
+    request=VisitorEraseSerializer,
+    responses={200: OpenApiResponse(description="What was erased: mode, conversations, messages.")},
+)
+class VisitorErase(generics.GenericAPIView):
+    """Erase one visitor: `delete` removes them with their conversations, `anonymise` removes
+    every text and contact detail and keeps the figures (recorded in the audit log)."""
+
+    parser_classes = [JSONParser]
+
+    def post(self, request, pk: int):
+        merchant_id = _manager_or_token(request)
+        data = VisitorEraseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        counts = privacy.visitor_erase(
+            merchant_id=merchant_id,
+            visitor_id=pk,
+            actor=audit.request_actor(request),
+            mode=data.validated_data["mode"],
+        )
+        return Response(counts)
 
 
 @extend_schema(tags=["canned responses"])

@@ -162,6 +162,8 @@ class Conversation(models.Model):
     rating = models.PositiveSmallIntegerField(_("satisfaction rating"), null=True, blank=True)
     rating_comment = models.CharField(_("rating comment"), max_length=1000, blank=True)
     rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
+    # Set when retention or an erasure anonymised it: its texts are gone, its figures stay.
+    erased_at = models.DateTimeField(_("anonymised at"), null=True, blank=True)
     # --- The post-commit step (conversations.pipeline) ---
     # Every message up to this seq has been through the step (bot turn, router) or needed none;
     # equal to last_seq while nothing waits for it. Advanced under this row's lock, in the

@@ -32,3 +32,12 @@ def routing_auto_resolve() -> int:
 def routing_sweep() -> int:
     """Beat, every minute: drain queues whose capacity freed without an event telling us."""
     return routing.sweep()
+
+
+@shared_task(acks_late=True)
+def retention_sweep() -> dict:
+    """Each merchant's retention, in bounded batches (conversations.services.privacy); what a
+    run leaves, the next hourly run continues."""
+    from .services import privacy
+
+    return {str(k): v for k, v in privacy.retention_sweep().items()}

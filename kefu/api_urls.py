@@ -11,6 +11,8 @@ urlpatterns = [
     path("conversations/<int:pk>/messages/", apis.MessageListCreate.as_view(), name="api-messages"),
     path("visitors/", apis.VisitorList.as_view(), name="api-visitors"),
     path("visitors/<int:pk>/", apis.VisitorDetail.as_view(), name="api-visitor"),
+    path("visitors/<int:pk>/export/", apis.VisitorExport.as_view(), name="api-visitor-export"),
+    path("visitors/<int:pk>/erase/", apis.VisitorErase.as_view(), name="api-visitor-erase"),
     path("canned-responses/", apis.CannedResponseList.as_view(), name="api-canned-responses"),
     path(
         "canned-responses/<int:pk>/",

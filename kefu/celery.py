@@ -22,4 +22,6 @@ app.conf.beat_schedule = {
     "notify-unanswered": {"task": "conversations.notify.escalate_unanswered", "schedule": 30.0},
     # FAQ entries whose validity dates were crossed: retrain (knowledge.services).
     "kb-validity-sweep": {"task": "knowledge.tasks.kb_validity_sweep", "schedule": 60.0},
+    # Merchants' retention periods: old conversations anonymised or deleted in batches.
+    "retention-sweep": {"task": "conversations.tasks.retention_sweep", "schedule": 3600.0},
 }

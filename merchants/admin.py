@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from . import hours
 from . import services as merchant_services
 from .admin_scoping import (
+    AuditedAdminMixin,
     MerchantScopedAdmin,
     ScopedPermissionsMixin,
     TenantRowForm,
@@ -16,7 +17,15 @@ from .admin_scoping import (
     managed_ids,
     rows_of,
 )
-from .models import ApiToken, BusinessHours, Holiday, Membership, Merchant, Team
+from .models import (
+    ApiToken,
+    AuditEntry,
+    BusinessHours,
+    Holiday,
+    Membership,
+    Merchant,
+    Team,
+)
 
 
 def embed_snippet_text(merchant: Merchant) -> str:
@@ -28,7 +37,7 @@ def embed_snippet_text(merchant: Merchant) -> str:
 
 
 @admin.register(Merchant)
-class MerchantAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
+class MerchantAdmin(AuditedAdminMixin, ScopedPermissionsMixin, admin.ModelAdmin):
     # Merchants are created and removed by the platform operator; a manager edits their own.
     manager_can_add = False
     manager_can_delete = False
@@ -76,6 +85,10 @@ class MerchantAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
         ),
         (_("Notifications"), {"fields": ("escalation_delay_seconds",)}),
         (_("Bot"), {"fields": ("bot_mode", "bot_name")}),
+        (
+            _("Customer data"),
+            {"fields": ("retention_days", "retention_action", "truncate_visitor_ip")},
+        ),
     )
     readonly_fields = ("widget_key", "embed_snippet", "identity_secret", "created_at", "hours_now")
 
@@ -287,3 +300,25 @@ class ApiTokenAdmin(MerchantScopedAdmin):
                 )
                 % {"name": obj.name, "key": raw},
             )
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(MerchantScopedAdmin):
+    """Read-only: an audit log nobody can edit, managers included."""
+
+    manager_can_add = manager_can_change = manager_can_delete = False
+    list_display = ("at", "actor_label", "action", "target")
+    list_filter = ("action",)
+    search_fields = ("actor_label", "target")
+    date_hierarchy = None
+    fields = ("merchant", "at", "actor_label", "action", "target", "detail")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -14,6 +14,8 @@ admin's "does not exist" redirect instead of the page.
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
@@ -22,6 +24,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
+from merchants.audit import audit_record
 from merchants.models import Membership, Merchant
 from merchants.selectors import merchant_managed_ids
 
@@ -171,7 +174,42 @@ class ScopedPermissionsMixin:
         )
 
 
-class MerchantScopedAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
+class AuditedAdminMixin:
+    """Every add, change and delete made through the admin also goes to the merchant's audit
+    log (Django's own LogEntry is global and not shown to merchants)."""
+
+    def _audit(self, request, obj, action: str, message) -> None:
+        merchant_id = self.merchant_id_of(obj)
+        if merchant_id is None:
+            return
+        # Django's change message: a list like [{"changed": {"fields": [...]}}], JSON-safe.
+        message = json.loads(json.dumps(message or "", ensure_ascii=False, default=str))
+        audit_record(
+            merchant_id=merchant_id,
+            action=action,
+            actor=request.user,
+            target=f"{obj._meta.verbose_name}: {obj}",
+            detail={"model": obj._meta.label_lower, "id": obj.pk, "change": message},
+        )
+
+    def log_addition(self, request, obj, message):
+        entry = super().log_addition(request, obj, message)
+        self._audit(request, obj, "admin.add", message)
+        return entry
+
+    def log_change(self, request, obj, message):
+        entry = super().log_change(request, obj, message)
+        self._audit(request, obj, "admin.change", message)
+        return entry
+
+    def log_deletions(self, request, queryset):
+        entries = super().log_deletions(request, queryset)
+        for obj in queryset:
+            self._audit(request, obj, "admin.delete", "")
+        return entries
+
+
+class MerchantScopedAdmin(AuditedAdminMixin, ScopedPermissionsMixin, admin.ModelAdmin):
     """ModelAdmin for a row with a `merchant` foreign key."""
 
     form = TenantRowForm

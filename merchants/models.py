@@ -140,6 +140,32 @@ class Merchant(models.Model):
     # Bumped by every knowledge-base write; the trainer builds a model for a version.
     kb_version = models.PositiveIntegerField(default=0, editable=False)
 
+    # --- Customer data (conversations.services.privacy, docs/security.md "Customer data") ---
+    class RetentionAction(models.TextChoices):
+        ANONYMISE = "anonymise", _("Anonymise (keep the figures, remove the person)")
+        DELETE = "delete", _("Delete")
+
+    retention_days = models.PositiveIntegerField(
+        _("keep conversations for (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Conversations resolved longer ago than this are anonymised or deleted every night, "
+            "with their messages and files. Empty: kept until you erase them."
+        ),
+    )
+    retention_action = models.CharField(
+        _("after that"),
+        max_length=10,
+        choices=RetentionAction.choices,
+        default=RetentionAction.ANONYMISE,
+    )
+    truncate_visitor_ip = models.BooleanField(
+        _("store shortened visitor IP addresses"),
+        default=False,
+        help_text=_("Keep only the network part (IPv4 /24, IPv6 /48) of a visitor's address."),
+    )
+
     class Meta:
         verbose_name = _("merchant")
         verbose_name_plural = _("merchants")
@@ -315,3 +341,34 @@ class Holiday(models.Model):
             raise ValidationError(_("Give both opening and closing time, or neither."))
         if self.opens is not None and self.closes <= self.opens:
             raise ValidationError({"closes": _("Closing time must be after opening time.")})
+
+
+class AuditEntry(models.Model):
+    """Who did what in the back office, the workspace or the API: exports, erasures, retention
+    runs, settings, roles and tokens (merchants.audit). Read-only in the admin; removed with
+    the merchant only."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    # "alice", "API token ci (kf_abc…)", "retention": kept when the user is deleted.
+    actor_label = models.CharField(_("who"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=40)
+    target = models.CharField(_("what"), max_length=200, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["merchant", "at"], name="audit_merchant_at")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.target}"

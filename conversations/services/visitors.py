@@ -3,6 +3,8 @@ trail agents see."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,6 +31,8 @@ def visitor_touch(
     merchant's signature over the external id.
     """
     now = timezone.now()
+    if ip and merchant.truncate_visitor_ip:
+        ip = truncate_ip(ip)
     fields = {
         "last_seen_at": now,
         "ip": ip,
@@ -42,6 +46,13 @@ def visitor_touch(
         merchant=merchant, anonymous_id=anonymous_id, defaults=fields
     )
     return visitor
+
+
+def truncate_ip(address: str) -> str:
+    """The network part only: IPv4 /24, IPv6 /48 (the merchant's truncate_visitor_ip)."""
+    ip = ipaddress.ip_address(address)
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
 PAGE_TRAIL_LIMIT = 100

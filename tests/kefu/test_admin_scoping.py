@@ -38,6 +38,7 @@ MERCHANT_DEFAULTS = {
     "escalation_delay_seconds": 120,
     "bot_mode": "off",
     "bot_name": "",
+    "retention_action": "anonymise",
 }
 MERCHANT_INLINES = {
     f"{prefix}-{key}": value

@@ -2,6 +2,7 @@
 its beat scheduler, as child processes. Ctrl-C stops both; if either dies, the other is stopped
 too, so a half-running system never hides."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -23,7 +24,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, no_worker, **options):
         commands = [
-            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "kefu.asgi:application"]
+            # No access log: daphne's prints every client's address (docs/security.md,
+            # "Customer data").
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "--access-log",
+                os.devnull,
+                "-b",
+                host,
+                "-p",
+                str(port),
+                "kefu.asgi:application",
+            ]
         ]
         if not no_worker:
             commands.append(
