@@ -418,7 +418,8 @@ class Engine:
     def _faq_blend(self, sims: np.ndarray, qvec: np.ndarray, skip_doc: int | None = None):
         """sims with each FAQ's similarity blended with the best cosine between the question's
         vector and its phrasings' (skip_doc: a phrasing left out, for calibration)."""
-        doc_cos = self.faq_vec @ qvec
+        with faq_encoder.one_thread():
+            doc_cos = self.faq_vec @ qvec
         if skip_doc is not None:
             doc_cos[skip_doc] = -1.0
         starts = self.run_starts[: self.n_faq_runs]
