@@ -54,7 +54,7 @@ class Candidate:
 
 # Model file format version: bump when the arrays change so old BotModels are retrained.
 # 2: the intent classifier may also weigh sentence-encoder vectors (clf_dense).
-# 3: FAQ phrasings' sentence vectors (faq_vec) and the merchant's own answer curve (faq_curve).
+# 3: FAQ phrasings' sentence vectors (faq_vec, faq_scale, faq_basis) and the merchant's own answer curve (faq_curve).
 FORMAT = 3
 
 
@@ -110,6 +110,14 @@ DENSE_DOMAIN_HIGH = 0.55
 # cosine over the entry's phrasings + the rest x the lexical similarity above. 0.7 was the best
 # blend on both faq_zh development splits (docs/knowledge.md, "FAQ matching in Chinese").
 FAQ_DENSE_WEIGHT = 0.7
+# Stored FAQ vectors: int8 with a scale per row, at most FAQ_VEC_BUDGET bytes. Up to 15,625
+# phrasings keep all 512 dimensions; beyond, they are projected on the main directions of the
+# knowledge base's own vectors (never fewer than FAQ_MIN_DIMS). 10,000 entries with two similar
+# questions each: 8 MB instead of 30 MB as float16, which would not fit MariaDB's default 16 MB
+# max_allowed_packet. Projecting 1,000 LCQMC entries on 256 directions cost 0.2 point of top-1
+# and 5 of answered (docs/knowledge.md), so the projection is only for big knowledge bases.
+FAQ_VEC_BUDGET = 8_000_000
+FAQ_MIN_DIMS = 256
 # The confidence of an FAQ is a logistic curve of its similarity whose midpoint is set per
 # knowledge base at training time (calibrate_faq): it reads ANSWER_AT exactly at the similarity
 # above which direct answers are expected right >= CAL_PRECISION of the time and questions
@@ -147,6 +155,19 @@ def _encode(enc, texts: list[str]) -> np.ndarray:
     if rows:
         out[rows] = enc.encode([texts[i] for i in rows], training=len(texts) > 1)
     return out
+
+
+def _main_directions(vectors: np.ndarray, dims: int) -> np.ndarray:
+    """An orthonormal basis (512 x k, k <= dims) of the directions that hold most of the
+    vectors' energy: the top eigenvectors of their Gram matrix. Dot products between vectors
+    in its span are unchanged, and a question's product with them too (its part outside the
+    span meets nothing); beyond `dims` phrasings the rest is what is given up."""
+    if dims >= vectors.shape[1]:
+        return np.eye(vectors.shape[1], dtype=np.float32)  # not stored: nothing to project
+    gram = vectors.T.astype(np.float64) @ vectors.astype(np.float64)
+    values, vecs = np.linalg.eigh(gram)  # ascending
+    k = min(dims, int((values > 1e-9 * max(values[-1], 1e-12)).sum()) or 1)
+    return vecs[:, ::-1][:, :k].astype(np.float32)
 
 
 def _default_answer_sim(dense: bool) -> float:
@@ -256,7 +277,15 @@ def train(snapshot: KbSnapshot) -> bytes:
     # FAQ owners come first, so their phrasings are the first rows in owner order.
     faq_texts = [doc_text[i] for i in order[:n_faq_docs]]
     if fenc is not None:
-        arrays["faq_vec"] = fenc.encode(faq_texts).astype(np.float16)
+        vectors = fenc.encode(faq_texts)
+        dims = min(faq_encoder.DIM, max(FAQ_MIN_DIMS, FAQ_VEC_BUDGET // max(len(vectors), 1)))
+        basis = _main_directions(vectors, dims)
+        projected = vectors @ basis
+        scale = np.maximum(np.abs(projected).max(axis=1), 1e-12) / 127
+        if basis.shape[1] < vectors.shape[1]:  # projected (else the identity: nothing stored)
+            arrays["faq_basis"] = basis.astype(np.float32)
+        arrays["faq_vec"] = np.round(projected / scale[:, None]).astype(np.int8)
+        arrays["faq_scale"] = scale.astype(np.float32)
 
     # BM25 over each owner's whole text, as a term x owner weight matrix.
     bv = Tfidf.fit(bm25_tokens)
@@ -376,7 +405,7 @@ class Engine:
         """FAQ phrasings' sentence vectors (used when this process has the same encoder) and the
         confidence curve calibrated for this knowledge base with the same scoring."""
         self.n_faq_runs = int(self.kinds[self.run_owner].sum()) if len(self.run_owner) else 0
-        self.faq_vec, self.faq_encoder = None, None
+        self.faq_vec, self.faq_basis, self.faq_encoder = None, None, None
         vec = arrays.get("faq_vec")
         if vec is not None:
             enc = faq_encoder.get()
@@ -387,8 +416,10 @@ class Engine:
                     faq_encoder.ENCODER_ID if enc else "none",
                 )
             else:
-                # float32 in memory: numpy's product over float16 rows is ten times slower.
-                self.faq_vec, self.faq_encoder = vec.astype(np.float32), enc
+                # float32 in memory: numpy's int8 or float16 products are many times slower.
+                self.faq_vec = vec.astype(np.float32) * arrays["faq_scale"][:, None]
+                self.faq_basis = arrays.get("faq_basis")
+                self.faq_encoder = enc
         dense = self.faq_vec is not None
         curve = arrays.get("faq_curve")
         self.faq_curve = curve
@@ -534,7 +565,10 @@ class Engine:
             cos[self.run_owner] = np.maximum.reduceat(doc_scores, self.run_starts)
             sims = COS_WEIGHT * cos + (1 - COS_WEIGHT) * self._bm25(toks)
         if self.faq_vec is not None and self.n_faq_runs:
-            sims = self._faq_blend(sims, self.faq_encoder.encode([text])[0])
+            qvec = self.faq_encoder.encode([text])[0]
+            if self.faq_basis is not None:
+                qvec = qvec @ self.faq_basis
+            sims = self._faq_blend(sims, qvec)
         return sims, toks, idx, val
 
     def answer(self, text: str, k: int = 3) -> list[Candidate]:

@@ -163,3 +163,17 @@ def test_near_duplicate_entries_raise_the_answer_point():
     assert decide(model, "耳机怎么退货").candidates[0].id == 4
     assert decide(model, "耳机怎么退货").action == "answer"
     assert decide(model, "电视怎么退货").action != "answer"
+
+
+def test_big_knowledge_bases_store_projected_vectors_within_budget(monkeypatch):
+    # The budget scaled down so that 60 phrasings count as "big": each keeps FAQ_MIN_DIMS
+    # dimensions as int8, and answers are still right.
+    monkeypatch.setattr(nlp, "FAQ_VEC_BUDGET", 60 * 8)
+    monkeypatch.setattr(nlp, "FAQ_MIN_DIMS", 8)
+    model = Engine.load(train(KbSnapshot(faqs=_catalogue())))
+    assert model.faq_vec.shape == (60, 8) and model.faq_basis.shape == (faq_encoder.DIM, 8)
+    assert decide(model, "耳机怎么退货").candidates[0].id == 4
+
+
+def test_small_knowledge_bases_keep_every_dimension(engine):
+    assert engine.faq_vec.shape[1] == faq_encoder.DIM and engine.faq_basis is None
