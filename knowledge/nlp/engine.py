@@ -54,7 +54,8 @@ class Candidate:
 
 # Model file format version: bump when the arrays change so old BotModels are retrained.
 # 2: the intent classifier may also weigh sentence-encoder vectors (clf_dense).
-# 3: FAQ phrasings' sentence vectors (faq_vec, faq_scale, faq_basis) and the merchant's own answer curve (faq_curve).
+# 3: FAQ phrasings' sentence vectors (faq_vec, faq_scale, faq_basis) and the merchant's own
+#    answer curve (faq_curve).
 FORMAT = 3
 
 
