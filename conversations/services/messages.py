@@ -10,6 +10,7 @@ from django.utils import timezone, translation
 from kefu.errors import KefuError, NotFound
 from kefu.text import SURROGATE_MESSAGE, surrogate_in
 from kefu.transactions import on_commit_robust
+from knowledge import services as kb_services
 from knowledge.sentiment import Sentiment
 from knowledge.sentiment import analyze as sentiment_analyze
 from merchants.models import Membership, Merchant, Team
@@ -254,6 +255,15 @@ def message_send_by_agent(
         client_msg_id=client_msg_id,
         private=private,
     )
+    if not private and conversation.handed_over_at is not None:
+        # Learning from agents: the bot handed this conversation over; if the reply is an FAQ
+        # answer, the visitor's unanswered wording is suggested as its similar question.
+        on_commit_robust(
+            kb_services.gap_suggest_schedule,
+            merchant_id=merchant_id,
+            conversation_id=conversation.pk,
+            text=body,
+        )
     return message, True
 
 

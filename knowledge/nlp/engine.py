@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import encoder as sentence_encoder
+from . import faq_encoder
 from .features import Tfidf, csr_dump, csr_load, sparse_dot
 from .tokenize import FUNCTION_WEIGHT, FUNCTION_WORDS, Segmenter, char_features, word_features
 
@@ -53,7 +54,9 @@ class Candidate:
 
 # Model file format version: bump when the arrays change so old BotModels are retrained.
 # 2: the intent classifier may also weigh sentence-encoder vectors (clf_dense).
-FORMAT = 2
+# 3: FAQ phrasings' sentence vectors (faq_vec, faq_scale, faq_basis) and the merchant's own
+#    answer curve (faq_curve).
+FORMAT = 3
 
 
 log = logging.getLogger(__name__)
@@ -104,6 +107,36 @@ DENSE_DOMAIN_LOW = 0.35
 DENSE_DOMAIN_HIGH = 0.55
 
 
+# FAQ similarity with the FAQ sentence encoder (faq_encoder.py): FAQ_DENSE_WEIGHT x the best
+# cosine over the entry's phrasings + the rest x the lexical similarity above. 0.7 was the best
+# blend on both faq_zh development splits (docs/knowledge.md, "FAQ matching in Chinese").
+FAQ_DENSE_WEIGHT = 0.7
+# Stored FAQ vectors: int8 with a scale per row, at most FAQ_VEC_BUDGET bytes. Up to 15,625
+# phrasings keep all 512 dimensions; beyond, they are projected on the main directions of the
+# knowledge base's own vectors (never fewer than FAQ_MIN_DIMS). 10,000 entries with two similar
+# questions each: 8 MB instead of 30 MB as float16, which would not fit MariaDB's default 16 MB
+# max_allowed_packet. Projecting 1,000 LCQMC entries on 256 directions cost 0.2 point of top-1
+# and 5 of answered (docs/knowledge.md), so the projection is only for big knowledge bases.
+FAQ_VEC_BUDGET = 8_000_000
+FAQ_MIN_DIMS = 256
+# The confidence of an FAQ is a logistic curve of its similarity whose midpoint is set per
+# knowledge base at training time (calibrate_faq): it reads ANSWER_AT exactly at the similarity
+# above which direct answers are expected right >= CAL_PRECISION of the time and questions
+# without an entry are answered <= 1 - CAL_NEG_QUANTILE of the time. ANSWER_AT must equal
+# knowledge.dialogue.ANSWER_THRESHOLD (a test holds them together).
+ANSWER_AT = 0.6
+FAQ_SLOPE = 12.0
+CAL_PRECISION = 0.9
+CAL_NEG_QUANTILE = 0.95
+# Questions sampled for calibration (each side), and the fewest that make a figure: a smaller
+# knowledge base keeps DEFAULT_ANSWER_SIM. Bounds keep one odd knowledge base sane.
+CAL_MAX = 1000
+CAL_MIN = 20
+DEFAULT_ANSWER_SIM = 0.5
+ANSWER_SIM_MIN = 0.5
+ANSWER_SIM_MAX = 0.92
+
+
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -123,6 +156,28 @@ def _encode(enc, texts: list[str]) -> np.ndarray:
     if rows:
         out[rows] = enc.encode([texts[i] for i in rows], training=len(texts) > 1)
     return out
+
+
+def _main_directions(vectors: np.ndarray, dims: int) -> np.ndarray:
+    """An orthonormal basis (512 x k, k <= dims) of the directions that hold most of the
+    vectors' energy: the top eigenvectors of their Gram matrix. Dot products between vectors
+    in its span are unchanged, and a question's product with them too (its part outside the
+    span meets nothing); beyond `dims` phrasings the rest is what is given up."""
+    if dims >= vectors.shape[1]:
+        return np.eye(vectors.shape[1], dtype=np.float32)  # not stored: nothing to project
+    gram = vectors.T.astype(np.float64) @ vectors.astype(np.float64)
+    values, vecs = np.linalg.eigh(gram)  # ascending
+    k = min(dims, int((values > 1e-9 * max(values[-1], 1e-12)).sum()) or 1)
+    return vecs[:, ::-1][:, :k].astype(np.float32)
+
+
+def _default_answer_sim(dense: bool) -> float:
+    """Where an FAQ is answered when the knowledge base is too small to calibrate: for lexical
+    scores the point of the fixed curve (SIM_MID, SIM_SLOPE) that reads ANSWER_AT, as before
+    calibration existed; for blended scores DEFAULT_ANSWER_SIM."""
+    if dense:
+        return DEFAULT_ANSWER_SIM
+    return SIM_MID + math.log(ANSWER_AT / (1 - ANSWER_AT)) / SIM_SLOPE
 
 
 def _sigmoid(x):
@@ -199,12 +254,15 @@ def train(snapshot: KbSnapshot) -> bytes:
     enc = None
     if len(intent_owner) >= 2 and uses_encoder([doc_text[i] for i in ex_rows]):
         enc = sentence_encoder.get()
+    n_faq_docs = sum(1 for o in doc_owner if owners[o].kind == "faq")
+    fenc = faq_encoder.get() if n_faq_docs else None
 
     arrays: dict[str, np.ndarray] = {}
     arrays["format"] = np.array(FORMAT)
     arrays["meta"] = _json(
         {
             "encoder": sentence_encoder.ENCODER_ID if enc is not None else None,
+            "faq_encoder": faq_encoder.ENCODER_ID if fenc is not None else None,
             "owners": [[o.kind, o.id, o.label] for o in owners],
             "synonyms": snapshot.synonyms,
             "dictionary": [list(d) for d in snapshot.dictionary],
@@ -217,6 +275,18 @@ def train(snapshot: KbSnapshot) -> bytes:
     order = np.argsort(np.asarray(doc_owner, dtype=np.int64), kind="stable")
     csr_dump("docs_", X[order].T.tocsr() if len(order) else sp.csr_matrix((X.shape[1], 0)), arrays)
     arrays["doc_owner"] = np.asarray(doc_owner, dtype=np.int32)[order]
+    # FAQ owners come first, so their phrasings are the first rows in owner order.
+    faq_texts = [doc_text[i] for i in order[:n_faq_docs]]
+    if fenc is not None:
+        vectors = fenc.encode(faq_texts)
+        dims = min(faq_encoder.DIM, max(FAQ_MIN_DIMS, FAQ_VEC_BUDGET // max(len(vectors), 1)))
+        basis = _main_directions(vectors, dims)
+        projected = vectors @ basis
+        scale = np.maximum(np.abs(projected).max(axis=1), 1e-12) / 127
+        if basis.shape[1] < vectors.shape[1]:  # projected (else the identity: nothing stored)
+            arrays["faq_basis"] = basis.astype(np.float32)
+        arrays["faq_vec"] = np.round(projected / scale[:, None]).astype(np.int8)
+        arrays["faq_scale"] = scale.astype(np.float32)
 
     # BM25 over each owner's whole text, as a term x owner weight matrix.
     bv = Tfidf.fit(bm25_tokens)
@@ -280,6 +350,8 @@ def train(snapshot: KbSnapshot) -> bytes:
         arrays["clf_coef"] = coef.astype(np.float16)
         arrays["clf_intercept"] = intercept
         arrays["clf_owner"] = np.asarray(intent_owner, dtype=np.int32)
+    if n_faq_docs:
+        arrays["faq_curve"] = Engine(arrays).calibrate_faq(faq_texts)
     return _pack(arrays)
 
 
@@ -314,6 +386,7 @@ class Engine:
         if self.clf_coef is not None:
             self.clf_intercept = arrays["clf_intercept"]
             self.clf_owner = arrays["clf_owner"]
+        self._init_faq(meta, arrays)
         self.clf_dense = arrays.get("clf_dense")
         self.clf_centroids = arrays.get("clf_centroids")
         self.encoder = None
@@ -328,6 +401,128 @@ class Engine:
                     sentence_encoder.ENCODER_ID if self.encoder else "none",
                 )
                 self.clf_dense, self.clf_centroids, self.encoder = None, None, None
+
+    def _init_faq(self, meta: dict, arrays) -> None:
+        """FAQ phrasings' sentence vectors (used when this process has the same encoder) and the
+        confidence curve calibrated for this knowledge base with the same scoring."""
+        self.n_faq_runs = int(self.kinds[self.run_owner].sum()) if len(self.run_owner) else 0
+        self.faq_vec, self.faq_basis, self.faq_encoder = None, None, None
+        vec = arrays.get("faq_vec")
+        if vec is not None:
+            enc = faq_encoder.get()
+            if enc is None or meta.get("faq_encoder") != faq_encoder.ENCODER_ID:
+                log.warning(
+                    "model trained with FAQ encoder %s; this process has %s: lexical FAQ scores",
+                    meta.get("faq_encoder"),
+                    faq_encoder.ENCODER_ID if enc else "none",
+                )
+            else:
+                # float32 in memory: numpy's int8 or float16 products are many times slower.
+                self.faq_vec = vec.astype(np.float32) * arrays["faq_scale"][:, None]
+                self.faq_basis = arrays.get("faq_basis")
+                self.faq_encoder = enc
+        dense = self.faq_vec is not None
+        curve = arrays.get("faq_curve")
+        self.faq_curve = curve
+        self.faq_slope = FAQ_SLOPE if dense else SIM_SLOPE
+        if curve is not None and bool(curve[1]) == dense:
+            self.faq_answer_sim = float(curve[0])
+        else:  # not calibrated for this scoring (the encoder is missing here): the default
+            self.faq_answer_sim = _default_answer_sim(dense)
+        self.faq_mid = self.faq_answer_sim - math.log(ANSWER_AT / (1 - ANSWER_AT)) / self.faq_slope
+
+    def faq_calibration_text(self) -> str:
+        """The calibration's figures, for kb_eval and the logs."""
+        c = self.faq_curve
+        if c is None or bool(c[1]) != (self.faq_vec is not None):
+            return "default: not calibrated for this scoring"
+        parts = []
+        if not math.isnan(c[2]):
+            parts.append(
+                "no-entry %.0f%% quantile %.3f over %d" % (CAL_NEG_QUANTILE * 100, c[2], c[4])
+            )
+        if not math.isnan(c[3]):
+            parts.append(
+                "held-out %.0f%% precision %.3f over %d" % (CAL_PRECISION * 100, c[3], c[5])
+            )
+        return "; ".join(parts) or "default: too few entries to calibrate"
+
+    def _faq_blend(self, sims: np.ndarray, qvec: np.ndarray, skip_doc: int | None = None):
+        """sims with each FAQ's similarity blended with the best cosine between the question's
+        vector and its phrasings' (skip_doc: a phrasing left out, for calibration)."""
+        with faq_encoder.one_thread():
+            doc_cos = self.faq_vec @ qvec
+        if skip_doc is not None:
+            doc_cos[skip_doc] = -1.0
+        starts = self.run_starts[: self.n_faq_runs]
+        cos = np.maximum.reduceat(doc_cos, starts)
+        faq = self.run_owner[: self.n_faq_runs]
+        sims = sims.copy()
+        sims[faq] = FAQ_DENSE_WEIGHT * cos + (1 - FAQ_DENSE_WEIGHT) * sims[faq]
+        return sims
+
+    def calibrate_faq(self, texts: list[str]) -> np.ndarray:
+        """The similarity above which this knowledge base's FAQs are answered directly, learnt
+        from the knowledge base itself (texts: its FAQ phrasings in owner order):
+        - no entry: each standard question asked with its own entry left out stands for a
+          question the knowledge base cannot answer; CAL_NEG_QUANTILE of them must stay below;
+        - held out: each phrasing of an entry that has several (similar questions) asked with
+          that phrasing left out must find its entry, and direct answers must be right at least
+          CAL_PRECISION of the time above the threshold.
+        The stricter of the two, within the bounds; the default when the knowledge base is too
+        small to say. Returns [similarity, dense?, no-entry figure, held-out figure, n no-entry,
+        n held-out] (nan where there was too little to measure)."""
+        dense = self.faq_vec is not None
+        runs = self.n_faq_runs
+        starts = self.run_starts[:runs]
+        ends = np.r_[starts[1:], len(texts)] if runs else starts
+        faq = self.run_owner[:runs]
+        rng = np.random.default_rng(0)
+        neg = np.arange(runs)
+        if len(neg) > CAL_MAX:
+            neg = np.sort(rng.choice(neg, CAL_MAX, replace=False))
+        multi = np.flatnonzero(ends - starts >= 2)
+        pos = np.concatenate([np.arange(starts[r], ends[r]) for r in multi]) if len(multi) else []
+        pos = np.asarray(pos, dtype=np.int64)
+        if len(pos) > CAL_MAX:
+            pos = np.sort(rng.choice(pos, CAL_MAX, replace=False))
+        doc_run = np.repeat(np.arange(runs), ends - starts) if runs else np.zeros(0, np.int64)
+
+        def best(doc: int, hold_out: bool):
+            toks, idx, val = self._query(texts[doc])
+            sims = np.zeros(len(self.owners), dtype=np.float32)
+            if len(idx):
+                doc_scores = sparse_dot(self.docs, idx, val)
+                if hold_out:
+                    doc_scores[doc] = 0.0
+                cos = np.zeros(len(self.owners), dtype=np.float32)
+                cos[self.run_owner] = np.maximum.reduceat(doc_scores, self.run_starts)
+                sims = COS_WEIGHT * cos + (1 - COS_WEIGHT) * self._bm25(toks)
+            if dense:
+                sims = self._faq_blend(sims, self.faq_vec[doc], doc if hold_out else None)
+            s = sims[faq].astype(np.float64)
+            if not hold_out:
+                s[doc_run[doc]] = -np.inf
+            j = int(np.argmax(s))
+            return float(s[j]), j == doc_run[doc]
+
+        t_neg = t_pos = math.nan
+        if len(neg) >= CAL_MIN:
+            t_neg = float(
+                np.quantile([best(int(starts[r]), False)[0] for r in neg], CAL_NEG_QUANTILE)
+            )
+        if len(pos) >= CAL_MIN:
+            got = [best(int(d), True) for d in pos]
+            score = np.array([g[0] for g in got])
+            right = np.array([g[1] for g in got])
+            order = np.argsort(-score, kind="stable")
+            prec = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
+            ok = np.flatnonzero(prec >= CAL_PRECISION)
+            t_pos = float(score[order[ok[-1]]]) if len(ok) else ANSWER_SIM_MAX
+        known = [t for t in (t_neg, t_pos) if not math.isnan(t)]
+        lo = ANSWER_SIM_MIN if dense else _default_answer_sim(False)
+        sim = min(max(max(known), lo), ANSWER_SIM_MAX) if known else _default_answer_sim(dense)
+        return np.array([sim, float(dense), t_neg, t_pos, len(neg), len(pos)], dtype=np.float32)
 
     @classmethod
     def load(cls, data: bytes) -> Engine:
@@ -370,6 +565,11 @@ class Engine:
             cos = np.zeros(len(self.owners), dtype=np.float32)
             cos[self.run_owner] = np.maximum.reduceat(doc_scores, self.run_starts)
             sims = COS_WEIGHT * cos + (1 - COS_WEIGHT) * self._bm25(toks)
+        if self.faq_vec is not None and self.n_faq_runs:
+            qvec = self.faq_encoder.encode([text])[0]
+            if self.faq_basis is not None:
+                qvec = qvec @ self.faq_basis
+            sims = self._faq_blend(sims, qvec)
         return sims, toks, idx, val
 
     def answer(self, text: str, k: int = 3) -> list[Candidate]:
@@ -378,6 +578,8 @@ class Engine:
             return []
         sims, toks, idx, val = self.similarities(text)
         conf = _sigmoid(SIM_SLOPE * (sims - SIM_MID))
+        faq = self.run_owner[: self.n_faq_runs]
+        conf[faq] = _sigmoid(self.faq_slope * (sims[faq] - self.faq_mid))
         if self.clf_coef is not None and len(idx):
             dec = (
                 val @ self.clf_coef[idx].astype(np.float32)

@@ -125,3 +125,100 @@ def test_language_of():
     assert dialogue.language_of("怎么退货", "en") == "zh-hans"
     assert dialogue.language_of("where is my order", "zh-hans") == "en"
     assert dialogue.language_of("1234567890", "zh-hans") == "zh-hans"
+
+
+@pytest.mark.parametrize(
+    "text, index",
+    [
+        ("第2个", 1),
+        ("第 3 个", 2),
+        ("选2", 1),
+        ("我要第三个", 2),
+        ("最后一个", 2),
+        ("后面那个", 2),
+        ("前面那个", 0),
+        ("中间那个", 1),
+        ("the last one", 2),
+        ("the 2nd", 1),
+        ("option 3", 2),
+        ("the first one", 0),
+        ("积分怎么获得", 1),  # reworded: most of one label, clearly less of the others
+        ("password reset", 2),
+        ("第四个", None),
+        ("两个", None),
+        ("都不是", None),
+        ("退货", None),
+    ],
+)
+def test_picking_a_choice_by_place_or_in_other_words(text, index):
+    picked = dialogue.pick_choice(text, CHOICES)
+    assert picked is (CHOICES[index] if index is not None else None)
+
+
+def test_the_last_and_later_choice_follow_the_number_offered():
+    two = CHOICES[:2]
+    assert dialogue.pick_choice("最后一个", two) is two[1]
+    assert dialogue.pick_choice("后面那个", two) is two[1]
+    assert dialogue.pick_choice("中间那个", two) is None
+
+
+@pytest.mark.parametrize(
+    "text, rejects",
+    [
+        ("都不是", True),
+        ("都不是啊", True),
+        ("以上都不是", True),
+        ("None of these", True),
+        ("neither", True),
+        ("不是", False),  # with several choices "不是" alone says nothing about which
+        ("第二个", False),
+        ("都不是，我要问发票", False),  # a new question, read as one
+    ],
+)
+def test_rejecting_the_choices(text, rejects):
+    assert dialogue.rejects_choices(text, CHOICES) is rejects
+
+
+def test_yes_and_no_to_a_single_choice():
+    one = CHOICES[:1]
+    assert dialogue.pick_choice("是的", one) is one[0]
+    assert dialogue.pick_choice("yes", one) is one[0]
+    assert dialogue.pick_choice("是的", CHOICES) is None
+    assert dialogue.rejects_choices("不是", one) and dialogue.rejects_choices("no", one)
+
+
+def test_a_choice_by_what_the_engine_reads():
+    from knowledge.nlp.engine import Candidate
+
+    offered = [
+        {"label": "如何申请退款", "kind": "faq", "id": 7, "confidence": 0.5},
+        {"label": "怎么退货", "kind": "faq", "id": 8, "confidence": 0.4},
+    ]
+    read = [Candidate("faq", 7, "如何申请退款", 0.45), Candidate("faq", 8, "怎么退货", 0.2)]
+    assert dialogue.pick_by_reading(read, offered) is offered[0]
+    # Not confident enough, or the best reading is something not offered: no pick.
+    assert dialogue.pick_by_reading([Candidate("faq", 7, "x", 0.1)], offered) is None
+    assert dialogue.pick_by_reading([Candidate("faq", 9, "x", 0.9)], offered) is None
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("你好", "greeting"),
+        ("您好！", "greeting"),
+        ("Hello", "greeting"),
+        ("在吗？", "presence"),
+        ("有人吗", "presence"),
+        ("谢谢", "thanks"),
+        ("Thanks!", "thanks"),
+        ("thank you", "thanks"),
+        ("再见", "bye"),
+        ("bye", "bye"),
+        ("你好，怎么退货", None),
+        ("谢谢你们，东西收到了但是坏了", None),
+        ("hello I want a refund", None),
+        ("人工", None),
+    ],
+)
+def test_small_talk(text, kind):
+    assert dialogue.small_talk(text) == kind

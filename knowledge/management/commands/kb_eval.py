@@ -150,6 +150,7 @@ class Command(BaseCommand):
                 t0 = time.perf_counter()
                 training.kb_train(merchant_id=merchant.pk)
                 self.stdout.write(f"trained in {time.perf_counter() - t0:.1f}s")
+                self._faq_calibration(selectors.engine_for(merchant_id=merchant.pk))
                 for text, expected in test_rows:
                     t0 = time.perf_counter()
                     engine = selectors.engine_for(merchant_id=merchant.pk)
@@ -182,6 +183,19 @@ class Command(BaseCommand):
         except _Rollback:
             pass
         return out
+
+    def _faq_calibration(self, engine):
+        """What the trainer learnt from the KB itself: where FAQs are answered directly."""
+        if engine is None:
+            return
+        self.stdout.write(
+            "FAQ encoder %s; answers directly from similarity %.3f (%s)"
+            % (
+                "on" if engine.faq_vec is not None else "off",
+                engine.faq_answer_sim,
+                engine.faq_calibration_text(),
+            )
+        )
 
     def _faq_report(self, results):
         with_entry = [r for r in results if r[0]]
