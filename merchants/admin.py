@@ -75,6 +75,7 @@ class MerchantAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
             },
         ),
         (_("Notifications"), {"fields": ("escalation_delay_seconds",)}),
+        (_("Inbox"), {"fields": ("wait_warn_seconds", "wait_alert_seconds")}),
         (_("Bot"), {"fields": ("bot_mode", "bot_name")}),
     )
     readonly_fields = ("widget_key", "embed_snippet", "identity_secret", "created_at", "hours_now")

@@ -127,6 +127,18 @@ class Merchant(models.Model):
         ),
     )
 
+    # --- Inbox (the workspace's waiting time colours) ---
+    wait_warn_seconds = models.PositiveIntegerField(
+        _("waiting time warning (seconds)"),
+        default=120,
+        help_text=_("An inbox row turns amber when the visitor has waited this long for a reply."),
+    )
+    wait_alert_seconds = models.PositiveIntegerField(
+        _("waiting time alert (seconds)"),
+        default=300,
+        help_text=_("An inbox row turns red when the visitor has waited this long for a reply."),
+    )
+
     # --- Bot (conversations.bot) ---
     class BotMode(models.TextChoices):
         OFF = "off", _("Off")
