@@ -6,10 +6,9 @@ ZH = {
     "Inbox": "收件箱",
     "waiting time warning (seconds)": "等待提醒（秒）",
     "waiting time alert (seconds)": "等待告警（秒）",
-    "An inbox row turns amber when the visitor has waited this long for a reply.":
-        "访客等待回复达到这个时长，会话列表中该行显示为黄色。",
-    "An inbox row turns red when the visitor has waited this long for a reply.":
-        "访客等待回复达到这个时长，会话列表中该行显示为红色。",
+    "An inbox row turns amber when the visitor has waited this long for a reply.": "访客等待回复达到这个时长，会话列表中该行显示为黄色。",
+    "An inbox row turns red when the visitor has waited this long for a reply.": "访客等待回复达到这个时长，会话列表中该行显示为红色。",
+    "The alert comes at or after the warning.": "告警时间不能早于提醒时间。",
     "snoozed at": "暂缓时间",
     "snoozed until": "暂缓至",
     # API errors
@@ -20,8 +19,7 @@ ZH = {
     "Search for at most %(n)d words.": "搜索内容最多 %(n)d 个词。",
     # Views, sort, search (workspace)
     "Search messages and visitors": "搜索消息和访客",
-    "Message text, visitor names, emails, phones and ids; Chinese or English. Shortcut: /":
-        "可搜索消息内容、访客姓名、邮箱、电话和用户 ID，中英文均可。快捷键：/",
+    "Message text, visitor names, emails, phones and ids; Chinese or English. Shortcut: /": "可搜索消息内容、访客姓名、邮箱、电话和用户 ID，中英文均可。快捷键：/",
     "Views": "视图",
     "All": "全部",
     "Mine": "我的",
@@ -60,8 +58,7 @@ ZH = {
     "Snoozed until %s": "暂缓至 %s",
     "Snoozed until the visitor replies": "暂缓至访客回复",
     "Snooze the conversation": "暂缓会话",
-    "It leaves the open views until then. A message from the visitor wakes it at once.":
-        "在此之前会话不出现在进行中的视图里；访客一发消息就会立即恢复。",
+    "It leaves the open views until then. A message from the visitor wakes it at once.": "在此之前会话不出现在进行中的视图里；访客一发消息就会立即恢复。",
     "Until the visitor replies": "直到访客回复",
     "For an hour": "一小时",
     "Until tomorrow 9:00": "到明天 9:00",

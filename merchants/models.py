@@ -160,6 +160,13 @@ class Merchant(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self):
+        super().clean()
+        if self.wait_alert_seconds < self.wait_warn_seconds:
+            raise ValidationError(
+                {"wait_alert_seconds": _("The alert comes at or after the warning.")}
+            )
+
     def origin_patterns(self) -> list[str]:
         return [normalize_origin(o) for o in self.allowed_origins.splitlines() if o.strip()]
 
