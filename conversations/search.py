@@ -41,8 +41,11 @@ TABLE = "conversations_message_search"
 MAX_QUERY_LENGTH = 100
 MAX_TERMS = 8
 # The conversation list's `q` looks at the conversations of the newest this-many matching
-# messages (a page of conversations never needs more; it keeps the query bounded).
-CONVERSATION_HITS = 1000
+# messages and visitors (a page holds 50 conversations; it keeps the query bounded).
+CONVERSATION_HITS = 200
+# message_ids reads the newest this-many messages of the merchant before asking the index
+# (docs/search.md, "Recent first"); 0 asks the index alone.
+RECENT_WINDOW = 1000
 
 
 class QueryError(ValueError):
@@ -187,8 +190,35 @@ class Hits:
 
 
 def message_ids(*, merchant_id: int, terms: list[str], before_id: int | None, limit: int) -> Hits:
-    """Ids of the merchant's messages that contain every term (as the index sees it: the
-    caller checks the body again), newest first, below `before_id`."""
+    """Ids of the merchant's messages that contain every term, newest first, below
+    `before_id` (the caller checks each body again: an index row may be stale).
+
+    First the newest RECENT_WINDOW messages are read and matched here: a common word fills
+    the page from them at once, where the index would have to collect and sort every one of
+    its tens of thousands of matches to find the newest. If the window holds the merchant's
+    whole history, that is the answer; otherwise the index answers for the older messages."""
+    from .models import Message
+
+    ids: list[int] = []
+    if RECENT_WINDOW:
+        recent = Message.objects.filter(merchant_id=merchant_id)
+        if before_id:
+            recent = recent.filter(pk__lt=before_id)
+        rows = list(recent.order_by("-pk").values_list("pk", "body")[:RECENT_WINDOW])
+        ids = [pk for pk, body in rows if matches(body, terms)]
+        if len(ids) > limit:
+            return Hits(ids=ids[:limit], more=True)
+        if len(rows) < RECENT_WINDOW:
+            return Hits(ids=ids, more=False)  # the whole history was in the window
+        before_id = rows[-1][0]
+    older = index_ids(
+        merchant_id=merchant_id, terms=terms, before_id=before_id, limit=limit - len(ids)
+    )
+    return Hits(ids=ids + older.ids, more=older.more)
+
+
+def index_ids(*, merchant_id: int, terms: list[str], before_id: int | None, limit: int) -> Hits:
+    """message_ids through the index alone (or LIKE where the index cannot take the terms)."""
     kind = backend()
     long_terms = [t for t in terms if len(t) >= {"fts5": 3, "ngram": 2}.get(kind, 1)]
     short_terms = [t for t in terms if t not in long_terms]

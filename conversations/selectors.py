@@ -99,7 +99,7 @@ def inbox_counts(*, merchant_id: int, user_id: int | None) -> dict:
 def conversation_search_q(*, merchant_id: int, terms: list[str]) -> Q:
     """Conversations whose visitor's name, email, phone or identity id holds every term, or
     that hold a message with every term (among the newest search.CONVERSATION_HITS such
-    messages)."""
+    visitors and messages). Reads the visitors and the message hits (search.message_ids)."""
     who = Q()
     for term in terms:
         who &= (
@@ -108,7 +108,12 @@ def conversation_search_q(*, merchant_id: int, terms: list[str]) -> Q:
             | Q(phone__icontains=term)
             | Q(external_id__icontains=term)
         )
-    visitors = Visitor.objects.filter(who, merchant_id=merchant_id).values("id")
+    # Read first, not as a subquery: inside an OR it would be evaluated for every row.
+    visitors = list(
+        Visitor.objects.filter(who, merchant_id=merchant_id)
+        .order_by("-pk")
+        .values_list("pk", flat=True)[: search.CONVERSATION_HITS]
+    )
     hits = search.message_ids(
         merchant_id=merchant_id, terms=terms, before_id=None, limit=search.CONVERSATION_HITS
     )
@@ -129,8 +134,9 @@ def message_search(
     *, merchant_id: int, terms: list[str], before_id: int | None, limit: int
 ) -> tuple[list[MessageHit], int | None]:
     """The merchant's messages holding every term, newest first, with the ranges to mark; and
-    the `before_id` of the next page (None: no more). Two queries: the index, then the
-    messages with their conversation and visitor."""
+    the `before_id` of the next page (None: no more). Queries: the newest messages, the index
+    when those neither fill the page nor are the whole history, then the page of messages with
+    their conversation and visitor."""
     hits = search.message_ids(
         merchant_id=merchant_id, terms=terms, before_id=before_id, limit=limit
     )

@@ -241,7 +241,9 @@ class MessageHitSerializer(serializers.Serializer):
     body = serializers.CharField()
     private = serializers.BooleanField()
     created_at = UtcDateTimeField()
-    conversation_status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    conversation_status = serializers.CharField(
+        help_text="The conversation's status: open, pending, resolved or closed."
+    )
     visitor = MessageHitVisitorSerializer()
     highlights = serializers.ListField(
         child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2),

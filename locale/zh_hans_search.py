@@ -37,7 +37,6 @@ ZH = {
     "Conversations": "会话",
     "Messages": "消息",
     "More messages": "更多消息",
-    "No conversations here.": "这里没有会话。",
     "Searching…": "搜索中…",
     "Results for “%s”": "“%s”的搜索结果",
     "Nothing found for “%s”.": "没有找到“%s”。",

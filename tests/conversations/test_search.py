@@ -16,6 +16,20 @@ from tests.conversations.conftest import session_client, token_client
 AUTH_QUERIES = {"token": 1, "bob_session": 3}
 
 
+@pytest.fixture(autouse=True, params=[1000, 2, 0], ids=["recent-window", "window-2", "index-only"])
+def window(request, monkeypatch):
+    """Every test three times: the default (small merchants fit the window of newest messages
+    read first), a window of 2 (the window, then the index for older messages), and the index
+    alone."""
+    monkeypatch.setattr(search, "RECENT_WINDOW", request.param)
+    return request.param
+
+
+def _extra_index_query(window: int, messages: int) -> int:
+    """The index is asked after the window only when the window is full (more history)."""
+    return 1 if 0 < window < messages else 0
+
+
 def _say(merchant, body, **visitor_fields):
     return factories.visitor_message(factories.visitor(merchant, **visitor_fields), body)
 
@@ -93,12 +107,14 @@ def test_newest_first_and_pages(api, acme):
 
 
 @pytest.mark.parametrize("rows", [1, 20])
-def test_search_query_count_pinned(api, acme, django_assert_num_queries, rows):
+def test_search_query_count_pinned(api, acme, django_assert_num_queries, rows, window):
     for i in range(rows):
         _say(acme, f"发票问题 {i}", name=f"访客{i}")
     api.get("/api/v1/search/messages/", {"q": "发票"})  # warm-up: token last_used_at
-    # the index + the messages with their conversation and visitor
-    with django_assert_num_queries(AUTH_QUERIES[api.kind] + 2):
+    # the newest messages or the index (or both), then the messages with their conversation
+    # and visitor
+    reads = 2 + _extra_index_query(window, rows)
+    with django_assert_num_queries(AUTH_QUERIES[api.kind] + reads):
         response = api.get("/api/v1/search/messages/", {"q": "发票"})
     assert len(response.json()["results"]) == rows
 
@@ -114,9 +130,12 @@ def test_search_query_count_pinned(api, acme, django_assert_num_queries, rows):
 def test_bad_search_text_is_a_400(api, acme, q, error):
     _say(acme, "发票")
     for path in ("/api/v1/search/messages/", "/api/v1/conversations/"):
-        response = api.get(path, {"q": q})
+        response = api.get(path, {"q": q}, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 400, (path, response.content)
         assert error in response.json()["q"][0]
+    # In Chinese by default
+    chinese = api.get("/api/v1/search/messages/", {"q": q}).json()["q"][0]
+    assert chinese != error and any("\u4e00" <= c <= "\u9fff" for c in chinese)
 
 
 def test_empty_search_text(api, acme):
@@ -183,12 +202,13 @@ def test_conversation_q_finds_message_bodies(api, acme, bob):
 
 
 @pytest.mark.parametrize("rows", [1, 20])
-def test_conversation_q_query_count_pinned(api, acme, django_assert_num_queries, rows):
+def test_conversation_q_query_count_pinned(api, acme, django_assert_num_queries, rows, window):
     for i in range(rows):
         _say(acme, f"发票 {i}")
     api.get("/api/v1/conversations/", {"q": "发票"})
-    # the index, then the page (visitor match and message hits as subqueries)
-    with django_assert_num_queries(AUTH_QUERIES[api.kind] + 2):
+    # the visitors, the message hits (newest messages and/or the index), then the page
+    reads = 3 + _extra_index_query(window, rows)
+    with django_assert_num_queries(AUTH_QUERIES[api.kind] + reads):
         response = api.get("/api/v1/conversations/", {"q": "发票"})
     assert len(response.json()["results"]) == rows
 
