@@ -222,7 +222,13 @@ class Message(models.Model):
                 name="message_unique_client_id",
             ),
         ]
-        indexes = [models.Index(fields=["merchant", "-created_at"], name="message_recent")]
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="message_recent"),
+            # A merchant's messages newest first by id: search reads its newest messages
+            # first (conversations/search.py), and other merchants' newer ids must not be
+            # scanned on the way.
+            models.Index(fields=["merchant", "-id"], name="message_merchant_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq}"

@@ -45,7 +45,7 @@ MAX_TERMS = 8
 CONVERSATION_HITS = 200
 # message_ids reads the newest this-many messages of the merchant before asking the index
 # (docs/search.md, "Recent first"); 0 asks the index alone.
-RECENT_WINDOW = 1000
+RECENT_WINDOW = 500
 
 
 class QueryError(ValueError):
@@ -197,14 +197,9 @@ def message_ids(*, merchant_id: int, terms: list[str], before_id: int | None, li
     the page from them at once, where the index would have to collect and sort every one of
     its tens of thousands of matches to find the newest. If the window holds the merchant's
     whole history, that is the answer; otherwise the index answers for the older messages."""
-    from .models import Message
-
     ids: list[int] = []
     if RECENT_WINDOW:
-        recent = Message.objects.filter(merchant_id=merchant_id)
-        if before_id:
-            recent = recent.filter(pk__lt=before_id)
-        rows = list(recent.order_by("-pk").values_list("pk", "body")[:RECENT_WINDOW])
+        rows = _newest(merchant_id=merchant_id, before_id=before_id, limit=RECENT_WINDOW)
         ids = [pk for pk, body in rows if matches(body, terms)]
         if len(ids) > limit:
             return Hits(ids=ids[:limit], more=True)
@@ -215,6 +210,24 @@ def message_ids(*, merchant_id: int, terms: list[str], before_id: int | None, li
         merchant_id=merchant_id, terms=terms, before_id=before_id, limit=limit - len(ids)
     )
     return Hits(ids=ids + older.ids, more=older.more)
+
+
+def _newest(*, merchant_id: int, before_id: int | None, limit: int) -> list[tuple[int, str]]:
+    """(id, body) of the merchant's newest messages below before_id, by the message_merchant_id
+    index. MariaDB is told to use it: with one merchant holding most rows its statistics pick
+    a backward scan of the primary key, which reads every newer message of every other
+    merchant first (measured: 300 ms instead of 20 for a window of 1,000 behind 100,000 rows
+    of another merchant)."""
+    hint = " FORCE INDEX (message_merchant_id)" if connection.vendor == "mysql" else ""
+    sql = (
+        f"SELECT id, body FROM conversations_message{hint} WHERE merchant_id = %s"
+        + (" AND id < %s" if before_id else "")
+        + " ORDER BY id DESC LIMIT %s"
+    )
+    params = [merchant_id] + ([before_id] if before_id else []) + [limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def index_ids(*, merchant_id: int, terms: list[str], before_id: int | None, limit: int) -> Hits:
@@ -243,11 +256,13 @@ def index_ids(*, merchant_id: int, terms: list[str], before_id: int | None, limi
             params = [" ".join("+" + _phrase(t) for t in long_terms), merchant_id]
         params += [_like(t) for t in short_terms]
     else:
-        # No term the index can take: the merchant's messages, newest first (message_recent
-        # is by created_at; id follows it), until a page is full.
+        # No term the index can take: the merchant's messages, newest first, until a page is
+        # full (the message_merchant_id index; see _newest).
         escape = " ESCAPE '\\'" if connection.vendor == "sqlite" else ""
         sql = (
-            "SELECT id FROM conversations_message WHERE merchant_id = %s"
+            "SELECT id FROM conversations_message"
+            + (" FORCE INDEX (message_merchant_id)" if connection.vendor == "mysql" else "")
+            + " WHERE merchant_id = %s"
             + "".join(f" AND body LIKE %s{escape}" for _ in terms)
             + (" AND id < %s" if before_id else "")
             + " ORDER BY id DESC LIMIT %s"

@@ -27,4 +27,8 @@ class Migration(migrations.Migration):
             model_name='conversation',
             index=models.Index(fields=['snoozed_until'], name='conv_snoozed_until'),
         ),
+        migrations.AddIndex(
+            model_name='message',
+            index=models.Index(fields=['merchant', '-id'], name='message_merchant_id'),
+        ),
     ]

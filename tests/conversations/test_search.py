@@ -16,7 +16,7 @@ from tests.conversations.conftest import session_client, token_client
 AUTH_QUERIES = {"token": 1, "bob_session": 3}
 
 
-@pytest.fixture(autouse=True, params=[1000, 2, 0], ids=["recent-window", "window-2", "index-only"])
+@pytest.fixture(autouse=True, params=[500, 2, 0], ids=["recent-window", "window-2", "index-only"])
 def window(request, monkeypatch):
     """Every test three times: the default (small merchants fit the window of newest messages
     read first), a window of 2 (the window, then the index for older messages), and the index

@@ -13,9 +13,10 @@
 import { api } from "./api.js";
 import { el, time, timeText } from "./dom.js";
 import { fmt, gettext, STATUS } from "./i18n.js";
-import { loadList, renderRow } from "./inbox.js";
-import { API, MERCHANT, MY_ID, state, teams, ui } from "./state.js";
-import { openConversation } from "./thread.js";
+import { loadList, renderList, renderRow, upsert } from "./inbox.js";
+import { API, MERCHANT, MY_ID, conversations, state, teams, ui } from "./state.js";
+import { openConversation, renderOpenHeader } from "./thread.js";
+import { renderTriage } from "./triage.js";
 
 const STORE_KEY = `kefu.inbox.${API}`;
 const COUNTS_DEBOUNCE_MS = 800;
@@ -203,6 +204,7 @@ export async function runSearch() {
       getJson(`${API}/search/messages/?${params}`),
     ]);
     if (mine !== searchSeq) return;
+    convs.results.forEach(upsert); // the rows the header and the panes read
     ui.searchConvs.replaceChildren(...convs.results.map((c) => renderRow(c)));
     ui.searchHits.replaceChildren(...hits.results.map(renderHit));
     hitsNext = hits.next;
@@ -277,5 +279,17 @@ export function wireViews() {
     for (const b of ui.searchHits.querySelectorAll("button.hit.active")) b.classList.remove("active");
     button.classList.add("active");
     openConversation(hit.conversation_id, { seq: hit.seq, ranges: hit.highlights });
+    if (!conversations.has(hit.conversation_id)) loadRow(hit.conversation_id);
   });
+}
+
+// A hit's conversation the page has no row for (an old, resolved one): its row, for the header.
+async function loadRow(id) {
+  try {
+    upsert(await api(`${API}/conversations/${id}/`, true));
+    renderList();
+    if (state.openId === id) { renderOpenHeader(); renderTriage(); }
+  } catch (err) {
+    console.warn("[kefu] conversation row", err); // the header says #id meanwhile
+  }
 }
