@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import unicodedata
 from dataclasses import dataclass
 
@@ -46,6 +47,9 @@ CONVERSATION_HITS = 200
 # message_ids reads the newest this-many messages of the merchant before asking the index
 # (docs/search.md, "Recent first"); 0 asks the index alone.
 RECENT_WINDOW = 500
+# ... and reads on, once, up to this many more when the word is frequent enough to fill the
+# page from them.
+WINDOW_MAX = 5000
 
 
 class QueryError(ValueError):
@@ -198,14 +202,21 @@ def message_ids(*, merchant_id: int, terms: list[str], before_id: int | None, li
     its tens of thousands of matches to find the newest. If the window holds the merchant's
     whole history, that is the answer; otherwise the index answers for the older messages."""
     ids: list[int] = []
-    if RECENT_WINDOW:
-        rows = _newest(merchant_id=merchant_id, before_id=before_id, limit=RECENT_WINDOW)
-        ids = [pk for pk, body in rows if matches(body, terms)]
+    window = RECENT_WINDOW
+    while window:
+        rows = _newest(merchant_id=merchant_id, before_id=before_id, limit=window)
+        found = [pk for pk, body in rows if matches(body, terms)]
+        ids += found
         if len(ids) > limit:
             return Hits(ids=ids[:limit], more=True)
-        if len(rows) < RECENT_WINDOW:
-            return Hits(ids=ids, more=False)  # the whole history was in the window
+        if len(rows) < window:
+            return Hits(ids=ids, more=False)  # the whole history was read
         before_id = rows[-1][0]
+        # A word in a few percent of messages: read on as far as its rate says the page
+        # needs (half as much again), up to WINDOW_MAX; a rarer one goes to the index.
+        if window != RECENT_WINDOW or len(found) < 2:
+            break
+        window = min(WINDOW_MAX, math.ceil((limit + 1 - len(ids)) * len(rows) / len(found) * 1.5))
     older = index_ids(
         merchant_id=merchant_id, terms=terms, before_id=before_id, limit=limit - len(ids)
     )

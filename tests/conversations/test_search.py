@@ -255,3 +255,24 @@ def test_the_index_is_the_one_for_this_database(db):
         else "ngram"
     )
     assert search.backend() == expected
+
+
+@pytest.mark.parametrize("recent, most", [(4, 6), (3, 100), (1, 1)])
+def test_window_reading_on_and_the_index_agree(api, acme, monkeypatch, recent, most):
+    """The newest messages read first, read on at the word's rate, then the index: every page
+    joined is every match, newest first, none twice, whatever the window sizes."""
+    monkeypatch.setattr(search, "RECENT_WINDOW", recent)
+    monkeypatch.setattr(search, "WINDOW_MAX", most)
+    visitor = factories.visitor(acme)
+    wanted = []
+    for i in range(30):
+        message = factories.visitor_message(visitor, f"第{i}条" + (" 发票" if i % 3 == 0 else ""))
+        if i % 3 == 0:
+            wanted.append(message.pk)
+    _say(factories.merchant("别家"), "发票 别家")
+    seen, url, params = [], "/api/v1/search/messages/", {"q": "发票", "page_size": 3}
+    while url:
+        page = api.get(url, params).json()
+        seen += [r["id"] for r in page["results"]]
+        url, params = page["next"], None
+    assert seen == wanted[::-1]
