@@ -159,8 +159,9 @@ def index_message(*, message_id: int, merchant_id: int, body: str) -> None:
     kind = backend()
     with connection.cursor() as cursor:
         if kind == "fts5":
+            # OR REPLACE: a rowid left by a deleted message (see index_prune) is overwritten.
             cursor.execute(
-                f"INSERT INTO {TABLE} (rowid, body, merchant_id) VALUES (%s, %s, %s)",
+                f"INSERT OR REPLACE INTO {TABLE} (rowid, body, merchant_id) VALUES (%s, %s, %s)",
                 [message_id, body, merchant_id],
             )
         elif kind in ("mroonga", "ngram"):
@@ -169,6 +170,21 @@ def index_message(*, message_id: int, merchant_id: int, body: str) -> None:
                 [message_id, merchant_id, body],
             )
         # "like": nothing to keep; the message table is searched itself.
+
+
+def index_prune() -> int:
+    """Delete index rows whose message is gone (a conversation or merchant deleted, a message
+    rolled back under Mroonga), so their text does not outlive them. Run daily by the beat
+    (conversations.tasks.search_index_prune); returns how many rows it removed."""
+    kind = backend()
+    key = "rowid" if kind == "fts5" else "message_id"
+    if kind == "like":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {TABLE} WHERE {key} NOT IN (SELECT id FROM conversations_message)"
+        )
+        return cursor.rowcount
 
 
 # --- Reading ------------------------------------------------------------------------------------

@@ -35,6 +35,14 @@ def snooze_wake() -> int:
 
 
 @shared_task(acks_late=True)
+def search_index_prune() -> int:
+    """Beat, daily: drop search index rows of messages that no longer exist (search.py)."""
+    from . import search
+
+    return search.index_prune()
+
+
+@shared_task(acks_late=True)
 def routing_sweep() -> int:
     """Beat, every minute: drain queues whose capacity freed without an event telling us."""
     return routing.sweep()

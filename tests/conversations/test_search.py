@@ -276,3 +276,30 @@ def test_window_reading_on_and_the_index_agree(api, acme, monkeypatch, recent, m
         seen += [r["id"] for r in page["results"]]
         url, params = page["next"], None
     assert seen == wanted[::-1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleted_messages_leave_the_index(acme, window):
+    """Deleting a conversation (or a merchant) cascades in the database but not into the
+    index table; the daily prune removes the text, and a message id used again is indexed
+    afresh."""
+    from conversations.models import Conversation
+    from conversations.tasks import search_index_prune
+
+    message = _say(acme, "要删除的发票")
+    kept = _say(acme, "留下的发票")
+    Conversation.objects.filter(pk=message.conversation_id).delete()
+    assert [h.message.pk for h in _search(acme, "发票")] == [kept.pk]
+    # at least the deleted one (a flush between transactional tests leaves rows too)
+    assert search_index_prune() >= 1
+    assert search_index_prune() == 0
+    assert [h.message.pk for h in _search(acme, "发票")] == [kept.pk]
+
+
+def _search(merchant, q):
+    from conversations import selectors
+
+    hits, _ = selectors.message_search(
+        merchant_id=merchant.pk, terms=search.parse_query(q), before_id=None, limit=20
+    )
+    return hits
