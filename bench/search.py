@@ -241,7 +241,7 @@ PHRASES = (ZH + EN)[:200]
 # (label, search text): what agents type. Each is run --repeat times, in a shuffled order.
 QUERIES = [
     ("zh 2 chars, common (发票)", "发票"),
-    ("zh 4 chars (开发票)", "我要开发票"),
+    ("zh 5 chars (我要开发票)", "我要开发票"),
     ("zh 1 char (票)", "票"),
     ("en word (refund)", "refund"),
     ("en 2 chars (vo)", "vo"),
