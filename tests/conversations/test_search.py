@@ -303,3 +303,26 @@ def _search(merchant, q):
         merchant_id=merchant.pk, terms=search.parse_query(q), before_id=None, limit=20
     )
     return hits
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_indexes_messages_stored_before_it(acme, other):
+    """Upgrading a database that already holds messages: 0008_search_index builds the index and
+    fills it (in batches on MySQL/MariaDB), tenant by tenant as stored."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    old = _say(acme, "升级前的发票 before upgrade")
+    _say(other, "别家升级前的发票")
+    migration = importlib.import_module("conversations.migrations.0008_search_index")
+    editor = SimpleNamespace(connection=connection)
+    migration.drop(None, editor)
+    search._backend_for.cache_clear()
+    try:
+        migration.create(None, editor)
+    finally:
+        search._backend_for.cache_clear()
+    assert [h.message.pk for h in _search(acme, "升级前的发票")] == [old.pk]
+    assert [h.message.pk for h in _search(acme, "upgrade")] == [old.pk]
