@@ -22,9 +22,15 @@ const STORE_KEY = `kefu.inbox.${API}`;
 const COUNTS_DEBOUNCE_MS = 800;
 const ACTIVE = new Set(["open", "pending"]);
 
+// More filters beside the team (a label, ...): name -> {value, test(row)}. Each is sent as
+// `?name=value` (the server's ConversationFilterSerializer field of that name) and `test` says
+// the same in the browser for live updates. Set one, then loadList().
+export const extraFilters = new Map();
+
 // The server's views (selectors.INBOX_VIEWS), for live updates between two loads.
 export function inView(c) {
   if (state.team !== null && c.team_id !== state.team) return false;
+  for (const f of extraFilters.values()) if (!f.test(c)) return false;
   const active = ACTIVE.has(c.status);
   const awake = active && !c.snoozed_at;
   switch (state.view) {
@@ -50,6 +56,7 @@ export function listUrl() {
   const params = new URLSearchParams({ sort: state.sort });
   if (state.view !== "all") params.set("view", state.view);
   if (state.team !== null) params.set("team", String(state.team));
+  for (const [name, f] of extraFilters) params.set(name, String(f.value));
   return `${API}/conversations/?${params}`;
 }
 
