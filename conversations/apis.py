@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from kefu.pagination import KeysetPagination
 from kefu.parsers import JSONParser
@@ -24,11 +25,16 @@ from .serializers import (
     ClaimSerializer,
     ConversationFilterSerializer,
     ConversationSerializer,
+    InboxCountsSerializer,
     MessageCreateSerializer,
     MessageFilterSerializer,
+    MessageHitSerializer,
+    MessageSearchSerializer,
     MessageSerializer,
+    PrioritySerializer,
     QueueSerializer,
     RoutingEventSerializer,
+    SnoozeSerializer,
     StatusSerializer,
     TeamSerializer,
     TransferSerializer,
@@ -42,6 +48,25 @@ from .services import privacy
 class ConversationPagination(KeysetPagination):
     # Newest activity first; the `conv_inbox` index serves it.
     ordering = ("-last_message_at", "-id")
+
+
+class ConversationWaitingPagination(KeysetPagination):
+    # Longest waiting for an answer first; answered ones (NULL) last, newest first among them
+    # would need a second key: they follow by id.
+    ordering = ("awaiting_reply_since", "id")
+    nulls_high = ("awaiting_reply_since",)
+
+
+class ConversationPriorityPagination(KeysetPagination):
+    ordering = ("-priority", "awaiting_reply_since", "id")
+    nulls_high = ("awaiting_reply_since",)
+
+
+CONVERSATION_SORTS = {
+    "newest": ConversationPagination,
+    "waiting": ConversationWaitingPagination,
+    "priority": ConversationPriorityPagination,
+}
 
 
 class MessagePagination(KeysetPagination):
@@ -63,16 +88,84 @@ def _query(serializer_class, request) -> dict:
 
 @extend_schema(tags=["conversations"], parameters=[ConversationFilterSerializer])
 class ConversationList(generics.ListAPIView):
-    """Conversations, newest activity first."""
+    """Conversations: a view of the inbox, a team, search text; newest activity first, or the
+    longest waiting, or by priority (`sort`)."""
 
     serializer_class = ConversationSerializer
     pagination_class = ConversationPagination
 
+    def _params(self) -> dict:
+        if not hasattr(self, "_validated"):
+            self._validated = _query(ConversationFilterSerializer, self.request)
+        return self._validated
+
+    @property
+    def paginator(self):
+        if not hasattr(self, "_paginator"):
+            self._paginator = CONVERSATION_SORTS[self._params()["sort"]]()
+        return self._paginator
+
     def get_queryset(self):
+        params = self._params()
+        membership = self.request.kefu_membership  # None for a token
+        if params.get("view") == "mine" and membership is None:
+            raise serializers.ValidationError(
+                {"view": [_("“mine” needs a login session: a token is nobody's.")]}
+            )
         return selectors.conversation_list(
             merchant_id=request_merchant_id(self.request),
-            status=_query(ConversationFilterSerializer, self.request).get("status"),
+            status=params.get("status"),
+            view=params.get("view"),
+            user_id=membership.user_id if membership else None,
+            team_id=params.get("team"),
+            terms=params.get("q"),
         )
+
+
+@extend_schema(tags=["conversations"], responses=InboxCountsSerializer)
+class InboxCounts(generics.GenericAPIView):
+    """How many conversations each inbox view holds now, and the open ones per team (the
+    workspace's live counts; "mine" only with a login session)."""
+
+    serializer_class = InboxCountsSerializer
+    pagination_class = None
+
+    def get(self, request):
+        membership = request.kefu_membership
+        counts = selectors.inbox_counts(
+            merchant_id=request_merchant_id(request),
+            user_id=membership.user_id if membership else None,
+        )
+        return Response(counts)
+
+
+@extend_schema(
+    tags=["messages"],
+    parameters=[MessageSearchSerializer],
+    responses={
+        200: MessageHitSerializer(many=True),
+        400: OpenApiResponse(description="`q`: empty, too long, or without a letter or digit."),
+    },
+)
+class MessageSearch(generics.GenericAPIView):
+    """Messages of the merchant holding every word of `q` (Chinese and English, substrings),
+    newest first, with the ranges to highlight: `{"next": url or null, "results": [...]}`."""
+
+    serializer_class = MessageHitSerializer
+    pagination_class = None
+
+    def get(self, request):
+        params = _query(MessageSearchSerializer, request)
+        hits, before = selectors.message_search(
+            merchant_id=request_merchant_id(request),
+            terms=params["q"],
+            before_id=params.get("before"),
+            limit=params["page_size"],
+        )
+        next_url = (
+            replace_query_param(request.build_absolute_uri(), "before", before) if before else None
+        )
+        return Response({"next": next_url, "results": MessageHitSerializer(hits, many=True).data})
 
 
 @extend_schema(tags=["conversations"])
@@ -512,4 +605,54 @@ class ConversationStatus(ConversationAction):
             conversation_id=pk,
             actor_user_id=actor,
             status=params["status"],
+        )
+
+
+@extend_schema(
+    tags=["conversations"],
+    summary="Snooze until a time, or until the visitor writes again",
+    request=SnoozeSerializer,
+    responses={200: ConversationSerializer, **ACTION_ERRORS},
+)
+class ConversationSnooze(ConversationAction):
+    """Out of the open views until `until` (or, without it, until the visitor writes); a
+    visitor message wakes it either way. Any agent of the merchant may."""
+
+    def act(self, request, merchant_id: int, pk: int):
+        params = _body(SnoozeSerializer, request)
+        actor = _acting_user(request, merchant_id, params.get("user_id"), required=False)
+        return services.conversation_snooze(
+            merchant_id=merchant_id, conversation_id=pk, actor_user_id=actor, until=params["until"]
+        )
+
+
+@extend_schema(
+    tags=["conversations"],
+    summary="Wake a snoozed conversation",
+    request=None,
+    responses={200: ConversationSerializer, **ACTION_ERRORS},
+)
+class ConversationUnsnooze(ConversationAction):
+    def act(self, request, merchant_id: int, pk: int):
+        actor = _acting_user(request, merchant_id, None, required=False)
+        return services.conversation_unsnooze(
+            merchant_id=merchant_id, conversation_id=pk, actor_user_id=actor
+        )
+
+
+@extend_schema(
+    tags=["conversations"],
+    summary="Set the priority (0 normal, 10 high, 20 urgent)",
+    request=PrioritySerializer,
+    responses={200: ConversationSerializer, **ACTION_ERRORS},
+)
+class ConversationPriority(ConversationAction):
+    def act(self, request, merchant_id: int, pk: int):
+        params = _body(PrioritySerializer, request)
+        actor = _acting_user(request, merchant_id, params.get("user_id"), required=False)
+        return services.conversation_set_priority(
+            merchant_id=merchant_id,
+            conversation_id=pk,
+            actor_user_id=actor,
+            priority=params["priority"],
         )

@@ -149,6 +149,10 @@ class Conversation(models.Model):
     routing_attempts = models.PositiveSmallIntegerField(default=0)
     # Oldest visitor message no agent has answered yet (None once answered).
     awaiting_reply_since = models.DateTimeField(null=True, blank=True)
+    # --- Snooze (services.snooze): out of the open views until `snoozed_until` (None: until
+    # the visitor writes again; a visitor message wakes either kind). Set while snoozed.
+    snoozed_at = models.DateTimeField(_("snoozed at"), null=True, blank=True)
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
     # --- Bot (conversations.bot) ---
     bot_active = models.BooleanField(_("bot is answering"), default=False)
     bot_state = models.JSONField(default=dict, blank=True)
@@ -188,6 +192,8 @@ class Conversation(models.Model):
             models.Index(fields=["merchant", "assignee", "status"], name="conv_assignee"),
             models.Index(fields=["merchant", "visitor", "-id"], name="conv_visitor"),
             models.Index(fields=["pipeline_pending_since"], name="conv_pipeline_pending"),
+            # The beat task that wakes timed snoozes (tasks.snooze_wake).
+            models.Index(fields=["snoozed_until"], name="conv_snoozed_until"),
         ]
 
     def __str__(self) -> str:
@@ -248,7 +254,13 @@ class Message(models.Model):
                 name="message_unique_client_id",
             ),
         ]
-        indexes = [models.Index(fields=["merchant", "-created_at"], name="message_recent")]
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="message_recent"),
+            # A merchant's messages newest first by id: search reads its newest messages
+            # first (conversations/search.py), and other merchants' newer ids must not be
+            # scanned on the way.
+            models.Index(fields=["merchant", "-id"], name="message_merchant_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from kefu.text import SURROGATE_MESSAGE, surrogate_in
 
@@ -181,6 +181,12 @@ class ConversationOut(BaseModel):
     queue_position: int | None = None
     bot_active: bool = False
     intent: str = ""
+    # Since when the visitor waits for an agent's answer (null: answered); the inbox colours it.
+    awaiting_reply_since: datetime | None = None
+    # Snoozed (set while it is; docs/desk.md): until `snoozed_until`, or with null until the
+    # visitor writes again.
+    snoozed_at: datetime | None = None
+    snoozed_until: datetime | None = None
 
 
 class VisitorConversationOut(BaseModel):
@@ -311,6 +317,32 @@ class ConversationStatusFrame(Frame):
     status: Literal["open", "resolved"]
 
 
+class ConversationSnoozeFrame(Frame):
+    """Agents: snooze an open conversation until `until` (a future time with its offset), or
+    with `until` null until the visitor writes again. Any agent of the merchant may; everyone
+    gets `conversation.updated`."""
+
+    type: Literal["conversation.snooze"]
+    conversation_id: int = Field(ge=1)
+    until: AwareDatetime | None = None
+
+
+class ConversationUnsnoozeFrame(Frame):
+    """Agents: wake a snoozed conversation now."""
+
+    type: Literal["conversation.unsnooze"]
+    conversation_id: int = Field(ge=1)
+
+
+class ConversationPriorityFrame(Frame):
+    """Agents: set a conversation's priority: 0 normal, 10 high (also what a strongly negative
+    visitor message sets), 20 urgent. A queued conversation moves in the queue."""
+
+    type: Literal["conversation.priority"]
+    conversation_id: int = Field(ge=1)
+    priority: Literal[0, 10, 20]
+
+
 class ConversationViewFrame(Frame):
     """Agents: the conversation this socket has open (null when none), for the collision view."""
 
@@ -338,6 +370,9 @@ AGENT_CLIENT_FRAMES = (
     ConversationClaimFrame,
     ConversationTransferFrame,
     ConversationStatusFrame,
+    ConversationSnoozeFrame,
+    ConversationUnsnoozeFrame,
+    ConversationPriorityFrame,
 )
 
 # --- Server -> client -----------------------------------------------------------------------

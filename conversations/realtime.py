@@ -131,6 +131,9 @@ def conversation_out(
         queue_position=getattr(conversation, "queue_position", None),
         bot_active=conversation.bot_active,
         intent=conversation.intent,
+        awaiting_reply_since=conversation.awaiting_reply_since,
+        snoozed_at=conversation.snoozed_at,
+        snoozed_until=conversation.snoozed_until,
     )
 
 

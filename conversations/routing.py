@@ -420,7 +420,11 @@ def resolve_locked(conversation: Conversation, *, rule: str, reason: str, actor=
     conversation.status = Conversation.Status.RESOLVED
     conversation.resolved_at = timezone.now()
     conversation.queued_at = None
-    conversation.save(update_fields=["status", "resolved_at", "queued_at"])
+    # A resolved conversation is no longer snoozed (services.inbox).
+    conversation.snoozed_at = conversation.snoozed_until = None
+    conversation.save(
+        update_fields=["status", "resolved_at", "queued_at", "snoozed_at", "snoozed_until"]
+    )
     routing_event_create(
         conversation, Kind.RESOLVED, rule, reason, from_user=conversation.assignee_id, actor=actor
     )

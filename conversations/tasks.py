@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import routing
+from . import routing, services
 
 # --- Routing (conversations.routing) ------------------------------------------------------------
 # The task message carries the assignment's identity (agent + assigned_at), so a firing that
@@ -26,6 +26,20 @@ def routing_accept_timeout(
 def routing_auto_resolve() -> int:
     """Beat, every minute: resolve silent conversations (Merchant.auto_resolve_minutes)."""
     return routing.auto_resolve()
+
+
+@shared_task(acks_late=True)
+def snooze_wake() -> int:
+    """Beat, every 30 s: wake conversations whose snooze time has come (services.inbox)."""
+    return services.snooze_wake_due()
+
+
+@shared_task(acks_late=True)
+def search_index_prune() -> int:
+    """Beat, daily: drop search index rows of messages that no longer exist (search.py)."""
+    from . import search
+
+    return search.index_prune()
 
 
 @shared_task(acks_late=True)

@@ -7,6 +7,8 @@ from kefu.api import not_found
 
 urlpatterns = [
     path("conversations/", apis.ConversationList.as_view(), name="api-conversations"),
+    path("conversations/counts/", apis.InboxCounts.as_view(), name="api-inbox-counts"),
+    path("search/messages/", apis.MessageSearch.as_view(), name="api-message-search"),
     path("conversations/<int:pk>/", apis.ConversationDetail.as_view(), name="api-conversation"),
     path("conversations/<int:pk>/messages/", apis.MessageListCreate.as_view(), name="api-messages"),
     path("visitors/", apis.VisitorList.as_view(), name="api-visitors"),
@@ -39,6 +41,17 @@ urlpatterns = [
         name="api-transfer",
     ),
     path("conversations/<int:pk>/status/", apis.ConversationStatus.as_view(), name="api-status"),
+    path("conversations/<int:pk>/snooze/", apis.ConversationSnooze.as_view(), name="api-snooze"),
+    path(
+        "conversations/<int:pk>/unsnooze/",
+        apis.ConversationUnsnooze.as_view(),
+        name="api-unsnooze",
+    ),
+    path(
+        "conversations/<int:pk>/priority/",
+        apis.ConversationPriority.as_view(),
+        name="api-priority",
+    ),
     # Last: anything else here (a non-numeric id, a typo) is a JSON 404, not an HTML page.
     re_path(r"", not_found),
 ]

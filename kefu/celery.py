@@ -15,6 +15,10 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "routing-auto-resolve": {"task": "conversations.tasks.routing_auto_resolve", "schedule": 60.0},
     "routing-sweep": {"task": "conversations.tasks.routing_sweep", "schedule": 60.0},
+    # Timed snoozes whose time has come (conversations.services.inbox).
+    "snooze-wake": {"task": "conversations.tasks.snooze_wake", "schedule": 30.0},
+    # Search index rows of deleted messages (conversations.search.index_prune).
+    "search-index-prune": {"task": "conversations.tasks.search_index_prune", "schedule": 86400.0},
     # Visitor messages whose process died before their bot/router step (conversations.pipeline).
     "pipeline-sweep": {"task": "conversations.pipeline.pipeline_sweep", "schedule": 30.0},
     # Visitors waiting longer than their merchant's escalation delay (notifications.tasks; the

@@ -10,7 +10,7 @@ import json
 import operator
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
@@ -33,6 +33,9 @@ class KeysetPagination(CursorPagination):
     page_size = 50
     max_page_size = 100
     page_size_query_param = "page_size"
+    # Nullable fields whose NULLs sort as the highest value instead (e.g. "waiting since",
+    # ascending, with the rows nobody waits on last).
+    nulls_high: tuple[str, ...] = ()
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
@@ -55,7 +58,7 @@ class KeysetPagination(CursorPagination):
         reverse = bool(cursor and cursor[1])
         # Going backwards, read the rows before the cursor nearest first, then flip them.
         fields = [(name, desc != reverse) for name, desc in self.fields]
-        queryset = queryset.order_by(*[("-" if desc else "") + name for name, desc in fields])
+        queryset = queryset.order_by(*[self._order(name, desc) for name, desc in fields])
         if cursor:
             queryset = queryset.filter(self._after(fields, cursor[0]))
         rows = list(queryset[: self.page_size + 1])
@@ -69,20 +72,26 @@ class KeysetPagination(CursorPagination):
         self.last_key = self._key(self.page[-1]) if self.page else cursor and cursor[0]
         return self.page
 
+    def _order(self, name: str, desc: bool):
+        if name not in self.nulls_high:
+            return ("-" if desc else "") + name
+        return F(name).desc(nulls_first=True) if desc else F(name).asc(nulls_last=True)
+
     def _after(self, fields, key) -> Q:
         """Rows strictly after `key` in `fields` order: for some field i, equal on the fields
         before i and beyond the key on field i."""
         terms, equal = [], Q()
         for (name, desc), field, value in zip(fields, self.model_fields, key):
+            # Where NULLs go: after the non-NULL values in this direction, or before them.
+            nulls_follow = desc != (name in self.nulls_high)
             if value is None:
-                # NULL is the lowest value: descending nothing follows it, ascending every
-                # non-NULL value does.
-                if not desc:
+                # Past a NULL: the non-NULL values, when they come after NULLs.
+                if not nulls_follow:
                     terms.append(equal & Q(**{f"{name}__isnull": False}))
                 equal &= Q(**{f"{name}__isnull": True})
                 continue
             beyond = Q(**{f"{name}__{'lt' if desc else 'gt'}": value})
-            if desc and field.null:
+            if nulls_follow and field.null:
                 beyond |= Q(**{f"{name}__isnull": True})
             terms.append(equal & beyond)
             equal &= Q(**{name: value})

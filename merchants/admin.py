@@ -84,6 +84,7 @@ class MerchantAdmin(AuditedAdminMixin, ScopedPermissionsMixin, admin.ModelAdmin)
             },
         ),
         (_("Notifications"), {"fields": ("escalation_delay_seconds",)}),
+        (_("Inbox"), {"fields": ("wait_warn_seconds", "wait_alert_seconds")}),
         (_("Bot"), {"fields": ("bot_mode", "bot_name")}),
         (
             _("Customer data"),

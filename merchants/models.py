@@ -127,6 +127,18 @@ class Merchant(models.Model):
         ),
     )
 
+    # --- Inbox (the workspace's waiting time colours) ---
+    wait_warn_seconds = models.PositiveIntegerField(
+        _("waiting time warning (seconds)"),
+        default=120,
+        help_text=_("An inbox row turns amber when the visitor has waited this long for a reply."),
+    )
+    wait_alert_seconds = models.PositiveIntegerField(
+        _("waiting time alert (seconds)"),
+        default=300,
+        help_text=_("An inbox row turns red when the visitor has waited this long for a reply."),
+    )
+
     # --- Bot (conversations.bot) ---
     class BotMode(models.TextChoices):
         OFF = "off", _("Off")
@@ -173,6 +185,13 @@ class Merchant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        super().clean()
+        if self.wait_alert_seconds < self.wait_warn_seconds:
+            raise ValidationError(
+                {"wait_alert_seconds": _("The alert comes at or after the warning.")}
+            )
 
     def origin_patterns(self) -> list[str]:
         return [normalize_origin(o) for o in self.allowed_origins.splitlines() if o.strip()]

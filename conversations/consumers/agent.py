@@ -339,3 +339,31 @@ class AgentConsumer(FrameConsumer):
             actor_user_id=self.membership.user_id,
             status=frame.status,
         )
+
+    # --- Inbox triage: snooze and priority (services.inbox) -------------------------------------
+
+    async def frame_conversation_snooze(self, frame: protocol.ConversationSnoozeFrame) -> None:
+        conversation_id = await self.require_conversation(frame.conversation_id)
+        await database_sync_to_async(services.conversation_snooze)(
+            merchant_id=self.merchant_id,
+            conversation_id=conversation_id,
+            actor_user_id=self.membership.user_id,
+            until=frame.until,
+        )
+
+    async def frame_conversation_unsnooze(self, frame: protocol.ConversationUnsnoozeFrame) -> None:
+        conversation_id = await self.require_conversation(frame.conversation_id)
+        await database_sync_to_async(services.conversation_unsnooze)(
+            merchant_id=self.merchant_id,
+            conversation_id=conversation_id,
+            actor_user_id=self.membership.user_id,
+        )
+
+    async def frame_conversation_priority(self, frame: protocol.ConversationPriorityFrame) -> None:
+        conversation_id = await self.require_conversation(frame.conversation_id)
+        await database_sync_to_async(services.conversation_set_priority)(
+            merchant_id=self.merchant_id,
+            conversation_id=conversation_id,
+            actor_user_id=self.membership.user_id,
+            priority=frame.priority,
+        )

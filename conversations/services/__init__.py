@@ -5,7 +5,8 @@ these; nothing else writes these tables. One module per reason to change:
 - messages: visitor, agent, bot and leave-a-message sends, read state;
 - assignment: the manual routing actions (claim, transfer, resolve, reopen);
 - visitors: the widget's visitor and their page trail;
-- canned: quick replies (merchant-wide and personal) and their use counts.
+- canned: quick replies (merchant-wide and personal) and their use counts;
+- inbox: snooze and priority (inbox triage).
 
 The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
 """
@@ -24,6 +25,13 @@ from .canned import (
     canned_response_update,
     canned_response_used,
     canned_search_key,
+)
+from .inbox import (
+    PRIORITIES,
+    conversation_set_priority,
+    conversation_snooze,
+    conversation_unsnooze,
+    snooze_wake_due,
 )
 from .messages import (
     OFFLINE_MESSAGES_PER_HOUR,
@@ -74,6 +82,11 @@ __all__ = [
     "message_send_by_visitor",
     "message_send_by_visitor_batch",
     "offline_message_create",
+    "PRIORITIES",
+    "conversation_set_priority",
+    "conversation_snooze",
+    "conversation_unsnooze",
+    "snooze_wake_due",
     "visitor_page_view",
     "visitor_touch",
 ]

@@ -20,6 +20,7 @@ from kefu.errors import KefuError, NotFound
 from merchants import audit
 from merchants.models import AuditEntry, Merchant
 
+from .. import search
 from ..models import Conversation, Message, Visitor, VisitorPageView
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,9 @@ def _anonymise_conversations(conversation_ids: list[int]) -> int:
     """Texts gone, figures kept: message bodies, previews, rating comments. Returns how many
     messages were blanked."""
     now = timezone.now()
+    search.index_remove(
+        Message.objects.filter(conversation_id__in=conversation_ids).values_list("pk", flat=True)
+    )
     count = Message.objects.filter(conversation_id__in=conversation_ids).update(
         body="", meta={}, sender_name=""
     )
@@ -162,7 +166,13 @@ def visitor_erase(*, merchant_id: int, visitor_id: int, actor, mode: str) -> dic
         )
     )
     if mode == "delete":
-        messages = Message.objects.filter(conversation_id__in=conversation_ids).count()
+        message_ids = list(
+            Message.objects.filter(conversation_id__in=conversation_ids).values_list(
+                "pk", flat=True
+            )
+        )
+        messages = len(message_ids)
+        search.index_remove(message_ids)
         visitor.delete()
     else:
         messages = _anonymise_conversations(conversation_ids)
@@ -205,6 +215,9 @@ def retention_apply(
             ids = [pk for pk, _ in rows]
             visitor_ids = {visitor_id for _, visitor_id in rows}
             if merchant.retention_action == Merchant.RetentionAction.DELETE:
+                search.index_remove(
+                    Message.objects.filter(conversation_id__in=ids).values_list("pk", flat=True)
+                )
                 Conversation.objects.filter(pk__in=ids).delete()
             else:
                 _anonymise_conversations(ids)

@@ -14,7 +14,7 @@ from kefu.errors import NotFound
 from knowledge.sentiment import Sentiment
 from merchants.models import ApiToken, Membership
 
-from .. import events, realtime, signals
+from .. import events, realtime, search, signals
 from ..models import Conversation, Message, Visitor
 
 PREVIEW_LENGTH = 200
@@ -97,6 +97,9 @@ def message_append(
         sentiment_label=sentiment.label if sentiment else "",
         meta=meta or {},
     )
+    # The search index, in this transaction (conversations/search.py says how each database
+    # keeps it in step).
+    search.index_message(message_id=message.pk, merchant_id=message.merchant_id, body=body)
     conversation.last_seq = seq
     # The step's pointer follows last_seq while nothing waits for the step, so a message that
     # needs none (an agent's, the bot's, a visitor's on the fast path) is never looked at again,
@@ -113,6 +116,8 @@ def message_append(
             conversation.unread_agent_count += 1
             if conversation.awaiting_reply_since is None:
                 conversation.awaiting_reply_since = message.created_at
+            # The visitor writing again wakes a snoozed conversation (either kind of snooze).
+            conversation.snoozed_at = conversation.snoozed_until = None
             if sentiment is not None and sentiment.strongly_negative:
                 # An angry visitor is served first from the queue.
                 conversation.priority = max(conversation.priority, NEGATIVE_PRIORITY)
@@ -153,6 +158,8 @@ def message_append(
             "pipeline_seq",
             "pipeline_pending_since",
             "pipeline_reopened_seq",
+            "snoozed_at",
+            "snoozed_until",
         ]
     )
     realtime.message_created(message, conversation)

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations import services
+from conversations import search, services
 from conversations.models import (
     Conversation,
     ConversationEvent,
@@ -164,6 +164,24 @@ def test_anonymise_removes_every_text_and_contact_and_keeps_the_figures(
     assert (
         AuditEntry.objects.get(merchant=acme, action="visitor.erased").detail["mode"] == "anonymise"
     )
+
+
+def index_hits(merchant, term: str) -> list[int]:
+    return search.index_ids(merchant_id=merchant.pk, terms=[term], before_id=None, limit=50).ids
+
+
+@pytest.mark.parametrize("mode", ["delete", "anonymise"])
+def test_an_erased_visitors_words_leave_the_search_index_at_once(
+    acme, other, alice, acme_chat, mode
+):
+    other_visitor, _ = chat(other)
+    assert index_hits(acme, "朝阳区") and index_hits(other, "朝阳区")
+    visitor, _ = acme_chat
+    session_client(alice).post(
+        f"/api/v1/visitors/{visitor.pk}/erase/", {"mode": mode}, format="json"
+    )
+    assert index_hits(acme, "朝阳区") == [] and index_hits(acme, "13800138000") == []
+    assert index_hits(other, "朝阳区")  # another merchant's index untouched
 
 
 def test_delete_leaves_nothing_of_the_visitor_behind(acme, alice, acme_chat, other_chat):

@@ -99,6 +99,9 @@ def acme_snapshot(merchant_id: int):
                 "queued_at",
                 "team_id",
                 "routing_attempts",
+                "priority",
+                "snoozed_at",
+                "snoozed_until",
             )
         ),
         RoutingEvent.objects.filter(merchant_id=merchant_id).count(),
@@ -240,6 +243,25 @@ CASES = [
         lambda w: {"type": "conversation.status", "conversation_id": w.ca, "status": "resolved"},
         "not_found",
     ),
+    # inbox triage (services.inbox)
+    (
+        "charlie-snooze",
+        "charlie",
+        lambda w: {"type": "conversation.snooze", "conversation_id": w.ca},
+        "not_found",
+    ),
+    (
+        "charlie-unsnooze",
+        "charlie",
+        lambda w: {"type": "conversation.unsnooze", "conversation_id": w.ca},
+        "not_found",
+    ),
+    (
+        "charlie-priority",
+        "charlie",
+        lambda w: {"type": "conversation.priority", "conversation_id": w.ca, "priority": 20},
+        "not_found",
+    ),
     ("charlie-handover", "charlie", lambda w: {"type": "handover.request"}, "unknown_type"),
     # vo, a visitor of other, on other's widget
     ("vo-ping", "vo", lambda w: {"type": "ping"}, "pong"),
@@ -314,6 +336,24 @@ CASES = [
         "vo-status",
         "vo",
         lambda w: {"type": "conversation.status", "conversation_id": w.ca, "status": "resolved"},
+        "unknown_type",
+    ),
+    (
+        "vo-snooze",
+        "vo",
+        lambda w: {"type": "conversation.snooze", "conversation_id": w.ca},
+        "unknown_type",
+    ),
+    (
+        "vo-unsnooze",
+        "vo",
+        lambda w: {"type": "conversation.unsnooze", "conversation_id": w.ca},
+        "unknown_type",
+    ),
+    (
+        "vo-priority",
+        "vo",
+        lambda w: {"type": "conversation.priority", "conversation_id": w.ca, "priority": 20},
         "unknown_type",
     ),
     # "talk to a human" acts on the sender's own conversation only (not the bot's: its state)

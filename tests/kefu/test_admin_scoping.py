@@ -36,6 +36,8 @@ MERCHANT_DEFAULTS = {
     "auto_resolve_minutes": 30,
     "offline_form_enabled": "on",
     "escalation_delay_seconds": 120,
+    "wait_warn_seconds": 120,
+    "wait_alert_seconds": 300,
     "bot_mode": "off",
     "bot_name": "",
     "retention_action": "anonymise",

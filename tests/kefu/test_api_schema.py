@@ -40,6 +40,12 @@ PATHS = {
     "/api/v1/conversations/{id}/transfer/": {"post"},
     "/api/v1/conversations/{id}/status/": {"post"},
     "/api/v1/conversations/{id}/suggestions/": {"get"},  # agent assist (conversations/assist.py)
+    # Inbox views and search (docs/search.md, docs/desk.md)
+    "/api/v1/conversations/counts/": {"get"},
+    "/api/v1/search/messages/": {"get"},
+    "/api/v1/conversations/{id}/snooze/": {"post"},
+    "/api/v1/conversations/{id}/unsnooze/": {"post"},
+    "/api/v1/conversations/{id}/priority/": {"post"},
 }
 
 
@@ -98,6 +104,9 @@ def test_schema_shapes(schema):
         "queue_position",
         "bot_active",
         "intent",
+        "awaiting_reply_since",
+        "snoozed_at",
+        "snoozed_until",
     ]
     assert "anonymous_id" not in components["Visitor"]["properties"]
     paginated = components["PaginatedConversationList"]["properties"]
@@ -110,7 +119,7 @@ def test_schema_shapes(schema):
     list_params = {
         p["name"] for p in schema["paths"]["/api/v1/conversations/"]["get"]["parameters"]
     }
-    assert list_params == {"cursor", "page_size", "status"}
+    assert list_params == {"cursor", "page_size", "status", "view", "team", "sort", "q"}
     messages = schema["paths"]["/api/v1/conversations/{id}/messages/"]["get"]
     message_params = {p["name"] for p in messages["parameters"]}
     assert message_params == {"id", "cursor", "page_size", "after_seq"}

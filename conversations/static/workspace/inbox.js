@@ -7,10 +7,13 @@ import { fmt, gettext, ROUTING, STATUS } from "./i18n.js";
 import { notify } from "./notifications.js";
 import { claimSettled, transferSettled, actionDone } from "./routing.js";
 import { scheduleGapCheck, socket } from "./session.js";
-import { API, MY_ID, conversations, drafts, state, threads, ui, viewers, visitorRead } from "./state.js";
+import { API, MY_ID, WAIT_ALERT, WAIT_WARN, conversations, drafts, state, threads, ui, viewers, visitorRead } from "./state.js";
 import { renderOpenHeader, renderTicks } from "./thread.js";
+import { renderTriage } from "./triage.js";
+import { compareRows, inView, listUrl, scheduleCounts } from "./views.js";
 
 let nextPage = null; // the inbox's next page URL, if any
+let listSeq = 0;     // a slower answer for a view left meanwhile is dropped
 
 export function upsert(conversation) {
   const known = conversations.get(conversation.id);
@@ -37,8 +40,11 @@ export function upsert(conversation) {
 }
 
 export async function loadList(url) {
+  const mine = url ? listSeq : ++listSeq;
+  if (!url) scheduleCounts();
   try {
-    const data = await api(url || `${API}/conversations/`);
+    const data = await api(url || listUrl());
+    if (mine !== listSeq) return;
     const rows = Array.isArray(data) ? data : data.results;
     if (!url) nextPage = Array.isArray(data) ? null : data.next;
     else nextPage = data.next || null;
@@ -73,23 +79,41 @@ export function loadMore() {
 }
 
 export function renderList() {
-  const rows = [...conversations.values()].sort(
-    (a, b) => time(b.last_message_at || b.created_at) - time(a.last_message_at || a.created_at) || b.id - a.id,
-  );
-  ui.list.replaceChildren(...rows.map(renderRow));
-  ui.listEmpty.hidden = rows.length > 0;
-  ui.more.hidden = !nextPage;
-  ui.mineCount.textContent = String(rows.filter((c) => c.assignee_id === MY_ID && (c.status === "open" || c.status === "pending")).length);
-  const unread = rows.reduce((sum, c) => sum + c.unread_count, 0);
+  const all = [...conversations.values()];
+  const rows = all.filter(inView).sort(compareRows);
+  ui.list.replaceChildren(...rows.map((c) => renderRow(c)));
+  const searching = !ui.searchResults.hidden;
+  ui.listEmpty.hidden = rows.length > 0 || searching;
+  ui.more.hidden = !nextPage || searching;
+  ui.mineCount.textContent = String(all.filter((c) => c.assignee_id === MY_ID && (c.status === "open" || c.status === "pending")).length);
+  const unread = all.reduce((sum, c) => sum + c.unread_count, 0);
   document.title = (unread ? `(${unread}) ` : "") + document.title.replace(/^\(\d+\) /, "");
 }
 
-function renderRow(c) {
+// How long the visitor has waited for an answer, coloured past the merchant's thresholds.
+export function waitChip(c) {
+  if (!c.awaiting_reply_since || !(c.status === "open" || c.status === "pending")) return null;
+  const seconds = Math.max(0, (Date.now() - time(c.awaiting_reply_since)) / 1000);
+  const level = seconds >= WAIT_ALERT ? "alert" : seconds >= WAIT_WARN ? "warn" : "ok";
+  const minutes = Math.floor(seconds / 60);
+  const text = minutes < 1 ? gettext("<1 min") : minutes < 60 ? fmt(gettext("%s min"), [minutes])
+    : fmt(gettext("%s h"), [Math.floor(minutes / 60)]);
+  return el("span", { class: `wait wait-${level}`, title: fmt(gettext("Waiting for an answer since %s"), [timeText(c.awaiting_reply_since)]), text });
+}
+
+export function priorityMark(c) {
+  if (!c.priority) return null;
+  const urgent = c.priority >= 20;
+  return el("span", { class: "priority-mark" + (urgent ? " urgent" : ""), title: urgent ? gettext("Urgent") : gettext("High priority"), text: urgent ? "!!" : "!" });
+}
+
+export function renderRow(c) {
   const badge = c.unread_count ? el("span", { class: "badge", text: String(c.unread_count) }) : null;
   const status = c.status !== "open" ? el("span", { class: "chip", text: STATUS[c.status] || c.status }) : null;
   const waiting = c.bot_active ? el("span", { class: "chip chip-bot", text: gettext("Bot") })
     : c.queued_at && c.assignee_id === null && c.status === "open"
       ? el("span", { class: "chip chip-queued", text: ROUTING.queued }) : null;
+  const snoozed = c.snoozed_at ? el("span", { class: "chip chip-snoozed", text: gettext("Snoozed") }) : null;
   const left = c.source === "offline_form" ? el("span", { class: "chip chip-offline", text: ROUTING.offline }) : null;
   const preview = c.last_message_sender_kind && c.last_message_sender_kind !== "visitor"
     ? fmt(gettext("Reply: %s"), [c.last_message_preview]) : c.last_message_preview;
@@ -101,13 +125,15 @@ function renderRow(c) {
   const button = el("button", { type: "button", class: "conv", "data-id": String(c.id) },
     el("span", { class: "conv-top" },
       onlineDot(c.visitor),
+      priorityMark(c),
       el("span", { class: "conv-name", text: c.visitor.name }),
       seen,
+      waitChip(c),
       el("time", { class: "conv-time", text: timeText(c.last_message_at || c.created_at) }),
     ),
     el("span", { class: "conv-bottom" },
       el("span", { class: "conv-typing", text: gettext("typing…") }),
-      el("span", { class: "conv-preview", text: preview || "" }), left, waiting, status, badge,
+      el("span", { class: "conv-preview", text: preview || "" }), left, waiting, snoozed, status, badge,
     ),
   );
   const li = el("li", { class: "conv-row" + (c.id === state.openId ? " active" : "") + (c.unread_count ? " unread" : "") + (drafts.has(c.id) ? " typing" : "") }, button);
@@ -125,5 +151,6 @@ export function conversationUpdated(c) {
   transferSettled(c);
   claimSettled(c);
   renderList();
-  if (c.id === state.openId) renderOpenHeader();
+  scheduleCounts();
+  if (c.id === state.openId) { renderOpenHeader(); renderTriage(); }
 }

@@ -14,9 +14,10 @@ import { notification, notify } from "./notifications.js";
 import { actionRefused, loadQueue, queueChanged, routingEvent, redrawEvents, forgetActions } from "./routing.js";
 import { LOGIN_URL, MERCHANT, agents, conversations, readSent, state, teams, threads, ui, viewers, visitorRead } from "./state.js";
 import { renderAgents, renderViewers, viewersChanged } from "./team.js";
-import { markRead, receive, renderLoading, renderOpenHeader, renderTicks, scrollDown } from "./thread.js";
+import { markRead, receive, renderLoading, renderOpenHeader, renderTicks, scrollDown, threadLoaded } from "./thread.js";
 import { agentTyped, fail, forgetTyping } from "./composer.js";
 import { visitorDraft, visitorUpdated } from "./visitor.js";
+import { renderTeams } from "./views.js";
 
 const GAP_CHECK_MS = 1500; // a seq gap lasting this long is filled with `resume`
 
@@ -107,6 +108,7 @@ function onReady(frame) {
   renderAgents();
   teams.clear();
   (frame.teams || []).forEach((t) => teams.set(t.id, t));
+  renderTeams(); // the inbox's team filter
   redrawEvents();
   if (state.openId !== null) renderOpenHeader();
   forgetActions(); // answers to a dead socket's actions will not come
@@ -152,6 +154,7 @@ function resumeDone() {
   if (ids.includes(state.openId)) {
     renderLoading();
     scrollDown();
+    threadLoaded(); // a search hit being shown
     markRead();
   }
   pump();

@@ -8,6 +8,9 @@ export const DISPLAY_NAME = root.dataset.displayName;
 export const MERCHANT_NAME = root.dataset.merchantName;
 export const IS_MANAGER = root.dataset.isManager === "1"; // owner or admin: shared quick replies
 export const LOGIN_URL = root.dataset.loginUrl;
+// Waiting-time colours of the inbox rows (Merchant.wait_warn_seconds / wait_alert_seconds).
+export const WAIT_WARN = Number(root.dataset.waitWarn) || 120;
+export const WAIT_ALERT = Number(root.dataset.waitAlert) || 300;
 export const API = "/api/v1";
 export const $ = (id) => document.getElementById(id);
 
@@ -36,11 +39,24 @@ export const ui = {
   transferTarget: $("transfer-target"), transferAgents: $("transfer-agents"),
   transferTeams: $("transfer-teams"), transferNote: $("transfer-note"),
   transferError: $("transfer-error"), transferCancel: $("transfer-cancel"),
+  // Views, search, snooze, priority, keyboard (views.js, triage.js, keys.js)
+  views: $("views"), viewTeam: $("view-team"), viewSort: $("view-sort"),
+  searchForm: $("search-form"), searchQ: $("search-q"), searchResults: $("search-results"),
+  searchStatus: $("search-status"), searchConvs: $("search-convs"), searchHits: $("search-hits"),
+  searchMore: $("search-more"),
+  snoozed: $("thread-snoozed"), priority: $("thread-priority"), snooze: $("thread-snooze"),
+  snoozeDialog: $("snooze-dialog"), snoozeForm: $("snooze-form"), snoozeUntil: $("snooze-until"),
+  snoozeError: $("snooze-error"), snoozeCancel: $("snooze-cancel"),
+  keysDialog: $("keys-dialog"), keysOpen: $("keys-open"), keysClose: $("keys-close"),
 };
 
 export const state = {
   openId: null,                  // the conversation shown in the middle pane
   note: false,                   // the composer writes a private note (Note tab) instead of a reply
+  view: "all",                   // the inbox view ("all" or selectors.INBOX_VIEWS), team, sort
+  team: null,
+  sort: "newest",
+  focus: null,                   // {id, seq, ranges}: a search hit to show in the thread
 };
 export const conversations = new Map(); // id -> ConversationOut (inbox rows)
 // id -> {messages: SeqMap seq -> MessageOut, events, loaded}: conversations whose messages the

@@ -12,6 +12,8 @@ import { loadRoutingEvents, renderEvent, renderRoutingHeader } from "./routing.j
 import { requestResume, scheduleGapCheck, send, socket } from "./session.js";
 import { conversations, readSent, shown, state, threads, ui, visitorRead } from "./state.js";
 import { renderViewers } from "./team.js";
+import { renderTriage } from "./triage.js";
+import { marked } from "./views.js";
 import { renderDraft, renderVisitor, visitorDraft } from "./visitor.js";
 
 const THREAD_CACHE = 100; // conversations whose messages stay loaded (resume takes 200)
@@ -32,8 +34,11 @@ function threadOf(id) {
   return t;
 }
 
-export function openConversation(id) {
-  if (state.openId === id) return;
+// opts.seq (with opts.ranges): a search hit to scroll to and mark; opts.keepFocus: moved by
+// the keyboard, so the reply box does not take the keys.
+export function openConversation(id, opts = {}) {
+  state.focus = opts.seq ? { id, seq: opts.seq, ranges: opts.ranges || [], done: false } : null;
+  if (state.openId === id) { applyFocus(); return; }
   stopTyping(); // the announcement belonged to the conversation being left
   state.openId = id;
   dismissToast(id);
@@ -65,8 +70,31 @@ export function openConversation(id) {
   renderAssist([]);
   scheduleSuggest();
   scrollDown(true);
+  applyFocus();
   markRead();
-  ui.body.focus();
+  renderTriage();
+  if (opts.keepFocus) {
+    if (document.activeElement === ui.body) ui.body.blur();
+  } else if (!state.focus) {
+    ui.body.focus();
+  }
+}
+
+// Scroll to the search hit of the open conversation and mark its words, once its message is
+// shown (it may arrive later, with the history).
+export function applyFocus() {
+  const f = state.focus;
+  if (!f || f.done || f.id !== state.openId) return;
+  const li = shown.get(f.seq);
+  if (!li) return;
+  f.done = true;
+  for (const old of ui.messages.querySelectorAll("li.msg.hit")) old.classList.remove("hit");
+  li.classList.add("hit");
+  const text = li.querySelector(".text");
+  if (text) text.replaceChildren(...marked(text.textContent, f.ranges));
+  li.scrollIntoView({ block: "center" });
+  const t = threads.get(f.id);
+  if (t && t.loaded) f.settled = true;
 }
 
 export function closeConversation() {
@@ -183,7 +211,25 @@ export function nearBottom() {
 }
 
 export function scrollDown(force) {
+  // Until the thread has loaded, a search hit being shown keeps the view on it.
+  const f = state.focus;
+  if (f && f.done && !f.settled && f.id === state.openId && shown.has(f.seq)) {
+    shown.get(f.seq).scrollIntoView({ block: "center" });
+    return;
+  }
   if (force || nearBottom()) ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+// The open conversation's messages are all in (resume.done): a search hit stops holding the
+// view, so new messages scroll it down again as usual.
+export function threadLoaded() {
+  const f = state.focus;
+  if (!f || f.id !== state.openId) return;
+  applyFocus();
+  if (f.done && shown.has(f.seq)) {
+    shown.get(f.seq).scrollIntoView({ block: "center" });
+    f.settled = true;
+  }
 }
 
 // Stored messages in seq order, routing events by time among them; unacknowledged messages
@@ -214,6 +260,7 @@ export function receive(m, live) {
   place(li);
   renderTick(li);
   if (stick || out) scrollDown(true);
+  if (state.focus && m.seq === state.focus.seq) applyFocus();
   if (m.sender_kind === "visitor") {
     renderTrend();
     scheduleSuggest();

@@ -11,6 +11,8 @@
      notifications.js  notice, sound, toasts          assist.js   suggested answers
      api.js            the REST API                   i18n.js, dom.js  words, nodes and times
      quickreplies.js   the "/" picker and the quick-replies dialog
+     views.js          inbox views, counts, sort, search   triage.js  snooze and priority
+     keys.js           keyboard shortcuts and the "?" overlay
 
    The modules import each other's functions (the import graph has cycles: the panes refer to
    one another). That is safe because no module calls into another while it loads: only this
@@ -22,7 +24,7 @@
    textContent. */
 
 import { setNoteMode, submit, agentTyped } from "./composer.js";
-import { loadList, loadMore } from "./inbox.js";
+import { loadList, loadMore, renderList } from "./inbox.js";
 import { renderNotifyControls, setMuted, unlockAudio } from "./notifications.js";
 import { claim, openTransfer, renderQueue, setStatus, submitTransfer } from "./routing.js";
 import { closePicker, loadQuickReplies, openManager, pickerInput, pickerKeydown, saveReply } from "./quickreplies.js";
@@ -30,6 +32,9 @@ import { send, socket } from "./session.js";
 import { ui } from "./state.js";
 import { renderAgents } from "./team.js";
 import { closeConversation, markRead, openConversation } from "./thread.js";
+import { wireKeys } from "./keys.js";
+import { wireTriage } from "./triage.js";
+import { restoreViewChoice, wireViews } from "./views.js";
 
 ui.list.addEventListener("click", (event) => {
   const button = event.target.closest("button.conv");
@@ -82,7 +87,13 @@ ui.qrManage.addEventListener("click", openManager); // also with no conversation
 ui.qrClose.addEventListener("click", () => ui.qrDialog.close());
 ui.qrForm.addEventListener("submit", (event) => { event.preventDefault(); saveReply(); });
 
+wireViews();
+wireTriage();
+wireKeys();
+setInterval(renderList, 30000); // the waiting times move on
+
 renderNotifyControls();
+restoreViewChoice();
 loadQuickReplies();
 socket.connect();
 loadList();
