@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import routing
+from .services import attachments as attachment_services
 
 # --- Routing (conversations.routing) ------------------------------------------------------------
 # The task message carries the assignment's identity (agent + assigned_at), so a firing that
@@ -26,6 +27,12 @@ def routing_accept_timeout(
 def routing_auto_resolve() -> int:
     """Beat, every minute: resolve silent conversations (Merchant.auto_resolve_minutes)."""
     return routing.auto_resolve()
+
+
+@shared_task(acks_late=True)
+def attachments_purge_unsent() -> int:
+    """Beat, every hour: uploads never sent in a message (ATTACHMENT_UNSENT_HOURS)."""
+    return attachment_services.attachments_purge_unsent()
 
 
 @shared_task(acks_late=True)

@@ -15,6 +15,11 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "routing-auto-resolve": {"task": "conversations.tasks.routing_auto_resolve", "schedule": 60.0},
     "routing-sweep": {"task": "conversations.tasks.routing_sweep", "schedule": 60.0},
+    # Uploads never sent in a message (conversations.services.attachments).
+    "attachments-purge": {
+        "task": "conversations.tasks.attachments_purge_unsent",
+        "schedule": 3600.0,
+    },
     # Visitor messages whose process died before their bot/router step (conversations.pipeline).
     "pipeline-sweep": {"task": "conversations.pipeline.pipeline_sweep", "schedule": 30.0},
     # Visitors waiting longer than their merchant's escalation delay (notifications.tasks; the

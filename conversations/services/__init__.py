@@ -5,7 +5,8 @@ these; nothing else writes these tables. One module per reason to change:
 - messages: visitor, agent, bot and leave-a-message sends, read state;
 - assignment: the manual routing actions (claim, transfer, resolve, reopen);
 - visitors: the widget's visitor and their page trail;
-- canned: quick replies (merchant-wide and personal) and their use counts.
+- canned: quick replies (merchant-wide and personal) and their use counts;
+- attachments: uploads, the message that carries one, deleting them with their files.
 
 The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
 """
@@ -16,6 +17,11 @@ from .assignment import (
     conversation_claim_locked,
     conversation_set_status,
     conversation_transfer,
+)
+from .attachments import (
+    attachment_upload,
+    attachments_delete,
+    attachments_purge_unsent,
 )
 from .canned import (
     CannedActor,
@@ -59,6 +65,9 @@ __all__ = [
     "R_OFFLINE_NOBODY",
     "Sender",
     "agent_connected",
+    "attachment_upload",
+    "attachments_delete",
+    "attachments_purge_unsent",
     "bot_name",
     "clean_body",
     "conversation_claim",

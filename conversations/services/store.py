@@ -15,7 +15,7 @@ from knowledge.sentiment import Sentiment
 from merchants.models import ApiToken, Membership
 
 from .. import realtime, signals
-from ..models import Conversation, Message, Visitor
+from ..models import Attachment, Conversation, Message, Visitor
 
 PREVIEW_LENGTH = 200
 # Conversation.priority given by a strongly negative visitor message.
@@ -76,11 +76,16 @@ def message_append(
     sentiment: Sentiment | None = None,
     meta: dict | None = None,
     needs_pipeline: bool = False,
+    attachment: Attachment | None = None,
 ) -> Message:
     """Store the next message of a conversation the caller holds the row lock on
     (conversation_lock), update its counters, publish `message.created` after the commit.
-    `needs_pipeline`: a visitor message the post-commit step (conversations.pipeline) must see."""
+    `needs_pipeline`: a visitor message the post-commit step (conversations.pipeline) must see.
+    `attachment`: an upload taken by attachments.attachment_take; the message carries it (its
+    kind is the attachment's, `body` an optional caption)."""
     seq = conversation.last_seq + 1
+    if attachment is not None:
+        kind = attachment.kind
     message = Message.objects.create(
         merchant_id=conversation.merchant_id,
         conversation=conversation,
@@ -97,6 +102,10 @@ def message_append(
         sentiment_label=sentiment.label if sentiment else "",
         meta=meta or {},
     )
+    if attachment is not None:
+        attachment.message = message
+        attachment.conversation = conversation
+        attachment.save(update_fields=["message", "conversation"])
     conversation.last_seq = seq
     # The step's pointer follows last_seq while nothing waits for the step, so a message that
     # needs none (an agent's, the bot's, a visitor's on the fast path) is never looked at again,
@@ -107,7 +116,8 @@ def message_append(
         conversation.pipeline_pending_since = message.created_at
     if not private:
         conversation.last_message_at = message.created_at
-        conversation.last_message_preview = body[:PREVIEW_LENGTH]
+        preview = body or (f"\N{PAPERCLIP} {attachment.name}" if attachment else "")
+        conversation.last_message_preview = preview[:PREVIEW_LENGTH]
         conversation.last_message_sender_kind = sender.kind
         if sender.kind == Message.SenderKind.VISITOR:
             conversation.unread_agent_count += 1
