@@ -463,6 +463,7 @@ def test_message_list_query_count_does_not_grow_with_attachments(
 ):
     path = f"/api/v1/conversations/{conversation.pk}/messages/"
     sent(bob, conversation, png(), "1.png")
+    api.get(path)  # a token records its last use once a minute: not part of the count
     with django_assert_num_queries(_queries(api)) as few:
         api.get(path)
     for n in range(2, 6):
