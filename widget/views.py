@@ -216,6 +216,11 @@ def _bootstrap(request, merchant: Merchant):
             "merchant": {"name": merchant.name, "welcome_message": merchant.welcome_message},
             "ws_path": f"/ws/visitor/?key={merchant.widget_key}",
             "max_length": settings.MESSAGE_MAX_LENGTH,
+            # What the attach button may offer (the server checks every file again).
+            "attachments": {
+                "max_mb": max_bytes_for(merchant) >> 20,
+                "types": sorted(merchant.attachment_type_set()),
+            },
             "strings": widget_strings(),
             "availability": merchant_availability(merchant=merchant),
         }

@@ -19,7 +19,7 @@ from kefu.errors import KefuError, NotFound
 from merchants.models import Merchant
 
 from .. import attachments, protocol
-from ..models import Attachment, Conversation, Message, Visitor
+from ..models import Attachment, Conversation, Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +145,6 @@ def attachment_take(
             field="attachment_id",
         )
     return attachment
-
-
-def attachment_existing_id(message: Message) -> int | None:
-    """The attachment a stored message carries (for the retry check of a client_msg_id)."""
-    return Attachment.objects.filter(message=message).values_list("pk", flat=True).first()
 
 
 def attachments_delete(

@@ -17,7 +17,7 @@ from merchants.models import Membership, Merchant, Team
 from .. import protocol, realtime, selectors, signals
 from ..models import Conversation, Message, Visitor
 from .assignment import conversation_claim_locked
-from .attachments import attachment_existing_id, attachment_take
+from .attachments import attachment_take
 from .store import Sender, conversation_lock, message_append
 
 
@@ -52,14 +52,19 @@ def _existing(
     attachment_id: int | None = None,
 ):
     """The retried message, if this sender already used `client_msg_id` in `conversation`."""
-    message = Message.objects.filter(
-        conversation=conversation, sender_key=sender.key, client_msg_id=client_msg_id
-    ).first()
+    # With its attachment: the ack of a retry renders it, in the socket's event loop.
+    message = (
+        Message.objects.filter(
+            conversation=conversation, sender_key=sender.key, client_msg_id=client_msg_id
+        )
+        .select_related("attachment")
+        .first()
+    )
     if message is not None and (
         message.body != body
         or (
             (attachment_id is not None or message.kind != Message.Kind.TEXT)
-            and attachment_existing_id(message) != attachment_id
+            and getattr(getattr(message, "attachment", None), "pk", None) != attachment_id
         )
     ):
         # Same id, other text: a client bug or a replay; never overwrite what was stored.

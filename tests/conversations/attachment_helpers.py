@@ -32,7 +32,13 @@ def attachment_storage(settings, tmp_path):
     return root
 
 
-def stored_files(root) -> list[str]:
+def stored_files() -> list[str]:
+    """What is left in the test's attachment folder."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.STORAGES["attachments"]["OPTIONS"]["location"])
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 

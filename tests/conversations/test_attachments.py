@@ -122,15 +122,13 @@ def test_office_documents_are_recognised_inside_the_zip(bob, conversation):
         (b"MZ\x90\x00\x03" + b"\x00" * 200, "setup.exe", ErrorCode.FILE_TYPE),
     ],
 )
-def test_bad_files_are_refused_and_nothing_is_stored(
-    bob, conversation, attachment_storage, data, name, code
-):
+def test_bad_files_are_refused_and_nothing_is_stored(bob, conversation, data, name, code):
     with pytest.raises(KefuError) as refused:
         upload_as_agent(bob, conversation.pk, data, name)
 
     assert (refused.value.code, refused.value.field) == (code, "file")
     assert not Attachment.objects.exists()
-    assert stored_files(attachment_storage) == []
+    assert stored_files() == []
 
 
 def test_merchant_limits_size_and_types(bob, acme, conversation):
@@ -171,18 +169,18 @@ def test_file_names_lose_paths_and_control_characters():
 # --- Upload idempotency -------------------------------------------------------------------------
 
 
-def test_a_retried_upload_is_stored_once(bob, conversation, attachment_storage):
+def test_a_retried_upload_is_stored_once(bob, conversation):
     first, created = upload_as_agent(bob, conversation.pk, png(), "a.png")
     again, created_again = upload_as_agent(bob, conversation.pk, png(), "a.png")
 
     assert created and not created_again and again.pk == first.pk
     assert Attachment.objects.count() == 1
-    assert len(stored_files(attachment_storage)) == 2  # the image and its thumbnail
+    assert len(stored_files()) == 2  # the image and its thumbnail
 
     with pytest.raises(KefuError) as conflict:
         upload_as_agent(bob, conversation.pk, pdf(), "b.pdf")
     assert conflict.value.code == ErrorCode.UPLOAD_ID_CONFLICT
-    assert len(stored_files(attachment_storage)) == 2
+    assert len(stored_files()) == 2
 
 
 # --- The message that carries it ----------------------------------------------------------------
@@ -483,25 +481,25 @@ def _queries(api) -> int:
 
 
 def test_deleting_a_conversation_or_visitor_removes_the_files(
-    bob, conversation, visitor, attachment_storage, django_capture_on_commit_callbacks
+    bob, conversation, visitor, django_capture_on_commit_callbacks
 ):
     sent(bob, conversation, png(), "a.png")
     sent(bob, conversation, pdf(), "b.pdf")
     unsent, _ = upload_as_visitor(visitor, png(), "c.png")
-    assert len(stored_files(attachment_storage)) == 5
+    assert len(stored_files()) == 5
 
     with django_capture_on_commit_callbacks(execute=True):
         Conversation.objects.filter(pk=conversation.pk).delete()
-    assert len(stored_files(attachment_storage)) == 2  # the visitor's unsent upload is left
+    assert len(stored_files()) == 2  # the visitor's unsent upload is left
     with django_capture_on_commit_callbacks(execute=True):
         visitor.delete()
 
-    assert stored_files(attachment_storage) == []
+    assert stored_files() == []
     assert not Attachment.objects.exists()
 
 
 def test_attachments_delete_service_for_retention(
-    bob, conversation, attachment_storage, django_capture_on_commit_callbacks
+    bob, conversation, django_capture_on_commit_callbacks
 ):
     out = sent(bob, conversation, png(), "a.png")
 
@@ -509,13 +507,13 @@ def test_attachments_delete_service_for_retention(
         deleted = services.attachments_delete(
             merchant_id=conversation.merchant_id + 999, conversation_ids=[conversation.pk]
         )
-    assert deleted == 0 and len(stored_files(attachment_storage)) == 2
+    assert deleted == 0 and len(stored_files()) == 2
     with django_capture_on_commit_callbacks(execute=True):
         deleted = services.attachments_delete(
             merchant_id=conversation.merchant_id, conversation_ids=[conversation.pk]
         )
 
-    assert deleted == 1 and stored_files(attachment_storage) == []
+    assert deleted == 1 and stored_files() == []
     assert Message.objects.filter(
         pk=selectors.message_list(
             merchant_id=conversation.merchant_id, conversation_id=conversation.pk
@@ -526,13 +524,11 @@ def test_attachments_delete_service_for_retention(
     assert out.id not in Attachment.objects.values_list("pk", flat=True)
 
 
-def test_unsent_uploads_are_purged_after_a_day(
-    visitor, attachment_storage, django_capture_on_commit_callbacks
-):
+def test_unsent_uploads_are_purged_after_a_day(visitor, django_capture_on_commit_callbacks):
     upload_as_visitor(visitor, png(), "c.png")
 
     with django_capture_on_commit_callbacks(execute=True):
         assert services.attachments_purge_unsent() == 0
         assert services.attachments_purge_unsent(older_than_hours=-1) == 1
 
-    assert stored_files(attachment_storage) == []
+    assert stored_files() == []
