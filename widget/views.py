@@ -112,6 +112,15 @@ def widget_strings() -> dict[str, str]:
             "%(count)s / %(max)s: %(over)s characters too many. Shorten the message to send it."
         ),
         "title_new": _("New message"),
+        # Attachments (docs/attachments.md).
+        "attach": _("Attach a file or image"),
+        "drop": _("Drop files here to send them"),
+        "uploading": _("Uploading…"),
+        "upload_failed": _("Upload failed. Tap to retry."),
+        "too_large": _("The file is larger than %(mb)s MB."),
+        "dismiss": _("Tap to remove."),
+        "open_image": _("Open full size"),
+        "download": _("Download"),
     }
 
 
