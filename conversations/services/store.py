@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from kefu.errors import NotFound
 from knowledge.sentiment import Sentiment
@@ -116,8 +119,9 @@ def message_append(
         conversation.pipeline_pending_since = message.created_at
     if not private:
         conversation.last_message_at = message.created_at
-        preview = body or (f"\N{PAPERCLIP} {attachment.name}" if attachment else "")
-        conversation.last_message_preview = preview[:PREVIEW_LENGTH]
+        conversation.last_message_preview = (body or _attachment_preview(attachment))[
+            :PREVIEW_LENGTH
+        ]
         conversation.last_message_sender_kind = sender.kind
         if sender.kind == Message.SenderKind.VISITOR:
             conversation.unread_agent_count += 1
@@ -156,6 +160,22 @@ def message_append(
     if sender.kind != Message.SenderKind.VISITOR and not private and conversation.visitor.email:
         _schedule_reply_email(conversation)
     return message
+
+
+# The inbox line of a message that is only an image or a file, as chat apps write it ("[图片]").
+# Stored text, so in the site's language, like the bot's name.
+PREVIEW_IMAGE = gettext_noop("[Image] %(name)s")
+PREVIEW_FILE = gettext_noop("[File] %(name)s")
+
+
+def _attachment_preview(attachment: Attachment | None) -> str:
+    if attachment is None:
+        return ""
+    with translation.override(settings.LANGUAGE_CODE):
+        text = translation.gettext(
+            PREVIEW_IMAGE if attachment.kind == Attachment.Kind.IMAGE else PREVIEW_FILE
+        )
+    return text % {"name": attachment.name}
 
 
 def _schedule_reply_email(conversation: Conversation) -> None:

@@ -200,7 +200,7 @@ def test_agent_sends_an_attachment_through_the_message_path(bob, conversation):
     assert (message.seq, message.kind, message.body) == (2, "file", "")
     conversation.refresh_from_db()
     assert conversation.last_seq == 2
-    assert conversation.last_message_preview == "\N{PAPERCLIP} 报价单.pdf"
+    assert conversation.last_message_preview in ("[文件] 报价单.pdf", "[File] 报价单.pdf")
     out = realtime.message_out(message)
     assert out.attachment.name == "报价单.pdf" and out.attachment.kind == "file"
     assert out.attachment.url.startswith("/files/") and out.attachment.thumbnail_url is None

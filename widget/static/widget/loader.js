@@ -419,8 +419,9 @@
     .thumb { display: block; border: 0; padding: 0; background: #e5e7eb; border-radius: 9px;
       cursor: zoom-in; overflow: hidden; max-width: 220px; }
     .thumb img { display: block; max-width: 220px; max-height: 220px; width: auto; height: auto; }
-    .file { display: flex; align-items: center; gap: 9px; padding: 7px 9px; min-width: 180px;
+    .bubble a.file { display: flex; align-items: center; gap: 9px; padding: 7px 9px; min-width: 180px;
       max-width: 240px; color: inherit; text-decoration: none; border-radius: 9px; }
+    .bubble a.file:hover .fname { text-decoration: underline; }
     .mine .file { color: #fff; }
     .file .icon { flex: none; width: 34px; height: 40px; border-radius: 5px; background: #dbeafe;
       color: #1e40af; font-size: 10px; font-weight: 700; display: flex; align-items: center;
@@ -1116,7 +1117,7 @@
     const ext = (a.name.split(".").pop() || "").slice(0, 4);
     const card = el("a", { class: "file", title: S("download") },
       el("span", { class: "icon", "aria-hidden": "true", text: ext }),
-      el("span", {}, el("span", { class: "fname", text: a.name }), el("span", { class: "fsize", text: sizeText(a.size || 0) })));
+      el("span", {}, el("span", { class: "fname", text: a.name }), a.size ? el("span", { class: "fsize", text: sizeText(a.size) }) : null));
     if (a.url) {
       card.href = absolute(a.url);
       card.rel = "noopener noreferrer";
@@ -1216,6 +1217,12 @@
   function uploadFailed(li, message, again, final) {
     li.classList.remove("pending");
     li.classList.add("failed");
+    const preview = li.querySelector(".thumb img");
+    if (final && preview) {
+      // Not an image after all (the server read the bytes): show it by its name.
+      const name = preview.alt;
+      li.querySelector(".thumb").replaceWith(attachmentNode({ kind: "file", name, size: 0 }));
+    }
     let err = li.querySelector(".err");
     if (!err) { err = el("div", { class: "err", role: "alert" }); li.append(err); }
     // A refused file (too large, wrong type) cannot succeed again: it is removed on a tap.
@@ -1224,6 +1231,7 @@
       e.preventDefault();
       if (final) li.remove(); else again();
     };
+    scrollDown();
   }
 
   // --- Typing and page views ---------------------------------------------------------------
