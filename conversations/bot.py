@@ -69,6 +69,7 @@ HANDOVER_REASONS = {
     "no_kb": gettext_noop("the bot has no trained knowledge base yet"),
     "bot_off": gettext_noop("the bot was switched off"),
     "bot_error": gettext_noop("the bot failed"),
+    "attachment": gettext_noop("the visitor sent a file the bot cannot read"),
 }
 
 
@@ -265,6 +266,9 @@ class _Turn:
     # The turn ---------------------------------------------------------------------------------
 
     def run(self) -> None:
+        if self.message.kind != Message.Kind.TEXT and not self.text.strip():
+            # A screenshot or a document without words: only a person can look at it.
+            return self.hand_over("attachment")
         if dialogue.asks_for_human(self.text):
             return self.hand_over("visitor_request")
         score = self.message.sentiment_score

@@ -36,6 +36,8 @@ ZH = {
     # Inbox line of an attachment message
     "[Image] %(name)s": "[图片] %(name)s",
     "[File] %(name)s": "[文件] %(name)s",
+    # The bot hands an image or file without words over to a person
+    "the visitor sent a file the bot cannot read": "访客发送了机器人无法识别的文件",
     # Widget
     "Attach a file or image": "发送文件或图片",
     "Drop files here to send them": "将文件拖到这里发送",

@@ -1172,6 +1172,7 @@
       li.classList.add("pending");
       const old = li.querySelector(".err");
       if (old) old.remove();
+      bar.style.width = "0";
       if (file.size > maxBytes) return uploadFailed(li, SF("too_large", { mb: boot.attachments.max_mb }), attempt);
       const form = new FormData();
       form.append("token", boot.token);
@@ -1218,6 +1219,8 @@
     li.classList.remove("pending");
     li.classList.add("failed");
     const preview = li.querySelector(".thumb img");
+    const bar = li.querySelector(".progress");
+    if (final && bar) bar.remove();
     if (final && preview) {
       // Not an image after all (the server read the bytes): show it by its name.
       const name = preview.alt;
@@ -1226,7 +1229,9 @@
     let err = li.querySelector(".err");
     if (!err) { err = el("div", { class: "err", role: "alert" }); li.append(err); }
     // A refused file (too large, wrong type) cannot succeed again: it is removed on a tap.
-    err.textContent = final ? `${message} ${S("dismiss")}`.trim() : `${S("upload_failed")} ${message}`.trim();
+    // Chinese sentences end in "。" and take no space before the next one.
+    const join = (a, b) => (a && b ? a + (/[。！？]$/.test(a) ? "" : " ") + b : a || b);
+    err.textContent = final ? join(message, S("dismiss")) : join(S("upload_failed"), message);
     li.querySelector(".bubble").onclick = (e) => {
       e.preventDefault();
       if (final) li.remove(); else again();
