@@ -532,3 +532,14 @@ def test_unsent_uploads_are_purged_after_a_day(visitor, django_capture_on_commit
         assert services.attachments_purge_unsent(older_than_hours=-1) == 1
 
     assert stored_files() == []
+
+
+def test_admin_transcript_names_attachments_as_text(alice, bob, conversation, client):
+    sent(bob, conversation, png(), "<img src=x onerror=alert(1)>.png")
+    client.force_login(alice.user)
+
+    page = client.get(f"/admin/conversations/conversation/{conversation.pk}/change/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "&lt;img src=x onerror=alert(1)&gt;.png" in html and "<img src=x" not in html
