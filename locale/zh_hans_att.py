@@ -38,6 +38,7 @@ ZH = {
     "[File] %(name)s": "[文件] %(name)s",
     # The bot hands an image or file without words over to a person
     "the visitor sent a file the bot cannot read": "访客发送了机器人无法识别的文件",
+    # (Reply emails use the inbox line's "[Image] %(name)s" and "[File] %(name)s" too.)
     # Widget
     "Attach a file or image": "发送文件或图片",
     "Drop files here to send them": "将文件拖到这里发送",

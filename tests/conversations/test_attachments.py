@@ -543,3 +543,15 @@ def test_admin_transcript_names_attachments_as_text(alice, bob, conversation, cl
     assert page.status_code == 200
     html = page.content.decode()
     assert "&lt;img src=x onerror=alert(1)&gt;.png" in html and "<img src=x" not in html
+
+
+def test_reply_email_names_the_agents_file(bob, conversation, mailoutbox, settings):
+    from notifications.services import visitor_reply_email_send
+
+    sent(bob, conversation, pdf(), "报价单.pdf")
+
+    assert visitor_reply_email_send(
+        merchant_id=conversation.merchant_id, conversation_id=conversation.pk
+    )
+    email = mailoutbox[0]
+    assert "报价单.pdf" in email.body and ("[文件]" in email.body or "[File]" in email.body)
