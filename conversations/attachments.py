@@ -115,6 +115,7 @@ E_TYPE = _("This type of file cannot be sent here.")
 E_DAMAGED = _("The image is damaged or incomplete.")
 E_PIXELS = _("The image is too large (more than %(mp)s megapixels).")
 E_OFF = _("Attachments are turned off.")
+E_RATE = _("Too many uploads; try again later.")
 
 
 def max_bytes_for(merchant) -> int:

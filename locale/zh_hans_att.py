@@ -33,6 +33,7 @@ ZH = {
     "The image is damaged or incomplete.": "图片已损坏或不完整。",
     "The image is too large (more than %(mp)s megapixels).": "图片太大（超过 %(mp)s 百万像素）。",
     "Attachments are turned off.": "附件功能已关闭。",
+    "Too many uploads; try again later.": "上传次数过多，请稍后再试。",
     # Inbox line of an attachment message
     "[Image] %(name)s": "[图片] %(name)s",
     "[File] %(name)s": "[文件] %(name)s",

@@ -418,7 +418,8 @@ def attachment_upload(request, merchant: Merchant):
     except NotFound:
         return _error(404, "not_found", "The visitor does not exist any more: bootstrap again.")
     except KefuError as exc:
-        return _error(400, exc.code, exc.message, errors={exc.field or "file": [exc.message]})
+        status = 429 if exc.code == ErrorCode.RATE_LIMITED else 400
+        return _error(status, exc.code, exc.message, errors={exc.field or "file": [exc.message]})
     return JsonResponse(
         attachment_upload_out(attachment).model_dump(mode="json"), status=201 if created else 200
     )

@@ -23,6 +23,10 @@ from ..models import Attachment, Conversation, Visitor
 
 logger = logging.getLogger(__name__)
 
+# Uploads one uploader may store per hour. The widget's upload endpoint is open to any page that
+# bootstraps a token: this bounds the disk one visitor can fill.
+UPLOADS_PER_HOUR = 60
+
 
 def attachment_upload(
     *,
@@ -56,6 +60,13 @@ def attachment_upload(
     existing = _existing(merchant_id, uploader_key, upload_id, sha256)
     if existing is not None:
         return existing, False
+    recent = Attachment.objects.filter(
+        merchant_id=merchant_id,
+        uploader_key=uploader_key,
+        created_at__gte=timezone.now() - timedelta(hours=1),
+    ).count()
+    if recent >= UPLOADS_PER_HOUR:
+        raise attachments.refuse(protocol.ErrorCode.RATE_LIMITED, attachments.E_RATE)
     max_bytes = attachments.max_bytes_for(merchant)
     # CPU work (decoding, re-encoding) before any transaction: no lock waits on it.
     processed = attachments.inspect(

@@ -160,3 +160,20 @@ def test_visitor_sends_an_upload_over_the_socket_and_the_agent_sees_it(site, bob
     response = client.get(seen["thumbnail_url"])
     assert response.status_code == 200 and response["Content-Type"].startswith("image/")
     assert Message.objects.count() == 1
+
+
+def test_uploads_per_hour_are_bounded(client, site, monkeypatch):
+    from conversations.services import attachments as attachment_services
+
+    monkeypatch.setattr(attachment_services, "UPLOADS_PER_HOUR", 2)
+    visitor = factories.visitor(site)
+
+    codes = [
+        post_file(client, site, visitor, pdf(), "a.pdf", upload_id=f"u-{n}").status_code
+        for n in range(3)
+    ]
+    retried = post_file(client, site, visitor, pdf(), "a.pdf", upload_id="u-0")
+
+    assert codes == [201, 201, 429]
+    assert retried.status_code == 200  # a retry of a stored upload is not a new one
+    assert Attachment.objects.count() == 2
