@@ -485,7 +485,12 @@ def test_deleting_a_conversation_or_visitor_removes_the_files(
 ):
     sent(bob, conversation, png(), "a.png")
     sent(bob, conversation, pdf(), "b.pdf")
+    single = sent(bob, conversation, pdf(), "c.pdf")
     unsent, _ = upload_as_visitor(visitor, png(), "c.png")
+    assert len(stored_files()) == 6
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Message.objects.filter(attachment__pk=single.id).delete()
     assert len(stored_files()) == 5
 
     with django_capture_on_commit_callbacks(execute=True):
