@@ -42,7 +42,7 @@ INLINE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 @require_GET
 def attachment_file(request, token: str, name: str):
-    """GET /files/<signed token>/<name>: an attachment's file or thumbnail. The token alone
+    """GET /files/<signed token>/<name>[?download=1]: an attachment's file or thumbnail. The token alone
     authorises (conversations.attachments.signed_url): it names the attachment and its merchant,
     and the row must still be that merchant's. Only images we re-encoded are shown inline;
     everything else downloads under the type read from its content."""
@@ -61,6 +61,8 @@ def attachment_file(request, token: str, name: str):
     except (FileNotFoundError, OSError):
         raise Http404 from None
     inline = thumbnail or (attachment.kind == "image" and attachment.content_type in INLINE_TYPES)
+    # ?download=1: an image saved rather than shown (the viewer's Download link).
+    inline = inline and request.GET.get("download") != "1"
     if thumbnail:
         content_type = "image/png" if field.name.endswith(".png") else "image/jpeg"
     else:

@@ -313,6 +313,8 @@ def test_image_is_served_inline_with_safe_headers(bob, conversation, client):
     assert "default-src 'none'" in response["Content-Security-Policy"]
     assert Image.open(io.BytesIO(body)).format == "PNG"
     assert thumb["Content-Type"] in ("image/png", "image/jpeg")
+    saved, _ = fetch(client, out.url + "?download=1")
+    assert saved["Content-Disposition"].startswith("attachment;")
 
 
 def test_other_files_download_and_never_render(bob, conversation, client):

@@ -1132,7 +1132,7 @@
     const viewer = el("div", { class: "viewer", role: "dialog", "aria-label": a.name },
       el("div", { class: "vbar" },
         el("span", { class: "vname", text: a.name }),
-        el("a", { href: absolute(a.url), target: "_blank", rel: "noopener noreferrer", text: S("download") }),
+        el("a", { href: absolute(a.url) + "?download=1", rel: "noopener noreferrer", text: S("download") }),
         el("button", { class: "x", type: "button", "aria-label": S("close"), text: "×", onclick: close })),
       el("div", { class: "vimg", onclick: (e) => { if (e.target === e.currentTarget) close(); } },
         el("img", { alt: a.name, src: absolute(a.url) })));
