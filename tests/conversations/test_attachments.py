@@ -562,3 +562,17 @@ def test_reply_email_names_the_agents_file(bob, conversation, mailoutbox, settin
     )
     email = mailoutbox[0]
     assert "报价单.pdf" in email.body and ("[文件]" in email.body or "[File]" in email.body)
+
+
+def test_merchant_attachment_settings_are_validated(acme):
+    from django.core.exceptions import ValidationError
+
+    acme.attachment_types = "image, exe"
+    with pytest.raises(ValidationError) as refused:
+        acme.full_clean()
+    assert "attachment_types" in refused.value.message_dict
+    acme.attachment_types, acme.attachment_max_mb = "image,pdf", 0
+    with pytest.raises(ValidationError) as zero:
+        acme.full_clean()
+    assert set(zero.value.message_dict) == {"attachment_max_mb"}
+    assert Merchant(name="x").attachment_type_set() == {"image", "pdf", "office", "text", "archive"}

@@ -38,6 +38,8 @@ MERCHANT_DEFAULTS = {
     "escalation_delay_seconds": 120,
     "bot_mode": "off",
     "bot_name": "",
+    "attachment_max_mb": 10,
+    "attachment_types": "image,pdf,office,text,archive",
 }
 MERCHANT_INLINES = {
     f"{prefix}-{key}": value
