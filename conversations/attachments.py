@@ -267,16 +267,22 @@ def _image(upload, name: str) -> Processed:
         if image.width * image.height > max_pixels:
             raise refuse(protocol.ErrorCode.FILE_TOO_LARGE, E_PIXELS, mp=max_pixels // 1_000_000)
         frames = getattr(image, "n_frames", 1)
-        animated = source_format in ("GIF", "WEBP") and 1 < frames <= MAX_FRAMES
+        # An animation keeps its frames only while all of them together stay within the pixel
+        # budget (each is decoded and encoded again); a longer one keeps its first frame.
+        animated = (
+            source_format in ("GIF", "WEBP")
+            and 1 < frames <= MAX_FRAMES
+            and image.width * image.height * frames <= max_pixels
+        )
         image.load()  # decodes every byte: a truncated file fails here
         out_format, content_type, ext = IMAGE_OUTPUT[source_format]
-        data = _encode(image, out_format, animated)
-        thumb_image = (image if animated else ImageOps.exif_transpose(image)).copy()
-        if animated:
-            thumb_image.seek(0)
+        # Turned upright by its EXIF orientation once, since that tag is about to be dropped.
+        upright = image if animated else ImageOps.exif_transpose(image)
+        data = _encode(upright, out_format, animated)
+        width, height = upright.size
+        thumb_image = upright.copy()  # an animation's copy is its first frame
         thumb_image.thumbnail(THUMBNAIL_SIZE)
         thumbnail, thumbnail_type = _thumbnail(thumb_image)
-        width, height = image.size if animated else ImageOps.exif_transpose(image).size
     except KefuError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
@@ -298,7 +304,8 @@ def _image(upload, name: str) -> Processed:
 
 
 def _encode(image: Image.Image, out_format: str, animated: bool) -> bytes:
-    """New bytes from the decoded pixels only: no EXIF, XMP, comments or trailing data."""
+    """New bytes from the decoded (and uprighted) pixels only: no EXIF, XMP, comments or
+    trailing data."""
     buffer = io.BytesIO()
     if animated:
         # Each frame is re-encoded; the loop count and frame durations are the only metadata kept.
@@ -310,9 +317,8 @@ def _encode(image: Image.Image, out_format: str, animated: bool) -> bytes:
             duration=image.info.get("duration", 100),
         )
         return buffer.getvalue()
-    # Turned upright by its EXIF orientation first, since that tag is about to be dropped.
-    upright = ImageOps.exif_transpose(image)
     icc = image.info.get("icc_profile")
+    upright = image.copy()
     upright.info = {}
     options = {"icc_profile": icc} if icc else {}
     if out_format == "JPEG":

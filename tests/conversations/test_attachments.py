@@ -576,3 +576,18 @@ def test_merchant_attachment_settings_are_validated(acme):
         acme.full_clean()
     assert set(zero.value.message_dict) == {"attachment_max_mb"}
     assert Merchant(name="x").attachment_type_set() == {"image", "pdf", "office", "text", "archive"}
+
+
+def test_animated_gif_keeps_its_frames_and_appended_data_is_dropped(bob, conversation):
+    frames = [Image.new("RGB", (40, 30), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    data = buffer.getvalue() + b"<script>alert(1)</script>"
+
+    attachment, _ = upload_as_agent(bob, conversation.pk, data, "dance.gif")
+
+    stored = attachment.file.read()
+    assert b"<script>" not in stored
+    image = Image.open(io.BytesIO(stored))
+    assert (image.format, image.n_frames) == ("GIF", 3)
+    assert attachment.content_type == "image/gif" and attachment.thumbnail
