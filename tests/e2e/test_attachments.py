@@ -196,3 +196,41 @@ def test_images_and_files_both_ways(daphne_server, shop, agent, screen_page, scr
     assert visitor.evaluate("window.__xss") is None
     assert workspace.evaluate("window.__xss") is None
     assert visitor_errors == [] and agent_errors == []
+
+
+def test_an_upload_sent_while_offline_waits_survives_a_reload_and_is_stored_once(
+    daphne_server, shop, agent, new_page
+):
+    from .conftest import SocketGate, open_widget
+
+    base = daphne_server.url
+    visitor, watch = new_page("en-US")
+    gate = SocketGate(visitor.context, "/ws/visitor/")
+    widget = open_widget(visitor, base, shop.widget_key)
+    expect(widget.locator(".status")).not_to_have_class(re.compile("conn"))
+
+    # The socket is down, HTTP is not: the file goes up, its message waits in the outbox.
+    gate.cut()
+    with visitor.expect_file_chooser() as chooser:
+        widget.locator("button.attach").click()
+    chooser.value.set_files([{"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    expect(widget.locator(".msg.mine.pending .file .fname")).to_have_text("invoice.pdf")
+    # Uploaded: the outbox (kept in localStorage for a reload) holds the message with its upload.
+    visitor.wait_for_function(
+        "key => (localStorage.getItem(`kefu:${key}:outbox`) || '').includes('invoice.pdf')",
+        arg=shop.widget_key,
+    )
+    assert Attachment.objects.count() == 1 and not Message.objects.exists()
+
+    # A reload while still offline keeps it (localStorage), and the socket's return sends it.
+    visitor.reload()
+    widget.locator(".launcher").click()
+    expect(widget.locator(".msg.mine.pending .file .fname")).to_have_text("invoice.pdf")
+    gate.restore()
+    visitor.reload()
+    widget.locator(".launcher").click()
+    expect(widget.locator(".msg.mine:not(.pending) .file .fname")).to_have_text("invoice.pdf")
+    expect(widget.locator(".msg.mine")).to_have_count(1)
+    stored = Message.objects.get()
+    assert stored.kind == "file" and stored.attachment.name == "invoice.pdf"
+    assert watch.errors == []
