@@ -6,7 +6,7 @@ built with format_html, which escapes every argument.
 """
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -30,6 +30,16 @@ from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
 from .services import privacy
 
 TRANSCRIPT_LIMIT = 500
+
+
+def _transcript_text(message: Message) -> str:
+    """The body, with the image or file a message carries named (as text) above it."""
+    try:
+        attachment = message.attachment
+    except ObjectDoesNotExist:
+        return message.body
+    label = gettext("[Image] %(name)s" if attachment.kind == "image" else "[File] %(name)s")
+    return "\n".join(filter(None, [label % {"name": attachment.name}, message.body]))
 
 
 def member_name(user_field: str) -> Subquery:
@@ -325,9 +335,9 @@ class ConversationAdmin(MerchantScopedAdmin):
         if obj is None or obj.pk is None:
             return "-"
         rows = list(
-            Message.objects.filter(merchant_id=obj.merchant_id, conversation=obj).order_by("-seq")[
-                :TRANSCRIPT_LIMIT
-            ]
+            Message.objects.filter(merchant_id=obj.merchant_id, conversation=obj)
+            .select_related("attachment")
+            .order_by("-seq")[:TRANSCRIPT_LIMIT]
         )
         rows.reverse()
         if not rows:
@@ -342,7 +352,7 @@ class ConversationAdmin(MerchantScopedAdmin):
                     m.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                     m.get_sender_kind_display(),
                     m.sender_name + (f" ({_('private note')})" if m.is_private else ""),
-                    m.body,
+                    _transcript_text(m),
                 )
                 for m in rows
             ),

@@ -24,3 +24,12 @@ class ConversationsConfig(AppConfig):
         signals.visitor_message_stored.connect(
             pipeline.visitor_message_stored, dispatch_uid="conversations.pipeline"
         )
+        # An attachment's files go when its row goes, by whatever path (services.attachments).
+        from django.db.models.signals import post_delete
+
+        from .models import Attachment
+        from .services.attachments import attachment_deleted
+
+        post_delete.connect(
+            attachment_deleted, sender=Attachment, dispatch_uid="conversations.attachment_files"
+        )

@@ -71,6 +71,7 @@ HANDOVER_REASONS = {
     "bot_off": gettext_noop("the bot was switched off"),
     "bot_error": gettext_noop("the bot failed"),
     "none_of_these": gettext_noop("none of the bot's suggestions fitted"),
+    "attachment": gettext_noop("the visitor sent a file the bot cannot read"),
 }
 # The bot's reply to small talk (knowledge.dialogue.small_talk), in the visitor's language.
 SMALL_TALK_REPLIES = {
@@ -274,6 +275,9 @@ class _Turn:
     # The turn ---------------------------------------------------------------------------------
 
     def run(self) -> None:
+        if self.message.kind != Message.Kind.TEXT and not self.text.strip():
+            # A screenshot or a document without words: only a person can look at it.
+            return self.hand_over("attachment")
         if dialogue.asks_for_human(self.text):
             return self.hand_over("visitor_request")
         score = self.message.sentiment_score

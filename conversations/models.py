@@ -266,6 +266,80 @@ class Message(models.Model):
         return f"{self.conversation_id}#{self.seq}"
 
 
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    """A random key per file, under the merchant's folder: nothing of the user's file name
+    reaches the storage (no path tricks, no guessable keys)."""
+    import secrets
+
+    from django.utils import timezone
+
+    ext = filename.rsplit(".", 1)[-1][:8].lower() if "." in filename else "bin"
+    if not ext.isalnum():
+        ext = "bin"
+    return f"attachments/{instance.merchant_id}/{timezone.now():%Y/%m}/{secrets.token_urlsafe(18)}.{ext}"
+
+
+def _attachment_storage():
+    from .attachments import attachment_storage
+
+    return attachment_storage()
+
+
+class Attachment(models.Model):
+    """An uploaded image or file. Uploaded over HTTP first (conversations.services.attachments),
+    then sent as the attachment of one message through the ordinary message path, which sets
+    `message`. Its files go with the row (the post_delete handler in attachments' services)."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", _("Image")
+        FILE = "file", _("File")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    # Agents upload into a conversation; a visitor's upload may come before their first message,
+    # so it belongs to the visitor until it is sent.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachment"
+    )
+    # Who uploaded it ("visitor:12", "agent:5", "api:3"); with `upload_id` (the client's id for
+    # this upload) it makes a retried upload return the stored row instead of a copy.
+    uploader_key = models.CharField(max_length=32)
+    upload_id = models.CharField(max_length=64)
+    # sha256 of the bytes as uploaded: a retry with the same upload_id must carry the same file.
+    upload_sha256 = models.CharField(max_length=64)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    # Decided from the content (conversations.attachments.inspect), never from the name.
+    category = models.CharField(_("type"), max_length=20)
+    content_type = models.CharField(_("content type"), max_length=100)
+    name = models.CharField(_("file name"), max_length=200)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    file = models.FileField(max_length=300, upload_to=attachment_path, storage=_attachment_storage)
+    thumbnail = models.FileField(
+        max_length=300, upload_to=attachment_path, storage=_attachment_storage, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "uploader_key", "upload_id"], name="attachment_unique_upload"
+            )
+        ]
+        indexes = [models.Index(fields=["message", "created_at"], name="attachment_unsent")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class CannedResponse(models.Model):
     """A quick reply (快捷回复): merchant-wide when `owner` is empty, else one agent's own.
     Written through conversations.services.canned, which keeps `search_key` current."""

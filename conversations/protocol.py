@@ -47,6 +47,13 @@ class ErrorCode:
     ALREADY_ASSIGNED = "already_assigned"
     AGENT_UNAVAILABLE = "agent_unavailable"
     INTERNAL_ERROR = "internal_error"
+    # Attachments (HTTP upload, then `message.send` with `attachment_id`).
+    FILE_EMPTY = "file_empty"
+    FILE_TOO_LARGE = "file_too_large"
+    FILE_TYPE = "file_type"
+    FILE_DAMAGED = "file_damaged"
+    UPLOAD_ID_CONFLICT = "upload_id_conflict"
+    ATTACHMENT_INVALID = "attachment_invalid"
 
     DESCRIPTIONS = {
         INVALID_JSON: "The frame is not a JSON object.",
@@ -79,6 +86,17 @@ class ErrorCode:
         AGENT_UNAVAILABLE: "The target agent or team cannot take the conversation (inactive, not "
         "in this merchant, or no such team).",
         INTERNAL_ERROR: "The server failed; nothing was stored. Retry with the same `client_msg_id`.",
+        FILE_EMPTY: "Upload: the file has no bytes.",
+        FILE_TOO_LARGE: "Upload: the file is larger than the merchant's limit, or the image has "
+        "more pixels than the server decodes.",
+        FILE_TYPE: "Upload: what the file contains (read from its bytes, not its name) is not a "
+        "type this merchant accepts; HTML, SVG and other markup never are.",
+        FILE_DAMAGED: "Upload: the file starts like an image but does not decode (truncated or "
+        "not an image).",
+        UPLOAD_ID_CONFLICT: "Upload: the `upload_id` was already used by this uploader for a "
+        "different file. Nothing is stored.",
+        ATTACHMENT_INVALID: "`attachment_id` is not an upload of this sender in this merchant, "
+        "or it was already sent in another message. Nothing is stored.",
     }
 
 
@@ -87,6 +105,22 @@ class Frame(BaseModel):
 
 
 # --- Shapes carried inside server frames ----------------------------------------------------
+
+
+class AttachmentOut(BaseModel):
+    """The image or file a message carries. `url` and `thumbnail_url` are signed links that
+    expire (ATTACHMENT_URL_MAX_AGE); every history read and event carries fresh ones. Only images
+    are shown inline; every other file downloads."""
+
+    id: int
+    kind: Literal["image", "file"]
+    name: str
+    content_type: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    url: str
+    thumbnail_url: str | None = None
 
 
 class MessageOut(BaseModel):
@@ -107,6 +141,8 @@ class MessageOut(BaseModel):
     # Agents only (null for visitors): sentiment of a visitor message, score in [-1, 1].
     sentiment_score: float | None = None
     sentiment_label: Literal["positive", "neutral", "negative", ""] = ""
+    # Messages of kind image or file: what they carry (`body` is then an optional caption).
+    attachment: AttachmentOut | None = None
 
 
 class VisitorOut(BaseModel):
@@ -236,6 +272,9 @@ class MessageSendFrame(Frame):
     # Visitors: the team chosen before the chat (pre-chat choice or the embed's data-team),
     # used when this message starts a conversation.
     team_id: int | None = Field(default=None, ge=1)
+    # An upload of this sender (POST .../attachments first): the message carries it and `body`
+    # is an optional caption.
+    attachment_id: int | None = Field(default=None, ge=1)
 
 
 class ConversationReadFrame(Frame):

@@ -132,6 +132,7 @@ def render() -> str:
     out.append("## Shapes inside frames\n\n")
     for shape in (
         protocol.MessageOut,
+        protocol.AttachmentOut,
         protocol.ConversationOut,
         protocol.VisitorOut,
         protocol.VisitorConversationOut,

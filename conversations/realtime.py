@@ -17,9 +17,10 @@ from functools import partial, wraps
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 
-from . import protocol
+from . import attachments, protocol
 from .models import Conversation, Message, Visitor
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,34 @@ def message_out(message: Message, *, for_agents: bool = True) -> protocol.Messag
         meta=message.meta or {},
         sentiment_score=message.sentiment_score if for_agents else None,
         sentiment_label=(message.sentiment_label or "") if for_agents else "",
+        attachment=attachment_out(message),
+    )
+
+
+def attachment_out(message: Message) -> protocol.AttachmentOut | None:
+    """Lists load the attachment with select_related("attachment") (selectors.message_list), so
+    this is no query per row; a text message has none."""
+    if message.kind not in (Message.Kind.IMAGE, Message.Kind.FILE):
+        return None
+    try:
+        attachment = message.attachment
+    except ObjectDoesNotExist:
+        return None
+    return attachment_upload_out(attachment)
+
+
+def attachment_upload_out(attachment) -> protocol.AttachmentOut:
+    """An upload as its uploader gets it back, and as a message carries it."""
+    return protocol.AttachmentOut(
+        id=attachment.pk,
+        kind=attachment.kind,
+        name=attachment.name,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        width=attachment.width,
+        height=attachment.height,
+        url=attachments.signed_url(attachment, "o"),
+        thumbnail_url=attachments.signed_url(attachment, "t") if attachment.thumbnail else None,
     )
 
 

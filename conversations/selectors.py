@@ -14,7 +14,7 @@ from kefu.errors import NotFound
 from merchants.models import Membership, Team
 
 from . import presence, protocol, realtime, search
-from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
+from .models import Attachment, CannedResponse, Conversation, Message, RoutingEvent, Visitor
 
 HISTORY_PAGE = 200
 
@@ -187,7 +187,10 @@ def conversation_current_for_visitor(*, merchant_id: int, visitor_id: int) -> Co
 def message_list(
     *, merchant_id: int, conversation_id: int, include_private: bool = True
 ) -> QuerySet[Message]:
-    qs = Message.objects.filter(merchant_id=merchant_id, conversation_id=conversation_id)
+    # The attachment in the same query: message_out needs it for image and file messages.
+    qs = Message.objects.filter(
+        merchant_id=merchant_id, conversation_id=conversation_id
+    ).select_related("attachment")
     if not include_private:
         qs = qs.filter(is_private=False)
     return qs.order_by("seq")
@@ -210,6 +213,10 @@ def message_history_after(
         ).filter(seq__gt=after_seq)[: limit + 1]
     )
     return rows[:limit], len(rows) > limit
+
+
+def attachment_get(*, merchant_id: int, attachment_id: int) -> Attachment | None:
+    return Attachment.objects.filter(merchant_id=merchant_id, pk=attachment_id).first()
 
 
 def visitor_list(*, merchant_id: int) -> QuerySet[Visitor]:

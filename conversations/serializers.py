@@ -155,6 +155,45 @@ class MessageCreateSerializer(serializers.Serializer):
         help_text="Send as this agent (an active member of the merchant). Default: the API "
         "token's name, or the logged-in agent.",
     )
+    attachment_id = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="An upload of yours into this conversation (POST .../attachments/ first): the "
+        "message carries it and `body` is an optional caption.",
+    )
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        allow_empty_file=True,  # refused by the service with the clearer code file_empty
+        use_url=False,
+        help_text="The image or file. Its type is read from its content, not its name.",
+    )
+    upload_id = StrictRegexField(
+        _CLIENT_MSG_ID["pattern"],
+        min_length=_CLIENT_MSG_ID["minLength"],
+        max_length=_CLIENT_MSG_ID["maxLength"],
+        help_text="Your id for this upload. Uploading again with it returns the stored upload "
+        "(HTTP 200) instead of a copy; with another file it is refused.",
+    )
+
+
+class AttachmentSerializer(serializers.Serializer):
+    """`protocol.AttachmentOut`: `url` and `thumbnail_url` are signed links that expire."""
+
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["image", "file"])
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    url = serializers.CharField()
+    thumbnail_url = serializers.CharField(allow_null=True)
+
+    def to_representation(self, instance) -> dict:
+        return realtime.attachment_upload_out(instance).model_dump(mode="json")
 
 
 def _search_terms(value: str) -> list[str]:

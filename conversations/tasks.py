@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import routing, services
+from .services import attachments as attachment_services
 
 # --- Routing (conversations.routing) ------------------------------------------------------------
 # The task message carries the assignment's identity (agent + assigned_at), so a firing that
@@ -40,6 +41,12 @@ def search_index_prune() -> int:
     from . import search
 
     return search.index_prune()
+
+
+@shared_task(acks_late=True)
+def attachments_purge_unsent() -> int:
+    """Beat, every hour: uploads never sent in a message (ATTACHMENT_UNSENT_HOURS)."""
+    return attachment_services.attachments_purge_unsent()
 
 
 @shared_task(acks_late=True)

@@ -11,6 +11,11 @@ urlpatterns = [
     path("search/messages/", apis.MessageSearch.as_view(), name="api-message-search"),
     path("conversations/<int:pk>/", apis.ConversationDetail.as_view(), name="api-conversation"),
     path("conversations/<int:pk>/messages/", apis.MessageListCreate.as_view(), name="api-messages"),
+    path(
+        "conversations/<int:pk>/attachments/",
+        apis.AttachmentUpload.as_view(),
+        name="api-attachments",
+    ),
     path("visitors/", apis.VisitorList.as_view(), name="api-visitors"),
     path("visitors/<int:pk>/", apis.VisitorDetail.as_view(), name="api-visitor"),
     path("visitors/<int:pk>/export/", apis.VisitorExport.as_view(), name="api-visitor-export"),

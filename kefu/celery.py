@@ -19,6 +19,11 @@ app.conf.beat_schedule = {
     "snooze-wake": {"task": "conversations.tasks.snooze_wake", "schedule": 30.0},
     # Search index rows of deleted messages (conversations.search.index_prune).
     "search-index-prune": {"task": "conversations.tasks.search_index_prune", "schedule": 86400.0},
+    # Uploads never sent in a message (conversations.services.attachments).
+    "attachments-purge": {
+        "task": "conversations.tasks.attachments_purge_unsent",
+        "schedule": 3600.0,
+    },
     # Visitor messages whose process died before their bot/router step (conversations.pipeline).
     "pipeline-sweep": {"task": "conversations.pipeline.pipeline_sweep", "schedule": 30.0},
     # Visitors waiting longer than their merchant's escalation delay (notifications.tasks; the

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -410,6 +411,44 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# --- Attachments (conversations/attachments.py, docs/attachments.md) ----------------------------
+# Files are never served from the storage's own URL: only through /files/<signed link>/, which
+# checks the signature and its age and adds the security headers. `local` keeps them in
+# KEFU_VAR_DIR/attachments (one machine); `s3` in an S3-compatible bucket (several web processes
+# or machines), through django-storages.
+ATTACHMENT_STORAGE = env.str("ATTACHMENT_STORAGE", default="local")
+if ATTACHMENT_STORAGE == "s3":
+    STORAGES["attachments"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("ATTACHMENT_S3_BUCKET", default="kefu-attachments"),
+            "endpoint_url": env.str("ATTACHMENT_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("ATTACHMENT_S3_REGION", default="") or None,
+            "access_key": env.str("ATTACHMENT_S3_ACCESS_KEY_ID", default=""),
+            "secret_key": env.str("ATTACHMENT_S3_SECRET_ACCESS_KEY", default=""),
+            "addressing_style": env.str("ATTACHMENT_S3_ADDRESSING_STYLE", default="") or None,
+            # Private objects, never overwritten (keys are random anyway).
+            "default_acl": None,
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+elif ATTACHMENT_STORAGE == "local":
+    STORAGES["attachments"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "attachments"), "base_url": "/files/none/"},
+    }
+else:
+    raise ImproperlyConfigured("ATTACHMENT_STORAGE must be local or s3.")
+# The server's ceiling on one file; each merchant sets its own limit below it.
+ATTACHMENT_MAX_MB = env.int("ATTACHMENT_MAX_MB", default=50)
+# Images with more pixels are refused before they are decoded (decompression bombs).
+ATTACHMENT_MAX_PIXELS = env.int("ATTACHMENT_MAX_PIXELS", default=40_000_000)
+# Seconds a signed file link stays valid; clients get fresh links with every history read.
+ATTACHMENT_URL_MAX_AGE = env.int("ATTACHMENT_URL_MAX_AGE", default=7 * 24 * 3600)
+# Uploads never sent in a message are deleted after this many hours (the beat sweep).
+ATTACHMENT_UNSENT_HOURS = env.int("ATTACHMENT_UNSENT_HOURS", default=24)
 # Serve straight from the app folders too, so `make run` needs no collectstatic.
 WHITENOISE_USE_FINDERS = True
 

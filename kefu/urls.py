@@ -8,6 +8,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from conversations.assist import ConversationSuggestions
+from conversations.views import attachment_file
 
 
 def healthz(request):
@@ -49,5 +50,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="jsi18n"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
+    # Attachment files, by signed link only (conversations/attachments.py).
+    path("files/<str:token>/<str:name>", attachment_file, name="attachment-file"),
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
 ]

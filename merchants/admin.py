@@ -90,6 +90,7 @@ class MerchantAdmin(AuditedAdminMixin, ScopedPermissionsMixin, admin.ModelAdmin)
             _("Customer data"),
             {"fields": ("retention_days", "retention_action", "truncate_visitor_ip")},
         ),
+        (_("Attachments"), {"fields": ("attachment_max_mb", "attachment_types")}),
     )
     readonly_fields = ("widget_key", "embed_snippet", "identity_secret", "created_at", "hours_now")
 

@@ -5,6 +5,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -35,6 +36,28 @@ def validate_origins(value: str) -> None:
             raise ValidationError(
                 _("%(origin)s: an origin has no path (scheme://host[:port] only)"),
                 params={"origin": origin},
+            )
+
+
+# What a merchant may let visitors and agents attach, by what the server reads in the file (not
+# its name): conversations/attachments.py maps each detected type to one of these.
+ATTACHMENT_TYPES = {
+    "image": _("Images (JPEG, PNG, GIF, WebP)"),
+    "pdf": _("PDF"),
+    "office": _("Office documents (Word, Excel, PowerPoint, OpenDocument)"),
+    "text": _("Plain text and CSV"),
+    "archive": _("Archives (ZIP, 7z, RAR, gzip)"),
+    "media": _("Audio and video (MP3, MP4, WebM, Ogg)"),
+}
+ATTACHMENT_TYPES_DEFAULT = "image,pdf,office,text,archive"
+
+
+def validate_attachment_types(value: str) -> None:
+    for item in value.split(","):
+        if item.strip() and item.strip() not in ATTACHMENT_TYPES:
+            raise ValidationError(
+                _("%(item)s: not one of %(known)s"),
+                params={"item": item.strip(), "known": ", ".join(ATTACHMENT_TYPES)},
             )
 
 
@@ -139,6 +162,25 @@ class Merchant(models.Model):
         help_text=_("An inbox row turns red when the visitor has waited this long for a reply."),
     )
 
+    # --- Attachments (conversations.attachments) ---
+    attachment_max_mb = models.PositiveSmallIntegerField(
+        _("largest attachment (MB)"),
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(1024)],
+        help_text=_("Files larger than this are refused. The server's ATTACHMENT_MAX_MB caps it."),
+    )
+    attachment_types = models.CharField(
+        _("allowed attachment types"),
+        max_length=200,
+        default=ATTACHMENT_TYPES_DEFAULT,
+        blank=True,
+        validators=[validate_attachment_types],
+        help_text=_(
+            "Comma-separated: image, pdf, office, text, archive, media. Empty turns attachments "
+            "off. The type is read from the file's content, not its name."
+        ),
+    )
+
     # --- Bot (conversations.bot) ---
     class BotMode(models.TextChoices):
         OFF = "off", _("Off")
@@ -195,6 +237,9 @@ class Merchant(models.Model):
 
     def origin_patterns(self) -> list[str]:
         return [normalize_origin(o) for o in self.allowed_origins.splitlines() if o.strip()]
+
+    def attachment_type_set(self) -> set[str]:
+        return {t.strip() for t in self.attachment_types.split(",") if t.strip()}
 
     def origin_allowed(self, origin: str | None) -> bool:
         if not origin:

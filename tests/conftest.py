@@ -112,6 +112,7 @@ SLOW_FIXTURES = frozenset(
         "chromium",
         "servers",
         "session_redis",
+        "s3_server",  # tests/conversations/test_attachments_s3.py
     }
 )
 SLOW_MARKS = frozenset({"live", "browser"})

@@ -8,4 +8,5 @@ urlpatterns = [
     path("demo/", views.demo, name="demo"),
     path("api/bootstrap", views.bootstrap, name="bootstrap"),
     path("api/offline", views.offline, name="offline"),
+    path("api/attachments", views.attachment_upload, name="attachments"),
 ]

@@ -25,7 +25,9 @@ from django.views.decorators.http import condition, require_GET, require_http_me
 from rest_framework import serializers
 
 from conversations import services
+from conversations.attachments import max_bytes_for, refuse_declared_size
 from conversations.protocol import PROTOCOL_VERSION, ErrorCode
+from conversations.realtime import attachment_upload_out
 from conversations.selectors import merchant_availability
 from conversations.tokens import visitor_token_issue, visitor_token_verify
 from kefu import jsonsafe, ratelimit
@@ -110,6 +112,15 @@ def widget_strings() -> dict[str, str]:
             "%(count)s / %(max)s: %(over)s characters too many. Shorten the message to send it."
         ),
         "title_new": _("New message"),
+        # Attachments (docs/attachments.md).
+        "attach": _("Attach a file or image"),
+        "drop": _("Drop files here to send them"),
+        "uploading": _("Uploading…"),
+        "upload_failed": _("Upload failed. Tap to retry."),
+        "too_large": _("The file is larger than %(mb)s MB."),
+        "dismiss": _("Tap to remove."),
+        "open_image": _("Open full size"),
+        "download": _("Download"),
     }
 
 
@@ -239,6 +250,11 @@ def _bootstrap(request, merchant: Merchant):
             "merchant": {"name": merchant.name, "welcome_message": merchant.welcome_message},
             "ws_path": f"/ws/visitor/?key={merchant.widget_key}",
             "max_length": settings.MESSAGE_MAX_LENGTH,
+            # What the attach button may offer (the server checks every file again).
+            "attachments": {
+                "max_mb": max_bytes_for(merchant) >> 20,
+                "types": sorted(merchant.attachment_type_set()),
+            },
             "strings": widget_strings(),
             "availability": merchant_availability(merchant=merchant),
         }
@@ -385,4 +401,50 @@ def offline(request, merchant: Merchant):
             "detail": offline_next_steps(merchant, contact),
         },
         status=201 if created else 200,
+    )
+
+
+# --- Attachments ----------------------------------------------------------------------------------
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=2000)
+    upload_id = serializers.RegexField(r"^[A-Za-z0-9_.:-]{1,64}$")
+    file = serializers.FileField(allow_empty_file=True, use_url=False)
+
+
+@widget_endpoint
+def attachment_upload(request, merchant: Merchant):
+    """POST /widget/api/attachments?key=KEY, multipart {token, upload_id, file}: store one image
+    or file of the visitor; the widget then sends `message.send` with its `attachment_id`.
+    A retried upload_id answers 200 with the stored upload."""
+    try:
+        refuse_declared_size(request, max_bytes_for(merchant))
+    except KefuError as exc:
+        return _error(400, exc.code, exc.message, errors={"file": [exc.message]})
+    serializer = AttachmentUploadSerializer(data={**request.POST.dict(), **request.FILES.dict()})
+    if not serializer.is_valid():
+        return _error(400, "invalid", "Some fields are not valid.", errors=serializer.errors)
+    data = serializer.validated_data
+    try:
+        claims = visitor_token_verify(data["token"])
+    except KefuError as exc:
+        return _error(400, exc.code, exc.message, errors={"token": [exc.message]})
+    if claims.merchant_id != merchant.pk:
+        return _error(403, "merchant_mismatch", "The token belongs to another merchant.")
+    try:
+        attachment, created = services.attachment_upload(
+            merchant_id=merchant.pk,
+            uploader_key=f"visitor:{claims.visitor_id}",
+            upload_id=data["upload_id"],
+            upload=data["file"],
+            visitor_id=claims.visitor_id,
+        )
+    except NotFound:
+        return _error(404, "not_found", "The visitor does not exist any more: bootstrap again.")
+    except KefuError as exc:
+        status = 429 if exc.code == ErrorCode.RATE_LIMITED else 400
+        return _error(status, exc.code, exc.message, errors={exc.field or "file": [exc.message]})
+    return JsonResponse(
+        attachment_upload_out(attachment).model_dump(mode="json"), status=201 if created else 200
     )

@@ -199,6 +199,7 @@ class AgentConsumer(FrameConsumer):
             client_msg_id=frame.client_msg_id,
             body=frame.body,
             private=frame.private,
+            attachment_id=frame.attachment_id,
         )
         await self.send_ack(message, created, frame.client_msg_id)
 

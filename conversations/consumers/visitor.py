@@ -255,6 +255,7 @@ class VisitorConsumer(FrameConsumer):
             client_msg_id=frame.client_msg_id,
             body=frame.body,
             team_id=frame.team_id,
+            attachment_id=frame.attachment_id,
         )
         self.conversation_id = message.conversation_id
         await self.send_ack(message, created, frame.client_msg_id)

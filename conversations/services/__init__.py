@@ -7,6 +7,7 @@ these; nothing else writes these tables. One module per reason to change:
 - visitors: the widget's visitor and their page trail;
 - canned: quick replies (merchant-wide and personal) and their use counts;
 - inbox: snooze and priority (inbox triage).
+- attachments: uploads, the message that carries one, deleting them with their files.
 
 The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
 """
@@ -17,6 +18,11 @@ from .assignment import (
     conversation_claim_locked,
     conversation_set_status,
     conversation_transfer,
+)
+from .attachments import (
+    attachment_upload,
+    attachments_delete,
+    attachments_purge_unsent,
 )
 from .canned import (
     CannedActor,
@@ -67,6 +73,9 @@ __all__ = [
     "R_OFFLINE_NOBODY",
     "Sender",
     "agent_connected",
+    "attachment_upload",
+    "attachments_delete",
+    "attachments_purge_unsent",
     "bot_name",
     "clean_body",
     "conversation_claim",

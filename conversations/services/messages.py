@@ -18,11 +18,15 @@ from merchants.models import Membership, Merchant, Team
 from .. import events, protocol, realtime, selectors, signals
 from ..models import Conversation, Message, Visitor
 from .assignment import conversation_claim_locked
+from .attachments import attachment_take
 from .store import Sender, conversation_lock, message_append
 
 
-def clean_body(body: str) -> str:
+def clean_body(body: str, *, caption: bool = False) -> str:
+    """The trimmed text of a message; `caption`: the text beside an attachment, may be empty."""
     body = (body or "").strip()
+    if not body and caption:
+        return body
     if not body:
         raise KefuError(protocol.ErrorCode.MESSAGE_EMPTY, "The message is empty.", field="body")
     if surrogate_in(body):
@@ -41,12 +45,29 @@ def clean_body(body: str) -> str:
 # --- Messages ---------------------------------------------------------------------------------
 
 
-def _existing(conversation: Conversation, sender: Sender, client_msg_id: str, body: str):
+def _existing(
+    conversation: Conversation,
+    sender: Sender,
+    client_msg_id: str,
+    body: str,
+    attachment_id: int | None = None,
+):
     """The retried message, if this sender already used `client_msg_id` in `conversation`."""
-    message = Message.objects.filter(
-        conversation=conversation, sender_key=sender.key, client_msg_id=client_msg_id
-    ).first()
-    if message is not None and message.body != body:
+    # With its attachment: the ack of a retry renders it, in the socket's event loop.
+    message = (
+        Message.objects.filter(
+            conversation=conversation, sender_key=sender.key, client_msg_id=client_msg_id
+        )
+        .select_related("attachment")
+        .first()
+    )
+    if message is not None and (
+        message.body != body
+        or (
+            (attachment_id is not None or message.kind != Message.Kind.TEXT)
+            and getattr(getattr(message, "attachment", None), "pk", None) != attachment_id
+        )
+    ):
         # Same id, other text: a client bug or a replay; never overwrite what was stored.
         raise KefuError(
             protocol.ErrorCode.CLIENT_MSG_ID_CONFLICT,
@@ -64,17 +85,19 @@ def message_send_by_visitor(
     body: str,
     team_id: int | None = None,
     source: str = Conversation.Source.CHAT,
+    attachment_id: int | None = None,
 ) -> tuple[Message, bool]:
     """Store a visitor message in their current conversation (starting one if needed).
+    `attachment_id`: one of this visitor's uploads, carried by the message (body: a caption).
 
     Returns (message, created); a retried `client_msg_id` returns the original with False.
     After the commit the post-commit step (conversations.pipeline: the bot, then the router)
     looks at the new message, unless neither has work (_needs_bot_or_router); the message is
     stored and acknowledged whatever they do.
     """
-    body = clean_body(body)
+    body = clean_body(body, caption=attachment_id is not None)
     # Pure CPU and outside the transaction, so no lock is held while it runs.
-    sentiment = sentiment_analyze(body)
+    sentiment = sentiment_analyze(body) if body else None
     with transaction.atomic():
         message, created, needs_pipeline = _store_visitor_message(
             merchant_id=merchant_id,
@@ -84,6 +107,7 @@ def message_send_by_visitor(
             sentiment=sentiment,
             team_id=team_id,
             source=source,
+            attachment_id=attachment_id,
         )
         if needs_pipeline:
             _pipeline_on_commit(merchant_id, message.conversation_id)
@@ -115,12 +139,12 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
     ready = []
     for index, send in enumerate(sends):
         try:
-            body = clean_body(send["body"])
+            body = clean_body(send["body"], caption=send.get("attachment_id") is not None)
         except KefuError as exc:
             results[index] = exc
             continue
         # Pure CPU and outside the transaction, as in message_send_by_visitor.
-        ready.append((index, send, body, sentiment_analyze(body)))
+        ready.append((index, send, body, sentiment_analyze(body) if body else None))
     ready.sort(key=lambda item: item[1]["visitor_id"])
     with transaction.atomic():
         for index, send, body, sentiment in ready:
@@ -135,6 +159,7 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
                         sentiment=sentiment,
                         team_id=send.get("team_id"),
                         source=send.get("source", Conversation.Source.CHAT),
+                        attachment_id=send.get("attachment_id"),
                     )
                     if needs_pipeline:
                         _pipeline_on_commit(merchant_id, message.conversation_id)
@@ -165,6 +190,7 @@ def _store_visitor_message(
     sentiment: Sentiment | None,
     team_id: int | None,
     source: str,
+    attachment_id: int | None = None,
 ) -> tuple[Message, bool, bool]:
     """(message, created, needs the post-commit step)."""
     started = reopened = False
@@ -199,7 +225,7 @@ def _store_visitor_message(
             at=conversation.created_at,
         )
     else:
-        existing = _existing(conversation, sender, client_msg_id, body)
+        existing = _existing(conversation, sender, client_msg_id, body, attachment_id)
         if existing is not None:
             return existing, False, False
         if conversation.status == Conversation.Status.RESOLVED:
@@ -210,6 +236,14 @@ def _store_visitor_message(
             # The step reads "reopened" from here (the router records it and routes again).
             conversation.pipeline_reopened_seq = conversation.last_seq + 1
     conversation.visitor = visitor
+    attachment = None
+    if attachment_id is not None:
+        # The upload belongs to the visitor, not the shared sender key "visitor".
+        attachment = attachment_take(
+            conversation=conversation,
+            attachment_id=attachment_id,
+            uploader_key=f"visitor:{visitor.pk}",
+        )
     needs_pipeline = _needs_bot_or_router(conversation, started, reopened)
     message = message_append(
         conversation=conversation,
@@ -218,6 +252,7 @@ def _store_visitor_message(
         client_msg_id=client_msg_id,
         sentiment=sentiment,
         needs_pipeline=needs_pipeline,
+        attachment=attachment,
     )
     return message, True, needs_pipeline
 
@@ -231,12 +266,14 @@ def message_send_by_agent(
     client_msg_id: str | None,
     body: str,
     private: bool = False,
+    attachment_id: int | None = None,
 ) -> tuple[Message, bool]:
-    """Store an agent (or API) reply or private note. Returns (message, created)."""
-    body = clean_body(body)
+    """Store an agent (or API) reply or private note. Returns (message, created).
+    `attachment_id`: one of this sender's uploads into this conversation (body: a caption)."""
+    body = clean_body(body, caption=attachment_id is not None)
     conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
     if client_msg_id:
-        existing = _existing(conversation, sender, client_msg_id, body)
+        existing = _existing(conversation, sender, client_msg_id, body, attachment_id)
         if existing is not None:
             return existing, False
     if conversation.status == Conversation.Status.CLOSED:
@@ -248,12 +285,18 @@ def message_send_by_agent(
         ).first()
         if membership is not None:
             conversation_claim_locked(conversation, membership=membership, rule="reply")
+    attachment = None
+    if attachment_id is not None:
+        attachment = attachment_take(
+            conversation=conversation, attachment_id=attachment_id, uploader_key=sender.key
+        )
     message = message_append(
         conversation=conversation,
         sender=sender,
         body=body,
         client_msg_id=client_msg_id,
         private=private,
+        attachment=attachment,
     )
     if not private and conversation.handed_over_at is not None:
         # Learning from agents: the bot handed this conversation over; if the reply is an FAQ

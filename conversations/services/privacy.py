@@ -21,7 +21,8 @@ from merchants import audit
 from merchants.models import AuditEntry, Merchant
 
 from .. import search
-from ..models import Conversation, Message, Visitor, VisitorPageView
+from ..models import Attachment, Conversation, Message, Visitor, VisitorPageView
+from .attachments import attachments_delete
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ def _iso(value) -> str | None:
 
 def visitor_export(*, merchant_id: int, visitor_id: int, actor) -> tuple[str, bytes]:
     """(file name, ZIP bytes): visitor.json with the profile, the page trail and every
-    conversation with all its messages, private notes marked as such."""
+    conversation with all its messages, private notes marked as such; files/ with every file
+    sent in them."""
     visitor = _visitor(merchant_id, visitor_id)
     conversations = list(
         Conversation.objects.filter(merchant_id=merchant_id, visitor=visitor)
@@ -107,9 +109,27 @@ def visitor_export(*, merchant_id: int, visitor_id: int, actor) -> tuple[str, by
             for c in conversations
         ],
     }
+    files = list(
+        Attachment.objects.filter(merchant_id=merchant_id, conversation__in=conversations)
+        .exclude(message=None)
+        .order_by("id")
+    )
+    data["files"] = [
+        {
+            "message_id": f.message_id,
+            "name": f.name,
+            "type": f.content_type,
+            "size": f.size,
+            "path": f"files/{f.pk}-{f.name}",
+        }
+        for f in files
+    ]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("visitor.json", json.dumps(data, ensure_ascii=False, indent=2))
+        for f in files:
+            with f.file.open("rb") as stream:
+                archive.writestr(f"files/{f.pk}-{f.name}", stream.read())
     audit.audit_record(
         merchant_id=merchant_id,
         action=audit.VISITOR_EXPORTED,
@@ -127,6 +147,11 @@ def _anonymise_conversations(conversation_ids: list[int]) -> int:
     search.index_remove(
         Message.objects.filter(conversation_id__in=conversation_ids).values_list("pk", flat=True)
     )
+    # Files are personal data too: the rows go now, the files once this commits.
+    for merchant_id in set(
+        Conversation.objects.filter(pk__in=conversation_ids).values_list("merchant_id", flat=True)
+    ):
+        attachments_delete(merchant_id=merchant_id, conversation_ids=conversation_ids)
     count = Message.objects.filter(conversation_id__in=conversation_ids).update(
         body="", meta={}, sender_name=""
     )

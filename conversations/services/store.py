@@ -8,14 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from kefu.errors import NotFound
 from knowledge.sentiment import Sentiment
 from merchants.models import ApiToken, Membership
 
 from .. import events, realtime, search, signals
-from ..models import Conversation, Message, Visitor
+from ..models import Attachment, Conversation, Message, Visitor
 
 PREVIEW_LENGTH = 200
 # Conversation.priority given by a strongly negative visitor message.
@@ -76,11 +79,16 @@ def message_append(
     sentiment: Sentiment | None = None,
     meta: dict | None = None,
     needs_pipeline: bool = False,
+    attachment: Attachment | None = None,
 ) -> Message:
     """Store the next message of a conversation the caller holds the row lock on
     (conversation_lock), update its counters, publish `message.created` after the commit.
-    `needs_pipeline`: a visitor message the post-commit step (conversations.pipeline) must see."""
+    `needs_pipeline`: a visitor message the post-commit step (conversations.pipeline) must see.
+    `attachment`: an upload taken by attachments.attachment_take; the message carries it (its
+    kind is the attachment's, `body` an optional caption)."""
     seq = conversation.last_seq + 1
+    if attachment is not None:
+        kind = attachment.kind
     message = Message.objects.create(
         merchant_id=conversation.merchant_id,
         conversation=conversation,
@@ -100,6 +108,10 @@ def message_append(
     # The search index, in this transaction (conversations/search.py says how each database
     # keeps it in step).
     search.index_message(message_id=message.pk, merchant_id=message.merchant_id, body=body)
+    if attachment is not None:
+        attachment.message = message
+        attachment.conversation = conversation
+        attachment.save(update_fields=["message", "conversation"])
     conversation.last_seq = seq
     # The step's pointer follows last_seq while nothing waits for the step, so a message that
     # needs none (an agent's, the bot's, a visitor's on the fast path) is never looked at again,
@@ -110,7 +122,9 @@ def message_append(
         conversation.pipeline_pending_since = message.created_at
     if not private:
         conversation.last_message_at = message.created_at
-        conversation.last_message_preview = body[:PREVIEW_LENGTH]
+        conversation.last_message_preview = (body or _attachment_preview(attachment))[
+            :PREVIEW_LENGTH
+        ]
         conversation.last_message_sender_kind = sender.kind
         if sender.kind == Message.SenderKind.VISITOR:
             conversation.unread_agent_count += 1
@@ -166,6 +180,22 @@ def message_append(
     if sender.kind != Message.SenderKind.VISITOR and not private and conversation.visitor.email:
         _schedule_reply_email(conversation)
     return message
+
+
+# The inbox line of a message that is only an image or a file, as chat apps write it ("[图片]").
+# Stored text, so in the site's language, like the bot's name.
+PREVIEW_IMAGE = gettext_noop("[Image] %(name)s")
+PREVIEW_FILE = gettext_noop("[File] %(name)s")
+
+
+def _attachment_preview(attachment: Attachment | None) -> str:
+    if attachment is None:
+        return ""
+    with translation.override(settings.LANGUAGE_CODE):
+        text = translation.gettext(
+            PREVIEW_IMAGE if attachment.kind == Attachment.Kind.IMAGE else PREVIEW_FILE
+        )
+    return text % {"name": attachment.name}
 
 
 def _schedule_reply_email(conversation: Conversation) -> None:

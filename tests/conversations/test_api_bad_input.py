@@ -169,4 +169,10 @@ def test_options_and_head_are_not_errors(api, conversation, visitor):
         assert api.options(path).status_code == 200, path
         assert api.head(path).status_code == 200, path
     options = api.options(f"/api/v1/conversations/{conversation.pk}/messages/").json()
-    assert set(options["actions"]["POST"]) == {"body", "client_msg_id", "private", "user_id"}
+    assert set(options["actions"]["POST"]) == {
+        "body",
+        "client_msg_id",
+        "private",
+        "user_id",
+        "attachment_id",
+    }

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from conversations import search, services
 from conversations.models import (
+    Attachment,
     Conversation,
     ConversationEvent,
     Message,
@@ -23,6 +24,12 @@ from conversations.models import (
 from conversations.services import privacy
 from merchants.models import AuditEntry, Merchant
 from tests import factories
+from tests.conversations.attachment_helpers import (
+    attachment_storage,  # noqa: F401 (autouse fixture: files in the test's own folder)
+    pdf,
+    stored_files,
+    upload,
+)
 from tests.conversations.conftest import session_client, token_client
 
 
@@ -349,3 +356,53 @@ def test_the_admin_erase_action_asks_first(client, acme, alice, acme_chat):
     assert done.status_code == 302
     assert not Visitor.objects.filter(pk=visitor.pk).exists()
     assert AuditEntry.objects.get(merchant=acme, action="visitor.erased").actor == alice.user
+
+
+def send_file(visitor, attachment):
+    services.message_send_by_visitor(
+        merchant_id=visitor.merchant_id,
+        visitor_id=visitor.pk,
+        client_msg_id=f"file-{attachment.pk}",
+        body="",
+        attachment_id=attachment.pk,
+    )
+
+
+@pytest.mark.parametrize("mode", ["export", "anonymise", "delete"])
+def test_files_are_exported_and_erased_with_the_visitor(
+    acme, alice, other, acme_chat, django_capture_on_commit_callbacks, mode
+):
+    visitor, conversation_id = acme_chat
+    sent = services.attachment_upload(
+        merchant_id=acme.pk,
+        uploader_key=f"visitor:{visitor.pk}",
+        upload_id="f1",
+        upload=upload(pdf(), "身份证.pdf"),
+        visitor_id=visitor.pk,
+    )[0]
+    send_file(visitor, sent)
+    other_visitor, other_conversation = chat(other)
+    kept = services.attachment_upload(
+        merchant_id=other.pk,
+        uploader_key=f"visitor:{other_visitor.pk}",
+        upload_id="o1",
+        upload=upload(pdf(), "other.pdf"),
+        visitor_id=other_visitor.pk,
+    )[0]
+    send_file(other_visitor, kept)
+    assert len(stored_files()) == 2
+    client = session_client(alice)
+    if mode == "export":
+        archive = zipfile.ZipFile(
+            io.BytesIO(client.get(f"/api/v1/visitors/{visitor.pk}/export/").content)
+        )
+        data = json.loads(archive.read("visitor.json"))
+        (entry,) = data["files"]
+        assert entry["name"] == "身份证.pdf" and archive.read(entry["path"]) == pdf()
+        return
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/api/v1/visitors/{visitor.pk}/erase/", {"mode": mode}, format="json")
+    assert not Attachment.objects.filter(merchant=acme).exists()
+    (left,) = stored_files()
+    assert left.endswith(kept.file.name.rsplit("/", 1)[-1])
+    assert Attachment.objects.filter(pk=kept.pk).exists()

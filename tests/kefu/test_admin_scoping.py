@@ -41,6 +41,8 @@ MERCHANT_DEFAULTS = {
     "bot_mode": "off",
     "bot_name": "",
     "retention_action": "anonymise",
+    "attachment_max_mb": 10,
+    "attachment_types": "image,pdf,office,text,archive",
 }
 MERCHANT_INLINES = {
     f"{prefix}-{key}": value

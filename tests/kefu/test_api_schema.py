@@ -13,6 +13,7 @@ PATHS = {
     "/api/v1/conversations/": {"get"},
     "/api/v1/conversations/{id}/": {"get"},
     "/api/v1/conversations/{id}/messages/": {"get", "post"},
+    "/api/v1/conversations/{id}/attachments/": {"post"},
     "/api/v1/visitors/": {"get"},
     "/api/v1/visitors/{id}/": {"get"},
     "/api/v1/visitors/{id}/export/": {"get"},

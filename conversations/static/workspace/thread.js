@@ -5,6 +5,7 @@ import { SeqMap, insertOrdered } from "../realtime/socket.js";
 import { renderAssist, resetSuggestions, scheduleSuggest } from "./assist.js";
 import { stopTyping } from "./composer.js";
 import { el, onlineDot, time, timeText } from "./dom.js";
+import { attachmentNode } from "./files.js";
 import { fmt, gettext, SENTIMENT, STATUS } from "./i18n.js";
 import { renderList } from "./inbox.js";
 import { dismissToast } from "./notifications.js";
@@ -182,7 +183,8 @@ export function renderMessage(m) {
       confidence, sentiment,
       el("time", { class: "when", text: timeText(m.created_at) }),
     ),
-    el("div", { class: "text", text: m.body }),
+    m.attachment ? el("div", { class: "att" }, attachmentNode(m.attachment)) : null,
+    m.body || !m.attachment ? el("div", { class: "text", text: m.body }) : null,
     choices,
   );
   if (m.seq) li.dataset.seq = m.seq;

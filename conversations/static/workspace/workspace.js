@@ -23,6 +23,7 @@
    live and for messages. Visitor and agent text is untrusted: it only ever goes through
    textContent. */
 
+import { setUpAttachments } from "./attachments.js";
 import { setNoteMode, submit, agentTyped } from "./composer.js";
 import { loadList, loadMore, renderList } from "./inbox.js";
 import { renderNotifyControls, setMuted, unlockAudio } from "./notifications.js";
@@ -63,6 +64,7 @@ document.addEventListener("keydown", unlockAudio, { capture: true });
 setInterval(renderQueue, 30000); // the waiting times move on
 ui.close.addEventListener("click", closeConversation);
 ui.form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
+setUpAttachments();
 ui.body.addEventListener("input", () => { pickerInput(); agentTyped(); });
 ui.body.addEventListener("blur", closePicker);
 ui.body.addEventListener("keydown", (event) => {

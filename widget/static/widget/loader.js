@@ -243,6 +243,14 @@
   // UI text comes translated from the bootstrap; these English defaults cover a server older
   // than this script.
   const DEFAULT_STRINGS = {
+    attach: "Attach a file or image",
+    drop: "Drop files here to send them",
+    uploading: "Uploading…",
+    upload_failed: "Upload failed. Tap to retry.",
+    too_large: "The file is larger than %(mb)s MB.",
+    dismiss: "Tap to remove.",
+    open_image: "Open full size",
+    download: "Download",
     bot: "Bot",
     handover: "Talk to a human",
     handover_sent: "Connecting you to an agent…",
@@ -300,7 +308,7 @@
 
   function outboxPersist(id, entry) {
     const saved = outboxStored();
-    if (entry) saved[id] = { body: entry.body, t: entry.t, failed: entry.failed, team: entry.team };
+    if (entry) saved[id] = { body: entry.body, t: entry.t, failed: entry.failed, team: entry.team, att: entry.att };
     else delete saved[id];
     storageSet("localStorage", "outbox", Object.keys(saved).length ? JSON.stringify(saved) : null);
   }
@@ -398,6 +406,47 @@
       padding: 10px 12px; border-radius: 8px; white-space: pre-wrap; }
     .link { border: 0; padding: 0; background: none; text-decoration: underline;
       align-self: flex-start; border-radius: 0; }
+    /* Attachments: the clip button, uploads in progress, thumbnails, file cards, the viewer. */
+    .attach { flex: none; width: 42px; border: 1px solid #d1d5db; border-radius: 8px;
+      background: #fff; color: #374151; cursor: pointer; display: flex; align-items: center;
+      justify-content: center; padding: 0; }
+    .attach:hover { background: #f3f4f6; }
+    .attach svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width: 2;
+      stroke-linecap: round; stroke-linejoin: round; }
+    .panel.dropping::after { content: attr(data-drop); position: absolute; inset: 8px;
+      border: 2px dashed #2563eb; border-radius: 10px; background: rgba(239,246,255,.92);
+      color: #1e40af; display: flex; align-items: center; justify-content: center;
+      font-weight: 600; pointer-events: none; }
+    .bubble.has-att { padding: 4px; white-space: normal; }
+    .bubble .cap { display: block; padding: 4px 7px 3px; white-space: pre-wrap; }
+    .thumb { display: block; border: 0; padding: 0; background: #e5e7eb; border-radius: 9px;
+      cursor: zoom-in; overflow: hidden; max-width: 220px; }
+    .thumb img { display: block; max-width: 220px; max-height: 220px; width: auto; height: auto; }
+    .bubble a.file { display: flex; align-items: center; gap: 9px; padding: 7px 9px; min-width: 180px;
+      max-width: 240px; color: inherit; text-decoration: none; border-radius: 9px; }
+    .bubble a.file:hover .fname { text-decoration: underline; }
+    .mine .file { color: #fff; }
+    .file .icon { flex: none; width: 34px; height: 40px; border-radius: 5px; background: #dbeafe;
+      color: #1e40af; font-size: 10px; font-weight: 700; display: flex; align-items: center;
+      justify-content: center; text-transform: uppercase; }
+    .file .fname { display: block; font-weight: 600; overflow-wrap: anywhere; line-height: 1.3; }
+    .file .fsize { display: block; font-size: 11.5px; opacity: .8; }
+    .progress { height: 4px; margin: 5px 7px 3px; background: rgba(0,0,0,.12); border-radius: 2px;
+      overflow: hidden; }
+    .progress span { display: block; height: 100%; width: 0; background: #16a34a;
+      transition: width .15s; }
+    .mine .progress { background: rgba(255,255,255,.35); }
+    .mine .progress span { background: #fff; }
+    .viewer { position: absolute; inset: 0; background: rgba(15,23,42,.92); display: flex;
+      flex-direction: column; z-index: 2; }
+    .viewer .vbar { display: flex; gap: 10px; align-items: center; padding: 10px 12px; color: #fff; }
+    .viewer .vname { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    .viewer a, .viewer button { color: #fff; background: none; border: 0; cursor: pointer;
+      font-size: 13px; }
+    .viewer .x { font-size: 24px; line-height: 1; }
+    .viewer .vimg { flex: 1; display: flex; align-items: center; justify-content: center;
+      min-height: 0; padding: 8px; }
+    .viewer img { max-width: 100%; max-height: 100%; object-fit: contain; }
     @media (max-width: 480px) {
       .panel { position: fixed; inset: 0; width: auto; height: auto; max-width: none;
         max-height: none; border-radius: 0; }
@@ -423,7 +472,13 @@
     });
     const count = el("div", { class: "count", id: "kefu-count", "aria-live": "polite" });
     count.hidden = true;
-    const form = el("form", {}, textarea, el("button", { class: "send", type: "submit", text: S("send") }));
+    const fileInput = el("input", { type: "file", multiple: "", hidden: "", accept: acceptList() });
+    const attach = el("button", {
+      class: "attach", type: "button", "aria-label": S("attach"), title: S("attach"),
+      onclick: () => fileInput.click(),
+    }, clipIcon());
+    attach.hidden = !attachmentsOn();
+    const form = el("form", {}, attach, fileInput, textarea, el("button", { class: "send", type: "submit", text: S("send") }));
     const status = el("div", { class: "status", role: "status", "aria-live": "polite" },
       el("span", { class: "dot", "aria-hidden": "true" }),
       el("span", { class: "status-text" }),
@@ -466,6 +521,25 @@
     }
     form.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
     panel.addEventListener("keydown", panelKeydown);
+    fileInput.addEventListener("change", () => { sendFiles([...fileInput.files]); fileInput.value = ""; });
+    // A screenshot pasted into the box, and files dropped anywhere on the panel, are sent too.
+    textarea.addEventListener("paste", (e) => {
+      const files = [...((e.clipboardData && e.clipboardData.files) || [])];
+      if (files.length && attachmentsOn()) { e.preventDefault(); sendFiles(files); }
+    });
+    panel.dataset.drop = S("drop");
+    let dragDepth = 0;
+    const dragging = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files") && attachmentsOn();
+    panel.addEventListener("dragenter", (e) => { if (dragging(e)) { dragDepth++; panel.classList.add("dropping"); } });
+    panel.addEventListener("dragleave", () => { if (--dragDepth <= 0) { dragDepth = 0; panel.classList.remove("dropping"); } });
+    panel.addEventListener("dragover", (e) => { if (dragging(e)) e.preventDefault(); });
+    panel.addEventListener("drop", (e) => {
+      dragDepth = 0;
+      panel.classList.remove("dropping");
+      if (!dragging(e)) return;
+      e.preventDefault();
+      sendFiles([...e.dataTransfer.files]);
+    });
     textarea.addEventListener("input", () => { renderCount(); draftChanged(); });
     textarea.addEventListener("keydown", (e) => {
       // Enter sends, Shift+Enter is a new line; Enter that confirms an IME composition (how
@@ -722,9 +796,13 @@
     }
     const when = el("span", { class: "when", text: metaText });
     if (m.created_at) when.title = dateTimeText(m.created_at);
+    const bubble = m.attachment
+      ? el("div", { class: "bubble has-att" }, attachmentNode(m.attachment),
+        m.body ? el("span", { class: "cap" }, linkified(m.body)) : null)
+      : el("div", { class: "bubble" }, linkified(m.body || ""));
     const li = el("li", { class: "msg " + (mine ? "mine" : "theirs") + (bot ? " bot" : "") },
       el("div", { class: "meta" }, when),
-      el("div", { class: "bubble" }, linkified(m.body || "")),
+      bubble,
       choices,
     );
     li.dataset.kind = m.sender_kind;
@@ -790,6 +868,10 @@
       li.querySelector(".when").title = dateTimeText(m.created_at);
       const err = li.querySelector(".err");
       if (err) err.remove();
+      if (m.attachment) {
+        const fresh = renderMessage(m);
+        li.replaceChild(fresh.querySelector(".bubble"), li.querySelector(".bubble"));
+      }
     } else {
       li = renderMessage(m);
     }
@@ -951,12 +1033,17 @@
 
   // Show an unacknowledged message (new, or restored from storage after a reload).
   function pending(id, entry) {
-    const li = renderMessage({ sender_kind: "visitor", body: entry.body, created_at: null });
+    const li = renderMessage({ sender_kind: "visitor", body: entry.body, created_at: null, attachment: entry.att });
     li.classList.add("pending");
     li.dataset.clientMsgId = id;
-    li.querySelector(".bubble").addEventListener("click", () => retry(id));
+    li.querySelector(".bubble").addEventListener("click", (e) => {
+      if (!li.classList.contains("failed")) return;
+      e.preventDefault();
+      retry(id);
+    });
     const frame = { type: "message.send", client_msg_id: id, body: entry.body };
     if (entry.team) frame.team_id = entry.team;
+    if (entry.att) frame.attachment_id = entry.att.id;
     ui.list.append(li);
     socket.queue(id, Object.assign({ li, frame }, entry)); // goes out now if connected
     if (entry.failed) fail(id, socket.outbox.get(id), "");
@@ -964,12 +1051,13 @@
 
   function restoreOutbox() {
     const saved = Object.entries(outboxStored())
-      .filter(([id, e]) => CLIENT_MSG_ID.test(id) && e && typeof e.body === "string" && e.body.trim())
+      .filter(([id, e]) => CLIENT_MSG_ID.test(id) && e && typeof e.body === "string"
+        && (e.body.trim() || (e.att && Number.isInteger(e.att.id))))
       .sort((a, b) => (a[1].t || 0) - (b[1].t || 0))
       .slice(-OUTBOX_LIMIT);
     for (const [id, e] of saved) {
       const team = Number.isInteger(e.team) && e.team > 0 ? e.team : undefined;
-      pending(id, { body: e.body, failed: Boolean(e.failed), t: e.t || 0, team });
+      pending(id, { body: e.body, failed: Boolean(e.failed), t: e.t || 0, team, att: e.att || undefined });
     }
   }
 
@@ -993,6 +1081,174 @@
     const err = out.li.querySelector(".err");
     if (err) err.remove();
     socket.retry(id); // same client_msg_id: the server stores it at most once
+  }
+
+  // --- Attachments --------------------------------------------------------------------------
+  // A file goes up over HTTP first (with a progress bar), then its message goes through the
+  // outbox like text: the upload_id and the client_msg_id are the same id, so a retried upload
+  // is stored once and a resent message once. docs/attachments.md.
+
+  const ACCEPT = {
+    image: "image/*", pdf: ".pdf,application/pdf",
+    office: ".doc,.docx,.xls,.xlsx,.ppt,.pptx,.odt,.ods,.odp", text: ".txt,.csv,text/plain",
+    archive: ".zip,.7z,.rar,.gz", media: "audio/*,video/*",
+  };
+  const attachmentsOn = () => Boolean(boot && boot.attachments && boot.attachments.types.length);
+  const acceptList = () => (attachmentsOn() ? boot.attachments.types.map((t) => ACCEPT[t] || "").filter(Boolean).join(",") : "");
+  const absolute = (url) => (url ? HOST + url : "");
+
+  function clipIcon() {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M21 11.5l-8.6 8.6a5.5 5.5 0 01-7.8-7.8l8.6-8.6a3.7 3.7 0 015.2 5.2l-8.6 8.6a1.8 1.8 0 01-2.6-2.6l7.9-7.9");
+    svg.append(path);
+    return svg;
+  }
+
+  function sizeText(bytes) {
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(bytes < 10240 ? 1 : 0)} KB`;
+    return `${(bytes / 1048576).toFixed(1)} MB`;
+  }
+
+  // The thumbnail (opens the viewer) or the named file card (downloads); names are text only.
+  function attachmentNode(a) {
+    if (a.kind === "image" && (a.thumbnail_url || a.preview)) {
+      const img = el("img", { alt: a.name, src: a.preview || absolute(a.thumbnail_url) });
+      if (a.width && a.height) {
+        const scale = Math.min(1, 220 / a.width, 220 / a.height);
+        img.width = Math.max(1, Math.round(a.width * scale));
+        img.height = Math.max(1, Math.round(a.height * scale));
+      }
+      return el("button", { class: "thumb", type: "button", title: S("open_image"),
+        "aria-label": `${S("open_image")}: ${a.name}`, onclick: (e) => { e.stopPropagation(); if (a.url) view(a); } }, img);
+    }
+    const ext = (a.name.split(".").pop() || "").slice(0, 4);
+    const card = el("a", { class: "file", title: S("download") },
+      el("span", { class: "icon", "aria-hidden": "true", text: ext }),
+      el("span", {}, el("span", { class: "fname", text: a.name }), a.size ? el("span", { class: "fsize", text: sizeText(a.size) }) : null));
+    if (a.url) {
+      card.href = absolute(a.url);
+      card.rel = "noopener noreferrer";
+      card.target = "_blank";
+    }
+    return card;
+  }
+
+  function view(a) {
+    const close = () => { viewer.remove(); ui.panel.removeEventListener("keydown", onKey, true); };
+    const onKey = (e) => { if (e.key === "Escape") { e.stopPropagation(); e.preventDefault(); close(); } };
+    const viewer = el("div", { class: "viewer", role: "dialog", "aria-label": a.name },
+      el("div", { class: "vbar" },
+        el("span", { class: "vname", text: a.name }),
+        el("a", { href: absolute(a.url) + "?download=1", rel: "noopener noreferrer", text: S("download") }),
+        el("button", { class: "x", type: "button", "aria-label": S("close"), text: "×", onclick: close })),
+      el("div", { class: "vimg", onclick: (e) => { if (e.target === e.currentTarget) close(); } },
+        el("img", { alt: a.name, src: absolute(a.url) })));
+    ui.panel.append(viewer);
+    ui.panel.addEventListener("keydown", onKey, true);
+    viewer.querySelector(".x").focus();
+  }
+
+  function sendFiles(files) {
+    if (!attachmentsOn()) return;
+    if (needTeam() && !team) {
+      ui.teams.classList.add("attention");
+      ui.teams.querySelector(".label").textContent = S("team_required");
+      return;
+    }
+    for (const file of files) upload(file);
+  }
+
+  // One upload: a pending bubble with a progress bar; on success it joins the outbox.
+  function upload(file) {
+    if (socket.outbox.size >= OUTBOX_LIMIT) return;
+    const id = randomId();
+    const local = { id: 0, kind: file.type.startsWith("image/") ? "image" : "file", name: file.name || "file", size: file.size };
+    if (local.kind === "image") local.preview = URL.createObjectURL(file);
+    const li = renderMessage({ sender_kind: "visitor", body: "", created_at: null, attachment: local });
+    li.classList.add("pending");
+    li.dataset.clientMsgId = id;
+    const bar = el("span");
+    const progress = el("div", { class: "progress", role: "progressbar", "aria-label": S("uploading"),
+      "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, bar);
+    li.querySelector(".bubble").append(progress);
+    ui.list.append(li);
+    scrollDown();
+    const maxBytes = (boot.attachments.max_mb || 10) * 1048576;
+    const attempt = () => {
+      li.classList.remove("failed");
+      li.classList.add("pending");
+      const old = li.querySelector(".err");
+      if (old) old.remove();
+      bar.style.width = "0";
+      if (file.size > maxBytes) return uploadFailed(li, SF("too_large", { mb: boot.attachments.max_mb }), attempt);
+      const form = new FormData();
+      form.append("token", boot.token);
+      form.append("upload_id", id);
+      form.append("file", file, file.name || "file");
+      // XMLHttpRequest, not fetch: only it reports the upload's progress.
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", `${HOST}/widget/api/attachments?key=${encodeURIComponent(KEY)}`);
+      xhr.upload.onprogress = (e) => {
+        if (!e.lengthComputable) return;
+        const pct = Math.round((e.loaded / e.total) * 100);
+        bar.style.width = pct + "%";
+        progress.setAttribute("aria-valuenow", String(pct));
+      };
+      xhr.onerror = () => uploadFailed(li, "", attempt);
+      xhr.onload = () => {
+        let data = {};
+        try { data = JSON.parse(xhr.responseText); } catch (e) { /* described below */ }
+        if (xhr.status === 200 || xhr.status === 201) {
+          progress.remove();
+          if (local.preview) data.preview = local.preview;
+          const entry = { body: "", failed: false, t: Date.now(), att: data };
+          if (convId === null && team) entry.team = team;
+          const persisted = Object.assign({}, entry, { att: Object.assign({}, data, { preview: undefined }) });
+          outboxPersist(id, persisted);
+          li.remove();
+          pending(id, entry);
+          scrollDown();
+          renderState();
+          ui.teams.hidden = true;
+          return;
+        }
+        const errors = data.errors || {};
+        const message = (errors.file && errors.file[0]) || data.detail || "";
+        if (xhr.status === 400 && data.code === "token_expired") { rebootstrap(); }
+        uploadFailed(li, message, attempt, xhr.status === 400 && data.code !== "token_expired");
+      };
+      xhr.send(form);
+    };
+    attempt();
+  }
+
+  function uploadFailed(li, message, again, final) {
+    li.classList.remove("pending");
+    li.classList.add("failed");
+    const preview = li.querySelector(".thumb img");
+    const bar = li.querySelector(".progress");
+    if (final && bar) bar.remove();
+    if (final && preview) {
+      // Not an image after all (the server read the bytes): show it by its name.
+      const name = preview.alt;
+      li.querySelector(".thumb").replaceWith(attachmentNode({ kind: "file", name, size: 0 }));
+    }
+    let err = li.querySelector(".err");
+    if (!err) { err = el("div", { class: "err", role: "alert" }); li.append(err); }
+    // A refused file (too large, wrong type) cannot succeed again: it is removed on a tap.
+    // Chinese sentences end in "。" and take no space before the next one.
+    const join = (a, b) => (a && b ? a + (/[。！？]$/.test(a) ? "" : " ") + b : a || b);
+    err.textContent = final ? join(message, S("dismiss")) : join(S("upload_failed"), message);
+    li.querySelector(".bubble").onclick = (e) => {
+      e.preventDefault();
+      if (final) li.remove(); else again();
+    };
+    scrollDown();
   }
 
   // --- Typing and page views ---------------------------------------------------------------
