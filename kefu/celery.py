@@ -22,4 +22,6 @@ app.conf.beat_schedule = {
     "notify-unanswered": {"task": "conversations.notify.escalate_unanswered", "schedule": 30.0},
     # FAQ entries whose validity dates were crossed: retrain (knowledge.services).
     "kb-validity-sweep": {"task": "knowledge.tasks.kb_validity_sweep", "schedule": 60.0},
+    # Report rollups of facts whose signal was lost, and merchants whose time zone changed.
+    "reports-rollup-sweep": {"task": "reports.tasks.rollup_sweep", "schedule": 300.0},
 }
