@@ -366,15 +366,13 @@ def rollup_sweep(*, now: dt.datetime | None = None) -> int:
             RollupState.objects.filter(pk=merchant.pk).update(swept_until=now)
             rebuilt += 1
             continue
-        since = (state.swept_until or dt.datetime.min.replace(tzinfo=dt.UTC)) - SWEEP_OVERLAP
-        instants = (
-            ConversationEvent.objects.filter(
-                merchant_id=merchant.pk, at__gte=since, kind__in=TRIGGER_KINDS
-            )
-            .exclude(conversation=None)
-            .values_list("conversation__created_at", flat=True)
-            .distinct()
-        )
+        instants = ConversationEvent.objects.filter(
+            merchant_id=merchant.pk, kind__in=TRIGGER_KINDS
+        ).exclude(conversation=None)
+        if state.swept_until is not None:
+            # The first sweep of a merchant reads its whole history.
+            instants = instants.filter(at__gte=state.swept_until - SWEEP_OVERLAP)
+        instants = instants.values_list("conversation__created_at", flat=True).distinct()
         tz = merchant_zone(merchant)
         for day in sorted(_days_of(merchant.pk, tz, instants)):
             day_rollup(merchant_id=merchant.pk, day=day)
