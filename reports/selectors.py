@@ -281,6 +281,8 @@ def _names(merchant_id: int, by: str, keys: list[str]) -> dict[str, dict]:
             names[str(label_id)] = {"name": name, "colour": colour}
     elif by == Dimension.SOURCE:
         names = {value: {"name": str(label)} for value, label in Conversation.Source.choices}
+    elif by == Dimension.PAGE:
+        names = {key: {"name": key} for key in keys}
     for key in keys:
         if key == NONE_KEY:
             names[key] = {

@@ -25,13 +25,15 @@ PAGES = [
 ]
 
 
-def build(merchant, members, *, start: dt.date, days: int, n: int, seed: int = 7):
+def build(merchant, members, *, start: dt.date, days: int, n: int, seed: int = 7, tag=""):
     """`n` conversations whose starts spread over `days` local days from `start` (and a few
     hours either side, to cross local midnight)."""
     rnd = random.Random(seed)
     tz = zoneinfo.ZoneInfo(merchant.timezone)
-    teams = [Team.objects.create(merchant=merchant, name=f"组 {i}") for i in range(2)]
-    labels = [Label.objects.create(merchant=merchant, name=name) for name in ("售后", "=SUM(A1)")]
+    teams = [Team.objects.create(merchant=merchant, name=f"{tag}组 {i}") for i in range(2)]
+    labels = [
+        Label.objects.create(merchant=merchant, name=tag + name) for name in ("售后", "=SUM(A1)")
+    ]
     visitors = [factories.visitor(merchant, name=f"访客 {i}") for i in range(8)]
     first = dt.datetime.combine(start, dt.time.min, tzinfo=tz) - dt.timedelta(hours=3)
     span = (days * 24 + 6) * 3600
@@ -54,7 +56,7 @@ def build(merchant, members, *, start: dt.date, days: int, n: int, seed: int = 7
         )
         Conversation.objects.filter(pk=conversation.pk).update(created_at=created)
         conversation.created_at = created
-        record = lambda kind, seconds, **data: events.record_event(  # noqa: E731
+        record = lambda kind, seconds, **data: events.record_event(
             kind,
             merchant_id=merchant.pk,
             conversation=conversation,

@@ -90,7 +90,7 @@ def test_breakdowns_match_a_direct_count(acme, dataset, by):
     if by == "label":
         assert "=SUM(A1)" in names.values()
     if by == "page":
-        assert "https://shop.example.com/cart" in names  # query string dropped
+        assert names["https://shop.example.com/cart"] == "https://shop.example.com/cart"
 
 
 def test_a_rebuild_is_idempotent_and_the_partial_range_rebuild_too(acme, dataset):
