@@ -8,6 +8,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from conversations.assist import ConversationSuggestions
+from reports.views import reports_page
 
 
 def healthz(request):
@@ -43,6 +44,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("widget/", include("widget.urls")),
+    path("workspace/<int:merchant_id>/reports/", reports_page, name="reports"),
     path("workspace/", include("conversations.urls")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="jsi18n"),
     path("i18n/", include("django.conf.urls.i18n")),
