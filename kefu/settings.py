@@ -142,11 +142,10 @@ else:
 # REPORTS_DATABASE_URL (a MySQL/MariaDB replica of DATABASE_URL) becomes the database alias
 # "reports" that the report reads use (reports.selectors); without it they read "default".
 # Rollups are always written to "default"; a replica's lag delays figures, never loses them.
-REPORTS_DATABASE_URL = env.str("REPORTS_DATABASE_URL", default="")
 REPORTS_DB_ALIAS = "default"
-if REPORTS_DATABASE_URL:
+if env.str("REPORTS_DATABASE_URL", default=""):
     DATABASES["reports"] = {
-        **env.db_url_config(REPORTS_DATABASE_URL),
+        **env.db_url("REPORTS_DATABASE_URL"),
         "OPTIONS": dict(_db.get("OPTIONS", {})),
         "CONN_MAX_AGE": _db.get("CONN_MAX_AGE", 0),
         "CONN_HEALTH_CHECKS": True,
