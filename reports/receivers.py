@@ -20,8 +20,9 @@ def event_recorded(sender, *, merchant_id: int, event_id: int, kind: str, **kwar
     if kind not in TRIGGER_KINDS:
         return
     try:
-        current_app.tasks[ROLLUP_TASK].apply_async(
-            kwargs={"merchant_id": merchant_id, "event_id": event_id}
+        # By name: a web process need not have imported the task module.
+        current_app.send_task(
+            ROLLUP_TASK, kwargs={"merchant_id": merchant_id, "event_id": event_id}
         )
     except Exception:  # the broker is down: the sweep will find the event
         logger.exception("reports: could not queue the rollup of event %s", event_id)
