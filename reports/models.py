@@ -22,8 +22,8 @@ class Dimension(models.TextChoices):
 
 
 class DayFigures(models.Model):
-    """Counts and sums of the conversations that started on `day` (the merchant's local date)
-    and fall under (dimension, key). The partition started = answered + bot_resolved + missed
+    """Counts, sums and duration samples of the conversations that started on `day` (the
+    merchant's local date) and fall under (dimension, key). The partition started = answered + bot_resolved + missed
     + waiting holds on every row."""
 
     id = models.BigAutoField(primary_key=True)
@@ -42,6 +42,11 @@ class DayFigures(models.Model):
     rated = models.PositiveIntegerField(default=0)
     rating_sum = models.PositiveIntegerField(default=0)
     satisfied = models.PositiveIntegerField(default=0)  # rated 4 or 5
+    # Every first response time and resolution time of the group, in whole seconds, sorted,
+    # as little-endian uint32 (reports.samples): concatenating the days of a range keeps every
+    # value, so medians and p90 over any range are exact, from one row per day and group.
+    frt = models.BinaryField(default=b"")
+    res = models.BinaryField(default=b"")
 
     class Meta:
         constraints = [
@@ -53,37 +58,6 @@ class DayFigures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.dimension}={self.key}"
-
-
-class DayDuration(models.Model):
-    """An exact histogram: how many conversations of (day, dimension, key) took `seconds`
-    whole seconds to their first reply (metric "frt") or to resolution ("res"). Summing the
-    counts over days keeps every value, so medians and p90 over any range are exact."""
-
-    class Metric(models.TextChoices):
-        FIRST_RESPONSE = "frt", _("First response time")
-        RESOLUTION = "res", _("Resolution time")
-
-    id = models.BigAutoField(primary_key=True)
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    dimension = models.CharField(max_length=10, choices=Dimension.choices)
-    key = models.CharField(max_length=255)
-    metric = models.CharField(max_length=3, choices=Metric.choices)
-    seconds = models.PositiveIntegerField()
-    count = models.PositiveIntegerField()
-
-    class Meta:
-        indexes = [
-            models.Index(
-                fields=["merchant", "dimension", "metric", "day", "key", "seconds", "count"],
-                name="report_duration",
-            ),
-            models.Index(fields=["merchant", "day"], name="report_duration_day"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.day} {self.dimension}={self.key} {self.metric} {self.seconds}s x{self.count}"
 
 
 class RollupState(models.Model):

@@ -25,7 +25,8 @@ from conversations.models import (
 )
 from merchants.models import Merchant
 
-from .models import DayDuration, DayFigures, Dimension, RollupState
+from . import samples
+from .models import DayFigures, Dimension, RollupState
 
 Kind = ConversationEvent.Kind
 ENDED = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
@@ -47,6 +48,7 @@ TRIGGER_KINDS = frozenset(
     }
 )
 NONE_KEY = "-"
+COUNTS_ONLY = (Dimension.HOUR, Dimension.REASON)
 PAGE_KEY_LENGTH = 255
 
 
@@ -130,8 +132,8 @@ def _seconds(delta: dt.timedelta) -> int:
 @dataclass
 class _Bucket:
     counts: Counter = field(default_factory=Counter)
-    frt: Counter = field(default_factory=Counter)
-    res: Counter = field(default_factory=Counter)
+    frt: list = field(default_factory=list)
+    res: list = field(default_factory=list)
 
     def add(self, o: Outcome) -> None:
         c = self.counts
@@ -148,9 +150,9 @@ class _Bucket:
             c["rating_sum"] += o.rating
             c["satisfied"] += o.rating >= 4
         if o.frt is not None:
-            self.frt[o.frt] += 1
+            self.frt.append(o.frt)
         if o.res is not None:
-            self.res[o.res] += 1
+            self.res.append(o.res)
 
 
 def _state_lock(merchant_id: int) -> RollupState:
@@ -239,32 +241,21 @@ def day_rollup(*, merchant_id: int, day: dt.date) -> int:
         for key in keys:
             buckets[key].add(o)
     DayFigures.objects.filter(merchant_id=merchant_id, day=day).delete()
-    DayDuration.objects.filter(merchant_id=merchant_id, day=day).delete()
     DayFigures.objects.bulk_create(
         [
-            DayFigures(merchant_id=merchant_id, day=day, dimension=dim, key=key, **b.counts)
-            for (dim, key), b in buckets.items()
-        ],
-        batch_size=500,
-    )
-    DayDuration.objects.bulk_create(
-        [
-            DayDuration(
+            DayFigures(
                 merchant_id=merchant_id,
                 day=day,
                 dimension=dim,
                 key=key,
-                metric=metric,
-                seconds=seconds,
-                count=count,
+                # The heat map and the reasons need counts only.
+                frt=b"" if dim in COUNTS_ONLY else samples.pack(b.frt),
+                res=b"" if dim in COUNTS_ONLY else samples.pack(b.res),
+                **b.counts,
             )
             for (dim, key), b in buckets.items()
-            # Hour and reason rows need counts only (the heat map, the reasons).
-            if dim not in (Dimension.HOUR, Dimension.REASON)
-            for metric, histogram in (("frt", b.frt), ("res", b.res))
-            for seconds, count in histogram.items()
         ],
-        batch_size=1000,
+        batch_size=500,
     )
     return len(conversations)
 
@@ -325,7 +316,6 @@ def merchant_rebuild(*, merchant_id: int) -> int:
         state.time_zone = merchant.timezone
         state.save(update_fields=["time_zone"])
         DayFigures.objects.filter(merchant_id=merchant_id).exclude(day__in=days).delete()
-        DayDuration.objects.filter(merchant_id=merchant_id).exclude(day__in=days).delete()
     return sum(day_rollup(merchant_id=merchant_id, day=day) for day in sorted(days))
 
 

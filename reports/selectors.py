@@ -5,19 +5,19 @@ the merchant and goes to settings.REPORTS_DB_ALIAS (a replica when one is config
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Case, IntegerField, Sum, Value, When
+from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from conversations.bot import HANDOVER_REASONS
 from conversations.models import Conversation, Label
 from merchants.models import Membership, Team
 
-from .models import DayDuration, DayFigures, Dimension
+from . import samples
+from .models import DayFigures, Dimension
 from .rollup import NONE_KEY
 
 COUNTS = (
@@ -57,23 +57,8 @@ class Period:
         return Period(end - dt.timedelta(days=self.days - 1), end)
 
 
-def quantile(histogram: list[tuple[int, int]], q: float) -> int | None:
-    """Nearest rank: the ceil(q * n)-th smallest value (1-based) of a histogram of whole
-    seconds; so the median of an even count is the lower middle value. None when empty."""
-    n = sum(count for _, count in histogram)
-    if n == 0:
-        return None
-    rank = max(1, math.ceil(q * n))
-    seen = 0
-    for seconds, count in sorted(histogram):
-        seen += count
-        if seen >= rank:
-            return seconds
-    return None  # unreachable: seen ends at n >= rank
-
-
-def figures(counts: dict, frt: list[tuple[int, int]], res: list[tuple[int, int]]) -> dict:
-    """The figures of one group from its summed counts and duration histograms."""
+def figures(counts: dict, frt, res) -> dict:
+    """The figures of one group from its summed counts and its duration samples (arrays)."""
     c = {name: int(counts.get(name) or 0) for name in COUNTS}
     started = c["started"]
     return {
@@ -84,10 +69,10 @@ def figures(counts: dict, frt: list[tuple[int, int]], res: list[tuple[int, int]]
         "handover_rate": _ratio(c["handed_over"], c["bot_handled"]),
         "satisfaction": round(c["rating_sum"] / c["rated"], 2) if c["rated"] else None,
         "satisfied_share": _ratio(c["satisfied"], c["rated"]),
-        "first_response_median": quantile(frt, 0.5),
-        "first_response_p90": quantile(frt, 0.9),
-        "resolution_median": quantile(res, 0.5),
-        "resolution_p90": quantile(res, 0.9),
+        "first_response_median": samples.quantile(frt, 0.5),
+        "first_response_p90": samples.quantile(frt, 0.9),
+        "resolution_median": samples.quantile(res, 0.5),
+        "resolution_p90": samples.quantile(res, 0.9),
     }
 
 
@@ -96,17 +81,13 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def _sums():
-    return {name: Sum(name) for name in COUNTS}
-
-
 def _db() -> str:
     return settings.REPORTS_DB_ALIAS
 
 
 def report_summary(*, merchant_id: int, period: Period) -> dict:
     """Totals of the period and of the previous one, the daily series, the weekday x hour
-    heat map and the hand-over reasons. Three queries."""
+    heat map and the hand-over reasons. Two queries."""
     previous = period.previous()
     rows = (
         DayFigures.objects.using(_db())
@@ -116,40 +97,19 @@ def report_summary(*, merchant_id: int, period: Period) -> dict:
             day__gte=previous.start,
             day__lte=period.end,
         )
-        .values("day", *COUNTS)
+        .values("day", "frt", "res", *COUNTS)
     )
     totals = {"current": defaultdict(int), "previous": defaultdict(int)}
+    blobs = {(which, m): [] for which in totals for m in ("frt", "res")}
     by_day = {}
     for row in rows:
         which = "current" if row["day"] >= period.start else "previous"
         for name in COUNTS:
             totals[which][name] += row[name]
+        blobs[(which, "frt")].append(row["frt"])
+        blobs[(which, "res")].append(row["res"])
         if which == "current":
             by_day[row["day"]] = row
-    histograms = {
-        (which, metric): [] for which in ("current", "previous") for metric in ("frt", "res")
-    }
-    for row in (
-        DayDuration.objects.using(_db())
-        .filter(
-            merchant_id=merchant_id,
-            dimension=Dimension.ALL,
-            day__gte=previous.start,
-            day__lte=period.end,
-        )
-        .annotate(
-            current=Case(
-                When(day__gte=period.start, then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            )
-        )
-        .values("current", "metric", "seconds")
-        .annotate(n=Sum("count"))
-        .order_by()
-    ):
-        which = "current" if row["current"] else "previous"
-        histograms[(which, row["metric"])].append((row["seconds"], row["n"]))
     heatmap = [[0] * 24 for _ in range(7)]
     reasons = []
     for row in (
@@ -195,13 +155,13 @@ def report_summary(*, merchant_id: int, period: Period) -> dict:
     return {
         "current": figures(
             totals["current"],
-            histograms[("current", "frt")],
-            histograms[("current", "res")],
+            samples.join(blobs[("current", "frt")]),
+            samples.join(blobs[("current", "res")]),
         ),
         "previous": figures(
             totals["previous"],
-            histograms[("previous", "frt")],
-            histograms[("previous", "res")],
+            samples.join(blobs[("previous", "frt")]),
+            samples.join(blobs[("previous", "res")]),
         ),
         "previous_period": previous,
         "daily": daily,
@@ -212,42 +172,37 @@ def report_summary(*, merchant_id: int, period: Period) -> dict:
 
 def report_breakdown(*, merchant_id: int, period: Period, by: str) -> list[dict]:
     """One row of figures per agent, team, label, channel or page, most conversations first.
-    Three queries (the names: one more for agents, teams and labels)."""
-    counts = {
-        row["key"]: row
-        for row in DayFigures.objects.using(_db())
-        .filter(
-            merchant_id=merchant_id,
-            dimension=by,
-            day__gte=period.start,
-            day__lte=period.end,
-        )
-        .values("key")
-        .annotate(**_sums())
-        .order_by()
-    }
-    histograms = defaultdict(list)
+    One query (and one for the names of agents, teams and labels)."""
+    counts: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    blobs: dict[str, dict] = defaultdict(lambda: {"frt": [], "res": []})
     for row in (
-        DayDuration.objects.using(_db())
+        DayFigures.objects.using(_db())
         .filter(
             merchant_id=merchant_id,
             dimension=by,
             day__gte=period.start,
             day__lte=period.end,
         )
-        .values("key", "metric", "seconds")
-        .annotate(n=Sum("count"))
-        .order_by()
+        .values_list("key", "frt", "res", *COUNTS)
     ):
-        histograms[(row["key"], row["metric"])].append((row["seconds"], row["n"]))
+        key, frt, res = row[:3]
+        group = counts[key]
+        for name, value in zip(COUNTS, row[3:], strict=True):
+            group[name] += value
+        blobs[key]["frt"].append(frt)
+        blobs[key]["res"].append(res)
     names = _names(merchant_id, by, list(counts))
     rows = [
         {
             "key": key,
             **names.get(key, {"name": key}),
-            **figures(row, histograms[(key, "frt")], histograms[(key, "res")]),
+            **figures(
+                group,
+                samples.join(blobs[key]["frt"]),
+                samples.join(blobs[key]["res"]),
+            ),
         }
-        for key, row in counts.items()
+        for key, group in counts.items()
     ]
     rows.sort(key=lambda r: (-r["started"], str(r["name"])))
     return rows
