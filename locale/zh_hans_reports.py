@@ -83,7 +83,7 @@ ZH = {
     "Last 90 days": "最近 90 天",
     "Last 12 months": "最近 12 个月",
     "From": "从",
-    "To": "至",
+    "Until": "至",
     "Show": "查看",
     "Days and hours in %(tz)s": "日期与时段按 %(tz)s 时区",
     "Key figures": "关键指标",
