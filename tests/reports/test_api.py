@@ -11,7 +11,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from reports import rollup
+from reports import export, rollup
 from tests import factories
 from tests.conversations.conftest import session_client, token_client
 
@@ -76,7 +76,7 @@ def all_requests():
     yield SUMMARY, RANGE
     for by in ("agent", "team", "label", "source", "page"):
         yield BREAKDOWN, {**RANGE, "by": by}
-    for table in ("summary", "daily", "heatmap", "reasons", "agent", "label", "page"):
+    for table in export.TABLES:
         yield EXPORT, {**RANGE, "table": table}
 
 
