@@ -7,6 +7,7 @@ import datetime as dt
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from merchants.models import Merchant
 from merchants.selectors import merchant_managed_ids
@@ -37,7 +38,11 @@ def seconds(value):
         return "–"
     value = int(value)
     if value < 60:
-        return f"{value} s"
+        return gettext("%s s") % value
     if value < 3600:
-        return f"{value // 60} min {value % 60} s" if value % 60 else f"{value // 60} min"
-    return f"{value // 3600} h {value % 3600 // 60} min"
+        if value % 60:
+            return gettext("%s min %s s") % (value // 60, value % 60)
+        return gettext("%s min") % (value // 60)
+    if value % 3600 // 60:
+        return gettext("%s h %s min") % (value // 3600, value % 3600 // 60)
+    return gettext("%s h") % (value // 3600)

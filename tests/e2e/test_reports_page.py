@@ -110,3 +110,21 @@ def test_an_agent_has_no_reports(daphne_server, shop, agent, new_page):
     expect(page.locator("#reports-link")).to_have_count(0)
     response = page.goto(f"{daphne_server.url}/workspace/{shop.pk}/reports/")
     assert response.status == 403
+
+
+def test_the_back_office_opens_with_the_dashboard(
+    daphne_server, shop, figures, new_page, screenshots
+):
+    factories.member(shop, "owner", Membership.Role.OWNER, password=AGENT_PASSWORD, is_staff=True)
+    page, watch = new_page("zh-CN")
+    page.goto(f"{daphne_server.url}/admin/")
+    page.fill("#id_username", "owner")
+    page.fill("#id_password", AGENT_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    board = page.locator(".reports-dashboard")
+    expect(board.locator("h2")).to_have_text("墨中商城：最近 7 天")
+    expect(board.locator("a", has_text="全部报表")).to_be_visible()
+    shoot(page, screenshots, "admin-dashboard-zh-CN.png")
+    board.locator("a", has_text="全部报表").click()
+    expect(page.locator("#reports")).to_have_attribute("data-loaded", re.compile(r"\d{4}-"))
+    assert not watch.errors, watch.errors
