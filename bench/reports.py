@@ -86,6 +86,19 @@ def build(n: int, rnd: random.Random) -> tuple[Merchant, str]:
         starts.append(local + dt.timedelta(seconds=rnd.randrange(3600)))
     starts.sort()
     through = Conversation.labels.through
+    # The rows carry their real instants: auto_now_add would stamp them all "now".
+    for model, name in ((Conversation, "created_at"), (VisitorPageView, "viewed_at")):
+        model._meta.get_field(name).auto_now_add = False
+    try:
+        _insert(merchant, n, rnd, starts, visitors, agents, teams, labels, pages, through)
+    finally:
+        for model, name in ((Conversation, "created_at"), (VisitorPageView, "viewed_at")):
+            model._meta.get_field(name).auto_now_add = True
+    _, raw = api_token_create(merchant=merchant, name="bench")
+    return merchant, raw
+
+
+def _insert(merchant, n, rnd, starts, visitors, agents, teams, labels, pages, through):
     for chunk in range(0, n, 5000):
         rows, facts, views, tags = [], [], [], []
         for created in starts[chunk : chunk + 5000]:
@@ -122,14 +135,14 @@ def build(n: int, rnd: random.Random) -> tuple[Merchant, str]:
                 resolved = created + dt.timedelta(seconds=int(rnd.lognormvariate(6.5, 1.2)) + 30)
                 c.resolved_at = resolved
                 c._facts.append((Kind.CONVERSATION_RESOLVED, resolved, {}))
-            c._created = created
+            c.created_at = created
             c._labels = rnd.sample(labels, rnd.choice([0, 1, 1, 2]))
             views.append(
                 VisitorPageView(
                     merchant=merchant, visitor=visitor, url=rnd.choice(pages) + "?from=ad"
                 )
             )
-            views[-1]._at = created - dt.timedelta(seconds=30)
+            views[-1].viewed_at = created - dt.timedelta(seconds=30)
             rows.append(c)
         with transaction.atomic():
             Conversation.objects.bulk_create(rows, batch_size=1000)
@@ -149,18 +162,6 @@ def build(n: int, rnd: random.Random) -> tuple[Merchant, str]:
             ConversationEvent.objects.bulk_create(facts, batch_size=2000)
             through.objects.bulk_create(tags, batch_size=2000)
             VisitorPageView.objects.bulk_create(views, batch_size=2000)
-            # auto_now_add fields: set the real instants afterwards, in one statement each.
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    "UPDATE conversations_conversation SET created_at = %s WHERE id = %s",
-                    [(c._created, c.pk) for c in rows],
-                )
-                cursor.executemany(
-                    "UPDATE conversations_visitorpageview SET viewed_at = %s WHERE id = %s",
-                    [(v._at, v.pk) for v in views],
-                )
-    _, raw = api_token_create(merchant=merchant, name="bench")
-    return merchant, raw
 
 
 def timed(client, path, params, repeat):
