@@ -205,11 +205,9 @@ def day_rollup(*, merchant_id: int, day: dt.date) -> int:
     pages: dict[int, str] = {}
     if ids:
         for event in (
+            # By the day's ids: the conversation foreign key's index finds them directly.
             ConversationEvent.objects.filter(
-                merchant_id=merchant_id,
-                conversation__created_at__gte=start,
-                conversation__created_at__lt=end,
-                kind__in=ROLLUP_KINDS,
+                merchant_id=merchant_id, conversation_id__in=ids, kind__in=ROLLUP_KINDS
             )
             .order_by("at", "id")
             .only("conversation_id", "kind", "data", "at")
