@@ -184,11 +184,19 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--keep-data", action="store_true", help="reuse the conversations of an earlier run"
+    )
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     rnd = random.Random(args.seed)
     t0 = time.perf_counter()
-    merchant, raw = build(args.conversations, rnd)
+    merchant = Merchant.objects.filter(name=NAME).first() if args.keep_data else None
+    if merchant is not None:
+        _, raw = api_token_create(merchant=merchant, name="bench")
+        args.conversations = Conversation.objects.filter(merchant=merchant).count()
+    else:
+        merchant, raw = build(args.conversations, rnd)
     built = time.perf_counter() - t0
     t0 = time.perf_counter()
     counted = rollup.merchant_rebuild(merchant_id=merchant.pk)

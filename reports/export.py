@@ -19,7 +19,7 @@ TABLES = (
     "daily",
     "heatmap",
     "reasons",
-    *(d.value for d in Dimension if d.value not in ("all", "hour", "reason")),
+    *(d.value for d in Dimension if d.value != "all"),
 )
 
 FIGURE_COLUMNS = (

@@ -15,10 +15,6 @@ class Dimension(models.TextChoices):
     LABEL = "label", _("Label")
     SOURCE = "source", _("Channel")
     PAGE = "page", _("Page")
-    # Key "weekday:hour" (weekday 0 = Monday) of the start, in the merchant's time zone.
-    HOUR = "hour", _("Weekday and hour")
-    # Key: the bot's hand-over reason code (conversations.bot.HANDOVER_REASONS).
-    REASON = "reason", _("Hand-over reason")
 
 
 class DayFigures(models.Model):
@@ -47,6 +43,10 @@ class DayFigures(models.Model):
     # value, so medians and p90 over any range are exact, from one row per day and group.
     frt = models.BinaryField(default=b"")
     res = models.BinaryField(default=b"")
+    # On the "all" row only, so the summary is one query over one row per day: conversations
+    # started per local hour of the day ([24 counts]) and hand-overs per first reason code.
+    hours = models.JSONField(default=list, blank=True)
+    reasons = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [

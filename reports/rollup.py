@@ -48,7 +48,6 @@ TRIGGER_KINDS = frozenset(
     }
 )
 NONE_KEY = "-"
-COUNTS_ONLY = (Dimension.HOUR, Dimension.REASON)
 PAGE_KEY_LENGTH = 255
 
 
@@ -220,6 +219,8 @@ def day_rollup(*, merchant_id: int, day: dt.date) -> int:
             labels[conversation_id].append(label_id)
         pages = _start_pages(merchant_id, conversations, end)
     buckets: dict[tuple[str, str], _Bucket] = defaultdict(_Bucket)
+    hours = [0] * 24
+    reasons: Counter = Counter()
     for conversation in conversations:
         o = outcome(conversation, facts[conversation.pk])
         local = timezone.localtime(conversation.created_at, tz)
@@ -229,13 +230,13 @@ def day_rollup(*, merchant_id: int, day: dt.date) -> int:
             (Dimension.TEAM, _key(conversation.team_id)),
             (Dimension.SOURCE, conversation.source),
             (Dimension.PAGE, pages.get(conversation.pk, NONE_KEY)),
-            (Dimension.HOUR, f"{local.weekday()}:{local.hour}"),
         ]
         keys += [(Dimension.LABEL, str(label_id)) for label_id in labels[conversation.pk]] or [
             (Dimension.LABEL, NONE_KEY)
         ]
+        hours[local.hour] += 1
         if o.reason is not None:
-            keys.append((Dimension.REASON, o.reason))
+            reasons[o.reason] += 1
         for key in keys:
             buckets[key].add(o)
     DayFigures.objects.filter(merchant_id=merchant_id, day=day).delete()
@@ -246,9 +247,9 @@ def day_rollup(*, merchant_id: int, day: dt.date) -> int:
                 day=day,
                 dimension=dim,
                 key=key,
-                # The heat map and the reasons need counts only.
-                frt=b"" if dim in COUNTS_ONLY else samples.pack(b.frt),
-                res=b"" if dim in COUNTS_ONLY else samples.pack(b.res),
+                frt=samples.pack(b.frt),
+                res=samples.pack(b.res),
+                **({"hours": hours, "reasons": dict(reasons)} if dim == Dimension.ALL else {}),
                 **b.counts,
             )
             for (dim, key), b in buckets.items()

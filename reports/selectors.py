@@ -9,7 +9,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from conversations.bot import HANDOVER_REASONS
@@ -87,7 +86,7 @@ def _db() -> str:
 
 def report_summary(*, merchant_id: int, period: Period) -> dict:
     """Totals of the period and of the previous one, the daily series, the weekday x hour
-    heat map and the hand-over reasons. Two queries."""
+    heat map and the hand-over reasons. One query: the "all" rows of both periods."""
     previous = period.previous()
     rows = (
         DayFigures.objects.using(_db())
@@ -97,11 +96,13 @@ def report_summary(*, merchant_id: int, period: Period) -> dict:
             day__gte=previous.start,
             day__lte=period.end,
         )
-        .values("day", "frt", "res", *COUNTS)
+        .values("day", "frt", "res", "hours", "reasons", *COUNTS)
     )
     totals = {"current": defaultdict(int), "previous": defaultdict(int)}
     blobs = {(which, m): [] for which in totals for m in ("frt", "res")}
     by_day = {}
+    heatmap = [[0] * 24 for _ in range(7)]
+    by_reason: dict[str, int] = defaultdict(int)
     for row in rows:
         which = "current" if row["day"] >= period.start else "previous"
         for name in COUNTS:
@@ -110,33 +111,19 @@ def report_summary(*, merchant_id: int, period: Period) -> dict:
         blobs[(which, "res")].append(row["res"])
         if which == "current":
             by_day[row["day"]] = row
-    heatmap = [[0] * 24 for _ in range(7)]
-    reasons = []
-    for row in (
-        DayFigures.objects.using(_db())
-        .filter(
-            merchant_id=merchant_id,
-            dimension__in=(Dimension.HOUR, Dimension.REASON),
-            day__gte=period.start,
-            day__lte=period.end,
-        )
-        .values("dimension", "key")
-        .annotate(started=Sum("started"), handed_over=Sum("handed_over"))
-        .order_by()
-    ):
-        if row["dimension"] == Dimension.HOUR:
-            weekday, hour = (int(part) for part in row["key"].split(":"))
-            heatmap[weekday][hour] = row["started"]
-        else:
-            code = row["key"]
-            label = HANDOVER_REASONS.get(code)
-            reasons.append(
-                {
-                    "reason": code,
-                    "label": _(label) if label else code,
-                    "count": row["handed_over"],
-                }
-            )
+            weekday = heatmap[row["day"].weekday()]
+            for hour, started in enumerate(row["hours"] or ()):
+                weekday[hour] += started
+            for code, handed_over in (row["reasons"] or {}).items():
+                by_reason[code] += handed_over
+    reasons = [
+        {
+            "reason": code,
+            "label": _(HANDOVER_REASONS[code]) if code in HANDOVER_REASONS else code,
+            "count": count,
+        }
+        for code, count in by_reason.items()
+    ]
     reasons.sort(key=lambda r: (-r["count"], r["reason"]))
     daily = []
     day = period.start
