@@ -4,6 +4,7 @@ from django.urls import path, re_path
 
 from conversations import apis
 from kefu.api import not_found
+from reports import apis as report_apis
 
 urlpatterns = [
     path("conversations/", apis.ConversationList.as_view(), name="api-conversations"),
@@ -57,6 +58,10 @@ urlpatterns = [
         apis.ConversationPriority.as_view(),
         name="api-priority",
     ),
+    # Reports (reports/apis.py, docs/reports.md)
+    path("reports/summary/", report_apis.ReportSummary.as_view(), name="api-report-summary"),
+    path("reports/breakdown/", report_apis.ReportBreakdown.as_view(), name="api-report-breakdown"),
+    path("reports/export/", report_apis.ReportExport.as_view(), name="api-report-export"),
     # Last: anything else here (a non-numeric id, a typo) is a JSON 404, not an HTML page.
     re_path(r"", not_found),
 ]

@@ -33,4 +33,6 @@ app.conf.beat_schedule = {
     "kb-validity-sweep": {"task": "knowledge.tasks.kb_validity_sweep", "schedule": 60.0},
     # Merchants' retention periods: old conversations anonymised or deleted in batches.
     "retention-sweep": {"task": "conversations.tasks.retention_sweep", "schedule": 3600.0},
+    # Report rollups of facts whose signal was lost, and merchants whose time zone changed.
+    "reports-rollup-sweep": {"task": "reports.tasks.rollup_sweep", "schedule": 300.0},
 }

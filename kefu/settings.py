@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "knowledge",
     "notifications",
     "widget",
+    "reports",
     "ops",
 ]
 
@@ -139,6 +140,23 @@ else:
     }
     # A file (not :memory:) so a daphne process started by the tests shares the test database.
     _db["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+
+
+# --- Reports: an optional read replica ------------------------------------------------------
+# REPORTS_DATABASE_URL (a MySQL/MariaDB replica of DATABASE_URL) becomes the database alias
+# "reports" that the report reads use (reports.selectors); without it they read "default".
+# Rollups are always written to "default"; a replica's lag delays figures, never loses them.
+REPORTS_DB_ALIAS = "default"
+if env.str("REPORTS_DATABASE_URL", default=""):
+    DATABASES["reports"] = {
+        **env.db_url("REPORTS_DATABASE_URL"),
+        "OPTIONS": dict(_db.get("OPTIONS", {})),
+        "CONN_MAX_AGE": _db.get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+        # The test run has no replica: it reads the test copy of "default".
+        "TEST": {"MIRROR": "default"},
+    }
+    REPORTS_DB_ALIAS = "reports"
 
 # --- Redis: channel layer, cache, Celery broker ----------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

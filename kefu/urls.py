@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from conversations.assist import ConversationSuggestions
 from conversations.views import attachment_file
+from reports.views import reports_page
 
 
 def healthz(request):
@@ -46,6 +47,7 @@ urlpatterns = [
     # page runs under the same Content-Security-Policy as the rest.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("widget/", include("widget.urls")),
+    path("workspace/<int:merchant_id>/reports/", reports_page, name="reports"),
     path("workspace/", include("conversations.urls")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="jsi18n"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -40,6 +40,9 @@ PATHS = {
     "/api/v1/conversations/{id}/claim/": {"post"},
     "/api/v1/conversations/{id}/transfer/": {"post"},
     "/api/v1/conversations/{id}/status/": {"post"},
+    "/api/v1/reports/summary/": {"get"},
+    "/api/v1/reports/breakdown/": {"get"},
+    "/api/v1/reports/export/": {"get"},
     "/api/v1/conversations/{id}/suggestions/": {"get"},  # agent assist (conversations/assist.py)
     # Inbox views and search (docs/search.md, docs/desk.md)
     "/api/v1/conversations/counts/": {"get"},

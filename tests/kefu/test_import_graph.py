@@ -20,6 +20,7 @@ APPS = (
     "conversations",
     "notifications",
     "widget",
+    "reports",
     "ops",
 )
 COMPOSITION_ROOT = (
@@ -42,6 +43,7 @@ LAYERS = [
     "conversations",
     "notifications",
     "widget",
+    "reports",
     "root",
 ]
 
