@@ -22,4 +22,6 @@ app.conf.beat_schedule = {
     "notify-unanswered": {"task": "conversations.notify.escalate_unanswered", "schedule": 30.0},
     # FAQ entries whose validity dates were crossed: retrain (knowledge.services).
     "kb-validity-sweep": {"task": "knowledge.tasks.kb_validity_sweep", "schedule": 60.0},
+    # Webhook events whose signal was lost, deliveries whose task or worker was (webhooks).
+    "webhooks-sweep": {"task": "webhooks.tasks.sweep", "schedule": 30.0},
 }

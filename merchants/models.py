@@ -140,6 +140,13 @@ class Merchant(models.Model):
     # Bumped by every knowledge-base write; the trainer builds a model for a version.
     kb_version = models.PositiveIntegerField(default=0, editable=False)
 
+    # --- Webhooks (kept by webhooks.services) ---
+    # The event kinds some active webhook endpoint of this merchant subscribes to, comma
+    # separated ("" = none). conversations records a message.created event only when it is
+    # listed, and reads it from a per-process snapshot (selectors.merchant_webhook_kinds), so a
+    # merchant without webhooks costs the message path nothing.
+    webhook_kinds = models.CharField(max_length=500, blank=True, default="", editable=False)
+
     class Meta:
         verbose_name = _("merchant")
         verbose_name_plural = _("merchants")

@@ -8,6 +8,7 @@ from django.db import transaction
 from kefu.transactions import on_commit_robust
 
 from .models import ApiToken, Membership, Merchant
+from .selectors import merchant_webhook_kinds_forget
 from .signals import access_revoked, capacity_freed
 
 
@@ -115,3 +116,12 @@ def _capacity_freed_on_commit(merchant_id: int) -> None:
     # After the commit, so the receiver (the queue drain) reads the new capacity; robust, so a
     # failing drain never undoes the change (the beat sweep drains every minute anyway).
     on_commit_robust(capacity_freed.send, sender=Membership, merchant_id=merchant_id)
+
+
+def merchant_webhook_kinds_set(*, merchant_id: int, kinds: set[str]) -> None:
+    """Record which event kinds the merchant's active webhook endpoints subscribe to (called by
+    webhooks.services inside its transaction, after every endpoint change). This process's
+    snapshot is dropped after the commit; the others reload theirs within
+    WEBHOOK_SUBSCRIPTIONS_REFRESH seconds (selectors.merchant_webhook_kinds)."""
+    Merchant.objects.filter(pk=merchant_id).update(webhook_kinds=",".join(sorted(kinds)))
+    transaction.on_commit(merchant_webhook_kinds_forget)

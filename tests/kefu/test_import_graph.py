@@ -19,6 +19,7 @@ APPS = (
     "knowledge",
     "conversations",
     "notifications",
+    "webhooks",
     "widget",
     "ops",
 )
@@ -41,6 +42,7 @@ LAYERS = [
     "knowledge",
     "conversations",
     "notifications",
+    "webhooks",
     "widget",
     "root",
 ]
