@@ -4,6 +4,7 @@ from django.urls import path, re_path
 
 from conversations import apis
 from kefu.api import not_found
+from webhooks import apis as webhook_apis
 
 urlpatterns = [
     path("conversations/", apis.ConversationList.as_view(), name="api-conversations"),
@@ -37,6 +38,19 @@ urlpatterns = [
         name="api-transfer",
     ),
     path("conversations/<int:pk>/status/", apis.ConversationStatus.as_view(), name="api-status"),
+    # Webhooks: endpoints, their delivery log, redelivery (docs/webhooks.md)
+    path("webhooks/", webhook_apis.EndpointList.as_view(), name="api-webhooks"),
+    path("webhooks/<int:pk>/", webhook_apis.EndpointDetail.as_view(), name="api-webhook"),
+    path(
+        "webhooks/<int:pk>/deliveries/",
+        webhook_apis.DeliveryList.as_view(),
+        name="api-webhook-deliveries",
+    ),
+    path(
+        "webhook-deliveries/<int:pk>/redeliver/",
+        webhook_apis.DeliveryRedeliver.as_view(),
+        name="api-webhook-redeliver",
+    ),
     # Last: anything else here (a non-numeric id, a typo) is a JSON 404, not an HTML page.
     re_path(r"", not_found),
 ]

@@ -63,10 +63,10 @@ class Event(Shape):
     """What every payload has."""
 
     id: int = Field(description="The event's id; with the endpoint it makes the idempotency key.")
-    type: str
-    version: Literal[1] = WEBHOOK_VERSION
+    type: str = Field(description="The event type (the `X-Kefu-Event` header too).")
+    version: Literal[1] = Field(WEBHOOK_VERSION, description="The payload version.")
     created_at: datetime = Field(description="When it happened.")
-    merchant_id: int
+    merchant_id: int = Field(description="Your merchant id.")
     actor_user_id: int | None = Field(
         description="The agent who did it; null for the visitor, the router, the bot or a token."
     )
