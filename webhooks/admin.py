@@ -103,10 +103,20 @@ class AttemptInline(admin.TabularInline):
     fields = ("at", "succeeded", "status_code", "duration_ms", "error", "response_excerpt")
     readonly_fields = fields
 
+    def has_view_permission(self, request, obj=None):
+        # Shown on a delivery page the user may already see (the delivery admin scopes it).
+        if is_platform_admin(request):
+            return True
+        ids = managed_ids(request)
+        return bool(ids) and (obj is None or obj.merchant_id in ids)
+
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

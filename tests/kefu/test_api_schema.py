@@ -18,6 +18,10 @@ PATHS = {
     "/api/v1/canned-responses/": {"get", "post"},
     "/api/v1/canned-responses/{id}/": {"get", "patch", "delete"},
     "/api/v1/canned-responses/{id}/use/": {"post"},
+    "/api/v1/webhooks/": {"get", "post"},
+    "/api/v1/webhooks/{id}/": {"get", "patch", "delete"},
+    "/api/v1/webhooks/{id}/deliveries/": {"get"},
+    "/api/v1/webhook-deliveries/{id}/redeliver/": {"post"},
     # Knowledge base (knowledge/urls.py)
     **{
         f"/api/v1/kb/{name}/": {"get", "post"}
