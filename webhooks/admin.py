@@ -7,7 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from merchants.admin_scoping import (
@@ -175,8 +175,5 @@ class WebhookDeliveryAdmin(MerchantScopedAdmin):
             count += 1
         messages.success(
             request,
-            ngettext(
-                "%(count)d delivery queued again.", "%(count)d deliveries queued again.", count
-            )
-            % {"count": count},
+            gettext("Deliveries queued again: %(count)d.") % {"count": count},
         )
