@@ -312,8 +312,13 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": None,
     "EXCEPTION_HANDLER": "kefu.api.exception_handler",
+    # Per API token: API_RATE_LIMIT requests a minute (merchants/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["merchants.throttling.ApiTokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {},
 }
+# Requests per minute one API token may make (a token's own limit, set in the admin, wins);
+# past it: 429 with Retry-After. 0 turns the limit off.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mozhongkefu API",
     "DESCRIPTION": "REST API for integrators: conversations, messages, visitors, canned responses.",

@@ -62,4 +62,11 @@ ZH = {
     "The endpoint is disabled.": "该地址已停用。",
     "idempotency key": "幂等键",
     "events": "事件",
+    # API tokens: scope and rate limit
+    "scope": "权限范围",
+    "Read only": "只读",
+    "Read and write": "读写",
+    "requests per minute": "每分钟请求数",
+    "Blank: the server's default (API_RATE_LIMIT).": "留空：使用服务器默认值（API_RATE_LIMIT）。",
+    "This API token is read-only.": "此 API 令牌为只读。",
 }

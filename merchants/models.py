@@ -224,6 +224,23 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
 
+    class Scope(models.TextChoices):
+        READ_ONLY = "read_only", _("Read only")
+        READ_WRITE = "read_write", _("Read and write")
+
+    # Checked on every API request (merchants.permissions.request_merchant_id): a read-only
+    # token may only GET, HEAD and OPTIONS. Tokens made before scopes existed keep writing.
+    scope = models.CharField(
+        _("scope"), max_length=10, choices=Scope.choices, default=Scope.READ_WRITE
+    )
+    # Requests per minute (merchants.throttling); blank: API_RATE_LIMIT.
+    rate_limit = models.PositiveIntegerField(
+        _("requests per minute"),
+        null=True,
+        blank=True,
+        help_text=_("Blank: the server's default (API_RATE_LIMIT)."),
+    )
+
     class Meta:
         verbose_name = _("API token")
         verbose_name_plural = _("API tokens")

@@ -13,10 +13,12 @@ from .signals import access_revoked, capacity_freed
 
 
 @transaction.atomic
-def api_token_create(*, merchant: Merchant, name: str) -> tuple[ApiToken, str]:
+def api_token_create(
+    *, merchant: Merchant, name: str, scope: str = ApiToken.Scope.READ_WRITE
+) -> tuple[ApiToken, str]:
     """Create a token; returns it with the raw key, which is shown once and never stored."""
     raw = ApiToken.generate()
-    token = ApiToken(merchant=merchant, name=name)
+    token = ApiToken(merchant=merchant, name=name, scope=scope)
     token.set_key(raw)
     token.save()
     return token, raw

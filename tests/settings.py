@@ -14,3 +14,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # The browser tests visit the widget through its demo host page, as `make run` serves it.
 WIDGET_DEMO_PAGE = True
+
+# Which merchants' webhooks want which events is a per-process snapshot reloaded every few
+# seconds (merchants.selectors.merchant_webhook_kinds): in tests it is reloaded only after a
+# webhooks change drops it, so a reload never lands at random inside a pinned query count.
+WEBHOOK_SUBSCRIPTIONS_REFRESH = 3600.0
