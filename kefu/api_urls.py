@@ -10,6 +10,11 @@ urlpatterns = [
     path("conversations/", apis.ConversationList.as_view(), name="api-conversations"),
     path("conversations/<int:pk>/", apis.ConversationDetail.as_view(), name="api-conversation"),
     path("conversations/<int:pk>/messages/", apis.MessageListCreate.as_view(), name="api-messages"),
+    path(
+        "conversations/<int:pk>/transcript/",
+        apis.ConversationTranscript.as_view(),
+        name="api-transcript",
+    ),
     path("visitors/", apis.VisitorList.as_view(), name="api-visitors"),
     path("visitors/<int:pk>/", apis.VisitorDetail.as_view(), name="api-visitor"),
     path("canned-responses/", apis.CannedResponseList.as_view(), name="api-canned-responses"),

@@ -18,6 +18,7 @@ PATHS = {
     "/api/v1/canned-responses/": {"get", "post"},
     "/api/v1/canned-responses/{id}/": {"get", "patch", "delete"},
     "/api/v1/canned-responses/{id}/use/": {"post"},
+    "/api/v1/conversations/{id}/transcript/": {"get"},
     "/api/v1/webhooks/": {"get", "post"},
     "/api/v1/webhooks/{id}/": {"get", "patch", "delete"},
     "/api/v1/webhooks/{id}/deliveries/": {"get"},
