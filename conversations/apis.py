@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import uuid
 
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +21,7 @@ from drf_spectacular.utils import (
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
+from kefu.errors import NotFound
 from kefu.pagination import KeysetPagination
 from kefu.parsers import JSONParser
 from knowledge.formats import write_table
@@ -27,12 +29,15 @@ from merchants.permissions import request_merchant_id
 from merchants.selectors import membership_get_by_user_id
 
 from . import selectors, services
+from .models import Conversation
 from .serializers import (
     CannedResponseSerializer,
     CannedResponseWriteSerializer,
     ClaimSerializer,
+    ConversationCreateSerializer,
     ConversationFilterSerializer,
     ConversationSerializer,
+    ConversationStartedSerializer,
     MessageCreateSerializer,
     MessageFilterSerializer,
     MessageSerializer,
@@ -42,6 +47,7 @@ from .serializers import (
     TeamSerializer,
     TransferSerializer,
     VisitorSerializer,
+    VisitorUpdateSerializer,
 )
 
 # --- Pagination ---------------------------------------------------------------------------------
@@ -69,17 +75,77 @@ def _query(serializer_class, request) -> dict:
     return params.validated_data
 
 
-@extend_schema(tags=["conversations"], parameters=[ConversationFilterSerializer])
+@extend_schema_view(
+    get=extend_schema(tags=["conversations"], parameters=[ConversationFilterSerializer])
+)
 class ConversationList(generics.ListAPIView):
     """Conversations, newest activity first."""
 
     serializer_class = ConversationSerializer
     pagination_class = ConversationPagination
+    parser_classes = [JSONParser]
 
     def get_queryset(self):
         return selectors.conversation_list(
             merchant_id=request_merchant_id(self.request),
             status=_query(ConversationFilterSerializer, self.request).get("status"),
+        )
+
+    @extend_schema(
+        tags=["conversations"],
+        summary="Start a conversation (outbound, or on behalf of a visitor)",
+        request=ConversationCreateSerializer,
+        responses={
+            201: ConversationStartedSerializer,
+            200: OpenApiResponse(
+                ConversationStartedSerializer,
+                "The visitor already had an ongoing conversation: the message went there "
+                "(or `client_msg_id` was used before and nothing new was sent).",
+            ),
+            400: OpenApiResponse(
+                description="Field errors (`visitor_id`, `user_id`, ...), or `code`: "
+                "message_empty, message_too_long, client_msg_id_conflict."
+            ),
+        },
+    )
+    def post(self, request):
+        merchant_id = request_merchant_id(request)
+        params = _body(ConversationCreateSerializer, request)
+        try:
+            selectors.visitor_get(merchant_id=merchant_id, visitor_id=params["visitor_id"])
+        except NotFound:
+            raise serializers.ValidationError({"visitor_id": [_("No such visitor.")]}) from None
+        if params["direction"] == "inbound":
+            if params.get("user_id") is not None:
+                raise serializers.ValidationError(
+                    {"user_id": [_("Only for outbound conversations.")]}
+                )
+            message, created = services.message_send_by_visitor(
+                merchant_id=merchant_id,
+                visitor_id=params["visitor_id"],
+                client_msg_id=params.get("client_msg_id") or f"api-{uuid.uuid4().hex}",
+                body=params["body"],
+                source=Conversation.Source.API,
+            )
+            started = created and message.seq == 1
+        else:
+            sender = MessageListCreate._sender(request, merchant_id, params.get("user_id"))
+            _conversation, message, started = services.conversation_start_outbound(
+                merchant_id=merchant_id,
+                visitor_id=params["visitor_id"],
+                sender=sender,
+                body=params["body"],
+                client_msg_id=params.get("client_msg_id"),
+            )
+        conversation = selectors.conversation_get(
+            merchant_id=merchant_id, conversation_id=message.conversation_id
+        )
+        return Response(
+            {
+                "conversation": ConversationSerializer(conversation).data,
+                "message": MessageSerializer(message).data,
+            },
+            status=status.HTTP_201_CREATED if started else status.HTTP_200_OK,
         )
 
 
@@ -192,12 +258,26 @@ class VisitorList(generics.ListAPIView):
 
 @extend_schema(tags=["visitors"])
 class VisitorDetail(generics.RetrieveAPIView):
+    """One visitor (contact); PATCH changes contact fields and merges custom attributes."""
+
     serializer_class = VisitorSerializer
+    parser_classes = [JSONParser]
 
     def get_object(self):
         return selectors.visitor_get(
             merchant_id=request_merchant_id(self.request), visitor_id=self.kwargs["pk"]
         )
+
+    @extend_schema(
+        request=VisitorUpdateSerializer,
+        responses={200: VisitorSerializer, 400: OpenApiResponse(description="Field errors.")},
+    )
+    def patch(self, request, pk: int):
+        merchant_id = request_merchant_id(request)
+        selectors.visitor_get(merchant_id=merchant_id, visitor_id=pk)  # 404 before 400
+        changes = _body(VisitorUpdateSerializer, request)
+        visitor = services.visitor_update(merchant_id=merchant_id, visitor_id=pk, **changes)
+        return Response(VisitorSerializer(visitor).data)
 
 
 @extend_schema(tags=["canned responses"])

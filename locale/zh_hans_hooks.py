@@ -69,4 +69,11 @@ ZH = {
     "requests per minute": "每分钟请求数",
     "Blank: the server's default (API_RATE_LIMIT).": "留空：使用服务器默认值（API_RATE_LIMIT）。",
     "This API token is read-only.": "此 API 令牌为只读。",
+    # API: visitor custom attributes
+    "%(key)s: keys are 1-50 letters, digits, _ . or -.": "%(key)s：键名为 1-50 个字母、数字、_ . 或 -。",
+    "%(key)s: a value is text, a number, true/false or null.": "%(key)s：值只能是文本、数字、true/false 或 null。",
+    "No such visitor.": "没有这个访客。",
+    "Only for outbound conversations.": "仅用于主动发起的会话。",
+    "At most %d attributes.": "最多 %d 个属性。",
+    "%(key)s: at most 500 characters.": "%(key)s：最多 500 个字符。",
 }

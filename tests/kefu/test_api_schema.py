@@ -10,11 +10,11 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 PATHS = {
-    "/api/v1/conversations/": {"get"},
+    "/api/v1/conversations/": {"get", "post"},
     "/api/v1/conversations/{id}/": {"get"},
     "/api/v1/conversations/{id}/messages/": {"get", "post"},
     "/api/v1/visitors/": {"get"},
-    "/api/v1/visitors/{id}/": {"get"},
+    "/api/v1/visitors/{id}/": {"get", "patch"},
     "/api/v1/canned-responses/": {"get", "post"},
     "/api/v1/canned-responses/{id}/": {"get", "patch", "delete"},
     "/api/v1/canned-responses/{id}/use/": {"post"},
