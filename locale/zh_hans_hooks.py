@@ -76,4 +76,6 @@ ZH = {
     "Only for outbound conversations.": "仅用于主动发起的会话。",
     "At most %d attributes.": "最多 %d 个属性。",
     "%(key)s: at most 500 characters.": "%(key)s：最多 500 个字符。",
+    "Events": "事件",
+    "payload": "内容",
 }

@@ -4,9 +4,12 @@ delivery log with every attempt and a "redeliver" action; scoped like every tena
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -22,9 +25,14 @@ from .models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoi
 
 
 class EndpointForm(TenantRowForm):
-    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    url = forms.URLField(
+        label=_("URL"),
+        max_length=500,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
+    )
     events = forms.MultipleChoiceField(
-        label=_("events"),
+        label=_("Events"),
         choices=[(kind.value, kind.label) for kind in SUBSCRIBABLE],
         widget=forms.CheckboxSelectMultiple,
     )
@@ -140,7 +148,6 @@ class WebhookDeliveryAdmin(MerchantScopedAdmin):
     fields = (
         "endpoint",
         "kind",
-        "event",
         "idempotency_key",
         "status",
         "attempts",
@@ -148,7 +155,7 @@ class WebhookDeliveryAdmin(MerchantScopedAdmin):
         "last_status_code",
         "created_at",
         "delivered_at",
-        "payload",
+        "payload_json",
     )
     readonly_fields = fields
     inlines = [AttemptInline]
@@ -166,6 +173,13 @@ class WebhookDeliveryAdmin(MerchantScopedAdmin):
     @admin.display(description=_("idempotency key"))
     def idempotency_key(self, obj):
         return obj.idempotency_key
+
+    @admin.display(description=_("payload"))
+    def payload_json(self, obj):
+        if not obj.payload:
+            return "-"
+        text = json.dumps(json.loads(obj.payload), ensure_ascii=False, indent=2)
+        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
 
     @admin.action(description=_("Redeliver the selected deliveries"))
     def redeliver(self, request, queryset):

@@ -107,7 +107,7 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} → {self.endpoint_id}"
+        return f"{self.kind} #{self.event_id}"
 
     @property
     def idempotency_key(self) -> str:
@@ -135,4 +135,4 @@ class WebhookAttempt(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} @ {self.at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.status_code or '-'} {self.error[:40]}".strip()

@@ -17,6 +17,8 @@ class Receiver:
         # Statuses to answer, in order (then 200); a 3xx answers with a Location header.
         self.statuses: list[int] = []
         self.location = ""
+        # The body of a non-2xx answer (receiver text the delivery log shows).
+        self.error_body = b"receiver says no"
         # While set, a request waits for `release` before answering (a worker killed mid-way).
         self.hold = threading.Event()
         self.release = threading.Event()
@@ -51,7 +53,7 @@ class Receiver:
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", receiver.location)
-                payload = b'{"ok": true}' if status < 300 else b"receiver says no"
+                payload = b'{"ok": true}' if status < 300 else receiver.error_body
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
