@@ -285,3 +285,31 @@ def test_message_events_cost_nothing_without_a_subscription(
     assert "conversations_conversationevent" in "".join(set(subscribed) - set(plain))
     event = ConversationEvent.objects.filter(kind=Kind.MESSAGE_CREATED).latest("id")
     assert event.data["sender_kind"] == "agent" and event.actor_id == bob.user_id
+
+
+def test_visitor_identified_and_assignment_payloads_match_the_schema(acme, bob, receiver):
+    from conversations import services as conversations
+
+    hook = endpoint(
+        acme,
+        receiver.url,
+        events=[Kind.VISITOR_IDENTIFIED, Kind.CONVERSATION_ASSIGNED, Kind.CONVERSATION_REOPENED],
+    )
+    receiver.secret = hook.secret
+    visitor = factories.visitor(acme)
+    conversations.visitor_update(
+        merchant_id=acme.pk, visitor_id=visitor.pk, external_id="u-7", attributes={"vip": True}
+    )
+    conversation_id = factories.visitor_message(visitor).conversation_id
+    conversations.conversation_claim(
+        merchant_id=acme.pk, conversation_id=conversation_id, user_id=bob.user_id
+    )
+    deliver_all(acme)
+    assert receiver.events() == ["visitor.identified", "conversation.assigned"]
+    identified, assigned = (r["body"] for r in receiver.requests)
+    schema.VisitorIdentified.model_validate(identified)
+    schema.ConversationAssigned.model_validate(assigned)
+    assert identified["data"]["visitor"]["external_id"] == "u-7"
+    assert identified["data"]["visitor"]["attributes"] == {"vip": True}
+    assert assigned["data"]["to_user_id"] == bob.user_id and assigned["data"]["rule"]
+    assert assigned["actor_user_id"] == bob.user_id
