@@ -313,3 +313,19 @@ def test_visitor_identified_and_assignment_payloads_match_the_schema(acme, bob, 
     assert identified["data"]["visitor"]["attributes"] == {"vip": True}
     assert assigned["data"]["to_user_id"] == bob.user_id and assigned["data"]["rule"]
     assert assigned["actor_user_id"] == bob.user_id
+
+
+def test_a_burst_of_events_queues_one_fanout(acme, monkeypatch):
+    from django.core.cache import cache
+
+    queued = []
+
+    class Task:
+        def apply_async(self, kwargs, countdown):
+            queued.append((kwargs, countdown))
+
+    monkeypatch.setattr(services.current_app, "tasks", {services.FANOUT_TASK: Task()})
+    cache.delete(f"{services.settings.REDIS_KEY_PREFIX}:webhooks:fanout:{acme.pk}")
+    for _ in range(20):
+        services.fanout_soon(merchant_id=acme.pk)
+    assert queued == [({"merchant_id": acme.pk}, services.FANOUT_DELAY)]
