@@ -321,7 +321,9 @@ REST_FRAMEWORK = {
 API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mozhongkefu API",
-    "DESCRIPTION": "REST API for integrators: conversations, messages, visitors, canned responses.",
+    "DESCRIPTION": "REST API for integrators: conversations, messages, visitors, canned responses, "
+    "webhooks. Read-only tokens get 403 on every write; past a token's rate limit the answer is "
+    "429 with Retry-After (docs/api.md).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets come from the app's own static files, never a CDN.
