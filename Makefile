@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: lint format run test test-fast install install-dev migrate demo messages protocol-doc bench bench-quick clean
+.PHONY: lint format run test test-fast install install-dev migrate demo messages protocol-doc webhooks-doc bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test-fast: install-dev
 # Regenerate docs/protocol.md from conversations/protocol.py (a test checks they agree).
 protocol-doc: install
 	$(BIN)/python manage.py protocol_doc --write
+
+# Regenerate docs/webhook-events.md from webhooks/schema.py (a test checks they agree).
+webhooks-doc: install
+	$(BIN)/python manage.py webhooks_doc --write
 
 # Translations: compiled .mo files are committed so a fresh machine needs no gettext.
 # makemessages needs gettext; Chinese text lives in locale/zh_hans.py.

@@ -5,30 +5,45 @@ through services and render with the socket's shapes (serializers.py)."""
 
 from __future__ import annotations
 
+import datetime
+import json
+import uuid
+
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from kefu.errors import NotFound
 from kefu.pagination import KeysetPagination
 from kefu.parsers import JSONParser
+from knowledge.formats import write_table
 from merchants import audit
 from merchants.models import Merchant
 from merchants.permissions import request_merchant_id
 from merchants.selectors import membership_get_by_user_id
 
 from . import attachments, selectors, services
+from .models import Conversation
 from .serializers import (
     AttachmentSerializer,
     AttachmentUploadSerializer,
     CannedResponseSerializer,
     CannedResponseWriteSerializer,
     ClaimSerializer,
+    ConversationCreateSerializer,
     ConversationFilterSerializer,
     ConversationSerializer,
+    ConversationStartedSerializer,
     InboxCountsSerializer,
     MessageCreateSerializer,
     MessageFilterSerializer,
@@ -43,6 +58,7 @@ from .serializers import (
     TeamSerializer,
     TransferSerializer,
     VisitorSerializer,
+    VisitorUpdateSerializer,
 )
 from .services import privacy
 
@@ -90,13 +106,16 @@ def _query(serializer_class, request) -> dict:
     return params.validated_data
 
 
-@extend_schema(tags=["conversations"], parameters=[ConversationFilterSerializer])
+@extend_schema_view(
+    get=extend_schema(tags=["conversations"], parameters=[ConversationFilterSerializer])
+)
 class ConversationList(generics.ListAPIView):
     """Conversations: a view of the inbox, a team, search text; newest activity first, or the
     longest waiting, or by priority (`sort`)."""
 
     serializer_class = ConversationSerializer
     pagination_class = ConversationPagination
+    parser_classes = [JSONParser]
 
     def _params(self) -> dict:
         if not hasattr(self, "_validated"):
@@ -123,6 +142,63 @@ class ConversationList(generics.ListAPIView):
             user_id=membership.user_id if membership else None,
             team_id=params.get("team"),
             terms=params.get("q"),
+        )
+
+    @extend_schema(
+        tags=["conversations"],
+        summary="Start a conversation (outbound, or on behalf of a visitor)",
+        request=ConversationCreateSerializer,
+        responses={
+            201: ConversationStartedSerializer,
+            200: OpenApiResponse(
+                ConversationStartedSerializer,
+                "The visitor already had an ongoing conversation: the message went there "
+                "(or `client_msg_id` was used before and nothing new was sent).",
+            ),
+            400: OpenApiResponse(
+                description="Field errors (`visitor_id`, `user_id`, ...), or `code`: "
+                "message_empty, message_too_long, client_msg_id_conflict."
+            ),
+        },
+    )
+    def post(self, request):
+        merchant_id = request_merchant_id(request)
+        params = _body(ConversationCreateSerializer, request)
+        try:
+            selectors.visitor_get(merchant_id=merchant_id, visitor_id=params["visitor_id"])
+        except NotFound:
+            raise serializers.ValidationError({"visitor_id": [_("No such visitor.")]}) from None
+        if params["direction"] == "inbound":
+            if params.get("user_id") is not None:
+                raise serializers.ValidationError(
+                    {"user_id": [_("Only for outbound conversations.")]}
+                )
+            message, created = services.message_send_by_visitor(
+                merchant_id=merchant_id,
+                visitor_id=params["visitor_id"],
+                client_msg_id=params.get("client_msg_id") or f"api-{uuid.uuid4().hex}",
+                body=params["body"],
+                source=Conversation.Source.API,
+            )
+            started = created and message.seq == 1
+        else:
+            sender = MessageListCreate._sender(request, merchant_id, params.get("user_id"))
+            _conversation, message, started = services.conversation_start_outbound(
+                merchant_id=merchant_id,
+                visitor_id=params["visitor_id"],
+                sender=sender,
+                body=params["body"],
+                client_msg_id=params.get("client_msg_id"),
+            )
+        conversation = selectors.conversation_get(
+            merchant_id=merchant_id, conversation_id=message.conversation_id
+        )
+        return Response(
+            {
+                "conversation": ConversationSerializer(conversation).data,
+                "message": MessageSerializer(message).data,
+            },
+            status=status.HTTP_201_CREATED if started else status.HTTP_200_OK,
         )
 
 
@@ -330,12 +406,26 @@ class VisitorList(generics.ListAPIView):
 
 @extend_schema(tags=["visitors"])
 class VisitorDetail(generics.RetrieveAPIView):
+    """One visitor (contact); PATCH changes contact fields and merges custom attributes."""
+
     serializer_class = VisitorSerializer
+    parser_classes = [JSONParser]
 
     def get_object(self):
         return selectors.visitor_get(
             merchant_id=request_merchant_id(self.request), visitor_id=self.kwargs["pk"]
         )
+
+    @extend_schema(
+        request=VisitorUpdateSerializer,
+        responses={200: VisitorSerializer, 400: OpenApiResponse(description="Field errors.")},
+    )
+    def patch(self, request, pk: int):
+        merchant_id = request_merchant_id(request)
+        selectors.visitor_get(merchant_id=merchant_id, visitor_id=pk)  # 404 before 400
+        changes = _body(VisitorUpdateSerializer, request)
+        visitor = services.visitor_update(merchant_id=merchant_id, visitor_id=pk, **changes)
+        return Response(VisitorSerializer(visitor).data)
 
 
 def _manager_or_token(request) -> int:
@@ -709,3 +799,82 @@ class ConversationPriority(ConversationAction):
             actor_user_id=actor,
             priority=params["priority"],
         )
+
+
+# --- Transcript export ------------------------------------------------------------------------
+
+
+class TranscriptQuerySerializer(serializers.Serializer):
+    # Not `format`: DRF reads that one to pick a renderer.
+    as_ = serializers.ChoiceField(
+        choices=["json", "csv"], required=False, default="json", help_text="json or csv."
+    )
+
+    def to_internal_value(self, data):
+        return super().to_internal_value({"as_": data["as"]} if "as" in data else {})
+
+
+TRANSCRIPT_COLUMNS = ["seq", "created_at", "sender_kind", "sender_name", "private", "kind", "body"]
+
+
+@extend_schema(
+    tags=["conversations"],
+    summary="A conversation's transcript as a file (JSON or CSV), private notes included",
+    parameters=[
+        OpenApiParameter("as", str, enum=["json", "csv"], description="File type; json if absent.")
+    ],
+    responses={
+        (200, "application/json"): OpenApiResponse(
+            OpenApiTypes.OBJECT, "`{conversation, visitor, messages}` in the API's shapes."
+        ),
+        (200, "text/csv"): OpenApiResponse(
+            OpenApiTypes.STR, "One row per message: " + ", ".join(TRANSCRIPT_COLUMNS) + "."
+        ),
+        400: OpenApiResponse(description="Field errors (`as`)."),
+        404: OpenApiResponse(description="No such conversation for this merchant."),
+    },
+)
+class ConversationTranscript(generics.GenericAPIView):
+    """Everything said in one conversation, oldest first, as a download. Visitor and agent
+    text is data: in CSV a cell that Excel would run as a formula is prefixed with `'`."""
+
+    serializer_class = ConversationSerializer
+
+    def get(self, request, pk: int):
+        params = TranscriptQuerySerializer(data=request.query_params)
+        if not params.is_valid():
+            raise serializers.ValidationError({"as": params.errors.get("as_", [])})
+        merchant_id = request_merchant_id(request)
+        conversation = selectors.conversation_get(merchant_id=merchant_id, conversation_id=pk)
+        messages = list(selectors.message_list(merchant_id=merchant_id, conversation_id=pk))
+        as_ = params.validated_data["as_"]
+        if as_ == "csv":
+            records = [
+                {
+                    "seq": m.seq,
+                    "created_at": m.created_at.astimezone(datetime.UTC).isoformat(),
+                    "sender_kind": m.sender_kind,
+                    "sender_name": m.sender_name,
+                    "private": m.is_private,
+                    "kind": m.kind,
+                    "body": m.body,
+                }
+                for m in messages
+            ]
+            body = write_table(
+                fmt="csv", kind="transcript", columns=TRANSCRIPT_COLUMNS, records=records
+            )
+            response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        else:
+            data = {
+                "conversation": ConversationSerializer(conversation).data,
+                "visitor": VisitorSerializer(conversation.visitor).data,
+                "messages": MessageSerializer(messages, many=True).data,
+            }
+            response = HttpResponse(
+                json.dumps(data, ensure_ascii=False, indent=1),
+                content_type="application/json",
+            )
+        name = f"conversation-{conversation.pk}.{as_}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

@@ -9,6 +9,8 @@ checks the declared fields against the pydantic models, so the schema cannot dri
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -514,3 +516,60 @@ class StatusSerializer(serializers.Serializer):
     user_id = serializers.IntegerField(
         required=False, **_ID, help_text="With an API token: who did it (optional)."
     )
+
+
+# --- Conversations started and visitors changed through the API -------------------------------
+
+
+class ConversationCreateSerializer(MessageCreateSerializer):
+    """Start a conversation: `inbound`, the visitor's message as if sent from the widget (the
+    bot and the router then act as for a chat), or `outbound` (the default), the merchant
+    writing first under the token's name or as `user_id`'s agent, who then has it."""
+
+    private = None  # a conversation does not start with a note
+    visitor_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    direction = serializers.ChoiceField(choices=["inbound", "outbound"], default="outbound")
+
+
+class ConversationStartedSerializer(serializers.Serializer):
+    conversation = ConversationSerializer()
+    message = MessageSerializer()
+
+
+# Custom attributes: a flat object of a few dozen scalar values.
+ATTRIBUTE_KEY = r"^[A-Za-z0-9_.-]{1,50}\Z"
+MAX_ATTRIBUTES = 50
+
+
+class VisitorUpdateSerializer(serializers.Serializer):
+    """Change any subset of a visitor's contact fields. `attributes` is merged into the
+    custom attributes; a key set to null is removed."""
+
+    name = StrictCharField(max_length=200, required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    phone = StrictCharField(max_length=40, required=False, allow_blank=True)
+    external_id = StrictCharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        help_text="Your own user id for this visitor; setting it sends `visitor.identified`.",
+    )
+    attributes = serializers.DictField(required=False, help_text="Custom attributes to merge.")
+
+    def validate_attributes(self, value: dict) -> dict:
+        if len(value) > MAX_ATTRIBUTES:
+            raise serializers.ValidationError(_("At most %d attributes.") % MAX_ATTRIBUTES)
+        for key, item in value.items():
+            if not re.match(ATTRIBUTE_KEY, key):
+                raise serializers.ValidationError(
+                    _("%(key)s: keys are 1-50 letters, digits, _ . or -.") % {"key": key[:60]}
+                )
+            if item is not None and not isinstance(item, str | int | float | bool):
+                raise serializers.ValidationError(
+                    _("%(key)s: a value is text, a number, true/false or null.") % {"key": key}
+                )
+            if isinstance(item, str) and len(item) > 500:
+                raise serializers.ValidationError(
+                    _("%(key)s: at most 500 characters.") % {"key": key}
+                )
+        return value

@@ -5,6 +5,7 @@ from django.urls import path, re_path
 from conversations import apis
 from kefu.api import not_found
 from reports import apis as report_apis
+from webhooks import apis as webhook_apis
 
 urlpatterns = [
     path("conversations/", apis.ConversationList.as_view(), name="api-conversations"),
@@ -16,6 +17,11 @@ urlpatterns = [
         "conversations/<int:pk>/attachments/",
         apis.AttachmentUpload.as_view(),
         name="api-attachments",
+    ),
+    path(
+        "conversations/<int:pk>/transcript/",
+        apis.ConversationTranscript.as_view(),
+        name="api-transcript",
     ),
     path("visitors/", apis.VisitorList.as_view(), name="api-visitors"),
     path("visitors/<int:pk>/", apis.VisitorDetail.as_view(), name="api-visitor"),
@@ -62,6 +68,19 @@ urlpatterns = [
     path("reports/summary/", report_apis.ReportSummary.as_view(), name="api-report-summary"),
     path("reports/breakdown/", report_apis.ReportBreakdown.as_view(), name="api-report-breakdown"),
     path("reports/export/", report_apis.ReportExport.as_view(), name="api-report-export"),
+    # Webhooks: endpoints, their delivery log, redelivery (docs/webhooks.md)
+    path("webhooks/", webhook_apis.EndpointList.as_view(), name="api-webhooks"),
+    path("webhooks/<int:pk>/", webhook_apis.EndpointDetail.as_view(), name="api-webhook"),
+    path(
+        "webhooks/<int:pk>/deliveries/",
+        webhook_apis.DeliveryList.as_view(),
+        name="api-webhook-deliveries",
+    ),
+    path(
+        "webhook-deliveries/<int:pk>/redeliver/",
+        webhook_apis.DeliveryRedeliver.as_view(),
+        name="api-webhook-redeliver",
+    ),
     # Last: anything else here (a non-numeric id, a typo) is a JSON 404, not an HTML page.
     re_path(r"", not_found),
 ]

@@ -35,4 +35,6 @@ app.conf.beat_schedule = {
     "retention-sweep": {"task": "conversations.tasks.retention_sweep", "schedule": 3600.0},
     # Report rollups of facts whose signal was lost, and merchants whose time zone changed.
     "reports-rollup-sweep": {"task": "reports.tasks.rollup_sweep", "schedule": 300.0},
+    # Webhook events whose signal was lost, deliveries whose task or worker was (webhooks).
+    "webhooks-sweep": {"task": "webhooks.tasks.sweep", "schedule": 30.0},
 }

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "conversations",
     "knowledge",
     "notifications",
+    "webhooks",
     "widget",
     "reports",
     "ops",
@@ -256,6 +257,23 @@ PIPELINE_THREADS = env.int(
 # died between the commit and the step).
 PIPELINE_SWEEP_GRACE = env.int("PIPELINE_SWEEP_GRACE", default=30)
 
+# --- Webhooks (webhooks app, docs/webhooks.md) ------------------------------------------------
+# Seconds a delivery waits for the receiver (connect, and each read) before the attempt fails.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# Attempts per delivery before it is given up (retries back off exponentially, with jitter,
+# from WEBHOOK_RETRY_BASE seconds: about 30 s, 1 min, 2 min, ... capped at 6 h).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_RETRY_BASE = env.float("WEBHOOK_RETRY_BASE", default=30.0)
+# Failed attempts in a row (no success in between) after which an endpoint is disabled and the
+# merchant's owners and admins are emailed.
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=20)
+# Deliver to loopback, private, link-local and reserved addresses too. Off: a webhook URL must
+# not reach the server's own network (SSRF). Only for tests and closed intranets.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+# How often (seconds) each process reloads which merchants subscribe to which event kinds
+# (merchants.selectors.merchant_webhook_kinds); a new subscription starts within this time.
+WEBHOOK_SUBSCRIPTIONS_REFRESH = env.float("WEBHOOK_SUBSCRIPTIONS_REFRESH", default=5.0)
+
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -365,11 +383,18 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": None,
     "EXCEPTION_HANDLER": "kefu.api.exception_handler",
+    # Per API token: API_RATE_LIMIT requests a minute (merchants/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["merchants.throttling.ApiTokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {},
 }
+# Requests per minute one API token may make (a token's own limit, set in the admin, wins);
+# past it: 429 with Retry-After. 0 turns the limit off.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mozhongkefu API",
-    "DESCRIPTION": "REST API for integrators: conversations, messages, visitors, canned responses.",
+    "DESCRIPTION": "REST API for integrators: conversations, messages, visitors, canned responses, "
+    "webhooks. Read-only tokens get 403 on every write; past a token's rate limit the answer is "
+    "429 with Retry-After (docs/api.md).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets come from the app's own static files, never a CDN.

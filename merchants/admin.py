@@ -280,11 +280,20 @@ class MembershipAdmin(MerchantScopedAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(MerchantScopedAdmin):
-    list_display = ("name", "prefix", "is_active", "created_at", "last_used_at")
-    list_filter = ("is_active",)
+    list_display = ("name", "prefix", "scope", "is_active", "created_at", "last_used_at")
+    list_filter = ("is_active", "scope")
     search_fields = ("name", "prefix")
     # The digest is never shown: it is not a field of the form and not in any list.
-    fields = ("merchant", "name", "is_active", "prefix", "created_at", "last_used_at")
+    fields = (
+        "merchant",
+        "name",
+        "scope",
+        "rate_limit",
+        "is_active",
+        "prefix",
+        "created_at",
+        "last_used_at",
+    )
     readonly_fields = ("prefix", "created_at", "last_used_at")
 
     def save_model(self, request, obj, form, change):

@@ -219,6 +219,12 @@ class Merchant(models.Model):
         default=False,
         help_text=_("Keep only the network part (IPv4 /24, IPv6 /48) of a visitor's address."),
     )
+    # --- Webhooks (kept by webhooks.services) ---
+    # The event kinds some active webhook endpoint of this merchant subscribes to, comma
+    # separated ("" = none). conversations records a message.created event only when it is
+    # listed, and reads it from a per-process snapshot (selectors.merchant_webhook_kinds), so a
+    # merchant without webhooks costs the message path nothing.
+    webhook_kinds = models.CharField(max_length=500, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("merchant")
@@ -306,6 +312,23 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
+
+    class Scope(models.TextChoices):
+        READ_ONLY = "read_only", _("Read only")
+        READ_WRITE = "read_write", _("Read and write")
+
+    # Checked on every API request (merchants.permissions.request_merchant_id): a read-only
+    # token may only GET, HEAD and OPTIONS. Tokens made before scopes existed keep writing.
+    scope = models.CharField(
+        _("scope"), max_length=10, choices=Scope.choices, default=Scope.READ_WRITE
+    )
+    # Requests per minute (merchants.throttling); blank: API_RATE_LIMIT.
+    rate_limit = models.PositiveIntegerField(
+        _("requests per minute"),
+        null=True,
+        blank=True,
+        help_text=_("Blank: the server's default (API_RATE_LIMIT)."),
+    )
 
     class Meta:
         verbose_name = _("API token")

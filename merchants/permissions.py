@@ -15,6 +15,13 @@ def request_merchant_id(request) -> int:
     if cached is not None:
         return cached
     if isinstance(request.auth, ApiToken):
+        if (
+            request.auth.scope == ApiToken.Scope.READ_ONLY
+            and request.method not in permissions.SAFE_METHODS
+        ):
+            # Every API view asks this function for its merchant first, so this one check
+            # covers every endpoint, those added later too.
+            raise exceptions.PermissionDenied(_("This API token is read-only."))
         merchant_id = request.auth.merchant_id
         request.kefu_membership = None
     elif request.user and request.user.is_authenticated:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+from django.conf import settings
 from django.db.models import QuerySet
 
 from .models import Membership, Merchant
@@ -73,3 +77,33 @@ def membership_names(*, merchant_id: int, user_ids: list[int]) -> dict[int, str]
         .filter(user_id__in=user_ids)
         .values_list("user_id", "display_name")
     )
+
+
+# --- Webhook subscriptions --------------------------------------------------------------------
+
+_webhook_snapshot: dict = {"at": None, "kinds": {}}
+_webhook_lock = threading.Lock()
+
+
+def merchant_webhook_kinds(*, merchant_id: int) -> frozenset[str]:
+    """The event kinds some active webhook endpoint of this merchant subscribes to
+    (Merchant.webhook_kinds). Asked for every domain event and every message, so it reads a
+    per-process snapshot of all merchants that have any, refreshed at most every
+    WEBHOOK_SUBSCRIPTIONS_REFRESH seconds: one query per interval, none per message. A new
+    subscription therefore takes effect within that interval in other processes (the webhooks
+    services drop the snapshot of their own process at once)."""
+    now = time.monotonic()
+    snapshot = _webhook_snapshot
+    ttl = settings.WEBHOOK_SUBSCRIPTIONS_REFRESH
+    if snapshot["at"] is None or now - snapshot["at"] >= ttl:
+        with _webhook_lock:
+            if snapshot["at"] is None or now - snapshot["at"] >= ttl:
+                rows = Merchant.objects.exclude(webhook_kinds="").values_list("pk", "webhook_kinds")
+                snapshot["kinds"] = {pk: frozenset(kinds.split(",")) for pk, kinds in rows}
+                snapshot["at"] = time.monotonic()
+    return snapshot["kinds"].get(merchant_id, frozenset())
+
+
+def merchant_webhook_kinds_forget() -> None:
+    """Drop this process's snapshot: the next read loads it again."""
+    _webhook_snapshot["at"] = None

@@ -8,14 +8,17 @@ from django.db import transaction
 from kefu.transactions import on_commit_robust
 
 from .models import ApiToken, Membership, Merchant
+from .selectors import merchant_webhook_kinds_forget
 from .signals import access_revoked, capacity_freed
 
 
 @transaction.atomic
-def api_token_create(*, merchant: Merchant, name: str) -> tuple[ApiToken, str]:
+def api_token_create(
+    *, merchant: Merchant, name: str, scope: str = ApiToken.Scope.READ_WRITE
+) -> tuple[ApiToken, str]:
     """Create a token; returns it with the raw key, which is shown once and never stored."""
     raw = ApiToken.generate()
-    token = ApiToken(merchant=merchant, name=name)
+    token = ApiToken(merchant=merchant, name=name, scope=scope)
     token.set_key(raw)
     token.save()
     return token, raw
@@ -115,3 +118,12 @@ def _capacity_freed_on_commit(merchant_id: int) -> None:
     # After the commit, so the receiver (the queue drain) reads the new capacity; robust, so a
     # failing drain never undoes the change (the beat sweep drains every minute anyway).
     on_commit_robust(capacity_freed.send, sender=Membership, merchant_id=merchant_id)
+
+
+def merchant_webhook_kinds_set(*, merchant_id: int, kinds: set[str]) -> None:
+    """Record which event kinds the merchant's active webhook endpoints subscribe to (called by
+    webhooks.services inside its transaction, after every endpoint change). This process's
+    snapshot is dropped after the commit; the others reload theirs within
+    WEBHOOK_SUBSCRIPTIONS_REFRESH seconds (selectors.merchant_webhook_kinds)."""
+    Merchant.objects.filter(pk=merchant_id).update(webhook_kinds=",".join(sorted(kinds)))
+    transaction.on_commit(merchant_webhook_kinds_forget)

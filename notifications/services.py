@@ -410,3 +410,28 @@ def visitor_reply_email_send(*, merchant_id: int, conversation_id: int) -> int:
     email.attach_alternative(html, "text/html")
     email.send()
     return len(messages)
+
+
+# --- Merchant managers ------------------------------------------------------------------------
+
+
+def managers_email(*, merchant_id: int, subject: str, body: str) -> int:
+    """Email the merchant's active owners and admins who have an address, about the merchant's
+    set-up rather than a conversation (a webhook endpoint that was disabled, say). The caller
+    makes the event happen once (a conditional UPDATE), so this sends without a record.
+    Returns how many were sent."""
+    managers = Membership.objects.filter(
+        merchant_id=merchant_id,
+        is_active=True,
+        user__is_active=True,
+        role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+    ).select_related("user")
+    sent = 0
+    for member in managers:
+        if not member.user.email:
+            continue
+        EmailMultiAlternatives(
+            subject=" ".join(subject.split())[:150], body=body, to=[member.user.email]
+        ).send()
+        sent += 1
+    return sent

@@ -76,6 +76,6 @@ def canned(merchant: Merchant, shortcut: str, text: str, title: str = "") -> Can
     )
 
 
-def api_token(merchant: Merchant, name: str = "integration") -> str:
-    _, raw = api_token_create(merchant=merchant, name=name)
+def api_token(merchant: Merchant, name: str = "integration", **kw) -> str:
+    _, raw = api_token_create(merchant=merchant, name=name, **kw)
     return raw

@@ -28,3 +28,7 @@ for _name in (
     "WS_AUTH_FAILURES_PER_ADDRESS",
 ):
     globals()[_name] = os.environ.get(_name, "0/60")
+# Which merchants' webhooks want which events is a per-process snapshot reloaded every few
+# seconds (merchants.selectors.merchant_webhook_kinds): in tests it is reloaded only after a
+# webhooks change drops it, so a reload never lands at random inside a pinned query count.
+WEBHOOK_SUBSCRIPTIONS_REFRESH = 3600.0

@@ -8,6 +8,8 @@ these; nothing else writes these tables. One module per reason to change:
 - canned: quick replies (merchant-wide and personal) and their use counts;
 - inbox: snooze and priority (inbox triage).
 - attachments: uploads, the message that carries one, deleting them with their files.
+- outbound: conversations the API starts (an agent or the integration writes first);
+- contacts: a visitor's contact details and custom attributes, written through the API.
 
 The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
 """
@@ -32,6 +34,7 @@ from .canned import (
     canned_response_used,
     canned_search_key,
 )
+from .contacts import visitor_update
 from .inbox import (
     PRIORITIES,
     conversation_set_priority,
@@ -54,10 +57,13 @@ from .messages import (
     message_send_by_visitor_batch,
     offline_message_create,
 )
+from .outbound import conversation_start_outbound
 from .store import NEGATIVE_PRIORITY, PREVIEW_LENGTH, Sender, conversation_lock, message_append
 from .visitors import PAGE_TRAIL_LIMIT, visitor_page_view, visitor_touch
 
 __all__ = [
+    "conversation_start_outbound",
+    "visitor_update",
     "CannedActor",
     "canned_response_create",
     "canned_response_delete",

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_noop
 from kefu.errors import NotFound
 from knowledge.sentiment import Sentiment
 from merchants.models import ApiToken, Membership
+from merchants.selectors import merchant_webhook_kinds
 
 from .. import events, realtime, search, signals
 from ..models import Attachment, Conversation, Message, Visitor
@@ -176,6 +177,22 @@ def message_append(
             "snoozed_until",
         ]
     )
+    if events.Kind.MESSAGE_CREATED in merchant_webhook_kinds(merchant_id=conversation.merchant_id):
+        # Only for merchants whose webhooks subscribe to it (a snapshot, no query per message):
+        # otherwise the one INSERT per message stays the message itself.
+        events.record_event(
+            events.Kind.MESSAGE_CREATED,
+            merchant_id=conversation.merchant_id,
+            conversation=conversation,
+            actor_id=sender.user_id,
+            data={
+                "message_id": message.pk,
+                "seq": seq,
+                "sender_kind": sender.kind,
+                "private": private,
+            },
+            at=message.created_at,
+        )
     realtime.message_created(message, conversation)
     if sender.kind != Message.SenderKind.VISITOR and not private and conversation.visitor.email:
         _schedule_reply_email(conversation)

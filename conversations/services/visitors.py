@@ -11,7 +11,7 @@ from django.utils import timezone
 from kefu.errors import NotFound
 from merchants.models import Merchant
 
-from .. import realtime
+from .. import events, realtime
 from ..models import Visitor, VisitorPageView
 
 
@@ -42,9 +42,25 @@ def visitor_touch(
     }
     if identity:
         fields.update({k: v for k, v in identity.items() if v})
-    visitor, _ = Visitor.objects.update_or_create(
-        merchant=merchant, anonymous_id=anonymous_id, defaults=fields
-    )
+    external_id = fields.get("external_id")
+    with transaction.atomic():
+        # A signed identity seen for the first time on this visitor is the domain event
+        # `visitor.identified` (one query more, only for bootstraps that carry an identity).
+        identified = bool(external_id) and not (
+            Visitor.objects.filter(
+                merchant=merchant, anonymous_id=anonymous_id, external_id=external_id
+            ).exists()
+        )
+        visitor, _ = Visitor.objects.update_or_create(
+            merchant=merchant, anonymous_id=anonymous_id, defaults=fields
+        )
+        if identified:
+            events.record_event(
+                events.Kind.VISITOR_IDENTIFIED,
+                merchant_id=merchant.pk,
+                visitor_id=visitor.pk,
+                data={"by": "widget"},
+            )
     return visitor
 
 

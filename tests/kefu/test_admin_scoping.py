@@ -388,7 +388,7 @@ def test_api_token_key_is_shown_once_and_only_its_hash_is_stored(client, acme, a
     logged_in(client, alice)
     response = client.post(
         url("merchants", "apitoken", "add"),
-        {"name": "erp", "is_active": "on", "_save": "1"},
+        {"name": "erp", "scope": "read_write", "is_active": "on", "_save": "1"},
         follow=True,
     )
     token = ApiToken.objects.get(name="erp")

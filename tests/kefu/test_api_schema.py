@@ -10,17 +10,22 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 PATHS = {
-    "/api/v1/conversations/": {"get"},
+    "/api/v1/conversations/": {"get", "post"},
     "/api/v1/conversations/{id}/": {"get"},
     "/api/v1/conversations/{id}/messages/": {"get", "post"},
     "/api/v1/conversations/{id}/attachments/": {"post"},
     "/api/v1/visitors/": {"get"},
-    "/api/v1/visitors/{id}/": {"get"},
+    "/api/v1/visitors/{id}/": {"get", "patch"},
     "/api/v1/visitors/{id}/export/": {"get"},
     "/api/v1/visitors/{id}/erase/": {"post"},
     "/api/v1/canned-responses/": {"get", "post"},
     "/api/v1/canned-responses/{id}/": {"get", "patch", "delete"},
     "/api/v1/canned-responses/{id}/use/": {"post"},
+    "/api/v1/conversations/{id}/transcript/": {"get"},
+    "/api/v1/webhooks/": {"get", "post"},
+    "/api/v1/webhooks/{id}/": {"get", "patch", "delete"},
+    "/api/v1/webhooks/{id}/deliveries/": {"get"},
+    "/api/v1/webhook-deliveries/{id}/redeliver/": {"post"},
     # Knowledge base (knowledge/urls.py)
     **{
         f"/api/v1/kb/{name}/": {"get", "post"}
