@@ -357,6 +357,7 @@ WIDGET_RATE_PER_KEY = env.str("WIDGET_RATE_PER_KEY", default="6000/60")
 WIDGET_OFFLINE_RATE_PER_ADDRESS = env.str("WIDGET_OFFLINE_RATE_PER_ADDRESS", default="10/600")
 WS_CONNECT_RATE_PER_ADDRESS = env.str("WS_CONNECT_RATE_PER_ADDRESS", default="120/60")
 WS_AUTH_FAILURES_PER_ADDRESS = env.str("WS_AUTH_FAILURES_PER_ADDRESS", default="20/600")
+API_TOKEN_FAILURES_PER_ADDRESS = env.str("API_TOKEN_FAILURES_PER_ADDRESS", default="20/600")
 # Serve the widget demo host page /widget/demo/?key=... (404 when off). `make run` turns it on
 # for the one-command demo; a production server has no use for it (docs/security.md, finding 10).
 WIDGET_DEMO_PAGE = env.bool("WIDGET_DEMO_PAGE", default=False)

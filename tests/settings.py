@@ -26,6 +26,7 @@ for _name in (
     "WIDGET_OFFLINE_RATE_PER_ADDRESS",
     "WS_CONNECT_RATE_PER_ADDRESS",
     "WS_AUTH_FAILURES_PER_ADDRESS",
+    "API_TOKEN_FAILURES_PER_ADDRESS",
 ):
     globals()[_name] = os.environ.get(_name, "0/60")
 # Which merchants' webhooks want which events is a per-process snapshot reloaded every few

@@ -202,3 +202,18 @@ def test_token_guessing_from_one_address_stops_even_a_good_token(shop, settings)
         assert await attempt(good, address="198.51.100.9") == "ready"
 
     run(scenario())
+
+
+def test_api_token_guessing_from_one_address_stops_even_a_good_token(client, acme, settings):
+    settings.API_TOKEN_FAILURES_PER_ADDRESS = "3/600"
+    good = factories.api_token(acme)
+
+    def call(token, address="203.0.113.7"):
+        return client.get(
+            "/api/v1/conversations/", HTTP_AUTHORIZATION=f"Bearer {token}", REMOTE_ADDR=address
+        )
+
+    assert [call(f"kf_guess{i}").status_code for i in range(3)] == [401] * 3
+    refused = call(good)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert call(good, address="198.51.100.9").status_code == 200
