@@ -26,7 +26,9 @@ for domain in ("django", "djangojs"):
             entry.msgstr = ZH[entry.msgid]
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
-        elif not entry.msgstr:
+        elif not entry.msgstr or "fuzzy" in entry.flags:
+            # A fuzzy entry is msgmerge's guess from a similar msgid (often wrong); gettext
+            # ignores it, so it is as untranslated as an empty one.
             missing.append(entry.msgid)
     po.save()
     po.save_as_mofile(str(path.with_suffix(".mo")))
