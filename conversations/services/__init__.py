@@ -5,7 +5,8 @@ these; nothing else writes these tables. One module per reason to change:
 - messages: visitor, agent, bot and leave-a-message sends, read state;
 - assignment: the manual routing actions (claim, transfer, resolve, reopen);
 - visitors: the widget's visitor and their page trail;
-- canned: quick replies (merchant-wide and personal) and their use counts.
+- canned: quick replies (merchant-wide and personal) and their use counts;
+- customers: labels, custom attributes, notes about a customer, blocking.
 
 The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
 """
@@ -25,6 +26,20 @@ from .canned import (
     canned_response_used,
     canned_search_key,
 )
+from .customers import (
+    attribute_definition_create,
+    attribute_definition_delete,
+    conversation_labels_change,
+    customer_note_create,
+    customer_note_delete,
+    label_create,
+    label_delete,
+    label_update,
+    labels_resolve,
+    visitor_attributes_set,
+    visitor_block,
+    visitor_unblock,
+)
 from .messages import (
     OFFLINE_MESSAGES_PER_HOUR,
     R_OFFLINE,
@@ -41,7 +56,7 @@ from .messages import (
     offline_message_create,
 )
 from .store import NEGATIVE_PRIORITY, PREVIEW_LENGTH, Sender, conversation_lock, message_append
-from .visitors import PAGE_TRAIL_LIMIT, visitor_page_view, visitor_touch
+from .visitors import PAGE_TRAIL_LIMIT, visitor_identify, visitor_page_view, visitor_touch
 
 __all__ = [
     "CannedActor",
@@ -76,4 +91,17 @@ __all__ = [
     "offline_message_create",
     "visitor_page_view",
     "visitor_touch",
+    "attribute_definition_create",
+    "attribute_definition_delete",
+    "conversation_labels_change",
+    "customer_note_create",
+    "customer_note_delete",
+    "label_create",
+    "label_delete",
+    "label_update",
+    "labels_resolve",
+    "visitor_attributes_set",
+    "visitor_block",
+    "visitor_identify",
+    "visitor_unblock",
 ]
