@@ -48,10 +48,12 @@ def visitor_touch(
         fields["language"] = language[:35]
     if referrer and _host(referrer) and _host(referrer) != _host(page_url):
         fields["referrer"] = referrer[:2000]
-    if identity:
+    if identity and identity.get("external_id"):
         return visitor_identify(
             merchant_id=merchant.pk, anonymous_id=anonymous_id, fields=fields, identity=identity
         )
+    if identity:
+        fields.update({k: v for k, v in identity.items() if v})
     visitor, _ = Visitor.objects.update_or_create(
         merchant=merchant, anonymous_id=anonymous_id, defaults=fields
     )
