@@ -9,6 +9,7 @@ import { claimSettled, transferSettled, actionDone } from "./routing.js";
 import { scheduleGapCheck, socket } from "./session.js";
 import { API, MY_ID, conversations, drafts, state, threads, ui, viewers, visitorRead } from "./state.js";
 import { renderOpenHeader, renderTicks } from "./thread.js";
+import { keepLabels, labelChips } from "./labels.js";
 
 let nextPage = null; // the inbox's next page URL, if any
 
@@ -16,6 +17,7 @@ export function upsert(conversation) {
   const known = conversations.get(conversation.id);
   // A reloaded page can be older than a live update that arrived while it was in flight.
   if (known && known.last_seq > conversation.last_seq) return;
+  keepLabels(conversation, known);
   const online = conversation.visitor.online;
   if (known && (online === null || online === undefined)) {
     conversation.visitor.online = known.visitor.online; // null: the sender does not know
@@ -109,6 +111,7 @@ function renderRow(c) {
       el("span", { class: "conv-typing", text: gettext("typing…") }),
       el("span", { class: "conv-preview", text: preview || "" }), left, waiting, status, badge,
     ),
+    labelChips(c.label_ids),
   );
   const li = el("li", { class: "conv-row" + (c.id === state.openId ? " active" : "") + (c.unread_count ? " unread" : "") + (drafts.has(c.id) ? " typing" : "") }, button);
   li.dataset.id = c.id;

@@ -17,6 +17,8 @@ import { renderAgents, renderViewers, viewersChanged } from "./team.js";
 import { markRead, receive, renderLoading, renderOpenHeader, renderTicks, scrollDown } from "./thread.js";
 import { agentTyped, fail, forgetTyping } from "./composer.js";
 import { visitorDraft, visitorUpdated } from "./visitor.js";
+import { conversationLabels, setLabels } from "./labels.js";
+import { profileChanged } from "./profile.js";
 
 const GAP_CHECK_MS = 1500; // a seq gap lasting this long is filled with `resume`
 
@@ -83,6 +85,9 @@ function handle(frame) {
       renderAgents();
       break;
     case "viewers.changed": viewersChanged(frame); break;
+    case "conversation.labels": conversationLabels(frame); break;
+    case "labels.changed": setLabels(frame.labels); break;
+    case "visitor.profile_changed": profileChanged(frame); break;
     case "error":
       // (Refusals of an outbox entry are the core's: they reach composer.fail.)
       if (!frame.ref && frame.code !== "rate_limited" && actionRefused(frame)) {
@@ -107,6 +112,7 @@ function onReady(frame) {
   renderAgents();
   teams.clear();
   (frame.teams || []).forEach((t) => teams.set(t.id, t));
+  setLabels(frame.labels);
   redrawEvents();
   if (state.openId !== null) renderOpenHeader();
   forgetActions(); // answers to a dead socket's actions will not come

@@ -13,6 +13,8 @@ import { requestResume, scheduleGapCheck, send, socket } from "./session.js";
 import { conversations, readSent, shown, state, threads, ui, visitorRead } from "./state.js";
 import { renderViewers } from "./team.js";
 import { renderDraft, renderVisitor, visitorDraft } from "./visitor.js";
+import { closeMenu, renderThreadLabels } from "./labels.js";
+import { hideProfile } from "./profile.js";
 
 const THREAD_CACHE = 100; // conversations whose messages stay loaded (resume takes 200)
 const TREND_SIZE = 8;     // visitor messages in the header's sentiment trend
@@ -34,6 +36,7 @@ function threadOf(id) {
 
 export function openConversation(id) {
   if (state.openId === id) return;
+  closeMenu();
   stopTyping(); // the announcement belonged to the conversation being left
   state.openId = id;
   dismissToast(id);
@@ -81,6 +84,8 @@ export function closeConversation() {
   ui.visitorEmpty.hidden = false;
   ui.visitorInfo.hidden = true;
   ui.assist.hidden = true;
+  closeMenu();
+  hideProfile();
   resetSuggestions();
   renderList();
   send({ type: "conversation.view", conversation_id: null });
@@ -101,6 +106,7 @@ export function renderOpenHeader() {
   ui.visitorInfo.hidden = !c;
   renderRoutingHeader(c);
   renderTrend();
+  renderThreadLabels();
   if (c) renderVisitor(c.visitor);
 }
 

@@ -11,6 +11,7 @@
      notifications.js  notice, sound, toasts          assist.js   suggested answers
      api.js            the REST API                   i18n.js, dom.js  words, nodes and times
      quickreplies.js   the "/" picker and the quick-replies dialog
+     labels.js         label chips, the header's label picker   profile.js  the customer profile
 
    The modules import each other's functions (the import graph has cycles: the panes refer to
    one another). That is safe because no module calls into another while it loads: only this
