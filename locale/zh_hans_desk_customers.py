@@ -47,7 +47,7 @@ ZH = {
     "Signed in as %s": "已登录：%s",
     "Phone": "电话",
     "Time on site": "本次停留",
-    "Pages seen": "浏览页面",
+    "Pages seen (%s)": "浏览页面（%s）",
     "Came from": "来源",
     "Device": "设备",
     "First seen": "首次访问",

@@ -49,15 +49,39 @@ def visitor_touch(
     if referrer and _host(referrer) and _host(referrer) != _host(page_url):
         fields["referrer"] = referrer[:2000]
     if identity and identity.get("external_id"):
-        return visitor_identify(
+        visitor = visitor_identify(
             merchant_id=merchant.pk, anonymous_id=anonymous_id, fields=fields, identity=identity
         )
-    if identity:
-        fields.update({k: v for k, v in identity.items() if v})
-    visitor, _ = Visitor.objects.update_or_create(
-        merchant=merchant, anonymous_id=anonymous_id, defaults=fields
-    )
+    else:
+        if identity:
+            fields.update({k: v for k, v in identity.items() if v})
+        visitor, _ = Visitor.objects.update_or_create(
+            merchant=merchant, anonymous_id=anonymous_id, defaults=fields
+        )
+    _trail_landing(visitor)
     return visitor
+
+
+def _trail_landing(visitor: Visitor) -> None:
+    """The page of a bootstrap joins the trail: the widget's page.view that follows carries the
+    same address, which visitor_page_view takes as "no move", so without this the page each
+    visit starts on would be missing from the trail."""
+    if not visitor.page_url:
+        return
+    last = (
+        VisitorPageView.objects.filter(merchant_id=visitor.merchant_id, visitor=visitor)
+        .order_by("-viewed_at", "-id")
+        .values_list("url", flat=True)
+        .first()
+    )
+    if last != visitor.page_url:
+        VisitorPageView.objects.create(
+            merchant_id=visitor.merchant_id,
+            visitor=visitor,
+            url=visitor.page_url,
+            title=visitor.page_title,
+        )
+        _trail_trim(visitor)
 
 
 def _host(url: str) -> str:
@@ -180,6 +204,17 @@ def _visitor_merge(*, source: Visitor, into: Visitor) -> Visitor:
 PAGE_TRAIL_LIMIT = 100
 
 
+def _trail_trim(visitor: Visitor) -> None:
+    """Keep the trail bounded: drop what is older than the newest PAGE_TRAIL_LIMIT rows."""
+    stale = list(
+        VisitorPageView.objects.filter(merchant_id=visitor.merchant_id, visitor=visitor)
+        .order_by("-viewed_at", "-id")
+        .values_list("id", flat=True)[PAGE_TRAIL_LIMIT : PAGE_TRAIL_LIMIT + 50]
+    )
+    if stale:
+        VisitorPageView.objects.filter(pk__in=stale).delete()
+
+
 @transaction.atomic
 def visitor_page_view(*, merchant_id: int, visitor_id: int, url: str, title: str) -> Visitor:
     """Record the page the visitor is on now and add it to their trail."""
@@ -194,13 +229,6 @@ def visitor_page_view(*, merchant_id: int, visitor_id: int, url: str, title: str
     visitor.last_seen_at = timezone.now()
     visitor.save(update_fields=["page_url", "page_title", "last_seen_at"])
     VisitorPageView.objects.create(merchant_id=merchant_id, visitor=visitor, url=url, title=title)
-    # Keep the trail bounded: drop what is older than the newest PAGE_TRAIL_LIMIT rows.
-    stale = list(
-        VisitorPageView.objects.filter(merchant_id=merchant_id, visitor=visitor)
-        .order_by("-viewed_at", "-id")
-        .values_list("id", flat=True)[PAGE_TRAIL_LIMIT : PAGE_TRAIL_LIMIT + 50]
-    )
-    if stale:
-        VisitorPageView.objects.filter(pk__in=stale).delete()
+    _trail_trim(visitor)
     realtime.visitor_updated(visitor, online=True)
     return visitor

@@ -81,6 +81,8 @@ def customer(acme):
         language="zh-CN",
         identity={"name": "韩梅梅", "email": "mei@example.com", "phone": "13800000000"},
     )
+    # The landing page the bootstrap recorded, replaced by a trail of known times.
+    VisitorPageView.objects.filter(visitor=visitor).delete()
     now = timezone.now()
     for minutes, url in ((70, "/old"), (9, "/"), (5, "/p/1"), (1, "/cart")):
         VisitorPageView.objects.create(merchant=acme, visitor=visitor, url=url, title=url)
@@ -132,6 +134,19 @@ def test_profile_has_what_the_pane_shows(
     assert [(a["key"], a["value"]) for a in p["attributes"]] == [("plan", "pro"), ("orders", None)]
     assert [(n["body"], n["author_name"]) for n in p["notes"]] == [("老客户，耐心", "Bob")]
     assert p["blocked"] is True and p["blocked_by"] == "Bob" and p["block_reason"] == "骚扰"
+
+
+def test_bootstrap_page_starts_the_trail(acme):
+    """The widget's page.view after a bootstrap names the same page: the bootstrap records it."""
+    touch = {"merchant": acme, "anonymous_id": "anon-trail-00000001", "page_title": "首页"}
+    visitor = services.visitor_touch(**touch, page_url="https://shop.example/")
+    services.visitor_page_view(
+        merchant_id=acme.pk, visitor_id=visitor.pk, url="https://shop.example/", title="首页"
+    )
+    services.visitor_touch(**touch, page_url="https://shop.example/")  # a reload: no new row
+    services.visitor_touch(**touch, page_url="https://shop.example/p/1")
+    trail = VisitorPageView.objects.filter(visitor=visitor).order_by("id")
+    assert [v.url for v in trail] == ["https://shop.example/", "https://shop.example/p/1"]
 
 
 def test_referrer_from_the_shop_itself_is_not_kept(acme):

@@ -16,7 +16,7 @@ let menuFor = null;              // the conversation the open picker changes
 
 export function setLabels(list) {
   labels.clear();
-  [...(list || [])].sort((a, b) => a.name.localeCompare(b.name)).forEach((l) => labels.set(l.id, l));
+  (list || []).forEach((l) => labels.set(l.id, l)); // by name, as the server orders them
   renderList();
   renderThreadLabels();
   renderProfileLabels();

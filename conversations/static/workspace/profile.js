@@ -94,15 +94,16 @@ function render() {
   const p = profile;
   const device = [p.device.browser, p.device.os].filter(Boolean).join(" · ");
   const form = { desktop: gettext("desktop"), phone: gettext("phone"), tablet: gettext("tablet") }[p.device.form];
-  box.replaceChildren(
-    blockedPart(p),
+  // A block is shown first (the agent must see it); the button to block comes last, away
+  // from the everyday fields.
+  box.replaceChildren(...[
+    p.blocked ? blockedPart(p) : null,
     facts([
       [gettext("Customer"), p.identified ? fmt(gettext("Signed in as %s"), [p.external_id]) : gettext("Anonymous visitor")],
       [gettext("Phone"), p.phone],
-      [gettext("Time on site"), p.time_on_site_seconds ? duration(p.time_on_site_seconds) : ""],
-      [gettext("Pages seen"), p.page_view_count ? String(p.page_view_count) : ""],
+      [gettext("Time on site"), p.page_view_count ? duration(p.time_on_site_seconds) : ""],
       [gettext("Came from"), p.referrer, "url"],
-      [gettext("Device"), [device, form].filter(Boolean).join(", ")],
+      [gettext("Device"), [device, form].filter(Boolean).join(" · ")],
       [gettext("Language"), p.language],
       [gettext("First seen"), p.first_seen_at ? new Date(p.first_seen_at).toLocaleString() : ""],
     ]),
@@ -111,11 +112,12 @@ function render() {
     notesPart(p),
     trailPart(p),
     historyPart(p),
-  );
+    p.blocked ? null : blockedPart(p),
+  ].filter(Boolean)); // a null child would print "null"
 }
 
 function blockedPart(p) {
-  const part = el("div", { class: "profile-block" });
+  const part = el("div", { class: "profile-block" + (p.blocked ? "" : " profile-end") });
   if (p.blocked) {
     const who = p.blocked_by ? fmt(gettext("Blocked by %s"), [p.blocked_by]) : gettext("Blocked");
     const when = p.blocked_at ? ` · ${timeText(p.blocked_at)}` : "";
@@ -242,7 +244,7 @@ async function deleteNote(id) {
 
 function trailPart(p) {
   if (!p.page_views.length) return null;
-  return section(gettext("Pages seen"), el("ol", { class: "trail" }, ...p.page_views.slice(0, 10).map((v) =>
+  return section(fmt(gettext("Pages seen (%s)"), [p.page_view_count]), el("ol", { class: "trail" }, ...p.page_views.slice(0, 10).map((v) =>
     el("li", { title: v.url },
       el("span", { class: "trail-title", text: v.title || v.url }),
       el("time", { class: "muted", text: timeText(v.viewed_at) })))));
