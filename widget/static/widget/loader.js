@@ -989,7 +989,16 @@
   }
 
   function fail(id, out, message, frame) {
-    if (frame && frame.code === "visitor_blocked") showClosed();
+    if (frame && frame.code === "visitor_blocked") {
+      // Retrying cannot help: the message leaves the outbox (no "tap to retry", no resend after
+      // a reload) and stays shown as not sent.
+      showClosed();
+      socket.outbox.delete(id);
+      outboxPersist(id, null);
+      out.li.classList.remove("pending");
+      out.li.classList.add("failed");
+      return;
+    }
     out.failed = true;
     outboxPersist(id, out);
     out.li.classList.remove("pending");
