@@ -285,6 +285,9 @@ def visitor_attributes_set(
     returned as {key: reason}, so a site's typo does not cost the visitor their chat."""
     if not isinstance(values, dict):
         raise KefuError("invalid", "Expected an object of key: value.", field="attributes")
+    # Another merchant's visitor is a 404 before its keys are judged by this merchant's list.
+    if not Visitor.objects.filter(merchant_id=merchant_id, pk=visitor_id).exists():
+        raise NotFound("Visitor not found.")
     definitions = {
         d.key: d
         for d in AttributeDefinition.objects.filter(merchant_id=merchant_id, key__in=list(values))

@@ -38,6 +38,18 @@ PATHS = {
     "/api/v1/conversations/{id}/transfer/": {"post"},
     "/api/v1/conversations/{id}/status/": {"post"},
     "/api/v1/conversations/{id}/suggestions/": {"get"},  # agent assist (conversations/assist.py)
+    # Customers (issue 13): labels, profiles, notes, custom attributes, blocking
+    "/api/v1/labels/": {"get", "post"},
+    "/api/v1/labels/{id}/": {"get", "patch", "delete"},
+    "/api/v1/conversations/{id}/labels/": {"post"},
+    "/api/v1/visitors/block/": {"post", "delete"},
+    "/api/v1/visitors/{id}/profile/": {"get"},
+    "/api/v1/visitors/{id}/notes/": {"post"},
+    "/api/v1/visitors/{id}/notes/{note_id}/": {"delete"},
+    "/api/v1/visitors/{id}/attributes/": {"patch"},
+    "/api/v1/visitors/{id}/block/": {"post", "delete"},
+    "/api/v1/attributes/": {"get", "post"},
+    "/api/v1/attributes/{id}/": {"delete"},
 }
 
 

@@ -60,6 +60,15 @@ export function profileChanged(frame) {
   loadProfile();
 }
 
+// visitor.updated (another page, online or not): the trail and time on site moved on. Re-read
+// at most every PROFILE_REFRESH_MS, so a visitor clicking through the shop costs little.
+const PROFILE_REFRESH_MS = 15000;
+let refreshTimer = null;
+export function profileTouched(visitorId) {
+  if (visitorId !== shownId || refreshTimer) return;
+  refreshTimer = setTimeout(() => { refreshTimer = null; loadProfile(); }, PROFILE_REFRESH_MS);
+}
+
 export function renderProfileLabels() {
   if (profile && !profile.error) render();
 }
