@@ -687,6 +687,7 @@ class VisitorBlockByIdentity(generics.GenericAPIView):
     parser_classes = [JSONParser]
     serializer_class = BlockByIdentitySerializer
 
+    @extend_schema(operation_id="v1_visitors_block_by_identity_create")
     def post(self, request):
         params = _body(BlockByIdentitySerializer, request)
         rows = services.visitor_block(
@@ -697,6 +698,7 @@ class VisitorBlockByIdentity(generics.GenericAPIView):
         )
         return Response(_blocked_out(rows))
 
+    @extend_schema(operation_id="v1_visitors_block_by_identity_destroy")
     def delete(self, request):
         params = _body(BlockByIdentitySerializer, request)
         rows = services.visitor_unblock(

@@ -421,7 +421,8 @@ class ProfilePageViewSerializer(serializers.Serializer):
 
 class ProfileConversationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    # Plain strings, not enums: the schema already names these choice sets once.
+    status = serializers.CharField(help_text="open, pending, resolved or closed.")
     created_at = UtcDateTimeField()
     last_message_at = UtcDateTimeField(allow_null=True)
     last_message_preview = serializers.CharField()
@@ -431,7 +432,7 @@ class ProfileConversationSerializer(serializers.Serializer):
 class ProfileAttributeSerializer(serializers.Serializer):
     key = serializers.CharField()
     name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=AttributeDefinition.Kind.choices)
+    kind = serializers.CharField(help_text="text, number, date or choice.")
     choices = serializers.ListField(child=serializers.CharField())
     value = serializers.JSONField(allow_null=True, help_text="A string, a number or YYYY-MM-DD.")
 

@@ -108,6 +108,7 @@ def test_schema_shapes(schema):
         "queue_position",
         "bot_active",
         "intent",
+        "label_ids",
     ]
     assert "anonymous_id" not in components["Visitor"]["properties"]
     paginated = components["PaginatedConversationList"]["properties"]
@@ -120,7 +121,7 @@ def test_schema_shapes(schema):
     list_params = {
         p["name"] for p in schema["paths"]["/api/v1/conversations/"]["get"]["parameters"]
     }
-    assert list_params == {"cursor", "page_size", "status"}
+    assert list_params == {"cursor", "page_size", "status", "label"}
     messages = schema["paths"]["/api/v1/conversations/{id}/messages/"]["get"]
     message_params = {p["name"] for p in messages["parameters"]}
     assert message_params == {"id", "cursor", "page_size", "after_seq"}
