@@ -6,8 +6,8 @@ built with format_html, which escapes every argument.
 """
 
 from django.contrib import admin, messages
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.db.models import OuterRef, Subquery
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -26,7 +26,16 @@ from merchants.admin_scoping import (
 from merchants.models import Membership
 
 from . import services
-from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
+from .models import (
+    AttributeDefinition,
+    CannedResponse,
+    Conversation,
+    CustomerNote,
+    Label,
+    Message,
+    RoutingEvent,
+    Visitor,
+)
 from .services import privacy
 
 TRANSCRIPT_LIMIT = 500
@@ -60,10 +69,86 @@ def name_column(user_field: str, label):
     return column
 
 
+class BlockedFilter(admin.SimpleListFilter):
+    title = _("blocked")
+    parameter_name = "blocked"
+
+    def lookups(self, request, model_admin):
+        return (("yes", _("Blocked")), ("no", _("Not blocked")))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(blocked_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(blocked_at__isnull=True)
+        return queryset
+
+
+class AttributeFilter(admin.SimpleListFilter):
+    """Filter visitors by a custom attribute's value: every value of the choice attributes,
+    and "has a value" for the others. The choices are the definitions of the merchants the
+    user manages only (never another merchant's attribute names)."""
+
+    title = _("custom attribute")
+    parameter_name = "attribute"
+
+    def lookups(self, request, model_admin):
+        definitions = AttributeDefinition.objects.order_by("name", "id")
+        if not is_platform_admin(request):
+            definitions = definitions.filter(merchant_id__in=managed_ids(request))
+        options = []
+        for d in definitions:
+            if d.kind == AttributeDefinition.Kind.CHOICE:
+                options += [(f"{d.pk}:{c}", f"{d.name} = {c}") for c in d.choices]
+            else:
+                options.append((f"{d.pk}:", gettext("%s: has a value") % d.name))
+        return options
+
+    def queryset(self, request, queryset):
+        if not self.value() or ":" not in self.value():
+            return queryset
+        pk, _sep, value = self.value().partition(":")
+        definition = AttributeDefinition.objects.filter(pk=pk if pk.isdigit() else 0).first()
+        if definition is None or not (
+            is_platform_admin(request) or definition.merchant_id in managed_ids(request)
+        ):
+            return queryset.none()
+        queryset = queryset.filter(merchant_id=definition.merchant_id)
+        if value:
+            return queryset.filter(**{f"attributes__{definition.key}": value})
+        return queryset.filter(attributes__has_key=definition.key)
+
+
+class CustomerNoteInline(admin.TabularInline):
+    """Notes agents wrote about the customer (in the workspace), read-only here."""
+
+    model = CustomerNote
+    fields = ("created_at", "author_name", "body")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-id",)
+
+    def has_view_permission(self, request, obj=None):
+        if is_platform_admin(request):
+            return True
+        ids = managed_ids(request)
+        return bool(ids) and (obj is None or obj.merchant_id in ids)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Visitor)
 class VisitorAdmin(MerchantScopedAdmin):
-    list_display = ("visitor_name", "email", "phone", "page_title", "last_seen_at")
+    list_display = ("visitor_name", "email", "phone", "page_title", "last_seen_at", "blocked")
     list_display_links = ("visitor_name",)
+    list_filter = (BlockedFilter, AttributeFilter)
+    inlines = [CustomerNoteInline]
+    actions = ("block_visitors", "unblock_visitors", "export_data", "anonymise", "erase")
     search_fields = ("name", "email", "phone", "external_id", "anonymous_id")
     ordering = ("-last_seen_at", "-id")
     fields = (
@@ -80,6 +165,11 @@ class VisitorAdmin(MerchantScopedAdmin):
         "user_agent",
         "page_url",
         "page_title",
+        "referrer",
+        "language",
+        "blocked_at",
+        "blocked_by",
+        "block_reason",
     )
     # What the widget reports, and the identity only a signed bootstrap may set.
     readonly_fields = (
@@ -91,12 +181,35 @@ class VisitorAdmin(MerchantScopedAdmin):
         "user_agent",
         "page_url",
         "page_title",
+        "referrer",
+        "language",
+        # Blocking goes through the services (the actions below, or the workspace).
+        "blocked_at",
+        "blocked_by",
+        "block_reason",
     )
-
-    actions = ["export_data", "anonymise", "erase"]
 
     def has_add_permission(self, request, *args):
         return False  # visitors come from the widget, which gives them their anonymous id
+
+    @admin.display(description=_("blocked"), boolean=True, ordering="blocked_at")
+    def blocked(self, obj):
+        return obj.blocked_at is not None
+
+    @admin.action(description=_("Block the selected visitors"))
+    def block_visitors(self, request, queryset):
+        for visitor in queryset:  # scoped by get_queryset to the merchants the user manages
+            services.visitor_block(
+                merchant_id=visitor.merchant_id,
+                visitor_id=visitor.pk,
+                actor_user_id=request.user.pk,
+                reason=gettext("Blocked in the back office"),
+            )
+
+    @admin.action(description=_("Unblock the selected visitors"))
+    def unblock_visitors(self, request, queryset):
+        for visitor in queryset:
+            services.visitor_unblock(merchant_id=visitor.merchant_id, visitor_id=visitor.pk)
 
     @admin.display(description=_("visitor"), ordering="name")
     def visitor_name(self, obj):
@@ -227,8 +340,9 @@ class ConversationAdmin(MerchantScopedAdmin):
         "preview",
         "last_message_at",
         "unread_agent_count",
+        "label_names",
     )
-    list_filter = ("status", "source", "team")
+    list_filter = ("status", "source", "team", "labels")
     list_select_related = ("visitor", "assignee", "merchant", "team")
     search_fields = ("visitor__name", "visitor__email", "last_message_preview")
     ordering = ("-last_message_at", "-id")
@@ -253,6 +367,7 @@ class ConversationAdmin(MerchantScopedAdmin):
         "assigned_at",
         "bot_active",
         "intent",
+        "label_names",
         "created_at",
         "first_response_at",
         "resolved_at",
@@ -270,6 +385,7 @@ class ConversationAdmin(MerchantScopedAdmin):
         "assigned_at",
         "bot_active",
         "intent",
+        "label_names",
         "created_at",
         "first_response_at",
         "resolved_at",
@@ -282,7 +398,17 @@ class ConversationAdmin(MerchantScopedAdmin):
     inlines = [RoutingEventInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(assignee_name=member_name("assignee"))
+        # Labels: one query for the page (the column), applied in the workspace or the API.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(assignee_name=member_name("assignee"))
+            .prefetch_related("labels")
+        )
+
+    @admin.display(description=_("labels"))
+    def label_names(self, obj):
+        return ", ".join(label.name for label in obj.labels.all()) or "—"
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
@@ -479,3 +605,74 @@ class CannedResponseAdmin(MerchantScopedAdmin):
     @admin.display(description=_("text"))
     def text_preview(self, obj):
         return Truncator(obj.text).chars(80)
+
+
+# --- Labels and custom attributes (issue 13) -----------------------------------------------------
+
+
+class LabelForm(TenantRowForm):
+    def clean_colour(self):
+        colour = self.cleaned_data["colour"]
+        if not services.customers.COLOUR.match(colour or ""):
+            raise ValidationError(gettext("A colour is #rrggbb, e.g. #2563eb."))
+        return colour.lower()
+
+
+@admin.register(Label)
+class LabelAdmin(MerchantScopedAdmin):
+    form = LabelForm
+    list_display = ("name", "colour_swatch", "description", "conversation_count")
+    search_fields = ("name", "description")
+    fields = ("merchant", "name", "colour", "description")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n=Count("conversations"))
+
+    @admin.display(description=_("colour"), ordering="colour")
+    def colour_swatch(self, obj):
+        return format_html(
+            '<span style="display:inline-block;width:1em;height:1em;border-radius:3px;'
+            'vertical-align:middle;background:{}"></span> {}',
+            obj.colour,
+            obj.colour,
+        )
+
+    @admin.display(description=_("conversations"), ordering="n")
+    def conversation_count(self, obj):
+        return obj.n
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Open workspaces pick up the new name or colour at once.
+        services.customers.labels_announce(obj.merchant_id)
+
+    def delete_model(self, request, obj):
+        merchant_id = obj.merchant_id
+        super().delete_model(request, obj)
+        services.customers.labels_announce(merchant_id)
+
+
+class AttributeDefinitionForm(TenantRowForm):
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            cleaned["choices"] = services.customers.attribute_choices_clean(
+                cleaned.get("kind"), cleaned.get("choices")
+            )
+        except KefuError as exc:
+            self.add_error("choices", exc.message)
+        return cleaned
+
+
+@admin.register(AttributeDefinition)
+class AttributeDefinitionAdmin(MerchantScopedAdmin):
+    form = AttributeDefinitionForm
+    list_display = ("name", "key", "kind", "choices")
+    list_filter = ("kind",)
+    search_fields = ("name", "key")
+    fields = ("merchant", "key", "name", "kind", "choices")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        # Values are stored under the key: renaming it would orphan them.
+        return [*readonly, "key"] if obj is not None else readonly

@@ -23,7 +23,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from kefu.errors import NotFound
+from kefu.errors import KefuError, NotFound
 from kefu.pagination import KeysetPagination
 from kefu.parsers import JSONParser
 from knowledge.formats import write_table
@@ -37,19 +37,28 @@ from .models import Conversation
 from .serializers import (
     AttachmentSerializer,
     AttachmentUploadSerializer,
+    AttributeDefinitionSerializer,
+    BlockByIdentitySerializer,
+    BlockSerializer,
     CannedResponseSerializer,
     CannedResponseWriteSerializer,
     ClaimSerializer,
     ConversationCreateSerializer,
     ConversationFilterSerializer,
+    ConversationLabelsOutSerializer,
+    ConversationLabelsSerializer,
     ConversationSerializer,
     ConversationStartedSerializer,
     InboxCountsSerializer,
+    LabelSerializer,
+    LabelWriteSerializer,
     MessageCreateSerializer,
     MessageFilterSerializer,
     MessageHitSerializer,
     MessageSearchSerializer,
     MessageSerializer,
+    NoteCreateSerializer,
+    NoteSerializer,
     PrioritySerializer,
     QueueSerializer,
     RoutingEventSerializer,
@@ -57,6 +66,7 @@ from .serializers import (
     StatusSerializer,
     TeamSerializer,
     TransferSerializer,
+    VisitorProfileSerializer,
     VisitorSerializer,
     VisitorUpdateSerializer,
 )
@@ -130,18 +140,27 @@ class ConversationList(generics.ListAPIView):
 
     def get_queryset(self):
         params = self._params()
+        merchant_id = request_merchant_id(self.request)
         membership = self.request.kefu_membership  # None for a token
         if params.get("view") == "mine" and membership is None:
             raise serializers.ValidationError(
                 {"view": [_("“mine” needs a login session: a token is nobody's.")]}
             )
+        label_id = params.get("label")
+        if label_id is not None:
+            # An unknown id or another merchant's label: a 400, not an empty list.
+            try:
+                services.labels_resolve(merchant_id=merchant_id, label_ids=[label_id])
+            except KefuError as exc:
+                raise serializers.ValidationError({"label": [exc.message]}) from None
         return selectors.conversation_list(
-            merchant_id=request_merchant_id(self.request),
+            merchant_id=merchant_id,
             status=params.get("status"),
             view=params.get("view"),
             user_id=membership.user_id if membership else None,
             team_id=params.get("team"),
             terms=params.get("q"),
+            label_id=label_id,
         )
 
     @extend_schema(
@@ -254,7 +273,9 @@ class ConversationDetail(generics.RetrieveAPIView):
 
     def get_object(self):
         return selectors.conversation_get(
-            merchant_id=request_merchant_id(self.request), conversation_id=self.kwargs["pk"]
+            merchant_id=request_merchant_id(self.request),
+            conversation_id=self.kwargs["pk"],
+            with_labels=True,
         )
 
 
@@ -878,3 +899,277 @@ class ConversationTranscript(generics.GenericAPIView):
         name = f"conversation-{conversation.pk}.{as_}"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+
+# --- Customers: labels, custom attributes, profiles, notes, blocking (issue 13) -----------------
+# Managing labels and attribute definitions: owners, admins, API tokens (_canned_actor says who
+# manages). Applying labels, notes, attribute values, blocking: every agent of the merchant.
+
+
+def _actor_name(request) -> str:
+    membership = request.kefu_membership
+    return membership.display_name if membership else request.auth.name
+
+
+@extend_schema(tags=["labels"])
+class LabelList(generics.ListAPIView):
+    """The merchant's labels by name. Not paginated: a merchant keeps tens of them."""
+
+    serializer_class = LabelSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.label_list(merchant_id=request_merchant_id(self.request))
+
+    @extend_schema(
+        request=LabelWriteSerializer,
+        responses={
+            201: LabelSerializer,
+            400: OpenApiResponse(description="Field errors, or `code`: label_name_taken."),
+            403: OpenApiResponse(description="Labels are managed by owners and admins."),
+        },
+    )
+    def post(self, request):
+        merchant_id = request_merchant_id(request)
+        params = _body(LabelWriteSerializer, request)
+        label = services.label_create(
+            merchant_id=merchant_id, is_manager=_canned_actor(request).is_manager, **params
+        )
+        return Response(LabelSerializer(label).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["labels"])
+class LabelDetail(generics.GenericAPIView):
+    """One label: read, edit (PATCH), delete (it leaves every conversation)."""
+
+    serializer_class = LabelSerializer
+
+    def get(self, request, pk: int):
+        label = selectors.label_get(merchant_id=request_merchant_id(request), label_id=pk)
+        return Response(LabelSerializer(label).data)
+
+    @extend_schema(request=LabelWriteSerializer)
+    def patch(self, request, pk: int):
+        merchant_id = request_merchant_id(request)
+        data = LabelWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        label = services.label_update(
+            merchant_id=merchant_id,
+            is_manager=_canned_actor(request).is_manager,
+            label_id=pk,
+            **data.validated_data,
+        )
+        return Response(LabelSerializer(label).data)
+
+    def delete(self, request, pk: int):
+        services.label_delete(
+            merchant_id=request_merchant_id(request),
+            is_manager=_canned_actor(request).is_manager,
+            label_id=pk,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    tags=["labels"],
+    summary="Add and remove labels on a conversation",
+    request=ConversationLabelsSerializer,
+    responses={
+        200: ConversationLabelsOutSerializer,
+        400: OpenApiResponse(description="Field errors, or `code` unknown_label."),
+        404: OpenApiResponse(description="No such conversation for this merchant."),
+    },
+)
+class ConversationLabels(generics.GenericAPIView):
+    """Every agent may label. Answers with the conversation's label ids afterwards."""
+
+    parser_classes = [JSONParser]
+    serializer_class = ConversationLabelsSerializer
+
+    def post(self, request, pk: int):
+        merchant_id = request_merchant_id(request)
+        params = _body(ConversationLabelsSerializer, request)
+        label_ids = services.conversation_labels_change(
+            merchant_id=merchant_id,
+            conversation_id=pk,
+            add=params["add"],
+            remove=params["remove"],
+            actor_user_id=_canned_actor(request).user_id,
+        )
+        return Response({"label_ids": label_ids})
+
+
+@extend_schema(tags=["visitors"], summary="Customer profile for the visitor pane")
+class VisitorProfile(generics.GenericAPIView):
+    serializer_class = VisitorProfileSerializer
+
+    def get(self, request, pk: int):
+        profile = selectors.visitor_profile(merchant_id=request_merchant_id(request), visitor_id=pk)
+        return Response(VisitorProfileSerializer(profile).data)
+
+
+@extend_schema(
+    tags=["visitors"],
+    summary="Write a note about the customer",
+    request=NoteCreateSerializer,
+    responses={201: NoteSerializer},
+)
+class VisitorNotes(generics.GenericAPIView):
+    parser_classes = [JSONParser]
+    serializer_class = NoteSerializer
+
+    def post(self, request, pk: int):
+        params = _body(NoteCreateSerializer, request)
+        note = services.customer_note_create(
+            merchant_id=request_merchant_id(request),
+            visitor_id=pk,
+            author_id=_canned_actor(request).user_id,
+            author_name=_actor_name(request),
+            body=params["body"],
+        )
+        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["visitors"], summary="Delete a note (its author, an owner or an admin)")
+class VisitorNoteDetail(generics.GenericAPIView):
+    serializer_class = NoteSerializer
+
+    def delete(self, request, pk: int, note_id: int):
+        actor = _canned_actor(request)
+        services.customer_note_delete(
+            merchant_id=request_merchant_id(request),
+            visitor_id=pk,
+            note_id=note_id,
+            user_id=actor.user_id,
+            is_manager=actor.is_manager,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    tags=["visitors"],
+    summary="Set custom attribute values",
+    request={"application/json": {"type": "object", "additionalProperties": True}},
+    responses={
+        200: OpenApiResponse(description="The visitor's attributes afterwards."),
+        400: OpenApiResponse(description="`attributes.<key>`: unknown key or invalid value."),
+    },
+)
+class VisitorAttributes(generics.GenericAPIView):
+    """`{"plan": "pro", "orders": 3, "since": "2024-05-01"}`; null removes a value. Each key
+    must be a custom attribute of the merchant; values are checked against its type."""
+
+    parser_classes = [JSONParser]
+    serializer_class = VisitorProfileSerializer
+
+    def patch(self, request, pk: int):
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"attributes": ["Expected an object."]})
+        visitor, _errors = services.visitor_attributes_set(
+            merchant_id=request_merchant_id(request), visitor_id=pk, values=request.data
+        )
+        return Response({"attributes": visitor.attributes})
+
+
+def _blocked_out(visitors) -> dict:
+    return {
+        "visitor_ids": [v.pk for v in visitors],
+        "blocked": visitors[0].blocked_at is not None,
+        "block_reason": visitors[0].block_reason,
+    }
+
+
+BLOCK_RESPONSES = {
+    200: OpenApiResponse(description='`{"visitor_ids": [...], "blocked": bool, ...}`'),
+    404: OpenApiResponse(description="No such visitor for this merchant."),
+}
+
+
+@extend_schema(tags=["visitors"], request=BlockSerializer, responses=BLOCK_RESPONSES)
+class VisitorBlock(generics.GenericAPIView):
+    """POST blocks (the visitor can no longer write; the widget shows the chat as closed),
+    DELETE unblocks."""
+
+    serializer_class = BlockSerializer
+
+    def post(self, request, pk: int):
+        params = _body(BlockSerializer, request)
+        rows = services.visitor_block(
+            merchant_id=request_merchant_id(request),
+            actor_user_id=_canned_actor(request).user_id,
+            reason=params["reason"],
+            visitor_id=pk,
+        )
+        return Response(_blocked_out(rows))
+
+    def delete(self, request, pk: int):
+        rows = services.visitor_unblock(merchant_id=request_merchant_id(request), visitor_id=pk)
+        return Response(_blocked_out(rows))
+
+
+@extend_schema(tags=["visitors"], request=BlockByIdentitySerializer, responses=BLOCK_RESPONSES)
+class VisitorBlockByIdentity(generics.GenericAPIView):
+    """Block (POST) or unblock (DELETE, `external_id` in the body) the customer with this
+    signed identity id."""
+
+    parser_classes = [JSONParser]
+    serializer_class = BlockByIdentitySerializer
+
+    @extend_schema(operation_id="v1_visitors_block_by_identity_create")
+    def post(self, request):
+        params = _body(BlockByIdentitySerializer, request)
+        rows = services.visitor_block(
+            merchant_id=request_merchant_id(request),
+            actor_user_id=_canned_actor(request).user_id,
+            reason=params["reason"],
+            external_id=params["external_id"],
+        )
+        return Response(_blocked_out(rows))
+
+    @extend_schema(operation_id="v1_visitors_block_by_identity_destroy")
+    def delete(self, request):
+        params = _body(BlockByIdentitySerializer, request)
+        rows = services.visitor_unblock(
+            merchant_id=request_merchant_id(request), external_id=params["external_id"]
+        )
+        return Response(_blocked_out(rows))
+
+
+@extend_schema(tags=["visitors"])
+class AttributeDefinitionList(generics.ListAPIView):
+    """The merchant's custom attributes (text, number, date, choice). Not paginated."""
+
+    serializer_class = AttributeDefinitionSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.attribute_definition_list(merchant_id=request_merchant_id(self.request))
+
+    @extend_schema(
+        request=AttributeDefinitionSerializer,
+        responses={201: AttributeDefinitionSerializer, 403: OpenApiResponse()},
+    )
+    def post(self, request):
+        params = _body(AttributeDefinitionSerializer, request)
+        row = services.attribute_definition_create(
+            merchant_id=request_merchant_id(request),
+            is_manager=_canned_actor(request).is_manager,
+            key=params["key"],
+            name=params["name"],
+            kind=params.get("kind", "text"),
+            choices=params.get("choices") or [],
+        )
+        return Response(AttributeDefinitionSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["visitors"])
+class AttributeDefinitionDetail(generics.GenericAPIView):
+    serializer_class = AttributeDefinitionSerializer
+
+    def delete(self, request, pk: int):
+        services.attribute_definition_delete(
+            merchant_id=request_merchant_id(request),
+            is_manager=_canned_actor(request).is_manager,
+            definition_id=pk,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -21,6 +21,20 @@ class Visitor(models.Model):
     user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
     page_url = models.CharField(_("current page URL"), max_length=2000, blank=True)
     page_title = models.CharField(_("current page title"), max_length=500, blank=True)
+    # --- Customer profile (issue 13): what the widget reported at bootstrap, and blocking ---
+    referrer = models.CharField(_("referrer"), max_length=2000, blank=True)
+    language = models.CharField(_("language"), max_length=35, blank=True)
+    # A blocked visitor cannot write (conversations.services.customers.visitor_block).
+    blocked_at = models.DateTimeField(_("blocked at"), null=True, blank=True)
+    blocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("blocked by"),
+    )
+    block_reason = models.CharField(_("reason for blocking"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("visitor")
@@ -81,6 +95,73 @@ class Label(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AttributeDefinition(models.Model):
+    """A custom attribute the merchant keeps about its customers (plan, city, signup date...).
+    The values live in Visitor.attributes under `key`, checked against `kind` by
+    conversations.services.customers.attribute_value_clean."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+        CHOICE = "choice", _("Choice")
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="attribute_definitions"
+    )
+    key = models.SlugField(
+        _("key"), max_length=50, help_text=_("The name the site and the API use, e.g. plan.")
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("What agents see."))
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    choices = models.JSONField(
+        _("choices"),
+        default=list,
+        blank=True,
+        help_text=_('For the choice type: the allowed values, e.g. ["free", "pro"].'),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("custom attribute")
+        verbose_name_plural = _("custom attributes")
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "key"], name="attribute_key_per_merchant")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerNote(models.Model):
+    """A note agents keep about a customer (not about one conversation): shown in the visitor
+    pane of every conversation of theirs. Never shown to the visitor."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    # The author's display name when written, so the pane needs no join per note.
+    author_name = models.CharField(_("author"), max_length=100, blank=True)
+    body = models.TextField(_("note"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("customer note")
+        verbose_name_plural = _("customer notes")
+        indexes = [models.Index(fields=["merchant", "visitor", "-id"], name="customer_note_list")]
+
+    def __str__(self) -> str:
+        return self.body[:50]
 
 
 class Conversation(models.Model):

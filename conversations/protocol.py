@@ -46,6 +46,7 @@ class ErrorCode:
     FORBIDDEN = "forbidden"
     ALREADY_ASSIGNED = "already_assigned"
     AGENT_UNAVAILABLE = "agent_unavailable"
+    VISITOR_BLOCKED = "visitor_blocked"
     INTERNAL_ERROR = "internal_error"
     # Attachments (HTTP upload, then `message.send` with `attachment_id`).
     FILE_EMPTY = "file_empty"
@@ -85,6 +86,8 @@ class ErrorCode:
         "changed. `conversation.updated` carries the current assignee.",
         AGENT_UNAVAILABLE: "The target agent or team cannot take the conversation (inactive, not "
         "in this merchant, or no such team).",
+        VISITOR_BLOCKED: "Visitors: the merchant has blocked this visitor; nothing was stored. "
+        "The widget shows that the chat is closed.",
         INTERNAL_ERROR: "The server failed; nothing was stored. Retry with the same `client_msg_id`.",
         FILE_EMPTY: "Upload: the file has no bytes.",
         FILE_TOO_LARGE: "Upload: the file is larger than the merchant's limit, or the image has "
@@ -194,6 +197,14 @@ class ViewerOut(BaseModel):
     typing: bool = False
 
 
+class LabelOut(BaseModel):
+    """A merchant-defined label (name and colour, `#rrggbb`)."""
+
+    id: int
+    name: str
+    colour: str
+
+
 class ConversationOut(BaseModel):
     """A conversation as agents see it in the inbox."""
 
@@ -223,6 +234,9 @@ class ConversationOut(BaseModel):
     # visitor writes again.
     snoozed_at: datetime | None = None
     snoozed_until: datetime | None = None
+    # Ids of its labels; null when the sender of the frame did not load them (keep what you
+    # had: `conversation.labels` announces every change).
+    label_ids: list[int] | None = None
 
 
 class VisitorConversationOut(BaseModel):
@@ -431,6 +445,8 @@ class SessionReadyFrame(Frame):
     agents: list[AgentOut] = Field(default_factory=list)
     # Agents: the merchant's active teams (for transfers and filters).
     teams: list[TeamOut] = Field(default_factory=list)
+    # Agents: the merchant's labels (later changes: `labels.changed`).
+    labels: list[LabelOut] = Field(default_factory=list)
     # Visitors: the merchant's availability now (later changes: `availability.changed`).
     availability: AvailabilityOut | None = None
     heartbeat_seconds: int = 25
@@ -593,6 +609,36 @@ class NotificationFrame(Frame):
     body: str
 
 
+class ConversationLabelsFrame(Frame):
+    """Agents only: a conversation's labels changed (`label_ids` is the whole new set);
+    `actor_id` is the agent who changed them, null for an API token."""
+
+    type: Literal["conversation.labels"] = "conversation.labels"
+    conversation_id: int
+    label_ids: list[int]
+    actor_id: int | None = None
+
+
+class LabelsChangedFrame(Frame):
+    """Agents only: the merchant's labels were added, renamed, recoloured or deleted; `labels`
+    is the whole new list."""
+
+    type: Literal["labels.changed"] = "labels.changed"
+    labels: list[LabelOut]
+
+
+class VisitorProfileChangedFrame(Frame):
+    """Agents only: something in a visitor's customer profile changed (a note, a custom
+    attribute, blocked or unblocked, identified and merged); re-read it with
+    `GET /api/v1/visitors/<id>/profile/` if it is shown. `merged_into` is set when this visitor
+    became part of another one (signed identity): show that one instead."""
+
+    type: Literal["visitor.profile_changed"] = "visitor.profile_changed"
+    visitor_id: int
+    what: Literal["notes", "attributes", "blocked", "identified"]
+    merged_into: int | None = None
+
+
 class PongFrame(Frame):
     """Answer to `ping`."""
 
@@ -628,6 +674,9 @@ SERVER_FRAMES = (
     QueueChangedFrame,
     RoutingEventFrame,
     NotificationFrame,
+    ConversationLabelsFrame,
+    LabelsChangedFrame,
+    VisitorProfileChangedFrame,
     PongFrame,
     ErrorFrame,
 )
@@ -648,6 +697,9 @@ EVENT_FRAMES = (
     QueueChangedFrame,
     RoutingEventFrame,
     NotificationFrame,
+    ConversationLabelsFrame,
+    LabelsChangedFrame,
+    VisitorProfileChangedFrame,
 )
 
 

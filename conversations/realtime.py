@@ -163,7 +163,21 @@ def conversation_out(
         awaiting_reply_since=conversation.awaiting_reply_since,
         snoozed_at=conversation.snoozed_at,
         snoozed_until=conversation.snoozed_until,
+        label_ids=conversation_label_ids(conversation),
     )
+
+
+def conversation_label_ids(conversation: Conversation) -> list[int] | None:
+    """The label ids if the caller prefetched `labels` (the lists do), else None: the message
+    hot path publishes rows without a query for them (`conversation.labels` carries changes)."""
+    cached = getattr(conversation, "_prefetched_objects_cache", {}).get("labels")
+    if cached is None:
+        return None
+    return sorted(label.pk for label in cached)
+
+
+def label_out(label) -> protocol.LabelOut:
+    return protocol.LabelOut(id=label.pk, name=label.name, colour=label.colour)
 
 
 def visitor_conversation_out(conversation: Conversation) -> protocol.VisitorConversationOut:
@@ -337,6 +351,35 @@ def visitor_updated(visitor: Visitor, online: bool | None = None) -> None:
     publish_on_commit(
         agents_group(visitor.merchant_id),
         protocol.VisitorUpdatedFrame(visitor=visitor_out(visitor, online)),
+    )
+
+
+def conversation_labels_changed(
+    conversation: Conversation, label_ids: list[int], actor_id: int | None
+) -> None:
+    publish_on_commit(
+        agents_group(conversation.merchant_id),
+        protocol.ConversationLabelsFrame(
+            conversation_id=conversation.pk, label_ids=label_ids, actor_id=actor_id
+        ),
+    )
+
+
+def labels_changed(merchant_id: int, labels: list) -> None:
+    publish_on_commit(
+        agents_group(merchant_id),
+        protocol.LabelsChangedFrame(labels=[label_out(label) for label in labels]),
+    )
+
+
+def visitor_profile_changed(
+    merchant_id: int, visitor_id: int, what: str, merged_into: int | None = None
+) -> None:
+    publish_on_commit(
+        agents_group(merchant_id),
+        protocol.VisitorProfileChangedFrame(
+            visitor_id=visitor_id, what=what, merged_into=merged_into
+        ),
     )
 
 

@@ -7,16 +7,29 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from kefu.errors import NotFound
 from merchants.models import Membership, Team
 
 from . import presence, protocol, realtime, search
-from .models import Attachment, CannedResponse, Conversation, Message, RoutingEvent, Visitor
+from .models import (
+    Attachment,
+    AttributeDefinition,
+    CannedResponse,
+    Conversation,
+    CustomerNote,
+    Label,
+    Message,
+    RoutingEvent,
+    Visitor,
+    VisitorPageView,
+)
 
 HISTORY_PAGE = 200
+# A conversation's labels as ids only (ConversationOut.label_ids).
+LABEL_IDS = Prefetch("labels", queryset=Label.objects.only("id"))
 
 
 def conversation_list(
@@ -27,13 +40,26 @@ def conversation_list(
     user_id: int | None = None,
     team_id: int | None = None,
     terms: list[str] | None = None,
+    label_id: int | None = None,
 ) -> QuerySet[Conversation]:
     """The inbox: a view (INBOX_VIEWS), a team, search terms (search.parse_query), each
     optional and combined. Filters live in inbox_filter so a new one (a label) is one line
     there and one field in serializers.ConversationFilterSerializer."""
-    qs = Conversation.objects.filter(merchant_id=merchant_id).select_related("visitor")
+    # Labels prefetched: one query for the whole page (ConversationOut.label_ids). `label_id`
+    # must be one of the merchant's labels (services.labels_resolve checks it).
+    qs = (
+        Conversation.objects.filter(merchant_id=merchant_id)
+        .select_related("visitor")
+        .prefetch_related(LABEL_IDS)
+    )
     qs = inbox_filter(
-        qs, merchant_id=merchant_id, status=status, view=view, user_id=user_id, team_id=team_id
+        qs,
+        merchant_id=merchant_id,
+        status=status,
+        view=view,
+        user_id=user_id,
+        team_id=team_id,
+        label_id=label_id,
     )
     if terms:
         qs = qs.filter(conversation_search_q(merchant_id=merchant_id, terms=terms))
@@ -63,6 +89,7 @@ def inbox_filter(
     view: str | None = None,
     user_id: int | None = None,
     team_id: int | None = None,
+    label_id: int | None = None,
 ) -> QuerySet[Conversation]:
     """Narrow conversations of `merchant_id` (qs is already scoped to it) by the inbox
     filters. A team of another merchant matches nothing: team ids are compared on rows of this
@@ -73,6 +100,8 @@ def inbox_filter(
         qs = qs.filter(INBOX_VIEWS[view](user_id))
     if team_id is not None:
         qs = qs.filter(team_id=team_id)
+    if label_id is not None:
+        qs = qs.filter(labels=label_id)
     return qs
 
 
@@ -155,11 +184,14 @@ def message_search(
     return found, hits.ids[-1] if hits.more and hits.ids else None
 
 
-def conversation_get(*, merchant_id: int, conversation_id: int) -> Conversation:
+def conversation_get(
+    *, merchant_id: int, conversation_id: int, with_labels: bool = False
+) -> Conversation:
+    qs = Conversation.objects.select_related("visitor")
+    if with_labels:
+        qs = qs.prefetch_related(LABEL_IDS)
     try:
-        return Conversation.objects.select_related("visitor").get(
-            merchant_id=merchant_id, pk=conversation_id
-        )
+        return qs.get(merchant_id=merchant_id, pk=conversation_id)
     except (Conversation.DoesNotExist, ValueError, TypeError):
         raise NotFound("Conversation not found.") from None
 
@@ -570,3 +602,162 @@ def routing_event_out(event) -> protocol.RoutingEventOut:
         actor_id=event.actor_id,
         created_at=event.created_at,
     )
+
+
+# --- Customers: labels, profiles (issue 13, docs/desk.md) ----------------------------------------
+
+PROFILE_TRAIL = 30  # page views shown in the profile
+PROFILE_CONVERSATIONS = 20
+PROFILE_NOTES = 50
+# A gap longer than this between two page views starts a new visit (time on site).
+VISIT_GAP = timedelta(minutes=30)
+
+
+def label_list(*, merchant_id: int) -> QuerySet[Label]:
+    return Label.objects.filter(merchant_id=merchant_id).order_by("name", "id")
+
+
+def label_get(*, merchant_id: int, label_id: int) -> Label:
+    try:
+        return Label.objects.get(merchant_id=merchant_id, pk=label_id)
+    except (Label.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Label not found.") from None
+
+
+def attribute_definition_list(*, merchant_id: int) -> QuerySet[AttributeDefinition]:
+    return AttributeDefinition.objects.filter(merchant_id=merchant_id).order_by("name", "id")
+
+
+def device_summary(user_agent: str) -> dict:
+    """Browser, system and form factor read from a User-Agent, enough for an agent ("Chrome on
+    Android, phone"); not a full parser: unknown stays ""."""
+    ua = user_agent or ""
+    browsers = (
+        ("MicroMessenger", "WeChat"),
+        ("DingTalk", "DingTalk"),
+        ("MQQBrowser", "QQ Browser"),
+        ("UCBrowser", "UC Browser"),
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+    )
+    systems = (
+        ("HarmonyOS", "HarmonyOS"),
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    )
+    browser = next((name for token, name in browsers if token in ua), "")
+    system = next((name for token, name in systems if token in ua), "")
+    mobile = any(t in ua for t in ("Mobile", "iPhone", "Android")) and "iPad" not in ua
+    form = "tablet" if "iPad" in ua or "Tablet" in ua else "phone" if mobile else "desktop"
+    return {"browser": browser, "os": system, "form": form if ua else ""}
+
+
+def time_on_site_seconds(trail: list[datetime], last_seen: datetime | None) -> int:
+    """Length of the current visit: from the first page view of the latest run of page views
+    without a VISIT_GAP between them to the last time the visitor was seen. `trail` is newest
+    first."""
+    if not trail:
+        return 0
+    start = trail[0]
+    for earlier in trail[1:]:
+        if start - earlier > VISIT_GAP:
+            break
+        start = earlier
+    end = max(last_seen or trail[0], trail[0])
+    return max(0, int((end - start).total_seconds()))
+
+
+def visitor_profile(*, merchant_id: int, visitor_id: int) -> dict:
+    """Everything the visitor pane shows about a customer, in a fixed number of queries
+    (visitor, blocker's name, page trail, conversations, their labels, notes, definitions)."""
+    visitor = visitor_get(merchant_id=merchant_id, visitor_id=visitor_id)
+    blocked_by = ""
+    if visitor.blocked_at is not None and visitor.blocked_by_id is not None:
+        blocked_by = agent_name(merchant_id=merchant_id, user_id=visitor.blocked_by_id)
+    views = list(
+        VisitorPageView.objects.filter(merchant_id=merchant_id, visitor_id=visitor.pk)
+        .order_by("-viewed_at", "-id")
+        .values("url", "title", "viewed_at")[:100]
+    )
+    conversations = list(
+        Conversation.objects.filter(merchant_id=merchant_id, visitor_id=visitor.pk)
+        .prefetch_related(LABEL_IDS)
+        .order_by("-id")[:PROFILE_CONVERSATIONS]
+    )
+    notes = list(
+        CustomerNote.objects.filter(merchant_id=merchant_id, visitor_id=visitor.pk).order_by("-id")[
+            :PROFILE_NOTES
+        ]
+    )
+    definitions = list(attribute_definition_list(merchant_id=merchant_id))
+    values = visitor.attributes or {}
+    label_ids = sorted({label.pk for c in conversations for label in c.labels.all()})
+    return {
+        "id": visitor.pk,
+        "name": visitor.display_name,
+        "email": visitor.email,
+        "phone": visitor.phone,
+        "external_id": visitor.external_id,
+        "identified": bool(visitor.external_id),
+        "first_seen_at": visitor.first_seen_at,
+        "last_seen_at": visitor.last_seen_at,
+        "page_url": visitor.page_url,
+        "page_title": visitor.page_title,
+        "referrer": visitor.referrer,
+        "language": visitor.language,
+        "ip": visitor.ip,
+        "device": device_summary(visitor.user_agent),
+        "time_on_site_seconds": time_on_site_seconds(
+            [v["viewed_at"] for v in views], visitor.last_seen_at
+        ),
+        "page_views": [
+            {"url": v["url"], "title": v["title"], "viewed_at": v["viewed_at"]}
+            for v in views[:PROFILE_TRAIL]
+        ],
+        "page_view_count": len(views),
+        "conversations": [
+            {
+                "id": c.pk,
+                "status": c.status,
+                "created_at": c.created_at,
+                "last_message_at": c.last_message_at,
+                "last_message_preview": c.last_message_preview,
+                "label_ids": sorted(label.pk for label in c.labels.all()),
+            }
+            for c in conversations
+        ],
+        "attributes": [
+            {
+                "key": d.key,
+                "name": d.name,
+                "kind": d.kind,
+                "choices": d.choices,
+                "value": values.get(d.key),
+            }
+            for d in definitions
+        ],
+        "notes": [
+            {
+                "id": n.pk,
+                "body": n.body,
+                "author_id": n.author_id,
+                "author_name": n.author_name,
+                "created_at": n.created_at,
+            }
+            for n in notes
+        ],
+        "label_ids": label_ids,
+        "blocked": visitor.blocked_at is not None,
+        "blocked_at": visitor.blocked_at,
+        "blocked_by": blocked_by,
+        "block_reason": visitor.block_reason,
+    }

@@ -20,7 +20,17 @@ from rest_framework import serializers
 from kefu.api import StrictCharField, StrictRegexField, UtcDateTimeField
 
 from . import presence, protocol, realtime
-from .models import CannedResponse, Conversation, Message, RoutingEvent, Visitor
+from .models import (
+    AttributeDefinition,
+    CannedResponse,
+    Conversation,
+    Label,
+    Message,
+    RoutingEvent,
+    Visitor,
+)
+
+_ID_BOUNDS = {"min_value": 1, "max_value": 2**63 - 1}  # a huge number must not reach the driver
 
 # --- Conversations and messages (socket shapes) -------------------------------------------------
 
@@ -83,6 +93,11 @@ class ConversationSerializer(serializers.Serializer):
     )
     bot_active = serializers.BooleanField(help_text="The knowledge-base bot is answering.")
     intent = serializers.CharField(help_text="The intent the bot detected, if any.")
+    label_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        allow_null=True,
+        help_text="Ids of its labels (null in socket frames that did not load them).",
+    )
     awaiting_reply_since = UtcDateTimeField(
         allow_null=True, help_text="Since when the visitor waits for an answer; null: answered."
     )
@@ -228,6 +243,12 @@ class ConversationFilterSerializer(serializers.Serializer):
     )
     # The inbox's views, filters and sort (docs/desk.md, "Views and search"). A new filter
     # (labels) is a field here and a line in selectors.inbox_filter.
+    label = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Only conversations with this label (an id from /api/v1/labels/).",
+    )
     view = serializers.ChoiceField(
         choices=["mine", "unassigned", "queued", "open", "snoozed", "resolved"],
         required=False,
@@ -375,6 +396,10 @@ class VisitorSerializer(serializers.ModelSerializer):
             "user_agent",
             "page_url",
             "page_title",
+            "referrer",
+            "language",
+            "blocked_at",
+            "block_reason",
         ]
         read_only_fields = fields
 
@@ -573,3 +598,124 @@ class VisitorUpdateSerializer(serializers.Serializer):
                     _("%(key)s: at most 500 characters.") % {"key": key}
                 )
         return value
+
+
+# --- Customers: labels, custom attributes, profiles, notes, blocking (issue 13) -----------------
+
+
+class LabelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ["id", "name", "colour", "description"]
+        read_only_fields = fields
+
+
+class LabelWriteSerializer(serializers.Serializer):
+    """Create (name required) or edit (any subset) a label; the rules are the service's."""
+
+    name = StrictCharField(max_length=50)
+    colour = StrictCharField(required=False, help_text="#rrggbb, e.g. #2563eb.")
+    description = StrictCharField(max_length=200, required=False, allow_blank=True)
+
+
+class ConversationLabelsSerializer(serializers.Serializer):
+    add = serializers.ListField(
+        child=serializers.IntegerField(**_ID_BOUNDS), required=False, default=list, max_length=50
+    )
+    remove = serializers.ListField(
+        child=serializers.IntegerField(**_ID_BOUNDS), required=False, default=list, max_length=50
+    )
+
+
+class ConversationLabelsOutSerializer(serializers.Serializer):
+    label_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class AttributeDefinitionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AttributeDefinition
+        fields = ["id", "key", "name", "kind", "choices"]
+        read_only_fields = ["id"]
+        extra_kwargs = {"choices": {"required": False}}
+
+
+class NoteCreateSerializer(serializers.Serializer):
+    body = StrictCharField(max_length=2000)
+
+
+class NoteSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    body = serializers.CharField()
+    author_id = serializers.IntegerField(allow_null=True)
+    author_name = serializers.CharField()
+    created_at = UtcDateTimeField()
+
+
+class BlockSerializer(serializers.Serializer):
+    reason = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class BlockByIdentitySerializer(BlockSerializer):
+    external_id = StrictCharField(max_length=128, help_text="The site's user id (signed identity).")
+
+
+class ProfilePageViewSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    title = serializers.CharField()
+    viewed_at = UtcDateTimeField()
+
+
+class ProfileConversationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    # Plain strings, not enums: the schema already names these choice sets once.
+    status = serializers.CharField(help_text="open, pending, resolved or closed.")
+    created_at = UtcDateTimeField()
+    last_message_at = UtcDateTimeField(allow_null=True)
+    last_message_preview = serializers.CharField()
+    label_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class ProfileAttributeSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField(help_text="text, number, date or choice.")
+    choices = serializers.ListField(child=serializers.CharField())
+    value = serializers.JSONField(allow_null=True, help_text="A string, a number or YYYY-MM-DD.")
+
+
+class DeviceSerializer(serializers.Serializer):
+    browser = serializers.CharField()
+    os = serializers.CharField()
+    form = serializers.ChoiceField(choices=["desktop", "phone", "tablet", ""])
+
+
+class VisitorProfileSerializer(serializers.Serializer):
+    """The customer profile the workspace's visitor pane shows."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="Display name: name, else email, else a short id.")
+    email = serializers.CharField()
+    phone = serializers.CharField()
+    external_id = serializers.CharField(help_text="The site's user id (signed identity).")
+    identified = serializers.BooleanField()
+    first_seen_at = UtcDateTimeField()
+    last_seen_at = UtcDateTimeField()
+    page_url = serializers.CharField()
+    page_title = serializers.CharField()
+    referrer = serializers.CharField(help_text="The other site the visitor came from.")
+    language = serializers.CharField()
+    ip = serializers.IPAddressField(allow_null=True)
+    device = DeviceSerializer()
+    time_on_site_seconds = serializers.IntegerField(help_text="Length of the current visit.")
+    page_views = ProfilePageViewSerializer(many=True, help_text="Newest first, at most 30.")
+    page_view_count = serializers.IntegerField(help_text="Pages in the stored trail (max 100).")
+    conversations = ProfileConversationSerializer(many=True, help_text="Newest first, max 20.")
+    attributes = ProfileAttributeSerializer(many=True)
+    notes = NoteSerializer(many=True, help_text="Newest first, at most 50.")
+    label_ids = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Labels of any of their conversations."
+    )
+    blocked = serializers.BooleanField()
+    blocked_at = UtcDateTimeField(allow_null=True)
+    blocked_by = serializers.CharField(help_text="Display name of the agent who blocked.")
+    block_reason = serializers.CharField()

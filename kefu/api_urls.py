@@ -81,6 +81,34 @@ urlpatterns = [
         webhook_apis.DeliveryRedeliver.as_view(),
         name="api-webhook-redeliver",
     ),
+    # Customers (issue 13): labels, profiles, notes, custom attributes, blocking
+    path("labels/", apis.LabelList.as_view(), name="api-labels"),
+    path("labels/<int:pk>/", apis.LabelDetail.as_view(), name="api-label"),
+    path(
+        "conversations/<int:pk>/labels/",
+        apis.ConversationLabels.as_view(),
+        name="api-conversation-labels",
+    ),
+    path("visitors/block/", apis.VisitorBlockByIdentity.as_view(), name="api-visitor-block-id"),
+    path("visitors/<int:pk>/profile/", apis.VisitorProfile.as_view(), name="api-visitor-profile"),
+    path("visitors/<int:pk>/notes/", apis.VisitorNotes.as_view(), name="api-visitor-notes"),
+    path(
+        "visitors/<int:pk>/notes/<int:note_id>/",
+        apis.VisitorNoteDetail.as_view(),
+        name="api-visitor-note",
+    ),
+    path(
+        "visitors/<int:pk>/attributes/",
+        apis.VisitorAttributes.as_view(),
+        name="api-visitor-attributes",
+    ),
+    path("visitors/<int:pk>/block/", apis.VisitorBlock.as_view(), name="api-visitor-block"),
+    path("attributes/", apis.AttributeDefinitionList.as_view(), name="api-attributes"),
+    path(
+        "attributes/<int:pk>/",
+        apis.AttributeDefinitionDetail.as_view(),
+        name="api-attribute",
+    ),
     # Last: anything else here (a non-numeric id, a typo) is a JSON 404, not an HTML page.
     re_path(r"", not_found),
 ]

@@ -50,6 +50,14 @@ class IdentitySerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    # Custom attributes (issue 13) the site knows about its user, e.g. {"plan": "pro"}: trusted
+    # like name and email, because the hash proves the page belongs to this user's session.
+    attributes = serializers.DictField(required=False)
+
+    def validate_attributes(self, value: dict) -> dict:
+        if len(value) > 50:
+            raise serializers.ValidationError("At most 50 attributes.")
+        return value
 
 
 class BootstrapSerializer(serializers.Serializer):
@@ -57,6 +65,8 @@ class BootstrapSerializer(serializers.Serializer):
     page_url = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     page_title = serializers.CharField(max_length=500, required=False, allow_blank=True)
     identity = IdentitySerializer(required=False)
+    referrer = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    language = serializers.CharField(max_length=35, required=False, allow_blank=True)
 
 
 def widget_strings() -> dict[str, str]:
@@ -121,6 +131,8 @@ def widget_strings() -> dict[str, str]:
         "dismiss": _("Tap to remove."),
         "open_image": _("Open full size"),
         "download": _("Download"),
+        # A blocked visitor: neutral, says nothing about being blocked.
+        "blocked": _("This chat is closed. Thank you for your visit."),
     }
 
 
@@ -240,7 +252,19 @@ def _bootstrap(request, merchant: Merchant):
         page_url=data.get("page_url", ""),
         page_title=data.get("page_title", ""),
         identity=identity_fields,
+        referrer=data.get("referrer", ""),
+        language=data.get("language") or _accept_language(request),
     )
+    attribute_errors = {}
+    if identity and identity.get("attributes"):
+        # A value the merchant's definitions refuse is left out (and reported to the page's
+        # console by the loader), not a refused bootstrap: the visitor still gets their chat.
+        _visitor, attribute_errors = services.visitor_attributes_set(
+            merchant_id=merchant.pk,
+            visitor_id=visitor.pk,
+            values=identity["attributes"],
+            strict=False,
+        )
     return JsonResponse(
         {
             "protocol": PROTOCOL_VERSION,
@@ -257,8 +281,17 @@ def _bootstrap(request, merchant: Merchant):
             },
             "strings": widget_strings(),
             "availability": merchant_availability(merchant=merchant),
+            # A blocked visitor's widget shows the chat as closed (strings: "blocked").
+            "blocked": visitor.blocked_at is not None,
+            **({"attribute_errors": attribute_errors} if attribute_errors else {}),
         }
     )
+
+
+def _accept_language(request) -> str:
+    """The browser's first language, when the widget did not send navigator.language."""
+    header = request.headers.get("Accept-Language", "")
+    return header.split(",")[0].split(";")[0].strip()[:35]
 
 
 def _json_body(request):
@@ -383,6 +416,8 @@ def offline(request, merchant: Merchant):
     except NotFound:
         return _error(404, "not_found", "The visitor does not exist any more: bootstrap again.")
     except KefuError as exc:
+        if exc.code == ErrorCode.VISITOR_BLOCKED:
+            return _error(403, exc.code, widget_strings()["blocked"])
         if exc.code == ErrorCode.RATE_LIMITED:
             return _error(
                 429,

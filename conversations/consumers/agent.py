@@ -55,6 +55,11 @@ class AgentConsumer(FrameConsumer):
         self.start_watchdog()
         agents = await self._agents()
         teams = await database_sync_to_async(selectors.teams_out)(merchant_id=self.merchant_id)
+        labels = await database_sync_to_async(
+            lambda: [
+                realtime.label_out(x) for x in selectors.label_list(merchant_id=self.merchant_id)
+            ]
+        )()
         await self.send_frame(
             protocol.SessionReadyFrame(
                 role="agent",
@@ -63,6 +68,7 @@ class AgentConsumer(FrameConsumer):
                 display_name=self.membership.display_name,
                 agents=agents,
                 teams=teams,
+                labels=labels,
                 heartbeat_seconds=heartbeat_interval(),
             )
         )

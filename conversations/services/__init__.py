@@ -10,6 +10,7 @@ these; nothing else writes these tables. One module per reason to change:
 - attachments: uploads, the message that carries one, deleting them with their files.
 - outbound: conversations the API starts (an agent or the integration writes first);
 - contacts: a visitor's contact details and custom attributes, written through the API.
+- customers: labels, custom attributes, notes about a customer, blocking.
 
 The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
 """
@@ -35,6 +36,20 @@ from .canned import (
     canned_search_key,
 )
 from .contacts import visitor_update
+from .customers import (
+    attribute_definition_create,
+    attribute_definition_delete,
+    conversation_labels_change,
+    customer_note_create,
+    customer_note_delete,
+    label_create,
+    label_delete,
+    label_update,
+    labels_resolve,
+    visitor_attributes_set,
+    visitor_block,
+    visitor_unblock,
+)
 from .inbox import (
     PRIORITIES,
     conversation_set_priority,
@@ -59,7 +74,7 @@ from .messages import (
 )
 from .outbound import conversation_start_outbound
 from .store import NEGATIVE_PRIORITY, PREVIEW_LENGTH, Sender, conversation_lock, message_append
-from .visitors import PAGE_TRAIL_LIMIT, visitor_page_view, visitor_touch
+from .visitors import PAGE_TRAIL_LIMIT, visitor_identify, visitor_page_view, visitor_touch
 
 __all__ = [
     "conversation_start_outbound",
@@ -104,4 +119,17 @@ __all__ = [
     "snooze_wake_due",
     "visitor_page_view",
     "visitor_touch",
+    "attribute_definition_create",
+    "attribute_definition_delete",
+    "conversation_labels_change",
+    "customer_note_create",
+    "customer_note_delete",
+    "label_create",
+    "label_delete",
+    "label_update",
+    "labels_resolve",
+    "visitor_attributes_set",
+    "visitor_block",
+    "visitor_identify",
+    "visitor_unblock",
 ]

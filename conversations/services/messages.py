@@ -45,6 +45,13 @@ def clean_body(body: str, *, caption: bool = False) -> str:
 # --- Messages ---------------------------------------------------------------------------------
 
 
+def refuse_if_blocked(visitor: Visitor) -> None:
+    """A blocked visitor writes nothing (read under the visitor row lock the caller holds, so a
+    block committed before is always seen)."""
+    if visitor.blocked_at is not None:
+        raise KefuError(protocol.ErrorCode.VISITOR_BLOCKED, "This chat is closed.")
+
+
 def _existing(
     conversation: Conversation,
     sender: Sender,
@@ -200,6 +207,7 @@ def _store_visitor_message(
         visitor = Visitor.objects.select_for_update().get(merchant_id=merchant_id, pk=visitor_id)
     except Visitor.DoesNotExist:
         raise NotFound("Visitor not found.") from None
+    refuse_if_blocked(visitor)
     conversation = (
         Conversation.objects.select_for_update()
         .filter(merchant_id=merchant_id, visitor=visitor)
@@ -452,6 +460,7 @@ def offline_message_create(
             )
         except Visitor.DoesNotExist:
             raise NotFound("Visitor not found.") from None
+        refuse_if_blocked(visitor)
         recent = RoutingEvent.objects.filter(
             merchant_id=merchant_id,
             conversation__visitor_id=visitor_id,

@@ -45,6 +45,9 @@ def test_api_send_is_broadcast_in_the_api_shape(acme, bob, channel_layer_kind):
         # looks it up. Everything else is the same shape and values.
         assert updated["conversation"]["visitor"].pop("online") is None
         assert api_row["visitor"].pop("online") is True  # its socket is open in this test
+        # Nor its labels (null: keep what you had); the API row loads them.
+        assert updated["conversation"].pop("label_ids") is None
+        assert api_row.pop("label_ids") == []
         assert updated["conversation"] == api_row
 
         # The visitor gets the reply and nothing else: not the note. (Routing may tell it its

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations import protocol
+from conversations import protocol, services
 from conversations.models import Conversation, Message, RoutingEvent, Visitor, VisitorPageView
 from conversations.tokens import visitor_token_issue
 from merchants.models import Membership
@@ -566,6 +566,19 @@ def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(world, ch
         await alice.until_match(
             lambda f: f["type"] == "routing.event" and f["event"]["kind"] == "claimed"
         )
+        # Customers (issue 13): a label made, applied; a note about visitor A.
+        label = await sync_to_async(services.label_create)(
+            merchant_id=w.acme.pk, is_manager=True, name="acme-only"
+        )
+        await alice.until("labels.changed")
+        await sync_to_async(services.conversation_labels_change)(
+            merchant_id=w.acme.pk, conversation_id=w.ca, add=[label.pk], actor_user_id=bob_id
+        )
+        await alice.until("conversation.labels")
+        await sync_to_async(services.customer_note_create)(
+            merchant_id=w.acme.pk, visitor_id=w.va.pk, author_id=bob_id, author_name="Bob", body="n"
+        )
+        await alice.until("visitor.profile_changed")
         for sock in (bob, va):
             await sock.ping()
             await sock.send({"type": "nope"})

@@ -55,6 +55,18 @@ PATHS = {
     "/api/v1/conversations/{id}/snooze/": {"post"},
     "/api/v1/conversations/{id}/unsnooze/": {"post"},
     "/api/v1/conversations/{id}/priority/": {"post"},
+    # Customers (issue 13): labels, profiles, notes, custom attributes, blocking
+    "/api/v1/labels/": {"get", "post"},
+    "/api/v1/labels/{id}/": {"get", "patch", "delete"},
+    "/api/v1/conversations/{id}/labels/": {"post"},
+    "/api/v1/visitors/block/": {"post", "delete"},
+    "/api/v1/visitors/{id}/profile/": {"get"},
+    "/api/v1/visitors/{id}/notes/": {"post"},
+    "/api/v1/visitors/{id}/notes/{note_id}/": {"delete"},
+    "/api/v1/visitors/{id}/attributes/": {"patch"},
+    "/api/v1/visitors/{id}/block/": {"post", "delete"},
+    "/api/v1/attributes/": {"get", "post"},
+    "/api/v1/attributes/{id}/": {"delete"},
 }
 
 
@@ -116,6 +128,7 @@ def test_schema_shapes(schema):
         "awaiting_reply_since",
         "snoozed_at",
         "snoozed_until",
+        "label_ids",
     ]
     assert "anonymous_id" not in components["Visitor"]["properties"]
     paginated = components["PaginatedConversationList"]["properties"]
@@ -128,7 +141,7 @@ def test_schema_shapes(schema):
     list_params = {
         p["name"] for p in schema["paths"]["/api/v1/conversations/"]["get"]["parameters"]
     }
-    assert list_params == {"cursor", "page_size", "status", "view", "team", "sort", "q"}
+    assert list_params == {"cursor", "page_size", "status", "view", "team", "sort", "q", "label"}
     messages = schema["paths"]["/api/v1/conversations/{id}/messages/"]["get"]
     message_params = {p["name"] for p in messages["parameters"]}
     assert message_params == {"id", "cursor", "page_size", "after_seq"}

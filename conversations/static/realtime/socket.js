@@ -63,7 +63,7 @@ function insertOrdered(list, li, isLater, isFloor) {
      onFrame(frame)   every frame the core does not consume
      accept(frame)    optional: false refuses a session.ready (the caller reopened the socket)
      onReady(frame)   after session.ready; it calls resend() where its order wants the outbox
-     onFailed(id, entry, message)  the server refused an outbox entry
+     onFailed(id, entry, message, frame)  the server refused an outbox entry (frame: its error)
      onConnecting()   a socket is being opened
      onDropped(code, delay)  the socket is gone; delay: ms until the next try (null: none)
      onRefused(code)  4401/4403: the session is not (or no longer) valid; no retry is scheduled
@@ -187,7 +187,7 @@ function createSocket(options) {
       } else {
         const entry = outbox.get(frame.ref);
         entry.failed = true;
-        options.onFailed(frame.ref, entry, frame.message);
+        options.onFailed(frame.ref, entry, frame.message, frame);
       }
       return;
     }

@@ -11,6 +11,7 @@ import { API, MY_ID, WAIT_ALERT, WAIT_WARN, conversations, drafts, state, thread
 import { renderOpenHeader, renderTicks } from "./thread.js";
 import { renderTriage } from "./triage.js";
 import { compareRows, inView, listUrl, scheduleCounts } from "./views.js";
+import { keepLabels, labelChips } from "./labels.js";
 
 let nextPage = null; // the inbox's next page URL, if any
 let listSeq = 0;     // a slower answer for a view left meanwhile is dropped
@@ -19,6 +20,7 @@ export function upsert(conversation) {
   const known = conversations.get(conversation.id);
   // A reloaded page can be older than a live update that arrived while it was in flight.
   if (known && known.last_seq > conversation.last_seq) return;
+  keepLabels(conversation, known);
   const online = conversation.visitor.online;
   if (known && (online === null || online === undefined)) {
     conversation.visitor.online = known.visitor.online; // null: the sender does not know
@@ -135,6 +137,7 @@ export function renderRow(c) {
       el("span", { class: "conv-typing", text: gettext("typing…") }),
       el("span", { class: "conv-preview", text: preview || "" }), left, waiting, snoozed, status, badge,
     ),
+    labelChips(c.label_ids),
   );
   const li = el("li", { class: "conv-row" + (c.id === state.openId ? " active" : "") + (c.unread_count ? " unread" : "") + (drafts.has(c.id) ? " typing" : "") }, button);
   li.dataset.id = c.id;

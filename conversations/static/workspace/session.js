@@ -18,6 +18,8 @@ import { markRead, receive, renderLoading, renderOpenHeader, renderTicks, scroll
 import { agentTyped, fail, forgetTyping } from "./composer.js";
 import { visitorDraft, visitorUpdated } from "./visitor.js";
 import { renderTeams } from "./views.js";
+import { conversationLabels, setLabels } from "./labels.js";
+import { profileChanged } from "./profile.js";
 
 const GAP_CHECK_MS = 1500; // a seq gap lasting this long is filled with `resume`
 
@@ -84,6 +86,9 @@ function handle(frame) {
       renderAgents();
       break;
     case "viewers.changed": viewersChanged(frame); break;
+    case "conversation.labels": conversationLabels(frame); break;
+    case "labels.changed": setLabels(frame.labels); break;
+    case "visitor.profile_changed": profileChanged(frame); break;
     case "error":
       // (Refusals of an outbox entry are the core's: they reach composer.fail.)
       if (!frame.ref && frame.code !== "rate_limited" && actionRefused(frame)) {
@@ -109,6 +114,7 @@ function onReady(frame) {
   teams.clear();
   (frame.teams || []).forEach((t) => teams.set(t.id, t));
   renderTeams(); // the inbox's team filter
+  setLabels(frame.labels);
   redrawEvents();
   if (state.openId !== null) renderOpenHeader();
   forgetActions(); // answers to a dead socket's actions will not come

@@ -16,6 +16,8 @@ import { renderViewers } from "./team.js";
 import { renderTriage } from "./triage.js";
 import { marked } from "./views.js";
 import { renderDraft, renderVisitor, visitorDraft } from "./visitor.js";
+import { closeMenu, renderThreadLabels } from "./labels.js";
+import { hideProfile } from "./profile.js";
 
 const THREAD_CACHE = 100; // conversations whose messages stay loaded (resume takes 200)
 const TREND_SIZE = 8;     // visitor messages in the header's sentiment trend
@@ -40,6 +42,7 @@ function threadOf(id) {
 export function openConversation(id, opts = {}) {
   state.focus = opts.seq ? { id, seq: opts.seq, ranges: opts.ranges || [], done: false } : null;
   if (state.openId === id) { applyFocus(); return; }
+  closeMenu();
   stopTyping(); // the announcement belonged to the conversation being left
   state.openId = id;
   dismissToast(id);
@@ -110,6 +113,8 @@ export function closeConversation() {
   ui.visitorEmpty.hidden = false;
   ui.visitorInfo.hidden = true;
   ui.assist.hidden = true;
+  closeMenu();
+  hideProfile();
   resetSuggestions();
   renderList();
   send({ type: "conversation.view", conversation_id: null });
@@ -130,6 +135,7 @@ export function renderOpenHeader() {
   ui.visitorInfo.hidden = !c;
   renderRoutingHeader(c);
   renderTrend();
+  renderThreadLabels();
   if (c) renderVisitor(c.visitor);
 }
 

@@ -5,6 +5,7 @@ import { gettext, PRESENCE } from "./i18n.js";
 import { renderList, rowOf } from "./inbox.js";
 import { $, conversations, drafts, state, ui } from "./state.js";
 import { nearBottom, renderOpenHeader, scrollDown } from "./thread.js";
+import { profileTouched, showProfile } from "./profile.js";
 
 const DRAFT_STALE_MS = 30000; // a visitor's draft without news fades (a lost "stopped")
 
@@ -17,10 +18,12 @@ export function renderVisitor(v) {
   // Shown as text, not a link: the URL comes from the visitor's browser.
   $("v-page-url").textContent = v.page_url || "—";
   $("v-seen").textContent = v.last_seen_at ? new Date(v.last_seen_at).toLocaleString() : "—";
+  showProfile(v.id);
 }
 
 // A visitor moved to another page, or came online or went away: update every row of theirs.
 export function visitorUpdated(visitor) {
+  profileTouched(visitor.id);
   let touched = false;
   for (const c of conversations.values()) {
     if (c.visitor.id !== visitor.id) continue;

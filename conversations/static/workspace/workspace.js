@@ -13,6 +13,7 @@
      quickreplies.js   the "/" picker and the quick-replies dialog
      views.js          inbox views, counts, sort, search   triage.js  snooze and priority
      keys.js           keyboard shortcuts and the "?" overlay
+     labels.js         label chips, the header's label picker   profile.js  the customer profile
 
    The modules import each other's functions (the import graph has cycles: the panes refer to
    one another). That is safe because no module calls into another while it loads: only this

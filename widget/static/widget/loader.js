@@ -139,6 +139,15 @@
     const identity = { id: d.userId, hash: d.userHash };
     if (d.userName) identity.name = d.userName;
     if (d.userEmail) identity.email = d.userEmail;
+    // data-user-attributes: a JSON object of the merchant's custom attributes ({"plan": "pro"}).
+    if (d.userAttributes) {
+      try {
+        const attributes = JSON.parse(d.userAttributes);
+        if (attributes && typeof attributes === "object" && !Array.isArray(attributes)) identity.attributes = attributes;
+      } catch (err) {
+        console.warn("[kefu] data-user-attributes is not a JSON object; ignored");
+      }
+    }
     return identity;
   }
 
@@ -160,6 +169,9 @@
     const payload = { page_url: location.href.slice(0, 2000), page_title: pageTitle().slice(0, 500) };
     const anon = storageGet("localStorage", "anon");
     if (anon) payload.anonymous_id = anon;
+    // Where the visitor came from and their language, for the agent's customer profile.
+    if (document.referrer) payload.referrer = document.referrer.slice(0, 2000);
+    if (navigator.language) payload.language = navigator.language.slice(0, 35);
     const identity = identityRefused ? null : identityFromScript();
     if (identity) payload.identity = identity;
     let response;
@@ -273,6 +285,7 @@
     status_away: "Our agents are away right now; we will reply as soon as we can.",
     status_offline: "No agent is online right now.",
     status_closed: "We are closed right now.",
+    blocked: "This chat is closed. Thank you for your visit.",
     status_served: "An agent is with you.",
     status_leave: "Leave us a message",
     count: "%(count)s / %(max)s",
@@ -389,6 +402,7 @@
     .bar .label { width: 100%; color: #374151; }
     .team.chosen { background: #2563eb; color: #fff; }
     .bar.attention .label { color: #b91c1c; }
+    .closed { margin: 0; padding: 14px 16px; border-top: 1px solid #e5e7eb; color: #4b5563; text-align: center; font-size: 14px; }
     .offline { flex: 1; overflow-y: auto; padding: 14px; display: flex; flex-direction: column;
       gap: 8px; border-top: 0; background: #fff; }
     .offline p { margin: 0; }
@@ -648,8 +662,10 @@
     return { state: "offline", text: S("status_offline"), offer };
   }
 
+  let closed = false; // showClosed(): the merchant blocked this visitor
+
   function renderStatus() {
-    if (!ui) return;
+    if (!ui || closed) return;
     const s = statusState();
     ui.status.hidden = !s;
     if (!s) return;
@@ -1061,7 +1077,28 @@
     }
   }
 
-  function fail(id, out, message) {
+  // The merchant blocked this visitor: the chat shows as closed, in neutral words (nothing says
+  // "blocked"), and nothing more can be written.
+  function showClosed() {
+    if (closed || !ui) return;
+    closed = true;
+    for (const part of [ui.form, ui.status, ui.handover, ui.teams, ui.typing]) if (part) part.hidden = true;
+    if (ui.offline) ui.offline.root.hidden = true;
+    ui.list.hidden = false;
+    ui.panel.insertBefore(el("p", { class: "closed", role: "status", text: S("blocked") }), ui.list.nextSibling);
+  }
+
+  function fail(id, out, message, frame) {
+    if (frame && frame.code === "visitor_blocked") {
+      // Retrying cannot help: the message leaves the outbox (no "tap to retry", no resend after
+      // a reload) and stays shown as not sent.
+      showClosed();
+      socket.outbox.delete(id);
+      outboxPersist(id, null);
+      out.li.classList.remove("pending");
+      out.li.classList.add("failed");
+      return;
+    }
     out.failed = true;
     outboxPersist(id, out);
     out.li.classList.remove("pending");
@@ -1430,7 +1467,9 @@
       }
     }
     storageSet("localStorage", "anon", boot.anonymous_id);
+    if (boot.attribute_errors) console.warn("[kefu] data-user-attributes refused:", boot.attribute_errors);
     buildUi();
+    if (boot.blocked) showClosed();
     restoreOutbox();
     watchPage();
     socket.connect();
