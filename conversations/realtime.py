@@ -19,6 +19,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from merchants.models import Membership
+
 from . import protocol
 from .models import Conversation, Message, Visitor
 
@@ -131,6 +133,8 @@ def conversation_out(
         queue_position=getattr(conversation, "queue_position", None),
         bot_active=conversation.bot_active,
         intent=conversation.intent,
+        rating=conversation.rating,
+        rating_comment=conversation.rating_comment,
     )
 
 
@@ -146,7 +150,28 @@ def visitor_conversation_out(conversation: Conversation) -> protocol.VisitorConv
         # Set by conversations.routing when it knows them (queue_position / estimated_wait).
         queue_position=getattr(conversation, "queue_position", None),
         estimated_wait_seconds=getattr(conversation, "estimated_wait_seconds", None),
+        rated=conversation.rated_since_resolved,
+        rating=conversation.rating,
+        agent_name=_assignee_name(conversation),
     )
+
+
+def _assignee_name(conversation: Conversation) -> str:
+    """The assignee's display name, read once per conversation object and assignee."""
+    if conversation.assignee_id is None:
+        return ""
+    cached = getattr(conversation, "_assignee_name", None)
+    if cached is None or cached[0] != conversation.assignee_id:
+        name = (
+            Membership.objects.filter(
+                merchant_id=conversation.merchant_id, user_id=conversation.assignee_id
+            )
+            .values_list("display_name", flat=True)
+            .first()
+        )
+        cached = (conversation.assignee_id, name or "")
+        conversation._assignee_name = cached
+    return cached[1]
 
 
 # --- Publishing -----------------------------------------------------------------------------

@@ -140,6 +140,23 @@ class Merchant(models.Model):
     # Bumped by every knowledge-base write; the trainer builds a model for a version.
     kb_version = models.PositiveIntegerField(default=0, editable=False)
 
+    # --- Satisfaction rating (conversations.services.rating, docs/widget.md) ---
+    class RatingScale(models.TextChoices):
+        OFF = "off", _("Off")
+        STARS = "stars", _("1 to 5 stars")
+        THREE = "three", _("Satisfied / neutral / dissatisfied")
+
+    rating_scale = models.CharField(
+        _("satisfaction rating"),
+        max_length=10,
+        choices=RatingScale.choices,
+        default=RatingScale.STARS,
+        help_text=_(
+            "What the widget asks when a conversation is resolved. Satisfied, neutral and "
+            "dissatisfied are stored as 5, 3 and 1."
+        ),
+    )
+
     class Meta:
         verbose_name = _("merchant")
         verbose_name_plural = _("merchants")

@@ -35,6 +35,7 @@ from merchants.models import Merchant
 from merchants.selectors import merchant_get_by_widget_key
 
 from .script import widget_script
+from .strings import extra_strings
 
 ANON_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 
@@ -211,10 +212,14 @@ def _bootstrap(request, merchant: Merchant):
             "token": visitor_token_issue(merchant_id=merchant.pk, visitor_id=visitor.pk),
             "anonymous_id": anonymous_id,
             "visitor_id": visitor.pk,
-            "merchant": {"name": merchant.name, "welcome_message": merchant.welcome_message},
+            "merchant": {
+                "name": merchant.name,
+                "welcome_message": merchant.welcome_message,
+                "rating_scale": merchant.rating_scale,
+            },
             "ws_path": f"/ws/visitor/?key={merchant.widget_key}",
             "max_length": settings.MESSAGE_MAX_LENGTH,
-            "strings": widget_strings(),
+            "strings": widget_strings() | extra_strings(),
             "availability": merchant_availability(merchant=merchant),
         }
     )

@@ -299,3 +299,13 @@ class VisitorConsumer(FrameConsumer):
             )
             if state is not None:
                 await self.send_frame(protocol.VisitorConversationStateFrame(conversation=state))
+
+    async def frame_conversation_rate(self, frame: protocol.ConversationRateFrame) -> None:
+        # The answer is `conversation.state` (rated) to all of this visitor's tabs; a refusal is
+        # an error frame and stores nothing.
+        await database_sync_to_async(services.conversation_rate_current)(
+            merchant_id=self.merchant_id,
+            visitor_id=self.visitor_id,
+            rating=frame.rating,
+            comment=frame.comment,
+        )

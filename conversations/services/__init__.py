@@ -5,7 +5,8 @@ these; nothing else writes these tables. One module per reason to change:
 - messages: visitor, agent, bot and leave-a-message sends, read state;
 - assignment: the manual routing actions (claim, transfer, resolve, reopen);
 - visitors: the widget's visitor and their page trail;
-- canned: quick replies (merchant-wide and personal) and their use counts.
+- canned: quick replies (merchant-wide and personal) and their use counts;
+- rating: the visitor's satisfaction rating of a resolved conversation.
 
 The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
 """
@@ -40,6 +41,7 @@ from .messages import (
     message_send_by_visitor_batch,
     offline_message_create,
 )
+from .rating import conversation_rate, conversation_rate_current, rating_values
 from .store import NEGATIVE_PRIORITY, PREVIEW_LENGTH, Sender, conversation_lock, message_append
 from .visitors import PAGE_TRAIL_LIMIT, visitor_page_view, visitor_touch
 
@@ -66,6 +68,8 @@ __all__ = [
     "conversation_lock",
     "conversation_mark_read_by_agent",
     "conversation_mark_read_by_visitor",
+    "conversation_rate",
+    "conversation_rate_current",
     "conversation_set_status",
     "conversation_transfer",
     "message_append",
@@ -74,6 +78,7 @@ __all__ = [
     "message_send_by_visitor",
     "message_send_by_visitor_batch",
     "offline_message_create",
+    "rating_values",
     "visitor_page_view",
     "visitor_touch",
 ]
