@@ -152,12 +152,13 @@ def visitor_conversation_out(conversation: Conversation) -> protocol.VisitorConv
         estimated_wait_seconds=getattr(conversation, "estimated_wait_seconds", None),
         rated=conversation.rated_since_resolved,
         rating=conversation.rating,
-        agent_name=_assignee_name(conversation),
+        agent_name=assignee_name(conversation),
     )
 
 
-def _assignee_name(conversation: Conversation) -> str:
-    """The assignee's display name, read once per conversation object and assignee."""
+def assignee_name(conversation: Conversation) -> str:
+    """The assignee's display name, read once per conversation object and assignee (async code
+    calls this in its database thread first: the read is then cached on the object)."""
     if conversation.assignee_id is None:
         return ""
     cached = getattr(conversation, "_assignee_name", None)

@@ -132,6 +132,7 @@ class VisitorConsumer(FrameConsumer):
             except KefuError:
                 return None, None, None
             return visitor, None, None
+        realtime.assignee_name(conversation)  # read here, not in the event loop
         # The conversation is the merchant's and the visitor's, so is the visitor it carries.
         return (
             conversation.visitor,
