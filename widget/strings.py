@@ -43,7 +43,7 @@ def extra_strings() -> dict:
         "rate_title": _("How was your conversation?"),
         "rate_stars": _("%(n)s of 5 stars"),
         "rate_good": _("Satisfied"),
-        "rate_ok": _("Neutral"),
+        "rate_ok": _("So-so"),
         "rate_bad": _("Dissatisfied"),
         "rate_comment": _("Anything you would like to add? (optional)"),
         "rate_submit": _("Send rating"),

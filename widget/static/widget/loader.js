@@ -546,13 +546,17 @@
   }
 
   // The queue place and estimated wait from `conversation.state` (or session.ready).
-  function conversationState(conversation) {
+  function conversationState(conversation, live) {
     if (!conversation || (convId !== null && conversation.id < convId)) return;
     if (convId === null) convId = conversation.id;
     const before = convState;
     convState = conversation;
     handoverAsked = false;
-    systemLines(before, conversation);
+    // A live frame for a conversation this page knew nothing of yet (its first message was
+    // routed at once) changes from "just started".
+    const known = before && before.id === conversation.id ? before
+      : live ? { id: conversation.id, status: "open", agent_name: "", bot_active: conversation.bot_active } : null;
+    systemLines(known, conversation);
     ratingAnswered(conversation);
     renderConversationState();
   }
@@ -1398,7 +1402,7 @@
         break;
       case "message.created": receive(frame.message, true); break;
       case "message.ack": receive(frame.message, false); break;
-      case "conversation.state": conversationState(frame.conversation); break;
+      case "conversation.state": conversationState(frame.conversation, true); break;
       case "availability.changed": availabilityChanged(frame.availability); break;
       case "typing":
         if (frame.sender_kind === "agent" && frame.conversation_id === convId) showAgentTyping(frame.active);

@@ -1,0 +1,64 @@
+"""Chinese for issue 14's satisfaction rating, system lines, emoji picker and reply sound
+(widget/strings.py, merchants.models.Merchant.rating_scale, the workspace's rating chip); the
+lead merges these."""
+
+ZH = {
+    # Merchant setting
+    "Widget": "访客插件",
+    "satisfaction rating": "满意度评价",
+    "1 to 5 stars": "1 至 5 星",
+    "Satisfied / neutral / dissatisfied": "满意 / 一般 / 不满意",
+    "What the widget asks when a conversation is resolved. Satisfied, neutral and "
+    "dissatisfied are stored as 5, 3 and 1.":
+        "会话解决后访客插件请访客评价的方式。满意、一般、不满意分别记为 5、3、1 分。",
+    # The rating card
+    "How was your conversation?": "您对本次服务满意吗？",
+    "%(n)s of 5 stars": "%(n)s 星（满分 5 星）",
+    "Satisfied": "满意",
+    "So-so": "一般",
+    "Dissatisfied": "不满意",
+    "Anything you would like to add? (optional)": "还有什么想告诉我们的吗？（选填）",
+    "Send rating": "提交评价",
+    "Not now": "暂不评价",
+    "Please choose a rating first.": "请先选择评价。",
+    "Thank you for your feedback!": "感谢您的评价！",
+    "You have already rated this conversation.": "您已经评价过本次会话。",
+    # Workspace
+    "Rated %s": "评价 %s",
+    "Rated %s of 5": "评价 %s 分（满分 5 分）",
+    # Emoji picker and the reply sound
+    "Insert emoji": "插入表情",
+    "Emoji": "表情",
+    "grinning face": "大笑",
+    "smiling face": "微笑",
+    "tears of joy": "笑哭",
+    "winking face": "眨眼",
+    "heart eyes": "花痴",
+    "thinking face": "思考",
+    "nervous smile": "尴尬",
+    "crying face": "流泪",
+    "surprised face": "惊讶",
+    "angry face": "生气",
+    "thank you": "拜托",
+    "thumbs up": "赞",
+    "thumbs down": "踩",
+    "OK hand": "好的",
+    "waving hand": "挥手",
+    "clapping hands": "鼓掌",
+    "strong": "加油",
+    "celebration": "庆祝",
+    "red heart": "爱心",
+    "rose": "玫瑰",
+    "check mark": "对勾",
+    "question mark": "问号",
+    "package": "包裹",
+    "delivery truck": "快递",
+    "Sound for new replies: on": "新回复提示音：开",
+    "Sound for new replies: off": "新回复提示音：关",
+    # System lines in the visitor's thread
+    "The assistant passed your conversation to our team.": "智能助手已将您转接给人工客服。",
+    "%(agent)s joined the conversation.": "%(agent)s 已加入会话。",
+    "Your conversation was transferred to %(agent)s.": "您的会话已转接给 %(agent)s。",
+    "The conversation has ended. Write again any time to reopen it.":
+        "本次会话已结束。如需帮助，随时发消息即可继续。",
+}
