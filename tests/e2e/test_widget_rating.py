@@ -11,9 +11,11 @@ from playwright.sync_api import expect
 from conversations.models import Conversation, ConversationEvent
 from merchants.models import Merchant
 
+from . import test_widget_ui
 from .conftest import agent_say, login, open_row
 from .test_widget_ui import HIDDEN, press, widget_errors
-from .test_widget_ui import screen_page as _screen_page  # noqa: F401 (the fixture, by its name)
+
+screen_page = test_widget_ui.screen_page  # the fixture: one visitor page per screen and locale
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -139,8 +141,8 @@ def test_agent_joins_ends_and_the_visitor_rates(
     expect(chip.locator("img")).to_have_count(0)
     workspace.screenshot(path=str(shots / f"rating-workspace-{screen}-{locale}.png"))
     # A reload: the card remembers it was rated (no second prompt).
-    page.reload()
-    press(page, widget.locator(".launcher"), screen)
+    page.reload()  # the panel stays open across the reload
+    expect(widget.locator(".panel")).to_be_visible()
     expect(widget.locator(".msg.theirs")).to_have_count(1)
     expect(card).to_be_hidden()
     assert page.evaluate("window.__xss") is None
@@ -238,7 +240,7 @@ def test_reply_sound_plays_only_when_switched_on_and_hidden(
     page.wait_for_function("window.KefuChimes === 1")
     # The choice survives a reload.
     page.reload()
-    press(page, widget.locator(".launcher"), screen)
+    expect(widget.locator(".panel")).to_be_visible()
     expect(widget.locator("header .sound")).to_have_attribute("aria-pressed", "true")
     assert not widget_errors(console)
 

@@ -399,8 +399,10 @@
        Colours measured against their backgrounds in docs/widget.md (WCAG AA). */
     header .avatar { width: 30px; height: 30px; flex: none; border-radius: 50%; background: #fff;
       color: #1e40af; font-weight: 700; display: flex; align-items: center; justify-content: center; }
-    header .sound { background: none; border: 0; color: inherit; cursor: pointer; font-size: 16px;
-      line-height: 1; padding: 4px; border-radius: 6px; }
+    header .sound { background: none; border: 0; color: inherit; cursor: pointer; padding: 4px;
+      border-radius: 6px; display: flex; }
+    header .sound svg { width: 20px; height: 20px; fill: none; stroke: currentColor;
+      stroke-width: 1.8; stroke-linecap: round; stroke-linejoin: round; }
     header button:focus-visible { outline: 2px solid #fff; outline-offset: 1px; }
     .sys { align-items: center; }
     .sysline { font-size: 12px; color: #4b5563; background: #eceef2; border-radius: 10px;
@@ -410,10 +412,11 @@
     .rate p { margin: 0; }
     .rate-title { font-weight: 600; }
     .rate-options { display: flex; gap: 6px; flex-wrap: wrap; }
-    .rate-options button { cursor: pointer; font: inherit; }
+    .rate-options button { cursor: pointer; font: inherit; -webkit-tap-highlight-color: transparent; }
     .rate-options.stars button { border: 0; background: none; color: #6b7280; font-size: 28px;
       line-height: 1; padding: 2px 3px; }
-    .rate-options.stars button.on { color: #b45309; }
+    .rate-options.stars button.on { color: #d97706; }
+    .rate-options.stars button:hover { color: #d97706; }
     .rate-options.faces button { border: 1px solid #2563eb; background: #fff; color: #1d4ed8;
       border-radius: 16px; padding: 4px 12px; }
     .rate-options.faces button.on { background: #2563eb; color: #fff; }
@@ -1141,7 +1144,23 @@
     ui.sound.setAttribute("aria-pressed", String(on));
     ui.sound.setAttribute("aria-label", S(on ? "sound_on" : "sound_off"));
     ui.sound.title = S(on ? "sound_on" : "sound_off");
-    ui.sound.textContent = on ? "🔔" : "🔕";
+    ui.sound.replaceChildren(bellIcon(on));
+  }
+
+  // A bell, struck through when off: drawn here, so it looks the same without an emoji font.
+  function bellIcon(on) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const paths = ["M6 17V11a6 6 0 0 1 12 0v6l1.5 2h-15z", "M10 21h4"];
+    if (!on) paths.push("M4 4l16 16");
+    for (const d of paths) {
+      const path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      svg.append(path);
+    }
+    return svg;
   }
 
   function chime() {
