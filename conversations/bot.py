@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from kefu.errors import NotFound
-from knowledge import dialogue
+from knowledge import dialogue, smalltalk
 from knowledge import selectors as kb_selectors
 from knowledge import services as kb_services
 from knowledge.models import Faq, Intent
@@ -277,6 +277,12 @@ class _Turn:
             picked = dialogue.pick_choice(self.text, choices)
             if picked is not None:
                 return self.answer(picked["kind"], picked["id"], picked["confidence"], picked=True)
+        talk = smalltalk.kind_of(self.text)
+        if talk is not None:
+            # Polite and never a knowledge gap (knowledge/smalltalk.py). Saved: the bot keeps
+            # the conversation (bot_active) for the question that usually follows.
+            self.save()
+            return self.say(self.t(smalltalk.REPLIES[talk]), {"small_talk": talk})
         candidates, in_context = self.read()
         decision = dialogue.decide(candidates)
         if decision.action == "answer":
