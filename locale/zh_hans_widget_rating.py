@@ -67,4 +67,14 @@ ZH = {
     "You are welcome! Is there anything else I can help with?": "不客气！还有其他可以帮您的吗？",
     "Goodbye, and have a nice day!": "再见，祝您生活愉快！",
     "Rating submitted": "已提交评价",
+    # Transcript by e-mail
+    "Email me this conversation": "把聊天记录发到我的邮箱",
+    "Your email address": "您的邮箱地址",
+    "There is no conversation to send yet.": "还没有可以发送的聊天记录。",
+    "Enter the email address to send it to.": "请填写接收聊天记录的邮箱地址。",
+    "You have asked for several transcripts already; try later.": "您已多次申请聊天记录，请稍后再试。",
+    "The transcript is on its way to %(email)s.": "聊天记录已发送到 %(email)s。",
+    "Your conversation with %(merchant)s": "您与%(merchant)s的聊天记录",
+    "Your conversation with %(merchant)s, as you asked:": "应您的要求，这是您与%(merchant)s的聊天记录：",
+    "(the most recent messages)": "（最近的消息）",
 }

@@ -58,6 +58,10 @@ def extra_strings() -> dict:
         "emoji_chars": [char for char, _name in EMOJI],
         "sound_on": _("Sound for new replies: on"),
         "sound_off": _("Sound for new replies: off"),
+        # The transcript by e-mail (widget/transcript.py).
+        "transcript": _("Email me this conversation"),
+        "transcript_email": _("Your email address"),
+        "transcript_send": _("Send"),
         # System lines in the visitor's thread (the conversation's state, as text).
         "sys_handover": _("The assistant passed your conversation to our team."),
         "sys_joined": _("%(agent)s joined the conversation."),

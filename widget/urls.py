@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import transcript, views
 
 app_name = "widget"
 urlpatterns = [
@@ -8,4 +8,5 @@ urlpatterns = [
     path("demo/", views.demo, name="demo"),
     path("api/bootstrap", views.bootstrap, name="bootstrap"),
     path("api/offline", views.offline, name="offline"),
+    path("api/transcript", transcript.transcript, name="transcript"),
 ]

@@ -401,6 +401,22 @@
       color: #1e40af; font-weight: 700; display: flex; align-items: center; justify-content: center; }
     header .sound { background: none; border: 0; color: inherit; cursor: pointer; padding: 4px;
       border-radius: 6px; display: flex; }
+    header .mail { background: none; border: 0; color: inherit; cursor: pointer; padding: 4px;
+      border-radius: 6px; display: flex; }
+    header .mail svg { width: 20px; height: 20px; fill: none; stroke: currentColor;
+      stroke-width: 1.8; stroke-linejoin: round; }
+    .transcript { display: flex; flex-direction: column; gap: 6px; padding: 10px 12px;
+      border-top: 0; border-bottom: 1px solid #e5e7eb; background: #fff; }
+    .transcript p { margin: 0; }
+    .tr-label { font-size: 13px; font-weight: 600; }
+    .tr-row { display: flex; gap: 8px; }
+    .tr-row input { flex: 1; min-width: 0; font: inherit; padding: 7px 9px; border: 1px solid #6b7280;
+      border-radius: 8px; color: inherit; }
+    .tr-row input.invalid { border-color: #b91c1c; }
+    .tr-send { border: 0; border-radius: 8px; background: #2563eb; color: #fff; padding: 0 14px;
+      cursor: pointer; }
+    .tr-msg { margin: 0; font-size: 12.5px; color: #065f46; }
+    .tr-msg.bad { color: #b91c1c; }
     header .sound svg { width: 20px; height: 20px; fill: none; stroke: currentColor;
       stroke-width: 1.8; stroke-linecap: round; stroke-linejoin: round; }
     header button:focus-visible { outline: 2px solid #fff; outline-offset: 1px; }
@@ -436,6 +452,8 @@
     form .emoji-open[aria-expanded=true] { background: #eff6ff; border-color: #2563eb; }
     .emoji { display: grid; grid-template-columns: repeat(8, 1fr); gap: 2px; padding: 8px;
       border-top: 1px solid #e5e7eb; background: #fff; }
+    .em, .rate-options.faces button { font-family: "Apple Color Emoji", "Segoe UI Emoji",
+      "Noto Color Emoji", system-ui, sans-serif; }
     .em { border: 0; background: none; font-size: 22px; line-height: 1; padding: 6px 0;
       border-radius: 6px; cursor: pointer; }
     .em:hover { background: #eff6ff; }
@@ -571,6 +589,7 @@
     renderStatus();
     renderRating();
     renderAgent();
+    renderTranscriptButton();
   }
 
   // --- The status line ---------------------------------------------------------------------
@@ -959,6 +978,7 @@
     });
     ui.panel.insertBefore(emoji, ui.count);
     Object.assign(ui, { avatar, sound, rate, emoji, emojiButton });
+    buildTranscript();
     renderSound();
     renderRating();
   }
@@ -971,6 +991,7 @@
     const name = c && c.id === convId && c.agent_name && (c.status === "open" || c.status === "pending") ? c.agent_name : "";
     ui.avatar.hidden = !name;
     ui.avatar.textContent = name ? [...name.trim()][0].toUpperCase() : "";
+    renderTranscriptButton();
     const title = ui.panel.querySelector("header .name");
     title.textContent = name || boot.merchant.name || S("title");
     title.title = name ? `${name} · ${boot.merchant.name || S("title")}` : "";
@@ -1184,6 +1205,77 @@
       osc.start(start + i * 0.15);
       osc.stop(start + i * 0.15 + 0.15);
     });
+  }
+
+  // -- Transcript by e-mail (widget/transcript.py): a header button opens a one-field form --
+
+  function mailIcon() {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    for (const d of ["M3 6h18v12H3z", "M3 7l9 6 9-6"]) {
+      const path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      svg.append(path);
+    }
+    return svg;
+  }
+
+  function buildTranscript() {
+    const open = el("button", {
+      class: "mail", type: "button", "aria-label": S("transcript"), title: S("transcript"),
+      "aria-expanded": "false", "aria-controls": "kefu-transcript", onclick: () => toggleTranscript(),
+    }, mailIcon());
+    const header = ui.panel.querySelector("header");
+    header.insertBefore(open, ui.sound);
+    const input = el("input", { type: "email", autocomplete: "email", maxlength: "254", "aria-label": S("transcript_email"), placeholder: S("transcript_email") });
+    const err = el("p", { class: "tr-msg", role: "status" });
+    err.hidden = true;
+    const send = el("button", { class: "tr-send", type: "submit", text: S("transcript_send") });
+    const form = el("form", { class: "transcript", id: "kefu-transcript", novalidate: "" },
+      el("p", { class: "tr-label", text: S("transcript") }), el("div", { class: "tr-row" }, input, send), err);
+    form.hidden = true;
+    form.addEventListener("submit", (e) => { e.preventDefault(); sendTranscript(); });
+    ui.panel.insertBefore(form, ui.list);
+    Object.assign(ui, { mail: open, transcript: form, trInput: input, trMsg: err, trSend: send });
+    renderTranscriptButton();
+  }
+
+  function renderTranscriptButton() {
+    if (!ui || !ui.mail) return;
+    ui.mail.hidden = convId === null; // nothing to send before the first message
+    if (ui.mail.hidden) toggleTranscript(false);
+  }
+
+  function toggleTranscript(on) {
+    if (!ui.transcript) return;
+    const show = on === undefined ? ui.transcript.hidden : on;
+    ui.transcript.hidden = !show;
+    ui.mail.setAttribute("aria-expanded", String(show));
+    if (show) { ui.trMsg.hidden = true; ui.trInput.focus(); }
+  }
+
+  async function sendTranscript() {
+    ui.trSend.disabled = true;
+    let response = null;
+    let data = {};
+    try {
+      response = await fetch(`${HOST}/widget/api/transcript?key=${encodeURIComponent(KEY)}`, {
+        method: "POST",
+        headers: { "Content-Type": "text/plain;charset=UTF-8" }, // no preflight, as bootstrap
+        body: JSON.stringify({ token: boot.token, email: ui.trInput.value.trim() }),
+        credentials: "omit",
+      });
+      data = await response.json();
+    } catch (e) { /* network failure or not JSON: the general error below */ }
+    ui.trSend.disabled = false;
+    const ok = Boolean(response && response.ok);
+    const fieldError = data && data.errors && (data.errors.email || data.errors.token);
+    ui.trMsg.textContent = (fieldError && [].concat(fieldError).join(" ")) || (data && data.detail) || S("error");
+    ui.trMsg.classList.toggle("bad", !ok);
+    ui.trInput.classList.toggle("invalid", !ok && Boolean(data && data.errors && data.errors.email));
+    ui.trMsg.hidden = false;
   }
 
   // --- Title flash: a reply while the tab is hidden -----------------------------------------
