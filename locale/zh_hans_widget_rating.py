@@ -77,4 +77,24 @@ ZH = {
     "Your conversation with %(merchant)s": "您与%(merchant)s的聊天记录",
     "Your conversation with %(merchant)s, as you asked:": "应您的要求，这是您与%(merchant)s的聊天记录：",
     "(the most recent messages)": "（最近的消息）",
+    # Pre-chat form
+    "Not asked": "不询问",
+    "Optional": "选填",
+    "Required": "必填",
+    "pre-chat form: name": "咨询前表单：姓名",
+    "pre-chat form: email": "咨询前表单：邮箱",
+    "pre-chat form: phone": "咨询前表单：电话",
+    "pre-chat form: other questions": "咨询前表单：其他问题",
+    "One question per line (at most 5), for example “Order number”; end a line with * "
+    "to make it required. Visitors your site identifies never see the form.":
+        "每行一个问题（最多 5 个），例如“订单号”；行末加 * 表示必填。网站已识别身份的访客不会看到此表单。",
+    "Email": "邮箱",
+    "Phone": "电话",
+    "Enter text.": "请输入文字。",
+    "Enter a valid phone number.": "请输入有效的电话号码。",
+    "Not a question of this form.": "表单中没有这个问题。",
+    "Expected an object of answers.": "应为问题与回答的对象。",
+    "Before we start, please tell us a little about yourself.": "开始咨询前，请留下您的信息。",
+    "Start the chat": "开始咨询",
+    "optional": "选填",
 }

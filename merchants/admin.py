@@ -76,7 +76,18 @@ class MerchantAdmin(ScopedPermissionsMixin, admin.ModelAdmin):
         ),
         (_("Notifications"), {"fields": ("escalation_delay_seconds",)}),
         (_("Bot"), {"fields": ("bot_mode", "bot_name")}),
-        (_("Widget"), {"fields": ("rating_scale",)}),
+        (
+            _("Widget"),
+            {
+                "fields": (
+                    "rating_scale",
+                    "prechat_name",
+                    "prechat_email",
+                    "prechat_phone",
+                    "prechat_custom",
+                )
+            },
+        ),
     )
     readonly_fields = ("widget_key", "embed_snippet", "identity_secret", "created_at", "hours_now")
 

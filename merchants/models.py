@@ -157,6 +157,30 @@ class Merchant(models.Model):
         ),
     )
 
+    # --- Pre-chat form (widget/prechat.py, docs/widget.md) ---
+    class PrechatField(models.TextChoices):
+        OFF = "off", _("Not asked")
+        OPTIONAL = "optional", _("Optional")
+        REQUIRED = "required", _("Required")
+
+    prechat_name = models.CharField(
+        _("pre-chat form: name"), max_length=10, choices=PrechatField.choices, default="off"
+    )
+    prechat_email = models.CharField(
+        _("pre-chat form: email"), max_length=10, choices=PrechatField.choices, default="off"
+    )
+    prechat_phone = models.CharField(
+        _("pre-chat form: phone"), max_length=10, choices=PrechatField.choices, default="off"
+    )
+    prechat_custom = models.TextField(
+        _("pre-chat form: other questions"),
+        blank=True,
+        help_text=_(
+            "One question per line (at most 5), for example “Order number”; end a line with * "
+            "to make it required. Visitors your site identifies never see the form."
+        ),
+    )
+
     class Meta:
         verbose_name = _("merchant")
         verbose_name_plural = _("merchants")

@@ -58,6 +58,10 @@ def extra_strings() -> dict:
         "emoji_chars": [char for char, _name in EMOJI],
         "sound_on": _("Sound for new replies: on"),
         "sound_off": _("Sound for new replies: off"),
+        # The pre-chat form (widget/prechat.py).
+        "prechat_intro": _("Before we start, please tell us a little about yourself."),
+        "prechat_start": _("Start the chat"),
+        "prechat_optional": _("optional"),
         # The transcript by e-mail (widget/transcript.py).
         "transcript": _("Email me this conversation"),
         "transcript_email": _("Your email address"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import transcript, views
+from . import prechat, transcript, views
 
 app_name = "widget"
 urlpatterns = [
@@ -8,5 +8,6 @@ urlpatterns = [
     path("demo/", views.demo, name="demo"),
     path("api/bootstrap", views.bootstrap, name="bootstrap"),
     path("api/offline", views.offline, name="offline"),
+    path("api/prechat", prechat.prechat, name="prechat"),
     path("api/transcript", transcript.transcript, name="transcript"),
 ]

@@ -221,6 +221,7 @@ def _bootstrap(request, merchant: Merchant):
             "max_length": settings.MESSAGE_MAX_LENGTH,
             "strings": widget_strings() | extra_strings(),
             "availability": merchant_availability(merchant=merchant),
+            "prechat": services.prechat_needed(merchant, visitor),
         }
     )
 

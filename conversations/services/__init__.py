@@ -6,7 +6,8 @@ these; nothing else writes these tables. One module per reason to change:
 - assignment: the manual routing actions (claim, transfer, resolve, reopen);
 - visitors: the widget's visitor and their page trail;
 - canned: quick replies (merchant-wide and personal) and their use counts;
-- rating: the visitor's satisfaction rating of a resolved conversation.
+- rating: the visitor's satisfaction rating of a resolved conversation;
+- prechat: the merchant's pre-chat form and the visitor's answers.
 
 The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
 """
@@ -41,6 +42,7 @@ from .messages import (
     message_send_by_visitor_batch,
     offline_message_create,
 )
+from .prechat import prechat_fields, prechat_needed, visitor_prechat_submit
 from .rating import conversation_rate, conversation_rate_current, rating_values
 from .store import NEGATIVE_PRIORITY, PREVIEW_LENGTH, Sender, conversation_lock, message_append
 from .visitors import PAGE_TRAIL_LIMIT, visitor_page_view, visitor_touch
@@ -78,6 +80,9 @@ __all__ = [
     "message_send_by_visitor",
     "message_send_by_visitor_batch",
     "offline_message_create",
+    "prechat_fields",
+    "prechat_needed",
+    "visitor_prechat_submit",
     "rating_values",
     "visitor_page_view",
     "visitor_touch",
