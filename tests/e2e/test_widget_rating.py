@@ -267,3 +267,85 @@ def test_system_line_placement_ignores_markup_in_agent_names(
     )
     expect(widget.locator("b#x")).to_have_count(0)
     assert not widget_errors(console)
+
+
+PRECHAT = {
+    "zh-CN": {
+        "intro": "开始咨询前，请留下您的信息。",
+        "required": "此项为必填项。",
+        "email": "请输入有效的邮箱地址。",
+        "start": "开始咨询",
+        "transcript": "把聊天记录发到我的邮箱",
+        "sent": "聊天记录已发送到 li@example.com。",
+    },
+    "en-US": {
+        "intro": "Before we start, please tell us a little about yourself.",
+        "required": "This field is required.",
+        "email": "Enter a valid email address.",
+        "start": "Start the chat",
+        "transcript": "Email me this conversation",
+        "sent": "The transcript is on its way to li@example.com.",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("screen", "locale"),
+    [("phone", "zh-CN"), ("desktop", "en-US"), ("phone", "en-US"), ("desktop", "zh-CN")],
+)
+def test_prechat_form_then_transcript_by_email(daphne_server, shop, screen_page, screen, locale):
+    Merchant.objects.filter(pk=shop.pk).update(
+        prechat_name="required", prechat_email="optional", prechat_custom="订单号 Order no.*"
+    )
+    text = PRECHAT[locale]
+    page, console = screen_page(screen, locale)
+    page.goto(f"{daphne_server.url}/widget/demo/?key={shop.widget_key}")
+    widget = page.locator("#kefu-widget")
+    press(page, widget.locator(".launcher"), screen)
+    form = widget.locator("form.prechat")
+    expect(form).to_be_visible()
+    expect(form.locator(".pc-title")).to_have_text(text["intro"])
+    expect(widget.locator("form:not(.prechat) textarea")).to_be_hidden()  # asked first
+    expect(widget.locator("header .mail")).to_be_hidden()  # nothing to send yet
+    form.locator("#kefu-pc-email").fill("not-an-email")
+    press(page, form.locator(".submit"), screen)
+    expect(form.locator("#kefu-pc-name-err")).to_have_text(text["required"])
+    expect(form.locator("#kefu-pc-email-err")).to_have_text(text["email"])
+    expect(form.locator("#kefu-pc-c1-err")).to_have_text(text["required"])
+    expect(form.locator("#kefu-pc-name")).to_be_focused()
+    expect(form.locator("#kefu-pc-name")).to_have_attribute("aria-invalid", "true")
+    if screen == "phone":
+        page.screenshot(path=str(shots_dir() / f"prechat-errors-{screen}-{locale}.png"))
+    form.locator("#kefu-pc-name").fill("<b>李雷</b>")
+    form.locator("#kefu-pc-email").fill("li@example.com")
+    form.locator("#kefu-pc-c1").fill("A-1001")
+    press(page, form.locator(".submit"), screen)
+    expect(form).to_be_hidden()
+    box = widget.locator("form:not(.prechat) textarea")
+    expect(box).to_be_focused()
+    visitor = shop.visitors.get()
+    assert (visitor.name, visitor.email) == ("<b>李雷</b>", "li@example.com")
+    assert visitor.attributes["订单号 Order no."] == "A-1001"
+    box.fill("你好，我的订单 A-1001 到哪了？")
+    box.press("Enter")
+    expect(widget.locator(".msg.mine:not(.pending)")).to_have_count(1)
+
+    # The transcript: the envelope opens a one-field form; the address is sent the chat.
+    mail_button = widget.locator("header .mail")
+    expect(mail_button).to_be_visible()
+    assert mail_button.get_attribute("aria-label") == text["transcript"]
+    press(page, mail_button, screen)
+    transcript = widget.locator("form.transcript")
+    expect(transcript).to_be_visible()
+    expect(transcript.locator("input")).to_be_focused()
+    transcript.locator("input").fill("li@example.com")
+    press(page, transcript.locator(".tr-send"), screen)
+    expect(transcript.locator(".tr-msg")).to_have_text(text["sent"])
+    if screen == "desktop":
+        page.screenshot(path=str(shots_dir() / f"transcript-{screen}-{locale}.png"))
+    # A reload: the form is not asked again.
+    page.reload()
+    expect(widget.locator(".panel")).to_be_visible()
+    expect(widget.locator(".msg.mine")).to_have_count(1)
+    expect(form).to_be_hidden()
+    assert not widget_errors(console)

@@ -414,6 +414,7 @@
     .prechat .req { color: #b91c1c; }
     .prechat input { font: inherit; padding: 7px 9px; border: 1px solid #6b7280; border-radius: 8px;
       color: inherit; }
+    .prechat input:focus, .tr-row input:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
     .prechat input.invalid { border-color: #b91c1c; }
     .prechat .ferr { color: #b91c1c; font-size: 12px; }
     .prechat .submit { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
