@@ -335,7 +335,7 @@ def test_prechat_form_then_transcript_by_email(daphne_server, shop, screen_page,
     expect(mail_button).to_be_visible()
     assert mail_button.get_attribute("aria-label") == text["transcript"]
     press(page, mail_button, screen)
-    transcript = widget.locator("form.transcript")
+    transcript = widget.locator(".transcript")
     expect(transcript).to_be_visible()
     expect(transcript.locator("input")).to_be_focused()
     transcript.locator("input").fill("li@example.com")

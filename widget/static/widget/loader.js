@@ -430,7 +430,7 @@
     .tr-row input { flex: 1; min-width: 0; font: inherit; padding: 7px 9px; border: 1px solid #6b7280;
       border-radius: 8px; color: inherit; }
     .tr-row input.invalid { border-color: #b91c1c; }
-    .tr-send { border: 0; border-radius: 8px; background: #2563eb; color: #fff; padding: 0 14px;
+    .tr-send { border: 0; font: inherit; border-radius: 8px; background: #2563eb; color: #fff; padding: 0 14px;
       cursor: pointer; }
     .tr-msg { margin: 0; font-size: 12.5px; color: #065f46; }
     .tr-msg.bad { color: #b91c1c; }
@@ -1252,11 +1252,14 @@
     const input = el("input", { type: "email", autocomplete: "email", maxlength: "254", "aria-label": S("transcript_email"), placeholder: S("transcript_email") });
     const err = el("p", { class: "tr-msg", role: "status" });
     err.hidden = true;
-    const send = el("button", { class: "tr-send", type: "submit", text: S("transcript_send") });
-    const form = el("form", { class: "transcript", id: "kefu-transcript", novalidate: "" },
-      el("p", { class: "tr-label", text: S("transcript") }), el("div", { class: "tr-row" }, input, send), err);
+    // Not a <form>: the panel's one form is the message box (pages and tests find it so).
+    const send = el("button", { class: "tr-send", type: "button", text: S("transcript_send"), onclick: sendTranscript });
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.isComposing) { e.preventDefault(); sendTranscript(); }
+    });
+    const form = el("div", { class: "transcript", id: "kefu-transcript", role: "group", "aria-labelledby": "kefu-tr-title" },
+      el("p", { class: "tr-label", id: "kefu-tr-title", text: S("transcript") }), el("div", { class: "tr-row" }, input, send), err);
     form.hidden = true;
-    form.addEventListener("submit", (e) => { e.preventDefault(); sendTranscript(); });
     ui.panel.insertBefore(form, ui.list);
     Object.assign(ui, { mail: open, transcript: form, trInput: input, trMsg: err, trSend: send });
     renderTranscriptButton();
