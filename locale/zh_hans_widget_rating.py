@@ -97,4 +97,13 @@ ZH = {
     "Before we start, please tell us a little about yourself.": "开始咨询前，请留下您的信息。",
     "Start the chat": "开始咨询",
     "optional": "选填",
+    # The e-mailed survey
+    "This link has expired.": "此链接已过期。",
+    "This link is not valid.": "此链接无效。",
+    "Your rating": "您的评价",
+    "Rate the conversation": "评价本次服务",
+    "How did %(merchant)s do?": "您对%(merchant)s的服务满意吗？",
+    "Thank you for chatting with %(merchant)s. How did we do? Rating takes a few seconds:":
+        "感谢您咨询%(merchant)s。您对我们的服务满意吗？评价只需几秒钟：",
+    "The link works for %(days)s days.": "此链接 %(days)s 天内有效。",
 }
