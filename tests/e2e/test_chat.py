@@ -90,7 +90,7 @@ def test_unread_badge_and_private_note(daphne_server, shop, agent, new_page):
     widget = visitor.locator("#kefu-widget")
     widget.locator(".launcher").click()
     widget.locator("textarea").fill("在吗？")
-    widget.locator("form button").click()
+    widget.locator("form button.send").click()
     expect(widget.locator(".msg.mine")).not_to_have_class(re.compile("pending"))
     widget.locator("header .x").click()
     expect(widget.locator(".panel")).to_be_hidden()

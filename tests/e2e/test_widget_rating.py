@@ -349,3 +349,64 @@ def test_prechat_form_then_transcript_by_email(daphne_server, shop, screen_page,
     expect(widget.locator(".msg.mine")).to_have_count(1)
     expect(form).to_be_hidden()
     assert not widget_errors(console)
+
+
+HANDOVER = {
+    "zh-CN": {
+        "hello": "您好！请问有什么可以帮您？",
+        "button": "转人工",
+        "handed": "智能助手已将您转接给人工客服。",
+        "joined": "小美 已加入会话。",
+        "moved": "您的会话已转接给 大伟。",
+    },
+    "en-US": {
+        "hello": "Hello! How can I help you today?",
+        "button": "Talk to a human",
+        "handed": "The assistant passed your conversation to our team.",
+        "joined": "小美 joined the conversation.",
+        "moved": "Your conversation was transferred to 大伟.",
+    },
+}
+
+
+@pytest.mark.parametrize(("screen", "locale"), [("phone", "zh-CN"), ("desktop", "en-US")])
+def test_small_talk_handover_and_transfer_lines(
+    daphne_server, shop, agent, screen_page, new_page, screen, locale
+):
+    from merchants.models import Membership
+    from tests import factories
+    from tests.e2e.conftest import AGENT_PASSWORD
+
+    factories.member(
+        shop, "dawei", Membership.Role.AGENT, password=AGENT_PASSWORD, display_name="大伟"
+    )
+    Merchant.objects.filter(pk=shop.pk).update(bot_mode=Merchant.BotMode.BOT_FIRST)
+    text = HANDOVER[locale]
+    base = daphne_server.url
+    page, console = screen_page(screen, locale)
+    page.goto(f"{base}/widget/demo/?key={shop.widget_key}")
+    widget = page.locator("#kefu-widget")
+    workspace, _ = new_page("en-US")
+    login(workspace, base, "xiaomei")
+    press(page, widget.locator(".launcher"), screen)
+    expect(widget.locator(".status")).to_have_attribute("data-state", "online")
+    # Small talk: the bot answers politely, in the visitor's language.
+    widget.locator("form:not(.prechat) textarea").fill("你好" if locale == "zh-CN" else "hello")
+    widget.locator("form:not(.prechat) textarea").press("Enter")
+    expect(widget.locator(".msg.bot .bubble")).to_have_text([text["hello"]])
+    handover = widget.locator(".handover")
+    expect(handover).to_have_text(text["button"])
+    press(page, handover, screen)
+    lines = widget.locator(".msg.sys .sysline")
+    expect(lines).to_have_text([text["handed"], text["joined"]])
+    expect(widget.locator("header .name")).to_have_text("小美")
+    # 小美 hands the chat to 大伟: the visitor is told, and the header follows.
+    open_row(workspace)
+    workspace.click("#thread-transfer")
+    workspace.select_option("#transfer-target", index=0)
+    workspace.click("#transfer-submit")
+    expect(lines).to_have_text([text["handed"], text["joined"], text["moved"]])
+    expect(widget.locator("header .name")).to_have_text("大伟")
+    expect(widget.locator("header .avatar")).to_have_text("大")
+    page.screenshot(path=str(shots_dir() / f"system-lines-{screen}-{locale}.png"))
+    assert not widget_errors(console)
