@@ -381,6 +381,11 @@ def test_small_talk_handover_and_transfer_lines(
         shop, "dawei", Membership.Role.AGENT, password=AGENT_PASSWORD, display_name="大伟"
     )
     Merchant.objects.filter(pk=shop.pk).update(bot_mode=Merchant.BotMode.BOT_FIRST)
+    from knowledge import services as kb_services
+    from knowledge import training as kb_training
+
+    kb_services.faq_create(merchant_id=shop.pk, question="怎么退货", answer="7 天内可退。")
+    kb_training.kb_train(merchant_id=shop.pk)  # a bot without a model hands over at once
     text = HANDOVER[locale]
     base = daphne_server.url
     page, console = screen_page(screen, locale)
