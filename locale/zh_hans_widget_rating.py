@@ -57,8 +57,8 @@ ZH = {
     "Sound for new replies: off": "新回复提示音：关",
     # System lines in the visitor's thread
     "The assistant passed your conversation to our team.": "智能助手已将您转接给人工客服。",
-    "%(agent)s joined the conversation.": "%(agent)s 已加入会话。",
-    "Your conversation was transferred to %(agent)s.": "您的会话已转接给 %(agent)s。",
+    "%(agent)s joined the conversation.": "%(agent)s已加入会话。",
+    "Your conversation was transferred to %(agent)s.": "您的会话已转接给%(agent)s。",
     "The conversation has ended. Write again any time to reopen it.":
         "本次会话已结束。如需帮助，随时发消息即可继续。",
     # The bot's built-in small talk (knowledge/smalltalk.py)

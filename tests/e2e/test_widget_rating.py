@@ -23,7 +23,7 @@ XSS = '<img src=x onerror="window.__xss=1">好评'
 
 TEXT = {
     "zh-CN": {
-        "joined": "小美 已加入会话。",
+        "joined": "小美已加入会话。",
         "ended": "本次会话已结束。如需帮助，随时发消息即可继续。",
         "title": "您对本次服务满意吗？",
         "choose": "请先选择评价。",
@@ -356,8 +356,8 @@ HANDOVER = {
         "hello": "您好！请问有什么可以帮您？",
         "button": "转人工",
         "handed": "智能助手已将您转接给人工客服。",
-        "joined": "小美 已加入会话。",
-        "moved": "您的会话已转接给 大伟。",
+        "joined": "小美已加入会话。",
+        "moved": "您的会话已转接给大伟。",
     },
     "en-US": {
         "hello": "Hello! How can I help you today?",
