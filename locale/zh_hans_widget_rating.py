@@ -106,4 +106,22 @@ ZH = {
     "Thank you for chatting with %(merchant)s. How did we do? Rating takes a few seconds:":
         "感谢您咨询%(merchant)s。您对我们的服务满意吗？评价只需几秒钟：",
     "The link works for %(days)s days.": "此链接 %(days)s 天内有效。",
+    # Domain events and labels (conversations.models; untranslated in the catalogue this round
+    # started from)
+    "colour": "颜色",
+    "label": "标签",
+    "labels": "标签",
+    "First reply": "首次回复",
+    "Labels changed": "标签已更改",
+    "rating comment": "评价留言",
+    "rated at": "评价时间",
+    "Conversation created": "会话已创建",
+    "Conversation assigned": "会话已分配",
+    "Conversation transferred": "会话已转接",
+    "Conversation resolved": "会话已解决",
+    "Conversation reopened": "会话已重新打开",
+    "Message created": "消息已创建",
+    "Visitor identified": "访客已识别",
+    "conversation event": "会话事件",
+    "conversation events": "会话事件",
 }

@@ -38,6 +38,11 @@ MERCHANT_DEFAULTS = {
     "escalation_delay_seconds": 120,
     "bot_mode": "off",
     "bot_name": "",
+    "rating_scale": "stars",
+    "prechat_name": "off",
+    "prechat_email": "off",
+    "prechat_phone": "off",
+    "prechat_custom": "",
 }
 MERCHANT_INLINES = {
     f"{prefix}-{key}": value
