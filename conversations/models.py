@@ -284,6 +284,14 @@ class Conversation(models.Model):
     def is_active(self) -> bool:
         return self.status in (self.Status.OPEN, self.Status.PENDING)
 
+    @property
+    def rated_since_resolved(self) -> bool:
+        """The visitor rated it after it was last resolved (one rating per resolution: a
+        reopened conversation resolved again may be rated again)."""
+        return self.rated_at is not None and (
+            self.resolved_at is None or self.rated_at >= self.resolved_at
+        )
+
 
 class Message(models.Model):
     class SenderKind(models.TextChoices):

@@ -47,6 +47,9 @@ class ErrorCode:
     ALREADY_ASSIGNED = "already_assigned"
     AGENT_UNAVAILABLE = "agent_unavailable"
     VISITOR_BLOCKED = "visitor_blocked"
+    NOT_RESOLVED = "not_resolved"
+    ALREADY_RATED = "already_rated"
+    RATING_OFF = "rating_off"
     INTERNAL_ERROR = "internal_error"
     # Attachments (HTTP upload, then `message.send` with `attachment_id`).
     FILE_EMPTY = "file_empty"
@@ -88,6 +91,10 @@ class ErrorCode:
         "in this merchant, or no such team).",
         VISITOR_BLOCKED: "Visitors: the merchant has blocked this visitor; nothing was stored. "
         "The widget shows that the chat is closed.",
+        NOT_RESOLVED: "Only a resolved conversation can be rated.",
+        ALREADY_RATED: "The visitor already rated this conversation since it was last resolved "
+        "(a reopened and resolved again conversation can be rated again).",
+        RATING_OFF: "The merchant does not ask for ratings.",
         INTERNAL_ERROR: "The server failed; nothing was stored. Retry with the same `client_msg_id`.",
         FILE_EMPTY: "Upload: the file has no bytes.",
         FILE_TOO_LARGE: "Upload: the file is larger than the merchant's limit, or the image has "
@@ -237,6 +244,10 @@ class ConversationOut(BaseModel):
     # Ids of its labels; null when the sender of the frame did not load them (keep what you
     # had: `conversation.labels` announces every change).
     label_ids: list[int] | None = None
+    # The visitor's satisfaction rating (1-5; satisfied / neutral / dissatisfied are 5 / 3 / 1)
+    # and their comment (untrusted text), null / "" until rated.
+    rating: int | None = None
+    rating_comment: str = ""
 
 
 class VisitorConversationOut(BaseModel):
@@ -253,6 +264,11 @@ class VisitorConversationOut(BaseModel):
     # While waiting for an agent: place in the queue (1 = next) and the estimated wait.
     queue_position: int | None = None
     estimated_wait_seconds: int | None = None
+    # Rated since it was last resolved (the widget then thanks instead of asking), and how.
+    rated: bool = False
+    rating: int | None = None
+    # The agent who has it (display name, for the widget's header and its system lines).
+    agent_name: str = ""
 
 
 # --- Client -> server -----------------------------------------------------------------------
@@ -341,6 +357,17 @@ class HandoverRequestFrame(Frame):
     type: Literal["handover.request"]
 
 
+class ConversationRateFrame(Frame):
+    """Visitors: rate their resolved conversation, 1-5 (a three-step scale sends 5, 3 or 1),
+    with an optional comment. Once per resolution: rating again gets `already_rated`; a
+    conversation reopened and resolved again can be rated again (the newest rating counts).
+    The answer is `conversation.state` with `rated` true, to all the visitor's tabs."""
+
+    type: Literal["conversation.rate"]
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=1000)
+
+
 class ConversationClaimFrame(Frame):
     """Agents: take a queued or unassigned conversation. Two agents claiming at once: one wins,
     the other gets `already_assigned`."""
@@ -411,6 +438,7 @@ VISITOR_CLIENT_FRAMES = (
     TypingFrame,
     PageViewFrame,
     HandoverRequestFrame,
+    ConversationRateFrame,
 )
 AGENT_CLIENT_FRAMES = (
     PingFrame,

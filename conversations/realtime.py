@@ -20,6 +20,8 @@ from channels.layers import get_channel_layer
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 
+from merchants.models import Membership
+
 from . import attachments, protocol
 from .models import Conversation, Message, Visitor
 
@@ -164,6 +166,8 @@ def conversation_out(
         snoozed_at=conversation.snoozed_at,
         snoozed_until=conversation.snoozed_until,
         label_ids=conversation_label_ids(conversation),
+        rating=conversation.rating,
+        rating_comment=conversation.rating_comment,
     )
 
 
@@ -192,7 +196,29 @@ def visitor_conversation_out(conversation: Conversation) -> protocol.VisitorConv
         # Set by conversations.routing when it knows them (queue_position / estimated_wait).
         queue_position=getattr(conversation, "queue_position", None),
         estimated_wait_seconds=getattr(conversation, "estimated_wait_seconds", None),
+        rated=conversation.rated_since_resolved,
+        rating=conversation.rating,
+        agent_name=assignee_name(conversation),
     )
+
+
+def assignee_name(conversation: Conversation) -> str:
+    """The assignee's display name, read once per conversation object and assignee (async code
+    calls this in its database thread first: the read is then cached on the object)."""
+    if conversation.assignee_id is None:
+        return ""
+    cached = getattr(conversation, "_assignee_name", None)
+    if cached is None or cached[0] != conversation.assignee_id:
+        name = (
+            Membership.objects.filter(
+                merchant_id=conversation.merchant_id, user_id=conversation.assignee_id
+            )
+            .values_list("display_name", flat=True)
+            .first()
+        )
+        cached = (conversation.assignee_id, name or "")
+        conversation._assignee_name = cached
+    return cached[1]
 
 
 # --- Publishing -----------------------------------------------------------------------------

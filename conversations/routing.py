@@ -251,8 +251,8 @@ def route_or_queue(
     _schedule_timeout(conversation, merchant.accept_timeout_seconds)
     notify_on_commit(merchant.pk, conversation.pk, notify_reason, [candidate.user_id])
     conversation_changed(conversation, queue_moved=was_queued)
-    if was_queued:
-        visitor_state_publish(conversation)
+    # The visitor hears of it too: the widget's header names the agent who joined.
+    visitor_state_publish(conversation)
     return True
 
 

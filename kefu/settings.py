@@ -423,6 +423,9 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
 # A visitor who left an email gets agents' unread replies by email after this many seconds
 # (0 turns it off). The task re-checks read state when it runs.
 VISITOR_REPLY_EMAIL_DELAY = env.int("VISITOR_REPLY_EMAIL_DELAY", default=300)
+# A resolved chat whose visitor has left (and gave an e-mail address) gets the rating survey
+# link by e-mail after this many seconds (notifications/survey.py); -1 never.
+SURVEY_EMAIL_DELAY = env.int("SURVEY_EMAIL_DELAY", default=120)
 
 # --- Agent notifications: SMS escalation (notifications/sms.py, notifications/services.py) -----
 # "console" only logs the message; "aliyun" sends through Alibaba Cloud SMS (Dysmsapi SendSms);

@@ -91,6 +91,18 @@ class MerchantAdmin(AuditedAdminMixin, ScopedPermissionsMixin, admin.ModelAdmin)
             {"fields": ("retention_days", "retention_action", "truncate_visitor_ip")},
         ),
         (_("Attachments"), {"fields": ("attachment_max_mb", "attachment_types")}),
+        (
+            _("Widget"),
+            {
+                "fields": (
+                    "rating_scale",
+                    "prechat_name",
+                    "prechat_email",
+                    "prechat_phone",
+                    "prechat_custom",
+                )
+            },
+        ),
     )
     readonly_fields = ("widget_key", "embed_snippet", "identity_secret", "created_at", "hours_now")
 

@@ -226,6 +226,47 @@ class Merchant(models.Model):
     # merchant without webhooks costs the message path nothing.
     webhook_kinds = models.CharField(max_length=500, blank=True, default="", editable=False)
 
+    # --- Satisfaction rating (conversations.services.rating, docs/widget.md) ---
+    class RatingScale(models.TextChoices):
+        OFF = "off", _("Off")
+        STARS = "stars", _("1 to 5 stars")
+        THREE = "three", _("Satisfied / neutral / dissatisfied")
+
+    rating_scale = models.CharField(
+        _("satisfaction rating"),
+        max_length=10,
+        choices=RatingScale.choices,
+        default=RatingScale.STARS,
+        help_text=_(
+            "What the widget asks when a conversation is resolved. Satisfied, neutral and "
+            "dissatisfied are stored as 5, 3 and 1."
+        ),
+    )
+
+    # --- Pre-chat form (widget/prechat.py, docs/widget.md) ---
+    class PrechatField(models.TextChoices):
+        OFF = "off", _("Not asked")
+        OPTIONAL = "optional", _("Optional")
+        REQUIRED = "required", _("Required")
+
+    prechat_name = models.CharField(
+        _("pre-chat form: name"), max_length=10, choices=PrechatField.choices, default="off"
+    )
+    prechat_email = models.CharField(
+        _("pre-chat form: email"), max_length=10, choices=PrechatField.choices, default="off"
+    )
+    prechat_phone = models.CharField(
+        _("pre-chat form: phone"), max_length=10, choices=PrechatField.choices, default="off"
+    )
+    prechat_custom = models.TextField(
+        _("pre-chat form: other questions"),
+        blank=True,
+        help_text=_(
+            "One question per line (at most 5), for example “Order number”; end a line with * "
+            "to make it required. Visitors your site identifies never see the form."
+        ),
+    )
+
     class Meta:
         verbose_name = _("merchant")
         verbose_name_plural = _("merchants")

@@ -18,3 +18,6 @@ class NotificationsConfig(AppConfig):
         signals.visitor_reply_posted.connect(
             receivers.visitor_reply_posted, dispatch_uid="notifications.visitor_reply_posted"
         )
+        signals.event_recorded.connect(
+            receivers.event_recorded, dispatch_uid="notifications.survey_email"
+        )

@@ -7,7 +7,7 @@ names (notifications.services.ESCALATE_TASK, VISITOR_REPLY_EMAIL_TASK).
 
 from celery import shared_task
 
-from . import services
+from . import services, survey
 
 
 @shared_task(name=services.ESCALATE_TASK, acks_late=True)
@@ -41,3 +41,9 @@ def visitor_reply_email(*, merchant_id: int, conversation_id: int) -> int:
     return services.visitor_reply_email_send(
         merchant_id=merchant_id, conversation_id=conversation_id
     )
+
+
+@shared_task(name=survey.SURVEY_TASK, acks_late=True)
+def survey_email(*, merchant_id: int, conversation_id: int) -> bool:
+    """Mail the rating survey link of a resolved chat if it is still wanted."""
+    return survey.survey_email_send(merchant_id=merchant_id, conversation_id=conversation_id)

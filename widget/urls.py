@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import prechat, survey, transcript, views
 
 app_name = "widget"
 urlpatterns = [
@@ -9,4 +9,7 @@ urlpatterns = [
     path("api/bootstrap", views.bootstrap, name="bootstrap"),
     path("api/offline", views.offline, name="offline"),
     path("api/attachments", views.attachment_upload, name="attachments"),
+    path("api/prechat", prechat.prechat, name="prechat"),
+    path("rate/<str:token>/", survey.survey, name="survey"),
+    path("api/transcript", transcript.transcript, name="transcript"),
 ]

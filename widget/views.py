@@ -37,6 +37,7 @@ from merchants.models import Merchant
 from merchants.selectors import merchant_get_by_widget_key
 
 from .script import widget_script
+from .strings import extra_strings
 
 ANON_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 
@@ -271,7 +272,11 @@ def _bootstrap(request, merchant: Merchant):
             "token": visitor_token_issue(merchant_id=merchant.pk, visitor_id=visitor.pk),
             "anonymous_id": anonymous_id,
             "visitor_id": visitor.pk,
-            "merchant": {"name": merchant.name, "welcome_message": merchant.welcome_message},
+            "merchant": {
+                "name": merchant.name,
+                "welcome_message": merchant.welcome_message,
+                "rating_scale": merchant.rating_scale,
+            },
             "ws_path": f"/ws/visitor/?key={merchant.widget_key}",
             "max_length": settings.MESSAGE_MAX_LENGTH,
             # What the attach button may offer (the server checks every file again).
@@ -279,11 +284,12 @@ def _bootstrap(request, merchant: Merchant):
                 "max_mb": max_bytes_for(merchant) >> 20,
                 "types": sorted(merchant.attachment_type_set()),
             },
-            "strings": widget_strings(),
+            "strings": widget_strings() | extra_strings(),
             "availability": merchant_availability(merchant=merchant),
             # A blocked visitor's widget shows the chat as closed (strings: "blocked").
             "blocked": visitor.blocked_at is not None,
             **({"attribute_errors": attribute_errors} if attribute_errors else {}),
+            "prechat": services.prechat_needed(merchant, visitor),
         }
     )
 

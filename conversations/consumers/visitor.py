@@ -146,6 +146,7 @@ class VisitorConsumer(FrameConsumer):
             except KefuError:
                 return None, None, None
             return visitor, None, None
+        realtime.assignee_name(conversation)  # read here, not in the event loop
         # The conversation is the merchant's and the visitor's, so is the visitor it carries.
         return (
             conversation.visitor,
@@ -314,3 +315,13 @@ class VisitorConsumer(FrameConsumer):
             )
             if state is not None:
                 await self.send_frame(protocol.VisitorConversationStateFrame(conversation=state))
+
+    async def frame_conversation_rate(self, frame: protocol.ConversationRateFrame) -> None:
+        # The answer is `conversation.state` (rated) to all of this visitor's tabs; a refusal is
+        # an error frame and stores nothing.
+        await database_sync_to_async(services.conversation_rate_current)(
+            merchant_id=self.merchant_id,
+            visitor_id=self.visitor_id,
+            rating=frame.rating,
+            comment=frame.comment,
+        )

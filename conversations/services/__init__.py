@@ -11,6 +11,8 @@ these; nothing else writes these tables. One module per reason to change:
 - outbound: conversations the API starts (an agent or the integration writes first);
 - contacts: a visitor's contact details and custom attributes, written through the API.
 - customers: labels, custom attributes, notes about a customer, blocking.
+- rating: the visitor's satisfaction rating of a resolved conversation;
+- prechat: the merchant's pre-chat form and the visitor's answers.
 
 The router itself (automatic assignment, the queue, timeouts) is conversations.routing.
 """
@@ -73,6 +75,8 @@ from .messages import (
     offline_message_create,
 )
 from .outbound import conversation_start_outbound
+from .prechat import prechat_fields, prechat_needed, visitor_prechat_submit
+from .rating import conversation_rate, conversation_rate_current, rating_values
 from .store import NEGATIVE_PRIORITY, PREVIEW_LENGTH, Sender, conversation_lock, message_append
 from .visitors import PAGE_TRAIL_LIMIT, visitor_identify, visitor_page_view, visitor_touch
 
@@ -104,6 +108,8 @@ __all__ = [
     "conversation_lock",
     "conversation_mark_read_by_agent",
     "conversation_mark_read_by_visitor",
+    "conversation_rate",
+    "conversation_rate_current",
     "conversation_set_status",
     "conversation_transfer",
     "message_append",
@@ -117,6 +123,10 @@ __all__ = [
     "conversation_snooze",
     "conversation_unsnooze",
     "snooze_wake_due",
+    "prechat_fields",
+    "prechat_needed",
+    "visitor_prechat_submit",
+    "rating_values",
     "visitor_page_view",
     "visitor_touch",
     "attribute_definition_create",

@@ -63,8 +63,9 @@ def conversation_claim_locked(
         actor=membership.user_id,
         team_id=conversation.team_id,
     )
+    # The visitor hears of it either way: the widget's header names the agent who joined.
+    timeline.visitor_state_publish(conversation)
     if was_queued:
-        timeline.visitor_state_publish(conversation)
         timeline.publish_queue_on_commit(conversation.merchant_id, position or 1)
 
 
@@ -173,8 +174,8 @@ def conversation_transfer(
             if target.user_id != actor.user_id:
                 timeline.notify_on_commit(merchant_id, conversation.pk, "new", [target.user_id])
             timeline.conversation_changed(conversation, queue_moved=was_queued)
-            if was_queued:
-                timeline.visitor_state_publish(conversation)
+            # The visitor's header and thread say who has the chat now.
+            timeline.visitor_state_publish(conversation)
         else:
             team = Team.objects.filter(
                 merchant_id=merchant_id, pk=to_team_id, is_active=True

@@ -87,14 +87,18 @@ def test_chat_round_trip_with_ack_delivery_and_private_note(acme, bob, channel_l
 
         # The visitor sees its own message (broadcast to all its tabs) and the reply, never
         # the note: its frames are exactly seq 1 and 3.
-        seen = []
-        while len(seen) < 2:
+        seen, states = [], []
+        while len(seen) < 2 or not states:
             frame = await comm.receive_json_from(timeout=5)
             if frame["type"] == "availability.changed":
                 continue  # the agent's connect, told to visitors: on Redis it may come this late
+            if frame["type"] == "conversation.state":
+                states.append(frame["conversation"])  # Bob took it by replying: who joined
+                continue
             assert frame["type"] == "message.created", frame
             seen.append(frame["message"])
         assert [m["seq"] for m in seen] == [1, 3]
+        assert [(c["assigned"], c["agent_name"]) for c in states] == [(True, "Bob")]
         assert seen[1]["sender_name"] == "Bob" and seen[1]["sender_kind"] == "agent"
         assert all(not m["private"] for m in seen)
         assert await nothing_more(comm)

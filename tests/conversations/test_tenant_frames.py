@@ -263,6 +263,12 @@ CASES = [
         "not_found",
     ),
     ("charlie-handover", "charlie", lambda w: {"type": "handover.request"}, "unknown_type"),
+    (
+        "charlie-rate",
+        "charlie",
+        lambda w: {"type": "conversation.rate", "rating": 5},
+        "unknown_type",
+    ),
     # vo, a visitor of other, on other's widget
     ("vo-ping", "vo", lambda w: {"type": "ping"}, "pong"),
     (
@@ -358,6 +364,8 @@ CASES = [
     ),
     # "talk to a human" acts on the sender's own conversation only (not the bot's: its state)
     ("vo-handover", "vo", lambda w: {"type": "handover.request"}, "conversation.state"),
+    # A rating acts on the sender's own conversation only (vo's is open: nothing to rate)
+    ("vo-rate", "vo", lambda w: {"type": "conversation.rate", "rating": 5}, "not_resolved"),
     # vb, another visitor of acme, against visitor A's conversation
     (
         "vb-send-into",
@@ -401,6 +409,7 @@ CASES = [
         "unknown_type",
     ),
     ("vb-handover", "vb", lambda w: {"type": "handover.request"}, "conversation.state"),
+    ("vb-rate", "vb", lambda w: {"type": "conversation.rate", "rating": 1}, "not_resolved"),
 ]
 ERROR_CODES = set(protocol.ErrorCode.DESCRIPTIONS)
 
@@ -469,8 +478,18 @@ def test_outsider_frame_touches_nothing_of_acme(world, case, channel_layer_kind)
             # acme's agents may hear vb, never about A's conversation.
             for name in ("bob", "alice"):
                 assert all(f.get("conversation_id") != w.ca for f in got[name]), got[name]
-        # Whatever the outsider got back names nothing of acme's (beyond echoing its own ids).
-        text = repr(answer)
+        # Whatever the outsider got back names nothing of acme's (beyond echoing its own ids and
+        # the name of the agent who has vb's own conversation, as vb's widget header shows it).
+        text = repr(
+            [
+                {**f, "conversation": {**f["conversation"], "agent_name": ""}}
+                if actor == "vb"
+                and f["type"] == "conversation.state"
+                and f["conversation"]["id"] == w.cb
+                else f
+                for f in answer
+            ]
+        )
         for secret in ("A's question", "acme internal note", "acme reply", "访客A", "Bob", "Alice"):
             assert secret not in text, (case_id, answer)
         assert not [

@@ -43,6 +43,11 @@ MERCHANT_DEFAULTS = {
     "retention_action": "anonymise",
     "attachment_max_mb": 10,
     "attachment_types": "image,pdf,office,text,archive",
+    "rating_scale": "stars",
+    "prechat_name": "off",
+    "prechat_email": "off",
+    "prechat_phone": "off",
+    "prechat_custom": "",
 }
 MERCHANT_INLINES = {
     f"{prefix}-{key}": value

@@ -29,6 +29,7 @@ export function renderRoutingHeader(c) {
   ui.bot.hidden = !(c && c.bot_active);
   ui.intent.hidden = !(c && c.intent);
   ui.intent.textContent = c && c.intent ? fmt(gettext("Intent: %s"), [c.intent]) : "";
+  renderRating(c);
   const t = threads.get(state.openId);
   ui.handed.hidden = !(t && [...t.events.values()].some((e) => e.kind === "handover"));
   const finished = c && (c.status === "resolved" || c.status === "closed");
@@ -36,6 +37,18 @@ export function renderRoutingHeader(c) {
   ui.resolve.dataset.next = finished ? "open" : "resolved";
   ui.resolve.disabled = !c || c.status === "closed";
   ui.transfer.disabled = !c || finished;
+}
+
+// The visitor's satisfaction rating (1-5) and comment, live from conversation.updated. The
+// comment is the visitor's text: textContent only.
+function renderRating(c) {
+  const rating = c && c.rating;
+  ui.rating.hidden = !rating;
+  if (!rating) return;
+  const stars = "★".repeat(rating) + "☆".repeat(5 - rating);
+  ui.rating.textContent = fmt(gettext("Rated %s"), [stars]) + (c.rating_comment ? ` · ${c.rating_comment}` : "");
+  ui.rating.title = c.rating_comment || "";
+  ui.rating.setAttribute("aria-label", fmt(gettext("Rated %s of 5"), [rating]) + (c.rating_comment ? `: ${c.rating_comment}` : ""));
 }
 
 // --- Timeline ------------------------------------------------------------------------------

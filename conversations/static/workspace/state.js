@@ -32,7 +32,7 @@ export const ui = {
   agents: $("agent-list"), myStatus: $("my-status"),
   mineCount: $("mine-count"), queueList: $("queue-list"), queueEmpty: $("queue-empty"), queueCount: $("queue-count"),
   assignee: $("thread-assignee"), bot: $("thread-bot"), handed: $("thread-handed"),
-  intent: $("thread-intent"), trend: $("thread-trend"), transfer: $("thread-transfer"),
+  intent: $("thread-intent"), rating: $("thread-rating"), trend: $("thread-trend"), transfer: $("thread-transfer"),
   resolve: $("thread-resolve"), assist: $("assist"), assistList: $("assist-list"),
   toasts: $("toasts"), mute: $("notify-mute"), notifyEnable: $("notify-enable"),
   dialog: $("transfer-dialog"), transferForm: $("transfer-form"),

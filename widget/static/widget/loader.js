@@ -461,6 +461,85 @@
     .viewer .vimg { flex: 1; display: flex; align-items: center; justify-content: center;
       min-height: 0; padding: 8px; }
     .viewer img { max-width: 100%; max-height: 100%; object-fit: contain; }
+    /* Rating card, agent avatar, system lines, emoji picker, sound switch (buildExtras).
+       Colours measured against their backgrounds in docs/widget.md (WCAG AA). */
+    header .avatar { width: 30px; height: 30px; flex: none; border-radius: 50%; background: #fff;
+      color: #1e40af; font-weight: 700; display: flex; align-items: center; justify-content: center; }
+    header .sound { background: none; border: 0; color: inherit; cursor: pointer; padding: 4px;
+      border-radius: 6px; display: flex; }
+    header .mail { background: none; border: 0; color: inherit; cursor: pointer; padding: 4px;
+      border-radius: 6px; display: flex; }
+    header .mail svg { width: 20px; height: 20px; fill: none; stroke: currentColor;
+      stroke-width: 1.8; stroke-linejoin: round; }
+    .prechat { display: flex; flex-direction: column; gap: 8px; padding: 12px 14px;
+      border-top: 1px solid #e5e7eb; background: #fff; overflow-y: auto; max-height: 70%; }
+    .prechat p { margin: 0; }
+    .prechat .pc-title { font-weight: 600; }
+    .prechat label { display: flex; flex-direction: column; gap: 3px; font-size: 13px; color: #374151; }
+    .prechat .opt { color: #4b5563; font-weight: 400; }
+    .prechat .req { color: #b91c1c; }
+    .prechat input { font: inherit; padding: 7px 9px; border: 1px solid #6b7280; border-radius: 8px;
+      color: inherit; }
+    .prechat input:focus, .tr-row input:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
+    .prechat input.invalid { border-color: #b91c1c; }
+    .prechat .ferr { color: #b91c1c; font-size: 12px; }
+    .prechat .submit { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
+      padding: 9px 16px; cursor: pointer; align-self: stretch; }
+    @media (max-width: 480px) {
+      .prechat input, .tr-row input, .rate textarea { font-size: 16px; } /* no zoom on focus */
+    }
+    .transcript { display: flex; flex-direction: column; gap: 6px; padding: 10px 12px;
+      border-top: 0; border-bottom: 1px solid #e5e7eb; background: #fff; }
+    .transcript p { margin: 0; }
+    .tr-label { font-size: 13px; font-weight: 600; }
+    .tr-row { display: flex; gap: 8px; }
+    .tr-row input { flex: 1; min-width: 0; font: inherit; padding: 7px 9px; border: 1px solid #6b7280;
+      border-radius: 8px; color: inherit; }
+    .tr-row input.invalid { border-color: #b91c1c; }
+    .tr-send { border: 0; font: inherit; border-radius: 8px; background: #2563eb; color: #fff; padding: 0 14px;
+      cursor: pointer; }
+    .tr-msg { margin: 0; font-size: 12.5px; color: #065f46; }
+    .tr-msg.bad { color: #b91c1c; }
+    header .sound svg { width: 20px; height: 20px; fill: none; stroke: currentColor;
+      stroke-width: 1.8; stroke-linecap: round; stroke-linejoin: round; }
+    header button:focus-visible { outline: 2px solid #fff; outline-offset: 1px; }
+    .sys { align-items: center; }
+    .sysline { font-size: 12px; color: #4b5563; background: #eceef2; border-radius: 10px;
+      padding: 3px 10px; max-width: 90%; text-align: center; }
+    .rate { padding: 10px 12px; border-top: 1px solid #e5e7eb; background: #fff; display: flex;
+      flex-direction: column; gap: 8px; }
+    .rate p { margin: 0; }
+    .rate-title { font-weight: 600; }
+    .rate-options { display: flex; gap: 6px; flex-wrap: wrap; }
+    .rate-options button { cursor: pointer; font: inherit; -webkit-tap-highlight-color: transparent; }
+    .rate-options.stars button { border: 0; background: none; color: #6b7280; font-size: 28px;
+      line-height: 1; padding: 2px 3px; }
+    .rate-options.stars button.on { color: #d97706; }
+    .rate-options.stars button:hover { color: #d97706; }
+    .rate-options.faces button { border: 1px solid #2563eb; background: #fff; color: #1d4ed8;
+      border-radius: 16px; padding: 4px 12px; }
+    .rate-options.faces button.on { background: #2563eb; color: #fff; }
+    .rate-options button:focus-visible, .em:focus-visible, form .emoji-open:focus-visible,
+    .rate-send:focus-visible { outline: 2px solid #1d4ed8; outline-offset: 2px; }
+    .rate textarea { flex: none; height: auto; min-height: 52px; width: 100%; resize: vertical; }
+    .rate-err { color: #b91c1c; font-size: 12.5px; }
+    .rate-actions { display: flex; align-items: center; gap: 14px; }
+    .rate-send { border: 0; border-radius: 8px; background: #2563eb; color: #fff; padding: 7px 16px;
+      cursor: pointer; }
+    .rate-send:disabled { background: #6b7280; }
+    .rate-actions .link { align-self: center; color: #1d4ed8; }
+    .rate-thanks { color: #065f46; background: #ecfdf5; border: 1px solid #a7f3d0; border-radius: 8px;
+      padding: 8px 10px; }
+    form .emoji-open { background: #fff; color: #374151; border: 1px solid #d1d5db; padding: 0 9px;
+      font-size: 20px; line-height: 1; }
+    form .emoji-open[aria-expanded=true] { background: #eff6ff; border-color: #2563eb; }
+    .emoji { display: grid; grid-template-columns: repeat(8, 1fr); gap: 2px; padding: 8px;
+      border-top: 1px solid #e5e7eb; background: #fff; }
+    .em, .rate-options.faces button { font-family: "Apple Color Emoji", "Segoe UI Emoji",
+      "Noto Color Emoji", system-ui, sans-serif; }
+    .em { border: 0; background: none; font-size: 22px; line-height: 1; padding: 6px 0;
+      border-radius: 6px; cursor: pointer; }
+    .em:hover { background: #eff6ff; }
     @media (max-width: 480px) {
       .panel { position: fixed; inset: 0; width: auto; height: auto; max-width: none;
         max-height: none; border-radius: 0; }
@@ -565,6 +644,7 @@
     });
     document.body.append(host);
     ui = { host, root: kf, shadow: root, panel, list, textarea, count, status, badge, launcher, typing, handover, teams, form, offline: null };
+    buildExtras();
     // Outside business hours nobody will answer soon: the form comes first (the chat stays one
     // click away).
     if (availability().offline_form && availability().open === false) showOffline(true);
@@ -604,11 +684,18 @@
   }
 
   // The queue place and estimated wait from `conversation.state` (or session.ready).
-  function conversationState(conversation) {
+  function conversationState(conversation, live) {
     if (!conversation || (convId !== null && conversation.id < convId)) return;
     if (convId === null) convId = conversation.id;
+    const before = convState;
     convState = conversation;
     handoverAsked = false;
+    // A live frame for a conversation this page knew nothing of yet (its first message was
+    // routed at once) changes from "just started".
+    const known = before && before.id === conversation.id ? before
+      : live ? { id: conversation.id, status: "open", agent_name: "", bot_active: conversation.bot_active } : null;
+    systemLines(known, conversation);
+    ratingAnswered(conversation);
     renderConversationState();
   }
 
@@ -617,6 +704,10 @@
     const c = convState;
     ui.handover.hidden = !(c && c.bot_active) || handoverAsked || offlineShown();
     renderStatus();
+    renderRating();
+    renderAgent();
+    renderTranscriptButton();
+    renderPrechat();
   }
 
   // --- The status line ---------------------------------------------------------------------
@@ -898,6 +989,7 @@
     if (!mine && live) {
       showAgentTyping(false); // the reply it was typing has arrived
       flashStart();
+      chime();
       if (isOpen && document.visibilityState === "visible") markRead();
       else { unread += 1; renderBadge(); }
     }
@@ -944,6 +1036,12 @@
   // Esc closes the panel (focus goes back to the launcher); Tab and Shift+Tab cycle through
   // the panel's own controls instead of wandering off into the page behind it.
   function panelKeydown(e) {
+    if (e.key === "Escape" && !e.isComposing && ui.emoji && !ui.emoji.hidden) {
+      e.preventDefault(); // the open emoji picker closes first, then the panel
+      toggleEmoji(false);
+      ui.emojiButton.focus();
+      return;
+    }
     if (e.key === "Escape" && !e.isComposing) {
       e.preventDefault();
       close();
@@ -963,6 +1061,438 @@
     } else if (!e.shiftKey && active === last) {
       e.preventDefault();
       first.focus();
+    }
+  }
+
+  // --- Satisfaction rating, agent header, system lines, emoji, reply sound -------------------
+  // Built once after the main UI (buildExtras); each part keeps its state here.
+
+  let ratingChoice = null;    // the rating picked in the card, before it is sent
+  let ratingSent = false;     // a conversation.rate frame awaits its answer
+  let ratedHere = null;       // the conversation rated from this page: the card says thanks
+  let soundCtx = null;        // AudioContext, created by the sound switch (a user gesture)
+  const ratingLater = new Set((storageGet("sessionStorage", "rate_later") || "").split(",").filter(Boolean).map(Number));
+
+  const ratingScale = () => (boot && boot.merchant && boot.merchant.rating_scale) || "off";
+  const soundOn = () => storageGet("localStorage", "sound") === "1";
+
+  function buildExtras() {
+    // The agent's avatar (their initial) and name in the header, once someone has the chat.
+    const avatar = el("span", { class: "avatar", "aria-hidden": "true" });
+    avatar.hidden = true;
+    const header = ui.panel.querySelector("header");
+    header.insertBefore(avatar, header.firstChild);
+    const sound = el("button", { class: "sound", type: "button", onclick: toggleSound });
+    header.insertBefore(sound, header.querySelector(".x"));
+    // The rating card, above the message box.
+    const rate = el("div", { class: "rate", role: "group", "aria-labelledby": "kefu-rate-title" });
+    rate.hidden = true;
+    ui.panel.insertBefore(rate, ui.count);
+    // The emoji button next to Send, and its picker above the message box.
+    const emojiButton = el("button", {
+      class: "emoji-open", type: "button", "aria-label": S("emoji"), title: S("emoji"),
+      "aria-expanded": "false", "aria-controls": "kefu-emoji", text: "☺", onclick: () => toggleEmoji(),
+    });
+    ui.form.insertBefore(emojiButton, ui.form.querySelector(".send"));
+    const emoji = el("div", { class: "emoji", id: "kefu-emoji", role: "group", "aria-label": S("emoji_list") });
+    emoji.hidden = true;
+    const chars = Array.isArray(S("emoji_chars")) ? S("emoji_chars") : [];
+    const names = Array.isArray(S("emoji_names")) ? S("emoji_names") : [];
+    chars.forEach((char, i) => {
+      emoji.append(el("button", {
+        type: "button", class: "em", "aria-label": names[i] || char, title: names[i] || char, text: char,
+        onclick: () => insertEmoji(char),
+      }));
+    });
+    ui.panel.insertBefore(emoji, ui.count);
+    Object.assign(ui, { avatar, sound, rate, emoji, emojiButton });
+    buildTranscript();
+    buildPrechat();
+    renderPrechat();
+    renderSound();
+    renderRating();
+  }
+
+  // -- The agent in the header, and the system lines in the thread --
+
+  function renderAgent() {
+    if (!ui || !ui.avatar) return;
+    const c = convState;
+    const name = c && c.id === convId && c.agent_name && (c.status === "open" || c.status === "pending") ? c.agent_name : "";
+    ui.avatar.hidden = !name;
+    ui.avatar.textContent = name ? [...name.trim()][0].toUpperCase() : "";
+    renderTranscriptButton();
+    const title = ui.panel.querySelector("header .name");
+    title.textContent = name || boot.merchant.name || S("title");
+    title.title = name ? `${name} · ${boot.merchant.name || S("title")}` : "";
+  }
+
+  // What changed between two states of the visitor's conversation, said in the thread as text
+  // (the visitor's language, from the bootstrap): the bot handed over, an agent joined, the
+  // chat was transferred, the chat ended. Lines are drawn from live state changes this page
+  // sees; they are not stored messages, so a reload shows the state (header, rating card)
+  // rather than the past lines.
+  function systemLines(before, after) {
+    if (!ui || !before || !after || before.id !== after.id) return;
+    const active = (c) => c.status === "open" || c.status === "pending";
+    if (before.bot_active && !after.bot_active && active(after)) systemLine(after, S("sys_handover"));
+    if (after.agent_name && active(after) && after.agent_name !== before.agent_name) {
+      const line = before.agent_name && active(before) ? "sys_transferred" : "sys_joined";
+      systemLine(after, SF(line, { agent: after.agent_name }));
+    }
+    if (active(before) && !active(after)) systemLine(after, S("sys_ended"));
+  }
+
+  function systemLine(c, text) {
+    const li = el("li", { class: "msg sys", role: "note" }, el("div", { class: "sysline", text }));
+    // Just after the last stored message it follows, before any later one.
+    li.dataset.conv = c.id;
+    li.dataset.seq = String(c.last_seq + 0.5);
+    insertOrdered(ui.list, li, (node) => !node.dataset.seq
+      || Number(node.dataset.conv) > c.id
+      || (Number(node.dataset.conv) === c.id && Number(node.dataset.seq) > c.last_seq + 0.5),
+    (node) => node.classList.contains("welcome"));
+    scrollDown();
+  }
+
+  // -- Rating --
+
+  function ratingDue() {
+    const c = convState;
+    return ratingScale() !== "off" && c && convId !== null && c.id === convId
+      && c.status === "resolved" && (!c.rated || ratedHere === c.id) && !ratingLater.has(c.id);
+  }
+
+  function renderRating() {
+    if (!ui || !ui.rate) return;
+    const due = ratingDue() && !offlineShown();
+    ui.rate.hidden = !due;
+    if (!due) { ui.rate.dataset.conv = ""; return; }
+    const c = convState;
+    const key = `${c.id}:${c.rated ? "rated" : "ask"}`;
+    if (ui.rate.dataset.conv === key) return; // drawn already: keep what the visitor typed
+    ui.rate.dataset.conv = key;
+    ui.rate.replaceChildren();
+    if (c.rated) {
+      ui.rate.append(el("p", { class: "rate-thanks", role: "status", text: S("rate_thanks") }));
+      return;
+    }
+    ratingChoice = null;
+    const stars = ratingScale() === "stars";
+    const options = stars
+      ? [1, 2, 3, 4, 5].map((n) => ({ value: n, text: "★", label: SF("rate_stars", { n }) }))
+      : [[5, "rate_good", "🙂"], [3, "rate_ok", "😐"], [1, "rate_bad", "🙁"]]
+        .map(([value, name, face]) => ({ value, text: `${face} ${S(name)}`, label: S(name) }));
+    const group = el("div", { class: "rate-options" + (stars ? " stars" : " faces"), role: "radiogroup", "aria-labelledby": "kefu-rate-title" });
+    for (const o of options) {
+      const b = el("button", { type: "button", role: "radio", "aria-checked": "false", "aria-label": o.label, title: o.label, text: o.text });
+      b.dataset.value = o.value;
+      b.addEventListener("click", () => chooseRating(o.value));
+      b.addEventListener("keydown", (e) => ratingArrow(e, o.value));
+      group.append(b);
+    }
+    const comment = el("textarea", { class: "rate-comment", rows: "2", maxlength: "1000", "aria-label": S("rate_comment"), placeholder: S("rate_comment") });
+    const err = el("p", { class: "rate-err", role: "alert" });
+    err.hidden = true;
+    const actions = el("div", { class: "rate-actions" },
+      el("button", { class: "rate-send", type: "button", text: S("rate_submit"), onclick: sendRating }),
+      el("button", { class: "link rate-later", type: "button", text: S("rate_later"), onclick: () => {
+        ratingLater.add(c.id);
+        storageSet("sessionStorage", "rate_later", [...ratingLater].join(","));
+        renderRating();
+        ui.textarea.focus();
+      } }));
+    ui.rate.append(el("p", { class: "rate-title", id: "kefu-rate-title", text: S("rate_title") }), group, comment, err, actions);
+  }
+
+  function chooseRating(value) {
+    ratingChoice = value;
+    const stars = ratingScale() === "stars";
+    for (const b of ui.rate.querySelectorAll("[role=radio]")) {
+      const v = Number(b.dataset.value);
+      b.setAttribute("aria-checked", String(v === value));
+      b.classList.toggle("on", stars ? v <= value : v === value);
+    }
+    ui.rate.querySelector(".rate-err").hidden = true;
+  }
+
+  // Arrow keys move the choice, as in any radio group.
+  function ratingArrow(e, value) {
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+    if (!step) return;
+    e.preventDefault();
+    const buttons = [...ui.rate.querySelectorAll("[role=radio]")];
+    const i = buttons.findIndex((b) => Number(b.dataset.value) === value);
+    const next = buttons[(i + step + buttons.length) % buttons.length];
+    next.focus();
+    chooseRating(Number(next.dataset.value));
+  }
+
+  function sendRating() {
+    const err = ui.rate.querySelector(".rate-err");
+    if (ratingChoice === null) {
+      err.textContent = S("rate_choose");
+      err.hidden = false;
+      return;
+    }
+    if (!socket.ready || ratingSent) return;
+    ratingSent = true;
+    ratedHere = convState.id;
+    ui.rate.querySelector(".rate-send").disabled = true;
+    socket.send({ type: "conversation.rate", rating: ratingChoice, comment: ui.rate.querySelector(".rate-comment").value.trim() });
+  }
+
+  // An error frame while a rating is on its way is the rating's refusal.
+  function ratingRefused(frame) {
+    if (!ratingSent) return false;
+    ratingSent = false;
+    const err = ui.rate.querySelector(".rate-err");
+    if (!err) return true;
+    ui.rate.querySelector(".rate-send").disabled = false;
+    err.textContent = frame.code === "already_rated" ? S("rate_again")
+      : (frame.fields && (frame.fields.comment || frame.fields.rating)) || frame.message || S("error");
+    err.hidden = false;
+    return true;
+  }
+
+  function ratingAnswered(c) {
+    if (c && c.rated) ratingSent = false;
+  }
+
+  // -- Emoji --
+
+  function toggleEmoji(on) {
+    const show = on === undefined ? ui.emoji.hidden : on;
+    ui.emoji.hidden = !show;
+    ui.emojiButton.setAttribute("aria-expanded", String(show));
+    if (show) ui.emoji.querySelector("button").focus();
+  }
+
+  function insertEmoji(char) {
+    const t = ui.textarea;
+    const start = t.selectionStart ?? t.value.length;
+    const end = t.selectionEnd ?? t.value.length;
+    t.value = t.value.slice(0, start) + char + t.value.slice(end);
+    t.selectionStart = t.selectionEnd = start + char.length;
+    toggleEmoji(false);
+    t.focus();
+    t.dispatchEvent(new Event("input")); // the counter and the live draft
+  }
+
+  // -- Reply sound: two short tones (no sound file) while the tab is hidden, if switched on --
+
+  function toggleSound() {
+    storageSet("localStorage", "sound", soundOn() ? null : "1");
+    // Browsers let a page play sound only after a user gesture: this click is one.
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (soundOn() && !soundCtx && Ctx) soundCtx = new Ctx();
+    if (soundCtx && soundCtx.state === "suspended") soundCtx.resume();
+    renderSound();
+  }
+
+  function renderSound() {
+    const on = soundOn();
+    ui.sound.setAttribute("aria-pressed", String(on));
+    ui.sound.setAttribute("aria-label", S(on ? "sound_on" : "sound_off"));
+    ui.sound.title = S(on ? "sound_on" : "sound_off");
+    ui.sound.replaceChildren(bellIcon(on));
+  }
+
+  // A bell, struck through when off: drawn here, so it looks the same without an emoji font.
+  function bellIcon(on) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const paths = ["M6 17V11a6 6 0 0 1 12 0v6l1.5 2h-15z", "M10 21h4"];
+    if (!on) paths.push("M4 4l16 16");
+    for (const d of paths) {
+      const path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      svg.append(path);
+    }
+    return svg;
+  }
+
+  function chime() {
+    if (!soundOn() || document.visibilityState !== "hidden") return;
+    if (!soundCtx) {
+      // Switched on in an earlier page view: try; a browser without a gesture here stays quiet.
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return;
+      soundCtx = new Ctx();
+    }
+    window.KefuChimes = (window.KefuChimes || 0) + 1; // for tests: a chime was played
+    const start = soundCtx.currentTime;
+    [660, 880].forEach((hz, i) => {
+      const osc = soundCtx.createOscillator();
+      const gain = soundCtx.createGain();
+      osc.frequency.value = hz;
+      gain.gain.setValueAtTime(0.0001, start + i * 0.15);
+      gain.gain.exponentialRampToValueAtTime(0.15, start + i * 0.15 + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + i * 0.15 + 0.14);
+      osc.connect(gain).connect(soundCtx.destination);
+      osc.start(start + i * 0.15);
+      osc.stop(start + i * 0.15 + 0.15);
+    });
+  }
+
+  // -- Transcript by e-mail (widget/transcript.py): a header button opens a one-field form --
+
+  function mailIcon() {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    for (const d of ["M3 6h18v12H3z", "M3 7l9 6 9-6"]) {
+      const path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      svg.append(path);
+    }
+    return svg;
+  }
+
+  function buildTranscript() {
+    const open = el("button", {
+      class: "mail", type: "button", "aria-label": S("transcript"), title: S("transcript"),
+      "aria-expanded": "false", "aria-controls": "kefu-transcript", onclick: () => toggleTranscript(),
+    }, mailIcon());
+    const header = ui.panel.querySelector("header");
+    header.insertBefore(open, ui.sound);
+    const input = el("input", { type: "email", autocomplete: "email", maxlength: "254", "aria-label": S("transcript_email"), placeholder: S("transcript_email") });
+    const err = el("p", { class: "tr-msg", role: "status" });
+    err.hidden = true;
+    // Not a <form>: the panel's one form is the message box (pages and tests find it so).
+    const send = el("button", { class: "tr-send", type: "button", text: S("transcript_send"), onclick: sendTranscript });
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.isComposing) { e.preventDefault(); sendTranscript(); }
+    });
+    const form = el("div", { class: "transcript", id: "kefu-transcript", role: "group", "aria-labelledby": "kefu-tr-title" },
+      el("p", { class: "tr-label", id: "kefu-tr-title", text: S("transcript") }), el("div", { class: "tr-row" }, input, send), err);
+    form.hidden = true;
+    ui.panel.insertBefore(form, ui.list);
+    Object.assign(ui, { mail: open, transcript: form, trInput: input, trMsg: err, trSend: send });
+    renderTranscriptButton();
+  }
+
+  function renderTranscriptButton() {
+    if (!ui || !ui.mail) return;
+    ui.mail.hidden = convId === null; // nothing to send before the first message
+    if (ui.mail.hidden) toggleTranscript(false);
+  }
+
+  function toggleTranscript(on) {
+    if (!ui.transcript) return;
+    const show = on === undefined ? ui.transcript.hidden : on;
+    ui.transcript.hidden = !show;
+    ui.mail.setAttribute("aria-expanded", String(show));
+    if (show) { ui.trMsg.hidden = true; ui.trInput.focus(); }
+  }
+
+  async function sendTranscript() {
+    ui.trSend.disabled = true;
+    let response = null;
+    let data = {};
+    try {
+      response = await fetch(`${HOST}/widget/api/transcript?key=${encodeURIComponent(KEY)}`, {
+        method: "POST",
+        headers: { "Content-Type": "text/plain;charset=UTF-8" }, // no preflight, as bootstrap
+        body: JSON.stringify({ token: boot.token, email: ui.trInput.value.trim() }),
+        credentials: "omit",
+      });
+      data = await response.json();
+    } catch (e) { /* network failure or not JSON: the general error below */ }
+    ui.trSend.disabled = false;
+    const ok = Boolean(response && response.ok);
+    const fieldError = data && data.errors && (data.errors.email || data.errors.token);
+    ui.trMsg.textContent = (fieldError && [].concat(fieldError).join(" ")) || (data && data.detail) || S("error");
+    ui.trMsg.classList.toggle("bad", !ok);
+    ui.trInput.classList.toggle("invalid", !ok && Boolean(data && data.errors && data.errors.email));
+    ui.trMsg.hidden = false;
+  }
+
+  // -- Pre-chat form (widget/prechat.py): the merchant's questions before the first message --
+
+  const prechatPending = () => Boolean(boot.prechat && boot.prechat.length) && convId === null && socket.outbox.size === 0;
+
+  function buildPrechat() {
+    if (!(boot.prechat && boot.prechat.length)) return;
+    const controls = {};
+    const rows = boot.prechat.map((f) => {
+      const id = `kefu-pc-${f.key}`;
+      const input = el("input", {
+        id, type: f.type || "text", maxlength: "200", "aria-describedby": `${id}-err`,
+        autocomplete: { name: "name", email: "email", phone: "tel" }[f.key] || "off",
+      });
+      if (f.required) input.setAttribute("aria-required", "true");
+      const err = el("span", { class: "ferr", id: `${id}-err` });
+      err.hidden = true;
+      controls[f.key] = { input, err };
+      return el("label", { for: id }, el("span", { class: "pc-label" }, f.label,
+        f.required ? el("span", { class: "req", "aria-hidden": "true", text: " *" }) : el("span", { class: "opt", text: ` (${S("prechat_optional")})` })),
+      input, err);
+    });
+    const general = el("p", { class: "ferr", role: "alert" });
+    general.hidden = true;
+    const submitButton = el("button", { class: "submit", type: "submit", text: S("prechat_start") });
+    const form = el("form", { class: "prechat", novalidate: "", "aria-labelledby": "kefu-pc-title" },
+      el("p", { class: "pc-title", id: "kefu-pc-title", text: S("prechat_intro") }), ...rows, general, submitButton);
+    form.addEventListener("submit", (e) => { e.preventDefault(); submitPrechat(); });
+    ui.panel.insertBefore(form, ui.count);
+    Object.assign(ui, { prechat: form, pcControls: controls, pcGeneral: general, pcSubmit: submitButton });
+  }
+
+  function renderPrechat() {
+    if (!ui || !ui.prechat) return;
+    const show = prechatPending() && !offlineShown();
+    ui.prechat.hidden = !show;
+    if (show) ui.form.hidden = true;
+    else if (!offlineShown()) ui.form.hidden = false;
+  }
+
+  async function submitPrechat() {
+    const fields = {};
+    for (const [key, c] of Object.entries(ui.pcControls)) {
+      fields[key] = c.input.value.trim();
+      c.err.hidden = true;
+      c.input.classList.remove("invalid");
+      c.input.removeAttribute("aria-invalid");
+    }
+    ui.pcGeneral.hidden = true;
+    ui.pcSubmit.disabled = true;
+    let response = null;
+    let data = {};
+    try {
+      response = await fetch(`${HOST}/widget/api/prechat?key=${encodeURIComponent(KEY)}`, {
+        method: "POST",
+        headers: { "Content-Type": "text/plain;charset=UTF-8" }, // no preflight, as bootstrap
+        body: JSON.stringify({ token: boot.token, fields }),
+        credentials: "omit",
+      });
+      data = await response.json();
+    } catch (e) { /* network failure or not JSON: the general error below */ }
+    ui.pcSubmit.disabled = false;
+    if (response && response.ok) {
+      boot.prechat = [];
+      renderPrechat();
+      ui.textarea.focus();
+      return;
+    }
+    // Field errors next to each field, as the server wrote them (in the visitor's language).
+    const errors = (data && data.errors) || {};
+    let first = null;
+    for (const [key, c] of Object.entries(ui.pcControls)) {
+      if (!errors[key]) continue;
+      c.err.textContent = [].concat(errors[key]).join(" ");
+      c.err.hidden = false;
+      c.input.classList.add("invalid");
+      c.input.setAttribute("aria-invalid", "true");
+      first = first || c.input;
+    }
+    if (first) first.focus();
+    else {
+      ui.pcGeneral.textContent = (data && data.detail) || S("error");
+      ui.pcGeneral.hidden = false;
     }
   }
 
@@ -1396,7 +1926,7 @@
         break;
       case "message.created": receive(frame.message, true); break;
       case "message.ack": receive(frame.message, false); break;
-      case "conversation.state": conversationState(frame.conversation); break;
+      case "conversation.state": conversationState(frame.conversation, true); break;
       case "availability.changed": availabilityChanged(frame.availability); break;
       case "typing":
         if (frame.sender_kind === "agent" && frame.conversation_id === convId) showAgentTyping(frame.active);
@@ -1412,6 +1942,7 @@
       case "error":
         // (Refusals of an outbox entry are the core's: they reach fail().)
         console.warn(`[kefu] ${frame.code}: ${frame.message}`);
+        if (!frame.ref && ratingRefused(frame)) break;
         // A refused "talk to a human": offer the button again.
         if (handoverAsked && !frame.ref) { handoverAsked = false; renderConversationState(); }
         break;

@@ -1,0 +1,68 @@
+"""POST /widget/api/transcript?key=KEY {token, email?}: e-mail the visitor the transcript of
+their current conversation (never another's; private notes never included), to the address
+given or the one we have. At most TRANSCRIPTS_PER_HOUR per visitor: it sends mail to an
+address the visitor types, so it must not become a way to send mail to anyone."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+
+from conversations import selectors
+from conversations.tokens import visitor_token_verify
+from kefu.errors import KefuError
+from merchants.models import Merchant
+from notifications.transcript import transcript_email_send
+
+from .views import _error, _json_body, widget_endpoint
+
+TRANSCRIPTS_PER_HOUR = 3
+
+
+class TranscriptSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=2000)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+
+
+def _over_limit(merchant_id: int, visitor_id: int) -> bool:
+    key = f"kefu:transcript:{merchant_id}:{visitor_id}"
+    cache.add(key, 0, timeout=3600)
+    try:
+        return cache.incr(key) > TRANSCRIPTS_PER_HOUR
+    except ValueError:  # expired between add and incr: a new hour
+        cache.set(key, 1, timeout=3600)
+        return False
+
+
+@widget_endpoint
+def transcript(request, merchant: Merchant):
+    payload, error = _json_body(request)
+    if error is not None:
+        return error
+    serializer = TranscriptSerializer(data=payload)
+    if not serializer.is_valid():
+        return _error(400, "invalid", "Some fields are not valid.", errors=serializer.errors)
+    data = serializer.validated_data
+    try:
+        claims = visitor_token_verify(data["token"])
+    except KefuError as exc:
+        return _error(400, exc.code, exc.message, errors={"token": [exc.message]})
+    if claims.merchant_id != merchant.pk:
+        return _error(403, "merchant_mismatch", "The token belongs to another merchant.")
+    conversation = selectors.conversation_current_for_visitor(
+        merchant_id=merchant.pk, visitor_id=claims.visitor_id
+    )
+    if conversation is None or conversation.last_seq == 0:
+        return _error(404, "not_found", _("There is no conversation to send yet."))
+    to = data.get("email") or conversation.visitor.email
+    if not to:
+        message = _("Enter the email address to send it to.")
+        return _error(400, "invalid", message, errors={"email": [message]})
+    if _over_limit(merchant.pk, claims.visitor_id):
+        return _error(
+            429, "rate_limited", _("You have asked for several transcripts already; try later.")
+        )
+    transcript_email_send(merchant_id=merchant.pk, conversation_id=conversation.pk, to=to)
+    return JsonResponse({"detail": _("The transcript is on its way to %(email)s.") % {"email": to}})
