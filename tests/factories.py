@@ -3,7 +3,10 @@ one exists."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
+import json
 import secrets
 
 from conversations import services
@@ -79,3 +82,19 @@ def canned(merchant: Merchant, shortcut: str, text: str, title: str = "") -> Can
 def api_token(merchant: Merchant, name: str = "integration", **kw) -> str:
     _, raw = api_token_create(merchant=merchant, name=name, **kw)
     return raw
+
+
+def signed_identity(merchant: Merchant, user_id: str, **fields) -> dict:
+    """The identity a merchant's server signs for its page, every field covered
+    (widget.views.identity_message): what data-user-* carry. `attributes` (a dict) travels as
+    the JSON text the page holds."""
+    from widget.views import identity_message
+
+    identity = {"id": user_id, **fields}
+    attributes = identity.pop("attributes", None)
+    if attributes is not None:
+        identity["attributes_raw"] = json.dumps(attributes, ensure_ascii=False)
+    digest = hmac.new(
+        merchant.identity_secret.encode(), identity_message(identity).encode(), hashlib.sha256
+    )
+    return {**identity, "hash": digest.hexdigest()}

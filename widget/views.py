@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -43,22 +44,75 @@ ANON_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 
 
 class IdentitySerializer(serializers.Serializer):
-    """A logged-in user of the merchant's site, signed by the merchant's server:
-    hash = hex(HMAC-SHA256(identity_secret, id))."""
+    """A logged-in user of the merchant's site, signed by the merchant's server
+    (docs/widget.md, "Signed-in users"): `hash` is hex HMAC-SHA256 with the identity secret
+    over identity_message() (every field, optionally an expiry: all trusted), or over the id
+    alone (the first form: only the id is trusted, the other fields are ignored)."""
 
     id = serializers.CharField(max_length=128)
     hash = serializers.CharField(max_length=128)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    # Custom attributes (issue 13) the site knows about its user, e.g. {"plan": "pro"}: trusted
-    # like name and email, because the hash proves the page belongs to this user's session.
-    attributes = serializers.DictField(required=False)
+    # data-user-attributes exactly as the page has it (a JSON object of the merchant's custom
+    # attributes, {"plan": "pro"}): the signature covers these bytes, then they are parsed.
+    attributes_raw = serializers.CharField(max_length=10000, required=False, allow_blank=True)
+    # Unix seconds after which the signature no longer counts (optional).
+    expires = serializers.IntegerField(required=False, min_value=0, max_value=2**53)
 
-    def validate_attributes(self, value: dict) -> dict:
-        if len(value) > 50:
+    def validate_attributes_raw(self, value: str) -> str:
+        if not value:
+            return value
+        try:
+            parsed = jsonsafe.loads(value)
+        except ValueError:
+            raise serializers.ValidationError("Not a JSON object.") from None
+        if not isinstance(parsed, dict):
+            raise serializers.ValidationError("Not a JSON object.")
+        if len(parsed) > 50:
             raise serializers.ValidationError("At most 50 attributes.")
         return value
+
+
+IDENTITY_V2 = "kefu-identity-v2"
+
+
+def identity_message(identity: dict) -> str:
+    """What the merchant's server signs to vouch for every field: these seven lines, a missing
+    field an empty line (docs/widget.md has it in PHP and Python)."""
+    expires = identity.get("expires")
+    return "\n".join(
+        [
+            IDENTITY_V2,
+            identity["id"],
+            identity.get("name", ""),
+            identity.get("email", ""),
+            identity.get("phone", ""),
+            identity.get("attributes_raw", ""),
+            "" if expires is None else str(expires),
+        ]
+    )
+
+
+def identity_check(merchant: Merchant, identity: dict, *, now: float | None = None) -> str:
+    """ "all" (every field signed, not expired), "id" (the id alone signed: the first form),
+    "expired" or "invalid"."""
+    key = merchant.identity_secret.encode()
+    given = identity["hash"].lower()
+
+    def signs(message: str) -> bool:
+        return hmac.compare_digest(
+            hmac.new(key, message.encode(), hashlib.sha256).hexdigest(), given
+        )
+
+    if signs(identity_message(identity)):
+        expires = identity.get("expires")
+        if expires is not None and expires < (time.time() if now is None else now):
+            return "expired"
+        return "all"
+    if signs(identity["id"]):
+        return "id"
+    return "invalid"
 
 
 class BootstrapSerializer(serializers.Serializer):
@@ -139,13 +193,6 @@ def widget_strings() -> dict[str, str]:
 
 def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
-
-
-def _identity_verified(merchant: Merchant, identity: dict) -> bool:
-    expected = hmac.new(
-        merchant.identity_secret.encode(), identity["id"].encode(), hashlib.sha256
-    ).hexdigest()
-    return hmac.compare_digest(expected, identity["hash"].lower())
 
 
 def _error(status: int, code: str, detail: str, **extra) -> JsonResponse:
@@ -230,20 +277,31 @@ def _bootstrap(request, merchant: Merchant):
     data = serializer.validated_data
     identity = data.get("identity")
     identity_fields = None
+    signed_attributes = None
+    identity_notice = None
     if identity:
-        if not _identity_verified(merchant, identity):
+        level = identity_check(merchant, identity)
+        if level in ("invalid", "expired"):
             return _error(
                 400,
                 "identity_invalid",
-                "The identity hash does not match.",
-                errors={"identity": ["hash does not match"]},
+                "The identity hash has expired."
+                if level == "expired"
+                else "The identity hash does not match.",
+                errors={"identity": ["expired" if level == "expired" else "hash does not match"]},
             )
-        identity_fields = {
-            "external_id": identity["id"],
-            "name": identity.get("name", ""),
-            "email": identity.get("email", ""),
-            "phone": identity.get("phone", ""),
-        }
+        identity_fields = {"external_id": identity["id"]}
+        if level == "all":
+            identity_fields.update(
+                name=identity.get("name", ""),
+                email=identity.get("email", ""),
+                phone=identity.get("phone", ""),
+            )
+            if identity.get("attributes_raw"):
+                signed_attributes = jsonsafe.loads(identity["attributes_raw"])
+        elif any(identity.get(k) for k in ("name", "email", "phone", "attributes_raw")):
+            # The first form signs the id only: the other fields could be anyone's words.
+            identity_notice = "unsigned_fields_ignored"
     anonymous_id = data.get("anonymous_id") or secrets.token_urlsafe(24)
     visitor = services.visitor_touch(
         merchant=merchant,
@@ -257,13 +315,13 @@ def _bootstrap(request, merchant: Merchant):
         language=data.get("language") or _accept_language(request),
     )
     attribute_errors = {}
-    if identity and identity.get("attributes"):
+    if signed_attributes:
         # A value the merchant's definitions refuse is left out (and reported to the page's
         # console by the loader), not a refused bootstrap: the visitor still gets their chat.
         _visitor, attribute_errors = services.visitor_attributes_set(
             merchant_id=merchant.pk,
             visitor_id=visitor.pk,
-            values=identity["attributes"],
+            values=signed_attributes,
             strict=False,
         )
     return JsonResponse(
@@ -289,6 +347,7 @@ def _bootstrap(request, merchant: Merchant):
             # A blocked visitor's widget shows the chat as closed (strings: "blocked").
             "blocked": visitor.blocked_at is not None,
             **({"attribute_errors": attribute_errors} if attribute_errors else {}),
+            **({"identity_notice": identity_notice} if identity_notice else {}),
             "prechat": services.prechat_needed(merchant, visitor),
         }
     )

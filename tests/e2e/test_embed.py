@@ -1,9 +1,8 @@
 """The widget on a merchant's own site: another origin than the server, as in production."""
 
-import hashlib
-import hmac
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -62,12 +61,15 @@ def host_page(server_url: str, key: str, extra: str = "") -> str:
 def test_cross_origin_embed_with_signed_identity(daphne_server, merchant_site, new_page):
     shop = factories.merchant("跨域商店", allowed_origins=merchant_site.url)
     user_id = "u-42"
-    digest = hmac.new(shop.identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+    expires = int(time.time()) + 3600
+    digest = factories.signed_identity(
+        shop, user_id, name="王小明", email="wang@example.com", expires=expires
+    )["hash"]
     merchant_site.html = host_page(
         daphne_server.url,
         shop.widget_key,
         f'data-user-id="{user_id}" data-user-hash="{digest}" data-user-name="王小明" '
-        'data-user-email="wang@example.com"',
+        f'data-user-email="wang@example.com" data-user-expires="{expires}"',
     )
     page, watch = new_page()
     page.goto(f"{merchant_site.url}/orders/1")

@@ -3,11 +3,13 @@
 import hashlib
 import hmac
 import json
+import time
 
 import pytest
 
 from conversations.models import Visitor
 from conversations.tokens import visitor_token_verify
+from tests import factories
 
 ORIGIN = "http://127.0.0.1"
 
@@ -130,20 +132,55 @@ def _signed(merchant, user_id):
 
 def test_signed_identity_is_applied(client, acme):
     body = {
+        "identity": factories.signed_identity(
+            acme, "user-42", name="李雷", email="li@example.com", phone="13800000000"
+        )
+    }
+    data = boot(client, acme, body).json()
+    visitor = Visitor.objects.get(pk=data["visitor_id"])
+    assert (visitor.external_id, visitor.name, visitor.email, visitor.phone) == (
+        "user-42",
+        "李雷",
+        "li@example.com",
+        "13800000000",
+    )
+    assert "identity_notice" not in data
+
+
+def test_an_id_only_hash_vouches_for_the_id_alone(client, acme):
+    """Issue 16, finding 11: the first form signs the id; name and e-mail riding along could be
+    anyone's words, so they are ignored (and the page is told), the id still joins the chats."""
+    body = {
         "identity": {
             "id": "user-42",
             "hash": _signed(acme, "user-42"),
-            "name": "李雷",
-            "email": "li@example.com",
+            "name": "Mallory",
+            "email": "victim@example.com",
         }
     }
     data = boot(client, acme, body).json()
     visitor = Visitor.objects.get(pk=data["visitor_id"])
-    assert (visitor.external_id, visitor.name, visitor.email) == (
-        "user-42",
-        "李雷",
-        "li@example.com",
-    )
+    assert (visitor.external_id, visitor.name, visitor.email) == ("user-42", "", "")
+    assert data["identity_notice"] == "unsigned_fields_ignored"
+
+
+def test_a_changed_field_breaks_the_signature(client, acme):
+    identity = factories.signed_identity(acme, "user-42", name="李雷", email="li@example.com")
+    response = boot(client, acme, {"identity": {**identity, "email": "mallory@example.com"}})
+    assert response.status_code == 400 and response.json()["code"] == "identity_invalid"
+    assert not Visitor.objects.exists()
+
+
+def test_a_signature_counts_until_it_expires(client, acme):
+    future = int(time.time()) + 600
+    fresh = factories.signed_identity(acme, "user-42", name="李雷", expires=future)
+    assert boot(client, acme, {"identity": fresh}).status_code == 200
+    stale = factories.signed_identity(acme, "user-43", name="韩梅梅", expires=int(time.time()) - 1)
+    response = boot(client, acme, {"identity": stale})
+    assert response.status_code == 400 and response.json()["errors"] == {"identity": ["expired"]}
+    # A later expiry written on the page without a new signature does not help.
+    assert boot(client, acme, {"identity": {**stale, "expires": future}}).status_code == 400
+    assert not Visitor.objects.filter(external_id="user-43").exists()
 
 
 def test_forged_identity_is_refused(client, acme, other):

@@ -3,8 +3,6 @@ the one customer of that identity with one history (`visitor.identified` recorde
 accounts on one computer stay apart; the site's custom attributes ride along, checked by type;
 a blocked visitor's bootstrap says so (the widget shows the chat as closed)."""
 
-import hashlib
-import hmac
 import json
 
 import pytest
@@ -34,8 +32,7 @@ def boot(client, merchant, body):
 
 
 def identity(merchant, user_id, **extra):
-    digest = hmac.new(merchant.identity_secret.encode(), user_id.encode(), hashlib.sha256)
-    return {"id": user_id, "hash": digest.hexdigest(), **extra}
+    return factories.signed_identity(merchant, user_id, **extra)
 
 
 def identified_events(merchant):

@@ -139,15 +139,11 @@
     const identity = { id: d.userId, hash: d.userHash };
     if (d.userName) identity.name = d.userName;
     if (d.userEmail) identity.email = d.userEmail;
-    // data-user-attributes: a JSON object of the merchant's custom attributes ({"plan": "pro"}).
-    if (d.userAttributes) {
-      try {
-        const attributes = JSON.parse(d.userAttributes);
-        if (attributes && typeof attributes === "object" && !Array.isArray(attributes)) identity.attributes = attributes;
-      } catch (err) {
-        console.warn("[kefu] data-user-attributes is not a JSON object; ignored");
-      }
-    }
+    if (d.userPhone) identity.phone = d.userPhone;
+    // data-user-attributes (a JSON object of custom attributes, {"plan": "pro"}) goes as the
+    // page has it: the merchant's signature covers exactly these characters.
+    if (d.userAttributes) identity.attributes_raw = d.userAttributes;
+    if (d.userExpires && /^\d+$/.test(d.userExpires)) identity.expires = Number(d.userExpires);
     return identity;
   }
 
@@ -204,7 +200,8 @@
     if (response.status === 400 && identity && data.errors && data.errors.identity) {
       // The page's signed identity does not check out (a wrong secret, a stale hash): the
       // visitor can still chat, as an anonymous one; the site owner learns why here.
-      console.warn(`[kefu] data-user-hash does not match data-user-id "${identity.id}" for widget key ${KEY}: ` +
+      const expired = data.errors.identity.includes("expired");
+      console.warn(`[kefu] data-user-hash ${expired ? "has expired (data-user-expires)" : `does not match data-user-id "${identity.id}"`} for widget key ${KEY}: ` +
         "continuing as an anonymous visitor (compute the hash with the merchant's identity secret)");
       identityRefused = true;
       return bootstrap();
@@ -1999,6 +1996,10 @@
     }
     storageSet("localStorage", "anon", boot.anonymous_id);
     if (boot.attribute_errors) console.warn("[kefu] data-user-attributes refused:", boot.attribute_errors);
+    if (boot.identity_notice === "unsigned_fields_ignored") {
+      console.warn("[kefu] data-user-hash signs data-user-id only: name, e-mail, phone and attributes " +
+        "were ignored. Sign every field (docs/widget.md, \"Signed-in users\") to have them shown.");
+    }
     buildUi();
     if (boot.blocked) showClosed();
     restoreOutbox();
