@@ -161,6 +161,7 @@ def visitor_identify(
             merchant_id=merchant_id,
             visitor_id=visitor.pk,
             data={
+                "by": "widget",
                 "merged_visitor_id": merged.pk if merged else None,
                 "conversations_moved": merged.moved if merged else 0,
             },

@@ -206,8 +206,8 @@ def test_conversation_q_query_count_pinned(api, acme, django_assert_num_queries,
     for i in range(rows):
         _say(acme, f"发票 {i}")
     api.get("/api/v1/conversations/", {"q": "发票"})
-    # the visitors, the message hits (newest messages and/or the index), then the page
-    reads = 3 + _extra_index_query(window, rows)
+    # the visitors, the message hits (newest messages and/or the index), the page, its labels
+    reads = 4 + _extra_index_query(window, rows)
     with django_assert_num_queries(AUTH_QUERIES[api.kind] + reads):
         response = api.get("/api/v1/conversations/", {"q": "发票"})
     assert len(response.json()["results"]) == rows

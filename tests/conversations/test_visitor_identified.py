@@ -25,7 +25,8 @@ def test_the_widgets_signed_identity_is_recorded_once(acme, other):
             merchant=acme, anonymous_id="anon-1", identity={"external_id": "u-1", "name": "张三"}
         )
     assert visitor.pk == anonymous.pk
-    assert identified(acme) == [(visitor.pk, {"by": "widget"})]
+    ((visitor_id, data),) = identified(acme)
+    assert visitor_id == visitor.pk and data["by"] == "widget"
     services.visitor_touch(merchant=acme, anonymous_id="anon-1", identity={"external_id": "u-2"})
     assert len(identified(acme)) == 2  # another account signed in on that browser
     assert identified(other) == []

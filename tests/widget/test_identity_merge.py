@@ -51,7 +51,7 @@ def test_first_login_identifies_the_anonymous_visitor(client, acme):
     assert logged["visitor_id"] == anon["visitor_id"]
     assert Visitor.objects.get(pk=anon["visitor_id"]).external_id == "u-1"
     assert identified_events(acme) == [
-        (anon["visitor_id"], {"merged_visitor_id": None, "conversations_moved": 0})
+        (anon["visitor_id"], {"by": "widget", "merged_visitor_id": None, "conversations_moved": 0})
     ]
     boot(client, acme, {"anonymous_id": BROWSER, "identity": identity(acme, "u-1")})
     assert len(identified_events(acme)) == 1  # once, not at every page
@@ -84,8 +84,8 @@ def test_anonymous_history_merges_into_the_known_customer(client, acme, bob):
     assert ConversationEvent.objects.filter(conversation=new, visitor_id=known.pk).exists()
     # The first: its identification on the other device; then the merge.
     assert identified_events(acme) == [
-        (known.pk, {"merged_visitor_id": None, "conversations_moved": 0}),
-        (known.pk, {"merged_visitor_id": anon_id, "conversations_moved": 1}),
+        (known.pk, {"by": "widget", "merged_visitor_id": None, "conversations_moved": 0}),
+        (known.pk, {"by": "widget", "merged_visitor_id": anon_id, "conversations_moved": 1}),
     ]
     # The customer writes on: the open conversation goes on, in their one history.
     message, _ = services.message_send_by_visitor(
