@@ -4,9 +4,10 @@ The limits are off in tests/settings.py; each test here switches on the one it p
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.core.cache import cache
 
 from conversations.models import Visitor
 from conversations.tokens import visitor_token_issue
@@ -18,10 +19,10 @@ from tests.wsclient import ORIGIN, session_cookie
 
 
 @pytest.fixture(autouse=True)
-def empty_counts():
-    cache.clear()
-    yield
-    cache.clear()
+def empty_counts(monkeypatch):
+    """Counts of this test only: a prefix of its own (the cache may be the shared Redis, which
+    clearing would empty for every other user of it)."""
+    monkeypatch.setattr(ratelimit, "PREFIX", f"kefutest:rl:{uuid.uuid4().hex}")
 
 
 # --- the counter --------------------------------------------------------------------------
