@@ -61,11 +61,6 @@ ZH = {
     "Your conversation was transferred to %(agent)s.": "您的会话已转接给%(agent)s。",
     "The conversation has ended. Write again any time to reopen it.":
         "本次会话已结束。如需帮助，随时发消息即可继续。",
-    # The bot's built-in small talk (knowledge/smalltalk.py)
-    "Hello! How can I help you today?": "您好！请问有什么可以帮您？",
-    "Yes, I am here. What can I do for you?": "在的，请问有什么可以帮您？",
-    "You are welcome! Is there anything else I can help with?": "不客气！还有其他可以帮您的吗？",
-    "Goodbye, and have a nice day!": "再见，祝您生活愉快！",
     "Rating submitted": "已提交评价",
     # Transcript by e-mail
     "Email me this conversation": "把聊天记录发到我的邮箱",

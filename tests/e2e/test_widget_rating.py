@@ -360,7 +360,7 @@ HANDOVER = {
         "moved": "您的会话已转接给大伟。",
     },
     "en-US": {
-        "hello": "Hello! How can I help you today?",
+        "hello": "Hello! What can I help you with?",
         "button": "Talk to a human",
         "handed": "The assistant passed your conversation to our team.",
         "joined": "小美 joined the conversation.",

@@ -51,7 +51,7 @@ def test_the_demo_bot_answers_both_languages_and_small_talk():
         ("谢谢！", "不客气"),
     ]
     english = [
-        ("hello", "Hello! How can I help you today?"),
+        ("hello", "Hello! What can I help you with?"),
         ("How long does shipping take?", "ship the same day"),
         ("When are you open?", "9:00 to 21:00"),
         ("Can I get an invoice?", "Invoice field"),
