@@ -93,11 +93,6 @@ class ConversationSerializer(serializers.Serializer):
     )
     bot_active = serializers.BooleanField(help_text="The knowledge-base bot is answering.")
     intent = serializers.CharField(help_text="The intent the bot detected, if any.")
-    label_ids = serializers.ListField(
-        child=serializers.IntegerField(),
-        allow_null=True,
-        help_text="Ids of its labels (null in socket frames that did not load them).",
-    )
     awaiting_reply_since = UtcDateTimeField(
         allow_null=True, help_text="Since when the visitor waits for an answer; null: answered."
     )
@@ -106,12 +101,42 @@ class ConversationSerializer(serializers.Serializer):
         allow_null=True,
         help_text="When a snooze ends; null while snoozed means until the visitor writes.",
     )
+    label_ids = serializers.ListField(
+        child=serializers.IntegerField(),
+        allow_null=True,
+        help_text="Ids of its labels (null in socket frames that did not load them).",
+    )
+    rating = serializers.IntegerField(
+        allow_null=True,
+        help_text="The visitor's satisfaction, 1-5 (satisfied / neutral / dissatisfied: 5 / 3 / "
+        "1); null until rated.",
+    )
+    rating_comment = serializers.CharField(
+        allow_blank=True, help_text="The visitor's comment with the rating (their text)."
+    )
 
     class Meta:
         list_serializer_class = ConversationListSerializer
 
     def to_representation(self, instance: Conversation) -> dict:
         return _conversations_out([instance])[0]
+
+
+class AttachmentSerializer(serializers.Serializer):
+    """`protocol.AttachmentOut`: `url` and `thumbnail_url` are signed links that expire."""
+
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["image", "file"])
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    url = serializers.CharField()
+    thumbnail_url = serializers.CharField(allow_null=True)
+
+    def to_representation(self, instance) -> dict:
+        return realtime.attachment_upload_out(instance).model_dump(mode="json")
 
 
 class MessageSerializer(serializers.Serializer):
@@ -135,6 +160,9 @@ class MessageSerializer(serializers.Serializer):
     )
     sentiment_label = serializers.ChoiceField(
         choices=["positive", "neutral", "negative", ""], allow_blank=True
+    )
+    attachment = AttachmentSerializer(
+        allow_null=True, help_text="The image or file the message carries (null: none)."
     )
 
     def to_representation(self, instance: Message) -> dict:
@@ -194,23 +222,6 @@ class AttachmentUploadSerializer(serializers.Serializer):
         help_text="Your id for this upload. Uploading again with it returns the stored upload "
         "(HTTP 200) instead of a copy; with another file it is refused.",
     )
-
-
-class AttachmentSerializer(serializers.Serializer):
-    """`protocol.AttachmentOut`: `url` and `thumbnail_url` are signed links that expire."""
-
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=["image", "file"])
-    name = serializers.CharField()
-    content_type = serializers.CharField()
-    size = serializers.IntegerField()
-    width = serializers.IntegerField(allow_null=True)
-    height = serializers.IntegerField(allow_null=True)
-    url = serializers.CharField()
-    thumbnail_url = serializers.CharField(allow_null=True)
-
-    def to_representation(self, instance) -> dict:
-        return realtime.attachment_upload_out(instance).model_dump(mode="json")
 
 
 def _search_terms(value: str) -> list[str]:

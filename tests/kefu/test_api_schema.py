@@ -125,10 +125,12 @@ def test_schema_shapes(schema):
         "queue_position",
         "bot_active",
         "intent",
-        "label_ids",
         "awaiting_reply_since",
         "snoozed_at",
         "snoozed_until",
+        "label_ids",
+        "rating",
+        "rating_comment",
     ]
     assert "anonymous_id" not in components["Visitor"]["properties"]
     paginated = components["PaginatedConversationList"]["properties"]

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.test import override_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,8 +69,10 @@ def test_api_docs_start_swagger_from_a_file_not_an_inline_script(client):
     assert re.search(r'<script src="/api/docs/\?script=?"></script>', html)
 
 
-@override_settings(SECURE_SSL_REDIRECT=True)
 def test_ssl_redirect_spares_the_health_check_and_trusts_the_proxy_only_when_told(client, settings):
+    # The settings fixture only: mixed with override_settings it would restore the override's
+    # values after the test, and every later test would be redirected to https.
+    settings.SECURE_SSL_REDIRECT = True
     assert client.get("/accounts/login/").status_code == 301
     assert client.get("/accounts/login/")["Location"].startswith("https://")
     assert client.get("/healthz").status_code == 200
