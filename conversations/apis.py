@@ -495,6 +495,7 @@ class VisitorErase(generics.GenericAPIView):
     every text and contact detail and keeps the figures (recorded in the audit log)."""
 
     parser_classes = [JSONParser]
+    serializer_class = VisitorEraseSerializer  # OPTIONS describes the body with it
 
     def post(self, request, pk: int):
         merchant_id = _manager_or_token(request)

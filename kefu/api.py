@@ -7,6 +7,7 @@ import datetime
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -32,6 +33,7 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
+@csrf_exempt  # any method, cookies or not: the answer is a JSON 404, not Django's CSRF page
 def not_found(request, *args, **kwargs):
     """JSON 404 for any other path under /api/v1/ (e.g. a non-numeric id), not an HTML page."""
     return JsonResponse({"detail": str(_("Not found.")), "code": "not_found"}, status=404)
@@ -102,3 +104,46 @@ class SessionWithMerchantScheme(OpenApiAuthenticationExtension):
                 "(you must be an active member). Writes also need the CSRF token.",
             },
         ]
+
+
+# --- The refusals every operation may give, in the schema ----------------------------------------
+
+# Every error body: `detail` and, for a service's refusal, `code`; field errors as
+# {field: [messages]} beside them (DRF's validation errors are only the latter).
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+    "additionalProperties": True,
+}
+ERRORS = {
+    "400": "Invalid input: field errors ({field: [messages]}), or `code` and `detail`.",
+    "401": "No credentials, or an invalid or revoked token.",
+    "403": "Not allowed: not a member, a read-only token writing, or a role that may not.",
+    "404": "No such object for this merchant (another merchant's objects are not found).",
+    "429": "Too many requests; `Retry-After` says when to try again.",
+}
+
+
+def document_refusals(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation documents the refusals any API view
+    can give (kefu.api.exception_handler's bodies), unless the view documents its own. A 404
+    only where the path names an object, a 400 only where there is input to refuse."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            responses = operation.setdefault("responses", {})
+            has_input = bool(operation.get("parameters")) or "requestBody" in operation
+            for code, description in ERRORS.items():
+                if code in responses or (code == "404" and "{" not in path):
+                    continue
+                if code == "400" and not has_input:
+                    continue
+                responses[code] = {
+                    "description": description,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+    return result

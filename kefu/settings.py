@@ -401,6 +401,10 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI assets come from the app's own static files, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kefu.api.document_refusals",
+    ],
 }
 
 # --- Email ----------------------------------------------------------------------------------

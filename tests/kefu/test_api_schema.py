@@ -9,6 +9,10 @@ from django.core.management import call_command
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+from kefu.api import ERRORS
+
+ERRORS_400 = ERRORS["400"]
+
 PATHS = {
     "/api/v1/conversations/": {"get", "post"},
     "/api/v1/conversations/{id}/": {"get"},
@@ -136,7 +140,11 @@ def test_schema_shapes(schema):
     paginated = components["PaginatedConversationList"]["properties"]
     assert set(paginated) == {"next", "previous", "results"}
     send = schema["paths"]["/api/v1/conversations/{id}/messages/"]["post"]
-    assert set(send["responses"]) == {"200", "201", "400"}
+    # Its own answers, and the refusals every operation documents (kefu.api.document_refusals).
+    assert set(send["responses"]) == {"200", "201", "400", "401", "403", "404", "429"}
+    assert send["responses"]["400"]["description"] != ERRORS_400  # the view's own wording kept
+    listing = schema["paths"]["/api/v1/conversations/"]["get"]["responses"]
+    assert "404" not in listing and "429" in listing and "401" in listing
     body = components["MessageCreate"]
     assert body["required"] == ["body"]
     assert body["properties"]["client_msg_id"]["pattern"] == "^[A-Za-z0-9_.:-]+$"
@@ -178,3 +186,21 @@ def test_docs_use_only_local_assets(db):
     assert len(assets) >= 3  # css, bundle, preset (and the favicon)
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
+
+
+def test_every_operation_answers_options_and_bad_ids_without_a_server_error(db):
+    """Found by schemathesis: OPTIONS on a view without a declared serializer was a 500, and a
+    write to an unknown path carrying a session cookie got Django's HTML CSRF page."""
+    from tests import factories
+
+    merchant = factories.merchant("探针")
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {factories.api_token(merchant)}")
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    for path in schema["paths"]:
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        response = client.options(url)
+        assert response.status_code < 500, (path, response.status_code)
+    client.cookies["sessionid"] = "junk"
+    response = client.patch("/api/v1/canned-responses/null,null/", {}, format="json")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
