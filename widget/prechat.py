@@ -8,11 +8,10 @@ from django.http import JsonResponse
 from rest_framework import serializers
 
 from conversations import services
-from conversations.tokens import visitor_token_verify
-from kefu.errors import KefuError, NotFound
+from kefu.errors import NotFound
 from merchants.models import Merchant
 
-from .views import _error, _json_body, widget_endpoint
+from .views import _error, visitor_form, widget_endpoint
 
 
 class PrechatSerializer(serializers.Serializer):
@@ -22,19 +21,9 @@ class PrechatSerializer(serializers.Serializer):
 
 @widget_endpoint
 def prechat(request, merchant: Merchant):
-    payload, error = _json_body(request)
+    data, claims, error = visitor_form(request, merchant, PrechatSerializer)
     if error is not None:
         return error
-    serializer = PrechatSerializer(data=payload)
-    if not serializer.is_valid():
-        return _error(400, "invalid", "Some fields are not valid.", errors=serializer.errors)
-    data = serializer.validated_data
-    try:
-        claims = visitor_token_verify(data["token"])
-    except KefuError as exc:
-        return _error(400, exc.code, exc.message, errors={"token": [exc.message]})
-    if claims.merchant_id != merchant.pk:
-        return _error(403, "merchant_mismatch", "The token belongs to another merchant.")
     try:
         errors = services.visitor_prechat_submit(
             merchant=merchant, visitor_id=claims.visitor_id, values=data["fields"]

@@ -11,12 +11,10 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from conversations import selectors
-from conversations.tokens import visitor_token_verify
-from kefu.errors import KefuError
 from merchants.models import Merchant
 from notifications.transcript import transcript_email_send
 
-from .views import _error, _json_body, widget_endpoint
+from .views import _error, visitor_form, widget_endpoint
 
 TRANSCRIPTS_PER_HOUR = 3
 
@@ -38,19 +36,9 @@ def _over_limit(merchant_id: int, visitor_id: int) -> bool:
 
 @widget_endpoint
 def transcript(request, merchant: Merchant):
-    payload, error = _json_body(request)
+    data, claims, error = visitor_form(request, merchant, TranscriptSerializer)
     if error is not None:
         return error
-    serializer = TranscriptSerializer(data=payload)
-    if not serializer.is_valid():
-        return _error(400, "invalid", "Some fields are not valid.", errors=serializer.errors)
-    data = serializer.validated_data
-    try:
-        claims = visitor_token_verify(data["token"])
-    except KefuError as exc:
-        return _error(400, exc.code, exc.message, errors={"token": [exc.message]})
-    if claims.merchant_id != merchant.pk:
-        return _error(403, "merchant_mismatch", "The token belongs to another merchant.")
     conversation = selectors.conversation_current_for_visitor(
         merchant_id=merchant.pk, visitor_id=claims.visitor_id
     )

@@ -449,26 +449,44 @@ def offline_next_steps(merchant: Merchant, contact: str) -> str:
     return text
 
 
+def visitor_form(request, merchant: Merchant, serializer_class):
+    """A widget form post carrying the visitor's token: (validated data, token claims, None),
+    or (None, None, the error response: bad JSON or fields 400, a bad token 400 on `token`,
+    another merchant's token 403). The one check every widget form makes."""
+    payload, error = _json_body(request)
+    if error is not None:
+        return None, None, error
+    serializer = serializer_class(data=payload)
+    if not serializer.is_valid():
+        return (
+            None,
+            None,
+            _error(400, "invalid", "Some fields are not valid.", errors=serializer.errors),
+        )
+    data = serializer.validated_data
+    try:
+        claims = visitor_token_verify(data["token"])
+    except KefuError as exc:
+        return None, None, _error(400, exc.code, exc.message, errors={"token": [exc.message]})
+    if claims.merchant_id != merchant.pk:
+        # A token another merchant's widget issued: nothing of this merchant is touched.
+        return (
+            None,
+            None,
+            _error(403, "merchant_mismatch", "The token belongs to another merchant."),
+        )
+    return data, claims, None
+
+
 @widget_endpoint
 def offline(request, merchant: Merchant):
     """POST /widget/api/offline?key=KEY {token, name, contact, message}: a message left while
     the merchant is closed or nobody is online. Agents pick it up like any queued chat."""
     if not merchant.offline_form_enabled:
         return _error(403, "offline_form_disabled", "This merchant does not take offline messages.")
-    payload, error = _json_body(request)
+    data, claims, error = visitor_form(request, merchant, OfflineMessageSerializer)
     if error is not None:
         return error
-    serializer = OfflineMessageSerializer(data=payload)
-    if not serializer.is_valid():
-        return _error(400, "invalid", "Some fields are not valid.", errors=serializer.errors)
-    data = serializer.validated_data
-    try:
-        claims = visitor_token_verify(data["token"])
-    except KefuError as exc:
-        return _error(400, exc.code, exc.message, errors={"token": [exc.message]})
-    if claims.merchant_id != merchant.pk:
-        # A token another merchant's widget issued: nothing of this merchant is touched.
-        return _error(403, "merchant_mismatch", "The token belongs to another merchant.")
     try:
         message, created = services.offline_message_create(
             merchant_id=merchant.pk,
