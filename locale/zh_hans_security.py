@@ -12,8 +12,8 @@ ZH = {
     "Are you sure?": "确定吗？",
     "Customer data": "客户数据",
     "Anonymise (keep the figures, remove the person)": "匿名化（保留统计数据，去除个人信息）",
-    "Conversations resolved longer ago than this are anonymised or deleted every night, with their messages and files. Empty: kept until you erase them.":
-        "解决时间早于此天数的会话（连同消息和文件）会被定期匿名化或删除。留空：一直保留，直到您手动删除。",
+    "Conversations resolved longer ago than this are anonymised or deleted within the hour, with their messages and files. Empty: kept until you erase them.":
+        "解决时间早于此天数的会话（连同消息和文件）会在一小时内被匿名化或删除。留空：一直保留，直到您手动删除。",
     "after that": "到期后",
     "store shortened visitor IP addresses": "只保存截短的访客 IP 地址",
     "Keep only the network part (IPv4 /24, IPv6 /48) of a visitor's address.": "只保留访客地址的网段部分（IPv4 /24，IPv6 /48）。",

@@ -204,7 +204,7 @@ class Merchant(models.Model):
         null=True,
         blank=True,
         help_text=_(
-            "Conversations resolved longer ago than this are anonymised or deleted every night, "
+            "Conversations resolved longer ago than this are anonymised or deleted within the hour, "
             "with their messages and files. Empty: kept until you erase them."
         ),
     )
