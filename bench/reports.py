@@ -36,6 +36,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from conversations.models import (  # noqa: E402
@@ -47,7 +48,8 @@ from conversations.models import (  # noqa: E402
 )
 from merchants.models import Membership, Merchant, Team  # noqa: E402
 from merchants.services import api_token_create, membership_add  # noqa: E402
-from reports import rollup  # noqa: E402
+from reports import rollup, selectors  # noqa: E402
+from reports.models import DayFigures  # noqa: E402
 
 NAME = "bench-reports"
 Kind = ConversationEvent.Kind
@@ -179,6 +181,25 @@ def timed(client, path, params, repeat):
     }
 
 
+def cost(client, path, params, merchant) -> tuple[int, int]:
+    """(queries, rollup rows read) of one request: figures that do not depend on the load."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path, params).status_code == 200
+    period = selectors.Period(
+        dt.date.fromisoformat(params["from"]), dt.date.fromisoformat(params["to"])
+    )
+    if "by" in params:
+        rows = len(list(selectors._breakdown_rows(merchant.pk, period, params["by"])))
+    else:  # the "all" day rows of the period and of the previous one
+        rows = DayFigures.objects.filter(
+            merchant=merchant,
+            dimension="all",
+            day__gte=period.previous().start,
+            day__lte=period.end,
+        ).count()
+    return len(queries), rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations", type=int, default=100_000)
@@ -222,8 +243,8 @@ def main() -> None:
         f"conversations: {args.conversations}, data built in {built:.0f} s, "
         f"rollup of the year in {rolled:.1f} s ({rolled / 365 * 1000:.0f} ms per day)"
     )
-    print("| request | range | p50 ms | p99 ms | max ms |")
-    print("|---|---|---|---|---|")
+    print("| request | range | p50 ms | p99 ms | max ms | queries | rollup rows read |")
+    print("|---|---|---|---|---|---|---|")
     cases = [("summary/", {}, "year"), ("summary/", {}, "30 days")]
     cases += [
         ("breakdown/", {"by": by}, "year") for by in ("agent", "team", "label", "source", "page")
@@ -231,8 +252,12 @@ def main() -> None:
     for path, extra, span in cases:
         params = {**(year if span == "year" else month), **extra}
         out = timed(client, f"/api/v1/reports/{path}", params, args.requests)
+        queries, rows = cost(client, f"/api/v1/reports/{path}", params, merchant)
         name = path.rstrip("/") + (f" by {extra['by']}" if extra else "")
-        print(f"| {name} | {span} | {out['p50_ms']} | {out['p99_ms']} | {out['max_ms']} |")
+        print(
+            f"| {name} | {span} | {out['p50_ms']} | {out['p99_ms']} | {out['max_ms']} "
+            f"| {queries} | {rows} |"
+        )
 
 
 if __name__ == "__main__":

@@ -17,14 +17,12 @@ class Dimension(models.TextChoices):
     PAGE = "page", _("Page")
 
 
-class DayFigures(models.Model):
-    """Counts, sums and duration samples of the conversations that started on `day` (the
-    merchant's local date) and fall under (dimension, key). The partition started = answered + bot_resolved + missed
-    + waiting holds on every row."""
+class Figures(models.Model):
+    """Counts, sums and duration samples of a group of conversations: what a day row and a
+    month row both carry."""
 
     id = models.BigAutoField(primary_key=True)
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
     dimension = models.CharField(max_length=10, choices=Dimension.choices)
     key = models.CharField(max_length=255)
     started = models.PositiveIntegerField(default=0)
@@ -43,6 +41,17 @@ class DayFigures(models.Model):
     # value, so medians and p90 over any range are exact, from one row per day and group.
     frt = models.BinaryField(default=b"")
     res = models.BinaryField(default=b"")
+
+    class Meta:
+        abstract = True
+
+
+class DayFigures(Figures):
+    """The conversations that started on `day` (the merchant's local date) and fall under
+    (dimension, key). The partition started = answered + bot_resolved + missed + waiting holds
+    on every row."""
+
+    day = models.DateField()
     # On the "all" row only, so the summary is one query over one row per day: conversations
     # started per local hour of the day ([24 counts]) and hand-overs per first reason code.
     hours = models.JSONField(default=list, blank=True)
@@ -58,6 +67,26 @@ class DayFigures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.dimension}={self.key}"
+
+
+class MonthFigures(Figures):
+    """The breakdown dimensions' day rows of one local month (`month` is its first day) merged
+    into one row per key, written with the day rows (reports.rollup.month_rollup): a
+    breakdown over a year reads the whole months inside the range here and only the days at
+    its edges from DayFigures. The "all" dimension has none (the summary needs its days)."""
+
+    month = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "month", "dimension", "key"], name="report_month_key"
+            )
+        ]
+        indexes = [models.Index(fields=["merchant", "dimension", "month"], name="report_dim_month")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.dimension}={self.key}"
 
 
 class RollupState(models.Model):

@@ -26,7 +26,7 @@ from conversations.models import (
 from merchants.models import Merchant
 
 from . import samples
-from .models import DayFigures, Dimension, RollupState
+from .models import DayFigures, Dimension, MonthFigures, RollupState
 
 Kind = ConversationEvent.Kind
 ENDED = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
@@ -49,6 +49,27 @@ TRIGGER_KINDS = frozenset(
 )
 NONE_KEY = "-"
 PAGE_KEY_LENGTH = 255
+# Dimensions with month rows: the breakdowns (the summary reads the "all" rows day by day).
+MONTH_DIMENSIONS = (
+    Dimension.AGENT,
+    Dimension.TEAM,
+    Dimension.LABEL,
+    Dimension.SOURCE,
+    Dimension.PAGE,
+)
+COUNTS = (
+    "started",
+    "answered",
+    "missed",
+    "waiting",
+    "bot_handled",
+    "bot_resolved",
+    "handed_over",
+    "resolved",
+    "rated",
+    "rating_sum",
+    "satisfied",
+)
 
 
 def local_day_bounds(day: dt.date, tz: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -167,8 +188,10 @@ def merchant_zone(merchant: Merchant) -> zoneinfo.ZoneInfo:
 
 
 @transaction.atomic
-def day_rollup(*, merchant_id: int, day: dt.date) -> int:
-    """Rebuild the rows of one local day of a merchant; returns the conversations counted."""
+def day_rollup(*, merchant_id: int, day: dt.date, months: bool = True) -> int:
+    """Rebuild the rows of one local day of a merchant, and its month's rows in the same
+    transaction (so a breakdown never sees the two disagree); returns the conversations
+    counted. `months=False`: the caller rebuilds the months once after many days."""
     state = _state_lock(merchant_id)
     merchant = Merchant.objects.get(pk=merchant_id)
     tz = merchant_zone(merchant)
@@ -256,7 +279,62 @@ def day_rollup(*, merchant_id: int, day: dt.date) -> int:
         ],
         batch_size=500,
     )
+    if months:
+        month_rollup(merchant_id=merchant_id, month=day)
     return len(conversations)
+
+
+def month_of(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def month_rollup(
+    *, merchant_id: int, month: dt.date, day_model=DayFigures, month_model=MonthFigures
+) -> int:
+    """Rebuild the month rows of the local month holding `month` from its day rows (the
+    caller holds the merchant's rollup lock, or is the migration that fills the table): counts
+    add up, duration samples are merged, so a month row says exactly what its days say.
+    The models are parameters for that migration's historical models. Returns the rows."""
+    first = month_of(month)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    blobs: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: {"frt": [], "res": []})
+    for row in day_model.objects.filter(
+        merchant_id=merchant_id,
+        dimension__in=MONTH_DIMENSIONS,
+        day__gte=first,
+        day__lt=following,
+    ).values_list("dimension", "key", "frt", "res", *COUNTS):
+        group = (row[0], row[1])
+        for name, value in zip(COUNTS, row[4:], strict=True):
+            counts[group][name] += value
+        blobs[group]["frt"].append(row[2])
+        blobs[group]["res"].append(row[3])
+    month_model.objects.filter(merchant_id=merchant_id, month=first).delete()
+    month_model.objects.bulk_create(
+        [
+            month_model(
+                merchant_id=merchant_id,
+                month=first,
+                dimension=dim,
+                key=key,
+                frt=samples.merge(blobs[(dim, key)]["frt"]),
+                res=samples.merge(blobs[(dim, key)]["res"]),
+                **group,
+            )
+            for (dim, key), group in counts.items()
+        ],
+        batch_size=500,
+    )
+    return len(counts)
+
+
+def months_rollup(*, merchant_id: int, days) -> None:
+    """Rebuild the months of these days, one transaction each under the rollup lock."""
+    for month in sorted({month_of(day) for day in days}):
+        with transaction.atomic():
+            _state_lock(merchant_id)
+            month_rollup(merchant_id=merchant_id, month=month)
 
 
 def _key(value: int | None) -> str:
@@ -295,9 +373,18 @@ def days_rollup(*, merchant_id: int, start: dt.date, end: dt.date) -> int:
     counted = 0
     day = start
     while day <= end:
-        counted += day_rollup(merchant_id=merchant_id, day=day)
+        counted += day_rollup(merchant_id=merchant_id, day=day, months=False)
         day += dt.timedelta(days=1)
+    months_rollup(merchant_id=merchant_id, days=_month_starts(start, end))
     return counted
+
+
+def _month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
+    months, month = [], month_of(start)
+    while month <= end:
+        months.append(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return months
 
 
 def merchant_rebuild(*, merchant_id: int) -> int:
@@ -315,7 +402,14 @@ def merchant_rebuild(*, merchant_id: int) -> int:
         state.time_zone = merchant.timezone
         state.save(update_fields=["time_zone"])
         DayFigures.objects.filter(merchant_id=merchant_id).exclude(day__in=days).delete()
-    return sum(day_rollup(merchant_id=merchant_id, day=day) for day in sorted(days))
+        MonthFigures.objects.filter(merchant_id=merchant_id).exclude(
+            month__in={month_of(day) for day in days}
+        ).delete()
+    counted = sum(
+        day_rollup(merchant_id=merchant_id, day=day, months=False) for day in sorted(days)
+    )
+    months_rollup(merchant_id=merchant_id, days=days)
+    return counted
 
 
 def _days_of(merchant_id: int, tz, instants) -> set[dt.date]:
@@ -363,8 +457,10 @@ def rollup_sweep(*, now: dt.datetime | None = None) -> int:
             instants = instants.filter(at__gte=state.swept_until - SWEEP_OVERLAP)
         instants = instants.values_list("conversation__created_at", flat=True).distinct()
         tz = merchant_zone(merchant)
-        for day in sorted(_days_of(merchant.pk, tz, instants)):
-            day_rollup(merchant_id=merchant.pk, day=day)
+        days = sorted(_days_of(merchant.pk, tz, instants))
+        for day in days:
+            day_rollup(merchant_id=merchant.pk, day=day, months=False)
             rebuilt += 1
+        months_rollup(merchant_id=merchant.pk, days=days)
         RollupState.objects.filter(pk=merchant.pk).update(swept_until=now)
     return rebuilt

@@ -21,6 +21,11 @@ def join(blobs: Iterable[bytes]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0, dtype=DTYPE)
 
 
+def merge(blobs: Iterable[bytes]) -> bytes:
+    """Packed samples of several groups as one packed, sorted group."""
+    return np.sort(join(blobs)).tobytes()
+
+
 def quantile(values: np.ndarray, q: float) -> int | None:
     """Nearest rank: the ceil(q * n)-th smallest value (1-based), so the median of an even
     count is the lower middle value. None when there is none."""

@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from conversations.bot import HANDOVER_REASONS
@@ -16,22 +17,9 @@ from conversations.models import Conversation, Label
 from merchants.models import Membership, Team
 
 from . import samples
-from .models import DayFigures, Dimension
-from .rollup import NONE_KEY
+from .models import DayFigures, Dimension, MonthFigures
+from .rollup import COUNTS, NONE_KEY, month_of
 
-COUNTS = (
-    "started",
-    "answered",
-    "missed",
-    "waiting",
-    "bot_handled",
-    "bot_resolved",
-    "handed_over",
-    "resolved",
-    "rated",
-    "rating_sum",
-    "satisfied",
-)
 BREAKDOWNS = (
     Dimension.AGENT,
     Dimension.TEAM,
@@ -159,19 +147,12 @@ def report_summary(*, merchant_id: int, period: Period) -> dict:
 
 def report_breakdown(*, merchant_id: int, period: Period, by: str) -> list[dict]:
     """One row of figures per agent, team, label, channel or page, most conversations first.
-    One query (and one for the names of agents, teams and labels)."""
+    One query (and one for the names of agents, teams and labels): the month rows of the whole
+    local months inside the period and the day rows of the days at its edges, so a year of
+    40 pages reads about 1,500 rows instead of 14,600."""
     counts: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     blobs: dict[str, dict] = defaultdict(lambda: {"frt": [], "res": []})
-    for row in (
-        DayFigures.objects.using(_db())
-        .filter(
-            merchant_id=merchant_id,
-            dimension=by,
-            day__gte=period.start,
-            day__lte=period.end,
-        )
-        .values_list("key", "frt", "res", *COUNTS)
-    ):
+    for row in _breakdown_rows(merchant_id, period, by):
         key, frt, res = row[:3]
         group = counts[key]
         for name, value in zip(COUNTS, row[3:], strict=True):
@@ -193,6 +174,36 @@ def report_breakdown(*, merchant_id: int, period: Period, by: str) -> list[dict]
     ]
     rows.sort(key=lambda r: (-r["started"], str(r["name"])))
     return rows
+
+
+def whole_months(period: Period) -> tuple[dt.date, dt.date] | None:
+    """[first, last] local days of the whole months inside the period, or None."""
+    first = month_of(period.start)
+    if first != period.start:
+        first = month_of(first + dt.timedelta(days=32))
+    after = month_of(period.end + dt.timedelta(days=1))  # the month after the last whole one
+    if after <= first:
+        return None
+    return first, after - dt.timedelta(days=1)
+
+
+def _breakdown_rows(merchant_id: int, period: Period, by: str):
+    """(key, frt, res, *COUNTS) of every row the period is made of, in one query."""
+    columns = ("key", "frt", "res", *COUNTS)
+    days = DayFigures.objects.using(_db()).filter(merchant_id=merchant_id, dimension=by)
+    months = whole_months(period)
+    if months is None:
+        return days.filter(day__gte=period.start, day__lte=period.end).values_list(*columns)
+    first, last = months
+    edges = days.filter(
+        Q(day__gte=period.start, day__lt=first) | Q(day__gt=last, day__lte=period.end)
+    ).values_list(*columns)
+    inside = (
+        MonthFigures.objects.using(_db())
+        .filter(merchant_id=merchant_id, dimension=by, month__gte=first, month__lte=last)
+        .values_list(*columns)
+    )
+    return edges.union(inside, all=True)
 
 
 def _names(merchant_id: int, by: str, keys: list[str]) -> dict[str, dict]:

@@ -33,3 +33,9 @@ def test_the_bench_builds_a_year_rolls_it_up_and_times_the_requests(db):
         3,
     )
     assert 0 < out["p50_ms"] <= out["p99_ms"] <= out["max_ms"]
+    params = {"from": period.start.isoformat(), "to": period.end.isoformat(), "by": "page"}
+    queries, rows = bench.cost(client, "/api/v1/reports/breakdown/", params, merchant)
+    # The page breakdown reads the year's whole months as month rows: far fewer rows than
+    # one per day and page.
+    day_rows = rollup.DayFigures.objects.filter(merchant=merchant, dimension="page").count()
+    assert 0 < rows < day_rows and queries <= 5

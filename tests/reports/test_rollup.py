@@ -5,14 +5,16 @@ sweep finds facts whose signal was lost; a time-zone change rebuckets."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import pytest
+from django.apps import apps as django_apps
 from django.utils import translation
 
 from conversations import events
 from conversations.models import Conversation, ConversationEvent
 from reports import rollup, samples, selectors
-from reports.models import DayFigures, RollupState
+from reports.models import DayFigures, MonthFigures, RollupState
 from tests import factories
 
 from . import data
@@ -156,3 +158,110 @@ def test_quantile_is_nearest_rank_over_joined_days():
     assert samples.quantile(samples.join([samples.pack([5] * 9 + [100])]), 0.9) == 5
     assert samples.quantile(samples.join([samples.pack([5] * 8 + [100] * 2)]), 0.9) == 100
     assert samples.quantile(samples.join([]), 0.5) is None
+
+
+# --- Month rows: whole months from MonthFigures, the edge days from DayFigures -----------------
+
+EDGE_START = dt.date(2026, 3, 29)  # the data runs to 5 April, a few hours either side
+
+
+@pytest.fixture
+def across_months(acme, alice, bob):
+    built = data.build(acme, [alice, bob], start=EDGE_START, days=8, n=160, seed=11)
+    rollup.merchant_rebuild(merchant_id=acme.pk)
+    return built
+
+
+def _breakdown_matches(acme, period, by="page"):
+    rows = selectors.report_breakdown(merchant_id=acme.pk, period=period, by=by)
+    expected = data.direct(acme, period.start, period.end, by=by)
+    assert {row["key"]: pick(row) for row in rows} == {
+        key: pick(figures) for key, figures in expected.items()
+    }
+    return rows
+
+
+@pytest.mark.parametrize(
+    "start, end, months",
+    [
+        # Two whole months, no edge days.
+        (dt.date(2026, 3, 1), dt.date(2026, 4, 30), [(2026, 3, 1), (2026, 4, 1)]),
+        # Edge days before a whole month.
+        (dt.date(2026, 3, 30), dt.date(2026, 4, 30), [(2026, 4, 1)]),
+        # A whole month, then edge days.
+        (dt.date(2026, 3, 1), dt.date(2026, 4, 3), [(2026, 3, 1)]),
+        # Edge days either side of a whole month.
+        (dt.date(2026, 2, 27), dt.date(2026, 4, 2), [(2026, 3, 1)]),
+        # No whole month: the day rows only.
+        (dt.date(2026, 3, 31), dt.date(2026, 4, 2), []),
+        (dt.date(2026, 4, 1), dt.date(2026, 4, 1), []),
+    ],
+)
+def test_a_breakdown_from_month_and_edge_day_rows_matches_a_direct_count(
+    acme, across_months, start, end, months
+):
+    period = selectors.Period(start, end)
+    whole = selectors.whole_months(period)
+    if months:
+        assert whole == (
+            dt.date(*months[0]),
+            rollup.month_of(dt.date(*months[-1]) + dt.timedelta(days=31)) - dt.timedelta(days=1),
+        )
+    else:
+        assert whole is None
+    for by in ("page", "agent", "label"):
+        rows = _breakdown_matches(acme, period, by)
+    assert sum(row["started"] for row in rows) > 0
+
+
+def test_month_rows_are_the_sum_of_their_days_and_follow_every_rollup(acme, bob, across_months):
+    march = (
+        MonthFigures.objects.filter(merchant=acme, month=dt.date(2026, 3, 1), dimension="page")
+        .order_by("-started")
+        .first()
+    )
+    days = DayFigures.objects.filter(merchant=acme, day__month=3, dimension="page", key=march.key)
+    assert march.started == sum(d.started for d in days) > 0
+    assert bytes(march.frt) == samples.merge(d.frt for d in days)
+    assert not MonthFigures.objects.filter(merchant=acme, dimension="all").exists()
+    # A later fact about a March conversation: its day's rollup rebuilds March too.
+    tz = rollup.merchant_zone(acme)
+    conversation = next(
+        c
+        for c in Conversation.objects.filter(merchant=acme, rating=None).order_by("id")
+        if c.created_at.astimezone(tz).date() == dt.date(2026, 3, 30)
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(rating=2)
+    rollup.conversation_rollup(merchant_id=acme.pk, conversation_id=conversation.pk)
+    _breakdown_matches(acme, selectors.Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31)))
+
+
+def test_month_rows_follow_the_merchants_time_zone(acme, across_months):
+    """A conversation just after local midnight on 1 April in Shanghai is still in March in
+    New York: the months are the merchant's local months, rebuilt with the days."""
+    period = selectors.Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    shanghai = _breakdown_matches(acme, period)
+    acme.timezone = "America/New_York"
+    acme.save(update_fields=["timezone"])
+    rollup.rollup_sweep()
+    new_york = _breakdown_matches(acme, period)
+    assert sum(r["started"] for r in new_york) > sum(r["started"] for r in shanghai)
+    assert not MonthFigures.objects.filter(merchant=acme, month=dt.date(2026, 2, 1)).exists()
+    _breakdown_matches(acme, selectors.Period(dt.date(2026, 4, 1), dt.date(2026, 4, 30)))
+
+
+def test_the_migration_fills_month_rows_from_existing_day_rows(acme, across_months):
+    before = sorted(
+        MonthFigures.objects.filter(merchant=acme).values_list(
+            "month", "dimension", "key", "started"
+        )
+    )
+    MonthFigures.objects.all().delete()
+    fill = importlib.import_module("reports.migrations.0002_month_rollup").fill_months
+    fill(django_apps, None)
+    after = sorted(
+        MonthFigures.objects.filter(merchant=acme).values_list(
+            "month", "dimension", "key", "started"
+        )
+    )
+    assert after == before and before
