@@ -66,6 +66,7 @@ from .serializers import (
     StatusSerializer,
     TeamSerializer,
     TransferSerializer,
+    VisitorCreateSerializer,
     VisitorProfileSerializer,
     VisitorSerializer,
     VisitorUpdateSerializer,
@@ -416,13 +417,40 @@ class AttachmentUpload(generics.GenericAPIView):
 
 @extend_schema(tags=["visitors"])
 class VisitorList(generics.ListAPIView):
-    """Visitors, most recently seen first."""
+    """Visitors, most recently seen first; POST creates a contact (docs/api.md, "Contacts")."""
 
     serializer_class = VisitorSerializer
     pagination_class = VisitorPagination
+    parser_classes = [JSONParser]
 
     def get_queryset(self):
         return selectors.visitor_list(merchant_id=request_merchant_id(self.request))
+
+    @extend_schema(
+        summary="Create a contact",
+        request=VisitorCreateSerializer,
+        responses={
+            201: VisitorSerializer,
+            200: OpenApiResponse(
+                VisitorSerializer,
+                "The merchant already has a visitor with this `external_id`: that visitor, "
+                "unchanged (PATCH /api/v1/visitors/{id}/ changes it).",
+            ),
+            400: OpenApiResponse(
+                description="Field errors (`email`, `external_id`, `attributes.<key>`...), "
+                "`code` unknown_attribute for a key the merchant has not defined."
+            ),
+        },
+    )
+    def post(self, request):
+        params = _body(VisitorCreateSerializer, request)
+        visitor, created = services.visitor_create(
+            merchant_id=request_merchant_id(request), **params
+        )
+        return Response(
+            VisitorSerializer(visitor).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 @extend_schema(tags=["visitors"])

@@ -611,6 +611,32 @@ class VisitorUpdateSerializer(serializers.Serializer):
         return value
 
 
+class VisitorCreateSerializer(serializers.Serializer):
+    """A contact to create. With `external_id`, a second create with the same id answers the
+    existing contact (200, unchanged). `attributes` must be the merchant's custom attributes
+    (GET /api/v1/attributes/) with values of their type."""
+
+    external_id = StrictCharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Your own user id for this contact (the identity id of the widget's signed "
+        "identity); the create is idempotent on it.",
+    )
+    name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    phone = StrictCharField(max_length=40, required=False, allow_blank=True, default="")
+    attributes = serializers.DictField(
+        required=False, default=dict, help_text="Custom attribute values by key."
+    )
+
+    def validate_attributes(self, value: dict) -> dict:
+        if len(value) > MAX_ATTRIBUTES:
+            raise serializers.ValidationError(_("At most %d attributes.") % MAX_ATTRIBUTES)
+        return value
+
+
 # --- Customers: labels, custom attributes, profiles, notes, blocking (issue 13) -----------------
 
 

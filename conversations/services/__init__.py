@@ -9,7 +9,7 @@ these; nothing else writes these tables. One module per reason to change:
 - inbox: snooze and priority (inbox triage).
 - attachments: uploads, the message that carries one, deleting them with their files.
 - outbound: conversations the API starts (an agent or the integration writes first);
-- contacts: a visitor's contact details and custom attributes, written through the API.
+- contacts: contacts the API creates, a visitor's contact details and custom attributes.
 - customers: labels, custom attributes, notes about a customer, blocking.
 - rating: the visitor's satisfaction rating of a resolved conversation;
 - prechat: the merchant's pre-chat form and the visitor's answers.
@@ -37,7 +37,7 @@ from .canned import (
     canned_response_used,
     canned_search_key,
 )
-from .contacts import visitor_update
+from .contacts import visitor_create, visitor_update
 from .customers import (
     attribute_definition_create,
     attribute_definition_delete,
@@ -83,6 +83,7 @@ from .visitors import PAGE_TRAIL_LIMIT, visitor_identify, visitor_page_view, vis
 __all__ = [
     "conversation_start_outbound",
     "visitor_update",
+    "visitor_create",
     "CannedActor",
     "canned_response_create",
     "canned_response_delete",

@@ -276,18 +276,13 @@ def attribute_value_clean(definition: AttributeDefinition, value):
     return _text(value, field=field, max_length=ATTRIBUTE_TEXT_MAX_LENGTH, required=False)
 
 
-def visitor_attributes_set(
-    *, merchant_id: int, visitor_id: int, values: dict, strict: bool = True
-) -> tuple[Visitor, dict[str, str]]:
-    """Set custom attribute values (None removes one). Keys must be defined by the merchant and
-    values valid for their type. `strict` (the API, an agent): the first bad value is a 400 and
-    nothing changes. Not strict (the site's signed identity): bad values are left out and
-    returned as {key: reason}, so a site's typo does not cost the visitor their chat."""
-    if not isinstance(values, dict):
-        raise KefuError("invalid", "Expected an object of key: value.", field="attributes")
-    # Another merchant's visitor is a 404 before its keys are judged by this merchant's list.
-    if not Visitor.objects.filter(merchant_id=merchant_id, pk=visitor_id).exists():
-        raise NotFound("Visitor not found.")
+def attribute_values_clean(
+    *, merchant_id: int, values: dict, strict: bool = True
+) -> tuple[dict, dict[str, str]]:
+    """The values as stored ({key: value}, None kept: it removes one) and, when not strict,
+    the left-out ones as {key: reason}. Keys must be the merchant's custom attributes and
+    values valid for their type; strict: the first bad one is a KefuError naming
+    `attributes.<key>`. One query."""
     definitions = {
         d.key: d
         for d in AttributeDefinition.objects.filter(merchant_id=merchant_id, key__in=list(values))
@@ -306,6 +301,22 @@ def visitor_attributes_set(
             if strict:
                 raise
             errors[str(key)[:50]] = exc.message
+    return clean, errors
+
+
+def visitor_attributes_set(
+    *, merchant_id: int, visitor_id: int, values: dict, strict: bool = True
+) -> tuple[Visitor, dict[str, str]]:
+    """Set custom attribute values (None removes one). Keys must be defined by the merchant and
+    values valid for their type. `strict` (the API, an agent): the first bad value is a 400 and
+    nothing changes. Not strict (the site's signed identity): bad values are left out and
+    returned as {key: reason}, so a site's typo does not cost the visitor their chat."""
+    if not isinstance(values, dict):
+        raise KefuError("invalid", "Expected an object of key: value.", field="attributes")
+    # Another merchant's visitor is a 404 before its keys are judged by this merchant's list.
+    if not Visitor.objects.filter(merchant_id=merchant_id, pk=visitor_id).exists():
+        raise NotFound("Visitor not found.")
+    clean, errors = attribute_values_clean(merchant_id=merchant_id, values=values, strict=strict)
     with transaction.atomic():
         try:
             visitor = Visitor.objects.select_for_update().get(
