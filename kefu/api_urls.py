@@ -72,6 +72,11 @@ urlpatterns = [
     path("webhooks/", webhook_apis.EndpointList.as_view(), name="api-webhooks"),
     path("webhooks/<int:pk>/", webhook_apis.EndpointDetail.as_view(), name="api-webhook"),
     path(
+        "webhooks/<int:pk>/rotate-secret/",
+        webhook_apis.EndpointSecretRotate.as_view(),
+        name="api-webhook-rotate-secret",
+    ),
+    path(
         "webhooks/<int:pk>/deliveries/",
         webhook_apis.DeliveryList.as_view(),
         name="api-webhook-deliveries",

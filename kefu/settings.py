@@ -273,6 +273,9 @@ WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", de
 # How often (seconds) each process reloads which merchants subscribe to which event kinds
 # (merchants.selectors.merchant_webhook_kinds); a new subscription starts within this time.
 WEBHOOK_SUBSCRIPTIONS_REFRESH = env.float("WEBHOOK_SUBSCRIPTIONS_REFRESH", default=5.0)
+# Hours a rotated-out signing secret still signs deliveries, next to the new one (two `v1=`
+# signatures), so a receiver can switch secrets without refusing a delivery.
+WEBHOOK_SECRET_GRACE_HOURS = env.float("WEBHOOK_SECRET_GRACE_HOURS", default=24.0)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

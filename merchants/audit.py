@@ -14,6 +14,7 @@ VISITOR_EXPORTED = "visitor.exported"
 VISITOR_ERASED = "visitor.erased"
 RETENTION_RUN = "retention.run"
 TOKEN_CREATED = "token.created"
+WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
 
 
 def actor_label(actor) -> str:

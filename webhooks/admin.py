@@ -9,6 +9,8 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -56,13 +58,49 @@ class WebhookEndpointAdmin(MerchantScopedAdmin):
     list_display = ("url", "is_active", "event_list", "failures_in_a_row", "created_at")
     list_filter = ("is_active",)
     search_fields = ("url", "description")
-    readonly_fields = ("failures_in_a_row", "disabled_at", "disabled_reason", "created_at")
+    readonly_fields = (
+        "failures_in_a_row",
+        "disabled_at",
+        "disabled_reason",
+        "created_at",
+        "previous_secret_expires_at",
+    )
+    actions = ["rotate_secret"]
 
     def get_fields(self, request, obj=None):
         fields = ["merchant", "url", "description", "events", "is_active"]
         if obj is not None:
             fields += ["failures_in_a_row", "disabled_at", "disabled_reason", "created_at"]
+            if obj.previous_secret_expires_at is not None:
+                fields.append("previous_secret_expires_at")
         return fields
+
+    @admin.action(
+        description=_("Rotate the signing secret (the old one keeps signing for a grace period)"),
+        permissions=["change"],
+    )
+    def rotate_secret(self, request, queryset):
+        # The queryset is already scoped to the merchants this user manages.
+        for endpoint in queryset:
+            rotated = services.endpoint_secret_rotate(
+                merchant_id=endpoint.merchant_id, endpoint_id=endpoint.pk, actor=request.user
+            )
+            messages.success(
+                request,
+                gettext(
+                    "New signing secret of %(url)s: %(secret)s  Copy it now: it will not be "
+                    "shown again. Until %(until)s deliveries are signed with the old secret "
+                    "too, so your receiver can switch without missing one."
+                )
+                % {
+                    "url": rotated.url,
+                    "secret": rotated.secret,
+                    "until": date_format(
+                        timezone.localtime(rotated.previous_secret_expires_at),
+                        "DATETIME_FORMAT",
+                    ),
+                },
+            )
 
     @admin.display(description=_("events"))
     def event_list(self, obj):

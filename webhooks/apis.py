@@ -10,12 +10,14 @@ from rest_framework.response import Response
 
 from kefu.pagination import KeysetPagination
 from kefu.parsers import JSONParser
+from merchants import audit
 from merchants.permissions import request_merchant_id
 
 from . import selectors, services
 from .serializers import (
     DeliverySerializer,
     EndpointCreatedSerializer,
+    EndpointRotatedSerializer,
     EndpointSerializer,
     EndpointWriteSerializer,
 )
@@ -85,6 +87,28 @@ class EndpointDetail(generics.GenericAPIView):
     def delete(self, request, pk: int):
         services.endpoint_delete(merchant_id=_manager_merchant_id(request), endpoint_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    tags=["webhooks"],
+    summary="Rotate the endpoint's signing secret",
+    request=None,
+    responses={200: EndpointRotatedSerializer},
+)
+class EndpointSecretRotate(generics.GenericAPIView):
+    """A new signing secret, returned this once. For WEBHOOK_SECRET_GRACE_HOURS (24) each
+    delivery carries two signatures, with the new and the old secret, so your receiver can
+    switch without refusing one; then only the new one (docs/webhooks.md)."""
+
+    serializer_class = EndpointRotatedSerializer
+
+    def post(self, request, pk: int):
+        endpoint = services.endpoint_secret_rotate(
+            merchant_id=_manager_merchant_id(request),
+            endpoint_id=pk,
+            actor=audit.request_actor(request),
+        )
+        return Response(EndpointRotatedSerializer(endpoint).data)
 
 
 @extend_schema(tags=["webhooks"], summary="Deliveries to an endpoint, newest first")

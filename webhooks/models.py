@@ -43,6 +43,12 @@ class WebhookEndpoint(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     # Kept to sign deliveries (an HMAC needs the secret itself); never shown after creation.
     secret = models.CharField(max_length=100, default=new_secret, editable=False)
+    # After a rotation (services.endpoint_secret_rotate) the replaced secret still signs, next
+    # to the new one, until `previous_secret_expires_at`: receivers switch without a gap.
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret valid until"), null=True, blank=True, editable=False
+    )
     # Events up to this id have been considered for this endpoint (services.fanout); set to the
     # newest event at creation, so a new endpoint gets what happens next, not the history.
     cursor = models.BigIntegerField(default=0, editable=False)
@@ -59,6 +65,18 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def signing_secrets(self, now) -> list[str]:
+        """The secrets a delivery at `now` is signed with: the current one first, then the
+        replaced one while its grace period runs."""
+        secrets_ = [self.secret]
+        if (
+            self.previous_secret
+            and self.previous_secret_expires_at
+            and now < (self.previous_secret_expires_at)
+        ):
+            secrets_.append(self.previous_secret)
+        return secrets_
 
 
 class WebhookDelivery(models.Model):

@@ -42,6 +42,19 @@ class EndpointCreatedSerializer(EndpointSerializer):
         read_only_fields = fields
 
 
+class EndpointRotatedSerializer(EndpointCreatedSerializer):
+    """The endpoint with its new signing secret, shown this once. Until
+    `previous_secret_valid_until` deliveries are signed with the old secret too."""
+
+    previous_secret_valid_until = UtcDateTimeField(
+        source="previous_secret_expires_at", read_only=True
+    )
+
+    class Meta(EndpointCreatedSerializer.Meta):
+        fields = (*EndpointCreatedSerializer.Meta.fields, "previous_secret_valid_until")
+        read_only_fields = fields
+
+
 class EndpointWriteSerializer(serializers.Serializer):
     """Create (url and events required) or change (any subset) an endpoint."""
 

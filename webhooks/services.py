@@ -23,11 +23,12 @@ from django.utils.translation import gettext
 from conversations.models import Conversation, ConversationEvent, Message, Visitor
 from kefu.errors import KefuError, NotFound
 from kefu.transactions import on_commit_robust
+from merchants import audit
 from merchants.services import merchant_webhook_kinds_set
 from notifications.services import managers_email
 
 from . import http, schema
-from .models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint, new_secret
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,38 @@ def endpoint_update(*, merchant_id: int, endpoint_id: int, **changes) -> Webhook
     endpoint.save()
     _kinds_sync(merchant_id)
     return endpoint
+
+
+@transaction.atomic
+def endpoint_secret_rotate(*, merchant_id: int, endpoint_id: int, actor=None) -> WebhookEndpoint:
+    """Give the endpoint a new signing secret (on the returned endpoint: the caller shows it
+    once). For WEBHOOK_SECRET_GRACE_HOURS deliveries carry a signature with the old secret
+    too, so the receiver can switch while nothing it receives is refused; rotating again in
+    that time ends the grace of the older secret (only the one just replaced still signs).
+    Recorded in the merchant's audit log (never the secrets)."""
+    endpoint = endpoint_get_locked(merchant_id=merchant_id, endpoint_id=endpoint_id)
+    grace = timedelta(hours=settings.WEBHOOK_SECRET_GRACE_HOURS)
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = timezone.now() + grace
+    endpoint.secret = new_secret()
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    audit.audit_record(
+        merchant_id=merchant_id,
+        action=audit.WEBHOOK_SECRET_ROTATED,
+        actor=actor,
+        target=f"webhook endpoint #{endpoint.pk} {endpoint.url}",
+        detail={"old_secret_valid_until": endpoint.previous_secret_expires_at.isoformat()},
+    )
+    return endpoint
+
+
+def expired_secrets_forget(*, now=None) -> int:
+    """Drop rotated-out secrets whose grace is over (the sweep): a secret that no longer signs
+    is not kept."""
+    now = now or timezone.now()
+    return WebhookEndpoint.objects.filter(previous_secret_expires_at__lte=now).update(
+        previous_secret="", previous_secret_expires_at=None
+    )
 
 
 @transaction.atomic
@@ -316,9 +349,15 @@ def payload_build(event: ConversationEvent) -> schema.Event:
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The signature header's value: v1=hex(HMAC-SHA256(secret, "<timestamp>.<body>"))."""
+    """One signature: v1=hex(HMAC-SHA256(secret, "<timestamp>.<body>"))."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "v1=" + mac.hexdigest()
+
+
+def signature_header(secrets: list[str], timestamp: str, body: bytes) -> str:
+    """The signature header's value: one `v1=` signature per secret, comma-separated, the
+    current secret's first (two only during a rotation's grace period)."""
+    return ",".join(sign(secret, timestamp, body) for secret in secrets)
 
 
 # --- Delivery -----------------------------------------------------------------------------------
@@ -377,7 +416,9 @@ def deliver(*, delivery_id: int) -> str | None:
         EVENT_HEADER: delivery.kind,
         IDEMPOTENCY_HEADER: delivery.idempotency_key,
         TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: sign(endpoint.secret, timestamp, body),
+        SIGNATURE_HEADER: signature_header(
+            endpoint.signing_secrets(timezone.now()), timestamp, body
+        ),
     }
     try:
         response = http.post(endpoint.url, body, headers, timeout=settings.WEBHOOK_TIMEOUT)
@@ -517,4 +558,5 @@ def sweep(*, now=None) -> dict[str, int]:
         .values_list("id", flat=True)[:SWEEP_BATCH]
     )
     _queue(lost)
+    expired_secrets_forget(now=now)
     return {"fanned_out": fanned, "requeued": len(lost)}

@@ -1,5 +1,5 @@
-"""A real HTTP server for webhook tests: it checks every request's signature with the
-endpoint's secret, as an integrator's receiver would, and records what it got."""
+"""A real HTTP server for webhook tests: it checks every request's signature with the secret
+it holds (`secret`), as an integrator's receiver would, and records what it got."""
 
 from __future__ import annotations
 
@@ -36,14 +36,19 @@ class Receiver:
                 expected = hmac.new(
                     receiver.secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
                 ).hexdigest()
-                signature = self.headers.get("X-Kefu-Signature", "")
+                # Any of the listed signatures (two during a secret rotation's grace period),
+                # as docs/webhooks.md tells receivers to check.
+                signatures = self.headers.get("X-Kefu-Signature", "").split(",")
+                signed = any(hmac.compare_digest(s.strip(), "v1=" + expected) for s in signatures)
                 with receiver._lock:
                     receiver.requests.append(
                         {
                             "path": self.path,
                             "headers": dict(self.headers),
                             "body": json.loads(body),
-                            "signed": hmac.compare_digest(signature, "v1=" + expected),
+                            "signed": signed,
+                            "signatures": len(signatures),
+                            "raw": body,
                         }
                     )
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
