@@ -18,7 +18,7 @@ PATHS = {
     "/api/v1/conversations/{id}/": {"get"},
     "/api/v1/conversations/{id}/messages/": {"get", "post"},
     "/api/v1/conversations/{id}/attachments/": {"post"},
-    "/api/v1/visitors/": {"get"},
+    "/api/v1/visitors/": {"get", "post"},
     "/api/v1/visitors/{id}/": {"get", "patch"},
     "/api/v1/visitors/{id}/export/": {"get"},
     "/api/v1/visitors/{id}/erase/": {"post"},
@@ -28,6 +28,7 @@ PATHS = {
     "/api/v1/conversations/{id}/transcript/": {"get"},
     "/api/v1/webhooks/": {"get", "post"},
     "/api/v1/webhooks/{id}/": {"get", "patch", "delete"},
+    "/api/v1/webhooks/{id}/rotate-secret/": {"post"},
     "/api/v1/webhooks/{id}/deliveries/": {"get"},
     "/api/v1/webhook-deliveries/{id}/redeliver/": {"post"},
     # Knowledge base (knowledge/urls.py)
