@@ -98,7 +98,8 @@ class WebhookEndpointAdmin(MerchantScopedAdmin):
                     "until": date_format(
                         timezone.localtime(rotated.previous_secret_expires_at),
                         "DATETIME_FORMAT",
-                    ),
+                    )
+                    + f" ({timezone.get_current_timezone_name()})",
                 },
             )
 

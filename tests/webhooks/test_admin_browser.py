@@ -87,3 +87,37 @@ def test_owner_adds_an_endpoint_and_reads_the_log(daphne_server, owner, failed_d
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator("img[src=x]").count() == 0
     shot(page, "webhook-delivery-attempts")
+
+
+@pytest.mark.browser
+@pytest.mark.live
+def test_owner_rotates_the_secret_and_sees_the_new_one_once(daphne_server, owner, browser):
+    endpoint = services.endpoint_create(
+        merchant_id=owner.pk,
+        url="https://crm.example.com/kefu/hooks",
+        events=[ConversationEvent.Kind.CONVERSATION_CREATED],
+    )
+    old = endpoint.secret
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(daphne_server.url + "/admin/login/?next=/admin/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw-alice-1")
+    page.click("input[type=submit]")
+    page.wait_for_url(daphne_server.url + "/admin/")
+
+    page.goto(daphne_server.url + reverse("admin:webhooks_webhookendpoint_changelist"))
+    page.check(f"input[name=_selected_action][value='{endpoint.pk}']")
+    page.select_option("select[name=action]", "rotate_secret")
+    page.click("button[name=index]")
+    page.wait_for_selector(".messagelist")
+    endpoint.refresh_from_db()
+    message = page.inner_text(".messagelist")
+    assert endpoint.secret != old and endpoint.secret in message and old not in message
+    shot(page, "webhook-secret-rotated")
+    page.reload()
+    assert endpoint.secret not in page.content()
+    page.goto(
+        daphne_server.url + reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
+    )
+    assert page.locator(".field-previous_secret_expires_at").count() == 1
+    shot(page, "webhook-endpoint-old-secret-valid-until")
