@@ -743,11 +743,13 @@ class VisitorProfileChangedFrame(Frame):
 class VisitorsLiveOutFrame(Frame):
     """Answer to `visitors.live`: the visitors on the site now (most recently active first, at
     most 200; with `visitor_ids`, those of them still online). `gone`: asked-for ids that are
-    no longer online (drop their rows)."""
+    no longer online (drop their rows). `partial`: the answer to a request with `visitor_ids`
+    (merge it); otherwise it is the whole list (replace)."""
 
     type: Literal["visitors.live"] = "visitors.live"
     visitors: list[LiveVisitorOut]
     gone: list[int] = Field(default_factory=list)
+    partial: bool = False
 
 
 class SupervisorSnapshotOutFrame(Frame):

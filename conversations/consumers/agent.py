@@ -388,7 +388,9 @@ class AgentConsumer(FrameConsumer):
             merchant_id=self.merchant_id, visitor_ids=online
         )
         gone = sorted(asked - {r.id for r in rows}) if asked is not None else []
-        await self.send_frame(protocol.VisitorsLiveOutFrame(visitors=rows, gone=gone))
+        await self.send_frame(
+            protocol.VisitorsLiveOutFrame(visitors=rows, gone=gone, partial=asked is not None)
+        )
 
     async def frame_visitor_invite(self, frame: protocol.VisitorInviteFrame) -> None:
         message, created = await database_sync_to_async(services.visitor_invite)(
