@@ -27,8 +27,8 @@ ZH = {
     "The message is too long.": "消息太长。",
     "Not connected: try again in a moment.": "未连接，请稍后再试。",
     # Supervisor
-    "Supervise": "班长视图",
-    "Supervisor": "班长视图",
+    "Supervise": "主管视图",
+    "Supervisor": "主管视图",
     "Each agent's status and load, and every live conversation. Watch one without taking it, whisper to the agent (only agents see it), or join it.": "每位客服的状态和负载，以及所有进行中的对话。可以旁听对话而不接手、向客服耳语（仅客服可见），或加入接管。",
     "Role": "角色",
     "Open / capacity": "进行中 / 上限",
@@ -49,5 +49,5 @@ ZH = {
     "Watching, read-only": "旁听中，只读",
     "Only agents": "仅客服可见",
     # The routing timeline (conversations.services.assignment)
-    "%(actor)s joined (supervisor): %(reason)s": "%(actor)s 以班长身份加入：%(reason)s",
+    "%(actor)s joined (supervisor): %(reason)s": "%(actor)s 以主管身份加入：%(reason)s",
 }

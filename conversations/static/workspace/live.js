@@ -228,8 +228,10 @@ function renderVisitors() {
     n.body.replaceChildren(el("p", { class: "empty", text: gettext("Nobody is on your site right now.") }));
     return;
   }
-  const head = el("tr", {}, ...[gettext("Visitor"), gettext("Current page"), gettext("Pages seen"), gettext("Time on site"), gettext("Chat")]
-    .map((t) => el("th", { scope: "col", text: t })));
+  const head = el("tr", {}, ...[
+    [gettext("Visitor")], [gettext("Current page")], [gettext("Pages seen"), "lv-pages"],
+    [gettext("Time on site")], [gettext("Chat"), "lv-chat"],
+  ].map(([t, cls]) => el("th", { scope: "col", class: cls || "", text: t })));
   const body = rows.map((v) => {
     const who = el("td", { class: "lv-who" },
       el("span", { class: "lv-name", text: v.name }),
