@@ -807,7 +807,8 @@ SERVER_FRAMES = (
 
 # The server frames published to a group (by realtime.py after a commit, or by a consumer for
 # ephemeral state) and forwarded to each socket of the group as they are. The others
-# (session.ready, history, message.ack, resume.done, pong, error) answer one socket only.
+# (session.ready, history, message.ack, resume.done, pong, error, visitors.live,
+# supervisor.snapshot) answer one socket only.
 EVENT_FRAMES = (
     MessageCreatedFrame,
     ConversationUpdatedFrame,
