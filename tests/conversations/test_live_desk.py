@@ -330,3 +330,15 @@ def test_supervisor_snapshot_and_join_stay_within_the_merchant(world, channel_la
     assert refused["code"] == "not_found"
     assert heard == []
     assert Conversation.objects.get(pk=w.chat).assignee_id == w.bob.user_id
+
+
+def test_supervisor_snapshot_takes_three_queries(world, django_assert_num_queries):
+    w = world
+    for _ in range(3):
+        factories.visitor_message(factories.visitor(w.acme), "more")
+    connected = {w.bob.user_id: True}
+    with django_assert_num_queries(3):
+        frame = selectors.supervisor_snapshot(merchant_id=w.acme.pk, connected=connected)
+    assert len(frame.conversations) == 4
+    statuses = {a.user_id: a.status for a in frame.agents}
+    assert statuses == {w.alice.user_id: "offline", w.bob.user_id: "online"}
