@@ -110,7 +110,7 @@ function show(next) {
     n.hint.textContent = gettext("Invite a visitor to chat: your message opens the chat window on the page they are reading.");
     visitors.clear();
     request();
-    tickTimer = setInterval(renderVisitors, TICK_MS);
+    tickTimer = setInterval(tickTimes, TICK_MS);
   } else {
     n.title.textContent = gettext("Supervisor");
     n.hint.textContent = gettext("Each agent's status and load, and every live conversation. Watch one without taking it, whisper to the agent (only agents see it), or join it.");
@@ -218,6 +218,14 @@ function duration(iso) {
   if (minutes < 1) return gettext("under a minute");
   if (minutes < 60) return fmt(gettext("%s min"), [minutes]);
   return fmt(gettext("%s h %s min"), [Math.floor(minutes / 60), minutes % 60]);
+}
+
+// Only the times move on: redrawing the table would take the focus off a button.
+function tickTimes() {
+  for (const row of n.body.querySelectorAll("tr.lv-row")) {
+    const v = visitors.get(Number(row.dataset.visitorId));
+    if (v) row.querySelector(".lv-time").textContent = duration(v.visit_started_at);
+  }
 }
 
 function renderVisitors() {
