@@ -33,6 +33,12 @@ def _visitor_key(merchant_id: int, visitor_id: int) -> str:
     return f"pres:m{merchant_id}:v{visitor_id}"
 
 
+def _live_visitors_key(merchant_id: int) -> str:
+    # One set per merchant, member "visitor:socket": who is on the merchant's site now (the
+    # desk's "Visitors now" list) without scanning every visitor's own key.
+    return f"live:m{merchant_id}"
+
+
 def _viewers_key(merchant_id: int, conversation_id: int) -> str:
     return f"view:m{merchant_id}:c{conversation_id}"
 
@@ -209,12 +215,14 @@ async def visitor_socket_up(merchant_id: int, visitor_id: int, socket: str) -> i
     """Register a visitor socket; returns how many live sockets the visitor has now."""
     key = _visitor_key(merchant_id, visitor_id)
     await store().add(key, socket)
+    await store().add(_live_visitors_key(merchant_id), f"{visitor_id}:{socket}")
     return len(await store().live(key))
 
 
 async def visitor_socket_down(merchant_id: int, visitor_id: int, socket: str) -> int:
     key = _visitor_key(merchant_id, visitor_id)
     await store().remove(key, socket)
+    await store().remove(_live_visitors_key(merchant_id), f"{visitor_id}:{socket}")
     return len(await store().live(key))
 
 
@@ -222,6 +230,12 @@ def visitors_online(merchant_id: int, visitor_ids: list[int]) -> dict[int, bool]
     """Sync, for API views: one round trip for a whole page of visitors."""
     lives = store().live_many_sync([_visitor_key(merchant_id, v) for v in visitor_ids])
     return {v: bool(live) for v, live in zip(visitor_ids, lives)}
+
+
+async def visitors_live(merchant_id: int) -> set[int]:
+    """The merchant's visitors with at least one live socket (any page, any tab)."""
+    members = await store().live(_live_visitors_key(merchant_id))
+    return {int(m.split(":", 1)[0]) for m in members}
 
 
 # --- Viewers (collision view) -----------------------------------------------------------------

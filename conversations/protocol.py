@@ -250,6 +250,37 @@ class ConversationOut(BaseModel):
     rating_comment: str = ""
 
 
+class LiveVisitorOut(BaseModel):
+    """A visitor on the merchant's site now (the desk's "Visitors now" list). The visit is the
+    run of page views without a gap of 30 minutes or more: `visit_started_at` its first one,
+    `pages_seen` how many. `returning`: they were on the site before this visit.
+    `conversation_id`: their open or pending conversation (they already chat), with its
+    `assignee_id`. `page_url` and `page_title` come from the visitor's browser (untrusted)."""
+
+    id: int
+    name: str
+    page_url: str
+    page_title: str
+    pages_seen: int
+    visit_started_at: datetime
+    returning: bool
+    blocked: bool = False
+    conversation_id: int | None = None
+    assignee_id: int | None = None
+
+
+class AgentLoadOut(BaseModel):
+    """An agent's status and load for the supervisor screen: open and pending conversations
+    assigned to them against their capacity (`max_concurrent`)."""
+
+    user_id: int
+    name: str
+    role: Literal["owner", "admin", "agent"]
+    status: Literal["online", "away", "offline"]
+    open_count: int
+    capacity: int
+
+
 class VisitorConversationOut(BaseModel):
     """A conversation as its visitor sees it."""
 
@@ -430,6 +461,44 @@ class ConversationViewFrame(Frame):
     conversation_id: int | None = Field(default=None, ge=1)
 
 
+class VisitorsLiveFrame(Frame):
+    """Agents: who is on the merchant's site now. Answered with `visitors.live`. With
+    `visitor_ids`, only those visitors (the workspace refreshes a row after `visitor.updated`)."""
+
+    type: Literal["visitors.live"]
+    visitor_ids: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, max_length=200)
+
+
+class VisitorInviteFrame(Frame):
+    """Agents: invite a visitor on the site to chat (proactive chat). The message goes into
+    their open or pending conversation, or starts one assigned to this agent, through the
+    normal ordered path: answered with `message.ack` (a repeated `client_msg_id` returns the
+    original); the visitor's widget opens with it. Refused with `visitor_blocked` for a blocked
+    visitor, `already_assigned` when another agent has their conversation."""
+
+    type: Literal["visitor.invite"]
+    visitor_id: int = Field(ge=1)
+    client_msg_id: ClientMsgId
+    body: str
+
+
+class SupervisorSnapshotFrame(Frame):
+    """Owners and admins: each agent's status and load and the live conversations, answered
+    with `supervisor.snapshot`; agents get `forbidden`."""
+
+    type: Literal["supervisor.snapshot"]
+
+
+class ConversationJoinFrame(Frame):
+    """Owners and admins: take over a live conversation (it is assigned to them), with a
+    reason recorded in the routing timeline (`routing.event`, rule `supervisor_join`). To
+    whisper, send `message.send` with `private` true: only agents see it."""
+
+    type: Literal["conversation.join"]
+    conversation_id: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=200)
+
+
 VISITOR_CLIENT_FRAMES = (
     AuthFrame,
     PingFrame,
@@ -454,6 +523,10 @@ AGENT_CLIENT_FRAMES = (
     ConversationSnoozeFrame,
     ConversationUnsnoozeFrame,
     ConversationPriorityFrame,
+    VisitorsLiveFrame,
+    VisitorInviteFrame,
+    SupervisorSnapshotFrame,
+    ConversationJoinFrame,
 )
 
 # --- Server -> client -----------------------------------------------------------------------
@@ -667,6 +740,27 @@ class VisitorProfileChangedFrame(Frame):
     merged_into: int | None = None
 
 
+class VisitorsLiveOutFrame(Frame):
+    """Answer to `visitors.live`: the visitors on the site now (most recently active first, at
+    most 200; with `visitor_ids`, those of them still online). `gone`: asked-for ids that are
+    no longer online (drop their rows). `partial`: the answer to a request with `visitor_ids`
+    (merge it); otherwise it is the whole list (replace)."""
+
+    type: Literal["visitors.live"] = "visitors.live"
+    visitors: list[LiveVisitorOut]
+    gone: list[int] = Field(default_factory=list)
+    partial: bool = False
+
+
+class SupervisorSnapshotOutFrame(Frame):
+    """Answer to `supervisor.snapshot`: every active agent's status and load, and the open and
+    pending conversations (newest activity first, at most 200)."""
+
+    type: Literal["supervisor.snapshot"] = "supervisor.snapshot"
+    agents: list[AgentLoadOut]
+    conversations: list[ConversationOut]
+
+
 class PongFrame(Frame):
     """Answer to `ping`."""
 
@@ -705,13 +799,16 @@ SERVER_FRAMES = (
     ConversationLabelsFrame,
     LabelsChangedFrame,
     VisitorProfileChangedFrame,
+    VisitorsLiveOutFrame,
+    SupervisorSnapshotOutFrame,
     PongFrame,
     ErrorFrame,
 )
 
 # The server frames published to a group (by realtime.py after a commit, or by a consumer for
 # ephemeral state) and forwarded to each socket of the group as they are. The others
-# (session.ready, history, message.ack, resume.done, pong, error) answer one socket only.
+# (session.ready, history, message.ack, resume.done, pong, error, visitors.live,
+# supervisor.snapshot) answer one socket only.
 EVENT_FRAMES = (
     MessageCreatedFrame,
     ConversationUpdatedFrame,

@@ -374,3 +374,63 @@ class AgentConsumer(FrameConsumer):
             actor_user_id=self.membership.user_id,
             priority=frame.priority,
         )
+
+    # --- Visitors now (proactive chat) and the supervisor screen (docs/desk.md) ---------------
+
+    async def frame_visitors_live(self, frame: protocol.VisitorsLiveFrame) -> None:
+        # The merchant's own presence set, then its own rows: another merchant's visitor ids
+        # are simply not online here.
+        online = await presence.visitors_live(self.merchant_id)
+        asked = set(frame.visitor_ids) if frame.visitor_ids is not None else None
+        if asked is not None:
+            online &= asked
+        rows = await database_sync_to_async(selectors.visitors_live_rows)(
+            merchant_id=self.merchant_id, visitor_ids=online
+        )
+        gone = sorted(asked - {r.id for r in rows}) if asked is not None else []
+        await self.send_frame(
+            protocol.VisitorsLiveOutFrame(visitors=rows, gone=gone, partial=asked is not None)
+        )
+
+    async def frame_visitor_invite(self, frame: protocol.VisitorInviteFrame) -> None:
+        message, created = await database_sync_to_async(services.visitor_invite)(
+            merchant_id=self.merchant_id,
+            visitor_id=frame.visitor_id,
+            user_id=self.membership.user_id,
+            client_msg_id=frame.client_msg_id,
+            body=frame.body,
+        )
+        await self.send_ack(message, created, frame.client_msg_id)
+
+    async def require_manager(self) -> None:
+        # Re-read: a role changed since the socket connected counts at once.
+        fresh = await database_sync_to_async(membership_get)(
+            merchant_id=self.merchant_id, user=self.scope["user"]
+        )
+        if fresh is None or not fresh.is_manager:
+            raise KefuError(ErrorCode.FORBIDDEN, "Only owners and admins can supervise.")
+
+    async def frame_supervisor_snapshot(self, frame: protocol.SupervisorSnapshotFrame) -> None:
+        await self.require_manager()
+        user_ids = await database_sync_to_async(
+            lambda: list(
+                membership_list_for_merchant(merchant_id=self.merchant_id).values_list(
+                    "user_id", flat=True
+                )
+            )
+        )()
+        connected = await presence.agents_connected(self.merchant_id, user_ids)
+        await self.send_frame(
+            await database_sync_to_async(selectors.supervisor_snapshot)(
+                merchant_id=self.merchant_id, connected=connected
+            )
+        )
+
+    async def frame_conversation_join(self, frame: protocol.ConversationJoinFrame) -> None:
+        conversation_id = await self.require_conversation(frame.conversation_id)
+        await database_sync_to_async(services.conversation_join)(
+            merchant_id=self.merchant_id,
+            conversation_id=conversation_id,
+            actor_user_id=self.membership.user_id,
+            reason=frame.reason,
+        )

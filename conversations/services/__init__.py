@@ -21,6 +21,7 @@ from .assignment import (
     agent_connected,
     conversation_claim,
     conversation_claim_locked,
+    conversation_join,
     conversation_set_status,
     conversation_transfer,
 )
@@ -74,7 +75,7 @@ from .messages import (
     message_send_by_visitor_batch,
     offline_message_create,
 )
-from .outbound import conversation_start_outbound
+from .outbound import conversation_start_outbound, visitor_invite
 from .prechat import prechat_fields, prechat_needed, visitor_prechat_submit
 from .rating import conversation_rate, conversation_rate_current, rating_values
 from .store import NEGATIVE_PRIORITY, PREVIEW_LENGTH, Sender, conversation_lock, message_append
@@ -82,6 +83,7 @@ from .visitors import PAGE_TRAIL_LIMIT, visitor_identify, visitor_page_view, vis
 
 __all__ = [
     "conversation_start_outbound",
+    "visitor_invite",
     "visitor_update",
     "visitor_create",
     "CannedActor",
@@ -106,6 +108,7 @@ __all__ = [
     "clean_body",
     "conversation_claim",
     "conversation_claim_locked",
+    "conversation_join",
     "conversation_lock",
     "conversation_mark_read_by_agent",
     "conversation_mark_read_by_visitor",

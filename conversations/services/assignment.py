@@ -28,6 +28,7 @@ R_TRANSFERRED = gettext_noop("transferred from %(from)s to %(to)s by %(actor)s")
 R_TRANSFERRED_TEAM = gettext_noop("transferred to team %(team)s by %(actor)s")
 R_RESOLVED = gettext_noop("resolved by %(actor)s")
 R_REOPENED = gettext_noop("reopened by %(actor)s")
+R_JOINED = gettext_noop("%(actor)s joined (supervisor): %(reason)s")
 
 
 def _membership(merchant_id: int, user_id: int | None) -> Membership | None:
@@ -266,6 +267,56 @@ def conversation_set_status(
                 conversation.routing_attempts = 0
                 routing.route_or_queue(conversation, previous=previous)
             timeline.visitor_state_publish(conversation)
+    return conversation
+
+
+@realtime.publishing
+def conversation_join(
+    *, merchant_id: int, conversation_id: int, actor_user_id: int, reason: str
+) -> Conversation:
+    """A supervisor (owner or admin) takes over a live conversation: it is assigned to them,
+    past their capacity if need be (a person's decision), and the routing timeline records
+    who joined and why (rule `supervisor_join`). The agent who had it gets a free slot."""
+    reason = " ".join((reason or "").split())[:200]
+    if not reason:
+        raise KefuError(protocol.ErrorCode.INVALID_FRAME, "Say why you join.", field="reason")
+    with transaction.atomic():
+        actor = _membership(merchant_id, actor_user_id)
+        if actor is None or not actor.is_manager:
+            raise KefuError(
+                protocol.ErrorCode.FORBIDDEN, "Only owners and admins can join a conversation."
+            )
+        conversation = conversation_lock(merchant_id=merchant_id, conversation_id=conversation_id)
+        if conversation.status not in ACTIVE:
+            raise KefuError(
+                protocol.ErrorCode.CONVERSATION_CLOSED, "The conversation is resolved or closed."
+            )
+        previous = conversation.assignee_id
+        if previous == actor.user_id:
+            return conversation
+        was_queued = conversation.queued_at is not None
+        conversation.assignee_id = actor.user_id
+        conversation.assigned_at = timezone.now()
+        conversation.queued_at = None
+        conversation.routing_attempts = 0
+        conversation.save(
+            update_fields=["assignee", "assigned_at", "queued_at", "routing_attempts"]
+        )
+        Membership.objects.filter(pk=actor.pk).update(last_assigned_at=conversation.assigned_at)
+        timeline.routing_event_create(
+            conversation,
+            Kind.REASSIGNED if previous is not None else Kind.CLAIMED,
+            "supervisor_join",
+            timeline.say(R_JOINED, actor=actor.display_name, reason=reason)[:300],
+            from_user=previous,
+            to_user=actor.user_id,
+            actor=actor.user_id,
+            detail={"reason": reason},
+        )
+        timeline.conversation_changed(conversation, queue_moved=was_queued)
+        timeline.visitor_state_publish(conversation)
+        if previous is not None:
+            routing.queue_drain_on_commit(merchant_id)
     return conversation
 
 

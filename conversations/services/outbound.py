@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from kefu.errors import NotFound
+from kefu.errors import KefuError, NotFound
 from merchants.models import Membership
 
-from .. import events
+from .. import events, protocol, realtime, selectors
 from ..models import Conversation, Message, Visitor
 from .assignment import conversation_claim_locked
-from .messages import clean_body, message_send_by_agent
+from .messages import clean_body, message_send_by_agent, refuse_if_blocked
 from .store import Sender, message_append
 
 
@@ -78,3 +78,74 @@ def conversation_start_outbound(
         conversation=conversation, sender=sender, body=body, client_msg_id=client_msg_id
     )
     return conversation, message, True
+
+
+@realtime.publishing
+@transaction.atomic
+def visitor_invite(
+    *, merchant_id: int, visitor_id: int, user_id: int, client_msg_id: str, body: str
+) -> tuple[Message, bool]:
+    """Proactive chat: an agent invites a visitor who is on the site. The message goes into the
+    visitor's open or pending conversation, or starts one (source `chat`: it happens in the
+    widget), which the agent takes (rule `invite`) unless another agent has it. It is stored
+    like any agent message (seq, client_msg_id), with meta `invite` so the widget opens.
+    Returns (message, created); a retried `client_msg_id` returns the stored message."""
+    body = clean_body(body)
+    membership = Membership.objects.filter(
+        merchant_id=merchant_id, user_id=user_id, is_active=True, user__is_active=True
+    ).first()
+    if membership is None:
+        raise KefuError(protocol.ErrorCode.FORBIDDEN, "Not an agent of this merchant.")
+    sender = Sender.agent(membership)
+    # The visitor row first, then the conversation: the visitor path's lock order, so an
+    # invite and the visitor's own first message cannot start two conversations.
+    try:
+        visitor = Visitor.objects.select_for_update().get(merchant_id=merchant_id, pk=visitor_id)
+    except Visitor.DoesNotExist:
+        raise NotFound("Visitor not found.") from None
+    conversation = (
+        Conversation.objects.select_for_update()
+        .filter(merchant_id=merchant_id, visitor=visitor, status__in=selectors.ACTIVE)
+        .order_by("-id")
+        .first()
+    )
+    if conversation is not None:
+        stored = Message.objects.filter(
+            conversation=conversation, sender_key=sender.key, client_msg_id=client_msg_id
+        ).first()
+        if stored is not None:
+            if stored.body != body:
+                raise KefuError(
+                    protocol.ErrorCode.CLIENT_MSG_ID_CONFLICT,
+                    "This client_msg_id was already used for a different message.",
+                    field="client_msg_id",
+                )
+            return stored, False
+    refuse_if_blocked(visitor)
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            merchant_id=merchant_id, visitor=visitor, source=Conversation.Source.CHAT
+        )
+        events.record_event(
+            events.Kind.CONVERSATION_CREATED,
+            merchant_id=merchant_id,
+            conversation=conversation,
+            actor_id=user_id,
+            data={"source": Conversation.Source.CHAT, "team_id": None, "invite": True},
+            at=conversation.created_at,
+        )
+    elif conversation.assignee_id not in (None, user_id):
+        raise KefuError(
+            protocol.ErrorCode.ALREADY_ASSIGNED, "Another agent is already chatting with them."
+        )
+    conversation.visitor = visitor
+    if conversation.assignee_id is None:
+        conversation_claim_locked(conversation, membership=membership, rule="invite")
+    message = message_append(
+        conversation=conversation,
+        sender=sender,
+        body=body,
+        client_msg_id=client_msg_id,
+        meta={"invite": True},
+    )
+    return message, True

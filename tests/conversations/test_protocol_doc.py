@@ -66,4 +66,14 @@ def test_sockets_forward_exactly_the_event_frames_of_the_catalogue():
     assert events == consumers.FORWARDED
     assert set(protocol.EVENT_FRAMES) <= set(protocol.SERVER_FRAMES)
     replies = {protocol.frame_type(frame) for frame in protocol.SERVER_FRAMES} - events
-    assert replies == {"session.ready", "history", "message.ack", "resume.done", "pong", "error"}
+    assert replies == {
+        "session.ready",
+        "history",
+        "message.ack",
+        "resume.done",
+        "pong",
+        "error",
+        # Answers to one agent's request (issue 13: Visitors now, the supervisor screen).
+        "visitors.live",
+        "supervisor.snapshot",
+    }

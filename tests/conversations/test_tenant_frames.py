@@ -270,6 +270,36 @@ CASES = [
         "unknown_type",
     ),
     # vo, a visitor of other, on other's widget
+    # Visitors now and the supervisor screen (issue 13): charlie's own answers, never acme's.
+    (
+        "charlie-visitors-live",
+        "charlie",
+        lambda w: {"type": "visitors.live", "visitor_ids": [w.va.pk]},
+        "visitors.live",
+    ),
+    (
+        "charlie-invite",
+        "charlie",
+        lambda w: {
+            "type": "visitor.invite",
+            "visitor_id": w.va.pk,
+            "client_msg_id": "x9",
+            "body": "come chat",
+        },
+        "not_found",
+    ),
+    (
+        "charlie-supervise",
+        "charlie",
+        lambda w: {"type": "supervisor.snapshot"},
+        "supervisor.snapshot",
+    ),
+    (
+        "charlie-join",
+        "charlie",
+        lambda w: {"type": "conversation.join", "conversation_id": w.ca, "reason": "mine"},
+        "not_found",
+    ),
     ("vo-ping", "vo", lambda w: {"type": "ping"}, "pong"),
     (
         "vo-auth-again",
@@ -366,6 +396,25 @@ CASES = [
     ("vo-handover", "vo", lambda w: {"type": "handover.request"}, "conversation.state"),
     # A rating acts on the sender's own conversation only (vo's is open: nothing to rate)
     ("vo-rate", "vo", lambda w: {"type": "conversation.rate", "rating": 5}, "not_resolved"),
+    ("vo-visitors-live", "vo", lambda w: {"type": "visitors.live"}, "unknown_type"),
+    (
+        "vo-invite",
+        "vo",
+        lambda w: {
+            "type": "visitor.invite",
+            "visitor_id": w.va.pk,
+            "client_msg_id": "y9",
+            "body": "x",
+        },
+        "unknown_type",
+    ),
+    ("vo-supervise", "vo", lambda w: {"type": "supervisor.snapshot"}, "unknown_type"),
+    (
+        "vo-join",
+        "vo",
+        lambda w: {"type": "conversation.join", "conversation_id": w.ca, "reason": "x"},
+        "unknown_type",
+    ),
     # vb, another visitor of acme, against visitor A's conversation
     (
         "vb-send-into",
@@ -598,6 +647,11 @@ def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(world, ch
             merchant_id=w.acme.pk, visitor_id=w.va.pk, author_id=bob_id, author_name="Bob", body="n"
         )
         await alice.until("visitor.profile_changed")
+        # Visitors now and the supervisor screen: answers to alice alone.
+        await alice.send({"type": "visitors.live"})
+        await alice.until("visitors.live")
+        await alice.send({"type": "supervisor.snapshot"})
+        await alice.until("supervisor.snapshot")
         for sock in (bob, va):
             await sock.ping()
             await sock.send({"type": "nope"})

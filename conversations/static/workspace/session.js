@@ -20,6 +20,7 @@ import { visitorDraft, visitorUpdated } from "./visitor.js";
 import { renderTeams } from "./views.js";
 import { conversationLabels, setLabels } from "./labels.js";
 import { profileChanged } from "./profile.js";
+import { liveFrame, liveReady } from "./live.js";
 
 const GAP_CHECK_MS = 1500; // a seq gap lasting this long is filled with `resume`
 
@@ -62,6 +63,7 @@ export function signedOut() {
 }
 
 function handle(frame) {
+  if (liveFrame(frame)) return; // "Visitors now" and the supervisor screen (live.js)
   switch (frame.type) {
     case "message.created": receive(frame.message, true); break;
     case "history": frame.messages.forEach((m) => receive(m, false)); break;
@@ -129,6 +131,7 @@ function onReady(frame) {
   socket.resend();
   markRead();
   agentTyped(); // still typing a reply: say so on the new socket
+  liveReady();
 }
 
 // --- Catching up: resume ----------------------------------------------------------------------

@@ -1005,7 +1005,7 @@
     }
   }
 
-  function open() {
+  function open(options) {
     wantOpen = true;
     if (!ui) return; // before bootstrap finished: opens when the UI is built
     isOpen = true;
@@ -1015,7 +1015,14 @@
     renderBadge();
     scrollDown();
     markRead();
-    ui.textarea.focus();
+    if (!options || options.focus !== false) ui.textarea.focus();
+  }
+
+  // Proactive chat: an agent's invitation (meta.invite) opens the panel as it arrives. Without
+  // taking the page's focus: the visitor may be typing in the page, and on a phone a focused
+  // textarea pops the keyboard up over what they were reading.
+  function invited(m) {
+    if (m.meta && m.meta.invite && !isOpen) open({ focus: false });
   }
 
   function close() {
@@ -1921,7 +1928,7 @@
         frame.messages.forEach((m) => receive(m, false));
         if (!frame.has_more && isOpen) markRead(); // has_more: the server sends the next page
         break;
-      case "message.created": receive(frame.message, true); break;
+      case "message.created": if (receive(frame.message, true)) invited(frame.message); break;
       case "message.ack": receive(frame.message, false); break;
       case "conversation.state": conversationState(frame.conversation, true); break;
       case "availability.changed": availabilityChanged(frame.availability); break;
