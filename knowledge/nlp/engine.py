@@ -56,7 +56,9 @@ class Candidate:
 # 2: the intent classifier may also weigh sentence-encoder vectors (clf_dense).
 # 3: FAQ phrasings' sentence vectors (faq_vec, faq_scale, faq_basis) and the merchant's own
 #    answer curve (faq_curve).
-FORMAT = 3
+# 4: the intent encoder's default file is the int8-matmul build (encoder.QDYN_PATH), whose
+#    vectors differ slightly from the wheel's: intent models are retrained with it.
+FORMAT = 4
 
 
 log = logging.getLogger(__name__)
@@ -261,7 +263,7 @@ def train(snapshot: KbSnapshot) -> bytes:
     arrays["format"] = np.array(FORMAT)
     arrays["meta"] = _json(
         {
-            "encoder": sentence_encoder.ENCODER_ID if enc is not None else None,
+            "encoder": enc.id if enc is not None else None,
             "faq_encoder": faq_encoder.ENCODER_ID if fenc is not None else None,
             "owners": [[o.kind, o.id, o.label] for o in owners],
             "synonyms": snapshot.synonyms,
@@ -392,13 +394,13 @@ class Engine:
         self.encoder = None
         if self.clf_dense is not None:
             self.encoder = sentence_encoder.get()
-            if self.encoder is None or meta.get("encoder") != sentence_encoder.ENCODER_ID:
+            if self.encoder is None or meta.get("encoder") != self.encoder.id:
                 # A process without the encoder (switched off, or its wheel missing) still
                 # answers, with the classifier's tf-idf part only: worse, but not silent.
                 log.warning(
                     "model trained with encoder %s; this process has %s: answering without it",
                     meta.get("encoder"),
-                    sentence_encoder.ENCODER_ID if self.encoder else "none",
+                    self.encoder.id if self.encoder else "none",
                 )
                 self.clf_dense, self.clf_centroids, self.encoder = None, None, None
 

