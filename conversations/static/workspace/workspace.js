@@ -14,6 +14,7 @@
      views.js          inbox views, counts, sort, search   triage.js  snooze and priority
      keys.js           keyboard shortcuts and the "?" overlay
      labels.js         label chips, the header's label picker   profile.js  the customer profile
+     layout.js         one pane at a time on a phone
 
    The modules import each other's functions (the import graph has cycles: the panes refer to
    one another). That is safe because no module calls into another while it loads: only this
@@ -35,6 +36,7 @@ import { ui } from "./state.js";
 import { renderAgents } from "./team.js";
 import { closeConversation, markRead, openConversation } from "./thread.js";
 import { wireKeys } from "./keys.js";
+import { wireLayout } from "./layout.js";
 import { wireTriage } from "./triage.js";
 import { restoreViewChoice, wireViews } from "./views.js";
 
@@ -93,6 +95,7 @@ ui.qrForm.addEventListener("submit", (event) => { event.preventDefault(); saveRe
 wireViews();
 wireTriage();
 wireKeys();
+wireLayout();
 setInterval(renderList, 30000); // the waiting times move on
 
 renderNotifyControls();
