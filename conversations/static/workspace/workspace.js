@@ -14,7 +14,7 @@
      views.js          inbox views, counts, sort, search   triage.js  snooze and priority
      keys.js           keyboard shortcuts and the "?" overlay
      labels.js         label chips, the header's label picker   profile.js  the customer profile
-     layout.js         one pane at a time on a phone
+     layout.js         one pane at a time on a phone   labeladmin.js  managing the labels
 
    The modules import each other's functions (the import graph has cycles: the panes refer to
    one another). That is safe because no module calls into another while it loads: only this
@@ -37,6 +37,7 @@ import { renderAgents } from "./team.js";
 import { closeConversation, markRead, openConversation } from "./thread.js";
 import { wireKeys } from "./keys.js";
 import { wireLayout } from "./layout.js";
+import { wireLabelAdmin } from "./labeladmin.js";
 import { wireTriage } from "./triage.js";
 import { restoreViewChoice, wireViews } from "./views.js";
 
@@ -96,6 +97,7 @@ wireViews();
 wireTriage();
 wireKeys();
 wireLayout();
+wireLabelAdmin();
 setInterval(renderList, 30000); // the waiting times move on
 
 renderNotifyControls();
