@@ -6,6 +6,7 @@ picker are said plainly; another merchant's labels never appear."""
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -17,6 +18,8 @@ from tests import factories
 from .conftest import AGENT_PASSWORD, login, open_row
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+SHOTS = Path("/work/shots-deskui")  # screenshots when that folder exists
 
 WORDS = {
     "zh-CN": {
@@ -106,6 +109,8 @@ def test_label_views_and_managing_labels(daphne_server, shop, agent, new_page, l
     admin.click("#label-new-add")
     expect(tab(page, "投诉").locator(".view-count")).to_have_text("0")
     expect(dialog.locator("#labels-rows .label-name")).to_have_count(3)
+    if SHOTS.is_dir():
+        admin.screenshot(path=str(SHOTS / f"desktop-labels-{locale}.png"))
     assert Label.objects.get(merchant=shop, name="投诉").colour == "#16a34a"
     # Too long, and taken: the field says so; nothing changes.
     admin.fill("#label-new-name", "长" * 60)

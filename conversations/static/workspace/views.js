@@ -153,14 +153,15 @@ function filterByLabel(view) {
 }
 
 // One tab per label, after the catalogue changed (labels.js setLabels); owners and admins also
-// get the button that manages them (labeladmin.js). A view whose label was deleted falls back
-// to "All".
+// get the button that manages them (labeladmin.js). The page's template draws the same tabs
+// first, so the list does not move when session.ready arrives. A view whose label was deleted
+// falls back to "All".
 export function renderLabelViews() {
   const nav = document.getElementById("label-views");
   if (!nav) return;
   const tabs = labelViews().map((v) => {
     const count = el("span", { class: "view-count", "data-label": String(v.params.label) });
-    count.textContent = String((counts.labels && counts.labels[String(v.params.label)]) || 0);
+    if (counts.labels) count.textContent = String(counts.labels[String(v.params.label)] || 0);
     const swatch = el("span", { class: "label-swatch" });
     swatch.style.background = v.colour;
     return el("button", { type: "button", class: "view view-label", "data-view": v.id, title: v.name },
@@ -169,7 +170,7 @@ export function renderLabelViews() {
   const manage = IS_MANAGER
     ? el("button", { type: "button", id: "labels-manage", class: "link labels-manage", text: gettext("Manage labels") })
     : null;
-  nav.replaceChildren(...tabs, manage);
+  nav.replaceChildren(...tabs, ...(manage ? [manage] : []));
   nav.hidden = !tabs.length && !manage;
   if (labelView(state.view) && !labels.has(Number(state.view.slice("label-".length)))) {
     if (searching()) clearSearch();
