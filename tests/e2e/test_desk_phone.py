@@ -125,6 +125,8 @@ def test_the_workspace_on_a_phone(daphne_server, shop, agent, browser, locale):
     ).exists()
     page.fill("#reply-body", "")
     page.locator("#reply-body").blur()
+    # The new-conversation toasts (at the top on a phone) go by themselves after 8 s.
+    expect(page.locator("#toasts .toast")).to_have_count(0)
     shot(page, f"phone-thread-{locale}.png")
 
     # The customer, then back to the conversation.
@@ -166,5 +168,6 @@ def test_the_desktop_keeps_three_panes(daphne_server, shop, agent, browser, loca
         expect(page.locator(selector)).to_be_hidden()
     expect(page.locator("#v-name")).to_have_text("张三")
     no_sideways_scroll(page)
+    expect(page.locator("#toasts .toast")).to_have_count(0)
     shot(page, f"desktop-{locale}.png")
     context.close()
