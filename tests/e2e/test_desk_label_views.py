@@ -130,13 +130,17 @@ def test_label_views_and_managing_labels(daphne_server, shop, agent, new_page, l
     expect(page.locator("#thread-labels .label-chip").first).to_have_css(
         "background-color", "rgb(124, 58, 237)"
     )
-    # Delete 投诉: a second click confirms.
+    # Delete 投诉: a second click confirms. The agent looking at its view is back on "All".
+    tab(page, "投诉").click()
+    expect(page.locator("#conv-list li")).to_have_count(0)
     row = dialog.locator(".label-row").filter(has=admin.locator('input[value="投诉"]'))
     row.locator(".danger-link").click()
     expect(tab(page, "投诉")).to_have_count(1)  # not yet
     row.locator(".danger-link").click()
     expect(tab(page, "投诉")).to_have_count(0)
     assert not Label.objects.filter(merchant=shop, name="投诉").exists()
+    expect(page.locator('#views [data-view="all"]')).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#conv-list li")).to_have_count(3)
     admin.click("#labels-close")
 
     # A label deleted while the agent's picker is open leaves the picker at once; one whose

@@ -72,8 +72,10 @@ export function restoreViewChoice() {
   try {
     const saved = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
     if (saved && typeof saved === "object") {
-      if (ui.views.querySelector(`[data-view="${CSS.escape(String(saved.view))}"]`)) state.view = saved.view;
-      else if (labelView(saved.view)) filterByLabel(saved.view); // checked when the labels come
+      const tab = `[data-view="${CSS.escape(String(saved.view))}"]`;
+      if (ui.views.querySelector(tab)) state.view = saved.view;
+      // A label's tab, drawn by the template: only while that label exists.
+      else if (labelView(saved.view) && document.querySelector(`#label-views ${tab}`)) filterByLabel(saved.view);
       if (["newest", "waiting", "priority"].includes(saved.sort)) state.sort = saved.sort;
       if (Number.isInteger(saved.team)) state.team = saved.team;
     }
@@ -173,9 +175,10 @@ export function renderLabelViews() {
   nav.replaceChildren(...tabs, ...(manage ? [manage] : []));
   nav.hidden = !tabs.length && !manage;
   if (labelView(state.view) && !labels.has(Number(state.view.slice("label-".length)))) {
-    if (searching()) clearSearch();
-    setView("all");
-    return;
+    state.view = "all";
+    extraFilters.delete("label");
+    save();
+    if (!searching()) loadList(); // a search shown stays; clearing it loads the list
   }
   renderViewTabs();
 }
