@@ -106,9 +106,9 @@ def inbox_filter(
 
 
 def inbox_counts(*, merchant_id: int, user_id: int | None) -> dict:
-    """How many conversations each view holds, and the open ones per team: one query. (The
-    "resolved" count is left out: it only grows, and counting it scans the merchant's whole
-    history.)"""
+    """How many conversations each view holds, and the open ones per team and per label: three
+    queries. (The "resolved" count is left out: it only grows, and counting it scans the
+    merchant's whole history.)"""
     counted = {
         name: Count("id", filter=make(user_id))
         for name, make in INBOX_VIEWS.items()
@@ -122,7 +122,18 @@ def inbox_counts(*, merchant_id: int, user_id: int | None) -> dict:
         .annotate(n=Count("id"))
         .values_list("team_id", "n")
     )
-    return {**totals, "teams": {str(k): v for k, v in teams.items()}}
+    # The open ones per label (the workspace's label views, views.js): one more query.
+    labels = dict(
+        base.filter(snoozed_at__isnull=True, labels__isnull=False)
+        .values("labels")
+        .annotate(n=Count("id"))
+        .values_list("labels", "n")
+    )
+    return {
+        **totals,
+        "teams": {str(k): v for k, v in teams.items()},
+        "labels": {str(k): v for k, v in labels.items()},
+    }
 
 
 def conversation_search_q(*, merchant_id: int, terms: list[str]) -> Q:

@@ -374,6 +374,9 @@ class InboxCountsSerializer(serializers.Serializer):
     teams = serializers.DictField(
         child=serializers.IntegerField(), help_text="Team id -> open conversations."
     )
+    labels = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Label id -> open conversations."
+    )
 
 
 class MessageFilterSerializer(serializers.Serializer):

@@ -24,7 +24,12 @@ def workspace(request, merchant_id: int):
     membership = membership_get(merchant_id=merchant_id, user=request.user)
     if membership is None:
         raise Http404
-    return render(request, "conversations/workspace.html", {"membership": membership})
+    # The label views are in the page from the start: drawn only when session.ready brought the
+    # labels, they pushed the rows down under an agent's first click (views.js renderLabelViews).
+    labels = selectors.label_list(merchant_id=merchant_id)
+    return render(
+        request, "conversations/workspace.html", {"membership": membership, "labels": labels}
+    )
 
 
 # --- Attachment files -----------------------------------------------------------------------------

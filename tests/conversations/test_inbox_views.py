@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from conversations import services
-from conversations.models import Conversation
+from conversations.models import Conversation, Label
 from merchants.models import Team
 from tests import factories
 from tests.conversations.conftest import session_client, token_client
@@ -74,6 +74,7 @@ def test_counts(bob_session, token, inbox):
         "open": 5,
         "snoozed": 1,
         "teams": {str(inbox["team_id"]): 1},
+        "labels": {},
     }
     # a token is nobody: no "mine"
     assert "mine" not in token.get("/api/v1/conversations/counts/").json()
@@ -81,7 +82,7 @@ def test_counts(bob_session, token, inbox):
 
 def test_counts_query_count_pinned(api, inbox, django_assert_num_queries):
     api.get("/api/v1/conversations/counts/")
-    with django_assert_num_queries(AUTH_QUERIES[api.kind] + 2):  # the views, the teams
+    with django_assert_num_queries(AUTH_QUERIES[api.kind] + 3):  # views, teams, labels
         assert api.get("/api/v1/conversations/counts/").status_code == 200
 
 
@@ -245,12 +246,29 @@ def test_priority(api, acme):
 # --- The outsider -------------------------------------------------------------------------------
 
 
+def test_counts_per_label_are_the_open_ones(bob_session, acme, other, charlie, inbox):
+    """The workspace's label views: open, awake conversations per label; charlie's labels and
+    counts stay his."""
+    vip = Label.objects.create(merchant=acme, name="VIP")
+    refund = Label.objects.create(merchant=acme, name="退款")
+    theirs = Label.objects.create(merchant=other, name="VIP")
+    for name in ("mine", "unassigned", "snoozed", "resolved"):
+        inbox[name].labels.add(vip)
+    inbox["team"].labels.add(refund)
+    _conversation(other).labels.add(theirs)
+    counts = bob_session.get("/api/v1/conversations/counts/").json()
+    assert counts["labels"] == {str(vip.pk): 2, str(refund.pk): 1}
+    assert session_client(charlie).get("/api/v1/conversations/counts/").json()["labels"] == {
+        str(theirs.pk): 1
+    }
+
+
 def test_charlie_gets_nothing_of_acmes(acme, other, charlie, inbox):
     for client in (session_client(charlie), token_client(factories.api_token(other))):
         for params in ({"view": "open"}, {"view": "snoozed"}, {"team": inbox["team_id"]}):
             assert _ids(client.get("/api/v1/conversations/", params)) == []
         counts = client.get("/api/v1/conversations/counts/").json()
-        assert counts["open"] == 0 and counts["teams"] == {}
+        assert counts["open"] == 0 and counts["teams"] == {} and counts["labels"] == {}
         c = inbox["unassigned"].pk
         for path, body in (("snooze", {}), ("unsnooze", {}), ("priority", {"priority": 20})):
             response = client.post(f"/api/v1/conversations/{c}/{path}/", body, format="json")

@@ -34,6 +34,7 @@ WORDS = {
         "nothing": "没有找到",
         "only_punct": "至少输入一个字母或数字",
         "resolved": "已解决",
+        "key_list": ["下一个会话", "上一个会话", "写回复（聚焦回复框）", "解决会话"],
     },
     "en-US": {
         "unassigned": "Unassigned",
@@ -45,6 +46,12 @@ WORDS = {
         "nothing": "Nothing found",
         "only_punct": "at least one letter or digit",
         "resolved": "Resolved",
+        "key_list": [
+            "Next conversation",
+            "Previous conversation",
+            "Write a reply (focus the reply box)",
+            "Resolve the conversation",
+        ],
     },
 }
 HOSTILE = '<img src=x onerror="window.__xss=1">发票'
@@ -162,6 +169,8 @@ def test_views_search_snooze_priority_keyboard(
     page.keyboard.press("?")
     expect(page.locator("#keys-dialog")).to_be_visible()
     expect(page.locator("#keys-title")).to_have_text(words["keys"])
+    # The overlay lists the keys tried below: next, previous, the reply box, resolve.
+    expect(page.locator("#keys-dialog dd")).to_contain_text(words["key_list"])
     page.screenshot(path=str(screenshots / f"inbox-keys-{locale}.png"))
     page.keyboard.press("Escape")
     expect(page.locator("#keys-dialog")).to_be_hidden()

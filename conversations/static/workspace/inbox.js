@@ -83,13 +83,53 @@ export function loadMore() {
 export function renderList() {
   const all = [...conversations.values()];
   const rows = all.filter(inView).sort(compareRows);
-  ui.list.replaceChildren(...rows.map((c) => renderRow(c)));
+  placeRows(rows.map((c) => renderRow(c)));
   const searching = !ui.searchResults.hidden;
   ui.listEmpty.hidden = rows.length > 0 || searching;
   ui.more.hidden = !nextPage || searching;
   ui.mineCount.textContent = String(all.filter((c) => c.assignee_id === MY_ID && (c.status === "open" || c.status === "pending")).length);
   const unread = all.reduce((sum, c) => sum + c.unread_count, 0);
   document.title = (unread ? `(${unread}) ` : "") + document.title.replace(/^\(\d+\) /, "");
+}
+
+// The rows, keyed by conversation id: a row already shown keeps its <li>, its <button> and every
+// part that did not change, and only rows out of place move. Replacing the list wholesale lost
+// clicks: a re-render between the mouse's press and release (the first load, session.ready's
+// labels, a live update) detached the pressed node, so the click landed on the list instead.
+function placeRows(fresh) {
+  const old = new Map([...ui.list.children].map((li) => [li.dataset.id, li]));
+  const rows = fresh.map((li) => {
+    const kept = old.get(li.dataset.id);
+    if (!kept) return li;
+    old.delete(li.dataset.id);
+    kept.className = li.className;
+    morph(kept.firstElementChild, li.firstElementChild);
+    return kept;
+  });
+  for (const gone of old.values()) gone.remove();
+  rows.forEach((li, i) => {
+    if (ui.list.children[i] !== li) ui.list.insertBefore(li, ui.list.children[i] || null);
+  });
+}
+
+// `node` made equal to `model` (same tag), keeping the children that already are.
+function morph(node, model) {
+  if (node.isEqualNode(model)) return;
+  for (const { name } of [...node.attributes]) if (!model.hasAttribute(name)) node.removeAttribute(name);
+  for (const { name, value } of [...model.attributes]) node.setAttribute(name, value);
+  const want = [...model.childNodes];
+  want.forEach((child, i) => {
+    const have = node.childNodes[i];
+    if (have && have.isEqualNode(child)) return;
+    if (have && have.nodeType === 1 && child.nodeType === 1 && have.tagName === child.tagName && have.className === child.className) {
+      morph(have, child);
+    } else if (have) {
+      node.replaceChild(child, have);
+    } else {
+      node.append(child);
+    }
+  });
+  while (node.childNodes.length > want.length) node.lastChild.remove();
 }
 
 // How long the visitor has waited for an answer, coloured past the merchant's thresholds.

@@ -1,7 +1,7 @@
 /* Labels (issue 13): the merchant's catalogue (session.ready, then labels.changed), chips in the
    inbox rows and the thread header, the header's picker to add and remove them (every agent may),
-   and conversation.labels from other agents. Managing the catalogue is the back office's (or
-   the API's). The inbox views take their per-label views from labelViews(). */
+   and conversation.labels from other agents. Owners and admins manage the catalogue in the back
+   office or here (labeladmin.js). The inbox views take their per-label views from labelViews(). */
 
 import { apiWrite } from "./api.js";
 import { el } from "./dom.js";
@@ -10,6 +10,8 @@ import { renderList } from "./inbox.js";
 import { notify } from "./notifications.js";
 import { renderProfileLabels } from "./profile.js";
 import { API, conversations, state } from "./state.js";
+import { renderLabelViews, scheduleCounts } from "./views.js";
+import { renderLabelAdmin } from "./labeladmin.js";
 
 export const labels = new Map(); // id -> LabelOut, by name
 let menuFor = null;              // the conversation the open picker changes
@@ -20,6 +22,19 @@ export function setLabels(list) {
   renderList();
   renderThreadLabels();
   renderProfileLabels();
+  renderLabelViews();
+  renderLabelAdmin();
+  redrawMenu();
+}
+
+// The open picker lists the catalogue as it is now (a label renamed or deleted meanwhile).
+function redrawMenu() {
+  const menu = document.getElementById("label-menu");
+  const anchor = document.querySelector("#thread-labels .label-add");
+  if (!menu || menu.hidden || menuFor === null || !anchor) return;
+  const id = menuFor;
+  menuFor = null; // toggleMenu opens it again rather than closing it
+  toggleMenu(id, anchor);
 }
 
 // For the inbox views: one view per label, filtering the conversation list API by `label`.
@@ -81,7 +96,7 @@ function toggleMenu(id, anchor) {
     return el("li", {}, el("label", {}, box, swatch, l.name));
   });
   menu.replaceChildren(items.length ? el("ul", {}, ...items)
-    : el("p", { class: "empty", text: gettext("No labels yet. Owners and admins add them in the back office.") }));
+    : el("p", { class: "empty", text: gettext("No labels yet. Owners and admins add them with “Manage labels” above the inbox.") }));
   const box = anchor.getBoundingClientRect();
   menu.style.top = `${box.bottom + 4}px`;
   menu.style.left = `${Math.max(8, Math.min(box.left, window.innerWidth - 240))}px`;
@@ -97,10 +112,14 @@ export function closeMenu() {
 async function change(id, add, remove) {
   const { ok, data } = await apiWrite("POST", `${API}/conversations/${id}/labels/`, { add, remove });
   if (!ok) {
-    notify((data && (data.label_ids || data.detail)) ? String(data.label_ids || data.detail) : gettext("Could not change the labels."));
+    // unknown_label: deleted by an admin meanwhile (labels.changed redraws the picker). The
+    // server's sentence is English only; say it in the page's language.
+    notify(data && data.code === "unknown_label" ? gettext("That label no longer exists: someone deleted it.")
+      : (data && (data.label_ids || data.detail)) ? String(data.label_ids || data.detail) : gettext("Could not change the labels."));
     return;
   }
   applied(id, data.label_ids);
+  scheduleCounts();
 }
 
 function applied(id, labelIds) {
@@ -123,6 +142,7 @@ export function conversationLabels(frame) {
     console.warn("[kefu] unknown label in", frame);
   }
   applied(frame.conversation_id, frame.label_ids);
+  scheduleCounts(); // the label views' counts
 }
 
 // Rows from frames that did not load labels carry null: keep what the page knew.

@@ -14,7 +14,8 @@ import { api } from "./api.js";
 import { el, time, timeText } from "./dom.js";
 import { fmt, gettext, STATUS } from "./i18n.js";
 import { loadList, renderList, renderRow, upsert } from "./inbox.js";
-import { API, MERCHANT, MY_ID, conversations, state, teams, ui } from "./state.js";
+import { API, IS_MANAGER, MERCHANT, MY_ID, conversations, state, teams, ui } from "./state.js";
+import { labels, labelViews } from "./labels.js";
 import { openConversation, renderOpenHeader } from "./thread.js";
 import { renderTriage } from "./triage.js";
 
@@ -33,6 +34,7 @@ export function inView(c) {
   for (const f of extraFilters.values()) if (!f.test(c)) return false;
   const active = ACTIVE.has(c.status);
   const awake = active && !c.snoozed_at;
+  if (labelView(state.view)) return awake; // its label: extraFilters
   switch (state.view) {
     case "mine": return awake && c.assignee_id === MY_ID;
     case "unassigned": return awake && c.assignee_id === null && !c.queued_at;
@@ -54,7 +56,7 @@ export function compareRows(a, b) {
 
 export function listUrl() {
   const params = new URLSearchParams({ sort: state.sort });
-  if (state.view !== "all") params.set("view", state.view);
+  if (state.view !== "all") params.set("view", labelView(state.view) ? "open" : state.view);
   if (state.team !== null) params.set("team", String(state.team));
   for (const [name, f] of extraFilters) params.set(name, String(f.value));
   return `${API}/conversations/?${params}`;
@@ -70,7 +72,10 @@ export function restoreViewChoice() {
   try {
     const saved = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
     if (saved && typeof saved === "object") {
-      if (ui.views.querySelector(`[data-view="${CSS.escape(String(saved.view))}"]`)) state.view = saved.view;
+      const tab = `[data-view="${CSS.escape(String(saved.view))}"]`;
+      if (ui.views.querySelector(tab)) state.view = saved.view;
+      // A label's tab, drawn by the template: only while that label exists.
+      else if (labelView(saved.view) && document.querySelector(`#label-views ${tab}`)) filterByLabel(saved.view);
       if (["newest", "waiting", "priority"].includes(saved.sort)) state.sort = saved.sort;
       if (Number.isInteger(saved.team)) state.team = saved.team;
     }
@@ -80,7 +85,7 @@ export function restoreViewChoice() {
 }
 
 export function renderViewTabs() {
-  for (const button of ui.views.querySelectorAll("button.view")) {
+  for (const button of document.querySelectorAll("#views button.view, #label-views button.view")) {
     const on = button.dataset.view === state.view;
     button.classList.toggle("on", on);
     button.setAttribute("aria-pressed", on ? "true" : "false");
@@ -89,6 +94,8 @@ export function renderViewTabs() {
 
 function setView(view) {
   state.view = view;
+  if (labelView(view)) filterByLabel(view);
+  else extraFilters.delete("label");
   save();
   renderViewTabs();
   loadList();
@@ -115,6 +122,9 @@ function renderCounts() {
     const n = counts[span.dataset.count];
     span.textContent = typeof n === "number" ? String(n) : "";
   }
+  for (const span of document.querySelectorAll("#label-views .view-count")) {
+    span.textContent = String((counts.labels && counts.labels[span.dataset.label]) || 0);
+  }
   renderTeams();
 }
 
@@ -132,6 +142,45 @@ export async function loadCounts() {
   } catch (err) {
     console.warn("[kefu] counts", err); // the tabs stay without numbers
   }
+}
+
+// --- Label views (labels.js labelViews): the open conversations with one label ---------------------
+
+const labelView = (view) => /^label-\d+$/.test(String(view));
+
+function filterByLabel(view) {
+  state.view = view;
+  const id = Number(view.slice("label-".length));
+  extraFilters.set("label", { value: id, test: (c) => (c.label_ids || []).includes(id) });
+}
+
+// One tab per label, after the catalogue changed (labels.js setLabels); owners and admins also
+// get the button that manages them (labeladmin.js). The page's template draws the same tabs
+// first, so the list does not move when session.ready arrives. A view whose label was deleted
+// falls back to "All".
+export function renderLabelViews() {
+  const nav = document.getElementById("label-views");
+  if (!nav) return;
+  const tabs = labelViews().map((v) => {
+    const count = el("span", { class: "view-count", "data-label": String(v.params.label) });
+    if (counts.labels) count.textContent = String(counts.labels[String(v.params.label)] || 0);
+    const swatch = el("span", { class: "label-swatch" });
+    swatch.style.background = v.colour;
+    return el("button", { type: "button", class: "view view-label", "data-view": v.id, title: v.name },
+      swatch, el("span", { class: "view-label-name", text: v.name }), count);
+  });
+  const manage = IS_MANAGER
+    ? el("button", { type: "button", id: "labels-manage", class: "link labels-manage", text: gettext("Manage labels") })
+    : null;
+  nav.replaceChildren(...tabs, ...(manage ? [manage] : []));
+  nav.hidden = !tabs.length && !manage;
+  if (labelView(state.view) && !labels.has(Number(state.view.slice("label-".length)))) {
+    state.view = "all";
+    extraFilters.delete("label");
+    save();
+    if (!searching()) loadList(); // a search shown stays; clearing it loads the list
+  }
+  renderViewTabs();
 }
 
 // --- Search -------------------------------------------------------------------------------------
@@ -256,6 +305,10 @@ export const searching = () => Boolean(lastQuery);
 
 export function wireViews() {
   ui.views.addEventListener("click", (event) => {
+    const button = event.target.closest("button.view");
+    if (button) { if (searching()) clearSearch(); setView(button.dataset.view); }
+  });
+  document.getElementById("label-views").addEventListener("click", (event) => {
     const button = event.target.closest("button.view");
     if (button) { if (searching()) clearSearch(); setView(button.dataset.view); }
   });

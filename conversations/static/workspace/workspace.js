@@ -15,6 +15,7 @@
      keys.js           keyboard shortcuts and the "?" overlay
      labels.js         label chips, the header's label picker   profile.js  the customer profile
      live.js           "Visitors now" (proactive invitations) and the supervisor screen
+     layout.js         one pane at a time on a phone   labeladmin.js  managing the labels
 
    The modules import each other's functions (the import graph has cycles: the panes refer to
    one another). That is safe because no module calls into another while it loads: only this
@@ -37,6 +38,8 @@ import { renderAgents } from "./team.js";
 import { closeConversation, markRead, openConversation } from "./thread.js";
 import { wireKeys } from "./keys.js";
 import { wireLive } from "./live.js";
+import { wireLayout } from "./layout.js";
+import { wireLabelAdmin } from "./labeladmin.js";
 import { wireTriage } from "./triage.js";
 import { restoreViewChoice, wireViews } from "./views.js";
 
@@ -96,6 +99,8 @@ wireViews();
 wireTriage();
 wireKeys();
 wireLive();
+wireLayout();
+wireLabelAdmin();
 setInterval(renderList, 30000); // the waiting times move on
 
 renderNotifyControls();
