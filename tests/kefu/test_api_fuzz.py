@@ -4,7 +4,7 @@ every status code, content type, header and body the schema promises (issues 15 
 
 The CLI runs in a subprocess: it is schemathesis's stable interface, and its own Hypothesis
 run then never shares this process's event loop or database connection. The run is
-deterministic (fixed seed, `--generation-deterministic`), so CI sees the same cases every time.
+deterministic (`--generation-deterministic`), so CI sees the same cases every time.
 """
 
 from __future__ import annotations
@@ -27,12 +27,17 @@ from tests import factories
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
-# Per operation; ~90 operations. With these the authenticated run takes about two minutes on
-# the 2-core CI runner and still covers every operation with positive and negative data.
+# Per operation, in the fuzzing phase; the coverage phase (boundary and wrong-type values of
+# every parameter and field, unexpected methods) makes most of the ~4,400 requests.
 MAX_EXAMPLES = 5
 # The operations that delete (DELETE, and erasing a visitor): run last, on objects of their own.
 DESTROYS = r"(_destroy|_erase_create)$"
 METHODS = {"get", "post", "put", "patch", "delete"}
+# The conformance checks, and that auth is enforced. Left out: positive_data_acceptance, which
+# wants every schema-valid body accepted, while business rules refuse some with a documented
+# 400 (a blank name, an unknown label id, a transfer without a target: 35 operations);
+# negative_data_rejection and the stateful checks (use_after_free and others) judge
+# behaviour the schema does not promise.
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -137,7 +142,7 @@ def schemathesis(server, tmp_path: Path, config: Path, name: str, *args: str) ->
         env=dict(os.environ, NO_COLOR="1"),
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=500,
     )
     output = result.stdout + result.stderr
     (tmp_path / f"schemathesis-{name}.txt").write_text(output)
@@ -145,6 +150,9 @@ def schemathesis(server, tmp_path: Path, config: Path, name: str, *args: str) ->
     return output
 
 
+# About 4,400 requests: ~2 minutes on an idle 2-core runner, up to ~5 on a loaded one (the
+# suite's default timeout is 180 s).
+@pytest.mark.timeout(600)
 def test_schemathesis_finds_nothing_over_every_operation(daphne_server, tmp_path):
     raw, ids, spares = seed_merchant()
     paths = APIClient().get("/api/schema/", {"format": "json"}).json()["paths"]
