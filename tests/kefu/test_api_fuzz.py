@@ -35,7 +35,7 @@ DESTROYS = r"(_destroy|_erase_create)$"
 METHODS = {"get", "post", "put", "patch", "delete"}
 # The conformance checks, and that auth is enforced. Left out: positive_data_acceptance, which
 # wants every schema-valid body accepted, while business rules refuse some with a documented
-# 400 (a blank name, an unknown label id, a transfer without a target: 35 operations);
+# 400 (a blank name, an unknown label id, a transfer without a target: 35 in a trial run);
 # negative_data_rejection and the stateful checks (use_after_free and others) judge
 # behaviour the schema does not promise.
 CHECKS = (
