@@ -36,8 +36,10 @@ METHODS = {"get", "post", "put", "patch", "delete"}
 # The conformance checks, and that auth is enforced. Left out: positive_data_acceptance, which
 # wants every schema-valid body accepted, while business rules refuse some with a documented
 # 400 (a blank name, an unknown label id, a transfer without a target: 35 in a trial run);
-# negative_data_rejection and the stateful checks (use_after_free and others) judge
-# behaviour the schema does not promise.
+# negative_data_rejection, which wants an empty query parameter refused where the schema says
+# minLength 1 or a date, while list filters read `?q=`, `?view=`, `?to=` as absent on purpose
+# (what an HTML form sends; 3 operations in a trial run, nothing else); and the stateful
+# checks (use_after_free and others), which judge behaviour the schema does not promise.
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
