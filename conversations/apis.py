@@ -17,6 +17,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
+    inline_serializer,
 )
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -243,7 +244,14 @@ class InboxCounts(generics.GenericAPIView):
     tags=["messages"],
     parameters=[MessageSearchSerializer],
     responses={
-        200: MessageHitSerializer(many=True),
+        # Found by schemathesis: the body is a page, not a bare list.
+        200: inline_serializer(
+            "MessageSearchPage",
+            {
+                "next": serializers.URLField(allow_null=True),
+                "results": MessageHitSerializer(many=True),
+            },
+        ),
         400: OpenApiResponse(description="`q`: empty, too long, or without a letter or digit."),
     },
 )
@@ -1109,7 +1117,15 @@ def _blocked_out(visitors) -> dict:
 
 
 BLOCK_RESPONSES = {
-    200: OpenApiResponse(description='`{"visitor_ids": [...], "blocked": bool, ...}`'),
+    # A schema, not only a description: schemathesis checks the body against it.
+    200: inline_serializer(
+        "BlockState",
+        {
+            "visitor_ids": serializers.ListField(child=serializers.IntegerField()),
+            "blocked": serializers.BooleanField(),
+            "block_reason": serializers.CharField(allow_blank=True),
+        },
+    ),
     404: OpenApiResponse(description="No such visitor for this merchant."),
 }
 
@@ -1155,7 +1171,13 @@ class VisitorBlockByIdentity(generics.GenericAPIView):
         )
         return Response(_blocked_out(rows))
 
-    @extend_schema(operation_id="v1_visitors_block_by_identity_destroy")
+    # The body (`external_id`) is input too: drf-spectacular leaves a DELETE's body out unless
+    # it is named, and the 400 it can give was undocumented (found by schemathesis).
+    @extend_schema(
+        operation_id="v1_visitors_block_by_identity_destroy",
+        request=BlockByIdentitySerializer,
+        responses={**BLOCK_RESPONSES, 400: OpenApiResponse(description="`external_id` missing.")},
+    )
     def delete(self, request):
         params = _body(BlockByIdentitySerializer, request)
         rows = services.visitor_unblock(

@@ -21,6 +21,11 @@ PROTOCOL_VERSION = 1
 # Largest text frame a client may send, in bytes (UTF-8). Larger frames get `frame_too_large`.
 MAX_FRAME_BYTES = 64 * 1024
 
+# Every integer a client sends (ids, seqs) is at most a signed 64-bit integer, the widest
+# column: a larger one reached the database driver and failed there (OverflowError, so
+# `internal_error`; found by the WebSocket fuzz). Over it is `invalid_frame`.
+MAX_INT = 2**63 - 1
+
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
@@ -311,7 +316,7 @@ class AuthFrame(Frame):
 
     type: Literal["auth"]
     token: str = Field(min_length=1, max_length=1000)
-    last_seq: int = Field(default=0, ge=0)
+    last_seq: int = Field(default=0, ge=0, le=MAX_INT)
 
 
 class PingFrame(Frame):
@@ -328,22 +333,22 @@ class MessageSendFrame(Frame):
     type: Literal["message.send"]
     client_msg_id: ClientMsgId
     body: str
-    conversation_id: int | None = Field(default=None, ge=1)
+    conversation_id: int | None = Field(default=None, ge=1, le=MAX_INT)
     private: bool = False
     # Visitors: the team chosen before the chat (pre-chat choice or the embed's data-team),
     # used when this message starts a conversation.
-    team_id: int | None = Field(default=None, ge=1)
+    team_id: int | None = Field(default=None, ge=1, le=MAX_INT)
     # An upload of this sender (POST .../attachments first): the message carries it and `body`
     # is an optional caption.
-    attachment_id: int | None = Field(default=None, ge=1)
+    attachment_id: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class ConversationReadFrame(Frame):
     """Mark messages up to `seq` as read. Visitors omit `conversation_id`."""
 
     type: Literal["conversation.read"]
-    conversation_id: int | None = Field(default=None, ge=1)
-    seq: int = Field(ge=0)
+    conversation_id: int | None = Field(default=None, ge=1, le=MAX_INT)
+    seq: int = Field(ge=0, le=MAX_INT)
 
 
 class ResumeFrame(Frame):
@@ -352,7 +357,9 @@ class ResumeFrame(Frame):
     message, private notes included, then `resume.done`."""
 
     type: Literal["resume"]
-    conversations: dict[int, Annotated[int, Field(ge=0)]] = Field(max_length=200)
+    conversations: dict[
+        Annotated[int, Field(ge=1, le=MAX_INT)], Annotated[int, Field(ge=0, le=MAX_INT)]
+    ] = Field(max_length=200)
 
 
 class TypingFrame(Frame):
@@ -361,7 +368,7 @@ class TypingFrame(Frame):
     "agent is typing" without text)."""
 
     type: Literal["typing"]
-    conversation_id: int | None = Field(default=None, ge=1)
+    conversation_id: int | None = Field(default=None, ge=1, le=MAX_INT)
     active: bool = True
     text: str | None = Field(default=None, max_length=1000)
 
@@ -404,7 +411,7 @@ class ConversationClaimFrame(Frame):
     the other gets `already_assigned`."""
 
     type: Literal["conversation.claim"]
-    conversation_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=MAX_INT)
 
 
 class ConversationTransferFrame(Frame):
@@ -413,9 +420,9 @@ class ConversationTransferFrame(Frame):
     transfer any conversation (reassign); agents only their own."""
 
     type: Literal["conversation.transfer"]
-    conversation_id: int = Field(ge=1)
-    to_user_id: int | None = Field(default=None, ge=1)
-    to_team_id: int | None = Field(default=None, ge=1)
+    conversation_id: int = Field(ge=1, le=MAX_INT)
+    to_user_id: int | None = Field(default=None, ge=1, le=MAX_INT)
+    to_team_id: int | None = Field(default=None, ge=1, le=MAX_INT)
     note: str = Field(default="", max_length=1000)
 
 
@@ -424,7 +431,7 @@ class ConversationStatusFrame(Frame):
     drains the queue."""
 
     type: Literal["conversation.status"]
-    conversation_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=MAX_INT)
     status: Literal["open", "resolved"]
 
 
@@ -434,7 +441,7 @@ class ConversationSnoozeFrame(Frame):
     gets `conversation.updated`."""
 
     type: Literal["conversation.snooze"]
-    conversation_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=MAX_INT)
     until: AwareDatetime | None = None
 
 
@@ -442,7 +449,7 @@ class ConversationUnsnoozeFrame(Frame):
     """Agents: wake a snoozed conversation now."""
 
     type: Literal["conversation.unsnooze"]
-    conversation_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=MAX_INT)
 
 
 class ConversationPriorityFrame(Frame):
@@ -450,7 +457,7 @@ class ConversationPriorityFrame(Frame):
     visitor message sets), 20 urgent. A queued conversation moves in the queue."""
 
     type: Literal["conversation.priority"]
-    conversation_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=MAX_INT)
     priority: Literal[0, 10, 20]
 
 
@@ -458,7 +465,7 @@ class ConversationViewFrame(Frame):
     """Agents: the conversation this socket has open (null when none), for the collision view."""
 
     type: Literal["conversation.view"]
-    conversation_id: int | None = Field(default=None, ge=1)
+    conversation_id: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class VisitorsLiveFrame(Frame):
@@ -872,7 +879,7 @@ def parse_client_frame(role: str, data) -> Frame:
     """Validate a decoded JSON value as a client frame for `role`, or raise FrameError."""
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.INVALID_JSON, "A frame is a JSON object.")
-    ref = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
+    ref = client_ref(data)
     frame_type = data.get("type")
     # Not `in` first: a list or an object as `type` is unhashable (TypeError, internal_error).
     if not isinstance(frame_type, str) or frame_type not in _TYPES[role]:
@@ -895,6 +902,16 @@ def parse_client_frame(role: str, data) -> Frame:
         raise FrameError(
             ErrorCode.INVALID_FRAME, "The frame is not valid.", fields, ref=ref
         ) from None
+
+
+def client_ref(data) -> str | None:
+    """The frame's `client_msg_id` to echo as an error's `ref`, if it can be echoed: a string
+    (cut to the field's 64 characters) without a lone surrogate, which cannot be sent as UTF-8:
+    echoing one closed the socket with 1011 (found by the WebSocket fuzz)."""
+    ref = data.get("client_msg_id") if isinstance(data, dict) else None
+    if not isinstance(ref, str) or surrogate_in(ref):
+        return None
+    return ref[:64]
 
 
 def _surrogate_fields(data: dict) -> dict[str, str]:

@@ -140,10 +140,14 @@ def document_refusals(result, generator, request, public):
                     continue
                 if code == "400" and not has_input:
                     continue
-                responses[code] = {
-                    "description": description,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                    },
-                }
+                responses[code] = {"description": description, "content": _error_content()}
+            # A refusal a view documents with its own wording only still has the JSON error
+            # body (found by schemathesis: the body's content type was undocumented).
+            for code, response in responses.items():
+                if code[:1] == "4" and not response.get("content"):
+                    response["content"] = _error_content()
     return result
+
+
+def _error_content() -> dict:
+    return {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

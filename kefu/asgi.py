@@ -30,6 +30,31 @@ websocket_urlpatterns = [
     path("ws/visitor/", WidgetOriginValidator(VisitorConsumer.as_asgi())),
 ]
 
+
+def _leave_uploads_to_django() -> None:
+    """Twisted parses every multipart POST body itself before daphne passes the request on
+    (daphne never reads the result): a malformed body got Twisted's bare 400, no body and no
+    content type, instead of the API's JSON error (found by schemathesis), and each upload was
+    parsed a second time in memory. Django and DRF parse the body; Twisted is told not to.
+    tests/kefu/test_api_fuzz.py proves the JSON answer through a real daphne."""
+    try:
+        from daphne.http_protocol import WebRequest
+    except ImportError:  # another ASGI server
+        return
+    init = WebRequest.__init__
+    if getattr(init, "leaves_uploads_to_django", False):
+        return
+
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._parsePOSTFormSubmission = False  # twisted.web.http.Request's switch
+
+    __init__.leaves_uploads_to_django = True
+    WebRequest.__init__ = __init__
+
+
+_leave_uploads_to_django()
+
 application = ProtocolTypeRouter(
     {"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)}
 )

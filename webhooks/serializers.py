@@ -14,7 +14,7 @@ EVENT_CHOICES = [k.value for k in SUBSCRIBABLE]
 
 class EndpointSerializer(serializers.ModelSerializer):
     created_at = UtcDateTimeField(read_only=True)
-    disabled_at = UtcDateTimeField(read_only=True)
+    disabled_at = UtcDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = WebhookEndpoint

@@ -121,9 +121,16 @@ class FrameConsumer(AsyncWebsocketConsumer):
         except Exception:  # noqa: BLE001 - best effort, counted and logged by send_failed
             realtime.send_failed(group)
 
+    async def close(self, code=None, reason=None):
+        self.closing = True
+        await super().close(code=code, reason=reason)
+
     async def receive(self, text_data=None, bytes_data=None):
         raw = text_data if text_data is not None else bytes_data
-        if raw is None:
+        # Frames the client sent before it saw our close (say, a ping after a refused `auth`)
+        # still arrive: answering one raised "send on a closed protocol" in daphne, a traceback
+        # for nothing (found by the WebSocket fuzz). They are dropped.
+        if raw is None or getattr(self, "closing", False):
             return
         self.last_frame = time.monotonic()
         size = len(raw.encode()) if isinstance(raw, str) else len(raw)
@@ -279,9 +286,7 @@ _UNREADABLE = object()  # a frame that is too large or not JSON
 
 
 def _ref(data) -> str | None:
-    if isinstance(data, dict) and isinstance(data.get("client_msg_id"), str):
-        return data["client_msg_id"][:64]
-    return None
+    return protocol.client_ref(data)
 
 
 def heartbeat_interval() -> int:

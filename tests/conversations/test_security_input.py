@@ -135,3 +135,39 @@ def test_deep_json_is_a_400_on_the_api(acme, body, client):
         )
         assert response.status_code == 400, (path, response.status_code)
     assert Message.objects.count() == 1
+
+
+def test_fuzz_findings_on_both_sockets(acme, bob):
+    """Found by the WebSocket fuzz (tests/conversations/test_ws_fuzz.py): a lone surrogate as
+    `client_msg_id` was echoed as the error's `ref` and closed the socket with 1011; an id past
+    a 64-bit integer reached the database driver (internal_error)."""
+    visitor = factories.visitor(acme)
+    conversation = factories.visitor_message(visitor, "first").conversation
+    cookie = session_cookie(bob.user)
+    surrogate_id = '{"type": "message.send", "client_msg_id": "a\\ud800", "body": "hi"}'
+    huge = 10**30
+
+    async def scenario():
+        comm, _ = await auth_visitor(acme, visitor)
+        error = await expect_error(comm, surrogate_id, "invalid_frame")
+        assert error.get("ref") is None and "client_msg_id" in error["fields"]
+        error = await expect_error(
+            comm, f'{{"type": "conversation.read", "seq": {huge}}}', "invalid_frame"
+        )
+        assert "seq" in error["fields"]
+        agent, _, _ = await open_agent(acme.pk, cookie)
+        await receive_until(agent, "session.ready")
+        for raw in (
+            surrogate_id.replace("}", f', "conversation_id": {conversation.pk}}}'),
+            f'{{"type": "conversation.claim", "conversation_id": {huge}}}',
+            f'{{"type": "conversation.read", "conversation_id": {2**63}, "seq": 1}}',
+            f'{{"type": "resume", "conversations": {{"{huge}": 1}}}}',
+        ):
+            await expect_error(agent, raw, "invalid_frame")
+        # The largest id still fits: it is simply not found.
+        await expect_error(
+            agent, f'{{"type": "conversation.claim", "conversation_id": {2**63 - 1}}}', "not_found"
+        )
+
+    run(scenario())
+    assert list(Message.objects.values_list("body", flat=True)) == ["first"]
