@@ -70,12 +70,13 @@ def routing_event_create(
         actor_id=actor,
     )
     events.record_routing_event(event, conversation)
-    # What the decision means to the visitor, as a stored line of their thread.
-    system_lines.line_for_routing_event(event, conversation)
     realtime.publish_on_commit(
         realtime.agents_group(conversation.merchant_id),
         protocol.RoutingEventFrame(event=selectors.routing_event_out(event)),
     )
+    # What the decision means to the visitor, as a stored line of their thread (after the
+    # routing event, so agents read the reason first).
+    system_lines.line_for_routing_event(event, conversation)
     return event
 
 
