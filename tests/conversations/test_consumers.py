@@ -110,7 +110,7 @@ def test_chat_round_trip_with_ack_delivery_and_private_note(acme, bob, channel_l
         await agent.disconnect()
 
     run(scenario())
-    assert Message.objects.count() == 3
+    assert Message.objects.count() == 4  # visitor, note, the "joined" line, reply
 
 
 def test_retry_returns_original_and_conflict_is_an_error(acme, channel_layer_kind):
