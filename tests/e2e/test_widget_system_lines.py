@@ -131,7 +131,7 @@ def test_lines_survive_a_reload_a_second_tab_and_show_in_the_workspace(
     # The workspace shows the lines as the visitor saw them, in order among the messages.
     dawei.reload()
     open_row(dawei)
-    ws_lines = dawei.locator("#messages li.sysline .text")
+    ws_lines = dawei.locator("#messages li.sysline .line")
     expect(ws_lines).to_have_text(expected)
     order = dawei.locator("#messages > li[data-seq]").evaluate_all(
         "lis => lis.map(li => li.classList.contains('sysline') ? li.dataset.line"

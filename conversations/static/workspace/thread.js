@@ -170,12 +170,13 @@ export function renderTrend() {
 // "event", conversations/system_lines.py): shown here as the visitor saw it, in their language,
 // at its seq, beside the routing timeline that says why.
 function renderSystemLine(m) {
-  const li = el("li", { class: "msg from-system sysline", role: "note" },
+  // Not a ".msg": nobody wrote it (selectors and counts of messages leave it out).
+  const li = el("li", { class: "sysline from-system", role: "note" },
     el("div", { class: "meta" },
       el("span", { class: "seen-label", text: gettext("Shown to the visitor") }),
       el("time", { class: "when", text: timeText(m.created_at) }),
     ),
-    el("div", { class: "text", text: m.body || "" }),
+    el("div", { class: "line", text: m.body || "" }),
   );
   if (m.seq) li.dataset.seq = m.seq;
   if (m.created_at) li.dataset.at = time(m.created_at);
