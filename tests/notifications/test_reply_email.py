@@ -72,4 +72,5 @@ def test_real_worker_sends_after_the_countdown_not_before(
     parsed = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert parsed["To"] == "buyer@example.com"
     assert "请问有什么可以帮您" in parsed.get_body(("plain",)).get_content()
-    assert Conversation.objects.get().visitor_emailed_seq == 2
+    # seq 2 is the system line "Bob joined" (his reply claimed it); the reply is seq 3.
+    assert Conversation.objects.get().visitor_emailed_seq == 3
