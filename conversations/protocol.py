@@ -152,6 +152,8 @@ class MessageOut(BaseModel):
     private: bool
     created_at: datetime
     # Bot answers: {"confidence": 0.83, "intent": "...", "choices": [{"label": "..."}], ...}.
+    # System lines (kind "event", sender "system"): {"system": "handover" | "joined" |
+    # "transferred" | "ended", "agent": "name"}; `body` is the line in the visitor's language.
     meta: dict = Field(default_factory=dict)
     # Agents only (null for visitors): sentiment of a visitor message, score in [-1, 1].
     sentiment_score: float | None = None

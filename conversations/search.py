@@ -263,6 +263,8 @@ def _newest(*, merchant_id: int, before_id: int | None, limit: int) -> list[tupl
     hint = " FORCE INDEX (message_merchant_id)" if connection.vendor == "mysql" else ""
     sql = (
         f"SELECT id, body FROM conversations_message{hint} WHERE merchant_id = %s"
+        # System lines ("Bob joined") are the product's words, never indexed or found.
+        + " AND kind <> 'event'"
         + (" AND id < %s" if before_id else "")
         + " ORDER BY id DESC LIMIT %s"
     )

@@ -799,6 +799,32 @@ def time_on_site_seconds(trail: list[datetime], last_seen: datetime | None) -> i
     return max(0, int((end - start).total_seconds()))
 
 
+# In Visitor.attributes: when the pre-chat form was answered (services.prechat writes it).
+PRECHAT_DONE_KEY = "prechat_at"
+
+
+def prechat_answers(visitor: Visitor, definition_keys: set[str]) -> dict | None:
+    """What the visitor answered in the pre-chat form, or None if they never did. The form's
+    own questions are stored in Visitor.attributes under their label (services.prechat);
+    the attributes with a definition are the merchant's custom attributes, shown apart."""
+    values = visitor.attributes or {}
+    answered_at = values.get(PRECHAT_DONE_KEY)
+    if not answered_at:
+        return None
+    answers = [
+        {"question": str(key), "answer": str(value)}
+        for key, value in values.items()
+        if key != PRECHAT_DONE_KEY and key not in definition_keys and value not in (None, "")
+    ]
+    return {
+        "answered_at": answered_at,
+        "name": visitor.name,
+        "email": visitor.email,
+        "phone": visitor.phone,
+        "answers": answers,
+    }
+
+
 def visitor_profile(*, merchant_id: int, visitor_id: int) -> dict:
     """Everything the visitor pane shows about a customer, in a fixed number of queries
     (visitor, blocker's name, page trail, conversations, their labels, notes, definitions)."""
@@ -879,6 +905,7 @@ def visitor_profile(*, merchant_id: int, visitor_id: int) -> dict:
             for n in notes
         ],
         "label_ids": label_ids,
+        "prechat": prechat_answers(visitor, {d.key for d in definitions}),
         "blocked": visitor.blocked_at is not None,
         "blocked_at": visitor.blocked_at,
         "blocked_by": blocked_by,

@@ -732,6 +732,19 @@ class DeviceSerializer(serializers.Serializer):
     form = serializers.ChoiceField(choices=["desktop", "phone", "tablet", ""])
 
 
+class PrechatAnswerSerializer(serializers.Serializer):
+    question = serializers.CharField(help_text="The merchant's label of the question.")
+    answer = serializers.CharField(help_text="The visitor's words (untrusted text).")
+
+
+class PrechatSerializer(serializers.Serializer):
+    answered_at = serializers.CharField(help_text="When the form was sent (ISO 8601).")
+    name = serializers.CharField()
+    email = serializers.CharField()
+    phone = serializers.CharField()
+    answers = PrechatAnswerSerializer(many=True, help_text="The merchant's own questions.")
+
+
 class VisitorProfileSerializer(serializers.Serializer):
     """The customer profile the workspace's visitor pane shows."""
 
@@ -757,6 +770,9 @@ class VisitorProfileSerializer(serializers.Serializer):
     notes = NoteSerializer(many=True, help_text="Newest first, at most 50.")
     label_ids = serializers.ListField(
         child=serializers.IntegerField(), help_text="Labels of any of their conversations."
+    )
+    prechat = PrechatSerializer(
+        allow_null=True, help_text="The pre-chat form's answers; null if never answered."
     )
     blocked = serializers.BooleanField()
     blocked_at = UtcDateTimeField(allow_null=True)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_noop
 
 from kefu.transactions import on_commit_robust
 
-from . import events, protocol, realtime, selectors
+from . import events, protocol, realtime, selectors, system_lines
 from .models import Conversation, RoutingEvent
 from .selectors import QUEUE_ORDER, queue_position
 from .signals import attention_needed
@@ -74,6 +74,9 @@ def routing_event_create(
         realtime.agents_group(conversation.merchant_id),
         protocol.RoutingEventFrame(event=selectors.routing_event_out(event)),
     )
+    # What the decision means to the visitor, as a stored line of their thread (after the
+    # routing event, so agents read the reason first).
+    system_lines.line_for_routing_event(event, conversation)
     return event
 
 

@@ -19,3 +19,21 @@ def surrogate_in(value: str) -> str | None:
     """The first surrogate character in `value` as "U+D800", or None."""
     match = _SURROGATE.search(value)
     return f"U+{ord(match.group()):04X}" if match else None
+
+
+def supported_language(code: str | None, default: str | None = None) -> str:
+    """The LANGUAGES entry that serves a browser's language tag ("en-US" -> "en", "zh-CN" ->
+    "zh-hans"), or `default` (the site language) when none does. Mail and stored lines sent to a
+    visitor are written in the language their widget speaks, which LocaleMiddleware picked by
+    the same rule from the same browser."""
+    from django.conf import settings
+    from django.utils import translation
+
+    fallback = default or settings.LANGUAGE_CODE
+    code = (code or "").strip().replace("_", "-").lower()
+    if not code:
+        return fallback
+    try:
+        return translation.get_supported_language_variant(code)
+    except LookupError:
+        return fallback

@@ -381,6 +381,7 @@ def visitor_reply_email_send(*, merchant_id: int, conversation_id: int) -> int:
             is_private=False,
         )
         .exclude(sender_kind=Message.SenderKind.VISITOR)
+        .exclude(kind=Message.Kind.EVENT)  # system lines ("Bob joined") are not replies
         .select_related("attachment")  # named in the email (the file itself is not sent)
         .order_by("seq")
     )

@@ -16,6 +16,7 @@ from django.utils import translation
 
 from conversations import presence
 from conversations.models import Conversation, ConversationEvent
+from kefu.text import supported_language
 from merchants.models import Merchant
 
 SURVEY_TASK = "notifications.survey_email"
@@ -75,7 +76,8 @@ def survey_email_send(*, merchant_id: int, conversation_id: int) -> bool:
         "widget:survey", args=[survey_token(conversation)]
     )
     context = {"merchant": conversation.merchant, "link": link, "days": LINK_MAX_AGE // 86400}
-    with translation.override(settings.LANGUAGE_CODE):
+    # The visitor's language (their widget's), not the site's: the mail is theirs to read.
+    with translation.override(supported_language(conversation.visitor.language)):
         subject = translation.gettext("How did %(merchant)s do?") % {
             "merchant": conversation.merchant.name
         }

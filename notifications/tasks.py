@@ -5,9 +5,11 @@ already queued under them, and the beat schedule, keep working. Services queue t
 names (notifications.services.ESCALATE_TASK, VISITOR_REPLY_EMAIL_TASK).
 """
 
+from smtplib import SMTPException
+
 from celery import shared_task
 
-from . import services, survey
+from . import services, survey, transcript
 
 
 @shared_task(name=services.ESCALATE_TASK, acks_late=True)
@@ -47,3 +49,21 @@ def visitor_reply_email(*, merchant_id: int, conversation_id: int) -> int:
 def survey_email(*, merchant_id: int, conversation_id: int) -> bool:
     """Mail the rating survey link of a resolved chat if it is still wanted."""
     return survey.survey_email_send(merchant_id=merchant_id, conversation_id=conversation_id)
+
+
+# A mail server that refuses or times out now may take it later: a few tries, backing off
+# (about 30 s, 60 s, 120 s, ... with jitter), then the task gives up and logs.
+@shared_task(
+    name=transcript.TRANSCRIPT_TASK,
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def transcript_email(*, merchant_id: int, conversation_id: int, to: str, language: str) -> int:
+    """Mail a visitor the transcript they asked for in the widget (widget/transcript.py)."""
+    return transcript.transcript_email_send_in(
+        merchant_id=merchant_id, conversation_id=conversation_id, to=to, language=language
+    )

@@ -3,14 +3,45 @@
 
 from __future__ import annotations
 
+from celery import current_app
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from conversations.models import Conversation, Message
+from kefu.text import supported_language
 
 # Longest transcript mailed: the newest messages of a longer conversation, said in the mail.
 TRANSCRIPT_MAX_MESSAGES = 500
+# The Celery task (notifications/tasks.py), queued by name like the app's other mail.
+TRANSCRIPT_TASK = "notifications.transcript_email"
+
+
+def transcript_email_schedule(
+    *, merchant_id: int, conversation_id: int, to: str, language: str
+) -> None:
+    """Queue the mail (the widget's request returns at once; a slow or failing mail server is
+    the worker's to retry). `language`: the one the visitor's widget speaks. Raises whatever
+    the broker raises when it cannot take the task (the caller says "try later")."""
+    current_app.tasks[TRANSCRIPT_TASK].apply_async(
+        kwargs={
+            "merchant_id": merchant_id,
+            "conversation_id": conversation_id,
+            "to": to,
+            "language": supported_language(language),
+        }
+    )
+
+
+def transcript_email_send_in(
+    *, merchant_id: int, conversation_id: int, to: str, language: str
+) -> int:
+    """The task's body: transcript_email_send in the visitor's language."""
+    with translation.override(supported_language(language)):
+        return transcript_email_send(
+            merchant_id=merchant_id, conversation_id=conversation_id, to=to
+        )
 
 
 def transcript_email_send(*, merchant_id: int, conversation_id: int, to: str) -> int:

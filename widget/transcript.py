@@ -5,18 +5,22 @@ address the visitor types, so it must not become a way to send mail to anyone.""
 
 from __future__ import annotations
 
+import logging
+
 from django.core.cache import cache
 from django.http import JsonResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from conversations import selectors
 from merchants.models import Merchant
-from notifications.transcript import transcript_email_send
+from notifications.transcript import transcript_email_schedule
 
 from .views import _error, visitor_form, widget_endpoint
 
 TRANSCRIPTS_PER_HOUR = 3
+logger = logging.getLogger(__name__)
 
 
 class TranscriptSerializer(serializers.Serializer):
@@ -52,5 +56,14 @@ def transcript(request, merchant: Merchant):
         return _error(
             429, "rate_limited", _("You have asked for several transcripts already; try later.")
         )
-    transcript_email_send(merchant_id=merchant.pk, conversation_id=conversation.pk, to=to)
+    try:
+        transcript_email_schedule(
+            merchant_id=merchant.pk,
+            conversation_id=conversation.pk,
+            to=to,
+            language=translation.get_language() or "",
+        )
+    except Exception:  # the broker (Redis) is down: nothing queued, nothing half-done
+        logger.exception("transcript e-mail not queued for conversation %s", conversation.pk)
+        return _error(503, "unavailable", _("The transcript cannot be sent right now; try later."))
     return JsonResponse({"detail": _("The transcript is on its way to %(email)s.") % {"email": to}})

@@ -398,6 +398,7 @@ def conversation_mark_read_by_visitor(
         conversation.unread_visitor_count = (
             Message.objects.filter(conversation=conversation, seq__gt=seq, is_private=False)
             .exclude(sender_kind=Message.SenderKind.VISITOR)
+            .exclude(kind=Message.Kind.EVENT)  # system lines are not unread replies
             .count()
         )
         conversation.save(update_fields=["visitor_last_read_seq", "unread_visitor_count"])

@@ -17,13 +17,14 @@ from kefu.errors import NotFound
 from kefu.text import surrogate_in
 from merchants.models import Merchant
 
+from .. import selectors
 from ..models import Visitor
 
 CUSTOM_MAX = 5
 CUSTOM_LABEL_MAX = 50
 ANSWER_MAX = 200
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,30}$")
-DONE_KEY = "prechat_at"  # in Visitor.attributes: when the form was answered
+DONE_KEY = selectors.PRECHAT_DONE_KEY  # in Visitor.attributes: when the form was answered
 
 
 def prechat_fields(merchant: Merchant) -> list[dict]:

@@ -106,9 +106,15 @@ def message_append(
         sentiment_label=sentiment.label if sentiment else "",
         meta=meta or {},
     )
+    # A system line (kind event: "Bob joined", conversations/system_lines.py) takes its seq
+    # like any message, so it is replayed, resumed and placed like one, but it is not a message
+    # anyone wrote: it is not searched, previewed, counted unread, mailed or a webhook's
+    # message.created (its lifecycle fact is already a ConversationEvent).
+    line = kind == Message.Kind.EVENT
     # The search index, in this transaction (conversations/search.py says how each database
     # keeps it in step).
-    search.index_message(message_id=message.pk, merchant_id=message.merchant_id, body=body)
+    if not line:
+        search.index_message(message_id=message.pk, merchant_id=message.merchant_id, body=body)
     if attachment is not None:
         attachment.message = message
         attachment.conversation = conversation
@@ -121,7 +127,7 @@ def message_append(
         conversation.pipeline_seq = seq
     elif conversation.pipeline_pending_since is None:
         conversation.pipeline_pending_since = message.created_at
-    if not private:
+    if not private and not line:
         conversation.last_message_at = message.created_at
         conversation.last_message_preview = (body or _attachment_preview(attachment))[
             :PREVIEW_LENGTH
@@ -177,7 +183,9 @@ def message_append(
             "snoozed_until",
         ]
     )
-    if events.Kind.MESSAGE_CREATED in merchant_webhook_kinds(merchant_id=conversation.merchant_id):
+    if not line and events.Kind.MESSAGE_CREATED in merchant_webhook_kinds(
+        merchant_id=conversation.merchant_id
+    ):
         # Only for merchants whose webhooks subscribe to it (a snapshot, no query per message):
         # otherwise the one INSERT per message stays the message itself.
         events.record_event(
@@ -194,7 +202,12 @@ def message_append(
             at=message.created_at,
         )
     realtime.message_created(message, conversation)
-    if sender.kind != Message.SenderKind.VISITOR and not private and conversation.visitor.email:
+    if (
+        sender.kind != Message.SenderKind.VISITOR
+        and not private
+        and not line
+        and conversation.visitor.email
+    ):
         _schedule_reply_email(conversation)
     return message
 

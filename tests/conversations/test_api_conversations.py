@@ -176,7 +176,8 @@ def test_detail(api, conversation, bob):
         mode="json"
     )
     assert response.json()["assignee_id"] == bob.user_id
-    assert response.json()["last_seq"] == 2
+    # The visitor's message, "Bob joined" (his reply claimed it), the reply.
+    assert response.json()["last_seq"] == 3
     assert response.json()["last_message_preview"] == "您好 😀"
 
 

@@ -40,8 +40,10 @@ def test_list_is_the_socket_shape_and_includes_private_notes(api, conversation, 
         for m in Message.objects.filter(conversation=conversation).order_by("seq")
     ]
     assert body["results"] == expected
-    assert [m["seq"] for m in body["results"]] == [1, 2, 3]
-    assert [m["private"] for m in body["results"]] == [False, True, False]
+    # Her reply claimed it: the visitor's thread says she joined (seq 3, a system line).
+    assert [m["seq"] for m in body["results"]] == [1, 2, 3, 4]
+    assert [m["private"] for m in body["results"]] == [False, True, False, False]
+    assert [m["kind"] for m in body["results"]] == ["text", "text", "event", "text"]
     assert body["results"][1]["sender_name"] == "Alice 客服"
 
 
@@ -49,11 +51,13 @@ def test_after_seq_and_paging_oldest_first(api, conversation, alice):
     for i in range(6):
         factories.agent_message(alice, conversation.pk, f"第 {i} 条")
 
-    assert [m["seq"] for m in _walk(api, url(conversation) + "?page_size=2")] == list(range(1, 8))
+    # seq 2 is "Alice joined" (her first reply claimed it), her messages 3 to 8.
+    assert [m["seq"] for m in _walk(api, url(conversation) + "?page_size=2")] == list(range(1, 9))
     assert [m["seq"] for m in api.get(url(conversation), {"after_seq": 4}).json()["results"]] == [
         5,
         6,
         7,
+        8,
     ]
     assert [m["seq"] for m in _walk(api, url(conversation) + "?after_seq=2&page_size=2")] == [
         3,
@@ -61,8 +65,9 @@ def test_after_seq_and_paging_oldest_first(api, conversation, alice):
         5,
         6,
         7,
+        8,
     ]
-    assert api.get(url(conversation), {"after_seq": 7}).json()["results"] == []
+    assert api.get(url(conversation), {"after_seq": 8}).json()["results"] == []
     # Far beyond any seq (and beyond the column's range): empty, not an error.
     assert api.get(url(conversation), {"after_seq": 10**30}).json()["results"] == []
 
@@ -83,14 +88,16 @@ def test_send_reply(api, conversation, bob):
     )
 
     assert response.status_code == 201, response.content
-    message = Message.objects.get(conversation=conversation, seq=2)
+    # Bob's reply claims the conversation: "Bob joined" (seq 2) comes before it.
+    claims = api.kind != "token"
+    message = Message.objects.get(conversation=conversation, seq=3 if claims else 2)
     assert response.json() == realtime.message_out(message).model_dump(mode="json")
     assert message.body == "您好，有什么可以帮您？"
     assert message.sender_kind == "agent"
     assert message.is_private is False
     assert message.client_msg_id == "crm-1"
     conversation.refresh_from_db()
-    assert conversation.last_seq == 2
+    assert conversation.last_seq == (3 if claims else 2)
     assert conversation.last_message_preview == "您好，有什么可以帮您？"
     if api.kind == "token":
         # Written under the token's name; a token is nobody, so nobody is assigned.
@@ -108,7 +115,9 @@ def test_send_without_client_msg_id_stores_each_time(api, conversation):
     second = api.post(url(conversation), {"body": "一"}, format="json")
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json()["client_msg_id"] is None
-    assert [first.json()["seq"], second.json()["seq"]] == [2, 3]
+    # (An agent's first reply claims it and "joined" takes a seq; a token is nobody.)
+    joined = 0 if api.kind == "token" else 1
+    assert [first.json()["seq"], second.json()["seq"]] == [2 + joined, 3 + joined]
 
 
 def test_retry_with_same_client_msg_id_returns_the_original(api, conversation):
@@ -118,7 +127,7 @@ def test_retry_with_same_client_msg_id_returns_the_original(api, conversation):
     assert first.status_code == 201
     assert again.status_code == 200
     assert again.json() == first.json()
-    assert Message.objects.filter(conversation=conversation).count() == 2
+    assert Message.objects.filter(conversation=conversation).exclude(kind="event").count() == 2
 
 
 def test_client_msg_id_reused_for_another_body_is_refused(api, conversation):
@@ -128,7 +137,11 @@ def test_client_msg_id_reused_for_another_body_is_refused(api, conversation):
     assert response.status_code == 400
     assert response.json()["code"] == "client_msg_id_conflict"
     assert "client_msg_id" in response.json()
-    bodies = Message.objects.filter(conversation=conversation).values_list("body", flat=True)
+    bodies = (
+        Message.objects.filter(conversation=conversation)
+        .exclude(kind="event")
+        .values_list("body", flat=True)
+    )
     assert list(bodies) == ["在吗？", "好的"]
 
 
@@ -207,7 +220,7 @@ def test_empty_and_too_long_bodies_are_field_errors(api, conversation, settings)
     assert long.json()["code"] == "message_too_long"
     assert "body" in long.json()
     assert exact.status_code == 201
-    assert Message.objects.filter(conversation=conversation).count() == 2
+    assert Message.objects.filter(conversation=conversation).exclude(kind="event").count() == 2
 
 
 def test_closed_conversation_refuses_replies(api, conversation):

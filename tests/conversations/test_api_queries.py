@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from conversations import services
 from tests import factories
 
 AUTH_QUERIES = {"token": 1, "bob_session": 3}
@@ -21,7 +22,12 @@ def _conversations(acme, n):
 
 def _messages(acme, n, bob):
     conversation = factories.visitor_message(factories.visitor(acme), "你好").conversation
-    for i in range(n - 1):
+    if n > 1:
+        # Bob takes it first: "Bob joined" is a row of the page too (a system line).
+        services.conversation_claim(
+            merchant_id=acme.pk, conversation_id=conversation.pk, user_id=bob.user_id
+        )
+    for i in range(n - 2):
         factories.agent_message(bob, conversation.pk, f"回复{i}", private=i % 2 == 0)
     return conversation
 

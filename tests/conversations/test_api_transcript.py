@@ -30,8 +30,10 @@ def test_json_transcript(api, talk):
     data = json.loads(response.content)
     assert data["conversation"]["id"] == talk.pk
     assert data["visitor"]["name"] == "张三"
-    assert [m["seq"] for m in data["messages"]] == [1, 2, 3]
-    assert [m["private"] for m in data["messages"]] == [False, False, True]
+    # seq 2: the system line "Bob joined" (his reply claimed the conversation), as the visitor saw.
+    assert [m["seq"] for m in data["messages"]] == [1, 2, 3, 4]
+    assert [m["private"] for m in data["messages"]] == [False, False, False, True]
+    assert data["messages"][1]["kind"] == "event"
     assert data["messages"][0]["body"].startswith("=HYPERLINK")  # JSON keeps text as it is
 
 
@@ -41,10 +43,11 @@ def test_csv_transcript_defuses_formulas(api, talk):
     assert response["Content-Type"].startswith("text/csv")
     assert f'filename="conversation-{talk.pk}.csv"' in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert [r["seq"] for r in rows] == ["1", "2", "3"]
+    assert [r["seq"] for r in rows] == ["1", "2", "3", "4"]
     assert rows[0]["body"] == '\'=HYPERLINK("http://evil","点我")'
-    assert rows[1]["sender_kind"] == "agent" and rows[1]["body"].startswith("您好")
-    assert [r["private"] for r in rows] == ["false", "false", "true"]
+    assert rows[1]["sender_kind"] == "system"  # "Bob joined", the visitor's system line
+    assert rows[2]["sender_kind"] == "agent" and rows[2]["body"].startswith("您好")
+    assert [r["private"] for r in rows] == ["false", "false", "false", "true"]
     assert rows[0]["created_at"].endswith("+00:00")
 
 

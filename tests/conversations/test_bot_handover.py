@@ -289,4 +289,6 @@ def test_a_bot_failure_hands_over_instead_of_leaving_the_visitor_alone(shop, mon
     conversation = conversation_of(visitor)
     assert not conversation.bot_active and conversation.queued_at is not None
     assert handover_event(conversation).detail["reason"] == "bot_error"
-    assert not conversation.messages.exclude(sender_kind="visitor").exists()
+    # Nothing from the broken bot; the visitor is told a person takes over (a system line).
+    assert not conversation.messages.exclude(sender_kind="visitor").exclude(kind="event").exists()
+    assert [m.meta for m in conversation.messages.filter(kind="event")] == [{"system": "handover"}]

@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core import signing
 
+from conversations import services
 from conversations.models import Conversation, Message
 from conversations.tokens import SALT, visitor_token_issue
 from tests import factories
@@ -86,27 +87,36 @@ def test_chat_round_trip_with_ack_delivery_and_private_note(acme, bob, channel_l
         await receive_until(agent, "message.ack")
 
         # The visitor sees its own message (broadcast to all its tabs) and the reply, never
-        # the note: its frames are exactly seq 1 and 3.
+        # the note: its frames are seq 1, the system line "Bob joined" and the reply (seq 4).
         seen, states = [], []
-        while len(seen) < 2 or not states:
+        while len(seen) < 3 or not states:
             frame = await comm.receive_json_from(timeout=5)
             if frame["type"] == "availability.changed":
                 continue  # the agent's connect, told to visitors: on Redis it may come this late
             if frame["type"] == "conversation.state":
                 states.append(frame["conversation"])  # Bob took it by replying: who joined
                 continue
+            if frame["type"] == "history":  # the line, filled in before a later seq
+                seen.extend(
+                    m for m in frame["messages"] if m["seq"] not in {s["seq"] for s in seen}
+                )
+                continue
             assert frame["type"] == "message.created", frame
-            seen.append(frame["message"])
-        assert [m["seq"] for m in seen] == [1, 3]
+            if frame["message"]["seq"] not in {s["seq"] for s in seen}:
+                seen.append(frame["message"])
+        # (The line takes the seq after whatever the conversation had when bob took it.)
+        assert [m["kind"] for m in seen] == ["text", "event", "text"]
+        assert (seen[0]["seq"], seen[2]["seq"]) == (1, 4)
         assert [(c["assigned"], c["agent_name"]) for c in states] == [(True, "Bob")]
-        assert seen[1]["sender_name"] == "Bob" and seen[1]["sender_kind"] == "agent"
+        assert seen[1]["meta"] == {"system": "joined", "agent": "Bob"}
+        assert seen[2]["sender_name"] == "Bob" and seen[2]["sender_kind"] == "agent"
         assert all(not m["private"] for m in seen)
         assert await nothing_more(comm)
         await comm.disconnect()
         await agent.disconnect()
 
     run(scenario())
-    assert Message.objects.count() == 3
+    assert Message.objects.count() == 4  # visitor, note, the "joined" line, reply
 
 
 def test_retry_returns_original_and_conflict_is_an_error(acme, channel_layer_kind):
@@ -368,7 +378,7 @@ def test_other_merchant_agent_receives_nothing_and_cannot_write(
             await c.disconnect()
 
     run(scenario())
-    assert Message.objects.count() == 2
+    assert Message.objects.exclude(kind="event").count() == 2  # ("bob joined" aside)
     assert Conversation.objects.get().agent_last_read_seq == 0
 
 
@@ -390,23 +400,31 @@ def test_other_visitor_of_same_merchant_receives_nothing(acme, bob, channel_laye
 def test_reconnect_replays_missed_messages_after_last_seq(acme, bob, channel_layer_kind):
     visitor = factories.visitor(acme)
     first = factories.visitor_message(visitor, "one")
+    # Claimed by bob first: the system line "Bob joined" is seq 2.
+    services.conversation_claim(
+        merchant_id=acme.pk, conversation_id=first.conversation_id, user_id=bob.user_id
+    )
     factories.agent_message(bob, first.conversation_id, "two")
     factories.agent_message(bob, first.conversation_id, "note", private=True)
     factories.agent_message(bob, first.conversation_id, "four")
 
     async def scenario():
         comm, ready = await auth_visitor(acme, visitor, last_seq=1)
-        assert ready["conversation"]["last_seq"] == 4
-        assert ready["conversation"]["unread_count"] == 2
+        assert ready["conversation"]["last_seq"] == 5
+        assert ready["conversation"]["unread_count"] == 2  # the replies, not the line
         history = await comm.receive_json_from(timeout=5)
         assert history["type"] == "history" and history["has_more"] is False
-        assert [(m["seq"], m["body"]) for m in history["messages"]] == [(2, "two"), (4, "four")]
-        await comm.send_json_to({"type": "conversation.read", "seq": 4})
+        assert [(m["seq"], m["body"]) for m in history["messages"]] == [
+            (2, "Bob已加入会话。"),
+            (3, "two"),
+            (5, "four"),
+        ]
+        await comm.send_json_to({"type": "conversation.read", "seq": 5})
         read, _ = await receive_until(comm, "conversation.read")  # to all the visitor's tabs
-        assert (read["reader"], read["seq"], read["user_id"]) == ("visitor", 4, None)
+        assert (read["reader"], read["seq"], read["user_id"]) == ("visitor", 5, None)
         await comm.disconnect()
 
-        again, _ = await auth_visitor(acme, visitor, last_seq=4)
+        again, _ = await auth_visitor(acme, visitor, last_seq=5)
         assert await nothing_more(again)
         await again.disconnect()
 

@@ -308,3 +308,34 @@ def test_device_summary():
     )
     assert selectors.device_summary(wechat) == {"browser": "WeChat", "os": "iOS", "form": "phone"}
     assert selectors.device_summary("") == {"browser": "", "os": "", "form": ""}
+
+
+def test_profile_shows_the_prechat_answers_as_given(api, acme, customer, plan, charlie_session):
+    """The pre-chat form's answers (services.prechat keeps the merchant's own questions in
+    Visitor.attributes under their label) come with the profile, apart from the custom
+    attributes; null for a visitor who never answered; untrusted text, returned as written."""
+    path = f"/api/v1/visitors/{customer.pk}/profile/"
+    assert api.get(path).json()["prechat"] is None
+    acme.prechat_phone = "required"
+    acme.prechat_custom = "订单号*\n<img src=x onerror=alert(1)>"
+    acme.save()
+    errors = services.visitor_prechat_submit(
+        merchant=acme,
+        visitor_id=customer.pk,
+        values={"phone": "+86 138 0000 0001", "c1": "A-1001", "c2": "<b>hi</b>"},
+    )
+    assert errors == {}
+    services.visitor_attributes_set(
+        merchant_id=acme.pk, visitor_id=customer.pk, values={"plan": "pro"}
+    )
+    p = api.get(path).json()
+    f = p["prechat"]
+    assert f["phone"] == "+86 138 0000 0001" and f["name"] == "韩梅梅"
+    assert f["answers"] == [
+        {"question": "订单号", "answer": "A-1001"},
+        {"question": "<img src=x onerror=alert(1)>", "answer": "<b>hi</b>"},
+    ]
+    assert f["answered_at"]
+    # The defined attribute stays in attributes, not among the answers.
+    assert [(a["key"], a["value"]) for a in p["attributes"]] == [("plan", "pro")]
+    assert charlie_session.get(path).status_code == 404

@@ -137,6 +137,10 @@ def test_visitor_message_assigned_to_the_online_agent(acme, bob, published):
         ("agents", "conversation.updated"),
         ("visitor", "message.created"),
         ("agents", "routing.event"),
+        # The visitor's system line ("bob joined"): stored, so published like a message.
+        ("agents", "message.created"),
+        ("agents", "conversation.updated"),
+        ("visitor", "message.created"),
         ("agents", "conversation.updated"),
         ("visitor", "conversation.state"),  # who joined: the widget's header names bob
         ("agent:bob", "notification"),
@@ -339,6 +343,10 @@ def test_claim_from_the_queue(acme, bob, queued, published):
         )
     assert events == [
         ("agents", "routing.event"),
+        # The visitor's system line ("bob joined"): stored, so published like a message.
+        ("agents", "message.created"),
+        ("agents", "conversation.updated"),
+        ("visitor", "message.created"),
         ("visitor", "conversation.state"),
         ("agents", "conversation.updated"),
         # The queue moved up: agents see it, the visitor behind learns their new place.
@@ -365,6 +373,10 @@ def test_transfer_with_a_note(acme, alice, bob, committed, published):
         ("agents", "message.created"),
         ("agents", "conversation.updated"),
         ("agents", "routing.event"),
+        # "Your conversation was transferred to carol": a stored line the visitor sees.
+        ("agents", "message.created"),
+        ("agents", "conversation.updated"),
+        ("visitor", "message.created"),
         ("agents", "conversation.updated"),
         # The visitor hears who has the chat now (the widget's header), never the note.
         ("visitor", "conversation.state"),
@@ -387,6 +399,10 @@ def test_resolve_and_reopen(acme, bob, committed, published):
         )
     assert resolved == [
         ("agents", "routing.event"),
+        # "The conversation has ended": the visitor's system line.
+        ("agents", "message.created"),
+        ("agents", "conversation.updated"),
+        ("visitor", "message.created"),
         ("agents", "conversation.updated"),
         ("visitor", "conversation.state"),
     ]
@@ -401,6 +417,10 @@ def test_resolve_and_reopen(acme, bob, committed, published):
     assert reopened == [
         ("agents", "routing.event"),
         ("agents", "routing.event"),
+        # The visitor's system line ("bob joined"): stored, so published like a message.
+        ("agents", "message.created"),
+        ("agents", "conversation.updated"),
+        ("visitor", "message.created"),
         ("visitor", "conversation.state"),  # bob has it again (the widget's header)
         ("agents", "conversation.updated"),
         ("visitor", "conversation.state"),
@@ -416,9 +436,16 @@ def test_queue_drain_when_an_agent_comes_online(acme, bob, queued, published):
         assert routing.queue_drain(merchant_id=acme.pk) == 2
     assert events == [
         ("agents", "routing.event"),
+        # The visitor's system line ("bob joined"): stored, so published like a message.
+        ("agents", "message.created"),
+        ("agents", "conversation.updated"),
+        ("visitor", "message.created"),
         ("agents", "conversation.updated"),
         ("visitor", "conversation.state"),
         ("agents", "routing.event"),
+        ("agents", "message.created"),
+        ("agents", "conversation.updated"),
+        ("visitor 2", "message.created"),
         ("agents", "conversation.updated"),
         ("visitor 2", "conversation.state"),
         ("agents", "queue.changed"),

@@ -225,7 +225,8 @@ def test_fast_path_messages_move_the_pointer_so_the_sweep_never_sees_them(acme, 
         factories.visitor_message(visitor, "在吗")  # assigned, ongoing: no step needed
     assert collected == []
     conversation.refresh_from_db()
-    assert conversation.pipeline_seq == conversation.last_seq == 3
+    # 1 visitor, 2 "Bob joined" (his reply claimed it), 3 the reply, 4 the visitor.
+    assert conversation.pipeline_seq == conversation.last_seq == 4
     assert conversation.pipeline_pending_since is None
     assert pipeline.visitor_messages_sweep() == 0
 

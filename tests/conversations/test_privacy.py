@@ -88,6 +88,7 @@ def test_export_holds_everything_about_the_visitor_and_is_audited(
     assert texts == [
         ("visitor", "我的地址是北京市朝阳区", False),
         ("visitor", "电话 13800138000", False),
+        ("system", "Bob已加入会话。", False),  # the line the visitor saw (their thread)
         ("agent", "好的，寄到北京市朝阳区", False),
         ("agent", "老客户", True),
     ]
@@ -142,7 +143,8 @@ def test_anonymise_removes_every_text_and_contact_and_keeps_the_figures(
         f"/api/v1/visitors/{visitor.pk}/erase/", {"mode": "anonymise"}, format="json"
     )
     assert response.status_code == 200
-    assert response.json() == {"mode": "anonymise", "conversations": 1, "messages": 4}
+    # Four written messages and the system line "Bob joined".
+    assert response.json() == {"mode": "anonymise", "conversations": 1, "messages": 5}
     visitor.refresh_from_db()
     assert (visitor.name, visitor.email, visitor.phone, visitor.ip, visitor.page_url) == (
         "",
@@ -158,7 +160,7 @@ def test_anonymise_removes_every_text_and_contact_and_keeps_the_figures(
     assert set(
         Message.objects.filter(conversation=conversation).values_list("body", flat=True)
     ) == {""}
-    assert Message.objects.filter(conversation=conversation).count() == 4  # the figures stay
+    assert Message.objects.filter(conversation=conversation).count() == 5  # the figures stay
     assert conversation.first_response_at is not None
     assert (
         ConversationEvent.objects.filter(conversation_id=conversation_id).count() == events_before

@@ -426,7 +426,13 @@ def test_transfer_rules(acme, alice, bob, carol, ask, commit, notified):
         bob.user_id,
     )
     assert e.reason == "transferred from Bob to Carol by Bob"
-    note = Message.objects.filter(conversation=c).order_by("-seq").first()
+    # The note, then the visitor's line "transferred to Carol" (kind event, not private).
+    line, note = Message.objects.filter(conversation=c).order_by("-seq")[:2]
+    assert (line.kind, line.is_private, line.meta) == (
+        "event",
+        False,
+        {"system": "transferred", "agent": "Carol"},
+    )
     assert (
         note.is_private and note.body == "VIP 客户，请优先" and note.sender_user_id == bob.user_id
     )

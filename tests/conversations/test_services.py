@@ -54,7 +54,8 @@ def test_same_client_msg_id_from_visitor_and_agent_are_different_messages(acme, 
     visitor = factories.visitor(acme)
     m1 = factories.visitor_message(visitor, "q", client_msg_id="same")
     m2 = factories.agent_message(bob, m1.conversation_id, "a", client_msg_id="same")
-    assert (m1.seq, m2.seq) == (1, 2)
+    # seq 2: "Bob joined" (his reply claimed the conversation).
+    assert (m1.seq, m2.seq) == (1, 3)
 
 
 @pytest.mark.parametrize(
@@ -156,11 +157,16 @@ def test_read_state_recounts_unread(acme, bob):
     conv = services.conversation_mark_read_by_agent(
         merchant_id=acme.pk, conversation_id=conversation_id, seq=99
     )
-    assert conv.agent_last_read_seq == 4 and conv.unread_agent_count == 0
+    # seq 4 is "Bob joined" (his reply claimed it), the reply seq 5.
+    assert conv.agent_last_read_seq == 5 and conv.unread_agent_count == 0
     conv = services.conversation_mark_read_by_visitor(
         merchant_id=acme.pk, visitor_id=visitor.pk, conversation_id=None, seq=4
     )
-    assert conv.unread_visitor_count == 0 and conv.visitor_last_read_seq == 4
+    assert conv.unread_visitor_count == 1  # the reply; the line itself is no unread reply
+    conv = services.conversation_mark_read_by_visitor(
+        merchant_id=acme.pk, visitor_id=visitor.pk, conversation_id=None, seq=5
+    )
+    assert conv.unread_visitor_count == 0 and conv.visitor_last_read_seq == 5
 
 
 def test_visitor_touch_keeps_one_row_per_anonymous_id_and_updates_page(acme, other):

@@ -119,7 +119,8 @@ def test_queue_claim_transfer_resolve_and_notifications(
     expect(workspace.locator("#messages .routing-claimed .routing-reason")).to_have_text(
         RoutingEvent.objects.get(conversation=conversation, kind="claimed").reason
     )
-    assert timeline(workspace) == ["msg:visitor", "event:queued", "event:claimed"]
+    # The claim's reason, then the line the visitor saw ("小美 joined", a system line).
+    assert timeline(workspace) == ["msg:visitor", "event:queued", "event:claimed", "msg:system"]
 
     # The colleague's stale Claim is refused, and says so where they clicked.
     colleague.locator("#queue-list li").filter(has_text=IMG).locator("button.claim").click()

@@ -61,9 +61,12 @@ TOPMOST_AT_CENTRE = """el => {
 }"""
 
 
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])  # "Send" is wider than "发送"
 @pytest.mark.parametrize("screen", ["phone", "desktop"])
-def test_send_button_is_not_covered_by_the_launcher(daphne_server, shop, screen_page, screen):
-    page, console = screen_page(screen)
+def test_send_button_is_not_covered_by_the_launcher(
+    daphne_server, shop, screen_page, screen, locale
+):
+    page, console = screen_page(screen, locale)
     page.goto(f"{daphne_server.url}/widget/demo/?key={shop.widget_key}")
     widget = page.locator("#kefu-widget")
     launcher = widget.locator(".launcher")

@@ -529,7 +529,7 @@ def test_conversation_page_lists_messages_in_seq_order(client, alice, bob, acme_
         .context["cl"]
         .result_list
     )
-    assert sorted(m.seq for m in rows) == [1, 2, 3]
+    assert sorted(m.seq for m in rows) == [1, 2, 3, 4]  # with the "joined" system line
 
 
 @pytest.mark.django_db

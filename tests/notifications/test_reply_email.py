@@ -35,9 +35,9 @@ def test_unread_replies_are_emailed_once_as_escaped_html(acme, bob):
 def test_read_replies_or_no_email_or_other_merchant_send_nothing(acme, other, bob):
     visitor = factories.visitor(acme, email="v@example.com")
     m = factories.visitor_message(visitor)
-    factories.agent_message(bob, m.conversation_id, "hello")
+    factories.agent_message(bob, m.conversation_id, "hello")  # seq 3, after "Bob joined"
     services.conversation_mark_read_by_visitor(
-        merchant_id=acme.pk, visitor_id=visitor.pk, conversation_id=None, seq=2
+        merchant_id=acme.pk, visitor_id=visitor.pk, conversation_id=None, seq=3
     )
     assert visitor_reply_email_send(merchant_id=acme.pk, conversation_id=m.conversation_id) == 0
     assert visitor_reply_email_send(merchant_id=other.pk, conversation_id=m.conversation_id) == 0
@@ -72,4 +72,5 @@ def test_real_worker_sends_after_the_countdown_not_before(
     parsed = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert parsed["To"] == "buyer@example.com"
     assert "请问有什么可以帮您" in parsed.get_body(("plain",)).get_content()
-    assert Conversation.objects.get().visitor_emailed_seq == 2
+    # seq 2 is the system line "Bob joined" (his reply claimed it); the reply is seq 3.
+    assert Conversation.objects.get().visitor_emailed_seq == 3

@@ -115,3 +115,38 @@ def test_tampered_expired_and_foreign_links(client, acme, bob, other, queued, mo
     assert client.post(f"/widget/rate/{token}/", {"rating": "5"}).status_code == 410
     conversation.refresh_from_db()
     assert conversation.rating is None
+
+
+@pytest.mark.parametrize(
+    ("browser", "subject", "line"),
+    [
+        ("en-US", "How did Acme do?", "How did we do?"),
+        ("zh-CN", "您对Acme的服务满意吗？", "链接"),
+        ("", "您对Acme的服务满意吗？", "链接"),  # unknown: the site language (zh-hans here)
+    ],
+)
+def test_the_survey_is_in_the_visitors_language(
+    acme, bob, queued, settings, browser, subject, line
+):
+    """The widget speaks the browser's language (Visitor.language); so does its survey mail,
+    whatever the server's default is."""
+    settings.LANGUAGE_CODE = "zh-hans"
+    conversation = resolved(acme, bob)
+    conversation.visitor.language = browser
+    conversation.visitor.save(update_fields=["language"])
+    acme.name = "Acme"
+    acme.save(update_fields=["name"])
+    assert survey.survey_email_send(merchant_id=acme.pk, conversation_id=conversation.pk)
+    sent = mail.outbox[-1]
+    assert sent.subject == subject
+    assert line in sent.body
+    assert ("How did" in sent.body) == browser.startswith("en")
+
+
+def test_an_english_visitor_gets_english_on_a_chinese_default_and_back(acme, bob, queued, settings):
+    settings.LANGUAGE_CODE = "en"
+    conversation = resolved(acme, bob)
+    conversation.visitor.language = "zh-Hans-CN"
+    conversation.visitor.save(update_fields=["language"])
+    survey.survey_email_send(merchant_id=acme.pk, conversation_id=conversation.pk)
+    assert "满意" in mail.outbox[-1].subject

@@ -116,6 +116,7 @@ function render() {
       [gettext("Language"), p.language],
       [gettext("First seen"), p.first_seen_at ? new Date(p.first_seen_at).toLocaleString() : ""],
     ]),
+    prechatPart(p),
     labelsPart(p),
     attributesPart(p),
     notesPart(p),
@@ -163,6 +164,24 @@ async function block(on, reason) {
   if (!ok) { notify((data && (data.reason || data.detail)) ? String(data.reason || data.detail) : gettext("Could not change the block.")); return; }
   blockFormOpen = false;
   loadProfile();
+}
+
+// The pre-chat form's answers, as the visitor typed them (text only: untrusted), with the
+// merchant's own question labels.
+function prechatPart(p) {
+  const f = p.prechat;
+  if (!f) return null;
+  const list = facts([
+    [gettext("Name"), f.name],
+    [gettext("Email"), f.email],
+    [gettext("Phone"), f.phone],
+    ...(f.answers || []).map((a) => [a.question, a.answer]),
+  ]);
+  list.classList.add("prechat-answers");
+  const when = f.answered_at ? el("p", { class: "muted prechat-when", text: fmt(gettext("Answered %s"), [timeText(f.answered_at)]) }) : null;
+  const part = section(gettext("Pre-chat form"), list, when);
+  part.id = "profile-prechat";
+  return part;
 }
 
 function labelsPart(p) {

@@ -166,7 +166,26 @@ export function renderTrend() {
   );
 }
 
+// A system line of the visitor's thread ("Bob joined", "The conversation has ended"; kind
+// "event", conversations/system_lines.py): shown here as the visitor saw it, in their language,
+// at its seq, beside the routing timeline that says why.
+function renderSystemLine(m) {
+  // Not a ".msg": nobody wrote it (selectors and counts of messages leave it out).
+  const li = el("li", { class: "sysline from-system", role: "note" },
+    el("div", { class: "meta" },
+      el("span", { class: "seen-label", text: gettext("Shown to the visitor") }),
+      el("time", { class: "when", text: timeText(m.created_at) }),
+    ),
+    el("div", { class: "line", text: m.body || "" }),
+  );
+  if (m.seq) li.dataset.seq = m.seq;
+  if (m.created_at) li.dataset.at = time(m.created_at);
+  li.dataset.line = (m.meta && m.meta.system) || "";
+  return li;
+}
+
 export function renderMessage(m) {
+  if (m.kind === "event") return renderSystemLine(m);
   const meta = m.meta || {};
   const bot = m.sender_kind === "bot";
   const confidence = bot && typeof meta.confidence === "number"

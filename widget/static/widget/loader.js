@@ -681,17 +681,12 @@
   }
 
   // The queue place and estimated wait from `conversation.state` (or session.ready).
-  function conversationState(conversation, live) {
+  // (The thread's lines about state changes are stored messages: renderSystemLine.)
+  function conversationState(conversation) {
     if (!conversation || (convId !== null && conversation.id < convId)) return;
     if (convId === null) convId = conversation.id;
-    const before = convState;
     convState = conversation;
     handoverAsked = false;
-    // A live frame for a conversation this page knew nothing of yet (its first message was
-    // routed at once) changes from "just started".
-    const known = before && before.id === conversation.id ? before
-      : live ? { id: conversation.id, status: "open", agent_name: "", bot_active: conversation.bot_active } : null;
-    systemLines(known, conversation);
     ratingAnswered(conversation);
     renderConversationState();
   }
@@ -884,6 +879,7 @@
   }
 
   function renderMessage(m) {
+    if (m.kind === "event") return renderSystemLine(m);
     const mine = m.sender_kind === "visitor";
     const bot = m.sender_kind === "bot";
     const who = m.sender_name || (bot ? S("bot") : S("agent"));
@@ -983,7 +979,8 @@
     place(li, m);
     renderTick(li);
     scrollDown();
-    if (!mine && live) {
+    // A system line ("Bob joined") is no reply: no chime, no unread count.
+    if (!mine && live && m.kind !== "event") {
       showAgentTyping(false); // the reply it was typing has arrived
       flashStart();
       chime();
@@ -1131,32 +1128,21 @@
     title.title = name ? `${name} · ${boot.merchant.name || S("title")}` : "";
   }
 
-  // What changed between two states of the visitor's conversation, said in the thread as text
-  // (the visitor's language, from the bootstrap): the bot handed over, an agent joined, the
-  // chat was transferred, the chat ended. Lines are drawn from live state changes this page
-  // sees; they are not stored messages, so a reload shows the state (header, rating card)
-  // rather than the past lines.
-  function systemLines(before, after) {
-    if (!ui || !before || !after || before.id !== after.id) return;
-    const active = (c) => c.status === "open" || c.status === "pending";
-    if (before.bot_active && !after.bot_active && active(after)) systemLine(after, S("sys_handover"));
-    if (after.agent_name && active(after) && after.agent_name !== before.agent_name) {
-      const line = before.agent_name && active(before) ? "sys_transferred" : "sys_joined";
-      systemLine(after, SF(line, { agent: after.agent_name }));
-    }
-    if (active(before) && !active(after)) systemLine(after, S("sys_ended"));
-  }
+  // A system line of the thread (the bot handed over, an agent joined, the chat was
+  // transferred, the chat ended): a stored message of kind "event" (conversations/
+  // system_lines.py), so it has its seq and comes back on a reload, in another tab and after a
+  // resume. Drawn from its meta in this widget's language; its body is the server's rendering
+  // of the same line, shown for a code this script does not know.
+  const SYSTEM_LINES = { handover: "sys_handover", joined: "sys_joined", transferred: "sys_transferred", ended: "sys_ended" };
 
-  function systemLine(c, text) {
+  function renderSystemLine(m) {
+    const meta = m.meta || {};
+    const key = SYSTEM_LINES[meta.system];
+    const text = key ? SF(key, { agent: String(meta.agent || "") }) : String(m.body || "");
     const li = el("li", { class: "msg sys", role: "note" }, el("div", { class: "sysline", text }));
-    // Just after the last stored message it follows, before any later one.
-    li.dataset.conv = c.id;
-    li.dataset.seq = String(c.last_seq + 0.5);
-    insertOrdered(ui.list, li, (node) => !node.dataset.seq
-      || Number(node.dataset.conv) > c.id
-      || (Number(node.dataset.conv) === c.id && Number(node.dataset.seq) > c.last_seq + 0.5),
-    (node) => node.classList.contains("welcome"));
-    scrollDown();
+    li.dataset.kind = "system";
+    li.dataset.line = meta.system || "";
+    return li;
   }
 
   // -- Rating --
@@ -1930,7 +1916,7 @@
         break;
       case "message.created": if (receive(frame.message, true)) invited(frame.message); break;
       case "message.ack": receive(frame.message, false); break;
-      case "conversation.state": conversationState(frame.conversation, true); break;
+      case "conversation.state": conversationState(frame.conversation); break;
       case "availability.changed": availabilityChanged(frame.availability); break;
       case "typing":
         if (frame.sender_kind === "agent" && frame.conversation_id === convId) showAgentTyping(frame.active);
