@@ -97,9 +97,21 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
+def pytest_runtest_logreport(report):
+    # Under pytest-xdist need() runs in a worker process; the banner is written by the
+    # controller, which sees the skip only as this report.
+    if report.skipped and "NEEDS " in str(report.longrepr):
+        reason = str(report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr)
+        _NEEDS.append(reason.removeprefix("Skipped: "))
+
+
 def pytest_configure(config):
-    # Each pytest run gets its own Redis key prefix, so parallel runs and helpers never meet.
+    # Each pytest run gets its own Redis key prefix, so parallel runs and helpers never meet;
+    # each pytest-xdist worker its own within the run (the workers inherit the controller's).
     os.environ.setdefault("KEFU_TEST_RUN", uuid.uuid4().hex[:8])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker and not os.environ["KEFU_TEST_RUN"].endswith(worker):
+        os.environ["KEFU_TEST_RUN"] += worker
 
 
 # Fixtures that start a process or a browser: a test using any of them (directly or through

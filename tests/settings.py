@@ -7,8 +7,23 @@ a user created in the test process signs in on the daphne process with the same 
 """
 
 import os
+from pathlib import Path
 
-from kefu.settings import *  # noqa: F403 - the product's settings, unchanged but for the below
+# pytest-xdist (`make test` runs the suite in several worker processes): each worker gets a
+# KEFU_VAR_DIR and a Redis key prefix of its own, set here before the product's settings read
+# them, so the SQLite file, the filesystem Celery broker, uploads, presence keys, channel groups
+# and cache entries of one worker never meet another's (row ids repeat across the workers' test
+# databases, so "merchant 1" exists in each). The processes a test starts inherit the environment
+# and so the same values; KEFU_TEST_WORKER makes this run once per worker, not again in them.
+# The test database itself gets its "_gwN" suffix from pytest-django.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker and os.environ.get("KEFU_TEST_WORKER") != _worker:
+    os.environ["KEFU_TEST_WORKER"] = _worker
+    _var = os.environ.get("KEFU_VAR_DIR") or Path(__file__).resolve().parent.parent / "var"
+    os.environ["KEFU_VAR_DIR"] = str(Path(_var) / f"xdist-{_worker}")
+    os.environ["REDIS_KEY_PREFIX"] = f"{os.environ.get('REDIS_KEY_PREFIX', 'kefu')}-{_worker}"
+
+from kefu.settings import *  # noqa: E402, F403 - the product's settings, unchanged but for the below
 
 # PBKDF2 costs ~0.7 s per user created or password checked on this hardware; most tests create
 # two or three users. MD5 is unsafe for real passwords and fine for test fixtures.
@@ -33,3 +48,7 @@ for _name in (
 # seconds (merchants.selectors.merchant_webhook_kinds): in tests it is reloaded only after a
 # webhooks change drops it, so a reload never lands at random inside a pinned query count.
 WEBHOOK_SUBSCRIPTIONS_REFRESH = 3600.0
+
+if os.environ.get("KEFU_TEST_WORKER"):
+    # Cache keys carry merchant, visitor and conversation ids too (rate limits, transcripts).
+    CACHES["default"].setdefault("KEY_PREFIX", REDIS_KEY_PREFIX)  # noqa: F405
