@@ -47,6 +47,10 @@ def line_for_routing_event(event: RoutingEvent, conversation: Conversation) -> M
         return line_append(conversation, HANDOVER)
     if event.kind == Kind.RESOLVED:
         return line_append(conversation, ENDED)
+    if event.kind in AGENT_KINDS and event.rule == "invite":
+        # A proactive invitation: the agent's own message opens the thread and the widget's
+        # header names them; "X joined" above the invitation would be noise.
+        return None
     if event.kind in AGENT_KINDS and event.to_user_id is not None:
         agent = selectors.agent_name(merchant_id=conversation.merchant_id, user_id=event.to_user_id)
         last = last_agent_line(conversation)

@@ -125,6 +125,7 @@ SLOW_FIXTURES = frozenset(
         "servers",
         "session_redis",
         "s3_server",  # tests/conversations/test_attachments_s3.py
+        "fuzz_daphne",  # tests/conversations/test_ws_fuzz.py
     }
 )
 SLOW_MARKS = frozenset({"live", "browser"})

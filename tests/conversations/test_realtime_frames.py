@@ -113,17 +113,23 @@ def test_resume_replays_every_later_message_per_conversation_with_notes_in_pages
         return agent.log[start:]
 
     frames = run(scenario())
-    assert [f["type"] for f in frames] == ["history", "history", "history", "resume.done"]
-    first, page1, page2 = frames[:3]
+    # Bob's reply claimed c1, and the router gave him c2 and c3: each has its stored "joined"
+    # line (conversations/system_lines.py), replayed at its seq like any message.
+    assert [f["type"] for f in frames] == ["history"] * 4 + ["resume.done"]
+    first, page1, page2, third = frames[:4]
     assert first["conversation_id"] == c1 and first["has_more"] is False
-    assert [(m["seq"], m["body"], m["private"]) for m in first["messages"]] == [
-        (2, "note", True),
-        (3, "three", False),
+    assert [m["seq"] for m in first["messages"]] == [2, 3, 4]
+    assert [(m["body"], m["private"]) for m in first["messages"] if m["kind"] != "event"] == [
+        ("note", True),
+        ("three", False),
     ]
+    assert [m["meta"]["system"] for m in first["messages"] if m["kind"] == "event"] == ["joined"]
     assert page1["conversation_id"] == c2 and page1["has_more"] is True
     assert [m["seq"] for m in page1["messages"]] == list(range(1, 201))
     assert page2["conversation_id"] == c2 and page2["has_more"] is False
-    assert [m["seq"] for m in page2["messages"]] == [201]
+    assert [(m["seq"], m["kind"]) for m in page2["messages"]] == [(201, "text"), (202, "event")]
+    assert third["conversation_id"] == c3
+    assert [(m["seq"], m["kind"]) for m in third["messages"]] == [(2, "event")]
     # The other merchant's conversation was ignored: nothing of it, not even an error.
     assert "other's secret" not in repr(frames)
     assert all(f.get("conversation_id") != foreign for f in frames)

@@ -217,8 +217,10 @@ def test_concurrent_sends_get_unique_gap_free_seq_on_mysql(acme, bob):
 
     assert _run_in_threads(8, send) == []
     seqs = list(Message.objects.order_by("seq").values_list("seq", flat=True))
-    assert seqs == list(range(1, 10))
-    assert Conversation.objects.get().last_seq == 9
+    # 9 sent messages plus the stored "Bob joined" line of the first agent reply's claim.
+    assert seqs == list(range(1, 11))
+    assert Message.objects.filter(kind=Message.Kind.EVENT).count() == 1
+    assert Conversation.objects.get().last_seq == 10
 
 
 @pytest.mark.django_db(transaction=True)

@@ -163,7 +163,7 @@ def exchange(ws, role: str, name: str, text: str) -> None:
 
 
 @pytest.fixture
-def server(transactional_db, tmp_path):
+def fuzz_daphne(transactional_db, tmp_path):
     """daphne with the per-socket frame budget raised: the fuzz sends ~2,000 frames a socket,
     and the limit itself is tested in tests/kefu/test_ratelimit.py."""
     process = DaphneProcess(
@@ -181,12 +181,14 @@ def assert_clean_log(process: DaphneProcess) -> None:
     assert "internal_error" not in log and "frame handling failed" not in log, log[-10_000:]
 
 
-def test_every_agent_frame_type_survives_hostile_values(server):
+def test_every_agent_frame_type_survives_hostile_values(fuzz_daphne):
+    server = fuzz_daphne
     acme = factories.merchant("Acme 模糊", allowed_origins=server.url)
     owner = factories.member(acme, "fuzz-owner", role=Membership.Role.OWNER)
     factories.member(acme, "fuzz-agent")
     message = factories.visitor_message(factories.visitor(acme), "你好")
     conversation = message.conversation_id
+    guest = factories.visitor(acme)  # browsing, no conversation yet: the one to invite
     bases = {
         "ping": {"type": "ping"},
         "message.send": {
@@ -222,6 +224,19 @@ def test_every_agent_frame_type_survives_hostile_values(server):
             "conversation_id": conversation,
             "priority": 10,
         },
+        "visitors.live": {"type": "visitors.live", "visitor_ids": [guest.pk]},
+        "visitor.invite": {
+            "type": "visitor.invite",
+            "visitor_id": guest.pk,
+            "client_msg_id": "fz-invite",
+            "body": "需要帮忙吗？",
+        },
+        "supervisor.snapshot": {"type": "supervisor.snapshot"},
+        "conversation.join": {
+            "type": "conversation.join",
+            "conversation_id": conversation,
+            "reason": "质检",
+        },
     }
     cases = field_cases("agent", bases)
     with connect(
@@ -236,7 +251,8 @@ def test_every_agent_frame_type_survives_hostile_values(server):
     assert_clean_log(server)
 
 
-def test_every_visitor_frame_type_survives_hostile_values(server):
+def test_every_visitor_frame_type_survives_hostile_values(fuzz_daphne):
+    server = fuzz_daphne
     acme = factories.merchant("Acme 模糊", allowed_origins=server.url)
     visitor = factories.visitor(acme)
     token = visitor_token_issue(merchant_id=acme.pk, visitor_id=visitor.pk)
