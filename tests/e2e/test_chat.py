@@ -71,9 +71,11 @@ def test_chat_end_to_end(daphne_server, shop, agent, new_page, screenshots):
 
     conversation = Conversation.objects.get(merchant=shop)
     messages = list(Message.objects.filter(conversation=conversation).order_by("seq"))
+    # Opening the unassigned chat claimed it: the stored system line sits between the two.
     assert [(m.seq, m.sender_kind, m.body) for m in messages] == [
         (1, "visitor", HELLO),
-        (2, "agent", REPLY),
+        (2, "system", "小美已加入会话。"),
+        (3, "agent", REPLY),
     ]
     assert not visitor_watch.errors and not agent_watch.errors, (
         visitor_watch.errors,
@@ -116,13 +118,14 @@ def test_unread_badge_and_private_note(daphne_server, shop, agent, new_page):
     expect(badge).to_be_hidden()
     expect(widget.locator(".msg.theirs .bubble")).to_have_text(["在的"])
     conversation = Conversation.objects.get(merchant=shop)
-    # The widget told the server it read the reply (seq 3; the note is seq 2).
+    # The widget told the server it read the reply (seq 4; the claim's "joined" line is seq 2,
+    # the note seq 3).
     for _ in range(50):
         conversation.refresh_from_db()
-        if conversation.visitor_last_read_seq == 3:
+        if conversation.visitor_last_read_seq == 4:
             break
         visitor.wait_for_timeout(100)
-    assert conversation.visitor_last_read_seq == 3 and conversation.unread_visitor_count == 0
+    assert conversation.visitor_last_read_seq == 4 and conversation.unread_visitor_count == 0
 
 
 def test_widget_refused_on_origin_not_allowed(daphne_server, new_page):

@@ -86,7 +86,8 @@ def test_typing_both_ways_and_the_visitors_page(daphne_server, shop, agent, new_
     expect(workspace.locator("#v-page-url")).to_have_text(re.compile(r"&step=checkout#pay$"))
 
     # Drafts were never stored: only what was sent is.
-    assert bodies(shop) == ["你好", "算了，换货吧", "好的，已为您换货"]
+    # The agent's claim on opening the chat is stored as a system line, in its place.
+    assert bodies(shop) == ["你好", "小美已加入会话。", "算了，换货吧", "好的，已为您换货"]
     trail = Visitor.objects.get(merchant=shop).page_views.values_list("title", flat=True)
     assert "结算页 - 墨中商城" in list(trail)
 
@@ -152,8 +153,9 @@ def test_read_ticks_both_ways_and_unread_counts(daphne_server, shop, agent, new_
     expect(workspace.locator("#messages .msg.note .tick")).to_have_count(0)
 
     conversation = Conversation.objects.get(merchant=shop, messages__body="第一个问题")
-    assert (conversation.unread_agent_count, conversation.agent_last_read_seq) == (0, 2)
-    assert (conversation.unread_visitor_count, conversation.visitor_last_read_seq) == (0, 5)
+    # Seq 3 is the "joined" line of the agent's claim on opening; the replies are 4 and 6.
+    assert (conversation.unread_agent_count, conversation.agent_last_read_seq) == (0, 3)
+    assert (conversation.unread_visitor_count, conversation.visitor_last_read_seq) == (0, 6)
 
     # After a reload both sides still show the ticks: the read positions come with the visitor's
     # session.ready and the agent's inbox rows, not only from live read events.

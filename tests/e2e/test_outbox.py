@@ -33,7 +33,8 @@ def test_outbox_survives_a_reload_while_offline(daphne_server, shop, agent, new_
     gate.drop = lambda frame: frame["type"] in ("message.ack", "message.created")
     widget_say(widget, "离线一")
     expect(agent_texts).to_have_text(["第一条", "离线一"])
-    assert Message.objects.filter(merchant=shop).count() == 2
+    # The first, the "joined" line of the agent's claim on opening, and the lost-ack one.
+    assert Message.objects.filter(merchant=shop).count() == 3
     expect(widget.locator(".msg.pending .bubble")).to_have_text(["离线一"])
 
     # Now the line goes down entirely; the next message cannot even be sent.
@@ -62,13 +63,13 @@ def test_outbox_survives_a_reload_while_offline(daphne_server, shop, agent, new_
 
     # Exactly once in the database, in order.
     rows = list(Message.objects.filter(merchant=shop).order_by("seq").values_list("seq", "body"))
-    assert rows == [(1, "第一条"), (2, "离线一"), (3, "离线二")]
+    assert rows == [(1, "第一条"), (2, "小美已加入会话。"), (3, "离线一"), (4, "离线二")]
     # The same client_msg_id before and after the reload; the repeat was answered duplicate.
     (lost_ack_id,) = gate.ids_sent_for("离线一")
     (offline_id,) = gate.ids_sent_for("离线二")
     assert gate.acks_for(lost_ack_id)[-1]["duplicate"] is True
     assert [a["duplicate"] for a in gate.acks_for(offline_id)] == [False]
-    assert Message.objects.get(merchant=shop, seq=2).client_msg_id == lost_ack_id
+    assert Message.objects.get(merchant=shop, seq=3).client_msg_id == lost_ack_id
 
     # Nothing shows twice after another reload, now online (full history from seq 0).
     visitor.reload()

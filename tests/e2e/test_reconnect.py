@@ -68,13 +68,16 @@ def test_both_sides_reconnect_and_flush_their_outbox(
     finally:
         again.stop()
     seqs = list(Message.objects.filter(merchant=shop).order_by("seq").values_list("seq", "body"))
-    assert [s for s, _ in seqs] == [1, 2, 3]
-    assert sorted(b for _, b in seqs) == sorted(["第一条", "断线时发的", "我也在断线时回复"])
+    # Seq 2 is the "joined" line of the agent's claim on opening the chat.
+    assert [s for s, _ in seqs] == [1, 2, 3, 4]
+    assert seqs[:2] == [(1, "第一条"), (2, "小美已加入会话。")]
+    assert sorted(b for _, b in seqs[2:]) == sorted(["断线时发的", "我也在断线时回复"])
 
 
 def _visitor_first(shop) -> bool:
     """Which resent message the server stored first depends on which socket came back first."""
-    return Message.objects.get(merchant=shop, seq=2).sender_kind == "visitor"
+    # Seq 2 is the "joined" line of the agent's claim; the two resent messages are 3 and 4.
+    return Message.objects.get(merchant=shop, seq=3).sender_kind == "visitor"
 
 
 def test_a_frozen_server_is_noticed_by_missing_pongs(daphne_server, new_page, tmp_path):

@@ -47,18 +47,19 @@ def test_a_lost_delivery_is_fetched_with_resume(daphne_server, shop, agent, new_
     # Opening it loaded its messages through the socket, from seq 0.
     assert gate.sent_of("resume")[0]["conversations"] == {str(conversation_id): 0}
 
-    # A gap in the middle: seq 3 arrives, seq 2 never did.
+    # Opening the chat claimed it: its "joined" line is seq 2 (muted in the thread, not a .msg).
+    # A gap in the middle: seq 4 arrives, seq 3 never did.
     gate.drop = lost("中间丢失")
     widget_say(widget, "中间丢失")
     widget_say(widget, "第三条")
     expect(texts).to_have_text(["第一条", "中间丢失", "第三条"])
-    assert gate.sent_of("resume")[-1]["conversations"] == {str(conversation_id): 1}
+    assert gate.sent_of("resume")[-1]["conversations"] == {str(conversation_id): 2}
 
     # The last message is lost: only the inbox row (conversation.updated) says it exists.
     gate.drop = lost("最后一条")
     widget_say(widget, "最后一条")
     expect(texts).to_have_text(["第一条", "中间丢失", "第三条", "最后一条"])
-    assert gate.sent_of("resume")[-1]["conversations"] == {str(conversation_id): 3}
+    assert gate.sent_of("resume")[-1]["conversations"] == {str(conversation_id): 4}
     assert gate.opened == 1, "caught up on the same socket, without reconnecting"
 
     # A cut socket: the messages written meanwhile come back through resume on the new one.
@@ -68,7 +69,7 @@ def test_a_lost_delivery_is_fetched_with_resume(daphne_server, shop, agent, new_
     gate.restore()
     expect(workspace.locator("#conn")).to_have_class(re.compile("conn-online"), timeout=30_000)
     expect(texts).to_have_text(["第一条", "中间丢失", "第三条", "最后一条", "断线期间"])
-    assert gate.sent_of("resume")[-1]["conversations"] == {str(conversation_id): 4}
+    assert gate.sent_of("resume")[-1]["conversations"] == {str(conversation_id): 5}
     # Every message came over the socket; none from the REST messages endpoint.
     assert api_calls == []
     assert not watch.errors

@@ -98,10 +98,13 @@ def _chat_across_processes(a, start_b, new_page, screenshots):
     expect(workspace.locator("#messages .msg.pending")).to_have_count(0)
 
     conversation = Conversation.objects.get(merchant=shop)
-    stored = list(conversation.messages.order_by("seq").values_list("seq", "body"))
-    bodies = [body for _, body in stored]
+    stored = list(conversation.messages.order_by("seq").values_list("seq", "kind", "body"))
     # sent = stored: each message exactly once, gapless seqs, each side's order kept.
-    assert [s for s, _ in stored] == list(range(1, len(stored) + 1))
+    assert [s for s, _, _ in stored] == list(range(1, len(stored) + 1))
+    # One system line: the agent's claim on opening the chat, right after the first message.
+    lines = [(s, body) for s, kind, body in stored if kind == Message.Kind.EVENT]
+    assert lines == [(2, "小美已加入会话。")]
+    bodies = [body for _, kind, body in stored if kind != Message.Kind.EVENT]
     assert sorted(bodies) == sorted(visitor_sent + agent_sent)
     assert [x for x in bodies if x in visitor_sent] == visitor_sent
     assert [x for x in bodies if x in agent_sent] == agent_sent
@@ -117,5 +120,5 @@ def _chat_across_processes(a, start_b, new_page, screenshots):
     workspace.screenshot(path=str(screenshots / "workspace-two-processes.png"))
     conversation.refresh_from_db()
     assert conversation.unread_agent_count == 0
-    assert Message.objects.filter(merchant=shop).count() == len(visitor_sent + agent_sent)
+    assert Message.objects.filter(merchant=shop).count() == len(visitor_sent + agent_sent) + 1
     assert not visitor_watch.errors and not agent_watch.errors

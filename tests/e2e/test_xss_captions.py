@@ -68,6 +68,10 @@ def test_hostile_captions_and_names_are_text_on_both_sides(
 
     # Read back from the server (this process's broadcasts reach daphne only through Redis).
     page.reload()
+    # The widget builds itself after its bootstrap request and restores the open panel in the
+    # same task; only then is the panel's state known (on a phone an open panel hides the
+    # launcher, so clicking it then would wait forever).
+    expect(widget.locator(".kf")).to_be_attached()
     if not widget.locator(".panel").is_visible():
         widget.locator(".launcher").click()
     expect(widget.locator(".msg.mine .cap")).to_have_text([IMG])
