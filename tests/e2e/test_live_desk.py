@@ -102,11 +102,8 @@ def test_visitors_now_and_an_invitation_that_opens_the_widget(
     shot(visitor, f"widget-invited-{locale}.png")
     conversation = Conversation.objects.get(merchant=shop)
     assert conversation.assignee_id == boss.user_id
-    # The invitation assigns the chat to its sender: the "joined" line comes first.
-    assert list(conversation.messages.values_list("seq", "meta")) == [
-        (1, {"system": "joined", "agent": "老板"}),
-        (2, {"invite": True}),
-    ]
+    # The invitation is the thread's first line: no "joined" line above it (system_lines.py).
+    assert list(conversation.messages.values_list("seq", "meta")) == [(1, {"invite": True})]
     # The visitor answers in that conversation.
     widget_say(widget, "好的，42 码")
     expect(desk.locator("#messages")).to_contain_text("42 码")
