@@ -154,6 +154,9 @@ def test_supervisor_watches_whispers_and_joins(daphne_server, shop, agent, boss,
     expect(convs).to_have_count(1)
     convs.first.locator("button.sv-watch").click()
     expect(boss_page.locator("#sv-messages")).to_contain_text("我的订单还没发货")
+    # 小美's "joined" line is drawn as a system line, not as a message from "system".
+    expect(boss_page.locator("#sv-messages li.sysline")).to_have_count(1)
+    expect(boss_page.locator("#sv-messages .sv-msg.sv-from-system")).to_have_count(0)
     # Live while watching.
     widget_say(widget, "订单号 20261203")
     expect(boss_page.locator("#sv-messages")).to_contain_text("20261203")

@@ -16,7 +16,7 @@ import { notify } from "./notifications.js";
 import { send, socket } from "./session.js";
 import { API, IS_MANAGER, MY_ID, $ } from "./state.js";
 import { agentName } from "./team.js";
-import { openConversation } from "./thread.js";
+import { openConversation, renderMessage } from "./thread.js";
 
 const REFRESH_MS = 400;   // events arriving together are answered with one request
 const POLL_MS = 30000;    // belt and braces: a lost event is corrected within this
@@ -417,6 +417,12 @@ function watchAppend(messages) {
   for (const m of messages) {
     if (m.conversation_id !== watching.id || watching.seqs.has(m.seq)) continue;
     watching.seqs.add(m.seq);
+    if (m.kind === "event") {
+      // A stored system line ("X joined"): drawn as in the thread, not as somebody's message.
+      const line = renderMessage(m);
+      list.insertBefore(line, [...list.children].find((x) => Number(x.dataset.seq) > m.seq) || null);
+      continue;
+    }
     const who = m.sender_kind === "visitor" ? gettext("Visitor") : m.sender_name || m.sender_kind;
     const li = el("li", { class: `sv-msg sv-from-${m.sender_kind}${m.private ? " sv-note" : ""}` },
       el("div", { class: "sv-meta" }, el("span", { class: "sv-sender", text: who }), el("span", { text: timeText(m.created_at) }),
