@@ -484,7 +484,7 @@ def test_the_outsider_matrix_covers_every_client_frame_type():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_outsider_frame_touches_nothing_of_acme(world, case, channel_layer_kind):
+def test_outsider_frame_touches_nothing_of_acme(channel_layer_kind, world, case):
     w = world
     case_id, actor, build, expected = case
     if actor == "vb":
@@ -558,7 +558,7 @@ def test_outsider_frame_touches_nothing_of_acme(world, case, channel_layer_kind)
 # --- acme's activity against everyone else ----------------------------------------------------
 
 
-def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(world, channel_layer_kind):
+def test_acme_activity_reaches_no_outsider_and_agent_frames_no_visitor(channel_layer_kind, world):
     w = world
     bob_id = w.bob.user_id
 
