@@ -39,19 +39,27 @@ def _membership(merchant_id: int, user_id: int | None) -> Membership | None:
     ).first()
 
 
+def _give(conversation: Conversation, membership: Membership) -> bool:
+    """Make `membership`'s agent the assignee of a locked conversation (claim, transfer, join);
+    True if it was waiting in the queue."""
+    was_queued = conversation.queued_at is not None
+    conversation.assignee_id = membership.user_id
+    conversation.assigned_at = timezone.now()
+    conversation.queued_at = None
+    conversation.routing_attempts = 0
+    conversation.save(update_fields=["assignee", "assigned_at", "queued_at", "routing_attempts"])
+    Membership.objects.filter(pk=membership.pk).update(last_assigned_at=conversation.assigned_at)
+    return was_queued
+
+
 def conversation_claim_locked(
     conversation: Conversation, *, membership: Membership, rule: str = "claim"
 ) -> None:
     """Give a locked, unassigned conversation to `membership`'s agent (a claim or a reply)."""
-    was_queued = conversation.queued_at is not None
-    position = selectors.queue_position(conversation) if was_queued else None
-    now = timezone.now()
-    conversation.assignee_id = membership.user_id
-    conversation.assigned_at = now
-    conversation.queued_at = None
-    conversation.routing_attempts = 0
-    conversation.save(update_fields=["assignee", "assigned_at", "queued_at", "routing_attempts"])
-    Membership.objects.filter(pk=membership.pk).update(last_assigned_at=now)
+    position = (
+        selectors.queue_position(conversation) if conversation.queued_at is not None else None
+    )
+    was_queued = _give(conversation, membership)
     reason = timeline.say(
         R_CLAIMED_REPLY if rule == "reply" else R_CLAIMED, agent=membership.display_name
     )
@@ -144,17 +152,7 @@ def conversation_transfer(
                     "That agent cannot take conversations here.",
                     field="to_user_id",
                 )
-            was_queued = conversation.queued_at is not None
-            conversation.assignee_id = target.user_id
-            conversation.assigned_at = timezone.now()
-            conversation.queued_at = None
-            conversation.routing_attempts = 0
-            conversation.save(
-                update_fields=["assignee", "assigned_at", "queued_at", "routing_attempts"]
-            )
-            Membership.objects.filter(pk=target.pk).update(
-                last_assigned_at=conversation.assigned_at
-            )
+            was_queued = _give(conversation, target)
             timeline.routing_event_create(
                 conversation,
                 kind,
@@ -294,15 +292,7 @@ def conversation_join(
         previous = conversation.assignee_id
         if previous == actor.user_id:
             return conversation
-        was_queued = conversation.queued_at is not None
-        conversation.assignee_id = actor.user_id
-        conversation.assigned_at = timezone.now()
-        conversation.queued_at = None
-        conversation.routing_attempts = 0
-        conversation.save(
-            update_fields=["assignee", "assigned_at", "queued_at", "routing_attempts"]
-        )
-        Membership.objects.filter(pk=actor.pk).update(last_assigned_at=conversation.assigned_at)
+        was_queued = _give(conversation, actor)
         timeline.routing_event_create(
             conversation,
             Kind.REASSIGNED if previous is not None else Kind.CLAIMED,
