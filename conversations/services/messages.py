@@ -15,11 +15,11 @@ from knowledge.sentiment import Sentiment
 from knowledge.sentiment import analyze as sentiment_analyze
 from merchants.models import Membership, Merchant, Team
 
-from .. import events, protocol, realtime, selectors, signals
+from .. import protocol, realtime, selectors, signals
 from ..models import Conversation, Message, Visitor
 from .assignment import conversation_claim_locked
 from .attachments import attachment_take
-from .store import Sender, conversation_lock, message_append
+from .store import Sender, conversation_lock, conversation_start, message_append
 
 
 def clean_body(body: str, *, caption: bool = False) -> str:
@@ -221,17 +221,10 @@ def _store_visitor_message(
         if team_id is not None:
             # A team id from the page is a hint: unknown or foreign ids are ignored.
             team = Team.objects.filter(merchant_id=merchant_id, pk=team_id, is_active=True).first()
-        conversation = Conversation.objects.create(
+        conversation = conversation_start(
             merchant_id=merchant_id, visitor=visitor, team=team, source=source
         )
         started = True
-        events.record_event(
-            events.Kind.CONVERSATION_CREATED,
-            merchant_id=merchant_id,
-            conversation=conversation,
-            data={"source": source, "team_id": conversation.team_id},
-            at=conversation.created_at,
-        )
     else:
         existing = _existing(conversation, sender, client_msg_id, body, attachment_id)
         if existing is not None:

@@ -8,11 +8,11 @@ from django.db import transaction
 from kefu.errors import KefuError, NotFound
 from merchants.models import Membership
 
-from .. import events, protocol, realtime, selectors
+from .. import protocol, realtime, selectors
 from ..models import Conversation, Message, Visitor
 from .assignment import conversation_claim_locked
 from .messages import clean_body, message_send_by_agent, refuse_if_blocked
-from .store import Sender, message_append
+from .store import Sender, conversation_start, message_append
 
 
 @transaction.atomic
@@ -56,16 +56,12 @@ def conversation_start_outbound(
             body=body,
         )
         return message.conversation, message, False
-    conversation = Conversation.objects.create(
-        merchant_id=merchant_id, visitor=visitor, source=Conversation.Source.API
-    )
-    events.record_event(
-        events.Kind.CONVERSATION_CREATED,
+    conversation = conversation_start(
         merchant_id=merchant_id,
-        conversation=conversation,
+        visitor=visitor,
+        source=Conversation.Source.API,
         actor_id=sender.user_id,
-        data={"source": Conversation.Source.API, "team_id": None, "outbound": True},
-        at=conversation.created_at,
+        outbound=True,
     )
     conversation.visitor = visitor
     if sender.user_id:
@@ -123,16 +119,12 @@ def visitor_invite(
             return stored, False
     refuse_if_blocked(visitor)
     if conversation is None:
-        conversation = Conversation.objects.create(
-            merchant_id=merchant_id, visitor=visitor, source=Conversation.Source.CHAT
-        )
-        events.record_event(
-            events.Kind.CONVERSATION_CREATED,
+        conversation = conversation_start(
             merchant_id=merchant_id,
-            conversation=conversation,
+            visitor=visitor,
+            source=Conversation.Source.CHAT,
             actor_id=user_id,
-            data={"source": Conversation.Source.CHAT, "team_id": None, "invite": True},
-            at=conversation.created_at,
+            invite=True,
         )
     elif conversation.assignee_id not in (None, user_id):
         raise KefuError(

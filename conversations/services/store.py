@@ -228,6 +228,25 @@ def _attachment_preview(attachment: Attachment | None) -> str:
     return text % {"name": attachment.name}
 
 
+def conversation_start(
+    *, merchant_id: int, visitor: Visitor, source: str, team=None, actor_id=None, **data
+) -> Conversation:
+    """A new conversation and its `conversation.created` event, in the caller's transaction
+    (the visitor's first message, an outbound message, an invitation)."""
+    conversation = Conversation.objects.create(
+        merchant_id=merchant_id, visitor=visitor, team=team, source=source
+    )
+    events.record_event(
+        events.Kind.CONVERSATION_CREATED,
+        merchant_id=merchant_id,
+        conversation=conversation,
+        actor_id=actor_id,
+        data={"source": source, "team_id": conversation.team_id, **data},
+        at=conversation.created_at,
+    )
+    return conversation
+
+
 def _schedule_reply_email(conversation: Conversation) -> None:
     # notifications decides whether and when to email the visitor (VISITOR_REPLY_EMAIL_DELAY);
     # after commit, so the task it queues finds the row.
