@@ -11,6 +11,10 @@ from conversations.tokens import visitor_token_issue
 from kefu.asgi import application
 
 ORIGIN = "http://127.0.0.1"
+# The handshake's bound, as for every frame below. WebsocketCommunicator's own default is 1 s,
+# which an agent's connect (session, membership, presence, queue snapshot) overran on a loaded
+# machine: the socket was accepted, later; waiting for that longer proves the same thing.
+CONNECT_TIMEOUT = 5
 
 
 async def open_visitor(merchant, *, origin: str = ORIGIN, key: str | None = None):
@@ -19,7 +23,7 @@ async def open_visitor(merchant, *, origin: str = ORIGIN, key: str | None = None
         f"/ws/visitor/?key={key or merchant.widget_key}",
         headers=[(b"origin", origin.encode()), (b"host", b"127.0.0.1")],
     )
-    connected, code = await comm.connect()
+    connected, code = await comm.connect(timeout=CONNECT_TIMEOUT)
     return comm, connected, code
 
 
@@ -44,7 +48,7 @@ async def open_agent(merchant_id: int, cookie: bytes | None, *, origin: str = "h
     if cookie:
         headers.append((b"cookie", cookie))
     comm = WebsocketCommunicator(application, f"/ws/agent/{merchant_id}/", headers=headers)
-    connected, code = await comm.connect()
+    connected, code = await comm.connect(timeout=CONNECT_TIMEOUT)
     return comm, connected, code
 
 

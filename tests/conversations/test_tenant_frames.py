@@ -18,7 +18,7 @@ from conversations import protocol, services
 from conversations.models import Conversation, Message, RoutingEvent, Visitor, VisitorPageView
 from conversations.tokens import visitor_token_issue
 from merchants.models import Membership
-from tests import factories
+from tests import dbsnapshot, factories
 from tests.conversations.realtime_helpers import (
     agent_sock,
     fresh_realtime,  # noqa: F401 (autouse)
@@ -50,8 +50,28 @@ VISITOR_TYPES = {
 }
 
 
+# The world of each channel layer kind, built once through the factories (which run the whole
+# post-commit pipeline per message, a second or more per test) and put back as rows before each
+# later test (tests/dbsnapshot.py): every test still starts from exactly these rows.
+_built: dict[str, tuple[SimpleNamespace, dbsnapshot.Snapshot]] = {}
+
+
 @pytest.fixture
-def world(acme, other, alice, bob, charlie):
+def world(request, channel_layer_kind, transactional_db):
+    # channel_layer_kind first: a world built here publishes to this test's layer (60c0e7b).
+    if channel_layer_kind in _built:
+        w, snapshot = _built[channel_layer_kind]
+        snapshot.restore()
+        return w
+    before = dbsnapshot.counts()
+    w = build_world(
+        *(request.getfixturevalue(n) for n in ("acme", "other", "alice", "bob", "charlie"))
+    )
+    _built[channel_layer_kind] = (w, dbsnapshot.Snapshot(before))
+    return w
+
+
+def build_world(acme, other, alice, bob, charlie) -> SimpleNamespace:
     va = factories.visitor(acme, name="访客A", email="a@example.com")
     ca = factories.visitor_message(va, "A's question").conversation_id
     factories.agent_message(bob, ca, "acme internal note 机密", private=True)
