@@ -297,7 +297,9 @@ def wait_for_http(url: str, timeout: float = 30.0, proc=None) -> None:
 
 
 class DaphneProcess:
-    def __init__(self, port: int, log_path: Path, env: dict[str, str]):
+    def __init__(
+        self, port: int, log_path: Path, env: dict[str, str], app: str = "kefu.asgi:application"
+    ):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
@@ -312,7 +314,7 @@ class DaphneProcess:
                 "127.0.0.1",
                 "-p",
                 str(port),
-                "kefu.asgi:application",
+                app,
             ],
             cwd=ROOT,
             env=env,

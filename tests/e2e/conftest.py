@@ -3,7 +3,9 @@ contexts (a visitor on the demo host page, an agent in the workspace).
 
 A folder of their own rather than one per app: most tests drive the widget and the workspace at
 once (the visitor's page against the agent's), through the whole running system. One Chromium
-serves the folder; every test gets fresh contexts (own cookies and storage) from `new_page`."""
+serves the folder; every test gets fresh contexts (own cookies and storage) from `new_page`.
+One daphne serves each module (`module_daphne`): starting one per test cost seconds of every
+test; `daphne_server` gives each test its isolation back (see there)."""
 
 import os
 
@@ -14,6 +16,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 import json
 import re
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,11 +25,79 @@ from playwright.sync_api import expect
 
 from merchants.models import Membership
 from tests import factories
-from tests.conftest import launch_chromium, require_chromium
+from tests.conftest import DaphneProcess, child_env, free_port, launch_chromium, require_chromium
 
 AGENT_PASSWORD = "correct horse battery 9"
 # expect() has its own 5 s default; two browsers, daphne, MariaDB and Redis share 2 cores here.
 expect.set_options(timeout=15_000)
+
+
+class SharedDaphne:
+    """One test's view of the module's daphne: DaphneProcess's attributes, and `log()` from
+    this test's start on (the file holds every earlier test of the module too)."""
+
+    def __init__(self, process: DaphneProcess):
+        self.process = process
+        self.port, self.url, self.ws_url = process.port, process.url, process.ws_url
+        self.proc, self.log_path = process.proc, process.log_path
+        self.offset = self.log_path.stat().st_size
+
+    def log(self) -> str:
+        # Read the file, not through the process's handle: a test may have stopped the server.
+        return self.log_path.read_bytes()[self.offset :].decode(errors="replace")
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def settle(self, timeout: float = 15.0) -> bool:
+        """Wait until the server runs none of the test's work any more (sockets closed and
+        their handlers finished, post-commit steps done), and let it drop its per-process
+        state (tests/e2e/asgi.py). False if it did not get there in time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/__tests__/settle", timeout=5) as answer:
+                    if json.load(answer)["busy"] == 0:
+                        return True
+            except OSError:
+                return False
+            time.sleep(0.05)
+        return False
+
+
+@pytest.fixture(scope="module")
+def module_daphne(django_db_setup, tmp_path_factory):
+    """current() -> the module's daphne process, started again if a test stopped it. It serves
+    tests/e2e/asgi.py: the product's application plus the path `daphne_server` settles it by."""
+    held: list[DaphneProcess] = []
+
+    def current() -> DaphneProcess:
+        if held and held[-1].proc.poll() is None:
+            return held[-1]
+        if held:
+            held.pop().stop()  # closes its log
+        log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+        held.append(DaphneProcess(free_port(), log, child_env(), app="tests.e2e.asgi:application"))
+        return held[-1]
+
+    yield current
+    for process in held:
+        process.stop()
+
+
+@pytest.fixture
+def daphne_server(transactional_db, module_daphne, chromium):
+    """The module's daphne, as isolated per test as a process of its own would be: after the
+    test its browser contexts are closed and the server settles (nothing of the test still
+    running in it, its per-process state dropped) before pytest-django flushes the database;
+    a server that does not settle, or that the test stopped, is replaced for the next test."""
+    server = SharedDaphne(module_daphne())
+    yield server
+    for context in list(chromium.contexts):
+        context.close()
+    if server.proc.poll() is None and not server.settle():
+        print("--- daphne did not settle: stopped; the next test starts another ---")
+        server.stop()
 
 
 @pytest.fixture
@@ -104,10 +175,7 @@ def new_page(browser, daphne_server):
     # Shown by pytest only when the test failed.
     for number, watch in enumerate(watches, 1):
         print(f"--- page {number} console ---", *watch.console, *watch.errors, sep="\n")
-    # Read the file: a test may have stopped the server (which closes its log handle).
-    print(
-        "--- daphne log ---", daphne_server.log_path.read_text(errors="replace")[-5000:], sep="\n"
-    )
+    print("--- daphne log ---", daphne_server.log()[-5000:], sep="\n")
 
 
 def login(page, base_url: str, username: str, password: str = AGENT_PASSWORD) -> None:
