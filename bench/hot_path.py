@@ -7,7 +7,8 @@ publish half, the settings' channel layer (REDIS_URL). It creates a throwaway me
 agent and `--visitors` visitors whose conversations are assigned (the saturation phase's steady
 state: no bot or router step), then stores `--batches` batches of `--batch` messages, one per
 visitor, as the consumer process does. Reported: CPU microseconds per message in the database
-thread (thread CPU time, so other processes on the machine do not count) and in the loop, SQL
+thread (thread CPU time, so other processes on the machine do not count; and wall time, which
+includes the waits for MariaDB) and in the loop, SQL
 statements per message, and with `--profile` the top functions of the database thread
 (cProfile, cumulative).
 
@@ -83,7 +84,7 @@ def main() -> None:
     merchant, ids, tag = world(args.visitors)
     counter = Counter()
     profile = cProfile.Profile() if args.profile else None
-    db_cpu = loop_cpu = 0.0
+    db_cpu = loop_cpu = db_wall = 0.0
     stored = 0
     loop = asyncio.new_event_loop()
     try:
@@ -98,13 +99,14 @@ def main() -> None:
                 for i in range(args.batch)
             ]
             with connection.execute_wrapper(counter):
-                t = time.thread_time()
+                t, wall = time.thread_time(), time.perf_counter()
                 if profile:
                     profile.enable()
                 results, events, steps = batching._store(sends)
                 if profile:
                     profile.disable()
                 db_cpu += time.thread_time() - t
+                db_wall += time.perf_counter() - wall
             assert all(isinstance(r, tuple) for r in results), results
             stored += len(results)
             t = time.thread_time()
@@ -120,7 +122,8 @@ def main() -> None:
     assert Message.objects.filter(merchant=merchant).count() == args.visitors + stored
     print(
         f"{stored} messages in batches of {args.batch}: "
-        f"database thread {db_cpu / stored * 1e6:.0f} us/message, "
+        f"database thread {db_cpu / stored * 1e6:.0f} us/message CPU, "
+        f"{db_wall / stored * 1e6:.0f} us/message wall, "
         f"event loop {loop_cpu / stored * 1e6:.0f} us/message, "
         f"SQL {counter.n / stored:.2f} per message ({counter.n / args.batches:.1f} per batch)"
     )
