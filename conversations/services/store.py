@@ -1,6 +1,8 @@
 """The two steps every conversation write goes through: `conversation_lock` (the row lock) and
 `message_append` (the next message, the conversation's counters, the `message.created` event
-after commit). Every message of every sender is stored by message_append and nowhere else.
+after commit). Every message of every sender is stored by message_append and nowhere else
+(message_append_many, the multi-row form for a batch of visitor messages, shares its counters
+and frames code).
 """
 
 from __future__ import annotations
@@ -238,12 +240,13 @@ def _conversations_update(conversations: list[Conversation], names: list[str]) -
         Conversation.objects.bulk_update(conversations, names)
         return
     quote = connection.ops.quote_name
+    pk = quote(Conversation._meta.pk.column)
     ids = [c.pk for c in conversations]
     whens = " ".join(["WHEN %s THEN %s"] * len(conversations))
     sets, params = [], []
     for name in names:
         field = Conversation._meta.get_field(name)
-        sets.append(f"{quote(field.column)} = CASE {quote('id')} {whens} END")
+        sets.append(f"{quote(field.column)} = CASE {pk} {whens} END")
         for conversation in conversations:
             params += [
                 conversation.pk,
@@ -253,7 +256,7 @@ def _conversations_update(conversations: list[Conversation], names: list[str]) -
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(Conversation._meta.db_table)} SET {', '.join(sets)} "
-            f"WHERE {quote('id')} IN ({marks})",
+            f"WHERE {pk} IN ({marks})",
             params + ids,
         )
 

@@ -339,8 +339,19 @@ def test_a_send_naming_another_merchants_visitor_is_refused_in_a_batch(
     assert not Message.objects.filter(client_msg_id="x1").exists()
 
 
+@pytest.fixture
+def fresh_subscriptions():
+    """Merchant ids repeat across tests (rolled back): no later test sees this one's
+    subscriptions (as tests/webhooks/conftest.py)."""
+    from merchants.selectors import merchant_webhook_kinds_forget
+
+    merchant_webhook_kinds_forget()
+    yield
+    merchant_webhook_kinds_forget()
+
+
 def test_a_batch_records_message_created_for_webhook_subscribers(
-    acme, bob, django_capture_on_commit_callbacks
+    acme, bob, django_capture_on_commit_callbacks, fresh_subscriptions
 ):
     from conversations.models import ConversationEvent
     from merchants.services import merchant_webhook_kinds_set
