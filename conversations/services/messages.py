@@ -142,11 +142,13 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
     (conversations.batching groups the sends of one process). Returns, in the order of
     `sends`, each send's (message, created) or the KefuError it raised.
 
-    Each send runs in its own savepoint, so a refused send changes nothing and the others are
-    stored. Sends are applied in visitor-id order (stable, so a visitor's own sends keep their
-    order): every batch takes the visitor and conversation row locks in the same order and two
-    batches from two processes cannot deadlock on them. Any other error aborts the whole batch
-    and nothing of it is stored; the caller then retries each send alone.
+    The sends to ongoing conversations are written together, in a few statements for all of
+    them (_store_visitor_messages_together); each of the others runs in its own savepoint, so a
+    refused send changes nothing and the others are stored. Sends are applied in visitor-id
+    order (stable, so a visitor's own sends keep their order): every batch takes the visitor
+    rows, then the conversation rows, each in id order, and two batches from two processes
+    cannot deadlock on them. Any other error aborts the whole batch and nothing of it is
+    stored; the caller then retries each send alone.
     """
     results: list = [None] * len(sends)
     ready = []
