@@ -172,6 +172,21 @@ def index_message(*, message_id: int, merchant_id: int, body: str) -> None:
         # "like": nothing to keep; the message table is searched itself.
 
 
+def index_messages(rows: list[tuple[int, int, str]]) -> None:
+    """index_message for many (message_id, merchant_id, body) at once: one statement (the
+    visitor-message batch, services.store.message_append_many)."""
+    kind = backend()
+    if not rows or kind == "like":
+        return
+    marks = ", ".join(["(%s, %s, %s)"] * len(rows))
+    if kind == "fts5":
+        sql = f"INSERT OR REPLACE INTO {TABLE} (rowid, merchant_id, body) VALUES {marks}"
+    else:
+        sql = f"REPLACE INTO {TABLE} (message_id, merchant_id, body) VALUES {marks}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+
+
 def index_remove(message_ids) -> None:
     """Take these messages' text out of the index now (an erasure or retention: their text must
     not outlive them until the daily prune)."""

@@ -4,7 +4,7 @@ state. Each stores through store.message_append; views, consumers and tasks call
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 
 from kefu.errors import KefuError, NotFound
@@ -19,7 +19,13 @@ from .. import protocol, realtime, selectors, signals
 from ..models import Conversation, Message, Visitor
 from .assignment import conversation_claim_locked
 from .attachments import attachment_take
-from .store import Sender, conversation_lock, conversation_start, message_append
+from .store import (
+    Sender,
+    conversation_lock,
+    conversation_start,
+    message_append,
+    message_append_many,
+)
 
 
 def clean_body(body: str, *, caption: bool = False) -> str:
@@ -136,11 +142,13 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
     (conversations.batching groups the sends of one process). Returns, in the order of
     `sends`, each send's (message, created) or the KefuError it raised.
 
-    Each send runs in its own savepoint, so a refused send changes nothing and the others are
-    stored. Sends are applied in visitor-id order (stable, so a visitor's own sends keep their
-    order): every batch takes the visitor and conversation row locks in the same order and two
-    batches from two processes cannot deadlock on them. Any other error aborts the whole batch
-    and nothing of it is stored; the caller then retries each send alone.
+    The sends to ongoing conversations are written together, in a few statements for all of
+    them (_store_visitor_messages_together); each of the others runs in its own savepoint, so a
+    refused send changes nothing and the others are stored. Sends are applied in visitor-id
+    order (stable, so a visitor's own sends keep their order): every batch takes the visitor
+    rows, then the conversation rows, each in id order, and two batches from two processes
+    cannot deadlock on them. Any other error aborts the whole batch and nothing of it is
+    stored; the caller then retries each send alone.
     """
     results: list = [None] * len(sends)
     ready = []
@@ -154,6 +162,7 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
         ready.append((index, send, body, sentiment_analyze(body) if body else None))
     ready.sort(key=lambda item: item[1]["visitor_id"])
     with transaction.atomic():
+        ready = _store_visitor_messages_together(ready, results)
         for index, send, body, sentiment in ready:
             merchant_id = send["merchant_id"]
             try:
@@ -175,6 +184,80 @@ def message_send_by_visitor_batch(sends: list[dict]) -> list:
                 continue
             results[index] = (message, created)
     return results
+
+
+def _store_visitor_messages_together(ready: list, results: list) -> list:
+    """The batch's common case in a few statements for all its sends (inside the batch's
+    transaction): one lock query for all its visitors, then one for all their open
+    conversations, then store.message_append_many. Returns the sends left for the per-message
+    path, whole visitors at a time so each visitor's sends keep their order: a visitor without
+    an open conversation (it starts or reopens one), gone, blocked or of another merchant, an
+    attachment, an id used twice in the batch; and every send when one hits the unique key (a
+    retry of a stored message, answered there with the original).
+
+    Locks: all visitors in id order, then their conversations in id order. A path that locks a
+    visitor locks it before its conversations (the per-message path too, which then finds its
+    rows already held), so no two batches, and no batch and a per-message send, wait on each
+    other in opposite orders (docs/routing.md, "Locks")."""
+    if not ready or not connection.features.can_return_rows_from_bulk_insert:
+        return ready
+    visitor_ids = sorted({send["visitor_id"] for _, send, _, _ in ready})
+    visitors = {
+        v.pk: v
+        for v in Visitor.objects.select_for_update().filter(pk__in=visitor_ids).order_by("pk")
+    }
+    open_ = {}
+    for conversation in (
+        Conversation.objects.select_for_update()
+        .filter(visitor_id__in=list(visitors))
+        .exclude(status=Conversation.Status.CLOSED)
+        .order_by("pk")
+    ):
+        open_[conversation.visitor_id] = conversation  # the newest, as the per-message path
+    alone = set()
+    seen = set()
+    for _, send, _, _ in ready:
+        visitor = visitors.get(send["visitor_id"])
+        conversation = open_.get(send["visitor_id"])
+        if (
+            visitor is None
+            or visitor.merchant_id != send["merchant_id"]
+            or visitor.blocked_at is not None
+            or conversation is None
+            or conversation.status == Conversation.Status.RESOLVED
+            or send.get("attachment_id") is not None
+            or (send["visitor_id"], send["client_msg_id"]) in seen
+        ):
+            alone.add(send["visitor_id"])
+        seen.add((send["visitor_id"], send["client_msg_id"]))
+    together = [item for item in ready if item[1]["visitor_id"] not in alone]
+    if not together:
+        return ready
+    appends = []
+    for _, send, body, sentiment in together:
+        visitor = visitors[send["visitor_id"]]
+        conversation = open_[visitor.pk]
+        conversation.visitor = visitor
+        appends.append(
+            (
+                conversation,
+                Sender.visitor(visitor),
+                body,
+                send["client_msg_id"],
+                sentiment,
+                _needs_bot_or_router(conversation, False, False),
+            )
+        )
+    messages = message_append_many(appends)
+    if messages is None:
+        return ready
+    stepped = set()
+    for (index, send, _, _), message, append in zip(together, messages, appends):
+        results[index] = (message, True)
+        if append[5] and message.conversation_id not in stepped:
+            stepped.add(message.conversation_id)
+            _pipeline_on_commit(send["merchant_id"], message.conversation_id)
+    return [item for item in ready if item[1]["visitor_id"] in alone]
 
 
 def _needs_bot_or_router(conversation: Conversation, started: bool, reopened: bool) -> bool:

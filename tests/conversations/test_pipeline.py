@@ -214,6 +214,50 @@ def test_a_slow_bot_turn_does_not_delay_another_visitors_ack(shop, other):
     assert quick_ack < 0.5
 
 
+def test_a_batch_of_several_conversations_gets_one_step_per_message_in_order(shop):
+    """Messages stored together by the multi-row batch path (services.store.message_append_many),
+    several per conversation: the step is told once per conversation, after the batch's frames,
+    and handles every message once, in seq order, whichever way it is run after that."""
+    from conversations import batching
+
+    asker, other = factories.visitor(shop), factories.visitor(shop)
+    for v in (asker, other):  # each starts its conversation; the bot takes it
+        factories.visitor_message(v, "你好", client_msg_id=f"hi-{v.pk}")
+    conversations = [Conversation.objects.get(visitor=v) for v in (asker, other)]
+    assert all(c.bot_active and c.pipeline_seq == c.last_seq for c in conversations)
+    base = [c.last_seq for c in conversations]
+    sends = [
+        {"merchant_id": shop.pk, "visitor_id": v.pk, "client_msg_id": f"{v.pk}-{q}", "body": q}
+        for v, q in [(asker, "q1"), (other, "q3"), (asker, "q2"), (other, "q4")]
+    ]
+    results, events, steps = batching._store(sends)
+    assert all(isinstance(r, tuple) and r[1] for r in results)
+    assert sorted(steps) == sorted((shop.pk, c.pk) for c in conversations)  # once each
+    # Stored, acknowledged, and not yet seen by the step: the pointer waits before them.
+    for c, first in zip(conversations, base):
+        c.refresh_from_db()
+        assert c.last_seq == first + 2 and c.pipeline_seq == first
+        assert c.pipeline_pending_since is not None
+    # The step runs twice for one conversation (the runner's own run and a late one: a sweep, a
+    # second process) and once for the other: each message once, in order.
+    for merchant_id, conversation_id in steps + steps[:1]:
+        pipeline.visitor_messages_process(merchant_id=merchant_id, conversation_id=conversation_id)
+    assert sorted(shop.engine.questions_asked()) == ["q1", "q2", "q3", "q4"]
+    assert [q for q in shop.engine.questions_asked() if q in ("q1", "q2")] == ["q1", "q2"]
+    assert [q for q in shop.engine.questions_asked() if q in ("q3", "q4")] == ["q3", "q4"]
+    for c, answers in zip(conversations, (["q1", "q2"], ["q3", "q4"])):
+        c.refresh_from_db()
+        assert bot_bodies(c)[-2:] == [f"answer {q}" for q in answers]
+        assert c.pipeline_seq == c.last_seq and c.pipeline_pending_since is None
+    assert pipeline.visitor_messages_sweep(now=_later(60)) == 0
+
+
+def _later(seconds: int):
+    from django.utils import timezone
+
+    return timezone.now() + _seconds(seconds)
+
+
 def test_fast_path_messages_move_the_pointer_so_the_sweep_never_sees_them(acme, bob):
     visitor = factories.visitor(acme)
     first = factories.visitor_message(visitor, "你好")
@@ -347,6 +391,63 @@ def test_kill_9_before_the_step_then_the_sweep_handles_the_message_once(
     assert list(
         RoutingEvent.objects.filter(conversation=conversation).values_list("kind", flat=True)
     ) == [RoutingEvent.Kind.QUEUED]
+
+
+def test_kill_9_after_a_batch_then_the_sweep_answers_each_message_once_in_order(shop, tmp_path):
+    """Several visitors' messages stored together (the multi-row batch path), acknowledged,
+    then the process killed before its step: after the restart, the sweep (run here, where the
+    recording engine answers) handles every message once, in order per conversation."""
+    # The held step must not sit in the database thread (PIPELINE_THREADS is 0 with SQLite).
+    require_mysql()
+    visitors = [factories.visitor(shop) for _ in range(2)]
+    for v in visitors:  # conversations the bot owns, so the next messages need the step
+        factories.visitor_message(v, "你好", client_msg_id=f"hi-{v.pk}")
+    questions = {visitors[0].pk: ["q1", "q2"], visitors[1].pk: ["q3", "q4"]}
+    server = HeldDaphne(tmp_path / "daphne.log")
+    try:
+
+        async def send_all(visitor):
+            async with websockets.connect(
+                f"ws://127.0.0.1:{server.port}/ws/visitor/?key={shop.widget_key}",
+                origin="http://127.0.0.1",
+            ) as ws:
+                token = visitor_token_issue(merchant_id=shop.pk, visitor_id=visitor.pk)
+                await ws.send(json.dumps({"type": "auth", "token": token, "last_seq": 1}))
+                for q in questions[visitor.pk]:  # without waiting: they are stored together
+                    await ws.send(
+                        json.dumps({"type": "message.send", "client_msg_id": q, "body": q})
+                    )
+                acks = []
+                while len(acks) < len(questions[visitor.pk]):
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if frame["type"] == "message.ack":
+                        acks.append(frame["message"]["seq"])
+                return acks
+
+        async def both():
+            return await asyncio.gather(*(send_all(v) for v in visitors))
+
+        acks = asyncio.run(both())
+        time.sleep(0.3)  # the step is now held in the runner, after the commit
+    finally:
+        if server.proc.poll() is None:
+            server.kill()
+        else:
+            stop_processes([server.proc])
+    assert acks == [[3, 4], [3, 4]], server.log()  # after the greeting the bot sent
+    conversations = [Conversation.objects.get(visitor=v) for v in visitors]
+    for c in conversations:  # stored and acknowledged; nobody answered
+        assert c.last_seq == 4 and c.pipeline_seq == 2 and c.pipeline_pending_since is not None
+    assert shop.engine.questions_asked() == []
+    assert pipeline.visitor_messages_sweep(now=_later(60)) == 4
+    assert pipeline.visitor_messages_sweep(now=_later(60)) == 0  # again: nothing left
+    for c, v in zip(conversations, visitors):
+        c.refresh_from_db()
+        assert bot_bodies(c)[-2:] == [f"answer {q}" for q in questions[v.pk]]
+        assert c.pipeline_seq == c.last_seq and c.pipeline_pending_since is None
+    asked = shop.engine.questions_asked()
+    assert sorted(asked) == ["q1", "q2", "q3", "q4"]
+    assert asked.index("q1") < asked.index("q2") and asked.index("q3") < asked.index("q4")
 
 
 # --- Failures -----------------------------------------------------------------------------------
