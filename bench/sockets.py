@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 import urllib.request
@@ -28,6 +29,22 @@ sys.path.insert(0, str(ROOT))
 
 from bench import suite  # noqa: E402
 from bench.stack import Stack, raise_fd_limit, require_services  # noqa: E402
+
+
+def redis_clients(redis_url: str) -> int:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return client.info("clients")["connected_clients"]
+    finally:
+        client.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def subscribed_channels(redis_url: str, prefix: str) -> int:
@@ -59,6 +76,7 @@ async def idle(stack: Stack, args, redis_url: str) -> dict:
     await asyncio.sleep(2)
     after = stack.stats(0)
     channels_open = await asyncio.to_thread(subscribed_channels, redis_url, stack.prefix)
+    clients_open = await asyncio.to_thread(redis_clients, redis_url)
     report = None
     if args.tracemalloc:
         report = await asyncio.to_thread(
@@ -83,6 +101,7 @@ async def idle(stack: Stack, args, redis_url: str) -> dict:
         "kb_per_socket": round((after["rss_kb"] - before["rss_kb"]) / args.sockets, 1),
         "rss_mb": round(after["rss_kb"] / 1024),
         "pubsub_channels_open": channels_open,
+        "redis_clients_open": clients_open,
         "all_closed_in_s": round(closed_in, 1),
         "errors_after_close": len(stack.errors()) - errors_before,
         "pubsub_channels_left": await asyncio.to_thread(
@@ -126,6 +145,15 @@ def main() -> None:
         return
     cfg = dict(suite.QUICK, sat_seconds=args.seconds)
     rates = {}
+    from bench.stack import _PRIVATE
+
+    # CPU of the private MariaDB and Redis (only when this run started them: a shared server's
+    # CPU would include everyone else's work).
+    services = {
+        Path(p.args[0]).name: p.pid
+        for p in _PRIVATE
+        if Path(p.args[0]).name != "mariadb-install-db"
+    }
     for processes, cpus in ((1, ["0"]), (2, ["0", "1"])):
         with Stack(
             processes=processes,
@@ -136,8 +164,16 @@ def main() -> None:
             server=args.server,
             cpus=cpus,
         ) as stack:
+            pids = {f"server-{i}": p.pid for i, p in enumerate(stack.procs)} | services
+            cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
             out = asyncio.run(suite.kefu_phase(stack, cfg, only={"saturation"}))
+            cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
         sat = out["saturation"]
+        messages = sat["sent"] + out["warmup"]["sent"]
+        print(
+            "  CPU microseconds per message (whole phase incl. set-up, an upper bound): "
+            + ", ".join(f"{name} {cpu[name] / messages * 1e6:.0f}" for name in sorted(cpu))
+        )
         rates[processes] = sat["throughput"]
         print(
             f"{args.server}: {processes} process(es) on cores {','.join(cpus)}: "
