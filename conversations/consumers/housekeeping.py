@@ -22,14 +22,14 @@ import weakref
 
 from django.conf import settings
 
+from kefu.channel_layer import unsubscribe_later
+
 logger = logging.getLogger(__name__)
 
 PRESENCE_REFRESH_SECONDS = 20.0
 # Presence refreshes run this many at a time: 10,000 at once would queue on the Redis pool and
 # delay every other socket's Redis work behind them.
 REFRESH_CONCURRENCY = 200
-# Names per UNSUBSCRIBE command.
-UNSUBSCRIBE_CHUNK = 500
 
 
 def tick() -> float:
@@ -127,62 +127,6 @@ def watched_count() -> int:
 # --- Leaving the pub/sub layer ----------------------------------------------------------------
 
 
-class _Unsubscriber:
-    """Sends the UNSUBSCRIBE commands of one pub/sub layer (one per event loop) in batches."""
-
-    __slots__ = ("layer", "pending", "task")
-
-    def __init__(self, layer):
-        self.layer = layer
-        self.pending: list[str] = []
-        self.task: asyncio.Task | None = None
-
-    def add(self, name: str) -> None:
-        self.pending.append(name)
-        if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        try:
-            while self.pending:
-                names, self.pending = self.pending, []
-                by_shard: dict = {}
-                for name in names:
-                    by_shard.setdefault(self.layer._get_shard(name), []).append(name)
-                for shard, batch in by_shard.items():
-                    await self._unsubscribe(shard, batch)
-        finally:
-            self.task = None
-
-    async def _unsubscribe(self, shard, names: list[str]) -> None:
-        layer = self.layer
-        try:
-            async with shard._lock:
-                # Checked under the shard's lock: a socket may have joined the same group
-                # since (group_add subscribes under this lock only if the name is not in
-                # _subscribed_to, so it subscribes again right after us).
-                gone = [
-                    n
-                    for n in dict.fromkeys(names)
-                    if n in shard._subscribed_to
-                    and n not in layer.channels
-                    and n not in layer.groups
-                ]
-                if not gone:
-                    return
-                shard._ensure_redis()
-                shard._ensure_receiver()
-                for start in range(0, len(gone), UNSUBSCRIBE_CHUNK):
-                    await shard._pubsub.unsubscribe(*gone[start : start + UNSUBSCRIBE_CHUNK])
-                shard._subscribed_to.difference_update(gone)
-        except Exception:  # noqa: BLE001 - logged; retried below
-            # Redis gone: redis-py keeps the names in its own list and would subscribe them
-            # again on reconnect; try again in a second, like the layer's receive loop.
-            logger.warning("unsubscribing %d closed channels failed; retrying", len(names))
-            await asyncio.sleep(1)
-            self.pending.extend(names)
-
-
 def release(channel_layer, channel: str, groups: list[str]) -> bool:
     """Take `channel` out of `groups` and out of the layer, at once and without awaiting
     (nothing can cancel it half-way); the UNSUBSCRIBE commands follow in batches. False when
@@ -209,12 +153,8 @@ def release(channel_layer, channel: str, groups: list[str]) -> bool:
     # for this channel are dropped.
     if layer.channels.pop(channel, None) is not None:
         names.append(channel)
-    if names:
-        unsubscriber = getattr(layer, "_kefu_unsubscriber", None)
-        if unsubscriber is None:
-            unsubscriber = layer._kefu_unsubscriber = _Unsubscriber(layer)
-        for name in names:
-            unsubscriber.add(name)
+    for name in names:
+        unsubscribe_later(layer, name)
     return True
 
 
