@@ -92,7 +92,14 @@ async def idle(stack: Stack, args, redis_url: str) -> dict:
     while time.monotonic() < deadline and stack.stats(0)["sockets"] > before["sockets"]:
         await asyncio.sleep(0.1)
     closed_in = time.perf_counter() - start
-    await asyncio.sleep(2)
+    # The subscriptions of the closed sockets go in batches after their handlers ran.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and await asyncio.to_thread(
+        subscribed_channels, redis_url, stack.prefix
+    ):
+        await asyncio.sleep(0.2)
+    unsubscribed_in = time.perf_counter() - start
+    await asyncio.sleep(1)
     result = {
         "server": stack.server,
         "sockets": args.sockets,
@@ -103,6 +110,7 @@ async def idle(stack: Stack, args, redis_url: str) -> dict:
         "pubsub_channels_open": channels_open,
         "redis_clients_open": clients_open,
         "all_closed_in_s": round(closed_in, 1),
+        "all_unsubscribed_in_s": round(unsubscribed_in, 1),
         "errors_after_close": len(stack.errors()) - errors_before,
         "pubsub_channels_left": await asyncio.to_thread(
             subscribed_channels, redis_url, stack.prefix

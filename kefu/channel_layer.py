@@ -133,9 +133,26 @@ def unsubscribe_later(layer, name: str) -> None:
 
 class _LoopLayer(pubsub.RedisPubSubLoopLayer):
     async def _subscribe_to_channel(self, channel):
-        self.channels[channel] = Inbox()
-        shard = self._get_shard(channel)
-        await shard.subscribe(channel)
+        inbox = self.channels[channel] = Inbox()
+        try:
+            await self._get_shard(channel).subscribe(channel)
+        except BaseException:  # cancelled while waiting for the lock: not a channel any more
+            if self.channels.get(channel) is inbox:
+                del self.channels[channel]
+            unsubscribe_later(self, channel)
+            raise
+        if self.channels.get(channel) is not inbox:  # dropped while it was being subscribed
+            unsubscribe_later(self, channel)
+
+    async def group_add(self, group, channel):
+        group_channel = self._get_group_channel_name(group)
+        try:
+            await super().group_add(group, channel)
+        finally:
+            # The socket left (or was cancelled) while the subscription waited for the lock:
+            # the subscription that went out after its release is not wanted.
+            if group_channel not in self.groups:
+                unsubscribe_later(self, group_channel)
 
     async def receive(self, channel):
         """channels_redis's receive(), except the clean-up when Channels cancels it (the

@@ -11,6 +11,7 @@ import logging
 import time
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -220,6 +221,14 @@ class FrameConsumer(AsyncWebsocketConsumer):
 
     async def refresh_presence(self) -> None:
         pass
+
+    async def websocket_disconnect(self, message):
+        # Channels' own version first awaits group_discard for each of self.groups, one shard
+        # lock at a time, where a mass disconnect queued and daphne cancelled it, leaving the
+        # groups subscribed (pitfall 9); then a thread hop for close_old_connections (pitfall 4).
+        # disconnect() leaves the layer at once instead.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def disconnect(self, code):
         self.disconnected = True
