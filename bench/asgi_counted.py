@@ -6,7 +6,10 @@
   (to measure both); BENCH_MAX_BATCH=N caps conversations.batching's batch (1 = the old
   one-transaction-per-message path, for comparison);
 - GET /__bench/stats answers {"queries", "rss_kb", "sockets", "pid", "batches", "batched"}
-  for this process (batches = visitor-message transactions, batched = messages in them).
+  for this process (batches = visitor-message transactions, batched = messages in them);
+- with BENCH_TRACEMALLOC=N (frames kept per allocation), GET /__bench/tracemalloc?base=1 takes
+  a baseline snapshot and GET /__bench/tracemalloc answers the top allocations grown since it
+  (what an idle socket holds: bench/sockets.py --tracemalloc).
 
 It is served only by bench/stack.py; production serves kefu.asgi:application.
 """
@@ -46,6 +49,12 @@ if os.environ.get("BENCH_MAX_BATCH"):
 
 from django.db.backends.signals import connection_created  # noqa: E402
 
+if os.environ.get("BENCH_TRACEMALLOC"):
+    import tracemalloc
+
+    tracemalloc.start(int(os.environ["BENCH_TRACEMALLOC"]))
+_snapshots: dict = {}
+
 _lock = threading.Lock()
 _counts = {"queries": 0, "sockets": 0}
 
@@ -72,7 +81,42 @@ def _rss_kb() -> int:
     return 0
 
 
+def _tracemalloc_report(query: str) -> bytes:
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__)]
+    )
+    if "base=1" in query or "base" not in _snapshots:
+        _snapshots["base"] = snapshot
+        return b"baseline taken\n"
+    lines = []
+    for key in ("lineno", "traceback"):
+        stats = snapshot.compare_to(_snapshots["base"], key)
+        total = sum(s.size_diff for s in stats)
+        lines.append(f"== by {key}: total {total / 1024:.0f} KiB grown")
+        for stat in stats[:40]:
+            lines.append(f"{stat.size_diff / 1024:9.1f} KiB {stat.count_diff:+8d} blocks")
+            frames = (
+                stat.traceback.format()[-2 * 6 :] if key == "traceback" else [str(stat.traceback)]
+            )
+            lines.extend("      " + f for f in frames)
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def _answer(send, body: bytes, content_type: bytes) -> None:
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 async def application(scope, receive, send):
+    if scope["type"] == "http" and scope["path"] == "/__bench/tracemalloc":
+        await _answer(send, _tracemalloc_report(scope["query_string"].decode()), b"text/plain")
+        return
     if scope["type"] == "http" and scope["path"] == "/__bench/stats":
         from conversations import batching
 

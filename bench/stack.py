@@ -241,9 +241,10 @@ def machine() -> dict:
 
 
 class Stack:
-    """N daphne processes and a Celery worker sharing one database and one Redis.
+    """N server processes (daphne, or uvicorn with `server="uvicorn"`) and a Celery worker
+    sharing one database and one Redis.
 
-    Daphne serves `bench.asgi_counted:application`: the product's ASGI application unchanged,
+    The server serves `bench.asgi_counted:application`: the product's ASGI application unchanged,
     plus a counter of SQL queries and a `/__bench/stats` endpoint, so queries per reconnect and
     per API request are counted by the server that ran them (MariaDB's global counters would
     include every other client of the server).
@@ -258,6 +259,8 @@ class Stack:
         logdir: Path,
         worker: bool = True,
         env: dict | None = None,
+        server: str = "daphne",
+        cpus: list[str] | None = None,
     ):
         self.prefix = f"bench{uuid.uuid4().hex[:6]}"
         self.env = dict(
@@ -269,6 +272,10 @@ class Stack:
             REDIS_KEY_PREFIX=self.prefix,
             CELERY_QUEUE=self.prefix,
             PYTHONUNBUFFERED="1",
+            # Every bench socket and bootstrap comes from 127.0.0.1: the per-address limits
+            # (meant for one browser) would refuse the load generator itself with 4429 / 429.
+            WS_CONNECT_RATE_PER_ADDRESS="0/60",
+            WIDGET_RATE_PER_ADDRESS="0/60",
             **(env or {}),
         )
         self.logdir = logdir
@@ -277,24 +284,49 @@ class Stack:
         self.ports: list[int] = []
         self.worker: subprocess.Popen | None = None
         self.processes, self.with_worker = processes, worker
+        self.server = server
+        # cpus[i]: the cores server process i is pinned to (taskset -c), for the scaling
+        # measurement; None = wherever the kernel puts it.
+        self.cpus = cpus
+
+    def server_command(self, port: int) -> list[str]:
+        """The same ASGI application under daphne (the default, as in production) or uvicorn
+        (uvloop event loop, httptools HTTP parser, websockets protocol), for the comparison in
+        docs/performance.md ("Server")."""
+        app = "bench.asgi_counted:application"
+        if self.server == "daphne":
+            return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+        if self.server == "uvicorn":
+            return [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                app,
+                "--host=127.0.0.1",
+                f"--port={port}",
+                "--loop=uvloop",
+                "--http=httptools",
+                "--ws=websockets",
+                "--lifespan=off",
+                "--no-access-log",
+                "--log-level=warning",
+                # The clients ping (the product's heartbeat); no second, protocol-level one.
+                "--ws-ping-interval=0",
+                "--backlog=4096",
+            ]
+        raise ValueError(f"unknown server {self.server!r}")
 
     def start(self) -> Stack:
         for i in range(self.processes):
             port = free_port()
             log = open(  # noqa: SIM115 - the child writes to it until stop()
-                self.logdir / f"daphne-{i}.log", "wb"
+                self.logdir / f"server-{i}.log", "wb"
             )
+            command = self.server_command(port)
+            if self.cpus:
+                command = ["taskset", "-c", self.cpus[i % len(self.cpus)], *command]
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "bench.asgi_counted:application",
-                ],
+                command,
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -355,8 +387,12 @@ class Stack:
     def errors(self) -> list[str]:
         """ERROR lines and tracebacks in the servers' logs (reported, never hidden)."""
         lines = []
-        for path in sorted(self.logdir.glob("daphne-*.log")):
+        for path in sorted(self.logdir.glob("server-*.log")):
             for line in path.read_text(errors="replace").splitlines():
-                if " ERROR " in line or " CRITICAL " in line or line.startswith("Traceback"):
+                if (
+                    " ERROR " in line
+                    or " CRITICAL " in line
+                    or line.startswith(("Traceback", "ERROR:", "CRITICAL:"))
+                ):
                     lines.append(f"{path.name}: {line[:200]}")
         return lines

@@ -15,6 +15,7 @@ and writes the tables, with the ratios to the raw relay, into docs/performance.m
 `bench:results` markers (the rest of the file is left alone).
 
 Usage: python bench/suite.py [--quick] [--write docs/performance.md] [--layer pubsub|core]
+       [--server daphne|uvicorn]
 """
 
 from __future__ import annotations
@@ -626,7 +627,7 @@ def report(m: dict, raw: dict, kefu: dict, api: dict | None, args, started: floa
     layer = "pub/sub" if args.layer == "pubsub" else "core"
     lines = [
         f"### Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-        f" ({'quick' if args.quick else 'full'}, {args.processes} daphne processes, "
+        f" ({'quick' if args.quick else 'full'}, {args.processes} {args.server} processes, "
         f"channels_redis {layer} layer"
         + (f", batches capped at {args.max_batch}" if args.max_batch else "")
         + ")",
@@ -759,6 +760,12 @@ def main() -> None:
     parser.add_argument("--write", help="put the result tables into this markdown file")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--layer", choices=["pubsub", "core"], default="pubsub")
+    parser.add_argument(
+        "--server",
+        choices=["daphne", "uvicorn"],
+        default="daphne",
+        help="the ASGI server of the product's processes (bench/stack.py)",
+    )
     parser.add_argument("--no-api", action="store_true")
     parser.add_argument(
         "--max-batch",
@@ -791,6 +798,7 @@ def main() -> None:
         redis_url=redis_url,
         logdir=logdir,
         env=env,
+        server=args.server,
     ) as stack:
         kefu = asyncio.run(kefu_phase(stack, cfg))
     api = api_phase(cfg, database_url, redis_url, logdir) if cfg["api"] else None

@@ -16,9 +16,34 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.signals import setting_changed
 
 PREFIX = "kefu:rl"
+
+# One cache object for the whole process. `django.core.cache.cache` is a different object in
+# every asyncio context (asgiref's Local), so each WebSocket consumer that checked a limit got
+# a cache of its own with its own Redis pool and kept one Redis connection open for its whole
+# life: 10,000 idle sockets were 10,000 Redis clients and ~4 KB of memory each
+# (docs/performance.md, "Idle sockets"). Django's Redis and local-memory caches are
+# thread-safe, so one instance serves every thread and socket.
+_cache = None
+
+
+def _shared_cache():
+    global _cache
+    if _cache is None:
+        _cache = caches.create_connection(DEFAULT_CACHE_ALIAS)
+    return _cache
+
+
+def _reset_cache(*, setting, **kwargs):
+    global _cache
+    if setting == "CACHES":  # tests that switch the cache (override_settings)
+        _cache = None
+
+
+setting_changed.connect(_reset_cache)
 
 
 @dataclass(frozen=True)
@@ -48,6 +73,7 @@ def hit(limit: Limit, key: str, *, now: float | None = None, count: bool = True)
     limit already?), for limits on failures, counted when they happen."""
     if limit.count == 0:
         return 0.0
+    cache = _shared_cache()
     now = time.time() if now is None else now
     window = int(now // limit.seconds)
     elapsed = now - window * limit.seconds

@@ -174,7 +174,8 @@ if REDIS_URL:
     # is durable; the database is the source of truth and clients resume from it.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels_redis.pubsub with a lighter per-channel inbox (kefu/channel_layer.py).
+            "BACKEND": "kefu.channel_layer.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {

@@ -238,7 +238,7 @@ def channel_layer_kind(request, settings):
         config = dict(config, prefix=f"kefutest{os.environ['KEFU_TEST_RUN']}")
         settings.CHANNEL_LAYERS = {
             "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "BACKEND": "kefu.channel_layer.RedisPubSubChannelLayer",
                 "CONFIG": config,
             }
         }

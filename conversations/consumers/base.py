@@ -6,12 +6,12 @@ one handler per client frame, each calling a service or a selector.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -20,17 +20,20 @@ from kefu.errors import KefuError
 
 from .. import protocol, realtime, selectors
 from ..protocol import ErrorCode, FrameError
+from . import housekeeping
 
 logger = logging.getLogger(__name__)
 
 # Channel-layer events whose frame is forwarded to the client as it is: the event frames of the
 # catalogue (protocol.EVENT_FRAMES).
 FORWARDED = frozenset(protocol.frame_type(frame) for frame in protocol.EVENT_FRAMES)
-PRESENCE_REFRESH_SECONDS = 20.0
+PRESENCE_REFRESH_SECONDS = housekeeping.PRESENCE_REFRESH_SECONDS
 
 
 class TokenBucket:
     """Per-socket rate limit: `rate` frames per second sustained, `burst` at once."""
+
+    __slots__ = ("rate", "capacity", "tokens", "stamp")  # one per socket: no __dict__
 
     def __init__(self, rate: float, burst: int):
         self.rate, self.capacity = rate, float(burst)
@@ -59,7 +62,9 @@ class FrameConsumer(AsyncWebsocketConsumer):
         self.groups = []
         self.bucket = TokenBucket(settings.WS_RATE_PER_SECOND, settings.WS_RATE_BURST)
         self.last_frame = time.monotonic()
-        self.watchdog: asyncio.Task | None = None
+        # Whether the process's watchdog checks this socket (housekeeping.watch): its heartbeat
+        # and presence refresh, without a task of its own.
+        self.watched = False
 
     async def dispatch(self, message):
         # Channels runs close_old_connections() through a thread hop before every handler
@@ -186,7 +191,8 @@ class FrameConsumer(AsyncWebsocketConsumer):
         self.groups.append(group)
 
     def start_watchdog(self) -> None:
-        self.watchdog = asyncio.ensure_future(self._watch())
+        self.watched = True
+        housekeeping.watch(self)
 
     async def __call__(self, scope, receive, send):
         try:
@@ -197,7 +203,7 @@ class FrameConsumer(AsyncWebsocketConsumer):
             # on a closed protocol"). Clean up anyway, or the socket's presence entry keeps a
             # visitor's tab slot taken (too_many_sockets) until it expires. A cancelled
             # consumer (process shutdown) is not an Exception: its entries expire on their own.
-            if hasattr(self, "watchdog") and not getattr(self, "disconnected", False):
+            if hasattr(self, "watched") and not getattr(self, "disconnected", False):
                 try:
                     await self.disconnect(1006)
                 except Exception:
@@ -205,33 +211,32 @@ class FrameConsumer(AsyncWebsocketConsumer):
             raise
         finally:
             # The server can drop the application without a disconnect (daphne cancels one
-            # that outlives application_close_timeout). The watchdog must not outlive it, or it
-            # keeps refreshing the dead socket's presence entries instead of letting them expire.
-            if getattr(self, "watchdog", None) is not None:
-                self.watchdog.cancel()
-
-    async def _watch(self) -> None:
-        """Close a socket whose client went silent (no ping), and keep presence entries fresh
-        while it lives: a dead process's entries expire on their own."""
-        timeout = settings.WS_HEARTBEAT_TIMEOUT
-        tick = min(PRESENCE_REFRESH_SECONDS, max(timeout / 3, 0.2))
-        while True:
-            await asyncio.sleep(tick)
-            if time.monotonic() - self.last_frame > timeout:
-                await self.close(code=4408)
-                return
-            try:
-                await self.refresh_presence()
-            except Exception:
-                logger.exception("presence refresh failed")
+            # that outlives application_close_timeout). The watchdog must not keep it, or it
+            # keeps refreshing the dead socket's presence entries instead of letting them expire;
+            # nor may its layer subscriptions stay (a no-op after disconnect released them).
+            if getattr(self, "watched", False):
+                housekeeping.unwatch(self)
+            if getattr(self, "channel_name", None) and hasattr(self, "groups"):
+                housekeeping.release(self.channel_layer, self.channel_name, self.groups)
 
     async def refresh_presence(self) -> None:
         pass
 
+    async def websocket_disconnect(self, message):
+        # Channels' own version first awaits group_discard for each of self.groups, one shard
+        # lock at a time, where a mass disconnect queued and daphne cancelled it, leaving the
+        # groups subscribed (pitfall 9); then a thread hop for close_old_connections (pitfall 4).
+        # disconnect() leaves the layer at once instead.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
+
     async def disconnect(self, code):
         self.disconnected = True
-        if self.watchdog is not None:
-            self.watchdog.cancel()
+        if self.watched:
+            housekeeping.unwatch(self)
+        # The pub/sub layer is left at once, before anything here awaits (pitfall 9).
+        if housekeeping.release(self.channel_layer, self.channel_name, self.groups):
+            return
         for group in self.groups:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)

@@ -75,7 +75,7 @@ def test_mysql_and_redis_from_environment(tmp_path):
     assert "STRICT_TRANS_TABLES" in s["options"]["init_command"]
     assert s["conn_max_age"] == 60
     assert s["test"]["CHARSET"] == "utf8mb4"
-    assert s["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert s["layer"] == "kefu.channel_layer.RedisPubSubChannelLayer"
     host = s["layer_config"]["hosts"][0]
     assert host["address"] == "redis://cache.local:6379/2"
     # redis-py 8 caps the pool at 100 by default, too few for mass disconnects.
