@@ -41,6 +41,9 @@ def tick() -> float:
 # --- The watchdog ---------------------------------------------------------------------------
 
 
+WATCHDOG = "kefu-watchdog"  # the task's name (tests/e2e/asgi.py does not wait for it)
+
+
 class _Watch:
     """The watched sockets of one event loop and the one task that checks them."""
 
@@ -53,7 +56,7 @@ class _Watch:
     def add(self, consumer) -> None:
         self.sockets.add(consumer)
         if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._run())
+            self.task = asyncio.get_running_loop().create_task(self._run(), name=WATCHDOG)
 
     async def _run(self) -> None:
         try:

@@ -47,8 +47,15 @@ def _forget() -> None:
 
 
 async def _settle(send) -> None:
+    from conversations.consumers.housekeeping import WATCHDOG
+
     me = asyncio.current_task()
-    busy = sum(1 for task in asyncio.all_tasks() if task is not me and _ours(task))
+    # The watchdog sleeps a tick after its last socket left; the sockets themselves are counted.
+    busy = sum(
+        1
+        for task in asyncio.all_tasks()
+        if task is not me and task.get_name() != WATCHDOG and _ours(task)
+    )
     if busy == 0:
         _forget()
     body = json.dumps({"busy": busy}).encode()
