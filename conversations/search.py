@@ -301,14 +301,15 @@ def index_ids(
 ) -> Hits:
     """message_ids through the index alone (or LIKE where the index cannot take the terms).
 
-    `counts`: how many of the newest messages held each term. On MySQL and MariaDB the index
-    is then asked for the rarest term alone and the others are matched with LIKE on its hits:
-    both indexes read every posting of every term asked, and a common word ("order") made
-    "退款 order" cost 2.8 s on MySQL's ngram index against 0.4 s for 退款 + LIKE (docs/search.md).
-    SQLite's trigram index keeps every term (its LIKE would not fold full-width letters)."""
+    `counts`: how many of the newest messages held each term. On MySQL the index is then asked
+    for the rarest term alone and the others are matched with LIKE on its hits: InnoDB reads
+    every posting of every term asked, and a common word ("order") made "退款 order" cost 2.8 s
+    against 0.4 s for 退款 + LIKE (docs/search.md). Not on MariaDB: a LIKE stops Mroonga sorting
+    and limiting inside the index (146 ms with both terms, 249 ms with one and LIKE); nor on
+    SQLite, whose LIKE would not fold full-width letters."""
     kind = backend()
     long_terms = [t for t in terms if len(t) >= {"fts5": 3, "ngram": 2}.get(kind, 1)]
-    if counts and kind in ("ngram", "mroonga") and len(long_terms) > 1:
+    if counts and kind == "ngram" and len(long_terms) > 1:
         # Fewest seen first; of those, the longest (its postings are the fewest).
         long_terms = [min(long_terms, key=lambda t: (counts.get(t, 0), -len(t)))]
     short_terms = [t for t in terms if t not in long_terms]

@@ -107,6 +107,13 @@ def _is_mysql_proper() -> bool:
         conn.close()
 
 
+# Tests that read the index whatever the window (search.index_ids, or small windows).
+INDEX_READING_TESTS = (
+    "test_window_reading_on_and_the_index_agree",
+    "test_an_erased_visitors_words_leave_the_search_index_at_once",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     """MySQL's InnoDB full-text index takes rows in at commit: MATCH in the transaction that
     wrote a message does not see it (MySQL's documented behaviour; the product searches in
@@ -117,7 +124,7 @@ def pytest_collection_modifyitems(config, items):
         for item in items
         if item.module.__name__.endswith("conversations.test_search")
         and getattr(getattr(item, "callspec", None), "params", {}).get("window", 500) != 500
-        or item.name.startswith("test_window_reading_on_and_the_index_agree")
+        or item.name.startswith(INDEX_READING_TESTS)
     ]
     if searching and _is_mysql_proper():
         for item in searching:
