@@ -88,7 +88,7 @@ start() {
         fresh=1
     fi
     # utf8mb4 throughout; ngram_token_size 2 is the default (bigrams), stopwords off for the
-    # ngram parser (see docs/search.md); small buffers: this is a test server on a shared box.
+    # ngram parser (see docs/search.md); a 512 MB buffer pool: a test server on a shared box.
     # Detached, in its own session, with every inherited descriptor closed (python's
     # close_fds): a caller that reads our output to its end is not held open by the server.
     python3 -c 'import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_session=True,
