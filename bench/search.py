@@ -315,6 +315,9 @@ def build(messages: int, connection) -> dict:
                 f"a partial or other-sized data set is in {connection.settings_dict['NAME']}: drop it and run again"
             )
         with connection.cursor() as cursor:
+            if connection.vendor == "mysql" and not connection.mysql_is_mariadb:
+                # MySQL stops a recursive WITH at 1,000 rows by default (numbers_source).
+                cursor.execute("SET SESSION cte_max_recursion_depth = 100000000")
             cursor.execute("DROP TABLE IF EXISTS bench_phrases")
             cursor.execute("CREATE TABLE bench_phrases (i INTEGER PRIMARY KEY, t VARCHAR(200))")
             cursor.executemany(
@@ -359,17 +362,18 @@ def _load(name: str, n: int, connection) -> None:
         cursor.execute(
             "INSERT INTO conversations_visitor (merchant_id, anonymous_id, name, email, phone, "
             "external_id, attributes, first_seen_at, last_seen_at, user_agent, page_url, "
-            f"page_title) SELECT {m}, {anon}, {name_}, {email}, {phone}, '', '{{}}', "
-            f"{now}, {now}, '', '', '' FROM {numbers_source(conversations, connection)} n"
+            "page_title, block_reason, language, referrer) "
+            f"SELECT {m}, {anon}, {name_}, {email}, {phone}, '', '{{}}', "
+            f"{now}, {now}, '', '', '', '', '', '' FROM {numbers_source(conversations, connection)} n"
         )
         cursor.execute(
             "INSERT INTO conversations_conversation (merchant_id, visitor_id, status, created_at, "
             "last_seq, agent_last_read_seq, visitor_last_read_seq, visitor_emailed_seq, "
             "unread_agent_count, unread_visitor_count, source, priority, routing_attempts, "
             "bot_active, bot_state, intent, pipeline_seq, pipeline_reopened_seq, "
-            "last_message_at, last_message_preview, last_message_sender_kind) "
+            "last_message_at, last_message_preview, last_message_sender_kind, rating_comment) "
             f"SELECT {m}, id, 'open', {now}, {PER_CONVERSATION}, 0, 0, 0, 1, 0, 'chat', 0, 0, "
-            f"0, '{{}}', '', {PER_CONVERSATION}, 0, {now}, '', 'visitor' "
+            f"0, '{{}}', '', {PER_CONVERSATION}, 0, {now}, '', 'visitor', '' "
             f"FROM conversations_visitor WHERE merchant_id = {m}"
         )
     lo = Conversation.objects.filter(merchant_id=m).order_by("id").values_list("id", flat=True)[0]
