@@ -7,6 +7,7 @@ one handler per client frame, each calling a service or a selector.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import time
@@ -15,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from kefu import jsonsafe, ratelimit
+from kefu import jsonsafe, localized, ratelimit
 from kefu.errors import KefuError
 
 from .. import protocol, realtime, selectors
@@ -68,12 +69,35 @@ class FrameConsumer(AsyncWebsocketConsumer):
         kind = message["type"]
         if kind in FORWARDED:
             if message.get("sender") != self.channel_name:  # never echo to the source socket
-                await self.send(text_data=json.dumps(message["frame"], ensure_ascii=False))
+                frame = self.localize(message["frame"], message.get("texts"))
+                await self.send(text_data=json.dumps(frame, ensure_ascii=False))
             return
         handler = getattr(self, kind.replace(".", "_"), None)
         if handler is None:
             raise ValueError(f"No handler for message type {kind}")
         await handler(message)
+
+    def localize(self, frame: dict, texts: dict | None) -> dict:
+        """The frame with its agent-facing texts (realtime.TEXTS) in this socket's language:
+        one frame goes to a group whose agents read different languages."""
+        if not texts:
+            return frame
+        language = self.language()
+        frame = copy.deepcopy(frame)
+        for path, spec in texts.items():
+            *parents, leaf = path.split(".")
+            target = frame
+            for key in parents:
+                target = target.get(key) if isinstance(target, dict) else None
+            if isinstance(target, dict) and leaf in target:
+                target[leaf] = localized.render(spec, language, fallback=target[leaf])
+        return frame
+
+    def language(self) -> str:
+        cached = getattr(self, "_language", None)
+        if cached is None:
+            cached = self._language = localized.language_of_scope(self.scope)
+        return cached
 
     async def refused_for_rate(self) -> bool:
         """Too many sockets opened from this address lately (WS_CONNECT_RATE_PER_ADDRESS):
