@@ -296,6 +296,9 @@ class VisitorConversationOut(BaseModel):
     last_seq: int
     unread_count: int
     agent_last_read_seq: int = 0
+    # How far the visitor has read (any tab): an invitation above it is unread (the widget
+    # opens for a fresh unread one replayed on the visitor's return, docs/desk.md).
+    visitor_last_read_seq: int = 0
     bot_active: bool = False
     # An agent has taken the conversation (the widget stops showing availability and queue).
     assigned: bool = False

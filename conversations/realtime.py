@@ -191,6 +191,7 @@ def visitor_conversation_out(conversation: Conversation) -> protocol.VisitorConv
         last_seq=conversation.last_seq,
         unread_count=conversation.unread_visitor_count,
         agent_last_read_seq=conversation.agent_last_read_seq,
+        visitor_last_read_seq=conversation.visitor_last_read_seq,
         bot_active=conversation.bot_active,
         assigned=conversation.assignee_id is not None,
         # Set by conversations.routing when it knows them (queue_position / estimated_wait).
