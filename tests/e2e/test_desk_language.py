@@ -75,9 +75,7 @@ def test_toasts_and_routing_reasons_follow_each_agents_language(
         expect(page.locator("#messages .routing-claimed .routing-reason")).to_have_text(
             words["claimed"]
         )
-        expect(page.locator("#messages .routing-claimed .routing-kind")).to_have_text(
-            words["kind"]
-        )
+        expect(page.locator("#messages .routing-claimed .routing-kind")).to_have_text(words["kind"])
     # Live, then from the REST history after a reload: the same words.
     for page, lang in ((english, "en"), (chinese, "zh-hans")):
         page.reload()
