@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from kefu.errors import NotFound
+from kefu.localized import Localized
 from knowledge import dialogue
 from knowledge import selectors as kb_selectors
 from knowledge import services as kb_services
@@ -110,14 +111,12 @@ def conversation_handover(
 ) -> None:
     """The bot steps aside: the router records a HANDOVER event saying why (rendered here, in
     the site language) and routes the conversation like a new one."""
-    with translation.override(settings.LANGUAGE_CODE):
-        shown = _(HANDOVER_REASONS[reason]) if reason in HANDOVER_REASONS else reason
-        text = _(R_HANDOVER) % {"reason": shown}
+    shown = Localized(HANDOVER_REASONS[reason]) if reason in HANDOVER_REASONS else reason
     routing.conversation_handover(
         merchant_id=merchant_id,
         conversation_id=conversation_id,
         reason=reason,
-        reason_text=text[:300],
+        reason_text=Localized(R_HANDOVER, {"reason": shown}, limit=300),
         detail=detail,
     )
 

@@ -491,6 +491,9 @@ class RoutingEvent(models.Model):
     # `reason` is the human sentence, rendered in the merchant's language when it was decided.
     rule = models.CharField(_("rule"), max_length=30, blank=True)
     reason = models.CharField(_("reason"), max_length=300)
+    # How to say `reason` in another language (kefu.localized.Localized.spec()): each agent
+    # reads it in theirs. Empty for reasons stored as plain text (shown as they are).
+    reason_i18n = models.JSONField(default=dict, blank=True, editable=False)
     detail = models.JSONField(default=dict, blank=True)
     from_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

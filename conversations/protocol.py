@@ -296,6 +296,9 @@ class VisitorConversationOut(BaseModel):
     last_seq: int
     unread_count: int
     agent_last_read_seq: int = 0
+    # How far the visitor has read (any tab): an invitation above it is unread (the widget
+    # opens for a fresh unread one replayed on the visitor's return, docs/desk.md).
+    visitor_last_read_seq: int = 0
     bot_active: bool = False
     # An agent has taken the conversation (the widget stops showing availability and queue).
     assigned: bool = False
@@ -675,6 +678,7 @@ class RoutingEventOut(BaseModel):
     conversation_id: int
     kind: str
     rule: str
+    # The decision in words, in the reader's language (the socket's agent, the API request's).
     reason: str
     from_user_id: int | None
     to_user_id: int | None
@@ -710,7 +714,8 @@ class RoutingEventFrame(Frame):
 class NotificationFrame(Frame):
     """One agent only: something needs their attention (new conversation, queued visitor,
     unanswered message, conversation returned to the queue). The workspace plays a sound and
-    shows a browser notification."""
+    shows a browser notification. `title` (and `body` when it is not the visitor's words) is
+    in the language this socket's agent chose (kefu/localized.py)."""
 
     type: Literal["notification"] = "notification"
     reason: Literal["new", "queued", "unanswered", "returned", "offline"]

@@ -191,6 +191,7 @@ def visitor_conversation_out(conversation: Conversation) -> protocol.VisitorConv
         last_seq=conversation.last_seq,
         unread_count=conversation.unread_visitor_count,
         agent_last_read_seq=conversation.agent_last_read_seq,
+        visitor_last_read_seq=conversation.visitor_last_read_seq,
         bot_active=conversation.bot_active,
         assigned=conversation.assignee_id is not None,
         # Set by conversations.routing when it knows them (queue_position / estimated_wait).
@@ -261,7 +262,7 @@ async def apublish_events(events: list[tuple[str, dict]]) -> None:
     async def send_in_order(group: str, frames: list[dict]) -> None:
         for frame in frames:
             try:
-                await layer.group_send(group, {"type": frame["type"], "frame": frame})
+                await layer.group_send(group, layer_event(frame))
             except Exception:  # noqa: BLE001 - best effort, counted and logged by send_failed
                 send_failed(group)
 
@@ -308,7 +309,7 @@ def _group_send(group: str, frame: dict) -> None:
     try:
         # The channel-layer message type is the frame type: "message.created" reaches the
         # consumer handler `message_created`.
-        async_to_sync(layer.group_send)(group, {"type": frame["type"], "frame": frame})
+        async_to_sync(layer.group_send)(group, layer_event(frame))
     except Exception:  # noqa: BLE001 - best effort (the comment below)
         # Delivery is best effort by design: the row is committed and clients resume from the
         # database. A broken layer must not turn a stored message into an error for the sender.
@@ -330,8 +331,26 @@ def access_revoked_received(sender, *, merchant_id: int, user_id: int, **kwargs)
         send_failed(agent_group(merchant_id, user_id))
 
 
-def publish_on_commit(group: str, frame: protocol.Frame) -> None:
-    transaction.on_commit(partial(_group_send, group, frame.model_dump(mode="json")))
+# A frame's texts that each agent socket renders in its agent's language (kefu.localized):
+# {"path.to.field": Localized.spec()}, carried beside the frame on the channel layer as
+# `texts` (never sent to a client; consumers.base.FrameConsumer.localize).
+TEXTS = "__texts"
+
+
+def publish_on_commit(group: str, frame: protocol.Frame, texts: dict | None = None) -> None:
+    data = frame.model_dump(mode="json")
+    if texts:
+        data[TEXTS] = texts
+    transaction.on_commit(partial(_group_send, group, data))
+
+
+def layer_event(frame: dict) -> dict:
+    """The channel-layer message for a frame: its type names the consumer handler."""
+    if TEXTS in frame:
+        frame = dict(frame)
+        texts = frame.pop(TEXTS)
+        return {"type": frame["type"], "frame": frame, "texts": texts}
+    return {"type": frame["type"], "frame": frame}
 
 
 def message_created(message: Message, conversation: Conversation) -> None:

@@ -311,7 +311,7 @@ def conversation_handover(
         conversation,
         Kind.HANDOVER,
         "handover",
-        reason_text[:300],
+        reason_text,
         detail={"reason": reason, **(detail or {})},
     )
     if (

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from kefu import localized
 from kefu.errors import NotFound
 from merchants.models import Membership, Team
 
@@ -712,13 +713,16 @@ def teams_out(*, merchant_id: int) -> list[protocol.TeamOut]:
     return [protocol.TeamOut(id=t.pk, name=t.name, member_ids=members[t.pk]) for t in teams]
 
 
-def routing_event_out(event) -> protocol.RoutingEventOut:
+def routing_event_out(event, language: str | None = None) -> protocol.RoutingEventOut:
+    """`language`: the reason in that language (the REST API passes the request's); without
+    it, the stored text (the site language; sockets render theirs, kefu.localized)."""
+    spec = event.reason_i18n if language else None
     return protocol.RoutingEventOut(
         id=event.pk,
         conversation_id=event.conversation_id,
         kind=event.kind,
         rule=event.rule,
-        reason=event.reason,
+        reason=localized.render(spec, language, fallback=event.reason) if spec else event.reason,
         from_user_id=event.from_user_id,
         to_user_id=event.to_user_id,
         team_id=event.team_id,

@@ -13,6 +13,7 @@ import re
 
 from django.conf import settings
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from pydantic import TypeAdapter
 from rest_framework import serializers
@@ -509,7 +510,8 @@ class RoutingEventSerializer(PydanticOut):
     def to_representation(self, instance: RoutingEvent) -> dict:
         from .selectors import routing_event_out
 
-        return routing_event_out(instance).model_dump(mode="json")
+        # In the language of the agent asking (LocaleMiddleware), as their socket says it.
+        return routing_event_out(instance, translation.get_language()).model_dump(mode="json")
 
 
 _ID = {"min_value": 1, "max_value": 2**63 - 1}  # a huge number must not reach the driver

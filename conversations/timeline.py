@@ -8,10 +8,9 @@ services.assignment's; this module only records and announces it.
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.utils import translation
 from django.utils.translation import gettext_noop
 
+from kefu.localized import Localized
 from kefu.transactions import on_commit_robust
 
 from . import events, protocol, realtime, selectors, system_lines
@@ -26,11 +25,26 @@ LIVE_POSITIONS = 1000
 R_NOBODY = gettext_noop("nobody")
 
 
-def say(msgid: str, **params) -> str:
-    """A reason for the routing timeline, rendered in the site language (at most 300 chars)."""
-    with translation.override(settings.LANGUAGE_CODE):
-        text = translation.gettext(msgid)
-        return (text % params if params else text)[:300]
+def say(msgid: str, **params) -> Localized:
+    """A reason for the routing timeline: the site language's text (at most 300 chars, what
+    is stored) that each agent reads again in their own language (kefu.localized)."""
+    return Localized(msgid, params, limit=300)
+
+
+def reason_spec(event: RoutingEvent) -> dict | None:
+    """How to say a stored event's reason in another language (None: a reason stored as
+    plain text, shown as it is)."""
+    return event.reason_i18n or None
+
+
+def routing_event_publish(event: RoutingEvent) -> None:
+    """Agents get `routing.event` after the commit, its reason in each socket's language."""
+    spec = reason_spec(event)
+    realtime.publish_on_commit(
+        realtime.agents_group(event.merchant_id),
+        protocol.RoutingEventFrame(event=selectors.routing_event_out(event)),
+        texts={"event.reason": spec} if spec else None,
+    )
 
 
 def agent_label(merchant_id: int, user_id: int | None) -> str:
@@ -62,7 +76,8 @@ def routing_event_create(
         conversation=conversation,
         kind=kind,
         rule=rule,
-        reason=reason,
+        reason=str(reason)[:300],
+        reason_i18n=reason.spec() if isinstance(reason, Localized) else {},
         detail=detail or {},
         from_user_id=from_user,
         to_user_id=to_user,
@@ -70,10 +85,7 @@ def routing_event_create(
         actor_id=actor,
     )
     events.record_routing_event(event, conversation)
-    realtime.publish_on_commit(
-        realtime.agents_group(conversation.merchant_id),
-        protocol.RoutingEventFrame(event=selectors.routing_event_out(event)),
-    )
+    routing_event_publish(event)
     # What the decision means to the visitor, as a stored line of their thread (after the
     # routing event, so agents read the reason first).
     system_lines.line_for_routing_event(event, conversation)

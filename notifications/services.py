@@ -18,11 +18,11 @@ from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from conversations import presence, protocol, realtime
 from conversations.models import Conversation, Message
+from kefu.localized import Localized
 from merchants.models import Membership, Merchant
 
 from . import sms
@@ -34,12 +34,13 @@ Reason = Notification.Reason
 Channel = Notification.Channel
 
 TITLES = {
-    Reason.NEW: _("New conversation from %(visitor)s"),
-    Reason.QUEUED: _("%(visitor)s is waiting in the queue"),
-    Reason.UNANSWERED: _("%(visitor)s is waiting for a reply"),
-    Reason.RETURNED: _("%(visitor)s is back in the queue after timeouts"),
-    Reason.OFFLINE: _("%(visitor)s left a message"),
+    Reason.NEW: gettext_noop("New conversation from %(visitor)s"),
+    Reason.QUEUED: gettext_noop("%(visitor)s is waiting in the queue"),
+    Reason.UNANSWERED: gettext_noop("%(visitor)s is waiting for a reply"),
+    Reason.RETURNED: gettext_noop("%(visitor)s is back in the queue after timeouts"),
+    Reason.OFFLINE: gettext_noop("%(visitor)s left a message"),
 }
+NO_PREVIEW = gettext_noop("Open the conversation to answer.")
 # Celery task names (notifications/tasks.py). Queued by name, not imported: the tasks import
 # this module. The names predate the notifications app; tasks already queued under them run.
 ESCALATE_TASK = "conversations.notify.escalate"
@@ -124,13 +125,11 @@ def _claim(**fields) -> Notification | None:
 
 
 def texts(conversation: Conversation, reason: str) -> tuple[str, str]:
-    """(title, body) in the site language. The visitor's name and words are untrusted plain
-    text: clients render them as text, emails escape them."""
-    with translation.override(settings.LANGUAGE_CODE):
-        title = str(TITLES[reason]) % {"visitor": conversation.visitor.display_name[:100]}
-        body = conversation.last_message_preview[:140] or gettext(
-            "Open the conversation to answer."
-        )
+    """(title, body) in the site language (each a Localized when it is the product's words:
+    the workspace shows them in each agent's language). The visitor's name and words are
+    untrusted plain text: clients render them as text, emails escape them."""
+    title = Localized(TITLES[reason], {"visitor": conversation.visitor.display_name[:100]})
+    body = conversation.last_message_preview[:140] or Localized(NO_PREVIEW)
     return title, body
 
 
@@ -177,6 +176,12 @@ def notify_agents(
     frame = protocol.NotificationFrame(
         reason=reason.value, conversation_id=conversation.pk, title=title, body=body
     )
+    # Each agent's socket says the product's words in the language they chose.
+    localized_texts = {
+        field: value.spec()
+        for field, value in (("title", title), ("body", body))
+        if isinstance(value, Localized)
+    }
     for member in members:
         if not online[member.user_id] or (user_ids is None and member.is_away):
             continue
@@ -189,7 +194,9 @@ def notify_agents(
             sent=True,
             key=_key(conversation.pk, reason, reference, f"u{member.user_id}", Channel.IN_APP),
         ):
-            realtime.publish_on_commit(realtime.agent_group(merchant_id, member.user_id), frame)
+            realtime.publish_on_commit(
+                realtime.agent_group(merchant_id, member.user_id), frame, texts=localized_texts
+            )
     if reference is None or not any(m.notify_by_sms or m.notify_by_email for m in members):
         return
     # The task re-reads preferences and state when it fires; queued after commit so the

@@ -222,7 +222,8 @@ class AgentConsumer(FrameConsumer):
         mine = await self.check_conversations(list(frame.conversations))
         for conversation_id, last_seq in sorted(frame.conversations.items()):
             if conversation_id in mine:
-                await self.replay(conversation_id, last_seq, include_private=True)
+                sent = await self.replay(conversation_id, last_seq, include_private=True)
+                self.sent_seq[conversation_id] = max(self.sent_seq.get(conversation_id, 0), sent)
         await self.send_frame(protocol.ResumeDoneFrame())
 
     async def frame_typing(self, frame: protocol.TypingFrame) -> None:

@@ -6,6 +6,7 @@ one handler per client frame, each calling a service or a selector.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -15,7 +16,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from kefu import jsonsafe, ratelimit
+from kefu import jsonsafe, localized, ratelimit
 from kefu.errors import KefuError
 
 from .. import protocol, realtime, selectors
@@ -65,20 +66,51 @@ class FrameConsumer(AsyncWebsocketConsumer):
         # Whether the process's watchdog checks this socket (housekeeping.watch): its heartbeat
         # and presence refresh, without a task of its own.
         self.watched = False
+        # Per conversation, the seq up to which this socket has been sent every message it may
+        # see (in_order). Visitors start at 0 (their replay sets it); an agent socket learns a
+        # conversation's from the first message frame or replay of it.
+        self.sent_seq: dict[int, int] = {}
 
     async def dispatch(self, message):
         # Channels runs close_old_connections() through a thread hop before every handler
         # (docs/realtime.md pitfall 4). Database work here happens only inside
         # database_sync_to_async, which does that clean-up itself, so skip the hop.
         kind = message["type"]
+        if kind == "message.created":
+            created = message["frame"]["message"]
+            if not await self.in_order(created["conversation_id"], created["seq"]):
+                return  # overtaken by a later message: already sent, from the database
         if kind in FORWARDED:
             if message.get("sender") != self.channel_name:  # never echo to the source socket
-                await self.send(text_data=json.dumps(message["frame"], ensure_ascii=False))
+                frame = self.localize(message["frame"], message.get("texts"))
+                await self.send(text_data=json.dumps(frame, ensure_ascii=False))
             return
         handler = getattr(self, kind.replace(".", "_"), None)
         if handler is None:
             raise ValueError(f"No handler for message type {kind}")
         await handler(message)
+
+    def localize(self, frame: dict, texts: dict | None) -> dict:
+        """The frame with its agent-facing texts (realtime.TEXTS) in this socket's language:
+        one frame goes to a group whose agents read different languages."""
+        if not texts:
+            return frame
+        language = self.language()
+        frame = copy.deepcopy(frame)
+        for path, spec in texts.items():
+            *parents, leaf = path.split(".")
+            target = frame
+            for key in parents:
+                target = target.get(key) if isinstance(target, dict) else None
+            if isinstance(target, dict) and leaf in target:
+                target[leaf] = localized.render(spec, language, fallback=target[leaf])
+        return frame
+
+    def language(self) -> str:
+        cached = getattr(self, "_language", None)
+        if cached is None:
+            cached = self._language = localized.language_of_scope(self.scope)
+        return cached
 
     async def refused_for_rate(self) -> bool:
         """Too many sockets opened from this address lately (WS_CONNECT_RATE_PER_ADDRESS):
@@ -243,7 +275,52 @@ class FrameConsumer(AsyncWebsocketConsumer):
             except Exception:
                 logger.exception("group_discard from %s failed", group)
 
+    # Ordered delivery (docs/realtime.md, guarantee 5): each socket gets a conversation's
+    # messages in seq order, without holes, whatever order the channel layer brings them in.
+    # Two transactions of one conversation commit in seq order (the row lock) but publish from
+    # different threads or processes, so a later message's frame can overtake an earlier one
+    # (a reply overtaking the router's "joined" line, whose frames wait for the routing step's
+    # other after-commit work). The earlier message is committed by then, so it is read from
+    # the database and sent first as its own `message.created`; its late frame is dropped.
+
+    async def in_order(self, conversation_id: int, seq: int) -> bool:
+        """Send what comes before `seq` first; False if `seq` was already passed (drop it)."""
+        after = self.sent_seq.get(conversation_id)
+        if after is None and self.role == "agent":
+            self.sent_seq[conversation_id] = seq  # nothing known before: the first frame
+            return True
+        after = after or 0
+        if seq < after:
+            return False
+        await self.fill_before(conversation_id, seq)
+        return True
+
+    async def fill_before(self, conversation_id: int, seq: int) -> None:
+        after = self.sent_seq.get(conversation_id, 0)
+        for_agents = self.role == "agent"
+        while seq > after + 1:
+            page, _has_more = await database_sync_to_async(selectors.message_history_after)(
+                merchant_id=self.merchant_id,
+                conversation_id=conversation_id,
+                after_seq=after,
+                include_private=for_agents,
+            )
+            missed = [m for m in page if m.seq < seq]
+            if not missed:
+                break  # only private notes in between (a visitor never sees those)
+            for m in missed:
+                await self.send_frame(
+                    protocol.MessageCreatedFrame(
+                        message=realtime.message_out(m, for_agents=for_agents)
+                    )
+                )
+            after = missed[-1].seq
+            self.sent_seq[conversation_id] = after
+        self.sent_seq[conversation_id] = max(self.sent_seq.get(conversation_id, 0), seq)
+
     async def send_ack(self, message, created: bool, client_msg_id: str) -> None:
+        if self.role == "visitor" or message.conversation_id in self.sent_seq:
+            await self.fill_before(message.conversation_id, message.seq)
         await self.send_frame(
             protocol.MessageAckFrame(
                 client_msg_id=client_msg_id,

@@ -30,7 +30,6 @@ class VisitorConsumer(FrameConsumer):
         self.visitor: bool | None = None  # True once authenticated and loaded
         self.conversation_id: int | None = None
         self.registered = False
-        self.sent_seq: dict[int, int] = {}  # see fill_before
         await self.accept()
         self.start_watchdog()
 
@@ -163,47 +162,15 @@ class VisitorConsumer(FrameConsumer):
         )
 
     # A visitor cannot tell a lost message from a private note (both leave a gap in the seqs it
-    # sees), so the server keeps each visitor socket free of holes: `sent_seq[c]` is the seq up
-    # to which this socket has been sent every message of conversation c the visitor may see.
-    # Before a newer message goes out (broadcast or ack), what it would skip is read from the
-    # database and sent first. An event lost on the way (Redis restart, a process killed
-    # between commit and publish) or overtaken by a later one (two processes publishing) is
-    # filled in, so the client's highest shown seq stays a safe `last_seq` to resume from.
+    # sees), so the server keeps each visitor socket free of holes and in order
+    # (FrameConsumer.in_order): the client's highest shown seq stays a safe `last_seq`.
 
     async def dispatch(self, message):
+        await super().dispatch(message)
         if message["type"] == "message.created":
-            created = message["frame"]["message"]
-            await self.fill_before(created["conversation_id"], created["seq"])
             # Another tab may have started the conversation (or a new one after a close):
             # follow it, or this tab's typing would be dropped or go to the old conversation.
-            self.conversation_id = created["conversation_id"]
-        await super().dispatch(message)
-
-    async def send_ack(self, message, created: bool, client_msg_id: str) -> None:
-        await self.fill_before(message.conversation_id, message.seq)
-        await super().send_ack(message, created, client_msg_id)
-
-    async def fill_before(self, conversation_id: int, seq: int) -> None:
-        after = self.sent_seq.get(conversation_id, 0)
-        while seq > after + 1:
-            page, has_more = await database_sync_to_async(selectors.message_history_after)(
-                merchant_id=self.merchant_id,
-                conversation_id=conversation_id,
-                after_seq=after,
-                include_private=False,
-            )
-            missed = [m for m in page if m.seq < seq]
-            if not missed:
-                break  # only private notes in between
-            after = missed[-1].seq
-            await self.send_frame(
-                protocol.HistoryFrame(
-                    conversation_id=conversation_id,
-                    messages=[realtime.message_out(m, for_agents=False) for m in missed],
-                    has_more=has_more and len(missed) == len(page),
-                )
-            )
-        self.sent_seq[conversation_id] = max(self.sent_seq.get(conversation_id, 0), seq)
+            self.conversation_id = message["frame"]["message"]["conversation_id"]
 
     async def refresh_presence(self) -> None:
         if self.registered:

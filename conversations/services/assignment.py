@@ -297,7 +297,7 @@ def conversation_join(
             conversation,
             Kind.REASSIGNED if previous is not None else Kind.CLAIMED,
             "supervisor_join",
-            timeline.say(R_JOINED, actor=actor.display_name, reason=reason)[:300],
+            timeline.say(R_JOINED, actor=actor.display_name, reason=reason),
             from_user=previous,
             to_user=actor.user_id,
             actor=actor.user_id,

@@ -15,7 +15,7 @@ from knowledge.sentiment import Sentiment
 from knowledge.sentiment import analyze as sentiment_analyze
 from merchants.models import Membership, Merchant, Team
 
-from .. import protocol, realtime, selectors, signals
+from .. import protocol, realtime, selectors, signals, timeline
 from ..models import Conversation, Message, Visitor
 from .assignment import conversation_claim_locked
 from .attachments import attachment_take
@@ -571,20 +571,17 @@ def offline_message_create(
             source=Conversation.Source.OFFLINE_FORM,
         )
         if created:
-            with translation.override(settings.LANGUAGE_CODE):
-                text = translation.gettext(reason)
+            text = timeline.say(reason)
             event = RoutingEvent.objects.create(
                 merchant_id=merchant_id,
                 conversation_id=message.conversation_id,
                 kind=RoutingEvent.Kind.OFFLINE,
                 rule="offline_form",
-                reason=text,
+                reason=str(text),
+                reason_i18n=text.spec(),
                 detail={"message_id": message.pk, "contact": next(iter(contact))},
             )
-            realtime.publish_on_commit(
-                realtime.agents_group(merchant_id),
-                protocol.RoutingEventFrame(event=selectors.routing_event_out(event)),
-            )
+            timeline.routing_event_publish(event)
             on_commit_robust(
                 signals.attention_needed.send,
                 sender=Conversation,

@@ -71,19 +71,23 @@ def test_chat_round_trip_through_daphne(daphne_server, acme, bob):
                     }
                 )
             )
-            # The reply claims the conversation: the stored "joined" line comes first.
-            # A line overtaken by the reply reaches the visitor as the `history` frame that
-            # fills the hole before it (docs/realtime.md): either way, in seq order.
+            # The stored "joined" line comes first, then the reply: each socket gets them as
+            # `message.created` frames in seq order, never a later seq before an earlier one
+            # and never a `history` patch (ordered delivery, docs/realtime.md guarantee 5).
             lines = []
             while len(lines) < 2:
                 frame = json.loads(await asyncio.wait_for(visitor.recv(), 10))
-                if frame["type"] == "message.created":
-                    got = [frame["message"]]
-                elif frame["type"] == "history":
-                    got = frame["messages"]
-                else:
-                    continue
-                lines += [m for m in got if m["seq"] > 1]  # seq 1: the visitor's own
+                assert frame["type"] != "history", frame
+                if frame["type"] == "message.created" and frame["message"]["seq"] > 1:
+                    lines.append(frame["message"])  # seq 1: the visitor's own
+            # The agent's socket too: its messages (broadcasts and its ack) in seq order.
+            agent_seqs = []
+            while 3 not in agent_seqs:
+                frame = json.loads(await asyncio.wait_for(agent.recv(), 10))
+                assert frame["type"] != "history", frame
+                if frame["type"] in ("message.created", "message.ack"):
+                    agent_seqs.append(frame["message"]["seq"])
+            assert agent_seqs == sorted(agent_seqs) and 2 in agent_seqs, agent_seqs
             return lines
 
     joined, reply = asyncio.run(scenario())

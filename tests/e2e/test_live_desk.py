@@ -202,3 +202,69 @@ def test_a_blocked_visitor_cannot_be_invited(daphne_server, shop, boss, new_page
     desk.click("#invite-send")
     expect(desk.locator("#invite-error")).to_have_text(WORDS["en-US"]["blocked"])
     assert not Conversation.objects.filter(merchant=shop).exists()
+
+
+def test_an_invitation_sent_while_the_visitor_was_away_opens_the_widget_on_return(
+    daphne_server, shop, boss, new_page
+):
+    """The visitor left before the invitation reached them: when they come back (the message
+    arrives in the replay, not live) the panel opens while the invitation is fresh and unread;
+    an old one only waits in the thread, with the launcher's unread badge (docs/desk.md)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conversations import services
+    from conversations.models import Visitor
+
+    base = daphne_server.url
+    visitor, _ = new_page("en-US")
+    widget = visit(visitor, base, shop.widget_key)
+    expect(widget.locator(".panel")).to_be_hidden()
+    anonymous_id = visitor.evaluate(f"localStorage.getItem('kefu:{shop.widget_key}:anon')")
+    context = visitor.context
+    visitor.close()  # gone to another site
+    person = Visitor.objects.get(merchant=shop, anonymous_id=anonymous_id)
+
+    def invite(body: str, key: str):
+        with ThreadPoolExecutor(1) as pool:  # services publish through async_to_sync
+            return pool.submit(
+                services.visitor_invite,
+                merchant_id=shop.pk,
+                visitor_id=person.pk,
+                user_id=boss.user_id,
+                client_msg_id=key,
+                body=body,
+            ).result()[0]
+
+    invite("Still looking for shoes? We have your size.", "away-1")
+    back = context.new_page()
+    widget = visit(back, base, shop.widget_key)
+    expect(widget.locator(".panel")).to_be_visible()
+    expect(widget.locator(".panel")).to_contain_text("We have your size.")
+    assert back.evaluate("document.activeElement === document.body")  # focus stays on the page
+    shot(back, "widget-invited-on-return.png")
+    # Seen (the open panel told the server): it does not open again on the next page.
+    deadline = time.monotonic() + 15
+    while Conversation.objects.get(merchant=shop).visitor_last_read_seq < 1:
+        assert time.monotonic() < deadline, "the visitor's read never reached the server"
+        back.wait_for_timeout(100)
+    back.close()
+    again = context.new_page()
+    widget = visit(again, base, shop.widget_key)
+    expect(widget.locator(".launcher")).to_be_visible()
+    again.wait_for_timeout(1000)  # the replay has arrived (the thread holds the invitation)
+    expect(widget.locator(".panel")).to_be_hidden()
+    again.close()
+
+    # An invitation two hours old when they come back: no panel; it waits in the thread.
+    stale = invite("Our sale ends tonight.", "away-2")
+    Message.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    late = context.new_page()
+    widget = visit(late, base, shop.widget_key)
+    late.wait_for_timeout(1500)  # the replay has arrived
+    expect(widget.locator(".panel")).to_be_hidden()
+    widget.locator(".launcher").click()
+    expect(widget.locator(".panel")).to_contain_text("Our sale ends tonight.")

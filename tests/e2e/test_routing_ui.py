@@ -115,9 +115,13 @@ def test_queue_claim_transfer_resolve_and_notifications(
     conversation = Conversation.objects.get(merchant=shop, visitor__name=IMG)
     assert conversation.assignee_id == agent.user_id
 
-    # The routing decisions are in the timeline, in order, with the server's reason.
+    # The routing decisions are in the timeline, in order, with the server's reason in the
+    # agent's language (stored in the site's: tests/e2e/test_desk_language.py).
     expect(workspace.locator("#messages .routing-claimed .routing-reason")).to_have_text(
-        RoutingEvent.objects.get(conversation=conversation, kind="claimed").reason
+        "claimed by 小美"
+    )
+    assert RoutingEvent.objects.get(conversation=conversation, kind="claimed").reason == (
+        "小美 领取了会话"
     )
     # The claim's reason, then the line the visitor saw ("小美 joined", a system line).
     assert timeline(workspace) == ["msg:visitor", "event:queued", "event:claimed", "msg:system"]

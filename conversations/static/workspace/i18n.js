@@ -13,7 +13,7 @@ export const SENTIMENT = {
   positive: gettext("Positive"), neutral: gettext("Neutral"), negative: gettext("Negative"),
 };
 // Routing event kinds (conversations.models.RoutingEvent.Kind); the reason sentence comes
-// from the server, already in the merchant's language.
+// from the server, already in this agent's language (kefu/localized.py).
 export const ROUTING = {
   assigned: gettext("Assigned"), queued: gettext("Queued"), claimed: gettext("Claimed"),
   transferred: gettext("Transferred"), reassigned: gettext("Reassigned"),

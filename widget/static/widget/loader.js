@@ -1022,6 +1022,16 @@
     if (m.meta && m.meta.invite && !isOpen) open({ focus: false });
   }
 
+  // An invitation sent while the visitor was away (another site, the tab closed) reaches them
+  // in the replay when they come back: it opens the panel as a live one does while it is fresh
+  // (INVITE_FRESH_MS) and still unread. An old one, or one they have read, only waits in the
+  // thread (docs/desk.md, "Invite to chat").
+  const INVITE_FRESH_MS = 30 * 60 * 1000;
+  let readUpTo = 0; // the visitor's read position when this socket became ready
+  function invitedWhileAway(m) {
+    if (m.seq > readUpTo && Date.now() - Date.parse(m.created_at) < INVITE_FRESH_MS) invited(m);
+  }
+
   function close() {
     wantOpen = false;
     if (!ui) return;
@@ -1911,7 +1921,7 @@
   function handle(frame) {
     switch (frame.type) {
       case "history":
-        frame.messages.forEach((m) => receive(m, false));
+        frame.messages.forEach((m) => { if (receive(m, false)) invitedWhileAway(m); });
         if (!frame.has_more && isOpen) markRead(); // has_more: the server sends the next page
         break;
       case "message.created": if (receive(frame.message, true)) invited(frame.message); break;
@@ -1955,6 +1965,7 @@
     if (conversation) {
       if (convId === null || conversation.id > convId) convId = conversation.id;
       if (!isOpen) { unread = conversation.unread_count; renderBadge(); }
+      readUpTo = conversation.visitor_last_read_seq || 0;
       // Read ticks survive a reload: the server says how far agents have read.
       if (conversation.agent_last_read_seq) agentReadUpTo(conversation.id, conversation.agent_last_read_seq);
       conversationState(conversation);
