@@ -22,7 +22,9 @@ from .attachments import attachment_take
 from .store import (
     Sender,
     conversation_lock,
+    conversation_lock_first,
     conversation_start,
+    conversations_lock,
     message_append,
     message_append_many,
 )
@@ -207,9 +209,8 @@ def _store_visitor_messages_together(ready: list, results: list) -> list:
         for v in Visitor.objects.select_for_update().filter(pk__in=visitor_ids).order_by("pk")
     }
     open_ = {}
-    for conversation in (
-        Conversation.objects.select_for_update()
-        .filter(visitor_id__in=list(visitors))
+    for conversation in conversations_lock(
+        Conversation.objects.filter(visitor_id__in=list(visitors))
         .exclude(status=Conversation.Status.CLOSED)
         .order_by("pk")
     ):
@@ -291,12 +292,10 @@ def _store_visitor_message(
     except Visitor.DoesNotExist:
         raise NotFound("Visitor not found.") from None
     refuse_if_blocked(visitor)
-    conversation = (
-        Conversation.objects.select_for_update()
-        .filter(merchant_id=merchant_id, visitor=visitor)
+    conversation = conversation_lock_first(
+        Conversation.objects.filter(merchant_id=merchant_id, visitor=visitor)
         .exclude(status=Conversation.Status.CLOSED)
         .order_by("-id")
-        .first()
     )
     sender = Sender.visitor(visitor)
     if conversation is None:
@@ -460,11 +459,9 @@ def conversation_mark_read_by_agent(
 def conversation_mark_read_by_visitor(
     *, merchant_id: int, visitor_id: int, conversation_id: int | None, seq: int
 ) -> Conversation:
-    qs = Conversation.objects.select_for_update().filter(
-        merchant_id=merchant_id, visitor_id=visitor_id
-    )
-    conversation = (
-        qs.filter(pk=conversation_id).first() if conversation_id else qs.order_by("-id").first()
+    qs = Conversation.objects.filter(merchant_id=merchant_id, visitor_id=visitor_id)
+    conversation = conversation_lock_first(
+        qs.filter(pk=conversation_id) if conversation_id else qs.order_by("-id")[:1]
     )
     if conversation is None:
         raise NotFound("Conversation not found.")

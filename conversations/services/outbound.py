@@ -12,7 +12,7 @@ from .. import protocol, realtime, selectors
 from ..models import Conversation, Message, Visitor
 from .assignment import conversation_claim_locked
 from .messages import clean_body, message_send_by_agent, refuse_if_blocked
-from .store import Sender, conversation_start, message_append
+from .store import Sender, conversation_lock_first, conversation_start, message_append
 
 
 @transaction.atomic
@@ -36,15 +36,12 @@ def conversation_start_outbound(
         visitor = Visitor.objects.select_for_update().get(merchant_id=merchant_id, pk=visitor_id)
     except Visitor.DoesNotExist:
         raise NotFound("Visitor not found.") from None
-    conversation = (
-        Conversation.objects.select_for_update()
-        .filter(
+    conversation = conversation_lock_first(
+        Conversation.objects.filter(
             merchant_id=merchant_id,
             visitor=visitor,
             status__in=[Conversation.Status.OPEN, Conversation.Status.PENDING],
-        )
-        .order_by("-id")
-        .first()
+        ).order_by("-id")
     )
     if conversation is not None:
         # An ongoing conversation: the agent path as it is (idempotency, claim on reply).
@@ -99,11 +96,10 @@ def visitor_invite(
         visitor = Visitor.objects.select_for_update().get(merchant_id=merchant_id, pk=visitor_id)
     except Visitor.DoesNotExist:
         raise NotFound("Visitor not found.") from None
-    conversation = (
-        Conversation.objects.select_for_update()
-        .filter(merchant_id=merchant_id, visitor=visitor, status__in=selectors.ACTIVE)
-        .order_by("-id")
-        .first()
+    conversation = conversation_lock_first(
+        Conversation.objects.filter(
+            merchant_id=merchant_id, visitor=visitor, status__in=selectors.ACTIVE
+        ).order_by("-id")
     )
     if conversation is not None:
         stored = Message.objects.filter(

@@ -71,6 +71,41 @@ def conversation_lock(*, merchant_id: int, conversation_id: int) -> Conversation
     return conversation
 
 
+def conversations_lock(qs) -> list[Conversation]:
+    """Lock the conversations `qs` selects, through their primary key only, and return those
+    that match once locked, in `qs`'s order.
+
+    A locking read that the optimiser answers through a secondary index locks that index's entry
+    before the row. MySQL answers "the visitor's open conversation" through `conv_inbox`; a
+    transaction that already holds the row (conversation_lock, by primary key) and updates a
+    column of that index (`last_message_at`, `status`) then waits for the entry: a deadlock
+    (MySQL 9.7, eight writers on one conversation). Reading the ids first and locking them by
+    primary key takes only the row lock every other path takes. A row that starts to match
+    between the read and the lock is found by the re-read and locked in a second round."""
+    locked: set[int] = set()
+    ids = set(qs.values_list("pk", flat=True))
+    while ids - locked:
+        new = sorted(ids - locked)
+        list(
+            Conversation.objects.select_for_update()
+            .filter(pk__in=new)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        locked.update(new)
+        rows = list(qs)
+        ids = {row.pk for row in rows}
+        if ids <= locked:
+            return rows
+    return []
+
+
+def conversation_lock_first(qs) -> Conversation | None:
+    """The first conversation of `qs` (ordered by the caller), locked as conversations_lock does."""
+    rows = conversations_lock(qs)
+    return rows[0] if rows else None
+
+
 def message_append(
     *,
     conversation: Conversation,

@@ -146,6 +146,8 @@ def test_a_batch_to_ongoing_conversations_costs_the_same_statements_whatever_its
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    if not connection.features.can_return_rows_from_bulk_insert:
+        pytest.skip("MySQL has no INSERT ... RETURNING: its batches go the per-message way")
     visitors = _ongoing(acme, 12, agent=bob)
     counts = []
     for size, rnd in ((2, "a"), (24, "b")):
@@ -154,8 +156,9 @@ def test_a_batch_to_ongoing_conversations_costs_the_same_statements_whatever_its
             results, _ = _batch(sends, django_capture_on_commit_callbacks)
         assert all(isinstance(r, tuple) and r[1] for r in results)
         counts.append(len(queries))
-    # visitors, conversations, savepoint, INSERT, release, search rows, UPDATE (+ transaction)
-    assert counts[0] == counts[1] <= 9, counts
+    # visitors, conversations (their ids, the lock by primary key, the rows: conversations_lock),
+    # savepoint, INSERT, release, search rows, UPDATE (+ transaction)
+    assert counts[0] == counts[1] <= 11, counts
     # Each visitor's sends in order, after what was stored before.
     for v in visitors:
         seqs = list(
