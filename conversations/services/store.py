@@ -73,15 +73,9 @@ def conversation_lock(*, merchant_id: int, conversation_id: int) -> Conversation
 
 def conversations_lock(qs) -> list[Conversation]:
     """Lock the conversations `qs` selects, through their primary key only, and return those
-    that match once locked, in `qs`'s order.
-
-    A locking read that the optimiser answers through a secondary index locks that index's entry
-    before the row. MySQL answers "the visitor's open conversation" through `conv_inbox`; a
-    transaction that already holds the row (conversation_lock, by primary key) and updates a
-    column of that index (`last_message_at`, `status`) then waits for the entry: a deadlock
-    (MySQL 9.7, eight writers on one conversation). Reading the ids first and locking them by
-    primary key takes only the row lock every other path takes. A row that starts to match
-    between the read and the lock is found by the re-read and locked in a second round."""
+    that match once locked, in `qs`'s order. A locking read through a secondary index
+    deadlocked on MySQL (docs/routing.md, "Locks"). A row that starts to match between the
+    read and the lock is found by the re-read and locked in a second round."""
     locked: set[int] = set()
     ids = set(qs.values_list("pk", flat=True))
     while ids - locked:
@@ -124,25 +118,20 @@ def message_append(
     `needs_pipeline`: a visitor message the post-commit step (conversations.pipeline) must see.
     `attachment`: an upload taken by attachments.attachment_take; the message carries it (its
     kind is the attachment's, `body` an optional caption)."""
-    seq = conversation.last_seq + 1
     if attachment is not None:
         kind = attachment.kind
-    message = Message.objects.create(
-        merchant_id=conversation.merchant_id,
-        conversation=conversation,
-        seq=seq,
-        sender_kind=sender.kind,
-        sender_user_id=sender.user_id,
-        sender_key=sender.key,
-        sender_name=sender.name[:100],
+    message = _message_row(
+        conversation,
+        conversation.last_seq + 1,
+        sender=sender,
         body=body,
         kind=kind,
         client_msg_id=client_msg_id,
-        is_private=private,
-        sentiment_score=sentiment.score if sentiment else None,
-        sentiment_label=sentiment.label if sentiment else "",
-        meta=meta or {},
+        private=private,
+        sentiment=sentiment,
+        meta=meta,
     )
+    message.save(force_insert=True)
     # A system line (kind event: "Bob joined", conversations/system_lines.py) takes its seq
     # like any message, so it is replayed, resumed and placed like one, but it is not a message
     # anyone wrote: it is not searched, previewed, counted unread, mailed or a webhook's
@@ -169,6 +158,38 @@ def message_append(
     conversation.save(update_fields=CONVERSATION_FIELDS)
     _published(conversation, message, sender=sender, private=private)
     return message
+
+
+def _message_row(
+    conversation: Conversation,
+    seq: int,
+    *,
+    sender: Sender,
+    body: str,
+    kind: str,
+    client_msg_id: str | None,
+    private: bool,
+    sentiment: Sentiment | None,
+    meta: dict | None,
+) -> Message:
+    """The unsaved row of a conversation's message `seq` (message_append saves one,
+    message_append_many inserts many at once)."""
+    return Message(
+        merchant_id=conversation.merchant_id,
+        conversation=conversation,
+        seq=seq,
+        sender_kind=sender.kind,
+        sender_user_id=sender.user_id,
+        sender_key=sender.key,
+        sender_name=sender.name[:100],
+        body=body,
+        kind=kind,
+        client_msg_id=client_msg_id,
+        is_private=private,
+        sentiment_score=sentiment.score if sentiment else None,
+        sentiment_label=sentiment.label if sentiment else "",
+        meta=meta or {},
+    )
 
 
 # What message_append may change on the conversation row.
@@ -224,20 +245,16 @@ def message_append_many(appends: list[tuple]) -> list[Message] | None:
         seq = following.get(conversation.pk, conversation.last_seq) + 1
         following[conversation.pk] = seq
         messages.append(
-            Message(
-                merchant_id=conversation.merchant_id,
-                conversation=conversation,
-                seq=seq,
-                sender_kind=sender.kind,
-                sender_user_id=sender.user_id,
-                sender_key=sender.key,
-                sender_name=sender.name[:100],
+            _message_row(
+                conversation,
+                seq,
+                sender=sender,
                 body=body,
                 kind=Message.Kind.TEXT,
                 client_msg_id=client_msg_id,
-                sentiment_score=sentiment.score if sentiment else None,
-                sentiment_label=sentiment.label if sentiment else "",
-                meta={},
+                private=False,
+                sentiment=sentiment,
+                meta=None,
             )
         )
     try:
