@@ -460,9 +460,12 @@ def conversation_mark_read_by_visitor(
     *, merchant_id: int, visitor_id: int, conversation_id: int | None, seq: int
 ) -> Conversation:
     qs = Conversation.objects.filter(merchant_id=merchant_id, visitor_id=visitor_id)
-    conversation = conversation_lock_first(
-        qs.filter(pk=conversation_id) if conversation_id else qs.order_by("-id")[:1]
-    )
+    if conversation_id:
+        # By primary key already: one locking read (the `read` frame comes with every message
+        # the visitor sees).
+        conversation = qs.select_for_update().filter(pk=conversation_id).first()
+    else:
+        conversation = conversation_lock_first(qs.order_by("-id")[:1])
     if conversation is None:
         raise NotFound("Conversation not found.")
     seq = min(seq, conversation.last_seq)
