@@ -31,15 +31,9 @@ def say(msgid: str, **params) -> Localized:
     return Localized(msgid, params, limit=300)
 
 
-def reason_spec(event: RoutingEvent) -> dict | None:
-    """How to say a stored event's reason in another language (None: a reason stored as
-    plain text, shown as it is)."""
-    return event.reason_i18n or None
-
-
 def routing_event_publish(event: RoutingEvent) -> None:
     """Agents get `routing.event` after the commit, its reason in each socket's language."""
-    spec = reason_spec(event)
+    spec = event.reason_i18n  # empty for a reason stored as plain text: shown as it is
     realtime.publish_on_commit(
         realtime.agents_group(event.merchant_id),
         protocol.RoutingEventFrame(event=selectors.routing_event_out(event)),

@@ -27,7 +27,7 @@ class VisitorConsumer(FrameConsumer):
             return
         self.merchant_id = self.scope["kefu_merchant_id"]
         self.visitor_id: int | None = None
-        self.visitor: bool | None = None  # True once authenticated and loaded
+        self.ready = False  # authenticated and its visitor row found
         self.conversation_id: int | None = None
         self.registered = False
         await self.accept()
@@ -95,7 +95,7 @@ class VisitorConsumer(FrameConsumer):
             return
         # The row is not kept: at 10,000 idle sockets a Visitor instance with its row's values
         # was about 2.7 KB per socket; the disconnect reads the current row anyway.
-        self.visitor = True
+        self.ready = True
         self.conversation_id = conversation.pk if conversation else None
         await self.send_frame(
             protocol.SessionReadyFrame(
@@ -183,7 +183,7 @@ class VisitorConsumer(FrameConsumer):
         left = await presence.visitor_socket_down(
             self.merchant_id, self.visitor_id, self.channel_name
         )
-        if left == 0 and self.visitor is not None:
+        if left == 0 and self.ready:
             # Another tab may have moved to another page since this one loaded the visitor;
             # agents replace their copy with this frame, so send the stored row. A visitor
             # erased meanwhile has no row left to show as offline.
