@@ -327,6 +327,35 @@ class HeldDaphne:
         self.proc.wait(10)
         self._log.close()
 
+    def stop(self) -> None:
+        """Killed if still running (a test's `finally`)."""
+        if self.proc.poll() is None:
+            self.kill()
+        else:
+            stop_processes([self.proc])
+
+    async def visitor_sends(self, merchant, visitor, last_seq: int, bodies: list[str]) -> list:
+        """The visitor's socket sends `bodies` without waiting between them (each its own
+        client_msg_id) and returns their `message.ack` frames."""
+        async with websockets.connect(
+            f"ws://127.0.0.1:{self.port}/ws/visitor/?key={merchant.widget_key}",
+            origin="http://127.0.0.1",
+        ) as ws:
+            token = visitor_token_issue(merchant_id=merchant.pk, visitor_id=visitor.pk)
+            await ws.send(json.dumps({"type": "auth", "token": token, "last_seq": last_seq}))
+            for client_msg_id, body in bodies:
+                await ws.send(
+                    json.dumps(
+                        {"type": "message.send", "client_msg_id": client_msg_id, "body": body}
+                    )
+                )
+            acks = []
+            while len(acks) < len(bodies):
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if frame["type"] == "message.ack":
+                    acks.append(frame)
+            return acks
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -337,29 +366,10 @@ def test_kill_9_before_the_step_then_the_sweep_handles_the_message_once(
     visitor = factories.visitor(acme)
     server = HeldDaphne(tmp_path / "daphne.log")
     try:
-
-        async def send_one():
-            async with websockets.connect(
-                f"ws://127.0.0.1:{server.port}/ws/visitor/?key={acme.widget_key}",
-                origin="http://127.0.0.1",
-            ) as ws:
-                token = visitor_token_issue(merchant_id=acme.pk, visitor_id=visitor.pk)
-                await ws.send(json.dumps({"type": "auth", "token": token, "last_seq": 0}))
-                await ws.send(
-                    json.dumps({"type": "message.send", "client_msg_id": "k1", "body": "有人吗"})
-                )
-                while True:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                    if frame["type"] == "message.ack":
-                        return frame
-
-        ack = asyncio.run(send_one())
+        [ack] = asyncio.run(server.visitor_sends(acme, visitor, 0, [("k1", "有人吗")]))
         time.sleep(0.3)  # the step is now held in the runner, after the commit
     finally:
-        if server.proc.poll() is None:
-            server.kill()
-        else:
-            stop_processes([server.proc])
+        server.stop()
     assert ack["message"]["seq"] == 1, server.log()
     conversation = Conversation.objects.get(visitor=visitor)
     # Stored and acknowledged; the process died before its step: nobody routed it.
@@ -406,34 +416,19 @@ def test_kill_9_after_a_batch_then_the_sweep_answers_each_message_once_in_order(
     server = HeldDaphne(tmp_path / "daphne.log")
     try:
 
-        async def send_all(visitor):
-            async with websockets.connect(
-                f"ws://127.0.0.1:{server.port}/ws/visitor/?key={shop.widget_key}",
-                origin="http://127.0.0.1",
-            ) as ws:
-                token = visitor_token_issue(merchant_id=shop.pk, visitor_id=visitor.pk)
-                await ws.send(json.dumps({"type": "auth", "token": token, "last_seq": 1}))
-                for q in questions[visitor.pk]:  # without waiting: they are stored together
-                    await ws.send(
-                        json.dumps({"type": "message.send", "client_msg_id": q, "body": q})
-                    )
-                acks = []
-                while len(acks) < len(questions[visitor.pk]):
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                    if frame["type"] == "message.ack":
-                        acks.append(frame["message"]["seq"])
-                return acks
-
         async def both():
-            return await asyncio.gather(*(send_all(v) for v in visitors))
+            # Sent without waiting for acks, so each visitor's two are stored together.
+            return await asyncio.gather(
+                *(
+                    server.visitor_sends(shop, v, 1, [(q, q) for q in questions[v.pk]])
+                    for v in visitors
+                )
+            )
 
-        acks = asyncio.run(both())
+        acks = [[frame["message"]["seq"] for frame in sent] for sent in asyncio.run(both())]
         time.sleep(0.3)  # the step is now held in the runner, after the commit
     finally:
-        if server.proc.poll() is None:
-            server.kill()
-        else:
-            stop_processes([server.proc])
+        server.stop()
     assert acks == [[3, 4], [3, 4]], server.log()  # after the greeting the bot sent
     conversations = [Conversation.objects.get(visitor=v) for v in visitors]
     for c in conversations:  # stored and acknowledged; nobody answered

@@ -4,15 +4,13 @@ button's words unbroken ("Resolve" once wrapped onto two lines in English), and 
 top bar is one line (it took three). Screenshots go to /work/shots-desk/ when that folder
 exists."""
 
-import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import login, open_row
-from .test_desk_phone import DESKTOP, PHONE, seed
+from .conftest import open_row
+from .test_desk_phone import DESKTOP, PHONE, no_sideways_scroll, open_desk, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -26,22 +24,6 @@ BOXES = """(selectors) => selectors.map((s) => {
   const line = parseFloat(getComputedStyle(e).lineHeight) || parseFloat(getComputedStyle(e).fontSize) * 1.3;
   return { s, top: Math.round(r.top), bottom: Math.round(r.bottom), h: r.height, line };
 })"""
-
-
-# What sticks out past the right edge of the page (named in a failure).
-WIDE = """() => [...document.querySelectorAll('body *')]
-  .filter((e) => e.getBoundingClientRect().right > innerWidth + 1)
-  .slice(0, 5).map((e) => e.tagName + '#' + e.id + '.' + e.className)"""
-
-
-def no_sideways_scroll(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], (width, page.evaluate(WIDE))
-
-
-def shot(page, name: str) -> None:
-    if SHOTS.is_dir():
-        page.screenshot(path=str(SHOTS / name))
 
 
 def one_line(page, selectors: list[str]) -> list[dict]:
@@ -64,30 +46,22 @@ ACTIONS = ["#thread-priority", "#thread-snooze", "#thread-transfer", "#thread-re
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
 def test_the_thread_header_and_top_bar_on_a_desktop(daphne_server, shop, agent, browser, locale):
-    with ThreadPoolExecutor(1) as pool:  # services publish through async_to_sync: not here
-        pool.submit(seed, shop).result()
-    context = browser.new_context(locale=locale, viewport=DESKTOP)
-    page = context.new_page()
-    login(page, daphne_server.url, "xiaomei")
-    expect(page.locator("#conn")).to_have_class(re.compile("conn-online"))
+    desk = open_desk(daphne_server, shop, browser, locale, DESKTOP)
+    context, page = desk.context, desk.page
     open_row(page, "张三")
     expect(page.locator("#thread-resolve")).not_to_be_empty()
     same_row(one_line(page, ["#thread-title", *ACTIONS, "#thread-close"]))
     topbar = page.locator(".topbar").bounding_box()
     assert topbar["height"] < 56, topbar  # one line
     no_sideways_scroll(page)
-    shot(page, f"desktop-{locale}.png")
+    shot(page, f"desktop-{locale}.png", SHOTS)
     context.close()
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
 def test_the_bars_on_a_phone(daphne_server, shop, agent, browser, locale):
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(seed, shop).result()
-    context = browser.new_context(locale=locale, viewport=PHONE, has_touch=True)
-    page = context.new_page()
-    login(page, daphne_server.url, "xiaomei")
-    expect(page.locator("#conn")).to_have_class(re.compile("conn-online"))
+    desk = open_desk(daphne_server, shop, browser, locale, PHONE, has_touch=True)
+    context, page = desk.context, desk.page
     topbar = page.locator(".topbar").bounding_box()
     assert topbar["height"] < 56, topbar  # one line, not three
     # The connection and the agent's status are in sight; the rest of the row scrolls to.
@@ -97,12 +71,12 @@ def test_the_bars_on_a_phone(daphne_server, shop, agent, browser, locale):
     sign_out.scroll_into_view_if_needed()
     expect(sign_out).to_be_in_viewport(ratio=1)
     no_sideways_scroll(page)
-    shot(page, f"phone-inbox-{locale}.png")
+    shot(page, f"phone-inbox-{locale}.png", SHOTS)
     open_row(page, "张三")
     one_line(page, ["#thread-title", *ACTIONS])
     no_sideways_scroll(page)
-    shot(page, f"phone-thread-{locale}.png")
+    shot(page, f"phone-thread-{locale}.png", SHOTS)
     page.locator("#thread-customer").click()
     expect(page.locator("#v-name")).to_have_text("张三")
-    shot(page, f"phone-customer-{locale}.png")
+    shot(page, f"phone-customer-{locale}.png", SHOTS)
     context.close()

@@ -7,6 +7,7 @@ Screenshots go to /work/shots-deskui when that folder exists (docs/desk.md uses 
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,14 +55,44 @@ def seed(shop) -> int:
         connection.close()
 
 
+@dataclass
+class Desk:
+    context: object
+    page: object
+    errors: list  # uncaught page errors
+    conversation_id: int  # 张三's
+
+
+def open_desk(daphne_server, shop, browser, locale: str, viewport: dict, **context_args) -> Desk:
+    """The seeded shop's workspace, signed in as xiaomei and online."""
+    with ThreadPoolExecutor(1) as pool:  # services publish through async_to_sync: not here
+        conversation_id = pool.submit(seed, shop).result()
+    context = browser.new_context(locale=locale, viewport=viewport, **context_args)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, daphne_server.url, "xiaomei")
+    expect(page.locator("#conn")).to_have_class(re.compile("conn-online"))
+    return Desk(context, page, errors, conversation_id)
+
+
+# What sticks out past the right edge of the page (named in a failure).
+WIDE = """() => [...document.querySelectorAll('body *')]
+  .filter((e) => e.getBoundingClientRect().right > innerWidth + 1)
+  .slice(0, 5).map((e) => e.tagName + '#' + e.id + '.' + e.className)"""
+
+
 def no_sideways_scroll(page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], f"the page is {width} px wide"
+    assert width <= page.viewport_size["width"], (
+        f"the page is {width} px wide",
+        page.evaluate(WIDE),
+    )
 
 
-def shot(page, name: str) -> None:
-    if SHOTS.is_dir():
-        page.screenshot(path=str(SHOTS / name))
+def shot(page, name: str, folder: Path = SHOTS) -> None:
+    if folder.is_dir():
+        page.screenshot(path=str(folder / name))
 
 
 def pane_shown(page, pane: str) -> None:
@@ -80,14 +111,13 @@ def pane_shown(page, pane: str) -> None:
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
 def test_the_workspace_on_a_phone(daphne_server, shop, agent, browser, locale):
     words = WORDS[locale]
-    with ThreadPoolExecutor(1) as pool:  # services publish through async_to_sync: not here
-        conversation_id = pool.submit(seed, shop).result()
-    context = browser.new_context(locale=locale, viewport=PHONE, has_touch=True)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, daphne_server.url, "xiaomei")
-    expect(page.locator("#conn")).to_have_class(re.compile("conn-online"))
+    desk = open_desk(daphne_server, shop, browser, locale, PHONE, has_touch=True)
+    context, page, errors, conversation_id = (
+        desk.context,
+        desk.page,
+        desk.errors,
+        desk.conversation_id,
+    )
 
     # The inbox alone, its views reachable.
     pane_shown(page, "inbox")
@@ -155,12 +185,8 @@ def test_the_workspace_on_a_phone(daphne_server, shop, agent, browser, locale):
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
 def test_the_desktop_keeps_three_panes(daphne_server, shop, agent, browser, locale):
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(seed, shop).result()
-    context = browser.new_context(locale=locale, viewport=DESKTOP)
-    page = context.new_page()
-    login(page, daphne_server.url, "xiaomei")
-    expect(page.locator("#conn")).to_have_class(re.compile("conn-online"))
+    desk = open_desk(daphne_server, shop, browser, locale, DESKTOP)
+    context, page = desk.context, desk.page
     open_row(page, "张三")
     for selector in ("aside.inbox", "section.thread", "aside.visitor", "#thread-close"):
         expect(page.locator(selector)).to_be_visible()
