@@ -64,6 +64,12 @@ def test_the_bars_on_a_phone(daphne_server, shop, agent, browser, locale):
     context, page = desk.context, desk.page
     topbar = page.locator(".topbar").bounding_box()
     assert topbar["height"] < 56, topbar  # one line, not three
+    # New-conversation notifications (one per seeded visitor): one shown at a time, in one strip
+    # over the top bar, not a tower over the pane below it.
+    shown = page.locator("#toasts .toast:not([hidden])")
+    expect(shown).to_have_count(1)
+    strip = page.locator("#toasts").bounding_box()
+    assert strip["y"] + strip["height"] <= topbar["y"] + topbar["height"] + 12, (strip, topbar)
     # The connection and the agent's status are in sight; the rest of the row scrolls to.
     for selector in ("#conn", "#my-status"):
         expect(page.locator(selector)).to_be_in_viewport(ratio=1)

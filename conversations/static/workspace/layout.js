@@ -10,7 +10,8 @@
 import { root, ui } from "./state.js";
 import { closeConversation } from "./thread.js";
 
-const NARROW = window.matchMedia("(max-width: 700px)");
+// The narrow breakpoint of workspace.css (also read by notifications.js).
+export const NARROW = window.matchMedia("(max-width: 700px)");
 
 function show(pane) {
   root.dataset.pane = pane;

@@ -3,11 +3,12 @@
 
 import { el } from "./dom.js";
 import { fmt, gettext } from "./i18n.js";
+import { NARROW } from "./layout.js";
 import { MERCHANT, ui } from "./state.js";
 import { openConversation } from "./thread.js";
 
 const TOAST_MS = 8000;
-const TOASTS_SHOWN = 3;
+const TOASTS_SHOWN = 3; // on a phone one: they sit over the top bar (workspace.css)
 const NOTICE_MS = 8000;
 const MUTE_KEY = "kefu:notify-mute"; // per browser, not per account: it is about the speakers
 
@@ -59,9 +60,10 @@ export function renderNotifyControls() {
 // Toasts are grouped: one per conversation (a newer one replaces it and counts), at most
 // TOASTS_SHOWN at once with "N more" for the rest, so a busy minute never builds a tower.
 function renderToastGroup() {
+  const shown = NARROW.matches ? 1 : TOASTS_SHOWN;
   const items = [...ui.toasts.querySelectorAll(".toast")];
-  items.forEach((item, i) => { item.hidden = i < items.length - TOASTS_SHOWN; });
-  const hiddenCount = Math.max(0, items.length - TOASTS_SHOWN);
+  items.forEach((item, i) => { item.hidden = i < items.length - shown; });
+  const hiddenCount = Math.max(0, items.length - shown);
   let more = ui.toasts.querySelector(".toast-more");
   if (!hiddenCount) { if (more) more.remove(); return; }
   if (!more) {
@@ -69,7 +71,11 @@ function renderToastGroup() {
     more.addEventListener("click", () => { ui.toasts.replaceChildren(); });
     ui.toasts.prepend(more);
   }
-  more.textContent = fmt(gettext("%s more notifications (dismiss all)"), [hiddenCount]);
+  const label = fmt(gettext("%s more notifications (dismiss all)"), [hiddenCount]);
+  // On a phone the strip has room for "+N" only; the whole sentence is its name.
+  more.textContent = NARROW.matches ? `+${hiddenCount}` : label;
+  more.title = label;
+  more.setAttribute("aria-label", label);
 }
 
 // The agent opened the conversation: its toast has done its job.
