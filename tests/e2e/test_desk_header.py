@@ -51,6 +51,12 @@ def test_the_thread_header_and_top_bar_on_a_desktop(daphne_server, shop, agent, 
     open_row(page, "张三")
     expect(page.locator("#thread-resolve")).not_to_be_empty()
     same_row(one_line(page, ["#thread-title", *ACTIONS, "#thread-close"]))
+    # Who has the conversation is read in full, not cut to "Assigned to …" (English was, at
+    # this width, while the mood bars shared the line).
+    assignee = page.locator("#thread-assignee")
+    expect(assignee).not_to_be_empty()
+    clipped = assignee.evaluate("(e) => e.scrollWidth > e.clientWidth")
+    assert not clipped, assignee.text_content()
     topbar = page.locator(".topbar").bounding_box()
     assert topbar["height"] < 56, topbar  # one line
     no_sideways_scroll(page)

@@ -17,6 +17,8 @@ export function renderVisitor(v) {
   $("v-page-title").textContent = v.page_title || "—";
   // Shown as text, not a link: the URL comes from the visitor's browser.
   $("v-page-url").textContent = v.page_url || "—";
+  // In monospace the dash read as "–", a different mark from the other empty fields'.
+  $("v-page-url").classList.toggle("url", Boolean(v.page_url));
   $("v-seen").textContent = v.last_seen_at ? new Date(v.last_seen_at).toLocaleString() : "—";
   showProfile(v.id);
 }
