@@ -244,7 +244,8 @@ def test_highlights_are_merged_ranges():
 
 def test_the_index_is_the_one_for_this_database(db):
     """SQLite: FTS5 trigram; MariaDB: Mroonga (CI installs mariadb-plugin-mroonga); MySQL 8:
-    ngram. "like" (no index) would be correct but slow: it must not happen where we run."""
+    the bigram table. "like" (no index) would be correct but slow: it must not happen where we
+    run."""
     from django.db import connection
 
     expected = (
@@ -252,7 +253,7 @@ def test_the_index_is_the_one_for_this_database(db):
         if connection.vendor == "sqlite"
         else "mroonga"
         if connection.mysql_is_mariadb
-        else "ngram"
+        else "grams"
     )
     assert search.backend() == expected
 
