@@ -57,13 +57,17 @@ def create(apps, schema_editor):
                     [v for row in chunk for v in row],
                 )
         # Nothing reads the ngram index any more; it cost every message's commit.
-        cursor.execute(
-            "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
-            "AND TABLE_NAME = %s AND INDEX_NAME = 'msearch_body'",
-            [TABLE],
-        )
-        if cursor.fetchone()[0]:
+        if _has_ngram_index(cursor):
             cursor.execute(f"ALTER TABLE {TABLE} DROP INDEX msearch_body")
+
+
+def _has_ngram_index(cursor) -> bool:
+    cursor.execute(
+        "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = %s AND INDEX_NAME = 'msearch_body'",
+        [TABLE],
+    )
+    return bool(cursor.fetchone()[0])
 
 
 def drop(apps, schema_editor):
@@ -72,10 +76,11 @@ def drop(apps, schema_editor):
         return
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {GRAM_TABLE}")
-        cursor.execute("SET SESSION innodb_ft_enable_stopword = OFF")
-        cursor.execute(
-            f"ALTER TABLE {TABLE} ADD FULLTEXT INDEX msearch_body (body) WITH PARSER ngram"
-        )
+        if not _has_ngram_index(cursor):
+            cursor.execute("SET SESSION innodb_ft_enable_stopword = OFF")
+            cursor.execute(
+                f"ALTER TABLE {TABLE} ADD FULLTEXT INDEX msearch_body (body) WITH PARSER ngram"
+            )
 
 
 class Migration(migrations.Migration):
