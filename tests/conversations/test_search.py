@@ -330,14 +330,16 @@ def test_the_migration_indexes_messages_stored_before_it(acme, other):
 
 
 # Bodies of random words over a small alphabet, so bigrams recur (the gram table's filters meet
-# bigrams that occur apart) and searches hit often: Chinese, letters of both cases and widths,
-# digits, punctuation.
-ALPHABET = "发票退款订单开 abAB１２12.%"
+# bigrams that occur apart) and searches hit often: Chinese, letters of both cases, digits,
+# punctuation, and full-width digits in a message except on SQLite, whose trigram index and
+# LIKE do not fold widths (docs/search.md, "What matches").
+ALPHABET = "发票退款订单开 abAB12.%"
+FULL_WIDTH = "１２"
 
 
-def _random_text(rng, lo: int, hi: int) -> str:
+def _random_text(rng, lo: int, hi: int, alphabet: str = ALPHABET) -> str:
     """Never blank (a message is stored trimmed, and may not be empty)."""
-    return "发" + "".join(rng.choice(ALPHABET) for _ in range(rng.randint(lo, hi) - 1))
+    return "发" + "".join(rng.choice(alphabet) for _ in range(rng.randint(lo, hi) - 1))
 
 
 def test_results_equal_the_plain_like_truth_on_random_data(acme, other, window):
@@ -349,9 +351,10 @@ def test_results_equal_the_plain_like_truth_on_random_data(acme, other, window):
     from conversations import selectors
 
     rng = random.Random(window + 13)
+    alphabet = ALPHABET + (FULL_WIDTH if search.backend() != "fts5" else "")
     visitors = [factories.visitor(acme) for _ in range(6)]
     for i in range(60):
-        factories.visitor_message(visitors[i % 6], _random_text(rng, 1, 12))
+        factories.visitor_message(visitors[i % 6], _random_text(rng, 1, 12, alphabet))
     for _ in range(15):
         _say(other, _random_text(rng, 1, 12))
     mine = list(Message.objects.filter(merchant=acme).exclude(kind="event").order_by("-pk"))
