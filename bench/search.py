@@ -4,8 +4,8 @@ conversation and visitor; `conversation_list` with `q`), for a mix of searches a
 
 The data set is built once in its own database and reused:
 - MariaDB/MySQL (DATABASE_URL=mysql://...): database `kefu_search_bench` (BENCH_SEARCH_DB),
-  created and migrated here, so the index is the one the migration builds (Mroonga on MariaDB
-  with the plugin, ngram on MySQL 8);
+  created and migrated here, so the index is the one the migrations build (Mroonga on MariaDB
+  with the plugin, the bigram table on MySQL 8);
 - SQLite (no DATABASE_URL): var/bench_search.sqlite3, the FTS5 trigram index.
 One merchant holds `--messages` messages (20 per conversation) and a second merchant a tenth
 as many with the same words, so every search also proves it is scoped. Bodies are two phrases
@@ -340,7 +340,7 @@ def build(messages: int, connection) -> dict:
 
 def _load(name: str, n: int, connection) -> None:
     from conversations.models import Conversation
-    from conversations.search import TABLE, backend
+    from conversations.search import TABLE, _grams_insert, backend
     from merchants.models import Merchant
 
     merchant = Merchant.objects.create(name=name, allowed_origins="https://bench.example")
@@ -415,11 +415,27 @@ def _load(name: str, n: int, connection) -> None:
                 f"INSERT INTO {TABLE} (rowid, body, merchant_id) SELECT id, body, merchant_id "
                 f"FROM conversations_message WHERE merchant_id = {m}"
             )
-        elif kind in ("mroonga", "ngram"):
+        elif kind in ("mroonga", "ngram", "grams"):
             cursor.execute(
                 f"REPLACE INTO {TABLE} (message_id, merchant_id, body) "
                 f"SELECT id, merchant_id, body FROM conversations_message WHERE merchant_id = {m}"
             )
+        if kind == "grams":
+            # MySQL's bigram rows, written by the function message_append calls, 1,000
+            # messages a statement.
+            last = 0
+            while True:
+                cursor.execute(
+                    "SELECT id, merchant_id, body FROM conversations_message "
+                    "WHERE merchant_id = %s AND id > %s ORDER BY id LIMIT 20000",
+                    [m, last],
+                )
+                rows = cursor.fetchall()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                for start in range(0, len(rows), 1000):
+                    _grams_insert(rows[start : start + 1000])
 
 
 def measure(merchant_id: int, repeat: int, rng: random.Random) -> dict:

@@ -4,14 +4,17 @@ characters, not words, so 发票 finds "我要开发票" without a word segmente
 the design, the measured figures and why each backend is built the way it is.
 
 The index is one table, `conversations_message_search` (message id, merchant id, body), built
-per database by the 0010_search_index migration:
+per database by the 0010_search_index migration (and on MySQL the bigram table beside it):
 
 - SQLite: an FTS5 table with the trigram tokenizer. A term of 1-2 characters has no trigram;
   such terms are matched with LIKE, on the trigram hits when another term has three characters
   or more, else on the merchant's messages newest first (a scan that stops at a full page).
-- MySQL 8: InnoDB with a FULLTEXT index WITH PARSER ngram (bigrams; stopwords off, or every
-  bigram with an "a" in it would be dropped). Transactional: the index row commits with the
-  message. 1-character terms: LIKE on the hits, as above.
+- MySQL 8: a table of our own, `conversations_message_gram` (0014_search_grams): one InnoDB row
+  (merchant id, bigram, message id) per distinct bigram of each normalised body, read newest
+  first from the search's rarest bigram (gram_ids). It replaced InnoDB's ngram FULLTEXT index,
+  which read every posting of every bigram asked (0.5-3 s at 1,000,000 messages). The search
+  table keeps the body, to know which bigram rows to delete. Transactional: the rows commit with
+  the message. 1-character terms: matched on the bodies of the hits, or the newest messages.
 - MariaDB: the Mroonga storage engine (Debian's mariadb-plugin-mroonga) with a bigram
   tokenizer that also matches single characters. Mroonga is not transactional: a rolled-back
   message leaves its index row behind. Search therefore joins every hit to the message table
@@ -27,6 +30,7 @@ Every query is scoped by merchant_id in SQL; the index is never read without it.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import unicodedata
@@ -53,6 +57,16 @@ WINDOW_MAX = 5000
 # On MySQL four times as far: InnoDB's full-text index answers a word made of common bigrams in
 # 0.5-3 s at 1,000,000 messages, where 20,000 rows read here take 120-170 ms (docs/search.md).
 WINDOW_MAX_FACTOR = {"ngram": 4}
+
+
+# MySQL: the bigram table of migration 0014_search_grams (docs/search.md, "MySQL: a bigram
+# table"); gram_ids walks the rarest bigram's rows newest first and joins up to GRAM_FILTERS
+# more bigrams to each (four or eight made no measurable difference).
+GRAM_TABLE = "conversations_message_gram"
+GRAM_FILTERS = 4
+# Bigrams counted (up to GRAM_COUNT_CAP rows each) to pick the rarest.
+GRAM_COUNTED = 12
+GRAM_COUNT_CAP = 2000
 
 
 class QueryError(ValueError):
@@ -93,6 +107,16 @@ def matches(body: str, terms: list[str]) -> bool:
     return all(t in folded for t in terms)
 
 
+def grams(folded: str) -> set[str]:
+    """The distinct bigrams of a normalised text without white space (the gram table's rows
+    for a body, the lookups for a term: a term never holds white space)."""
+    return {
+        folded[i : i + 2]
+        for i in range(len(folded) - 1)
+        if not (folded[i].isspace() or folded[i + 1].isspace())
+    }
+
+
 def highlights(body: str, terms: list[str]) -> list[tuple[int, int]]:
     """(start, end) character ranges of `body` where a term occurs, merged and in order. Found
     in the normalised text; NFKC can change a string's length, and then the ranges are those of
@@ -126,7 +150,7 @@ def highlights(body: str, terms: list[str]) -> list[tuple[int, int]]:
 
 @functools.cache
 def _backend_for(alias_key: str) -> str:
-    """ "fts5", "ngram", "mroonga" or "like", from what the migration built."""
+    """ "fts5", "grams", "ngram", "mroonga" or "like", from what the migrations built."""
     if connection.vendor == "sqlite":
         return "fts5"
     if connection.vendor != "mysql":
@@ -141,6 +165,13 @@ def _backend_for(alias_key: str) -> str:
         engine = (row[0] or "").lower() if row else ""
         if engine == "mroonga":
             return "mroonga"
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            [GRAM_TABLE],
+        )
+        if cursor.fetchone()[0]:
+            return "grams"
         cursor.execute(
             "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
             "AND TABLE_NAME = %s AND INDEX_TYPE = 'FULLTEXT'",
@@ -167,12 +198,14 @@ def index_message(*, message_id: int, merchant_id: int, body: str) -> None:
                 f"INSERT OR REPLACE INTO {TABLE} (rowid, body, merchant_id) VALUES (%s, %s, %s)",
                 [message_id, body, merchant_id],
             )
-        elif kind in ("mroonga", "ngram"):
+        elif kind in ("mroonga", "ngram", "grams"):
             cursor.execute(
                 f"REPLACE INTO {TABLE} (message_id, merchant_id, body) VALUES (%s, %s, %s)",
                 [message_id, merchant_id, body],
             )
         # "like": nothing to keep; the message table is searched itself.
+    if kind == "grams":
+        _grams_insert([(message_id, merchant_id, body)])
 
 
 def index_messages(rows: list[tuple[int, int, str]]) -> None:
@@ -188,6 +221,44 @@ def index_messages(rows: list[tuple[int, int, str]]) -> None:
         sql = f"REPLACE INTO {TABLE} (message_id, merchant_id, body) VALUES {marks}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for row in rows for value in row])
+    if kind == "grams":
+        _grams_insert(rows)
+
+
+def _grams_insert(rows) -> None:
+    """The gram table's rows of these (message_id, merchant_id, body): one multi-row statement
+    (IGNORE: a message id used again after a TRUNCATE may find its old rows; a stale row only
+    makes a candidate that the body check drops)."""
+    values = [
+        (merchant_id, gram.encode(), message_id)
+        for message_id, merchant_id, body in rows
+        for gram in grams(normalize(body))
+    ]
+    if not values:
+        return
+    marks = ", ".join(["(%s, %s, %s)"] * len(values))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT IGNORE INTO {GRAM_TABLE} (merchant_id, gram, message_id) VALUES {marks}",
+            [value for row in values for value in row],
+        )
+
+
+def _grams_delete(cursor, rows) -> None:
+    """Delete the gram rows of these (message_id, merchant_id, body) search rows, by primary
+    key (the gram table has no index by message id: it would double its size)."""
+    keys = [
+        (merchant_id, gram.encode(), message_id)
+        for message_id, merchant_id, body in rows
+        for gram in grams(normalize(body))
+    ]
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        marks = ", ".join(["(%s, %s, %s)"] * len(chunk))
+        cursor.execute(
+            f"DELETE FROM {GRAM_TABLE} WHERE (merchant_id, gram, message_id) IN ({marks})",
+            [value for key in chunk for value in key],
+        )
 
 
 def index_remove(message_ids) -> None:
@@ -202,6 +273,14 @@ def index_remove(message_ids) -> None:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join(["%s"] * len(chunk))
+            if kind == "grams":
+                # The body of the search row says which gram rows to delete.
+                cursor.execute(
+                    f"SELECT message_id, merchant_id, body FROM {TABLE} "
+                    f"WHERE message_id IN ({marks})",
+                    chunk,
+                )
+                _grams_delete(cursor, cursor.fetchall())
             cursor.execute(f"DELETE FROM {TABLE} WHERE {key} IN ({marks})", chunk)
 
 
@@ -213,6 +292,15 @@ def index_prune() -> int:
     key = "rowid" if kind == "fts5" else "message_id"
     if kind == "like":
         return 0
+    if kind == "grams":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT message_id FROM {TABLE} "
+                "WHERE message_id NOT IN (SELECT id FROM conversations_message)"
+            )
+            gone = [row[0] for row in cursor.fetchall()]
+        index_remove(gone)
+        return len(gone)
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {TABLE} WHERE {key} NOT IN (SELECT id FROM conversations_message)"
@@ -250,6 +338,10 @@ def message_ids(*, merchant_id: int, terms: list[str], before_id: int | None, li
     the page from them at once, where the index would have to collect and sort every one of
     its tens of thousands of matches to find the newest. If the window holds the merchant's
     whole history, that is the answer; otherwise the index answers for the older messages."""
+    # MySQL's bigram table, for terms of two characters or more; what the window shows of
+    # each bigram then picks the one to read when several are common.
+    by_grams = backend() == "grams" and any(len(t) >= 2 for t in terms)
+    seen = dict.fromkeys(_term_grams(terms) if by_grams else (), 0)
     ids: list[int] = []
     # How many of the messages read hold each term: the index is then asked for the rarest.
     counts = dict.fromkeys(terms, 0)
@@ -259,6 +351,8 @@ def message_ids(*, merchant_id: int, terms: list[str], before_id: int | None, li
         found = []
         for pk, body in rows:
             folded = normalize(body)
+            for g in seen:
+                seen[g] += g in folded
             held = [t for t in terms if t in folded]
             for t in held:
                 counts[t] += 1
@@ -272,10 +366,19 @@ def message_ids(*, merchant_id: int, terms: list[str], before_id: int | None, li
         before_id = rows[-1][0]
         # A word in a few percent of messages: read on as far as its rate says the page
         # needs (half as much again), up to WINDOW_MAX; a rarer one goes to the index.
-        if window != RECENT_WINDOW or len(found) < 2:
+        if window != RECENT_WINDOW or len(found) < 2 or by_grams:
             break
         most = WINDOW_MAX * WINDOW_MAX_FACTOR.get(backend(), 1)
         window = min(most, math.ceil((limit + 1 - len(ids)) * len(rows) / len(found) * 1.5))
+    if by_grams:
+        older = gram_ids(
+            merchant_id=merchant_id,
+            terms=terms,
+            before_id=before_id,
+            limit=limit - len(ids),
+            seen=seen,
+        )
+        return Hits(ids=ids + older.ids, more=older.more)
     older = index_ids(
         merchant_id=merchant_id,
         terms=terms,
@@ -284,6 +387,85 @@ def message_ids(*, merchant_id: int, terms: list[str], before_id: int | None, li
         counts=counts if RECENT_WINDOW else None,
     )
     return Hits(ids=ids + older.ids, more=older.more)
+
+
+def _term_grams(terms: list[str]) -> list[str]:
+    """Up to GRAM_COUNTED bigrams of the terms, round robin over the terms (each term has one
+    among them; a 1-character term has none and is matched on the bodies alone)."""
+    ordered: list[str] = []
+    for column in itertools.zip_longest(*(sorted(grams(t)) for t in terms if len(t) >= 2)):
+        ordered += [g for g in column if g is not None and g not in ordered]
+    return ordered[:GRAM_COUNTED]
+
+
+def gram_ids(
+    *,
+    merchant_id: int,
+    terms: list[str],
+    before_id: int | None,
+    limit: int,
+    seen: dict[str, int] | None = None,
+) -> Hits:
+    """message_ids on MySQL, by the gram table (docs/search.md, "MySQL: a bigram table"): the
+    rows of the terms' rarest bigram, read newest first by its primary key (merchant, gram,
+    message id), each joined to the rows of up to GRAM_FILTERS other bigrams of the terms and to
+    its message, whose body decides (the bigrams of a term can occur apart). A page stops the
+    read: a common word costs its newest few rows, a rare one the rows of its rarest bigram.
+    Queries: the bigrams counted (when a search has more than one), then the walk (again, wider,
+    while bodies that do not match leave the page short)."""
+    ordered = _term_grams(terms)
+    seen = seen or {}
+    if len(ordered) > 1:
+        counts = _gram_counts(merchant_id, ordered)
+        if not min(counts.values()):
+            return Hits(ids=[], more=False)  # a bigram in no message of the merchant
+        # Fewest rows first; among those past the cap, the fewest in the newest messages.
+        ordered.sort(key=lambda g: (counts[g], seen.get(g, 0)))
+    driver, filters = ordered[0], ordered[1 : 1 + GRAM_FILTERS]
+    sql = (
+        f"SELECT g.message_id, m.body FROM {GRAM_TABLE} g"
+        + "".join(
+            f" STRAIGHT_JOIN {GRAM_TABLE} g{i} ON g{i}.merchant_id = g.merchant_id"
+            f" AND g{i}.gram = %s AND g{i}.message_id = g.message_id"
+            for i in range(len(filters))
+        )
+        + " STRAIGHT_JOIN conversations_message m ON m.id = g.message_id"
+        + " WHERE g.merchant_id = %s AND g.gram = %s AND m.merchant_id = %s"
+        + " AND g.message_id < %s ORDER BY g.message_id DESC LIMIT %s"
+    )
+    ids: list[int] = []
+    below = before_id or 2**63 - 1
+    batch = 2 * (limit + 1)
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                sql,
+                [f.encode() for f in filters]
+                + [merchant_id, driver.encode(), merchant_id, below, batch],
+            )
+            rows = cursor.fetchall()
+            for pk, body in rows:
+                if matches(body, terms):
+                    ids.append(pk)
+                    if len(ids) > limit:
+                        return Hits(ids=ids[:limit], more=True)
+            if len(rows) < batch:
+                return Hits(ids=ids, more=False)
+            below, batch = rows[-1][0], min(batch * 4, 20_000)
+
+
+def _gram_counts(merchant_id: int, wanted: list[str]) -> dict[str, int]:
+    """How many of the merchant's messages hold each bigram, counted up to GRAM_COUNT_CAP (a
+    range of the primary key each; past the cap a bigram is common, and which of two common
+    ones is rarer matters little): one query."""
+    sql = " UNION ALL ".join(
+        f"SELECT {i}, COUNT(*) FROM (SELECT 1 FROM {GRAM_TABLE} WHERE merchant_id = %s "
+        f"AND gram = %s LIMIT {GRAM_COUNT_CAP}) t{i}"
+        for i in range(len(wanted))
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [v for g in wanted for v in (merchant_id, g.encode())])
+        return {wanted[i]: n for i, n in cursor.fetchall()}
 
 
 def _newest(*, merchant_id: int, before_id: int | None, limit: int) -> list[tuple[int, str]]:
@@ -323,6 +505,8 @@ def index_ids(
     and limiting inside the index (146 ms with both terms, 249 ms with one and LIKE); nor on
     SQLite, whose LIKE would not fold full-width letters."""
     kind = backend()
+    if kind == "grams" and any(len(t) >= 2 for t in terms):
+        return gram_ids(merchant_id=merchant_id, terms=terms, before_id=before_id, limit=limit)
     long_terms = [t for t in terms if len(t) >= {"fts5": 3, "ngram": 2}.get(kind, 1)]
     if counts and kind == "ngram" and len(long_terms) > 1:
         # Fewest seen first; of those, the longest (its postings are the fewest).

@@ -244,7 +244,8 @@ def test_highlights_are_merged_ranges():
 
 def test_the_index_is_the_one_for_this_database(db):
     """SQLite: FTS5 trigram; MariaDB: Mroonga (CI installs mariadb-plugin-mroonga); MySQL 8:
-    ngram. "like" (no index) would be correct but slow: it must not happen where we run."""
+    the bigram table. "like" (no index) would be correct but slow: it must not happen where we
+    run."""
     from django.db import connection
 
     expected = (
@@ -252,7 +253,7 @@ def test_the_index_is_the_one_for_this_database(db):
         if connection.vendor == "sqlite"
         else "mroonga"
         if connection.mysql_is_mariadb
-        else "ngram"
+        else "grams"
     )
     assert search.backend() == expected
 
@@ -326,3 +327,119 @@ def test_the_migration_indexes_messages_stored_before_it(acme, other):
         search._backend_for.cache_clear()
     assert [h.message.pk for h in _search(acme, "升级前的发票")] == [old.pk]
     assert [h.message.pk for h in _search(acme, "upgrade")] == [old.pk]
+
+
+# Bodies of random words over a small alphabet, so bigrams recur (the gram table's filters meet
+# bigrams that occur apart) and searches hit often: Chinese, letters of both cases, digits,
+# punctuation, and full-width digits in a message except on SQLite, whose trigram index and
+# LIKE do not fold widths (docs/search.md, "What matches").
+ALPHABET = "发票退款订单开 abAB12.%"
+FULL_WIDTH = "１２"
+
+
+def _random_text(rng, lo: int, hi: int, alphabet: str = ALPHABET) -> str:
+    """Never blank (a message is stored trimmed, and may not be empty)."""
+    return "发" + "".join(rng.choice(alphabet) for _ in range(rng.randint(lo, hi) - 1))
+
+
+def test_results_equal_the_plain_like_truth_on_random_data(acme, other, window):
+    """Every page of every search, joined, is what a plain scan of the merchant's messages
+    finds (search.matches on each body, newest first), never another merchant's, whatever the
+    window: the index's candidates, the bigram table's filters and the body check agree."""
+    import random
+
+    from conversations import selectors
+
+    rng = random.Random(window + 13)
+    alphabet = ALPHABET + (FULL_WIDTH if search.backend() != "fts5" else "")
+    visitors = [factories.visitor(acme) for _ in range(6)]
+    for i in range(60):
+        factories.visitor_message(visitors[i % 6], _random_text(rng, 1, 12, alphabet))
+    for _ in range(15):
+        _say(other, _random_text(rng, 1, 12))
+    mine = list(Message.objects.filter(merchant=acme).exclude(kind="event").order_by("-pk"))
+    searches = [
+        " ".join(_random_text(rng, 1, 4)[1:] or "款" for _ in range(rng.randint(1, 2)))
+        for _ in range(14)
+    ] + ["发票", "ab", "12", "AB 发", "%"]
+    for q in searches:
+        try:
+            terms = search.parse_query(q)
+        except search.QueryError:
+            continue
+        truth = [m.pk for m in mine if search.matches(m.body, terms)]
+        found, before = [], None
+        while True:
+            page, before = selectors.message_search(
+                merchant_id=acme.pk, terms=terms, before_id=before, limit=4
+            )
+            found += [h.message.pk for h in page]
+            if before is None:
+                break
+        assert found == truth, q
+        conversations = selectors.conversation_list(merchant_id=acme.pk, terms=terms)
+        assert {c.pk for c in conversations} == {
+            m.conversation_id for m in mine if m.pk in truth
+        }, q
+
+
+def _gram_rows(message_id: int) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {search.GRAM_TABLE} WHERE message_id = %s", [message_id]
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_bigram_table_follows_the_messages(acme):
+    """MySQL's bigram table: a message's rows are written with it (one per distinct bigram,
+    none across white space), taken out at once by an erasure (index_remove) and by the daily
+    prune once the message is gone."""
+    from conversations.models import Conversation
+    from conversations.tasks import search_index_prune
+
+    if search.backend() != "grams":
+        pytest.skip("MySQL's bigram table only")
+    erased = _say(acme, "发票发票 Ab")
+    assert search.grams(search.normalize(erased.body)) == {"发票", "票发", "ab"}
+    assert _gram_rows(erased.pk) == 3
+    search.index_remove([erased.pk])
+    assert _gram_rows(erased.pk) == 0
+    deleted = _say(acme, "要删除的发票")
+    Conversation.objects.filter(pk=deleted.conversation_id).delete()
+    assert _gram_rows(deleted.pk) == 5
+    assert search_index_prune() >= 1
+    assert _gram_rows(deleted.pk) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_bigram_migration_fills_the_table_from_stored_messages(acme, other):
+    """0014_search_grams on a MySQL database that already holds messages: the bigram table is
+    built and filled, tenant by tenant; elsewhere it changes nothing."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    old = _say(acme, "升级前的发票 before upgrade")
+    _say(other, "别家升级前的发票 before upgrade")
+    migration = importlib.import_module("conversations.migrations.0014_search_grams")
+    editor = SimpleNamespace(connection=connection)
+    was = search.backend()
+    migration.drop(None, editor)
+    search._backend_for.cache_clear()
+    try:
+        if was == "grams":
+            assert search.backend() == "ngram"
+        migration.create(None, editor)
+    finally:
+        search._backend_for.cache_clear()
+    assert search.backend() == was
+    assert [h.message.pk for h in _search(acme, "升级前的发票")] == [old.pk]
+    assert [h.message.pk for h in _search(acme, "upgrade")] == [old.pk]
+    if was == "grams":  # the ngram index the table replaced is gone
+        with connection.cursor() as cursor:
+            assert not migration._has_ngram_index(cursor)
