@@ -8,7 +8,8 @@
 - GET /__bench/stats answers {"queries", "rss_kb", "sockets", "pid", "batches", "batched"}
   for this process (batches = visitor-message transactions, batched = messages in them);
 - with BENCH_SQL_TEXT=1 the statements are also counted by text (literals and IN lists folded)
-  and by the thread that ran them; GET /__bench/sql answers those counts and restarts them
+  and by the thread that ran them, with the wall time of the batches and of the post-commit
+  step's runs; GET /__bench/sql answers those counts and restarts them
   (which statements a phase runs per message: docs/performance.md, "Latest run");
 - with BENCH_TRACEMALLOC=N (frames kept per allocation), GET /__bench/tracemalloc?base=1 takes
   a baseline snapshot and GET /__bench/tracemalloc answers the top allocations grown since it
@@ -53,6 +54,28 @@ if os.environ.get("BENCH_MAX_BATCH"):
     batching.MAX_BATCH = int(os.environ["BENCH_MAX_BATCH"])
 
 from django.db.backends.signals import connection_created  # noqa: E402
+
+_timed: collections.Counter = collections.Counter()
+if os.environ.get("BENCH_SQL_TEXT"):
+    # Wall time of the database thread's batches and of the step's runs, with the statements.
+    import time
+
+    from conversations import batching, pipeline
+
+    def _timing(name, function):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                with _lock:
+                    _timed[f"~{name} ms"] += (time.perf_counter() - started) * 1000
+                    _timed[f"~{name} calls"] += 1
+
+        return timed
+
+    batching._store = _timing("batch", batching._store)
+    pipeline.visitor_messages_process = _timing("step", pipeline.visitor_messages_process)
 
 if os.environ.get("BENCH_TRACEMALLOC"):
     import tracemalloc
@@ -138,8 +161,9 @@ async def application(scope, receive, send):
         return
     if scope["type"] == "http" and scope["path"] == "/__bench/sql":
         with _lock:
-            body = json.dumps(dict(_by_text.most_common())).encode()
+            body = json.dumps(dict(_by_text.most_common(), **_timed)).encode()
             _by_text.clear()
+            _timed.clear()
         await _answer(send, body, b"application/json")
         return
     if scope["type"] == "http" and scope["path"] == "/__bench/stats":
