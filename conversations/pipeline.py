@@ -132,8 +132,9 @@ def _passed_over(conversation: Conversation) -> bool:
     path does not trigger the step at all (services.messages._needs_bot_or_router). Such
     messages wait only because they were stored while an earlier one was still unrouted
     (a burst of new conversations): the pointer moves past all of them in this transaction,
-    instead of one transaction of five or six statements per message, each holding the row
-    that the consumers' next batch waits for."""
+    instead of one transaction of five or six statements and a commit per message, run by the
+    process's step threads beside its event loop and database thread (docs/performance.md,
+    "Latest run")."""
     if conversation.pipeline_seq < 1:
         return False  # the conversation's first message (started) has not been handled
     if conversation.pipeline_seq < conversation.pipeline_reopened_seq <= conversation.last_seq:

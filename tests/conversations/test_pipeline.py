@@ -309,7 +309,7 @@ def test_messages_stored_before_routing_cost_the_step_nothing_once_it_is_assigne
     them at once. Before, each got a transaction of its own (row lock, pending read, the bot's
     and the router's reads, the pointer), and the full benchmark ran 12.7 statements per
     message at 100 msg/s instead of 6-7, its p99 80 times the quick run's, while that backlog
-    held the rows the consumers' batches wait for (docs/performance.md, "Latest run")."""
+    took the processes' CPU from their consumers (docs/performance.md, "Latest run")."""
     online(bob)
     steps = {}
     for waiting in (1, 2, 12):
