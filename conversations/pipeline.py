@@ -52,7 +52,7 @@ PUBLISH_TIMEOUT = 10
 
 def visitor_messages_process(*, merchant_id: int, conversation_id: int, publish=None) -> int:
     """Run the step for every visitor message of the conversation it has not handled yet, in
-    seq order; returns how many it handled.
+    seq order; returns how many it handed to the bot or the router (not those passed over).
 
     Each transaction's events are sent by `publish(events)` right after its commit, before the
     next transaction starts (default: one hop from this thread to the event loop; inside an
