@@ -7,6 +7,10 @@
   one-transaction-per-message path, for comparison);
 - GET /__bench/stats answers {"queries", "rss_kb", "sockets", "pid", "batches", "batched"}
   for this process (batches = visitor-message transactions, batched = messages in them);
+- with BENCH_SQL_TEXT=1 the statements are also counted by text (literals and IN lists folded)
+  and by the thread that ran them, with the wall time of the batches and of the post-commit
+  step's runs; GET /__bench/sql answers those counts and restarts them
+  (which statements a phase runs per message: docs/performance.md, "Latest run");
 - with BENCH_TRACEMALLOC=N (frames kept per allocation), GET /__bench/tracemalloc?base=1 takes
   a baseline snapshot and GET /__bench/tracemalloc answers the top allocations grown since it
   (what an idle socket holds: bench/sockets.py --tracemalloc).
@@ -16,8 +20,10 @@ It is served only by bench/stack.py; production serves kefu.asgi:application.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
+import re
 import threading
 
 import django
@@ -49,6 +55,28 @@ if os.environ.get("BENCH_MAX_BATCH"):
 
 from django.db.backends.signals import connection_created  # noqa: E402
 
+_timed: collections.Counter = collections.Counter()
+if os.environ.get("BENCH_SQL_TEXT"):
+    # Wall time of the database thread's batches and of the step's runs, with the statements.
+    import time
+
+    from conversations import batching, pipeline
+
+    def _timing(name, function):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                with _lock:
+                    _timed[f"~{name} ms"] += (time.perf_counter() - started) * 1000
+                    _timed[f"~{name} calls"] += 1
+
+        return timed
+
+    batching._store = _timing("batch", batching._store)
+    pipeline.visitor_messages_process = _timing("step", pipeline.visitor_messages_process)
+
 if os.environ.get("BENCH_TRACEMALLOC"):
     import tracemalloc
 
@@ -59,9 +87,23 @@ _lock = threading.Lock()
 _counts = {"queries": 0, "sockets": 0}
 
 
+_by_text: collections.Counter = collections.Counter()
+_BY_TEXT = bool(os.environ.get("BENCH_SQL_TEXT"))
+
+
+def _statement_key(sql: str) -> str:
+    thread = threading.current_thread().name.split("_")[0].rstrip("-0123456789")
+    text = re.sub(r"(%s|\?)(\s*,\s*(%s|\?))+", "%s...", sql)
+    text = re.sub(r"\(\s*%s\.\.\.\s*\)(\s*,\s*\(\s*%s\.\.\.\s*\))+", "(%s...)...", text)
+    text = re.sub(r"\b\d+\b", "N", re.sub(r"`s\d+_x\d+`", "`sN`", text))
+    return f"[{thread}] {text[:220]}"
+
+
 def _count(execute, sql, params, many, context):
     with _lock:
         _counts["queries"] += 1
+        if _BY_TEXT:
+            _by_text[_statement_key(sql)] += 1
     return execute(sql, params, many, context)
 
 
@@ -116,6 +158,13 @@ async def _answer(send, body: bytes, content_type: bytes) -> None:
 async def application(scope, receive, send):
     if scope["type"] == "http" and scope["path"] == "/__bench/tracemalloc":
         await _answer(send, _tracemalloc_report(scope["query_string"].decode()), b"text/plain")
+        return
+    if scope["type"] == "http" and scope["path"] == "/__bench/sql":
+        with _lock:
+            body = json.dumps(dict(_by_text.most_common(), **_timed)).encode()
+            _by_text.clear()
+            _timed.clear()
+        await _answer(send, body, b"application/json")
         return
     if scope["type"] == "http" and scope["path"] == "/__bench/stats":
         from conversations import batching

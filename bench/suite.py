@@ -254,6 +254,23 @@ def delete_stored(merchant_ids: list[int], tag: str, n: int) -> None:
     Message.objects.filter(pk__in=ids).delete()
 
 
+def wait_routed(merchant_ids: list[int], timeout: float) -> int:
+    """Wait until the post-commit step has handled every stored visitor message of these
+    merchants (or `timeout` s); returns how many conversations still wait."""
+    from django.db.models import F
+
+    from conversations.models import Conversation
+
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = Conversation.objects.filter(
+            merchant_id__in=merchant_ids, pipeline_seq__lt=F("last_seq")
+        ).count()
+        if not waiting or time.monotonic() > deadline:
+            return waiting
+        time.sleep(0.25)
+
+
 def count_stored(merchant_ids: list[int], tag: str) -> int:
     from conversations.models import Message
 
@@ -331,6 +348,21 @@ async def kefu_phase(
 
     # The first message of each visitor starts a conversation (and routes it): its own phase.
     await phase("warmup", load.one_each, cfg["drain"])
+    # The router's step runs after the acks (conversations.pipeline): the phases below start once
+    # it has routed every new conversation, or they measure 400 routings besides the message
+    # path (docs/performance.md, "Latest run"). Its statements count for the first messages.
+    before = [stack.stats(i) for i in range(p)]
+    t = time.perf_counter()
+    out["warmup"]["unrouted"] = await asyncio.to_thread(wait_routed, mids, cfg["drain"])
+    out["warmup"]["routed_s"] = time.perf_counter() - t
+    after = [stack.stats(i) for i in range(p)]
+    out["warmup"]["queries_per_msg"] += sum(
+        a["queries"] - b["queries"] for a, b in zip(after, before)
+    ) / max(1, out["warmup"]["sent"])
+    log(
+        f"kefu: first messages routed {out['warmup']['routed_s']:.1f} s after their delivery,"
+        f" {out['warmup']['unrouted']} left"
+    )
     if want("saturation"):
         sat = await phase("saturation", load.closed_loop, cfg["sat_seconds"], cfg["drain"])
         sustainable = sat["throughput"]
@@ -682,6 +714,15 @@ def report(m: dict, raw: dict, kefu: dict, api: dict | None, args, started: floa
         f"{sum(kefu[k]['rate_limited'] for k in kefu if isinstance(kefu[k], dict) and 'rate_limited' in kefu[k])}.",
         "",
     ]
+    first = kefu.get("warmup") or {}
+    if "routed_s" in first:
+        lines[-1:-1] = [
+            f"First messages: the router's step (after the acks) had routed every new "
+            f"conversation {f1(first['routed_s'])} s after the last delivery"
+            + (f" ({first['unrouted']} still waiting at the time-out)" if first["unrouted"] else "")
+            + "; the phases after it start then, and its statements count in the first row.",
+            "",
+        ]
     if "idle" in kefu:
         i, ri = kefu["idle"], raw["idle"]
         lines += [

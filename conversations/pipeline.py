@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from . import bot, realtime, routing
 from .models import Conversation, Message
+from .services.messages import _needs_bot_or_router
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ PUBLISH_TIMEOUT = 10
 
 def visitor_messages_process(*, merchant_id: int, conversation_id: int, publish=None) -> int:
     """Run the step for every visitor message of the conversation it has not handled yet, in
-    seq order; returns how many it handled.
+    seq order; returns how many it handed to the bot or the router (not those passed over).
 
     Each transaction's events are sent by `publish(events)` right after its commit, before the
     next transaction starts (default: one hop from this thread to the event loop; inside an
@@ -78,6 +79,9 @@ def visitor_messages_process(*, merchant_id: int, conversation_id: int, publish=
                     .first()
                 )
                 if conversation is None or conversation.pipeline_seq >= conversation.last_seq:
+                    return handled
+                if _passed_over(conversation):
+                    _advance(conversation_id, None)
                     return handled
                 pending = list(
                     Message.objects.filter(
@@ -119,6 +123,23 @@ def visitor_messages_process(*, merchant_id: int, conversation_id: int, publish=
                 ):
                     return handled
                 _advance(conversation_id, seq)
+
+
+def _passed_over(conversation: Conversation) -> bool:
+    """Whether every visitor message still waiting is one the bot and the router would pass
+    over (seen under the row lock): the first message was handled, none waiting reopened the
+    conversation, and it is assigned or queued without the bot, the state in which the store
+    path does not trigger the step at all (services.messages._needs_bot_or_router). Such
+    messages wait only because they were stored while an earlier one was still unrouted
+    (a burst of new conversations): the pointer moves past all of them in this transaction,
+    instead of one transaction of five or six statements and a commit per message, run by the
+    process's step threads beside its event loop and database thread (docs/performance.md,
+    "Latest run")."""
+    if conversation.pipeline_seq < 1:
+        return False  # the conversation's first message (started) has not been handled
+    if conversation.pipeline_seq < conversation.pipeline_reopened_seq <= conversation.last_seq:
+        return False
+    return not _needs_bot_or_router(conversation, False, False)
 
 
 def _advance(conversation_id: int, seq: int | None) -> None:

@@ -287,6 +287,81 @@ def test_sweep_leaves_a_message_alone_within_the_grace_period(acme):
     assert RoutingEvent.objects.filter(conversation=conversation).count() == 1
 
 
+def _step_statements(merchant_id: int, conversation_id: int) -> tuple[int, int]:
+    """(messages the step handed to the bot or router, SQL statements it ran)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        handled = pipeline.visitor_messages_process(
+            merchant_id=merchant_id, conversation_id=conversation_id
+        )
+    return handled, len(queries)
+
+
+def test_messages_stored_before_routing_cost_the_step_nothing_once_it_is_assigned(
+    acme, bob, online
+):
+    """A burst of new conversations (400 visitors writing at once: the full benchmark's first
+    messages) is routed by the step after the acks, so a visitor's next messages are stored
+    while the first still waits for the router. Once the step has assigned the conversation,
+    those later messages need neither the bot nor the router: the pointer moves past all of
+    them at once. Before, each got a transaction of its own (row lock, pending read, the bot's
+    and the router's reads, the pointer), and the full benchmark ran 12.7 statements per
+    message at 100 msg/s instead of 6-7, its p99 80 times the quick run's, while that backlog
+    took the processes' CPU from their consumers (docs/performance.md, "Latest run")."""
+    online(bob)
+    steps = {}
+    for waiting in (1, 2, 12):
+        visitor = factories.visitor(acme)
+        conversation = store_without_step(visitor, [f"m{i}" for i in range(waiting)])
+        assert conversation.pipeline_seq == 0 and conversation.last_seq == waiting
+        steps[waiting] = _step_statements(acme.pk, conversation.pk)
+        conversation.refresh_from_db()
+        assert conversation.assignee_id == bob.user_id  # routed once, on the first message
+        assert RoutingEvent.objects.filter(conversation=conversation).count() == 1
+        # Every message passed: the later ones and the router's "joined" line.
+        assert conversation.pipeline_seq == conversation.last_seq == waiting + 1
+        assert conversation.pipeline_pending_since is None
+    assert [handled for handled, _ in steps.values()] == [1, 1, 1]
+    # Messages stored after the first cost two statements in all (the lock, the pointer), not
+    # five or six each: the same with 1 or 11 of them. (The first run is the routing's own.)
+    assert steps[12][1] == steps[2][1] <= steps[1][1] + 2, steps
+    assert pipeline.visitor_messages_sweep(now=_later(60)) == 0
+
+
+def test_a_reopening_message_among_the_waiting_ones_still_goes_to_the_router(acme, bob, online):
+    """Passing over waiting messages stops at one that reopened the conversation: the router
+    records the reopening and routes it again (sticky to bob)."""
+    from conversations.services.assignment import conversation_set_status
+
+    online(bob)
+    visitor = factories.visitor(acme)
+    first = factories.visitor_message(visitor, "你好")
+    conversation = Conversation.objects.get(pk=first.conversation_id)
+    assert conversation.assignee_id == bob.user_id
+    conversation_set_status(
+        merchant_id=acme.pk,
+        conversation_id=conversation.pk,
+        actor_user_id=bob.user_id,
+        status=Conversation.Status.RESOLVED,
+    )
+    conversation = store_without_step(visitor, ["又来了", "还在吗"])
+    assert conversation.pipeline_seq < conversation.pipeline_reopened_seq <= conversation.last_seq
+    handled, _ = _step_statements(acme.pk, conversation.pk)
+    assert handled == 1  # the reopening message; the one after it is passed over
+    conversation.refresh_from_db()
+    kinds = list(
+        RoutingEvent.objects.filter(conversation=conversation)
+        .order_by("pk")
+        .values_list("kind", flat=True)
+    )
+    assert RoutingEvent.Kind.REOPENED in kinds and kinds[-1] == RoutingEvent.Kind.ASSIGNED, kinds
+    assert conversation.assignee_id == bob.user_id
+    assert conversation.pipeline_seq == conversation.last_seq
+    assert conversation.pipeline_pending_since is None
+
+
 def _seconds(n: int):
     from datetime import timedelta
 
