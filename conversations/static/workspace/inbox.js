@@ -20,6 +20,11 @@ export function upsert(conversation) {
   const known = conversations.get(conversation.id);
   // A reloaded page can be older than a live update that arrived while it was in flight.
   if (known && known.last_seq > conversation.last_seq) return;
+  // Or older in read state: an inbox page read before an agent's read committed, answering
+  // after the conversation.updated of that read (both counters only grow). Taken, it would
+  // show the unread badge again, and reading once more changes nothing on the server.
+  if (known && known.last_seq === conversation.last_seq
+      && (known.agent_last_read_seq || 0) > (conversation.agent_last_read_seq || 0)) return;
   keepLabels(conversation, known);
   const online = conversation.visitor.online;
   if (known && (online === null || online === undefined)) {
