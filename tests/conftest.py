@@ -112,6 +112,10 @@ def pytest_configure(config):
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if worker and not os.environ["KEFU_TEST_RUN"].endswith(worker):
         os.environ["KEFU_TEST_RUN"] += worker
+    # pytest-xdist's controller: hand out the files in the workers' order, heaviest first
+    # (heaviest_files_first below), not re-sorted by their number of tests.
+    if getattr(config.option, "loadscopereorder", None):
+        config.option.loadscopereorder = False
 
 
 # Fixtures that start a process or a browser: a test using any of them (directly or through
@@ -138,10 +142,33 @@ def is_slow(item) -> bool:
     )
 
 
+# Seconds a test costs, roughly, in a serial run on CI (docs/testing.md, "Where the time
+# goes"): one that starts a process or a browser, and one that does not.
+SLOW_TEST_SECONDS, TEST_SECONDS = 6.0, 0.15
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's ordering (transactional tests last)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if is_slow(item) and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        heaviest_files_first(items)
+
+
+def heaviest_files_first(items) -> None:
+    """Under pytest-xdist, whose `--dist loadfile` hands out whole files in the order the
+    workers collected them, the files that cost most come first, so the last ones handed out
+    are short and no worker is left with a long file while the others have finished (xdist's
+    own reorder, by the number of tests, put a file of two one-minute tests last;
+    pytest_configure turns it off). A file's tests keep their order; a serial run keeps pytest's."""
+    cost: dict[str, float] = {}
+    for item in items:
+        name = item.nodeid.split("::")[0]
+        slow = item.get_closest_marker("slow") is not None
+        cost[name] = cost.get(name, 0.0) + (SLOW_TEST_SECONDS if slow else TEST_SECONDS)
+    # sorted() is stable: the files' own order breaks ties, and a file's tests keep theirs.
+    items.sort(key=lambda item: -cost[item.nodeid.split("::")[0]])
 
 
 # --- People and merchants -------------------------------------------------------------------

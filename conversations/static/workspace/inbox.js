@@ -20,6 +20,15 @@ export function upsert(conversation) {
   const known = conversations.get(conversation.id);
   // A reloaded page can be older than a live update that arrived while it was in flight.
   if (known && known.last_seq > conversation.last_seq) return;
+  // Older in read state only (an inbox page read before an agent's read committed, answering
+  // after the conversation.updated of that read; both counters only grow): its unread count
+  // would bring the badge back, and reading once more changes nothing on the server. The
+  // newer read state stays; the row's other fields are taken.
+  if (known && known.last_seq === conversation.last_seq
+      && (known.agent_last_read_seq || 0) > (conversation.agent_last_read_seq || 0)) {
+    conversation.agent_last_read_seq = known.agent_last_read_seq;
+    conversation.unread_count = known.unread_count;
+  }
   keepLabels(conversation, known);
   const online = conversation.visitor.online;
   if (known && (online === null || online === undefined)) {
