@@ -188,9 +188,9 @@ def engine_cache_clear() -> None:
 # --- Duplicate entries ----------------------------------------------------------------------------
 
 DUPLICATES_SHOWN = 100
-DUPLICATES_PER_ENTRY = 3  # neighbours kept per standard question
-# Pairs computed once per loaded engine and threshold (seconds at 10,000 entries), dropped with
-# the engine when a retrained model replaces it.
+# Pairs at another score than the stored ones (or from a model trained before they were
+# stored): computed once per loaded engine and threshold, dropped with the engine when a
+# retrained model replaces it.
 _duplicates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -213,22 +213,38 @@ def faq_duplicate_pairs(
     other at least `min_score` (default: the knowledge base's learnt answer point, i.e. the bot
     would answer one entry's question with the other). Pairs marked "not duplicates" and
     entries no longer answerable (merged, disabled, deleted since training) are left out.
-    Empty before the first training. Queries: the engine check, dismissals, entries."""
+    Empty before the first training. Queries: the newest model's metrics (where training
+    stored the pairs), dismissals, entries."""
     limit = DUPLICATES_SHOWN if limit is None else limit
-    engine = engine_for(merchant_id=merchant_id)
-    if engine is None:
-        return []
-    threshold = engine.faq_answer_sim if min_score is None else min_score
-    cached = _duplicates.setdefault(engine, {})
-    if threshold not in cached:
-        cached[threshold] = engine.faq_duplicates(threshold, per_entry=DUPLICATES_PER_ENTRY)
+    stored = None
+    if min_score is None:
+        metrics = (
+            BotModel.objects.filter(merchant_id=merchant_id)
+            .order_by("-kb_version")
+            .values_list("metrics", flat=True)
+            .first()
+        )
+        if metrics is None:  # never trained
+            return []
+        stored = metrics.get("faq_duplicates")
+    if stored is None:
+        engine = engine_for(merchant_id=merchant_id)
+        if engine is None:
+            return []
+        threshold = engine.faq_answer_sim if min_score is None else min_score
+        cached = _duplicates.setdefault(engine, {})
+        if threshold not in cached:
+            cached[threshold] = engine.faq_duplicates(
+                threshold, per_entry=training.DUPLICATES_PER_ENTRY
+            )
+        stored = cached[threshold]
     dismissed = set(
         FaqDuplicateDismissal.objects.filter(merchant_id=merchant_id).values_list(
             "faq_low_id", "faq_high_id"
         )
     )
     # A window a few times the page: entries merged or disabled since training drop out.
-    window = [p for p in cached[threshold] if (p[0], p[1]) not in dismissed][: limit * 4]
+    window = [p for p in stored if (p[0], p[1]) not in dismissed][: limit * 4]
     faqs = Faq.objects.filter(Faq.valid_at(timezone.now()), merchant_id=merchant_id).in_bulk(
         {i for a, b, _s in window for i in (a, b)}
     )

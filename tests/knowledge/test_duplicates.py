@@ -308,3 +308,19 @@ def test_faq_rows_are_left_alone_by_dismissal(acme, kb):
     row = FaqDuplicateDismissal.objects.get()
     assert (row.faq_low_id, row.faq_high_id) == tuple(sorted((a.pk, b.pk)))
     assert Faq.objects.filter(merchant=acme, is_enabled=True).count() == len(kb)
+
+
+def test_training_stores_the_pairs_and_older_models_are_read_from_the_engine(acme, kb):
+    from knowledge.models import BotModel
+
+    model = training.kb_train(merchant_id=acme.pk)
+    stored = [tuple(p[:2]) for p in model.metrics["faq_duplicates"]]
+    assert stored and model.metrics["faq_duplicates_seconds"] >= 0
+    from_metrics = [
+        (p.first.pk, p.second.pk) for p in selectors.faq_duplicate_pairs(merchant_id=acme.pk)
+    ]
+    assert from_metrics == stored
+    # A model trained before the pairs were stored: listed from the loaded engine instead.
+    BotModel.objects.filter(pk=model.pk).update(metrics={"faqs": len(kb)})
+    again = [(p.first.pk, p.second.pk) for p in selectors.faq_duplicate_pairs(merchant_id=acme.pk)]
+    assert again == stored
