@@ -299,6 +299,10 @@ def test_the_faq_list_and_the_gap_page_link_here(as_alice, acme):
     assert PAGE in as_alice.get(reverse("admin:knowledge_faq_changelist")).content.decode()
     gaps = as_alice.get(reverse("admin:knowledge_unansweredquestion_changelist"))
     assert PAGE in gaps.content.decode()
+    # Both languages: Chinese by default, English when asked for.
+    assert "重复的常见问题" in as_alice.get(PAGE).content.decode()
+    english = as_alice.get(PAGE, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Duplicate entries" in english and "No likely duplicates" in english
 
 
 def test_faq_rows_are_left_alone_by_dismissal(acme, kb):
