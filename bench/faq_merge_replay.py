@@ -5,8 +5,8 @@
 
 The KB is trained as the product trains it (no database); its duplicate pairs are listed by
 Engine.faq_duplicates at the learnt answer point, as the admin page lists them (strongest
-first). For each N the first N pairs are accepted the way the page does it ("merge right into
-left": the second entry's questions become similar questions of the first; a pair whose
+first). For each N the first N pairs are accepted the way the page does it ("keep left, merge
+right into it": the second entry's questions become similar questions of the first; a pair whose
 entries were already merged together is skipped, chains merge into the entry kept first), the
 merged KB is retrained and every TEST question is read as the bot reads it (dialogue.read /
 decide, the figures kb_eval prints). --all accepts every pair listed for the original KB.
@@ -52,7 +52,7 @@ def merged_snapshot(kb: list[str], pairs, n: int, root: list[int] | None = None)
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
-        root[rb] = ra  # the page's "merge right into left"
+        root[rb] = ra  # the page's "keep left, merge right into it"
         accepted += 1
     similar: dict[int, list[str]] = {}
     for i, q in enumerate(kb):

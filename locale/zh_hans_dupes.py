@@ -15,8 +15,8 @@ ZH = {
         "或标记为不重复。",
     "Entry": "条目",
     "Score": "相似度",
-    "Merge right into left": "右侧合并到左侧",
-    "Merge left into right": "左侧合并到右侧",
+    "Keep left, merge right into it": "保留左侧，将右侧合并进来",
+    "Keep right, merge left into it": "保留右侧，将左侧合并进来",
     "Not duplicates": "不重复",
     "No likely duplicates: no entry's question is answered by another entry (or the bot has "
     "not been trained yet).":

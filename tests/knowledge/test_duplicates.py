@@ -251,9 +251,11 @@ def test_bad_ids_get_a_400_and_change_nothing(as_alice, acme, other, kb):
         {"first": keep.pk, "second": keep.pk, "action": "dismiss"},
         {"first": keep.pk, "second": kb["如何申请退款"].pk, "action": "explode"},
     ):
-        response = as_alice.post(PAGE, {"merchant": acme.pk, **data})
+        response = as_alice.post(PAGE, {"merchant": acme.pk, **data}, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 400
         assert "not yours to merge" in response.content.decode()
+    chinese = as_alice.post(PAGE, {"merchant": acme.pk, "first": keep.pk, "second": theirs.pk})
+    assert chinese.status_code == 400 and "不属于您" in chinese.content.decode()
     theirs.refresh_from_db()
     keep.refresh_from_db()
     assert theirs.is_enabled and keep.similar_questions == ""
