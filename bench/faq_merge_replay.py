@@ -100,6 +100,11 @@ def main(argv=None) -> int:
     p.add_argument("--all", action="store_true", help="also accept every pair listed")
     p.add_argument("--rounds", type=int, default=0, help="accept all, retrain, R times")
     p.add_argument("--min-score", type=float, default=None, help="list pairs from this score")
+    p.add_argument(
+        "--no-entry-point",
+        action="store_true",
+        help="list pairs from the calibration's no-entry figure, not the answer point",
+    )
     args = p.parse_args(argv)
 
     import django
@@ -129,6 +134,8 @@ def main(argv=None) -> int:
         line("round=0 merges=0", engine, faqs, root)
         for r in range(1, args.rounds + 1):
             at = engine.faq_answer_sim if args.min_score is None else args.min_score
+            if args.no_entry_point and engine.faq_curve is not None:
+                at = float(engine.faq_curve[2])
             pairs = engine.faq_duplicates(at)
             faqs, root, accepted = merged_snapshot(kb, pairs, len(pairs), root)
             if not accepted:
