@@ -17,7 +17,7 @@ from django.urls import reverse
 from kefu.errors import NotFound
 from knowledge import selectors, services, training
 from knowledge.models import Faq, FaqDuplicateDismissal
-from knowledge.nlp.engine import COS_WEIGHT, Engine, FaqDoc, KbSnapshot, train
+from knowledge.nlp.engine import COS_WEIGHT, Engine, FaqDoc, IntentDoc, KbSnapshot, train
 from knowledge.nlp.features import sparse_dot
 
 PAGE = reverse("admin:knowledge_faqduplicatedismissal_changelist")
@@ -86,7 +86,8 @@ def _calibration_best(m: Engine) -> dict[int, tuple[int, float]]:
         cos = np.zeros(len(m.owners), np.float32)
         cos[m.run_owner] = np.maximum.reduceat(doc_scores, m.run_starts)
         sims = COS_WEIGHT * cos + (1 - COS_WEIGHT) * m._bm25(toks)
-        sims = m._faq_blend(sims, m.faq_vec[m.run_starts[r]])
+        if m.faq_vec is not None:
+            sims = m._faq_blend(sims, m.faq_vec[m.run_starts[r]])
         s = sims[faq].astype(np.float64)
         s[r] = -np.inf
         j = int(np.argmax(s))
@@ -108,6 +109,33 @@ def test_pairs_are_scored_as_the_calibration_scores_them(model):
     # The no-entry side of the calibration is the same figure.
     assert np.quantile([s for _b, s in best.values()], 0.95) == pytest.approx(
         model.faq_curve[2], abs=1e-4
+    )
+
+
+def test_without_vectors_and_beside_intents_the_lexical_scores_are_the_calibrations(settings):
+    from knowledge.nlp import faq_encoder
+
+    snapshot = _snapshot()
+    snapshot.intents = [
+        IntentDoc(1, "greeting", ["你好", "您好啊", "在吗"]),
+        IntentDoc(2, "bye", ["再见", "拜拜", "下次见"]),
+    ]
+    faq_encoder.configure(enabled=False, directory=settings.KB_FAQ_ENCODER_DIR, threads=1)
+    try:
+        lexical = Engine.load(train(snapshot))
+    finally:
+        faq_encoder.configure(
+            enabled=settings.KB_FAQ_ENCODER, directory=settings.KB_FAQ_ENCODER_DIR, threads=1
+        )
+    assert lexical.faq_vec is None and lexical.clf_coef is not None
+    pairs = {(a, b): s for a, b, s in lexical.faq_duplicates(-1.0, per_entry=1)}
+    best = _calibration_best(lexical)
+    faq_ids = {f.id for f in snapshot.faqs}
+    for a, (b, s) in best.items():
+        assert a in faq_ids and b in faq_ids  # intents are never paired
+        assert pairs[tuple(sorted((a, b)))] >= s - 1e-4
+    assert np.quantile([s for _b, s in best.values()], 0.95) == pytest.approx(
+        lexical.faq_curve[2], abs=1e-4
     )
 
 
