@@ -358,3 +358,14 @@ def test_training_stores_the_pairs_and_older_models_are_read_from_the_engine(acm
     BotModel.objects.filter(pk=model.pk).update(metrics={"faqs": len(kb)})
     again = [(p.first.pk, p.second.pk) for p in selectors.faq_duplicate_pairs(merchant_id=acme.pk)]
     assert again == stored
+
+
+def test_a_failing_listing_never_costs_the_model(acme, kb, monkeypatch, as_alice):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Engine, "faq_duplicates", broken)
+    model = training.kb_train(merchant_id=acme.pk)
+    assert model.pk and model.metrics["faq_duplicates"] == []
+    page = as_alice.get(PAGE)
+    assert page.status_code == 200 and page.context["pairs"] == []
