@@ -310,6 +310,12 @@ def test_another_merchants_owner_sees_and_merges_nothing(acme, charlie, kb):
     assert not FaqDuplicateDismissal.objects.exists()
     # The selector, scoped by his merchant, has nothing of Acme's either.
     assert selectors.faq_duplicate_pairs(merchant_id=charlie.merchant_id) == []
+    # Nor does the admin's own view of a dismissal row of Acme's.
+    row = services.faq_duplicate_dismiss(merchant_id=acme.pk, faq_ids=(keep.pk, gone.pk))
+    change = reverse("admin:knowledge_faqduplicatedismissal_change", args=[row.pk])
+    response = outsider.get(change)
+    assert response.status_code in (302, 403, 404)
+    assert "怎么申请退款" not in response.content.decode()
 
 
 def test_the_page_costs_the_same_for_few_and_many_pairs(as_alice, acme, kb, monkeypatch):
