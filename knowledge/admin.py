@@ -32,10 +32,20 @@ from merchants.admin_scoping import (
 from merchants.models import Merchant
 
 from . import formats, importers, selectors, services
-from .models import Category, DictionaryWord, Faq, ImportJob, Intent, Synonym, UnansweredQuestion
+from .models import (
+    Category,
+    DictionaryWord,
+    Faq,
+    FaqDuplicateDismissal,
+    ImportJob,
+    Intent,
+    Synonym,
+    UnansweredQuestion,
+)
 
 GAP_SESSION_KEY = "kb_gap_groups"
 GAP_GROUPS_SHOWN = 200  # biggest first; the rest are asked once or twice
+DUPLICATES_URL = "admin:knowledge_faqduplicatedismissal_changelist"
 
 
 def admin_merchants(request):
@@ -367,6 +377,11 @@ class FaqAdmin(ImportExportMixin, ServiceBackedAdmin):
     def disable_selected(self, request, queryset):
         self._set_enabled(request, queryset, False)
 
+    def changelist_view(self, request, extra_context=None):
+        extra_context = dict(extra_context or {})
+        extra_context["duplicates_url"] = reverse(DUPLICATES_URL)
+        return super().changelist_view(request, extra_context)
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         gap = request.GET.get("gap")
@@ -562,6 +577,7 @@ class KnowledgeGapAdmin(MerchantScopedAdmin):
             "merchants": merchants if len(merchants) > 1 else [],
             "question_total": sum(g.count for g in groups),
             "suggestions": selectors.gap_suggestions(merchant_id=merchant.pk),
+            "duplicates_url": reverse(DUPLICATES_URL) + "?" + urlencode({"merchant": merchant.pk}),
         }
         return TemplateResponse(request, "admin/knowledge/gaps.html", context)
 
@@ -619,3 +635,78 @@ class KnowledgeGapAdmin(MerchantScopedAdmin):
             }
             return HttpResponseRedirect(reverse("admin:knowledge_faq_add") + "?" + urlencode(query))
         raise Http404
+
+
+# --- Duplicate entries -------------------------------------------------------------------------
+
+
+@admin.register(FaqDuplicateDismissal)
+class DuplicateFaqAdmin(MerchantScopedAdmin):
+    """FAQ entries that answer each other's questions (knowledge.selectors.faq_duplicate_pairs),
+    side by side: merge one into the other (knowledge.services.faq_merge) or mark the pair
+    "not duplicates". Entry texts are the merchant's own but rendered as text all the same."""
+
+    manager_can_add = False
+    manager_can_change = False
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        merchants = list(admin_merchants(request).order_by("name", "pk"))
+        if not merchants:
+            raise PermissionDenied
+        raw = request.POST.get("merchant") or request.GET.get("merchant")
+        merchant = next((m for m in merchants if str(m.pk) == raw), merchants[0])
+        if request.method == "POST":
+            if not FaqAdmin(Faq, self.admin_site).has_change_permission(request):
+                raise PermissionDenied
+            try:
+                return self._act(request, merchant)
+            except KefuError:
+                # A foreign, missing or repeated id, or an unknown action: nothing changed.
+                messages.error(
+                    request, gettext("Those entries are not yours to merge, or are gone.")
+                )
+                return self._page(request, merchant, merchants, status=400)
+        return self._page(request, merchant, merchants)
+
+    def _page(self, request, merchant: Merchant, merchants: list, status: int = 200):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Duplicate entries"),
+            "pairs": selectors.faq_duplicate_pairs(merchant_id=merchant.pk),
+            "merchant": merchant,
+            "merchants": merchants if len(merchants) > 1 else [],
+            "faq_url": reverse("admin:knowledge_faq_changelist"),
+            "gaps_url": reverse("admin:knowledge_unansweredquestion_changelist")
+            + "?"
+            + urlencode({"merchant": merchant.pk}),
+        }
+        return TemplateResponse(request, "admin/knowledge/duplicates.html", context, status=status)
+
+    def _act(self, request, merchant: Merchant):
+        def posted(name):
+            raw = request.POST.get(name, "")
+            return int(raw) if raw.isdigit() else None
+
+        first, second = posted("first"), posted("second")
+        action = request.POST.get("action")
+        here = reverse(DUPLICATES_URL) + "?" + urlencode({"merchant": merchant.pk})
+        if action in ("merge_second", "merge_first"):
+            keep, merged = (first, second) if action == "merge_second" else (second, first)
+            kept = services.faq_merge(merchant_id=merchant.pk, keep_id=keep, merge_id=merged)
+            messages.success(
+                request,
+                gettext("Merged into “%(question)s”; the bot retrains shortly.")
+                % {"question": kept.question},
+            )
+            return HttpResponseRedirect(here)
+        if action == "dismiss":
+            services.faq_duplicate_dismiss(merchant_id=merchant.pk, faq_ids=(first, second))
+            messages.success(request, gettext("Marked as not duplicates."))
+            return HttpResponseRedirect(here)
+        raise KefuError("invalid", gettext("Unknown action."))

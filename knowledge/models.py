@@ -236,3 +236,24 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.filename} ({self.status})"
+
+
+class FaqDuplicateDismissal(models.Model):
+    """A pair of FAQ entries the merchant marked "not duplicates" on the duplicate-entries
+    page: the pair is no longer suggested (knowledge.selectors.faq_duplicate_pairs). The lower
+    id is faq_low, so a pair has one row whichever side was clicked."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    faq_low = models.ForeignKey(Faq, on_delete=models.CASCADE, related_name="+")
+    faq_high = models.ForeignKey(Faq, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("duplicate entries")
+        verbose_name_plural = _("duplicate entries")
+        constraints = [
+            models.UniqueConstraint(fields=["faq_low", "faq_high"], name="faq_dup_dismissal_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.faq_low_id} / {self.faq_high_id}"

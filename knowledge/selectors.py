@@ -9,6 +9,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
@@ -23,6 +24,7 @@ from .models import (
     Category,
     DictionaryWord,
     Faq,
+    FaqDuplicateDismissal,
     ImportJob,
     Intent,
     Synonym,
@@ -181,6 +183,74 @@ def engine_version(*, merchant_id: int) -> int | None:
 def engine_cache_clear() -> None:
     with _engines_lock:
         _engines.clear()
+
+
+# --- Duplicate entries ----------------------------------------------------------------------------
+
+DUPLICATES_SHOWN = 100
+# Pairs at another score than the stored ones (or from a model trained before they were
+# stored): computed once per loaded engine and threshold, dropped with the engine when a
+# retrained model replaces it.
+_duplicates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class DuplicatePair:
+    first: Faq
+    second: Faq
+    score: float
+
+    @property
+    def entries(self) -> tuple[Faq, Faq]:
+        return (self.first, self.second)
+
+
+def faq_duplicate_pairs(
+    *, merchant_id: int, min_score: float | None = None, limit: int | None = None
+) -> list[DuplicatePair]:
+    """Likely duplicate FAQ entries of the merchant, strongest first: pairs where one entry's
+    standard question, asked of the trained model with its own entry left out, scores the
+    other at least `min_score` (default: the knowledge base's learnt answer point, i.e. the bot
+    would answer one entry's question with the other). Pairs marked "not duplicates" and
+    entries no longer answerable (merged, disabled, deleted since training) are left out.
+    Empty before the first training. Queries: the newest model's metrics (where training
+    stored the pairs), dismissals, entries."""
+    limit = DUPLICATES_SHOWN if limit is None else limit
+    stored = None
+    if min_score is None:
+        metrics = (
+            BotModel.objects.filter(merchant_id=merchant_id)
+            .order_by("-kb_version")
+            .values_list("metrics", flat=True)
+            .first()
+        )
+        if metrics is None:  # never trained
+            return []
+        stored = metrics.get("faq_duplicates")
+    if stored is None:
+        engine = engine_for(merchant_id=merchant_id)
+        if engine is None:
+            return []
+        threshold = engine.faq_answer_sim if min_score is None else min_score
+        cached = _duplicates.setdefault(engine, {})
+        if threshold not in cached:
+            cached[threshold] = engine.faq_duplicates(
+                threshold, per_entry=training.DUPLICATES_PER_ENTRY
+            )
+        stored = cached[threshold]
+    dismissed = set(
+        FaqDuplicateDismissal.objects.filter(merchant_id=merchant_id).values_list(
+            "faq_low_id", "faq_high_id"
+        )
+    )
+    # A window a few times the page: entries merged or disabled since training drop out.
+    window = [p for p in stored if (p[0], p[1]) not in dismissed][: limit * 4]
+    faqs = Faq.objects.filter(Faq.valid_at(timezone.now()), merchant_id=merchant_id).in_bulk(
+        {i for a, b, _s in window for i in (a, b)}
+    )
+    return [DuplicatePair(faqs[a], faqs[b], s) for a, b, s in window if a in faqs and b in faqs][
+        :limit
+    ]
 
 
 # --- Knowledge gaps ----------------------------------------------------------------------------------

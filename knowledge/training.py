@@ -117,6 +117,12 @@ def kb_snapshot(*, merchant_id: int) -> nlp_engine.KbSnapshot:
 # --- Training -------------------------------------------------------------------------------------
 
 
+# Duplicate FAQ pairs listed with each model: the strongest DUPLICATES_KEPT, from the
+# DUPLICATES_PER_ENTRY nearest other entries of each standard question.
+DUPLICATES_KEPT = 2000
+DUPLICATES_PER_ENTRY = 3
+
+
 def kb_train(*, merchant_id: int) -> BotModel:
     """Train a model for the merchant's current KB version, unless one exists. Slow (seconds):
     runs in the worker, outside any transaction."""
@@ -138,6 +144,22 @@ def kb_train(*, merchant_id: int) -> BotModel:
         "dictionary": len(snapshot.dictionary),
         "bytes": len(data),
     }
+    if snapshot.faqs:
+        # Listed once here, in the worker (seconds at 10,000 entries), so the duplicate-entries
+        # page reads them without loading the model (knowledge.selectors.faq_duplicate_pairs).
+        started = time.perf_counter()
+        try:
+            engine = nlp_engine.Engine.load(data)
+            pairs = engine.faq_duplicates(engine.faq_answer_sim, per_entry=DUPLICATES_PER_ENTRY)
+        except Exception:
+            # A hint for the admin page; the bot must get its model whatever happens here, and
+            # the page shows no pairs rather than trying again per request.
+            log.exception("merchant %s: could not list duplicate FAQ entries", merchant_id)
+            metrics["faq_duplicates"] = []
+        else:
+            kept = pairs[:DUPLICATES_KEPT]
+            metrics["faq_duplicates"] = [[a, b, round(s, 4)] for a, b, s in kept]
+            metrics["faq_duplicates_seconds"] = round(time.perf_counter() - started, 3)
     try:
         with transaction.atomic():
             model = BotModel.objects.create(
