@@ -542,6 +542,19 @@ def job_status(job: ImportJob) -> dict:
     }
 
 
+def _page_merchant(model_admin, request) -> tuple[Merchant, list[Merchant]]:
+    """The merchant a page of its own (knowledge gaps, duplicate entries) shows: the one asked
+    for by `?merchant=` / the form, among those the user administers, else the first of them;
+    and all of those (the page offers a choice when there are several)."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    merchants = list(admin_merchants(request).order_by("name", "pk"))
+    if not merchants:
+        raise PermissionDenied
+    raw = request.POST.get("merchant") or request.GET.get("merchant")
+    return next((m for m in merchants if str(m.pk) == raw), merchants[0]), merchants
+
+
 # --- Knowledge gaps ------------------------------------------------------------------------------------
 
 
@@ -557,13 +570,7 @@ class KnowledgeGapAdmin(MerchantScopedAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        merchants = list(admin_merchants(request).order_by("name", "pk"))
-        if not merchants:
-            raise PermissionDenied
-        raw = request.POST.get("merchant") or request.GET.get("merchant")
-        merchant = next((m for m in merchants if str(m.pk) == raw), merchants[0])
+        merchant, merchants = _page_merchant(self, request)
         if request.method == "POST":
             return self._act(request, merchant)
         groups = selectors.gap_groups(merchant_id=merchant.pk)
@@ -653,13 +660,7 @@ class DuplicateFaqAdmin(MerchantScopedAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        merchants = list(admin_merchants(request).order_by("name", "pk"))
-        if not merchants:
-            raise PermissionDenied
-        raw = request.POST.get("merchant") or request.GET.get("merchant")
-        merchant = next((m for m in merchants if str(m.pk) == raw), merchants[0])
+        merchant, merchants = _page_merchant(self, request)
         if request.method == "POST":
             if not FaqAdmin(Faq, self.admin_site).has_change_permission(request):
                 raise PermissionDenied
