@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from . import bot, realtime, routing
 from .models import Conversation, Message
-from .services.messages import _needs_bot_or_router
+from .services.messages import needs_bot_or_router
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def _passed_over(conversation: Conversation) -> bool:
     """Whether every visitor message still waiting is one the bot and the router would pass
     over (seen under the row lock): the first message was handled, none waiting reopened the
     conversation, and it is assigned or queued without the bot, the state in which the store
-    path does not trigger the step at all (services.messages._needs_bot_or_router). Such
+    path does not trigger the step at all (services.messages.needs_bot_or_router). Such
     messages wait only because they were stored while an earlier one was still unrouted
     (a burst of new conversations): the pointer moves past all of them in this transaction,
     instead of one transaction of five or six statements and a commit per message, run by the
@@ -139,7 +139,7 @@ def _passed_over(conversation: Conversation) -> bool:
         return False  # the conversation's first message (started) has not been handled
     if conversation.pipeline_seq < conversation.pipeline_reopened_seq <= conversation.last_seq:
         return False
-    return not _needs_bot_or_router(conversation, False, False)
+    return not needs_bot_or_router(conversation, False, False)
 
 
 def _advance(conversation_id: int, seq: int | None) -> None:

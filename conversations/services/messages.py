@@ -107,7 +107,7 @@ def message_send_by_visitor(
 
     Returns (message, created); a retried `client_msg_id` returns the original with False.
     After the commit the post-commit step (conversations.pipeline: the bot, then the router)
-    looks at the new message, unless neither has work (_needs_bot_or_router); the message is
+    looks at the new message, unless neither has work (needs_bot_or_router); the message is
     stored and acknowledged whatever they do.
     """
     body = clean_body(body, caption=attachment_id is not None)
@@ -246,7 +246,7 @@ def _store_visitor_messages_together(ready: list, results: list) -> list:
                 body,
                 send["client_msg_id"],
                 sentiment,
-                _needs_bot_or_router(conversation, False, False),
+                needs_bot_or_router(conversation, False, False),
             )
         )
     messages = message_append_many(appends)
@@ -261,7 +261,7 @@ def _store_visitor_messages_together(ready: list, results: list) -> list:
     return [item for item in ready if item[1]["visitor_id"] in alone]
 
 
-def _needs_bot_or_router(conversation: Conversation, started: bool, reopened: bool) -> bool:
+def needs_bot_or_router(conversation: Conversation, started: bool, reopened: bool) -> bool:
     """False when neither the bot nor the router has anything to do: an ongoing conversation
     the bot does not own that is already assigned or queued. Seen under the row lock, so it is
     the state at commit; whoever changes it later routes it then. Saves the hot path two
@@ -327,7 +327,7 @@ def _store_visitor_message(
             attachment_id=attachment_id,
             uploader_key=f"visitor:{visitor.pk}",
         )
-    needs_pipeline = _needs_bot_or_router(conversation, started, reopened)
+    needs_pipeline = needs_bot_or_router(conversation, started, reopened)
     message = message_append(
         conversation=conversation,
         sender=sender,
