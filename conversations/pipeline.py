@@ -103,6 +103,11 @@ def visitor_messages_process(*, merchant_id: int, conversation_id: int, publish=
                     )
                     handled += 1
                 _advance(conversation_id, pending[1][1] - 1 if len(pending) > 1 else None)
+            if len(pending) < 2:
+                # The pointer is at last_seq: nothing waited under the lock, and a message
+                # stored after this commit starts a run of its own (the runner's `again`), so
+                # no empty transaction to find that out (three statements per new conversation).
+                return handled
         except DatabaseError:
             logger.exception(
                 "post-commit step failed on conversation %s; left for a retry", conversation_id
