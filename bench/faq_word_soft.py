@@ -35,6 +35,7 @@ import argparse
 import re
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
@@ -117,7 +118,7 @@ def load_cnsyn(path, tau):
         with zipfile.ZipFile(path) as z:
             data = z.read("cnsyn/query/words_tree_mini.m")
     else:
-        data = open(path, "rb").read()
+        data = Path(path).read_bytes()
 
     class Stub:
         def __init__(self, *args):
@@ -152,7 +153,7 @@ def load_cnsyn(path, tau):
 
 def load_w2v(path, tau):
     """A word2vec binary file (header `N DIM`, then each word, a space and DIM float32)."""
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     head, _, rest = data.partition(b"\n")
     n, dim = (int(x) for x in head.split())
     words, emb, pos = [], np.zeros((n, dim), np.float32), 0
