@@ -15,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .nlp.tokenize import simplified
+
 # Answer outright at or above this confidence (unless the runner-up is within MARGIN).
 ANSWER_THRESHOLD = 0.6
 # Candidates below this are never offered; a best candidate below it is "not understood".
@@ -73,8 +75,9 @@ _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 def normalize(text: str) -> str:
-    """Width-folded, lower case, punctuation and spaces collapsed to one space, trimmed."""
-    text = unicodedata.normalize("NFKC", text or "").casefold()
+    """Width-folded, lower case, Simplified Chinese (謝謝 is 谢谢), punctuation and spaces
+    collapsed to one space, trimmed."""
+    text = simplified(unicodedata.normalize("NFKC", text or "").casefold())
     return _PUNCT.sub(" ", text).strip()
 
 

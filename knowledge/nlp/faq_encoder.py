@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .tokenize import simplified
+
 log = logging.getLogger(__name__)
 
 WEIGHTS_SHA256 = "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9"
@@ -87,7 +89,9 @@ class FaqEncoder:
         rows = [i for i, t in enumerate(texts) if t and t.strip()]
         if rows:
             with self._lock:  # the backend's scratch buffers are not shared between threads
-                vecs = self._model.encode([texts[i].strip()[:MAX_CHARS] for i in rows])
+                # Simplified, as the lexical side reads it: the encoder scores a Traditional
+                # question against a Simplified FAQ lower than the same question in Simplified.
+                vecs = self._model.encode([simplified(texts[i].strip()[:MAX_CHARS]) for i in rows])
             vecs = np.asarray(vecs, dtype=np.float32)
             norms = np.linalg.norm(vecs, axis=1, keepdims=True)
             out[rows] = vecs / np.maximum(norms, 1e-12)

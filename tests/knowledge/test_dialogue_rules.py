@@ -11,6 +11,7 @@ from knowledge import dialogue
     "text",
     [
         "转人工",
+        "轉人工",
         "人工",
         "人工客服！",
         "我要找人工",
@@ -53,6 +54,8 @@ CHOICES = [{"label": "会员积分怎么用"}, {"label": "会员积分怎么获�
         ("２", 1),
         (" 3 ", 2),
         ("第二个", 1),
+        ("第二個", 1),
+        ("會員積分怎麼獲得？", 1),
         ("会员积分怎么获得", 1),
         ("会员积分怎么获得？", 1),
         ("reset PASSWORD", 2),
@@ -214,6 +217,9 @@ def test_a_choice_by_what_the_engine_reads():
         ("thank you", "thanks"),
         ("再见", "bye"),
         ("bye", "bye"),
+        # Traditional characters read as their Simplified form (knowledge.nlp.tokenize.simplified).
+        ("謝謝", "thanks"),
+        ("再見", "bye"),
         ("你好，怎么退货", None),
         ("谢谢你们，东西收到了但是坏了", None),
         ("hello I want a refund", None),

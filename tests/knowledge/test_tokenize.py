@@ -1,4 +1,4 @@
-from knowledge.nlp.tokenize import Segmenter, char_features, word_features
+from knowledge.nlp.tokenize import Segmenter, char_features, normalize, word_features
 
 
 def test_merchant_dictionary_keeps_product_name_whole():
@@ -28,6 +28,18 @@ def test_normalisation_drops_punctuation_and_folds_width_and_case():
     seg = Segmenter()
     assert seg.tokens("ＨＥＬＬＯ，　World！！") == ["hello", "world"]
     assert seg.tokens("？？？。。") == []
+
+
+def test_traditional_chinese_is_read_as_simplified():
+    seg = Segmenter()
+    assert seg.tokens("怎麼申請退貨") == seg.tokens("怎么申请退货")
+    # Phrase-aware: 乾杯 is 干杯, the names 乾隆 and 著名 keep their characters.
+    assert normalize("乾杯，乾隆很著名") == "干杯,乾隆很著名"
+    # 帳 and its simplified form 帐 are the 账 of 账户 / 到账, however the FAQ wrote it.
+    assert normalize("帳戶") == normalize("帐户") == normalize("账户") == "账户"
+    assert normalize("幾時能到帳") == "几时能到账"
+    # Nothing else changes: Latin text is only folded, and Simplified text stays as it is.
+    assert normalize("iPhone15 退货") == "iphone15 退货"
 
 
 def test_features():
