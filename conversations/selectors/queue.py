@@ -14,8 +14,8 @@ from kefu import localized
 from kefu.errors import NotFound
 from merchants.models import Membership, Team
 
-from . import presence, protocol, realtime, search
-from .models import (
+from .. import presence, protocol, realtime, search
+from ..models import (
     Attachment,
     AttributeDefinition,
     CannedResponse,
