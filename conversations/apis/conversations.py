@@ -33,9 +33,9 @@ from merchants.models import Merchant
 from merchants.permissions import request_merchant_id
 from merchants.selectors import membership_get_by_user_id
 
-from . import attachments, selectors, services
-from .models import Conversation
-from .serializers import (
+from .. import attachments, selectors, services
+from ..models import Conversation
+from ..serializers import (
     AttachmentSerializer,
     AttachmentUploadSerializer,
     AttributeDefinitionSerializer,
@@ -72,7 +72,7 @@ from .serializers import (
     VisitorSerializer,
     VisitorUpdateSerializer,
 )
-from .services import privacy
+from ..services import privacy
 
 # --- Pagination ---------------------------------------------------------------------------------
 
