@@ -5,10 +5,7 @@ The reads are in modules by what they read (inbox, history, customers, live, can
 this package names them all, so callers write `selectors.conversation_get(...)` whatever
 module holds it."""
 
-from .canned import (
-    canned_response_get,
-    canned_response_list,
-)
+from .canned import canned_response_get, canned_response_list
 from .customers import (
     PRECHAT_DONE_KEY,
     PROFILE_CONVERSATIONS,
@@ -44,12 +41,7 @@ from .inbox import (
     inbox_filter,
     message_search,
 )
-from .live import (
-    LIVE_VISITORS_MAX,
-    VISIT_GAP,
-    supervisor_snapshot,
-    visitors_live_rows,
-)
+from .live import LIVE_VISITORS_MAX, VISIT_GAP, supervisor_snapshot, visitors_live_rows
 from .queue import (
     ACTIVE,
     DEFAULT_HANDLING_SECONDS,

@@ -6,9 +6,7 @@ from django.db.models import Q, QuerySet
 
 from kefu.errors import NotFound
 
-from ..models import (
-    CannedResponse,
-)
+from ..models import CannedResponse
 
 
 def canned_response_get(*, merchant_id: int, user_id: int | None, pk: int) -> CannedResponse:

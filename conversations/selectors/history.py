@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from ..models import (
-    Attachment,
-    Message,
-    RoutingEvent,
-)
+from ..models import Attachment, Message, RoutingEvent
 
 HISTORY_PAGE = 200
 

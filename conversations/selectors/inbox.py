@@ -10,12 +10,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from kefu.errors import NotFound
 
 from .. import search
-from ..models import (
-    Conversation,
-    Label,
-    Message,
-    Visitor,
-)
+from ..models import Conversation, Label, Message, Visitor
 from .queue import ACTIVE
 
 # A conversation's labels as ids only (ConversationOut.label_ids).

@@ -10,11 +10,7 @@ from django.utils import timezone
 from merchants.models import Membership
 
 from .. import presence, protocol, realtime
-from ..models import (
-    Conversation,
-    Visitor,
-    VisitorPageView,
-)
+from ..models import Conversation, Visitor, VisitorPageView
 from .queue import ACTIVE
 
 # A gap this long between two page views starts a new visit (the usual web-analytics rule).

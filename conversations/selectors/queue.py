@@ -15,10 +15,7 @@ from kefu import localized
 from merchants.models import Membership, Team
 
 from .. import presence, protocol, realtime
-from ..models import (
-    Conversation,
-    RoutingEvent,
-)
+from ..models import Conversation, RoutingEvent
 
 # --- Availability (widget bootstrap, offline form) --------------------------------------------
 
