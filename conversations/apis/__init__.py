@@ -6,42 +6,44 @@ through services and render with the socket's shapes (conversations.serializers)
 The views are in modules by resource (conversations, attachments, visitors, labels, canned,
 routing, transcripts); this package names them all for kefu/api_urls.py."""
 
+from .attachments import AttachmentUpload
+from .canned import CannedResponseDetail, CannedResponseList, CannedResponseUse
 from .conversations import (
-    ACTION_ERRORS,
-    BLOCK_RESPONSES,
     CONVERSATION_SORTS,
-    TRANSCRIPT_COLUMNS,
-    AttachmentUpload,
-    AttributeDefinitionDetail,
-    AttributeDefinitionList,
-    CannedResponseDetail,
-    CannedResponseList,
-    CannedResponseUse,
-    ConversationAction,
-    ConversationClaim,
     ConversationDetail,
-    ConversationLabels,
     ConversationList,
     ConversationPagination,
-    ConversationPriority,
     ConversationPriorityPagination,
-    ConversationSnooze,
-    ConversationStatus,
-    ConversationTranscript,
-    ConversationTransfer,
-    ConversationUnsnooze,
     ConversationWaitingPagination,
     InboxCounts,
-    LabelDetail,
-    LabelList,
     MessageListCreate,
     MessagePagination,
     MessageSearch,
+)
+from .labels import (
+    AttributeDefinitionDetail,
+    AttributeDefinitionList,
+    ConversationLabels,
+    LabelDetail,
+    LabelList,
+)
+from .routing import (
+    ACTION_ERRORS,
+    ConversationAction,
+    ConversationClaim,
+    ConversationPriority,
+    ConversationSnooze,
+    ConversationStatus,
+    ConversationTransfer,
+    ConversationUnsnooze,
     QueueView,
     RoutingEventList,
     RoutingEventPagination,
     TeamList,
-    TranscriptQuerySerializer,
+)
+from .transcripts import TRANSCRIPT_COLUMNS, ConversationTranscript, TranscriptQuerySerializer
+from .visitors import (
+    BLOCK_RESPONSES,
     VisitorAttributes,
     VisitorBlock,
     VisitorBlockByIdentity,
