@@ -20,8 +20,8 @@ from rest_framework import serializers
 
 from kefu.api import StrictCharField, StrictRegexField, UtcDateTimeField
 
-from . import presence, protocol, realtime
-from .models import (
+from .. import presence, protocol, realtime
+from ..models import (
     AttributeDefinition,
     CannedResponse,
     Conversation,
@@ -226,7 +226,7 @@ class AttachmentUploadSerializer(serializers.Serializer):
 
 
 def _search_terms(value: str) -> list[str]:
-    from . import search
+    from .. import search
 
     try:
         return search.parse_query(value)
@@ -508,7 +508,7 @@ class RoutingEventSerializer(PydanticOut):
     created_at = UtcDateTimeField()
 
     def to_representation(self, instance: RoutingEvent) -> dict:
-        from .selectors import routing_event_out
+        from ..selectors import routing_event_out
 
         # In the language of the agent asking (LocaleMiddleware), as their socket says it.
         return routing_event_out(instance, translation.get_language()).model_dump(mode="json")
