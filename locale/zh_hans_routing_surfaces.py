@@ -14,7 +14,7 @@ ZH = {
     "We are back %(when)s (%(timezone)s time).": "我们将于 %(when)s（%(timezone)s 时间）恢复服务。",
     "You have left several messages already. We will answer them; please try again later.":
         "您已经留了多条消息，我们会逐一回复；请稍后再试。",
-    # conversations/serializers.py, conversations/apis.py
+    # conversations/serializers/, conversations/apis/
     "Give either to_user_id or to_team_id.": "请提供 to_user_id 或 to_team_id 其中之一。",
     "With a login session you can only act as yourself.": "使用登录会话时只能以自己的身份操作。",
     "Required with an API token: the agent who acts.": "使用 API 令牌时必填：执行操作的客服。",

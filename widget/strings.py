@@ -1,6 +1,6 @@
 """The widget's words for the satisfaction rating, the emoji picker, the reply sound and the
 conversation's system lines, in the request's language (merged into the bootstrap's `strings`;
-loader.js has English fallbacks for each)."""
+the widget's own fallbacks are DEFAULT_STRINGS in widget/static/widget/state.js)."""
 
 from __future__ import annotations
 

@@ -141,7 +141,7 @@ def widget_strings() -> dict[str, str]:
         "error": _("Something went wrong."),
         "typing": _("Agent is typing…"),
         "read": _("Read"),
-        # Queue, team choice, bot and leave-a-message (loader.js has English fallbacks).
+        # Queue, team choice, bot and leave-a-message (the widget has English fallbacks).
         "bot": _("Bot"),
         "handover": _("Talk to a human"),
         "handover_sent": _("Connecting you to an agent…"),

@@ -360,7 +360,7 @@ def test_browser_notification_in_a_background_tab(daphne_server, shop, agent, ne
 
 
 def test_every_widget_string_is_translatable():
-    """loader.js's English fallbacks are only for an older server: each of its keys must come
+    """The widget's English fallbacks (state.js) are only for an older server: each of its keys must come
     translated from the bootstrap (widget_strings), with the same placeholders."""
     from pathlib import Path
 
@@ -368,7 +368,7 @@ def test_every_widget_string_is_translatable():
 
     from widget.views import widget_strings
 
-    source = (Path(__file__).resolve().parents[2] / "widget/static/widget/loader.js").read_text()
+    source = (Path(__file__).resolve().parents[2] / "widget/static/widget/state.js").read_text()
     block = re.search(r"const DEFAULT_STRINGS = \{(.*?)\n  \};", source, re.S).group(1)
     defaults = dict(re.findall(r'^\s+(\w+): "(.*)",$', block, re.M))
     assert len(defaults) >= 15

@@ -13,7 +13,7 @@ from widget import script
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "conversations/static/realtime/socket.js"
-WIDGET = ROOT / "widget/static/widget/loader.js"
+PARTS = [ROOT / "widget/static" / name for name in script.PARTS]
 EXPORT = "export { createSocket, SeqMap, insertOrdered, backoff, MAX_BACKOFF_MS };"
 
 
@@ -28,7 +28,8 @@ def test_core_ends_with_its_one_export_line():
     assert lines[-1] == EXPORT
     assert sum(line.startswith(("export ", "import ")) for line in lines) == 1
     # The workspace imports these names; the widget uses them from the enclosing scope.
-    assert "createSocket(" in WIDGET.read_text() and "SeqMap()" in WIDGET.read_text()
+    widget = "".join(part.read_text() for part in PARTS)
+    assert "createSocket(" in widget and "SeqMap()" in widget
 
 
 def test_served_loader_holds_the_core_once_and_no_module_syntax(client):
@@ -36,11 +37,15 @@ def test_served_loader_holds_the_core_once_and_no_module_syntax(client):
     assert response.status_code == 200
     core = CORE.read_text().replace(EXPORT + "\n", "")
     assert body.count(core) == 1
-    assert body.count(WIDGET.read_text()) == 1
+    for part in PARTS:
+        assert body.count(part.read_text()) == 1, part
+    # In the order of script.PARTS, each after the comment that names it.
+    at = [body.index(f"// {name}\n{part.read_text()}") for name, part in zip(script.PARTS, PARTS)]
+    assert at == sorted(at)
     # Once: the core's opening comment and factory are nowhere else (not copied into loader.js).
     assert body.count("function createSocket(") == 1
     assert body.count("The socket core of both clients") == 1
-    # A classic script: no import/export statement, and no global but what loader.js sets.
+    # A classic script: no import/export statement, and no global but what the widget sets.
     assert not re.search(r"^\s*(export|import)\b", body, re.M)
     assert body.startswith('(() => {\n"use strict";') and body.rstrip().endswith("})();")
 
@@ -50,6 +55,17 @@ def test_served_loader_parses_as_a_classic_script(client, tmp_path):
     _, body = served(client)
     path = tmp_path / "loader.js"  # .js without a package.json: node checks it as a script
     path.write_text(body)
+    result = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("part", script.PARTS)
+def test_each_widget_part_parses_alone_inside_a_function(tmp_path, part):
+    """A part is a run of whole statements (its braces balanced), so a slip shows in its own
+    file rather than as a syntax error somewhere in the served script."""
+    require_node()
+    path = tmp_path / "part.js"
+    path.write_text("(() => {\n" + (ROOT / "widget/static" / part).read_text() + "})();\n")
     result = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
@@ -70,13 +86,19 @@ def test_etag_follows_the_sources(tmp_path, monkeypatch):
     widget = tmp_path / "loader.js"
     core.write_text("function createSocket() {}\nexport { createSocket };\n")
     widget.write_text("(() => { createSocket(); })();\n")
-    files = {script.CORE: str(core), script.WIDGET: str(widget)}
+    files = {name: str(widget) for name in script.PARTS} | {script.CORE: str(core)}
+    last = tmp_path / "start.js"
+    last.write_text("const started = 1;\n")
+    files[script.PARTS[-1]] = str(last)
     monkeypatch.setattr(script.finders, "find", files.get)
     first = script.widget_script()
     assert b"export" not in first.body
     widget.write_text("(() => { createSocket(1); })();\n")
     second = script.widget_script()
     assert second.etag != first.etag and b"createSocket(1)" in second.body
+    last.write_text("const started = 2;\n")  # any part, not only the first
+    third = script.widget_script()
+    assert third.etag != second.etag and b"started = 2" in third.body
 
 
 @pytest.mark.parametrize(
@@ -90,7 +112,8 @@ def test_etag_follows_the_sources(tmp_path, monkeypatch):
 def test_core_without_exactly_one_final_export_is_refused(tmp_path, monkeypatch, core):
     (tmp_path / "socket.js").write_text(core)
     (tmp_path / "loader.js").write_text("(() => {})();\n")
-    files = {script.CORE: str(tmp_path / "socket.js"), script.WIDGET: str(tmp_path / "loader.js")}
+    files = {name: str(tmp_path / "loader.js") for name in script.PARTS}
+    files[script.CORE] = str(tmp_path / "socket.js")
     monkeypatch.setattr(script.finders, "find", files.get)
     with pytest.raises(ImproperlyConfigured):
         script.widget_script()
