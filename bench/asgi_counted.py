@@ -79,6 +79,12 @@ if os.environ.get("BENCH_SQL_TEXT"):
     batching._store = _timing("batch", batching._store)
     pipeline.visitor_messages_process = _timing("step", pipeline.visitor_messages_process)
 
+if os.environ.get("BENCH_SWITCH_INTERVAL"):
+    # A/B of the GIL's switch interval (docs/performance.md, "The event loop per message").
+    import sys
+
+    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
+
 _trace: dict = {}
 if os.environ.get("BENCH_TRACE"):
     # Where a visitor message's time goes (bench/loop_profile.py): time.perf_counter() (the
