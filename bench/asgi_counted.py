@@ -11,6 +11,8 @@
   and by the thread that ran them, with the wall time of the batches and of the post-commit
   step's runs; GET /__bench/sql answers those counts and restarts them
   (which statements a phase runs per message: docs/performance.md, "Latest run");
+- with BENCH_TRACE=1 each visitor message's path is stamped stage by stage (GET /__bench/trace,
+  bench/loop_profile.py);
 - with BENCH_TRACEMALLOC=N (frames kept per allocation), GET /__bench/tracemalloc?base=1 takes
   a baseline snapshot and GET /__bench/tracemalloc answers the top allocations grown since it
   (what an idle socket holds: bench/sockets.py --tracemalloc).
@@ -76,6 +78,78 @@ if os.environ.get("BENCH_SQL_TEXT"):
 
     batching._store = _timing("batch", batching._store)
     pipeline.visitor_messages_process = _timing("step", pipeline.visitor_messages_process)
+
+if os.environ.get("BENCH_SWITCH_INTERVAL"):
+    # A/B of the GIL's switch interval (docs/performance.md, "The event loop per message").
+    import sys
+
+    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
+
+_trace: dict = {}
+if os.environ.get("BENCH_TRACE"):
+    # Where a visitor message's time goes (bench/loop_profile.py): time.perf_counter() (the
+    # system-wide monotonic clock, the load generator's too) at each stage of the path, by
+    # client_msg_id: handed to the writer, its batch in and out of the database thread, its
+    # events published, its message.created sent on an agent socket. GET /__bench/trace.
+    import time
+
+    from conversations import batching
+    from conversations.consumers import base as consumers_base
+
+    def _stamp(cid, stage):
+        if cid:
+            _trace.setdefault(cid, {})[stage] = time.perf_counter()
+
+    _writer_send = batching.VisitorMessageWriter.send
+
+    async def _traced_send(self, **kwargs):
+        _stamp(kwargs.get("client_msg_id"), "queued")
+        return await _writer_send(self, **kwargs)
+
+    batching.VisitorMessageWriter.send = _traced_send
+    _store_fn = batching._store
+
+    def _traced_store(sends):
+        started = time.perf_counter()
+        try:
+            return _store_fn(sends)
+        finally:
+            ended = time.perf_counter()
+            with _lock:  # the database thread
+                for kwargs in sends:
+                    stages = _trace.setdefault(kwargs.get("client_msg_id"), {})
+                    stages["db_start"], stages["db_end"] = started, ended
+
+    batching._store = _traced_store
+    _apublish = batching.realtime.apublish_events
+
+    async def _traced_apublish(events):
+        cids = {
+            f["message"].get("client_msg_id")
+            for _g, f in events
+            if f.get("type") == "message.created"
+        }
+        for cid in cids:
+            _stamp(cid, "publish_start")
+        try:
+            return await _apublish(events)
+        finally:
+            for cid in cids:
+                _stamp(cid, "published")
+
+    batching.realtime.apublish_events = _traced_apublish
+    _dispatch = consumers_base.FrameConsumer.dispatch
+
+    async def _traced_dispatch(self, message):
+        if message["type"] == "message.created" and self.role == "agent":
+            cid = message["frame"]["message"].get("client_msg_id")
+            _stamp(cid, "agent_received")
+            await _dispatch(self, message)
+            _stamp(cid, "agent_sent")
+            return
+        await _dispatch(self, message)
+
+    consumers_base.FrameConsumer.dispatch = _traced_dispatch
 
 if os.environ.get("BENCH_TRACEMALLOC"):
     import tracemalloc
@@ -158,6 +232,12 @@ async def _answer(send, body: bytes, content_type: bytes) -> None:
 async def application(scope, receive, send):
     if scope["type"] == "http" and scope["path"] == "/__bench/tracemalloc":
         await _answer(send, _tracemalloc_report(scope["query_string"].decode()), b"text/plain")
+        return
+    if scope["type"] == "http" and scope["path"] == "/__bench/trace":
+        with _lock:
+            body = json.dumps(_trace).encode()
+            _trace.clear()
+        await _answer(send, body, b"application/json")
         return
     if scope["type"] == "http" and scope["path"] == "/__bench/sql":
         with _lock:

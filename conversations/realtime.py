@@ -250,23 +250,47 @@ def publishes_deferred() -> bool:
 
 async def apublish_events(events: list[tuple[str, dict]]) -> None:
     """Send collected events: in order within each group (a socket sees its groups' events in
-    commit order), the groups side by side (one Redis round trip at a time would make a batch's
-    events wait for each other)."""
+    commit order), the groups side by side. A group's events go as one channel-layer message
+    (`bundle_event`: one PUBLISH, one delivery to each subscriber, unpacked in order by the
+    consumer), and with the Redis layer all the groups' messages in one round trip
+    (`group_send_many`, kefu/channel_layer.py) instead of one per event: the event loop's
+    largest cost per stored message was these writes (docs/performance.md, "The event loop
+    per message")."""
     if not events:
         return
     layer = get_channel_layer()
     by_group: dict[str, list[dict]] = {}
     for group, frame in events:
         by_group.setdefault(group, []).append(frame)
+    messages = [(group, bundle_event(frames)) for group, frames in by_group.items()]
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None:
+        try:
+            await send_many(messages)
+        except Exception:  # noqa: BLE001 - best effort, counted and logged by send_failed
+            send_failed(messages[0][0])
+        return
 
-    async def send_in_order(group: str, frames: list[dict]) -> None:
-        for frame in frames:
-            try:
-                await layer.group_send(group, layer_event(frame))
-            except Exception:  # noqa: BLE001 - best effort, counted and logged by send_failed
-                send_failed(group)
+    async def send(group: str, message: dict) -> None:
+        try:
+            await layer.group_send(group, message)
+        except Exception:  # noqa: BLE001 - best effort, counted and logged by send_failed
+            send_failed(group)
 
-    await asyncio.gather(*(send_in_order(g, f) for g, f in by_group.items()))
+    await asyncio.gather(*(send(group, message) for group, message in messages))
+
+
+# A channel-layer message carrying several events for one group, in order
+# (FrameConsumer.dispatch unpacks it): what one batch of commits publishes to a group.
+BUNDLE = "kefu.bundle"
+
+
+def bundle_event(frames: list[dict]) -> dict:
+    """The channel-layer message for a group's frames, in order: the frame's own event if there
+    is one, else a bundle of them."""
+    if len(frames) == 1:
+        return layer_event(frames[0])
+    return {"type": BUNDLE, "events": [layer_event(frame) for frame in frames]}
 
 
 @contextmanager

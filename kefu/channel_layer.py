@@ -10,6 +10,10 @@
 - **Unsubscribing without waiting in the closing consumer** (docs/realtime.md pitfall 9):
   a channel or group that is no longer needed leaves the layer's maps at once and is
   unsubscribed in batches by one task per layer (`unsubscribe_later`).
+- **Several group messages in one round trip** (`group_send_many`): the PUBLISH commands of
+  one batch of events go to Redis in one pipeline per shard, in their order, instead of one
+  command, one write system call and one reply per event (docs/performance.md, "The event
+  loop per message").
 
 Everything else is channels_redis's own code.
 """
@@ -153,6 +157,38 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
             # the subscription that went out after its release is not wanted.
             if group_channel not in self.groups:
                 unsubscribe_later(self, group_channel)
+
+    async def group_send_many(self, messages: list[tuple[str, dict]]) -> None:
+        """`group_send` for each (group, message), in this order, one Redis pipeline per shard
+        (one write, one read) under the shard's lock, as `group_send` publishes. Redis runs a
+        connection's commands in the order it reads them, so the messages of one group reach
+        its subscribers in list order, as consecutive `group_send`s would. Raises if the
+        shard's pipeline failed (Redis down): as a failed `group_send`, none or some of its
+        messages went out."""
+        by_shard: dict = {}
+        for group, message in messages:
+            channel = self._get_group_channel_name(group)
+            by_shard.setdefault(self._get_shard(channel), []).append(
+                (channel, self.channel_layer.serialize(message))
+            )
+
+        async def publish(shard, items) -> None:
+            async with shard._lock:
+                shard._ensure_redis()
+                pipe = shard._redis.pipeline(transaction=False)
+                for channel, data in items:
+                    pipe.publish(channel, data)
+                await pipe.execute()
+
+        if len(by_shard) == 1:
+            await publish(*next(iter(by_shard.items())))
+            return
+        results = await asyncio.gather(
+            *(publish(shard, items) for shard, items in by_shard.items()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def receive(self, channel):
         """channels_redis's receive(), except the clean-up when Channels cancels it (the

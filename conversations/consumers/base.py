@@ -76,6 +76,11 @@ class FrameConsumer(AsyncWebsocketConsumer):
         # (docs/realtime.md pitfall 4). Database work here happens only inside
         # database_sync_to_async, which does that clean-up itself, so skip the hop.
         kind = message["type"]
+        if kind == realtime.BUNDLE:
+            # One group's events of a batch of commits, in commit order (realtime.bundle_event).
+            for event in message["events"]:
+                await self.dispatch(event)
+            return
         if kind == "message.created":
             created = message["frame"]["message"]
             if not await self.in_order(created["conversation_id"], created["seq"]):

@@ -102,7 +102,9 @@ def test_the_writer_groups_concurrent_sends_and_acks_after_the_commit(
                 event = await asyncio.wait_for(layer.receive(agents), 0.5)
             except TimeoutError:
                 break
-            received.append(event["frame"])
+            # A group's events of one batch come as one bundle, in commit order.
+            for one in event["events"] if event["type"] == realtime.BUNDLE else [event]:
+                received.append(one["frame"])
         return writer, results, stored, received
 
     from channels.layers import channel_layers
@@ -118,6 +120,16 @@ def test_the_writer_groups_concurrent_sends_and_acks_after_the_commit(
     assert writer.messages == 13 and writer.batches < 13  # sends waiting together share one
     created = [f["message"]["client_msg_id"] for f in received if f["type"] == "message.created"]
     assert sorted(created) == sorted(stored) and len(created) == 12
+    # Each message's inbox row follows its message.created, as the service published them.
+    for i, frame in enumerate(received):
+        if frame["type"] == "message.created":
+            m = frame["message"]
+            assert any(
+                f["type"] == "conversation.updated"
+                and f["conversation"]["id"] == m["conversation_id"]
+                and f["conversation"]["last_seq"] == m["seq"]
+                for f in received[i + 1 :]
+            )
 
 
 # --- Sends to ongoing conversations: a few statements for the whole batch ----------------------
