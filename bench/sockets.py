@@ -80,7 +80,7 @@ async def idle(stack: Stack, args, redis_url: str) -> dict:
     report = None
     if args.tracemalloc:
         report = await asyncio.to_thread(
-            lambda: urllib.request.urlopen(f"{base}/__bench/tracemalloc", timeout=120).read()
+            lambda: urllib.request.urlopen(f"{base}/__bench/tracemalloc", timeout=900).read()
         )
     ping.cancel()
     alive = sum(1 for c in clients if not c.closed.is_set())
