@@ -72,7 +72,7 @@ async def idle(stack: Stack, args, redis_url: str) -> dict:
     clients = [load.VisitorClient(url, token) for _, token in minted]
     ping = asyncio.ensure_future(suite.pinger(clients))
     # tracemalloc slows the server several times: fewer handshakes at once.
-    seconds = await load.open_all(clients, concurrency=10 if args.tracemalloc else 100)
+    seconds = await load.open_all(clients, concurrency=10 if args.tracemalloc else args.concurrency)
     await asyncio.sleep(2)
     after = stack.stats(0)
     channels_open = await asyncio.to_thread(subscribed_channels, redis_url, stack.prefix)
@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--tracemalloc", type=int, default=0)
+    # Handshakes at once; fewer on a loaded machine, where 100 waiting ones time out.
+    parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
     database_url, redis_url = require_services()

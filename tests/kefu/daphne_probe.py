@@ -24,6 +24,7 @@ def _report() -> dict:
                     "queue": type(obj.application_queue).__name__,
                     "handshake_left": [n for n in HANDSHAKE_ATTRIBUTES if hasattr(obj, n)],
                     "request": type(obj.request).__name__,
+                    "send_queue": type(obj.send_queue).__name__,
                     "path": obj.request.path,
                 }
             )

@@ -74,6 +74,7 @@ def test_open_sockets_keep_no_handshake_and_work_through_the_patches(probe_serve
         assert socket["queue"] == "Inbox", socket
         assert socket["handshake_left"] == [], socket
         assert socket["request"] == "_Path", socket
+        assert socket["send_queue"] == "_SendQueue", socket
     # The HTTP requests that were upgraded are gone; an HTTP request keeps daphne's own queue.
     assert [r for r in report["requests"] if r["uri"].startswith("/ws/")] == [], report
     assert {"uri": "/__probe", "queue": "Queue"} in report["requests"], report
