@@ -126,7 +126,11 @@ def install() -> bool:
         # no longer receives data), so the channel lets go of the request.
         channel = self.channel
         transport = getattr(channel, "transport", None)
-        if isinstance(getattr(transport, "protocol", None), WebSocketProtocol):
+        # TCP: the transport's protocol; TLS (daphne's ProtocolWrapper case): the wrapped one.
+        handed_to = getattr(transport, "wrappedProtocol", None) or getattr(
+            transport, "protocol", None
+        )
+        if isinstance(handed_to, WebSocketProtocol):
             requests = getattr(channel, "requests", None)
             if requests and self in requests:
                 requests.remove(self)
