@@ -3,7 +3,8 @@
 - `idle`: N authenticated idle visitor sockets on one server process: KB per socket (RSS
   slope), then all dropped at once: seconds until every disconnect handler ran, ERROR lines in
   the server's log, pub/sub channels left subscribed in Redis. `--tracemalloc 6` also prints
-  what grew in the process between 0 and N sockets (bench/asgi_counted.py).
+  what grew in the process between 0 and N sockets, by allocation site and by object type
+  (bench/asgi_counted.py).
 - `scaling`: closed-loop persisted saturation with 1 server process pinned to 1 core, then 2
   processes on 2 cores (taskset), and their ratio.
 
@@ -11,6 +12,7 @@ Both take `--server daphne|uvicorn`. Like bench/suite.py they use DATABASE_URL /
 start throwaway MariaDB and Redis when those are unset.
 
 Usage: python bench/sockets.py idle [--sockets 2000] [--server uvicorn] [--tracemalloc 6]
+                                    [--concurrency 100]
        python bench/sockets.py scaling [--server uvicorn] [--seconds 10]
 """
 
