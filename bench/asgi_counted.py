@@ -13,6 +13,7 @@
   (which statements a phase runs per message: docs/performance.md, "Latest run");
 - with BENCH_TRACEMALLOC=N (frames kept per allocation), GET /__bench/tracemalloc?base=1 takes
   a baseline snapshot and GET /__bench/tracemalloc answers the top allocations grown since it
+  and the objects the collector tracks grown per socket, by type
   (what an idle socket holds: bench/sockets.py --tracemalloc).
 
 It is served only by bench/stack.py; production serves kefu.asgi:application.
