@@ -68,7 +68,7 @@ async def idle(stack: Stack, args, redis_url: str) -> dict:
     base = stack.bases[0]
     await asyncio.sleep(1)
     if args.tracemalloc:
-        urllib.request.urlopen(f"{base}/__bench/tracemalloc?base=1", timeout=60).read()
+        urllib.request.urlopen(f"{base}/__bench/tracemalloc?base=1", timeout=600).read()
     before = stack.stats(0)
     url = f"{stack.ws_bases[0]}/ws/visitor/?key={merchant.widget_key}"
     clients = [load.VisitorClient(url, token) for _, token in minted]
