@@ -35,7 +35,21 @@ def _report() -> dict:
                     "queue": type(getattr(obj, "application_queue", None)).__name__,
                 }
             )
-    return {"sockets": sockets, "requests": requests}
+    return {"sockets": sockets, "requests": requests, "merchant_rows_in_coroutines": _held()}
+
+
+def _held() -> int:
+    """Merchant rows a coroutine (a socket's application frames) keeps referenced."""
+    import types
+
+    from merchants.models import Merchant
+
+    rows = [obj for obj in gc.get_objects() if isinstance(obj, Merchant)]
+    held = 0
+    for i in range(len(rows)):
+        referrers = gc.get_referrers(rows[i])
+        held += any(isinstance(r, types.CoroutineType) for r in referrers)
+    return held
 
 
 async def application(scope, receive, send):

@@ -78,5 +78,8 @@ def test_open_sockets_keep_no_handshake_and_work_through_the_patches(probe_serve
     # The HTTP requests that were upgraded are gone; an HTTP request keeps daphne's own queue.
     assert [r for r in report["requests"] if r["uri"].startswith("/ws/")] == [], report
     assert {"uri": "/__probe", "queue": "Queue"} in report["requests"], report
+    # The widget's origin check looked the merchant up; its frame lives as long as the socket
+    # and keeps no Merchant row (widget/middleware.py).
+    assert report["merchant_rows_in_coroutines"] == 0, report
     log = server.log()
     assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
