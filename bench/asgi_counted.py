@@ -15,6 +15,7 @@
   bench/loop_profile.py);
 - with BENCH_TRACEMALLOC=N (frames kept per allocation), GET /__bench/tracemalloc?base=1 takes
   a baseline snapshot and GET /__bench/tracemalloc answers the top allocations grown since it
+  and the objects the collector tracks grown per socket, by type
   (what an idle socket holds: bench/sockets.py --tracemalloc).
 
 It is served only by bench/stack.py; production serves kefu.asgi:application.
@@ -205,10 +206,25 @@ def _tracemalloc_report(query: str) -> bytes:
     snapshot = tracemalloc.take_snapshot().filter_traces(
         [tracemalloc.Filter(False, tracemalloc.__file__)]
     )
+    objects = _objects_by_type()
     if "base=1" in query or "base" not in _snapshots:
-        _snapshots["base"] = snapshot
+        _snapshots["base"], _snapshots["objects"] = snapshot, objects
+        _snapshots["sockets"] = _counts["sockets"]
         return b"baseline taken\n"
     lines = []
+    # Objects the collector tracks (containers), by type: count and shallow bytes grown,
+    # per socket opened since the baseline.
+    sockets = max(1, _counts["sockets"] - _snapshots["sockets"])
+    grown = {
+        name: (
+            n - _snapshots["objects"].get(name, (0, 0))[0],
+            size - _snapshots["objects"].get(name, (0, 0))[1],
+        )
+        for name, (n, size) in objects.items()
+    }
+    lines.append(f"== gc-tracked objects grown per socket ({sockets} sockets)")
+    for name, (n, size) in sorted(grown.items(), key=lambda kv: -kv[1][1])[:40]:
+        lines.append(f"{n / sockets:8.2f} objects {size / sockets:9.0f} B  {name}")
     for key in ("lineno", "traceback"):
         stats = snapshot.compare_to(_snapshots["base"], key)
         total = sum(s.size_diff for s in stats)
@@ -220,6 +236,19 @@ def _tracemalloc_report(query: str) -> bytes:
             )
             lines.extend("      " + f for f in frames)
     return ("\n".join(lines) + "\n").encode()
+
+
+def _objects_by_type() -> dict:
+    import gc
+    import sys
+
+    counts: dict = {}
+    for obj in gc.get_objects():
+        kind = type(obj)
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        n, size = counts.get(name, (0, 0))
+        counts[name] = (n + 1, size + sys.getsizeof(obj))
+    return counts
 
 
 async def _answer(send, body: bytes, content_type: bytes) -> None:

@@ -3,7 +3,8 @@
 - `idle`: N authenticated idle visitor sockets on one server process: KB per socket (RSS
   slope), then all dropped at once: seconds until every disconnect handler ran, ERROR lines in
   the server's log, pub/sub channels left subscribed in Redis. `--tracemalloc 6` also prints
-  what grew in the process between 0 and N sockets (bench/asgi_counted.py).
+  what grew in the process between 0 and N sockets, by allocation site and by object type
+  (bench/asgi_counted.py).
 - `scaling`: closed-loop persisted saturation with 1 server process pinned to 1 core, then 2
   processes on 2 cores (taskset), and their ratio.
 
@@ -11,6 +12,7 @@ Both take `--server daphne|uvicorn`. Like bench/suite.py they use DATABASE_URL /
 start throwaway MariaDB and Redis when those are unset.
 
 Usage: python bench/sockets.py idle [--sockets 2000] [--server uvicorn] [--tracemalloc 6]
+                                    [--concurrency 100]
        python bench/sockets.py scaling [--server uvicorn] [--seconds 10]
 """
 
@@ -66,13 +68,13 @@ async def idle(stack: Stack, args, redis_url: str) -> dict:
     base = stack.bases[0]
     await asyncio.sleep(1)
     if args.tracemalloc:
-        urllib.request.urlopen(f"{base}/__bench/tracemalloc?base=1", timeout=60).read()
+        urllib.request.urlopen(f"{base}/__bench/tracemalloc?base=1", timeout=600).read()
     before = stack.stats(0)
     url = f"{stack.ws_bases[0]}/ws/visitor/?key={merchant.widget_key}"
     clients = [load.VisitorClient(url, token) for _, token in minted]
     ping = asyncio.ensure_future(suite.pinger(clients))
     # tracemalloc slows the server several times: fewer handshakes at once.
-    seconds = await load.open_all(clients, concurrency=10 if args.tracemalloc else 100)
+    seconds = await load.open_all(clients, concurrency=10 if args.tracemalloc else args.concurrency)
     await asyncio.sleep(2)
     after = stack.stats(0)
     channels_open = await asyncio.to_thread(subscribed_channels, redis_url, stack.prefix)
@@ -80,7 +82,7 @@ async def idle(stack: Stack, args, redis_url: str) -> dict:
     report = None
     if args.tracemalloc:
         report = await asyncio.to_thread(
-            lambda: urllib.request.urlopen(f"{base}/__bench/tracemalloc", timeout=120).read()
+            lambda: urllib.request.urlopen(f"{base}/__bench/tracemalloc", timeout=900).read()
         )
     ping.cancel()
     alive = sum(1 for c in clients if not c.closed.is_set())
@@ -128,6 +130,8 @@ def main() -> None:
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--tracemalloc", type=int, default=0)
+    # Handshakes at once; fewer on a loaded machine, where 100 waiting ones time out.
+    parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
     database_url, redis_url = require_services()
