@@ -478,7 +478,9 @@ class VisitorsLiveFrame(Frame):
     `visitor_ids`, only those visitors (the workspace refreshes a row after `visitor.updated`)."""
 
     type: Literal["visitors.live"]
-    visitor_ids: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, max_length=200)
+    visitor_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] | None = Field(
+        default=None, max_length=200
+    )
 
 
 class VisitorInviteFrame(Frame):
@@ -489,7 +491,7 @@ class VisitorInviteFrame(Frame):
     visitor, `already_assigned` when another agent has their conversation."""
 
     type: Literal["visitor.invite"]
-    visitor_id: int = Field(ge=1)
+    visitor_id: int = Field(ge=1, le=MAX_INT)
     client_msg_id: ClientMsgId
     body: str
 
@@ -507,7 +509,7 @@ class ConversationJoinFrame(Frame):
     whisper, send `message.send` with `private` true: only agents see it."""
 
     type: Literal["conversation.join"]
-    conversation_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=MAX_INT)
     reason: str = Field(min_length=1, max_length=200)
 
 
