@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from kefu.errors import KefuError, NotFound
 
-from .models import (
+from ..models import (
     Category,
     DictionaryWord,
     Faq,
@@ -29,9 +29,9 @@ from .models import (
     Synonym,
     UnansweredQuestion,
 )
-from .richtext import sanitize_html
-from .textutil import split_lines, split_list
-from .training import kb_changed
+from ..richtext import sanitize_html
+from ..textutil import split_lines, split_list
+from ..training import kb_changed
 
 log = logging.getLogger(__name__)
 
@@ -631,7 +631,7 @@ REPLY_MATCH_MIN_CHARS = 6
 
 
 def _reply_key(text: str) -> str:
-    from .dialogue import normalize
+    from ..dialogue import normalize
 
     return normalize(text).replace(" ", "")
 
@@ -639,7 +639,7 @@ def _reply_key(text: str) -> str:
 def faq_for_reply(*, merchant_id: int, text: str) -> Faq | None:
     """The merchant's FAQ entry whose answer the agent's reply is (typed, or sent as a quick reply
     holding the same text), or None. The closest in length wins when several fit."""
-    from .richtext import html_to_text
+    from ..richtext import html_to_text
 
     reply = _reply_key(text)
     if len(reply) < REPLY_MATCH_MIN_CHARS:
