@@ -31,8 +31,8 @@ from merchants.admin_scoping import (
 )
 from merchants.models import Merchant
 
-from . import formats, importers, selectors, services
-from .models import (
+from .. import formats, importers, selectors, services
+from ..models import (
     Category,
     DictionaryWord,
     Faq,
