@@ -6,30 +6,24 @@ Every save and delete goes through knowledge.services (sanitising, validation, t
 bump and the debounced retraining), never straight to the ORM. Visitor questions in the gap
 report are untrusted text: templates escape them (autoescape), nothing is marked safe.
 
-Importing this package registers every admin (Django's autodiscover imports knowledge.admin)."""
+The admins are in modules by page (entries: the knowledge-base rows; imports: import, export
+and the import progress; gaps: the knowledge-gap report; duplicates: the duplicate-entries page;
+common: the form and admin base that go through the services). Importing this package imports
+them all, which registers every admin (Django's autodiscover imports knowledge.admin)."""
 
-from .imports import (
-    DUPLICATES_URL,
-    GAP_GROUPS_SHOWN,
-    GAP_SESSION_KEY,
+from .common import DUPLICATES_URL, GAP_SESSION_KEY, KbRowForm, ServiceBackedAdmin, admin_merchants
+from .duplicates import DuplicateFaqAdmin
+from .entries import (
     CategoryAdmin,
     DictionaryWordAdmin,
-    DuplicateFaqAdmin,
     FaqAdmin,
     FaqForm,
-    ImportExportMixin,
-    ImportForm,
-    ImportJobAdmin,
     IntentAdmin,
     IntentForm,
-    KbRowForm,
-    KnowledgeGapAdmin,
-    ServiceBackedAdmin,
     SynonymAdmin,
-    admin_merchants,
-    import_summary,
-    job_status,
 )
+from .gaps import GAP_GROUPS_SHOWN, KnowledgeGapAdmin
+from .imports import ImportExportMixin, ImportForm, ImportJobAdmin, import_summary, job_status
 
 __all__ = [
     "admin_merchants",
