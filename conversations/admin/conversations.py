@@ -25,8 +25,8 @@ from merchants.admin_scoping import (
 )
 from merchants.models import Membership
 
-from . import services
-from .models import (
+from .. import services
+from ..models import (
     AttributeDefinition,
     CannedResponse,
     Conversation,
@@ -36,7 +36,7 @@ from .models import (
     RoutingEvent,
     Visitor,
 )
-from .services import privacy
+from ..services import privacy
 
 TRANSCRIPT_LIMIT = 500
 
