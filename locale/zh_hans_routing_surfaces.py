@@ -34,7 +34,7 @@ ZH = {
     "holidays and special days (blank hours: closed all day)": "节假日与特殊日期（时间留空表示全天休息）",
     "members": "成员",
     "Choose teams of the same merchant.": "请选择同一商户的技能组。",
-    # conversations/admin.py
+    # conversations/admin/
     "routing timeline": "分配记录",
     "Set it to open or resolved here.": "此处只能设为进行中或已解决。",
     "To unassign, transfer the conversation to a team (the team's routing picks the next agent, "
