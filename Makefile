@@ -34,10 +34,11 @@ demo: migrate
 run: demo
 	WIDGET_DEMO_PAGE=$${WIDGET_DEMO_PAGE:-true} $(BIN)/python manage.py kefu_serve --host $(HOST) --port $(PORT)
 
-# TEST_WORKERS=2 runs the suite in two parallel processes (pytest-xdist, a test file per
-# process at a time, the heaviest files first); 0, the default until parallel runs have proved
-# reliable, runs it in this one (docs/testing.md, "Parallel").
-TEST_WORKERS ?= 0
+# The suite runs in TEST_WORKERS parallel processes (pytest-xdist, a test file per process at a
+# time, the heaviest files first). 3 on CI's two cores: most of a test's time is waiting
+# (sockets, processes, browsers), so a third worker uses what two leave idle. TEST_WORKERS=0
+# runs it in this one process, for pdb (docs/testing.md, "Parallel").
+TEST_WORKERS ?= 3
 test: install-dev
 	$(BIN)/python -m pytest --durations=25 -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 

@@ -116,6 +116,14 @@ def pytest_configure(config):
     # (heaviest_files_first below), not re-sorted by their number of tests.
     if getattr(config.option, "loadscopereorder", None):
         config.option.loadscopereorder = False
+    # The flush after each transactional test puts post_migrate's rows back as rows
+    # (tests/dbsnapshot.py, PostMigrateRows) instead of running its receivers again.
+    from django.core.management.commands import flush
+
+    from tests.dbsnapshot import PostMigrateRows
+
+    if not isinstance(flush.emit_post_migrate_signal, PostMigrateRows):
+        flush.emit_post_migrate_signal = PostMigrateRows(flush.emit_post_migrate_signal)
 
 
 # Fixtures that start a process or a browser: a test using any of them (directly or through
