@@ -95,7 +95,12 @@ def hit(limit: Limit, key: str, *, now: float | None = None, count: bool = True)
     if weighted <= limit.count:
         return 0.0
     if current > limit.count:
-        return float(max(1, math.ceil(limit.seconds - elapsed)))
+        # Over within this window: its count weighs on the next one too, so the wait runs past
+        # this window's end until that weight lets one more through (current x (1 - t/S) + 1
+        # <= count). Only the window's end (the old answer: 32 s with 1 per 600 s) sent the
+        # client back to be refused again.
+        into_next = limit.seconds * (1 - (limit.count - 1) / current)
+        return float(max(1, math.ceil(limit.seconds - elapsed + into_next)))
     # Over only because of the previous window: wait until enough of it has slid out.
     excess = weighted - limit.count
     return float(max(1, math.ceil(excess * limit.seconds / max(previous, 1))))

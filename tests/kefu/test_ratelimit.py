@@ -41,6 +41,22 @@ def test_the_window_slides_so_an_edge_burst_gets_no_double_limit():
     assert ratelimit.hit(limit, "b", now=start + 61) == 0  # another key is its own count
 
 
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_wait_it_answers_is_enough_and_not_more(count):
+    """A client that waits the answered seconds gets through; one that comes back a little
+    earlier does not. Refused near a window's end, the answer once was that window's end (32 s
+    for 1 per 600 s), where the count still weighed enough to refuse again."""
+    limit = ratelimit.Limit("t", count, 600)
+    start = 6000.0  # a window boundary
+    for key in ("honest", "early"):
+        for _ in range(count):
+            assert ratelimit.hit(limit, key, now=start + 560) == 0
+    wait = ratelimit.hit(limit, "honest", now=start + 570)
+    assert ratelimit.hit(limit, "early", now=start + 570) == wait > 30
+    assert ratelimit.hit(limit, "honest", now=start + 570 + wait) == 0
+    assert ratelimit.hit(limit, "early", now=start + 570 + wait - 10) > 0
+
+
 def test_looking_does_not_count_and_zero_switches_a_limit_off():
     limit = ratelimit.Limit("t", 2, 60)
     for _ in range(5):
@@ -84,7 +100,9 @@ def test_bootstraps_from_one_address_are_limited_and_say_when_to_return(client, 
     refused = bootstrap(client, shop)
     assert refused.status_code == 429
     assert refused.json()["code"] == "rate_limited"
-    assert 1 <= int(refused["Retry-After"]) <= 60
+    # At most this window's rest plus the part of the next one its six hits still weigh on
+    # (60 x (1 - 4/6) = 20 s).
+    assert 1 <= int(refused["Retry-After"]) <= 80
     # The widget on the merchant's site can read the refusal and its Retry-After.
     assert refused["Access-Control-Allow-Origin"] == "https://shop.example.com"
     assert "Retry-After" in refused["Access-Control-Expose-Headers"]
