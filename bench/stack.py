@@ -295,7 +295,10 @@ class Stack:
         docs/performance.md ("Server")."""
         app = "bench.asgi_counted:application"
         if self.server == "daphne":
-            return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+            return [
+                *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)),
+                *("--websocket_connect_timeout", "20", app),  # as kefu_serve starts it
+            ]
         if self.server == "uvicorn":
             return [
                 sys.executable,

@@ -346,6 +346,8 @@ class DaphneProcess:
                 sys.executable,
                 "-m",
                 "daphne",
+                "--websocket_connect_timeout",
+                "20",  # docs/realtime.md pitfall 11
                 "-b",
                 "127.0.0.1",
                 "-p",

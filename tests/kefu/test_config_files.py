@@ -233,6 +233,8 @@ def test_compose_commands_and_order():
     services = compose()["services"]
     web = command_words(services["web"])
     assert web[0] == "daphne" and "0.0.0.0" in web and "kefu.asgi:application" in web
+    # Slow handshakes wait instead of being dropped (docs/realtime.md pitfall 11).
+    assert web[web.index("--websocket_connect_timeout") + 1] == "20"
     worker, beat = command_words(services["worker"]), command_words(services["beat"])
     assert worker[:4] == ["celery", "-A", "kefu", "worker"]
     assert beat[:4] == ["celery", "-A", "kefu", "beat"]
@@ -302,6 +304,7 @@ def test_dockerfile():
     assert users and users[-1] not in ("root", "0"), "the image must run as a non-root user"
     cmd = next(line for line in reversed(lines) if line.startswith("CMD "))
     assert "daphne" in cmd and "0.0.0.0" in cmd and "8000" in cmd
+    assert '"--websocket_connect_timeout", "20"' in cmd
 
 
 # --- README -----------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ class Command(BaseCommand):
                 "daphne",
                 "--access-log",
                 os.devnull,
+                "--websocket_connect_timeout",
+                "20",  # docs/realtime.md pitfall 11
                 "-b",
                 host,
                 "-p",
