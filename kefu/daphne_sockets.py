@@ -17,8 +17,8 @@ What daphne keeps per socket for its whole life that an idle socket does not nee
   reads only `request.path` later (its access log), which is kept. autobahn's empty send
   queue (a deque) becomes a list.
 
-Both are patches of daphne's and autobahn's internals (daphne 4.2.3, autobahn 26.11):
-tests/realtime/test_daphne_memory.py fails first if an upgrade changes what they rely on.
+All three are patches of daphne's and autobahn's internals (daphne 4.2.3, autobahn 26.11):
+tests/kefu/test_daphne_sockets.py fails first if an upgrade changes what they rely on.
 """
 
 from __future__ import annotations
