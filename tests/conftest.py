@@ -139,6 +139,7 @@ SLOW_FIXTURES = frozenset(
         "s3_server",  # tests/conversations/test_attachments_s3.py
         "fuzz_daphne",  # tests/conversations/test_ws_fuzz.py
         "module_daphne",  # tests/e2e/conftest.py: one daphne per browser-test module
+        "probe_server",  # tests/kefu/test_daphne_sockets.py
     }
 )
 SLOW_MARKS = frozenset({"live", "browser"})
