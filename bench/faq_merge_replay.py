@@ -4,7 +4,7 @@
     nice -n 10 .venv/bin/python -m bench.faq_merge_replay KB.csv TEST.csv --rounds 3 [--min-score S]
 
 The KB is trained as the product trains it (no database); its duplicate pairs are listed by
-Engine.faq_duplicates at the learnt answer point, as the admin page lists them (strongest
+knowledge.nlp.duplicates.find at the learnt answer point, as the admin page lists them (strongest
 first). For each N the first N pairs are accepted the way the page does it ("keep left, merge
 right into it": the second entry's questions become similar questions of the first; a pair whose
 entries were already merged together is skipped, chains merge into the entry kept first), the
@@ -111,6 +111,7 @@ def main(argv=None) -> int:
 
     django.setup()
     from bench.faq_audit import _read
+    from knowledge.nlp import duplicates
     from knowledge.nlp.engine import Engine, FaqDoc, KbSnapshot, train
 
     kb_rows = _read(args.kb, ("question", "answer"))
@@ -136,7 +137,7 @@ def main(argv=None) -> int:
             at = engine.faq_answer_sim if args.min_score is None else args.min_score
             if args.no_entry_point and engine.faq_curve is not None:
                 at = float(engine.faq_curve[2])
-            pairs = engine.faq_duplicates(at)
+            pairs = duplicates.find(engine, at)
             faqs, root, accepted = merged_snapshot(kb, pairs, len(pairs), root)
             if not accepted:
                 break
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
         return 0
 
     t0 = time.perf_counter()
-    pairs = base.faq_duplicates(base.faq_answer_sim if args.min_score is None else args.min_score)
+    pairs = duplicates.find(base, base.faq_answer_sim if args.min_score is None else args.min_score)
     print(
         f"entries={len(kb)} answer_point={base.faq_answer_sim:.3f} pairs={len(pairs)} "
         f"listed_in={time.perf_counter() - t0:.2f}s"

@@ -30,6 +30,7 @@ from .models import (
     Synonym,
     UnansweredQuestion,
 )
+from .nlp import duplicates
 from .nlp import engine as nlp_engine
 
 log = logging.getLogger(__name__)
@@ -234,8 +235,8 @@ def faq_duplicate_pairs(
         threshold = engine.faq_answer_sim if min_score is None else min_score
         cached = _duplicates.setdefault(engine, {})
         if threshold not in cached:
-            cached[threshold] = engine.faq_duplicates(
-                threshold, per_entry=training.DUPLICATES_PER_ENTRY
+            cached[threshold] = duplicates.find(
+                engine, threshold, per_entry=training.DUPLICATES_PER_ENTRY
             )
         stored = cached[threshold]
     dismissed = set(

@@ -23,6 +23,7 @@ from django.utils import timezone
 from merchants.models import Merchant
 
 from .models import BotModel, DictionaryWord, Faq, Intent, Synonym
+from .nlp import duplicates
 from .nlp import engine as nlp_engine
 from .textutil import split_list
 
@@ -150,7 +151,7 @@ def kb_train(*, merchant_id: int) -> BotModel:
         started = time.perf_counter()
         try:
             engine = nlp_engine.Engine.load(data)
-            pairs = engine.faq_duplicates(engine.faq_answer_sim, per_entry=DUPLICATES_PER_ENTRY)
+            pairs = duplicates.find(engine, engine.faq_answer_sim, per_entry=DUPLICATES_PER_ENTRY)
         except Exception:
             # A hint for the admin page; the bot must get its model whatever happens here, and
             # the page shows no pairs rather than trying again per request.

@@ -17,6 +17,7 @@ from django.urls import reverse
 from kefu.errors import NotFound
 from knowledge import selectors, services, training
 from knowledge.models import Faq, FaqDuplicateDismissal
+from knowledge.nlp import duplicates
 from knowledge.nlp.engine import COS_WEIGHT, Engine, FaqDoc, IntentDoc, KbSnapshot, train
 from knowledge.nlp.features import sparse_dot
 
@@ -96,7 +97,7 @@ def _calibration_best(m: Engine) -> dict[int, tuple[int, float]]:
 
 
 def test_pairs_are_scored_as_the_calibration_scores_them(model):
-    pairs = model.faq_duplicates(-1.0, per_entry=1)
+    pairs = duplicates.find(model, -1.0, per_entry=1)
     scores = {(a, b): s for a, b, s in pairs}
     assert len(scores) == len(pairs)  # each pair once
     assert [s for *_p, s in pairs] == sorted((s for *_p, s in pairs), reverse=True)
@@ -128,7 +129,7 @@ def test_without_vectors_and_beside_intents_the_lexical_scores_are_the_calibrati
             enabled=settings.KB_FAQ_ENCODER, directory=settings.KB_FAQ_ENCODER_DIR, threads=1
         )
     assert lexical.faq_vec is None and lexical.clf_coef is not None
-    pairs = {(a, b): s for a, b, s in lexical.faq_duplicates(-1.0, per_entry=1)}
+    pairs = {(a, b): s for a, b, s in duplicates.find(lexical, -1.0, per_entry=1)}
     best = _calibration_best(lexical)
     faq_ids = {f.id for f in snapshot.faqs}
     for a, (b, s) in best.items():
@@ -142,10 +143,10 @@ def test_without_vectors_and_beside_intents_the_lexical_scores_are_the_calibrati
 def test_the_duplicates_are_the_strongest_pairs(model):
     ids = {f.question: f.id for f in _snapshot().faqs}
     expected = {tuple(sorted((ids[d], ids[o]))) for d, o in DUPLICATES.items()}
-    found = model.faq_duplicates(model.faq_answer_sim)
+    found = duplicates.find(model, model.faq_answer_sim)
     assert found and {(a, b) for a, b, _s in found} <= expected
     # Pruned by the vector bound or not, the strong pairs come out the same.
-    everything = {(a, b) for a, b, s in model.faq_duplicates(-1.0) if s >= model.faq_answer_sim}
+    everything = {(a, b) for a, b, s in duplicates.find(model, -1.0) if s >= model.faq_answer_sim}
     assert everything == {(a, b) for a, b, _s in found}
 
 
@@ -156,8 +157,8 @@ def test_merging_lowers_the_answer_point_and_the_merged_question_finds_the_kept_
         best = merged.answer(dup)[0]
         assert best.label == original
         assert merged.answer(original)[0].label == original
-    assert not merged.faq_duplicates(merged.faq_answer_sim) or all(
-        s < model.faq_answer_sim for *_p, s in merged.faq_duplicates(merged.faq_answer_sim)
+    assert not duplicates.find(merged, merged.faq_answer_sim) or all(
+        s < model.faq_answer_sim for *_p, s in duplicates.find(merged, merged.faq_answer_sim)
     )
 
 
@@ -370,7 +371,7 @@ def test_a_failing_listing_never_costs_the_model(acme, kb, monkeypatch, as_alice
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(Engine, "faq_duplicates", broken)
+    monkeypatch.setattr(duplicates, "find", broken)
     model = training.kb_train(merchant_id=acme.pk)
     assert model.pk and model.metrics["faq_duplicates"] == []
     page = as_alice.get(PAGE)
