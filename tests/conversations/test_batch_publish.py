@@ -5,6 +5,7 @@ one channel-layer message per group, carrying that group's events in commit orde
 order, each message once, on another process too (docs/realtime.md, guarantee 5)."""
 
 import asyncio
+import json
 
 import pytest
 from channels.layers import get_channel_layer
@@ -81,12 +82,14 @@ def test_a_batch_sends_one_message_per_group_in_order_also_to_another_process(
     for channel in channels["g1"]:
         message = got[channel]
         assert message["type"] == realtime.BUNDLE
-        assert [e["frame"]["n"] for e in message["events"]] == [1, 3, 5]
+        # Each event carries its frame as the JSON text the sockets send (realtime.text_event).
+        assert [json.loads(e["text"]) for e in message["events"]] == [_frame(n) for n in (1, 3, 5)]
         assert all(e["type"] == "typing" for e in message["events"])
     for channel in channels["g2"]:
-        assert [e["frame"]["n"] for e in got[channel]["events"]] == [2, 6]
+        assert [json.loads(e["text"])["n"] for e in got[channel]["events"]] == [2, 6]
     for channel in channels["g3"]:
-        assert got[channel] == {"type": "typing", "frame": _frame(4)}
+        assert got[channel]["type"] == "typing"
+        assert json.loads(got[channel]["text"]) == _frame(4)
     if channel_layer_kind == "redis":
         assert calls == [("many", ["g1", "g2", "g3"])]  # one pipeline, no PUBLISH of its own
     else:
