@@ -101,6 +101,18 @@ if os.environ.get("BENCH_TRACE"):
         if cid:
             _trace.setdefault(cid, {})[stage] = time.perf_counter()
 
+    def _client_msg_id(event):
+        # A collected event carries its frame as JSON text (realtime.text_event): read the id
+        # out of it without decoding the whole frame.
+        text = event.get("text")
+        if text is None:
+            return event["frame"]["message"].get("client_msg_id")
+        start = text.find('"client_msg_id":"')
+        if start < 0:
+            return None
+        start += len('"client_msg_id":"')
+        return text[start : text.index('"', start)]
+
     _writer_send = batching.VisitorMessageWriter.send
 
     async def _traced_send(self, **kwargs):
@@ -143,7 +155,7 @@ if os.environ.get("BENCH_TRACE"):
 
     async def _traced_dispatch(self, message):
         if message["type"] == "message.created" and self.role == "agent":
-            cid = message["frame"]["message"].get("client_msg_id")
+            cid = _client_msg_id(message)
             _stamp(cid, "agent_received")
             await _dispatch(self, message)
             _stamp(cid, "agent_sent")

@@ -102,6 +102,8 @@ def spy_report(path: Path, top: int = 25) -> list[str]:
     threads: dict[str, list[tuple[list[str], int]]] = collections.defaultdict(list)
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue  # a frame name with a line break in it (a module's docstring) split the line
         frames = stack.split(";")
         threads[frames[0]].append((frames[1:], int(count)))
 

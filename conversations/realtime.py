@@ -9,6 +9,7 @@ merchant's agents only, never to a visitor group.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -289,8 +290,40 @@ def bundle_event(frames: list[dict]) -> dict:
     """The channel-layer message for a group's frames, in order: the frame's own event if there
     is one, else a bundle of them."""
     if len(frames) == 1:
-        return layer_event(frames[0])
-    return {"type": BUNDLE, "events": [layer_event(frame) for frame in frames]}
+        return text_event(frames[0])
+    return {"type": BUNDLE, "events": [text_event(frame) for frame in frames]}
+
+
+# The JSON of a frame as the sockets send it: one encoder (json.dumps with an argument builds a
+# new one per call), compact.
+encode_frame = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def text_event(frame: dict) -> dict:
+    """A collected event as the channel layer carries it (`apublish_events`): the frame as the
+    JSON text every receiving socket sends as it is (FrameConsumer.dispatch), encoded once here
+    instead of once per socket, and a string is what msgpack packs and unpacks cheaply, where
+    the frame's nested dicts were unpacked again for each receiving channel (both were among
+    the event loop's largest costs per message at saturation, docs/performance.md). A
+    `message.created` also carries its message's (conversation_id, seq) as `ref` for the
+    ordered delivery (`created_ref`). A frame with texts to render per socket (TEXTS) stays a
+    dict: `layer_event`."""
+    if TEXTS in frame:
+        return layer_event(frame)
+    event = {"type": frame["type"], "text": encode_frame(frame)}
+    if frame["type"] == "message.created":
+        message = frame["message"]
+        event["ref"] = [message["conversation_id"], message["seq"]]
+    return event
+
+
+def created_ref(event: dict) -> tuple[int, int]:
+    """(conversation_id, seq) of a `message.created` channel-layer event, of either form."""
+    ref = event.get("ref")
+    if ref is not None:
+        return ref[0], ref[1]
+    message = event["frame"]["message"]
+    return message["conversation_id"], message["seq"]
 
 
 @contextmanager
@@ -379,16 +412,20 @@ def layer_event(frame: dict) -> dict:
 
 def message_created(message: Message, conversation: Conversation) -> None:
     """Fan out a newly stored message and the conversation's new inbox row."""
-    created = protocol.MessageCreatedFrame(message=message_out(message))
-    publish_on_commit(agents_group(conversation.merchant_id), created)
+    out = message_out(message)
+    publish_on_commit(
+        agents_group(conversation.merchant_id), protocol.MessageCreatedFrame(message=out)
+    )
     publish_on_commit(
         agents_group(conversation.merchant_id),
         protocol.ConversationUpdatedFrame(conversation=conversation_out(conversation)),
     )
     if not message.is_private:
+        # message_out(message, for_agents=False) without building and validating it again.
+        for_visitor = out.model_copy(update={"sentiment_score": None, "sentiment_label": ""})
         publish_on_commit(
             visitor_group(conversation.visitor_id),
-            protocol.MessageCreatedFrame(message=message_out(message, for_agents=False)),
+            protocol.MessageCreatedFrame(message=for_visitor),
         )
 
 

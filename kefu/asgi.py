@@ -19,7 +19,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from conversations.consumers import AgentConsumer, VisitorConsumer  # noqa: E402
-from kefu import daphne_sockets  # noqa: E402
+from kefu import daphne_sockets, daphne_writes  # noqa: E402
 from kefu.ws_origin import SameSiteOriginValidator  # noqa: E402
 from widget.middleware import WidgetOriginValidator  # noqa: E402
 
@@ -56,6 +56,7 @@ def _leave_uploads_to_django() -> None:
 
 _leave_uploads_to_django()
 daphne_sockets.install()  # less memory per idle socket (issue 12)
+daphne_writes.install()  # no epoll_ctl pair per client frame (issue 12)
 
 application = ProtocolTypeRouter(
     {"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)}

@@ -7,7 +7,6 @@ one handler per client frame, each calling a service or a selector.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import time
 
@@ -81,14 +80,15 @@ class FrameConsumer(AsyncWebsocketConsumer):
             for event in message["events"]:
                 await self.dispatch(event)
             return
-        if kind == "message.created":
-            created = message["frame"]["message"]
-            if not await self.in_order(created["conversation_id"], created["seq"]):
-                return  # overtaken by a later message: already sent, from the database
+        if kind == "message.created" and not await self.in_order(*realtime.created_ref(message)):
+            return  # overtaken by a later message: already sent, from the database
         if kind in FORWARDED:
             if message.get("sender") != self.channel_name:  # never echo to the source socket
-                frame = self.localize(message["frame"], message.get("texts"))
-                await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+                text = message.get("text")  # encoded once by the publisher (realtime.text_event)
+                if text is None:
+                    frame = self.localize(message["frame"], message.get("texts"))
+                    text = realtime.encode_frame(frame)
+                await self.send(text_data=text)
             return
         handler = getattr(self, kind.replace(".", "_"), None)
         if handler is None:

@@ -170,7 +170,7 @@ class VisitorConsumer(FrameConsumer):
         if message["type"] == "message.created":
             # Another tab may have started the conversation (or a new one after a close):
             # follow it, or this tab's typing would be dropped or go to the old conversation.
-            self.conversation_id = message["frame"]["message"]["conversation_id"]
+            self.conversation_id = realtime.created_ref(message)[0]
 
     async def refresh_presence(self) -> None:
         if self.registered:

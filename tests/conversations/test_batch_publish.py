@@ -5,6 +5,7 @@ one channel-layer message per group, carrying that group's events in commit orde
 order, each message once, on another process too (docs/realtime.md, guarantee 5)."""
 
 import asyncio
+import json
 
 import pytest
 from channels.layers import get_channel_layer
@@ -81,12 +82,14 @@ def test_a_batch_sends_one_message_per_group_in_order_also_to_another_process(
     for channel in channels["g1"]:
         message = got[channel]
         assert message["type"] == realtime.BUNDLE
-        assert [e["frame"]["n"] for e in message["events"]] == [1, 3, 5]
+        # Each event carries its frame as the JSON text the sockets send (realtime.text_event).
+        assert [json.loads(e["text"]) for e in message["events"]] == [_frame(n) for n in (1, 3, 5)]
         assert all(e["type"] == "typing" for e in message["events"])
     for channel in channels["g2"]:
-        assert [e["frame"]["n"] for e in got[channel]["events"]] == [2, 6]
+        assert [json.loads(e["text"])["n"] for e in got[channel]["events"]] == [2, 6]
     for channel in channels["g3"]:
-        assert got[channel] == {"type": "typing", "frame": _frame(4)}
+        assert got[channel]["type"] == "typing"
+        assert json.loads(got[channel]["text"]) == _frame(4)
     if channel_layer_kind == "redis":
         assert calls == [("many", ["g1", "g2", "g3"])]  # one pipeline, no PUBLISH of its own
     else:
@@ -151,3 +154,22 @@ def test_sockets_get_a_batch_s_frames_in_commit_order_each_once(acme, bob, chann
     assert [f["message"]["seq"] for f in got["va"] if f["type"] == "message.created"] == [2, 3]
     assert [f["message"]["seq"] for f in got["vb"] if f["type"] == "message.created"] == [2]
     assert not any(f["type"] == "conversation.updated" for f in got["va"] + got["vb"])
+
+
+def test_a_frame_with_texts_to_render_per_socket_stays_a_dict_in_a_bundle():
+    """A collected frame crosses the layer as the JSON the sockets send, except one whose texts
+    each socket renders in its agent's language (realtime.TEXTS): that one stays a frame."""
+    spec = {"event.reason": {"msgid": "nobody", "params": {}}}
+    created = {"type": "message.created", "message": {"conversation_id": 7, "seq": 3, "body": "好"}}
+    routed = {"type": "routing.event", "event": {"reason": "nobody"}, realtime.TEXTS: spec}
+    bundle = realtime.bundle_event([created, routed])
+    first, second = bundle["events"]
+    assert json.loads(first["text"]) == created and "好" in first["text"]  # not \u-escaped
+    assert first["ref"] == [7, 3] and realtime.created_ref(first) == (7, 3)
+    assert second == {
+        "type": "routing.event",
+        "frame": {"type": "routing.event", "event": {"reason": "nobody"}},
+        "texts": spec,
+    }
+    # The same message published alone (not collected) is a frame: the ref is read from it.
+    assert realtime.created_ref(realtime.layer_event(created)) == (7, 3)

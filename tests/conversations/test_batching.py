@@ -5,6 +5,7 @@ events published only after the commit, in commit order."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from channels.layers import get_channel_layer
@@ -104,7 +105,16 @@ def test_the_writer_groups_concurrent_sends_and_acks_after_the_commit(
                 break
             # A group's events of one batch come as one bundle, in commit order.
             for one in event["events"] if event["type"] == realtime.BUNDLE else [event]:
-                received.append(one["frame"])
+                # A batch's frame as JSON text, encoded once for every socket
+                # (realtime.text_event), a message.created with its (conversation_id, seq).
+                if "text" not in one:
+                    received.append(one["frame"])  # published alone, not by a batch
+                    continue
+                frame = json.loads(one["text"])
+                if one["type"] == "message.created":
+                    m = frame["message"]
+                    assert one["ref"] == [m["conversation_id"], m["seq"]]
+                received.append(frame)
         return writer, results, stored, received
 
     from channels.layers import channel_layers

@@ -35,7 +35,14 @@ def _report() -> dict:
                     "queue": type(getattr(obj, "application_queue", None)).__name__,
                 }
             )
-    return {"sockets": sockets, "requests": requests, "merchant_rows_in_coroutines": _held()}
+    from twisted.internet import tcp
+
+    return {
+        "sockets": sockets,
+        "requests": requests,
+        "merchant_rows_in_coroutines": _held(),
+        "writes_flushed": getattr(tcp.Connection.startWriting, "kefu_flush", False),
+    }
 
 
 def _held() -> int:
@@ -52,10 +59,15 @@ def _held() -> int:
     return held
 
 
+# GET /__probe/big: a body far larger than one send takes (Twisted sends at most 128 KB per
+# call), so the socket waits for writability (kefu/daphne_writes.py).
+BIG = bytes(range(256)) * (64 * 1024)  # 16 MB
+
+
 async def application(scope, receive, send):
-    if scope["type"] == "http" and scope["path"] == "/__probe":
+    if scope["type"] == "http" and scope["path"] in ("/__probe", "/__probe/big"):
         await receive()
-        body = json.dumps(_report()).encode()
+        body = BIG if scope["path"] == "/__probe/big" else json.dumps(_report()).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -1,7 +1,9 @@
-"""kefu/daphne_sockets.py under a real daphne process: what each open WebSocket keeps (no
-asyncio.Queue, no handshake copies, no upgraded HTTP request), and that the sockets still do
-everything through the patched paths: the connect and receive events through the lighter
-input queue, the disconnect (the agent sees the visitor go offline), HTTP beside them.
+"""kefu/daphne_sockets.py and kefu/daphne_writes.py under a real daphne process: what each
+open WebSocket keeps (no asyncio.Queue, no handshake copies, no upgraded HTTP request), and
+that the sockets still do everything through the patched paths: the connect and receive
+events through the lighter input queue, the frames out through the flush at the end of the
+loop's iteration, the disconnect (the agent sees the visitor go offline), HTTP beside them,
+and a response larger than one send (the socket waits for writability).
 If a daphne or autobahn upgrade changes the internals the patches rely on, this fails."""
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def test_open_sockets_keep_no_handshake_and_work_through_the_patches(probe_serve
             return report
 
     report = asyncio.run(scenario())
+    assert report["writes_flushed"] is True, report
     paths = sorted(s["path"] for s in report["sockets"])
     assert paths == [f"/ws/agent/{acme.pk}/", "/ws/visitor/"], report
     for socket in report["sockets"]:
@@ -83,3 +86,14 @@ def test_open_sockets_keep_no_handshake_and_work_through_the_patches(probe_serve
     assert report["merchant_rows_in_coroutines"] == 0, report
     log = server.log()
     assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
+
+
+def test_a_response_larger_than_one_send_arrives_whole(probe_server):
+    from tests.kefu.daphne_probe import BIG
+
+    with urllib.request.urlopen(f"{probe_server.url}/__probe/big", timeout=60) as response:
+        body = response.read()
+    assert len(body) == len(BIG)
+    assert body == BIG
+    with urllib.request.urlopen(f"{probe_server.url}/__probe", timeout=10) as response:
+        assert json.loads(response.read())["writes_flushed"] is True
