@@ -76,6 +76,12 @@ class MemoryStore:
     async def live_many(self, keys: list[str]) -> list[list[str]]:
         return self.live_many_sync(keys)
 
+    async def refresh(self, adds: list[tuple[str, str]], removes: list[tuple[str, str]]) -> None:
+        for key, member in removes:
+            await self.remove(key, member)
+        for key, member in adds:
+            await self.add(key, member)
+
     def live_many_sync(self, keys: list[str]) -> list[list[str]]:
         now = time.time()
         return [[m for m, exp in self.sets.get(k, {}).items() if exp > now] for k in keys]
@@ -127,6 +133,25 @@ class RedisStore:
 
     async def remove(self, key: str, member: str) -> None:
         await self._client().zrem(self.prefix + key, member)
+
+    async def refresh(self, adds: list[tuple[str, str]], removes: list[tuple[str, str]]) -> None:
+        """Many sockets' entries in one round trip: `removes` first, then `adds` (as `add`
+        does them, with SOCKET_TTL). The watchdog's tick: one pipeline for a chunk of sockets
+        instead of a pipeline per key and socket, each waiting for a pooled connection."""
+        if not adds and not removes:
+            return
+        now = time.time()
+        by_key: dict[str, dict[str, float]] = {}
+        for key, member in adds:
+            by_key.setdefault(self.prefix + key, {})[member] = now + SOCKET_TTL
+        async with self._client().pipeline(transaction=False) as pipe:
+            for key, member in removes:
+                pipe.zrem(self.prefix + key, member)
+            for key, members in by_key.items():
+                pipe.zadd(key, members)
+                pipe.zremrangebyscore(key, "-inf", now)
+                pipe.expire(key, int(SOCKET_TTL) + 5)
+            await pipe.execute()
 
     async def live(self, key: str) -> list[str]:
         return await self._client().zrangebyscore(self.prefix + key, time.time(), "+inf")
@@ -187,6 +212,21 @@ async def agent_socket_up(merchant_id: int, user_id: int, socket: str) -> None:
     await store().add(_agent_key(merchant_id, user_id), socket)
 
 
+def agent_entries(
+    merchant_id: int, user_id: int, socket: str, viewing: int | None
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(entries to add, entries to remove) that keep a live agent socket present: what
+    agent_socket_up and, for the conversation it views, viewer_set(typing=False) write.
+    Refreshed by the process's watchdog (refresh)."""
+    adds = [(_agent_key(merchant_id, user_id), socket)]
+    removes = []
+    if viewing:
+        key = _viewers_key(merchant_id, viewing)
+        adds.append((key, f"{user_id}:0:{socket}"))
+        removes.append((key, f"{user_id}:1:{socket}"))
+    return adds, removes
+
+
 async def agent_socket_down(merchant_id: int, user_id: int, socket: str) -> None:
     await store().remove(_agent_key(merchant_id, user_id), socket)
 
@@ -217,6 +257,19 @@ async def visitor_socket_up(merchant_id: int, visitor_id: int, socket: str) -> i
     await store().add(key, socket)
     await store().add(_live_visitors_key(merchant_id), f"{visitor_id}:{socket}")
     return len(await store().live(key))
+
+
+def visitor_entries(merchant_id: int, visitor_id: int, socket: str) -> list[tuple[str, str]]:
+    """The entries visitor_socket_up writes, for the watchdog's refresh."""
+    return [
+        (_visitor_key(merchant_id, visitor_id), socket),
+        (_live_visitors_key(merchant_id), f"{visitor_id}:{socket}"),
+    ]
+
+
+async def refresh(adds: list[tuple[str, str]], removes: list[tuple[str, str]]) -> None:
+    """Renew many sockets' entries at once (agent_entries, visitor_entries)."""
+    await store().refresh(adds, removes)
 
 
 async def visitor_socket_down(merchant_id: int, visitor_id: int, socket: str) -> int:

@@ -143,15 +143,12 @@ class AgentConsumer(FrameConsumer):
             protocol.AvailabilityChangedFrame(availability=availability),
         )
 
-    async def refresh_presence(self) -> None:
-        if self.registered:
-            await presence.agent_socket_up(
-                self.merchant_id, self.membership.user_id, self.channel_name
-            )
-            if self.viewing:
-                await presence.viewer_set(
-                    self.merchant_id, self.viewing, self.membership.user_id, self.channel_name
-                )
+    def presence_entries(self):
+        if not self.registered:
+            return [], []
+        return presence.agent_entries(
+            self.merchant_id, self.membership.user_id, self.channel_name, self.viewing
+        )
 
     async def disconnect(self, code):
         await super().disconnect(code)

@@ -256,8 +256,9 @@ class FrameConsumer(AsyncWebsocketConsumer):
             if getattr(self, "channel_name", None) and hasattr(self, "groups"):
                 housekeeping.release(self.channel_layer, self.channel_name, self.groups)
 
-    async def refresh_presence(self) -> None:
-        pass
+    def presence_entries(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(entries to add, to remove) the watchdog renews for this socket (presence.refresh)."""
+        return [], []
 
     async def websocket_disconnect(self, message):
         # Channels' own version first awaits group_discard for each of self.groups, one shard

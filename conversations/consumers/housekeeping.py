@@ -24,12 +24,16 @@ from django.conf import settings
 
 from kefu.channel_layer import unsubscribe_later
 
+from .. import presence
+
 logger = logging.getLogger(__name__)
 
 PRESENCE_REFRESH_SECONDS = 20.0
-# Presence refreshes run this many at a time: 10,000 at once would queue on the Redis pool and
-# delay every other socket's Redis work behind them.
-REFRESH_CONCURRENCY = 200
+# Sockets whose presence entries go in one Redis pipeline (one round trip, one pooled
+# connection). A socket's own pipelines (three round trips, 200 sockets at a time, each taking a
+# connection from the pool and opening one the first time) took 20-48 % of the event loop in
+# the ticks that fell into a saturation phase (docs/performance.md, "Round 2").
+REFRESH_CHUNK = 500
 
 
 def tick() -> float:
@@ -86,15 +90,18 @@ class _Watch:
                 live.append(consumer)
         failed = 0
         first: BaseException | None = None
-        for start in range(0, len(live), REFRESH_CONCURRENCY):
-            chunk = live[start : start + REFRESH_CONCURRENCY]
-            results = await asyncio.gather(
-                *(c.refresh_presence() for c in chunk), return_exceptions=True
-            )
-            for result in results:
-                if isinstance(result, Exception):
-                    failed += 1
-                    first = first or result
+        for start in range(0, len(live), REFRESH_CHUNK):
+            chunk = live[start : start + REFRESH_CHUNK]
+            adds, removes = [], []
+            for consumer in chunk:
+                add, remove = consumer.presence_entries()
+                adds += add
+                removes += remove
+            try:
+                await presence.refresh(adds, removes)
+            except Exception as exc:  # noqa: BLE001 - counted and logged once below
+                failed += len(chunk)
+                first = first or exc
         if failed:
             # One line per tick, not one per socket: with Redis down that was 10,000 tracebacks
             # every 20 s. The entries expire and come back with the first refresh that works.
@@ -108,7 +115,7 @@ _watches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def watch(consumer) -> None:
     """Check this socket's heartbeat and refresh its presence until `unwatch`. The consumer
-    has `last_frame` (time.monotonic()), `closing`, `close(code)` and `refresh_presence()`."""
+    has `last_frame` (time.monotonic()), `closing`, `close(code)` and `presence_entries()`."""
     loop = asyncio.get_running_loop()
     w = _watches.get(loop)
     if w is None:

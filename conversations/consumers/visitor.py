@@ -172,9 +172,10 @@ class VisitorConsumer(FrameConsumer):
             # follow it, or this tab's typing would be dropped or go to the old conversation.
             self.conversation_id = realtime.created_ref(message)[0]
 
-    async def refresh_presence(self) -> None:
-        if self.registered:
-            await presence.visitor_socket_up(self.merchant_id, self.visitor_id, self.channel_name)
+    def presence_entries(self):
+        if not self.registered:
+            return [], []
+        return presence.visitor_entries(self.merchant_id, self.visitor_id, self.channel_name), []
 
     async def disconnect(self, code):
         await super().disconnect(code)

@@ -354,6 +354,44 @@ def test_short_ttl_entries_expire_for_agents_visitors_and_viewers(
     run(scenario())
 
 
+def test_the_watchdog_keeps_live_sockets_present_past_their_ttl(
+    acme, bob, store_kind, settings, monkeypatch
+):
+    """Entries live SOCKET_TTL past their last refresh; the process's watchdog renews every
+    live socket's at each tick, in one store round trip per chunk of sockets (housekeeping,
+    presence.refresh): agent, visitor, the visitors-now list and the conversation viewed."""
+    monkeypatch.setattr(presence, "SOCKET_TTL", 1.0)
+    settings.WS_HEARTBEAT_TIMEOUT = 1.5  # a tick every 0.5 s (housekeeping.tick)
+    visitor = factories.visitor(acme)
+    conversation_id = factories.visitor_message(visitor, "hi").conversation_id
+    cookie = session_cookie(bob.user)
+    store = presence.store()
+
+    async def scenario():
+        # A ghost written like a socket's entry but never refreshed: gone after the TTL, which
+        # shows the entries below live on only through the refresh.
+        await store.add(presence._agent_key(acme.pk, 999_999), "ghost")
+        agent = await agent_sock(acme.pk, cookie, "bob")
+        await agent.send({"type": "conversation.view", "conversation_id": conversation_id})
+        await agent.until_match(lambda f: f["type"] == "viewers.changed")
+        guest = await visitor_sock(acme, visitor)
+        for _ in range(6):  # 3 s, three TTLs; the pings keep both sockets from timing out
+            await asyncio.sleep(0.5)
+            await agent.ping()
+            await guest.ping()
+        connected = await presence.agents_connected(acme.pk, [bob.user_id, 999_999])
+        assert connected == {bob.user_id: True, 999_999: False}
+        assert await presence.visitors_live(acme.pk) == {visitor.pk}
+        assert [v.user_id for v in await presence.viewers(acme.pk, conversation_id)] == [
+            bob.user_id
+        ]
+        for sock in (agent, guest):
+            await sock.close()
+        assert await presence.visitors_live(acme.pk) == set()
+
+    run(scenario())
+
+
 def test_stores_expire_remove_and_batch(store_kind, settings):
     store = presence.store()
     key_a, key_b = "pres:m1:a1", "pres:m1:a2"
