@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import suite  # noqa: E402
+from bench import loop_profile, suite  # noqa: E402
 from bench.stack import Stack  # noqa: E402
 
 
@@ -33,6 +34,10 @@ def main() -> None:
     parser.add_argument("--quiet-seconds", type=float, default=10)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the servers")
+    parser.add_argument(
+        "--trace", action="store_true", help="split the latencies by stage (BENCH_TRACE=1)"
+    )
+    parser.add_argument("--dump", help="with --trace: the quiet visitor's stamps (JSON file)")
     args = parser.parse_args()
     database_url, redis_url = suite.require_services()
     suite.raise_fd_limit()
@@ -49,6 +54,8 @@ def main() -> None:
         quiet_seconds=args.quiet_seconds,
     )
     env = {"SECRET_KEY": settings.SECRET_KEY, **dict(e.split("=", 1) for e in args.env)}
+    if args.trace:
+        env["BENCH_TRACE"] = "1"
     start = os.getloadavg()
     with Stack(
         processes=args.processes,
@@ -58,6 +65,29 @@ def main() -> None:
         env=env,
     ) as stack:
         out = asyncio.run(suite.kefu_phase(stack, cfg, only={"saturation", "quiet", "double"}))
+        for i in range(args.processes):
+            gc = stack.stats(i)["gc"]
+            print(f"gc process {i}: runs {gc['runs']}, pause ms {[round(x) for x in gc['ms']]}")
+            print(f"  longest by generation {gc['max_ms']} ms; >= 20 ms: {gc['long'][-30:]}")
+        if args.trace:
+            trace = loop_profile.traces(stack)
+            for name in ("quiet", "double", "double_quiet"):
+                print(
+                    f"== {name}", *loop_profile.breakdown(trace, out["recorders"][name]), sep="\n"
+                )
+            if args.dump:
+                rows = {}
+                for name in ("quiet", "double_quiet"):
+                    rec = out["recorders"][name]
+                    for cid, sent in rec.sent_at.items():
+                        rows[cid] = dict(
+                            trace.get(cid, {}),
+                            sent=sent,
+                            acked=rec.acked_at.get(cid),
+                            delivered=rec.delivered_at.get(cid),
+                        )
+                rows["gc"] = [stack.stats(i)["gc"]["long"] for i in range(args.processes)]
+                Path(args.dump).write_text(json.dumps(rows))
     for name in ("saturation", "quiet", "double", "double_quiet"):
         print(name, suite.fmt_row(out[name]), "ack p99", f"{out[name]['ack_p99']:.1f}")
     alone, loaded = out["quiet"], out["double_quiet"]

@@ -298,7 +298,8 @@ async def kefu_phase(
         return only is None or name in only
 
     tag = f"b{uuid.uuid4().hex[:6]}"
-    out: dict = {"errors_before": len(stack.errors())}
+    # recorders: each phase's Recorder, for scripts that split its latencies (bench/overload.py)
+    out: dict = {"errors_before": len(stack.errors()), "recorders": {}}
     # The quiet visitor (issue 12): a merchant of its own, with its agent, after the others.
     quiet = want("quiet")
     made = await asyncio.to_thread(
@@ -358,12 +359,21 @@ async def kefu_phase(
         if delete_rows:
             await asyncio.to_thread(delete_stored, mids, rec.tag, delete_rows)
         stored = await asyncio.to_thread(count_stored, mids, rec.tag)
+        out["recorders"][name] = rec
         out[name] = rec.summary(stored=stored, offered=offered)
         out[name]["ok"] = load.loss_check(out[name])
         out[name]["per_tx"] = batched / tx if tx else float("nan")
         out[name]["queries_per_msg"] = queries / max(1, len(rec.sent_at))
         out[name]["closed_sockets"] = sum(1 for c in clients if c.closed.is_set())
-        log("kefu", name, fmt_row(out[name]))
+        # The collector's full passes in the phase: each stops every thread of its process.
+        out[name]["gc_full_ms"] = [
+            ms
+            for a, b in zip(after, before)
+            for _t, generation, ms, _n in a["gc"]["long"][len(b["gc"]["long"]) :]
+            if generation == 2
+        ]
+        runs = sum(a["gc"]["runs"][2] - b["gc"]["runs"][2] for a, b in zip(after, before))
+        log("kefu", name, fmt_row(out[name]), f"| gc full passes {runs}:", out[name]["gc_full_ms"])
         return out[name]
 
     async def quiet_alone(rec, senders, seconds, drain):
@@ -451,7 +461,7 @@ async def kefu_phase(
             offered=round(sustainable * 2),
         )
         if quiet:
-            rec = quiet_recs["double_quiet"]
+            rec = out["recorders"]["double_quiet"] = quiet_recs["double_quiet"]
             stored = await asyncio.to_thread(count_stored, mids, rec.tag)
             row = out["double_quiet"] = rec.summary(stored=stored)
             row["ok"] = load.loss_check(row)
