@@ -7,7 +7,7 @@ One run measures, on this machine:
 2. the product (bench/stack.py: daphne per core, Celery worker, MariaDB, Redis, production
    settings) driven through the real protocol (bench/load.py): sustained persisted msg/s,
    delivery latency at fixed offered loads and at saturation, half and twice the sustainable
-   load, loss accounting for every phase, idle sockets and memory per socket on one process,
+   load, a quiet visitor alone and beside the 2x phase (its p99 unloaded / at 2x overload), loss accounting for every phase, idle sockets and memory per socket on one process,
    a reconnect storm;
 3. the inbox list and history APIs over 100,000 conversations / 1,000,000 messages
    (bench/dataset.py, database kefu_bench);
