@@ -5,12 +5,15 @@
 - with BENCH_CHANNEL_LAYER=core, the channels_redis core layer replaces the pub/sub layer
   (to measure both); BENCH_MAX_BATCH=N caps conversations.batching's batch (1 = the old
   one-transaction-per-message path, for comparison);
-- GET /__bench/stats answers {"queries", "rss_kb", "sockets", "pid", "batches", "batched"}
-  for this process (batches = visitor-message transactions, batched = messages in them);
+- GET /__bench/stats answers {"queries", "rss_kb", "sockets", "pid", "batches", "batched",
+  "gc"} for this process (batches = visitor-message transactions, batched = messages in them;
+  gc = the garbage collector's runs per generation with their pauses, total and longest, and
+  the pauses of 20 ms or more with the perf_counter time they ended);
 - with BENCH_SQL_TEXT=1 the statements are also counted by text (literals and IN lists folded)
   and by the thread that ran them, with the wall time of the batches and of the post-commit
   step's runs; GET /__bench/sql answers those counts and restarts them
   (which statements a phase runs per message: docs/performance.md, "Latest run");
+- BENCH_GC_FREEZE=0 undoes kefu/asgi.py's gc.freeze() (A/B of the collector's pauses);
 - with BENCH_TRACE=1 each visitor message's path is stamped stage by stage (GET /__bench/trace,
   bench/loop_profile.py);
 - with BENCH_TRACEMALLOC=N (frames kept per allocation), GET /__bench/tracemalloc?base=1 takes
@@ -24,10 +27,12 @@ It is served only by bench/stack.py; production serves kefu.asgi:application.
 from __future__ import annotations
 
 import collections
+import gc
 import json
 import os
 import re
 import threading
+import time
 
 import django
 
@@ -57,6 +62,29 @@ if os.environ.get("BENCH_MAX_BATCH"):
     batching.MAX_BATCH = int(os.environ["BENCH_MAX_BATCH"])
 
 from django.db.backends.signals import connection_created  # noqa: E402
+
+# The collector's pauses (the event loop and the database thread both stop for them).
+_gc = {"runs": [0, 0, 0], "ms": [0.0, 0.0, 0.0], "max_ms": [0.0, 0.0, 0.0], "long": []}
+_gc_started = [0.0]
+
+
+def _gc_callback(phase, info):
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+        return
+    now = time.perf_counter()
+    ms, generation = (now - _gc_started[0]) * 1000, info["generation"]
+    _gc["runs"][generation] += 1
+    _gc["ms"][generation] += ms
+    _gc["max_ms"][generation] = max(_gc["max_ms"][generation], ms)
+    if ms >= 20:
+        _gc["long"].append((round(now, 3), generation, round(ms, 1), info["collected"]))
+
+
+gc.callbacks.append(_gc_callback)
+if os.environ.get("BENCH_GC_FREEZE") == "0":
+    # A/B of kefu/asgi.py's gc.freeze(): the startup heap back in the collector's generations.
+    gc.unfreeze()
 
 _timed: collections.Counter = collections.Counter()
 if os.environ.get("BENCH_SQL_TEXT"):
@@ -163,6 +191,41 @@ if os.environ.get("BENCH_TRACE"):
         await _dispatch(self, message)
 
     consumers_base.FrameConsumer.dispatch = _traced_dispatch
+
+    # Before the writer: the frame read off the socket by daphne, then taken by its consumer.
+    import sys
+
+    _cid = re.compile(r'"client_msg_id":\s*"([^"]+)"')
+    _receive = consumers_base.FrameConsumer.receive
+
+    async def _traced_receive(self, text_data=None, bytes_data=None):
+        if text_data and self.role == "visitor":
+            found = _cid.search(text_data)
+            if found:
+                _stamp(found.group(1), "received")
+        return await _receive(self, text_data, bytes_data)
+
+    consumers_base.FrameConsumer.receive = _traced_receive
+    _send_ack = consumers_base.FrameConsumer.send_ack
+
+    async def _traced_send_ack(self, message, created, client_msg_id):
+        _stamp(client_msg_id, "ack_start")
+        await _send_ack(self, message, created, client_msg_id)
+        _stamp(client_msg_id, "ack_sent")
+
+    consumers_base.FrameConsumer.send_ack = _traced_send_ack
+    if "daphne.server" in sys.modules:  # never import daphne (its reactor) under uvicorn
+        from daphne.ws_protocol import WebSocketProtocol
+
+        _on_message = WebSocketProtocol.onMessage
+
+        def _traced_on_message(self, payload, isBinary):
+            found = _cid.search(payload.decode("utf8", "replace"))
+            if found:
+                _stamp(found.group(1), "read")
+            return _on_message(self, payload, isBinary)
+
+        WebSocketProtocol.onMessage = _traced_on_message
 
 if os.environ.get("BENCH_TRACEMALLOC"):
     import tracemalloc
@@ -298,6 +361,7 @@ async def application(scope, receive, send):
                 pid=os.getpid(),
                 batches=sum(w.batches for w in writers),
                 batched=sum(w.messages for w in writers),
+                gc=_gc,
             )
         ).encode()
         await send(

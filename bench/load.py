@@ -357,6 +357,24 @@ async def open_loop(
     return offered_for
 
 
+async def paced(
+    rec: Recorder,
+    visitor: VisitorClient,
+    until: asyncio.Event,
+    every: tuple[float, float] = (0.2, 0.4),
+) -> None:
+    """A quiet visitor beside the load: one message, then a pause drawn from `every` seconds,
+    until `until` is set (whatever the server's speed; acks are not waited for)."""
+    i = 0
+    while not until.is_set():
+        await visitor.send(f"{rec.tag}-{i}", f"安静的访客 {i}")
+        i += 1
+        try:
+            await asyncio.wait_for(until.wait(), random.uniform(*every))
+        except TimeoutError:
+            pass
+
+
 async def one_each(rec: Recorder, visitors: list[VisitorClient], drain_timeout: float) -> None:
     """Every visitor sends one message (its first: it starts a conversation)."""
     await asyncio.gather(*(v.send(f"{rec.tag}-{i}", f"你好 {i}") for i, v in enumerate(visitors)))

@@ -61,7 +61,9 @@ def pct(values, p):
 
 
 STAGES = [
-    ("client -> writer", "sent", "queued"),
+    ("client -> read by the server", "sent", "read"),
+    ("read -> taken by the consumer", "read", "received"),
+    ("consumer -> writer", "received", "queued"),
     ("writer -> database thread", "queued", "db_start"),
     ("database thread (batch)", "db_start", "db_end"),
     ("committed -> publish start", "db_end", "publish_start"),
@@ -93,6 +95,34 @@ def breakdown(trace: dict, rec) -> list[str]:
     values = [v * 1000 for v in total.values()]
     slow_total = sum(total[c] for c in slow) * 1000 / len(slow)
     lines.append(f"{'total':32} {pct(values, 50):8.2f} {pct(values, 99):8.2f} {slow_total:20.2f}")
+    return lines
+
+
+def traces(stack: Stack) -> dict:
+    """The servers' stamps by client_msg_id (BENCH_TRACE=1), taken: each call starts afresh."""
+    merged = {}
+    for base in stack.bases:
+        with urllib.request.urlopen(f"{base}/__bench/trace", timeout=30) as r:
+            for cid, stages in json.loads(r.read()).items():
+                merged.setdefault(cid, {}).update(stages)
+    return merged
+
+
+def gc_report(after: list[dict], before: list[dict], started: float) -> list[str]:
+    """Per process, the collector's runs and pause time by generation during the phase, and its
+    pauses of 20 ms or more since the previous report (seconds from the phase's start)."""
+    lines = []
+    for i, (a, b) in enumerate(zip(after, before)):
+        runs = [x - y for x, y in zip(a["runs"], b["runs"])]
+        ms = [x - y for x, y in zip(a["ms"], b["ms"])]
+        long = [
+            f"{t - started:+.1f} s gen{g} {p} ms ({n} freed)"
+            for t, g, p, n in a["long"][len(b["long"]) :]
+        ]
+        lines.append(
+            f"gc process {i}: runs by generation {runs}, pause ms {[round(x) for x in ms]}; "
+            f"pauses >= 20 ms: {', '.join(long) or 'none'}"
+        )
     return lines
 
 
@@ -173,17 +203,9 @@ def main() -> None:
         pids = [stack.stats(i)["pid"] for i in range(args.processes)]
         reports = []
 
-        def traces() -> dict:
-            merged = {}
-            for base in stack.bases:
-                with urllib.request.urlopen(f"{base}/__bench/trace", timeout=30) as r:
-                    for cid, stages in json.loads(r.read()).items():
-                        merged.setdefault(cid, {}).update(stages)
-            return merged
-
         def wrap(name, runner):
             async def measured(rec, visitors, *a):
-                traces()  # drop what earlier phases left
+                traces(stack)  # drop what earlier phases left
                 spy_proc = None
                 if args.py_spy:
                     spy_proc = subprocess.Popen(
@@ -207,6 +229,8 @@ def main() -> None:
                         stderr=subprocess.DEVNULL,
                     )
                 before = [thread_cpu(p) for p in pids]
+                gc_before = [stack.stats(i)["gc"] for i in range(len(pids))]
+                started = time.perf_counter()
                 load_before = os.getloadavg()[0]
                 await runner(rec, visitors, *a)
                 after = [thread_cpu(p) for p in pids]
@@ -221,7 +245,10 @@ def main() -> None:
                     f"server CPU per message: event loop {loop_us:.0f} us, other threads"
                     f" {other_us:.0f} us",
                 ]
-                lines += breakdown(traces(), rec)
+                lines += breakdown(traces(stack), rec)
+                lines += gc_report(
+                    [stack.stats(i)["gc"] for i in range(len(pids))], gc_before, started
+                )
                 if args.py_spy and (out / f"{name}.txt").exists():
                     lines += spy_report(out / f"{name}.txt")
                 reports.append("\n".join(lines))

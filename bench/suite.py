@@ -7,7 +7,7 @@ One run measures, on this machine:
 2. the product (bench/stack.py: daphne per core, Celery worker, MariaDB, Redis, production
    settings) driven through the real protocol (bench/load.py): sustained persisted msg/s,
    delivery latency at fixed offered loads and at saturation, half and twice the sustainable
-   load, loss accounting for every phase, idle sockets and memory per socket on one process,
+   load, a quiet visitor alone and beside the 2x phase (its p99 unloaded / at 2x overload), loss accounting for every phase, idle sockets and memory per socket on one process,
    a reconnect storm;
 3. the inbox list and history APIs over 100,000 conversations / 1,000,000 messages
    (bench/dataset.py, database kefu_bench);
@@ -50,6 +50,7 @@ FULL = dict(
     loads=[100, 500, 1000, 2000],
     load_seconds=5,
     sat_seconds=10,
+    quiet_seconds=10,
     idle=10_000,
     storm=2_000,
     api=True,
@@ -61,6 +62,7 @@ QUICK = dict(
     loads=[100],
     load_seconds=2,
     sat_seconds=3,
+    quiet_seconds=4,
     idle=200,
     storm=200,
     api=False,
@@ -292,12 +294,22 @@ async def kefu_phase(
     to prove the accounting notices."""
     from bench import load
 
+    def want(name):
+        return only is None or name in only
+
     tag = f"b{uuid.uuid4().hex[:6]}"
-    out: dict = {"errors_before": len(stack.errors())}
+    # recorders: each phase's Recorder, for scripts that split its latencies (bench/overload.py)
+    out: dict = {"errors_before": len(stack.errors()), "recorders": {}}
+    # The quiet visitor (issue 12): a merchant of its own, with its agent, after the others.
+    quiet = want("quiet")
     made = await asyncio.to_thread(
-        make_merchants, cfg["merchants"], tag, -(-cfg["visitors"] // cfg["merchants"]) + 5
+        make_merchants,
+        cfg["merchants"] + (1 if quiet else 0),
+        tag,
+        -(-cfg["visitors"] // cfg["merchants"]) + 5,
     )
     mids = [m.pk for m, _, _ in made]
+    made, quiet_made = made[: cfg["merchants"]], made[cfg["merchants"] :]
     bases, wss = stack.bases, stack.ws_bases
     p = len(bases)
     cookies = [
@@ -318,16 +330,28 @@ async def kefu_phase(
     await load.open_all(agents)
     await load.open_all(visitors)
     everyone = agents + visitors
-    log("kefu: sockets open", len(everyone))
+    # The quiet visitor and its agent, both on the first process, beside its share of the
+    # flooding visitors: what one more visitor waits there when the others overload it.
+    quiet_clients: list = []
+    if quiet:
+        merchant, user, password = quiet_made[0]
+        cookie = await asyncio.to_thread(load.agent_login, bases[0], user, password)
+        boot = await asyncio.to_thread(load.bootstrap, bases[0], merchant.widget_key)
+        quiet_visitor = load.VisitorClient(f"{wss[0]}{boot['ws_path']}", boot["token"])
+        quiet_clients = [load.AgentClient(f"{wss[0]}/ws/agent/{merchant.pk}/", cookie)]
+        quiet_clients.append(quiet_visitor)
+        await load.open_all(quiet_clients)
+    log("kefu: sockets open", len(everyone) + len(quiet_clients))
     # Like the widget and the workspace: a ping every 20 s, or the server closes a socket that
     # only listens (WS_HEARTBEAT_TIMEOUT).
-    heartbeat = asyncio.ensure_future(pinger(everyone))
+    heartbeat = asyncio.ensure_future(pinger(everyone + quiet_clients))
 
-    async def phase(name, runner, *a, offered=None):
+    async def phase(name, runner, *a, offered=None, clients=None):
         rec = load.Recorder(f"{tag}{name}", drop_deliveries=drop_deliveries)
-        load.attach(everyone, rec)
+        clients = everyone if clients is None else clients
+        load.attach(clients, rec)
         before = [stack.stats(i) for i in range(p)]
-        await runner(rec, visitors, *a)
+        await runner(rec, [c for c in clients if isinstance(c, load.VisitorClient)], *a)
         after = [stack.stats(i) for i in range(p)]
         tx = sum(a["batches"] - b["batches"] for a, b in zip(after, before))
         batched = sum(a["batched"] - b["batched"] for a, b in zip(after, before))
@@ -335,18 +359,49 @@ async def kefu_phase(
         if delete_rows:
             await asyncio.to_thread(delete_stored, mids, rec.tag, delete_rows)
         stored = await asyncio.to_thread(count_stored, mids, rec.tag)
+        out["recorders"][name] = rec
         out[name] = rec.summary(stored=stored, offered=offered)
         out[name]["ok"] = load.loss_check(out[name])
         out[name]["per_tx"] = batched / tx if tx else float("nan")
         out[name]["queries_per_msg"] = queries / max(1, len(rec.sent_at))
-        out[name]["closed_sockets"] = sum(1 for c in everyone if c.closed.is_set())
-        log("kefu", name, fmt_row(out[name]))
+        out[name]["closed_sockets"] = sum(1 for c in clients if c.closed.is_set())
+        # The collector's full passes in the phase: each stops every thread of its process.
+        out[name]["gc_full_ms"] = [
+            ms
+            for a, b in zip(after, before)
+            for _t, generation, ms, _n in a["gc"]["long"][len(b["gc"]["long"]) :]
+            if generation == 2
+        ]
+        runs = sum(a["gc"]["runs"][2] - b["gc"]["runs"][2] for a, b in zip(after, before))
+        log("kefu", name, fmt_row(out[name]), f"| gc full passes {runs}:", out[name]["gc_full_ms"])
         return out[name]
 
-    def want(name):
-        return only is None or name in only
+    async def quiet_alone(rec, senders, seconds, drain):
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(seconds, stop.set)
+        await load.paced(rec, senders[0], stop)
+        await load.drain(rec, drain)
+
+    quiet_recs: dict = {}
+
+    async def flood_with_quiet(rec, senders, *a):
+        """The 2x flood, and the quiet visitor sending beside it until the flood is drained."""
+        quiet_rec = quiet_recs["double_quiet"] = load.Recorder(f"{tag}double_quiet")
+        load.attach(quiet_clients, quiet_rec)
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(load.paced(quiet_rec, quiet_visitor, stop))
+        try:
+            await load.open_loop(rec, senders, *a)
+        finally:
+            stop.set()
+            await task
+        await load.drain(quiet_rec, cfg["drain"])
 
     # The first message of each visitor starts a conversation (and routes it): its own phase.
+    if quiet:
+        first = load.Recorder(f"{tag}quietfirst")
+        load.attach(quiet_clients, first)
+        await load.one_each(first, [quiet_visitor], cfg["drain"])
     await phase("warmup", load.one_each, cfg["drain"])
     # The router's step runs after the acks (conversations.pipeline): the phases below start once
     # it has routed every new conversation, or they measure 400 routings besides the message
@@ -394,18 +449,26 @@ async def kefu_phase(
             cfg["drain"],
             offered=round(sustainable / 2),
         )
+    if quiet:
+        await phase("quiet", quiet_alone, cfg["quiet_seconds"], cfg["drain"], clients=quiet_clients)
     if want("double"):
         await phase(
             "double",
-            load.open_loop,
+            flood_with_quiet if quiet else load.open_loop,
             sustainable * 2,
             cfg["load_seconds"],
             drain_for(sustainable * 2 * cfg["load_seconds"]),
             offered=round(sustainable * 2),
         )
-    load.attach(everyone, None)
+        if quiet:
+            rec = out["recorders"]["double_quiet"] = quiet_recs["double_quiet"]
+            stored = await asyncio.to_thread(count_stored, mids, rec.tag)
+            row = out["double_quiet"] = rec.summary(stored=stored)
+            row["ok"] = load.loss_check(row)
+            log("kefu quiet visitor at 2x", fmt_row(row))
+    load.attach(everyone + quiet_clients, None)
     heartbeat.cancel()
-    await load.close_all(everyone)
+    await load.close_all(everyone + quiet_clients)
 
     if want("idle"):
         out["idle"] = await idle_phase(stack, cfg, mids[0])
@@ -531,10 +594,20 @@ async def storm_phase(stack: Stack, cfg: dict, merchant_id: int) -> dict:
 
 def cleanup(tag: str) -> None:
     from django.contrib.auth import get_user_model
+    from django.db import IntegrityError
 
     from merchants.models import Merchant
 
-    Merchant.objects.filter(name__startswith=tag + "-").delete()
+    for attempt in range(5):
+        try:
+            Merchant.objects.filter(name__startswith=tag + "-").delete()
+            break
+        except IntegrityError:
+            # On a loaded machine the step may still be routing the run's conversations and
+            # adds rows (notifications) after the delete collected what to remove: try again.
+            if attempt == 4:
+                raise
+            time.sleep(2)
     get_user_model().objects.filter(username__startswith=tag + "-").delete()
 
 
@@ -679,7 +752,9 @@ def report(m: dict, raw: dict, kefu: dict, api: dict | None, args, started: floa
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in (
-        ["warmup", "saturation"] + [f"load{r}" for r in args.cfg["loads"]] + ["half", "double"]
+        ["warmup", "saturation"]
+        + [f"load{r}" for r in args.cfg["loads"]]
+        + ["half", "quiet", "double", "double_quiet"]
     ):
         r = kefu.get(name)
         if r is None:
@@ -688,11 +763,15 @@ def report(m: dict, raw: dict, kefu: dict, api: dict | None, args, started: floa
         offered = "closed loop" if name == "saturation" else f1(r["offered"])
         if name == "warmup":
             offered = "1 per visitor"
+        if "quiet" in name:
+            offered = "1 per 0.2-0.4 s"
         label = {
             "warmup": "first messages (start + route)",
             "saturation": "saturation (sustained)",
             "half": "half sustainable",
+            "quiet": "quiet visitor alone",
             "double": "2x sustainable",
+            "double_quiet": "quiet visitor during 2x",
         }.get(name, "fixed")
         lines.append(
             f"| {label} | {offered} | {r['sent']} | {r['acked']} | {r['stored']} | "
@@ -703,7 +782,7 @@ def report(m: dict, raw: dict, kefu: dict, api: dict | None, args, started: floa
                 if rr
                 else "- | - |"
             )
-            + f" {f1(r['per_tx'])} | {f1(r['queries_per_msg'])} |"
+            + f" {f1(r.get('per_tx'))} | {f1(r.get('queries_per_msg'))} |"
         )
     sat, rsat = kefu.get("saturation"), raw.get("saturation")
     lines += [
@@ -714,6 +793,16 @@ def report(m: dict, raw: dict, kefu: dict, api: dict | None, args, started: floa
         f"{sum(kefu[k]['rate_limited'] for k in kefu if isinstance(kefu[k], dict) and 'rate_limited' in kefu[k])}.",
         "",
     ]
+    alone, loaded = kefu.get("quiet"), kefu.get("double_quiet")
+    if alone and loaded:
+        lines[-1:-1] = [
+            "Quiet visitor (one message every 0.2-0.4 s, its own merchant and agent, on the first "
+            "process beside its share of the other visitors): delivery p99 unloaded / at 2x "
+            f"overload **{f1(alone['p99'])} / {f1(loaded['p99'])} ms** (ratio "
+            f"{ratio(loaded['p99'], alone['p99'])}, goal <= 2; ack p99 {f1(alone['ack_p99'])} / "
+            f"{f1(loaded['ack_p99'])} ms; {alone['sent']} / {loaded['sent']} messages).",
+            "",
+        ]
     first = kefu.get("warmup") or {}
     if "routed_s" in first:
         lines[-1:-1] = [

@@ -23,6 +23,20 @@ and the thread hop are shared. The guarantees do not change (docs/realtime.md):
   step runner after the batch's events and acks;
 - if the batch transaction fails as a whole (a deadlock, a lost connection), each send is
   retried alone through message_send_by_visitor, so an error reaches only the send that has it.
+
+Whose sends go first when more wait than one batch takes (overload). A socket's frames are
+handled one after another (Channels awaits each handler), so a socket has at most one send
+here, and the others wait in its input queue; a flooding socket's backlog is that queue. Sends
+are taken in two classes, like a fair queue's sparse and bulk flows: a send from a socket with
+at most `SPARSE_WAITING` frames waiting behind it (a person typing, a quiet visitor, whose next
+message may arrive while this one is stored) goes in the next batch; sends from sockets with
+more waiting (backlogged) fill the rest of it, in arrival order, and a few places of every
+batch are kept for them so that many sparse sockets cannot starve them. A quiet
+visitor's message thus waits for at most the batch in the database thread and its own, not for
+one send of every flooding socket of the process. Order is unchanged where it is promised: one
+socket's sends are one after another anyway; sends of two sockets waiting at the same time were
+sent concurrently and have no order between them. How far a socket may run ahead of its acks
+is bounded where its frames are read (kefu/daphne_sockets.py).
 """
 
 from __future__ import annotations
@@ -40,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 # Upper bound of sends per transaction: keeps row locks short and one batch's latency bounded.
 MAX_BATCH = 64
+# Places of each batch kept for backlogged sockets' sends while any wait.
+BACKLOGGED_SHARE = 16
+# Frames waiting behind a send up to which its socket counts as sparse (module docstring).
+SPARSE_WAITING = 2
 
 
 class VisitorMessageWriter:
@@ -51,15 +69,19 @@ class VisitorMessageWriter:
     batch in commit order (events before acks, as when each send published in its thread)."""
 
     def __init__(self):
+        # Sends of sparse sockets, and of backlogged ones (module docstring).
         self.pending: list[tuple[dict, asyncio.Future]] = []
+        self.backlogged: list[tuple[dict, asyncio.Future]] = []
         # (batch, results, events, conversations needing the post-commit step)
         self.stored: collections.deque = collections.deque()
         self.draining = self.publishing = False
         self.batches = self.messages = 0  # transactions run and sends stored through them
 
-    async def send(self, **kwargs):
+    async def send(self, *, waiting: int = 0, **kwargs):
+        """`waiting`: frames of the sending socket waiting behind this one."""
         future = asyncio.get_running_loop().create_future()
-        self.pending.append((kwargs, future))
+        queue = self.pending if waiting <= SPARSE_WAITING else self.backlogged
+        queue.append((kwargs, future))
         if not self.draining:
             self.draining = True
             asyncio.ensure_future(self._drain())
@@ -67,8 +89,8 @@ class VisitorMessageWriter:
 
     async def _drain(self) -> None:
         try:
-            while self.pending:
-                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            while self.pending or self.backlogged:
+                batch = self._next_batch()
                 sends = [k for k, _ in batch]
                 self.batches += 1
                 self.messages += len(sends)
@@ -93,6 +115,18 @@ class VisitorMessageWriter:
                     asyncio.ensure_future(self._publish())
         finally:
             self.draining = False
+
+    def _next_batch(self) -> list[tuple[dict, asyncio.Future]]:
+        sparse = min(len(self.pending), MAX_BATCH - min(len(self.backlogged), BACKLOGGED_SHARE))
+        batch, self.pending = self.pending[:sparse], self.pending[sparse:]
+        room = MAX_BATCH - len(batch)
+        batch += self.backlogged[:room]
+        del self.backlogged[:room]
+        room = MAX_BATCH - len(batch)
+        if room and self.pending:  # few backlogged sends: the sparse ones left fill the batch
+            batch += self.pending[:room]
+            del self.pending[:room]
+        return batch
 
     async def _publish(self) -> None:
         try:

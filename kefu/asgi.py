@@ -7,6 +7,7 @@ the consumers.
   token arrives in the first frame (never in the URL, where it would end up in access logs).
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -61,3 +62,11 @@ daphne_writes.install()  # no epoll_ctl pair per client frame (issue 12)
 application = ProtocolTypeRouter(
     {"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)}
 )
+
+# The startup heap (Django, the apps and their imports: about 350,000 objects) lives as long as
+# the process. Every full pass of the garbage collector walked all of it, stopping the event
+# loop and the database thread for 100-900 ms on a loaded 2-core machine, and such passes come
+# after busy phases (docs/performance.md, "Overload"); frozen, the passes walk only what was
+# made since.
+gc.collect()
+gc.freeze()

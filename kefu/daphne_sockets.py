@@ -17,7 +17,16 @@ What daphne keeps per socket for its whole life that an idle socket does not nee
   reads only `request.path` later (its access log), which is kept. autobahn's empty send
   queue (a deque) becomes a list.
 
-All three are patches of daphne's and autobahn's internals (daphne 4.2.3, autobahn 26.11):
+And one addition, back-pressure (issue 12): daphne reads every frame a client sends as soon
+as it arrives and queues it for the application, however far the application is behind, so
+a client that sends faster than its messages are stored grew the process's memory and
+latency without bound. A socket's input queue now stops daphne from reading the socket
+(`pauseProducing` on its TCP transport) while more than `MAX_WAITING_FRAMES` of its frames
+wait, and lets it read again once half of them are handled: the rest waits in the kernel's
+buffers and then in the client, whose writes slow down (TCP flow control). Nothing is refused
+or reordered; one read can still bring a buffer's worth of frames (up to 64 KB) at once.
+
+All of these are patches of daphne's and autobahn's internals (daphne 4.2.3, autobahn 26.11):
 tests/kefu/test_daphne_sockets.py fails first if an upgrade changes what they rely on.
 """
 
@@ -40,6 +49,42 @@ HANDSHAKE_ATTRIBUTES = (
     "websocket_protocols",
     "application_deferred",
 )
+
+
+# Frames of one socket waiting for its application beyond which daphne stops reading it.
+MAX_WAITING_FRAMES = 16
+
+
+def _inbox_class():
+    from .channel_layer import Inbox
+
+    class BoundedInbox(Inbox):
+        """An Inbox that pauses the socket's transport while too many frames wait (module
+        docstring)."""
+
+        __slots__ = ("transport", "paused")
+
+        def __init__(self, transport):
+            super().__init__()
+            self.transport = transport
+            self.paused = False
+
+        def put_nowait(self, item) -> None:
+            super().put_nowait(item)
+            if self.qsize() > MAX_WAITING_FRAMES and self.transport is not None:
+                # Every time, not once: Twisted's HTTP channel, still the transport's producer
+                # after the upgrade, may resume reading when our replies' buffer drains.
+                self.transport.pauseProducing()
+                self.paused = True
+
+        async def get(self):
+            item = await Inbox.get(self)
+            if self.paused and self.qsize() <= MAX_WAITING_FRAMES // 2:
+                self.paused = False
+                self.transport.resumeProducing()
+            return item
+
+    return BoundedInbox
 
 
 class _Path:
@@ -73,16 +118,16 @@ def install() -> bool:
 
     if getattr(Server.create_application, "kefu_inbox", False):
         return True
-    from .channel_layer import Inbox
-
+    inbox_class = _inbox_class()
     create_application = Server.create_application
 
     def create_websocket_application(self, protocol, scope):
-        # daphne's create_application (4.2.3) with an Inbox instead of an asyncio.Queue.
+        # daphne's create_application (4.2.3) with a BoundedInbox instead of an asyncio.Queue.
         if scope.get("type") != "websocket":
             return create_application(self, protocol, scope)
         assert "application_instance" not in self.connections[protocol]
-        input_queue = Inbox()
+        transport = protocol.transport
+        input_queue = inbox_class(transport if hasattr(transport, "pauseProducing") else None)
         scope.setdefault("asgi", {"version": "3.0"})
         application_instance = self.application(
             scope=scope,

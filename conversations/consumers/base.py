@@ -232,6 +232,9 @@ class FrameConsumer(AsyncWebsocketConsumer):
         housekeeping.watch(self)
 
     async def __call__(self, scope, receive, send):
+        # The server's input queue of this socket (daphne's, or the tests' communicator's), for
+        # waiting(); a server whose receive is not a queue's method has no such view.
+        self.inbox = getattr(receive, "__self__", None)
         try:
             await super().__call__(scope, receive, send)
         except Exception:
@@ -255,6 +258,12 @@ class FrameConsumer(AsyncWebsocketConsumer):
                 housekeeping.unwatch(self)
             if getattr(self, "channel_name", None) and hasattr(self, "groups"):
                 housekeeping.release(self.channel_layer, self.channel_name, self.groups)
+
+    def waiting(self) -> int:
+        """Frames of this client waiting behind the one being handled (conversations.batching
+        serves sockets without a backlog first)."""
+        qsize = getattr(self.inbox, "qsize", None)
+        return qsize() if qsize is not None else 0
 
     def presence_entries(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """(entries to add, to remove) the watchdog renews for this socket (presence.refresh)."""

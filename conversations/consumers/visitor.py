@@ -224,6 +224,7 @@ class VisitorConsumer(FrameConsumer):
         # Stored together with the other sockets' pending sends, one commit per batch
         # (conversations.batching); acknowledged only after that commit.
         message, created = await batching.writer().send(
+            waiting=self.waiting(),
             merchant_id=self.merchant_id,
             visitor_id=self.visitor_id,
             client_msg_id=frame.client_msg_id,

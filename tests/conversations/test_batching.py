@@ -142,6 +142,40 @@ def test_the_writer_groups_concurrent_sends_and_acks_after_the_commit(
             )
 
 
+def test_a_send_with_nothing_behind_it_goes_before_the_backlogged_sockets_sends(
+    transactional_db, acme, settings
+):
+    """Overload (conversations.batching, "Whose sends go first"): a socket with no backlog
+    (a quiet visitor) is stored in the next batch, not after one send of every flooding socket;
+    and a few places of each batch stay for the backlogged sockets."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    visitors = _ongoing(acme, 80)
+    batch = batching.MAX_BATCH
+
+    async def round_of(sends):
+        """All sends wait together (the writer starts once they are queued); their results."""
+        writer = batching.writer()
+        results = await asyncio.gather(
+            *(writer.send(waiting=w, **_send(acme, v.pk, cid)) for v, cid, w in sends)
+        )
+        return {cid: message.pk for (_, cid, _), (message, _) in zip(sends, results)}
+
+    # 79 backlogged sockets' sends, then a quiet one's: it goes in the first batch.
+    backlog, sparse = batching.SPARSE_WAITING + 1, batching.SPARSE_WAITING
+    flood = [(v, f"flood-{i}", backlog) for i, v in enumerate(visitors[:79])]
+    ids = asyncio.run(round_of([*flood, (visitors[79], "quiet", sparse)]))
+    first = [ids[f"flood-{i}"] for i in range(batch - 1)]
+    second = [ids[f"flood-{i}"] for i in range(batch - 1, 79)]
+    assert ids["quiet"] < min(second) and max(first) < min(second)
+    # 70 sockets without a backlog, then 5 backlogged ones: the 5 are not left for later.
+    sends = [(v, f"sparse-{i}", 0) for i, v in enumerate(visitors[:70])]
+    sends += [(v, f"backlog-{i}", backlog) for i, v in enumerate(visitors[70:75])]
+    ids = asyncio.run(round_of(sends))
+    later = [ids[f"sparse-{i}"] for i in range(batch - 5, 70)]
+    assert max(ids[f"backlog-{i}"] for i in range(5)) < min(later)
+    assert max(ids[f"sparse-{i}"] for i in range(batch - 5)) < min(later)
+
+
 # --- Sends to ongoing conversations: a few statements for the whole batch ----------------------
 
 

@@ -74,7 +74,7 @@ def test_open_sockets_keep_no_handshake_and_work_through_the_patches(probe_serve
     paths = sorted(s["path"] for s in report["sockets"])
     assert paths == [f"/ws/agent/{acme.pk}/", "/ws/visitor/"], report
     for socket in report["sockets"]:
-        assert socket["queue"] == "Inbox", socket
+        assert socket["queue"] == "BoundedInbox", socket
         assert socket["handshake_left"] == [], socket
         assert socket["request"] == "_Path", socket
         assert socket["send_queue"] == "_SendQueue", socket

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import socket
 import time
 
 import pytest
@@ -393,6 +394,95 @@ def test_rate_limit_refuses_a_burst_keeps_the_socket_and_spares_others(servers, 
         f"{len(refused)} refused; the other visitor's ack latency meanwhile "
         f"{min(latencies) * 1000:.0f}-{max(latencies) * 1000:.0f} ms; a well-behaved burst of "
         f"45 got {len(good_refused)} refusals and was stored whole after retries"
+    )
+
+
+def test_a_flooding_socket_is_read_as_fast_as_it_is_stored_and_spares_others(
+    servers, shop, layer_url
+):
+    """Back-pressure (kefu/daphne_sockets.py, docs/realtime.md): a client that sends far more
+    than its messages can be stored is not read ahead of its acks beyond a bound; its writes
+    wait in its TCP buffers. Nothing is refused, lost or reordered, and another visitor on the
+    same process is stored before the flood's backlog is."""
+    # No token bucket in the way: the flood must reach the message path.
+    server = servers.start(layer_url, WS_RATE_PER_SECOND="100000", WS_RATE_BURST="100000")
+    flood_boot = bootstrap(server.url, shop["key"])
+    good, agent = pair(server, shop)
+    frames = 300
+    body = "刷" * 4000  # 12 KB per frame: the kernel's buffers hold a few dozen of them
+
+    async def scenario():
+        conversation = await start_chat(good, agent)
+        # A small send buffer, so what waits for the server is in its input queue and its
+        # receive buffer, not in megabytes of the client's kernel buffer.
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)
+        ws = await websockets.connect(
+            server.ws_url + flood_boot["ws_path"], origin=SITE_ORIGIN, sock=sock, max_size=None
+        )
+        await ws.send(json.dumps({"type": "auth", "token": flood_boot["token"]}))
+        acks, errors, ready = [], [], asyncio.Event()
+
+        async def read():
+            async for raw in ws:
+                frame = json.loads(raw)
+                if frame["type"] == "session.ready":
+                    ready.set()
+                elif frame["type"] == "message.ack":
+                    acks.append((frame["client_msg_id"], frame["message"]["seq"]))
+                elif frame["type"] == "error":
+                    errors.append(frame)
+
+        reader = asyncio.ensure_future(read())
+        await asyncio.wait_for(ready.wait(), 20)
+        sent, ahead = 0, []
+
+        async def flood():
+            nonlocal sent
+            for i in range(frames):
+                frame = {"type": "message.send", "client_msg_id": f"f-{i}", "body": f"{i} {body}"}
+                await ws.send(json.dumps(frame, ensure_ascii=False))
+                sent += 1
+                ahead.append(sent - len(acks))
+
+        quiet = []  # (seconds to the ack, flood acks by then)
+
+        async def chat():
+            await asyncio.sleep(0.3)  # the flood's backlog has built up
+            for i in range(5):
+                start = time.monotonic()
+                cid = await good.send(f"正常 {i}")
+                await wait_until(lambda: cid in good.acks, 20, "the quiet visitor's ack")
+                quiet.append((time.monotonic() - start, len(acks)))
+                await asyncio.sleep(0.1)
+
+        await asyncio.gather(flood(), chat())
+        await wait_until(lambda: len(acks) == frames or errors, 120, "every flood ack")
+        await settle_and_check(conversation, [good], [agent])
+        reader.cancel()
+        await ws.close()
+        return acks, errors, ahead, quiet
+
+    acks, errors, ahead, quiet = run(scenario(), timeout=180)
+    assert errors == []
+    # Every frame stored once, in sending order, seqs in sending order (the router's line
+    # after the first message takes a seq too).
+    assert [cid for cid, _ in acks] == [f"f-{i}" for i in range(frames)]
+    seqs = [seq for _, seq in acks]
+    assert seqs == sorted(set(seqs))
+    flooder = Visitor.objects.get(pk=flood_boot["visitor_id"])
+    stored = Message.objects.filter(conversation__visitor=flooder, sender_kind="visitor")
+    assert stored.count() == frames
+    # Without the bound the server read the whole flood at once (all 300 ahead of their acks);
+    # with it: 16 frames in the input queue, one 64 KB read, the kernel's buffers.
+    assert max(ahead) <= frames // 2, max(ahead)
+    # The quiet visitor went before the flood's backlog, each time.
+    assert all(flood_acked < frames for _, flood_acked in quiet), quiet
+    assert max(seconds for seconds, _ in quiet) < 2.0, quiet
+    print(
+        f"\nback-pressure: at most {max(ahead)} of {frames} flood frames ahead of their acks; "
+        f"the quiet visitor's acks in {min(quiet)[0] * 1000:.0f}-{max(quiet)[0] * 1000:.0f} ms, "
+        f"with {quiet[0][1]}-{quiet[-1][1]} of the flood stored by then"
     )
 
 
