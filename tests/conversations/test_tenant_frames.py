@@ -28,7 +28,8 @@ from tests.conversations.tenant_frames import (
     world,  # noqa: F401 (fixture)
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# cost: seven sockets and two 0.4 s silences a case (tests/conftest.py, estimated_seconds)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cost(1)]
 
 AGENT_CASES = [c for c in CASES if c[1] == "charlie"]
 
