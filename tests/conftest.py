@@ -152,8 +152,17 @@ def is_slow(item) -> bool:
 
 
 # Seconds a test costs, roughly, in a serial run on CI (docs/testing.md, "Where the time
-# goes"): one that starts a process or a browser, and one that does not.
+# goes"): one that starts a process or a browser, and one that does not. A test far from its
+# guess says its own with @pytest.mark.cost(seconds): the guess started the schemathesis run
+# (6 s guessed, minutes measured) and the tenant matrix among the last files.
 SLOW_TEST_SECONDS, TEST_SECONDS = 6.0, 0.15
+
+
+def estimated_seconds(item) -> float:
+    marker = item.get_closest_marker("cost")
+    if marker is not None:
+        return float(marker.args[0])
+    return SLOW_TEST_SECONDS if item.get_closest_marker("slow") else TEST_SECONDS
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-django's ordering (transactional tests last)
@@ -174,8 +183,7 @@ def heaviest_files_first(items) -> None:
     cost: dict[str, float] = {}
     for item in items:
         name = item.nodeid.split("::")[0]
-        slow = item.get_closest_marker("slow") is not None
-        cost[name] = cost.get(name, 0.0) + (SLOW_TEST_SECONDS if slow else TEST_SECONDS)
+        cost[name] = cost.get(name, 0.0) + estimated_seconds(item)
     # sorted() is stable: the files' own order breaks ties, and a file's tests keep theirs.
     items.sort(key=lambda item: -cost[item.nodeid.split("::")[0]])
 

@@ -23,7 +23,7 @@ from tests.conversations.realtime_helpers import (
 )
 from tests.wsclient import open_visitor, session_cookie
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cost(1.5)]  # estimated_seconds
 
 # What people wrote: system lines ("Bob joined", stored when a socket's agent takes a chat) aside.
 count_messages = sync_to_async(lambda: Message.objects.exclude(kind="event").count())

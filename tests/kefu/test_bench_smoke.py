@@ -52,6 +52,7 @@ def stack(transactional_db, tmp_path, settings):
     server.stop()
 
 
+@pytest.mark.cost(10)
 def test_phases_account_for_every_message_through_the_real_stack(stack):
     out = asyncio.run(suite.kefu_phase(stack, TINY, only={"saturation", "load20", "idle", "storm"}))
     for name in ("warmup", "saturation", "load20"):
@@ -78,6 +79,7 @@ def test_phases_account_for_every_message_through_the_real_stack(stack):
     assert out["server_errors"] == []
 
 
+@pytest.mark.cost(25)
 def test_a_lost_delivery_and_a_missing_row_are_reported(stack):
     out = asyncio.run(suite.kefu_phase(stack, TINY, drop_deliveries=1, only={"load20"}))
     row = out["load20"]
@@ -112,6 +114,7 @@ def test_the_runner_refuses_without_services_or_their_binaries(monkeypatch, caps
     assert "DATABASE_URL" in err and "REDIS_URL" in err
 
 
+@pytest.mark.cost(15)
 def test_without_urls_the_runner_starts_private_mariadb_and_redis(tmp_path):
     from bench import stack
 

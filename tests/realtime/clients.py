@@ -529,3 +529,20 @@ class AgentClient(ChatClient):
             done += 1
             self.show_now(waiting.pop(done))
         self.contiguous[conversation] = done
+
+
+def pair(server, shop, **kw) -> tuple[VisitorClient, AgentClient]:
+    boot = bootstrap(server.url, shop["key"])
+    return (
+        VisitorClient([server.ws_url], boot, name="v", **kw),
+        AgentClient([server.ws_url], shop["merchant"].pk, shop["cookie"], name="a", **kw),
+    )
+
+
+async def round_trip(visitor: VisitorClient, agent: AgentClient, conversation: int) -> None:
+    """One message each way, each arriving as a live broadcast."""
+    n_agent, n_visitor = len(agent.frames), len(visitor.frames)
+    sent = await visitor.send("还在吗？")
+    await agent.next_frame("message.created", n_agent, message__client_msg_id=sent)
+    reply = await agent.send("在的。", conversation_id=conversation)
+    await visitor.next_frame("message.created", n_visitor, message__client_msg_id=reply)

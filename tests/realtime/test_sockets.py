@@ -1,12 +1,12 @@
-"""Sockets over time and in numbers, against real daphne processes and real Redis: idle sockets,
-heartbeats, 500 sockets dropped at once, two processes sharing one conversation, rate limits
-and the per-visitor socket cap. Run with `-s` for the measured numbers (docs/realtime.md)."""
+"""Sockets over time and against limits, against real daphne processes and real Redis: idle
+sockets, heartbeats, rate limits and the per-visitor socket cap (test_sockets_500.py: 500
+sockets dropped at once; test_sockets_processes.py: two processes). Run with `-s` for the
+measured numbers (docs/realtime.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import socket
 import time
 
@@ -15,42 +15,22 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from conversations.models import Message, Visitor
-from conversations.tokens import visitor_token_issue
 from tests.realtime.checks import settle_and_check
 from tests.realtime.clients import (
     SITE_ORIGIN,
-    AgentClient,
     VisitorClient,
     bootstrap,
+    pair,
+    round_trip,
     wait_until,
 )
-from tests.realtime.conftest import KEY_PREFIX, error_lines, run
+from tests.realtime.conftest import error_lines, run
 from tests.realtime.test_faults import start_chat
-from tests.wsclient import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# docs/realtime.md pitfall 7: daphne logs this when it writes to a socket that just went away.
-CLOSED_PROTOCOL = "Attempt to send on a closed protocol"
 
-
-def pair(server, shop, **kw) -> tuple[VisitorClient, AgentClient]:
-    boot = bootstrap(server.url, shop["key"])
-    return (
-        VisitorClient([server.ws_url], boot, name="v", **kw),
-        AgentClient([server.ws_url], shop["merchant"].pk, shop["cookie"], name="a", **kw),
-    )
-
-
-async def round_trip(visitor: VisitorClient, agent: AgentClient, conversation: int) -> None:
-    """One message each way, each arriving as a live broadcast."""
-    n_agent, n_visitor = len(agent.frames), len(visitor.frames)
-    sent = await visitor.send("还在吗？")
-    await agent.next_frame("message.created", n_agent, message__client_msg_id=sent)
-    reply = await agent.send("在的。", conversation_id=conversation)
-    await visitor.next_frame("message.created", n_visitor, message__client_msg_id=reply)
-
-
+@pytest.mark.cost(35)
 def test_idle_sockets_stay_up_past_30_seconds(servers, shop, redis_server):
     # Default settings: heartbeat timeout 75 s, so clients ping every 25 s (session.ready).
     server = servers.start(redis_server.url)
@@ -119,177 +99,6 @@ def test_silent_sockets_are_closed_with_4408(servers, shop, layer_url):
         f"\nheartbeat 3 s: silent sockets closed after "
         f"{ {k: round(v, 2) for k, v in closed_after.items()} } s"
     )
-
-
-SOCKETS = 500
-
-
-def test_500_sockets_dropped_at_once_leave_nothing_behind(servers, shop, redis_server):
-    server = servers.start(redis_server.url)
-    merchant = shop["merchant"]
-    anonymous = [secrets.token_urlsafe(18) for _ in range(SOCKETS)]
-    Visitor.objects.bulk_create([Visitor(merchant=merchant, anonymous_id=a) for a in anonymous])
-    ids = list(Visitor.objects.filter(anonymous_id__in=anonymous).values_list("pk", flat=True))
-    tokens = [visitor_token_issue(merchant_id=merchant.pk, visitor_id=i) for i in ids]
-    agent = AgentClient([server.ws_url], merchant.pk, shop["cookie"], name="a")
-    path = f"/ws/visitor/?key={shop['key']}"
-    r = redis_server.client()
-    presence = f"{KEY_PREFIX}:pres:m{merchant.pk}:v*"
-    groups = [f"{KEY_PREFIX}__group__v{i}" for i in ids]
-
-    def online(flag: bool) -> set[int]:
-        return {
-            f["visitor"]["id"]
-            for f in agent.of_type("visitor.updated")
-            if f["visitor"]["online"] is flag
-        }
-
-    async def open_socket(token: str, gate: asyncio.Semaphore):
-        async with gate:  # like browsers arriving over a second, not one SYN flood
-            ws = await websockets.connect(
-                server.ws_url + path, origin=SITE_ORIGIN, ping_interval=None, open_timeout=30
-            )
-            await ws.send(json.dumps({"type": "auth", "token": token}))
-            while json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] != "session.ready":
-                pass
-            return ws
-
-    async def scenario():
-        await agent.connect()
-        start = time.monotonic()
-        gate = asyncio.Semaphore(50)
-        sockets = await asyncio.gather(*(open_socket(t, gate) for t in tokens))
-        opened = time.monotonic() - start
-        await wait_until(lambda: online(True) >= set(ids), 20, "500 visitors online")
-        assert len(r.keys(presence)) == SOCKETS
-        assert all(n == 1 for _, n in r.pubsub_numsub(*groups))
-
-        start = time.monotonic()
-        for ws in sockets:
-            ws.transport.abort()  # all at once, no close frames
-        await wait_until(lambda: online(False) >= set(ids), 30, "500 visitors offline")
-        dropped = time.monotonic() - start
-        # No presence entry and no group subscription is left for any of them.
-        await wait_until(lambda: not r.keys(presence), 10, "presence entries to go")
-        assert all(n == 0 for _, n in r.pubsub_numsub(*groups))
-
-        # The server still delivers: a new visitor and the agent chat.
-        boot = bootstrap(server.url, shop["key"])
-        visitor = VisitorClient([server.ws_url], boot, name="v")
-        await visitor.connect()
-        first = await visitor.send("刚才好多人")
-        await wait_until(lambda: first in visitor.acks, 10, "the new visitor's ack")
-        conversation = visitor.acks[first]["conversation_id"]
-        await agent.open_conversation(conversation)
-        await round_trip(visitor, agent, conversation)
-        await settle_and_check(conversation, [visitor], [agent])
-        return opened, dropped
-
-    opened, dropped = run(scenario())
-    harmless = [line for line in server.log().splitlines() if CLOSED_PROTOCOL in line]
-    assert error_lines(server, allowed=(CLOSED_PROTOCOL,)) == []
-    assert agent.connects == 1 and not agent.close_codes
-    print(
-        f"\n{SOCKETS} sockets: opened and authenticated in {opened:.1f} s; after dropping "
-        f"them at once the agent saw all {SOCKETS} offline within {dropped:.2f} s; "
-        f"'{CLOSED_PROTOCOL}' lines: {len(harmless)}"
-    )
-
-
-def test_two_processes_carry_messages_typing_reads_and_presence(servers, shop, redis_server, alice):
-    a = servers.start(redis_server.url)
-    b = servers.start(redis_server.url)
-    merchant_id = shop["merchant"].pk
-    boot = bootstrap(a.url, shop["key"])
-    visitor = VisitorClient([a.ws_url], boot, name="v")  # on A
-    bob = AgentClient([b.ws_url], merchant_id, shop["cookie"], name="bob")  # on B
-    alice_agent = AgentClient(
-        [a.ws_url], merchant_id, session_cookie(alice.user).decode(), name="alice"
-    )  # on A
-    bob_id, alice_id = shop["bob"].user_id, alice.user_id
-
-    async def scenario():
-        await bob.connect()
-        n = len(bob.frames)
-        await alice_agent.connect()
-        await bob.next_frame("presence.changed", n, agent__user_id=alice_id, agent__status="online")
-        n = len(bob.frames)
-        await visitor.connect()
-        await bob.next_frame(
-            "visitor.updated", n, visitor__id=boot["visitor_id"], visitor__online=True
-        )
-
-        # Messages, both ways (A -> B and B -> A).
-        first = await visitor.send("你好")
-        created = await bob.next_frame("message.created", 0, message__client_msg_id=first)
-        conversation = created["message"]["conversation_id"]
-        await bob.open_conversation(conversation)
-        await round_trip(visitor, bob, conversation)
-
-        # Collision view and manual presence, B -> A and A -> B (before typing: typing in a
-        # conversation also marks it as viewed).
-        n_alice = len(alice_agent.frames)
-        await bob.send_frame({"type": "conversation.view", "conversation_id": conversation})
-        viewers = await alice_agent.next_frame(
-            "viewers.changed", n_alice, conversation_id=conversation
-        )
-        assert [v["user_id"] for v in viewers["viewers"]] == [bob_id]
-        n_bob = len(bob.frames)
-        await alice_agent.send_frame({"type": "presence.set", "status": "away"})
-        await bob.next_frame(
-            "presence.changed", n_bob, agent__user_id=alice_id, agent__status="away"
-        )
-
-        # Typing: the visitor's draft reaches the agents; an agent's typing reaches the visitor
-        # without name or text, and the other agent with both.
-        n_bob, n_visitor, n_alice = len(bob.frames), len(visitor.frames), len(alice_agent.frames)
-        await visitor.send_frame({"type": "typing", "text": "我想问一下"})
-        typing = await bob.next_frame("typing", n_bob, sender_kind="visitor")
-        assert (typing["conversation_id"], typing["text"], typing["active"]) == (
-            conversation,
-            "我想问一下",
-            True,
-        )
-        await bob.send_frame({"type": "typing", "conversation_id": conversation, "active": True})
-        typing = await visitor.next_frame("typing", n_visitor, sender_kind="agent")
-        assert (typing["active"], typing["user_id"], typing["name"], typing["text"]) == (
-            True,
-            None,
-            "",
-            None,
-        )
-        typing = await alice_agent.next_frame("typing", n_alice, sender_kind="agent")
-        assert (typing["user_id"], typing["name"]) == (bob_id, "Bob")
-
-        # Read state: the agent read up to 3 (the visitor sees a tick, no user id); the visitor
-        # read the reply.
-        n_visitor, n_alice, n_bob = len(visitor.frames), len(alice_agent.frames), len(bob.frames)
-        await bob.send_frame(
-            {"type": "conversation.read", "conversation_id": conversation, "seq": 3}
-        )
-        read = await visitor.next_frame("conversation.read", n_visitor, reader="agent")
-        assert (read["seq"], read["user_id"]) == (3, None)
-        read = await alice_agent.next_frame("conversation.read", n_alice, reader="agent")
-        assert (read["seq"], read["user_id"]) == (3, bob_id)
-        await visitor.send_frame({"type": "conversation.read", "seq": 3})
-        read = await bob.next_frame("conversation.read", n_bob, reader="visitor")
-        assert read["seq"] == 3
-
-        # Leaving: the visitor goes offline, alice offline.
-        n_bob = len(bob.frames)
-        await visitor.close()
-        await bob.next_frame(
-            "visitor.updated", n_bob, visitor__id=boot["visitor_id"], visitor__online=False
-        )
-        await alice_agent.close()
-        await bob.next_frame(
-            "presence.changed", n_bob, agent__user_id=alice_id, agent__status="offline"
-        )
-        await bob.close()
-
-    run(scenario())
-    assert Message.objects.exclude(kind="event").count() == 3  # ("Bob joined" lines aside)
-    assert error_lines(a) == [] and error_lines(b) == []
 
 
 def test_rate_limit_refuses_a_burst_keeps_the_socket_and_spares_others(servers, shop, layer_url):
@@ -519,57 +328,3 @@ def test_too_many_tabs_get_4429_and_a_closed_tab_frees_its_slot(servers, shop, l
             await client.close()
 
     run(scenario())
-
-
-def test_revoked_agent_is_closed_on_every_process(servers, shop, redis_server, settings):
-    """Issue 16, finding 2: bob has a tab on each of two daphne processes; deactivating his
-    membership here (a third process, as the back office would) closes both with 4403."""
-    from channels.layers import channel_layers
-
-    from merchants import services as merchant_services
-
-    a, b = servers.start(redis_server.url), servers.start(redis_server.url)
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_server.url}], "prefix": KEY_PREFIX},
-        }
-    }
-    channel_layers.backends.clear()
-    merchant_id, bob = shop["merchant"].pk, shop["bob"]
-
-    async def tab(server):
-        ws = await websockets.connect(
-            f"{server.ws_url}/ws/agent/{merchant_id}/",
-            origin=server.url,
-            additional_headers={"Cookie": shop["cookie"]},
-        )
-        while json.loads(await ws.recv())["type"] != "session.ready":
-            pass
-        return ws
-
-    async def close_code(ws) -> int | None:
-        try:
-            while True:
-                await asyncio.wait_for(ws.recv(), 10)
-        except ConnectionClosed as closed:
-            return closed.rcvd.code if closed.rcvd else None
-
-    def deactivate():
-        bob.is_active = False
-        merchant_services.membership_update(membership=bob)
-
-    async def scenario():
-        tabs = [await tab(a), await tab(b)]
-        started = time.monotonic()
-        await asyncio.to_thread(deactivate)
-        codes = [await close_code(ws) for ws in tabs]
-        return codes, time.monotonic() - started
-
-    try:
-        codes, elapsed = run(scenario())
-    finally:
-        channel_layers.backends.clear()
-    assert codes == [4403, 4403]
-    assert elapsed < 5
-    assert not error_lines(a) and not error_lines(b)

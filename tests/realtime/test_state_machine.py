@@ -304,6 +304,7 @@ def chat_machine(server, shop, loop: Loop, stats: dict):
     return Chat
 
 
+@pytest.mark.cost(60)  # tests/conftest.py, estimated_seconds
 def test_random_interleavings_lose_nothing_and_show_nothing_twice(servers, shop, layer_url):
     # The rate limit is tested on its own (test_sockets); here it would only add retries.
     server = servers.start(layer_url, WS_RATE_PER_SECOND="1000", WS_RATE_BURST="1000")

@@ -39,6 +39,9 @@ FIGURES = (
     "resolution_p90",
 )
 
+# Most tests build a dataset of 160 conversations (tests/conftest.py, estimated_seconds).
+pytestmark = pytest.mark.cost(4)
+
 
 @pytest.fixture
 def dataset(acme, alice, bob):
