@@ -14,6 +14,7 @@
   step's runs; GET /__bench/sql answers those counts and restarts them
   (which statements a phase runs per message: docs/performance.md, "Latest run");
 - BENCH_GC_FREEZE=0 undoes kefu/asgi.py's gc.freeze() (A/B of the collector's pauses);
+- BENCH_GC_THRESHOLD=a,b,c sets the collector's thresholds (gc.set_threshold), for A/B;
 - with BENCH_TRACE=1 each visitor message's path is stamped stage by stage (GET /__bench/trace,
   bench/loop_profile.py);
 - with BENCH_TRACEMALLOC=N (frames kept per allocation), GET /__bench/tracemalloc?base=1 takes
@@ -85,6 +86,9 @@ gc.callbacks.append(_gc_callback)
 if os.environ.get("BENCH_GC_FREEZE") == "0":
     # A/B of kefu/asgi.py's gc.freeze(): the startup heap back in the collector's generations.
     gc.unfreeze()
+if os.environ.get("BENCH_GC_THRESHOLD"):
+    # A/B of the collector's thresholds, "gen0,gen1,gen2" (gc.set_threshold).
+    gc.set_threshold(*(int(n) for n in os.environ["BENCH_GC_THRESHOLD"].split(",")))
 
 _timed: collections.Counter = collections.Counter()
 if os.environ.get("BENCH_SQL_TEXT"):
