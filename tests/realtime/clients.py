@@ -114,6 +114,7 @@ class ChatClient:
         self.close_codes: list[int | None] = []
         self.connects = 0
         self.ready_at: float | None = None
+        self.opening_at: float | None = None
         self.reconnect_seconds: list[float] = []
         self._dropped_at: float | None = None
 
@@ -149,6 +150,8 @@ class ChatClient:
             delay = min(delay * 2, 0.5)
 
     async def _open(self, base: str, timeout: float) -> bool:
+        # Before the server can have seen any frame of this socket (its handshake, its auth).
+        self.opening_at = time.monotonic()
         ws = await websockets.connect(
             self.socket_url(base),
             open_timeout=timeout,

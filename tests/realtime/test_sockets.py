@@ -59,6 +59,7 @@ def test_silent_sockets_are_closed_with_4408(servers, shop, layer_url):
     quiet_visitor, quiet_agent = pair(server, shop, pings=False)
     talking_visitor, talking_agent = pair(server, shop)
     closed_after: dict[str, float] = {}
+    silent_for: dict[str, float] = {}  # from before the socket's first frame: a lower bound
 
     async def never_authenticates():
         start = time.monotonic()
@@ -67,13 +68,16 @@ def test_silent_sockets_are_closed_with_4408(servers, shop, layer_url):
         ) as ws:
             with pytest.raises(ConnectionClosed) as closed:
                 await ws.recv()
-            closed_after["unauthenticated"] = time.monotonic() - start
+            closed_after["unauthenticated"] = silent_for["unauthenticated"] = (
+                time.monotonic() - start
+            )
             return closed.value.rcvd.code
 
     async def watch(client):
         await wait_until(lambda: not client.ready, 10, f"{client.name} to be closed")
         # From its session.ready, i.e. just after its last frame (auth) or its handshake.
         closed_after[client.name] = time.monotonic() - client.ready_at
+        silent_for[client.name] = time.monotonic() - client.opening_at
 
     quiet_visitor.name, quiet_agent.name = "quiet visitor", "quiet agent"
 
@@ -89,8 +93,11 @@ def test_silent_sockets_are_closed_with_4408(servers, shop, layer_url):
     code = run(scenario())
     assert code == 4408
     assert quiet_visitor.close_codes == quiet_agent.close_codes == [4408]
-    # Closed after the timeout, at the watchdog's next tick (timeout / 3).
-    assert all(2.9 <= seconds < 5 for seconds in closed_after.values()), closed_after
+    # Closed after the timeout, at the watchdog's next tick (timeout / 3). The lower bound is
+    # timed from before the socket's first frame: session.ready reaches the client some time
+    # after the server saw the auth, which under load made 2.86 s of a 3 s timeout.
+    assert all(seconds > 3 for seconds in silent_for.values()), silent_for
+    assert all(seconds < 5 for seconds in closed_after.values()), closed_after
     # Clients that ping at heartbeat_seconds (here 1) stay.
     assert talking_visitor.heartbeat_seconds == 1
     assert talking_visitor.ready and talking_agent.ready
