@@ -43,6 +43,12 @@ def _viewers_key(merchant_id: int, conversation_id: int) -> str:
     return f"view:m{merchant_id}:c{conversation_id}"
 
 
+def _viewer_member(user_id: int, typing: bool, socket: str) -> str:
+    # "user:typing-flag:socket": one entry per socket, so two tabs of one agent count once when
+    # listed and closing one tab does not hide the other.
+    return f"{user_id}:{1 if typing else 0}:{socket}"
+
+
 @dataclass(frozen=True)
 class Viewer:
     user_id: int
@@ -121,15 +127,18 @@ class RedisStore:
 
     async def add(self, key: str, member: str, ttl: float | None = None) -> None:
         ttl = SOCKET_TTL if ttl is None else ttl  # read at call time, like MemoryStore.add
+        async with self._client().pipeline(transaction=False) as pipe:
+            self._queue_add(pipe, key, [member], ttl)
+            await pipe.execute()
+
+    def _queue_add(self, pipe, key: str, members: list[str], ttl: float) -> None:
         key = self.prefix + key
         now = time.time()
-        async with self._client().pipeline(transaction=False) as pipe:
-            pipe.zadd(key, {member: now + ttl})
-            pipe.zremrangebyscore(key, "-inf", now)
-            # The key's own expiry is a backstop for keys nobody touches any more; it must not
-            # cut short other members' entries, so never below the normal TTL.
-            pipe.expire(key, int(max(ttl, SOCKET_TTL)) + 5)
-            await pipe.execute()
+        pipe.zadd(key, dict.fromkeys(members, now + ttl))
+        pipe.zremrangebyscore(key, "-inf", now)
+        # The key's own expiry is a backstop for keys nobody touches any more; it must not cut
+        # short other members' entries, so never below the normal TTL.
+        pipe.expire(key, int(max(ttl, SOCKET_TTL)) + 5)
 
     async def remove(self, key: str, member: str) -> None:
         await self._client().zrem(self.prefix + key, member)
@@ -140,17 +149,14 @@ class RedisStore:
         instead of a pipeline per key and socket, each waiting for a pooled connection."""
         if not adds and not removes:
             return
-        now = time.time()
-        by_key: dict[str, dict[str, float]] = {}
+        by_key: dict[str, list[str]] = {}
         for key, member in adds:
-            by_key.setdefault(self.prefix + key, {})[member] = now + SOCKET_TTL
+            by_key.setdefault(key, []).append(member)
         async with self._client().pipeline(transaction=False) as pipe:
             for key, member in removes:
                 pipe.zrem(self.prefix + key, member)
             for key, members in by_key.items():
-                pipe.zadd(key, members)
-                pipe.zremrangebyscore(key, "-inf", now)
-                pipe.expire(key, int(SOCKET_TTL) + 5)
+                self._queue_add(pipe, key, members, SOCKET_TTL)
             await pipe.execute()
 
     async def live(self, key: str) -> list[str]:
@@ -222,8 +228,8 @@ def agent_entries(
     removes = []
     if viewing:
         key = _viewers_key(merchant_id, viewing)
-        adds.append((key, f"{user_id}:0:{socket}"))
-        removes.append((key, f"{user_id}:1:{socket}"))
+        adds.append((key, _viewer_member(user_id, False, socket)))
+        removes.append((key, _viewer_member(user_id, True, socket)))
     return adds, removes
 
 
@@ -253,10 +259,9 @@ def agent_status(*, connected: bool, away: bool) -> str:
 
 async def visitor_socket_up(merchant_id: int, visitor_id: int, socket: str) -> int:
     """Register a visitor socket; returns how many live sockets the visitor has now."""
-    key = _visitor_key(merchant_id, visitor_id)
-    await store().add(key, socket)
-    await store().add(_live_visitors_key(merchant_id), f"{visitor_id}:{socket}")
-    return len(await store().live(key))
+    for key, member in visitor_entries(merchant_id, visitor_id, socket):
+        await store().add(key, member)
+    return len(await store().live(_visitor_key(merchant_id, visitor_id)))
 
 
 def visitor_entries(merchant_id: int, visitor_id: int, socket: str) -> list[tuple[str, str]]:
@@ -297,17 +302,15 @@ async def visitors_live(merchant_id: int) -> set[int]:
 async def viewer_set(
     merchant_id: int, conversation_id: int, user_id: int, socket: str, typing: bool = False
 ) -> None:
-    # Member "user:typing-flag:socket": one entry per socket, so two tabs of one agent count once
-    # when listed and closing one tab does not hide the other.
     key = _viewers_key(merchant_id, conversation_id)
-    await store().remove(key, f"{user_id}:{0 if typing else 1}:{socket}")
-    await store().add(key, f"{user_id}:{1 if typing else 0}:{socket}")
+    await store().remove(key, _viewer_member(user_id, not typing, socket))
+    await store().add(key, _viewer_member(user_id, typing, socket))
 
 
 async def viewer_clear(merchant_id: int, conversation_id: int, user_id: int, socket: str) -> None:
     key = _viewers_key(merchant_id, conversation_id)
-    for flag in (0, 1):
-        await store().remove(key, f"{user_id}:{flag}:{socket}")
+    for typing in (False, True):
+        await store().remove(key, _viewer_member(user_id, typing, socket))
 
 
 async def viewers(merchant_id: int, conversation_id: int) -> list[Viewer]:
