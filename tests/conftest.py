@@ -138,7 +138,7 @@ SLOW_FIXTURES = frozenset(
         "session_redis",
         "s3_server",  # tests/conversations/test_attachments_s3.py
         "fuzz_daphne",  # tests/conversations/test_ws_fuzz.py
-        "module_daphne",  # tests/e2e/conftest.py: one daphne per browser-test module
+        "e2e_daphne",  # tests/e2e/conftest.py: one daphne for the browser tests
         "probe_server",  # tests/kefu/test_daphne_sockets.py
     }
 )
@@ -179,13 +179,36 @@ def heaviest_files_first(items) -> None:
     workers collected them, the files that cost most come first, so the last ones handed out
     are short and no worker is left with a long file while the others have finished (xdist's
     own reorder, by the number of tests, put a file of two one-minute tests last;
-    pytest_configure turns it off). A file's tests keep their order; a serial run keeps pytest's."""
+    pytest_configure turns it off). A file's tests keep their order; a serial run keeps pytest's.
+
+    The files of a folder in SHARED_PROCESS_FOLDERS come one after another, as one block
+    ranked by its whole cost: a worker then runs them in a row and keeps the folder's
+    package-scoped Chromium and daphne between them (pytest tears a package's fixtures down
+    whenever the next test is outside it; interleaved with other files, every browser-test
+    module started both again: about 6 s of CPU each on CI's two cores)."""
     cost: dict[str, float] = {}
     for item in items:
         name = item.nodeid.split("::")[0]
         cost[name] = cost.get(name, 0.0) + estimated_seconds(item)
+    block_cost: dict[str, float] = {}
+    for name, seconds in cost.items():
+        block_cost[_block(name)] = block_cost.get(_block(name), 0.0) + seconds
+
+    def order(item) -> tuple[float, str, float]:
+        name = item.nodeid.split("::")[0]
+        block = _block(name)
+        return (-block_cost[block], block, -cost[name])
+
     # sorted() is stable: the files' own order breaks ties, and a file's tests keep theirs.
-    items.sort(key=lambda item: -cost[item.nodeid.split("::")[0]])
+    items.sort(key=order)
+
+
+# Folders whose tests share processes through package-scoped fixtures (tests/e2e/conftest.py).
+SHARED_PROCESS_FOLDERS = ("tests/e2e/",)
+
+
+def _block(name: str) -> str:
+    return next((folder for folder in SHARED_PROCESS_FOLDERS if name.startswith(folder)), name)
 
 
 # --- People and merchants -------------------------------------------------------------------
@@ -402,6 +425,34 @@ def start_celery_worker(transactional_db, tmp_path):
     yield from worker_factory(tmp_path, child_env)
 
 
+# Playwright's own --disable-features (playwright-core's chromiumSwitches.ts, 1.65). Chromium
+# reads only the last --disable-features it is given, so ours must repeat them;
+# tests/kefu/test_chromium.py fails when an upgrade of Playwright changes its list.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin",
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    "msForceBrowserSignIn",
+    "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+# Headless Chromium is the whole browser since version 132: every window, so every browser
+# context, gets the address bar's suggestion popups, built as WebUI pages in renderer processes
+# of their own. They took more CPU than the pages under test (tests/e2e/test_widget_ui.py run
+# alone: 15.3 s of Chromium's 44 s; docs/testing.md), and no test types into an address bar.
+NO_OMNIBOX_POPUPS = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
+
+
 def launch_chromium(pw):
     return pw.chromium.launch(
         executable_path=CHROMIUM,
@@ -414,6 +465,7 @@ def launch_chromium(pw):
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + NO_OMNIBOX_POPUPS),
         ],
     )
 
