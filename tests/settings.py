@@ -7,6 +7,8 @@ a user created in the test process signs in on the daphne process with the same 
 """
 
 import os
+import sys
+import uuid
 from pathlib import Path
 
 # pytest-xdist (`make test` runs the suite in several worker processes): each worker gets a
@@ -21,7 +23,18 @@ if _worker and os.environ.get("KEFU_TEST_WORKER") != _worker:
     os.environ["KEFU_TEST_WORKER"] = _worker
     _var = os.environ.get("KEFU_VAR_DIR") or Path(__file__).resolve().parent.parent / "var"
     os.environ["KEFU_VAR_DIR"] = str(Path(_var) / f"xdist-{_worker}")
-    os.environ["REDIS_KEY_PREFIX"] = f"{os.environ.get('REDIS_KEY_PREFIX', 'kefu')}-{_worker}"
+# Each run's Redis keys are its own too: the test databases are made anew for every run, so
+# their ids start at 1 again, and the keys of the last run's merchant 1 (a rate limit's count,
+# the transcripts asked for in the hour, a knowledge base's change time, a webhook fan-out's
+# debounce) were this run's merchant 1's; runs one after another on one Redis failed on them
+# (the fourth within an hour found its transcript requests over the limit). KEFU_TEST_RUN names
+# the run (tests/conftest.py). Only pytest's own processes (the run's, or its workers') set the
+# prefix, from the first one's base; a process a test starts keeps the one it is given, the
+# run's through the environment or one of the test's own (child_env(REDIS_KEY_PREFIX=...)).
+if "pytest" in sys.modules:
+    _run = os.environ.setdefault("KEFU_TEST_RUN", uuid.uuid4().hex[:8])[:8]
+    _base = os.environ.setdefault("KEFU_TEST_KEY_BASE", os.environ.get("REDIS_KEY_PREFIX", "kefu"))
+    os.environ["REDIS_KEY_PREFIX"] = "-".join(filter(None, (_base, _run, _worker)))
 
 from kefu.settings import *  # noqa: E402, F403 - the product's settings, unchanged but for the below
 
@@ -49,6 +62,5 @@ for _name in (
 # webhooks change drops it, so a reload never lands at random inside a pinned query count.
 WEBHOOK_SUBSCRIPTIONS_REFRESH = 3600.0
 
-if os.environ.get("KEFU_TEST_WORKER"):
-    # Cache keys carry merchant, visitor and conversation ids too (rate limits, transcripts).
-    CACHES["default"].setdefault("KEY_PREFIX", REDIS_KEY_PREFIX)  # noqa: F405
+# Cache keys carry merchant, visitor and conversation ids too (rate limits, transcripts).
+CACHES["default"].setdefault("KEY_PREFIX", REDIS_KEY_PREFIX)  # noqa: F405
