@@ -256,3 +256,55 @@ def test_a_visitor_message_wakes_a_snoozed_conversation(
     conversation.refresh_from_db()
     assert conversation.snoozed_at is None and conversation.snoozed_until is None
     assert not watch.errors, watch.errors
+
+
+def test_a_list_page_read_before_a_priority_change_never_undoes_it(
+    daphne_server, shop, agent, new_page
+):
+    """The inbox asked for a page and the server read it; then the agent raised the open
+    conversation's priority and its live update arrived; then the page answered. Its row has
+    the same last_seq and the old priority, and must not put it back (inbox.js, upsert): it
+    did, for good, whenever the answer came last (the priority step above failed that way)."""
+    Membership.objects.filter(merchant=shop).update(max_concurrent=0, is_away=True)
+    visitor = factories.visitor(shop, name="王五")
+
+    def unassigned() -> None:
+        from django.db import connection
+
+        try:
+            first = factories.visitor_message(visitor, "在吗")
+            Conversation.objects.filter(pk=first.conversation_id).update(
+                assignee=None, queued_at=None
+            )
+        finally:
+            connection.close()
+
+    in_thread(unassigned)
+    page, watch = new_page("zh-CN")
+    login(page, daphne_server.url, "xiaomei")
+    page.locator('#views [data-view="unassigned"]').click()
+    row = page.locator("#conv-list li").filter(has_text="王五")
+    row.locator("button.conv").click()
+    expect(page.locator("#thread-title")).to_have_text("王五")
+
+    held = []
+
+    def read_now_answer_later(route):
+        held.append((route, route.fetch()))  # the server reads the page now
+
+    page.route(re.compile(r"/api/v1/conversations/\?"), read_now_answer_later)
+    page.locator('#views [data-view="unassigned"]').click()  # the same view: a reload
+    deadline = timezone.now() + timedelta(seconds=15)
+    while not held:
+        assert timezone.now() < deadline, "the inbox asked for no page"
+        page.wait_for_timeout(50)
+    page.select_option("#thread-priority", "20")
+    mark = row.locator(".priority-mark")
+    expect(mark).to_have_text("!!")  # the live update
+    route, old_page = held[0]
+    assert '"priority":0' in old_page.text().replace(" ", "")  # read before the change
+    route.fulfill(response=old_page)
+    page.wait_for_timeout(1500)  # the answer parsed and the list drawn again
+    expect(mark).to_have_text("!!", timeout=1)
+    assert Conversation.objects.get(visitor=visitor).priority == 20
+    assert not watch.errors, watch.errors

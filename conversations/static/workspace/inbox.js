@@ -16,10 +16,20 @@ import { keepLabels, labelChips } from "./labels.js";
 let nextPage = null; // the inbox's next page URL, if any
 let listSeq = 0;     // a slower answer for a view left meanwhile is dropped
 
-export function upsert(conversation) {
+// Live updates numbered in the order they arrived, and the number of each conversation's last.
+let liveClock = 0;
+const liveAt = new Map();
+
+// `askedAt`: for a row of a list page, the live clock when the page was asked for.
+export function upsert(conversation, askedAt) {
   const known = conversations.get(conversation.id);
   // A reloaded page can be older than a live update that arrived while it was in flight.
   if (known && known.last_seq > conversation.last_seq) return;
+  // With no later message, too: a priority, snooze or assignment moves no last_seq, and a page
+  // read before such a change committed put the old value back for good (the update's own
+  // frame had come first). What the page could add came, or comes, as live frames as well.
+  if (known && askedAt !== undefined && known.last_seq === conversation.last_seq
+      && (liveAt.get(conversation.id) || 0) > askedAt) return;
   // Older in read state only (an inbox page read before an agent's read committed, answering
   // after the conversation.updated of that read; both counters only grow): its unread count
   // would bring the badge back, and reading once more changes nothing on the server. The
@@ -53,13 +63,14 @@ export function upsert(conversation) {
 export async function loadList(url) {
   const mine = url ? listSeq : ++listSeq;
   if (!url) scheduleCounts();
+  const asked = liveClock;
   try {
     const data = await api(url || listUrl());
     if (mine !== listSeq) return;
     const rows = Array.isArray(data) ? data : data.results;
     if (!url) nextPage = Array.isArray(data) ? null : data.next;
     else nextPage = data.next || null;
-    rows.forEach(upsert);
+    rows.forEach((row) => upsert(row, asked));
     renderList();
     if (state.openId !== null) renderOpenHeader();
   } catch (err) {
@@ -198,6 +209,7 @@ export function rowOf(id) {
 }
 
 export function conversationUpdated(c) {
+  liveAt.set(c.id, ++liveClock);
   upsert(c);
   actionDone(c.id);
   transferSettled(c);
