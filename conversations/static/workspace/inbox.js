@@ -20,7 +20,18 @@ let listSeq = 0;     // a slower answer for a view left meanwhile is dropped
 let liveClock = 0;
 const liveAt = new Map();
 
-// `askedAt`: for a row of a list page, the live clock when the page was asked for.
+// The live clock now: what a request for rows passes back to upsert as `askedAt` with them.
+export function liveNow() {
+  return liveClock;
+}
+
+// A conversation's row from the server, taken as a list page's rows are.
+export async function fetchRow(id, quiet) {
+  const asked = liveClock;
+  upsert(await api(`${API}/conversations/${id}/`, quiet), asked);
+}
+
+// `askedAt`: for a row the server sent on request, the live clock when it was asked for.
 export function upsert(conversation, askedAt) {
   const known = conversations.get(conversation.id);
   // A reloaded page can be older than a live update that arrived while it was in flight.

@@ -11,7 +11,7 @@
 import { api } from "./api.js";
 import { dot, el, randomId, timeText } from "./dom.js";
 import { fmt, gettext, PRESENCE, STATUS } from "./i18n.js";
-import { upsert } from "./inbox.js";
+import { fetchRow } from "./inbox.js";
 import { notify } from "./notifications.js";
 import { send, socket } from "./session.js";
 import { API, IS_MANAGER, MY_ID, $ } from "./state.js";
@@ -305,7 +305,7 @@ async function invited(message) {
   n.invite.close();
   show(null);
   // The row may not be in the inbox yet (conversation.updated can come after the ack).
-  try { upsert(await api(`${API}/conversations/${message.conversation_id}/`, true)); } catch (e) { /* shown when it arrives */ }
+  try { await fetchRow(message.conversation_id, true); } catch (e) { /* shown when it arrives */ }
   openConversation(message.conversation_id);
 }
 
@@ -438,7 +438,7 @@ function watchAppend(messages) {
 
 async function openFromOverlay(id) {
   show(null);
-  try { upsert(await api(`${API}/conversations/${id}/`, true)); } catch (e) { /* shown when it arrives */ }
+  try { await fetchRow(id, true); } catch (e) { /* shown when it arrives */ }
   openConversation(id);
 }
 

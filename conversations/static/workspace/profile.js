@@ -7,7 +7,7 @@
 import { api, apiWrite } from "./api.js";
 import { el, timeText } from "./dom.js";
 import { fmt, gettext, STATUS } from "./i18n.js";
-import { upsert } from "./inbox.js";
+import { fetchRow } from "./inbox.js";
 import { chip, labels } from "./labels.js";
 import { notify } from "./notifications.js";
 import { API, IS_MANAGER, MY_ID, $, conversations, state } from "./state.js";
@@ -297,7 +297,7 @@ function historyPart(p) {
 async function openPast(id) {
   if (!conversations.has(id)) {
     try {
-      upsert(await api(`${API}/conversations/${id}/`));
+      await fetchRow(id);
     } catch (err) {
       notify(gettext("This conversation no longer exists."));
       return;

@@ -13,7 +13,7 @@
 import { api } from "./api.js";
 import { el, time, timeText } from "./dom.js";
 import { fmt, gettext, STATUS } from "./i18n.js";
-import { loadList, renderList, renderRow, upsert } from "./inbox.js";
+import { fetchRow, liveNow, loadList, renderList, renderRow, upsert } from "./inbox.js";
 import { API, IS_MANAGER, MERCHANT, MY_ID, conversations, state, teams, ui } from "./state.js";
 import { labels, labelViews } from "./labels.js";
 import { openConversation, renderOpenHeader } from "./thread.js";
@@ -254,14 +254,15 @@ export async function runSearch() {
   ui.more.hidden = true;
   ui.searchStatus.textContent = gettext("Searching…");
   const params = new URLSearchParams({ q });
+  const asked = liveNow();
   try {
     const [convs, hits] = await Promise.all([
       getJson(`${API}/conversations/?${params}`),
       getJson(`${API}/search/messages/?${params}`),
     ]);
     if (mine !== searchSeq) return;
-    convs.results.forEach(upsert); // the rows the header and the panes read
-    ui.searchConvs.replaceChildren(...convs.results.map((c) => renderRow(c)));
+    convs.results.forEach((row) => upsert(row, asked)); // the rows the header and the panes read
+    ui.searchConvs.replaceChildren(...convs.results.map((c) => renderRow(conversations.get(c.id) || c)));
     ui.searchHits.replaceChildren(...hits.results.map(renderHit));
     hitsNext = hits.next;
     ui.searchMore.hidden = !hitsNext;
@@ -346,7 +347,7 @@ export function wireViews() {
 // A hit's conversation the page has no row for (an old, resolved one): its row, for the header.
 async function loadRow(id) {
   try {
-    upsert(await api(`${API}/conversations/${id}/`, true));
+    await fetchRow(id, true);
     renderList();
     if (state.openId === id) { renderOpenHeader(); renderTriage(); }
   } catch (err) {
