@@ -24,7 +24,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -106,9 +105,9 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_configure(config):
-    # Each pytest run gets its own Redis key prefix, so parallel runs and helpers never meet;
-    # each pytest-xdist worker its own within the run (the workers inherit the controller's).
-    os.environ.setdefault("KEFU_TEST_RUN", uuid.uuid4().hex[:8])
+    # Each pytest run has its id (KEFU_TEST_RUN, set by tests/settings.py with its Redis key
+    # prefix); each pytest-xdist worker gets its own within the run (the workers inherit the
+    # controller's), for the channel layer's prefix and the Celery queue below.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if worker and not os.environ["KEFU_TEST_RUN"].endswith(worker):
         os.environ["KEFU_TEST_RUN"] += worker

@@ -28,7 +28,7 @@ if _worker and os.environ.get("KEFU_TEST_WORKER") != _worker:
 # the transcripts asked for in the hour, a knowledge base's change time, a webhook fan-out's
 # debounce) were this run's merchant 1's; runs one after another on one Redis failed on them
 # (the fourth within an hour found its transcript requests over the limit). KEFU_TEST_RUN names
-# the run (tests/conftest.py). Only pytest's own processes (the run's, or its workers') set the
+# the run (set here; tests/conftest.py adds a worker's name). Only pytest's own processes set the
 # prefix, from the first one's base; a process a test starts keeps the one it is given, the
 # run's through the environment or one of the test's own (child_env(REDIS_KEY_PREFIX=...)).
 if "pytest" in sys.modules:
