@@ -25,6 +25,12 @@ latency without bound. A socket's input queue now stops daphne from reading the 
 wait, and lets it read again once half of them are handled: the rest waits in the kernel's
 buffers and then in the client, whose writes slow down (TCP flow control). Nothing is refused
 or reordered; one read can still bring a buffer's worth of frames (up to 64 KB) at once.
+"The kernel's buffers" are bounded too: an open WebSocket's receive buffer is fixed at
+`RECEIVE_BUFFER` bytes. Left to Linux's autotuning (tcp_rmem, up to 32 MB here) it grew to
+megabytes on a fast flooding socket before daphne paused it, so a paused socket still had
+hundreds of frames in flight (196 of 300 in one run), in kernel memory the process cannot
+see. 64 KB holds the largest frame a client may send (`protocol.MAX_FRAME_BYTES`), far more
+than a chat socket has in flight; HTTP requests (uploads) keep the autotuned buffer.
 
 All of these are patches of daphne's and autobahn's internals (daphne 4.2.3, autobahn 26.11):
 tests/kefu/test_daphne_sockets.py fails first if an upgrade changes what they rely on.
@@ -33,6 +39,7 @@ tests/kefu/test_daphne_sockets.py fails first if an upgrade changes what they re
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from functools import partial
 
@@ -53,6 +60,8 @@ HANDSHAKE_ATTRIBUTES = (
 
 # Frames of one socket waiting for its application beyond which daphne stops reading it.
 MAX_WAITING_FRAMES = 16
+# SO_RCVBUF of an open WebSocket (Linux reserves twice this for its own bookkeeping).
+RECEIVE_BUFFER = 64 * 1024
 
 
 def _inbox_class():
@@ -155,6 +164,9 @@ def install() -> bool:
             self.__dict__.pop(name, None)
         if not getattr(self, "send_queue", True):
             self.send_queue = _SendQueue()
+        handle = getattr(self.transport, "getHandle", None)  # TCP; not daphne's TLS wrapper
+        if handle is not None:
+            handle().setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
     WebSocketProtocol.onOpen = onOpen
 

@@ -290,8 +290,10 @@ def test_a_flooding_socket_is_read_as_fast_as_it_is_stored_and_spares_others(
     stored = Message.objects.filter(conversation__visitor=flooder, sender_kind="visitor")
     assert stored.count() == frames
     # Without the bound the server read the whole flood at once (all 300 ahead of their acks);
-    # with it: 16 frames in the input queue, one 64 KB read, the kernel's buffers.
-    assert max(ahead) <= frames // 2, max(ahead)
+    # with it: 16 frames in the input queue, one 64 KB read, the kernel's buffers: the server's
+    # 64 KB receive buffer and the client's 32 KB send buffer, each with Linux's doubling, about
+    # 40 frames of 12 KB (142-196 with the receive buffer left to autotuning).
+    assert max(ahead) <= 100, max(ahead)
     # The quiet visitor went before the flood's backlog, each time.
     assert all(flood_acked < frames for _, flood_acked in quiet), quiet
     assert max(seconds for seconds, _ in quiet) < 2.0, quiet
