@@ -137,7 +137,7 @@ SLOW_FIXTURES = frozenset(
         "session_redis",
         "s3_server",  # tests/conversations/test_attachments_s3.py
         "fuzz_daphne",  # tests/conversations/test_ws_fuzz.py
-        "module_daphne",  # tests/e2e/conftest.py: one daphne per browser-test module
+        "shared_daphne",  # tests/e2e/conftest.py: one daphne for the browser tests
         "probe_server",  # tests/kefu/test_daphne_sockets.py
     }
 )
