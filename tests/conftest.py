@@ -182,9 +182,12 @@ def heaviest_files_first(items) -> None:
 
     The files of a folder in SHARED_PROCESS_FOLDERS come one after another, as one block
     ranked by its whole cost: a worker then runs them in a row and keeps the folder's
-    package-scoped Chromium between them (pytest tears a package's fixtures down whenever the
-    next test is outside it; interleaved with other files, every browser-test module launched
-    Chromium again: about 4 s of CPU each on CI's two cores)."""
+    package-scoped Chromium and daphne between them (pytest tears a package's fixtures down
+    whenever the next test is outside it; interleaved with other files, every browser-test
+    module launched Chromium again: about 4 s of CPU each on CI's two cores).
+
+    The WAIT_BOUND_FILES come before everything, as one unit of work (`work_unit`): the first
+    worker runs them while the others run the browser tests."""
     cost: dict[str, float] = {}
     for item in items:
         name = item.nodeid.split("::")[0]
@@ -193,10 +196,10 @@ def heaviest_files_first(items) -> None:
     for name, seconds in cost.items():
         block_cost[_block(name)] = block_cost.get(_block(name), 0.0) + seconds
 
-    def order(item) -> tuple[float, str, float]:
+    def order(item) -> tuple[bool, float, str, float]:
         name = item.nodeid.split("::")[0]
         block = _block(name)
-        return (-block_cost[block], block, -cost[name])
+        return (block != WAIT_BOUND, -block_cost[block], block, -cost[name])
 
     # sorted() is stable: the files' own order breaks ties, and a file's tests keep theirs.
     items.sort(key=order)
@@ -206,8 +209,48 @@ def heaviest_files_first(items) -> None:
 SHARED_PROCESS_FOLDERS = ("tests/e2e/",)
 
 
+# Files that mostly wait: for the silence that shows a frame did not leak to another tenant,
+# for the bench's phases. Over their run they keep 7-25 % of one core busy. After the browser
+# tests they came to the three workers together, and the two cores were 16-40 % busy for a
+# minute; as one unit handed out first, one worker runs them beside the browser tests, which
+# keep the cores busy (docs/testing.md, "5 December 2026, later"). Files with timing bounds
+# (tests/realtime/test_sockets.py) stay out: they would run on a saturated machine.
+WAIT_BOUND_FILES = frozenset(
+    {
+        "tests/conversations/test_tenant_frames_visitors.py",
+        "tests/conversations/test_tenant_frames.py",
+        "tests/conversations/test_realtime_frames.py",
+        "tests/conversations/test_presence.py",
+        "tests/kefu/test_bench_smoke.py",
+    }
+)
+WAIT_BOUND = "wait-bound files"
+
+
 def _block(name: str) -> str:
+    if name in WAIT_BOUND_FILES:
+        return WAIT_BOUND
     return next((folder for folder in SHARED_PROCESS_FOLDERS if name.startswith(folder)), name)
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit pytest-xdist hands out a test in: its file (--dist loadfile), or WAIT_BOUND for
+    every test of the WAIT_BOUND_FILES."""
+    name = nodeid.split("::", 1)[0]
+    return WAIT_BOUND if name in WAIT_BOUND_FILES else name
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile with the units of `work_unit` (the controller sees node ids only)."""
+    if config.getoption("dist") != "loadfile":
+        return None  # pytest-xdist's own
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return Scheduling(config, log)
 
 
 # --- People and merchants -------------------------------------------------------------------

@@ -1,11 +1,19 @@
 """The order pytest-xdist hands files out in (tests/conftest.py, heaviest_files_first): the
-costliest first, and the files of a folder that shares package-scoped processes in a row."""
+wait-bound files first as one unit, then the costliest first, and the files of a folder that
+shares package-scoped processes in a row."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SHARED_PROCESS_FOLDERS, heaviest_files_first
+from tests.conftest import (
+    ROOT,
+    SHARED_PROCESS_FOLDERS,
+    WAIT_BOUND,
+    WAIT_BOUND_FILES,
+    heaviest_files_first,
+    work_unit,
+)
 
 
 class Item:
@@ -70,3 +78,29 @@ def test_a_heavier_file_outside_the_block_still_goes_before_it():
     ]
     heaviest_files_first(items)
     assert files(items) == ["tests/kefu/test_fuzz.py", "tests/e2e/test_x.py", "tests/e2e/test_y.py"]
+
+
+def test_the_wait_bound_files_go_first_and_are_one_unit_of_work():
+    waits = sorted(WAIT_BOUND_FILES)
+    assert len(waits) >= 2
+    for name in waits:
+        assert (ROOT / name).is_file(), name  # a renamed file would silently leave the unit
+    items = [
+        Item("tests/e2e/test_x.py::one", slow=True),
+        Item(f"{waits[0]}::one"),
+        Item("tests/kefu/test_fuzz.py::one", cost=100),
+        Item(f"{waits[1]}::one"),
+        Item(f"{waits[0]}::two"),
+    ]
+    heaviest_files_first(items)
+    # Lighter than the fuzz file and the browser tests, and still first, in a row.
+    assert [i.nodeid for i in items] == [
+        f"{waits[0]}::one",
+        f"{waits[0]}::two",
+        f"{waits[1]}::one",
+        "tests/kefu/test_fuzz.py::one",
+        "tests/e2e/test_x.py::one",
+    ]
+    assert {work_unit(i.nodeid) for i in items[:3]} == {WAIT_BOUND}
+    assert work_unit("tests/kefu/test_fuzz.py::one") == "tests/kefu/test_fuzz.py"
+    assert work_unit("tests/e2e/test_x.py::Case::one") == "tests/e2e/test_x.py"
