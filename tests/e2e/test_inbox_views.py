@@ -15,8 +15,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conversations.models import Conversation
+from conversations.models import Conversation, Label
 from merchants.models import Membership
+from merchants.services import membership_set_away
 from tests import factories
 
 from .conftest import AGENT_PASSWORD, login, open_widget, widget_say
@@ -307,4 +308,71 @@ def test_a_list_page_read_before_a_priority_change_never_undoes_it(
     page.wait_for_timeout(1500)  # the answer parsed and the list drawn again
     expect(mark).to_have_text("!!", timeout=1)
     assert Conversation.objects.get(visitor=visitor).priority == 20
+    assert not watch.errors, watch.errors
+
+
+def test_a_row_first_seen_live_still_shows_the_labels_its_page_brings(
+    daphne_server, shop, agent, new_page
+):
+    """The inbox asked for its first page and the server read it (a queued, labelled
+    conversation); then the agent came back from away, the queue gave them the conversation,
+    and that assignment's live frames drew its row before the page answered. Live rows carry no
+    labels (the message path does not read them); the page, older, does not replace the row
+    (inbox.js, upsert), but its labels are still shown (keepOlderFacts): they were not, for
+    good (tests/e2e/test_desk_phone.py failed that way). Reads of the single row, which bring
+    the labels too (loadUnknown, fetchRow), are held back here, so that only the page can."""
+    Membership.objects.filter(pk=agent.pk).update(is_away=True)
+
+    def queued() -> None:
+        from django.db import connection
+
+        try:
+            message = factories.visitor_message(factories.visitor(shop, name="张三"), "耳机坏了")
+            vip = Label.objects.create(merchant=shop, name="VIP", colour="#dc2626")
+            Conversation.objects.get(pk=message.conversation_id).labels.add(vip)
+        finally:
+            connection.close()
+
+    def back_from_away() -> None:
+        from django.db import connection
+
+        try:
+            membership_set_away(merchant_id=shop.pk, user_id=agent.user_id, away=False)
+        finally:
+            connection.close()
+
+    in_thread(queued)
+    conversation = Conversation.objects.get(visitor__merchant=shop)
+    assert conversation.assignee_id is None and conversation.queued_at is not None
+    page, watch = new_page("zh-CN")
+    held, released = [], []
+
+    def hold_the_pages(route):
+        if released:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))  # the server reads it now
+
+    def never_answer(route):
+        pass
+
+    page.route(re.compile(r"/api/v1/conversations/\?"), hold_the_pages)
+    page.route(re.compile(r"/api/v1/conversations/\d+/"), never_answer)
+    login(page, daphne_server.url, "xiaomei")
+    expect(page.locator("#conn")).to_have_class(re.compile("conn-online"))
+    deadline = timezone.now() + timedelta(seconds=15)
+    while not held:
+        assert timezone.now() < deadline, "the inbox asked for no page"
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(500)  # the page asked for again once the socket is up
+    for _, old_page in held:
+        assert '"label_ids":[' in old_page.text().replace(" ", "")  # the pages know the labels
+    in_thread(back_from_away)
+    row = page.locator("#conv-list li").filter(has_text="张三")
+    expect(row).to_have_count(1)  # drawn from the live frames
+    released.append(True)
+    for route, old_page in held:
+        route.fulfill(response=old_page)
+    expect(row.locator(".label-chip")).to_have_text(["VIP"])
+    assert Conversation.objects.get(pk=conversation.pk).assignee_id == agent.user_id
     assert not watch.errors, watch.errors

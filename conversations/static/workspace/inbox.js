@@ -32,15 +32,31 @@ export async function fetchRow(id, quiet) {
 }
 
 // `askedAt`: for a row the server sent on request, the live clock when it was asked for.
+// A live row keeps its own fields over an older page's, except the labels when its frame did
+// not carry them (null: the message path publishes rows without them, realtime.py): a row
+// first seen live, before the page that lists it answered, showed no labels for good.
+// Changes since come as conversation.labels frames, which set them.
+const unknown = (value) => value === null || value === undefined;
+
+function keepOlderFacts(known, older) {
+  if (unknown(known.label_ids)) known.label_ids = older.label_ids;
+}
+
 export function upsert(conversation, askedAt) {
   const known = conversations.get(conversation.id);
   // A reloaded page can be older than a live update that arrived while it was in flight.
-  if (known && known.last_seq > conversation.last_seq) return;
+  if (known && known.last_seq > conversation.last_seq) {
+    keepOlderFacts(known, conversation);
+    return;
+  }
   // With no later message, too: a priority, snooze or assignment moves no last_seq, and a page
   // read before such a change committed put the old value back for good (the update's own
   // frame had come first). What the page could add came, or comes, as live frames as well.
   if (known && askedAt !== undefined && known.last_seq === conversation.last_seq
-      && (liveAt.get(conversation.id) || 0) > askedAt) return;
+      && (liveAt.get(conversation.id) || 0) > askedAt) {
+    keepOlderFacts(known, conversation);
+    return;
+  }
   // Older in read state only (an inbox page read before an agent's read committed, answering
   // after the conversation.updated of that read; both counters only grow): its unread count
   // would bring the badge back, and reading once more changes nothing on the server. The
@@ -56,10 +72,10 @@ export function upsert(conversation, askedAt) {
     conversation.visitor.online = known.visitor.online; // null: the sender does not know
   }
   conversations.set(conversation.id, conversation);
-  // A conversation first seen through a live frame carries no presence (null: the sender
-  // does not know it); the REST row does, so ask for it once.
-  if (!known && (conversation.visitor.online === null || conversation.visitor.online === undefined)) {
-    loadPresence(conversation.id);
+  // A conversation first seen through a live frame carries no presence and no labels (null:
+  // the sender does not know them); the REST row does, so ask for it once.
+  if (!known && (unknown(conversation.visitor.online) || unknown(conversation.label_ids))) {
+    loadUnknown(conversation.id);
   }
   // Read ticks after a reload: the row says how far the visitor has read.
   if ((conversation.visitor_last_read_seq || 0) > (visitorRead.get(conversation.id) || 0)) {
@@ -90,20 +106,25 @@ export async function loadList(url) {
   }
 }
 
-const presenceAsked = new Set();
+const unknownAsked = new Set();
 
-async function loadPresence(id) {
-  if (presenceAsked.has(id)) return;
-  presenceAsked.add(id);
+async function loadUnknown(id) {
+  if (unknownAsked.has(id)) return;
+  unknownAsked.add(id);
   try {
     const row = await api(`${API}/conversations/${id}/`, true);
     const c = conversations.get(id);
-    if (!c || c.visitor.online !== null && c.visitor.online !== undefined) return; // news came first
-    c.visitor.online = row.visitor.online;
+    if (!c) return;
+    // Only what is still unknown: news that came meanwhile is newer than this row.
+    const online = unknown(c.visitor.online), labelled = unknown(c.label_ids);
+    if (online) c.visitor.online = row.visitor.online;
+    if (labelled) c.label_ids = row.label_ids;
+    if (!online && !labelled) return;
     renderList();
     if (id === state.openId) renderOpenHeader();
   } catch (err) {
-    console.warn("[kefu] presence", err); // shown as unknown until visitor.updated
+    // Shown as unknown until visitor.updated, without labels until a page or conversation.labels.
+    console.warn("[kefu] presence and labels", err);
   }
 }
 
