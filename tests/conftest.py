@@ -137,7 +137,7 @@ SLOW_FIXTURES = frozenset(
         "session_redis",
         "s3_server",  # tests/conversations/test_attachments_s3.py
         "fuzz_daphne",  # tests/conversations/test_ws_fuzz.py
-        "module_daphne",  # tests/e2e/conftest.py: one daphne per browser-test module
+        "shared_daphne",  # tests/e2e/conftest.py: one daphne for the browser tests
         "probe_server",  # tests/kefu/test_daphne_sockets.py
     }
 )
@@ -182,9 +182,9 @@ def heaviest_files_first(items) -> None:
 
     The files of a folder in SHARED_PROCESS_FOLDERS come one after another, as one block
     ranked by its whole cost: a worker then runs them in a row and keeps the folder's
-    package-scoped Chromium between them (pytest tears a package's fixtures down whenever the
-    next test is outside it; interleaved with other files, every browser-test module launched
-    Chromium again: about 4 s of CPU each on CI's two cores).
+    package-scoped Chromium and daphne between them (pytest tears a package's fixtures down
+    whenever the next test is outside it; interleaved with other files, every browser-test
+    module launched Chromium again: about 4 s of CPU each on CI's two cores).
 
     The WAIT_BOUND_FILES come before everything, as one unit of work (`work_unit`): the first
     worker runs them while the others run the browser tests."""

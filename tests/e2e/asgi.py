@@ -1,6 +1,6 @@
 """The application the browser tests' shared daphne serves: the product's (kefu.asgi), plus one
-path for the test process, so that one daphne can serve every test of a module
-(tests/e2e/conftest.py, `module_daphne`) with each test as isolated as with a process of its own.
+path for the test process, so that one daphne can serve every browser test
+(tests/e2e/conftest.py, `shared_daphne`) with each test as isolated as with a process of its own.
 
 GET /__tests__/settle answers {"busy": N}: N is the number of this process's own coroutines
 still running (application instances, i.e. open sockets and unfinished requests, and the

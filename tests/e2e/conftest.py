@@ -4,8 +4,9 @@ contexts (a visitor on the demo host page, an agent in the workspace).
 A folder of their own rather than one per app: most tests drive the widget and the workspace at
 once (the visitor's page against the agent's), through the whole running system. One Chromium
 serves the folder; every test gets fresh contexts (own cookies and storage) from `new_page`.
-One daphne serves each module (`module_daphne`): starting one per test cost seconds of every
-test; `daphne_server` gives each test its isolation back (see there)."""
+One daphne serves the folder (`shared_daphne`, as long as Chromium): starting one per test cost
+seconds of every test, one per module some 30 starts with the bot's warm-up; `daphne_server`
+gives each test its isolation back (see there)."""
 
 import os
 
@@ -33,8 +34,8 @@ expect.set_options(timeout=15_000)
 
 
 class SharedDaphne:
-    """One test's view of the module's daphne: DaphneProcess's attributes, and `log()` from
-    this test's start on (the file holds every earlier test of the module too)."""
+    """One test's view of the folder's daphne: DaphneProcess's attributes, and `log()` from
+    this test's start on (the file holds every earlier test it served too)."""
 
     def __init__(self, process: DaphneProcess):
         self.process = process
@@ -65,9 +66,9 @@ class SharedDaphne:
         return False
 
 
-@pytest.fixture(scope="module")
-def module_daphne(django_db_setup, tmp_path_factory):
-    """current() -> the module's daphne process, started again if a test stopped it. It serves
+@pytest.fixture(scope="package")
+def shared_daphne(django_db_setup, tmp_path_factory):
+    """current() -> the folder's daphne process, started again if a test stopped it. It serves
     tests/e2e/asgi.py: the product's application plus the path `daphne_server` settles it by."""
     held: list[DaphneProcess] = []
 
@@ -86,12 +87,12 @@ def module_daphne(django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture
-def daphne_server(transactional_db, module_daphne, chromium):
-    """The module's daphne, as isolated per test as a process of its own would be: after the
+def daphne_server(transactional_db, shared_daphne, chromium):
+    """The folder's daphne, as isolated per test as a process of its own would be: after the
     test its browser contexts are closed and the server settles (nothing of the test still
     running in it, its per-process state dropped) before pytest-django flushes the database;
     a server that does not settle, or that the test stopped, is replaced for the next test."""
-    server = SharedDaphne(module_daphne())
+    server = SharedDaphne(shared_daphne())
     yield server
     for context in list(chromium.contexts):
         context.close()
