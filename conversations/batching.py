@@ -119,7 +119,9 @@ class VisitorMessageWriter:
     def _next_batch(self) -> list[tuple[dict, asyncio.Future]]:
         sparse = min(len(self.pending), MAX_BATCH - min(len(self.backlogged), BACKLOGGED_SHARE))
         batch, self.pending = self.pending[:sparse], self.pending[sparse:]
-        room = MAX_BATCH - len(batch)
+        # A batch with sparse sends takes only the backlogged sends' share: its transaction,
+        # which the sparse sends wait for, stays short (a quarter of a full one at most).
+        room = BACKLOGGED_SHARE if batch else MAX_BATCH
         batch += self.backlogged[:room]
         del self.backlogged[:room]
         room = MAX_BATCH - len(batch)

@@ -176,6 +176,28 @@ def test_a_send_with_nothing_behind_it_goes_before_the_backlogged_sockets_sends(
     assert max(ids[f"sparse-{i}"] for i in range(batch - 5)) < min(later)
 
 
+def test_a_batch_with_a_sparse_send_takes_only_the_backlogged_share():
+    """The quiet visitor waits for its own batch's transaction: with a sparse send in it, a
+    batch takes BACKLOGGED_SHARE backlogged sends, not MAX_BATCH; without one, a full batch."""
+    writer = batching.VisitorMessageWriter()
+    writer.backlogged = [({"flood": i}, None) for i in range(100)]
+    writer.pending = [({"quiet": 0}, None)]
+    first = writer._next_batch()
+    share = batching.BACKLOGGED_SHARE
+    assert [k for k, _ in first] == [{"quiet": 0}] + [{"flood": i} for i in range(share)]
+    second = writer._next_batch()
+    assert [k for k, _ in second] == [
+        {"flood": i} for i in range(share, share + batching.MAX_BATCH)
+    ]
+    # Sparse sends beyond what the share leaves room for wait for the next batch, in order.
+    writer.pending = [({"quiet": i}, None) for i in range(batching.MAX_BATCH)]
+    third = writer._next_batch()
+    assert [k for k, _ in third] == [{"quiet": i} for i in range(batching.MAX_BATCH - share)] + [
+        {"flood": i} for i in range(share + batching.MAX_BATCH, 2 * share + batching.MAX_BATCH)
+    ]
+    assert len(writer.pending) == share
+
+
 # --- Sends to ongoing conversations: a few statements for the whole batch ----------------------
 
 
