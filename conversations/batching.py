@@ -30,8 +30,9 @@ here, and the others wait in its input queue; a flooding socket's backlog is tha
 are taken in two classes, like a fair queue's sparse and bulk flows: a send from a socket with
 at most `SPARSE_WAITING` frames waiting behind it (a person typing, a quiet visitor, whose next
 message may arrive while this one is stored) goes in the next batch; sends from sockets with
-more waiting (backlogged) fill the rest of it, in arrival order, and a few places of every
-batch are kept for them so that many sparse sockets cannot starve them. A quiet
+more waiting (backlogged) go in arrival order, `BACKLOGGED_SHARE` of them beside the sparse
+ones (so many sparse sockets cannot starve them, and the transaction the sparse ones wait for
+stays short), a full batch when no sparse send waits. A quiet
 visitor's message thus waits for at most the batch in the database thread and its own, not for
 one send of every flooding socket of the process. Order is unchanged where it is promised: one
 socket's sends are one after another anyway; sends of two sockets waiting at the same time were
@@ -54,7 +55,7 @@ logger = logging.getLogger(__name__)
 
 # Upper bound of sends per transaction: keeps row locks short and one batch's latency bounded.
 MAX_BATCH = 64
-# Places of each batch kept for backlogged sockets' sends while any wait.
+# Backlogged sockets' sends in a batch that holds sparse ones: places kept for them, and no more.
 BACKLOGGED_SHARE = 16
 # Frames waiting behind a send up to which its socket counts as sparse (module docstring).
 SPARSE_WAITING = 2
