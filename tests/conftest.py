@@ -137,7 +137,7 @@ SLOW_FIXTURES = frozenset(
         "session_redis",
         "s3_server",  # tests/conversations/test_attachments_s3.py
         "fuzz_daphne",  # tests/conversations/test_ws_fuzz.py
-        "shared_daphne",  # tests/e2e/conftest.py: one daphne for the browser tests
+        "e2e_daphne",  # tests/e2e/conftest.py: one daphne for the browser tests
         "probe_server",  # tests/kefu/test_daphne_sockets.py
     }
 )
@@ -184,7 +184,7 @@ def heaviest_files_first(items) -> None:
     ranked by its whole cost: a worker then runs them in a row and keeps the folder's
     package-scoped Chromium and daphne between them (pytest tears a package's fixtures down
     whenever the next test is outside it; interleaved with other files, every browser-test
-    module launched Chromium again: about 4 s of CPU each on CI's two cores).
+    module started both again: about 6 s of CPU each on CI's two cores).
 
     The WAIT_BOUND_FILES come before everything, as one unit of work (`work_unit`): the first
     worker runs them while the others run the browser tests."""

@@ -1,6 +1,6 @@
 """The application the browser tests' shared daphne serves: the product's (kefu.asgi), plus one
-path for the test process, so that one daphne can serve every browser test
-(tests/e2e/conftest.py, `shared_daphne`) with each test as isolated as with a process of its own.
+path for the test process, so that one daphne can serve every test of the folder
+(tests/e2e/conftest.py, `e2e_daphne`) with each test as isolated as with a process of its own.
 
 GET /__tests__/settle answers {"busy": N}: N is the number of this process's own coroutines
 still running (application instances, i.e. open sockets and unfinished requests, and the
@@ -25,10 +25,10 @@ VENV = str(ROOT / ".venv")
 def _warm_bot() -> None:
     """Load what a process's first bot answer loads (jieba's dictionary, both sentence
     encoders) once at start, off the event loop. A process of its own per test paid this in
-    its start-up wait; the shared daphne made the first bot test of a module pay it inside its
-    15 s wait for the answer, 2 to 3 s at load 4 and over 15 s on a loaded machine with the
-    suite in parallel (`tests/e2e -n 2`: the bot's greeting never shown). Later tests of the
-    module found it loaded, so this gives each the same start."""
+    its start-up wait; a shared daphne made its first bot test pay it inside its 15 s wait
+    for the answer, 2 to 3 s at load 4 and over 15 s on a loaded machine with the suite in
+    parallel (`tests/e2e -n 2`: the bot's greeting never shown). Later tests found it
+    loaded, so this gives each the same start."""
     from knowledge.nlp import encoder, faq_encoder
     from knowledge.nlp.tokenize import base_tokenizer
 

@@ -4,9 +4,10 @@ contexts (a visitor on the demo host page, an agent in the workspace).
 A folder of their own rather than one per app: most tests drive the widget and the workspace at
 once (the visitor's page against the agent's), through the whole running system. One Chromium
 serves the folder; every test gets fresh contexts (own cookies and storage) from `new_page`.
-One daphne serves the folder (`shared_daphne`, as long as Chromium): starting one per test cost
-seconds of every test, one per module some 30 starts with the bot's warm-up; `daphne_server`
-gives each test its isolation back (see there)."""
+One daphne serves the folder too (`e2e_daphne`): starting one per test, then one per module,
+cost seconds of CPU each (Django's start and the bot's warm-up); `daphne_server` gives each
+test its isolation back (see there). Both live as long as a worker runs this folder's files one
+after another, which the order of tests/conftest.py (heaviest_files_first) arranges."""
 
 import os
 
@@ -67,7 +68,7 @@ class SharedDaphne:
 
 
 @pytest.fixture(scope="package")
-def shared_daphne(django_db_setup, tmp_path_factory):
+def e2e_daphne(django_db_setup, tmp_path_factory):
     """current() -> the folder's daphne process, started again if a test stopped it. It serves
     tests/e2e/asgi.py: the product's application plus the path `daphne_server` settles it by."""
     held: list[DaphneProcess] = []
@@ -87,12 +88,12 @@ def shared_daphne(django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture
-def daphne_server(transactional_db, shared_daphne, chromium):
+def daphne_server(transactional_db, e2e_daphne, chromium):
     """The folder's daphne, as isolated per test as a process of its own would be: after the
     test its browser contexts are closed and the server settles (nothing of the test still
     running in it, its per-process state dropped) before pytest-django flushes the database;
     a server that does not settle, or that the test stopped, is replaced for the next test."""
-    server = SharedDaphne(shared_daphne())
+    server = SharedDaphne(e2e_daphne())
     yield server
     for context in list(chromium.contexts):
         context.close()
