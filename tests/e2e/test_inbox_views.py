@@ -318,7 +318,7 @@ def test_a_row_first_seen_live_still_shows_the_labels_its_page_brings(
     conversation); then the agent came back from away, the queue gave them the conversation,
     and that assignment's live frames drew its row before the page answered. Live rows carry no
     labels (the message path does not read them); the page, older, does not replace the row
-    (inbox.js, upsert), but its labels are still shown (keepOlderFacts): they were not, for
+    (inbox.js, upsert), but its labels are still shown (keepLabels there): they were not, for
     good (tests/e2e/test_desk_phone.py failed that way). Reads of the single row, which bring
     the labels too (loadUnknown, fetchRow), are held back here, so that only the page can."""
     Membership.objects.filter(pk=agent.pk).update(is_away=True)

@@ -31,30 +31,22 @@ export async function fetchRow(id, quiet) {
   upsert(await api(`${API}/conversations/${id}/`, quiet), asked);
 }
 
-// `askedAt`: for a row the server sent on request, the live clock when it was asked for.
-// A live row keeps its own fields over an older page's, except the labels when its frame did
-// not carry them (null: the message path publishes rows without them, realtime.py): a row
-// first seen live, before the page that lists it answered, showed no labels for good.
-// Changes since come as conversation.labels frames, which set them.
 const unknown = (value) => value === null || value === undefined;
 
-function keepOlderFacts(known, older) {
-  if (unknown(known.label_ids)) known.label_ids = older.label_ids;
-}
-
+// `askedAt`: for a row the server sent on request, the live clock when it was asked for.
 export function upsert(conversation, askedAt) {
   const known = conversations.get(conversation.id);
-  // A reloaded page can be older than a live update that arrived while it was in flight.
-  if (known && known.last_seq > conversation.last_seq) {
-    keepOlderFacts(known, conversation);
-    return;
-  }
-  // With no later message, too: a priority, snooze or assignment moves no last_seq, and a page
+  // A reloaded page can be older than a live update that arrived while it was in flight; and
+  // with no later message too: a priority, snooze or assignment moves no last_seq, and a page
   // read before such a change committed put the old value back for good (the update's own
-  // frame had come first). What the page could add came, or comes, as live frames as well.
-  if (known && askedAt !== undefined && known.last_seq === conversation.last_seq
-      && (liveAt.get(conversation.id) || 0) > askedAt) {
-    keepOlderFacts(known, conversation);
+  // frame had come first). The live row stays. Only the labels its frame may not have carried
+  // (the message path publishes rows without them) come from the older row: a row first seen
+  // live, before the page listing it answered, showed no labels for good.
+  const older = known && (known.last_seq > conversation.last_seq
+    || (askedAt !== undefined && known.last_seq === conversation.last_seq
+      && (liveAt.get(conversation.id) || 0) > askedAt));
+  if (older) {
+    keepLabels(known, conversation);
     return;
   }
   // Older in read state only (an inbox page read before an agent's read committed, answering
