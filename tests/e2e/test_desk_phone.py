@@ -2,9 +2,10 @@
 at a time (layout.js). The inbox with its views; a tap opens the conversation full screen with a
 back button; the reply box sends (its Send button is the element under its own centre, nothing
 covers it); the thread header's "Customer" button shows the visitor pane, which has its own way
-back; nothing scrolls sideways. And the desktop layout at 1280x800 keeps its three panes.
+back; nothing scrolls sideways but the top bar, whose edges glow where more of it lies. And the desktop layout at 1280x800 keeps its three panes.
 Screenshots go to the folder KEFU_SHOTS names, when it is set (docs/desk.md uses two of them)."""
 
+import io
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 
 from conversations.models import Conversation, Label, Message
@@ -91,6 +93,16 @@ def no_sideways_scroll(page) -> None:
     )
 
 
+def edges_lit(page) -> tuple[bool, bool]:
+    """Whether the top bar's left and right edges glow: a pixel of each, in the bar's top
+    padding (no item there), brighter than the bar's own colour."""
+    box = page.locator(".topbar").bounding_box()
+    clip = {"x": box["x"], "y": box["y"] + 1, "width": box["width"], "height": 1}
+    row = Image.open(io.BytesIO(page.screenshot(clip=clip))).convert("RGB")
+    bar = sum((17, 24, 39))  # #111827
+    return tuple(sum(row.getpixel((x, 0))) > bar + 60 for x in (1, row.width - 2))
+
+
 def shot(page, name: str, folder: Path | None = SHOTS) -> None:
     if folder is not None and folder.is_dir():
         page.screenshot(path=str(folder / name))
@@ -159,6 +171,14 @@ def test_the_workspace_on_a_phone(daphne_server, shop, agent, browser, locale):
     # The new-conversation toasts (at the top on a phone) go by themselves after 8 s.
     expect(page.locator("#toasts .toast")).to_have_count(0)
     shot(page, f"phone-thread-{locale}.png")
+    # The top bar is one line wider than the phone; its scrollbar is hidden, so the edge with
+    # more of the bar beyond it glows: the right one first, the left one once scrolled.
+    bar = page.locator(".topbar")
+    assert bar.evaluate("b => b.scrollWidth - b.clientWidth") > 20
+    assert edges_lit(page) == (False, True)
+    bar.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+    assert edges_lit(page) == (True, False)
+    bar.evaluate("b => { b.scrollLeft = 0; }")
     # The thread's actions keep to one row at 390 px, in English too (Resolve once wrapped alone;
     # in Chinese "Customer" fits on the title's line, so it is not counted).
     tops = page.evaluate(
@@ -203,5 +223,6 @@ def test_the_desktop_keeps_three_panes(daphne_server, shop, agent, browser, loca
     expect(page.locator("#v-name")).to_have_text("张三")
     no_sideways_scroll(page)
     expect(page.locator("#toasts .toast")).to_have_count(0)
+    assert edges_lit(page) == (False, False)  # the whole bar shows: nothing to point at
     shot(page, f"desktop-{locale}.png")
     context.close()
