@@ -43,7 +43,7 @@ ZH = {
     "referrer": "来源",
     "language": "语言",
     "Customer": "客户",
-    "Anonymous visitor": "匿名访客",
+    "Not signed in": "未登录",
     "Signed in as %s": "已登录：%s",
     "Phone": "电话",
     "Time on site": "本次停留",

@@ -1,6 +1,6 @@
 """Labels and customer profiles in the workspace (issue 13), in Chinese and English, in real
 Chromium: an agent labels a conversation from the thread header and a colleague's inbox shows
-it live; the visitor pane shows the customer (anonymous, device, the page trail, a past
+it live; the visitor pane shows the customer (not signed in, device, the page trail, a past
 conversation that opens in place), takes a note and a custom attribute, and blocks the visitor,
 whose widget then shows a neutral closed chat; another merchant's labels never reach the page.
 Screenshots of both languages go to /work/shots-desk when that folder exists (docs/desk.md)."""
@@ -23,7 +23,7 @@ SHOTS = Path("/work/shots-desk")
 
 WORDS = {
     "zh-CN": {
-        "anonymous": "匿名访客",
+        "anonymous": "未登录",
         "blocked_by": "由 小美 屏蔽",
         "reason": "原因：发广告",
         "closed": "本次对话已结束，感谢您的访问。",
@@ -31,7 +31,7 @@ WORDS = {
         "add": "+ 标签",
     },
     "en-US": {
-        "anonymous": "Anonymous visitor",
+        "anonymous": "Not signed in",
         "blocked_by": "Blocked by 小美",
         "reason": "Reason: 发广告",
         "closed": "This chat is closed. Thank you for your visit.",

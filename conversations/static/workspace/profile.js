@@ -108,7 +108,8 @@ function render() {
   box.replaceChildren(...[
     p.blocked ? blockedPart(p) : null,
     facts([
-      [gettext("Customer"), p.identified ? fmt(gettext("Signed in as %s"), [p.external_id]) : gettext("Anonymous visitor")],
+      // "Not signed in", not "anonymous": the name and e-mail above may be the visitor's own.
+      [gettext("Customer"), p.identified ? fmt(gettext("Signed in as %s"), [p.external_id]) : gettext("Not signed in")],
       [gettext("Phone"), p.phone],
       [gettext("Time on site"), p.page_view_count ? duration(p.time_on_site_seconds) : ""],
       [gettext("Came from"), p.referrer, "url"],
