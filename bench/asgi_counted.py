@@ -15,8 +15,6 @@
   (which statements a phase runs per message: docs/performance.md, "Latest run");
 - BENCH_GC_FREEZE=0 undoes kefu/asgi.py's gc.freeze() (A/B of the collector's pauses);
 - BENCH_GC_THRESHOLD=a,b,c sets the collector's thresholds (gc.set_threshold), for A/B;
-- BENCH_SWITCH_INTERVAL=seconds sets the interpreter's thread switch interval
-  (sys.setswitchinterval), for A/B;
 - with BENCH_TRACE=1 each visitor message's path is stamped stage by stage (GET /__bench/trace,
   bench/loop_profile.py);
 - with BENCH_TRACEMALLOC=N (frames kept per allocation), GET /__bench/tracemalloc?base=1 takes
@@ -34,7 +32,6 @@ import gc
 import json
 import os
 import re
-import sys
 import threading
 import time
 
@@ -92,10 +89,6 @@ if os.environ.get("BENCH_GC_FREEZE") == "0":
 if os.environ.get("BENCH_GC_THRESHOLD"):
     # A/B of the collector's thresholds, "gen0,gen1,gen2" (gc.set_threshold).
     gc.set_threshold(*(int(n) for n in os.environ["BENCH_GC_THRESHOLD"].split(",")))
-if os.environ.get("BENCH_SWITCH_INTERVAL"):
-    # A/B of how long the database thread, back from MariaDB, may wait for the GIL while the
-    # event loop holds it (5 ms by default).
-    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
 
 _timed: collections.Counter = collections.Counter()
 if os.environ.get("BENCH_SQL_TEXT"):
