@@ -212,8 +212,16 @@ def test_a_long_paste_is_counted_and_kept_never_cut(
     counter = widget.locator(".count")
     send = widget.locator("form button[type=submit]")
     box.focus()
+    assert round(box.bounding_box()["height"]) == 42  # one line while empty
     page.keyboard.insert_text("好" * 3000)  # as a paste: inserted text, limits apply
     expect(counter).to_be_hidden()  # well below the limit: no noise
+    # The box grew with the draft to its cap (then it scrolls); Send kept its one-line height,
+    # at the box's foot.
+    grown, button = box.bounding_box(), send.bounding_box()
+    assert 120 <= grown["height"] <= 132, grown
+    assert box.evaluate("t => t.scrollHeight > t.clientHeight")
+    assert round(button["height"]) == 42, button
+    assert abs(button["y"] + button["height"] - grown["y"] - grown["height"]) <= 1
     page.keyboard.insert_text("好" * 3000)
     assert len(box.input_value()) == 6000  # nothing cut
     expect(counter).to_have_text(COUNTER_OVER[locale])
@@ -231,6 +239,7 @@ def test_a_long_paste_is_counted_and_kept_never_cut(
     press(page, send, screen)
     expect(widget.locator(".msg.mine:not(.pending)")).to_have_count(1)
     expect(counter).to_be_hidden()
+    assert round(box.bounding_box()["height"]) == 42  # sent: one line again
     assert [len(b) for b in Message.objects.values_list("body", flat=True)] == [4500]
     assert not widget_errors(console)
 

@@ -81,7 +81,7 @@
       e.preventDefault();
       sendFiles([...e.dataTransfer.files]);
     });
-    textarea.addEventListener("input", () => { renderCount(); draftChanged(); });
+    textarea.addEventListener("input", () => { renderCount(); fitBox(); draftChanged(); });
     textarea.addEventListener("keydown", (e) => {
       // Enter sends, Shift+Enter is a new line; Enter that confirms an IME composition (how
       // Chinese is typed) must not send half a sentence.

@@ -48,6 +48,14 @@
     ui.form.querySelector(".send").disabled = over > 0;
   }
 
+  // The message box is as tall as its draft, between the stylesheet's one line and its
+  // max-height (then it scrolls): a long message stays readable while it is written.
+  function fitBox() {
+    const t = ui.textarea;
+    t.style.height = ""; // the one-line height, to measure the draft against
+    if (t.scrollHeight > t.clientHeight) t.style.height = `${t.scrollHeight + t.offsetHeight - t.clientHeight}px`;
+  }
+
   function submit() {
     const body = ui.textarea.value.trim();
     if (!body) return;
@@ -64,6 +72,7 @@
     if (say(body)) {
       ui.textarea.value = "";
       renderCount();
+      fitBox();
       sendTyping(""); // the draft became a message
     }
   }
