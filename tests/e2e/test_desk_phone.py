@@ -153,6 +153,8 @@ def test_the_workspace_on_a_phone(daphne_server, shop, agent, browser, locale):
     no_sideways_scroll(page)
     send = page.locator("#reply-send")
     expect(send).to_be_in_viewport(ratio=1)
+    # Enter sends here: the phone keyboard's Enter key says "Send".
+    expect(page.locator("#reply-body")).to_have_attribute("enterkeyhint", "send")
     assert (
         page.evaluate(
             """() => { const b = document.getElementById('reply-send').getBoundingClientRect();

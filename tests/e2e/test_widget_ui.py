@@ -213,6 +213,7 @@ def test_a_long_paste_is_counted_and_kept_never_cut(
     send = widget.locator("form button[type=submit]")
     box.focus()
     assert round(box.bounding_box()["height"]) == 42  # one line while empty
+    assert box.get_attribute("enterkeyhint") == "send"  # a phone keyboard's Enter says so
     page.keyboard.insert_text("好" * 3000)  # as a paste: inserted text, limits apply
     expect(counter).to_be_hidden()  # well below the limit: no noise
     # The box grew with the draft to its cap (then it scrolls); Send kept its one-line height,

@@ -7,8 +7,9 @@
     const list = el("ol", { class: "list", "aria-live": "polite" });
     // No maxlength: the browser would cut a long paste silently. The counter warns instead, and
     // a message over the limit is kept in the box, not sent (see draftLength).
+    // enterkeyhint: a phone's keyboard labels its Enter key "Send", which is what Enter does.
     const textarea = el("textarea", {
-      rows: "1", placeholder: S("placeholder"), "aria-label": S("placeholder"),
+      rows: "1", enterkeyhint: "send", placeholder: S("placeholder"), "aria-label": S("placeholder"),
       "aria-describedby": "kefu-count",
     });
     const count = el("div", { class: "count", id: "kefu-count", "aria-live": "polite" });
