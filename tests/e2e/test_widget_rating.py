@@ -13,7 +13,7 @@ from merchants.models import Merchant
 
 from . import test_widget_ui
 from .conftest import agent_say, login, open_row
-from .test_widget_ui import HIDDEN, press, widget_errors
+from .test_widget_ui import HIDDEN, assert_full_width_fields, press, widget_errors
 
 screen_page = test_widget_ui.screen_page  # the fixture: one visitor page per screen and locale
 
@@ -304,6 +304,7 @@ def test_prechat_form_then_transcript_by_email(daphne_server, shop, screen_page,
     press(page, widget.locator(".launcher"), screen)
     form = widget.locator("form.prechat")
     expect(form).to_be_visible()
+    assert_full_width_fields(form)
     expect(form.locator(".pc-title")).to_have_text(text["intro"])
     expect(widget.locator("form:not(.prechat) textarea")).to_be_hidden()  # asked first
     expect(widget.locator("header .mail")).to_be_hidden()  # nothing to send yet

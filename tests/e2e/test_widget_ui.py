@@ -178,6 +178,19 @@ def test_one_status_line_follows_presence_queue_and_the_agent(
     assert not widget_errors(console)
 
 
+def assert_full_width_fields(form) -> None:
+    """A column form: each field as wide as the form (the message box's row layout, applied to
+    every form, once pulled them to the right at their narrow size)."""
+    width = form.evaluate(
+        "f => { const s = getComputedStyle(f);"
+        " return f.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight); }"
+    )
+    fields = form.locator("input:not([type=hidden]), textarea").all()
+    assert fields
+    for field in fields:
+        assert field.bounding_box()["width"] >= width - 1, (field.get_attribute("id"), width)
+
+
 def test_leave_a_message_from_the_status_line(daphne_server, shop, screen_page):
     page, console = screen_page("phone", "en-US")
     page.goto(f"{daphne_server.url}/widget/demo/?key={shop.widget_key}")
@@ -186,6 +199,7 @@ def test_leave_a_message_from_the_status_line(daphne_server, shop, screen_page):
     press(page, widget.locator(".status .to-offline"), "phone")
     expect(widget.locator(".offline")).to_be_visible()
     expect(widget.locator(".status")).to_be_hidden()  # the form says what happens instead
+    assert_full_width_fields(widget.locator(".offline form"))
     press(page, widget.locator(".offline .to-chat"), "phone")
     expect(widget.locator(".status")).to_have_attribute("data-state", "offline")
     assert not widget_errors(console)

@@ -20,7 +20,7 @@
       onclick: () => fileInput.click(),
     }, clipIcon());
     attach.hidden = !attachmentsOn();
-    const form = el("form", {}, attach, fileInput, textarea, el("button", { class: "send", type: "submit", text: S("send") }));
+    const form = el("form", { class: "composer" }, attach, fileInput, textarea, el("button", { class: "send", type: "submit", text: S("send") }));
     const status = el("div", { class: "status", role: "status", "aria-live": "polite" },
       el("span", { class: "dot", "aria-hidden": "true" }),
       el("span", { class: "status-text" }),

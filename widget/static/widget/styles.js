@@ -59,17 +59,17 @@
     .count.over { color: #b91c1c; font-weight: 600; }
     form button:disabled { background: #9ca3af; cursor: not-allowed; }
     .bubble a { color: inherit; text-decoration: underline; }
-    /* The box grows with the draft (fitBox) up to five lines or so, then scrolls; the buttons
-       keep their one-line height at its foot. */
-    form { display: flex; align-items: flex-end; gap: 8px; padding: 10px;
-      border-top: 1px solid #e5e7eb; background: #fff; }
-    form > button { height: 42px; }
-    /* A line of 22 px (after the font shorthand, which resets it): one line and the padding
-       are the 42 px the box starts at (Noto CJK's own line height at 16 px overflowed it by a
-       pixel, and the box grew for nothing). */
-    textarea { flex: 1; height: 42px; max-height: 132px; overflow-y: auto; resize: none;
-      box-sizing: border-box; padding: 9px 10px;
-      border: 1px solid #d1d5db; border-radius: 8px; font: inherit; line-height: 22px; color: inherit; }
+    form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e5e7eb; background: #fff; }
+    textarea { flex: 1; height: 42px; resize: none; box-sizing: border-box; padding: 9px 10px;
+      border: 1px solid #d1d5db; border-radius: 8px; font: inherit; color: inherit; }
+    /* The message box grows with the draft (fitBox) up to five lines or so, then scrolls; the
+       buttons keep their one-line height at its foot. Its line is 22 px (after the font
+       shorthand, which resets it): one line and the padding are the 42 px it starts at (Noto
+       CJK's own line height at 16 px overflowed it by a pixel, and it grew for nothing). The
+       offline and pre-chat forms are columns, and keep their own layout. */
+    .composer { align-items: flex-end; }
+    .composer > button { height: 42px; }
+    .composer textarea { max-height: 132px; overflow-y: auto; line-height: 22px; }
     textarea:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
     form button { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
       padding: 0 16px; cursor: pointer; }
