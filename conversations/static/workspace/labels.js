@@ -148,9 +148,7 @@ export function conversationLabels(frame) {
 // Rows from frames that did not load labels carry null: keep what the page knew, and null
 // while it knows nothing ([] would say "no labels", and no page would correct it).
 export function keepLabels(conversation, known) {
-  if ((conversation.label_ids === null || conversation.label_ids === undefined) && known) {
-    conversation.label_ids = known.label_ids ?? null;
-  }
+  if (known) conversation.label_ids ??= known.label_ids ?? null;
 }
 
 document.addEventListener("click", (event) => {
