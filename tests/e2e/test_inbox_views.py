@@ -60,38 +60,44 @@ HOSTILE = '<img src=x onerror="window.__xss=1">发票'
 
 def in_thread(fn, *args):
     """Run service calls off this thread: Playwright's event loop runs here, and the services
-    publish after commit through async_to_sync, which refuses a thread with a running loop."""
+    publish after commit through async_to_sync, which refuses a thread with a running loop.
+    The thread's database connection is closed after (pytest-django's flush would wait for
+    it)."""
+
+    def run():
+        from django.db import connection
+
+        try:
+            return fn(*args)
+        finally:
+            connection.close()
+
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn, *args).result()
+        return pool.submit(run).result()
 
 
 def seed(shop, agent) -> dict:
     """Three unassigned visitors waiting 15 min, 4 min and 30 s; 张三's search hit far up a
     long conversation; another merchant with the same word."""
-    from django.db import connection
-
     now = timezone.now()
     made = {}
-    try:
-        for name, body in (
-            ("张三", "我要开发票"),
-            ("Li Si", "where is my refund"),
-            ("王五", HOSTILE),
-        ):
-            first = factories.visitor_message(factories.visitor(shop, name=name), body)
-            made[name] = first.conversation_id
-        for i in range(40):
-            factories.agent_message(agent, made["张三"], f"第 {i} 条回复")
-        for name, waited in (("张三", 900), ("Li Si", 240), ("王五", 30)):
-            Conversation.objects.filter(pk=made[name]).update(
-                awaiting_reply_since=now - timedelta(seconds=waited),
-                last_message_at=now - timedelta(seconds=waited),
-                assignee=None,
-                queued_at=None,
-            )
-        factories.visitor_message(factories.visitor(factories.merchant("别家")), "别家的发票")
-    finally:
-        connection.close()
+    for name, body in (
+        ("张三", "我要开发票"),
+        ("Li Si", "where is my refund"),
+        ("王五", HOSTILE),
+    ):
+        first = factories.visitor_message(factories.visitor(shop, name=name), body)
+        made[name] = first.conversation_id
+    for i in range(40):
+        factories.agent_message(agent, made["张三"], f"第 {i} 条回复")
+    for name, waited in (("张三", 900), ("Li Si", 240), ("王五", 30)):
+        Conversation.objects.filter(pk=made[name]).update(
+            awaiting_reply_since=now - timedelta(seconds=waited),
+            last_message_at=now - timedelta(seconds=waited),
+            assignee=None,
+            queued_at=None,
+        )
+    factories.visitor_message(factories.visitor(factories.merchant("别家")), "别家的发票")
     return made
 
 
@@ -270,15 +276,8 @@ def test_a_list_page_read_before_a_priority_change_never_undoes_it(
     visitor = factories.visitor(shop, name="王五")
 
     def unassigned() -> None:
-        from django.db import connection
-
-        try:
-            first = factories.visitor_message(visitor, "在吗")
-            Conversation.objects.filter(pk=first.conversation_id).update(
-                assignee=None, queued_at=None
-            )
-        finally:
-            connection.close()
+        first = factories.visitor_message(visitor, "在吗")
+        Conversation.objects.filter(pk=first.conversation_id).update(assignee=None, queued_at=None)
 
     in_thread(unassigned)
     page, watch = new_page("zh-CN")
@@ -324,22 +323,9 @@ def test_a_row_first_seen_live_still_shows_the_labels_its_page_brings(
     Membership.objects.filter(pk=agent.pk).update(is_away=True)
 
     def queued() -> None:
-        from django.db import connection
-
-        try:
-            message = factories.visitor_message(factories.visitor(shop, name="张三"), "耳机坏了")
-            vip = Label.objects.create(merchant=shop, name="VIP", colour="#dc2626")
-            Conversation.objects.get(pk=message.conversation_id).labels.add(vip)
-        finally:
-            connection.close()
-
-    def back_from_away() -> None:
-        from django.db import connection
-
-        try:
-            membership_set_away(merchant_id=shop.pk, user_id=agent.user_id, away=False)
-        finally:
-            connection.close()
+        message = factories.visitor_message(factories.visitor(shop, name="张三"), "耳机坏了")
+        vip = Label.objects.create(merchant=shop, name="VIP", colour="#dc2626")
+        Conversation.objects.get(pk=message.conversation_id).labels.add(vip)
 
     in_thread(queued)
     conversation = Conversation.objects.get(visitor__merchant=shop)
@@ -367,7 +353,7 @@ def test_a_row_first_seen_live_still_shows_the_labels_its_page_brings(
     page.wait_for_timeout(500)  # the page asked for again once the socket is up
     for _, old_page in held:
         assert '"label_ids":[' in old_page.text().replace(" ", "")  # the pages know the labels
-    in_thread(back_from_away)
+    in_thread(lambda: membership_set_away(merchant_id=shop.pk, user_id=agent.user_id, away=False))
     row = page.locator("#conv-list li").filter(has_text="张三")
     expect(row).to_have_count(1)  # drawn from the live frames
     released.append(True)
