@@ -362,3 +362,33 @@ def test_a_row_first_seen_live_still_shows_the_labels_its_page_brings(
     expect(row.locator(".label-chip")).to_have_text(["VIP"])
     assert Conversation.objects.get(pk=conversation.pk).assignee_id == agent.user_id
     assert not watch.errors, watch.errors
+
+
+def test_view_counts_come_with_the_first_list_and_once_per_burst(
+    daphne_server, shop, agent, new_page
+):
+    """The view chips have their numbers with the first list, not a timer later (they waited
+    0.8 s, a bare row of chips at first glance); the changes after that share one read of the
+    counts at the end of the interval. The page's clock is paused from the start: only the
+    first read may come without a timer."""
+    Membership.objects.filter(merchant=shop).update(max_concurrent=0, is_away=True)
+    in_thread(seed, shop, agent)
+    page, watch = new_page("en-US")
+    reads = []
+    page.on("request", lambda r: "/conversations/counts/" in r.url and reads.append(r.url))
+    page.clock.install()
+    page.clock.pause_at(timezone.now() + timedelta(seconds=1))
+    login(page, daphne_server.url, "xiaomei")
+    views = page.locator("#views")
+    expect(page.locator("#conv-list li")).to_have_count(3)
+    expect(views.locator('[data-count="open"]')).to_have_text("3")
+    assert len(reads) == 1, reads
+
+    for name in ("赵六", "Qian Qi"):
+        in_thread(lambda n=name: factories.visitor_message(factories.visitor(shop, name=n), "在吗"))
+    expect(page.locator("#conv-list li")).to_have_count(5)
+    assert len(reads) == 1 and views.locator('[data-count="open"]').inner_text() == "3"
+    page.clock.run_for(800)
+    expect(views.locator('[data-count="open"]')).to_have_text("5")
+    assert len(reads) == 2, reads
+    assert not watch.errors, watch.errors

@@ -3,7 +3,8 @@
    A view is a filter the server applies (`?view=` on the conversation list,
    selectors.INBOX_VIEWS); `inView` below says the same thing in the browser so a live
    `conversation.updated` moves a row in or out of the shown view at once. The counts come from
-   /conversations/counts/, fetched again (debounced) after every change an agent could see.
+   /conversations/counts/, fetched again (at most once per COUNTS_DEBOUNCE_MS) after every change
+   an agent could see.
 
    Search: `/conversations/?q=` for the conversations (visitor fields or a message matches) and
    `/search/messages/?q=` for the messages, each hit marked with the ranges the server found;
@@ -128,14 +129,21 @@ function renderCounts() {
   renderTeams();
 }
 
+// At most one load per COUNTS_DEBOUNCE_MS: the first change loads at once (the chips have their
+// numbers with the first list), the changes after it within the interval share one load at its
+// end.
 let countsTimer = null;
+let countsAt = -Infinity;
 export function scheduleCounts() {
   if (countsTimer) return;
-  countsTimer = setTimeout(loadCounts, COUNTS_DEBOUNCE_MS);
+  const wait = countsAt + COUNTS_DEBOUNCE_MS - performance.now();
+  if (wait <= 0) loadCounts();
+  else countsTimer = setTimeout(loadCounts, wait);
 }
 
 export async function loadCounts() {
   countsTimer = null;
+  countsAt = performance.now();
   try {
     counts = await api(`${API}/conversations/counts/`, true);
     renderCounts();
