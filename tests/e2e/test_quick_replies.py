@@ -155,7 +155,12 @@ def test_an_admin_adds_a_shared_reply_every_agent_gets(
     boss.fill("#id_password", AGENT_PASSWORD)
     boss.click("form[action$='/accounts/login/'] button[type=submit]")
     boss.wait_for_url(re.compile(r"/workspace/\d+/"))
+    # The page is wired once its socket is up. (Once in CI the click opened nothing, and the
+    # unticking below passed on the closed dialog's box, which starts unticked.)
+    expect(boss.locator("#conn")).to_have_class(re.compile("conn-online"))
     boss.click("#qr-manage")  # in the top bar: no conversation needs to be open
+    expect(boss.locator("#qr-dialog")).to_be_visible()
+    expect(boss.locator("#qr-personal")).to_be_checked()  # personal unless unticked
     expect(boss.locator("#qr-personal-row")).to_have_text(label)
     boss.uncheck("#qr-personal")
     boss.fill("#qr-shortcut", "营业时间")

@@ -237,6 +237,12 @@ def test_a_long_paste_is_counted_and_kept_never_cut(
     assert box.evaluate("t => t.scrollHeight > t.clientHeight")
     assert round(button["height"]) == 42, button
     assert abs(button["y"] + button["height"] - grown["y"] - grown["height"]) <= 1
+    # The box shares its row with Send alone: the clip and emoji buttons are above it (beside
+    # it they left it about 170 px of the desktop's 360).
+    form = widget.locator("form.composer").bounding_box()
+    assert grown["width"] >= form["width"] - 2 * 10 - 8 - button["width"] - 1, (grown, form)
+    for tool in (widget.locator("button.attach"), widget.locator("button.emoji-open")):
+        assert tool.bounding_box()["y"] + tool.bounding_box()["height"] <= grown["y"], tool
     page.keyboard.insert_text("好" * 3000)
     assert len(box.input_value()) == 6000  # nothing cut
     expect(counter).to_have_text(COUNTER_OVER[locale])

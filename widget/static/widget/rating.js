@@ -25,12 +25,12 @@
     const rate = el("div", { class: "rate", role: "group", "aria-labelledby": "kefu-rate-title" });
     rate.hidden = true;
     ui.panel.insertBefore(rate, ui.count);
-    // The emoji button next to Send, and its picker above the message box.
+    // The emoji button among the tools above the message box, and its picker above them.
     const emojiButton = el("button", {
       class: "emoji-open", type: "button", "aria-label": S("emoji"), title: S("emoji"),
       "aria-expanded": "false", "aria-controls": "kefu-emoji", text: "☺", onclick: () => toggleEmoji(),
     });
-    ui.form.insertBefore(emojiButton, ui.form.querySelector(".send"));
+    ui.tools.append(emojiButton);
     const emoji = el("div", { class: "emoji", id: "kefu-emoji", role: "group", "aria-label": S("emoji_list") });
     emoji.hidden = true;
     const chars = Array.isArray(S("emoji_chars")) ? S("emoji_chars") : [];

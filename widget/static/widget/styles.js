@@ -67,8 +67,9 @@
        shorthand, which resets it): one line and the padding are the 42 px it starts at (Noto
        CJK's own line height at 16 px overflowed it by a pixel, and it grew for nothing). The
        offline and pre-chat forms are columns, and keep their own layout. */
-    .composer { align-items: flex-end; }
+    .composer { align-items: flex-end; flex-wrap: wrap; row-gap: 4px; }
     .composer > button { height: 42px; }
+    .tools { flex-basis: 100%; display: flex; gap: 2px; margin: -4px 0 0 -4px; }
     .composer textarea { max-height: 132px; overflow-y: auto; line-height: 22px; }
     textarea:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
     form button { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
@@ -103,10 +104,10 @@
     .link { border: 0; padding: 0; background: none; text-decoration: underline;
       align-self: flex-start; border-radius: 0; }
     /* Attachments: the clip button, uploads in progress, thumbnails, file cards, the viewer. */
-    .attach { flex: none; width: 42px; border: 1px solid #d1d5db; border-radius: 8px;
-      background: #fff; color: #374151; cursor: pointer; display: flex; align-items: center;
+    .attach { flex: none; width: 34px; height: 34px; border: 0; border-radius: 6px;
+      background: none; color: #4b5563; cursor: pointer; display: flex; align-items: center;
       justify-content: center; padding: 0; }
-    .attach:hover { background: #f3f4f6; }
+    .attach:hover, form .emoji-open:hover { background: #f3f4f6; }
     .attach svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width: 2;
       stroke-linecap: round; stroke-linejoin: round; }
     .panel.dropping::after { content: attr(data-drop); position: absolute; inset: 8px;
@@ -212,9 +213,9 @@
     .rate-actions .link { align-self: center; color: #1d4ed8; }
     .rate-thanks { color: #065f46; background: #ecfdf5; border: 1px solid #a7f3d0; border-radius: 8px;
       padding: 8px 10px; }
-    form .emoji-open { background: #fff; color: #374151; border: 1px solid #d1d5db; padding: 0 9px;
-      font-size: 20px; line-height: 1; }
-    form .emoji-open[aria-expanded=true] { background: #eff6ff; border-color: #2563eb; }
+    form .emoji-open { background: none; color: #4b5563; border: 0; border-radius: 6px;
+      width: 34px; height: 34px; padding: 0; font-size: 21px; line-height: 1; }
+    form .emoji-open[aria-expanded=true] { background: #eff6ff; color: #1d4ed8; }
     .emoji { display: grid; grid-template-columns: repeat(8, 1fr); gap: 2px; padding: 8px;
       border-top: 1px solid #e5e7eb; background: #fff; }
     .em, .rate-options.faces button { font-family: "Apple Color Emoji", "Segoe UI Emoji",
