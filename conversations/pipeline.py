@@ -279,12 +279,15 @@ class StepRunner:
 def _in_executor_thread(merchant_id: int, conversation_id: int, loop) -> None:
     def publish(events: list) -> None:
         # Sent by the process's own loop (its channel layer connections), waited for here.
-        if not events:
+        # A loop that no longer runs (shutdown) would never send them: this thread waited
+        # PUBLISH_TIMEOUT for nothing, holding the process's exit. Clients resume from the
+        # database. (A loop stopping after this check still costs the wait.)
+        if not events or not loop.is_running():
             return
         sending = realtime.apublish_events(events)
         try:
             future = asyncio.run_coroutine_threadsafe(sending, loop)
-        except RuntimeError:  # the loop is closed (shutdown): clients resume from the database
+        except RuntimeError:  # the loop is closed
             sending.close()
             return
         try:

@@ -572,3 +572,23 @@ def test_a_bug_is_logged_and_passed_over_so_later_messages_still_get_their_step(
     # q1's turn never happened; q2 (not the conversation's first message) went to the router.
     assert shop.engine.questions_asked() == []
     assert conversation.queued_at is not None
+
+
+def test_a_step_after_its_loop_stopped_stores_its_work_and_waits_for_nothing(
+    shop, monkeypatch, caplog
+):
+    """At shutdown the step can finish after its process's event loop stopped: what it stored
+    stays stored, and its events are not handed to a loop that will never send them (the thread
+    waited PUBLISH_TIMEOUT, then logged a failure, and the process's exit waited for it)."""
+    monkeypatch.setattr(pipeline, "PUBLISH_TIMEOUT", 0.5)
+    visitor = factories.visitor(shop)
+    conversation = store_without_step(visitor, ["q1"])
+    stopped = asyncio.new_event_loop()  # not running, not closed: a loop between stop and close
+    try:
+        pipeline._in_executor_thread(shop.pk, conversation.pk, stopped)
+    finally:
+        stopped.close()
+    assert "publishing the post-commit step's events failed" not in caplog.text
+    conversation.refresh_from_db()
+    assert bot_bodies(conversation) == ["answer q1"]
+    assert conversation.pipeline_seq == conversation.last_seq == 2
