@@ -118,6 +118,12 @@ if os.environ.get("BENCH_SWITCH_INTERVAL"):
 
     sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
 
+if os.environ.get("BENCH_MAX_WAITING_FRAMES"):
+    # A/B of the back-pressure window (kefu/daphne_sockets.py; docs/performance.md, "Overload").
+    from kefu import daphne_sockets
+
+    daphne_sockets.MAX_WAITING_FRAMES = int(os.environ["BENCH_MAX_WAITING_FRAMES"])
+
 _trace: dict = {}
 if os.environ.get("BENCH_TRACE"):
     # Where a visitor message's time goes (bench/loop_profile.py): time.perf_counter() (the
