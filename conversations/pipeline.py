@@ -279,10 +279,17 @@ class StepRunner:
 def _in_executor_thread(merchant_id: int, conversation_id: int, loop) -> None:
     def publish(events: list) -> None:
         # Sent by the process's own loop (its channel layer connections), waited for here.
-        # A loop that no longer runs (shutdown) would never send them: this thread waited
-        # PUBLISH_TIMEOUT for nothing, holding the process's exit. Clients resume from the
-        # database. (A loop stopping after this check still costs the wait.)
-        if not events or not loop.is_running():
+        if not events:
+            return
+        # A loop that is not running now (shutting down) will most likely never send them: this
+        # thread waited PUBLISH_TIMEOUT for nothing, holding the process's exit. Clients resume
+        # from the database. (A loop stopping after this check still costs the wait.)
+        if not loop.is_running():
+            logger.info(
+                "the event loop stopped: %d events of conversation %s not sent",
+                len(events),
+                conversation_id,
+            )
             return
         sending = realtime.apublish_events(events)
         try:

@@ -589,6 +589,7 @@ def test_a_step_after_its_loop_stopped_stores_its_work_and_waits_for_nothing(
     finally:
         stopped.close()
     assert "publishing the post-commit step's events failed" not in caplog.text
+    assert f"events of conversation {conversation.pk} not sent" in caplog.text
     conversation.refresh_from_db()
     assert bot_bodies(conversation) == ["answer q1"]
     assert conversation.pipeline_seq == conversation.last_seq == 2

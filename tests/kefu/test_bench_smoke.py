@@ -81,8 +81,9 @@ def test_phases_account_for_every_message_through_the_real_stack(stack):
 
 @pytest.mark.cost(25)
 def test_a_lost_delivery_and_a_missing_row_are_reported(stack):
-    # Each phase waits out its drain for the delivery the hook pretends lost (the warm-up's
-    # and load20's): 5 s each instead of TINY's 20, still ample for the real ones at 20 msg/s.
+    # Each phase waits out its drain for the delivery the hook pretends lost: the warm-up 5 s
+    # instead of TINY's 20, load20 the 10 s floor of bench/suite.py's drain_for instead of 20.
+    # Ample for the real deliveries at 20 msg/s.
     lossy = dict(TINY, drain=5)
     out = asyncio.run(suite.kefu_phase(stack, lossy, drop_deliveries=1, only={"load20"}))
     row = out["load20"]

@@ -3,8 +3,7 @@
    A view is a filter the server applies (`?view=` on the conversation list,
    selectors.INBOX_VIEWS); `inView` below says the same thing in the browser so a live
    `conversation.updated` moves a row in or out of the shown view at once. The counts come from
-   /conversations/counts/, fetched again (at most once per COUNTS_DEBOUNCE_MS) after every change
-   an agent could see.
+   /conversations/counts/, fetched again after every change an agent could see (scheduleCounts).
 
    Search: `/conversations/?q=` for the conversations (visitor fields or a message matches) and
    `/search/messages/?q=` for the messages, each hit marked with the ranges the server found;
@@ -21,7 +20,7 @@ import { openConversation, renderOpenHeader } from "./thread.js";
 import { renderTriage } from "./triage.js";
 
 const STORE_KEY = `kefu.inbox.${API}`;
-const COUNTS_DEBOUNCE_MS = 800;
+const COUNTS_INTERVAL_MS = 800;
 const ACTIVE = new Set(["open", "pending"]);
 
 // More filters beside the team (a label, ...): name -> {value, test(row)}. Each is sent as
@@ -129,14 +128,15 @@ function renderCounts() {
   renderTeams();
 }
 
-// At most one load per COUNTS_DEBOUNCE_MS: the first change loads at once (the chips have their
+// At most one load per COUNTS_INTERVAL_MS: the first change loads at once (the chips have their
 // numbers with the first list), the changes after it within the interval share one load at its
-// end.
+// end. A load answered after a later one started is dropped (its numbers are older).
 let countsTimer = null;
 let countsAt = -Infinity;
+let countsSeq = 0;
 export function scheduleCounts() {
   if (countsTimer) return;
-  const wait = countsAt + COUNTS_DEBOUNCE_MS - performance.now();
+  const wait = countsAt + COUNTS_INTERVAL_MS - performance.now();
   if (wait <= 0) loadCounts();
   else countsTimer = setTimeout(loadCounts, wait);
 }
@@ -144,8 +144,11 @@ export function scheduleCounts() {
 export async function loadCounts() {
   countsTimer = null;
   countsAt = performance.now();
+  const mine = ++countsSeq;
   try {
-    counts = await api(`${API}/conversations/counts/`, true);
+    const fresh = await api(`${API}/conversations/counts/`, true);
+    if (mine !== countsSeq) return;
+    counts = fresh;
     renderCounts();
   } catch (err) {
     console.warn("[kefu] counts", err); // the tabs stay without numbers

@@ -21,7 +21,7 @@
     }, clipIcon());
     attach.hidden = !attachmentsOn();
     // The clip (and the emoji button, buildExtras) sit in a row of tools above the box, as in
-    // the Chinese desks visitors know: beside it they left the box a third of the panel's width.
+    // the Chinese desks visitors know: beside it they left the box too narrow (docs/widget.md).
     const tools = el("div", { class: "tools" }, attach);
     const form = el("form", { class: "composer" }, tools, fileInput, textarea, el("button", { class: "send", type: "submit", text: S("send") }));
     const status = el("div", { class: "status", role: "status", "aria-live": "polite" },

@@ -62,15 +62,18 @@
     form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e5e7eb; background: #fff; }
     textarea { flex: 1; height: 42px; resize: none; box-sizing: border-box; padding: 9px 10px;
       border: 1px solid #d1d5db; border-radius: 8px; font: inherit; color: inherit; }
-    /* The message box grows with the draft (fitBox) up to five lines or so, then scrolls; the
-       buttons keep their one-line height at its foot. Its line is 22 px (after the font
+    /* The message box grows with the draft (fitBox) up to five lines or so, then scrolls; Send
+       keeps its one-line height at its foot. Its line is 22 px (after the font
        shorthand, which resets it): one line and the padding are the 42 px it starts at (Noto
        CJK's own line height at 16 px overflowed it by a pixel, and it grew for nothing). The
-       offline and pre-chat forms are columns, and keep their own layout. */
+       offline and pre-chat forms are columns, and keep their own layout. The row of tools
+       takes the form's first line (flex-basis 100 %), pulled 4 px up and left so that the
+       icons, inset in their 34 px buttons, line up with the box's text. min-width 0: a long
+       word in the box must not push Send onto a line of its own. */
     .composer { align-items: flex-end; flex-wrap: wrap; row-gap: 4px; }
     .composer > button { height: 42px; }
     .tools { flex-basis: 100%; display: flex; gap: 2px; margin: -4px 0 0 -4px; }
-    .composer textarea { max-height: 132px; overflow-y: auto; line-height: 22px; }
+    .composer textarea { max-height: 132px; overflow-y: auto; line-height: 22px; min-width: 0; }
     textarea:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
     form button { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
       padding: 0 16px; cursor: pointer; }
@@ -203,6 +206,7 @@
       border-radius: 16px; padding: 4px 12px; }
     .rate-options.faces button.on { background: #2563eb; color: #fff; }
     .rate-options button:focus-visible, .em:focus-visible, form .emoji-open:focus-visible,
+    .attach:focus-visible,
     .rate-send:focus-visible { outline: 2px solid #1d4ed8; outline-offset: 2px; }
     .rate textarea { flex: none; height: auto; min-height: 52px; width: 100%; resize: vertical; }
     .rate-err { color: #b91c1c; font-size: 12.5px; }
