@@ -19,6 +19,7 @@ import json
 import re
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,24 @@ def new_page(browser, daphne_server):
     for number, watch in enumerate(watches, 1):
         print(f"--- page {number} console ---", *watch.console, *watch.errors, sep="\n")
     print("--- daphne log ---", daphne_server.log()[-5000:], sep="\n")
+
+
+def in_thread(fn, *args, **kwargs):
+    """fn(*args, **kwargs) off this thread, for service calls and seeding: Playwright's event
+    loop runs here, and the services publish after commit through async_to_sync, which refuses
+    a thread with a running loop. The thread's database connection is closed after
+    (pytest-django's flush would wait for it)."""
+
+    def run():
+        from django.db import connection
+
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
 
 
 def login(page, base_url: str, username: str, password: str = AGENT_PASSWORD) -> None:

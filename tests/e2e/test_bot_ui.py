@@ -8,17 +8,16 @@ hostile text and fixed choices (what the real bot asks depends on its model); th
 from the server's replay, as after any reconnect."""
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from playwright.sync_api import expect
 
 from conversations import services
 from conversations.models import Conversation, Message, RoutingEvent
 from knowledge import sentiment
 
-from .conftest import login, open_row, open_widget, widget_say
+from .conftest import in_thread, login, open_row, open_widget, widget_say
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -29,26 +28,21 @@ ANGRY = "太差劲了，我非常生气，等了三天还没发货！"
 
 def bot_says(conversation_id: int, body: str, meta: dict) -> Message:
     def store():
-        try:
-            with transaction.atomic():
-                conversation = (
-                    Conversation.objects.select_for_update()
-                    .select_related("visitor")
-                    .get(pk=conversation_id)
-                )
-                return services.message_append(
-                    conversation=conversation,
-                    body=body,
-                    client_msg_id=None,
-                    meta=meta,
-                    sender=services.Sender(kind=Message.SenderKind.BOT, key="bot", name="小墨"),
-                )
-        finally:
-            connection.close()
+        with transaction.atomic():
+            conversation = (
+                Conversation.objects.select_for_update()
+                .select_related("visitor")
+                .get(pk=conversation_id)
+            )
+            return services.message_append(
+                conversation=conversation,
+                body=body,
+                client_msg_id=None,
+                meta=meta,
+                sender=services.Sender(kind=Message.SenderKind.BOT, key="bot", name="小墨"),
+            )
 
-    # Its own thread: the after-commit publish must not run inside Playwright's event loop.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(store).result()
+    return in_thread(store)
 
 
 def test_bot_choices_handover_sentiment_and_styling(

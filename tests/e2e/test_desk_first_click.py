@@ -6,7 +6,6 @@ the re-render lands between press and release every time, not by luck."""
 
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.sync_api import expect
@@ -14,21 +13,16 @@ from playwright.sync_api import expect
 from conversations.models import Conversation, Label
 from tests import factories
 
-from .conftest import login
+from .conftest import in_thread, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 def seed(shop) -> int:
-    from django.db import connection
-
-    try:
-        message = factories.visitor_message(factories.visitor(shop, name="张三"), "我要开发票")
-        vip = Label.objects.create(merchant=shop, name="VIP", colour="#dc2626")
-        Conversation.objects.get(pk=message.conversation_id).labels.add(vip)
-        return message.conversation_id
-    finally:
-        connection.close()
+    message = factories.visitor_message(factories.visitor(shop, name="张三"), "我要开发票")
+    vip = Label.objects.create(merchant=shop, name="VIP", colour="#dc2626")
+    Conversation.objects.get(pk=message.conversation_id).labels.add(vip)
+    return message.conversation_id
 
 
 class HoldReady:
@@ -64,8 +58,7 @@ class HoldReady:
 def test_a_row_pressed_during_the_first_load_opens_on_the_first_click(
     daphne_server, shop, agent, browser, locale
 ):
-    with ThreadPoolExecutor(1) as pool:  # services publish through async_to_sync: not here
-        pool.submit(seed, shop).result()
+    in_thread(seed, shop)
     context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 800})
     gate = HoldReady(context)
     page = context.new_page()

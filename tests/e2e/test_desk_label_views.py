@@ -5,7 +5,6 @@ agent gets no way to manage them); a too-long or taken name and a label deleted 
 picker are said plainly; another merchant's labels never appear."""
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from conversations.models import Conversation, Label
 from merchants.models import Membership
 from tests import factories
 
-from .conftest import AGENT_PASSWORD, login, open_row
+from .conftest import AGENT_PASSWORD, in_thread, login, open_row
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -38,21 +37,16 @@ WORDS = {
 
 
 def seed(shop) -> dict:
-    from django.db import connection
-
-    try:
-        made = {}
-        for name, body in (("张三", "发票"), ("Li Si", "refund"), ("王五", "退货")):
-            message = factories.visitor_message(factories.visitor(shop, name=name), body)
-            made[name] = Conversation.objects.get(pk=message.conversation_id)
-        vip = Label.objects.create(merchant=shop, name="VIP", colour="#dc2626")
-        refund = Label.objects.create(merchant=shop, name="退款", colour="#2563eb")
-        made["张三"].labels.add(vip)
-        made["Li Si"].labels.add(vip, refund)
-        Label.objects.create(merchant=factories.merchant("别家"), name="别家的标签")
-        return {"vip": vip.pk, "refund": refund.pk}
-    finally:
-        connection.close()
+    made = {}
+    for name, body in (("张三", "发票"), ("Li Si", "refund"), ("王五", "退货")):
+        message = factories.visitor_message(factories.visitor(shop, name=name), body)
+        made[name] = Conversation.objects.get(pk=message.conversation_id)
+    vip = Label.objects.create(merchant=shop, name="VIP", colour="#dc2626")
+    refund = Label.objects.create(merchant=shop, name="退款", colour="#2563eb")
+    made["张三"].labels.add(vip)
+    made["Li Si"].labels.add(vip, refund)
+    Label.objects.create(merchant=factories.merchant("别家"), name="别家的标签")
+    return {"vip": vip.pk, "refund": refund.pk}
 
 
 def tab(page, name):
@@ -66,8 +60,7 @@ def test_label_views_and_managing_labels(daphne_server, shop, agent, new_page, l
     factories.member(
         shop, "boss", Membership.Role.ADMIN, password=AGENT_PASSWORD, display_name="老板"
     )
-    with ThreadPoolExecutor(1) as pool:  # services publish through async_to_sync: not here
-        ids = pool.submit(seed, shop).result()
+    ids = in_thread(seed, shop)
 
     admin, admin_watch = new_page(locale)
     login(admin, base, "boss")
@@ -154,8 +147,7 @@ def test_label_views_and_managing_labels(daphne_server, shop, agent, new_page, l
     refund_row.locator(".danger-link").click()
     expect(tab(page, "退款")).to_have_count(0)
     expect(menu).to_have_text(["重要客户"])
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(lambda: Label.objects.filter(pk=ids["vip"]).delete()).result()
+    in_thread(lambda: Label.objects.filter(pk=ids["vip"]).delete())
     menu.filter(has_text="重要客户").click()  # unticks it: the label is gone
     expect(page.locator("#notice")).to_have_text(re.compile(words["gone"]))
     expect(page.locator("#thread-labels .label-chip")).to_have_count(1)  # unchanged, no crash

@@ -8,7 +8,6 @@ Screenshots go to the folder KEFU_SHOTS names, when it is set (docs/desk.md uses
 import io
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from playwright.sync_api import expect
 from conversations.models import Conversation, Label, Message
 from tests import factories
 
-from .conftest import agent_say, login, open_row
+from .conftest import agent_say, in_thread, login, open_row
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -40,22 +39,17 @@ WORDS = {
 
 def seed(shop) -> int:
     """Two visitors; 张三 (a long question, a label) is the one opened."""
-    from django.db import connection
-
-    try:
-        factories.visitor_message(
-            factories.visitor(shop, name="Li Si", email="lisi@example.com"), "where is my refund?"
-        )
-        message = factories.visitor_message(
-            factories.visitor(shop, name="张三", email="zhangsan@example.com"),
-            "你好，我上周买的蓝牙耳机左耳没有声音，订单号 20261201-8842，可以换一副吗？",
-        )
-        vip = Label.objects.create(merchant=shop, name="VIP", colour="#dc2626")
-        Conversation.objects.get(pk=message.conversation_id).labels.add(vip)
-        Label.objects.create(merchant=factories.merchant("别家"), name="别家的标签")
-        return message.conversation_id
-    finally:
-        connection.close()
+    factories.visitor_message(
+        factories.visitor(shop, name="Li Si", email="lisi@example.com"), "where is my refund?"
+    )
+    message = factories.visitor_message(
+        factories.visitor(shop, name="张三", email="zhangsan@example.com"),
+        "你好，我上周买的蓝牙耳机左耳没有声音，订单号 20261201-8842，可以换一副吗？",
+    )
+    vip = Label.objects.create(merchant=shop, name="VIP", colour="#dc2626")
+    Conversation.objects.get(pk=message.conversation_id).labels.add(vip)
+    Label.objects.create(merchant=factories.merchant("别家"), name="别家的标签")
+    return message.conversation_id
 
 
 @dataclass
@@ -68,8 +62,7 @@ class Desk:
 
 def open_desk(daphne_server, shop, browser, locale: str, viewport: dict, **context_args) -> Desk:
     """The seeded shop's workspace, signed in as xiaomei and online."""
-    with ThreadPoolExecutor(1) as pool:  # services publish through async_to_sync: not here
-        conversation_id = pool.submit(seed, shop).result()
+    conversation_id = in_thread(seed, shop)
     context = browser.new_context(locale=locale, viewport=viewport, **context_args)
     page = context.new_page()
     errors = []

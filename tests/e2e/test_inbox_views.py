@@ -8,7 +8,6 @@ s / ? from the keyboard. Real daphne, real Chromium, one context per person."""
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -20,7 +19,7 @@ from merchants.models import Membership
 from merchants.services import membership_set_away
 from tests import factories
 
-from .conftest import AGENT_PASSWORD, login, open_widget, widget_say
+from .conftest import AGENT_PASSWORD, in_thread, login, open_widget, widget_say
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -56,24 +55,6 @@ WORDS = {
     },
 }
 HOSTILE = '<img src=x onerror="window.__xss=1">发票'
-
-
-def in_thread(fn, *args):
-    """Run service calls off this thread: Playwright's event loop runs here, and the services
-    publish after commit through async_to_sync, which refuses a thread with a running loop.
-    The thread's database connection is closed after (pytest-django's flush would wait for
-    it)."""
-
-    def run():
-        from django.db import connection
-
-        try:
-            return fn(*args)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(run).result()
 
 
 def seed(shop, agent) -> dict:

@@ -11,7 +11,7 @@ from conversations.models import Conversation, Message, RoutingEvent
 from merchants.models import Membership
 from tests import factories
 
-from .conftest import AGENT_PASSWORD, login, widget_say
+from .conftest import AGENT_PASSWORD, in_thread, login, widget_say
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -211,7 +211,6 @@ def test_an_invitation_sent_while_the_visitor_was_away_opens_the_widget_on_retur
     arrives in the replay, not live) the panel opens while the invitation is fresh and unread;
     an old one only waits in the thread, with the launcher's unread badge (docs/desk.md)."""
     import time
-    from concurrent.futures import ThreadPoolExecutor
     from datetime import timedelta
 
     from django.utils import timezone
@@ -229,15 +228,14 @@ def test_an_invitation_sent_while_the_visitor_was_away_opens_the_widget_on_retur
     person = Visitor.objects.get(merchant=shop, anonymous_id=anonymous_id)
 
     def invite(body: str, key: str):
-        with ThreadPoolExecutor(1) as pool:  # services publish through async_to_sync
-            return pool.submit(
-                services.visitor_invite,
-                merchant_id=shop.pk,
-                visitor_id=person.pk,
-                user_id=boss.user_id,
-                client_msg_id=key,
-                body=body,
-            ).result()[0]
+        return in_thread(
+            services.visitor_invite,
+            merchant_id=shop.pk,
+            visitor_id=person.pk,
+            user_id=boss.user_id,
+            client_msg_id=key,
+            body=body,
+        )[0]
 
     invite("Still looking for shoes? We have your size.", "away-1")
     back = context.new_page()
