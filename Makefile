@@ -55,10 +55,9 @@ test-fast: install-dev bytecode
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The project's own bytecode, compiled once before the suite (the installer compiles the
-# libraries'):
-# where PYTHONDONTWRITEBYTECODE is set Python never writes it, and each of the suite's ~100
-# processes (daphne, Celery workers, pytest's) compiled every module it imported again,
-# 0.2 s of CPU per daphne start (docs/testing.md, "5 December 2026, the third").
+# libraries'): where PYTHONDONTWRITEBYTECODE is set Python never writes it, and each of the
+# suite's ~100 processes (daphne, Celery workers, pytest's) compiled every module it imported
+# again, 0.2 s of CPU per daphne start (docs/testing.md, "5 December 2026, the third").
 PACKAGES := $(patsubst %/__init__.py,%,$(wildcard */__init__.py))
 bytecode: install-dev
 	$(BIN)/python -m compileall -q -j 0 $(PACKAGES) manage.py

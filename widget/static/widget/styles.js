@@ -73,6 +73,10 @@
     .composer { align-items: flex-end; flex-wrap: wrap; row-gap: 4px; }
     .composer > button { height: 42px; }
     .tools { flex-basis: 100%; display: flex; gap: 2px; margin: -4px 0 0 -4px; }
+    .tools button { flex: none; width: 34px; height: 34px; border: 0; border-radius: 6px;
+      background: none; color: #4b5563; cursor: pointer; display: flex; align-items: center;
+      justify-content: center; padding: 0; }
+    .tools button:hover { background: #f3f4f6; }
     .composer textarea { max-height: 132px; overflow-y: auto; line-height: 22px; min-width: 0; }
     textarea:focus { outline: 2px solid #93c5fd; border-color: #2563eb; }
     form button { border: 0; border-radius: 8px; background: #2563eb; color: #fff;
@@ -107,10 +111,6 @@
     .link { border: 0; padding: 0; background: none; text-decoration: underline;
       align-self: flex-start; border-radius: 0; }
     /* Attachments: the clip button, uploads in progress, thumbnails, file cards, the viewer. */
-    .attach { flex: none; width: 34px; height: 34px; border: 0; border-radius: 6px;
-      background: none; color: #4b5563; cursor: pointer; display: flex; align-items: center;
-      justify-content: center; padding: 0; }
-    .attach:hover, form .emoji-open:hover { background: #f3f4f6; }
     .attach svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width: 2;
       stroke-linecap: round; stroke-linejoin: round; }
     .panel.dropping::after { content: attr(data-drop); position: absolute; inset: 8px;
@@ -205,8 +205,7 @@
     .rate-options.faces button { border: 1px solid #2563eb; background: #fff; color: #1d4ed8;
       border-radius: 16px; padding: 4px 12px; }
     .rate-options.faces button.on { background: #2563eb; color: #fff; }
-    .rate-options button:focus-visible, .em:focus-visible, form .emoji-open:focus-visible,
-    .attach:focus-visible,
+    .rate-options button:focus-visible, .em:focus-visible, .tools button:focus-visible,
     .rate-send:focus-visible { outline: 2px solid #1d4ed8; outline-offset: 2px; }
     .rate textarea { flex: none; height: auto; min-height: 52px; width: 100%; resize: vertical; }
     .rate-err { color: #b91c1c; font-size: 12.5px; }
@@ -217,9 +216,8 @@
     .rate-actions .link { align-self: center; color: #1d4ed8; }
     .rate-thanks { color: #065f46; background: #ecfdf5; border: 1px solid #a7f3d0; border-radius: 8px;
       padding: 8px 10px; }
-    form .emoji-open { background: none; color: #4b5563; border: 0; border-radius: 6px;
-      width: 34px; height: 34px; padding: 0; font-size: 21px; line-height: 1; }
-    form .emoji-open[aria-expanded=true] { background: #eff6ff; color: #1d4ed8; }
+    .tools .emoji-open { font-size: 21px; line-height: 1; }
+    .tools .emoji-open[aria-expanded=true] { background: #eff6ff; color: #1d4ed8; }
     .emoji { display: grid; grid-template-columns: repeat(8, 1fr); gap: 2px; padding: 8px;
       border-top: 1px solid #e5e7eb; background: #fff; }
     .em, .rate-options.faces button { font-family: "Apple Color Emoji", "Segoe UI Emoji",
