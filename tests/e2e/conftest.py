@@ -18,7 +18,9 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 import json
 import re
 import time
+import urllib.parse
 import urllib.request
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -150,13 +152,32 @@ def screenshots() -> Path:
 
 
 class PageWatch:
-    """Console errors and uncaught exceptions of one page, for assertions and failure output."""
+    """Console errors and uncaught exceptions of one page, for assertions and failure output,
+    and the last frames of its sockets: the server's log has no frames, and a live update that
+    never came is otherwise a guess (was it asked for, answered, or drawn wrong?)."""
+
+    FRAMES_KEPT = 80
 
     def __init__(self, page):
         self.console: list[str] = []
         self.errors: list[str] = []
+        self.frames: deque[str] = deque(maxlen=self.FRAMES_KEPT)
+        self.started = time.monotonic()
         page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("websocket", self._socket)
+
+    def _socket(self, ws) -> None:
+        path = urllib.parse.urlsplit(ws.url).path
+        self._frame(path, "open", "")
+        ws.on("framesent", lambda payload: self._frame(path, ">", payload))
+        ws.on("framereceived", lambda payload: self._frame(path, "<", payload))
+        ws.on("close", lambda _ws: self._frame(path, "closed", ""))
+
+    def _frame(self, path: str, way: str, payload) -> None:
+        text = payload if isinstance(payload, str) else f"<{len(payload)} bytes>"
+        at = time.monotonic() - self.started
+        self.frames.append(f"{at:7.2f} {path} {way} {text[:300]}")
 
 
 @pytest.fixture
@@ -178,6 +199,8 @@ def new_page(browser, daphne_server):
     # Shown by pytest only when the test failed.
     for number, watch in enumerate(watches, 1):
         print(f"--- page {number} console ---", *watch.console, *watch.errors, sep="\n")
+        print(f"--- page {number} socket frames (the last {len(watch.frames)}) ---")
+        print(*watch.frames, sep="\n")
     print("--- daphne log ---", daphne_server.log()[-5000:], sep="\n")
 
 
