@@ -62,7 +62,7 @@ PACKAGES := $(patsubst %/__init__.py,%,$(wildcard */__init__.py))
 bytecode: install-dev
 	$(BIN)/python -m compileall -q -j 0 $(PACKAGES) manage.py
 
-# Regenerate docs/protocol.md from conversations/protocol.py (a test checks they agree).
+# Regenerate docs/protocol.md from conversations/protocol/ (a test checks they agree).
 protocol-doc: install
 	$(BIN)/python manage.py protocol_doc --write
 

@@ -1,10 +1,11 @@
 """Banking77 cross-validation folds as CSV files for `kb_eval intents`:
 
-    .venv/bin/python -m bench.banking77_folds ../shared/data/banking77/train.csv /tmp/b77
+    .venv/bin/python -m bench.banking77_folds path/to/banking77/train.csv /tmp/b77
 
 writes foldK_train.csv and foldK_test.csv (`text,label`) for K = 0..4: stratified 5-fold,
 shuffled with random_state=0, the folds every Banking77 figure in docs/knowledge.md uses
-(8,002 training / 2,001 test questions in fold 0).
+(8,002 training / 2,001 test questions in fold 0). The CSV is Banking77's training split
+(`text,category`; PolyAI, CC BY 4.0: https://github.com/PolyAI-LDN/task-specific-datasets).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Other classifier heads over the intent engine's own features, on one Banking77 fold:
 
-    .venv/bin/python -m bench.banking77_folds ../shared/data/banking77/train.csv /tmp/b77
+    .venv/bin/python -m bench.banking77_folds path/to/banking77/train.csv /tmp/b77
     nice -n 10 .venv/bin/python -m bench.banking77_heads /tmp/b77 --fold 0
 
 Trains the engine as the product does (`engine.train`), keeping the matrix its linear SVM learns

@@ -5,7 +5,9 @@ the load average. Meant for interleaved A/B runs on a loaded machine, where the 
 too long.
 
 Usage: python bench/overload.py [--visitors 400] [--merchants 20] [--seconds 5]
-       [--quiet-seconds 10] [--env NAME=VALUE ...]
+       [--quiet-seconds 10] [--server daphne|uvicorn] [--load 100 ...] [--half]
+       [--env NAME=VALUE ...]
+`--load` and `--half` add the suite's fixed-rate and half-load phases (after saturation).
 DATABASE_URL / REDIS_URL as for bench/suite.py.
 """
 
@@ -33,6 +35,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--quiet-seconds", type=float, default=10)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
+    parser.add_argument("--load", type=int, action="append", default=[], help="msg/s offered")
+    parser.add_argument("--half", action="store_true", help="half the saturation rate offered")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the servers")
     parser.add_argument(
         "--trace", action="store_true", help="split the latencies by stage (BENCH_TRACE=1)"
@@ -48,7 +53,7 @@ def main() -> None:
         suite.QUICK,
         merchants=args.merchants,
         visitors=args.visitors,
-        loads=[],
+        loads=args.load,
         load_seconds=args.seconds,
         sat_seconds=args.seconds,
         quiet_seconds=args.quiet_seconds,
@@ -63,8 +68,11 @@ def main() -> None:
         redis_url=redis_url,
         logdir=Path(settings.VAR_DIR) / "bench",
         env=env,
+        server=args.server,
     ) as stack:
-        out = asyncio.run(suite.kefu_phase(stack, cfg, only={"saturation", "quiet", "double"}))
+        extra = [f"load{rate}" for rate in args.load] + (["half"] if args.half else [])
+        only = {"saturation", "quiet", "double", *extra}
+        out = asyncio.run(suite.kefu_phase(stack, cfg, only=only))
         for i in range(args.processes):
             gc = stack.stats(i)["gc"]
             print(f"gc process {i}: runs {gc['runs']}, pause ms {[round(x) for x in gc['ms']]}")
@@ -88,7 +96,7 @@ def main() -> None:
                         )
                 rows["gc"] = [stack.stats(i)["gc"]["long"] for i in range(args.processes)]
                 Path(args.dump).write_text(json.dumps(rows))
-    for name in ("saturation", "quiet", "double", "double_quiet"):
+    for name in ("saturation", *extra, "quiet", "double", "double_quiet"):
         print(name, suite.fmt_row(out[name]), "ack p99", f"{out[name]['ack_p99']:.1f}")
     alone, loaded = out["quiet"], out["double_quiet"]
     print(
@@ -96,7 +104,7 @@ def main() -> None:
         f" {alone['p99']:.1f} / {loaded['p99']:.1f} ms (p50 {alone['p50']:.1f} /"
         f" {loaded['p50']:.1f}); 2x p99 {out['double']['p99']:.0f} ms;"
         f" load average {start[0]:.1f} -> {os.getloadavg()[0]:.1f}; env {args.env};"
-        f" server errors {len(out['server_errors'])}"
+        f" {args.server}; server errors {len(out['server_errors'])}"
     )
 
 

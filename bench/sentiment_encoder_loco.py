@@ -1,6 +1,6 @@
 """Chinese sentiment with USE multilingual sentence vectors as features, leave-one-category-out:
 
-    nice -n 10 .venv/bin/python -m bench.sentiment_encoder_loco [--data ../shared/data] [--cache DIR]
+    nice -n 10 .venv/bin/python -m bench.sentiment_encoder_loco [--data DIR] [--cache DIR]
 
 For each of the 10 review categories of online_shopping_10_cats, trains on the other nine and
 prints the accuracy of (a) the shipped recipe (character n-gram logistic regression,

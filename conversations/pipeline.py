@@ -1,23 +1,14 @@
 """The post-commit step for stored visitor messages: the one caller of the bot turn
-(conversations.bot) and the router (conversations.routing) for a visitor message.
+(conversations.bot) and the router (conversations.routing) for a visitor message. Who runs it,
+and why each message is handled exactly once and in seq order: docs/architecture.md, "A
+message, end to end", step 7.
 
-`visitor_messages_process` handles, in seq order, every visitor message of one conversation
-that the step has not seen yet (Conversation.pipeline_seq), one message per transaction: it
-locks the conversation row, lets the bot answer (or the router assign or queue), and moves the
-pointer past the message in that same transaction. So a message is handled exactly once: a
-second runner (another process, the sweep) waits for the row lock and then finds the pointer
-past it; a run that dies or rolls back leaves the pointer where it was.
-
-Who runs it (docs/architecture.md, "A message, end to end"):
-- a consumer process: conversations.batching collects the conversations of a stored batch
-  (`collecting`) and hands them, after the batch's events and acks, to the process's
-  `StepRunner`, which runs the step in an executor of its own (PIPELINE_THREADS threads, each
-  with its own database connection), one run per conversation at a time, so the bot scoring
-  a question never holds up the database thread that stores every socket's messages;
-- any other caller of the visitor-message services (the offline form's request, a task, a
-  shell): right after its commit, in its own thread (the signal receiver below);
-- the beat sweep (`visitor_messages_sweep`): conversations whose messages waited longer than
-  PIPELINE_SWEEP_GRACE seconds, because the process that stored them died before the step ran.
+- `visitor_messages_process`: the step, for one conversation.
+- `StepRunner` / `collecting`: in a server process, off the database thread, after a batch's
+  events and acks (conversations.batching).
+- `visitor_message_stored`: for any other caller of the visitor-message services, right after
+  its commit.
+- `visitor_messages_sweep`: for what a process that died before its step left waiting.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def zh_features(text: str) -> list[str]:
     return out
 
 
-class _ZhModel:
+class ZhModel:
     def __init__(self, path: Path):
         with np.load(path, allow_pickle=False) as z:
             words = bytes(z["vocab"]).decode("utf-8").split("\n")
@@ -103,20 +103,20 @@ class _ZhModel:
         return float((np.asarray(tf, dtype=np.float32) @ self.weight[ii]) / norm) + self.intercept
 
 
-_model: _ZhModel | None = None
+_model: ZhModel | None = None
 _lock = threading.Lock()
 
 
-def _zh() -> _ZhModel:
+def _zh() -> ZhModel:
     global _model
     if _model is None:
         with _lock:
             if _model is None:
-                _model = _ZhModel(MODEL_PATH)
+                _model = ZhModel(MODEL_PATH)
     return _model
 
 
-def zh_score(model: _ZhModel, text: str) -> float | None:
+def zh_score(model: ZhModel, text: str) -> float | None:
     from .nlp.sentiment_zh_lexicon import score as lexicon_score
 
     z = model.logit(zh_features(text))

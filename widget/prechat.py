@@ -11,7 +11,7 @@ from conversations import services
 from kefu.errors import NotFound
 from merchants.models import Merchant
 
-from .views import _error, visitor_form, widget_endpoint
+from .views import error_response, visitor_form, widget_endpoint
 
 
 class PrechatSerializer(serializers.Serializer):
@@ -29,9 +29,11 @@ def prechat(request, merchant: Merchant):
             merchant=merchant, visitor_id=claims.visitor_id, values=data["fields"]
         )
     except NotFound:
-        return _error(404, "not_found", "The visitor does not exist any more: bootstrap again.")
+        return error_response(
+            404, "not_found", "The visitor does not exist any more: bootstrap again."
+        )
     if errors:
-        return _error(
+        return error_response(
             400,
             "invalid",
             "Some answers are not valid.",

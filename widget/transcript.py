@@ -17,7 +17,7 @@ from conversations import selectors
 from merchants.models import Merchant
 from notifications.transcript import transcript_email_schedule
 
-from .views import _error, visitor_form, widget_endpoint
+from .views import error_response, visitor_form, widget_endpoint
 
 TRANSCRIPTS_PER_HOUR = 3
 logger = logging.getLogger(__name__)
@@ -47,13 +47,13 @@ def transcript(request, merchant: Merchant):
         merchant_id=merchant.pk, visitor_id=claims.visitor_id
     )
     if conversation is None or conversation.last_seq == 0:
-        return _error(404, "not_found", _("There is no conversation to send yet."))
+        return error_response(404, "not_found", _("There is no conversation to send yet."))
     to = data.get("email") or conversation.visitor.email
     if not to:
         message = _("Enter the email address to send it to.")
-        return _error(400, "invalid", message, errors={"email": [message]})
+        return error_response(400, "invalid", message, errors={"email": [message]})
     if _over_limit(merchant.pk, claims.visitor_id):
-        return _error(
+        return error_response(
             429, "rate_limited", _("You have asked for several transcripts already; try later.")
         )
     try:
@@ -65,5 +65,7 @@ def transcript(request, merchant: Merchant):
         )
     except Exception:  # the broker (Redis) is down: nothing queued, nothing half-done
         logger.exception("transcript e-mail not queued for conversation %s", conversation.pk)
-        return _error(503, "unavailable", _("The transcript cannot be sent right now; try later."))
+        return error_response(
+            503, "unavailable", _("The transcript cannot be sent right now; try later.")
+        )
     return JsonResponse({"detail": _("The transcript is on its way to %(email)s.") % {"email": to}})

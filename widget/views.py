@@ -195,7 +195,8 @@ def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _error(status: int, code: str, detail: str, **extra) -> JsonResponse:
+def error_response(status: int, code: str, detail: str, **extra) -> JsonResponse:
+    """The widget API's error body ({"code", "detail", ...}), shared by its views."""
     return JsonResponse({"code": code, "detail": detail, **extra}, status=status)
 
 
@@ -225,7 +226,7 @@ def _rate_limited(request, merchant: Merchant, endpoint: str) -> JsonResponse | 
     wait = max(ratelimit.hit(limit, key) for limit, key in checks)
     if not wait:
         return None
-    response = _error(
+    response = error_response(
         429, "rate_limited", "Too many requests; try again later.", retry_after=int(wait)
     )
     response["Retry-After"] = str(int(wait))
@@ -242,10 +243,12 @@ def widget_endpoint(view):
     def wrapper(request):
         merchant = merchant_get_by_widget_key(widget_key=request.GET.get("key", ""))
         if merchant is None:
-            return _error(404, "unknown_widget_key", "No active merchant has this widget key.")
+            return error_response(
+                404, "unknown_widget_key", "No active merchant has this widget key."
+            )
         origin = request.headers.get("Origin")
         if not merchant.origin_allowed(origin):
-            return _error(
+            return error_response(
                 403,
                 "origin_not_allowed",
                 f"The origin {origin!r} is not in this merchant's allowed site origins.",
@@ -270,10 +273,12 @@ def _bootstrap(request, merchant: Merchant):
     try:
         payload = jsonsafe.loads(request.body or b"{}")
     except ValueError:
-        return _error(400, "invalid_json", "The body is not valid JSON.")
+        return error_response(400, "invalid_json", "The body is not valid JSON.")
     serializer = BootstrapSerializer(data=payload if isinstance(payload, dict) else None)
     if not serializer.is_valid():
-        return _error(400, "invalid", "Some fields are not valid.", errors=serializer.errors)
+        return error_response(
+            400, "invalid", "Some fields are not valid.", errors=serializer.errors
+        )
     data = serializer.validated_data
     identity = data.get("identity")
     identity_fields = None
@@ -282,7 +287,7 @@ def _bootstrap(request, merchant: Merchant):
     if identity:
         level = identity_check(merchant, identity)
         if level in ("invalid", "expired"):
-            return _error(
+            return error_response(
                 400,
                 "identity_invalid",
                 "The identity hash has expired."
@@ -364,9 +369,9 @@ def _json_body(request):
     try:
         payload = jsonsafe.loads(request.body or b"{}")
     except ValueError:
-        return None, _error(400, "invalid_json", "The body is not valid JSON.")
+        return None, error_response(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(payload, dict):
-        return None, _error(
+        return None, error_response(
             400,
             "invalid",
             "The body must be a JSON object.",
@@ -461,19 +466,23 @@ def visitor_form(request, merchant: Merchant, serializer_class):
         return (
             None,
             None,
-            _error(400, "invalid", "Some fields are not valid.", errors=serializer.errors),
+            error_response(400, "invalid", "Some fields are not valid.", errors=serializer.errors),
         )
     data = serializer.validated_data
     try:
         claims = visitor_token_verify(data["token"])
     except KefuError as exc:
-        return None, None, _error(400, exc.code, exc.message, errors={"token": [exc.message]})
+        return (
+            None,
+            None,
+            error_response(400, exc.code, exc.message, errors={"token": [exc.message]}),
+        )
     if claims.merchant_id != merchant.pk:
         # A token another merchant's widget issued: nothing of this merchant is touched.
         return (
             None,
             None,
-            _error(403, "merchant_mismatch", "The token belongs to another merchant."),
+            error_response(403, "merchant_mismatch", "The token belongs to another merchant."),
         )
     return data, claims, None
 
@@ -483,7 +492,9 @@ def offline(request, merchant: Merchant):
     """POST /widget/api/offline?key=KEY {token, name, contact, message}: a message left while
     the merchant is closed or nobody is online. Agents pick it up like any queued chat."""
     if not merchant.offline_form_enabled:
-        return _error(403, "offline_form_disabled", "This merchant does not take offline messages.")
+        return error_response(
+            403, "offline_form_disabled", "This merchant does not take offline messages."
+        )
     data, claims, error = visitor_form(request, merchant, OfflineMessageSerializer)
     if error is not None:
         return error
@@ -497,12 +508,14 @@ def offline(request, merchant: Merchant):
             **data["contact"],
         )
     except NotFound:
-        return _error(404, "not_found", "The visitor does not exist any more: bootstrap again.")
+        return error_response(
+            404, "not_found", "The visitor does not exist any more: bootstrap again."
+        )
     except KefuError as exc:
         if exc.code == ErrorCode.VISITOR_BLOCKED:
-            return _error(403, exc.code, widget_strings()["blocked"])
+            return error_response(403, exc.code, widget_strings()["blocked"])
         if exc.code == ErrorCode.RATE_LIMITED:
-            return _error(
+            return error_response(
                 429,
                 exc.code,
                 _(
@@ -510,7 +523,7 @@ def offline(request, merchant: Merchant):
                     "answer them; please try again later."
                 ),
             )
-        return _error(400, exc.code, exc.message, errors={"message": [exc.message]})
+        return error_response(400, exc.code, exc.message, errors={"message": [exc.message]})
     contact = next(iter(data["contact"].values()))
     return JsonResponse(
         {
@@ -539,17 +552,19 @@ def attachment_upload(request, merchant: Merchant):
     try:
         refuse_declared_size(request, max_bytes_for(merchant))
     except KefuError as exc:
-        return _error(400, exc.code, exc.message, errors={"file": [exc.message]})
+        return error_response(400, exc.code, exc.message, errors={"file": [exc.message]})
     serializer = AttachmentUploadSerializer(data={**request.POST.dict(), **request.FILES.dict()})
     if not serializer.is_valid():
-        return _error(400, "invalid", "Some fields are not valid.", errors=serializer.errors)
+        return error_response(
+            400, "invalid", "Some fields are not valid.", errors=serializer.errors
+        )
     data = serializer.validated_data
     try:
         claims = visitor_token_verify(data["token"])
     except KefuError as exc:
-        return _error(400, exc.code, exc.message, errors={"token": [exc.message]})
+        return error_response(400, exc.code, exc.message, errors={"token": [exc.message]})
     if claims.merchant_id != merchant.pk:
-        return _error(403, "merchant_mismatch", "The token belongs to another merchant.")
+        return error_response(403, "merchant_mismatch", "The token belongs to another merchant.")
     try:
         attachment, created = services.attachment_upload(
             merchant_id=merchant.pk,
@@ -559,10 +574,14 @@ def attachment_upload(request, merchant: Merchant):
             visitor_id=claims.visitor_id,
         )
     except NotFound:
-        return _error(404, "not_found", "The visitor does not exist any more: bootstrap again.")
+        return error_response(
+            404, "not_found", "The visitor does not exist any more: bootstrap again."
+        )
     except KefuError as exc:
         status = 429 if exc.code == ErrorCode.RATE_LIMITED else 400
-        return _error(status, exc.code, exc.message, errors={exc.field or "file": [exc.message]})
+        return error_response(
+            status, exc.code, exc.message, errors={exc.field or "file": [exc.message]}
+        )
     return JsonResponse(
         attachment_upload_out(attachment).model_dump(mode="json"), status=201 if created else 200
     )

@@ -1,5 +1,5 @@
 """WebSocket consumers, thin: authenticate, check permission, join groups, validate a frame
-(protocol.py), call a service, reply. No ORM here. Who receives a stored event is decided in
+(`protocol`), call a service, reply. No ORM here. Who receives a stored event is decided in
 realtime.py; ephemeral state (presence, typing, who is viewing) lives in presence.py and is
 published from the consumers, because nothing is committed for it.
 """

@@ -152,7 +152,7 @@ class MessageSerializer(serializers.Serializer):
         return realtime.message_out(instance).model_dump(mode="json")
 
 
-# The socket's rule for client_msg_id, read from protocol.py so the two cannot differ.
+# The socket's rule for client_msg_id, read from the protocol so the two cannot differ.
 _CLIENT_MSG_ID = TypeAdapter(protocol.ClientMsgId).json_schema()
 
 

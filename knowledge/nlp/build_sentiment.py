@@ -1,6 +1,6 @@
 """Build the shipped Chinese sentiment model (knowledge/nlp/data/sentiment_zh.npz).
 
-    .venv/bin/python -m knowledge.nlp.build_sentiment [--data ../shared/data] [--loco]
+    .venv/bin/python -m knowledge.nlp.build_sentiment [--data DIR] [--loco]
 
 Data: online_shopping_10_cats.csv (about 62,000 Chinese product and hotel reviews in 10
 categories, label 1 positive / 0 negative) from the SophonPlus ChineseNlpCorpus project
@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from knowledge.sentiment import MODEL_PATH, _ZhModel, zh_features, zh_score
+from knowledge.sentiment import MODEL_PATH, ZhModel, zh_features, zh_score
 
 HERE = Path(__file__).resolve()
-DEFAULT_DATA = HERE.parents[2].parent / "shared" / "data"
+# The folder holding sentiment_zh/online_shopping_10_cats.csv: --data, else $KEFU_NLP_DATA.
+DEFAULT_DATA = Path(os.environ.get("KEFU_NLP_DATA", "data"))
 MAX_FEATURES = 120_000
 C = 4.0
 
@@ -55,11 +57,11 @@ def fit(texts, y):
     return vec, clf
 
 
-def runtime_model(vec, clf) -> _ZhModel:
+def runtime_model(vec, clf) -> ZhModel:
     vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
     idf = vec.idf_.astype(np.float32)
     # Rounded to float16 exactly as shipped, so --loco measures the file's numbers.
-    return _ZhModel.from_arrays(
+    return ZhModel.from_arrays(
         vocab, idf.astype(np.float16), (idf * clf.coef_[0]).astype(np.float16), clf.intercept_[0]
     )
 

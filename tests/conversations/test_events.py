@@ -1,7 +1,7 @@
 """What each service publishes, in the manner of Zulip's test_events: run one service call, capture
 every frame it sends through the channel layer, and assert the exact frame types, in order, and
 the groups they went to (conversations/realtime.py names the groups). Every frame is also checked
-against its schema in conversations/protocol.py (extra fields forbidden).
+against its schema in conversations/protocol/ (extra fields forbidden).
 
 Frames leave only after the commit: inside `published()` nothing has been sent while the
 transaction is open; the frames appear when its on-commit callbacks run. A private note must

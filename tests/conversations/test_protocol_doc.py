@@ -1,4 +1,4 @@
-"""docs/protocol.md is generated from protocol.py; these tests keep them in step."""
+"""docs/protocol.md is generated from the protocol package; these tests keep them in step."""
 
 from pathlib import Path
 
@@ -60,7 +60,7 @@ def test_error_codes_used_in_code_are_declared():
 
 
 def test_sockets_forward_exactly_the_event_frames_of_the_catalogue():
-    """A group event reaches the client as it is only when protocol.py calls it an event frame;
+    """A group event reaches the client as it is only when the protocol calls it an event frame;
     the frames that answer one socket are never forwarded from a group."""
     events = {protocol.frame_type(frame) for frame in protocol.EVENT_FRAMES}
     assert events == consumers.FORWARDED

@@ -176,3 +176,29 @@ def test_apps_import_only_lower_layers():
             if LAYERS.index(high) > LAYERS.index(low):
                 wrong.add(f"{module} -> {target}")
     assert sorted(wrong) == []
+
+
+def private_imports() -> list[str]:
+    """`from m import _name` across modules: a leading underscore says "only this module uses
+    it", so another module reaching in is wiring nobody sees (issue 11: `services._append`)."""
+    modules = _modules()
+    wrong = []
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            if base not in modules or base == name:
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    wrong.append(f"{name}: from {base} import {alias.name}")
+    return wrong
+
+
+def test_no_module_imports_another_modules_private_names():
+    assert private_imports() == []

@@ -9,7 +9,7 @@ DOC = Path(settings.BASE_DIR) / "docs" / "protocol.md"
 
 
 class Command(BaseCommand):
-    help = "Print docs/protocol.md as generated from conversations/protocol.py (--write saves it)."
+    help = "Print docs/protocol.md as generated from conversations/protocol/ (--write saves it)."
 
     def add_arguments(self, parser):
         parser.add_argument("--write", action="store_true")

@@ -9,7 +9,7 @@
 
    The UI lives in a Shadow DOM root, so the host page's CSS cannot break it and ours cannot
    leak out. Every piece of visitor or agent text goes through textContent, never markup.
-   The wire protocol is conversations/protocol.py (docs/protocol.md).
+   The wire protocol is conversations/protocol/ (docs/protocol.md).
 
    The socket itself (createSocket, SeqMap, insertOrdered, backoff) is the core shared with the
    workspace, conversations/static/realtime/socket.js. This file is the first part of the widget;
