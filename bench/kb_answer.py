@@ -34,8 +34,12 @@ import numpy as np
 
 from knowledge.nlp.engine import Engine, FaqDoc, IntentDoc, KbSnapshot, train
 
-# KEFU_NLP_DATA: a folder holding the public data sets the bot was measured on (docs/knowledge.md).
-DEFAULT_INTENTS = Path(os.environ.get("KEFU_NLP_DATA", "data")) / "banking77" / "train.csv"
+# KEFU_NLP_DATA: the folder of the public data sets the bot was measured on (docs/knowledge.md).
+DEFAULT_INTENTS = (
+    Path(os.environ["KEFU_NLP_DATA"]) / "banking77" / "train.csv"
+    if os.environ.get("KEFU_NLP_DATA")
+    else None
+)
 
 ZH_PRODUCTS = [
     "手机",
@@ -191,9 +195,9 @@ def bench_faqs(n: int, n_queries: int, rng: random.Random) -> dict:
     }
 
 
-def bench_intents(path: Path, rng: random.Random) -> dict:
+def bench_intents(path: Path | None, rng: random.Random) -> dict:
     groups: dict[str, list[str]] = defaultdict(list)
-    if path.exists():
+    if path is not None and path.exists():
         with open(path, encoding="utf-8", newline="") as f:
             for row in csv.DictReader(f):
                 groups[row.get("label") or row["category"]].append(row["text"])

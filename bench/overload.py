@@ -5,7 +5,7 @@ the load average. Meant for interleaved A/B runs on a loaded machine, where the 
 too long.
 
 Usage: python bench/overload.py [--visitors 400] [--merchants 20] [--seconds 5]
-       [--quiet-seconds 10] [--server daphne|uvicorn] [--load 100 ...] [--half]
+       [--quiet-seconds 10] [--server daphne|uvicorn] [--load 100 [--load 500 ...]] [--half]
        [--env NAME=VALUE ...]
 `--load` and `--half` add the suite's fixed-rate and half-load phases (after saturation).
 DATABASE_URL / REDIS_URL as for bench/suite.py.

@@ -340,7 +340,7 @@ def build(messages: int, connection) -> dict:
 
 def _load(name: str, n: int, connection) -> None:
     from conversations.models import Conversation
-    from conversations.search import TABLE, _grams_insert, backend
+    from conversations.search import TABLE, backend, grams_insert
     from merchants.models import Merchant
 
     merchant = Merchant.objects.create(name=name, allowed_origins="https://bench.example")
@@ -435,7 +435,7 @@ def _load(name: str, n: int, connection) -> None:
                     break
                 last = rows[-1][0]
                 for start in range(0, len(rows), 1000):
-                    _grams_insert(rows[start : start + 1000])
+                    grams_insert(rows[start : start + 1000])
 
 
 def measure(merchant_id: int, repeat: int, rng: random.Random) -> dict:

@@ -48,7 +48,7 @@ def main(argv=None) -> None:
     from sklearn.linear_model import LogisticRegression
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, required=DEFAULT_DATA is None)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/sentiment_encoder_loco"))
     ap.add_argument("--use-c", type=float, nargs="+", default=[0.3, 1.0, 3.0])
     ap.add_argument("--blend", type=float, nargs="+", default=[0.3, 0.5, 1.0])

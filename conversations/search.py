@@ -205,7 +205,7 @@ def index_message(*, message_id: int, merchant_id: int, body: str) -> None:
             )
         # "like": nothing to keep; the message table is searched itself.
     if kind == "grams":
-        _grams_insert([(message_id, merchant_id, body)])
+        grams_insert([(message_id, merchant_id, body)])
 
 
 def index_messages(rows: list[tuple[int, int, str]]) -> None:
@@ -222,10 +222,10 @@ def index_messages(rows: list[tuple[int, int, str]]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for row in rows for value in row])
     if kind == "grams":
-        _grams_insert(rows)
+        grams_insert(rows)
 
 
-def _grams_insert(rows) -> None:
+def grams_insert(rows) -> None:
     """The gram table's rows of these (message_id, merchant_id, body): one multi-row statement
     (IGNORE: a message id used again after a TRUNCATE may find its old rows; a stale row only
     makes a candidate that the body check drops)."""

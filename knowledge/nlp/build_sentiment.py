@@ -26,8 +26,9 @@ import numpy as np
 from knowledge.sentiment import MODEL_PATH, ZhModel, zh_features, zh_score
 
 HERE = Path(__file__).resolve()
-# The folder holding sentiment_zh/online_shopping_10_cats.csv: --data, else $KEFU_NLP_DATA.
-DEFAULT_DATA = Path(os.environ.get("KEFU_NLP_DATA", "data"))
+# The folder holding sentiment_zh/online_shopping_10_cats.csv: --data, else $KEFU_NLP_DATA
+# (docs/knowledge.md, "Data sources and credit"); the data is never in the repository.
+DEFAULT_DATA = Path(os.environ["KEFU_NLP_DATA"]) if os.environ.get("KEFU_NLP_DATA") else None
 MAX_FEATURES = 120_000
 C = 4.0
 
@@ -105,7 +106,7 @@ def loco(texts, y, cats) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, required=DEFAULT_DATA is None)
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument("--loco", action="store_true")
     ap.add_argument("--slope", type=float, default=1.0)

@@ -77,3 +77,30 @@ def test_sockets_forward_exactly_the_event_frames_of_the_catalogue():
         "visitors.live",
         "supervisor.snapshot",
     }
+
+
+def test_the_package_offers_every_public_name_of_its_modules():
+    """Callers and the generator read `protocol.X`; a frame added to a module but not
+    re-exported from the package's __init__ would be invisible to them."""
+    import ast
+    import importlib
+
+    folder = Path(protocol.__file__).parent
+    missing = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        module = importlib.import_module(f"conversations.protocol.{path.stem}")
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            else:
+                continue
+            for name in names:
+                if not name.startswith("_") and getattr(protocol, name, None) is not getattr(
+                    module, name
+                ):
+                    missing.append(f"{path.stem}.{name}")
+    assert missing == []

@@ -144,6 +144,24 @@ def browser(chromium):
         context.close()
 
 
+def shots_folder(name: str) -> Path | None:
+    """Where a test's screenshots for people to look at go: `$KEFU_SHOTS/<name>/` when
+    KEFU_SHOTS is set, else nowhere (a screenshot costs Chromium CPU in every run; the few a
+    run always keeps go to the `screenshots` fixture's folder)."""
+    root = os.environ.get("KEFU_SHOTS")
+    if not root:
+        return None
+    path = Path(root) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_shot(page, folder: Path | None, name: str, **options) -> None:
+    """page.screenshot into `folder` (from shots_folder), when there is one."""
+    if folder is not None:
+        page.screenshot(path=str(folder / name), **options)
+
+
 @pytest.fixture
 def screenshots() -> Path:
     path = Path(settings.VAR_DIR) / "screenshots"
@@ -153,8 +171,7 @@ def screenshots() -> Path:
 
 class PageWatch:
     """Console errors and uncaught exceptions of one page, for assertions and failure output,
-    and the last frames of its sockets: the server's log has no frames, and a live update that
-    never came is otherwise a guess (was it asked for, answered, or drawn wrong?)."""
+    and the last frames of its sockets (docs/testing.md, "When a browser test fails")."""
 
     FRAMES_KEPT = 80
 

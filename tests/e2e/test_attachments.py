@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -16,11 +15,11 @@ from playwright.sync_api import expect
 
 from conversations.models import Attachment, Message
 
-from .conftest import login, open_row
+from .conftest import login, open_row, save_shot, shots_folder
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SHOTS = Path("/work/shots-att")
+SHOTS = shots_folder("attachments")
 SCREENS = {
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
     "desktop": {"viewport": {"width": 1280, "height": 800}},
@@ -89,7 +88,6 @@ def loaded(image_locator) -> bool:
     [("phone", "zh-CN"), ("desktop", "en-US"), ("phone", "en-US"), ("desktop", "zh-CN")],
 )
 def test_images_and_files_both_ways(daphne_server, shop, agent, screen_page, screen, locale):
-    SHOTS.mkdir(exist_ok=True)
     base = daphne_server.url
     tag = f"{screen}-{locale}"
     visitor, visitor_errors = screen_page(screen, locale)
@@ -147,7 +145,7 @@ def test_images_and_files_both_ways(daphne_server, shop, agent, screen_page, scr
     chooser.value.set_files([{"name": "cat.png", "mimeType": "image/png", "buffer": POLYGLOT}])
     refusal = widget.locator(".msg.failed .err")
     expect(refusal).to_contain_text(re.compile(r"类型|type"))
-    visitor.screenshot(path=str(SHOTS / f"widget-{tag}.png"))
+    save_shot(visitor, SHOTS, f"widget-{tag}.png")
     assert Attachment.objects.count() == 4
     assert Message.objects.filter(kind__in=["image", "file"]).count() == 4
 
@@ -157,7 +155,7 @@ def test_images_and_files_both_ways(daphne_server, shop, agent, screen_page, scr
     expect(full).to_be_visible()
     assert loaded(full)
     assert full.evaluate("img => img.naturalWidth") == 640
-    visitor.screenshot(path=str(SHOTS / f"widget-viewer-{tag}.png"))
+    save_shot(visitor, SHOTS, f"widget-viewer-{tag}.png")
     visitor.keyboard.press("Escape")
     expect(widget.locator(".viewer")).to_have_count(0)
 
@@ -182,7 +180,7 @@ def test_images_and_files_both_ways(daphne_server, shop, agent, screen_page, scr
         ],
     )
     expect(workspace.locator("#messages .msg.from-agent:not(.pending) .att")).to_have_count(2)
-    workspace.screenshot(path=str(SHOTS / f"workspace-{tag}.png"))
+    save_shot(workspace, SHOTS, f"workspace-{tag}.png")
 
     theirs = widget.locator(".msg.theirs")
     expect(theirs.locator(".thumb img")).to_have_count(1)
@@ -192,7 +190,7 @@ def test_images_and_files_both_ways(daphne_server, shop, agent, screen_page, scr
         "img => img.complete && img.naturalWidth > 0",
         arg=theirs.locator(".thumb img").element_handle(),
     )
-    visitor.screenshot(path=str(SHOTS / f"widget-reply-{tag}.png"))
+    save_shot(visitor, SHOTS, f"widget-reply-{tag}.png")
     assert visitor.evaluate("window.__xss") is None
     assert workspace.evaluate("window.__xss") is None
     assert visitor_errors == [] and agent_errors == []

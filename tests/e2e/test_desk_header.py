@@ -1,20 +1,18 @@
 """The workspace's bars as a demanding agent sees them, in Chinese and English, on a desktop
 (1280x800) and a phone (390x844): the thread header keeps its actions on one line with each
 button's words unbroken ("Resolve" once wrapped onto two lines in English), and the phone's
-top bar is one line (it took three). Screenshots go to /work/shots-desk/ when that folder
-exists."""
-
-from pathlib import Path
+top bar is one line (it took three). Screenshots go to $KEFU_SHOTS/desk/ when KEFU_SHOTS is
+set."""
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import open_row
+from .conftest import open_row, shots_folder
 from .test_desk_phone import DESKTOP, PHONE, no_sideways_scroll, open_desk, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SHOTS = Path("/work/shots-desk")
+SHOTS = shots_folder("desk")
 
 # Each element's box: how many text lines it spans and where its top is.
 BOXES = """(selectors) => selectors.map((s) => {

@@ -5,7 +5,6 @@ agent gets no way to manage them); a too-long or taken name and a label deleted 
 picker are said plainly; another merchant's labels never appear."""
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -14,11 +13,11 @@ from conversations.models import Conversation, Label
 from merchants.models import Membership
 from tests import factories
 
-from .conftest import AGENT_PASSWORD, in_thread, login, open_row
+from .conftest import AGENT_PASSWORD, in_thread, login, open_row, save_shot, shots_folder
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SHOTS = Path("/work/shots-deskui")  # screenshots when that folder exists
+SHOTS = shots_folder("desk")
 
 WORDS = {
     "zh-CN": {
@@ -102,8 +101,7 @@ def test_label_views_and_managing_labels(daphne_server, shop, agent, new_page, l
     admin.click("#label-new-add")
     expect(tab(page, "投诉").locator(".view-count")).to_have_text("0")
     expect(dialog.locator("#labels-rows .label-name")).to_have_count(3)
-    if SHOTS.is_dir():
-        admin.screenshot(path=str(SHOTS / f"desktop-labels-{locale}.png"))
+    save_shot(admin, SHOTS, f"desktop-labels-{locale}.png")
     assert Label.objects.get(merchant=shop, name="投诉").colour == "#16a34a"
     # Too long, and taken: the field says so; nothing changes.
     admin.fill("#label-new-name", "长" * 60)

@@ -3,10 +3,9 @@ at a time (layout.js). The inbox with its views; a tap opens the conversation fu
 back button; the reply box sends (its Send button is the element under its own centre, nothing
 covers it); the thread header's "Customer" button shows the visitor pane, which has its own way
 back; nothing scrolls sideways but the top bar, whose edges glow where more of it lies. And the desktop layout at 1280x800 keeps its three panes.
-Screenshots go to the folder KEFU_SHOTS names, when it is set (docs/desk.md uses two of them)."""
+Screenshots go to $KEFU_SHOTS/desk/ when KEFU_SHOTS is set (docs/desk.md uses two of them)."""
 
 import io
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +17,11 @@ from playwright.sync_api import expect
 from conversations.models import Conversation, Label, Message
 from tests import factories
 
-from .conftest import agent_say, in_thread, login, open_row
+from .conftest import agent_say, in_thread, login, open_row, save_shot, shots_folder
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SHOTS = Path(os.environ["KEFU_SHOTS"]) if os.environ.get("KEFU_SHOTS") else None
+SHOTS = shots_folder("desk")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -97,8 +96,7 @@ def edges_lit(page) -> tuple[bool, bool]:
 
 
 def shot(page, name: str, folder: Path | None = SHOTS) -> None:
-    if folder is not None and folder.is_dir():
-        page.screenshot(path=str(folder / name))
+    save_shot(page, folder, name)
 
 
 def pane_shown(page, pane: str) -> None:

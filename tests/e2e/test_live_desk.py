@@ -1,8 +1,6 @@
 """Issue 13 in the browser: "Visitors now" with a proactive invitation that opens the visitor's
 widget (desktop and phone), and the supervisor screen (load, watch, whisper, join), in Chinese
-and in English. Screenshots go to /work/shots-live/ (docs/img/ takes the ones the docs show)."""
-
-from pathlib import Path
+and in English. Screenshots go to $KEFU_SHOTS/live/ when KEFU_SHOTS is set (docs/img/ takes the ones the docs show)."""
 
 import pytest
 from playwright.sync_api import expect
@@ -11,11 +9,11 @@ from conversations.models import Conversation, Message, RoutingEvent
 from merchants.models import Membership
 from tests import factories
 
-from .conftest import AGENT_PASSWORD, in_thread, login, widget_say
+from .conftest import AGENT_PASSWORD, in_thread, login, save_shot, shots_folder, widget_say
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SHOTS = Path("/work/shots-live")
+SHOTS = shots_folder("live")
 
 WORDS = {
     "zh-CN": {
@@ -36,8 +34,7 @@ WORDS = {
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name))
+    save_shot(page, SHOTS, name)
 
 
 def visit(page, base: str, key: str):

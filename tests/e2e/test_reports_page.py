@@ -1,7 +1,7 @@
 """The reports page in Chromium, in Chinese and English: the key figures equal a direct count,
 the charts are drawn by the vendored Chart.js, the heat map and breakdowns fill in, names are
 text, exports download, a bad range is explained; an agent has no reports. Screenshots go to
-var/screenshots/ (and /work/shots-reports/ when it exists) to be looked at."""
+var/screenshots/ (and $KEFU_SHOTS/reports/ when KEFU_SHOTS is set) to be looked at."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from reports import rollup
 from tests import factories
 from tests.reports import data
 
-from .conftest import AGENT_PASSWORD, login
+from .conftest import AGENT_PASSWORD, login, save_shot, shots_folder
 
-SHOTS = Path("/work/shots-reports")
+SHOTS = shots_folder("reports")
 
 
 @pytest.fixture
@@ -53,8 +53,7 @@ def figures(shop, boss, agent):
 
 def shoot(page, screenshots, name):
     page.screenshot(path=str(screenshots / name), full_page=True)
-    if SHOTS.is_dir():
-        page.screenshot(path=str(SHOTS / name), full_page=True)
+    save_shot(page, SHOTS, name, full_page=True)
 
 
 @pytest.mark.parametrize(

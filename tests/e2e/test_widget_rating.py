@@ -12,7 +12,7 @@ from conversations.models import Conversation, ConversationEvent
 from merchants.models import Merchant
 
 from . import test_widget_ui
-from .conftest import agent_say, login, open_row
+from .conftest import agent_say, login, open_row, save_shot, shots_folder
 from .test_widget_ui import HIDDEN, assert_full_width_fields, press, widget_errors
 
 screen_page = test_widget_ui.screen_page  # the fixture: one visitor page per screen and locale
@@ -51,12 +51,7 @@ TEXT = {
 }
 
 
-def shots_dir():
-    from pathlib import Path
-
-    path = Path("/work/shots-widget")
-    path.mkdir(exist_ok=True)
-    return path
+SHOTS = shots_folder("widget")
 
 
 @pytest.mark.parametrize(
@@ -122,8 +117,7 @@ def test_agent_joins_ends_and_the_visitor_rates(
         press(page, radios.nth(1), screen)  # 一般 / So-so
         expected = 3
     card.locator(".rate-comment").fill(XSS)
-    shots = shots_dir()
-    page.screenshot(path=str(shots / f"rating-{screen}-{locale}-{scale}.png"))
+    save_shot(page, SHOTS, f"rating-{screen}-{locale}-{scale}.png")
     press(page, card.locator(".rate-send"), screen)
     expect(card.locator(".rate-thanks")).to_have_text(text["thanks"])
 
@@ -139,7 +133,7 @@ def test_agent_joins_ends_and_the_visitor_rates(
     expect(chip).to_contain_text("★" * expected + "☆" * (5 - expected))
     expect(chip).to_contain_text(XSS)
     expect(chip.locator("img")).to_have_count(0)
-    workspace.screenshot(path=str(shots / f"rating-workspace-{screen}-{locale}.png"))
+    save_shot(workspace, SHOTS, f"rating-workspace-{screen}-{locale}.png")
     # A reload: the card remembers it was rated (no second prompt).
     page.reload()  # the panel stays open across the reload
     expect(widget.locator(".panel")).to_be_visible()
@@ -175,8 +169,7 @@ def test_emoji_picker_keyboard_and_escape(daphne_server, shop, screen_page, scre
     labels = buttons.evaluate_all("bs => bs.map(b => b.getAttribute('aria-label'))")
     assert all(labels) and text["thumbs"] in labels
     if screen == "desktop":
-        shots = shots_dir()
-        page.screenshot(path=str(shots / f"emoji-{screen}-{locale}.png"))
+        save_shot(page, SHOTS, f"emoji-{screen}-{locale}.png")
     thumbs = picker.get_by_role("button", name=text["thumbs"], exact=True)
     press(page, thumbs, screen)
     expect(picker).to_be_hidden()
@@ -316,7 +309,7 @@ def test_prechat_form_then_transcript_by_email(daphne_server, shop, screen_page,
     expect(form.locator("#kefu-pc-name")).to_be_focused()
     expect(form.locator("#kefu-pc-name")).to_have_attribute("aria-invalid", "true")
     if screen == "phone":
-        page.screenshot(path=str(shots_dir() / f"prechat-errors-{screen}-{locale}.png"))
+        save_shot(page, SHOTS, f"prechat-errors-{screen}-{locale}.png")
     form.locator("#kefu-pc-name").fill("<b>李雷</b>")
     form.locator("#kefu-pc-email").fill("li@example.com")
     form.locator("#kefu-pc-c1").fill("A-1001")
@@ -343,7 +336,7 @@ def test_prechat_form_then_transcript_by_email(daphne_server, shop, screen_page,
     press(page, transcript.locator(".tr-send"), screen)
     expect(transcript.locator(".tr-msg")).to_have_text(text["sent"])
     if screen == "desktop":
-        page.screenshot(path=str(shots_dir() / f"transcript-{screen}-{locale}.png"))
+        save_shot(page, SHOTS, f"transcript-{screen}-{locale}.png")
     # A reload: the form is not asked again.
     page.reload()
     expect(widget.locator(".panel")).to_be_visible()
@@ -414,5 +407,5 @@ def test_small_talk_handover_and_transfer_lines(
     expect(lines).to_have_text([text["handed"], text["joined"], text["moved"]])
     expect(widget.locator("header .name")).to_have_text("大伟")
     expect(widget.locator("header .avatar")).to_have_text("大")
-    page.screenshot(path=str(shots_dir() / f"system-lines-{screen}-{locale}.png"))
+    save_shot(page, SHOTS, f"system-lines-{screen}-{locale}.png")
     assert not widget_errors(console)

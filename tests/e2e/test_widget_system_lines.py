@@ -5,8 +5,6 @@ each reader's language; the private note never reaches the visitor. Phone and de
 en. And the pre-chat form's answers in the workspace's visitor pane, as text, in both
 languages."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
@@ -14,7 +12,7 @@ from merchants.models import Membership, Merchant
 from tests import factories
 
 from . import test_widget_ui
-from .conftest import AGENT_PASSWORD, login, open_row
+from .conftest import AGENT_PASSWORD, login, open_row, save_shot, shots_folder
 from .test_widget_rating import HANDOVER, TEXT
 from .test_widget_ui import press, widget_errors
 
@@ -22,12 +20,11 @@ screen_page = test_widget_ui.screen_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SHOTS = Path("/work/shots-widget2")
+SHOTS = shots_folder("widget")
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    save_shot(page, SHOTS, f"{name}.png")
 
 
 def kinds(widget) -> list[str]:
