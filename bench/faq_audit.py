@@ -34,7 +34,8 @@ import random
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kefu.settings")
 
 
-def _read(path, cols):
+def read_csv(path, cols):
+    """The rows of a CSV file as tuples of the named columns, stripped."""
     with open(path, encoding="utf-8-sig", newline="") as f:
         return [tuple((r[c] or "").strip() for c in cols) for r in csv.DictReader(f)]
 
@@ -61,11 +62,11 @@ def outcomes(kb_path: str, test_path: str):
     from knowledge import dialogue
     from knowledge.nlp.engine import Engine, FaqDoc, KbSnapshot, train
 
-    kb = _read(kb_path, ("question", "answer"))
+    kb = read_csv(kb_path, ("question", "answer"))
     by_answer = {ans: i for i, (_q, ans) in enumerate(kb)}
     engine = Engine.load(train(KbSnapshot(faqs=[FaqDoc(i, q) for i, (q, _a) in enumerate(kb)])))
     rows, no_entry = [], []
-    for text, ans in _read(test_path, ("text", "answer")):
+    for text, ans in read_csv(test_path, ("text", "answer")):
         if not text:
             continue
         if not ans:
@@ -139,7 +140,7 @@ def main(argv=None) -> int:
         return 0
 
     judged: dict[str, list[bool]] = {"top1": [], "direct": [], "false": [], "decoy": []}
-    marked = _read(a.judged, ("kind", "question", "labelled", "bot", "same"))
+    marked = read_csv(a.judged, ("kind", "question", "labelled", "bot", "same"))
     kinds = [r[0] for r in marked]
     if os.path.exists(a.judged + ".key"):
         with open(a.judged + ".key", encoding="utf-8") as f:

@@ -110,14 +110,16 @@ def main(argv=None) -> int:
     import django
 
     django.setup()
-    from bench.faq_audit import _read
+    from bench.faq_audit import read_csv
     from knowledge.nlp import duplicates
     from knowledge.nlp.engine import Engine, FaqDoc, KbSnapshot, train
 
-    kb_rows = _read(args.kb, ("question", "answer"))
+    kb_rows = read_csv(args.kb, ("question", "answer"))
     kb = [q for q, _a in kb_rows]
     by_answer = {a: i for i, (_q, a) in enumerate(kb_rows)}
-    tests = [(t, by_answer[a] if a else None) for t, a in _read(args.test, ("text", "answer")) if t]
+    tests = [
+        (t, by_answer[a] if a else None) for t, a in read_csv(args.test, ("text", "answer")) if t
+    ]
     base = Engine.load(train(KbSnapshot(faqs=[FaqDoc(i, q) for i, q in enumerate(kb)])))
 
     def line(label, engine, faqs, root):

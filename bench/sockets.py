@@ -161,13 +161,13 @@ def main() -> None:
     # measures the servers, so the limit is lifted.
     env.update(WS_RATE_PER_SECOND="100000", WS_RATE_BURST="100000")
     rates = {}
-    from bench.stack import _PRIVATE
+    from bench.stack import PRIVATE_SERVICES
 
     # CPU of the private MariaDB and Redis (only when this run started them: a shared server's
     # CPU would include everyone else's work).
     services = {
         Path(p.args[0]).name: p.pid
-        for p in _PRIVATE
+        for p in PRIVATE_SERVICES
         if Path(p.args[0]).name != "mariadb-install-db"
     }
     for processes, cpus in ((1, ["0"]), (2, ["0", "1"])):

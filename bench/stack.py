@@ -66,7 +66,8 @@ def require_services() -> tuple[str, str]:
     return db, redis_url
 
 
-_PRIVATE: list[subprocess.Popen] = []
+# The MariaDB and Redis processes this run started (bench/sockets.py reads their CPU).
+PRIVATE_SERVICES: list[subprocess.Popen] = []
 # Debian installs mariadbd in /usr/sbin, which a normal user's PATH may lack.
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin")
 
@@ -94,7 +95,7 @@ def start_private_services(*, need_db: bool, need_redis: bool) -> dict | None:
     urls = {}
     if need_redis:
         port = free_port()
-        _PRIVATE.append(
+        PRIVATE_SERVICES.append(
             subprocess.Popen(
                 [
                     find_binary("redis-server"),
@@ -132,7 +133,7 @@ def start_private_services(*, need_db: bool, need_redis: bool) -> dict | None:
         )
         mariadbd = find_binary("mariadbd")
         # Grant checks off: the instance listens on loopback only and is deleted afterwards.
-        _PRIVATE.append(
+        PRIVATE_SERVICES.append(
             subprocess.Popen(
                 [
                     mariadbd,
@@ -178,7 +179,7 @@ def _wait_mysql(port: int, timeout: float = 60) -> None:
 def stop_private_services(workdir: Path) -> None:
     import shutil
 
-    stop_processes(_PRIVATE, timeout=30)
+    stop_processes(PRIVATE_SERVICES, timeout=30)
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -138,7 +138,7 @@ def test_without_urls_the_runner_starts_private_mariadb_and_redis(tmp_path):
         "c = MySQLdb.connect(host=u.hostname, port=u.port, user='root', db='kefu')\n"
         "cur = c.cursor(); cur.execute('SELECT COUNT(*) FROM merchants_merchant')\n"
         "assert redis.Redis.from_url(r).ping()\n"
-        "print(db, r, cur.fetchone()[0], stack._PRIVATE[0].pid, stack._PRIVATE[1].pid)\n"
+        "print(db, r, cur.fetchone()[0], stack.PRIVATE_SERVICES[0].pid, stack.PRIVATE_SERVICES[1].pid)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240

@@ -185,15 +185,14 @@ def test_apps_import_only_lower_layers():
 
 
 def private_imports() -> list[str]:
-    """`from m import _name` where m is another module of the apps: a leading underscore says
-    "only this module uses it", so another module reaching in is wiring nobody sees (issue 11:
-    `services._append`). bench/ counts as a reader of the apps, not as a module of them."""
+    """`from m import _name` where m is another module of the apps or bench/: a leading
+    underscore says "only this module uses it", so another module reaching in is wiring nobody
+    sees (issue 11: `services._append`)."""
     modules = _modules()
-    readers = dict(modules)
     for path in (ROOT / "bench").rglob("*.py"):
-        readers[".".join(path.relative_to(ROOT).with_suffix("").parts)] = path
+        modules[".".join(path.relative_to(ROOT).with_suffix("").parts)] = path
     wrong = []
-    for name, path in readers.items():
+    for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if not isinstance(node, ast.ImportFrom):
