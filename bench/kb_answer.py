@@ -32,14 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.nlp.build_sentiment import DEFAULT_DATA  # $KEFU_NLP_DATA (docs/knowledge.md)
 from knowledge.nlp.engine import Engine, FaqDoc, IntentDoc, KbSnapshot, train
 
-# KEFU_NLP_DATA: the folder of the public data sets the bot was measured on (docs/knowledge.md).
-DEFAULT_INTENTS = (
-    Path(os.environ["KEFU_NLP_DATA"]) / "banking77" / "train.csv"
-    if os.environ.get("KEFU_NLP_DATA")
-    else None
-)
+DEFAULT_INTENTS = DEFAULT_DATA / "banking77" / "train.csv" if DEFAULT_DATA else None
 
 ZH_PRODUCTS = [
     "手机",

@@ -105,7 +105,7 @@ def _fields_table(model) -> str:
 
 
 def _frame_section(model, heading: str) -> str:
-    frame_type = model.model_fields["type"].annotation.__args__[0]
+    frame_type = protocol.frame_type(model)
     doc = " ".join((model.__doc__ or "").split())
     return f"{heading} `{frame_type}`\n\n{doc}\n\n{_fields_table(model)}\n"
 

@@ -10,7 +10,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from kefu.text import SURROGATE_MESSAGE, surrogate_in
 
 from .codes import ErrorCode
-from .frames import AGENT_CLIENT_FRAMES, VISITOR_CLIENT_FRAMES, Frame
+from .frames import AGENT_CLIENT_FRAMES, VISITOR_CLIENT_FRAMES, Frame, frame_type
 
 
 class FrameError(Exception):
@@ -30,7 +30,7 @@ def _adapter(frames):
 
 _ADAPTERS = {"visitor": _adapter(VISITOR_CLIENT_FRAMES), "agent": _adapter(AGENT_CLIENT_FRAMES)}
 _TYPES = {
-    role: {f.model_fields["type"].annotation.__args__[0] for f in frames}
+    role: {frame_type(f) for f in frames}
     for role, frames in (("visitor", VISITOR_CLIENT_FRAMES), ("agent", AGENT_CLIENT_FRAMES))
 }
 
@@ -40,10 +40,10 @@ def parse_client_frame(role: str, data) -> Frame:
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.INVALID_JSON, "A frame is a JSON object.")
     ref = client_ref(data)
-    frame_type = data.get("type")
+    kind = data.get("type")
     # Not `in` first: a list or an object as `type` is unhashable (TypeError, internal_error).
-    if not isinstance(frame_type, str) or frame_type not in _TYPES[role]:
-        shown = repr(frame_type) if isinstance(frame_type, str) else "of the wrong type"
+    if not isinstance(kind, str) or kind not in _TYPES[role]:
+        shown = repr(kind) if isinstance(kind, str) else "of the wrong type"
         raise FrameError(
             ErrorCode.UNKNOWN_TYPE,
             f"Unknown frame type {shown[:80]} for a {role} socket.",
@@ -57,7 +57,7 @@ def parse_client_frame(role: str, data) -> Frame:
     except ValidationError as exc:
         fields = {}
         for err in exc.errors():
-            loc = [str(p) for p in err["loc"] if p != frame_type]
+            loc = [str(p) for p in err["loc"] if p != kind]
             fields[".".join(loc) or "frame"] = err["msg"]
         raise FrameError(
             ErrorCode.INVALID_FRAME, "The frame is not valid.", fields, ref=ref

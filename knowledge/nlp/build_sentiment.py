@@ -25,7 +25,6 @@ import numpy as np
 
 from knowledge.sentiment import MODEL_PATH, ZhModel, zh_features, zh_score
 
-HERE = Path(__file__).resolve()
 # The folder holding sentiment_zh/online_shopping_10_cats.csv: --data, else $KEFU_NLP_DATA
 # (docs/knowledge.md, "Data sources and credit"); the data is never in the repository.
 DEFAULT_DATA = Path(os.environ["KEFU_NLP_DATA"]) if os.environ.get("KEFU_NLP_DATA") else None

@@ -28,8 +28,7 @@ from tests.conversations.realtime_helpers import (
 from tests.wsclient import open_visitor, session_cookie
 
 CLIENT_TYPES = {
-    f.model_fields["type"].annotation.__args__[0]
-    for f in protocol.VISITOR_CLIENT_FRAMES + protocol.AGENT_CLIENT_FRAMES
+    protocol.frame_type(f) for f in protocol.VISITOR_CLIENT_FRAMES + protocol.AGENT_CLIENT_FRAMES
 }
 SERVER_TYPES = {f.model_fields["type"].default for f in protocol.SERVER_FRAMES}
 # What a visitor socket may ever receive; the rest is for agents only.

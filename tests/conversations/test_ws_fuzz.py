@@ -126,7 +126,7 @@ def field_cases(role: str, bases: dict[str, dict]) -> list[tuple[str, str]]:
     frames = protocol.VISITOR_CLIENT_FRAMES if role == "visitor" else protocol.AGENT_CLIENT_FRAMES
     cases = []
     for model in frames:
-        frame_type = model.model_fields["type"].annotation.__args__[0]
+        frame_type = protocol.frame_type(model)
         base = bases[frame_type]
         for field in [*(f for f in model.model_fields if f != "type"), "unknown_field"]:
             for i, value in enumerate(HOSTILE):
@@ -299,5 +299,5 @@ def test_the_cases_cover_every_client_frame_type():
     """The table follows the protocol: a new frame type without a base frame here fails."""
     source = Path(__file__).read_text()
     for model in {*protocol.VISITOR_CLIENT_FRAMES, *protocol.AGENT_CLIENT_FRAMES}:
-        frame_type = model.model_fields["type"].annotation.__args__[0]
+        frame_type = protocol.frame_type(model)
         assert f'"{frame_type}": {{' in source, frame_type
