@@ -17,6 +17,7 @@ from merchants.models import Membership, Merchant, Team
 
 from .. import protocol, realtime, selectors, signals, timeline
 from ..models import Conversation, Message, Visitor
+from . import rows
 from .assignment import conversation_claim_locked
 from .attachments import attachment_take
 from .store import (
@@ -24,7 +25,6 @@ from .store import (
     conversation_lock,
     conversation_lock_first,
     conversation_start,
-    conversations_lock,
     message_append,
     message_append_many,
 )
@@ -204,16 +204,9 @@ def _store_visitor_messages_together(ready: list, results: list) -> list:
     if not ready or not connection.features.can_return_rows_from_bulk_insert:
         return ready
     visitor_ids = sorted({send["visitor_id"] for _, send, _, _ in ready})
-    visitors = {
-        v.pk: v
-        for v in Visitor.objects.select_for_update().filter(pk__in=visitor_ids).order_by("pk")
-    }
+    visitors = {v.pk: v for v in rows.visitors_lock(visitor_ids)}
     open_ = {}
-    for conversation in conversations_lock(
-        Conversation.objects.filter(visitor_id__in=list(visitors))
-        .exclude(status=Conversation.Status.CLOSED)
-        .order_by("pk")
-    ):
+    for conversation in rows.open_conversations_lock(list(visitors)):
         open_[conversation.visitor_id] = conversation  # the newest, as the per-message path
     alone = set()
     seen = set()
