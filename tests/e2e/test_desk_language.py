@@ -88,8 +88,15 @@ def test_toasts_and_routing_reasons_follow_each_agents_language(
     conversation = Conversation.objects.get(merchant=shop, visitor__name="王先生")
     claimed = RoutingEvent.objects.get(conversation=conversation, kind="claimed")
     assert claimed.reason == WORDS["zh-hans"]["claimed"]
-    # The visitor's line stays in the visitor's language (their widget's: Chinese).
+    # The visitor's line stays in the visitor's language (their widget's: Chinese); each agent
+    # reads it in their own, the English one with the visitor's words on hover.
     expect(widget.locator(".msg.sys .sysline").last).to_have_text("小美已加入会话。")
+    english_line = english.locator("#messages li.sysline .line").last
+    expect(english_line).to_have_text("小美 joined the conversation.")
+    expect(english_line).to_have_attribute("title", "小美已加入会话。")
+    chinese_line = chinese.locator("#messages li.sysline .line").last
+    expect(chinese_line).to_have_text("小美已加入会话。")
+    expect(chinese_line).not_to_have_attribute("title", "小美已加入会话。")
     english.screenshot(path=str(screenshots / "language-timeline-en.png"))
     chinese.screenshot(path=str(screenshots / "language-timeline-zh.png"))
     for watch in (english_watch, chinese_watch, visitor_watch):

@@ -166,17 +166,32 @@ export function renderTrend() {
   );
 }
 
+// The words of the widget's system lines (widget/strings.py, sys_*; one translation each).
+const SYSTEM_LINES = {
+  handover: gettext("The assistant passed your conversation to our team."),
+  joined: gettext("%(agent)s joined the conversation."),
+  transferred: gettext("Your conversation was transferred to %(agent)s."),
+  ended: gettext("The conversation has ended. Write again any time to reopen it."),
+};
+
 // A system line of the visitor's thread ("Bob joined", "The conversation has ended"; kind
-// "event", conversations/system_lines.py): shown here as the visitor saw it, in their language,
-// at its seq, beside the routing timeline that says why.
+// "event", conversations/system_lines.py): what the visitor was shown, at its seq, beside the
+// routing timeline that says why. Drawn from its code in the agent's language, as the widget
+// draws it in the visitor's; the stored body is the visitor's own wording, the hover text when
+// the two languages differ (an agent reading English must not meet "小美已加入会话。").
 function renderSystemLine(m) {
+  const meta = m.meta || {};
+  const words = SYSTEM_LINES[meta.system];
+  const text = words ? words.replace("%(agent)s", meta.agent || "") : m.body || "";
+  const line = el("div", { class: "line", text });
+  if (m.body && m.body !== text) line.title = m.body;
   // Not a ".msg": nobody wrote it (selectors and counts of messages leave it out).
   const li = el("li", { class: "sysline from-system", role: "note" },
     el("div", { class: "meta" },
       el("span", { class: "seen-label", text: gettext("Shown to the visitor") }),
       el("time", { class: "when", text: timeText(m.created_at) }),
     ),
-    el("div", { class: "line", text: m.body || "" }),
+    line,
   );
   if (m.seq) li.dataset.seq = m.seq;
   if (m.created_at) li.dataset.at = time(m.created_at);
