@@ -103,3 +103,22 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_id} ({self.time_zone})"
+
+
+class PendingRollup(models.Model):
+    """A (merchant, local day) with facts not yet rolled up, and one task queued to rebuild it
+    (reports.rollup.day_rollup_request). While the row exists, more facts of that day queue
+    nothing: the queued rebuild deletes the row before it reads, so it counts them. A burst of
+    facts costs one rebuild per day and delay, not one per fact."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    requested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "day"], name="reports_pending_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.day}"

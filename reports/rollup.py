@@ -15,7 +15,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from celery import current_app
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations.models import (
@@ -26,7 +28,7 @@ from conversations.models import (
 from merchants.models import Merchant
 
 from . import samples
-from .models import DayFigures, Dimension, MonthFigures, RollupState
+from .models import DayFigures, Dimension, MonthFigures, PendingRollup, RollupState
 
 Kind = ConversationEvent.Kind
 ENDED = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
@@ -416,8 +418,8 @@ def _days_of(merchant_id: int, tz, instants) -> set[dt.date]:
     return {timezone.localtime(at, tz).date() for at in instants}
 
 
-def conversation_rollup(*, merchant_id: int, conversation_id: int) -> None:
-    """A fact about this conversation was recorded: rebuild the day it started."""
+def _start_day(merchant_id: int, conversation_id: int) -> dt.date | None:
+    """The merchant's local day the conversation started (None: no such conversation)."""
     conversation = (
         Conversation.objects.filter(merchant_id=merchant_id, pk=conversation_id)
         .select_related("merchant")
@@ -425,15 +427,62 @@ def conversation_rollup(*, merchant_id: int, conversation_id: int) -> None:
         .first()
     )
     if conversation is None:
-        return
-    tz = merchant_zone(conversation.merchant)
-    day_rollup(merchant_id=merchant_id, day=timezone.localtime(conversation.created_at, tz).date())
+        return None
+    return timezone.localtime(conversation.created_at, merchant_zone(conversation.merchant)).date()
+
+
+def conversation_rollup(*, merchant_id: int, conversation_id: int) -> None:
+    """Rebuild the day this conversation started, now."""
+    day = _start_day(merchant_id, conversation_id)
+    if day is not None:
+        day_rollup(merchant_id=merchant_id, day=day)
+
+
+def day_rollup_request(*, merchant_id: int, conversation_id: int) -> bool:
+    """A fact about this conversation was recorded (the incremental path): have the day it
+    started rebuilt once, REPORTS_ROLLUP_DELAY seconds from now, with whatever other facts of
+    that day come meanwhile. A day's rebuild reads all of the day's conversations, so one per
+    fact grew with the square of a busy merchant's day (docs/reports.md, "Incremental").
+    Returns whether this call queued the rebuild (False: one is queued and has not started)."""
+    day = _start_day(merchant_id, conversation_id)
+    if day is None:
+        return False
+    try:
+        with transaction.atomic():
+            PendingRollup.objects.create(merchant_id=merchant_id, day=day)
+    except IntegrityError:
+        return False
+    # By name, as receivers does. If the broker is down the row stays and the sweep does it.
+    current_app.send_task(
+        PENDING_TASK,
+        kwargs={"merchant_id": merchant_id, "day": day.isoformat()},
+        countdown=settings.REPORTS_ROLLUP_DELAY,
+    )
+    return True
+
+
+@transaction.atomic
+def pending_rollup(*, merchant_id: int, day: dt.date) -> bool:
+    """The queued rebuild of a pending day. Its row goes first, in the rebuild's transaction
+    and before the rebuild reads: a fact whose request found the row is committed by now and
+    read here; a later request waits for this commit and queues the next rebuild. False: the
+    day was no longer pending (the sweep did it)."""
+    _state_lock(merchant_id)
+    deleted, _ = PendingRollup.objects.filter(merchant_id=merchant_id, day=day).delete()
+    if not deleted:
+        return False
+    day_rollup(merchant_id=merchant_id, day=day)
+    return True
 
 
 # A transaction may commit this long after its event's `at` was taken; the sweep looks back
 # this far past its mark so such an event is still found (a rebuild is idempotent, so looking
 # twice costs time, not correctness).
 SWEEP_OVERLAP = dt.timedelta(minutes=30)
+# The one rebuild of a day whose facts came meanwhile (day_rollup_request), queued by name.
+PENDING_TASK = "reports.tasks.pending_rollup"
+# How long past its delay a pending day waits for its own task before the sweep rebuilds it.
+PENDING_GRACE = dt.timedelta(minutes=1)
 
 
 def rollup_sweep(*, now: dt.datetime | None = None) -> int:
@@ -442,6 +491,12 @@ def rollup_sweep(*, now: dt.datetime | None = None) -> int:
     merchant whose time zone changed. Returns the days rebuilt."""
     now = now or timezone.now()
     rebuilt = 0
+    # Pending days whose rebuild should have run by now (its task lost, or never queued).
+    late = now - dt.timedelta(seconds=settings.REPORTS_ROLLUP_DELAY) - PENDING_GRACE
+    for merchant_id, day in PendingRollup.objects.filter(requested_at__lt=late).values_list(
+        "merchant_id", "day"
+    ):
+        rebuilt += pending_rollup(merchant_id=merchant_id, day=day)
     for merchant in Merchant.objects.only("id", "timezone"):
         state, _ = RollupState.objects.get_or_create(merchant_id=merchant.pk)
         if state.time_zone and state.time_zone != merchant.timezone:

@@ -14,7 +14,8 @@ from . import receivers, rollup
 
 @shared_task(name=receivers.ROLLUP_TASK, acks_late=True)
 def event_rollup(merchant_id: int, event_id: int) -> None:
-    """The incremental rollup: rebuild the day of the event's conversation."""
+    """The incremental rollup: have the day of the event's conversation rebuilt (once for the
+    facts that come before that rebuild starts)."""
     event = (
         ConversationEvent.objects.filter(merchant_id=merchant_id, pk=event_id)
         .only("conversation_id")
@@ -22,7 +23,12 @@ def event_rollup(merchant_id: int, event_id: int) -> None:
     )
     if event is None or event.conversation_id is None:
         return
-    rollup.conversation_rollup(merchant_id=merchant_id, conversation_id=event.conversation_id)
+    rollup.day_rollup_request(merchant_id=merchant_id, conversation_id=event.conversation_id)
+
+
+@shared_task(name=rollup.PENDING_TASK, acks_late=True)
+def pending_rollup(merchant_id: int, day: str) -> bool:
+    return rollup.pending_rollup(merchant_id=merchant_id, day=dt.date.fromisoformat(day))
 
 
 @shared_task(name="reports.tasks.rollup_sweep", acks_late=True)

@@ -29,7 +29,7 @@ def figures_of_today(merchant):
 
 
 def test_the_worker_rolls_up_each_recorded_fact(start_celery_worker, acme, bob):
-    worker = start_celery_worker()
+    worker = start_celery_worker(REPORTS_ROLLUP_DELAY="0.5")
     visitor = factories.visitor(acme, name="访客")
     conversation = factories.visitor_message(visitor).conversation
     wait_for(lambda: (f := figures_of_today(acme)) is not None and f.started == 1)
