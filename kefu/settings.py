@@ -143,12 +143,11 @@ else:
     _db["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 
 
-# --- Reports ------------------------------------------------------------------------------
+# --- Reports: the rollups' delay and an optional read replica -------------------------------
 # Seconds a day's report rollup waits after its first new fact, so the facts that follow it
 # are counted by the same rebuild (docs/reports.md, "Incremental").
 REPORTS_ROLLUP_DELAY = env.float("REPORTS_ROLLUP_DELAY", default=5.0)
 
-# --- Reports: an optional read replica ------------------------------------------------------
 # REPORTS_DATABASE_URL (a MySQL/MariaDB replica of DATABASE_URL) becomes the database alias
 # "reports" that the report reads use (reports.selectors); without it they read "default".
 # Rollups are always written to "default"; a replica's lag delays figures, never loses them.

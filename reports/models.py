@@ -106,10 +106,8 @@ class RollupState(models.Model):
 
 
 class PendingRollup(models.Model):
-    """A (merchant, local day) with facts not yet rolled up, and one task queued to rebuild it
-    (reports.rollup.day_rollup_request). While the row exists, more facts of that day queue
-    nothing: the queued rebuild deletes the row before it reads, so it counts them. A burst of
-    facts costs one rebuild per day and delay, not one per fact."""
+    """A (merchant, local day) with facts not yet rolled up and one rebuild queued for them
+    (reports.rollup.day_rollup_request; docs/reports.md, "Incremental")."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()

@@ -10,6 +10,7 @@ gives the same rows. It never reads messages. The definitions: docs/reports.md.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zoneinfo
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from merchants.models import Merchant
 
 from . import samples
 from .models import DayFigures, Dimension, MonthFigures, PendingRollup, RollupState
+
+logger = logging.getLogger(__name__)
 
 Kind = ConversationEvent.Kind
 ENDED = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
@@ -439,11 +442,9 @@ def conversation_rollup(*, merchant_id: int, conversation_id: int) -> None:
 
 
 def day_rollup_request(*, merchant_id: int, conversation_id: int) -> bool:
-    """A fact about this conversation was recorded (the incremental path): have the day it
-    started rebuilt once, REPORTS_ROLLUP_DELAY seconds from now, with whatever other facts of
-    that day come meanwhile. A day's rebuild reads all of the day's conversations, so one per
-    fact grew with the square of a busy merchant's day (docs/reports.md, "Incremental").
-    Returns whether this call queued the rebuild (False: one is queued and has not started)."""
+    """A fact about this conversation was recorded: have the day it started rebuilt once for
+    the facts that come before that rebuild starts (docs/reports.md, "Incremental"). Returns
+    whether this call queued the rebuild (False: one is queued and has not started)."""
     day = _start_day(merchant_id, conversation_id)
     if day is None:
         return False
@@ -452,21 +453,22 @@ def day_rollup_request(*, merchant_id: int, conversation_id: int) -> bool:
             PendingRollup.objects.create(merchant_id=merchant_id, day=day)
     except IntegrityError:
         return False
-    # By name, as receivers does. If the broker is down the row stays and the sweep does it.
-    current_app.send_task(
-        PENDING_TASK,
-        kwargs={"merchant_id": merchant_id, "day": day.isoformat()},
-        countdown=settings.REPORTS_ROLLUP_DELAY,
-    )
+    try:
+        # By name: tasks.py imports this module.
+        current_app.send_task(
+            PENDING_TASK,
+            kwargs={"merchant_id": merchant_id, "day": day.isoformat()},
+            countdown=settings.REPORTS_ROLLUP_DELAY,
+        )
+    except Exception:  # the broker is down: the row stays, and the sweep rebuilds the day
+        logger.exception("reports: could not queue the rollup of %s for %s", day, merchant_id)
     return True
 
 
 @transaction.atomic
 def pending_rollup(*, merchant_id: int, day: dt.date) -> bool:
-    """The queued rebuild of a pending day. Its row goes first, in the rebuild's transaction
-    and before the rebuild reads: a fact whose request found the row is committed by now and
-    read here; a later request waits for this commit and queues the next rebuild. False: the
-    day was no longer pending (the sweep did it)."""
+    """The queued rebuild of a pending day; its row goes first, before the reads, in the same
+    transaction (why: docs/reports.md, "Incremental"). False: no longer pending (the sweep)."""
     _state_lock(merchant_id)
     deleted, _ = PendingRollup.objects.filter(merchant_id=merchant_id, day=day).delete()
     if not deleted:
@@ -496,7 +498,10 @@ def rollup_sweep(*, now: dt.datetime | None = None) -> int:
     for merchant_id, day in PendingRollup.objects.filter(requested_at__lt=late).values_list(
         "merchant_id", "day"
     ):
-        rebuilt += pending_rollup(merchant_id=merchant_id, day=day)
+        try:
+            rebuilt += pending_rollup(merchant_id=merchant_id, day=day)
+        except Exception:  # one bad day must not stop every merchant's catch-up below
+            logger.exception("reports: the rollup of pending day %s of %s failed", day, merchant_id)
     for merchant in Merchant.objects.only("id", "timezone"):
         state, _ = RollupState.objects.get_or_create(merchant_id=merchant.pk)
         if state.time_zone and state.time_zone != merchant.timezone:

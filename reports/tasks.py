@@ -6,13 +6,22 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
+from django.db import OperationalError
 
 from conversations.models import ConversationEvent
 
 from . import receivers, rollup
 
 
-@shared_task(name=receivers.ROLLUP_TASK, acks_late=True)
+# A lock wait or deadlock on the pending row (several workers inserting the same day while a
+# rebuild deletes it) is retried; the sweep is the last resort, minutes later.
+@shared_task(
+    name=receivers.ROLLUP_TASK,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=1,
+    max_retries=5,
+)
 def event_rollup(merchant_id: int, event_id: int) -> None:
     """The incremental rollup: have the day of the event's conversation rebuilt (once for the
     facts that come before that rebuild starts)."""

@@ -1,8 +1,7 @@
 """Reads of the batch path (messages._store_visitor_messages_together) written as SQL, with
-rows made into model instances exactly as the ORM makes them (its converters, `from_db`).
-The ORM compiles a query again on every call: about 0.2-0.4 ms of CPU per query here, and the
-batch's four reads were half of the database thread's CPU for a batch of one message
-(docs/performance.md, "The fixed cost of a batch"). Everything else stays on the ORM.
+rows made into model instances exactly as the ORM makes them (its converters, `from_db`):
+the ORM compiled these queries again on every batch (docs/performance.md, "The fixed cost of a
+batch"). Everything else stays on the ORM.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 
 from django.db import connection
+from django.db.transaction import TransactionManagementError
 
 from ..models import Conversation, Visitor
 
@@ -48,7 +48,13 @@ def _marks(values) -> str:
 
 def _for_update() -> str:
     # SQLite has no row locks (the ORM leaves the clause out there too).
-    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+    if not connection.features.has_select_for_update:
+        return ""
+    if connection.get_autocommit():  # the ORM's guard: the locks would end with the statement
+        raise TransactionManagementError(
+            "select_for_update cannot be used outside of a transaction."
+        )
+    return " FOR UPDATE"
 
 
 def _column(model, name: str) -> str:
@@ -74,7 +80,8 @@ def open_conversations_lock(visitor_ids: list[int]) -> list[Conversation]:
     """The conversations of these visitors that are not closed, in id order, locked through
     their primary key as store.conversations_lock locks them (docs/routing.md, "Locks"): a
     plain read of their ids, the lock by id, then the rows; a row that started to match in
-    between is locked in a second round."""
+    between is locked in a second round. The same loop as conversations_lock, on SQL: a change
+    to one is a change to both."""
     if not visitor_ids:
         return []
     columns, _ = _shape(Conversation)

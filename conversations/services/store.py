@@ -75,7 +75,9 @@ def conversations_lock(qs) -> list[Conversation]:
     """Lock the conversations `qs` selects, through their primary key only, and return those
     that match once locked, in `qs`'s order. A locking read through a secondary index
     deadlocked on MySQL (docs/routing.md, "Locks"). A row that starts to match between the
-    read and the lock is found by the re-read and locked in a second round."""
+    read and the lock is found by the re-read and locked in a second round. The batch path
+    runs the same loop on SQL (rows.open_conversations_lock): a change to one is a change to
+    both."""
     locked: set[int] = set()
     ids = set(qs.values_list("pk", flat=True))
     while ids - locked:

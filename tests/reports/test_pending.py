@@ -13,14 +13,10 @@ from django.utils import timezone
 
 from conversations.models import Conversation
 from reports import rollup
-from reports.models import DayFigures, PendingRollup
+from reports.models import DayFigures, PendingRollup, RollupState
 from tests import factories
 
 from .test_worker import figures_of_today, wait_for
-
-
-def _today(merchant) -> dt.date:
-    return timezone.localtime(timezone.now(), rollup.merchant_zone(merchant)).date()
 
 
 def _conversation(merchant):
@@ -36,14 +32,14 @@ def test_facts_of_a_day_share_the_rebuild_queued_for_it(acme, other):
     assert request(merchant_id=acme.pk, conversation_id=second.pk) is False  # already queued
     assert request(merchant_id=other.pk, conversation_id=foreign.pk) is True  # its own day
     assert request(merchant_id=other.pk, conversation_id=first.pk) is False  # not its conversation
-    assert PendingRollup.objects.filter(merchant=acme).count() == 1
+    day = PendingRollup.objects.get(merchant=acme).day
 
-    assert rollup.pending_rollup(merchant_id=acme.pk, day=_today(acme)) is True
+    assert rollup.pending_rollup(merchant_id=acme.pk, day=day) is True
     assert figures_of_today(acme).started == 2  # one rebuild counted both facts' conversations
     assert not PendingRollup.objects.filter(merchant=acme).exists()
     assert PendingRollup.objects.filter(merchant=other).count() == 1  # the other merchant's waits
     # Done once: a second run of the same task finds nothing pending; a new fact queues again.
-    assert rollup.pending_rollup(merchant_id=acme.pk, day=_today(acme)) is False
+    assert rollup.pending_rollup(merchant_id=acme.pk, day=day) is False
     assert request(merchant_id=acme.pk, conversation_id=first.pk) is True
 
 
@@ -55,9 +51,12 @@ def test_the_sweep_rebuilds_a_pending_day_whose_task_was_lost(acme):
     # Within its delay and grace the sweep leaves it to its task...
     rollup.rollup_sweep()
     assert PendingRollup.objects.filter(merchant=acme).exists()
-    # ...past them (the task lost, the broker down) it rebuilds the day itself.
+    # ...past them (the task lost, the broker down) it rebuilds the day itself: its own pass
+    # over the facts is made to find nothing, so only the pending row can bring the day back.
+    DayFigures.objects.all().delete()
+    RollupState.objects.update(swept_until=timezone.now() + dt.timedelta(hours=1))
     PendingRollup.objects.update(requested_at=timezone.now() - dt.timedelta(minutes=5))
-    rollup.rollup_sweep()
+    assert rollup.rollup_sweep() == 1
     assert not PendingRollup.objects.exists()
     assert figures_of_today(acme).started == 1
 
@@ -67,11 +66,15 @@ def test_a_burst_of_new_conversations_costs_a_few_rebuilds(start_celery_worker, 
     burst = 30
     for _ in range(burst):
         _conversation(acme)
+
+    def count(task):
+        return len(re.findall(rf"reports\.tasks\.{task}\[[^\]]+\] succeeded", worker.log()))
+
     wait_for(lambda: (f := figures_of_today(acme)) is not None and f.started == burst)
-    wait_for(lambda: not PendingRollup.objects.exists())
-    log = worker.log()
-    facts = len(re.findall(r"reports\.tasks\.event_rollup\[[^\]]+\] succeeded", log))
-    rebuilds = len(re.findall(r"reports\.tasks\.pending_rollup\[[^\]]+\] succeeded", log))
-    assert facts >= burst  # one per conversation started (more once some are routed)
-    assert 1 <= rebuilds <= 5, (facts, rebuilds)
+    # The log line comes after the commit the figures are read from.
+    wait_for(lambda: not PendingRollup.objects.exists() and count("pending_rollup") >= 1)
+    facts, rebuilds = count("event_rollup"), count("pending_rollup")
+    assert facts >= burst  # one per conversation started
+    # One per fact without the coalescing; a few with it, however slow the machine.
+    assert rebuilds <= facts // 4, (facts, rebuilds)
     assert figures_of_today(acme).waiting == burst

@@ -166,7 +166,7 @@ export function renderTrend() {
   );
 }
 
-// The words of the widget's system lines (widget/strings.py, sys_*; one translation each).
+// The words of the widget's system lines (widget/strings.py, sys_*), the same msgids.
 const SYSTEM_LINES = {
   handover: gettext("The assistant passed your conversation to our team."),
   joined: gettext("%(agent)s joined the conversation."),
@@ -182,7 +182,8 @@ const SYSTEM_LINES = {
 function renderSystemLine(m) {
   const meta = m.meta || {};
   const words = SYSTEM_LINES[meta.system];
-  const text = words ? words.replace("%(agent)s", meta.agent || "") : m.body || "";
+  // A function, so "$&" in a name is not a replacement pattern.
+  const text = words ? words.replace("%(agent)s", () => String(meta.agent || "")) : m.body || "";
   const line = el("div", { class: "line", text });
   if (m.body && m.body !== text) line.title = m.body;
   // Not a ".msg": nobody wrote it (selectors and counts of messages leave it out).
