@@ -434,13 +434,6 @@ def _start_day(merchant_id: int, conversation_id: int) -> dt.date | None:
     return timezone.localtime(conversation.created_at, merchant_zone(conversation.merchant)).date()
 
 
-def conversation_rollup(*, merchant_id: int, conversation_id: int) -> None:
-    """Rebuild the day this conversation started, now."""
-    day = _start_day(merchant_id, conversation_id)
-    if day is not None:
-        day_rollup(merchant_id=merchant_id, day=day)
-
-
 def day_rollup_request(*, merchant_id: int, conversation_id: int) -> bool:
     """A fact about this conversation was recorded: have the day it started rebuilt once for
     the facts that come before that rebuild starts (docs/reports.md, "Incremental"). Returns

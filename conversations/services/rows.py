@@ -15,8 +15,9 @@ from ..models import Conversation, Visitor
 
 
 @cache
-def _shape(model) -> tuple[str, list]:
-    """The model's column list and, per column, the converters the ORM would apply."""
+def _shape(model) -> tuple[str, str, list]:
+    """The model's quoted table, its column list and, per column, the converters the ORM
+    would apply."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     fields = model._meta.concrete_fields
@@ -27,11 +28,11 @@ def _shape(model) -> tuple[str, list]:
         if converters:
             converting.append((index, col, converters))
     columns = ", ".join(f"{table}.{quote(field.column)}" for field in fields)
-    return columns, converting
+    return table, columns, converting
 
 
 def _instances(model, rows) -> list:
-    _, converting = _shape(model)
+    _, _, converting = _shape(model)
     made = []
     for row in rows:
         values = list(row)
@@ -65,8 +66,8 @@ def visitors_lock(ids: list[int]) -> list[Visitor]:
     """The visitors of `ids`, locked (`FOR UPDATE`) in id order."""
     if not ids:
         return []
-    columns, _ = _shape(Visitor)
-    table, pk = connection.ops.quote_name(Visitor._meta.db_table), _column(Visitor, "id")
+    table, columns, _ = _shape(Visitor)
+    pk = _column(Visitor, "id")
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {columns} FROM {table} WHERE {pk} IN ({_marks(ids)}) ORDER BY {pk}"
@@ -84,8 +85,7 @@ def open_conversations_lock(visitor_ids: list[int]) -> list[Conversation]:
     to one is a change to both."""
     if not visitor_ids:
         return []
-    columns, _ = _shape(Conversation)
-    table = connection.ops.quote_name(Conversation._meta.db_table)
+    table, columns, _ = _shape(Conversation)
     pk, visitor, status = (_column(Conversation, name) for name in ("id", "visitor", "status"))
     where = f"{visitor} IN ({_marks(visitor_ids)}) AND NOT ({status} = %s)"
     params = [*visitor_ids, Conversation.Status.CLOSED]

@@ -235,7 +235,7 @@ def test_month_rows_are_the_sum_of_their_days_and_follow_every_rollup(acme, bob,
         if c.created_at.astimezone(tz).date() == dt.date(2026, 3, 30)
     )
     Conversation.objects.filter(pk=conversation.pk).update(rating=2)
-    rollup.conversation_rollup(merchant_id=acme.pk, conversation_id=conversation.pk)
+    rollup.day_rollup(merchant_id=acme.pk, day=dt.date(2026, 3, 30))
     _breakdown_matches(acme, selectors.Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31)))
 
 
