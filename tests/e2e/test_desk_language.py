@@ -4,6 +4,8 @@ and said again per socket (kefu.localized) and per REST request. Two agents at o
 Chinese browser who chose English and one on an English browser who chose Chinese, so neither
 the site language nor Accept-Language can pass for the choice."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -97,6 +99,12 @@ def test_toasts_and_routing_reasons_follow_each_agents_language(
     chinese_line = chinese.locator("#messages li.sysline .line").last
     expect(chinese_line).to_have_text("小美已加入会话。")
     expect(chinese_line).not_to_have_attribute("title", "小美已加入会话。")
+    # Times in each agent's language too, not their browser's (Chinese for one, English for
+    # the other): no "04:13 PM" in the Chinese workspace.
+    expect(english.locator("#messages .when").first).to_have_text(
+        re.compile(r"^\d{1,2}:\d{2}\s?[AP]M$")
+    )
+    expect(chinese.locator("#messages .when").first).to_have_text(re.compile(r"^\d{2}:\d{2}$"))
     english.screenshot(path=str(screenshots / "language-timeline-en.png"))
     chinese.screenshot(path=str(screenshots / "language-timeline-zh.png"))
     for watch in (english_watch, chinese_watch, visitor_watch):

@@ -1,7 +1,7 @@
 /* Building nodes and formatting times. Visitor and agent text only ever goes through
    textContent (`text`, or a string child), never markup. */
 
-import { PRESENCE } from "./i18n.js";
+import { LOCALE, PRESENCE } from "./i18n.js";
 
 export function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -26,8 +26,8 @@ export function timeText(iso) {
   const d = new Date(iso);
   const sameDay = d.toDateString() === new Date().toDateString();
   return sameDay
-    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : d.toLocaleString([], { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+    ? d.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleString(LOCALE, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
 }
 
 // A small online/away/offline dot; the word is its title (and read out by screen readers).

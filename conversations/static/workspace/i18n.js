@@ -5,6 +5,11 @@
 export const gettext = window.gettext || ((s) => s);
 export const fmt = window.interpolate || ((s, args) => s.replace(/%s/g, () => args.shift()));
 
+// Dates and times in the page's language (the agent's choice), not the browser's: a Chinese
+// workspace on an English browser read "04:13 PM".
+export const LOCALE = document.documentElement.lang || undefined;
+export const dateTimeText = (iso) => new Date(iso).toLocaleString(LOCALE);
+
 export const STATUS = {
   open: gettext("Open"), pending: gettext("Pending"), resolved: gettext("Resolved"), closed: gettext("Closed"),
 };

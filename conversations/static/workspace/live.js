@@ -10,7 +10,7 @@
 
 import { api } from "./api.js";
 import { dot, el, randomId, timeText } from "./dom.js";
-import { fmt, gettext, PRESENCE, STATUS } from "./i18n.js";
+import { dateTimeText, fmt, gettext, PRESENCE, STATUS } from "./i18n.js";
 import { fetchRow } from "./inbox.js";
 import { notify } from "./notifications.js";
 import { send, socket } from "./session.js";
@@ -261,7 +261,7 @@ function renderVisitors() {
     }
     const tr = el("tr", { class: "lv-row" }, who, page,
       el("td", { class: "lv-pages num", text: String(v.pages_seen) }),
-      el("td", { class: "lv-time", text: duration(v.visit_started_at), title: new Date(v.visit_started_at).toLocaleString() }),
+      el("td", { class: "lv-time", text: duration(v.visit_started_at), title: dateTimeText(v.visit_started_at) }),
       chat);
     tr.dataset.visitorId = v.id;
     return tr;

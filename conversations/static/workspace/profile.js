@@ -6,7 +6,7 @@
 
 import { api, apiWrite } from "./api.js";
 import { el, timeText } from "./dom.js";
-import { fmt, gettext, STATUS } from "./i18n.js";
+import { dateTimeText, fmt, gettext, LOCALE, STATUS } from "./i18n.js";
 import { fetchRow } from "./inbox.js";
 import { chip, labels } from "./labels.js";
 import { notify } from "./notifications.js";
@@ -115,7 +115,7 @@ function render() {
       [gettext("Came from"), p.referrer, "url"],
       [gettext("Device"), [device, form].filter(Boolean).join(" · ")],
       [gettext("Language"), p.language],
-      [gettext("First seen"), p.first_seen_at ? new Date(p.first_seen_at).toLocaleString() : ""],
+      [gettext("First seen"), p.first_seen_at ? dateTimeText(p.first_seen_at) : ""],
     ]),
     prechatPart(p),
     labelsPart(p),
@@ -193,7 +193,7 @@ function labelsPart(p) {
 
 function attributeValue(a) {
   if (a.value === null || a.value === undefined || a.value === "") return "—";
-  if (a.kind === "date") return new Date(`${a.value}T00:00:00`).toLocaleDateString();
+  if (a.kind === "date") return new Date(`${a.value}T00:00:00`).toLocaleDateString(LOCALE);
   return String(a.value);
 }
 

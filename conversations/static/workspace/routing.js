@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { el, time, timeText } from "./dom.js";
-import { fmt, gettext, PRESENCE, REFUSED, ROUTING } from "./i18n.js";
+import { dateTimeText, fmt, gettext, PRESENCE, REFUSED, ROUTING } from "./i18n.js";
 import { notify } from "./notifications.js";
 import { send, socket } from "./session.js";
 import { $, API, MY_ID, agents, conversations, state, teams, threads, ui } from "./state.js";
@@ -140,7 +140,7 @@ export function renderQueue() {
         el("span", { class: "queue-name", text: q.visitor_name }),
         el("span", { class: "queue-meta" },
           q.priority > 0 ? el("span", { class: "priority-mark", title: gettext("High priority"), text: "!" }) : null,
-          el("span", { class: "queue-wait", title: new Date(q.queued_at).toLocaleString(), text: waitText(q.queued_at) }),
+          el("span", { class: "queue-wait", title: dateTimeText(q.queued_at), text: waitText(q.queued_at) }),
           team ? el("span", { class: "queue-team", text: team }) : null,
         ),
       ),

@@ -2,7 +2,7 @@
    `conversation.snooze` / `conversation.unsnooze` / `conversation.priority`. Every agent sees
    the result as `conversation.updated` (inbox.js), this page included. */
 
-import { fmt, gettext } from "./i18n.js";
+import { fmt, gettext, LOCALE } from "./i18n.js";
 import { notify } from "./notifications.js";
 import { send, socket } from "./session.js";
 import { conversations, state, ui } from "./state.js";
@@ -17,7 +17,7 @@ function frame(f) {
 
 function untilText(iso) {
   const d = new Date(iso);
-  return d.toLocaleString([], { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  return d.toLocaleString(LOCALE, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
 }
 
 // The header's snooze chip, button and priority select for the open conversation.

@@ -1,7 +1,7 @@
 /* The visitor pane (who, where, when last seen) and the visitor's live draft. */
 
 import { onlineDot } from "./dom.js";
-import { gettext, PRESENCE } from "./i18n.js";
+import { dateTimeText, gettext, PRESENCE } from "./i18n.js";
 import { renderList, rowOf } from "./inbox.js";
 import { $, conversations, drafts, state, ui } from "./state.js";
 import { nearBottom, renderOpenHeader, scrollDown } from "./thread.js";
@@ -19,7 +19,7 @@ export function renderVisitor(v) {
   $("v-page-url").textContent = v.page_url || "—";
   // In monospace the dash read as "–", a different mark from the other empty fields'.
   $("v-page-url").classList.toggle("url", Boolean(v.page_url));
-  $("v-seen").textContent = v.last_seen_at ? new Date(v.last_seen_at).toLocaleString() : "—";
+  $("v-seen").textContent = v.last_seen_at ? dateTimeText(v.last_seen_at) : "—";
   showProfile(v.id);
 }
 
